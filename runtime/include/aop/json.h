@@ -1,0 +1,78 @@
+/* Strict JSON over jsmn: the whole grammar and limits of SPEC.md section 3, checked before any
+ * value is used, plus the envelope reader that finds the signed bytes. */
+#ifndef AOP_JSON_H
+#define AOP_JSON_H
+
+#include <stddef.h>
+#ifndef JSMN_H
+#define JSMN_HEADER /* types only: the parser itself is compiled once, statically, in json.c */
+#include <jsmn.h>
+#undef JSMN_HEADER
+#endif
+#include "aop/error.h"
+#include "aop/types.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define AOP_JSON_MAX_BODY (1024u * 1024u)
+#define AOP_JSON_MAX_DEPTH 32
+
+/* Caller-owned workspace: parsing allocates nothing. scratch has cap entries too (it is used to
+ * find duplicate keys in large objects in O(n log n)). */
+typedef struct {
+    jsmntok_t *tok;
+    unsigned *scratch;
+    unsigned cap;
+} aop_json_ws_t;
+
+/* A checked document: tokens index into buf (not NUL-terminated). */
+typedef struct {
+    const char *buf;
+    size_t len;
+    const jsmntok_t *tok;
+    unsigned count;
+} aop_json_doc_t;
+
+/* An upper bound of the tokens any valid body of len bytes needs. */
+unsigned aop_json_tokens_bound(size_t len);
+
+/* Tokenises buf and checks all of SPEC.md section 3's grammar and limits: one top-level value
+ * with only whitespace after it, every separator in place, literals and numbers per RFC 8259,
+ * strings (escapes, control characters, surrogate pairs, UTF-8, no NUL, no \u0000), duplicate
+ * keys at every level (compared after unescaping), depth <= 32, len <= 1 MiB.
+ * On error: err->offset is the byte offset of the problem. */
+aop_status_t aop_json_parse(const char *buf, size_t len, aop_json_ws_t *ws, aop_json_doc_t *doc,
+                            aop_error_t *err);
+
+/* Index of the first token after the subtree rooted at i. */
+unsigned aop_json_skip(const aop_json_doc_t *doc, unsigned i);
+
+/* Whether string token i (a checked key) equals name once unescaped. */
+bool aop_json_str_eq(const aop_json_doc_t *doc, unsigned i, const char *name, size_t name_len);
+
+/* Unescapes the checked JSON string contents s[0..len) in place (\uXXXX and surrogate pairs to
+ * UTF-8) and returns the new length (never longer). */
+size_t aop_json_unescape(char *s, size_t len);
+
+/* The parts of a received {"request"|"response": {...}, "signature": "..."} body.
+ * payload: the exact raw bytes of the value of `member` (what the signature covers).
+ * signature: the raw contents of the signature string, between its quotes, still escaped
+ * (ptr NULL when the member is absent). payload_tok: the token index of the payload object. */
+typedef struct {
+    aop_str_t payload;
+    aop_str_t signature;
+    unsigned payload_tok;
+} aop_envelope_t;
+
+/* Parses buf with aop_json_parse and locates the envelope's parts. The top level must be an
+ * object holding `member` (an object) and, optionally, "signature" (a string); any other member
+ * or a signature of another type is AOP_E_ENVELOPE. */
+aop_status_t aop_envelope_read(const char *buf, size_t len, const char *member, aop_json_ws_t *ws,
+                               aop_json_doc_t *doc, aop_envelope_t *env, aop_error_t *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,74 @@
+/* The HTTP transport behind the client: libcurl by default, replaceable by tests and by
+ * terminals with their own network stack. */
+#ifndef AOP_TRANSPORT_H
+#define AOP_TRANSPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "aop/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define AOP_HTTP_MAX_BODY (1024u * 1024u)
+
+/* A growable byte buffer owned by its user (free with aop_buf_free). */
+typedef struct {
+    char *data;
+    size_t len;
+    size_t cap;
+} aop_buf_t;
+
+aop_status_t aop_buf_reserve(aop_buf_t *b, size_t cap);
+aop_status_t aop_buf_append(aop_buf_t *b, const void *p, size_t n);
+void aop_buf_free(aop_buf_t *b);
+
+typedef struct {
+    const char *url;     /* full URL: base + function path */
+    const char *body;    /* JSON body */
+    size_t body_len;
+    long deadline_ms;    /* whole call, connect included */
+} aop_http_request_t;
+
+typedef struct {
+    long status;         /* HTTP status; 0 when none was received */
+    aop_buf_t body;      /* response body (replaced, not appended, by each post) */
+    bool maybe_sent;     /* false only when the request certainly did not reach the server */
+    long elapsed_ms;
+} aop_http_response_t;
+
+typedef struct aop_transport aop_transport_t;
+struct aop_transport {
+    /* Sends one POST. Returns AOP_OK when an HTTP response was received (any status), or
+     * AOP_E_TIMEOUT / AOP_E_CONNECT / AOP_E_TRANSPORT / AOP_E_BODY_TOO_LARGE. */
+    aop_status_t (*post)(aop_transport_t *t, const aop_http_request_t *req,
+                         aop_http_response_t *resp, aop_error_t *err);
+    void (*destroy)(aop_transport_t *t);
+    void *ctx;
+};
+
+typedef struct {
+    const char *ca_file;        /* NULL: the system's CA store */
+    const char *ca_path;
+    const char *proxy;          /* NULL: libcurl's environment defaults */
+    long connect_timeout_ms;    /* 0: 5000 */
+    size_t max_body;            /* 0: AOP_HTTP_MAX_BODY */
+} aop_curl_options_t;
+
+/* One reused curl handle (keep-alive), CURLOPT_NOSIGNAL, TLS verification always on, plain
+ * http only for loopback hosts (checked per post: AOP_E_INSECURE_URL). Not thread-safe: one
+ * transport per thread. */
+aop_status_t aop_curl_transport_new(const aop_curl_options_t *opt, aop_transport_t **out,
+                                    aop_error_t *err);
+
+/* "aop/<version> libcurl/<v> OpenSSL/<v>" */
+const char *aop_user_agent(void);
+
+/* Whether url's scheme is https, or http with a loopback host (127.0.0.0/8, ::1, localhost). */
+bool aop_url_allowed(const char *url);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
