@@ -1,0 +1,1 @@
+"""aopgen: generates the C protocol model of aop from the YAML schema in schema/."""

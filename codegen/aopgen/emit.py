@@ -1,0 +1,187 @@
+"""Renders the model into generated/ (files rewritten only when their content changes)."""
+import os
+
+import jinja2
+
+from .cases import build_cases, expected_case_count, sample_stmts
+from .model import Cond, c_string, json_key, snake
+
+TEMPLATES = os.path.join(os.path.dirname(__file__), "templates")
+OUTPUTS = [
+    ("aop_model.h.j2", "aop_model.h"),
+    ("aop_model.c.j2", "aop_model.c"),
+    ("aop_codes.c.j2", "aop_codes.c"),
+    ("aop_functions.c.j2", "aop_functions.c"),
+    ("conformance_cases.c.j2", "tests/conformance_cases.c"),
+]
+
+
+def _env():
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["cstr"] = c_string
+    env.filters["json_key"] = json_key
+    env.filters["snake"] = snake
+    return env
+
+
+def ordered_messages(schema):
+    """Shared types in dependency order, then each function's bodies and roots."""
+    out, seen = [], set()
+
+    def visit(m):
+        if m.name in seen:
+            return
+        seen.add(m.name)
+        for f in m.fields:
+            if f.sub is not None:
+                visit(f.sub)
+        out.append(m)
+
+    for m in schema.types.values():
+        visit(m)
+    for fn in schema.functions:
+        for m in (fn.request_body, fn.request, fn.response_body, fn.response):
+            visit(m)
+    return out
+
+
+def access(chain):
+    return ".".join(f.c for f in chain)
+
+
+def json_path(root, chain):
+    return ".".join([root] + [f.name for f in chain])
+
+
+class Ref:
+    """An aop_field_ref_t initializer for a chain of fields from a root message."""
+
+    def __init__(self, root_msg, chain):
+        self.path = json_path(root_msg.root, chain)
+        self.offset = f"offsetof({root_msg.c_type}, {access(chain)})"
+        optional = [i for i, f in enumerate(chain) if f.has_flag]
+        if len(optional) > 1:
+            raise ValueError(f"{self.path}: more than one optional object on the path is not supported")
+        if optional:
+            i = optional[0]
+            prefix = access(chain[:i])
+            has = (prefix + "." if prefix else "") + "has_" + chain[i].c
+            self.has_offset = f"(int32_t)offsetof({root_msg.c_type}, {has})"
+        else:
+            self.has_offset = "-1"
+        last = chain[-1]
+        self.kind = last.c_kind
+        self.sub = f"&aop_{last.sub.c}_desc" if last.sub is not None else "NULL"
+        self.c_access = access(chain)
+        self.chain = chain
+
+
+def cond_expr(cond, var="m"):
+    """C expression testing a resolved Cond on a root message pointer."""
+    guards, parts = [], []
+    for f in cond.fields[:-1]:
+        if f.has_flag:
+            guards.append(f"{var}->{'.'.join(parts + ['has_' + f.c])}")
+        parts.append(f.c)
+    last = cond.fields[-1]
+    acc = f"{var}->{'.'.join(parts + [last.c])}"
+    if last.kind == "enum":
+        test = f"{acc}.value == AOP_{last.enum.C}_{cond.equals}"
+    else:
+        test = f"aop_str_eq_cstr({acc}, {c_string(cond.equals)})"
+    return " && ".join(guards + [test])
+
+
+def _context(schema):
+    messages = ordered_messages(schema)
+    conds, names = [], {}
+    for fn in schema.functions:
+        for root in (fn.request, fn.response):
+            for c in root.conds:
+                key = (root.c, c.path, c.equals)
+                if key not in names:
+                    names[key] = f"cond_{root.c}_{len(names)}"
+                    conds.append(c)
+                c.c_name, c.root = names[key], root
+
+    def cond_name(c):
+        if c is None:
+            return "NULL"
+        if c == "always":
+            return "aop_cond_always"
+        return c.c_name
+
+    codes_sorted = sorted(schema.codes.values(), key=lambda c: c.code.encode())
+    ids_sorted = sorted((c for c in codes_sorted if c.id), key=lambda c: c.id)
+    functions = []
+    for fn in schema.functions:
+        functions.append({
+            "fn": fn,
+            "codes": sorted(fn.codes, key=lambda c: c.code.encode()),
+            "echo": [(Ref(fn.request, rq), Ref(fn.response, rs), mand) for rs, rq, mand in fn.echo],
+            "sensitive": [Ref(fn.request, ch) for ch in fn.sensitive],
+            "idempotency_key": Ref(fn.request, fn.idempotency_key) if fn.idempotency_key else None,
+            "amount": Ref(fn.request, fn.amount) if fn.amount else None,
+            "result_info": Ref(fn.response, fn.result_info),
+        })
+    bounds = []
+    for m in messages:
+        if m.root:
+            continue
+        for f in m.fields:
+            if f.max is not None:
+                bounds.append((f"AOP_{m.c.upper()}_{f.c.upper()}_MAX", f.max))
+    cases = build_cases(schema, Ref)
+    return {
+        "schema": schema,
+        "files": schema.files,
+        "messages": messages,
+        "enums": sorted(schema.enums.values(), key=lambda e: e.name),
+        "conds": conds,
+        "cond_name": cond_name,
+        "cond_expr": cond_expr,
+        "codes": codes_sorted,
+        "codes_by_id": ids_sorted,
+        "functions": functions,
+        "bounds": bounds,
+        "guesses": sorted(schema.guesses, key=lambda g: (g.file, g.line)),
+        "cases": cases,
+        "expected_cases": expected_case_count(schema),
+        "sample_stmts": sample_stmts,
+        "isinstance": isinstance,
+        "Cond": Cond,
+    }
+
+
+def render(schema):
+    env = _env()
+    ctx = _context(schema)
+    return {out: env.get_template(tpl).render(**ctx) for tpl, out in OUTPUTS}
+
+
+def generate(schema, out_dir, check=False):
+    """Writes the files whose content changed; returns the list of changed paths."""
+    changed = []
+    for rel, text in render(schema).items():
+        path = os.path.join(out_dir, rel)
+        try:
+            with open(path, encoding="utf-8") as f:
+                if f.read() == text:
+                    continue
+        except FileNotFoundError:
+            pass
+        changed.append(path)
+        if check:
+            continue
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        tmp = path + ".tmp"
+        with open(tmp, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    return changed

@@ -1,0 +1,202 @@
+/* The descriptor types the generator fills in (generated/aop_model.c) and the engine that
+ * validates, encodes and decodes any message from them (runtime/src/model_*.c). The runtime
+ * knows kinds and flags, never a field name: names live in schema/ and the generated tables. */
+#ifndef AOP_MODEL_H
+#define AOP_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "aop/error.h"
+#include "aop/json.h"
+#include "aop/types.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+    AOP_KIND_STRING,   /* aop_str_t */
+    AOP_KIND_DATETIME, /* aop_str_t, RFC 3339 date-time */
+    AOP_KIND_AMOUNT,   /* aop_str_t, minor units: digits, no sign, no leading zero */
+    AOP_KIND_CURRENCY, /* aop_str_t, three upper-case ASCII letters */
+    AOP_KIND_DECIMAL,  /* aop_str_t, digits[.digits] */
+    AOP_KIND_ENUM,     /* aop_enum_val_t */
+    AOP_KIND_OBJECT    /* nested struct */
+} aop_kind_t;
+
+typedef enum {
+    AOP_FLAG_M,  /* mandatory */
+    AOP_FLAG_O,  /* optional */
+    AOP_FLAG_C,  /* conditional: required when cond holds */
+} aop_flag_t;
+
+typedef struct {
+    const char *name;
+    unsigned count;             /* values are 1..count; 0 is unknown */
+    const char *const *values;  /* values[v - 1] */
+    const unsigned char *lens;
+    const unsigned char *sorted; /* value numbers sorted by text, for lookup */
+} aop_enum_desc_t;
+
+/* A condition over the root message (generated C). */
+typedef bool (*aop_cond_fn)(const void *root);
+
+typedef struct aop_msg_desc aop_msg_desc_t;
+
+typedef struct {
+    const char *name;    /* JSON name */
+    const char *key;     /* "\"name\":" as written */
+    const char *alias;   /* another JSON name accepted when decoding, or NULL */
+    uint16_t name_len, key_len, alias_len;
+    uint8_t kind;        /* aop_kind_t */
+    uint8_t flag;        /* aop_flag_t */
+    bool echo;           /* response field that mirrors a request field */
+    uint32_t offset;     /* of the member in its parent struct */
+    int32_t has_offset;  /* of the bool has_ flag (objects that are not M), else -1 */
+    uint32_t max_len;    /* UTF-16 code units (amount: digits); 0 = none */
+    const aop_msg_desc_t *sub;   /* AOP_KIND_OBJECT */
+    const aop_enum_desc_t *enm;  /* AOP_KIND_ENUM */
+    aop_cond_fn when;            /* AOP_FLAG_C: required when it returns true */
+    aop_cond_fn outcome;         /* non-NULL: a missing or wrongly typed value fails a response
+                                    when it returns true (SPEC.md section 7) */
+} aop_field_desc_t;
+
+typedef struct {
+    uint8_t count;
+    uint8_t fields[4]; /* indexes into the message's fields */
+} aop_one_of_t;
+
+struct aop_msg_desc {
+    const char *name;
+    size_t size;
+    unsigned nfields;
+    const aop_field_desc_t *fields;
+    unsigned n_one_of;
+    const aop_one_of_t *one_of;
+};
+
+/* A field addressed from the root of a request or response struct. */
+typedef struct {
+    const char *path;     /* JSON path, e.g. "request.body.identityCode" */
+    uint32_t offset;      /* of the member from the root struct */
+    int32_t has_offset;   /* of the has_ flag of the member or of its optional parent, or -1 */
+    uint8_t kind;
+    const aop_msg_desc_t *sub;
+} aop_field_ref_t;
+
+/* A response field that must carry back what the request sent (SPEC.md section 1). */
+typedef struct {
+    aop_field_ref_t request;
+    aop_field_ref_t response;
+    bool mandatory; /* ME: must be present when the request carried a value */
+} aop_echo_desc_t;
+
+typedef struct {
+    const char *code;
+    const char *id;      /* NULL when the vendor publishes none */
+    char status;         /* 'S', 'F' or 'U' */
+    const char *meaning;
+} aop_result_code_t;
+
+typedef struct {
+    unsigned count;
+    const aop_result_code_t *const *by_code; /* sorted by code */
+    unsigned n_ids;
+    const aop_result_code_t *const *by_id;   /* the codes that have an id, sorted by id */
+} aop_result_table_t;
+
+typedef struct {
+    const char *name;           /* alipay.intl.acquiring.offline.pay */
+    const char *path;           /* /api/alipay/intl/acquiring/offline/pay.htm */
+    long deadline_ms;
+    const aop_msg_desc_t *request;
+    const aop_msg_desc_t *response;
+    unsigned n_echo;
+    const aop_echo_desc_t *echo;
+    unsigned n_sensitive;
+    const aop_field_ref_t *sensitive;
+    const aop_field_ref_t *idempotency_key; /* or NULL */
+    const aop_field_ref_t *amount;          /* or NULL */
+    const aop_field_ref_t *result_info;     /* the response's ResultInfo */
+    const aop_result_table_t *codes;
+} aop_function_desc_t;
+
+/* ---- engine ---- */
+
+/* Strict validation of a message to be sent: the first violation, with its JSON path
+ * (prefixed with root, e.g. "request"). */
+aop_status_t aop_validate(const aop_msg_desc_t *d, const void *msg, const char *root,
+                          aop_error_t *err);
+
+/* Lenient validation of a received response (SPEC.md section 7): deviations that may not
+ * overturn the outcome go to warnings; an outcome-deciding violation is returned (AOP_OK when
+ * none). */
+aop_status_t aop_validate_response(const aop_msg_desc_t *d, const void *msg, const char *root,
+                                   aop_warnings_t *warnings, aop_error_t *err);
+
+/* Every echo pair of fn: AOP_E_ECHO_MISMATCH (path of the response field) on the first that
+ * does not hold. */
+aop_status_t aop_check_echo(const aop_function_desc_t *fn, const void *request,
+                            const void *response, aop_error_t *err);
+
+/* Encodes msg compactly into out[0..cap), validating it strictly in the same pass. *len gets
+ * the size written, or the size needed when AOP_E_BUFFER_TOO_SMALL is returned (nothing is
+ * ever silently truncated; out holds no usable JSON then). No heap allocation. */
+aop_status_t aop_encode(const aop_msg_desc_t *d, const void *msg, const char *root, char *out,
+                        size_t cap, size_t *len, aop_error_t *err);
+
+/* Decodes the object at token tok of a checked document (aop_json_parse) into msg, which is
+ * zeroed first. Strings are unescaped in place in buf (the document's bytes, which must be
+ * writable), and msg's views point into buf: they stay valid while buf is unchanged and alive.
+ * strict (requests): any deviation is an error. Otherwise (responses): SPEC.md section 7;
+ * deviations become warnings and only outcome-deciding ones fail. Validation is included.
+ * No heap allocation. */
+aop_status_t aop_decode(const aop_msg_desc_t *d, const aop_json_doc_t *doc, unsigned tok,
+                        char *buf, void *msg, const char *root, bool strict,
+                        aop_warnings_t *warnings, aop_error_t *err);
+
+/* Enum lookup by text (binary search); 0 when unknown. */
+int aop_enum_from_text(const aop_enum_desc_t *e, const char *s, size_t n);
+const char *aop_enum_text(const aop_enum_desc_t *e, int v); /* NULL when out of range */
+
+/* Result codes: lookup by code (binary search) or by id. NULL when not in the table. */
+const aop_result_code_t *aop_result_code_find(const aop_result_table_t *t, const char *code, size_t n);
+const aop_result_code_t *aop_result_code_find_id(const aop_result_table_t *t, const char *id, size_t n);
+
+/* Access to a field addressed from a root struct. */
+static inline const aop_str_t *aop_ref_str(const aop_field_ref_t *r, const void *root) {
+    return (const aop_str_t *)(const void *)((const char *)root + r->offset);
+}
+static inline bool aop_ref_present(const aop_field_ref_t *r, const void *root);
+
+/* Length in UTF-16 code units of valid UTF-8 (a character outside the BMP counts 2); 0 for
+ * invalid UTF-8. */
+size_t aop_utf16_len(const char *s, size_t n);
+/* Checks UTF-8 (no NUL, no overlong form, no surrogate, at most U+10FFFF) and counts UTF-16
+ * code units into *units. */
+bool aop_utf8_units(const char *s, size_t n, size_t *units);
+
+/* Format checks of SPEC.md section 3's table. */
+bool aop_is_datetime(const char *s, size_t n);      /* as we write: 'T' and 'Z' upper case */
+bool aop_is_datetime_read(const char *s, size_t n); /* as we read: either case */
+bool aop_is_amount(const char *s, size_t n);
+bool aop_is_currency(const char *s, size_t n);
+bool aop_is_decimal(const char *s, size_t n);
+bool aop_is_utf8(const char *s, size_t n); /* valid UTF-8 without NUL */
+
+static inline bool aop_ref_present(const aop_field_ref_t *r, const void *root) {
+    const char *base = (const char *)root;
+    if (r->has_offset >= 0 && !*(const bool *)(const void *)(base + r->has_offset)) return false;
+    if (r->kind == AOP_KIND_OBJECT) return true;
+    if (r->kind == AOP_KIND_ENUM) {
+        const aop_enum_val_t *e = (const aop_enum_val_t *)(const void *)(base + r->offset);
+        return e->value != 0 || e->text.ptr != NULL;
+    }
+    return aop_ref_str(r, root)->ptr != NULL;
+}
+
+#ifdef __cplusplus
+}
+#endif
+#endif

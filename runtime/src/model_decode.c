@@ -1,0 +1,163 @@
+/* Decoding of any message from its descriptor over a checked jsmn document: zero-copy views
+ * unescaped in place, then the same validation walk as encoding (strict or lenient). */
+#include <string.h>
+
+#include "aop/model.h"
+#include "model_path.h"
+
+typedef struct {
+    const aop_json_doc_t *doc;
+    char *buf;
+    const void *root;
+    bool strict;
+    aop_warnings_t *w;
+    aop_error_t *err;
+} dec_t;
+
+/* A violation found while decoding; lenient mode only fails for outcome-deciding fields, and
+ * their conditions are judged after the whole message is decoded (by the validation walk,
+ * which then sees the field as absent). */
+static aop_status_t bad(dec_t *k, const aop_path_t *p, const char *name, size_t len,
+                        aop_status_t code, unsigned tok, bool fatal) {
+    return aop_violation(k->strict || fatal, k->w, k->err, p, name, len, code,
+                         (long)k->doc->tok[tok].start, NULL);
+}
+
+static const aop_field_desc_t *find_field(const dec_t *k, const aop_msg_desc_t *d, unsigned key,
+                                          unsigned *index) {
+    const jsmntok_t *t = &k->doc->tok[key];
+    const char *s = k->doc->buf + t->start;
+    size_t n = (size_t)(t->end - t->start);
+    for (unsigned i = 0; i < d->nfields; i++) {
+        const aop_field_desc_t *f = &d->fields[i];
+        if ((f->name_len == n && memcmp(f->name, s, n) == 0) ||
+            (f->alias && f->alias_len == n && memcmp(f->alias, s, n) == 0)) {
+            *index = i;
+            return f;
+        }
+    }
+    if (!memchr(s, '\\', n)) return NULL;
+    for (unsigned i = 0; i < d->nfields; i++) {
+        const aop_field_desc_t *f = &d->fields[i];
+        if (aop_json_str_eq(k->doc, key, f->name, f->name_len) ||
+            (f->alias && aop_json_str_eq(k->doc, key, f->alias, f->alias_len))) {
+            *index = i;
+            return f;
+        }
+    }
+    return NULL;
+}
+
+static bool is_null(const dec_t *k, unsigned v) {
+    const jsmntok_t *t = &k->doc->tok[v];
+    return t->type == JSMN_PRIMITIVE && k->doc->buf[t->start] == 'n';
+}
+
+/* A JSON number with the integer grammar of an amount (the parser checked RFC 8259 already). */
+static bool integer_token(const dec_t *k, unsigned v) {
+    const jsmntok_t *t = &k->doc->tok[v];
+    if (t->type != JSMN_PRIMITIVE) return false;
+    for (int i = t->start; i < t->end; i++)
+        if (k->doc->buf[i] < '0' || k->doc->buf[i] > '9') return false;
+    return true;
+}
+
+static aop_str_t string_view(dec_t *k, unsigned v) {
+    const jsmntok_t *t = &k->doc->tok[v];
+    char *s = k->buf + t->start;
+    size_t n = (size_t)(t->end - t->start);
+    if (memchr(s, '\\', n)) n = aop_json_unescape(s, n);
+    return aop_strn(s, n);
+}
+
+static aop_status_t decode_obj(dec_t *k, const aop_msg_desc_t *d, unsigned obj, void *msg,
+                               const aop_path_t *p);
+
+static aop_status_t decode_value(dec_t *k, const aop_field_desc_t *f, unsigned v, char *base,
+                                 const aop_path_t *p) {
+    const jsmntok_t *t = &k->doc->tok[v];
+    void *at = base + f->offset;
+    if (f->kind == AOP_KIND_OBJECT) {
+        if (t->type != JSMN_OBJECT) return bad(k, p, f->name, f->name_len, AOP_E_WRONG_TYPE, v, false);
+        if (f->has_offset >= 0) *(bool *)(void *)(base + f->has_offset) = true;
+        aop_path_t sub = {p, f->name, f->name_len};
+        return decode_obj(k, f->sub, v, at, &sub);
+    }
+    if (t->type == JSMN_STRING) {
+        aop_str_t s = string_view(k, v);
+        if (f->kind == AOP_KIND_ENUM) {
+            aop_enum_val_t *e = at;
+            e->text = s;
+            e->value = aop_enum_from_text(f->enm, s.ptr, s.len);
+        } else {
+            *(aop_str_t *)at = s;
+        }
+        return AOP_OK;
+    }
+    if (f->kind == AOP_KIND_AMOUNT && integer_token(k, v)) {
+        *(aop_str_t *)at = aop_strn(k->buf + t->start, (size_t)(t->end - t->start));
+        return AOP_OK;
+    }
+    return bad(k, p, f->name, f->name_len, AOP_E_WRONG_TYPE, v, false);
+}
+
+static aop_status_t decode_obj(dec_t *k, const aop_msg_desc_t *d, unsigned obj, void *msg,
+                               const aop_path_t *p) {
+    const jsmntok_t *tok = k->doc->tok;
+    char *base = msg;
+    uint64_t seen = 0;
+    unsigned members = (unsigned)tok[obj].size;
+    unsigned key = obj + 1;
+    for (unsigned m = 0; m < members; m++) {
+        unsigned v = key + 1, idx = 0;
+        const aop_field_desc_t *f = find_field(k, d, key, &idx);
+        aop_status_t st = AOP_OK;
+        if (!f) {
+            char name[48];
+            aop_str_t raw = aop_strn(k->doc->buf + tok[key].start, (size_t)(tok[key].end - tok[key].start));
+            size_t n = raw.len < sizeof name - 4 ? raw.len : sizeof name - 4;
+            memcpy(name, raw.ptr, n);
+            if (n < raw.len) memcpy(name + n, "...", 3), n += 3;
+            st = bad(k, p, name, n, AOP_E_UNKNOWN_MEMBER, key, false);
+        } else if (seen >> idx & 1) {
+            /* the same field under its name and its alias */
+            st = bad(k, p, f->name, f->name_len, AOP_E_JSON_DUPLICATE_KEY, key, false);
+        } else {
+            seen |= (uint64_t)1 << idx;
+            if (is_null(k, v)) {
+                if (f->flag == AOP_FLAG_M) st = bad(k, p, f->name, f->name_len, AOP_E_NULL_MANDATORY, v, false);
+            } else {
+                st = decode_value(k, f, v, base, p);
+            }
+        }
+        if (st != AOP_OK) return st;
+        key = aop_json_skip(k->doc, v);
+    }
+    /* A mandatory object has no has_ flag: its absence is only visible here. */
+    for (unsigned i = 0; i < d->nfields; i++) {
+        const aop_field_desc_t *f = &d->fields[i];
+        if (f->kind == AOP_KIND_OBJECT && f->has_offset < 0 && !(seen >> i & 1)) {
+            bool fatal = !k->strict && f->outcome && f->outcome(k->root);
+            aop_status_t st = aop_violation(k->strict || fatal, k->w, k->err, p, f->name,
+                                            f->name_len, AOP_E_MISSING, (long)tok[obj].start, NULL);
+            if (st != AOP_OK) return st;
+        }
+    }
+    return AOP_OK;
+}
+
+aop_status_t aop_decode(const aop_msg_desc_t *d, const aop_json_doc_t *doc, unsigned tok,
+                        char *buf, void *msg, const char *root, bool strict,
+                        aop_warnings_t *warnings, aop_error_t *err) {
+    aop_error_clear(err);
+    memset(msg, 0, d->size);
+    aop_path_t p = {NULL, root, strlen(root)};
+    if (tok >= doc->count || doc->tok[tok].type != JSMN_OBJECT)
+        return aop_error_set(err, AOP_E_WRONG_TYPE, root, tok < doc->count ? doc->tok[tok].start : -1,
+                             "%s is not a JSON object", root);
+    dec_t k = {doc, buf, msg, strict, warnings, err};
+    aop_status_t st = decode_obj(&k, d, tok, msg, &p);
+    if (st != AOP_OK) return st;
+    return strict ? aop_validate(d, msg, root, err)
+                  : aop_validate_response(d, msg, root, warnings, err);
+}

@@ -1,0 +1,266 @@
+/* Validation and encoding of any message from its descriptor: one walk that checks every rule
+ * and, when given a sink, writes compact JSON in the same pass. */
+#include <stdio.h>
+#include <string.h>
+
+#include "aop/model.h"
+#include "model_path.h"
+
+typedef struct {
+    char *p;
+    size_t cap;
+    size_t len;
+} sink_t;
+
+typedef struct {
+    const void *root;
+    bool strict;          /* requests and everything we send */
+    aop_warnings_t *w;    /* lenient mode */
+    aop_error_t *err;
+    sink_t *out;          /* NULL: validate only */
+} walk_t;
+
+static inline void put(sink_t *s, const char *d, size_t n) {
+    if (s->len + n <= s->cap) memcpy(s->p + s->len, d, n);
+    s->len += n;
+}
+
+static inline void put1(sink_t *s, char c) {
+    if (s->len < s->cap) s->p[s->len] = c;
+    s->len++;
+}
+
+/* 1 for bytes that must be escaped in a JSON string. */
+static const unsigned char escape_class[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
+};
+
+static void put_escaped(sink_t *s, const char *str, size_t n) {
+    static const char hex[] = "0123456789abcdef";
+    put1(s, '"');
+    size_t run = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)str[i];
+        if (!escape_class[c]) continue;
+        put(s, str + run, i - run);
+        run = i + 1;
+        char e[6] = {'\\', 0, 0, 0, 0, 0};
+        size_t en = 2;
+        switch (c) {
+        case '"': e[1] = '"'; break;
+        case '\\': e[1] = '\\'; break;
+        case '\b': e[1] = 'b'; break;
+        case '\f': e[1] = 'f'; break;
+        case '\n': e[1] = 'n'; break;
+        case '\r': e[1] = 'r'; break;
+        case '\t': e[1] = 't'; break;
+        default:
+            e[1] = 'u';
+            e[2] = '0';
+            e[3] = '0';
+            e[4] = hex[c >> 4];
+            e[5] = hex[c & 15];
+            en = 6;
+        }
+        put(s, e, en);
+    }
+    put(s, str + run, n - run);
+    put1(s, '"');
+}
+
+static bool outcome_holds(const walk_t *k, const aop_field_desc_t *f) {
+    return !k->strict && f->outcome && f->outcome(k->root);
+}
+
+static aop_status_t report(walk_t *k, const aop_path_t *p, const aop_field_desc_t *f,
+                           aop_status_t code, bool fatal, const char *detail) {
+    return aop_violation(k->strict || fatal, k->w, k->err, p, f->name, f->name_len, code, -1,
+                         detail);
+}
+
+/* Checks one value of a string-like kind; returns the violation or AOP_OK. */
+static aop_status_t check_text(const walk_t *k, const aop_field_desc_t *f, aop_str_t v,
+                               char *detail, size_t cap) {
+    size_t units;
+    if (!aop_utf8_units(v.ptr, v.len, &units)) return AOP_E_BAD_UTF8;
+    if (v.len == 0 && f->flag == AOP_FLAG_M) return AOP_E_EMPTY;
+    if (f->max_len && units > f->max_len) {
+        snprintf(detail, cap, "%zu characters (UTF-16 units), the limit is %u", units, (unsigned)f->max_len);
+        return AOP_E_TOO_LONG;
+    }
+    switch (f->kind) {
+    case AOP_KIND_DATETIME:
+        if (!(k->strict ? aop_is_datetime(v.ptr, v.len) : aop_is_datetime_read(v.ptr, v.len)))
+            return AOP_E_BAD_DATETIME;
+        break;
+    case AOP_KIND_AMOUNT:
+        if (!aop_is_amount(v.ptr, v.len)) return AOP_E_BAD_AMOUNT;
+        break;
+    case AOP_KIND_CURRENCY:
+        if (!aop_is_currency(v.ptr, v.len)) return AOP_E_BAD_CURRENCY;
+        break;
+    case AOP_KIND_DECIMAL:
+        if (!aop_is_decimal(v.ptr, v.len)) return AOP_E_BAD_DECIMAL;
+        break;
+    default:
+        break;
+    }
+    return AOP_OK;
+}
+
+static bool present(const aop_field_desc_t *f, const char *base) {
+    const void *at = base + f->offset;
+    switch (f->kind) {
+    case AOP_KIND_OBJECT:
+        return f->has_offset < 0 || *(const bool *)(const void *)(base + f->has_offset);
+    case AOP_KIND_ENUM: {
+        const aop_enum_val_t *e = at;
+        return e->value != 0 || e->text.ptr != NULL;
+    }
+    default:
+        return ((const aop_str_t *)at)->ptr != NULL;
+    }
+}
+
+static aop_status_t walk_msg(walk_t *k, const aop_msg_desc_t *d, const void *msg,
+                             const aop_path_t *p);
+
+static aop_status_t walk_field(walk_t *k, const aop_field_desc_t *f, const char *base,
+                               const aop_path_t *p, bool *first) {
+    const void *at = base + f->offset;
+    if (!present(f, base)) {
+        bool required = f->flag == AOP_FLAG_M || (f->flag == AOP_FLAG_C && f->when && f->when(k->root));
+        if (required) return report(k, p, f, AOP_E_MISSING, outcome_holds(k, f), NULL);
+        return AOP_OK;
+    }
+    if (k->out) {
+        if (!*first) put1(k->out, ',');
+        put(k->out, f->key, f->key_len);
+    }
+    *first = false;
+    if (f->kind == AOP_KIND_OBJECT) {
+        aop_path_t sub = {p, f->name, f->name_len};
+        return walk_msg(k, f->sub, at, &sub);
+    }
+    aop_str_t v;
+    if (f->kind == AOP_KIND_ENUM) {
+        const aop_enum_val_t *e = at;
+        const char *text = aop_enum_text(f->enm, e->value);
+        if (text) {
+            v = aop_strn(text, f->enm->lens[e->value - 1]);
+        } else if (e->value == 0 && aop_enum_from_text(f->enm, e->text.ptr, e->text.len)) {
+            v = e->text;
+        } else {
+            aop_status_t st = report(k, p, f, AOP_E_BAD_ENUM, outcome_holds(k, f), NULL);
+            if (st != AOP_OK || !k->out) return st;
+            v = e->text;
+        }
+    } else {
+        v = *(const aop_str_t *)at;
+        char detail[96] = "";
+        aop_status_t bad = check_text(k, f, v, detail, sizeof detail);
+        if (bad != AOP_OK) {
+            aop_status_t st = report(k, p, f, bad, false, detail[0] ? detail : NULL);
+            if (st != AOP_OK) return st;
+        }
+    }
+    if (k->out) put_escaped(k->out, v.ptr, v.len);
+    return AOP_OK;
+}
+
+static aop_status_t walk_msg(walk_t *k, const aop_msg_desc_t *d, const void *msg,
+                             const aop_path_t *p) {
+    const char *base = msg;
+    bool first = true;
+    if (k->out) put1(k->out, '{');
+    for (unsigned i = 0; i < d->nfields; i++) {
+        aop_status_t st = walk_field(k, &d->fields[i], base, p, &first);
+        if (st != AOP_OK) return st;
+    }
+    for (unsigned g = 0; g < d->n_one_of; g++) {
+        const aop_one_of_t *grp = &d->one_of[g];
+        bool any = false;
+        for (unsigned i = 0; i < grp->count; i++) any |= present(&d->fields[grp->fields[i]], base);
+        if (!any) {
+            const aop_field_desc_t *f0 = &d->fields[grp->fields[0]];
+            char names[160];
+            size_t n = 0;
+            for (unsigned i = 0; i < grp->count && n < sizeof names; i++)
+                n += (size_t)snprintf(names + n, sizeof names - n, "%s%s", i ? " / " : "",
+                                      d->fields[grp->fields[i]].name);
+            aop_status_t st = report(k, p, f0, AOP_E_ONE_OF_REQUIRED, false, names);
+            if (st != AOP_OK) return st;
+        }
+    }
+    if (k->out) put1(k->out, '}');
+    return AOP_OK;
+}
+
+aop_status_t aop_validate(const aop_msg_desc_t *d, const void *msg, const char *root,
+                          aop_error_t *err) {
+    aop_error_clear(err);
+    walk_t k = {msg, true, NULL, err, NULL};
+    aop_path_t p = {NULL, root, strlen(root)};
+    return walk_msg(&k, d, msg, &p);
+}
+
+aop_status_t aop_validate_response(const aop_msg_desc_t *d, const void *msg, const char *root,
+                                   aop_warnings_t *warnings, aop_error_t *err) {
+    aop_error_clear(err);
+    walk_t k = {msg, false, warnings, err, NULL};
+    aop_path_t p = {NULL, root, strlen(root)};
+    return walk_msg(&k, d, msg, &p);
+}
+
+aop_status_t aop_encode(const aop_msg_desc_t *d, const void *msg, const char *root, char *out,
+                        size_t cap, size_t *len, aop_error_t *err) {
+    aop_error_clear(err);
+    sink_t s = {out, out ? cap : 0, 0};
+    walk_t k = {msg, true, NULL, err, &s};
+    aop_path_t p = {NULL, root, strlen(root)};
+    aop_status_t st = walk_msg(&k, d, msg, &p);
+    if (len) *len = st == AOP_OK ? s.len : 0;
+    if (st != AOP_OK) return st;
+    if (s.len > s.cap)
+        return aop_error_set(err, AOP_E_BUFFER_TOO_SMALL, root, -1,
+                             "%s needs %zu bytes, the buffer has %zu", root, s.len, cap);
+    return AOP_OK;
+}
+
+static bool same_value(const aop_field_ref_t *a, const void *ra, const aop_field_ref_t *b,
+                       const void *rb) {
+    const char *pa = (const char *)ra + a->offset, *pb = (const char *)rb + b->offset;
+    if (a->kind != AOP_KIND_OBJECT) return aop_str_eq(*(const aop_str_t *)(const void *)pa,
+                                                      *(const aop_str_t *)(const void *)pb);
+    for (unsigned i = 0; i < a->sub->nfields; i++) {
+        const aop_field_desc_t *f = &a->sub->fields[i];
+        if (f->kind == AOP_KIND_OBJECT) return false; /* the generator allows flat echoes only */
+        if (f->kind == AOP_KIND_ENUM) {
+            const aop_enum_val_t *x = (const void *)(pa + f->offset), *y = (const void *)(pb + f->offset);
+            if (x->value != y->value || (x->value == 0 && !aop_str_eq(x->text, y->text))) return false;
+        } else if (!aop_str_eq(*(const aop_str_t *)(const void *)(pa + f->offset),
+                               *(const aop_str_t *)(const void *)(pb + f->offset))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+aop_status_t aop_check_echo(const aop_function_desc_t *fn, const void *request,
+                            const void *response, aop_error_t *err) {
+    for (unsigned i = 0; i < fn->n_echo; i++) {
+        const aop_echo_desc_t *e = &fn->echo[i];
+        if (!aop_ref_present(&e->request, request)) continue;
+        if (!aop_ref_present(&e->response, response)) {
+            if (!e->mandatory) continue;
+            return aop_error_set(err, AOP_E_ECHO_MISMATCH, e->response.path, -1,
+                                 "%s is missing: it must echo %s", e->response.path, e->request.path);
+        }
+        if (!same_value(&e->request, request, &e->response, response))
+            return aop_error_set(err, AOP_E_ECHO_MISMATCH, e->response.path, -1,
+                                 "%s differs from %s", e->response.path, e->request.path);
+    }
+    return AOP_OK;
+}
