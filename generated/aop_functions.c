@@ -17,6 +17,7 @@ static const aop_echo_desc_t pay_cancel_echo[6] = {
     {{"request.body.acquirementId", offsetof(aop_pay_cancel_request_t, body.acquirement_id), -1, AOP_KIND_STRING, NULL}, {"response.body.acquirementId", offsetof(aop_pay_cancel_response_t, body.acquirement_id), -1, AOP_KIND_STRING, NULL}, false},
     {{"request.body.merchantTransId", offsetof(aop_pay_cancel_request_t, body.merchant_trans_id), -1, AOP_KIND_STRING, NULL}, {"response.body.merchantTransId", offsetof(aop_pay_cancel_response_t, body.merchant_trans_id), -1, AOP_KIND_STRING, NULL}, false},
 };
+static const aop_field_ref_t pay_cancel_merchant = {"request.body.merchantId", offsetof(aop_pay_cancel_request_t, body.merchant_id), -1, AOP_KIND_STRING, NULL};
 static const aop_field_ref_t pay_cancel_result_info = {"response.body.resultInfo", offsetof(aop_pay_cancel_response_t, body.result_info), -1, AOP_KIND_OBJECT, &aop_result_info_desc};
 
 const aop_function_desc_t aop_fn_pay_cancel = {
@@ -29,6 +30,7 @@ const aop_function_desc_t aop_fn_pay_cancel = {
     0, NULL,
     NULL,
     NULL,
+    &pay_cancel_merchant,
     &pay_cancel_result_info,
     &aop_pay_cancel_codes,
 };
@@ -45,6 +47,7 @@ static const aop_echo_desc_t refund_echo[6] = {
 };
 static const aop_field_ref_t refund_idempotency_key = {"request.body.merchantRefundId", offsetof(aop_refund_request_t, body.merchant_refund_id), -1, AOP_KIND_STRING, NULL};
 static const aop_field_ref_t refund_amount = {"request.body.refundAmount", offsetof(aop_refund_request_t, body.refund_amount), -1, AOP_KIND_OBJECT, &aop_money_desc};
+static const aop_field_ref_t refund_merchant = {"request.body.merchantId", offsetof(aop_refund_request_t, body.merchant_id), -1, AOP_KIND_STRING, NULL};
 static const aop_field_ref_t refund_result_info = {"response.body.resultInfo", offsetof(aop_refund_response_t, body.result_info), -1, AOP_KIND_OBJECT, &aop_result_info_desc};
 
 const aop_function_desc_t aop_fn_refund = {
@@ -57,6 +60,7 @@ const aop_function_desc_t aop_fn_refund = {
     0, NULL,
     &refund_idempotency_key,
     &refund_amount,
+    &refund_merchant,
     &refund_result_info,
     &aop_refund_codes,
 };
@@ -76,6 +80,7 @@ static const aop_field_ref_t offline_pay_sensitive[1] = {
 };
 static const aop_field_ref_t offline_pay_idempotency_key = {"request.body.merchantTransId", offsetof(aop_offline_pay_request_t, body.merchant_trans_id), -1, AOP_KIND_STRING, NULL};
 static const aop_field_ref_t offline_pay_amount = {"request.body.order.orderAmount", offsetof(aop_offline_pay_request_t, body.order.order_amount), -1, AOP_KIND_OBJECT, &aop_money_desc};
+static const aop_field_ref_t offline_pay_merchant = {"request.body.merchantId", offsetof(aop_offline_pay_request_t, body.merchant_id), -1, AOP_KIND_STRING, NULL};
 static const aop_field_ref_t offline_pay_result_info = {"response.body.resultInfo", offsetof(aop_offline_pay_response_t, body.result_info), -1, AOP_KIND_OBJECT, &aop_result_info_desc};
 
 const aop_function_desc_t aop_fn_offline_pay = {
@@ -88,6 +93,7 @@ const aop_function_desc_t aop_fn_offline_pay = {
     1, offline_pay_sensitive,
     &offline_pay_idempotency_key,
     &offline_pay_amount,
+    &offline_pay_merchant,
     &offline_pay_result_info,
     &aop_offline_pay_codes,
 };
@@ -102,6 +108,7 @@ static const aop_echo_desc_t offline_pay_query_echo[6] = {
     {{"request.body.acquirementId", offsetof(aop_offline_pay_query_request_t, body.acquirement_id), -1, AOP_KIND_STRING, NULL}, {"response.body.acquirementId", offsetof(aop_offline_pay_query_response_t, body.acquirement_id), -1, AOP_KIND_STRING, NULL}, false},
     {{"request.body.merchantTransId", offsetof(aop_offline_pay_query_request_t, body.merchant_trans_id), -1, AOP_KIND_STRING, NULL}, {"response.body.merchantTransId", offsetof(aop_offline_pay_query_response_t, body.merchant_trans_id), -1, AOP_KIND_STRING, NULL}, false},
 };
+static const aop_field_ref_t offline_pay_query_merchant = {"request.body.merchantId", offsetof(aop_offline_pay_query_request_t, body.merchant_id), -1, AOP_KIND_STRING, NULL};
 static const aop_field_ref_t offline_pay_query_result_info = {"response.body.resultInfo", offsetof(aop_offline_pay_query_response_t, body.result_info), -1, AOP_KIND_OBJECT, &aop_result_info_desc};
 
 const aop_function_desc_t aop_fn_offline_pay_query = {
@@ -114,6 +121,7 @@ const aop_function_desc_t aop_fn_offline_pay_query = {
     0, NULL,
     NULL,
     NULL,
+    &offline_pay_query_merchant,
     &offline_pay_query_result_info,
     &aop_offline_pay_query_codes,
 };

@@ -128,6 +128,7 @@ def _context(schema):
             "sensitive": [Ref(fn.request, ch) for ch in fn.sensitive],
             "idempotency_key": Ref(fn.request, fn.idempotency_key) if fn.idempotency_key else None,
             "amount": Ref(fn.request, fn.amount) if fn.amount else None,
+            "merchant": Ref(fn.request, fn.merchant) if fn.merchant else None,
             "result_info": Ref(fn.response, fn.result_info),
         })
     bounds = []

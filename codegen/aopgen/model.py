@@ -7,7 +7,7 @@ from .loader import LList, LMap, SchemaError, load
 PRIMITIVES = {"string", "datetime", "amount", "currency", "decimal"}
 NEEDS_MAX = {"string", "amount", "decimal"}
 FLAGS = {"M", "O", "C", "ME", "CE"}
-ROLES = {"sensitive", "idempotency_key", "amount"}
+ROLES = {"sensitive", "idempotency_key", "amount", "merchant"}
 STATUSES = {"S", "F", "U"}
 
 C_KEYWORDS = set("""auto break case char const continue default do double else enum extern float for
@@ -171,6 +171,7 @@ class Function:
         self.sensitive = []    # chains in the request
         self.idempotency_key = None
         self.amount = None
+        self.merchant = None
         self.result_info = None
 
 
@@ -600,6 +601,10 @@ def _add_role(s, fn, role, chain, where):
         if f.kind != "string":
             s.err(f.file, f.line, f"{where}: an idempotency_key must be a string")
         fn.idempotency_key = chain
+    elif role == "merchant":
+        if fn.merchant is not None or f.kind != "string":
+            s.err(f.file, f.line, f"{where}: one string field per request may have the merchant role")
+        fn.merchant = chain
     elif role == "amount":
         if fn.amount is not None:
             s.err(f.file, f.line, f"{where}: a second amount")

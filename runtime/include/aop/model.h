@@ -118,6 +118,7 @@ typedef struct {
     const aop_field_ref_t *sensitive;
     const aop_field_ref_t *idempotency_key; /* or NULL */
     const aop_field_ref_t *amount;          /* or NULL */
+    const aop_field_ref_t *merchant;        /* the merchantId the client fills by default, or NULL */
     const aop_field_ref_t *result_info;     /* the response's ResultInfo */
     const aop_result_table_t *codes;
 } aop_function_desc_t;

@@ -1,0 +1,12 @@
+"""Tests of the aopgen generator (stdlib unittest).
+
+Run from codegen/:  PYTHONDONTWRITEBYTECODE=1 python3 -m unittest discover -s tests -t .
+CTest runs them as `codegen_unittest` (tests/codegen/CMakeLists.txt)."""
+import os
+import sys
+
+sys.dont_write_bytecode = True  # no __pycache__ in the tree (set PYTHONDONTWRITEBYTECODE=1 too)
+
+CODEGEN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if CODEGEN_DIR not in sys.path:
+    sys.path.insert(0, CODEGEN_DIR)

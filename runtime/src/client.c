@@ -1,0 +1,285 @@
+/* The client: fills the head, signs, sends, verifies, decodes and judges one call. It knows
+ * kinds and roles from the generated tables, never a field name of a function. */
+#include "aop/client.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aop/envelope.h"
+
+struct aop_client {
+    char *gateway_url, *client_id, *merchant_id, *version;
+    aop_private_key_t *priv;
+    aop_public_key_t *alipay;
+    aop_sign_type_t sign_type;
+    long deadlines[4];
+    aop_transport_t *transport;
+    bool owns_transport;
+    aop_event_fn on_event;
+    void *event_ctx;
+};
+
+typedef struct {
+    aop_result_t pub;
+    aop_buf_t body;
+    void *response;
+} result_impl_t;
+
+static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
+
+static aop_status_t load_keys(aop_client_t *c, const aop_client_config_t *cfg, aop_error_t *err) {
+    aop_status_t st;
+    if (cfg->private_key)
+        st = aop_private_key_load_mem(cfg->private_key, strlen(cfg->private_key),
+                                      cfg->private_key_passphrase, &c->priv, err);
+    else if (cfg->private_key_file)
+        st = aop_private_key_load_file(cfg->private_key_file, cfg->private_key_passphrase, &c->priv, err);
+    else
+        return aop_error_set(err, AOP_E_CONFIG, "private_key", -1, "no merchant private key is configured");
+    if (st != AOP_OK) return st;
+    if (cfg->alipay_public_key)
+        st = aop_public_key_load_mem(cfg->alipay_public_key, strlen(cfg->alipay_public_key), &c->alipay, err);
+    else if (cfg->alipay_public_key_file)
+        st = aop_public_key_load_file(cfg->alipay_public_key_file, &c->alipay, err);
+    else
+        return aop_error_set(err, AOP_E_CONFIG, "alipay_public_key", -1, "no Alipay public key is configured");
+    if (st != AOP_OK) return st;
+    if (aop_keys_pair(c->priv, c->alipay))
+        return aop_error_set(err, AOP_E_KEY_MISMATCH, "alipay_public_key", -1,
+                             "the Alipay public key is the merchant's own public key: configure the key "
+                             "Alipay gave you for verifying its responses");
+    return AOP_OK;
+}
+
+aop_status_t aop_client_new(const aop_client_config_t *cfg, aop_client_t **out, aop_error_t *err) {
+    aop_error_clear(err);
+    *out = NULL;
+    if (!cfg || !cfg->gateway_url || !*cfg->gateway_url)
+        return aop_error_set(err, AOP_E_CONFIG, "gateway_url", -1, "no gateway URL is configured");
+    if (!cfg->client_id || !*cfg->client_id)
+        return aop_error_set(err, AOP_E_CONFIG, "client_id", -1, "no clientId is configured");
+    if (!aop_url_allowed(cfg->gateway_url))
+        return aop_error_set(err, AOP_E_INSECURE_URL, "gateway_url", -1,
+                             "gateway URL must be https (plain http only for loopback hosts)");
+    if ((unsigned)cfg->sign_type > AOP_SIGN_RSA)
+        return aop_error_set(err, AOP_E_CONFIG, "sign_type", -1, "unknown sign type");
+    aop_client_t *c = calloc(1, sizeof *c);
+    if (!c) return aop_error_set(err, AOP_E_NOMEM, NULL, -1, "out of memory");
+    c->gateway_url = dup_or_null(cfg->gateway_url);
+    size_t ul = strlen(c->gateway_url);
+    while (ul && c->gateway_url[ul - 1] == '/') c->gateway_url[--ul] = '\0';
+    c->client_id = dup_or_null(cfg->client_id);
+    c->merchant_id = dup_or_null(cfg->merchant_id);
+    c->version = dup_or_null(cfg->version ? cfg->version : "2.0.0");
+    c->sign_type = cfg->sign_type;
+    c->deadlines[0] = cfg->pay_deadline_ms;
+    c->deadlines[1] = cfg->query_deadline_ms;
+    c->deadlines[2] = cfg->cancel_deadline_ms;
+    c->deadlines[3] = cfg->refund_deadline_ms;
+    c->on_event = cfg->on_event;
+    c->event_ctx = cfg->event_ctx;
+    aop_status_t st = load_keys(c, cfg, err);
+    if (st == AOP_OK) {
+        if (cfg->transport) {
+            c->transport = cfg->transport;
+        } else {
+            aop_curl_options_t opt = {cfg->ca_file, cfg->ca_path, cfg->proxy, cfg->connect_timeout_ms, 0};
+            st = aop_curl_transport_new(&opt, &c->transport, err);
+            c->owns_transport = st == AOP_OK;
+        }
+    }
+    if (st != AOP_OK) {
+        aop_client_free(c);
+        return st;
+    }
+    *out = c;
+    return AOP_OK;
+}
+
+void aop_client_free(aop_client_t *c) {
+    if (!c) return;
+    if (c->owns_transport && c->transport) c->transport->destroy(c->transport);
+    aop_private_key_free(c->priv);
+    aop_public_key_free(c->alipay);
+    free(c->gateway_url);
+    free(c->client_id);
+    free(c->merchant_id);
+    free(c->version);
+    free(c);
+}
+
+void aop_client_fingerprints(const aop_client_t *c, char merchant[AOP_FINGERPRINT_MAX],
+                             char alipay[AOP_FINGERPRINT_MAX]) {
+    aop_private_key_fingerprint(c->priv, merchant);
+    aop_public_key_fingerprint(c->alipay, alipay);
+}
+
+void aop_result_free(aop_result_t *r) {
+    if (!r) return;
+    result_impl_t *impl = (result_impl_t *)r;
+    aop_buf_free(&impl->body);
+    free(impl->response);
+    free(impl);
+}
+
+static long deadline_for(const aop_client_t *c, const aop_function_desc_t *fn) {
+    static const aop_function_desc_t *const order[4] = {&aop_fn_offline_pay, &aop_fn_offline_pay_query,
+                                                        &aop_fn_pay_cancel, &aop_fn_refund};
+    for (unsigned i = 0; i < 4; i++)
+        if (order[i] == fn && c->deadlines[i] > 0) return c->deadlines[i];
+    return fn->deadline_ms;
+}
+
+/* The request object as sent, with every sensitive field masked, for the event hook. */
+static void emit_event(const aop_client_t *c, const aop_function_desc_t *fn, void *req,
+                       const aop_result_t *r) {
+    char masked_values[4][96];
+    aop_str_t saved[4];
+    unsigned n = fn->n_sensitive < 4 ? fn->n_sensitive : 4;
+    for (unsigned i = 0; i < n; i++) {
+        aop_str_t *v = (aop_str_t *)(void *)((char *)req + fn->sensitive[i].offset);
+        saved[i] = *v;
+        if (v->ptr) {
+            aop_mask(v->ptr, v->len < 64 ? v->len : 64, masked_values[i], sizeof masked_values[i]);
+            *v = aop_str(masked_values[i]);
+        }
+    }
+    aop_buf_t json = {0};
+    size_t need = 0;
+    aop_encode(fn->request, req, "request", NULL, 0, &need, NULL);
+    if (need && aop_buf_reserve(&json, need + 1) == AOP_OK &&
+        aop_encode(fn->request, req, "request", json.data, json.cap, &json.len, NULL) == AOP_OK)
+        json.data[json.len] = '\0';
+    else
+        json.len = 0;
+    for (unsigned i = 0; i < n; i++)
+        *(aop_str_t *)(void *)((char *)req + fn->sensitive[i].offset) = saved[i];
+    aop_event_t ev = {fn->name,
+                      fn->idempotency_key ? *aop_ref_str(fn->idempotency_key, req) : AOP_STR_NULL,
+                      r->req_msg_id, 1, r->latency_ms, r->http_status, r->status, r->outcome_known,
+                      r->error, json.len ? json.data : ""};
+    c->on_event(&ev, c->event_ctx);
+    aop_buf_free(&json);
+}
+
+static void unknown(aop_result_t *r, aop_status_t why, const aop_error_t *detail) {
+    r->status = 'U';
+    r->outcome_known = false;
+    if (r->error == AOP_OK) {
+        r->error = why;
+        if (detail) r->detail = *detail;
+    }
+}
+
+/* Reads what the response claims, whether or not it can be trusted. */
+static void read_claim(aop_result_t *r, const aop_function_desc_t *fn, const void *resp) {
+    const aop_result_info_t *ri = (const aop_result_info_t *)(const void *)((const char *)resp + fn->result_info->offset);
+    r->result_code = ri->result_code;
+    r->result_code_id = ri->result_code_id;
+    r->result_msg = ri->result_msg;
+    const char *s = aop_result_status_enum_to_string((aop_result_status_enum_t)ri->result_status.value);
+    r->claimed_status = s ? s[0] : 0;
+    if (ri->result_code.ptr) r->code = aop_result_code_find(fn->codes, ri->result_code.ptr, ri->result_code.len);
+}
+
+static void judge(aop_client_t *c, const aop_function_desc_t *fn, const void *req,
+                  result_impl_t *impl, const aop_http_response_t *http) {
+    aop_result_t *r = &impl->pub;
+    aop_error_t e;
+    aop_error_clear(&e);
+    if (http->status != 200) {
+        aop_error_set(&e, AOP_E_HTTP_STATUS, NULL, -1, "the gateway answered HTTP %ld", http->status);
+        return unknown(r, AOP_E_HTTP_STATUS, &e);
+    }
+    aop_json_ws_t ws = {0};
+    aop_json_doc_t doc;
+    aop_envelope_t env;
+    aop_status_t st = aop_json_ws_alloc(&ws, impl->body.len, &e);
+    if (st == AOP_OK) st = aop_envelope_read(impl->body.data, impl->body.len, "response", &ws, &doc, &env, &e);
+    if (st != AOP_OK) {
+        aop_json_ws_free(&ws);
+        return unknown(r, st, &e);
+    }
+    /* Verify over the raw bytes before decoding rewrites them in place. */
+    aop_error_t verr;
+    aop_error_clear(&verr);
+    aop_status_t vst = aop_envelope_verify(&env, c->alipay, c->sign_type, &verr);
+    r->verified = vst == AOP_OK;
+    impl->response = calloc(1, fn->response->size);
+    if (!impl->response) {
+        aop_json_ws_free(&ws);
+        return unknown(r, AOP_E_NOMEM, NULL);
+    }
+    aop_status_t dst = aop_decode(fn->response, &doc, env.payload_tok, impl->body.data, impl->response,
+                                  "response", false, &r->warnings, &e);
+    aop_json_ws_free(&ws);
+    r->response = impl->response;
+    read_claim(r, fn, impl->response);
+    if (vst != AOP_OK) return unknown(r, vst, &verr);
+    if (dst != AOP_OK) return unknown(r, dst, &e);
+    st = aop_check_echo(fn, req, impl->response, &e);
+    if (st != AOP_OK) return unknown(r, st, &e);
+    r->status = r->claimed_status;
+    r->outcome_known = r->status == 'S' || r->status == 'F';
+    if (!r->outcome_known) r->status = 'U'; /* the gateway itself does not know yet */
+}
+
+aop_status_t aop_call(aop_client_t *c, const aop_function_desc_t *fn, const void *request,
+                      aop_result_t **out, aop_error_t *err) {
+    aop_error_clear(err);
+    *out = NULL;
+    if (!c || !fn || !request) return aop_error_set(err, AOP_E_INVALID_ARG, NULL, -1, "NULL argument");
+    result_impl_t *impl = calloc(1, sizeof *impl);
+    void *req = malloc(fn->request->size);
+    if (!impl || !req) {
+        free(impl);
+        free(req);
+        return aop_error_set(err, AOP_E_NOMEM, NULL, -1, "out of memory");
+    }
+    aop_result_t *r = &impl->pub;
+    memcpy(req, request, fn->request->size);
+    /* Every request struct starts with the shared head (the generator puts it first). */
+    aop_request_head_t *head = req;
+    char req_time[32];
+    aop_now_rfc3339(req_time);
+    aop_status_t st = aop_uuid(r->req_msg_id);
+    head->version = aop_str(c->version);
+    head->function = aop_str(fn->name);
+    head->client_id = aop_str(c->client_id);
+    head->req_time = aop_str(req_time);
+    head->req_msg_id = aop_str(r->req_msg_id);
+    if (head->sign_type.ptr == NULL && c->sign_type != AOP_SIGN_RSA2) head->sign_type = aop_str(aop_sign_type_name(c->sign_type));
+    if (fn->merchant && c->merchant_id && !aop_ref_present(fn->merchant, req))
+        *(aop_str_t *)(void *)((char *)req + fn->merchant->offset) = aop_str(c->merchant_id);
+
+    char url[2048];
+    int ul = snprintf(url, sizeof url, "%s%s", c->gateway_url, fn->path);
+    if (st == AOP_OK && (ul < 0 || (size_t)ul >= sizeof url))
+        st = aop_error_set(err, AOP_E_CONFIG, "gateway_url", -1, "gateway URL is too long");
+    if (st == AOP_OK)
+        st = aop_envelope_write("request", fn->request, req, c->priv, c->sign_type, &impl->body, NULL, NULL, err);
+    if (st != AOP_OK) {
+        aop_result_free(r);
+        free(req);
+        return st;
+    }
+    aop_http_request_t hreq = {url, impl->body.data, impl->body.len, deadline_for(c, fn)};
+    aop_http_response_t hresp = {0};
+    aop_error_t terr;
+    aop_error_clear(&terr);
+    aop_status_t tst = c->transport->post(c->transport, &hreq, &hresp, &terr);
+    aop_buf_free(&impl->body);
+    impl->body = hresp.body;
+    r->http_status = hresp.status;
+    r->latency_ms = hresp.elapsed_ms;
+    r->maybe_sent = tst == AOP_OK || hresp.maybe_sent;
+    if (tst != AOP_OK)
+        unknown(r, tst, &terr);
+    else
+        judge(c, fn, req, impl, &hresp);
+    if (c->on_event) emit_event(c, fn, req, r);
+    free(req);
+    *out = r;
+    return AOP_OK;
+}
