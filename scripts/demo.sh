@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The main job: install, build, and make one signed payment through the local sandbox gateway.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/deps.sh
+bash scripts/build.sh
+exec build/bin/aop pay --amount 100 --currency USD --code 28763443825664394 "$@"

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages the project needs (only those missing). Run as root.
+set -euo pipefail
+PACKAGES=(build-essential cmake pkg-config clang libclang-rt-14-dev valgrind openssl git
+          python3 python3-jinja2 python3-yaml
+          libcurl4-openssl-dev libssl-dev libjsmn-dev
+          libmicrohttpd-dev libsqlite3-dev
+          libcriterion-dev
+          libcjson-dev libjansson-dev)
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
