@@ -220,3 +220,16 @@ def expected_case_count(schema):
                 elif f.conditional and f.when is not None and _holds(root, f.when):
                     total += 1
     return total
+
+
+TRICKY_UNITS = 16  # UTF-16 units of AOP_TRICKY
+
+
+def tricky_stmts(root, var="m"):
+    """Statements giving every free-text string field (max >= 16) the tricky value."""
+    out = []
+    for chain in _walk(root):
+        f = chain[-1]
+        if f.kind == "string" and f.max >= TRICKY_UNITS and not f.echo_path:
+            out.append(f"{_acc(var, chain)} = aop_str(AOP_TRICKY);")
+    return out

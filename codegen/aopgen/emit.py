@@ -3,7 +3,7 @@ import os
 
 import jinja2
 
-from .cases import build_cases, expected_case_count, sample_stmts
+from .cases import build_cases, expected_case_count, sample_stmts, tricky_stmts
 from .model import Cond, c_string, json_key, snake
 
 TEMPLATES = os.path.join(os.path.dirname(__file__), "templates")
@@ -13,6 +13,10 @@ OUTPUTS = [
     ("aop_codes.c.j2", "aop_codes.c"),
     ("aop_functions.c.j2", "aop_functions.c"),
     ("conformance_cases.c.j2", "tests/conformance_cases.c"),
+    ("samples.h.j2", "tests/samples.h"),
+    ("tricky.h.j2", "tests/tricky.h"),
+    ("roundtrip_cases.c.j2", "tests/roundtrip_cases.c"),
+    ("emit_samples.c.j2", "tests/emit_samples.c"),
 ]
 
 
@@ -155,6 +159,7 @@ def _context(schema):
         "cases": cases,
         "expected_cases": expected_case_count(schema),
         "sample_stmts": sample_stmts,
+        "tricky_stmts": tricky_stmts,
         "isinstance": isinstance,
         "Cond": Cond,
     }

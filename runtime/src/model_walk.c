@@ -229,23 +229,35 @@ aop_status_t aop_encode(const aop_msg_desc_t *d, const void *msg, const char *ro
     return AOP_OK;
 }
 
+static bool same_enum(const aop_enum_val_t *x, const aop_enum_val_t *y) {
+    return x->value == y->value && (x->value != 0 || aop_str_eq(x->text, y->text));
+}
+
+bool aop_equal(const aop_msg_desc_t *d, const void *a, const void *b) {
+    const char *pa = a, *pb = b;
+    for (unsigned i = 0; i < d->nfields; i++) {
+        const aop_field_desc_t *f = &d->fields[i];
+        bool ha = present(f, pa), hb = present(f, pb);
+        if (ha != hb) return false;
+        if (!ha) continue;
+        const void *xa = pa + f->offset, *xb = pb + f->offset;
+        if (f->kind == AOP_KIND_OBJECT) {
+            if (!aop_equal(f->sub, xa, xb)) return false;
+        } else if (f->kind == AOP_KIND_ENUM) {
+            if (!same_enum(xa, xb)) return false;
+        } else if (!aop_str_eq(*(const aop_str_t *)xa, *(const aop_str_t *)xb)) {
+            return false;
+        }
+    }
+    return true;
+}
+
 static bool same_value(const aop_field_ref_t *a, const void *ra, const aop_field_ref_t *b,
                        const void *rb) {
     const char *pa = (const char *)ra + a->offset, *pb = (const char *)rb + b->offset;
     if (a->kind != AOP_KIND_OBJECT) return aop_str_eq(*(const aop_str_t *)(const void *)pa,
                                                       *(const aop_str_t *)(const void *)pb);
-    for (unsigned i = 0; i < a->sub->nfields; i++) {
-        const aop_field_desc_t *f = &a->sub->fields[i];
-        if (f->kind == AOP_KIND_OBJECT) return false; /* the generator allows flat echoes only */
-        if (f->kind == AOP_KIND_ENUM) {
-            const aop_enum_val_t *x = (const void *)(pa + f->offset), *y = (const void *)(pb + f->offset);
-            if (x->value != y->value || (x->value == 0 && !aop_str_eq(x->text, y->text))) return false;
-        } else if (!aop_str_eq(*(const aop_str_t *)(const void *)(pa + f->offset),
-                               *(const aop_str_t *)(const void *)(pb + f->offset))) {
-            return false;
-        }
-    }
-    return true;
+    return aop_equal(a->sub, pa, pb);
 }
 
 aop_status_t aop_check_echo(const aop_function_desc_t *fn, const void *request,

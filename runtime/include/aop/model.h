@@ -157,6 +157,10 @@ aop_status_t aop_decode(const aop_msg_desc_t *d, const aop_json_doc_t *doc, unsi
                         char *buf, void *msg, const char *root, bool strict,
                         aop_warnings_t *warnings, aop_error_t *err);
 
+/* Whether a and b hold the same values (presence included; enums by value, or by text when
+ * unknown). */
+bool aop_equal(const aop_msg_desc_t *d, const void *a, const void *b);
+
 /* Enum lookup by text (binary search); 0 when unknown. */
 int aop_enum_from_text(const aop_enum_desc_t *e, const char *s, size_t n);
 const char *aop_enum_text(const aop_enum_desc_t *e, int v); /* NULL when out of range */
