@@ -1,0 +1,148 @@
+/* Where a command sends its call: --gateway, or (zero configuration) an in-process sandbox on a
+ * free loopback port, with demo keys and durable state in ~/.aop/. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "sandbox.h"
+
+struct cli_env {
+    aop_client_t *client;
+    aop_sandbox_t *sandbox;
+};
+
+int cli_home(char *dir, size_t cap) {
+    const char *home = getenv("HOME");
+    if (!home || !*home) {
+        fprintf(stderr, "aop: HOME is not set: cannot find ~/.aop for the demo keys and sandbox state "
+                        "(set HOME, or pass --gateway with your keys)\n");
+        return EXIT_CONFIG;
+    }
+    if ((size_t)snprintf(dir, cap, "%s/.aop", home) >= cap) {
+        fprintf(stderr, "aop: HOME is too long\n");
+        return EXIT_CONFIG;
+    }
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        fprintf(stderr, "aop: cannot create %s: %s\n", dir, strerror(errno));
+        return EXIT_CONFIG;
+    }
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "aop: %s is not a directory\n", dir);
+        return EXIT_CONFIG;
+    }
+    return 0;
+}
+
+static bool exists(const char *path) { return access(path, F_OK) == 0; }
+
+/* Both demo key pairs, created under an exclusive lock so that two commands starting at once
+ * never see (or write) half a key. */
+int cli_demo_keys(const char *dir) {
+    char lock[4096], priv[4096], pub[4096];
+    snprintf(lock, sizeof lock, "%s/.lock", dir);
+    int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0 || flock(fd, LOCK_EX) != 0) {
+        fprintf(stderr, "aop: cannot lock %s: %s\n", lock, strerror(errno));
+        if (fd >= 0) close(fd);
+        return EXIT_CONFIG;
+    }
+    int rc = 0;
+    static const char *const pairs[2] = {"merchant", "gateway"};
+    for (int i = 0; i < 2 && rc == 0; i++) {
+        snprintf(priv, sizeof priv, "%s/%s.pem", dir, pairs[i]);
+        snprintf(pub, sizeof pub, "%s/%s.pub.pem", dir, pairs[i]);
+        if (exists(priv) && exists(pub)) continue;
+        aop_error_t err;
+        if (aop_keygen_files(priv, pub, 2048, &err) != AOP_OK) {
+            fprintf(stderr, "aop: cannot create demo keys in %s: %s\n", dir, err.msg);
+            rc = EXIT_CONFIG;
+        }
+    }
+    flock(fd, LOCK_UN);
+    close(fd);
+    return rc;
+}
+
+static long deadline_ms(const cli_opts_t *o) { return o->timeout_s > 0 ? (long)(o->timeout_s * 1000.0 + 0.5) : 0; }
+
+int cli_env_open(const cli_opts_t *o, const aop_function_desc_t *fn, cli_env_t **out, aop_client_t **client) {
+    (void)fn;
+    *out = NULL;
+    *client = NULL;
+    cli_env_t *env = calloc(1, sizeof *env);
+    if (!env) return EXIT_CONFIG;
+    aop_client_config_t cfg = {0};
+    cfg.client_id = o->client_id ? o->client_id : CLI_DEFAULT_CLIENT_ID;
+    cfg.merchant_id = o->merchant_id ? o->merchant_id : CLI_DEFAULT_MERCHANT_ID;
+    cfg.ca_file = o->ca_file;
+    cfg.pay_deadline_ms = cfg.query_deadline_ms = cfg.cancel_deadline_ms = cfg.refund_deadline_ms = deadline_ms(o);
+    if (o->sign_type && !aop_sign_type_parse(o->sign_type, &cfg.sign_type)) {
+        fprintf(stderr, "aop: --sign-type must be RSA2 or RSA, not '%s'\n", o->sign_type);
+        free(env);
+        return EXIT_USAGE;
+    }
+    char dir[4096], url[64], mkey[4200], gkey[4200], gpub[4200], mpub[4200], state[4200];
+    if (o->gateway) {
+        if (!o->private_key || !o->alipay_public_key) {
+            fprintf(stderr, "aop: with --gateway, give --private-key (yours) and --alipay-public-key (Alipay's)\n");
+            free(env);
+            return EXIT_CONFIG;
+        }
+        cfg.gateway_url = o->gateway;
+        cfg.private_key_file = o->private_key;
+        cfg.alipay_public_key_file = o->alipay_public_key;
+    } else {
+        int rc = cli_home(dir, sizeof dir);
+        if (rc == 0) rc = cli_demo_keys(dir);
+        if (rc != 0) {
+            free(env);
+            return rc;
+        }
+        snprintf(mkey, sizeof mkey, "%s/merchant.pem", dir);
+        snprintf(mpub, sizeof mpub, "%s/merchant.pub.pem", dir);
+        snprintf(gkey, sizeof gkey, "%s/gateway.pem", dir);
+        snprintf(gpub, sizeof gpub, "%s/gateway.pub.pem", dir);
+        snprintf(state, sizeof state, "%s/sandbox.db", dir);
+        const char *ids[1] = {cfg.client_id};
+        aop_sandbox_config_t sc = {0};
+        sc.port = 0;
+        sc.state_path = state;
+        sc.key_file = gkey;
+        sc.merchant_public_key_file = mpub;
+        sc.client_ids = ids;
+        sc.n_client_ids = 1;
+        sc.sign_type = cfg.sign_type;
+        aop_error_t err;
+        if (aop_sandbox_start(&sc, &env->sandbox, &err) != AOP_OK) {
+            fprintf(stderr, "aop: cannot start the local sandbox: %s\n", err.msg);
+            free(env);
+            return EXIT_CONFIG;
+        }
+        snprintf(url, sizeof url, "http://127.0.0.1:%u", (unsigned)aop_sandbox_port(env->sandbox));
+        cfg.gateway_url = url;
+        cfg.private_key_file = mkey;
+        cfg.alipay_public_key_file = gpub;
+    }
+    aop_error_t err;
+    if (aop_client_new(&cfg, &env->client, &err) != AOP_OK) {
+        fprintf(stderr, "aop: %s%s%s\n", err.path[0] ? err.path : "", err.path[0] ? ": " : "", err.msg);
+        cli_env_close(env);
+        return EXIT_CONFIG;
+    }
+    *out = env;
+    *client = env->client;
+    return 0;
+}
+
+void cli_env_close(cli_env_t *env) {
+    if (!env) return;
+    aop_client_free(env->client);
+    if (env->sandbox) aop_sandbox_stop(env->sandbox);
+    free(env);
+}

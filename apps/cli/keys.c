@@ -1,0 +1,82 @@
+/* keygen and keycheck. */
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+int cmd_keygen(const cli_opts_t *o) {
+    char priv[4096], pub[4096];
+    if (o->out_dir) {
+        snprintf(priv, sizeof priv, "%s/private.pem", o->out_dir);
+        snprintf(pub, sizeof pub, "%s/public.pem", o->out_dir);
+    } else if (o->private_key && o->public_key) {
+        snprintf(priv, sizeof priv, "%s", o->private_key);
+        snprintf(pub, sizeof pub, "%s", o->public_key);
+    } else {
+        fprintf(stderr, "aop keygen: give --out DIR, or --private-key FILE and --public-key FILE\n");
+        return EXIT_USAGE;
+    }
+    if (!o->force && (access(priv, F_OK) == 0 || access(pub, F_OK) == 0)) {
+        fprintf(stderr, "aop keygen: %s or %s exists; refusing to replace a key (use --force)\n", priv, pub);
+        return EXIT_CONFIG;
+    }
+    aop_error_t err;
+    if (aop_keygen_files(priv, pub, 2048, &err) != AOP_OK) {
+        fprintf(stderr, "aop keygen: %s\n", err.msg);
+        return EXIT_CONFIG;
+    }
+    aop_private_key_t *k;
+    char fp[AOP_FINGERPRINT_MAX] = "";
+    if (aop_private_key_load_file(priv, NULL, &k, &err) == AOP_OK) {
+        aop_private_key_fingerprint(k, fp);
+        aop_private_key_free(k);
+    }
+    printf("private key: %s (mode 0600)\npublic key:  %s\nfingerprint: %s\n", priv, pub, fp);
+    return EXIT_S;
+}
+
+int cmd_keycheck(const cli_opts_t *o) {
+    if (!o->private_key) {
+        fprintf(stderr, "aop keycheck: --private-key is required\n");
+        return EXIT_USAGE;
+    }
+    aop_error_t err;
+    aop_private_key_t *k = NULL;
+    aop_public_key_t *mine = NULL, *alipay = NULL;
+    int rc = EXIT_CONFIG;
+    if (aop_private_key_load_file(o->private_key, NULL, &k, &err) != AOP_OK) {
+        fprintf(stderr, "aop keycheck: %s\n", err.msg);
+        return EXIT_CONFIG;
+    }
+    char fp[AOP_FINGERPRINT_MAX], sig[AOP_SIG_B64_MAX];
+    size_t sig_len;
+    static const char probe[] = "{\"keycheck\":true}";
+    aop_private_key_fingerprint(k, fp);
+    printf("merchant private key: %s, RSA %u bits, %s\n", o->private_key, aop_private_key_bits(k), fp);
+    if (aop_private_key_public(k, &mine, &err) != AOP_OK ||
+        aop_sign(k, AOP_SIGN_RSA2, probe, sizeof probe - 1, sig, sizeof sig, &sig_len, &err) != AOP_OK ||
+        aop_verify(mine, AOP_SIGN_RSA2, probe, sizeof probe - 1, sig, sig_len, &err) != AOP_OK) {
+        fprintf(stderr, "aop keycheck: the key cannot sign and verify: %s\n", err.msg);
+        goto done;
+    }
+    printf("sign/verify self-test: ok\n");
+    if (o->alipay_public_key) {
+        if (aop_public_key_load_file(o->alipay_public_key, &alipay, &err) != AOP_OK) {
+            fprintf(stderr, "aop keycheck: %s\n", err.msg);
+            goto done;
+        }
+        aop_public_key_fingerprint(alipay, fp);
+        printf("alipay public key: %s, %s\n", o->alipay_public_key, fp);
+        if (aop_keys_pair(k, alipay)) {
+            fprintf(stderr, "aop keycheck: the Alipay public key is your own public key: configure the key "
+                            "Alipay gave you for its responses\n");
+            goto done;
+        }
+    }
+    rc = EXIT_S;
+done:
+    aop_public_key_free(alipay);
+    aop_public_key_free(mine);
+    aop_private_key_free(k);
+    return rc;
+}

@@ -1,0 +1,109 @@
+/* Reporting a result: one JSON object (--json) or a short human summary. */
+#include <string.h>
+
+#include "cli.h"
+
+static void json_str(FILE *out, aop_str_t s) {
+    if (!s.ptr) {
+        fputs("null", out);
+        return;
+    }
+    fputc('"', out);
+    for (size_t i = 0; i < s.len; i++) {
+        unsigned char c = (unsigned char)s.ptr[i];
+        if (c == '"' || c == '\\')
+            fprintf(out, "\\%c", c);
+        else if (c < 0x20)
+            fprintf(out, "\\u%04x", c);
+        else
+            fputc(c, out);
+    }
+    fputc('"', out);
+}
+
+static void json_field(FILE *out, const char *name, aop_str_t v) {
+    fprintf(out, ",\"%s\":", name);
+    json_str(out, v);
+}
+
+typedef struct {
+    aop_str_t acquirement_id, acquirement_status, refund_id;
+} extracted_t;
+
+static extracted_t extract(const aop_function_desc_t *fn, const aop_result_t *r) {
+    extracted_t x = {AOP_STR_NULL, AOP_STR_NULL, AOP_STR_NULL};
+    if (!r->response) return x;
+    if (fn == &aop_fn_offline_pay) {
+        x.acquirement_id = ((const aop_offline_pay_response_t *)r->response)->body.acquirement_id;
+    } else if (fn == &aop_fn_offline_pay_query) {
+        const aop_offline_pay_query_response_body_t *b = &((const aop_offline_pay_query_response_t *)r->response)->body;
+        x.acquirement_id = b->acquirement_id;
+        x.acquirement_status = b->acquirement_status.text;
+        if (!x.acquirement_status.ptr && b->acquirement_status.value)
+            x.acquirement_status = aop_str(aop_acquirement_status_enum_to_string(b->acquirement_status.value));
+    } else if (fn == &aop_fn_pay_cancel) {
+        x.acquirement_id = ((const aop_pay_cancel_response_t *)r->response)->body.acquirement_id;
+    } else if (fn == &aop_fn_refund) {
+        x.acquirement_id = ((const aop_refund_response_t *)r->response)->body.acquirement_id;
+        x.refund_id = ((const aop_refund_response_t *)r->response)->body.refund_id;
+    }
+    return x;
+}
+
+static const char *reason(const aop_result_t *r) {
+    if (r->outcome_known) return NULL;
+    if (r->error == AOP_OK) return "the gateway reports the outcome as unknown";
+    return r->detail.msg[0] ? r->detail.msg : aop_status_text(r->error);
+}
+
+int cli_report(const cli_opts_t *o, const aop_function_desc_t *fn, const aop_result_t *r, const cli_ids_t *ids) {
+    char status = r->outcome_known ? r->status : 'U';
+    extracted_t x = extract(fn, r);
+    FILE *out = stdout;
+    if (o->json) {
+        fprintf(out, "{\"status\":\"%c\"", status);
+        json_field(out, "resultCode", r->result_code);
+        json_field(out, "resultCodeId", r->result_code_id);
+        json_field(out, "resultMsg", r->result_msg);
+        json_field(out, "acquirementId", x.acquirement_id);
+        json_field(out, "merchantTransId", ids->merchant_trans_id ? aop_str(ids->merchant_trans_id) : AOP_STR_NULL);
+        if (fn == &aop_fn_refund) {
+            json_field(out, "merchantRefundId", aop_str(ids->merchant_refund_id));
+            json_field(out, "refundId", x.refund_id);
+        }
+        if (fn == &aop_fn_offline_pay_query) json_field(out, "acquirementStatus", x.acquirement_status);
+        fprintf(out, ",\"verified\":%s,\"outcomeKnown\":%s", r->verified ? "true" : "false",
+                r->outcome_known ? "true" : "false");
+        const char *why = reason(r);
+        json_field(out, "error", why ? aop_str(why) : AOP_STR_NULL);
+        fprintf(out, ",\"httpStatus\":%ld,\"reqMsgId\":\"%s\",\"warnings\":[", r->http_status, r->req_msg_id);
+        for (unsigned i = 0; i < r->warnings.count; i++) {
+            char w[AOP_ERROR_PATH_MAX + 128];
+            snprintf(w, sizeof w, "%s: %s", r->warnings.items[i].path, aop_status_text(r->warnings.items[i].code));
+            if (i) fputc(',', out);
+            json_str(out, aop_str(w));
+        }
+        fputs("]}\n", out);
+    } else {
+        fprintf(out, "%c %.*s%s%s\n", status, (int)r->result_code.len, r->result_code.ptr ? r->result_code.ptr : "",
+                r->verified ? " (verified)" : " (NOT verified)",
+                r->outcome_known ? "" : " - outcome unknown");
+        if (r->result_msg.len) fprintf(out, "  message:          %.*s\n", (int)r->result_msg.len, r->result_msg.ptr);
+        if (ids->merchant_trans_id) fprintf(out, "  merchantTransId:  %s\n", ids->merchant_trans_id);
+        if (x.acquirement_id.ptr) fprintf(out, "  acquirementId:    %.*s\n", (int)x.acquirement_id.len, x.acquirement_id.ptr);
+        if (x.acquirement_status.ptr)
+            fprintf(out, "  acquirementStatus: %.*s\n", (int)x.acquirement_status.len, x.acquirement_status.ptr);
+        if (ids->merchant_refund_id) fprintf(out, "  merchantRefundId: %s\n", ids->merchant_refund_id);
+        if (x.refund_id.ptr) fprintf(out, "  refundId:         %.*s\n", (int)x.refund_id.len, x.refund_id.ptr);
+        const char *why = reason(r);
+        if (why) fprintf(out, "  why unknown:      %s\n", why);
+        for (unsigned i = 0; i < r->warnings.count; i++)
+            fprintf(out, "  warning:          %s: %s\n", r->warnings.items[i].path,
+                    aop_status_text(r->warnings.items[i].code));
+        if (!r->outcome_known && fn == &aop_fn_offline_pay)
+            fprintf(out, "  next:             aop query --merchant-trans-id %s (never pay again with a new id)\n",
+                    ids->merchant_trans_id);
+    }
+    fflush(out);
+    return status == 'S' ? EXIT_S : status == 'F' ? EXIT_F : EXIT_U;
+}
