@@ -449,14 +449,14 @@ static aop_status_t check_dups(const pctx_t *c, const jsmntok_t *tok, unsigned *
                     }
             return AOP_OK;
         }
-        for (size_t j = 1; j < m && !found; j++)
+        for (size_t j = 1; j < m; j++)
             for (size_t i = 0; i < j; i++)
                 if (key_eq(b, tok, keys[i], keys[j])) {
                     first = keys[i] & ~KEY_ESC;
                     dup = keys[j] & ~KEY_ESC;
-                    found = 1;
-                    break;
+                    goto report;
                 }
+        return AOP_OK;
     } else {
         heap_sort(b, tok, keys, m);
         for (size_t k = 1; k < m; k++) {
