@@ -17,6 +17,7 @@ OUTPUTS = [
     ("tricky.h.j2", "tests/tricky.h"),
     ("roundtrip_cases.c.j2", "tests/roundtrip_cases.c"),
     ("emit_samples.c.j2", "tests/emit_samples.c"),
+    ("messages.cmake.j2", "tests/messages.cmake"),
 ]
 
 
