@@ -105,7 +105,7 @@ static aop_status_t decode_obj(dec_t *k, const aop_msg_desc_t *d, unsigned obj, 
                                const aop_path_t *p) {
     const jsmntok_t *tok = k->doc->tok;
     char *base = msg;
-    uint64_t seen = 0;
+    uint64_t seen = 0, got = 0; /* got: mandatory objects decoded with the right type */
     unsigned members = (unsigned)tok[obj].size;
     unsigned key = obj + 1;
     for (unsigned m = 0; m < members; m++) {
@@ -128,6 +128,7 @@ static aop_status_t decode_obj(dec_t *k, const aop_msg_desc_t *d, unsigned obj, 
                 if (f->flag == AOP_FLAG_M) st = bad(k, p, f->name, f->name_len, AOP_E_NULL_MANDATORY, v, false);
             } else {
                 st = decode_value(k, f, v, base, p);
+                if (st == AOP_OK && tok[v].type == JSMN_OBJECT) got |= (uint64_t)1 << idx;
             }
         }
         if (st != AOP_OK) return st;
@@ -136,7 +137,7 @@ static aop_status_t decode_obj(dec_t *k, const aop_msg_desc_t *d, unsigned obj, 
     /* A mandatory object has no has_ flag: its absence is only visible here. */
     for (unsigned i = 0; i < d->nfields; i++) {
         const aop_field_desc_t *f = &d->fields[i];
-        if (f->kind == AOP_KIND_OBJECT && f->has_offset < 0 && !(seen >> i & 1)) {
+        if (f->kind == AOP_KIND_OBJECT && f->has_offset < 0 && !(got >> i & 1)) {
             bool fatal = !k->strict && f->outcome && f->outcome(k->root);
             aop_status_t st = aop_violation(k->strict || fatal, k->w, k->err, p, f->name,
                                             f->name_len, AOP_E_MISSING, (long)tok[obj].start, NULL);

@@ -1,0 +1,219 @@
+/* The generated codecs on real samples: the vendor's and the signed vectors decode, validate and
+ * re-encode; SPEC.md section 7 sorts every deviation of a response into fail or warning. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "aop/envelope.h"
+#include "aop_model.h"
+#include "support.h"
+
+static jsmntok_t toks[8192];
+static unsigned scratch[8192];
+
+typedef struct {
+    aop_status_t st;
+    aop_error_t err;
+    aop_warnings_t w;
+} outcome_t;
+
+/* Reads body as an envelope and decodes its payload with d. body is modified in place. */
+static outcome_t decode(char *body, const char *member, const aop_msg_desc_t *d, void *msg, bool strict) {
+    outcome_t o;
+    aop_warnings_clear(&o.w);
+    aop_json_ws_t ws = {toks, scratch, 8192};
+    aop_json_doc_t doc;
+    aop_envelope_t env;
+    o.st = aop_envelope_read(body, strlen(body), member, &ws, &doc, &env, &o.err);
+    if (o.st == AOP_OK) o.st = aop_decode(d, &doc, env.payload_tok, body, msg, member, strict, &o.w, &o.err);
+    return o;
+}
+
+static bool has_warning(const outcome_t *o, aop_status_t code, const char *path) {
+    for (unsigned i = 0; i < o->w.count; i++)
+        if (o->w.items[i].code == code && !strcmp(o->w.items[i].path, path)) return true;
+    return false;
+}
+
+Test(codec, bench_request_decodes_strictly_and_round_trips) {
+    char *body = aop_test_read("bench/pay-request.json", NULL);
+    static aop_offline_pay_request_t m, again;
+    outcome_t o = decode(body, "request", &aop_offline_pay_request_desc, &m, true);
+    cr_assert_eq(o.st, AOP_OK, "%s at %s", o.err.msg, o.err.path);
+    cr_assert(aop_str_eq_cstr(m.body.identity_code, "28763443825664394"));
+    cr_assert(aop_str_eq_cstr(m.body.order.order_amount.value, "100"));
+    cr_assert_eq(m.body.env_info.os_type.value, AOP_OS_TYPE_ENUM_IOS);
+    cr_assert(aop_str_eq_cstr(m.body.extend_info,
+                              "{\"huabeiInstallment\":{\"installmentPlan\":\"3\", \"installmentFeeSellerContribution\":\"100\"}}"));
+    char out[4096], wrapped[4200];
+    size_t n;
+    aop_error_t err;
+    cr_assert_eq(aop_offline_pay_request_encode(&m, out, sizeof out, &n, &err), AOP_OK);
+    snprintf(wrapped, sizeof wrapped, "{\"request\":%.*s}", (int)n, out);
+    o = decode(wrapped, "request", &aop_offline_pay_request_desc, &again, true);
+    cr_assert_eq(o.st, AOP_OK);
+    cr_assert(aop_equal(&aop_offline_pay_request_desc, &m, &again));
+    free(body);
+}
+
+Test(codec, bench_response_decodes_without_warnings) {
+    char *body = aop_test_read("bench/pay-response.json", NULL);
+    static aop_offline_pay_response_t m;
+    outcome_t o = decode(body, "response", &aop_offline_pay_response_desc, &m, false);
+    cr_assert_eq(o.st, AOP_OK, "%s", o.err.msg);
+    cr_assert_eq(o.w.count, 0, "first warning: %s", o.w.count ? o.w.items[0].path : "");
+    cr_assert_eq(m.body.result_info.result_status.value, AOP_RESULT_STATUS_ENUM_S);
+    cr_assert(aop_str_eq_cstr(m.body.acquirement_id, "2015032412007101547201351234"));
+    cr_assert(m.body.has_conversion_rate && aop_str_eq_cstr(m.body.conversion_rate.rate, "6.1968"));
+    cr_assert_eq(m.body.user_site.value, AOP_SITE_ENUM_ALIPAY_CN);
+    free(body);
+}
+
+Test(codec, signed_vectors_verify_then_decode) {
+    char *body = aop_test_read("pay-response.envelope.json", NULL);
+    size_t len = strlen(body);
+    aop_public_key_t *key;
+    aop_error_t err;
+    cr_assert_eq(aop_public_key_load_file(AOP_TEST_DATA "/gateway.spki.pem", &key, &err), AOP_OK);
+    aop_json_ws_t ws = {toks, scratch, 8192};
+    aop_json_doc_t doc;
+    aop_envelope_t env;
+    cr_assert_eq(aop_envelope_read(body, len, "response", &ws, &doc, &env, &err), AOP_OK);
+    cr_assert_eq(aop_envelope_verify(&env, key, AOP_SIGN_RSA2, &err), AOP_OK, "%s", err.msg);
+    static aop_offline_pay_response_t m;
+    aop_warnings_t w;
+    aop_warnings_clear(&w);
+    cr_assert_eq(aop_offline_pay_response_decode(&doc, env.payload_tok, body, &m, &w, &err), AOP_OK);
+    cr_assert_eq(w.count, 0);
+    aop_public_key_free(key);
+    free(body);
+}
+
+/* A valid pay S response with one change. */
+#define RESP_HEAD "{\"response\":{\"head\":{\"version\":\"2.0.0\",\"function\":\"f\",\"clientId\":\"c\",\"respTime\":\"2001-07-04T12:08:58+05:30\",\"reqMsgId\":\"r\"},\"body\":{"
+#define RI_S "\"resultInfo\":{\"resultStatus\":\"S\",\"resultCodeId\":\"00000000\",\"resultCode\":\"SUCCESS\"}"
+#define SUCCESS_REST ",\"acquirementId\":\"A1\",\"merchantTransId\":\"M1\",\"orderAmount\":{\"currency\":\"USD\",\"value\":\"100\"},\"payAmount\":{\"currency\":\"USD\",\"value\":\"100\"},\"conversionRate\":{\"currencyPair\":\"USD/USD\",\"rate\":\"1\"},\"createTime\":\"2001-07-04T12:08:58Z\",\"userSite\":\"ALIPAY_CN\""
+
+static outcome_t pay_response(const char *text, aop_offline_pay_response_t *m) {
+    static char buf[8192];
+    snprintf(buf, sizeof buf, "%s", text);
+    return decode(buf, "response", &aop_offline_pay_response_desc, m, false);
+}
+
+Test(codec, valid_response_has_no_warning) {
+    static aop_offline_pay_response_t m;
+    outcome_t o = pay_response(RESP_HEAD RI_S SUCCESS_REST "}}}", &m);
+    cr_assert_eq(o.st, AOP_OK, "%s", o.err.msg);
+    cr_assert_eq(o.w.count, 0, "%s", o.w.count ? o.w.items[0].path : "");
+}
+
+Test(codec, money_value_as_json_integer_is_accepted) {
+    static aop_offline_pay_response_t m;
+    outcome_t o = pay_response(RESP_HEAD RI_S ",\"acquirementId\":\"A1\",\"orderAmount\":{\"currency\":\"USD\",\"value\":100}}}}", &m);
+    cr_assert_eq(o.st, AOP_OK);
+    cr_assert(aop_str_eq_cstr(m.body.order_amount.value, "100"));
+    cr_assert(!has_warning(&o, AOP_E_WRONG_TYPE, "response.body.orderAmount.value"));
+}
+
+Test(codec, cosmetic_deviations_are_warnings_and_the_outcome_stands) {
+    static aop_offline_pay_response_t m;
+    outcome_t o = pay_response(RESP_HEAD RI_S ",\"acquirementId\":\"A1\",\"createTime\":5,\"userSite\":\"MARS_PAY\","
+                               "\"payAmount\":{\"currency\":\"usd\",\"value\":\"01\"},\"surprise\":{\"x\":[1,2]},"
+                               "\"userId\":\"" "12345678901234567890123456789012345678901234567890123456789012345" "\"}}}", &m);
+    cr_assert_eq(o.st, AOP_OK, "%s", o.err.msg);
+    cr_assert(has_warning(&o, AOP_E_WRONG_TYPE, "response.body.createTime"));
+    cr_assert(has_warning(&o, AOP_E_BAD_ENUM, "response.body.userSite"));
+    cr_assert(aop_str_eq_cstr(m.body.user_site.text, "MARS_PAY"), "unknown enum kept as text");
+    cr_assert(has_warning(&o, AOP_E_BAD_CURRENCY, "response.body.payAmount.currency"));
+    cr_assert(has_warning(&o, AOP_E_UNKNOWN_MEMBER, "response.body.surprise"));
+    cr_assert(has_warning(&o, AOP_E_TOO_LONG, "response.body.userId"));
+    cr_assert(has_warning(&o, AOP_E_MISSING, "response.body.orderAmount"), "missing conditional field");
+    cr_assert_eq(m.body.result_info.result_status.value, AOP_RESULT_STATUS_ENUM_S);
+}
+
+Test(codec, outcome_deciding_violations_fail_the_response) {
+    static aop_offline_pay_response_t m;
+    static const struct {
+        const char *body;
+        aop_status_t code;
+        const char *path;
+    } cases[] = {
+        {RESP_HEAD "\"acquirementId\":\"A1\"}}}", AOP_E_MISSING, "response.body.resultInfo"},
+        {RESP_HEAD "\"resultInfo\":\"S\",\"acquirementId\":\"A1\"}}}", AOP_E_MISSING, "response.body.resultInfo"},
+        {RESP_HEAD "\"resultInfo\":{\"resultStatus\":\"X\",\"resultCode\":\"SUCCESS\"}}}}", AOP_E_BAD_ENUM,
+         "response.body.resultInfo.resultStatus"},
+        {RESP_HEAD "\"resultInfo\":{\"resultStatus\":1,\"resultCode\":\"SUCCESS\"}}}}", AOP_E_MISSING,
+         "response.body.resultInfo.resultStatus"},
+        {RESP_HEAD "\"resultInfo\":{\"resultStatus\":\"F\"}}}}", AOP_E_MISSING, "response.body.resultInfo.resultCode"},
+        {RESP_HEAD "\"resultInfo\":{\"resultStatus\":\"F\",\"resultCode\":null}}}}", AOP_E_MISSING,
+         "response.body.resultInfo.resultCode"},
+        {RESP_HEAD RI_S "}}}", AOP_E_MISSING, "response.body.acquirementId"},
+        {RESP_HEAD RI_S ",\"acquirementId\":7}}}", AOP_E_MISSING, "response.body.acquirementId"},
+        {"{\"response\":{\"head\":{}}}", AOP_E_MISSING, "response.body"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        outcome_t o = pay_response(cases[i].body, &m);
+        cr_expect_eq(o.st, cases[i].code, "case %zu: %s", i, aop_status_name(o.st));
+        cr_expect_str_eq(o.err.path, cases[i].path, "case %zu: %s", i, o.err.path);
+    }
+}
+
+Test(codec, pay_f_without_acquirement_id_decides) {
+    static aop_offline_pay_response_t m;
+    outcome_t o = pay_response(RESP_HEAD "\"resultInfo\":{\"resultStatus\":\"F\",\"resultCode\":\"RISK_REJECT\"}}}}", &m);
+    cr_assert_eq(o.st, AOP_OK);
+}
+
+Test(codec, requests_are_strict) {
+    static aop_offline_pay_query_request_t m;
+    static char body[] = "{\"request\":{\"head\":{\"version\":\"2.0.0\",\"function\":\"f\",\"clientId\":\"c\","
+                         "\"reqTime\":\"2001-07-04T12:08:56+05:30\",\"reqMsgId\":\"r\"},"
+                         "\"body\":{\"merchantId\":\"m\",\"acquirementId\":5}}}";
+    outcome_t o = decode(body, "request", &aop_offline_pay_query_request_desc, &m, true);
+    cr_assert_eq(o.st, AOP_E_WRONG_TYPE);
+    cr_assert_str_eq(o.err.path, "request.body.acquirementId");
+    cr_assert_gt(o.err.offset, 0);
+    static char body2[] = "{\"request\":{\"head\":{\"version\":\"2.0.0\",\"function\":\"f\",\"clientId\":\"c\","
+                          "\"reqTime\":\"2001-07-04T12:08:56+05:30\",\"reqMsgId\":\"r\"},"
+                          "\"body\":{\"merchantId\":\"m\",\"extra\":1,\"acquirementId\":\"a\"}}}";
+    o = decode(body2, "request", &aop_offline_pay_query_request_desc, &m, true);
+    cr_assert_eq(o.st, AOP_E_UNKNOWN_MEMBER);
+    cr_assert_str_eq(o.err.path, "request.body.extra");
+}
+
+Test(codec, escaped_keys_and_values_decode) {
+    static aop_offline_pay_response_t m;
+    outcome_t o = pay_response(RESP_HEAD RI_S ",\"acquirement\\u0049d\":\"A\\u00e9\\ud83d\\ude00\"}}}", &m);
+    cr_assert_eq(o.st, AOP_OK, "%s", o.err.msg);
+    cr_assert(aop_str_eq_cstr(m.body.acquirement_id, "A\xc3\xa9\xf0\x9f\x98\x80"));
+}
+
+Test(codec, encode_reports_the_size_it_needs) {
+    char *body = aop_test_read("bench/pay-request.json", NULL);
+    static aop_offline_pay_request_t m;
+    outcome_t o = decode(body, "request", &aop_offline_pay_request_desc, &m, true);
+    cr_assert_eq(o.st, AOP_OK);
+    char small[100], big[4096];
+    size_t need = 0, got = 0;
+    aop_error_t err;
+    cr_assert_eq(aop_offline_pay_request_encode(&m, small, sizeof small, &need, &err), AOP_E_BUFFER_TOO_SMALL);
+    cr_assert(strstr(err.msg, "needs"));
+    cr_assert_eq(aop_offline_pay_request_encode(&m, big, need, &got, &err), AOP_OK);
+    cr_assert_eq(got, need);
+    cr_assert_eq(aop_offline_pay_request_encode(&m, big, need - 1, &got, &err), AOP_E_BUFFER_TOO_SMALL);
+    free(body);
+}
+
+Test(codec, result_code_tables) {
+    cr_assert_eq(aop_fn_offline_pay.codes->count, 33);
+    const aop_result_code_t *c = aop_result_code_find(aop_fn_offline_pay.codes, "PAYMENT_IN_PROCESS", 18);
+    cr_assert(c && c->status == 'U' && !strcmp(c->id, "12005124"));
+    c = aop_result_code_find_id(aop_fn_offline_pay.codes, "00000025", 8);
+    cr_assert(c && !strcmp(c->code, "REPEAT_REQ_INCONSISTENT"));
+    c = aop_result_code_find(aop_fn_offline_pay.codes, "QUERY_CONTRACT_VALUE_NULL", 25);
+    cr_assert(c && c->id == NULL && c->status == 'F');
+    cr_assert_null(aop_result_code_find(aop_fn_offline_pay.codes, "REFUND_AMOUNT_EXCEED", 20));
+    cr_assert_not_null(aop_result_code_find(aop_fn_refund.codes, "REFUND_AMOUNT_EXCEED", 20));
+    cr_assert_eq(aop_function_find("alipay.intl.acquiring.common.refund", 35), &aop_fn_refund);
+    cr_assert_str_eq(aop_fn_refund.path, "/api/alipay/intl/acquiring/common/grefund.htm");
+}
