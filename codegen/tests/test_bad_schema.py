@@ -7,6 +7,8 @@ import re
 import sys
 import unittest
 
+import yaml
+
 sys.dont_write_bytecode = True
 
 from . import support  # noqa: E402
@@ -56,6 +58,8 @@ class BadSchemaTest(unittest.TestCase):
     def test_duplicate_yaml_key(self):
         first = self.s.find_line("pay.yaml", r"^  deadline_ms:")
         n = self.s.insert_after("pay.yaml", r"^  deadline_ms:", "  deadline_ms: 9000")
+        # what the generator's loader guards against: PyYAML alone keeps the last value silently
+        self.assertEqual(yaml.safe_load(self.s.read("pay.yaml"))["function"]["deadline_ms"], 9000)
         self.assertRefused("pay.yaml", n, "duplicate key 'deadline_ms'", f"first at line {first}")
 
     def test_duplicate_key_in_flow_mapping(self):
