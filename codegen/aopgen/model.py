@@ -96,6 +96,7 @@ class Field:
         self.doc = spec.get("doc")
         self.alias = spec.get("alias")
         self.echo_path = spec.get("echo")
+        self.echo_line = spec.line_of("echo") if "echo" in spec else line
         self.when = None
         self.outcome = None  # None, "always" or a Cond
         self.kind = None     # primitive name, "enum" or "object"
@@ -186,6 +187,7 @@ class Schema:
         self.hosts = []
         self.guesses = []
         self.errors = []
+        self.code_ids = {}
 
     # ---- helpers ----
     def err(self, file, line, msg):
@@ -271,8 +273,8 @@ def _read_enums(s, doc):
         for v in values:
             if not isinstance(v, str) or not ENUM_VALUE.match(v):
                 s.err(doc.file, values.line, f"enum {name}: value {v!r} is not an identifier")
-            elif v == "UNKNOWN":
-                s.err(doc.file, values.line, f"enum {name}: UNKNOWN is reserved for value 0")
+            elif v in ("UNKNOWN", "COUNT"):
+                s.err(doc.file, values.line, f"enum {name}: {v} is reserved (value 0 and the count macro)")
             elif v in seen:
                 s.err(doc.file, values.line, f"enum {name}: duplicate value {v}")
             seen.add(v)
@@ -287,7 +289,7 @@ def _read_codes(s, doc):
     if codes is not None:
         if not isinstance(codes, LMap):
             return s.err(doc.file, doc.line_of("result_codes"), "result_codes must be a mapping")
-        ids = {}
+        ids = s.code_ids
         for code, spec in codes.items():
             line = codes.line_of(code)
             if not s.check_keys(spec, "code", f"result code {code}"):
@@ -352,7 +354,7 @@ def _read_fields(s, msg, fields, file, line, where):
         f = Field(msg, name, spec, file, fline)
         if f.c in C_KEYWORDS:
             s.err(file, fline, f"field '{name}' becomes the C keyword '{f.c}'")
-        other = c_names.get(f.c) or c_names.get("has_" + f.c)
+        other = c_names.get(f.c)
         if other:
             s.err(file, fline, f"field '{name}' clashes with '{other}' after conversion to C ('{f.c}')")
         c_names[f.c] = name
@@ -540,6 +542,7 @@ def _resolve(s):
     _check_recursion(s)
     if s.errors:
         return
+    _check_members(s)
     head_types = {"request": "RequestHead", "response": "ResponseHead"}
     for fn in s.functions:
         for direction in ("request", "response"):
@@ -574,9 +577,9 @@ def _resolve(s):
                 if f.echo_path is not None:
                     req_chain = resolve_path(fn.request, f.echo_path)
                     if req_chain is None:
-                        s.err(f.file, f.line, f"{where}: echo names '{f.echo_path}', which is not a field of the request")
+                        s.err(f.file, f.echo_line, f"{where}: echo names '{f.echo_path}', which is not a field of the request")
                     elif req_chain[-1].type_name != f.type_name:
-                        s.err(f.file, f.line, f"{where}: echo of '{f.echo_path}' has another type")
+                        s.err(f.file, f.echo_line, f"{where}: echo of '{f.echo_path}' has another type")
                     else:
                         fn.echo.append((chain, req_chain, f.flag == "ME"))
                 elif f.flag in ("ME", "CE"):
@@ -611,6 +614,40 @@ def _add_role(s, fn, role, chain, where):
         if f.type_name != "Money":
             s.err(f.file, f.line, f"{where}: an amount must be of type Money")
         fn.amount = chain
+
+
+def _check_members(s):
+    """C members of every struct, has_ flags included, and the bound macros are unique."""
+    messages = list(s.types.values())
+    for fn in s.functions:
+        messages += [fn.request_body, fn.response_body]
+    macros = {}
+    for m in messages:
+        members = {}
+        for f in m.fields:
+            if f.has_flag:
+                other = members.get("has_" + f.c)
+                if other and other is not f:
+                    s.err(f.file, f.line, f"field '{f.name}' clashes with '{other.name}' after conversion to C ('{f.c}')")
+                members["has_" + f.c] = f
+            other = members.get(f.c)
+            if other and other is not f:
+                s.err(f.file, f.line, f"field '{f.name}' clashes with '{other.name}' after conversion to C ('{f.c}')")
+            members[f.c] = f
+            if f.max is not None and m.function is None:
+                macro = f"AOP_{m.c.upper()}_{f.c.upper()}_MAX"
+                if macro in macros:
+                    s.err(f.file, f.line, f"field '{f.name}' makes the macro {macro}, as {macros[macro]} does")
+                macros[macro] = f"{m.name}.{f.name}"
+    c_types = {}
+    for m in messages + [fn.request for fn in s.functions] + [fn.response for fn in s.functions]:
+        if m.c in c_types:
+            s.err(m.file, m.line, f"'{m.name}' and '{c_types[m.c]}' both become the C type {m.c_type}")
+        c_types[m.c] = m.name
+    for e in s.enums.values():
+        if e.c in c_types:
+            s.err(e.file, e.line, f"enum '{e.name}' and '{c_types[e.c]}' both become aop_{e.c}_t")
+        c_types[e.c] = e.name
 
 
 def _check_recursion(s):
