@@ -1,0 +1,210 @@
+"""End-to-end tests: the real `aop` binary against the real sandbox gateway over HTTP.
+
+Run by CTest: test_cli.py BIN_DIR DATA_DIR. Each test gets a fresh HOME, so zero-configuration
+mode creates its own ~/.aop (demo keys, sandbox state)."""
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+sys.dont_write_bytecode = True
+BIN = DATA = None
+CODE = "28763443825664394"
+
+
+class Run:
+    def __init__(self, proc, elapsed):
+        self.rc, self.out, self.err, self.elapsed = proc.returncode, proc.stdout, proc.stderr, elapsed
+
+    @property
+    def json(self):
+        return json.loads(self.out)
+
+
+class CliCase(unittest.TestCase):
+    def setUp(self):
+        self.home = tempfile.TemporaryDirectory(prefix="aop-e2e-")
+        self.env = dict(os.environ, HOME=self.home.name)
+
+    def tearDown(self):
+        self.home.cleanup()
+
+    def aop(self, *args, stdin=None, env=None, timeout=60):
+        start = time.monotonic()
+        p = subprocess.run([os.path.join(BIN, "aop"), *args], input=stdin, capture_output=True, text=True,
+                           env=env or self.env, timeout=timeout)
+        return Run(p, time.monotonic() - start)
+
+    def pay(self, *extra, amount="100", code=CODE):
+        return self.aop("pay", "--amount", amount, "--currency", "USD", "--code", code, "--json", *extra)
+
+
+class ZeroConfig(CliCase):
+    def test_success_is_verified(self):
+        r = self.pay()
+        self.assertEqual(r.rc, 0, r.err)
+        j = r.json
+        self.assertEqual((j["status"], j["resultCode"], j["verified"], j["outcomeKnown"]), ("S", "SUCCESS", True, True))
+        self.assertTrue(j["acquirementId"])
+        self.assertEqual(j["warnings"], [])
+        self.assertIn(j["merchantTransId"], r.err, "the generated id is printed to stderr before sending")
+        self.assertEqual(os.stat(os.path.join(self.home.name, ".aop")).st_mode & 0o777, 0o700)
+
+    def test_human_output(self):
+        r = self.aop("pay", "--amount", "100", "--currency", "USD", "--code", CODE)
+        self.assertEqual(r.rc, 0, r.err)
+        self.assertRegex(r.out, r"^S SUCCESS \(verified\)")
+
+    def test_identical_repeat_returns_the_same_payment(self):
+        a = self.pay("--merchant-trans-id", "e2e-repeat-1").json
+        b = self.pay("--merchant-trans-id", "e2e-repeat-1").json
+        self.assertEqual(a["status"], "S")
+        self.assertEqual(a["acquirementId"], b["acquirementId"])
+
+    def test_changed_amount_is_inconsistent(self):
+        self.assertEqual(self.pay("--merchant-trans-id", "e2e-inc-1").rc, 0)
+        r = self.pay("--merchant-trans-id", "e2e-inc-1", amount="200")
+        self.assertEqual(r.rc, 1, r.out)
+        self.assertEqual((r.json["status"], r.json["resultCode"]), ("F", "REPEAT_REQ_INCONSISTENT"))
+
+    def test_refund_above_the_paid_amount_fails(self):
+        acq = self.pay("--merchant-trans-id", "e2e-ref-1").json["acquirementId"]
+        ok = self.aop("refund", "--acquirement-id", acq, "--amount", "60", "--currency", "USD", "--json")
+        self.assertEqual(ok.rc, 0, ok.out + ok.err)
+        over = self.aop("refund", "--acquirement-id", acq, "--amount", "41", "--currency", "USD", "--json")
+        self.assertEqual(over.rc, 1, over.out)
+        self.assertEqual(over.json["status"], "F")
+
+    def test_cancel_of_a_paid_payment_reverses_it(self):
+        self.assertEqual(self.pay("--merchant-trans-id", "e2e-cancel-1").rc, 0)
+        c = self.aop("cancel", "--merchant-trans-id", "e2e-cancel-1", "--json")
+        self.assertEqual(c.rc, 0, c.out + c.err)
+        q = self.aop("query", "--merchant-trans-id", "e2e-cancel-1", "--json")
+        self.assertEqual(q.json["acquirementStatus"], "CANCELLED")
+
+    def test_concurrent_identical_pays_make_one_transaction(self):
+        results = [None] * 6
+
+        def one(i):
+            results[i] = self.pay("--merchant-trans-id", "e2e-concurrent-1")
+
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(len(results))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        ids = {r.json["acquirementId"] for r in results}
+        self.assertEqual([r.rc for r in results], [0] * len(results), [r.err for r in results])
+        self.assertEqual(len(ids), 1, ids)
+
+    def test_code_from_stdin_never_printed(self):
+        secret = "281234567890123456"
+        r = self.aop("pay", "--amount", "100", "--currency", "USD", "--code", "-", "--json", stdin=secret + "\n")
+        self.assertEqual(r.rc, 0, r.err)
+        self.assertNotIn(secret, r.out + r.err)
+
+    def test_every_scenario_row(self):
+        rows = json.loads(self.aop("sandbox", "--scenarios", "--json").out)
+        self.assertGreaterEqual(len(rows), 19)
+        for row in rows:
+            with self.subTest(row=row["identityCode"], behaviour=row["behaviour"]):
+                r = self.pay("--timeout", "3", code=row["identityCode"])
+                self.assertEqual(r.rc, row["exitCode"], r.out + r.err)
+                self.assertEqual(r.json["status"], row["status"])
+                self.assertLessEqual(r.elapsed, 3 + 1 + 2, "deadline kept (+1 s slack, +2 s process start)")
+                if row["status"] != "S":
+                    self.assertNotEqual(r.json["status"], "S")
+
+
+class Usage(CliCase):
+    def test_help_exits_zero(self):
+        for cmd in ("pay", "query", "cancel", "refund", "keygen", "keycheck", "sandbox"):
+            self.assertEqual(self.aop(cmd, "--help").rc, 0, cmd)
+        self.assertEqual(self.aop("--help").rc, 0)
+
+    def test_bad_usage_is_64_and_sends_nothing(self):
+        self.assertEqual(self.aop("pay", "--amount", "100").rc, 64)
+        self.assertEqual(self.aop("pay", "--amount", "01", "--currency", "USD", "--code", CODE).rc, 64)
+        self.assertEqual(self.aop("query").rc, 64)
+        self.assertEqual(self.aop("frobnicate").rc, 64)
+        self.assertFalse(os.path.exists(os.path.join(self.home.name, ".aop", "sandbox.db")))
+
+    def test_home_unset_is_78(self):
+        env = {k: v for k, v in self.env.items() if k != "HOME"}
+        r = self.aop("pay", "--amount", "100", "--currency", "USD", "--code", CODE, env=env)
+        self.assertEqual(r.rc, 78, r.err)
+        self.assertIn("HOME", r.err)
+
+    def test_gateway_without_keys_is_78(self):
+        self.assertEqual(self.aop("pay", "--amount", "1", "--currency", "USD", "--code", CODE,
+                                  "--gateway", "https://open-sea.alipay.com").rc, 78)
+
+    def test_keygen_and_keycheck(self):
+        out = os.path.join(self.home.name, "keys")
+        os.mkdir(out)
+        self.assertEqual(self.aop("keygen", "--out", out).rc, 0)
+        self.assertEqual(os.stat(os.path.join(out, "private.pem")).st_mode & 0o777, 0o600)
+        self.assertEqual(self.aop("keygen", "--out", out).rc, 78, "refuses to replace a key")
+        self.assertEqual(self.aop("keycheck", "--private-key", os.path.join(out, "private.pem")).rc, 0)
+        own = self.aop("keycheck", "--private-key", os.path.join(out, "private.pem"),
+                       "--alipay-public-key", os.path.join(out, "public.pem"))
+        self.assertEqual(own.rc, 78)
+
+
+class StandaloneSandbox(CliCase):
+    def start(self, state):
+        p = subprocess.Popen([os.path.join(BIN, "aop-sandbox"), "--port", "0", "--state", state,
+                              "--key", os.path.join(DATA, "gateway.pkcs8.pem"),
+                              "--merchant-public-key", os.path.join(DATA, "merchant.spki.pem")],
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        line = p.stdout.readline()
+        m = re.search(r"127\.0\.0\.1:(\d+)", line)
+        self.assertIsNotNone(m, line)
+        return p, f"http://127.0.0.1:{m.group(1)}"
+
+    def gw(self, url):
+        return ("--gateway", url, "--private-key", os.path.join(DATA, "merchant.pkcs8.pem"),
+                "--alipay-public-key", os.path.join(DATA, "gateway.spki.pem"))
+
+    def test_sigkill_keeps_committed_transactions(self):
+        state = os.path.join(self.home.name, "state.db")
+        p, url = self.start(state)
+        try:
+            ids = []
+            for i in range(3):
+                r = self.pay("--merchant-trans-id", f"e2e-kill-{i}", *self.gw(url))
+                self.assertEqual(r.rc, 0, r.out + r.err)
+                ids.append(r.json["acquirementId"])
+        finally:
+            p.send_signal(signal.SIGKILL)
+            p.wait()
+        p, url = self.start(state)
+        try:
+            for i in range(3):
+                q = self.aop("query", "--merchant-trans-id", f"e2e-kill-{i}", "--json", *self.gw(url))
+                self.assertEqual((q.json["status"], q.json["acquirementStatus"], q.json["acquirementId"]),
+                                 ("S", "SUCCESS", ids[i]))
+        finally:
+            p.send_signal(signal.SIGKILL)
+            p.wait()
+
+    def test_both_sign_types(self):
+        p, url = self.start(os.path.join(self.home.name, "s.db"))
+        try:
+            for st in ("RSA2", "RSA"):
+                r = self.pay("--sign-type", st, *self.gw(url))
+                self.assertIn(r.rc, (0, 2), r.err)
+        finally:
+            p.send_signal(signal.SIGKILL)
+            p.wait()
+
+
+if __name__ == "__main__":
+    BIN, DATA = sys.argv[1], sys.argv[2]
+    unittest.main(argv=[sys.argv[0], "-v"])
