@@ -213,6 +213,7 @@ static void judge(aop_client_t *c, const aop_function_desc_t *fn, const void *re
     }
     aop_status_t dst = aop_decode(fn->response, &doc, env.payload_tok, impl->body.data, impl->response,
                                   "response", false, &r->warnings, &e);
+    if (env.extra_members) aop_warnings_add(&r->warnings, AOP_E_UNKNOWN_MEMBER, "(envelope)", NULL);
     aop_json_ws_free(&ws);
     r->response = impl->response;
     read_claim(r, fn, impl->response);

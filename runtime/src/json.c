@@ -738,6 +738,8 @@ aop_status_t aop_envelope_read(const char *buf, size_t len, const char *member, 
     env->payload = AOP_STR_NULL;
     env->signature = AOP_STR_NULL;
     env->payload_tok = 0;
+    env->extra_members = 0;
+    env->extra_offset = -1;
     aop_status_t s = aop_json_parse(buf, len, ws, doc, err);
     if (s != AOP_OK) return s;
 
@@ -762,11 +764,8 @@ aop_status_t aop_envelope_read(const char *buf, size_t len, const char *member, 
                 return aop_error_set(err, AOP_E_ENVELOPE, "signature",
                                      (long)t[v].start, "\"signature\" is not a string");
             env->signature = aop_strn(buf + t[v].start, (size_t)(t[v].end - t[v].start));
-        } else {
-            return aop_error_set(err, AOP_E_ENVELOPE, NULL, (long)t[i].start - 1,
-                                 "unexpected member in the envelope (only \"%s\" and "
-                                 "\"signature\" are allowed)",
-                                 member);
+        } else if (env->extra_members++ == 0) {
+            env->extra_offset = (long)t[i].start - 1;
         }
         i = aop_json_skip(doc, v);
     }

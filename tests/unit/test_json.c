@@ -1260,8 +1260,8 @@ Test(json_envelope, errors) {
         {"1", "request", AOP_E_ENVELOPE, 0},
         {"{}", "request", AOP_E_ENVELOPE, 0},
         {"{\"signature\":\"x\"}", "request", AOP_E_ENVELOPE, 0},
-        {"{\"response\":{}}", "request", AOP_E_ENVELOPE, 1},
-        {"{\"request\":{}}", "response", AOP_E_ENVELOPE, 1},
+        {"{\"response\":{}}", "request", AOP_E_ENVELOPE, 0},
+        {"{\"request\":{}}", "response", AOP_E_ENVELOPE, 0},
         {"{\"request\":[]}", "request", AOP_E_ENVELOPE, 11},
         {"{\"request\":\"{}\"}", "request", AOP_E_ENVELOPE, 11},
         {"{\"request\":null}", "request", AOP_E_ENVELOPE, 11},
@@ -1269,10 +1269,7 @@ Test(json_envelope, errors) {
         {"{\"request\":{},\"signature\":null}", "request", AOP_E_ENVELOPE, 26},
         {"{\"request\":{},\"signature\":[\"x\"]}", "request", AOP_E_ENVELOPE, 26},
         {"{\"request\":{},\"signature\":{}}", "request", AOP_E_ENVELOPE, 26},
-        {"{\"request\":{},\"extra\":1}", "request", AOP_E_ENVELOPE, 14},
-        {"{\"extra\":{},\"request\":{}}", "request", AOP_E_ENVELOPE, 1},
-        {"{\"request\":{},\"Signature\":\"x\"}", "request", AOP_E_ENVELOPE, 14},
-        {"{\"Request\":{}}", "request", AOP_E_ENVELOPE, 1},
+        {"{\"Request\":{}}", "request", AOP_E_ENVELOPE, 0},
         /* the parser's errors pass through */
         {"{\"request\":{},\"request\":{}}", "request", AOP_E_JSON_DUPLICATE_KEY, 14},
         {"{\"request\":{},\"signature\":\"x\",\"signature\":\"x\"}", "request", AOP_E_JSON_DUPLICATE_KEY, 30},
@@ -1295,6 +1292,27 @@ Test(json_envelope, errors) {
     aop_json_doc_t doc;
     cr_assert_eq(aop_envelope_read("{}", 2, NULL, &ws, &doc, &env, &err), AOP_E_INVALID_ARG);
     cr_assert_eq(aop_envelope_read("{}", 2, "request", &ws, &doc, NULL, &err), AOP_E_INVALID_ARG);
+}
+
+Test(json_envelope, other_members_are_counted_not_refused) {
+    static const struct {
+        const char *s;
+        unsigned extra;
+        long off;
+    } cases[] = {
+        {"{\"request\":{},\"extra\":1}", 1, 14},
+        {"{\"extra\":{},\"request\":{}}", 1, 1},
+        {"{\"request\":{},\"Signature\":\"x\",\"b\":[]}", 2, 14},
+        {"{\"request\":{},\"signature\":\"x\"}", 0, -1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        aop_envelope_t env;
+        aop_error_t err;
+        cr_assert_eq(envelope(cases[i].s, "request", &env, &err), AOP_OK, "%s", cases[i].s);
+        cr_expect_eq(env.extra_members, cases[i].extra, "%s", cases[i].s);
+        cr_expect_eq(env.extra_offset, cases[i].off, "%s", cases[i].s);
+        cr_expect_not_null(env.payload.ptr);
+    }
 }
 
 Test(json_envelope, truncated_envelopes) {

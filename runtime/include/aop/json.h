@@ -64,11 +64,14 @@ typedef struct {
     aop_str_t payload;
     aop_str_t signature;
     unsigned payload_tok;
+    unsigned extra_members; /* other top-level members: a warning for a response (SPEC.md
+                               section 7), refused in a request by the gateway */
+    long extra_offset;      /* byte offset of the first of them, or -1 */
 } aop_envelope_t;
 
 /* Parses buf with aop_json_parse and locates the envelope's parts. The top level must be an
- * object holding `member` (an object) and, optionally, "signature" (a string); any other member
- * or a signature of another type is AOP_E_ENVELOPE. */
+ * object holding `member` (an object) and, optionally, "signature" (a string); a signature of
+ * another type is AOP_E_ENVELOPE. Other members are counted in extra_members. */
 aop_status_t aop_envelope_read(const char *buf, size_t len, const char *member, aop_json_ws_t *ws,
                                aop_json_doc_t *doc, aop_envelope_t *env, aop_error_t *err);
 
