@@ -1,0 +1,904 @@
+/* The gateway proper: one request body in, one signed response envelope out.
+ *
+ * Order of checks (after the HTTP ones in server.c): the JSON envelope; the clientId
+ * (UNKNOWN_CLIENT); the request signature over the raw `request` bytes (INVALID_SIGNATURE);
+ * strict decoding (PARAM_ILLEGAL, the failing field's JSON path in resultMsg); the business
+ * rules. Every answer echoes what the request let the gateway read, generically from the
+ * function's echo table, and is signed with the gateway's key. Field names appear here only
+ * through the generated structs; paths, result codes and echo pairs come from the tables. */
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sbx_internal.h"
+
+/* ---- helpers ------------------------------------------------------------------------------ */
+
+int64_t sbx_now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void sbx_rfc3339(int64_t unix_ms, char out[32]) {
+    time_t t = (time_t)(unix_ms / 1000);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    long off = tm.tm_gmtoff / 60;
+    char sign = off < 0 ? '-' : '+';
+    if (off < 0) off = -off;
+    size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out + n, 32 - n, "%c%02ld:%02ld", sign, (off / 60) % 24, off % 60);
+}
+
+bool sbx_parse_amount(const char *s, size_t n, uint64_t *out) {
+    if (!s || n == 0 || n > 19) return false;
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') return false;
+        v = v * 10 + (uint64_t)(s[i] - '0');
+    }
+    *out = v;
+    return true;
+}
+
+void sbx_log(aop_sandbox_t *s, const char *fmt, ...) {
+    if (!s->log) return;
+    char now[32];
+    aop_now_rfc3339(now);
+    va_list ap;
+    va_start(ap, fmt);
+    pthread_mutex_lock(&s->log_mu);
+    fprintf(s->log, "%s ", now);
+    vfprintf(s->log, fmt, ap);
+    fputc('\n', s->log);
+    fflush(s->log);
+    pthread_mutex_unlock(&s->log_mu);
+    va_end(ap);
+}
+
+static void cstr(aop_str_t v, char *out, size_t cap) {
+    size_t n = v.ptr ? (v.len < cap ? v.len : cap - 1) : 0;
+    if (n) memcpy(out, v.ptr, n);
+    out[n] = '\0';
+}
+
+static void sha256_hex(const char *s, size_t n, char out[65]) {
+    unsigned char md[32];
+    unsigned int len = 0;
+    static const char hex[] = "0123456789abcdef";
+    if (EVP_Digest(s, n, md, &len, EVP_sha256(), NULL) != 1) memset(md, 0, sizeof md);
+    for (unsigned i = 0; i < 32; i++) {
+        out[2 * i] = hex[md[i] >> 4];
+        out[2 * i + 1] = hex[md[i] & 15];
+    }
+    out[64] = '\0';
+}
+
+/* An id like the vendor's: the Beijing date, a two-digit kind and 18 random digits (28 digits;
+ * unique across processes sharing the state: the UNIQUE constraints catch a collision). */
+static void new_id(char *out, size_t cap, const char *kind) {
+    time_t now = time(NULL) + 8 * 3600;
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    unsigned char rnd[18];
+    if (RAND_bytes(rnd, sizeof rnd) != 1) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        for (unsigned i = 0; i < sizeof rnd; i++) rnd[i] = (unsigned char)(ts.tv_nsec >> (i % 4 * 8)) ^ (unsigned char)rand();
+    }
+    char digits[19];
+    for (unsigned i = 0; i < 18; i++) digits[i] = (char)('0' + rnd[i] % 10);
+    digits[18] = '\0';
+    snprintf(out, cap, "%04d%02d%02d%s%s", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, kind, digits);
+}
+
+/* A text that passes the response head's rules (present, non-empty, valid, short enough). */
+static bool head_text_ok(aop_str_t v, size_t max) {
+    size_t units;
+    return v.ptr && v.len > 0 && aop_utf8_units(v.ptr, v.len, &units) && units <= max;
+}
+
+/* Cuts s to at most max bytes on a UTF-8 character boundary (bytes >= UTF-16 units). */
+static void utf8_cut(char *s, size_t max) {
+    size_t n = strlen(s);
+    if (n <= max) return;
+    n = max;
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) n--;
+    s[n] = '\0';
+}
+
+/* ---- one request --------------------------------------------------------------------------- */
+
+typedef struct {
+    aop_sandbox_t *s;
+    const aop_function_desc_t *fn;
+    void *loose;              /* lenient decode of a copy (what could be read), or NULL */
+    char *loose_buf;
+    void *req;                /* strict decode, NULL until it succeeded */
+    void *resp;
+    bool echo_from_loose;
+    sbx_fault_t fault;
+    char resp_time[32];
+    char msg[AOP_RESULT_INFO_RESULT_MSG_MAX + 1];
+    char echo_alt[SBX_ID_MAX];
+    /* storage for the answer's strings */
+    sbx_txn_t txn;
+    sbx_refund_t refund;
+    char amount_text[24], pair[16], cancel_time[32];
+    /* for the log line */
+    char log_note[1200];
+} ctx_t;
+
+static void set_result(ctx_t *c, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void set_result(ctx_t *c, const char *code, const char *fmt, ...) {
+    const aop_result_code_t *rc = aop_result_code_find(c->fn->codes, code, strlen(code));
+    if (!rc) {
+        sbx_log(c->s, "internal: %s is not in the result table of %s", code, c->fn->name);
+        rc = aop_result_code_find(&aop_all_codes, code, strlen(code));
+    }
+    aop_result_info_t *ri = (aop_result_info_t *)(void *)((char *)c->resp + c->fn->result_info->offset);
+    memset(ri, 0, sizeof *ri);
+    ri->result_status.value = rc && rc->status == 'S'   ? AOP_RESULT_STATUS_ENUM_S
+                              : rc && rc->status == 'F' ? AOP_RESULT_STATUS_ENUM_F
+                                                        : AOP_RESULT_STATUS_ENUM_U;
+    ri->result_code = aop_str(rc ? rc->code : code);
+    ri->result_code_id = rc && rc->id ? aop_str(rc->id) : AOP_STR_NULL;
+    if (fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(c->msg, sizeof c->msg, fmt, ap);
+        va_end(ap);
+    } else {
+        snprintf(c->msg, sizeof c->msg, "%s", rc ? rc->meaning : code);
+    }
+    utf8_cut(c->msg, AOP_RESULT_INFO_RESULT_MSG_MAX);
+    ri->result_msg = aop_str(c->msg);
+}
+
+static const aop_result_info_t *result_of(const ctx_t *c) {
+    return (const aop_result_info_t *)(const void *)((const char *)c->resp + c->fn->result_info->offset);
+}
+
+/* Copies every echo pair from src (a request struct) into the response. */
+static void echo_copy(ctx_t *c, const void *src) {
+    for (unsigned i = 0; i < c->fn->n_echo; i++) {
+        const aop_echo_desc_t *e = &c->fn->echo[i];
+        if (!aop_ref_present(&e->request, src)) continue;
+        const char *from = (const char *)src + e->request.offset;
+        char *to = (char *)c->resp + e->response.offset;
+        if (e->request.kind == AOP_KIND_OBJECT) {
+            if (!e->request.sub || e->request.sub != e->response.sub) continue;
+            memcpy(to, from, e->request.sub->size);
+        } else if (e->request.kind == AOP_KIND_ENUM) {
+            memcpy(to, from, sizeof(aop_enum_val_t));
+        } else {
+            memcpy(to, from, sizeof(aop_str_t));
+        }
+        if (e->response.has_offset >= 0) *(bool *)(void *)((char *)c->resp + e->response.has_offset) = true;
+    }
+}
+
+/* The response head: the request's values where they could be read and are valid, otherwise
+ * placeholders (the response encoder needs non-empty mandatory head fields). */
+static void fill_head(ctx_t *c) {
+    aop_response_head_t *h = c->resp; /* every response struct starts with the shared head */
+    const aop_request_head_t *rq = c->req ? c->req : c->loose;
+    aop_str_t none = AOP_STR_NULL;
+    aop_str_t version = rq ? rq->version : none, function = rq ? rq->function : none;
+    aop_str_t client = rq ? rq->client_id : none, msg_id = rq ? rq->req_msg_id : none;
+    aop_str_t sign_type = rq ? rq->sign_type : none;
+    h->version = head_text_ok(version, AOP_RESPONSE_HEAD_VERSION_MAX) ? version : aop_str("unknown");
+    h->function = head_text_ok(function, AOP_RESPONSE_HEAD_FUNCTION_MAX) ? function : aop_str(c->fn->name);
+    h->client_id = head_text_ok(client, AOP_RESPONSE_HEAD_CLIENT_ID_MAX) ? client : aop_str("unknown");
+    h->req_msg_id = head_text_ok(msg_id, AOP_RESPONSE_HEAD_REQ_MSG_ID_MAX) ? msg_id : aop_str("unknown");
+    h->resp_time = aop_str(c->resp_time);
+    h->sign_type = sign_type.ptr ? aop_str(aop_sign_type_name(c->s->sign_type)) : AOP_STR_NULL;
+    h->reserve = AOP_STR_NULL;
+}
+
+static void placeholder_head(ctx_t *c) {
+    aop_response_head_t *h = c->resp;
+    h->version = aop_str("unknown");
+    h->function = aop_str(c->fn->name);
+    h->client_id = aop_str("unknown");
+    h->req_msg_id = aop_str("unknown");
+    h->sign_type = AOP_STR_NULL;
+    h->reserve = AOP_STR_NULL;
+}
+
+/* Keeps the head and resultInfo, drops every other member of the response. */
+static void strip_body(ctx_t *c) {
+    aop_response_head_t head = *(aop_response_head_t *)c->resp;
+    aop_result_info_t ri = *result_of(c);
+    memset(c->resp, 0, c->fn->response->size);
+    *(aop_response_head_t *)c->resp = head;
+    *(aop_result_info_t *)(void *)((char *)c->resp + c->fn->result_info->offset) = ri;
+}
+
+/* Writes the signed envelope, with the scenario's protocol fault if any. */
+static aop_status_t write_envelope(ctx_t *c, aop_buf_t *out, aop_error_t *err) {
+    aop_sandbox_t *s = c->s;
+    if (c->fault == SBX_FAULT_UNKNOWN_MEMBER) {
+        /* Encode, add a member the schema lacks at the end of the body, sign those bytes. */
+        static const char extra[] = ",\"sandboxNote\":\"a member the schema does not define\"";
+        static const char head[] = "{\"response\":";
+        size_t need = 0;
+        aop_status_t st = aop_encode(c->fn->response, c->resp, "response", NULL, 0, &need, err);
+        if (st != AOP_E_BUFFER_TOO_SMALL && st != AOP_OK) return st;
+        aop_buf_t payload = {0};
+        if (aop_buf_reserve(&payload, need + sizeof extra) != AOP_OK) return AOP_E_NOMEM;
+        st = aop_encode(c->fn->response, c->resp, "response", payload.data, payload.cap, &payload.len, err);
+        if (st == AOP_OK && payload.len >= 2 && memcmp(payload.data + payload.len - 2, "}}", 2) == 0) {
+            payload.len -= 2;
+            aop_buf_append(&payload, extra, sizeof extra - 1);
+            aop_buf_append(&payload, "}}", 2);
+            char sig[AOP_SIG_B64_MAX];
+            size_t sig_len = 0;
+            st = aop_sign(s->key, s->sign_type, payload.data, payload.len, sig, sizeof sig, &sig_len, err);
+            if (st == AOP_OK) {
+                out->len = 0;
+                aop_buf_append(out, head, sizeof head - 1);
+                aop_buf_append(out, payload.data, payload.len);
+                aop_buf_append(out, ",\"signature\":\"", 14);
+                aop_buf_append(out, sig, sig_len);
+                st = aop_buf_append(out, "\"}", 2);
+            }
+        } else if (st == AOP_OK) {
+            st = aop_error_set(err, AOP_E_INTERNAL, NULL, -1, "unexpected end of the encoded response");
+        }
+        aop_buf_free(&payload);
+        return st;
+    }
+    size_t off = 0, len = 0;
+    aop_status_t st = aop_envelope_write("response", c->fn->response, c->resp, s->key, s->sign_type,
+                                         out, &off, &len, err);
+    if (st != AOP_OK) return st;
+    if (c->fault == SBX_FAULT_BAD_SIGNATURE) {
+        /* out = {"response":PAYLOAD,"signature":"SIG"} */
+        size_t sig_at = off + len + strlen(",\"signature\":\"");
+        if (sig_at + 16 < out->len) {
+            char *ch = &out->data[sig_at + 10];
+            *ch = *ch == 'A' ? 'B' : 'A';
+        }
+    } else if (c->fault == SBX_FAULT_UNSIGNED) {
+        out->len = off + len;
+        aop_buf_append(out, "}", 1);
+    }
+    return AOP_OK;
+}
+
+/* Encodes the answer; when it breaks a rule (a value read from a malformed request that cannot
+ * be echoed), falls back to fewer members, then to placeholders. */
+static void finish(ctx_t *c, sbx_reply_t *reply) {
+    if (c->req) echo_copy(c, c->req);
+    else if (c->loose && c->echo_from_loose) echo_copy(c, c->loose);
+    fill_head(c);
+    if (c->fault == SBX_FAULT_ECHO_MISMATCH && c->req && c->fn->idempotency_key) {
+        for (unsigned i = 0; i < c->fn->n_echo; i++) {
+            const aop_echo_desc_t *e = &c->fn->echo[i];
+            if (e->request.offset != c->fn->idempotency_key->offset || e->request.kind != AOP_KIND_STRING) continue;
+            aop_str_t *v = (aop_str_t *)(void *)((char *)c->resp + e->response.offset);
+            if (!v->ptr || v->len == 0) continue;
+            cstr(*v, c->echo_alt, sizeof c->echo_alt);
+            size_t n = strlen(c->echo_alt);
+            c->echo_alt[n - 1] = c->echo_alt[n - 1] == 'X' ? 'Y' : 'X';
+            *v = aop_strn(c->echo_alt, n);
+        }
+    }
+    aop_error_t err;
+    aop_status_t st = write_envelope(c, &reply->body, &err);
+    if (st != AOP_OK && st != AOP_E_NOMEM && st != AOP_E_CRYPTO) {
+        sbx_log(c->s, "%s: the answer breaks a rule (%s); answering with resultInfo only",
+                c->fn->name, err.msg);
+        strip_body(c);
+        st = write_envelope(c, &reply->body, &err);
+        if (st != AOP_OK && st != AOP_E_NOMEM && st != AOP_E_CRYPTO) {
+            placeholder_head(c);
+            st = write_envelope(c, &reply->body, &err);
+        }
+    }
+    if (st != AOP_OK) {
+        sbx_log(c->s, "%s: cannot write the answer: %s", c->fn->name, err.msg);
+        reply->http_status = 500;
+        reply->fault = SBX_FAULT_NONE;
+        reply->body.len = 0;
+        static const char text[] = "internal error: the gateway could not sign its answer\n";
+        aop_buf_append(&reply->body, text, sizeof text - 1);
+        return;
+    }
+    reply->http_status = 200;
+    reply->fault = c->fault;
+}
+
+/* ---- business rules ------------------------------------------------------------------------ */
+
+static const char *status_name(int st) {
+    const char *s = aop_acquirement_status_enum_to_string((aop_acquirement_status_enum_t)st);
+    return s ? s : "UNKNOWN";
+}
+
+/* Applies a due timer (wall clock, so a restart does not lose it). True when t changed. */
+static bool settle(sbx_txn_t *t, int64_t now_ms) {
+    if (t->status != AOP_ACQUIREMENT_STATUS_ENUM_PAYING || t->settle_at_ms == 0 || now_ms < t->settle_at_ms)
+        return false;
+    t->status = t->settle_to;
+    if (t->status == AOP_ACQUIREMENT_STATUS_ENUM_SUCCESS) {
+        sbx_rfc3339(t->settle_at_ms, t->paid_time);
+        snprintf(t->result_code, sizeof t->result_code, "%s", AOP_RC_SUCCESS);
+    } else {
+        snprintf(t->result_code, sizeof t->result_code, "%s", AOP_RC_ORDER_IS_CLOSED);
+    }
+    t->settle_at_ms = 0;
+    t->settle_to = 0;
+    return true;
+}
+
+static void store_failed(ctx_t *c, const char *what) {
+    sbx_log(c->s, "%s: state store error while %s: %s", c->fn->name, what, sbx_store_errmsg(&c->s->store));
+    set_result(c, AOP_RC_UNKNOWN_EXCEPTION, "the gateway's state store failed (%s); the outcome is unknown", what);
+}
+
+static void money_text(ctx_t *c, uint64_t v) { snprintf(c->amount_text, sizeof c->amount_text, "%llu", (unsigned long long)v); }
+
+/* The pay answer for a recorded transaction, as it stands now. */
+static void pay_answer(ctx_t *c, const sbx_txn_t *t) {
+    aop_offline_pay_response_t *rs = c->resp;
+    if (&c->txn != t) c->txn = *t;
+    t = &c->txn;
+    switch (t->status) {
+    case AOP_ACQUIREMENT_STATUS_ENUM_SUCCESS:
+        set_result(c, AOP_RC_SUCCESS, "success");
+        rs->body.acquirement_id = aop_str(t->acquirement_id);
+        rs->body.merchant_trans_id = aop_str(t->merchant_trans_id);
+        money_text(c, t->amount);
+        rs->body.has_order_amount = true;
+        rs->body.order_amount.currency = aop_str(t->currency);
+        rs->body.order_amount.value = aop_str(c->amount_text);
+        rs->body.has_pay_amount = true;
+        rs->body.pay_amount = rs->body.order_amount;
+        snprintf(c->pair, sizeof c->pair, "%s/%s", t->currency, t->currency);
+        rs->body.has_conversion_rate = true;
+        rs->body.conversion_rate.currency_pair = aop_str(c->pair);
+        rs->body.conversion_rate.rate = aop_str("1");
+        rs->body.conversion_rate.conversion_time = aop_str(t->create_time);
+        rs->body.create_time = aop_str(t->create_time);
+        rs->body.user_site.value = AOP_SITE_ENUM_ALIPAY_CN;
+        rs->body.user_id = aop_str(t->user_id);
+        break;
+    case AOP_ACQUIREMENT_STATUS_ENUM_PAYING:
+    case AOP_ACQUIREMENT_STATUS_ENUM_INIT:
+        set_result(c, AOP_RC_PAYMENT_IN_PROCESS, NULL);
+        rs->body.acquirement_id = aop_str(t->acquirement_id);
+        rs->body.merchant_trans_id = aop_str(t->merchant_trans_id);
+        break;
+    case AOP_ACQUIREMENT_STATUS_ENUM_CANCELLED:
+        set_result(c, t->result_code[0] ? t->result_code : AOP_RC_ORDER_IS_CLOSED,
+                   "the payment was cancelled at %s", t->cancel_time);
+        break;
+    default:
+        set_result(c, t->result_code[0] ? t->result_code : AOP_RC_ORDER_IS_CLOSED, NULL);
+        break;
+    }
+}
+
+static void do_pay(ctx_t *c) {
+    aop_sandbox_t *s = c->s;
+    const aop_offline_pay_request_body_t *b = &((const aop_offline_pay_request_t *)c->req)->body;
+    uint64_t amount = 0;
+    if (!sbx_parse_amount(b->order.order_amount.value.ptr, b->order.order_amount.value.len, &amount) || amount == 0)
+        return set_result(c, AOP_RC_PARAM_ILLEGAL,
+                          "%s.value: the amount must be a positive number of minor units",
+                          aop_fn_offline_pay.amount->path);
+    const sbx_scenario_t *sc = sbx_scenario_find(b->identity_code.ptr, b->identity_code.len);
+    sbx_txn_t t;
+    memset(&t, 0, sizeof t);
+    cstr(b->merchant_id, t.merchant_id, sizeof t.merchant_id);
+    cstr(b->merchant_trans_id, t.merchant_trans_id, sizeof t.merchant_trans_id);
+    cstr(b->order.order_amount.currency, t.currency, sizeof t.currency);
+    sha256_hex(b->identity_code.ptr, b->identity_code.len, t.code_hash);
+    t.amount = amount;
+
+    if (sbx_store_begin(&s->store) != 0) return store_failed(c, "starting a transaction");
+    sbx_txn_t old;
+    int found = sbx_txn_by_trans_id(&s->store, t.merchant_id, t.merchant_trans_id, &old);
+    if (found < 0) {
+        sbx_store_rollback(&s->store);
+        return store_failed(c, "reading the payment");
+    }
+    if (found) {
+        if (old.amount != t.amount || strcmp(old.currency, t.currency) != 0 || strcmp(old.code_hash, t.code_hash) != 0) {
+            sbx_store_rollback(&s->store);
+            const char *what = old.amount != t.amount           ? "amount"
+                               : strcmp(old.currency, t.currency) ? "currency"
+                                                                  : "identityCode";
+            snprintf(c->log_note, sizeof c->log_note, "repeat with another %s", what);
+            return set_result(c, AOP_RC_REPEAT_REQ_INCONSISTENT,
+                              "merchantTransId %s was already used for a payment with another %s",
+                              t.merchant_trans_id, what);
+        }
+        if (settle(&old, sbx_now_ms()) && sbx_txn_update(&s->store, &old) != 0) {
+            sbx_store_rollback(&s->store);
+            return store_failed(c, "settling the payment");
+        }
+        if (sbx_store_commit(&s->store) != 0) return store_failed(c, "committing");
+        snprintf(c->log_note, sizeof c->log_note, "repeat of %s (%s)", old.acquirement_id, status_name(old.status));
+        pay_answer(c, &old);
+        c->fault = sc ? sc->fault : SBX_FAULT_NONE;
+        return;
+    }
+
+    sbx_action_t action = SBX_ACT_PAY;
+    const char *code = AOP_RC_SUCCESS;
+    if (sc) {
+        action = sc->action;
+        code = sc->result_code;
+    } else if (!sbx_code_well_formed(b->identity_code.ptr, b->identity_code.len)) {
+        action = SBX_ACT_DECLINE;
+        code = AOP_RC_IDENTITY_CODE_INVALID;
+    }
+    if (action == SBX_ACT_REJECT) {
+        sbx_store_rollback(&s->store);
+        set_result(c, code, NULL);
+        c->fault = sc ? sc->fault : SBX_FAULT_NONE;
+        return;
+    }
+    int64_t now = sbx_now_ms();
+    t.created_ms = now;
+    sbx_rfc3339(now, t.create_time);
+    snprintf(t.user_id, sizeof t.user_id, "2088");
+    for (unsigned i = 0; i < 12; i++) {
+        unsigned char h = (unsigned char)t.code_hash[i];
+        t.user_id[4 + i] = (char)('0' + (h >= 'a' ? h - 'a' + 10 : h - '0') % 10);
+    }
+    t.user_id[16] = '\0';
+    switch (action) {
+    case SBX_ACT_PAY:
+        t.status = AOP_ACQUIREMENT_STATUS_ENUM_SUCCESS;
+        snprintf(t.paid_time, sizeof t.paid_time, "%s", t.create_time);
+        break;
+    case SBX_ACT_IN_PROCESS:
+        t.status = AOP_ACQUIREMENT_STATUS_ENUM_PAYING;
+        t.settle_at_ms = now + (int64_t)s->settle_ms;
+        t.settle_to = sc->settle_to;
+        break;
+    case SBX_ACT_EXCEPTION:
+        t.status = AOP_ACQUIREMENT_STATUS_ENUM_CLOSED;
+        code = AOP_RC_ORDER_IS_CLOSED; /* what a repeat will answer */
+        break;
+    default:
+        t.status = AOP_ACQUIREMENT_STATUS_ENUM_CLOSED;
+        break;
+    }
+    snprintf(t.result_code, sizeof t.result_code, "%s", code);
+    int r = 1;
+    for (int attempt = 0; attempt < 3 && r == 1; attempt++) {
+        new_id(t.acquirement_id, sizeof t.acquirement_id, "11");
+        r = sbx_txn_insert(&s->store, &t);
+    }
+    if (r != 0) {
+        sbx_store_rollback(&s->store);
+        return store_failed(c, "recording the payment");
+    }
+    if (sbx_store_commit(&s->store) != 0) return store_failed(c, "committing the payment");
+    snprintf(c->log_note, sizeof c->log_note, "new %s (%s)", t.acquirement_id, status_name(t.status));
+    c->fault = sc ? sc->fault : SBX_FAULT_NONE;
+    switch (action) {
+    case SBX_ACT_PAY:
+    case SBX_ACT_IN_PROCESS:
+        pay_answer(c, &t);
+        break;
+    case SBX_ACT_EXCEPTION:
+        set_result(c, AOP_RC_UNKNOWN_EXCEPTION, NULL);
+        break;
+    default:
+        set_result(c, code, NULL);
+        break;
+    }
+}
+
+/* Finds the payment a query or cancel names: by acquirementId when sent (a merchantTransId sent
+ * beside it must belong to the same payment), else by merchantTransId. 1 found, 0 answered
+ * (ORDER_NOT_EXIST set), -1 store error (answered, transaction rolled back). Begins the
+ * store transaction; on 1 the caller commits. */
+static int find_payment(ctx_t *c, aop_str_t merchant_v, aop_str_t acq_v, aop_str_t mtid_v, sbx_txn_t *t) {
+    aop_sandbox_t *s = c->s;
+    char merchant[SBX_ID_MAX], acq[SBX_ID_MAX], mtid[SBX_ID_MAX];
+    cstr(merchant_v, merchant, sizeof merchant);
+    cstr(acq_v, acq, sizeof acq);
+    cstr(mtid_v, mtid, sizeof mtid);
+    if (sbx_store_begin(&s->store) != 0) {
+        store_failed(c, "starting a transaction");
+        return -1;
+    }
+    int found = acq_v.ptr ? sbx_txn_by_acq_id(&s->store, merchant, acq, t)
+                          : sbx_txn_by_trans_id(&s->store, merchant, mtid, t);
+    if (found < 0) {
+        sbx_store_rollback(&s->store);
+        store_failed(c, "reading the payment");
+        return -1;
+    }
+    if (!found) {
+        sbx_store_rollback(&s->store);
+        if (acq_v.ptr)
+            set_result(c, AOP_RC_ORDER_NOT_EXIST, "merchant %s has no payment with acquirementId %s", merchant, acq);
+        else
+            set_result(c, AOP_RC_ORDER_NOT_EXIST, "merchant %s has no payment with merchantTransId %s", merchant, mtid);
+        return 0;
+    }
+    if (acq_v.ptr && mtid_v.ptr && strcmp(t->merchant_trans_id, mtid) != 0) {
+        sbx_store_rollback(&s->store);
+        set_result(c, AOP_RC_ORDER_NOT_EXIST, "acquirementId %s does not belong to merchantTransId %s", acq, mtid);
+        return 0;
+    }
+    if (settle(t, sbx_now_ms()) && sbx_txn_update(&s->store, t) != 0) {
+        sbx_store_rollback(&s->store);
+        store_failed(c, "settling the payment");
+        return -1;
+    }
+    return 1;
+}
+
+static void do_query(ctx_t *c) {
+    const aop_offline_pay_query_request_body_t *b = &((const aop_offline_pay_query_request_t *)c->req)->body;
+    aop_offline_pay_query_response_t *rs = c->resp;
+    sbx_txn_t *t = &c->txn;
+    if (find_payment(c, b->merchant_id, b->acquirement_id, b->merchant_trans_id, t) != 1) return;
+    if (sbx_store_commit(&c->s->store) != 0) return store_failed(c, "committing");
+    set_result(c, AOP_RC_SUCCESS, "success");
+    rs->body.acquirement_id = aop_str(t->acquirement_id);
+    rs->body.merchant_trans_id = aop_str(t->merchant_trans_id);
+    rs->body.acquirement_status.value = t->status;
+    money_text(c, t->amount);
+    rs->body.has_order_amount = true;
+    rs->body.order_amount.currency = aop_str(t->currency);
+    rs->body.order_amount.value = aop_str(c->amount_text);
+    if (t->status == AOP_ACQUIREMENT_STATUS_ENUM_SUCCESS) {
+        rs->body.has_pay_amount = true;
+        rs->body.pay_amount = rs->body.order_amount;
+    }
+    if (t->paid_time[0]) rs->body.payment_time = aop_str(t->paid_time);
+    snprintf(c->log_note, sizeof c->log_note, "%s is %s", t->acquirement_id, status_name(t->status));
+}
+
+/* payCancel is allowed on the day of the payment (Beijing time) plus 15 minutes. */
+static bool cancel_window_open(const sbx_txn_t *t, int64_t now_ms) {
+    const int64_t day = 86400, bj = 8 * 3600;
+    int64_t created = t->created_ms / 1000;
+    int64_t closes = ((created + bj) / day + 1) * day - bj + 15 * 60;
+    return now_ms / 1000 < closes;
+}
+
+static void do_cancel(ctx_t *c) {
+    const aop_pay_cancel_request_body_t *b = &((const aop_pay_cancel_request_t *)c->req)->body;
+    aop_pay_cancel_response_t *rs = c->resp;
+    sbx_txn_t *t = &c->txn;
+    if (find_payment(c, b->merchant_id, b->acquirement_id, b->merchant_trans_id, t) != 1) return;
+    int64_t now = sbx_now_ms();
+    int before = t->status;
+    switch (t->status) {
+    case AOP_ACQUIREMENT_STATUS_ENUM_SUCCESS:
+        if (t->refunded > 0) {
+            sbx_store_rollback(&c->s->store);
+            return set_result(c, AOP_RC_ORDER_STATUS_INVALID,
+                              "the payment has refunds: refund the rest instead of cancelling");
+        }
+        if (!cancel_window_open(t, now)) {
+            sbx_store_rollback(&c->s->store);
+            return set_result(c, AOP_RC_ORDER_STATUS_INVALID,
+                              "payCancel is allowed only on the day of the payment (Beijing time) plus "
+                              "15 minutes: refund it instead");
+        }
+        __attribute__((fallthrough)); /* reverse it */
+    case AOP_ACQUIREMENT_STATUS_ENUM_PAYING:
+    case AOP_ACQUIREMENT_STATUS_ENUM_INIT:
+        t->status = AOP_ACQUIREMENT_STATUS_ENUM_CANCELLED;
+        t->settle_at_ms = 0;
+        t->settle_to = 0;
+        sbx_rfc3339(now, t->cancel_time);
+        snprintf(t->result_code, sizeof t->result_code, "%s", AOP_RC_ORDER_IS_CLOSED);
+        if (sbx_txn_update(&c->s->store, t) != 0) {
+            sbx_store_rollback(&c->s->store);
+            return store_failed(c, "cancelling the payment");
+        }
+        break;
+    default: /* CANCELLED or CLOSED already: nothing to undo */
+        break;
+    }
+    if (sbx_store_commit(&c->s->store) != 0) return store_failed(c, "committing the cancel");
+    set_result(c, AOP_RC_SUCCESS, "success");
+    rs->body.acquirement_id = aop_str(t->acquirement_id);
+    rs->body.merchant_trans_id = aop_str(t->merchant_trans_id);
+    if (t->cancel_time[0]) {
+        rs->body.cancel_time = aop_str(t->cancel_time);
+    } else {
+        sbx_rfc3339(now, c->cancel_time);
+        rs->body.cancel_time = aop_str(c->cancel_time);
+    }
+    snprintf(c->log_note, sizeof c->log_note, "%s %s -> %s", t->acquirement_id, status_name(before),
+             status_name(t->status));
+}
+
+static void refund_answer(ctx_t *c, const sbx_refund_t *r) {
+    aop_refund_response_t *rs = c->resp;
+    if (&c->refund != r) c->refund = *r;
+    r = &c->refund;
+    set_result(c, AOP_RC_SUCCESS, "success");
+    rs->body.acquirement_id = aop_str(r->acquirement_id);
+    rs->body.merchant_refund_id = aop_str(r->merchant_refund_id);
+    rs->body.refund_id = aop_str(r->refund_id);
+    money_text(c, r->amount);
+    rs->body.has_refund_amount = true;
+    rs->body.refund_amount.currency = aop_str(r->currency);
+    rs->body.refund_amount.value = aop_str(c->amount_text);
+    rs->body.refund_time = aop_str(r->refund_time);
+}
+
+static void do_refund(ctx_t *c) {
+    aop_sandbox_t *s = c->s;
+    const aop_refund_request_body_t *b = &((const aop_refund_request_t *)c->req)->body;
+    const char *amount_path = aop_fn_refund.amount->path;
+    sbx_refund_t r;
+    memset(&r, 0, sizeof r);
+    cstr(b->merchant_id, r.merchant_id, sizeof r.merchant_id);
+    cstr(b->merchant_refund_id, r.merchant_refund_id, sizeof r.merchant_refund_id);
+    cstr(b->acquirement_id, r.acquirement_id, sizeof r.acquirement_id);
+    cstr(b->refund_amount.currency, r.currency, sizeof r.currency);
+    if (!sbx_parse_amount(b->refund_amount.value.ptr, b->refund_amount.value.len, &r.amount) || r.amount == 0)
+        return set_result(c, AOP_RC_PARAM_ILLEGAL, "%s.value: the amount must be a positive number of minor units",
+                          amount_path);
+    if (sbx_store_begin(&s->store) != 0) return store_failed(c, "starting a transaction");
+    sbx_refund_t old;
+    int found = sbx_refund_find(&s->store, r.merchant_id, r.merchant_refund_id, &old);
+    if (found < 0) {
+        sbx_store_rollback(&s->store);
+        return store_failed(c, "reading the refund");
+    }
+    if (found) {
+        sbx_store_rollback(&s->store);
+        if (old.amount != r.amount || strcmp(old.currency, r.currency) != 0 ||
+            strcmp(old.acquirement_id, r.acquirement_id) != 0) {
+            const char *what = strcmp(old.acquirement_id, r.acquirement_id) ? "acquirementId"
+                               : old.amount != r.amount                     ? "amount"
+                                                                            : "currency";
+            snprintf(c->log_note, sizeof c->log_note, "repeat with another %s", what);
+            return set_result(c, AOP_RC_REPEAT_REQ_INCONSISTENT,
+                              "merchantRefundId %s was already used for a refund with another %s",
+                              r.merchant_refund_id, what);
+        }
+        snprintf(c->log_note, sizeof c->log_note, "repeat of refund %s", old.refund_id);
+        return refund_answer(c, &old);
+    }
+    sbx_txn_t *t = &c->txn;
+    found = sbx_txn_by_acq_id(&s->store, r.merchant_id, r.acquirement_id, t);
+    if (found <= 0) {
+        sbx_store_rollback(&s->store);
+        if (found < 0) return store_failed(c, "reading the payment");
+        return set_result(c, AOP_RC_ORDER_NOT_EXIST, "merchant %s has no payment with acquirementId %s",
+                          r.merchant_id, r.acquirement_id);
+    }
+    bool changed = settle(t, sbx_now_ms());
+    if (t->status != AOP_ACQUIREMENT_STATUS_ENUM_SUCCESS) {
+        if (changed && sbx_txn_update(&s->store, t) == 0) sbx_store_commit(&s->store);
+        else sbx_store_rollback(&s->store);
+        return set_result(c, AOP_RC_ORDER_STATUS_INVALID, "the payment is %s: only a paid (SUCCESS) payment can be refunded",
+                          status_name(t->status));
+    }
+    if (strcmp(t->currency, r.currency) != 0) {
+        if (changed && sbx_txn_update(&s->store, t) == 0) sbx_store_commit(&s->store);
+        else sbx_store_rollback(&s->store);
+        return set_result(c, AOP_RC_PARAM_ILLEGAL, "%s.currency: the payment was made in %s", amount_path, t->currency);
+    }
+    if (r.amount > t->amount - t->refunded) {
+        if (changed && sbx_txn_update(&s->store, t) == 0) sbx_store_commit(&s->store);
+        else sbx_store_rollback(&s->store);
+        return set_result(c, AOP_RC_REFUND_AMOUNT_EXCEED,
+                          "refunds would total %llu, more than the %llu paid (%llu refunded so far)",
+                          (unsigned long long)(t->refunded + r.amount), (unsigned long long)t->amount,
+                          (unsigned long long)t->refunded);
+    }
+    t->refunded += r.amount;
+    sbx_rfc3339(sbx_now_ms(), r.refund_time);
+    int ins = 1;
+    for (int attempt = 0; attempt < 3 && ins == 1; attempt++) {
+        new_id(r.refund_id, sizeof r.refund_id, "12");
+        ins = sbx_refund_insert(&s->store, &r);
+    }
+    if (ins != 0 || sbx_txn_update(&s->store, t) != 0) {
+        sbx_store_rollback(&s->store);
+        return store_failed(c, "recording the refund");
+    }
+    if (sbx_store_commit(&s->store) != 0) return store_failed(c, "committing the refund");
+    snprintf(c->log_note, sizeof c->log_note, "refund %s of %s (%llu of %llu refunded)", r.refund_id,
+             t->acquirement_id, (unsigned long long)t->refunded, (unsigned long long)t->amount);
+    refund_answer(c, &r);
+}
+
+/* ---- the pipeline ---------------------------------------------------------------------------- */
+
+static bool client_known(const aop_sandbox_t *s, aop_str_t id) {
+    for (unsigned i = 0; i < s->n_client_ids; i++)
+        if (aop_str_eq_cstr(id, s->client_ids[i])) return true;
+    return false;
+}
+
+/* Reads what the lenient decoder could make of a copy of the body (the original bytes stay
+ * untouched for the signature check). */
+static void read_loose(ctx_t *c, const aop_json_doc_t *doc, const aop_envelope_t *env, const char *body, size_t len) {
+    c->loose_buf = malloc(len + 1);
+    c->loose = calloc(1, c->fn->request->size);
+    if (!c->loose_buf || !c->loose) {
+        free(c->loose_buf);
+        free(c->loose);
+        c->loose_buf = NULL;
+        c->loose = NULL;
+        return;
+    }
+    memcpy(c->loose_buf, body, len);
+    c->loose_buf[len] = '\0';
+    aop_warnings_t w;
+    aop_warnings_clear(&w);
+    aop_error_t e;
+    aop_decode(c->fn->request, doc, env->payload_tok, c->loose_buf, c->loose, "request", false, &w, &e);
+}
+
+static void log_request(ctx_t *c, const sbx_reply_t *reply, long elapsed_ms) {
+    if (!c->s->log) return;
+    const void *src = c->req ? c->req : c->loose;
+    char client[40] = "-", key[80] = "-", code[48] = "";
+    if (src) {
+        const aop_request_head_t *h = src;
+        if (head_text_ok(h->client_id, 32)) cstr(h->client_id, client, sizeof client);
+        if (c->fn->idempotency_key) {
+            aop_str_t k = *aop_ref_str(c->fn->idempotency_key, src);
+            if (k.ptr && k.len <= 64 && aop_is_utf8(k.ptr, k.len)) cstr(k, key, sizeof key);
+        }
+        for (unsigned i = 0; i < c->fn->n_sensitive; i++) {
+            aop_str_t v = *aop_ref_str(&c->fn->sensitive[i], src);
+            if (!v.ptr) continue;
+            char masked[32];
+            aop_mask(v.ptr, v.len, masked, sizeof masked);
+            for (char *p = masked; *p; p++)
+                if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f) *p = '?';
+            snprintf(code, sizeof code, " %s=%s", strrchr(c->fn->sensitive[i].path, '.') + 1, masked);
+        }
+    }
+    const aop_result_info_t *ri = result_of(c);
+    static const char *const fault_names[] = {"", " fault=delay", " fault=drop", " fault=bad-signature",
+                                              " fault=http-500", " fault=truncate", " fault=unsigned",
+                                              " fault=echo-mismatch", " fault=unknown-member"};
+    char rc[72];
+    cstr(ri->result_code, rc, sizeof rc);
+    const char *status = aop_result_status_enum_to_string((aop_result_status_enum_t)ri->result_status.value);
+    sbx_log(c->s, "%s clientId=%s key=%s%s -> HTTP %u %s %s%s%s%s (%ld ms)", c->fn->name, client, key, code,
+            reply->http_status, status ? status : "?", rc[0] ? rc : "-", c->log_note[0] ? " " : "",
+            c->log_note, fault_names[c->fault], elapsed_ms);
+}
+
+void sbx_handle(aop_sandbox_t *s, const aop_function_desc_t *fn, char *body, size_t len, sbx_reply_t *reply) {
+    int64_t started = sbx_now_ms();
+    memset(reply, 0, sizeof *reply);
+    ctx_t *c = calloc(1, sizeof *c);
+    void *resp = c ? calloc(1, fn->response->size) : NULL;
+    if (!resp) {
+        free(c);
+        reply->http_status = 500;
+        aop_buf_append(&reply->body, "out of memory\n", 14);
+        return;
+    }
+    c->s = s;
+    c->fn = fn;
+    c->resp = resp;
+    aop_now_rfc3339(c->resp_time);
+
+    aop_json_ws_t ws = {0};
+    aop_json_doc_t doc;
+    aop_envelope_t env;
+    aop_error_t err;
+    aop_error_clear(&err);
+    aop_status_t st = aop_json_ws_alloc(&ws, len, &err);
+    if (st == AOP_OK) st = aop_envelope_read(body, len, "request", &ws, &doc, &env, &err);
+    if (st != AOP_OK) {
+        if (st == AOP_E_NOMEM)
+            set_result(c, AOP_RC_UNKNOWN_EXCEPTION, "the gateway ran out of memory");
+        else if (err.offset >= 0)
+            set_result(c, AOP_RC_PARAM_ILLEGAL, "the body is not a request envelope: %s (at byte %ld)", err.msg, err.offset);
+        else
+            set_result(c, AOP_RC_PARAM_ILLEGAL, "the body is not a request envelope: %s", err.msg);
+        goto out;
+    }
+    read_loose(c, &doc, &env, body, len);
+    c->echo_from_loose = true;
+    const aop_request_head_t *lh = c->loose;
+
+    /* clientId */
+    if (!lh || !head_text_ok(lh->client_id, AOP_REQUEST_HEAD_CLIENT_ID_MAX)) {
+        set_result(c, AOP_RC_PARAM_ILLEGAL, "request.head.clientId: %s",
+                   lh && lh->client_id.ptr ? "not a valid clientId" : aop_status_text(AOP_E_MISSING));
+        goto out;
+    }
+    if (!client_known(s, lh->client_id)) {
+        char id[AOP_REQUEST_HEAD_CLIENT_ID_MAX * 4 + 1];
+        cstr(lh->client_id, id, sizeof id);
+        set_result(c, AOP_RC_UNKNOWN_CLIENT, "clientId %s is not known to this gateway", id);
+        goto out;
+    }
+    /* signature */
+    if (lh->sign_type.ptr) {
+        aop_sign_type_t t;
+        char name[16];
+        cstr(lh->sign_type, name, sizeof name);
+        if (lh->sign_type.len >= sizeof name || !aop_sign_type_parse(name, &t) || t != s->sign_type) {
+            set_result(c, AOP_RC_INVALID_SIGNATURE, "request.head.signType: this client signs with %s",
+                       aop_sign_type_name(s->sign_type));
+            goto out;
+        }
+    }
+    st = aop_envelope_verify(&env, s->merchant_pub, s->sign_type, &err);
+    if (st != AOP_OK) {
+        set_result(c, AOP_RC_INVALID_SIGNATURE, st == AOP_E_SIGNATURE_MISSING
+                                                    ? "the request carries no signature"
+                                                    : "the signature does not verify over the request bytes with "
+                                                      "the merchant's public key (%s)",
+                   aop_sign_type_name(s->sign_type));
+        goto out;
+    }
+    /* validation */
+    c->req = calloc(1, fn->request->size);
+    if (!c->req) {
+        set_result(c, AOP_RC_UNKNOWN_EXCEPTION, "the gateway ran out of memory");
+        goto out;
+    }
+    aop_warnings_t w;
+    aop_warnings_clear(&w);
+    st = aop_decode(fn->request, &doc, env.payload_tok, body, c->req, "request", true, &w, &err);
+    if (st != AOP_OK) {
+        free(c->req);
+        c->req = NULL;
+        size_t pl = strlen(err.path);
+        if (pl && strncmp(err.msg, err.path, pl) == 0)
+            set_result(c, AOP_RC_PARAM_ILLEGAL, "%s", err.msg);
+        else
+            set_result(c, AOP_RC_PARAM_ILLEGAL, "%s: %s", err.path[0] ? err.path : "request", err.msg);
+        goto out;
+    }
+    const aop_request_head_t *h = c->req;
+    if (!aop_str_eq_cstr(h->function, fn->name)) {
+        char name[AOP_REQUEST_HEAD_FUNCTION_MAX * 4 + 1];
+        cstr(h->function, name, sizeof name);
+        if (!aop_function_find(h->function.ptr, h->function.len))
+            set_result(c, AOP_RC_NO_INTERFACE_DEF, "request.head.function: %s is not defined", name);
+        else
+            set_result(c, AOP_RC_PARAM_ILLEGAL, "request.head.function: %s is not the function of %s (%s)", name,
+                       fn->path, fn->name);
+        goto out;
+    }
+    /* business rules */
+    if (fn == &aop_fn_offline_pay)
+        do_pay(c);
+    else if (fn == &aop_fn_offline_pay_query)
+        do_query(c);
+    else if (fn == &aop_fn_pay_cancel)
+        do_cancel(c);
+    else if (fn == &aop_fn_refund)
+        do_refund(c);
+    else
+        set_result(c, AOP_RC_NO_INTERFACE_DEF, "%s is not served by this gateway", fn->name);
+out:
+    aop_json_ws_free(&ws);
+    finish(c, reply);
+    log_request(c, reply, (long)(sbx_now_ms() - started));
+    free(c->req);
+    free(c->loose);
+    free(c->loose_buf);
+    free(c->resp);
+    free(c);
+}
+
+void sbx_reply_free(sbx_reply_t *reply) { aop_buf_free(&reply->body); }

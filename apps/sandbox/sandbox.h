@@ -1,0 +1,61 @@
+/* aop-sandbox: a local gateway on 127.0.0.1 that behaves like the vendor's, built from the same
+ * generated model as the client (paths, codecs, echo tables, result codes). It decodes and
+ * validates requests strictly, verifies their signatures, keeps per-merchantTransId state in
+ * SQLite, answers with signed envelopes and plays the scenarios of its table (chosen by the
+ * request's identityCode: declines, in-process payments with timers, transport faults).
+ *
+ * Thread safety: aop_sandbox_start/stop are called by one thread; the gateway serves every
+ * connection on its own thread. Several sandboxes (in this process or in others) may share one
+ * state file. */
+#ifndef AOP_SANDBOX_H
+#define AOP_SANDBOX_H
+
+#include <stdio.h>
+
+#include "aop/error.h"
+#include "aop/sign.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define AOP_SANDBOX_DEFAULT_CLIENT_ID "211020000000000000044"
+
+typedef struct {
+    unsigned short port;              /* 0 = a free port */
+    const char *state_path;           /* SQLite file; NULL = in memory */
+    const char *key_file;             /* the gateway's signing private key (PEM) */
+    const char *merchant_public_key_file; /* verifies request signatures */
+    const char *const *client_ids;    /* known clients; n_client_ids 0 = the default above */
+    unsigned n_client_ids;
+    aop_sign_type_t sign_type;
+    FILE *log;                        /* NULL = quiet; never logs identityCode unmasked, keys or
+                                         signatures */
+    /* Test knobs (0 = the defaults of the scenario table): how long an in-process payment
+     * stays PAYING, and how long the "delayed" scenario holds its answer. */
+    unsigned settle_ms;               /* default 3000 */
+    unsigned delay_ms;                /* default 20000 (past the pay deadline of 15 s) */
+} aop_sandbox_config_t;
+
+typedef struct aop_sandbox aop_sandbox_t;
+
+/* Loads the keys, opens the state and starts serving. Errors: AOP_E_CONFIG (bad setting,
+ * state file, port in use), key errors (AOP_E_KEY_*, AOP_E_IO), AOP_E_NOMEM. */
+aop_status_t aop_sandbox_start(const aop_sandbox_config_t *cfg, aop_sandbox_t **out, aop_error_t *err);
+unsigned short aop_sandbox_port(const aop_sandbox_t *s);
+/* Stops serving and frees everything; prompt even while a "delayed" answer is being held
+ * (that connection is dropped). NULL is a no-op. */
+void aop_sandbox_stop(aop_sandbox_t *s);
+
+/* The aop-sandbox command line (`aop sandbox` calls it too): runs until SIGINT or SIGTERM.
+ * Exit status: 0, 64 for invalid usage, 78 for configuration and key errors. */
+int aop_sandbox_main(int argc, char **argv);
+
+/* The scenario table as a JSON array of {identityCode, status, resultCode, exitCode, behaviour}.
+ * Returns 0, or -1 when writing failed. */
+int aop_sandbox_print_scenarios_json(FILE *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,165 @@
+/* Internal parts of aop-sandbox: the scenario table, the state store, the gateway logic (JSON in,
+ * signed JSON out) and the HTTP server around it. */
+#ifndef AOP_SBX_INTERNAL_H
+#define AOP_SBX_INTERNAL_H
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "aop/client.h"
+#include "aop/envelope.h"
+#include "aop/model.h"
+#include "aop/sign.h"
+#include "aop/transport.h"
+#include "aop_model.h"
+#include "sandbox.h"
+
+#define SBX_DEFAULT_SETTLE_MS 3000u
+#define SBX_DEFAULT_DELAY_MS 20000u
+#define SBX_MAX_BODY AOP_JSON_MAX_BODY /* 1 MiB */
+
+/* ---- scenarios ---------------------------------------------------------------------------- */
+
+/* What the payment core does with a new payment of this scenario. */
+typedef enum {
+    SBX_ACT_PAY,           /* SUCCESS, recorded as SUCCESS */
+    SBX_ACT_DECLINE,       /* an F code, recorded as CLOSED (an identical repeat gets it again) */
+    SBX_ACT_REJECT,        /* refused before the payment core: nothing recorded */
+    SBX_ACT_IN_PROCESS,    /* PAYMENT_IN_PROCESS, recorded as PAYING; settles after settle_ms */
+    SBX_ACT_EXCEPTION,     /* UNKNOWN_EXCEPTION: recorded as CLOSED (not paid) */
+} sbx_action_t;
+
+/* What happens to the answer on its way out. */
+typedef enum {
+    SBX_FAULT_NONE,
+    SBX_FAULT_DELAY,         /* held for delay_ms, past the client's deadline */
+    SBX_FAULT_DROP,          /* connection closed without an answer */
+    SBX_FAULT_BAD_SIGNATURE, /* one base64 character of a valid signature flipped */
+    SBX_FAULT_HTTP_500,      /* HTTP 500 with a plain-text body */
+    SBX_FAULT_TRUNCATE,      /* the full Content-Length announced, half of the body sent */
+    SBX_FAULT_UNSIGNED,      /* the envelope carries no signature */
+    SBX_FAULT_ECHO_MISMATCH, /* merchantTransId echoed with one character changed */
+    SBX_FAULT_UNKNOWN_MEMBER,/* a correctly signed answer with a member the schema lacks */
+} sbx_fault_t;
+
+typedef struct {
+    const char *identity_code;
+    const char *result_code;  /* AOP_RC_*: what the pay answers (the decided code) */
+    sbx_action_t action;
+    int settle_to;            /* SBX_ACT_IN_PROCESS: AOP_ACQUIREMENT_STATUS_ENUM_SUCCESS/CLOSED */
+    sbx_fault_t fault;
+    const char *behaviour;
+} sbx_scenario_t;
+
+extern const sbx_scenario_t sbx_scenarios[];
+extern const unsigned sbx_n_scenarios;
+/* The row of this identityCode, or NULL (the code pays when it is well-formed). */
+const sbx_scenario_t *sbx_scenario_find(const char *code, size_t len);
+/* The status `aop pay` reports for a row: 'S', 'F' or 'U'. */
+char sbx_scenario_status(const sbx_scenario_t *sc);
+/* The code shown in the table (NULL when the outcome is unknown to the client). */
+const char *sbx_scenario_shown_code(const sbx_scenario_t *sc);
+/* A well-formed wallet code: 16 to 24 ASCII digits. */
+bool sbx_code_well_formed(const char *code, size_t len);
+
+/* ---- state ---------------------------------------------------------------------------------- */
+
+#define SBX_ID_MAX 256 /* bytes of an id of at most 64 UTF-16 units, plus NUL */
+
+typedef struct {
+    int64_t row;
+    char merchant_id[SBX_ID_MAX];
+    char merchant_trans_id[SBX_ID_MAX];
+    char acquirement_id[SBX_ID_MAX];
+    char code_hash[65];        /* SHA-256 of the identityCode (the code itself is never stored) */
+    char currency[4];
+    uint64_t amount;
+    int status;                /* aop_acquirement_status_enum_t */
+    char result_code[65];      /* what a repeat pay answers while CLOSED/CANCELLED */
+    int64_t settle_at_ms;      /* wall clock (unix ms) of the pending transition, 0 = none */
+    int settle_to;
+    int64_t created_ms;
+    char create_time[32];
+    char paid_time[32];        /* "" until paid */
+    char cancel_time[32];      /* "" until cancelled */
+    uint64_t refunded;
+    char user_id[20];
+} sbx_txn_t;
+
+typedef struct {
+    char merchant_id[SBX_ID_MAX];
+    char merchant_refund_id[SBX_ID_MAX];
+    char acquirement_id[SBX_ID_MAX];
+    char refund_id[SBX_ID_MAX];
+    char currency[4];
+    uint64_t amount;
+    char refund_time[32];
+} sbx_refund_t;
+
+typedef struct {
+    sqlite3 *db;
+    pthread_mutex_t mu; /* one connection per sandbox, one state change at a time */
+} sbx_store_t;
+
+aop_status_t sbx_store_open(sbx_store_t *st, const char *path, aop_error_t *err);
+void sbx_store_close(sbx_store_t *st);
+/* BEGIN IMMEDIATE (takes the mutex; waits up to the busy timeout for other processes). */
+int sbx_store_begin(sbx_store_t *st);
+int sbx_store_commit(sbx_store_t *st);   /* releases the mutex */
+void sbx_store_rollback(sbx_store_t *st); /* releases the mutex */
+/* 1 found, 0 not found, -1 error. */
+int sbx_txn_by_trans_id(sbx_store_t *st, const char *merchant, const char *trans_id, sbx_txn_t *t);
+int sbx_txn_by_acq_id(sbx_store_t *st, const char *merchant, const char *acq_id, sbx_txn_t *t);
+/* 0 ok, 1 uniqueness conflict, -1 error. */
+int sbx_txn_insert(sbx_store_t *st, sbx_txn_t *t);
+int sbx_txn_update(sbx_store_t *st, const sbx_txn_t *t);
+int sbx_refund_find(sbx_store_t *st, const char *merchant, const char *refund_id, sbx_refund_t *r);
+int sbx_refund_insert(sbx_store_t *st, const sbx_refund_t *r);
+int64_t sbx_store_count(sbx_store_t *st, const char *table); /* -1 on error */
+const char *sbx_store_errmsg(sbx_store_t *st);
+
+/* ---- the gateway ------------------------------------------------------------------------------ */
+
+struct aop_sandbox {
+    char **client_ids;
+    unsigned n_client_ids;
+    aop_sign_type_t sign_type;
+    aop_private_key_t *key;
+    aop_public_key_t *merchant_pub;
+    sbx_store_t store;
+    bool store_open;
+    unsigned settle_ms, delay_ms;
+    FILE *log;
+    pthread_mutex_t log_mu;
+    struct MHD_Daemon *daemon;
+    unsigned short port;
+    pthread_mutex_t stop_mu;
+    pthread_cond_t stop_cv;
+    bool stopping;
+};
+
+typedef struct {
+    unsigned http_status;     /* 200 for every JSON answer */
+    aop_buf_t body;
+    sbx_fault_t fault;        /* still to apply on the HTTP side: delay, drop, 500, truncate */
+} sbx_reply_t;
+
+/* Answers one request body for function fn (already matched by path, method and content
+ * type). body is modified (unescaped in place). Never fails: reply->body holds a signed
+ * envelope, or reply->http_status is 500 with a plain-text body. */
+void sbx_handle(aop_sandbox_t *s, const aop_function_desc_t *fn, char *body, size_t len,
+                sbx_reply_t *reply);
+void sbx_reply_free(sbx_reply_t *reply);
+
+/* Logging (no-ops when s->log is NULL): one line, prefixed with the time. */
+void sbx_log(aop_sandbox_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Helpers. */
+int64_t sbx_now_ms(void);
+void sbx_rfc3339(int64_t unix_ms, char out[32]); /* local offset, like aop_now_rfc3339 */
+bool sbx_parse_amount(const char *s, size_t n, uint64_t *out);
+
+#endif

@@ -1,0 +1,386 @@
+/* The HTTP side of the sandbox: libmicrohttpd on 127.0.0.1 only, one thread per connection (a
+ * held "delayed" answer never blocks the others), the HTTP checks in the order of the issue
+ * (method 405, path 404, content type 415, size 413), then sbx_handle, then the transport
+ * faults of the scenario (delay, drop, HTTP 500, truncated body). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "sbx_internal.h"
+
+/* Beyond this the upload is not even drained: the connection is closed. */
+#define DRAIN_MAX (64u * 1024u * 1024u)
+
+typedef struct {
+    const aop_function_desc_t *fn;
+    unsigned error; /* HTTP status to answer instead of processing, 0 = none */
+    aop_buf_t body;
+    uint64_t received;
+    bool answered;
+} conn_t;
+
+static const aop_function_desc_t *fn_by_path(const char *url) {
+    for (unsigned i = 0; i < AOP_FUNCTION_COUNT; i++)
+        if (strcmp(aop_functions[i]->path, url) == 0) return aop_functions[i];
+    return NULL;
+}
+
+static const char *skip_ws(const char *p) {
+    while (*p == ' ' || *p == '\t') p++;
+    return p;
+}
+
+/* application/json, with parameters allowed; a charset parameter must name UTF-8. */
+static bool content_type_ok(const char *ct) {
+    static const char json[] = "application/json";
+    if (!ct) return false;
+    ct = skip_ws(ct);
+    if (strncasecmp(ct, json, sizeof json - 1) != 0) return false;
+    const char *p = skip_ws(ct + sizeof json - 1);
+    while (*p) {
+        if (*p != ';') return false;
+        p = skip_ws(p + 1);
+        const char *name = p;
+        while (*p && *p != '=' && *p != ';' && *p != ' ' && *p != '\t') p++;
+        size_t name_len = (size_t)(p - name);
+        p = skip_ws(p);
+        const char *value = "";
+        size_t value_len = 0;
+        if (*p == '=') {
+            p = skip_ws(p + 1);
+            bool quoted = *p == '"';
+            if (quoted) p++;
+            value = p;
+            while (*p && (quoted ? *p != '"' : (*p != ';' && *p != ' ' && *p != '\t'))) p++;
+            value_len = (size_t)(p - value);
+            if (quoted) {
+                if (*p != '"') return false;
+                p++;
+            }
+            p = skip_ws(p);
+        }
+        if (name_len == 7 && strncasecmp(name, "charset", 7) == 0 &&
+            !((value_len == 5 && strncasecmp(value, "utf-8", 5) == 0) ||
+              (value_len == 4 && strncasecmp(value, "utf8", 4) == 0)))
+            return false;
+    }
+    return true;
+}
+
+static enum MHD_Result queue_buffer(struct MHD_Connection *conn, unsigned status, const char *type,
+                                    const void *data, size_t len, const char *allow) {
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
+    if (!r) return MHD_NO;
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    if (allow) MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
+    enum MHD_Result ret = MHD_queue_response(conn, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static enum MHD_Result queue_http_error(struct MHD_Connection *conn, unsigned status) {
+    const char *text;
+    switch (status) {
+    case MHD_HTTP_METHOD_NOT_ALLOWED: text = "405 method not allowed: the gateway accepts POST only\n"; break;
+    case MHD_HTTP_NOT_FOUND: text = "404 not found: no function has this path\n"; break;
+    case MHD_HTTP_UNSUPPORTED_MEDIA_TYPE: text = "415 unsupported media type: send application/json; charset=UTF-8\n"; break;
+    case MHD_HTTP_CONTENT_TOO_LARGE: text = "413 content too large: the body is limited to 1 MiB\n"; break;
+    default: text = "500 internal server error\n"; break;
+    }
+    return queue_buffer(conn, status, "text/plain; charset=UTF-8", text, strlen(text),
+                        status == MHD_HTTP_METHOD_NOT_ALLOWED ? "POST" : NULL);
+}
+
+/* Truncated body: the full length is announced, half of it is sent, then the connection is
+ * cut. */
+typedef struct {
+    aop_buf_t body;
+    size_t sent_max;
+} trunc_t;
+
+static ssize_t read_truncated(void *cls, uint64_t pos, char *buf, size_t max) {
+    trunc_t *t = cls;
+    if (pos >= t->sent_max) return MHD_CONTENT_READER_END_WITH_ERROR;
+    size_t n = t->sent_max - (size_t)pos;
+    if (n > max) n = max;
+    memcpy(buf, t->body.data + pos, n);
+    return (ssize_t)n;
+}
+
+static void free_truncated(void *cls) {
+    trunc_t *t = cls;
+    aop_buf_free(&t->body);
+    free(t);
+}
+
+/* Waits ms or until the sandbox stops; true when it stops. */
+static bool hold(aop_sandbox_t *s, unsigned ms) {
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&s->stop_mu);
+    int rc = 0;
+    while (!s->stopping && rc != ETIMEDOUT) rc = pthread_cond_timedwait(&s->stop_cv, &s->stop_mu, &until);
+    bool stopping = s->stopping;
+    pthread_mutex_unlock(&s->stop_mu);
+    return stopping;
+}
+
+static enum MHD_Result answer(aop_sandbox_t *s, struct MHD_Connection *conn, conn_t *r) {
+    sbx_reply_t reply;
+    if (!r->body.data && aop_buf_reserve(&r->body, 1) != AOP_OK) return MHD_NO;
+    sbx_handle(s, r->fn, r->body.data, r->body.len, &reply);
+    static const char json[] = "application/json; charset=UTF-8";
+    enum MHD_Result ret;
+    switch (reply.fault) {
+    case SBX_FAULT_DROP:
+        ret = MHD_NO; /* the payment is committed; the answer never leaves */
+        break;
+    case SBX_FAULT_HTTP_500: {
+        static const char text[] = "500 internal server error (sandbox scenario)\n";
+        ret = queue_buffer(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain; charset=UTF-8", text,
+                           sizeof text - 1, NULL);
+        break;
+    }
+    case SBX_FAULT_TRUNCATE: {
+        trunc_t *t = calloc(1, sizeof *t);
+        if (!t) {
+            ret = MHD_NO;
+            break;
+        }
+        t->body = reply.body;
+        reply.body = (aop_buf_t){0};
+        t->sent_max = t->body.len / 2;
+        struct MHD_Response *resp =
+            MHD_create_response_from_callback(t->body.len, 4096, read_truncated, t, free_truncated);
+        if (!resp) {
+            free_truncated(t);
+            ret = MHD_NO;
+            break;
+        }
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, json);
+        ret = MHD_queue_response(conn, reply.http_status, resp);
+        MHD_destroy_response(resp);
+        break;
+    }
+    case SBX_FAULT_DELAY:
+        if (hold(s, s->delay_ms)) {
+            ret = MHD_NO; /* stopping: drop the held answer */
+            break;
+        }
+        /* fall through */
+    default:
+        ret = queue_buffer(conn, reply.http_status,
+                           reply.http_status == 200 ? json : "text/plain; charset=UTF-8", reply.body.data,
+                           reply.body.len, NULL);
+        break;
+    }
+    sbx_reply_free(&reply);
+    return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_size, void **req_cls) {
+    (void)version;
+    aop_sandbox_t *s = cls;
+    conn_t *r = *req_cls;
+    if (!r) {
+        r = calloc(1, sizeof *r);
+        if (!r) return MHD_NO;
+        *req_cls = r;
+        if (strcmp(method, MHD_HTTP_METHOD_POST) != 0) {
+            r->error = MHD_HTTP_METHOD_NOT_ALLOWED;
+        } else if (!(r->fn = fn_by_path(url))) {
+            r->error = MHD_HTTP_NOT_FOUND;
+        } else if (!content_type_ok(MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                                 MHD_HTTP_HEADER_CONTENT_TYPE))) {
+            r->error = MHD_HTTP_UNSUPPORTED_MEDIA_TYPE;
+        } else {
+            const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+            if (cl && strtoull(cl, NULL, 10) > SBX_MAX_BODY) r->error = MHD_HTTP_CONTENT_TOO_LARGE;
+        }
+        if (r->error) {
+            sbx_log(s, "HTTP %u for %s %s", r->error, method, url);
+            /* A client waiting for "100 Continue" gets the refusal before it uploads anything;
+             * other uploads are drained first so the answer is not lost to a reset. */
+            const char *expect = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+            if (expect && strcasecmp(expect, "100-continue") == 0) {
+                r->answered = true;
+                return queue_http_error(conn, r->error);
+            }
+        }
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        size_t n = *upload_size;
+        *upload_size = 0;
+        r->received += n;
+        if (r->answered) return MHD_YES;
+        if (r->received > DRAIN_MAX) return MHD_NO;
+        if (!r->error) {
+            if (r->body.len + n > SBX_MAX_BODY) {
+                r->error = MHD_HTTP_CONTENT_TOO_LARGE;
+                aop_buf_free(&r->body);
+                sbx_log(s, "HTTP 413 for %s %s (more than %u bytes)", method, url, SBX_MAX_BODY);
+            } else if (aop_buf_append(&r->body, upload, n) != AOP_OK) {
+                return MHD_NO;
+            }
+        }
+        return MHD_YES;
+    }
+    if (r->answered) return MHD_YES;
+    r->answered = true;
+    if (r->error) return queue_http_error(conn, r->error);
+    return answer(s, conn, r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+                         enum MHD_RequestTerminationCode toe) {
+    (void)cls;
+    (void)conn;
+    (void)toe;
+    conn_t *r = *req_cls;
+    if (!r) return;
+    aop_buf_free(&r->body);
+    free(r);
+    *req_cls = NULL;
+}
+
+static void mhd_logger(void *cls, const char *fmt, va_list ap) {
+    aop_sandbox_t *s = cls;
+    if (!s->log) return;
+    char line[512];
+    vsnprintf(line, sizeof line, fmt, ap);
+    size_t n = strlen(line);
+    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = '\0';
+    sbx_log(s, "libmicrohttpd: %s", line);
+}
+
+static void sandbox_free(aop_sandbox_t *s) {
+    if (!s) return;
+    if (s->store_open) sbx_store_close(&s->store);
+    aop_private_key_free(s->key);
+    aop_public_key_free(s->merchant_pub);
+    for (unsigned i = 0; i < s->n_client_ids; i++) free(s->client_ids[i]);
+    free(s->client_ids);
+    pthread_mutex_destroy(&s->log_mu);
+    pthread_mutex_destroy(&s->stop_mu);
+    pthread_cond_destroy(&s->stop_cv);
+    free(s);
+}
+
+aop_status_t aop_sandbox_start(const aop_sandbox_config_t *cfg, aop_sandbox_t **out, aop_error_t *err) {
+    aop_error_clear(err);
+    if (out) *out = NULL;
+    if (!cfg || !out) return aop_error_set(err, AOP_E_INVALID_ARG, NULL, -1, "NULL argument");
+    if (!cfg->key_file || !*cfg->key_file)
+        return aop_error_set(err, AOP_E_CONFIG, "key_file", -1, "no gateway signing key is configured");
+    if (!cfg->merchant_public_key_file || !*cfg->merchant_public_key_file)
+        return aop_error_set(err, AOP_E_CONFIG, "merchant_public_key_file", -1,
+                             "no merchant public key is configured");
+    if ((unsigned)cfg->sign_type > AOP_SIGN_RSA)
+        return aop_error_set(err, AOP_E_CONFIG, "sign_type", -1, "unknown sign type");
+    for (unsigned i = 0; i < cfg->n_client_ids; i++) {
+        const char *id = cfg->client_ids ? cfg->client_ids[i] : NULL;
+        size_t units;
+        if (!id || !*id || !aop_utf8_units(id, strlen(id), &units) || units > AOP_REQUEST_HEAD_CLIENT_ID_MAX)
+            return aop_error_set(err, AOP_E_CONFIG, "client_ids", -1,
+                                 "a clientId must be 1 to %d characters", AOP_REQUEST_HEAD_CLIENT_ID_MAX);
+    }
+    aop_sandbox_t *s = calloc(1, sizeof *s);
+    if (!s) return aop_error_set(err, AOP_E_NOMEM, NULL, -1, "out of memory");
+    pthread_mutex_init(&s->log_mu, NULL);
+    pthread_mutex_init(&s->stop_mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->stop_cv, &ca);
+    pthread_condattr_destroy(&ca);
+    s->log = cfg->log;
+    s->sign_type = cfg->sign_type;
+    s->settle_ms = cfg->settle_ms ? cfg->settle_ms : SBX_DEFAULT_SETTLE_MS;
+    s->delay_ms = cfg->delay_ms ? cfg->delay_ms : SBX_DEFAULT_DELAY_MS;
+    unsigned n = cfg->n_client_ids ? cfg->n_client_ids : 1;
+    s->client_ids = calloc(n, sizeof *s->client_ids);
+    aop_status_t st = s->client_ids ? AOP_OK : AOP_E_NOMEM;
+    for (unsigned i = 0; i < n && st == AOP_OK; i++) {
+        s->client_ids[i] = strdup(cfg->n_client_ids ? cfg->client_ids[i] : AOP_SANDBOX_DEFAULT_CLIENT_ID);
+        if (!s->client_ids[i]) st = AOP_E_NOMEM;
+        else s->n_client_ids = i + 1;
+    }
+    if (st != AOP_OK) {
+        sandbox_free(s);
+        return aop_error_set(err, AOP_E_NOMEM, NULL, -1, "out of memory");
+    }
+    st = aop_private_key_load_file(cfg->key_file, NULL, &s->key, err);
+    if (st == AOP_OK) st = aop_public_key_load_file(cfg->merchant_public_key_file, &s->merchant_pub, err);
+    if (st == AOP_OK && aop_keys_pair(s->key, s->merchant_pub))
+        st = aop_error_set(err, AOP_E_KEY_MISMATCH, "merchant_public_key_file", -1,
+                           "the merchant public key is the gateway's own key: the gateway signs with its "
+                           "key and verifies requests with the merchant's");
+    if (st == AOP_OK) {
+        st = sbx_store_open(&s->store, cfg->state_path, err);
+        s->store_open = st == AOP_OK;
+    }
+    if (st != AOP_OK) {
+        sandbox_free(s);
+        return st;
+    }
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(cfg->port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_AUTO |
+                     MHD_USE_ERROR_LOG;
+    errno = 0;
+    s->daemon = MHD_start_daemon(flags, cfg->port, NULL, NULL, on_request, s,
+                                 MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, s,
+                                 MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+                                 MHD_OPTION_END);
+    if (!s->daemon) {
+        int e = errno;
+        sandbox_free(s);
+        return aop_error_set(err, AOP_E_CONFIG, "port", -1, "cannot listen on 127.0.0.1:%u%s%s",
+                             (unsigned)cfg->port, e ? ": " : "", e ? strerror(e) : "");
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = info ? info->port : cfg->port;
+    char fp[AOP_FINGERPRINT_MAX], mfp[AOP_FINGERPRINT_MAX];
+    aop_private_key_fingerprint(s->key, fp);
+    aop_public_key_fingerprint(s->merchant_pub, mfp);
+    sbx_log(s, "aop-sandbox on http://127.0.0.1:%u, state %s, sign type %s, gateway key %s, merchant key %s",
+            (unsigned)s->port, cfg->state_path ? cfg->state_path : "in memory",
+            aop_sign_type_name(s->sign_type), fp, mfp);
+    *out = s;
+    return AOP_OK;
+}
+
+unsigned short aop_sandbox_port(const aop_sandbox_t *s) { return s ? s->port : 0; }
+
+void aop_sandbox_stop(aop_sandbox_t *s) {
+    if (!s) return;
+    pthread_mutex_lock(&s->stop_mu);
+    s->stopping = true;
+    pthread_cond_broadcast(&s->stop_cv);
+    pthread_mutex_unlock(&s->stop_mu);
+    if (s->daemon) MHD_stop_daemon(s->daemon);
+    s->daemon = NULL;
+    sbx_log(s, "aop-sandbox on port %u stopped", (unsigned)s->port);
+    sandbox_free(s);
+}
