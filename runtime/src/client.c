@@ -67,11 +67,15 @@ aop_status_t aop_client_new(const aop_client_config_t *cfg, aop_client_t **out, 
     aop_client_t *c = calloc(1, sizeof *c);
     if (!c) return aop_error_set(err, AOP_E_NOMEM, NULL, -1, "out of memory");
     c->gateway_url = dup_or_null(cfg->gateway_url);
-    size_t ul = strlen(c->gateway_url);
-    while (ul && c->gateway_url[ul - 1] == '/') c->gateway_url[--ul] = '\0';
     c->client_id = dup_or_null(cfg->client_id);
     c->merchant_id = dup_or_null(cfg->merchant_id);
     c->version = dup_or_null(cfg->version ? cfg->version : "2.0.0");
+    if (!c->gateway_url || !c->client_id || !c->version || (cfg->merchant_id && !c->merchant_id)) {
+        aop_client_free(c);
+        return aop_error_set(err, AOP_E_NOMEM, NULL, -1, "out of memory");
+    }
+    size_t ul = strlen(c->gateway_url);
+    while (ul && c->gateway_url[ul - 1] == '/') c->gateway_url[--ul] = '\0';
     c->sign_type = cfg->sign_type;
     c->deadlines[0] = cfg->pay_deadline_ms;
     c->deadlines[1] = cfg->query_deadline_ms;
@@ -131,30 +135,42 @@ static long deadline_for(const aop_client_t *c, const aop_function_desc_t *fn) {
     return fn->deadline_ms;
 }
 
-/* The request object as sent, with every sensitive field masked, for the event hook. */
+/* Room for one masked value: the first and last two characters (up to 4 bytes each in UTF-8)
+ * and at most 120 stars between them. */
+#define MASKED_MAX 140
+
+/* The request object as sent, with every sensitive field masked, for the event hook. A
+ * sensitive field that cannot be masked (not text) leaves the JSON out rather than leak it. */
 static void emit_event(const aop_client_t *c, const aop_function_desc_t *fn, void *req,
                        const aop_result_t *r) {
-    char masked_values[4][96];
-    aop_str_t saved[4];
-    unsigned n = fn->n_sensitive < 4 ? fn->n_sensitive : 4;
-    for (unsigned i = 0; i < n; i++) {
-        aop_str_t *v = (aop_str_t *)(void *)((char *)req + fn->sensitive[i].offset);
-        saved[i] = *v;
-        if (v->ptr) {
-            aop_mask(v->ptr, v->len < 64 ? v->len : 64, masked_values[i], sizeof masked_values[i]);
-            *v = aop_str(masked_values[i]);
-        }
-    }
+    unsigned n = fn->n_sensitive;
+    char *masked = n ? malloc((size_t)n * MASKED_MAX) : NULL;
+    aop_str_t *saved = n ? malloc((size_t)n * sizeof *saved) : NULL;
+    bool maskable = !n || (masked && saved);
+    for (unsigned i = 0; maskable && i < n; i++)
+        maskable = fn->sensitive[i].kind != AOP_KIND_OBJECT && fn->sensitive[i].kind != AOP_KIND_ENUM;
     aop_buf_t json = {0};
-    size_t need = 0;
-    aop_encode(fn->request, req, "request", NULL, 0, &need, NULL);
-    if (need && aop_buf_reserve(&json, need + 1) == AOP_OK &&
-        aop_encode(fn->request, req, "request", json.data, json.cap, &json.len, NULL) == AOP_OK)
-        json.data[json.len] = '\0';
-    else
-        json.len = 0;
-    for (unsigned i = 0; i < n; i++)
-        *(aop_str_t *)(void *)((char *)req + fn->sensitive[i].offset) = saved[i];
+    if (maskable) {
+        for (unsigned i = 0; i < n; i++) {
+            aop_str_t *v = (aop_str_t *)(void *)((char *)req + fn->sensitive[i].offset);
+            saved[i] = *v;
+            if (v->ptr) {
+                aop_mask(v->ptr, v->len, masked + (size_t)i * MASKED_MAX, MASKED_MAX);
+                *v = aop_str(masked + (size_t)i * MASKED_MAX);
+            }
+        }
+        size_t need = 0;
+        aop_encode(fn->request, req, "request", NULL, 0, &need, NULL);
+        if (need && aop_buf_reserve(&json, need + 1) == AOP_OK &&
+            aop_encode(fn->request, req, "request", json.data, json.cap, &json.len, NULL) == AOP_OK)
+            json.data[json.len] = '\0';
+        else
+            json.len = 0;
+        for (unsigned i = 0; i < n; i++)
+            *(aop_str_t *)(void *)((char *)req + fn->sensitive[i].offset) = saved[i];
+    }
+    free(masked);
+    free(saved);
     aop_event_t ev = {fn->name,
                       fn->idempotency_key ? *aop_ref_str(fn->idempotency_key, req) : AOP_STR_NULL,
                       r->req_msg_id, 1, r->latency_ms, r->http_status, r->status, r->outcome_known,
@@ -245,12 +261,16 @@ aop_status_t aop_call(aop_client_t *c, const aop_function_desc_t *fn, const void
     char req_time[32];
     aop_now_rfc3339(req_time);
     aop_status_t st = aop_uuid(r->req_msg_id);
+    if (st != AOP_OK) aop_error_set(err, st, NULL, -1, "no random bytes for the reqMsgId");
     head->version = aop_str(c->version);
     head->function = aop_str(fn->name);
     head->client_id = aop_str(c->client_id);
     head->req_time = aop_str(req_time);
     head->req_msg_id = aop_str(r->req_msg_id);
-    if (head->sign_type.ptr == NULL && c->sign_type != AOP_SIGN_RSA2) head->sign_type = aop_str(aop_sign_type_name(c->sign_type));
+    /* signType names the hash the signature really uses: a caller's value that disagrees with
+     * the client's sign type would make the gateway check the wrong hash. Absent means RSA2. */
+    if (head->sign_type.ptr != NULL || c->sign_type != AOP_SIGN_RSA2)
+        head->sign_type = aop_str(aop_sign_type_name(c->sign_type));
     if (fn->merchant && c->merchant_id && !aop_ref_present(fn->merchant, req))
         *(aop_str_t *)(void *)((char *)req + fn->merchant->offset) = aop_str(c->merchant_id);
 

@@ -44,8 +44,20 @@ aop_status_t aop_envelope_verify(const aop_envelope_t *env, const aop_public_key
                                  aop_sign_type_t type, aop_error_t *err) {
     if (!env->signature.ptr || env->signature.len == 0)
         return aop_error_set(err, AOP_E_SIGNATURE_MISSING, "signature", -1, "the body carries no signature");
-    return aop_verify(key, type, env->payload.ptr, env->payload.len, env->signature.ptr,
-                      env->signature.len, err);
+    /* The signature is still JSON-escaped: a serialiser may write '/' as \/ (PHP does by
+     * default) or any character as \uXXXX. Unescape a copy; the body itself stays as received. */
+    if (!memchr(env->signature.ptr, '\\', env->signature.len))
+        return aop_verify(key, type, env->payload.ptr, env->payload.len, env->signature.ptr,
+                          env->signature.len, err);
+    char *sig = malloc(env->signature.len);
+    if (!sig) return aop_error_set(err, AOP_E_NOMEM, NULL, -1, "out of memory");
+    memcpy(sig, env->signature.ptr, env->signature.len);
+    size_t n = aop_json_unescape(sig, env->signature.len);
+    aop_status_t st = n ? aop_verify(key, type, env->payload.ptr, env->payload.len, sig, n, err)
+                        : aop_error_set(err, AOP_E_SIGNATURE_MISSING, "signature", -1,
+                                        "the body carries no signature");
+    free(sig);
+    return st;
 }
 
 aop_status_t aop_json_ws_alloc(aop_json_ws_t *ws, size_t len, aop_error_t *err) {

@@ -1,5 +1,6 @@
 /* Small helpers: request ids, timestamps and masking. */
 #include <openssl/rand.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -28,10 +29,37 @@ void aop_now_rfc3339(char out[32]) {
     snprintf(out + n, 32 - n, "%c%02ld:%02ld", sign, (off / 60) % 24, off % 60);
 }
 
+static bool continuation(char c) { return ((unsigned char)c & 0xC0) == 0x80; }
+
+/* Counts and keeps characters, not bytes, so that a multi-byte character is never cut (the
+ * masked text stays valid UTF-8 and can go into the event's JSON). The kept ends survive a
+ * small buffer by dropping stars first; when even the ends do not fit, only stars remain. */
 void aop_mask(const char *s, size_t n, char *out, size_t cap) {
-    if (!cap) return;
-    size_t keep = n >= 8 ? 2 : 0, o = 0;
-    for (size_t i = 0; i < n && o + 1 < cap; i++)
-        out[o++] = (i < keep || i >= n - keep) ? s[i] : '*';
-    out[o] = '\0';
+    if (!out || !cap) return;
+    if (!s) {
+        s = "";
+        n = 0;
+    }
+    size_t chars = 0;
+    for (size_t i = 0; i < n; i++) chars += !continuation(s[i]);
+    size_t keep = chars >= 8 ? 2 : 0;
+    size_t head = 0; /* bytes of the first `keep` characters */
+    for (size_t k = 0; k < keep && head < n; k++)
+        for (head++; head < n && continuation(s[head]); head++) {
+        }
+    size_t tail = n; /* the last `keep` characters start here */
+    for (size_t k = 0; k < keep && tail > head; k++)
+        for (tail--; tail > head && continuation(s[tail]); tail--) {
+        }
+    size_t tail_len = n - tail, stars = chars - 2 * keep;
+    if (keep && head + tail_len + 2 > cap) { /* the ends and one star do not fit */
+        head = tail_len = 0;
+        stars = chars;
+    }
+    size_t room = cap - 1 - head - tail_len;
+    if (stars > room) stars = room;
+    memcpy(out, s, head);
+    memset(out + head, '*', stars);
+    memcpy(out + head + stars, s + tail, tail_len);
+    out[head + stars + tail_len] = '\0';
 }

@@ -1,0 +1,160 @@
+/* Creates, uses and destroys clients against the in-process mini gateway, then exits: run under
+ * valgrind (or LeakSanitizer) to prove the client frees everything, on every path: success for
+ * every function and both sign types, a tampered response, a timeout, a refused connection, a
+ * validation error, an event hook. Exits 0 when every call gave what it should, 1 otherwise.
+ * No test framework: valgrind must see only this program and the library. */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "aop/client.h"
+#include "mini_gateway.h"
+
+static int failures;
+
+#define CHECK(cond, ...)                                      \
+    do {                                                      \
+        if (!(cond)) {                                        \
+            fprintf(stderr, "client_leaks: FAILED %s: ", #cond); \
+            fprintf(stderr, __VA_ARGS__);                     \
+            fputc('\n', stderr);                              \
+            failures++;                                       \
+        }                                                     \
+    } while (0)
+
+static unsigned events;
+
+static void on_event(const aop_event_t *ev, void *ctx) {
+    (void)ctx;
+    events++;
+    CHECK(ev->masked_request && strstr(ev->masked_request, "28763443825664394") == NULL,
+          "identity code in the event of %s", ev->function);
+}
+
+static aop_client_t *new_client(const char *url, aop_sign_type_t type, long pay_deadline_ms) {
+    aop_client_config_t cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.gateway_url = url;
+    cfg.client_id = "211020000000000000044";
+    cfg.merchant_id = "218820000000000000023";
+    cfg.private_key_file = AOP_TEST_DATA "/merchant.pkcs8.pem";
+    cfg.alipay_public_key_file = AOP_TEST_DATA "/gateway.spki.pem";
+    cfg.sign_type = type;
+    cfg.pay_deadline_ms = pay_deadline_ms;
+    cfg.on_event = on_event;
+    aop_client_t *c = NULL;
+    aop_error_t err;
+    aop_status_t st = aop_client_new(&cfg, &c, &err);
+    CHECK(st == AOP_OK, "aop_client_new: %s %s", aop_status_name(st), err.msg);
+    return c;
+}
+
+/* One call of fn with its sample request; returns the result's status ('S', 'F', 'U'). */
+static char call(aop_client_t *c, const aop_function_desc_t *fn, aop_status_t *why) {
+    void *rq = calloc(1, gw_any_request_size());
+    if (!rq) abort();
+    gw_sample_request(fn, rq);
+    aop_result_t *r = NULL;
+    aop_error_t err;
+    aop_status_t st = aop_call(c, fn, rq, &r, &err);
+    free(rq);
+    CHECK(st == AOP_OK && r, "%s: aop_call: %s %s", fn->name, aop_status_name(st), err.msg);
+    if (!r) return 0;
+    char s = r->status;
+    if (why) *why = r->error;
+    aop_result_free(r);
+    return s;
+}
+
+int main(void) {
+    signal(SIGPIPE, SIG_IGN);
+    gw_t *g = gw_start();
+    if (!g) return 2;
+    aop_status_t why = AOP_OK;
+
+    for (int t = 0; t < 2; t++) {
+        aop_sign_type_t type = t ? AOP_SIGN_RSA : AOP_SIGN_RSA2;
+        gw_behaviour_t b = {.sign_type = type};
+        gw_set(g, &b);
+        aop_client_t *c = new_client(gw_url(g), type, 0);
+        if (!c) return 1;
+        for (unsigned i = 0; i < AOP_FUNCTION_COUNT; i++)
+            CHECK(call(c, aop_functions[i], NULL) == 'S', "%s (%s)", aop_functions[i]->name,
+                  aop_sign_type_name(type));
+        aop_client_free(c);
+    }
+
+    aop_client_t *c = new_client(gw_url(g), AOP_SIGN_RSA2, 0);
+    if (!c) return 1;
+    gw_behaviour_t lies[] = {{.tamper_body = true}, {.tamper_sig = true}, {.key = GW_KEY_NONE},
+                             {.key = GW_KEY_MERCHANT}, {.echo_change = 4}, {.http_status = 500},
+                             {.raw_body = "not json"}, {.truncate = true},
+                             {.patch_from = "\"body\":{", .patch_to = "\"body\":{\"x\":1,"}};
+    for (size_t i = 0; i < sizeof lies / sizeof lies[0]; i++) {
+        gw_set(g, &lies[i]);
+        char s = call(c, &aop_fn_offline_pay, &why);
+        if (lies[i].patch_from)
+            CHECK(s == 'S', "an unknown member is a warning");
+        else
+            CHECK(s == 'U' && why != AOP_OK, "lie %zu gave %c", i, s ? s : '0');
+    }
+    gw_set(g, NULL);
+
+    /* a validation error: nothing sent, no result */
+    aop_offline_pay_request_t rq;
+    gw_sample_request(&aop_fn_offline_pay, &rq);
+    rq.body.order.order_amount.value = aop_str("01");
+    aop_result_t *r = (aop_result_t *)&rq;
+    aop_error_t err;
+    CHECK(aop_pay(c, &rq, &r, &err) == AOP_E_BAD_AMOUNT && r == NULL, "validation");
+    aop_client_free(c);
+
+    /* a timeout */
+    gw_behaviour_t slow = {.sleep_ms = 5000};
+    gw_set(g, &slow);
+    c = new_client(gw_url(g), AOP_SIGN_RSA2, 500);
+    CHECK(call(c, &aop_fn_offline_pay, &why) == 'U' && why == AOP_E_TIMEOUT, "timeout: %s",
+          aop_status_name(why));
+    aop_client_free(c);
+    unsigned requests = gw_requests(g);
+    gw_stop(g);
+
+    /* a refused connection */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof sa;
+    char url[64] = "http://127.0.0.1:1";
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
+        getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
+        snprintf(url, sizeof url, "http://127.0.0.1:%u", (unsigned)ntohs(sa.sin_port));
+    c = new_client(url, AOP_SIGN_RSA2, 0);
+    CHECK(call(c, &aop_fn_offline_pay_query, &why) == 'U' && why == AOP_E_CONNECT, "refused: %s",
+          aop_status_name(why));
+    aop_client_free(c);
+    if (fd >= 0) close(fd);
+
+    /* a configuration error frees what it built */
+    aop_client_config_t bad;
+    memset(&bad, 0, sizeof bad);
+    bad.gateway_url = "https://open-sea.alipay.com";
+    bad.client_id = "x";
+    bad.private_key_file = AOP_TEST_DATA "/merchant.pkcs8.pem";
+    bad.alipay_public_key_file = AOP_TEST_DATA "/merchant.spki.pem";
+    aop_client_t *none = NULL;
+    CHECK(aop_client_new(&bad, &none, &err) == AOP_E_KEY_MISMATCH && none == NULL, "key mismatch");
+
+    unsigned calls = 2 * AOP_FUNCTION_COUNT + (unsigned)(sizeof lies / sizeof lies[0]) + 2;
+    CHECK(events == calls, "%u events for %u calls", events, calls);
+    CHECK(requests == calls - 1, "the gateway saw %u requests", requests);
+    printf("client_leaks: %u calls, %u events, %d failures\n", calls, events, failures);
+    return failures ? 1 : 0;
+}
