@@ -1,5 +1,6 @@
 /* Decoding of any message from its descriptor over a checked jsmn document: zero-copy views
  * unescaped in place, then the same validation walk as encoding (strict or lenient). */
+#include <stdint.h>
 #include <string.h>
 
 #include "aop/model.h"
@@ -23,6 +24,53 @@ static aop_status_t bad(dec_t *k, const aop_path_t *p, const char *name, size_t 
                          (long)k->doc->tok[tok].start, NULL);
 }
 
+/* a[0..n) == b[0..n), inline: keys are short and a memcmp call costs more than comparing them.
+ * Eight bytes at a time, the last word overlapping; 4 to 7 bytes as two overlapping words. */
+static inline bool same_bytes(const char *a, const char *b, size_t n) {
+    if (n >= 8) {
+        uint64_t x, y;
+        for (size_t i = 0; n - i > 8; i += 8) {
+            memcpy(&x, a + i, 8);
+            memcpy(&y, b + i, 8);
+            if (x != y) return false;
+        }
+        memcpy(&x, a + n - 8, 8);
+        memcpy(&y, b + n - 8, 8);
+        return x == y;
+    }
+    if (n >= 4) {
+        uint32_t x0, y0, x1, y1;
+        memcpy(&x0, a, 4);
+        memcpy(&y0, b, 4);
+        memcpy(&x1, a + n - 4, 4);
+        memcpy(&y1, b + n - 4, 4);
+        return x0 == y0 && x1 == y1;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i]) return false;
+    return true;
+}
+
+/* Whether s[0..n) holds a backslash: eight bytes at a time (zero-byte test on v ^ '\\', exact
+ * for a word without one), the last word overlapping. */
+static inline bool has_backslash(const char *s, size_t n) {
+    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+    if (n < 8) {
+        for (size_t i = 0; i < n; i++)
+            if (s[i] == '\\') return true;
+        return false;
+    }
+    uint64_t v;
+    for (size_t i = 0; n - i > 8; i += 8) {
+        memcpy(&v, s + i, 8);
+        v ^= ones * '\\';
+        if ((v - ones) & ~v & highs) return true;
+    }
+    memcpy(&v, s + n - 8, 8);
+    v ^= ones * '\\';
+    return ((v - ones) & ~v & highs) != 0;
+}
+
 static const aop_field_desc_t *find_field(const dec_t *k, const aop_msg_desc_t *d, unsigned key,
                                           unsigned *index) {
     const jsmntok_t *t = &k->doc->tok[key];
@@ -30,8 +78,8 @@ static const aop_field_desc_t *find_field(const dec_t *k, const aop_msg_desc_t *
     size_t n = (size_t)(t->end - t->start);
     for (unsigned i = 0; i < d->nfields; i++) {
         const aop_field_desc_t *f = &d->fields[i];
-        if ((f->name_len == n && memcmp(f->name, s, n) == 0) ||
-            (f->alias && f->alias_len == n && memcmp(f->alias, s, n) == 0)) {
+        if ((f->name_len == n && same_bytes(f->name, s, n)) ||
+            (f->alias && f->alias_len == n && same_bytes(f->alias, s, n))) {
             *index = i;
             return f;
         }
@@ -66,22 +114,23 @@ static aop_str_t string_view(dec_t *k, unsigned v) {
     const jsmntok_t *t = &k->doc->tok[v];
     char *s = k->buf + t->start;
     size_t n = (size_t)(t->end - t->start);
-    if (memchr(s, '\\', n)) n = aop_json_unescape(s, n);
+    if (has_backslash(s, n)) n = aop_json_unescape(s, n);
     return aop_strn(s, n);
 }
 
 static aop_status_t decode_obj(dec_t *k, const aop_msg_desc_t *d, unsigned obj, void *msg,
-                               const aop_path_t *p);
+                               const aop_path_t *p, unsigned *next);
 
+/* *next: set to the token after v's subtree when v is an object that was decoded (else left). */
 static aop_status_t decode_value(dec_t *k, const aop_field_desc_t *f, unsigned v, char *base,
-                                 const aop_path_t *p) {
+                                 const aop_path_t *p, unsigned *next) {
     const jsmntok_t *t = &k->doc->tok[v];
     void *at = base + f->offset;
     if (f->kind == AOP_KIND_OBJECT) {
         if (t->type != JSMN_OBJECT) return bad(k, p, f->name, f->name_len, AOP_E_WRONG_TYPE, v, false);
         if (f->has_offset >= 0) *(bool *)(void *)(base + f->has_offset) = true;
         aop_path_t sub = {p, f->name, f->name_len};
-        return decode_obj(k, f->sub, v, at, &sub);
+        return decode_obj(k, f->sub, v, at, &sub, next);
     }
     if (t->type == JSMN_STRING) {
         aop_str_t s = string_view(k, v);
@@ -101,15 +150,17 @@ static aop_status_t decode_value(dec_t *k, const aop_field_desc_t *f, unsigned v
     return bad(k, p, f->name, f->name_len, AOP_E_WRONG_TYPE, v, false);
 }
 
+/* *next: the token after the object's subtree (what aop_json_skip(doc, obj) gives), set when the
+ * members have all been walked. */
 static aop_status_t decode_obj(dec_t *k, const aop_msg_desc_t *d, unsigned obj, void *msg,
-                               const aop_path_t *p) {
+                               const aop_path_t *p, unsigned *next) {
     const jsmntok_t *tok = k->doc->tok;
     char *base = msg;
     uint64_t seen = 0, got = 0; /* got: mandatory objects decoded with the right type */
     unsigned members = (unsigned)tok[obj].size;
     unsigned key = obj + 1;
     for (unsigned m = 0; m < members; m++) {
-        unsigned v = key + 1, idx = 0;
+        unsigned v = key + 1, idx = 0, after = 0;
         const aop_field_desc_t *f = find_field(k, d, key, &idx);
         aop_status_t st = AOP_OK;
         if (!f) {
@@ -127,13 +178,20 @@ static aop_status_t decode_obj(dec_t *k, const aop_msg_desc_t *d, unsigned obj, 
             if (is_null(k, v)) {
                 if (f->flag == AOP_FLAG_M) st = bad(k, p, f->name, f->name_len, AOP_E_NULL_MANDATORY, v, false);
             } else {
-                st = decode_value(k, f, v, base, p);
+                st = decode_value(k, f, v, base, p, &after);
                 if (st == AOP_OK && tok[v].type == JSMN_OBJECT) got |= (uint64_t)1 << idx;
             }
         }
         if (st != AOP_OK) return st;
-        key = aop_json_skip(k->doc, v);
+        /* a scalar value is one token; a decoded object said where it ends */
+        if (after)
+            key = after;
+        else if (v < k->doc->count && tok[v].type != JSMN_OBJECT && tok[v].type != JSMN_ARRAY)
+            key = v + 1;
+        else
+            key = aop_json_skip(k->doc, v);
     }
+    *next = key;
     /* A mandatory object has no has_ flag: its absence is only visible here. */
     for (unsigned i = 0; i < d->nfields; i++) {
         const aop_field_desc_t *f = &d->fields[i];
@@ -157,7 +215,8 @@ aop_status_t aop_decode(const aop_msg_desc_t *d, const aop_json_doc_t *doc, unsi
         return aop_error_set(err, AOP_E_WRONG_TYPE, root, tok < doc->count ? doc->tok[tok].start : -1,
                              "%s is not a JSON object", root);
     dec_t k = {doc, buf, msg, strict, warnings, err};
-    aop_status_t st = decode_obj(&k, d, tok, msg, &p);
+    unsigned next;
+    aop_status_t st = decode_obj(&k, d, tok, msg, &p, &next);
     if (st != AOP_OK) return st;
     return strict ? aop_validate(d, msg, root, err)
                   : aop_validate_response(d, msg, root, warnings, err);

@@ -1,4 +1,5 @@
 /* The value formats of SPEC.md section 3, enum and result-code lookups. */
+#include <stdint.h>
 #include <string.h>
 
 #include "aop/model.h"
@@ -73,8 +74,23 @@ bool aop_is_decimal(const char *s, size_t n) {
 /* Validates UTF-8 (no NUL, no overlong, no surrogate, <= U+10FFFF) and counts UTF-16 units. */
 bool aop_utf8_units(const char *str, size_t n, size_t *units) {
     const unsigned char *s = (const unsigned char *)str;
+    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
     size_t u = 0, i = 0;
     while (i < n) {
+        if (n >= 8) {
+            /* Eight bytes at a time while they are all 0x01..0x7F (one unit each): then no byte
+             * has its high bit set, and none borrows when 1 is subtracted (only a 0 byte does,
+             * and the lowest 0 byte then becomes 0xFF). The last word of the string overlaps
+             * bytes already counted: when it is all ASCII, so are the bytes from i on. */
+            size_t at = n - i >= 8 ? i : n - 8;
+            uint64_t v;
+            memcpy(&v, s + at, 8);
+            if (!(((v - ones) | v) & highs)) {
+                u += at + 8 - i;
+                i = at + 8;
+                continue;
+            }
+        }
         unsigned char c = s[i];
         if (c >= 0x01 && c < 0x80) {
             i++;

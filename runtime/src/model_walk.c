@@ -1,5 +1,6 @@
 /* Validation and encoding of any message from its descriptor: one walk that checks every rule
  * and, when given a sink, writes compact JSON in the same pass. */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -39,35 +40,122 @@ static const unsigned char escape_class[256] = {
 
 static void put_escaped(sink_t *s, const char *str, size_t n) {
     static const char hex[] = "0123456789abcdef";
-    put1(s, '"');
-    size_t run = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)str[i];
-        if (!escape_class[c]) continue;
-        put(s, str + run, i - run);
-        run = i + 1;
-        char e[6] = {'\\', 0, 0, 0, 0, 0};
-        size_t en = 2;
-        switch (c) {
-        case '"': e[1] = '"'; break;
-        case '\\': e[1] = '\\'; break;
-        case '\b': e[1] = 'b'; break;
-        case '\f': e[1] = 'f'; break;
-        case '\n': e[1] = 'n'; break;
-        case '\r': e[1] = 'r'; break;
-        case '\t': e[1] = 't'; break;
-        default:
-            e[1] = 'u';
-            e[2] = '0';
-            e[3] = '0';
-            e[4] = hex[c >> 4];
-            e[5] = hex[c & 15];
-            en = 6;
+    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+    /* The sink in locals: the compiler cannot keep s->len in a register across memcpy. */
+    char *const out = s->p;
+    const size_t cap = s->cap;
+    size_t len = s->len, run = 0, i = 0;
+#define PUT_BYTES(d, k)                                     \
+    do {                                                    \
+        if (len + (k) <= cap) memcpy(out + len, (d), (k));  \
+        len += (k);                                         \
+    } while (0)
+    if (len < cap) out[len] = '"';
+    len++;
+    while (i < n) {
+        size_t end = n;
+        if (n >= 8) {
+            /* Eight bytes at a time (the last word of the string overlaps bytes already seen):
+             * a high bit of m is set for a '"', a '\\' or a byte < 0x20 (zero-byte tests on
+             * v ^ '"', v ^ '\\' and v - 0x20; a borrow only spills upwards from a byte that
+             * matches, so a word without a match gives m == 0). */
+            size_t at = n - i >= 8 ? i : n - 8;
+            uint64_t v, q, b, m;
+            memcpy(&v, str + at, 8);
+            q = v ^ (ones * '"');
+            b = v ^ (ones * '\\');
+            m = (((q - ones) & ~q) | ((b - ones) & ~b) | ((v - ones * 0x20u) & ~v)) & highs;
+            end = at + 8;
+            if (!m) {
+                i = end;
+                continue;
+            }
         }
-        put(s, e, en);
+        for (; i < end; i++) {
+            unsigned char c = (unsigned char)str[i];
+            if (!escape_class[c]) continue;
+            PUT_BYTES(str + run, i - run);
+            run = i + 1;
+            char e[6] = {'\\', 0, 0, 0, 0, 0};
+            size_t en = 2;
+            switch (c) {
+            case '"': e[1] = '"'; break;
+            case '\\': e[1] = '\\'; break;
+            case '\b': e[1] = 'b'; break;
+            case '\f': e[1] = 'f'; break;
+            case '\n': e[1] = 'n'; break;
+            case '\r': e[1] = 'r'; break;
+            case '\t': e[1] = 't'; break;
+            default:
+                e[1] = 'u';
+                e[2] = '0';
+                e[3] = '0';
+                e[4] = hex[c >> 4];
+                e[5] = hex[c & 15];
+                en = 6;
+            }
+            PUT_BYTES(e, en);
+        }
     }
-    put(s, str + run, n - run);
-    put1(s, '"');
+    PUT_BYTES(str + run, n - run);
+#undef PUT_BYTES
+    if (len < cap) out[len] = '"';
+    s->len = len + 1;
+}
+
+/* Whether every byte of s is printable ASCII other than '"' and '\\' (0x20..0x7F): then s is
+ * valid UTF-8 of n UTF-16 units and is written as it is. The usual text, checked a word at a
+ * time (a string of 8 bytes or more ends with a word that overlaps the one before; one of 4 to
+ * 7 bytes is two overlapping 4-byte words); anything else goes the general ways. */
+static inline uint64_t not_plain8(uint64_t v) {
+    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+    uint64_t q = v ^ (ones * '"'), b = v ^ (ones * '\\');
+    /* high bit per byte: '"', '\\', < 0x20 (zero-byte tests, exact for a word without any
+     * match since borrows only spill upwards from a match) or >= 0x80 */
+    return (((q - ones) & ~q) | ((b - ones) & ~b) | ((v - ones * 0x20u) & ~v) | v) & highs;
+}
+
+static inline uint32_t not_plain4(uint32_t v) {
+    const uint32_t ones = 0x01010101u, highs = 0x80808080u;
+    uint32_t q = v ^ (ones * '"'), b = v ^ (ones * '\\');
+    return (((q - ones) & ~q) | ((b - ones) & ~b) | ((v - ones * 0x20u) & ~v) | v) & highs;
+}
+
+static bool plain_text(const char *s, size_t n) {
+    if (n >= 8) {
+        uint64_t v;
+        size_t i = 0;
+        for (; n - i > 8; i += 8) {
+            memcpy(&v, s + i, 8);
+            if (not_plain8(v)) return false;
+        }
+        memcpy(&v, s + n - 8, 8);
+        return !not_plain8(v);
+    }
+    if (n >= 4) {
+        uint32_t a, b;
+        memcpy(&a, s, 4);
+        memcpy(&b, s + n - 4, 4);
+        return !not_plain4(a) && !not_plain4(b);
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x80 || escape_class[c]) return false;
+    }
+    return true;
+}
+
+/* A plain_text string: the same bytes put_escaped would write. */
+static inline void put_plain(sink_t *s, const char *str, size_t n) {
+    char *const out = s->p;
+    const size_t cap = s->cap;
+    size_t len = s->len;
+    if (len < cap) out[len] = '"';
+    len++;
+    if (len + n <= cap) memcpy(out + len, str, n);
+    len += n;
+    if (len < cap) out[len] = '"';
+    s->len = len + 1;
 }
 
 static bool outcome_holds(const walk_t *k, const aop_field_desc_t *f) {
@@ -80,11 +168,12 @@ static aop_status_t report(walk_t *k, const aop_path_t *p, const aop_field_desc_
                          detail);
 }
 
-/* Checks one value of a string-like kind; returns the violation or AOP_OK. */
+/* Checks one value of a string-like kind (plain: plain_text(v) holds); returns the violation
+ * or AOP_OK. */
 static aop_status_t check_text(const walk_t *k, const aop_field_desc_t *f, aop_str_t v,
-                               char *detail, size_t cap) {
-    size_t units;
-    if (!aop_utf8_units(v.ptr, v.len, &units)) return AOP_E_BAD_UTF8;
+                               bool plain, char *detail, size_t cap) {
+    size_t units = v.len;
+    if (!plain && !aop_utf8_units(v.ptr, v.len, &units)) return AOP_E_BAD_UTF8;
     if (v.len == 0 && f->flag == AOP_FLAG_M) return AOP_E_EMPTY;
     if (f->max_len && units > f->max_len) {
         snprintf(detail, cap, "%zu characters (UTF-16 units), the limit is %u", units, (unsigned)f->max_len);
@@ -145,6 +234,7 @@ static aop_status_t walk_field(walk_t *k, const aop_field_desc_t *f, const char 
         return walk_msg(k, f->sub, at, &sub);
     }
     aop_str_t v;
+    bool plain;
     if (f->kind == AOP_KIND_ENUM) {
         const aop_enum_val_t *e = at;
         const char *text = aop_enum_text(f->enm, e->value);
@@ -157,16 +247,25 @@ static aop_status_t walk_field(walk_t *k, const aop_field_desc_t *f, const char 
             if (st != AOP_OK || !k->out) return st;
             v = e->text;
         }
+        if (!k->out) return AOP_OK;
+        plain = plain_text(v.ptr, v.len);
     } else {
         v = *(const aop_str_t *)at;
-        char detail[96] = "";
-        aop_status_t bad = check_text(k, f, v, detail, sizeof detail);
+        plain = plain_text(v.ptr, v.len);
+        char detail[96];
+        detail[0] = '\0';
+        aop_status_t bad = check_text(k, f, v, plain, detail, sizeof detail);
         if (bad != AOP_OK) {
             aop_status_t st = report(k, p, f, bad, false, detail[0] ? detail : NULL);
             if (st != AOP_OK) return st;
         }
     }
-    if (k->out) put_escaped(k->out, v.ptr, v.len);
+    if (k->out) {
+        if (plain)
+            put_plain(k->out, v.ptr, v.len);
+        else
+            put_escaped(k->out, v.ptr, v.len);
+    }
     return AOP_OK;
 }
 
