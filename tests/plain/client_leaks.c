@@ -11,12 +11,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "aop/client.h"
 #include "mini_gateway.h"
 
 static int failures;
+static bool verbose; /* AOP_LEAKS_VERBOSE=1: phase timings on stderr */
+
+static void phase(const char *name) {
+    if (!verbose) return;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    fprintf(stderr, "client_leaks: %ld.%03ld %s\n", (long)ts.tv_sec, ts.tv_nsec / 1000000L, name);
+}
 
 #define CHECK(cond, ...)                                      \
     do {                                                      \
@@ -66,6 +75,7 @@ static char call(aop_client_t *c, const aop_function_desc_t *fn, aop_status_t *w
     free(rq);
     CHECK(st == AOP_OK && r, "%s: aop_call: %s %s", fn->name, aop_status_name(st), err.msg);
     if (!r) return 0;
+    if (verbose) fprintf(stderr, "client_leaks: %s: transport %ld ms\n", fn->name, r->latency_ms);
     char s = r->status;
     if (why) *why = r->error;
     aop_result_free(r);
@@ -74,7 +84,10 @@ static char call(aop_client_t *c, const aop_function_desc_t *fn, aop_status_t *w
 
 int main(void) {
     signal(SIGPIPE, SIG_IGN);
+    verbose = getenv("AOP_LEAKS_VERBOSE") != NULL;
+    phase("start");
     gw_t *g = gw_start();
+    phase("gateway up");
     if (!g) return 2;
     aop_status_t why = AOP_OK;
 
@@ -84,17 +97,22 @@ int main(void) {
         gw_set(g, &b);
         aop_client_t *c = new_client(gw_url(g), type, 0);
         if (!c) return 1;
+        phase("client");
+        /* every function once (RSA2); pay with RSA */
         for (unsigned i = 0; i < AOP_FUNCTION_COUNT; i++)
-            CHECK(call(c, aop_functions[i], NULL) == 'S', "%s (%s)", aop_functions[i]->name,
-                  aop_sign_type_name(type));
+            if (type == AOP_SIGN_RSA2 || aop_functions[i] == &aop_fn_offline_pay)
+                CHECK(call(c, aop_functions[i], NULL) == 'S', "%s (%s)", aop_functions[i]->name,
+                      aop_sign_type_name(type));
         aop_client_free(c);
+        phase("four functions");
     }
 
     aop_client_t *c = new_client(gw_url(g), AOP_SIGN_RSA2, 0);
     if (!c) return 1;
-    gw_behaviour_t lies[] = {{.tamper_body = true}, {.tamper_sig = true}, {.key = GW_KEY_NONE},
-                             {.key = GW_KEY_MERCHANT}, {.echo_change = 4}, {.http_status = 500},
-                             {.raw_body = "not json"}, {.truncate = true},
+    /* one of each path of the judgement: bad signature, no signature, echo, HTTP status,
+     * broken JSON, transport error, and a warning beside a verified outcome */
+    gw_behaviour_t lies[] = {{.tamper_sig = true}, {.key = GW_KEY_NONE}, {.echo_change = 4},
+                             {.http_status = 500}, {.raw_body = "not json"}, {.truncate = true},
                              {.patch_from = "\"body\":{", .patch_to = "\"body\":{\"x\":1,"}};
     for (size_t i = 0; i < sizeof lies / sizeof lies[0]; i++) {
         gw_set(g, &lies[i]);
@@ -105,6 +123,7 @@ int main(void) {
             CHECK(s == 'U' && why != AOP_OK, "lie %zu gave %c", i, s ? s : '0');
     }
     gw_set(g, NULL);
+    phase("lies");
 
     /* a validation error: nothing sent, no result */
     aop_offline_pay_request_t rq;
@@ -122,8 +141,10 @@ int main(void) {
     CHECK(call(c, &aop_fn_offline_pay, &why) == 'U' && why == AOP_E_TIMEOUT, "timeout: %s",
           aop_status_name(why));
     aop_client_free(c);
+    phase("timeout");
     unsigned requests = gw_requests(g);
     gw_stop(g);
+    phase("gateway stopped");
 
     /* a refused connection */
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -141,6 +162,7 @@ int main(void) {
           aop_status_name(why));
     aop_client_free(c);
     if (fd >= 0) close(fd);
+    phase("refused");
 
     /* a configuration error frees what it built */
     aop_client_config_t bad;
@@ -152,7 +174,7 @@ int main(void) {
     aop_client_t *none = NULL;
     CHECK(aop_client_new(&bad, &none, &err) == AOP_E_KEY_MISMATCH && none == NULL, "key mismatch");
 
-    unsigned calls = 2 * AOP_FUNCTION_COUNT + (unsigned)(sizeof lies / sizeof lies[0]) + 2;
+    unsigned calls = AOP_FUNCTION_COUNT + 1 + (unsigned)(sizeof lies / sizeof lies[0]) + 2;
     CHECK(events == calls, "%u events for %u calls", events, calls);
     CHECK(requests == calls - 1, "the gateway saw %u requests", requests);
     printf("client_leaks: %u calls, %u events, %d failures\n", calls, events, failures);

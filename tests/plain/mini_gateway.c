@@ -261,11 +261,22 @@ static bool build_answer(gw_t *g, const gw_behaviour_t *b, const aop_function_de
         return false;
     }
     bool plain = b->key == GW_KEY_GATEWAY && !b->patch_from && !b->tamper_body && !b->tamper_sig &&
-                 !b->percent_sig && !b->escape_sig_slash && !b->echo_drop && !b->remove_path;
+                 !b->percent_sig && !b->escape_sig_slash && !b->echo_drop && !b->remove_path &&
+                 !b->space_after_signing;
     if (plain) {
         aop_buf_free(out);
         *out = env;
         return true;
+    }
+
+    /* the envelope's own signature, when the payload stays as signed */
+    static const char sig_open[] = ",\"signature\":\"";
+    char sig[AOP_SIG_B64_MAX];
+    size_t sig_len = 0;
+    bool resign = b->key != GW_KEY_GATEWAY || b->patch_from || b->echo_drop || b->remove_path;
+    if (!resign) {
+        sig_len = env.len - off - len - (sizeof sig_open - 1) - 2; /* ..."<sig>"} */
+        memcpy(sig, env.data + off + len + sizeof sig_open - 1, sig_len);
     }
 
     /* the payload, patched */
@@ -288,9 +299,7 @@ static bool build_answer(gw_t *g, const gw_behaviour_t *b, const aop_function_de
     if (!ok) fprintf(stderr, "mini_gateway: cannot edit the payload\n");
 
     /* the signature */
-    char sig[AOP_SIG_B64_MAX];
-    size_t sig_len = 0;
-    if (ok && b->key != GW_KEY_NONE) {
+    if (ok && resign && b->key != GW_KEY_NONE) {
         if (b->key == GW_KEY_OPENSSL_CLI) {
             ok = sign_with_openssl_cli(payload.data, payload.len, b->sign_type, sig, sizeof sig, &sig_len);
         } else {
@@ -299,8 +308,8 @@ static bool build_answer(gw_t *g, const gw_behaviour_t *b, const aop_function_de
                                                                    : g->gateway_priv;
             ok = k && aop_sign(k, b->sign_type, payload.data, payload.len, sig, sizeof sig, &sig_len, &err) == AOP_OK;
         }
-        if (ok && b->tamper_sig) sig[sig_len / 2] = sig[sig_len / 2] == 'A' ? 'B' : 'A';
     }
+    if (ok && b->tamper_sig) sig[sig_len / 2] = sig[sig_len / 2] == 'A' ? 'B' : 'A';
     if (ok && b->tamper_body) {
         /* one byte inside a string value that changes nothing else: resultMsg's first letter */
         char *m = memmem(payload.data, payload.len, "\"resultMsg\":\"", 13);
@@ -308,7 +317,12 @@ static bool build_answer(gw_t *g, const gw_behaviour_t *b, const aop_function_de
         else ok = false;
     }
     aop_buf_free(out);
-    ok = ok && puts_(out, "{\"response\":") && put(out, payload.data, payload.len);
+    ok = ok && puts_(out, "{\"response\":");
+    if (ok && b->space_after_signing) { /* {"head": {... : the same JSON, other bytes */
+        ok = put(out, payload.data, 8) && puts_(out, " ") && put(out, payload.data + 8, payload.len - 8);
+    } else if (ok) {
+        ok = put(out, payload.data, payload.len);
+    }
     if (ok && b->key != GW_KEY_NONE) {
         ok = puts_(out, ",\"signature\":\"");
         for (size_t i = 0; ok && i < sig_len; i++) {

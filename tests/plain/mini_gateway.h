@@ -32,6 +32,7 @@ typedef struct {
     gw_key_t key;
     bool tamper_body;          /* change one byte of the payload after signing */
     bool tamper_sig;           /* change one base64 character of the signature */
+    bool space_after_signing;  /* insert one insignificant space into the payload after signing */
     bool percent_sig;          /* %-encode the signature's + / = (one vendor sample does) */
     bool escape_sig_slash;     /* write '/' in the signature as the JSON escape \/ */
     unsigned echo_change;      /* k > 0: fn->echo[k-1]'s response value differs from the request */

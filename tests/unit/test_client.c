@@ -485,6 +485,28 @@ Test(client, tampered_body_is_unknown) {
     aop_client_free(c);
 }
 
+Test(client, signature_covers_the_exact_bytes) {
+    start_gateway();
+    aop_client_t *c = default_client();
+    /* the same JSON with other whitespace than was signed: not the signed bytes */
+    gw_behaviour_t b = {.space_after_signing = true};
+    aop_result_t *r = pay_with(&b, c);
+    assert_unknown(r, "whitespace added after signing");
+    cr_assert_eq(r->error, AOP_E_SIGNATURE_INVALID);
+    aop_result_free(r);
+    /* insignificant whitespace that was signed is fine: nothing is re-serialised */
+    b = (gw_behaviour_t){.patch_from = "\"body\":{", .patch_to = "\"body\" :\n {"};
+    r = pay_with(&b, c);
+    assert_success(r, &aop_fn_offline_pay);
+    aop_result_free(r);
+    /* an escaped echo is compared after unescaping: "2\u002e0.0" is "2.0.0" */
+    b = (gw_behaviour_t){.patch_from = "\"version\":\"2.0.0\"", .patch_to = "\"version\":\"2\\u002e0.0\""};
+    r = pay_with(&b, c);
+    assert_success(r, &aop_fn_offline_pay);
+    aop_result_free(r);
+    aop_client_free(c);
+}
+
 Test(client, tampered_signature_is_unknown) {
     start_gateway();
     aop_client_t *c = default_client();
@@ -637,6 +659,7 @@ Test(client, every_changed_echo_is_a_protocol_error) {
         free(rq);
     }
     cr_assert_geq(checked, 4 * 4, "the head's four echoes at least, per function");
+    aop_client_free(c);
 }
 
 Test(client, every_dropped_echo_me_unknown_ce_stands) {
@@ -795,6 +818,34 @@ Test(client, garbage_and_broken_bodies_are_unknown) {
     aop_client_free(c);
 }
 
+Test(client, oversized_body_and_redirect_are_unknown) {
+    start_gateway();
+    aop_client_t *c = default_client();
+    size_t big = AOP_HTTP_MAX_BODY + 100;
+    char *body = malloc(big + 1);
+    cr_assert_not_null(body);
+    memset(body, ' ', big);
+    body[0] = '{';
+    body[big - 1] = '}';
+    body[big] = '\0';
+    gw_behaviour_t b = {.raw_body = body};
+    aop_result_t *r = pay_with(&b, c);
+    assert_unknown(r, "over 1 MiB");
+    cr_assert_eq(r->error, AOP_E_BODY_TOO_LARGE, "%s", aop_status_name(r->error));
+    cr_assert(r->maybe_sent);
+    aop_result_free(r);
+    free(body);
+    /* a redirect is not followed (and says nothing about the payment) */
+    b = (gw_behaviour_t){.http_status = 302};
+    r = pay_with(&b, c);
+    assert_unknown(r, "302");
+    cr_assert_eq(r->error, AOP_E_HTTP_STATUS);
+    cr_assert_eq(r->http_status, 302);
+    aop_result_free(r);
+    cr_assert_eq(gw_requests(G), 2, "nothing was retried or followed");
+    aop_client_free(c);
+}
+
 Test(client, truncated_body_is_unknown) {
     start_gateway();
     aop_client_t *c = default_client();
@@ -893,6 +944,8 @@ Test(client, broken_result_info_is_unknown) {
         aop_result_t *r = pay_with(&b, c);
         cr_assert_eq(r->status, 'U', "%s -> %s: status %c", cases[i].from, cases[i].to, r->status ? r->status : '0');
         cr_assert_not(r->outcome_known, "%s -> %s", cases[i].from, cases[i].to);
+        cr_assert_neq(r->error, AOP_OK, "%s -> %s: the reason is named", cases[i].from, cases[i].to);
+        cr_assert(r->verified, "%s -> %s", cases[i].from, cases[i].to);
         aop_result_free(r);
     }
     aop_client_free(c);
