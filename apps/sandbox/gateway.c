@@ -67,16 +67,23 @@ static void cstr(aop_str_t v, char *out, size_t cap) {
     out[n] = '\0';
 }
 
-static void sha256_hex(const char *s, size_t n, char out[65]) {
+/* SHA-256 of salt || s, in hex. */
+static bool code_hash(const char *salt, const char *s, size_t n, char out[65]) {
     unsigned char md[32];
     unsigned int len = 0;
     static const char hex[] = "0123456789abcdef";
-    if (EVP_Digest(s, n, md, &len, EVP_sha256(), NULL) != 1) memset(md, 0, sizeof md);
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    bool ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
+              EVP_DigestUpdate(ctx, salt, strlen(salt)) == 1 && EVP_DigestUpdate(ctx, s, n) == 1 &&
+              EVP_DigestFinal_ex(ctx, md, &len) == 1 && len == sizeof md;
+    EVP_MD_CTX_free(ctx);
+    if (!ok) return false;
     for (unsigned i = 0; i < 32; i++) {
         out[2 * i] = hex[md[i] >> 4];
         out[2 * i + 1] = hex[md[i] & 15];
     }
     out[64] = '\0';
+    return true;
 }
 
 /* An id like the vendor's: the Beijing date, a two-digit kind and 18 random digits (28 digits;
@@ -402,7 +409,8 @@ static void do_pay(ctx_t *c) {
     cstr(b->merchant_id, t.merchant_id, sizeof t.merchant_id);
     cstr(b->merchant_trans_id, t.merchant_trans_id, sizeof t.merchant_trans_id);
     cstr(b->order.order_amount.currency, t.currency, sizeof t.currency);
-    sha256_hex(b->identity_code.ptr, b->identity_code.len, t.code_hash);
+    if (!code_hash(s->store.salt, b->identity_code.ptr, b->identity_code.len, t.code_hash))
+        return set_result(c, AOP_RC_UNKNOWN_EXCEPTION, "the gateway could not hash the identityCode");
     t.amount = amount;
 
     if (sbx_store_begin(&s->store) != 0) return store_failed(c, "starting a transaction");

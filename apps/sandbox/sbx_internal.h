@@ -74,7 +74,7 @@ typedef struct {
     char merchant_id[SBX_ID_MAX];
     char merchant_trans_id[SBX_ID_MAX];
     char acquirement_id[SBX_ID_MAX];
-    char code_hash[65];        /* SHA-256 of the identityCode (the code itself is never stored) */
+    char code_hash[65];        /* salted SHA-256 of the identityCode (never stored itself) */
     char currency[4];
     uint64_t amount;
     int status;                /* aop_acquirement_status_enum_t */
@@ -102,6 +102,7 @@ typedef struct {
 typedef struct {
     sqlite3 *db;
     pthread_mutex_t mu; /* one connection per sandbox, one state change at a time */
+    char salt[40];      /* random per state file: identityCodes are stored as salted hashes */
 } sbx_store_t;
 
 aop_status_t sbx_store_open(sbx_store_t *st, const char *path, aop_error_t *err);

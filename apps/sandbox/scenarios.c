@@ -5,7 +5,9 @@
  * group: 1nnn the pay-specific codes of the seed (nnn = their order in the seed, 020 = the
  * in-process payment that closes), 2nnn the common codes a gateway produces on its own, 9nnn
  * transport and protocol faults. Any other code of 16 to 24 digits pays; anything else is
- * IDENTITY_CODE_INVALID. */
+ * IDENTITY_CODE_INVALID. A fault applies to every pay with its code, identical repeats included
+ * (they answer the payment's current state through the same fault); payQuery, payCancel and
+ * refund are never faulted, so they can always resolve what happened. */
 #include <stdio.h>
 #include <string.h>
 

@@ -42,7 +42,9 @@ static const char schema_sql[] =
     " currency TEXT NOT NULL,"
     " amount INTEGER NOT NULL CHECK (amount > 0),"
     " refund_time TEXT NOT NULL,"
-    " UNIQUE (merchant_id, merchant_refund_id));";
+    " UNIQUE (merchant_id, merchant_refund_id));"
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "INSERT OR IGNORE INTO meta (key, value) VALUES ('code_salt', lower(hex(randomblob(16))));";
 
 static const char txn_cols[] =
     "row, merchant_id, merchant_trans_id, acquirement_id, code_hash, currency, amount, status, "
@@ -52,6 +54,11 @@ static const char txn_cols[] =
 static void sleep_ms(long ms) {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
+}
+
+static void col_text(sqlite3_stmt *q, int i, char *out, size_t cap) {
+    const unsigned char *s = sqlite3_column_text(q, i);
+    snprintf(out, cap, "%s", s ? (const char *)s : "");
 }
 
 /* Runs sql, retrying while another process holds the database (beyond the busy handler, which
@@ -106,6 +113,13 @@ aop_status_t sbx_store_open(sbx_store_t *st, const char *path, aop_error_t *err)
             snprintf(sql, sizeof sql, "PRAGMA user_version=%d", SCHEMA_VERSION);
             rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
         }
+        if (rc == SQLITE_OK) {
+            sqlite3_stmt *q = NULL;
+            rc = sqlite3_prepare_v2(st->db, "SELECT value FROM meta WHERE key = 'code_salt'", -1, &q, NULL);
+            if (rc == SQLITE_OK) rc = sqlite3_step(q) == SQLITE_ROW ? SQLITE_OK : SQLITE_CORRUPT;
+            if (rc == SQLITE_OK) col_text(q, 0, st->salt, sizeof st->salt);
+            sqlite3_finalize(q);
+        }
         if (rc == SQLITE_OK)
             rc = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
         else
@@ -151,11 +165,6 @@ int sbx_store_commit(sbx_store_t *st) {
 void sbx_store_rollback(sbx_store_t *st) {
     sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
     pthread_mutex_unlock(&st->mu);
-}
-
-static void col_text(sqlite3_stmt *q, int i, char *out, size_t cap) {
-    const unsigned char *s = sqlite3_column_text(q, i);
-    snprintf(out, cap, "%s", s ? (const char *)s : "");
 }
 
 static void read_txn(sqlite3_stmt *q, sbx_txn_t *t) {
