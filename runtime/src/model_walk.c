@@ -21,8 +21,30 @@ typedef struct {
     sink_t *out;          /* NULL: validate only */
 } walk_t;
 
+/* memcpy, inline for the short runs an encoding is made of (keys, most values): a call to
+ * memcpy costs more than the copy. Every word is loaded before any is stored. */
+static inline void copy_bytes(char *dst, const char *src, size_t n) {
+    if (n > 16) {
+        memcpy(dst, src, n);
+    } else if (n >= 8) {
+        uint64_t a, b;
+        memcpy(&a, src, 8);
+        memcpy(&b, src + n - 8, 8);
+        memcpy(dst, &a, 8);
+        memcpy(dst + n - 8, &b, 8);
+    } else if (n >= 4) {
+        uint32_t a, b;
+        memcpy(&a, src, 4);
+        memcpy(&b, src + n - 4, 4);
+        memcpy(dst, &a, 4);
+        memcpy(dst + n - 4, &b, 4);
+    } else {
+        for (size_t i = 0; i < n; i++) dst[i] = src[i];
+    }
+}
+
 static inline void put(sink_t *s, const char *d, size_t n) {
-    if (s->len + n <= s->cap) memcpy(s->p + s->len, d, n);
+    if (s->len + n <= s->cap) copy_bytes(s->p + s->len, d, n);
     s->len += n;
 }
 
@@ -41,39 +63,41 @@ static const unsigned char escape_class[256] = {
 static void put_escaped(sink_t *s, const char *str, size_t n) {
     static const char hex[] = "0123456789abcdef";
     const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
-    /* The sink in locals: the compiler cannot keep s->len in a register across memcpy. */
+    /* The sink in locals: the compiler cannot keep s->len in a register across the copies. */
     char *const out = s->p;
     const size_t cap = s->cap;
     size_t len = s->len, run = 0, i = 0;
-#define PUT_BYTES(d, k)                                     \
-    do {                                                    \
-        if (len + (k) <= cap) memcpy(out + len, (d), (k));  \
-        len += (k);                                         \
+#define PUT_BYTES(d, k)                                        \
+    do {                                                       \
+        if (len + (k) <= cap) copy_bytes(out + len, (d), (k)); \
+        len += (k);                                            \
     } while (0)
     if (len < cap) out[len] = '"';
     len++;
     while (i < n) {
-        size_t end = n;
         if (n >= 8) {
-            /* Eight bytes at a time (the last word of the string overlaps bytes already seen):
-             * a high bit of m is set for a '"', a '\\' or a byte < 0x20 (zero-byte tests on
-             * v ^ '"', v ^ '\\' and v - 0x20; a borrow only spills upwards from a byte that
-             * matches, so a word without a match gives m == 0). */
+            /* Eight bytes at a time (the last word of the string overlaps bytes already seen,
+             * which are masked off): a high bit of m is set for a '"', a '\\' or a byte < 0x20
+             * (zero-byte tests on v ^ '"', v ^ '\\' and v - 0x20). A borrow only spills upwards
+             * from a byte that matches, so a word without a match gives m == 0; a flag may be
+             * spurious, so the byte it points at is still looked up below. */
             size_t at = n - i >= 8 ? i : n - 8;
             uint64_t v, q, b, m;
             memcpy(&v, str + at, 8);
             q = v ^ (ones * '"');
             b = v ^ (ones * '\\');
             m = (((q - ones) & ~q) | ((b - ones) & ~b) | ((v - ones * 0x20u) & ~v)) & highs;
-            end = at + 8;
+            m &= ~(uint64_t)0 << (8 * (i - at));
             if (!m) {
-                i = end;
+                i = at + 8;
                 continue;
             }
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            i = at + ((size_t)__builtin_ctzll(m) >> 3); /* the first flagged byte */
+#endif
         }
-        for (; i < end; i++) {
-            unsigned char c = (unsigned char)str[i];
-            if (!escape_class[c]) continue;
+        unsigned char c = (unsigned char)str[i];
+        if (escape_class[c]) {
             PUT_BYTES(str + run, i - run);
             run = i + 1;
             char e[6] = {'\\', 0, 0, 0, 0, 0};
@@ -96,6 +120,7 @@ static void put_escaped(sink_t *s, const char *str, size_t n) {
             }
             PUT_BYTES(e, en);
         }
+        i++;
     }
     PUT_BYTES(str + run, n - run);
 #undef PUT_BYTES
@@ -107,18 +132,20 @@ static void put_escaped(sink_t *s, const char *str, size_t n) {
  * valid UTF-8 of n UTF-16 units and is written as it is. The usual text, checked a word at a
  * time (a string of 8 bytes or more ends with a word that overlaps the one before; one of 4 to
  * 7 bytes is two overlapping 4-byte words); anything else goes the general ways. */
+/* Non-zero when a byte of v is not plain. Below the lowest such byte every byte is plain, so
+ * none of the subtractions borrows there; at it, a byte >= 0x80 shows in v, a byte < 0x20
+ * wraps in v - 0x20, and '"' or '\\' is 0 in q or b and wraps when 1 is subtracted. When all
+ * bytes are plain nothing borrows, q and b are 0x01..0x7F and v - 0x20 is below 0x60. */
 static inline uint64_t not_plain8(uint64_t v) {
     const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
     uint64_t q = v ^ (ones * '"'), b = v ^ (ones * '\\');
-    /* high bit per byte: '"', '\\', < 0x20 (zero-byte tests, exact for a word without any
-     * match since borrows only spill upwards from a match) or >= 0x80 */
-    return (((q - ones) & ~q) | ((b - ones) & ~b) | ((v - ones * 0x20u) & ~v) | v) & highs;
+    return ((q - ones) | (b - ones) | (v - ones * 0x20u) | v) & highs;
 }
 
 static inline uint32_t not_plain4(uint32_t v) {
     const uint32_t ones = 0x01010101u, highs = 0x80808080u;
     uint32_t q = v ^ (ones * '"'), b = v ^ (ones * '\\');
-    return (((q - ones) & ~q) | ((b - ones) & ~b) | ((v - ones * 0x20u) & ~v) | v) & highs;
+    return ((q - ones) | (b - ones) | (v - ones * 0x20u) | v) & highs;
 }
 
 static bool plain_text(const char *s, size_t n) {
@@ -152,7 +179,7 @@ static inline void put_plain(sink_t *s, const char *str, size_t n) {
     size_t len = s->len;
     if (len < cap) out[len] = '"';
     len++;
-    if (len + n <= cap) memcpy(out + len, str, n);
+    if (len + n <= cap) copy_bytes(out + len, str, n);
     len += n;
     if (len < cap) out[len] = '"';
     s->len = len + 1;
