@@ -789,6 +789,35 @@ static void log_request(ctx_t *c, const sbx_reply_t *reply, long elapsed_ms) {
             c->log_note, fault_names[c->fault], elapsed_ms);
 }
 
+/* PARAM_ILLEGAL with the failing field's JSON path first in resultMsg. */
+static void param_illegal(ctx_t *c, aop_status_t st, const aop_error_t *err) {
+    if (st == AOP_OK) {
+        set_result(c, AOP_RC_PARAM_ILLEGAL, "request.head.clientId: not a valid clientId");
+        return;
+    }
+    size_t pl = strlen(err->path);
+    if (pl && strncmp(err->msg, err->path, pl) == 0)
+        set_result(c, AOP_RC_PARAM_ILLEGAL, "%s", err->msg);
+    else
+        set_result(c, AOP_RC_PARAM_ILLEGAL, "%s: %s", err->path[0] ? err->path : "request", err->msg);
+}
+
+/* Strict decoding of the request's head alone (in place). */
+static aop_status_t decode_head(const aop_json_doc_t *doc, unsigned payload, char *body, aop_error_t *err) {
+    const jsmntok_t *t = doc->tok;
+    unsigned i = payload + 1;
+    for (int k = 0; k < t[payload].size; k++) {
+        if (aop_json_str_eq(doc, i, "head", 4)) {
+            aop_request_head_t head;
+            aop_warnings_t w;
+            aop_warnings_clear(&w);
+            return aop_decode(&aop_request_head_desc, doc, i + 1, body, &head, "request.head", true, &w, err);
+        }
+        i = aop_json_skip(doc, i + 1);
+    }
+    return aop_error_set(err, AOP_E_MISSING, "request.head", -1, "request.head: %s", aop_status_text(AOP_E_MISSING));
+}
+
 void sbx_handle(aop_sandbox_t *s, const aop_function_desc_t *fn, char *body, size_t len, sbx_reply_t *reply) {
     int64_t started = sbx_now_ms();
     memset(reply, 0, sizeof *reply);
@@ -824,11 +853,18 @@ void sbx_handle(aop_sandbox_t *s, const aop_function_desc_t *fn, char *body, siz
     read_loose(c, &doc, &env, body, len);
     c->echo_from_loose = true;
     const aop_request_head_t *lh = c->loose;
+    if (env.extra_members) {
+        /* requests are read strictly: only "request" and "signature" */
+        set_result(c, AOP_RC_PARAM_ILLEGAL, "the envelope has %u member%s besides \"request\" and \"signature\"",
+                   env.extra_members, env.extra_members == 1 ? "" : "s");
+        goto out;
+    }
 
     /* clientId */
     if (!lh || !head_text_ok(lh->client_id, AOP_REQUEST_HEAD_CLIENT_ID_MAX)) {
-        set_result(c, AOP_RC_PARAM_ILLEGAL, "request.head.clientId: %s",
-                   lh && lh->client_id.ptr ? "not a valid clientId" : aop_status_text(AOP_E_MISSING));
+        /* no usable clientId: say precisely what is wrong with the head (the body is not used
+         * any more, so decoding it in place is harmless now) */
+        param_illegal(c, decode_head(&doc, env.payload_tok, body, &err), &err);
         goto out;
     }
     if (!client_known(s, lh->client_id)) {
@@ -869,11 +905,7 @@ void sbx_handle(aop_sandbox_t *s, const aop_function_desc_t *fn, char *body, siz
     if (st != AOP_OK) {
         free(c->req);
         c->req = NULL;
-        size_t pl = strlen(err.path);
-        if (pl && strncmp(err.msg, err.path, pl) == 0)
-            set_result(c, AOP_RC_PARAM_ILLEGAL, "%s", err.msg);
-        else
-            set_result(c, AOP_RC_PARAM_ILLEGAL, "%s: %s", err.path[0] ? err.path : "request", err.msg);
+        param_illegal(c, st, &err);
         goto out;
     }
     const aop_request_head_t *h = c->req;

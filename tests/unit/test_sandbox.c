@@ -1103,11 +1103,24 @@ Test(sandbox, param_illegal_names_the_field) {
 
 Test(sandbox, garbage_gets_a_signed_param_illegal) {
     aop_sandbox_t *s = start();
-    const char *bodies[] = {"garbage", "", "{\"request\":{}}", "[1,2]", "{\"request\":{\"head\":{}},\"extra\":1}",
-                            "{\"request\":{\"head\":{\"clientId\":\"" CLIENT_ID "\",\"clientId\":\"x\"}}}"};
-    for (unsigned i = 0; i < sizeof bodies / sizeof *bodies; i++) {
+    static const struct {
+        const char *body, *msg; /* resultMsg starts with msg */
+    } cases[] = {
+        {"garbage", "the body is not a request envelope"},
+        {"", "the body is not a request envelope"},
+        {"[1,2]", "the body is not a request envelope"},
+        {"{\"request\":{\"head\":{}},\"extra\":1}", "the envelope has 1 member besides"},
+        {"{\"request\":{\"head\":{\"clientId\":\"" CLIENT_ID "\",\"clientId\":\"x\"}}}",
+         "the body is not a request envelope"},
+        {"{\"request\":{}}", "request.head: "},
+        {"{\"request\":{\"head\":{\"clientId\":42}}}", "request.head.clientId: "},
+        {"{\"request\":{\"head\":{\"version\":\"2.0.0\",\"function\":\"f\",\"reqTime\":\"2026-01-01T00:00:00Z\","
+         "\"reqMsgId\":\"m\",\"clientId\":\"\"}}}",
+         "request.head.clientId: "},
+    };
+    for (unsigned i = 0; i < sizeof cases / sizeof *cases; i++) {
         aop_buf_t out = {0};
-        raw_t q = {"POST", aop_fn_refund.path, "application/json", bodies[i], strlen(bodies[i]), false, false};
+        raw_t q = {"POST", aop_fn_refund.path, "application/json", cases[i].body, strlen(cases[i].body), false, false};
         cr_assert_eq(raw(aop_sandbox_port(s), &q, &out), 200, "body %u", i);
         answer_t a;
         aop_refund_response_t rr;
@@ -1115,8 +1128,11 @@ Test(sandbox, garbage_gets_a_signed_param_illegal) {
         cr_assert(a.verified, "body %u", i);
         cr_assert(aop_str_eq_cstr(rr.body.result_info.result_code, AOP_RC_PARAM_ILLEGAL), "body %u: %.*s", i,
                   (int)rr.body.result_info.result_code.len, rr.body.result_info.result_code.ptr);
-        cr_assert(aop_str_eq_cstr(rr.head.function, aop_fn_refund.name), "body %u", i);
-        cr_assert(aop_str_eq_cstr(rr.head.req_msg_id, "unknown"), "body %u", i);
+        aop_str_t m = rr.body.result_info.result_msg;
+        cr_assert(m.ptr && m.len >= strlen(cases[i].msg) && memcmp(m.ptr, cases[i].msg, strlen(cases[i].msg)) == 0,
+                  "body %u: resultMsg \"%.*s\"", i, (int)m.len, m.ptr ? m.ptr : "");
+        cr_assert(aop_str_eq_cstr(rr.head.function, i == 7 ? "f" : aop_fn_refund.name), "body %u", i);
+        cr_assert(aop_str_eq_cstr(rr.head.req_msg_id, i == 7 ? "m" : "unknown"), "body %u", i);
         aop_buf_free(&a.body);
         aop_buf_free(&out);
     }
