@@ -123,11 +123,8 @@ static int measure(const bench_op_t *op, result_t *r) {
 
     /* warm up caches, branch predictors, lazy binding and the libraries' one-time setup */
     uint64_t t0 = now_ns();
-    unsigned long n = 0;
-    do {
-        r->failed += run_n(op, 64);
-        n += 64;
-    } while (now_ns() - t0 < WARMUP_NS);
+    do r->failed += run_n(op, 64);
+    while (now_ns() - t0 < WARMUP_NS);
 
     /* a batch size that lasts at least BATCH_NS */
     unsigned long batch = 64;
