@@ -294,8 +294,12 @@ static void finish(ctx_t *c, sbx_reply_t *reply) {
             aop_str_t *v = (aop_str_t *)(void *)((char *)c->resp + e->response.offset);
             if (!v->ptr || v->len == 0) continue;
             cstr(*v, c->echo_alt, sizeof c->echo_alt);
-            size_t n = strlen(c->echo_alt);
-            c->echo_alt[n - 1] = c->echo_alt[n - 1] == 'X' ? 'Y' : 'X';
+            /* replace the last character (whole, so the text stays valid UTF-8) */
+            size_t n = strlen(c->echo_alt) - 1;
+            while (n > 0 && ((unsigned char)c->echo_alt[n] & 0xC0) == 0x80) n--;
+            char repl = c->echo_alt[n] == 'X' ? 'Y' : 'X';
+            c->echo_alt[n++] = repl;
+            c->echo_alt[n] = '\0';
             *v = aop_strn(c->echo_alt, n);
         }
     }
