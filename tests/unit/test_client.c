@@ -499,6 +499,20 @@ Test(client, signature_covers_the_exact_bytes) {
     r = pay_with(&b, c);
     assert_success(r, &aop_fn_offline_pay);
     aop_result_free(r);
+    /* an echoed amount written as a JSON number is the same amount */
+    b = (gw_behaviour_t){.patch_from = "\"orderAmount\":{\"currency\":\"USD\",\"value\":\"100\"}",
+                         .patch_to = "\"orderAmount\":{\"currency\":\"USD\",\"value\":100}"};
+    r = pay_with(&b, c);
+    assert_success(r, &aop_fn_offline_pay);
+    cr_assert(aop_str_eq_cstr(((const aop_offline_pay_response_t *)r->response)->body.order_amount.value, "100"));
+    aop_result_free(r);
+    /* ...but another number is another amount */
+    b.patch_to = "\"orderAmount\":{\"currency\":\"USD\",\"value\":1000}";
+    r = pay_with(&b, c);
+    assert_unknown(r, "orderAmount 1000");
+    cr_assert_eq(r->error, AOP_E_ECHO_MISMATCH);
+    cr_assert_str_eq(r->detail.path, "response.body.orderAmount");
+    aop_result_free(r);
     /* an escaped echo is compared after unescaping: "2\u002e0.0" is "2.0.0" */
     b = (gw_behaviour_t){.patch_from = "\"version\":\"2.0.0\"", .patch_to = "\"version\":\"2\\u002e0.0\""};
     r = pay_with(&b, c);
@@ -736,6 +750,61 @@ Test(client, deadlines_are_per_function) {
     aop_result_free(r);
     free(rq);
     aop_client_free(c);
+}
+
+/* A transport of the test's own (terminals may bring theirs): records what the client asks. */
+typedef struct {
+    aop_transport_t base;
+    int posts, destroyed;
+    long deadline_ms;
+    char url[256];
+} fake_transport_t;
+
+static aop_status_t fake_post(aop_transport_t *t, const aop_http_request_t *req, aop_http_response_t *resp,
+                              aop_error_t *err) {
+    fake_transport_t *f = t->ctx;
+    f->posts++;
+    f->deadline_ms = req->deadline_ms;
+    snprintf(f->url, sizeof f->url, "%s", req->url);
+    resp->status = 0;
+    resp->maybe_sent = false;
+    resp->elapsed_ms = 3;
+    return aop_error_set(err, AOP_E_TRANSPORT, NULL, -1, "the fake network is down");
+}
+
+static void fake_destroy(aop_transport_t *t) { ((fake_transport_t *)t->ctx)->destroyed++; }
+
+Test(client, borrowed_transport_and_default_deadlines) {
+    fake_transport_t f = {{fake_post, fake_destroy, NULL}, 0, 0, 0, ""};
+    f.base.ctx = &f;
+    aop_client_config_t cfg = base_config();
+    cfg.gateway_url = "https://open-sea.alipay.com/";
+    cfg.transport = &f.base;
+    cfg.refund_deadline_ms = 1234;
+    aop_client_t *c = client_with(&cfg);
+    static const struct {
+        const aop_function_desc_t *fn;
+        long deadline;
+    } want[] = {{&aop_fn_offline_pay, 15000}, {&aop_fn_offline_pay_query, 8000}, {&aop_fn_pay_cancel, 10000},
+                {&aop_fn_refund, 1234}};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        void *rq = sample_request(want[i].fn);
+        aop_result_t *r = call(c, want[i].fn, rq);
+        assert_unknown(r, want[i].fn->name);
+        cr_assert_eq(r->error, AOP_E_TRANSPORT);
+        cr_assert_not(r->maybe_sent, "the transport said it never left");
+        cr_assert_str_eq(r->detail.msg, "the fake network is down");
+        cr_assert_eq(r->latency_ms, 3);
+        cr_assert_eq(f.deadline_ms, want[i].deadline, "%s", want[i].fn->name);
+        char url[256];
+        snprintf(url, sizeof url, "https://open-sea.alipay.com%s", want[i].fn->path);
+        cr_assert_str_eq(f.url, url);
+        aop_result_free(r);
+        free(rq);
+    }
+    cr_assert_eq(f.posts, 4);
+    aop_client_free(c);
+    cr_assert_eq(f.destroyed, 0, "a borrowed transport belongs to the caller");
 }
 
 /* A port on 127.0.0.1 bound but not listening: connecting is refused. */
