@@ -24,16 +24,7 @@ int64_t sbx_now_ms(void) {
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-void sbx_rfc3339(int64_t unix_ms, char out[32]) {
-    time_t t = (time_t)(unix_ms / 1000);
-    struct tm tm;
-    localtime_r(&t, &tm);
-    long off = tm.tm_gmtoff / 60;
-    char sign = off < 0 ? '-' : '+';
-    if (off < 0) off = -off;
-    size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out + n, 32 - n, "%c%02ld:%02ld", sign, (off / 60) % 24, off % 60);
-}
+void sbx_rfc3339(int64_t unix_ms, char out[32]) { aop_rfc3339((time_t)(unix_ms / 1000), out); }
 
 bool sbx_parse_amount(const char *s, size_t n, uint64_t *out) {
     if (!s || n == 0 || n > 19) return false;

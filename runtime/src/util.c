@@ -18,10 +18,11 @@ aop_status_t aop_uuid(char out[37]) {
     return AOP_OK;
 }
 
-void aop_now_rfc3339(char out[32]) {
-    time_t now = time(NULL);
+void aop_now_rfc3339(char out[32]) { aop_rfc3339(time(NULL), out); }
+
+void aop_rfc3339(time_t t, char out[32]) {
     struct tm tm;
-    localtime_r(&now, &tm);
+    localtime_r(&t, &tm);
     long off = tm.tm_gmtoff / 60;
     char sign = off < 0 ? '-' : '+';
     if (off < 0) off = -off;

@@ -7,6 +7,7 @@
 #define AOP_CLIENT_H
 
 #include <stdbool.h>
+#include <time.h>
 #include "aop/error.h"
 #include "aop/model.h"
 #include "aop/sign.h"
@@ -119,6 +120,8 @@ static inline aop_status_t aop_refund(aop_client_t *c, const aop_refund_request_
 aop_status_t aop_uuid(char out[37]);
 /* Now as RFC 3339 with the local UTC offset ("2026-11-25T21:55:34+08:00"), 25 chars + NUL. */
 void aop_now_rfc3339(char out[32]);
+/* The time t in the same form. */
+void aop_rfc3339(time_t t, char out[32]);
 /* Masks a secret for logs: keeps at most the first 2 and last 2 characters of 8 or more. */
 void aop_mask(const char *s, size_t n, char *out, size_t cap);
 /* The fingerprints of the client's keys, for logs. */
