@@ -34,7 +34,7 @@ void cli_usage(FILE *out, const char *cmd);
 /* A client ready for one command: either against --gateway, or zero-config against an
  * in-process sandbox on a free loopback port with keys and state in ~/.aop/. */
 typedef struct cli_env cli_env_t;
-int cli_env_open(const cli_opts_t *o, const aop_function_desc_t *fn, cli_env_t **out, aop_client_t **client);
+int cli_env_open(const cli_opts_t *o, cli_env_t **out, aop_client_t **client);
 void cli_env_close(cli_env_t *env);
 
 /* ~/.aop (created 0700) and its demo keys, created once even when commands race. */

@@ -103,17 +103,13 @@ int cmd_call(const char *cmd, const cli_opts_t *o) {
         b->merchant_refund_id = aop_str(ids.merchant_refund_id);
     }
 
-    /* Refuse bad input before any key is read or sandbox started; the client checks again. */
+    /* Refuse bad input before any key is read or sandbox started: the body is all ours (the
+     * client fills the head, and validates the whole request again). */
     aop_error_t err;
-    aop_request_head_t *head = (aop_request_head_t *)(void *)&rq;
-    head->version = aop_str("2.0.0");
-    head->function = aop_str(fn->name);
-    head->client_id = aop_str(o->client_id ? o->client_id : CLI_DEFAULT_CLIENT_ID);
-    head->req_time = aop_str("2000-01-01T00:00:00Z");
-    head->req_msg_id = aop_str("0");
     if (fn->merchant) *(aop_str_t *)(void *)((char *)&rq + fn->merchant->offset) =
         aop_str(o->merchant_id ? o->merchant_id : CLI_DEFAULT_MERCHANT_ID);
-    if (aop_validate(fn->request, &rq, "request", &err) != AOP_OK) {
+    const aop_field_desc_t *body = &fn->request->fields[1]; /* head, then body */
+    if (aop_validate(body->sub, (const char *)&rq + body->offset, "request.body", &err) != AOP_OK) {
         fprintf(stderr, "aop %s: invalid input: %s\n", cmd, err.msg);
         return EXIT_USAGE;
     }
@@ -126,7 +122,7 @@ int cmd_call(const char *cmd, const cli_opts_t *o) {
 
     cli_env_t *env;
     aop_client_t *client;
-    if ((rc = cli_env_open(o, fn, &env, &client)) != 0) return rc;
+    if ((rc = cli_env_open(o, &env, &client)) != 0) return rc;
     aop_result_t *res = NULL;
     aop_status_t st = aop_call(client, fn, &rq, &res, &err);
     if (st != AOP_OK) {

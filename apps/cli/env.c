@@ -71,8 +71,7 @@ int cli_demo_keys(const char *dir) {
 
 static long deadline_ms(const cli_opts_t *o) { return o->timeout_s > 0 ? (long)(o->timeout_s * 1000.0 + 0.5) : 0; }
 
-int cli_env_open(const cli_opts_t *o, const aop_function_desc_t *fn, cli_env_t **out, aop_client_t **client) {
-    (void)fn;
+int cli_env_open(const cli_opts_t *o, cli_env_t **out, aop_client_t **client) {
     *out = NULL;
     *client = NULL;
     cli_env_t *env = calloc(1, sizeof *env);
