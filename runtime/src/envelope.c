@@ -10,7 +10,8 @@ aop_status_t aop_envelope_write(const char *member, const aop_msg_desc_t *d, con
     static const char close[] = "\"}";
     size_t mlen = strlen(member);
     size_t head = mlen + 4; /* {"member": */
-    aop_status_t st = aop_buf_reserve(out, head + 1024);
+    /* Room for a typical message and its signature, so one encoding pass is the rule. */
+    aop_status_t st = aop_buf_reserve(out, head + 4096);
     if (st != AOP_OK) return aop_error_set(err, st, NULL, -1, "out of memory");
     out->len = 0;
     aop_buf_append(out, "{\"", 2);
@@ -19,11 +20,8 @@ aop_status_t aop_envelope_write(const char *member, const aop_msg_desc_t *d, con
     size_t len = 0;
     for (int attempt = 0; attempt < 2; attempt++) {
         st = aop_encode(d, msg, member, out->data + head, out->cap - head, &len, err);
-        if (st != AOP_E_BUFFER_TOO_SMALL) break;
-        size_t need = 0;
-        aop_encode(d, msg, member, NULL, 0, &need, NULL);
-        if (need == 0) return st;
-        if (aop_buf_reserve(out, head + need + sizeof sig_open + AOP_SIG_B64_MAX + sizeof close) != AOP_OK)
+        if (st != AOP_E_BUFFER_TOO_SMALL) break; /* len is the size needed then */
+        if (aop_buf_reserve(out, head + len + sizeof sig_open + AOP_SIG_B64_MAX + sizeof close) != AOP_OK)
             return aop_error_set(err, AOP_E_NOMEM, NULL, -1, "out of memory");
     }
     if (st != AOP_OK) return st;

@@ -347,7 +347,7 @@ aop_status_t aop_encode(const aop_msg_desc_t *d, const void *msg, const char *ro
     walk_t k = {msg, true, NULL, err, &s};
     aop_path_t p = {NULL, root, strlen(root)};
     aop_status_t st = walk_msg(&k, d, msg, &p);
-    if (len) *len = st == AOP_OK ? s.len : 0;
+    if (len) *len = st == AOP_OK ? s.len : 0; /* the size needed when the buffer is too small */
     if (st != AOP_OK) return st;
     if (s.len > s.cap)
         return aop_error_set(err, AOP_E_BUFFER_TOO_SMALL, root, -1,
