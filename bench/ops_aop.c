@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "aop/json.h"
-#include "aop_model.h"
+#include "aop/protocol.h"
 #include "bench.h"
 
 #define WS_TOKENS 256u

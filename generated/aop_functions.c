@@ -4,7 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
-#include "aop_model.h"
+#include "aop/protocol.h"
 
 
 /* ---- alipay.intl.acquiring.common.payCancel ---- */

@@ -3,7 +3,7 @@
  *   (or: PYTHONPATH=codegen python3 -m aopgen --schema schema --out generated) */
 #include <stddef.h>
 #include <stdint.h>
-#include "aop_model.h"
+#include "aop/protocol.h"
 
 /* ---- enums ---- */
 

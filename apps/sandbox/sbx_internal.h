@@ -14,7 +14,7 @@
 #include "aop/model.h"
 #include "aop/sign.h"
 #include "aop/transport.h"
-#include "aop_model.h"
+#include "aop/protocol.h"
 #include "sandbox.h"
 
 #define SBX_DEFAULT_SETTLE_MS 3000u

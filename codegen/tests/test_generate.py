@@ -140,7 +140,7 @@ class RewriteTest(unittest.TestCase):
             self.assertEqual(os.stat(p).st_mtime_ns, self.OLD_NS)
 
     def test_check_stale_exits_1_lists_it_and_writes_nothing(self):
-        stale = os.path.join(self.out, "aop_model.h")
+        stale = os.path.join(self.out, "include", "aop", "protocol.h")
         with open(stale, "a", encoding="utf-8") as f:
             f.write("\n")
         os.utime(stale, ns=(self.OLD_NS, self.OLD_NS))

@@ -124,6 +124,6 @@ class PayCodesTest(unittest.TestCase):
         self._check_codes_c(support.render(support.load_real_schema())["aop_codes.c"], "rendered aop_codes.c")
 
     def test_header_defines_every_code(self):
-        header = support.render(support.load_real_schema())["aop_model.h"]
+        header = support.render(support.load_real_schema())["include/aop/protocol.h"]
         for code in SEED:
             self.assertIn(f'#define AOP_RC_{code} "{code}"\n', header)

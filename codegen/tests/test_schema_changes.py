@@ -10,7 +10,7 @@ from aopgen.cases import build_cases, expected_case_count  # noqa: E402
 
 REQUEST = r"^  request:"
 RESPONSE = r"^  response:"
-H, C, CASES = "aop_model.h", "aop_model.c", "tests/conformance_cases.c"
+H, C, CASES = "include/aop/protocol.h", "aop_model.c", "tests/conformance_cases.c"
 
 
 def field(name):

@@ -5,7 +5,7 @@
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>
-#include "aop_model.h"
+#include "aop/protocol.h"
 
 #define EXPECTED_CASES 1050
 

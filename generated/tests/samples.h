@@ -6,7 +6,7 @@
 #define AOP_GENERATED_SAMPLES_H
 #include <stdlib.h>
 #include <string.h>
-#include "aop_model.h"
+#include "aop/protocol.h"
 
 /* A string of n copies of c followed by suffix, in a static buffer. */
 static char rep_buf[65551];

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "aop/envelope.h"
-#include "aop_model.h"
+#include "aop/protocol.h"
 
 #if FUZZ_RESPONSE
 #define MEMBER "response"

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "aop/envelope.h"
-#include "aop_model.h"
+#include "aop/protocol.h"
 #include "support.h"
 
 static jsmntok_t toks[8192];

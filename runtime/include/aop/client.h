@@ -10,9 +10,9 @@
 #include <time.h>
 #include "aop/error.h"
 #include "aop/model.h"
+#include "aop/protocol.h"
 #include "aop/sign.h"
 #include "aop/transport.h"
-#include "aop_model.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -1,4 +1,4 @@
-/* The descriptor types the generator fills in (generated/aop_model.c) and the engine that
+/* The descriptor types the generator fills in (generated/aop_model.c, declared in aop/protocol.h) and the engine that
  * validates, encodes and decodes any message from them (runtime/src/model_*.c). The runtime
  * knows kinds and flags, never a field name: names live in schema/ and the generated tables. */
 #ifndef AOP_MODEL_H

@@ -32,8 +32,8 @@
  *   schema/types.yaml:68 field ResultInfo.resultMsg: max length 256
  *   schema/types.yaml:72 type ExchangeRate: the fields, their lengths and flags are reconstructed
  */
-#ifndef AOP_GENERATED_MODEL_H
-#define AOP_GENERATED_MODEL_H
+#ifndef AOP_PROTOCOL_H
+#define AOP_PROTOCOL_H
 
 #include <stdbool.h>
 #include <stddef.h>
