@@ -240,8 +240,7 @@ static void rm_rf(const char *dir) {
 /* ---- raw HTTP ---------------------------------------------------------------------------------- */
 
 static size_t collect(char *p, size_t size, size_t n, void *ud) {
-    aop_buf_append(ud, p, size * n);
-    return size * n;
+    return aop_buf_append(ud, p, size * n) == AOP_OK ? size * n : 0; /* 0 makes curl fail */
 }
 
 typedef struct {
@@ -314,7 +313,7 @@ typedef struct {
 
 static void read_answer(const aop_buf_t *in, const aop_function_desc_t *fn, answer_t *a, void *msg) {
     memset(a, 0, sizeof *a);
-    aop_buf_append(&a->body, in->data, in->len);
+    cr_assert_eq(aop_buf_append(&a->body, in->data, in->len), AOP_OK);
     aop_json_ws_t ws;
     aop_error_t err;
     cr_assert_eq(aop_json_ws_alloc(&ws, a->body.len, &err), AOP_OK);
@@ -1407,11 +1406,11 @@ static int run_bin(const char *const *args, char **out, const char *home) {
     aop_buf_t buf = {0};
     char chunk[4096];
     ssize_t k;
-    while ((k = read(pipefd[0], chunk, sizeof chunk)) > 0) aop_buf_append(&buf, chunk, (size_t)k);
+    while ((k = read(pipefd[0], chunk, sizeof chunk)) > 0) cr_assert_eq(aop_buf_append(&buf, chunk, (size_t)k), AOP_OK);
     close(pipefd[0]);
     int status = 0;
     waitpid(pid, &status, 0);
-    aop_buf_append(&buf, "", 1);
+    cr_assert_eq(aop_buf_append(&buf, "", 1), AOP_OK);
     if (out)
         *out = buf.data;
     else
