@@ -204,6 +204,21 @@ class StandaloneSandbox(CliCase):
             p.send_signal(signal.SIGKILL)
             p.wait()
 
+    def test_example_reads_a_member_the_schema_lacks(self):
+        p, url = self.start(os.path.join(self.home.name, "s.db"))
+        try:
+            ex = os.path.join(BIN, "read_unknown_member")
+            keys = (os.path.join(DATA, "merchant.pkcs8.pem"), os.path.join(DATA, "gateway.spki.pem"))
+            r = subprocess.run([ex, url, *keys], capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(r.stdout, "body.sandboxNote (string) = a member the schema does not define\n")
+            r = subprocess.run([ex, url, *keys, "body.noSuchMember"], capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+            self.assertIn("no such member", r.stderr)
+        finally:
+            p.send_signal(signal.SIGKILL)
+            p.wait()
+
 
 if __name__ == "__main__":
     BIN, DATA = sys.argv[1], sys.argv[2]
