@@ -215,5 +215,5 @@ Test(codec, result_code_tables) {
     cr_assert_null(aop_result_code_find(aop_fn_offline_pay.codes, "REFUND_AMOUNT_EXCEED", 20));
     cr_assert_not_null(aop_result_code_find(aop_fn_refund.codes, "REFUND_AMOUNT_EXCEED", 20));
     cr_assert_eq(aop_function_find("alipay.intl.acquiring.common.refund", 35), &aop_fn_refund);
-    cr_assert_str_eq(aop_fn_refund.path, "/api/alipay/intl/acquiring/common/grefund.htm");
+    cr_assert_str_eq(aop_fn_refund.path, "/alipay/intl/acquiring/common/grefund.htm");
 }

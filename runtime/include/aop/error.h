@@ -61,6 +61,8 @@ extern "C" {
     X(AOP_E_CONFIG, "invalid configuration")                                      \
     X(AOP_E_IO, "I/O error")                                                      \
     X(AOP_E_NOMEM, "out of memory")                                               \
+    X(AOP_E_CONTROL_CHAR, "text contains a control character (U+0001-U+001F, U+007F-U+009F)") \
+    X(AOP_E_AMOUNT_ZERO, "a request amount must be at least 1 minor unit")      \
     X(AOP_E_INTERNAL, "internal error")
 
 typedef enum {
