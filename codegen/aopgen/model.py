@@ -524,6 +524,8 @@ def _resolve_type(s, f, where):
         s.err(f.file, f.line, f"field {where}: an object field takes no sample (its type's fields have them)")
     if f.sample is not None and not isinstance(f.sample, str):
         s.err(f.file, f.line, f"field {where}: sample must be a string (quote it)")
+    elif f.nonempty and f.sample == "":
+        s.err(f.file, f.line, f"field {where}: an id is never empty, and neither is its sample")
     if f.kind not in ("object",) and f.sample is None and f.mandatory:
         s.err(f.file, f.line, f"field {where}: a mandatory field needs a sample")
     if f.alias is not None and (not isinstance(f.alias, str) or not IDENT.match(f.alias)):
