@@ -3,41 +3,216 @@
  *   (or: PYTHONPATH=codegen python3 -m aopgen --schema schema --out generated) */
 #include "aop/protocol.h"
 
-static const aop_result_code_t rc_access_denied = {"ACCESS_DENIED", "00000021", 'F', "Access denied"};
-static const aop_result_code_t rc_amount_exceed_limit = {"AMOUNT_EXCEED_LIMIT", "12005104", 'F', "The amount exceeds the limit."};
-static const aop_result_code_t rc_api_is_invalid = {"API_IS_INVALID", "00000014", 'F', "API is invalid or not active."};
-static const aop_result_code_t rc_client_forbidden_access_api = {"CLIENT_FORBIDDEN_ACCESS_API", "12014152", 'F', "The client is not authorized to use this API."};
-static const aop_result_code_t rc_contract_status_invalid = {"CONTRACT_STATUS_INVALID", NULL, 'F', "The status of the contract is invalid."};
-static const aop_result_code_t rc_count_exceed_limit = {"COUNT_EXCEED_LIMIT", "12005128", 'F', "Count exceeds the limit."};
-static const aop_result_code_t rc_currency_not_support = {"CURRENCY_NOT_SUPPORT", "12005001", 'F', "Transaction currency is invalid."};
-static const aop_result_code_t rc_identity_code_invalid = {"IDENTITY_CODE_INVALID", "12005131", 'F', "The identity code is invalid."};
-static const aop_result_code_t rc_identity_code_not_support = {"IDENTITY_CODE_NOT_SUPPORT", "12005132", 'F', "The format of identity code is NOT supported, e.g. the identity code is from an unsupported wallet."};
-static const aop_result_code_t rc_invalid_client_status = {"INVALID_CLIENT_STATUS", "12014156", 'F', "Invalid client status"};
-static const aop_result_code_t rc_invalid_signature = {"INVALID_SIGNATURE", "00000007", 'F', "The signature is invalid."};
-static const aop_result_code_t rc_key_no_found = {"KEY_NO_FOUND", "00000008", 'F', "The key is not found."};
-static const aop_result_code_t rc_no_interface_def = {"NO_INTERFACE_DEF", "00000013", 'F', "API is not defined."};
-static const aop_result_code_t rc_oauth_failed = {"OAUTH_FAILED", "00000016", 'F', "oAuth authentication failed."};
-static const aop_result_code_t rc_order_is_closed = {"ORDER_IS_CLOSED", "12005100", 'F', "The order status is closed."};
-static const aop_result_code_t rc_order_not_exist = {"ORDER_NOT_EXIST", NULL, 'F', "The order does not exist."};
-static const aop_result_code_t rc_order_status_invalid = {"ORDER_STATUS_INVALID", "12005003", 'F', "The order status is invalid."};
-static const aop_result_code_t rc_param_illegal = {"PARAM_ILLEGAL", "00000004", 'F', "Illegal parameters. For example, non-numeric input, invalid date."};
-static const aop_result_code_t rc_payment_in_process = {"PAYMENT_IN_PROCESS", "12005124", 'U', "The payment is still under process."};
-static const aop_result_code_t rc_process_fail = {"PROCESS_FAIL", "00000019", 'F', "General business failure. No retry."};
-static const aop_result_code_t rc_query_contract_value_null = {"QUERY_CONTRACT_VALUE_NULL", NULL, 'F', "The query contract value is null."};
-static const aop_result_code_t rc_refund_amount_exceed = {"REFUND_AMOUNT_EXCEED", NULL, 'F', "The total refund amount exceeds the paid amount."};
-static const aop_result_code_t rc_repeat_req_inconsistent = {"REPEAT_REQ_INCONSISTENT", "00000025", 'F', "Repeated submit, and requests are inconsistent."};
-static const aop_result_code_t rc_request_traffic_exceed_limit = {"REQUEST_TRAFFIC_EXCEED_LIMIT", "00000024", 'F', "Request traffic exceeds the limit."};
-static const aop_result_code_t rc_risk_reject = {"RISK_REJECT", "00000011", 'F', "Payment is declined by risk control."};
-static const aop_result_code_t rc_success = {"SUCCESS", "00000000", 'S', "Success"};
-static const aop_result_code_t rc_unknown_client = {"UNKNOWN_CLIENT", "12014155", 'F', "Unknown client"};
-static const aop_result_code_t rc_unknown_exception = {"UNKNOWN_EXCEPTION", "00000901", 'U', "API failed due to unknown reasons."};
-static const aop_result_code_t rc_user_amount_exceed_limit = {"USER_AMOUNT_EXCEED_LIMIT", "12002046", 'F', "User amount exceeds the limit."};
-static const aop_result_code_t rc_user_balance_not_enough = {"USER_BALANCE_NOT_ENOUGH", "12006004", 'F', "User balance is not enough."};
-static const aop_result_code_t rc_user_balance_pay_off = {"USER_BALANCE_PAY_OFF", "12002003", 'F', "This user turns the basic payment capability off."};
-static const aop_result_code_t rc_user_not_exist = {"USER_NOT_EXIST", "12002005", 'F', "User does not exist"};
-static const aop_result_code_t rc_user_no_payment_instrument = {"USER_NO_PAYMENT_INSTRUMENT", "12002010", 'F', "This user has no payment instrument."};
-static const aop_result_code_t rc_user_realname_status_invalid = {"USER_REALNAME_STATUS_INVALID", "12002004", 'F', "This user needs to complete real name validation."};
-static const aop_result_code_t rc_user_status_abnormal = {"USER_STATUS_ABNORMAL", "12002006", 'F', "User status is not normal."};
+static const aop_result_code_t rc_access_denied = {
+    .code = "ACCESS_DENIED",
+    .id = "00000021",
+    .status = 'F',
+    .meaning = "Access denied",
+};
+static const aop_result_code_t rc_amount_exceed_limit = {
+    .code = "AMOUNT_EXCEED_LIMIT",
+    .id = "12005104",
+    .status = 'F',
+    .meaning = "The amount exceeds the limit.",
+};
+static const aop_result_code_t rc_api_is_invalid = {
+    .code = "API_IS_INVALID",
+    .id = "00000014",
+    .status = 'F',
+    .meaning = "API is invalid or not active.",
+};
+static const aop_result_code_t rc_client_forbidden_access_api = {
+    .code = "CLIENT_FORBIDDEN_ACCESS_API",
+    .id = "12014152",
+    .status = 'F',
+    .meaning = "The client is not authorized to use this API.",
+};
+static const aop_result_code_t rc_contract_status_invalid = {
+    .code = "CONTRACT_STATUS_INVALID",
+    .id = NULL,
+    .status = 'F',
+    .meaning = "The status of the contract is invalid.",
+};
+static const aop_result_code_t rc_count_exceed_limit = {
+    .code = "COUNT_EXCEED_LIMIT",
+    .id = "12005128",
+    .status = 'F',
+    .meaning = "Count exceeds the limit.",
+};
+static const aop_result_code_t rc_currency_not_support = {
+    .code = "CURRENCY_NOT_SUPPORT",
+    .id = "12005001",
+    .status = 'F',
+    .meaning = "Transaction currency is invalid.",
+};
+static const aop_result_code_t rc_identity_code_invalid = {
+    .code = "IDENTITY_CODE_INVALID",
+    .id = "12005131",
+    .status = 'F',
+    .meaning = "The identity code is invalid.",
+};
+static const aop_result_code_t rc_identity_code_not_support = {
+    .code = "IDENTITY_CODE_NOT_SUPPORT",
+    .id = "12005132",
+    .status = 'F',
+    .meaning = "The format of identity code is NOT supported, e.g. the identity code is from an unsupported wallet.",
+};
+static const aop_result_code_t rc_invalid_client_status = {
+    .code = "INVALID_CLIENT_STATUS",
+    .id = "12014156",
+    .status = 'F',
+    .meaning = "Invalid client status",
+};
+static const aop_result_code_t rc_invalid_signature = {
+    .code = "INVALID_SIGNATURE",
+    .id = "00000007",
+    .status = 'F',
+    .meaning = "The signature is invalid.",
+};
+static const aop_result_code_t rc_key_no_found = {
+    .code = "KEY_NO_FOUND",
+    .id = "00000008",
+    .status = 'F',
+    .meaning = "The key is not found.",
+};
+static const aop_result_code_t rc_no_interface_def = {
+    .code = "NO_INTERFACE_DEF",
+    .id = "00000013",
+    .status = 'F',
+    .meaning = "API is not defined.",
+};
+static const aop_result_code_t rc_oauth_failed = {
+    .code = "OAUTH_FAILED",
+    .id = "00000016",
+    .status = 'F',
+    .meaning = "oAuth authentication failed.",
+};
+static const aop_result_code_t rc_order_is_closed = {
+    .code = "ORDER_IS_CLOSED",
+    .id = "12005100",
+    .status = 'F',
+    .meaning = "The order status is closed.",
+};
+static const aop_result_code_t rc_order_not_exist = {
+    .code = "ORDER_NOT_EXIST",
+    .id = NULL,
+    .status = 'F',
+    .meaning = "The order does not exist.",
+};
+static const aop_result_code_t rc_order_status_invalid = {
+    .code = "ORDER_STATUS_INVALID",
+    .id = "12005003",
+    .status = 'F',
+    .meaning = "The order status is invalid.",
+};
+static const aop_result_code_t rc_param_illegal = {
+    .code = "PARAM_ILLEGAL",
+    .id = "00000004",
+    .status = 'F',
+    .meaning = "Illegal parameters. For example, non-numeric input, invalid date.",
+};
+static const aop_result_code_t rc_payment_in_process = {
+    .code = "PAYMENT_IN_PROCESS",
+    .id = "12005124",
+    .status = 'U',
+    .meaning = "The payment is still under process.",
+};
+static const aop_result_code_t rc_process_fail = {
+    .code = "PROCESS_FAIL",
+    .id = "00000019",
+    .status = 'F',
+    .meaning = "General business failure. No retry.",
+};
+static const aop_result_code_t rc_query_contract_value_null = {
+    .code = "QUERY_CONTRACT_VALUE_NULL",
+    .id = NULL,
+    .status = 'F',
+    .meaning = "The query contract value is null.",
+};
+static const aop_result_code_t rc_refund_amount_exceed = {
+    .code = "REFUND_AMOUNT_EXCEED",
+    .id = NULL,
+    .status = 'F',
+    .meaning = "The total refund amount exceeds the paid amount.",
+};
+static const aop_result_code_t rc_repeat_req_inconsistent = {
+    .code = "REPEAT_REQ_INCONSISTENT",
+    .id = "00000025",
+    .status = 'F',
+    .meaning = "Repeated submit, and requests are inconsistent.",
+};
+static const aop_result_code_t rc_request_traffic_exceed_limit = {
+    .code = "REQUEST_TRAFFIC_EXCEED_LIMIT",
+    .id = "00000024",
+    .status = 'F',
+    .meaning = "Request traffic exceeds the limit.",
+};
+static const aop_result_code_t rc_risk_reject = {
+    .code = "RISK_REJECT",
+    .id = "00000011",
+    .status = 'F',
+    .meaning = "Payment is declined by risk control.",
+};
+static const aop_result_code_t rc_success = {
+    .code = "SUCCESS",
+    .id = "00000000",
+    .status = 'S',
+    .meaning = "Success",
+};
+static const aop_result_code_t rc_unknown_client = {
+    .code = "UNKNOWN_CLIENT",
+    .id = "12014155",
+    .status = 'F',
+    .meaning = "Unknown client",
+};
+static const aop_result_code_t rc_unknown_exception = {
+    .code = "UNKNOWN_EXCEPTION",
+    .id = "00000901",
+    .status = 'U',
+    .meaning = "API failed due to unknown reasons.",
+};
+static const aop_result_code_t rc_user_amount_exceed_limit = {
+    .code = "USER_AMOUNT_EXCEED_LIMIT",
+    .id = "12002046",
+    .status = 'F',
+    .meaning = "User amount exceeds the limit.",
+};
+static const aop_result_code_t rc_user_balance_not_enough = {
+    .code = "USER_BALANCE_NOT_ENOUGH",
+    .id = "12006004",
+    .status = 'F',
+    .meaning = "User balance is not enough.",
+};
+static const aop_result_code_t rc_user_balance_pay_off = {
+    .code = "USER_BALANCE_PAY_OFF",
+    .id = "12002003",
+    .status = 'F',
+    .meaning = "This user turns the basic payment capability off.",
+};
+static const aop_result_code_t rc_user_not_exist = {
+    .code = "USER_NOT_EXIST",
+    .id = "12002005",
+    .status = 'F',
+    .meaning = "User does not exist",
+};
+static const aop_result_code_t rc_user_no_payment_instrument = {
+    .code = "USER_NO_PAYMENT_INSTRUMENT",
+    .id = "12002010",
+    .status = 'F',
+    .meaning = "This user has no payment instrument.",
+};
+static const aop_result_code_t rc_user_realname_status_invalid = {
+    .code = "USER_REALNAME_STATUS_INVALID",
+    .id = "12002004",
+    .status = 'F',
+    .meaning = "This user needs to complete real name validation.",
+};
+static const aop_result_code_t rc_user_status_abnormal = {
+    .code = "USER_STATUS_ABNORMAL",
+    .id = "12002006",
+    .status = 'F',
+    .meaning = "User status is not normal.",
+};
 
 /* Every code of the schema. */
 static const aop_result_code_t *const all_by_code[35] = {
@@ -110,7 +285,12 @@ static const aop_result_code_t *const all_by_id[31] = {
     &rc_unknown_client,
     &rc_invalid_client_status,
 };
-const aop_result_table_t aop_all_codes = { 35, all_by_code, 31, all_by_id };
+const aop_result_table_t aop_all_codes = {
+    .count = 35,
+    .by_code = all_by_code,
+    .n_ids = 31,
+    .by_id = all_by_id,
+};
 
 
 /* alipay.intl.acquiring.common.payCancel */
@@ -149,7 +329,12 @@ static const aop_result_code_t *const pay_cancel_by_id[15] = {
     &rc_unknown_client,
     &rc_invalid_client_status,
 };
-const aop_result_table_t aop_pay_cancel_codes = { 16, pay_cancel_by_code, 15, pay_cancel_by_id };
+const aop_result_table_t aop_pay_cancel_codes = {
+    .count = 16,
+    .by_code = pay_cancel_by_code,
+    .n_ids = 15,
+    .by_id = pay_cancel_by_id,
+};
 
 
 /* alipay.intl.acquiring.common.refund */
@@ -191,7 +376,12 @@ static const aop_result_code_t *const refund_by_id[16] = {
     &rc_unknown_client,
     &rc_invalid_client_status,
 };
-const aop_result_table_t aop_refund_codes = { 18, refund_by_code, 16, refund_by_id };
+const aop_result_table_t aop_refund_codes = {
+    .count = 18,
+    .by_code = refund_by_code,
+    .n_ids = 16,
+    .by_id = refund_by_id,
+};
 
 
 /* alipay.intl.acquiring.offline.pay */
@@ -263,7 +453,12 @@ static const aop_result_code_t *const offline_pay_by_id[31] = {
     &rc_unknown_client,
     &rc_invalid_client_status,
 };
-const aop_result_table_t aop_offline_pay_codes = { 33, offline_pay_by_code, 31, offline_pay_by_id };
+const aop_result_table_t aop_offline_pay_codes = {
+    .count = 33,
+    .by_code = offline_pay_by_code,
+    .n_ids = 31,
+    .by_id = offline_pay_by_id,
+};
 
 
 /* alipay.intl.acquiring.offline.payQuery */
@@ -300,5 +495,10 @@ static const aop_result_code_t *const offline_pay_query_by_id[14] = {
     &rc_unknown_client,
     &rc_invalid_client_status,
 };
-const aop_result_table_t aop_offline_pay_query_codes = { 15, offline_pay_query_by_code, 14, offline_pay_query_by_id };
+const aop_result_table_t aop_offline_pay_query_codes = {
+    .count = 15,
+    .by_code = offline_pay_query_by_code,
+    .n_ids = 14,
+    .by_id = offline_pay_query_by_id,
+};
 

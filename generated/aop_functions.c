@@ -10,120 +10,537 @@
 /* ---- alipay.intl.acquiring.common.payCancel ---- */
 extern const aop_result_table_t aop_pay_cancel_codes;
 static const aop_echo_desc_t pay_cancel_echo[6] = {
-    {{"request.head.version", offsetof(aop_pay_cancel_request_t, head.version), -1, AOP_KIND_STRING, NULL}, {"response.head.version", offsetof(aop_pay_cancel_response_t, head.version), -1, AOP_KIND_STRING, NULL}, true},
-    {{"request.head.function", offsetof(aop_pay_cancel_request_t, head.function), -1, AOP_KIND_STRING, NULL}, {"response.head.function", offsetof(aop_pay_cancel_response_t, head.function), -1, AOP_KIND_STRING, NULL}, true},
-    {{"request.head.clientId", offsetof(aop_pay_cancel_request_t, head.client_id), -1, AOP_KIND_STRING, NULL}, {"response.head.clientId", offsetof(aop_pay_cancel_response_t, head.client_id), -1, AOP_KIND_STRING, NULL}, true},
-    {{"request.head.reqMsgId", offsetof(aop_pay_cancel_request_t, head.req_msg_id), -1, AOP_KIND_STRING, NULL}, {"response.head.reqMsgId", offsetof(aop_pay_cancel_response_t, head.req_msg_id), -1, AOP_KIND_STRING, NULL}, true},
-    {{"request.body.acquirementId", offsetof(aop_pay_cancel_request_t, body.acquirement_id), -1, AOP_KIND_STRING, NULL}, {"response.body.acquirementId", offsetof(aop_pay_cancel_response_t, body.acquirement_id), -1, AOP_KIND_STRING, NULL}, false},
-    {{"request.body.merchantTransId", offsetof(aop_pay_cancel_request_t, body.merchant_trans_id), -1, AOP_KIND_STRING, NULL}, {"response.body.merchantTransId", offsetof(aop_pay_cancel_response_t, body.merchant_trans_id), -1, AOP_KIND_STRING, NULL}, false},
+    {
+        .request = {
+            .path = "request.head.version",
+            .offset = offsetof(aop_pay_cancel_request_t, head.version),
+            .has_offset = -1,
+            .kind = AOP_KIND_STRING,
+        },
+        .response = {
+            .path = "response.head.version",
+            .offset = offsetof(aop_pay_cancel_response_t, head.version),
+            .has_offset = -1,
+            .kind = AOP_KIND_STRING,
+        },
+        .mandatory = true,
+    },
+    {
+        .request = {
+            .path = "request.head.function",
+            .offset = offsetof(aop_pay_cancel_request_t, head.function),
+            .has_offset = -1,
+            .kind = AOP_KIND_STRING,
+        },
+        .response = {
+            .path = "response.head.function",
+            .offset = offsetof(aop_pay_cancel_response_t, head.function),
+            .has_offset = -1,
+            .kind = AOP_KIND_STRING,
+        },
+        .mandatory = true,
+    },
+    {
+        .request = {
+            .path = "request.head.clientId",
+            .offset = offsetof(aop_pay_cancel_request_t, head.client_id),
+            .has_offset = -1,
+            .kind = AOP_KIND_STRING,
+        },
+        .response = {
+            .path = "response.head.clientId",
+            .offset = offsetof(aop_pay_cancel_response_t, head.client_id),
+            .has_offset = -1,
+            .kind = AOP_KIND_STRING,
+        },
+        .mandatory = true,
+    },
+    {
+        .request = {
+            .path = "request.head.reqMsgId",
+            .offset = offsetof(aop_pay_cancel_request_t, head.req_msg_id),
+            .has_offset = -1,
+            .kind = AOP_KIND_STRING,
+        },
+        .response = {
+            .path = "response.head.reqMsgId",
+            .offset = offsetof(aop_pay_cancel_response_t, head.req_msg_id),
+            .has_offset = -1,
+            .kind = AOP_KIND_STRING,
+        },
+        .mandatory = true,
+    },
+    {
+        .request = {
+            .path = "request.body.acquirementId",
+            .offset = offsetof(aop_pay_cancel_request_t, body.acquirement_id),
+            .has_offset = -1,
+            .kind = AOP_KIND_STRING,
+        },
+        .response = {
+            .path = "response.body.acquirementId",
+            .offset = offsetof(aop_pay_cancel_response_t, body.acquirement_id),
+            .has_offset = -1,
+            .kind = AOP_KIND_STRING,
+        },
+        .mandatory = false,
+    },
+    {
+        .request = {
+            .path = "request.body.merchantTransId",
+            .offset = offsetof(aop_pay_cancel_request_t, body.merchant_trans_id),
+            .has_offset = -1,
+            .kind = AOP_KIND_STRING,
+        },
+        .response = {
+            .path = "response.body.merchantTransId",
+            .offset = offsetof(aop_pay_cancel_response_t, body.merchant_trans_id),
+            .has_offset = -1,
+            .kind = AOP_KIND_STRING,
+        },
+        .mandatory = false,
+    },
 };
-static const aop_field_ref_t pay_cancel_merchant = {"request.body.merchantId", offsetof(aop_pay_cancel_request_t, body.merchant_id), -1, AOP_KIND_STRING, NULL};
-static const aop_field_ref_t pay_cancel_result_info = {"response.body.resultInfo", offsetof(aop_pay_cancel_response_t, body.result_info), -1, AOP_KIND_OBJECT, &aop_result_info_desc};
+static const aop_field_ref_t pay_cancel_merchant = {
+    .path = "request.body.merchantId",
+    .offset = offsetof(aop_pay_cancel_request_t, body.merchant_id),
+    .has_offset = -1,
+    .kind = AOP_KIND_STRING,
+};
+static const aop_field_ref_t pay_cancel_result_info = {
+    .path = "response.body.resultInfo",
+    .offset = offsetof(aop_pay_cancel_response_t, body.result_info),
+    .has_offset = -1,
+    .kind = AOP_KIND_OBJECT,
+    .sub = &aop_result_info_desc,
+};
 
 const aop_function_desc_t aop_fn_pay_cancel = {
-    "alipay.intl.acquiring.common.payCancel",
-    "/api/alipay/intl/acquiring/common/paycancel.htm",
-    10000,
-    &aop_pay_cancel_request_desc,
-    &aop_pay_cancel_response_desc,
-    6, pay_cancel_echo,
-    0, NULL,
-    NULL,
-    NULL,
-    &pay_cancel_merchant,
-    &pay_cancel_result_info,
-    &aop_pay_cancel_codes,
+    .name = "alipay.intl.acquiring.common.payCancel",
+    .path = "/alipay/intl/acquiring/common/paycancel.htm",
+    .deadline_ms = 10000,
+    .request = &aop_pay_cancel_request_desc,
+    .response = &aop_pay_cancel_response_desc,
+    .n_echo = 6,
+    .echo = pay_cancel_echo,
+    .n_sensitive = 0,
+    .sensitive = NULL,
+    .idempotency_key = NULL,
+    .amount = NULL,
+    .merchant = &pay_cancel_merchant,
+    .result_info = &pay_cancel_result_info,
+    .codes = &aop_pay_cancel_codes,
 };
 
 /* ---- alipay.intl.acquiring.common.refund ---- */
 extern const aop_result_table_t aop_refund_codes;
 static const aop_echo_desc_t refund_echo[6] = {
-    {{"request.head.version", offsetof(aop_refund_request_t, head.version), -1, AOP_KIND_STRING, NULL}, {"response.head.version", offsetof(aop_refund_response_t, head.version), -1, AOP_KIND_STRING, NULL}, true},
-    {{"request.head.function", offsetof(aop_refund_request_t, head.function), -1, AOP_KIND_STRING, NULL}, {"response.head.function", offsetof(aop_refund_response_t, head.function), -1, AOP_KIND_STRING, NULL}, true},
-    {{"request.head.clientId", offsetof(aop_refund_request_t, head.client_id), -1, AOP_KIND_STRING, NULL}, {"response.head.clientId", offsetof(aop_refund_response_t, head.client_id), -1, AOP_KIND_STRING, NULL}, true},
-    {{"request.head.reqMsgId", offsetof(aop_refund_request_t, head.req_msg_id), -1, AOP_KIND_STRING, NULL}, {"response.head.reqMsgId", offsetof(aop_refund_response_t, head.req_msg_id), -1, AOP_KIND_STRING, NULL}, true},
-    {{"request.body.acquirementId", offsetof(aop_refund_request_t, body.acquirement_id), -1, AOP_KIND_STRING, NULL}, {"response.body.acquirementId", offsetof(aop_refund_response_t, body.acquirement_id), -1, AOP_KIND_STRING, NULL}, false},
-    {{"request.body.merchantRefundId", offsetof(aop_refund_request_t, body.merchant_refund_id), -1, AOP_KIND_STRING, NULL}, {"response.body.merchantRefundId", offsetof(aop_refund_response_t, body.merchant_refund_id), -1, AOP_KIND_STRING, NULL}, false},
+    {
+        .request = {
+            .path = "request.head.version",
+            .offset = offsetof(aop_refund_request_t, head.version),
+            .has_offset = -1,
+            .kind = AOP_KIND_STRING,
+        },
+        .response = {
+            .path = "response.head.version",
+            .offset = offsetof(aop_refund_response_t, head.version),
+            .has_offset = -1,
+            .kind = AOP_KIND_STRING,
+        },
+        .mandatory = true,
+    },
+    {
+        .request = {
+            .path = "request.head.function",
+            .offset = offsetof(aop_refund_request_t, head.function),
+            .has_offset = -1,
+            .kind = AOP_KIND_STRING,
+        },
+        .response = {
+            .path = "response.head.function",
+            .offset = offsetof(aop_refund_response_t, head.function),
+            .has_offset = -1,
+            .kind = AOP_KIND_STRING,
+        },
+        .mandatory = true,
+    },
+    {
+        .request = {
+            .path = "request.head.clientId",
+            .offset = offsetof(aop_refund_request_t, head.client_id),
+            .has_offset = -1,
+            .kind = AOP_KIND_STRING,
+        },
+        .response = {
+            .path = "response.head.clientId",
+            .offset = offsetof(aop_refund_response_t, head.client_id),
+            .has_offset = -1,
+            .kind = AOP_KIND_STRING,
+        },
+        .mandatory = true,
+    },
+    {
+        .request = {
+            .path = "request.head.reqMsgId",
+            .offset = offsetof(aop_refund_request_t, head.req_msg_id),
+            .has_offset = -1,
+            .kind = AOP_KIND_STRING,
+        },
+        .response = {
+            .path = "response.head.reqMsgId",
+            .offset = offsetof(aop_refund_response_t, head.req_msg_id),
+            .has_offset = -1,
+            .kind = AOP_KIND_STRING,
+        },
+        .mandatory = true,
+    },
+    {
+        .request = {
+            .path = "request.body.acquirementId",
+            .offset = offsetof(aop_refund_request_t, body.acquirement_id),
+            .has_offset = -1,
+            .kind = AOP_KIND_STRING,
+        },
+        .response = {
+            .path = "response.body.acquirementId",
+            .offset = offsetof(aop_refund_response_t, body.acquirement_id),
+            .has_offset = -1,
+            .kind = AOP_KIND_STRING,
+        },
+        .mandatory = false,
+    },
+    {
+        .request = {
+            .path = "request.body.merchantRefundId",
+            .offset = offsetof(aop_refund_request_t, body.merchant_refund_id),
+            .has_offset = -1,
+            .kind = AOP_KIND_STRING,
+        },
+        .response = {
+            .path = "response.body.merchantRefundId",
+            .offset = offsetof(aop_refund_response_t, body.merchant_refund_id),
+            .has_offset = -1,
+            .kind = AOP_KIND_STRING,
+        },
+        .mandatory = false,
+    },
 };
-static const aop_field_ref_t refund_idempotency_key = {"request.body.merchantRefundId", offsetof(aop_refund_request_t, body.merchant_refund_id), -1, AOP_KIND_STRING, NULL};
-static const aop_field_ref_t refund_amount = {"request.body.refundAmount", offsetof(aop_refund_request_t, body.refund_amount), -1, AOP_KIND_OBJECT, &aop_money_desc};
-static const aop_field_ref_t refund_merchant = {"request.body.merchantId", offsetof(aop_refund_request_t, body.merchant_id), -1, AOP_KIND_STRING, NULL};
-static const aop_field_ref_t refund_result_info = {"response.body.resultInfo", offsetof(aop_refund_response_t, body.result_info), -1, AOP_KIND_OBJECT, &aop_result_info_desc};
+static const aop_field_ref_t refund_idempotency_key = {
+    .path = "request.body.merchantRefundId",
+    .offset = offsetof(aop_refund_request_t, body.merchant_refund_id),
+    .has_offset = -1,
+    .kind = AOP_KIND_STRING,
+};
+static const aop_field_ref_t refund_amount = {
+    .path = "request.body.refundAmount",
+    .offset = offsetof(aop_refund_request_t, body.refund_amount),
+    .has_offset = -1,
+    .kind = AOP_KIND_OBJECT,
+    .sub = &aop_money_desc,
+};
+static const aop_field_ref_t refund_merchant = {
+    .path = "request.body.merchantId",
+    .offset = offsetof(aop_refund_request_t, body.merchant_id),
+    .has_offset = -1,
+    .kind = AOP_KIND_STRING,
+};
+static const aop_field_ref_t refund_result_info = {
+    .path = "response.body.resultInfo",
+    .offset = offsetof(aop_refund_response_t, body.result_info),
+    .has_offset = -1,
+    .kind = AOP_KIND_OBJECT,
+    .sub = &aop_result_info_desc,
+};
 
 const aop_function_desc_t aop_fn_refund = {
-    "alipay.intl.acquiring.common.refund",
-    "/api/alipay/intl/acquiring/common/grefund.htm",
-    10000,
-    &aop_refund_request_desc,
-    &aop_refund_response_desc,
-    6, refund_echo,
-    0, NULL,
-    &refund_idempotency_key,
-    &refund_amount,
-    &refund_merchant,
-    &refund_result_info,
-    &aop_refund_codes,
+    .name = "alipay.intl.acquiring.common.refund",
+    .path = "/alipay/intl/acquiring/common/grefund.htm",
+    .deadline_ms = 10000,
+    .request = &aop_refund_request_desc,
+    .response = &aop_refund_response_desc,
+    .n_echo = 6,
+    .echo = refund_echo,
+    .n_sensitive = 0,
+    .sensitive = NULL,
+    .idempotency_key = &refund_idempotency_key,
+    .amount = &refund_amount,
+    .merchant = &refund_merchant,
+    .result_info = &refund_result_info,
+    .codes = &aop_refund_codes,
 };
 
 /* ---- alipay.intl.acquiring.offline.pay ---- */
 extern const aop_result_table_t aop_offline_pay_codes;
 static const aop_echo_desc_t offline_pay_echo[6] = {
-    {{"request.head.version", offsetof(aop_offline_pay_request_t, head.version), -1, AOP_KIND_STRING, NULL}, {"response.head.version", offsetof(aop_offline_pay_response_t, head.version), -1, AOP_KIND_STRING, NULL}, true},
-    {{"request.head.function", offsetof(aop_offline_pay_request_t, head.function), -1, AOP_KIND_STRING, NULL}, {"response.head.function", offsetof(aop_offline_pay_response_t, head.function), -1, AOP_KIND_STRING, NULL}, true},
-    {{"request.head.clientId", offsetof(aop_offline_pay_request_t, head.client_id), -1, AOP_KIND_STRING, NULL}, {"response.head.clientId", offsetof(aop_offline_pay_response_t, head.client_id), -1, AOP_KIND_STRING, NULL}, true},
-    {{"request.head.reqMsgId", offsetof(aop_offline_pay_request_t, head.req_msg_id), -1, AOP_KIND_STRING, NULL}, {"response.head.reqMsgId", offsetof(aop_offline_pay_response_t, head.req_msg_id), -1, AOP_KIND_STRING, NULL}, true},
-    {{"request.body.merchantTransId", offsetof(aop_offline_pay_request_t, body.merchant_trans_id), -1, AOP_KIND_STRING, NULL}, {"response.body.merchantTransId", offsetof(aop_offline_pay_response_t, body.merchant_trans_id), -1, AOP_KIND_STRING, NULL}, false},
-    {{"request.body.order.orderAmount", offsetof(aop_offline_pay_request_t, body.order.order_amount), -1, AOP_KIND_OBJECT, &aop_money_desc}, {"response.body.orderAmount", offsetof(aop_offline_pay_response_t, body.order_amount), (int32_t)offsetof(aop_offline_pay_response_t, body.has_order_amount), AOP_KIND_OBJECT, &aop_money_desc}, false},
+    {
+        .request = {
+            .path = "request.head.version",
+            .offset = offsetof(aop_offline_pay_request_t, head.version),
+            .has_offset = -1,
+            .kind = AOP_KIND_STRING,
+        },
+        .response = {
+            .path = "response.head.version",
+            .offset = offsetof(aop_offline_pay_response_t, head.version),
+            .has_offset = -1,
+            .kind = AOP_KIND_STRING,
+        },
+        .mandatory = true,
+    },
+    {
+        .request = {
+            .path = "request.head.function",
+            .offset = offsetof(aop_offline_pay_request_t, head.function),
+            .has_offset = -1,
+            .kind = AOP_KIND_STRING,
+        },
+        .response = {
+            .path = "response.head.function",
+            .offset = offsetof(aop_offline_pay_response_t, head.function),
+            .has_offset = -1,
+            .kind = AOP_KIND_STRING,
+        },
+        .mandatory = true,
+    },
+    {
+        .request = {
+            .path = "request.head.clientId",
+            .offset = offsetof(aop_offline_pay_request_t, head.client_id),
+            .has_offset = -1,
+            .kind = AOP_KIND_STRING,
+        },
+        .response = {
+            .path = "response.head.clientId",
+            .offset = offsetof(aop_offline_pay_response_t, head.client_id),
+            .has_offset = -1,
+            .kind = AOP_KIND_STRING,
+        },
+        .mandatory = true,
+    },
+    {
+        .request = {
+            .path = "request.head.reqMsgId",
+            .offset = offsetof(aop_offline_pay_request_t, head.req_msg_id),
+            .has_offset = -1,
+            .kind = AOP_KIND_STRING,
+        },
+        .response = {
+            .path = "response.head.reqMsgId",
+            .offset = offsetof(aop_offline_pay_response_t, head.req_msg_id),
+            .has_offset = -1,
+            .kind = AOP_KIND_STRING,
+        },
+        .mandatory = true,
+    },
+    {
+        .request = {
+            .path = "request.body.merchantTransId",
+            .offset = offsetof(aop_offline_pay_request_t, body.merchant_trans_id),
+            .has_offset = -1,
+            .kind = AOP_KIND_STRING,
+        },
+        .response = {
+            .path = "response.body.merchantTransId",
+            .offset = offsetof(aop_offline_pay_response_t, body.merchant_trans_id),
+            .has_offset = -1,
+            .kind = AOP_KIND_STRING,
+        },
+        .mandatory = false,
+    },
+    {
+        .request = {
+            .path = "request.body.order.orderAmount",
+            .offset = offsetof(aop_offline_pay_request_t, body.order.order_amount),
+            .has_offset = -1,
+            .kind = AOP_KIND_OBJECT,
+            .sub = &aop_money_desc,
+        },
+        .response = {
+            .path = "response.body.orderAmount",
+            .offset = offsetof(aop_offline_pay_response_t, body.order_amount),
+            .has_offset = (int32_t)offsetof(aop_offline_pay_response_t, body.has_order_amount),
+            .kind = AOP_KIND_OBJECT,
+            .sub = &aop_money_desc,
+        },
+        .mandatory = false,
+    },
 };
 static const aop_field_ref_t offline_pay_sensitive[1] = {
-    {"request.body.identityCode", offsetof(aop_offline_pay_request_t, body.identity_code), -1, AOP_KIND_STRING, NULL},
+    {
+        .path = "request.body.identityCode",
+        .offset = offsetof(aop_offline_pay_request_t, body.identity_code),
+        .has_offset = -1,
+        .kind = AOP_KIND_STRING,
+    },
 };
-static const aop_field_ref_t offline_pay_idempotency_key = {"request.body.merchantTransId", offsetof(aop_offline_pay_request_t, body.merchant_trans_id), -1, AOP_KIND_STRING, NULL};
-static const aop_field_ref_t offline_pay_amount = {"request.body.order.orderAmount", offsetof(aop_offline_pay_request_t, body.order.order_amount), -1, AOP_KIND_OBJECT, &aop_money_desc};
-static const aop_field_ref_t offline_pay_merchant = {"request.body.merchantId", offsetof(aop_offline_pay_request_t, body.merchant_id), -1, AOP_KIND_STRING, NULL};
-static const aop_field_ref_t offline_pay_result_info = {"response.body.resultInfo", offsetof(aop_offline_pay_response_t, body.result_info), -1, AOP_KIND_OBJECT, &aop_result_info_desc};
+static const aop_field_ref_t offline_pay_idempotency_key = {
+    .path = "request.body.merchantTransId",
+    .offset = offsetof(aop_offline_pay_request_t, body.merchant_trans_id),
+    .has_offset = -1,
+    .kind = AOP_KIND_STRING,
+};
+static const aop_field_ref_t offline_pay_amount = {
+    .path = "request.body.order.orderAmount",
+    .offset = offsetof(aop_offline_pay_request_t, body.order.order_amount),
+    .has_offset = -1,
+    .kind = AOP_KIND_OBJECT,
+    .sub = &aop_money_desc,
+};
+static const aop_field_ref_t offline_pay_merchant = {
+    .path = "request.body.merchantId",
+    .offset = offsetof(aop_offline_pay_request_t, body.merchant_id),
+    .has_offset = -1,
+    .kind = AOP_KIND_STRING,
+};
+static const aop_field_ref_t offline_pay_result_info = {
+    .path = "response.body.resultInfo",
+    .offset = offsetof(aop_offline_pay_response_t, body.result_info),
+    .has_offset = -1,
+    .kind = AOP_KIND_OBJECT,
+    .sub = &aop_result_info_desc,
+};
 
 const aop_function_desc_t aop_fn_offline_pay = {
-    "alipay.intl.acquiring.offline.pay",
-    "/api/alipay/intl/acquiring/offline/pay.htm",
-    15000,
-    &aop_offline_pay_request_desc,
-    &aop_offline_pay_response_desc,
-    6, offline_pay_echo,
-    1, offline_pay_sensitive,
-    &offline_pay_idempotency_key,
-    &offline_pay_amount,
-    &offline_pay_merchant,
-    &offline_pay_result_info,
-    &aop_offline_pay_codes,
+    .name = "alipay.intl.acquiring.offline.pay",
+    .path = "/alipay/intl/acquiring/offline/pay.htm",
+    .deadline_ms = 15000,
+    .request = &aop_offline_pay_request_desc,
+    .response = &aop_offline_pay_response_desc,
+    .n_echo = 6,
+    .echo = offline_pay_echo,
+    .n_sensitive = 1,
+    .sensitive = offline_pay_sensitive,
+    .idempotency_key = &offline_pay_idempotency_key,
+    .amount = &offline_pay_amount,
+    .merchant = &offline_pay_merchant,
+    .result_info = &offline_pay_result_info,
+    .codes = &aop_offline_pay_codes,
 };
 
 /* ---- alipay.intl.acquiring.offline.payQuery ---- */
 extern const aop_result_table_t aop_offline_pay_query_codes;
 static const aop_echo_desc_t offline_pay_query_echo[6] = {
-    {{"request.head.version", offsetof(aop_offline_pay_query_request_t, head.version), -1, AOP_KIND_STRING, NULL}, {"response.head.version", offsetof(aop_offline_pay_query_response_t, head.version), -1, AOP_KIND_STRING, NULL}, true},
-    {{"request.head.function", offsetof(aop_offline_pay_query_request_t, head.function), -1, AOP_KIND_STRING, NULL}, {"response.head.function", offsetof(aop_offline_pay_query_response_t, head.function), -1, AOP_KIND_STRING, NULL}, true},
-    {{"request.head.clientId", offsetof(aop_offline_pay_query_request_t, head.client_id), -1, AOP_KIND_STRING, NULL}, {"response.head.clientId", offsetof(aop_offline_pay_query_response_t, head.client_id), -1, AOP_KIND_STRING, NULL}, true},
-    {{"request.head.reqMsgId", offsetof(aop_offline_pay_query_request_t, head.req_msg_id), -1, AOP_KIND_STRING, NULL}, {"response.head.reqMsgId", offsetof(aop_offline_pay_query_response_t, head.req_msg_id), -1, AOP_KIND_STRING, NULL}, true},
-    {{"request.body.acquirementId", offsetof(aop_offline_pay_query_request_t, body.acquirement_id), -1, AOP_KIND_STRING, NULL}, {"response.body.acquirementId", offsetof(aop_offline_pay_query_response_t, body.acquirement_id), -1, AOP_KIND_STRING, NULL}, false},
-    {{"request.body.merchantTransId", offsetof(aop_offline_pay_query_request_t, body.merchant_trans_id), -1, AOP_KIND_STRING, NULL}, {"response.body.merchantTransId", offsetof(aop_offline_pay_query_response_t, body.merchant_trans_id), -1, AOP_KIND_STRING, NULL}, false},
+    {
+        .request = {
+            .path = "request.head.version",
+            .offset = offsetof(aop_offline_pay_query_request_t, head.version),
+            .has_offset = -1,
+            .kind = AOP_KIND_STRING,
+        },
+        .response = {
+            .path = "response.head.version",
+            .offset = offsetof(aop_offline_pay_query_response_t, head.version),
+            .has_offset = -1,
+            .kind = AOP_KIND_STRING,
+        },
+        .mandatory = true,
+    },
+    {
+        .request = {
+            .path = "request.head.function",
+            .offset = offsetof(aop_offline_pay_query_request_t, head.function),
+            .has_offset = -1,
+            .kind = AOP_KIND_STRING,
+        },
+        .response = {
+            .path = "response.head.function",
+            .offset = offsetof(aop_offline_pay_query_response_t, head.function),
+            .has_offset = -1,
+            .kind = AOP_KIND_STRING,
+        },
+        .mandatory = true,
+    },
+    {
+        .request = {
+            .path = "request.head.clientId",
+            .offset = offsetof(aop_offline_pay_query_request_t, head.client_id),
+            .has_offset = -1,
+            .kind = AOP_KIND_STRING,
+        },
+        .response = {
+            .path = "response.head.clientId",
+            .offset = offsetof(aop_offline_pay_query_response_t, head.client_id),
+            .has_offset = -1,
+            .kind = AOP_KIND_STRING,
+        },
+        .mandatory = true,
+    },
+    {
+        .request = {
+            .path = "request.head.reqMsgId",
+            .offset = offsetof(aop_offline_pay_query_request_t, head.req_msg_id),
+            .has_offset = -1,
+            .kind = AOP_KIND_STRING,
+        },
+        .response = {
+            .path = "response.head.reqMsgId",
+            .offset = offsetof(aop_offline_pay_query_response_t, head.req_msg_id),
+            .has_offset = -1,
+            .kind = AOP_KIND_STRING,
+        },
+        .mandatory = true,
+    },
+    {
+        .request = {
+            .path = "request.body.acquirementId",
+            .offset = offsetof(aop_offline_pay_query_request_t, body.acquirement_id),
+            .has_offset = -1,
+            .kind = AOP_KIND_STRING,
+        },
+        .response = {
+            .path = "response.body.acquirementId",
+            .offset = offsetof(aop_offline_pay_query_response_t, body.acquirement_id),
+            .has_offset = -1,
+            .kind = AOP_KIND_STRING,
+        },
+        .mandatory = false,
+    },
+    {
+        .request = {
+            .path = "request.body.merchantTransId",
+            .offset = offsetof(aop_offline_pay_query_request_t, body.merchant_trans_id),
+            .has_offset = -1,
+            .kind = AOP_KIND_STRING,
+        },
+        .response = {
+            .path = "response.body.merchantTransId",
+            .offset = offsetof(aop_offline_pay_query_response_t, body.merchant_trans_id),
+            .has_offset = -1,
+            .kind = AOP_KIND_STRING,
+        },
+        .mandatory = false,
+    },
 };
-static const aop_field_ref_t offline_pay_query_merchant = {"request.body.merchantId", offsetof(aop_offline_pay_query_request_t, body.merchant_id), -1, AOP_KIND_STRING, NULL};
-static const aop_field_ref_t offline_pay_query_result_info = {"response.body.resultInfo", offsetof(aop_offline_pay_query_response_t, body.result_info), -1, AOP_KIND_OBJECT, &aop_result_info_desc};
+static const aop_field_ref_t offline_pay_query_merchant = {
+    .path = "request.body.merchantId",
+    .offset = offsetof(aop_offline_pay_query_request_t, body.merchant_id),
+    .has_offset = -1,
+    .kind = AOP_KIND_STRING,
+};
+static const aop_field_ref_t offline_pay_query_result_info = {
+    .path = "response.body.resultInfo",
+    .offset = offsetof(aop_offline_pay_query_response_t, body.result_info),
+    .has_offset = -1,
+    .kind = AOP_KIND_OBJECT,
+    .sub = &aop_result_info_desc,
+};
 
 const aop_function_desc_t aop_fn_offline_pay_query = {
-    "alipay.intl.acquiring.offline.payQuery",
-    "/api/alipay/intl/acquiring/offline/payquery.htm",
-    8000,
-    &aop_offline_pay_query_request_desc,
-    &aop_offline_pay_query_response_desc,
-    6, offline_pay_query_echo,
-    0, NULL,
-    NULL,
-    NULL,
-    &offline_pay_query_merchant,
-    &offline_pay_query_result_info,
-    &aop_offline_pay_query_codes,
+    .name = "alipay.intl.acquiring.offline.payQuery",
+    .path = "/alipay/intl/acquiring/offline/payquery.htm",
+    .deadline_ms = 8000,
+    .request = &aop_offline_pay_query_request_desc,
+    .response = &aop_offline_pay_query_response_desc,
+    .n_echo = 6,
+    .echo = offline_pay_query_echo,
+    .n_sensitive = 0,
+    .sensitive = NULL,
+    .idempotency_key = NULL,
+    .amount = NULL,
+    .merchant = &offline_pay_query_merchant,
+    .result_info = &offline_pay_query_result_info,
+    .codes = &aop_offline_pay_query_codes,
 };
 
 /* Sorted by name, for aop_function_find. */
@@ -132,6 +549,28 @@ const aop_function_desc_t *const aop_functions[AOP_FUNCTION_COUNT] = {
     &aop_fn_refund,
     &aop_fn_offline_pay,
     &aop_fn_offline_pay_query,
+};
+
+/* Every gateway of schema/hosts.yaml: base URL = origin + prefix. */
+const aop_host_desc_t aop_hosts[AOP_HOST_COUNT] = {
+    {
+        .name = "production",
+        .url = AOP_HOST_PRODUCTION,
+        .origin = "https://open-sea.alipay.com",
+        .prefix = "/api",
+    },
+    {
+        .name = "north_america",
+        .url = AOP_HOST_NORTH_AMERICA,
+        .origin = "https://open-na.alipay.com",
+        .prefix = "/api",
+    },
+    {
+        .name = "sandbox",
+        .url = AOP_HOST_SANDBOX,
+        .origin = "https://isupergw.alipaydev.com",
+        .prefix = "/isupergw",
+    },
 };
 
 const aop_function_desc_t *aop_function_find(const char *name, size_t n) {

@@ -1,4 +1,5 @@
 /* pay, query, cancel and refund: build the request from the options, call, report. */
+#include <assert.h>
 #include <openssl/rand.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,7 +109,8 @@ int cmd_call(const char *cmd, const cli_opts_t *o) {
     aop_error_t err;
     if (fn->merchant) *(aop_str_t *)(void *)((char *)&rq + fn->merchant->offset) =
         aop_str(o->merchant_id ? o->merchant_id : CLI_DEFAULT_MERCHANT_ID);
-    const aop_field_desc_t *body = &fn->request->fields[1]; /* head, then body */
+    assert(fn->request->nfields == 2 && fn->request->fields[AOP_ROOT_BODY].kind == AOP_KIND_OBJECT);
+    const aop_field_desc_t *body = &fn->request->fields[AOP_ROOT_BODY]; /* head, then body */
     if (aop_validate(body->sub, (const char *)&rq + body->offset, "request.body", &err) != AOP_OK) {
         fprintf(stderr, "aop %s: invalid input: %s\n", cmd, err.msg);
         return EXIT_USAGE;

@@ -26,7 +26,11 @@ typedef struct {
     bool answered;
 } conn_t;
 
+/* A function's path, as the vendor's sandbox serves it; the production form with the /api
+ * prefix (the paths of earlier versions) is still accepted for a while. */
 static const aop_function_desc_t *fn_by_path(const char *url) {
+    static const char legacy[] = "/api";
+    if (strncmp(url, legacy, sizeof legacy - 1) == 0 && url[sizeof legacy - 1] == '/') url += sizeof legacy - 1;
     for (unsigned i = 0; i < AOP_FUNCTION_COUNT; i++)
         if (strcmp(aop_functions[i]->path, url) == 0) return aop_functions[i];
     return NULL;

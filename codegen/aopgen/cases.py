@@ -10,13 +10,17 @@ BAD_DATETIMES = ["2001-07-04 12:08:56+05:30", "2001-07-04T12:08:56", "2001-13-04
 BAD_AMOUNTS = ["-1", "+1", "01", "1.00", "1e2", "12a", " 1"]
 BAD_CURRENCIES = ["usd", "US", "USDD", "U1D"]
 BAD_DECIMALS = ["6.", ".5", "6.1.2", "-1", "1e5"]
+# Text may hold no control character: C0 (a tab, even), DEL and C1 (U+009B, CSI). A request
+# refuses them; a response only warns.
+CONTROLS = [("control_c0", "a\\011b"), ("control_del", "a\\177b"), ("control_c1", "a\\302\\233b")]
 # kind -> (rule name, value expression, expected status); max-length rules are added separately.
 FORMAT_RULES = {
     "datetime": [(f"bad_datetime_{i}", v, "AOP_E_BAD_DATETIME") for i, v in enumerate(BAD_DATETIMES)],
     "amount": [(f"bad_amount_{i}", v, "AOP_E_BAD_AMOUNT") for i, v in enumerate(BAD_AMOUNTS)],
     "currency": [(f"bad_currency_{i}", v, "AOP_E_BAD_CURRENCY") for i, v in enumerate(BAD_CURRENCIES)],
     "decimal": [(f"bad_decimal_{i}", v, "AOP_E_BAD_DECIMAL") for i, v in enumerate(BAD_DECIMALS)],
-    "string": [("bad_utf8", "\\303(", "AOP_E_BAD_UTF8"), ("nul", "a\\000b", "AOP_E_BAD_UTF8")],
+    "string": [("bad_utf8", "\\303(", "AOP_E_BAD_UTF8"), ("nul", "a\\000b", "AOP_E_BAD_UTF8")]
+    + [(name, v, "AOP_E_CONTROL_CHAR") for name, v in CONTROLS],
 }
 
 
@@ -94,8 +98,9 @@ def _mirror(fn, chain):
     return None
 
 
-def _value_rules(f):
-    """(rule, C expression, expected status, valid-when-reading) for a value field."""
+def _value_rules(f, positive=False):
+    """(rule, C expression, expected status, valid-when-reading) for a value field; positive: the
+    field is inside a request amount (an object with the role amount)."""
     rules = []
     if f.max is not None:
         fill = "'1'" if f.kind in ("amount", "decimal") else "'a'"
@@ -111,6 +116,10 @@ def _value_rules(f):
     if f.kind == "datetime":
         rules.append(("datetime_fraction", "aop_str(\"2001-07-04T12:08:56.123Z\")", "AOP_OK", True))
         rules.append(("datetime_lower_case", "aop_str(\"2001-07-04t12:08:56z\")", "AOP_E_BAD_DATETIME", True))
+    if f.kind == "amount":
+        # "0" is a valid amount, except inside a request amount (role amount): at least 1
+        zero = "AOP_E_AMOUNT_ZERO" if positive else "AOP_OK"
+        rules.append(("zero", "aop_str(\"0\")", zero, True))
     if f.kind == "enum":
         rules.append(("bad_enum", "aop_str(\"NOT_A_VALUE\")", "AOP_E_BAD_ENUM", False))
         rules.append(("enum_wrong_case", f"aop_str({c_string(f.enum.values[0].lower() + 'x')})",
@@ -158,9 +167,11 @@ def build_cases(schema, _ref=None):
                             echo_ok=f.echo_path is None)
                 if f.kind == "object":
                     continue
-                if f.mandatory and f.kind != "enum":
+                if (f.mandatory or f.nonempty) and f.kind != "enum":
+                    # an id (type id) is never empty, even when optional
                     add("empty", _set(var, chain, "aop_strn(\"\", 0)", f), "AOP_E_EMPTY", judged(None, False))
-                for rule, expr, expect, read_ok in _value_rules(f):
+                positive = direction == "request" and any(x.positive for x in chain[:-1])
+                for rule, expr, expect, read_ok in _value_rules(f, positive):
                     if expect == "AOP_OK" or (direction == "response" and read_ok):
                         add(rule, _set(var, chain, expr, f), "AOP_OK", "ok")
                     else:
@@ -194,8 +205,10 @@ def _root_body(fn):
 def expected_case_count(schema):
     """What the schema implies, counted independently of build_cases."""
     per_kind = {
-        "string": lambda f: 4 + len(FORMAT_RULES["string"]),
-        "amount": lambda f: 2 + len(BAD_AMOUNTS),
+        # at/over max, multibyte at max, astral over max; bad UTF-8, NUL; the control characters
+        "string": lambda f: 4 + 2 + len(CONTROLS),
+        # at/over max, the bad amounts, zero (refused in a request amount, else valid)
+        "amount": lambda f: 2 + len(BAD_AMOUNTS) + 1,
         "decimal": lambda f: 2 + len(BAD_DECIMALS),
         "currency": lambda f: len(BAD_CURRENCIES),
         "datetime": lambda f: len(BAD_DATETIMES) + 2,
@@ -211,7 +224,7 @@ def expected_case_count(schema):
                 if len(chain) == 1:
                     continue
                 total += per_kind[f.kind](f)
-                if f.mandatory and f.kind not in ("enum", "object"):
+                if (f.mandatory or f.type_name == "id") and f.kind not in ("enum", "object"):
                     total += 1  # empty
                 if f.kind == "object" and not f.has_flag:
                     continue

@@ -4,7 +4,13 @@ import os
 import jinja2
 
 from .cases import build_cases, expected_case_count, sample_stmts, tricky_stmts
+from .docs import escape, field_doc, message_doc, sentence
 from .model import Cond, c_string, json_key, snake
+
+# The descriptor format the templates write; runtime/include/aop/model.h's
+# AOP_MODEL_FORMAT_VERSION must equal it (the generated header #errors otherwise). Bump both
+# when aop_field_desc_t, aop_msg_desc_t, aop_function_desc_t or their meaning changes.
+FORMAT_VERSION = 2
 
 TEMPLATES = os.path.join(os.path.dirname(__file__), "templates")
 OUTPUTS = [
@@ -33,6 +39,8 @@ def _env():
     env.filters["cstr"] = c_string
     env.filters["json_key"] = json_key
     env.filters["snake"] = snake
+    env.filters["doc"] = escape
+    env.filters["sentence"] = sentence
     return env
 
 
@@ -141,9 +149,12 @@ def _context(schema):
     for m in messages:
         if m.root:
             continue
+        where = m.name if m.function is None else f"{m.function.name} {m.direction}.body"
         for f in m.fields:
             if f.max is not None:
-                bounds.append((f"AOP_{m.c.upper()}_{f.c.upper()}_MAX", f.max))
+                bounds.append({"name": f"AOP_{m.c.upper()}_{f.c.upper()}_MAX", "value": f.max,
+                               "where": f"{where}.{f.name}",
+                               "unit": "digits" if f.kind == "amount" else "UTF-16 code units"})
     cases = build_cases(schema, Ref)
     return {
         "schema": schema,
@@ -160,6 +171,9 @@ def _context(schema):
         "guesses": sorted(schema.guesses, key=lambda g: (g.file, g.line)),
         "cases": cases,
         "expected_cases": expected_case_count(schema),
+        "format_version": FORMAT_VERSION,
+        "field_doc": field_doc,
+        "message_doc": message_doc,
         "sample_stmts": sample_stmts,
         "tricky_stmts": tricky_stmts,
         "isinstance": isinstance,

@@ -1,11 +1,12 @@
 """The schema model: reads schema/*.yaml, checks every rule, and resolves names and paths."""
 import os
 import re
+from urllib.parse import urlsplit
 
 from .loader import LList, LMap, SchemaError, load
 
-PRIMITIVES = {"string", "datetime", "amount", "currency", "decimal"}
-NEEDS_MAX = {"string", "amount", "decimal"}
+PRIMITIVES = {"string", "id", "datetime", "amount", "currency", "decimal"}
+NEEDS_MAX = {"string", "id", "amount", "decimal"}
 FLAGS = {"M", "O", "C", "ME", "CE"}
 ROLES = {"sensitive", "idempotency_key", "amount", "merchant"}
 STATUSES = {"S", "F", "U"}
@@ -94,6 +95,7 @@ class Field:
         self.roles = list(spec.get("roles") or [])
         self.sample = spec.get("sample")
         self.doc = spec.get("doc")
+        self.guess_text = [spec["guess"]] if isinstance(spec.get("guess"), str) else []
         self.alias = spec.get("alias")
         self.echo_path = spec.get("echo")
         self.echo_line = spec.line_of("echo") if "echo" in spec else line
@@ -103,6 +105,9 @@ class Field:
         self.enum = None
         self.sub = None      # Message
         self.echo = None     # chain of request Fields
+        self.nonempty = False  # type id: a string that is never "" (even when optional)
+        # role amount: the Money's amount is at least 1 in what we send
+        self.positive = "amount" in self.roles
 
     @property
     def mandatory(self):
@@ -145,6 +150,7 @@ class Message:
         self.function = None
         self.direction = None  # "request" or "response" for bodies and roots
         self.conds = []    # Cond objects needing generated functions (root messages only)
+        self.guess_text = None
 
     @property
     def c_type(self):
@@ -155,6 +161,14 @@ class Message:
             if f.name == name:
                 return f
         return None
+
+
+class Host:
+    def __init__(self, name, url, file, line):
+        self.name, self.url, self.file, self.line = name, url, file, line
+        parts = urlsplit(url) if isinstance(url, str) else None
+        self.origin = f"{parts.scheme}://{parts.netloc}" if parts else ""
+        self.prefix = parts.path if parts else ""
 
 
 class Function:
@@ -239,6 +253,8 @@ def load_schema(directory, display_dir=None):
     for doc in docs:
         if "function" in doc:
             _read_function(s, doc["function"], doc.file, doc.line_of("function"))
+    if not s.hosts:
+        s.err(s.files[0], 1, "the schema defines no hosts (a top-level `hosts:` mapping)")
     if not s.errors:
         _resolve(s)
     if s.errors:
@@ -324,13 +340,26 @@ def _read_hosts(s, doc):
     hosts = doc.get("hosts")
     if hosts is None:
         return
+    if not isinstance(hosts, LMap):
+        return s.err(doc.file, doc.line_of("hosts"), "hosts must be a mapping")
     for name, spec in hosts.items():
+        line = hosts.line_of(name)
         if not s.check_keys(spec, "host", f"host {name}"):
             continue
+        if not re.match(r"^[a-z][a-z0-9_]*$", name):
+            s.err(doc.file, line, f"host name '{name}' must be snake_case")
+        if any(h.name == name for h in s.hosts):
+            s.err(doc.file, line, f"host {name} is defined twice")
         url = spec.get("url")
-        if not isinstance(url, str) or not url.startswith("https://"):
-            s.err(doc.file, hosts.line_of(name), f"host {name}: url must be an https URL")
-        s.hosts.append((name, url))
+        parts = urlsplit(url) if isinstance(url, str) else None
+        if not parts or parts.scheme != "https" or not parts.hostname:
+            s.err(doc.file, line, f"host {name}: url must be an https URL")
+        elif parts.query or parts.fragment or "@" in parts.netloc or url.endswith("/") or "//" in parts.path:
+            s.err(doc.file, line, f"host {name}: url is scheme://host[/prefix] with no trailing '/', "
+                  "query, fragment or user")
+        elif not re.match(r"^[\x21-\x7e]+$", url) or '"' in url or "\\" in url:
+            s.err(doc.file, line, f"host {name}: url holds a character that needs quoting")
+        s.hosts.append(Host(name, url, doc.file, line))
         s.guess(spec, f"host {name}")
 
 
@@ -394,6 +423,7 @@ def _read_types(s, doc):
         if name in s.types or name in s.enums or name in PRIMITIVES:
             s.err(doc.file, line, f"type {name} is defined twice")
         m = Message(name, snake(name), spec.get("doc"), doc.file, line)
+        m.guess_text = spec.get("guess") if isinstance(spec.get("guess"), str) else None
         _read_fields(s, m, spec.get("fields"), doc.file, line, name)
         for f in m.fields:
             if f.when is not None or isinstance(f.outcome, Cond) or f.echo_path is not None and name != "ResponseHead":
@@ -412,8 +442,12 @@ def _read_function(s, spec, file, line):
             s.err(file, spec.line_of(key), f"function: {key} is required")
     if fn.c and not re.match(r"^[a-z][a-z0-9_]*$", fn.c):
         s.err(file, spec.line_of("c_name"), f"function c_name '{fn.c}' must be snake_case")
-    if fn.path and not fn.path.startswith("/"):
-        s.err(file, spec.line_of("path"), "function path must start with /")
+    if fn.path and not re.match(r"^(/[A-Za-z0-9._~-]+)+$", str(fn.path)):
+        s.err(file, spec.line_of("path"), "function path must be /segment/... (letters, digits, . _ ~ -)")
+    for h in s.hosts:
+        if h.prefix and isinstance(fn.path, str) and (fn.path + "/").startswith(h.prefix + "/"):
+            s.err(file, spec.line_of("path"), f"function path starts with '{h.prefix}', the path prefix of "
+                  f"host {h.name} ({h.file}:{h.line}); the prefix belongs to the host's url only")
     if not isinstance(fn.deadline_ms, int) or fn.deadline_ms <= 0:
         s.err(file, spec.line_of("deadline_ms"), "function deadline_ms must be a positive integer")
     for other in s.functions:
@@ -425,6 +459,7 @@ def _read_function(s, spec, file, line):
             return
         body = Message(f"{fn.name} {direction} body", f"{fn.c}_{direction}_body", m.get("doc"), file, m.line)
         body.direction = direction
+        body.guess_text = m.get("guess") if isinstance(m.get("guess"), str) else None
         _read_fields(s, body, m.get("fields"), file, m.line, f"{direction}.body")
         s.guess(m, f"{fn.name} {direction}")
         for group in m.get("one_of") or []:
@@ -469,7 +504,8 @@ def _read_function(s, spec, file, line):
 def _resolve_type(s, f, where):
     t = f.type_name
     if t in PRIMITIVES:
-        f.kind = t
+        f.kind = "string" if t == "id" else t
+        f.nonempty = t == "id"
         if t in NEEDS_MAX and f.max is None:
             s.err(f.file, f.line, f"field {where}: type {t} needs a max length")
         if t not in NEEDS_MAX and f.max is not None:
@@ -488,6 +524,8 @@ def _resolve_type(s, f, where):
         s.err(f.file, f.line, f"field {where}: an object field takes no sample (its type's fields have them)")
     if f.sample is not None and not isinstance(f.sample, str):
         s.err(f.file, f.line, f"field {where}: sample must be a string (quote it)")
+    elif f.nonempty and f.sample == "":
+        s.err(f.file, f.line, f"field {where}: an id is never empty, and neither is its sample")
     if f.kind not in ("object",) and f.sample is None and f.mandatory:
         s.err(f.file, f.line, f"field {where}: a mandatory field needs a sample")
     if f.alias is not None and (not isinstance(f.alias, str) or not IDENT.match(f.alias)):

@@ -78,8 +78,12 @@ class BadSchemaTest(unittest.TestCase):
         self.assertRefused("pay.yaml", n, "unknown type 'Ordr'", "known:")
 
     def test_string_without_max(self):
+        n = self.s.sub_line("pay.yaml", field("identityCode"), r"max: \d+, ", "", after=REQUEST)
+        self.assertRefused("pay.yaml", n, "request.body.identityCode", "type string needs a max length")
+
+    def test_id_without_max(self):
         n = self.s.sub_line("pay.yaml", field("merchantId"), r"max: \d+, ", "", after=REQUEST)
-        self.assertRefused("pay.yaml", n, "request.body.merchantId", "type string needs a max length")
+        self.assertRefused("pay.yaml", n, "request.body.merchantId", "type id needs a max length")
 
     def test_amount_without_max(self):
         n = self.s.sub_line("types.yaml", field("value"), r"max: \d+, ", "", after=r"^  Money:")
@@ -142,7 +146,7 @@ class BadSchemaTest(unittest.TestCase):
     def test_echo_of_another_type(self):
         n = self.s.sub_line("pay_query.yaml", field("merchantTransId"), r"echo: body\.merchantTransId",
                             "echo: body.merchantId", after=RESPONSE)
-        self.s.sub_line("pay_query.yaml", field("merchantId"), r"type: string, max: \d+",
+        self.s.sub_line("pay_query.yaml", field("merchantId"), r"type: id, max: \d+",
                         "type: SiteEnum", after=REQUEST)
         self.assertRefused("pay_query.yaml", n, "echo of 'body.merchantId' has another type")
 

@@ -51,8 +51,12 @@ PAY_SPECIFIC = {
 SEED = {**COMMON, **PAY_SPECIFIC}
 NO_ID = {"QUERY_CONTRACT_VALUE_NULL", "CONTRACT_STATUS_INVALID"}
 
-RC_LINE = re.compile(r'^static const aop_result_code_t rc_(\w+) = \{"(\w+)", (NULL|"(\d{8})"), \'([SFU])\', "(.*)"\};$',
-                     re.M)
+RC_LINE = re.compile(r'^static const aop_result_code_t rc_(\w+) = \{\n'
+                     r'    \.code = "(\w+)",\n'
+                     r'    \.id = (NULL|"(\d{8})"),\n'
+                     r'    \.status = \'([SFU])\',\n'
+                     r'    \.meaning = "(.*)",\n'
+                     r'\};$', re.M)
 
 
 def parse_codes_c(text, fn_c, fn_name):
@@ -72,7 +76,7 @@ def parse_codes_c(text, fn_c, fn_name):
         assert int(m.group(1)) == len(items), name
         return items
 
-    table = text[end:text.index("\n", end)]
+    table = text[end:text.index("\n};", end) + 3]
     return rcs, refs(f"{fn_c}_by_code"), refs(f"{fn_c}_by_id"), table
 
 
@@ -96,7 +100,8 @@ class PayCodesTest(unittest.TestCase):
         for code, (id_, status) in SEED.items():
             self.assertEqual(rcs.get(code), (id_, status), f"{where}: rc_{code.lower()}")
         for code in NO_ID:
-            self.assertIn(f'rc_{code.lower()} = {{"{code}", NULL, \'F\', ', text, where)
+            self.assertIn(f'rc_{code.lower()} = {{\n    .code = "{code}",\n    .id = NULL,\n    .status = \'F\',',
+                          text, where)
         codes = [c.upper() for c in by_code]
         self.assertEqual(len(codes), 33, where)
         self.assertEqual(set(codes), set(SEED), where)
@@ -106,8 +111,9 @@ class PayCodesTest(unittest.TestCase):
         self.assertEqual(set(id_codes), set(SEED) - NO_ID, where)
         ids = [SEED[c][0] for c in id_codes]
         self.assertEqual(ids, sorted(ids), f"{where}: by_id is sorted by id")
-        self.assertEqual(table, "const aop_result_table_t aop_offline_pay_codes = "
-                                "{ 33, offline_pay_by_code, 31, offline_pay_by_id };", where)
+        self.assertEqual(table, "const aop_result_table_t aop_offline_pay_codes = {\n"
+                                "    .count = 33,\n    .by_code = offline_pay_by_code,\n"
+                                "    .n_ids = 31,\n    .by_id = offline_pay_by_id,\n};", where)
         # the table of every code holds the pay codes too, the two without id not in by_id
         all_block = text[text.index("/* Every code of the schema. */"):text.index("const aop_result_table_t aop_all_codes")]
         by_id_all = all_block[all_block.index("all_by_id"):]

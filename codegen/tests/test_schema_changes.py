@@ -49,14 +49,15 @@ class SchemaChangeTest(unittest.TestCase):
         self.assertEqual(len(support.case_rows(self.base[CASES])), self.base_count)
 
     def test_rename_and_new_max(self):
-        self.s.sub_line("pay.yaml", field("settleContractId"), r"settleContractId: \{type: string, max: \d+",
-                        "settlementContractId: {type: string, max: 80", after=REQUEST)
+        self.s.sub_line("pay.yaml", field("settleContractId"), r"settleContractId: \{type: id, max: \d+",
+                        "settlementContractId: {type: id, max: 80", after=REQUEST)
         out = self.generate()
         h, c, cases = out[H], out[C], out[CASES]
         # header: the member and the bound macro follow the new name and length
         self.assertEqual(bound(h, "AOP_OFFLINE_PAY_REQUEST_BODY_SETTLEMENT_CONTRACT_ID_MAX"), 80)
         self.assertIsNone(bound(h, "AOP_OFFLINE_PAY_REQUEST_BODY_SETTLE_CONTRACT_ID_MAX"))
-        self.assertRegex(h, r"aop_str_t settlement_contract_id; /\* settlementContractId string\(80\) O \*/")
+        self.assertRegex(h, r"aop_str_t settlement_contract_id; /\*\*< JSON \"settlementContractId\", id: text of 1 "
+                            r"to 80 UTF-16 units, never empty, no control character\. Optional\. ")
         for rel in (H, C, CASES):
             self.assertNotIn("settle_contract_id", out[rel], rel)
             self.assertNotIn("settleContractId", out[rel], rel)
@@ -88,27 +89,38 @@ class SchemaChangeTest(unittest.TestCase):
         self.assertEqual(support.expected_cases_macro(out[CASES]), self.base_count)
 
     def test_optional_to_mandatory_adds_missing_and_empty(self):
-        self.s.sub_line("pay.yaml", field("settleContractId"), r"flag: O", "flag: M", after=REQUEST)
+        self.s.sub_line("pay.yaml", field("extendInfo"), r"flag: O", "flag: M", after=REQUEST)
         out = self.generate()
         self.assertEqual(support.expected_cases_macro(out[CASES]), self.base_count + 2)
         rows = {r[0]: r for r in support.case_rows(out[CASES])}
+        self.assertEqual(rows["offline_pay_request_body_extend_info_missing"][4], "AOP_E_MISSING")
+        self.assertEqual(rows["offline_pay_request_body_extend_info_empty"][4], "AOP_E_EMPTY")
+        self.assertRegex(out[H], r"extend_info; /\*\*< JSON text\. JSON \"extendInfo\", text of at most 2048 UTF-16 "
+                                 r"units, no control character when sent\. Mandatory\. ")
+
+    def test_optional_id_to_mandatory_adds_missing_only(self):
+        # an id already has its "empty" case while optional
+        self.assertIn('"offline_pay_request_body_settle_contract_id_empty"', self.base[CASES])
+        self.s.sub_line("pay.yaml", field("settleContractId"), r"flag: O", "flag: M", after=REQUEST)
+        out = self.generate()
+        self.assertEqual(support.expected_cases_macro(out[CASES]), self.base_count + 1)
+        rows = {r[0]: r for r in support.case_rows(out[CASES])}
         self.assertEqual(rows["offline_pay_request_body_settle_contract_id_missing"][4], "AOP_E_MISSING")
-        self.assertEqual(rows["offline_pay_request_body_settle_contract_id_empty"][4], "AOP_E_EMPTY")
-        self.assertRegex(out[H], r"settle_contract_id; /\* settleContractId string\(64\) M \*/")
 
     def test_removed_field_removes_its_cases(self):
         self.s.remove_line("pay.yaml", field("userLoginId"), after=RESPONSE)
         out = self.generate()
-        # an optional string: at_max, over_max, multibyte_at_max, astral_over_max, bad_utf8, nul
-        self.assertEqual(support.expected_cases_macro(out[CASES]), self.base_count - 6)
+        # an optional string: at_max, over_max, multibyte_at_max, astral_over_max, bad_utf8, nul,
+        # control_c0, control_del, control_c1
+        self.assertEqual(support.expected_cases_macro(out[CASES]), self.base_count - 9)
         self.assertNotIn("user_login_id", out[H])
         self.assertNotIn("user_login_id", out[CASES])
 
     def test_new_result_code(self):
         self.s.sub_line("pay.yaml", r"^    codes: \[", r"\[", "[ORDER_NOT_EXIST, ")
         out = self.generate()
-        self.assertIn("const aop_result_table_t aop_offline_pay_codes = { 34, offline_pay_by_code, 31, "
-                      "offline_pay_by_id };", out["aop_codes.c"])
+        self.assertIn("const aop_result_table_t aop_offline_pay_codes = {\n    .count = 34,\n"
+                      "    .by_code = offline_pay_by_code,\n    .n_ids = 31,\n", out["aop_codes.c"])
 
     def test_generation_is_deterministic_after_edit(self):
         self.s.sub_line("pay.yaml", field("settleContractId"), r"flag: O", "flag: M", after=REQUEST)

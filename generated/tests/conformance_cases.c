@@ -7,7 +7,7 @@
 #include <string.h>
 #include "aop/protocol.h"
 
-#define EXPECTED_CASES 1050
+#define EXPECTED_CASES 1370
 
 #include "samples.h"
 
@@ -85,469 +85,672 @@ static void mutate_8(void *rq_, void *rs_) { /* pay_cancel_request_head_version_
     (void)rs;
     rq->head.version = aop_strn("a\000b", 3);
 }
-static void mutate_9(void *rq_, void *rs_) { /* pay_cancel_request_head_function_missing */
+static void mutate_9(void *rq_, void *rs_) { /* pay_cancel_request_head_version_control_c0 */
+    aop_pay_cancel_request_t *rq = rq_;
+    aop_pay_cancel_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->head.version = aop_strn("a\011b", 3);
+}
+static void mutate_10(void *rq_, void *rs_) { /* pay_cancel_request_head_version_control_del */
+    aop_pay_cancel_request_t *rq = rq_;
+    aop_pay_cancel_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->head.version = aop_strn("a\177b", 3);
+}
+static void mutate_11(void *rq_, void *rs_) { /* pay_cancel_request_head_version_control_c1 */
+    aop_pay_cancel_request_t *rq = rq_;
+    aop_pay_cancel_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->head.version = aop_strn("a\302\233b", 4);
+}
+static void mutate_12(void *rq_, void *rs_) { /* pay_cancel_request_head_function_missing */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.function = AOP_STR_NULL;
 }
-static void mutate_10(void *rq_, void *rs_) { /* pay_cancel_request_head_function_empty */
+static void mutate_13(void *rq_, void *rs_) { /* pay_cancel_request_head_function_empty */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.function = aop_strn("", 0);
 }
-static void mutate_11(void *rq_, void *rs_) { /* pay_cancel_request_head_function_at_max */
+static void mutate_14(void *rq_, void *rs_) { /* pay_cancel_request_head_function_at_max */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.function = rep('a', 128, "");
 }
-static void mutate_12(void *rq_, void *rs_) { /* pay_cancel_request_head_function_over_max */
+static void mutate_15(void *rq_, void *rs_) { /* pay_cancel_request_head_function_over_max */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.function = rep('a', 129, "");
 }
-static void mutate_13(void *rq_, void *rs_) { /* pay_cancel_request_head_function_multibyte_at_max */
+static void mutate_16(void *rq_, void *rs_) { /* pay_cancel_request_head_function_multibyte_at_max */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.function = rep('a', 127, "\303\251");
 }
-static void mutate_14(void *rq_, void *rs_) { /* pay_cancel_request_head_function_astral_over_max */
+static void mutate_17(void *rq_, void *rs_) { /* pay_cancel_request_head_function_astral_over_max */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.function = rep('a', 127, "\360\237\230\200");
 }
-static void mutate_15(void *rq_, void *rs_) { /* pay_cancel_request_head_function_bad_utf8 */
+static void mutate_18(void *rq_, void *rs_) { /* pay_cancel_request_head_function_bad_utf8 */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.function = aop_strn("\303(", 2);
 }
-static void mutate_16(void *rq_, void *rs_) { /* pay_cancel_request_head_function_nul */
+static void mutate_19(void *rq_, void *rs_) { /* pay_cancel_request_head_function_nul */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.function = aop_strn("a\000b", 3);
 }
-static void mutate_17(void *rq_, void *rs_) { /* pay_cancel_request_head_client_id_missing */
+static void mutate_20(void *rq_, void *rs_) { /* pay_cancel_request_head_function_control_c0 */
+    aop_pay_cancel_request_t *rq = rq_;
+    aop_pay_cancel_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->head.function = aop_strn("a\011b", 3);
+}
+static void mutate_21(void *rq_, void *rs_) { /* pay_cancel_request_head_function_control_del */
+    aop_pay_cancel_request_t *rq = rq_;
+    aop_pay_cancel_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->head.function = aop_strn("a\177b", 3);
+}
+static void mutate_22(void *rq_, void *rs_) { /* pay_cancel_request_head_function_control_c1 */
+    aop_pay_cancel_request_t *rq = rq_;
+    aop_pay_cancel_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->head.function = aop_strn("a\302\233b", 4);
+}
+static void mutate_23(void *rq_, void *rs_) { /* pay_cancel_request_head_client_id_missing */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.client_id = AOP_STR_NULL;
 }
-static void mutate_18(void *rq_, void *rs_) { /* pay_cancel_request_head_client_id_empty */
+static void mutate_24(void *rq_, void *rs_) { /* pay_cancel_request_head_client_id_empty */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.client_id = aop_strn("", 0);
 }
-static void mutate_19(void *rq_, void *rs_) { /* pay_cancel_request_head_client_id_at_max */
+static void mutate_25(void *rq_, void *rs_) { /* pay_cancel_request_head_client_id_at_max */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.client_id = rep('a', 32, "");
 }
-static void mutate_20(void *rq_, void *rs_) { /* pay_cancel_request_head_client_id_over_max */
+static void mutate_26(void *rq_, void *rs_) { /* pay_cancel_request_head_client_id_over_max */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.client_id = rep('a', 33, "");
 }
-static void mutate_21(void *rq_, void *rs_) { /* pay_cancel_request_head_client_id_multibyte_at_max */
+static void mutate_27(void *rq_, void *rs_) { /* pay_cancel_request_head_client_id_multibyte_at_max */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.client_id = rep('a', 31, "\303\251");
 }
-static void mutate_22(void *rq_, void *rs_) { /* pay_cancel_request_head_client_id_astral_over_max */
+static void mutate_28(void *rq_, void *rs_) { /* pay_cancel_request_head_client_id_astral_over_max */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.client_id = rep('a', 31, "\360\237\230\200");
 }
-static void mutate_23(void *rq_, void *rs_) { /* pay_cancel_request_head_client_id_bad_utf8 */
+static void mutate_29(void *rq_, void *rs_) { /* pay_cancel_request_head_client_id_bad_utf8 */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.client_id = aop_strn("\303(", 2);
 }
-static void mutate_24(void *rq_, void *rs_) { /* pay_cancel_request_head_client_id_nul */
+static void mutate_30(void *rq_, void *rs_) { /* pay_cancel_request_head_client_id_nul */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.client_id = aop_strn("a\000b", 3);
 }
-static void mutate_25(void *rq_, void *rs_) { /* pay_cancel_request_head_req_time_missing */
+static void mutate_31(void *rq_, void *rs_) { /* pay_cancel_request_head_client_id_control_c0 */
+    aop_pay_cancel_request_t *rq = rq_;
+    aop_pay_cancel_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->head.client_id = aop_strn("a\011b", 3);
+}
+static void mutate_32(void *rq_, void *rs_) { /* pay_cancel_request_head_client_id_control_del */
+    aop_pay_cancel_request_t *rq = rq_;
+    aop_pay_cancel_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->head.client_id = aop_strn("a\177b", 3);
+}
+static void mutate_33(void *rq_, void *rs_) { /* pay_cancel_request_head_client_id_control_c1 */
+    aop_pay_cancel_request_t *rq = rq_;
+    aop_pay_cancel_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->head.client_id = aop_strn("a\302\233b", 4);
+}
+static void mutate_34(void *rq_, void *rs_) { /* pay_cancel_request_head_req_time_missing */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.req_time = AOP_STR_NULL;
 }
-static void mutate_26(void *rq_, void *rs_) { /* pay_cancel_request_head_req_time_empty */
+static void mutate_35(void *rq_, void *rs_) { /* pay_cancel_request_head_req_time_empty */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.req_time = aop_strn("", 0);
 }
-static void mutate_27(void *rq_, void *rs_) { /* pay_cancel_request_head_req_time_bad_datetime_0 */
+static void mutate_36(void *rq_, void *rs_) { /* pay_cancel_request_head_req_time_bad_datetime_0 */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.req_time = aop_strn("2001-07-04 12:08:56+05:30", 25);
 }
-static void mutate_28(void *rq_, void *rs_) { /* pay_cancel_request_head_req_time_bad_datetime_1 */
+static void mutate_37(void *rq_, void *rs_) { /* pay_cancel_request_head_req_time_bad_datetime_1 */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.req_time = aop_strn("2001-07-04T12:08:56", 19);
 }
-static void mutate_29(void *rq_, void *rs_) { /* pay_cancel_request_head_req_time_bad_datetime_2 */
+static void mutate_38(void *rq_, void *rs_) { /* pay_cancel_request_head_req_time_bad_datetime_2 */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.req_time = aop_strn("2001-13-04T12:08:56Z", 20);
 }
-static void mutate_30(void *rq_, void *rs_) { /* pay_cancel_request_head_req_time_bad_datetime_3 */
+static void mutate_39(void *rq_, void *rs_) { /* pay_cancel_request_head_req_time_bad_datetime_3 */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.req_time = aop_strn("2001-07-04T25:08:56Z", 20);
 }
-static void mutate_31(void *rq_, void *rs_) { /* pay_cancel_request_head_req_time_bad_datetime_4 */
+static void mutate_40(void *rq_, void *rs_) { /* pay_cancel_request_head_req_time_bad_datetime_4 */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.req_time = aop_strn("2001-07-04T12:08:56+0530", 24);
 }
-static void mutate_32(void *rq_, void *rs_) { /* pay_cancel_request_head_req_time_bad_datetime_5 */
+static void mutate_41(void *rq_, void *rs_) { /* pay_cancel_request_head_req_time_bad_datetime_5 */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.req_time = aop_strn("2001-02-30T12:08:56Z", 20);
 }
-static void mutate_33(void *rq_, void *rs_) { /* pay_cancel_request_head_req_time_datetime_fraction */
+static void mutate_42(void *rq_, void *rs_) { /* pay_cancel_request_head_req_time_datetime_fraction */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.req_time = aop_str("2001-07-04T12:08:56.123Z");
 }
-static void mutate_34(void *rq_, void *rs_) { /* pay_cancel_request_head_req_time_datetime_lower_case */
+static void mutate_43(void *rq_, void *rs_) { /* pay_cancel_request_head_req_time_datetime_lower_case */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.req_time = aop_str("2001-07-04t12:08:56z");
 }
-static void mutate_35(void *rq_, void *rs_) { /* pay_cancel_request_head_req_msg_id_missing */
+static void mutate_44(void *rq_, void *rs_) { /* pay_cancel_request_head_req_msg_id_missing */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.req_msg_id = AOP_STR_NULL;
 }
-static void mutate_36(void *rq_, void *rs_) { /* pay_cancel_request_head_req_msg_id_empty */
+static void mutate_45(void *rq_, void *rs_) { /* pay_cancel_request_head_req_msg_id_empty */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.req_msg_id = aop_strn("", 0);
 }
-static void mutate_37(void *rq_, void *rs_) { /* pay_cancel_request_head_req_msg_id_at_max */
+static void mutate_46(void *rq_, void *rs_) { /* pay_cancel_request_head_req_msg_id_at_max */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.req_msg_id = rep('a', 64, "");
 }
-static void mutate_38(void *rq_, void *rs_) { /* pay_cancel_request_head_req_msg_id_over_max */
+static void mutate_47(void *rq_, void *rs_) { /* pay_cancel_request_head_req_msg_id_over_max */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.req_msg_id = rep('a', 65, "");
 }
-static void mutate_39(void *rq_, void *rs_) { /* pay_cancel_request_head_req_msg_id_multibyte_at_max */
+static void mutate_48(void *rq_, void *rs_) { /* pay_cancel_request_head_req_msg_id_multibyte_at_max */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.req_msg_id = rep('a', 63, "\303\251");
 }
-static void mutate_40(void *rq_, void *rs_) { /* pay_cancel_request_head_req_msg_id_astral_over_max */
+static void mutate_49(void *rq_, void *rs_) { /* pay_cancel_request_head_req_msg_id_astral_over_max */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.req_msg_id = rep('a', 63, "\360\237\230\200");
 }
-static void mutate_41(void *rq_, void *rs_) { /* pay_cancel_request_head_req_msg_id_bad_utf8 */
+static void mutate_50(void *rq_, void *rs_) { /* pay_cancel_request_head_req_msg_id_bad_utf8 */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.req_msg_id = aop_strn("\303(", 2);
 }
-static void mutate_42(void *rq_, void *rs_) { /* pay_cancel_request_head_req_msg_id_nul */
+static void mutate_51(void *rq_, void *rs_) { /* pay_cancel_request_head_req_msg_id_nul */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.req_msg_id = aop_strn("a\000b", 3);
 }
-static void mutate_43(void *rq_, void *rs_) { /* pay_cancel_request_head_reserve_at_max */
+static void mutate_52(void *rq_, void *rs_) { /* pay_cancel_request_head_req_msg_id_control_c0 */
+    aop_pay_cancel_request_t *rq = rq_;
+    aop_pay_cancel_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->head.req_msg_id = aop_strn("a\011b", 3);
+}
+static void mutate_53(void *rq_, void *rs_) { /* pay_cancel_request_head_req_msg_id_control_del */
+    aop_pay_cancel_request_t *rq = rq_;
+    aop_pay_cancel_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->head.req_msg_id = aop_strn("a\177b", 3);
+}
+static void mutate_54(void *rq_, void *rs_) { /* pay_cancel_request_head_req_msg_id_control_c1 */
+    aop_pay_cancel_request_t *rq = rq_;
+    aop_pay_cancel_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->head.req_msg_id = aop_strn("a\302\233b", 4);
+}
+static void mutate_55(void *rq_, void *rs_) { /* pay_cancel_request_head_reserve_at_max */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.reserve = rep('a', 256, "");
 }
-static void mutate_44(void *rq_, void *rs_) { /* pay_cancel_request_head_reserve_over_max */
+static void mutate_56(void *rq_, void *rs_) { /* pay_cancel_request_head_reserve_over_max */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.reserve = rep('a', 257, "");
 }
-static void mutate_45(void *rq_, void *rs_) { /* pay_cancel_request_head_reserve_multibyte_at_max */
+static void mutate_57(void *rq_, void *rs_) { /* pay_cancel_request_head_reserve_multibyte_at_max */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.reserve = rep('a', 255, "\303\251");
 }
-static void mutate_46(void *rq_, void *rs_) { /* pay_cancel_request_head_reserve_astral_over_max */
+static void mutate_58(void *rq_, void *rs_) { /* pay_cancel_request_head_reserve_astral_over_max */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.reserve = rep('a', 255, "\360\237\230\200");
 }
-static void mutate_47(void *rq_, void *rs_) { /* pay_cancel_request_head_reserve_bad_utf8 */
+static void mutate_59(void *rq_, void *rs_) { /* pay_cancel_request_head_reserve_bad_utf8 */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.reserve = aop_strn("\303(", 2);
 }
-static void mutate_48(void *rq_, void *rs_) { /* pay_cancel_request_head_reserve_nul */
+static void mutate_60(void *rq_, void *rs_) { /* pay_cancel_request_head_reserve_nul */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.reserve = aop_strn("a\000b", 3);
 }
-static void mutate_49(void *rq_, void *rs_) { /* pay_cancel_request_head_sign_type_at_max */
+static void mutate_61(void *rq_, void *rs_) { /* pay_cancel_request_head_reserve_control_c0 */
+    aop_pay_cancel_request_t *rq = rq_;
+    aop_pay_cancel_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->head.reserve = aop_strn("a\011b", 3);
+}
+static void mutate_62(void *rq_, void *rs_) { /* pay_cancel_request_head_reserve_control_del */
+    aop_pay_cancel_request_t *rq = rq_;
+    aop_pay_cancel_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->head.reserve = aop_strn("a\177b", 3);
+}
+static void mutate_63(void *rq_, void *rs_) { /* pay_cancel_request_head_reserve_control_c1 */
+    aop_pay_cancel_request_t *rq = rq_;
+    aop_pay_cancel_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->head.reserve = aop_strn("a\302\233b", 4);
+}
+static void mutate_64(void *rq_, void *rs_) { /* pay_cancel_request_head_sign_type_at_max */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.sign_type = rep('a', 64, "");
 }
-static void mutate_50(void *rq_, void *rs_) { /* pay_cancel_request_head_sign_type_over_max */
+static void mutate_65(void *rq_, void *rs_) { /* pay_cancel_request_head_sign_type_over_max */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.sign_type = rep('a', 65, "");
 }
-static void mutate_51(void *rq_, void *rs_) { /* pay_cancel_request_head_sign_type_multibyte_at_max */
+static void mutate_66(void *rq_, void *rs_) { /* pay_cancel_request_head_sign_type_multibyte_at_max */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.sign_type = rep('a', 63, "\303\251");
 }
-static void mutate_52(void *rq_, void *rs_) { /* pay_cancel_request_head_sign_type_astral_over_max */
+static void mutate_67(void *rq_, void *rs_) { /* pay_cancel_request_head_sign_type_astral_over_max */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.sign_type = rep('a', 63, "\360\237\230\200");
 }
-static void mutate_53(void *rq_, void *rs_) { /* pay_cancel_request_head_sign_type_bad_utf8 */
+static void mutate_68(void *rq_, void *rs_) { /* pay_cancel_request_head_sign_type_bad_utf8 */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.sign_type = aop_strn("\303(", 2);
 }
-static void mutate_54(void *rq_, void *rs_) { /* pay_cancel_request_head_sign_type_nul */
+static void mutate_69(void *rq_, void *rs_) { /* pay_cancel_request_head_sign_type_nul */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.sign_type = aop_strn("a\000b", 3);
 }
-static void mutate_55(void *rq_, void *rs_) { /* pay_cancel_request_body_merchant_id_missing */
+static void mutate_70(void *rq_, void *rs_) { /* pay_cancel_request_head_sign_type_control_c0 */
+    aop_pay_cancel_request_t *rq = rq_;
+    aop_pay_cancel_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->head.sign_type = aop_strn("a\011b", 3);
+}
+static void mutate_71(void *rq_, void *rs_) { /* pay_cancel_request_head_sign_type_control_del */
+    aop_pay_cancel_request_t *rq = rq_;
+    aop_pay_cancel_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->head.sign_type = aop_strn("a\177b", 3);
+}
+static void mutate_72(void *rq_, void *rs_) { /* pay_cancel_request_head_sign_type_control_c1 */
+    aop_pay_cancel_request_t *rq = rq_;
+    aop_pay_cancel_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->head.sign_type = aop_strn("a\302\233b", 4);
+}
+static void mutate_73(void *rq_, void *rs_) { /* pay_cancel_request_body_merchant_id_missing */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.merchant_id = AOP_STR_NULL;
 }
-static void mutate_56(void *rq_, void *rs_) { /* pay_cancel_request_body_merchant_id_empty */
+static void mutate_74(void *rq_, void *rs_) { /* pay_cancel_request_body_merchant_id_empty */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.merchant_id = aop_strn("", 0);
 }
-static void mutate_57(void *rq_, void *rs_) { /* pay_cancel_request_body_merchant_id_at_max */
+static void mutate_75(void *rq_, void *rs_) { /* pay_cancel_request_body_merchant_id_at_max */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.merchant_id = rep('a', 64, "");
 }
-static void mutate_58(void *rq_, void *rs_) { /* pay_cancel_request_body_merchant_id_over_max */
+static void mutate_76(void *rq_, void *rs_) { /* pay_cancel_request_body_merchant_id_over_max */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.merchant_id = rep('a', 65, "");
 }
-static void mutate_59(void *rq_, void *rs_) { /* pay_cancel_request_body_merchant_id_multibyte_at_max */
+static void mutate_77(void *rq_, void *rs_) { /* pay_cancel_request_body_merchant_id_multibyte_at_max */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.merchant_id = rep('a', 63, "\303\251");
 }
-static void mutate_60(void *rq_, void *rs_) { /* pay_cancel_request_body_merchant_id_astral_over_max */
+static void mutate_78(void *rq_, void *rs_) { /* pay_cancel_request_body_merchant_id_astral_over_max */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.merchant_id = rep('a', 63, "\360\237\230\200");
 }
-static void mutate_61(void *rq_, void *rs_) { /* pay_cancel_request_body_merchant_id_bad_utf8 */
+static void mutate_79(void *rq_, void *rs_) { /* pay_cancel_request_body_merchant_id_bad_utf8 */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.merchant_id = aop_strn("\303(", 2);
 }
-static void mutate_62(void *rq_, void *rs_) { /* pay_cancel_request_body_merchant_id_nul */
+static void mutate_80(void *rq_, void *rs_) { /* pay_cancel_request_body_merchant_id_nul */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.merchant_id = aop_strn("a\000b", 3);
 }
-static void mutate_63(void *rq_, void *rs_) { /* pay_cancel_request_body_acquirement_id_at_max */
+static void mutate_81(void *rq_, void *rs_) { /* pay_cancel_request_body_merchant_id_control_c0 */
+    aop_pay_cancel_request_t *rq = rq_;
+    aop_pay_cancel_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.merchant_id = aop_strn("a\011b", 3);
+}
+static void mutate_82(void *rq_, void *rs_) { /* pay_cancel_request_body_merchant_id_control_del */
+    aop_pay_cancel_request_t *rq = rq_;
+    aop_pay_cancel_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.merchant_id = aop_strn("a\177b", 3);
+}
+static void mutate_83(void *rq_, void *rs_) { /* pay_cancel_request_body_merchant_id_control_c1 */
+    aop_pay_cancel_request_t *rq = rq_;
+    aop_pay_cancel_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.merchant_id = aop_strn("a\302\233b", 4);
+}
+static void mutate_84(void *rq_, void *rs_) { /* pay_cancel_request_body_acquirement_id_empty */
+    aop_pay_cancel_request_t *rq = rq_;
+    aop_pay_cancel_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.acquirement_id = aop_strn("", 0);
+}
+static void mutate_85(void *rq_, void *rs_) { /* pay_cancel_request_body_acquirement_id_at_max */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.acquirement_id = rep('a', 64, "");
 }
-static void mutate_64(void *rq_, void *rs_) { /* pay_cancel_request_body_acquirement_id_over_max */
+static void mutate_86(void *rq_, void *rs_) { /* pay_cancel_request_body_acquirement_id_over_max */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.acquirement_id = rep('a', 65, "");
 }
-static void mutate_65(void *rq_, void *rs_) { /* pay_cancel_request_body_acquirement_id_multibyte_at_max */
+static void mutate_87(void *rq_, void *rs_) { /* pay_cancel_request_body_acquirement_id_multibyte_at_max */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.acquirement_id = rep('a', 63, "\303\251");
 }
-static void mutate_66(void *rq_, void *rs_) { /* pay_cancel_request_body_acquirement_id_astral_over_max */
+static void mutate_88(void *rq_, void *rs_) { /* pay_cancel_request_body_acquirement_id_astral_over_max */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.acquirement_id = rep('a', 63, "\360\237\230\200");
 }
-static void mutate_67(void *rq_, void *rs_) { /* pay_cancel_request_body_acquirement_id_bad_utf8 */
+static void mutate_89(void *rq_, void *rs_) { /* pay_cancel_request_body_acquirement_id_bad_utf8 */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.acquirement_id = aop_strn("\303(", 2);
 }
-static void mutate_68(void *rq_, void *rs_) { /* pay_cancel_request_body_acquirement_id_nul */
+static void mutate_90(void *rq_, void *rs_) { /* pay_cancel_request_body_acquirement_id_nul */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.acquirement_id = aop_strn("a\000b", 3);
 }
-static void mutate_69(void *rq_, void *rs_) { /* pay_cancel_request_body_merchant_trans_id_at_max */
+static void mutate_91(void *rq_, void *rs_) { /* pay_cancel_request_body_acquirement_id_control_c0 */
+    aop_pay_cancel_request_t *rq = rq_;
+    aop_pay_cancel_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.acquirement_id = aop_strn("a\011b", 3);
+}
+static void mutate_92(void *rq_, void *rs_) { /* pay_cancel_request_body_acquirement_id_control_del */
+    aop_pay_cancel_request_t *rq = rq_;
+    aop_pay_cancel_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.acquirement_id = aop_strn("a\177b", 3);
+}
+static void mutate_93(void *rq_, void *rs_) { /* pay_cancel_request_body_acquirement_id_control_c1 */
+    aop_pay_cancel_request_t *rq = rq_;
+    aop_pay_cancel_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.acquirement_id = aop_strn("a\302\233b", 4);
+}
+static void mutate_94(void *rq_, void *rs_) { /* pay_cancel_request_body_merchant_trans_id_empty */
+    aop_pay_cancel_request_t *rq = rq_;
+    aop_pay_cancel_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.merchant_trans_id = aop_strn("", 0);
+}
+static void mutate_95(void *rq_, void *rs_) { /* pay_cancel_request_body_merchant_trans_id_at_max */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.merchant_trans_id = rep('a', 64, "");
 }
-static void mutate_70(void *rq_, void *rs_) { /* pay_cancel_request_body_merchant_trans_id_over_max */
+static void mutate_96(void *rq_, void *rs_) { /* pay_cancel_request_body_merchant_trans_id_over_max */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.merchant_trans_id = rep('a', 65, "");
 }
-static void mutate_71(void *rq_, void *rs_) { /* pay_cancel_request_body_merchant_trans_id_multibyte_at_max */
+static void mutate_97(void *rq_, void *rs_) { /* pay_cancel_request_body_merchant_trans_id_multibyte_at_max */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.merchant_trans_id = rep('a', 63, "\303\251");
 }
-static void mutate_72(void *rq_, void *rs_) { /* pay_cancel_request_body_merchant_trans_id_astral_over_max */
+static void mutate_98(void *rq_, void *rs_) { /* pay_cancel_request_body_merchant_trans_id_astral_over_max */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.merchant_trans_id = rep('a', 63, "\360\237\230\200");
 }
-static void mutate_73(void *rq_, void *rs_) { /* pay_cancel_request_body_merchant_trans_id_bad_utf8 */
+static void mutate_99(void *rq_, void *rs_) { /* pay_cancel_request_body_merchant_trans_id_bad_utf8 */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.merchant_trans_id = aop_strn("\303(", 2);
 }
-static void mutate_74(void *rq_, void *rs_) { /* pay_cancel_request_body_merchant_trans_id_nul */
+static void mutate_100(void *rq_, void *rs_) { /* pay_cancel_request_body_merchant_trans_id_nul */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.merchant_trans_id = aop_strn("a\000b", 3);
 }
-static void mutate_75(void *rq_, void *rs_) { /* pay_cancel_request_one_of_acquirement_id_merchant_trans_id */
+static void mutate_101(void *rq_, void *rs_) { /* pay_cancel_request_body_merchant_trans_id_control_c0 */
+    aop_pay_cancel_request_t *rq = rq_;
+    aop_pay_cancel_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.merchant_trans_id = aop_strn("a\011b", 3);
+}
+static void mutate_102(void *rq_, void *rs_) { /* pay_cancel_request_body_merchant_trans_id_control_del */
+    aop_pay_cancel_request_t *rq = rq_;
+    aop_pay_cancel_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.merchant_trans_id = aop_strn("a\177b", 3);
+}
+static void mutate_103(void *rq_, void *rs_) { /* pay_cancel_request_body_merchant_trans_id_control_c1 */
+    aop_pay_cancel_request_t *rq = rq_;
+    aop_pay_cancel_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.merchant_trans_id = aop_strn("a\302\233b", 4);
+}
+static void mutate_104(void *rq_, void *rs_) { /* pay_cancel_request_one_of_acquirement_id_merchant_trans_id */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
@@ -555,20 +758,20 @@ static void mutate_75(void *rq_, void *rs_) { /* pay_cancel_request_one_of_acqui
     rq->body.acquirement_id = AOP_STR_NULL;
     rq->body.merchant_trans_id = AOP_STR_NULL;
 }
-static void mutate_76(void *rq_, void *rs_) { /* pay_cancel_response_valid */
+static void mutate_105(void *rq_, void *rs_) { /* pay_cancel_response_valid */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
 }
-static void mutate_77(void *rq_, void *rs_) { /* pay_cancel_response_head_version_missing */
+static void mutate_106(void *rq_, void *rs_) { /* pay_cancel_response_head_version_missing */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.version = AOP_STR_NULL;
 }
-static void mutate_78(void *rq_, void *rs_) { /* pay_cancel_response_head_version_empty */
+static void mutate_107(void *rq_, void *rs_) { /* pay_cancel_response_head_version_empty */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
@@ -576,7 +779,7 @@ static void mutate_78(void *rq_, void *rs_) { /* pay_cancel_response_head_versio
     rs->head.version = aop_strn("", 0);
     rq->head.version = aop_strn("", 0);
 }
-static void mutate_79(void *rq_, void *rs_) { /* pay_cancel_response_head_version_at_max */
+static void mutate_108(void *rq_, void *rs_) { /* pay_cancel_response_head_version_at_max */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
@@ -584,7 +787,7 @@ static void mutate_79(void *rq_, void *rs_) { /* pay_cancel_response_head_versio
     rs->head.version = rep('a', 8, "");
     rq->head.version = rep('a', 8, "");
 }
-static void mutate_80(void *rq_, void *rs_) { /* pay_cancel_response_head_version_over_max */
+static void mutate_109(void *rq_, void *rs_) { /* pay_cancel_response_head_version_over_max */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
@@ -592,7 +795,7 @@ static void mutate_80(void *rq_, void *rs_) { /* pay_cancel_response_head_versio
     rs->head.version = rep('a', 9, "");
     rq->head.version = rep('a', 9, "");
 }
-static void mutate_81(void *rq_, void *rs_) { /* pay_cancel_response_head_version_multibyte_at_max */
+static void mutate_110(void *rq_, void *rs_) { /* pay_cancel_response_head_version_multibyte_at_max */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
@@ -600,7 +803,7 @@ static void mutate_81(void *rq_, void *rs_) { /* pay_cancel_response_head_versio
     rs->head.version = rep('a', 7, "\303\251");
     rq->head.version = rep('a', 7, "\303\251");
 }
-static void mutate_82(void *rq_, void *rs_) { /* pay_cancel_response_head_version_astral_over_max */
+static void mutate_111(void *rq_, void *rs_) { /* pay_cancel_response_head_version_astral_over_max */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
@@ -608,7 +811,7 @@ static void mutate_82(void *rq_, void *rs_) { /* pay_cancel_response_head_versio
     rs->head.version = rep('a', 7, "\360\237\230\200");
     rq->head.version = rep('a', 7, "\360\237\230\200");
 }
-static void mutate_83(void *rq_, void *rs_) { /* pay_cancel_response_head_version_bad_utf8 */
+static void mutate_112(void *rq_, void *rs_) { /* pay_cancel_response_head_version_bad_utf8 */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
@@ -616,7 +819,7 @@ static void mutate_83(void *rq_, void *rs_) { /* pay_cancel_response_head_versio
     rs->head.version = aop_strn("\303(", 2);
     rq->head.version = aop_strn("\303(", 2);
 }
-static void mutate_84(void *rq_, void *rs_) { /* pay_cancel_response_head_version_nul */
+static void mutate_113(void *rq_, void *rs_) { /* pay_cancel_response_head_version_nul */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
@@ -624,14 +827,38 @@ static void mutate_84(void *rq_, void *rs_) { /* pay_cancel_response_head_versio
     rs->head.version = aop_strn("a\000b", 3);
     rq->head.version = aop_strn("a\000b", 3);
 }
-static void mutate_85(void *rq_, void *rs_) { /* pay_cancel_response_head_function_missing */
+static void mutate_114(void *rq_, void *rs_) { /* pay_cancel_response_head_version_control_c0 */
+    aop_pay_cancel_request_t *rq = rq_;
+    aop_pay_cancel_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->head.version = aop_strn("a\011b", 3);
+    rq->head.version = aop_strn("a\011b", 3);
+}
+static void mutate_115(void *rq_, void *rs_) { /* pay_cancel_response_head_version_control_del */
+    aop_pay_cancel_request_t *rq = rq_;
+    aop_pay_cancel_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->head.version = aop_strn("a\177b", 3);
+    rq->head.version = aop_strn("a\177b", 3);
+}
+static void mutate_116(void *rq_, void *rs_) { /* pay_cancel_response_head_version_control_c1 */
+    aop_pay_cancel_request_t *rq = rq_;
+    aop_pay_cancel_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->head.version = aop_strn("a\302\233b", 4);
+    rq->head.version = aop_strn("a\302\233b", 4);
+}
+static void mutate_117(void *rq_, void *rs_) { /* pay_cancel_response_head_function_missing */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.function = AOP_STR_NULL;
 }
-static void mutate_86(void *rq_, void *rs_) { /* pay_cancel_response_head_function_empty */
+static void mutate_118(void *rq_, void *rs_) { /* pay_cancel_response_head_function_empty */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
@@ -639,7 +866,7 @@ static void mutate_86(void *rq_, void *rs_) { /* pay_cancel_response_head_functi
     rs->head.function = aop_strn("", 0);
     rq->head.function = aop_strn("", 0);
 }
-static void mutate_87(void *rq_, void *rs_) { /* pay_cancel_response_head_function_at_max */
+static void mutate_119(void *rq_, void *rs_) { /* pay_cancel_response_head_function_at_max */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
@@ -647,7 +874,7 @@ static void mutate_87(void *rq_, void *rs_) { /* pay_cancel_response_head_functi
     rs->head.function = rep('a', 128, "");
     rq->head.function = rep('a', 128, "");
 }
-static void mutate_88(void *rq_, void *rs_) { /* pay_cancel_response_head_function_over_max */
+static void mutate_120(void *rq_, void *rs_) { /* pay_cancel_response_head_function_over_max */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
@@ -655,7 +882,7 @@ static void mutate_88(void *rq_, void *rs_) { /* pay_cancel_response_head_functi
     rs->head.function = rep('a', 129, "");
     rq->head.function = rep('a', 129, "");
 }
-static void mutate_89(void *rq_, void *rs_) { /* pay_cancel_response_head_function_multibyte_at_max */
+static void mutate_121(void *rq_, void *rs_) { /* pay_cancel_response_head_function_multibyte_at_max */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
@@ -663,7 +890,7 @@ static void mutate_89(void *rq_, void *rs_) { /* pay_cancel_response_head_functi
     rs->head.function = rep('a', 127, "\303\251");
     rq->head.function = rep('a', 127, "\303\251");
 }
-static void mutate_90(void *rq_, void *rs_) { /* pay_cancel_response_head_function_astral_over_max */
+static void mutate_122(void *rq_, void *rs_) { /* pay_cancel_response_head_function_astral_over_max */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
@@ -671,7 +898,7 @@ static void mutate_90(void *rq_, void *rs_) { /* pay_cancel_response_head_functi
     rs->head.function = rep('a', 127, "\360\237\230\200");
     rq->head.function = rep('a', 127, "\360\237\230\200");
 }
-static void mutate_91(void *rq_, void *rs_) { /* pay_cancel_response_head_function_bad_utf8 */
+static void mutate_123(void *rq_, void *rs_) { /* pay_cancel_response_head_function_bad_utf8 */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
@@ -679,7 +906,7 @@ static void mutate_91(void *rq_, void *rs_) { /* pay_cancel_response_head_functi
     rs->head.function = aop_strn("\303(", 2);
     rq->head.function = aop_strn("\303(", 2);
 }
-static void mutate_92(void *rq_, void *rs_) { /* pay_cancel_response_head_function_nul */
+static void mutate_124(void *rq_, void *rs_) { /* pay_cancel_response_head_function_nul */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
@@ -687,14 +914,38 @@ static void mutate_92(void *rq_, void *rs_) { /* pay_cancel_response_head_functi
     rs->head.function = aop_strn("a\000b", 3);
     rq->head.function = aop_strn("a\000b", 3);
 }
-static void mutate_93(void *rq_, void *rs_) { /* pay_cancel_response_head_client_id_missing */
+static void mutate_125(void *rq_, void *rs_) { /* pay_cancel_response_head_function_control_c0 */
+    aop_pay_cancel_request_t *rq = rq_;
+    aop_pay_cancel_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->head.function = aop_strn("a\011b", 3);
+    rq->head.function = aop_strn("a\011b", 3);
+}
+static void mutate_126(void *rq_, void *rs_) { /* pay_cancel_response_head_function_control_del */
+    aop_pay_cancel_request_t *rq = rq_;
+    aop_pay_cancel_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->head.function = aop_strn("a\177b", 3);
+    rq->head.function = aop_strn("a\177b", 3);
+}
+static void mutate_127(void *rq_, void *rs_) { /* pay_cancel_response_head_function_control_c1 */
+    aop_pay_cancel_request_t *rq = rq_;
+    aop_pay_cancel_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->head.function = aop_strn("a\302\233b", 4);
+    rq->head.function = aop_strn("a\302\233b", 4);
+}
+static void mutate_128(void *rq_, void *rs_) { /* pay_cancel_response_head_client_id_missing */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.client_id = AOP_STR_NULL;
 }
-static void mutate_94(void *rq_, void *rs_) { /* pay_cancel_response_head_client_id_empty */
+static void mutate_129(void *rq_, void *rs_) { /* pay_cancel_response_head_client_id_empty */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
@@ -702,7 +953,7 @@ static void mutate_94(void *rq_, void *rs_) { /* pay_cancel_response_head_client
     rs->head.client_id = aop_strn("", 0);
     rq->head.client_id = aop_strn("", 0);
 }
-static void mutate_95(void *rq_, void *rs_) { /* pay_cancel_response_head_client_id_at_max */
+static void mutate_130(void *rq_, void *rs_) { /* pay_cancel_response_head_client_id_at_max */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
@@ -710,7 +961,7 @@ static void mutate_95(void *rq_, void *rs_) { /* pay_cancel_response_head_client
     rs->head.client_id = rep('a', 32, "");
     rq->head.client_id = rep('a', 32, "");
 }
-static void mutate_96(void *rq_, void *rs_) { /* pay_cancel_response_head_client_id_over_max */
+static void mutate_131(void *rq_, void *rs_) { /* pay_cancel_response_head_client_id_over_max */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
@@ -718,7 +969,7 @@ static void mutate_96(void *rq_, void *rs_) { /* pay_cancel_response_head_client
     rs->head.client_id = rep('a', 33, "");
     rq->head.client_id = rep('a', 33, "");
 }
-static void mutate_97(void *rq_, void *rs_) { /* pay_cancel_response_head_client_id_multibyte_at_max */
+static void mutate_132(void *rq_, void *rs_) { /* pay_cancel_response_head_client_id_multibyte_at_max */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
@@ -726,7 +977,7 @@ static void mutate_97(void *rq_, void *rs_) { /* pay_cancel_response_head_client
     rs->head.client_id = rep('a', 31, "\303\251");
     rq->head.client_id = rep('a', 31, "\303\251");
 }
-static void mutate_98(void *rq_, void *rs_) { /* pay_cancel_response_head_client_id_astral_over_max */
+static void mutate_133(void *rq_, void *rs_) { /* pay_cancel_response_head_client_id_astral_over_max */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
@@ -734,7 +985,7 @@ static void mutate_98(void *rq_, void *rs_) { /* pay_cancel_response_head_client
     rs->head.client_id = rep('a', 31, "\360\237\230\200");
     rq->head.client_id = rep('a', 31, "\360\237\230\200");
 }
-static void mutate_99(void *rq_, void *rs_) { /* pay_cancel_response_head_client_id_bad_utf8 */
+static void mutate_134(void *rq_, void *rs_) { /* pay_cancel_response_head_client_id_bad_utf8 */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
@@ -742,7 +993,7 @@ static void mutate_99(void *rq_, void *rs_) { /* pay_cancel_response_head_client
     rs->head.client_id = aop_strn("\303(", 2);
     rq->head.client_id = aop_strn("\303(", 2);
 }
-static void mutate_100(void *rq_, void *rs_) { /* pay_cancel_response_head_client_id_nul */
+static void mutate_135(void *rq_, void *rs_) { /* pay_cancel_response_head_client_id_nul */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
@@ -750,84 +1001,108 @@ static void mutate_100(void *rq_, void *rs_) { /* pay_cancel_response_head_clien
     rs->head.client_id = aop_strn("a\000b", 3);
     rq->head.client_id = aop_strn("a\000b", 3);
 }
-static void mutate_101(void *rq_, void *rs_) { /* pay_cancel_response_head_resp_time_missing */
+static void mutate_136(void *rq_, void *rs_) { /* pay_cancel_response_head_client_id_control_c0 */
+    aop_pay_cancel_request_t *rq = rq_;
+    aop_pay_cancel_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->head.client_id = aop_strn("a\011b", 3);
+    rq->head.client_id = aop_strn("a\011b", 3);
+}
+static void mutate_137(void *rq_, void *rs_) { /* pay_cancel_response_head_client_id_control_del */
+    aop_pay_cancel_request_t *rq = rq_;
+    aop_pay_cancel_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->head.client_id = aop_strn("a\177b", 3);
+    rq->head.client_id = aop_strn("a\177b", 3);
+}
+static void mutate_138(void *rq_, void *rs_) { /* pay_cancel_response_head_client_id_control_c1 */
+    aop_pay_cancel_request_t *rq = rq_;
+    aop_pay_cancel_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->head.client_id = aop_strn("a\302\233b", 4);
+    rq->head.client_id = aop_strn("a\302\233b", 4);
+}
+static void mutate_139(void *rq_, void *rs_) { /* pay_cancel_response_head_resp_time_missing */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.resp_time = AOP_STR_NULL;
 }
-static void mutate_102(void *rq_, void *rs_) { /* pay_cancel_response_head_resp_time_empty */
+static void mutate_140(void *rq_, void *rs_) { /* pay_cancel_response_head_resp_time_empty */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.resp_time = aop_strn("", 0);
 }
-static void mutate_103(void *rq_, void *rs_) { /* pay_cancel_response_head_resp_time_bad_datetime_0 */
+static void mutate_141(void *rq_, void *rs_) { /* pay_cancel_response_head_resp_time_bad_datetime_0 */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.resp_time = aop_strn("2001-07-04 12:08:56+05:30", 25);
 }
-static void mutate_104(void *rq_, void *rs_) { /* pay_cancel_response_head_resp_time_bad_datetime_1 */
+static void mutate_142(void *rq_, void *rs_) { /* pay_cancel_response_head_resp_time_bad_datetime_1 */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.resp_time = aop_strn("2001-07-04T12:08:56", 19);
 }
-static void mutate_105(void *rq_, void *rs_) { /* pay_cancel_response_head_resp_time_bad_datetime_2 */
+static void mutate_143(void *rq_, void *rs_) { /* pay_cancel_response_head_resp_time_bad_datetime_2 */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.resp_time = aop_strn("2001-13-04T12:08:56Z", 20);
 }
-static void mutate_106(void *rq_, void *rs_) { /* pay_cancel_response_head_resp_time_bad_datetime_3 */
+static void mutate_144(void *rq_, void *rs_) { /* pay_cancel_response_head_resp_time_bad_datetime_3 */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.resp_time = aop_strn("2001-07-04T25:08:56Z", 20);
 }
-static void mutate_107(void *rq_, void *rs_) { /* pay_cancel_response_head_resp_time_bad_datetime_4 */
+static void mutate_145(void *rq_, void *rs_) { /* pay_cancel_response_head_resp_time_bad_datetime_4 */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.resp_time = aop_strn("2001-07-04T12:08:56+0530", 24);
 }
-static void mutate_108(void *rq_, void *rs_) { /* pay_cancel_response_head_resp_time_bad_datetime_5 */
+static void mutate_146(void *rq_, void *rs_) { /* pay_cancel_response_head_resp_time_bad_datetime_5 */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.resp_time = aop_strn("2001-02-30T12:08:56Z", 20);
 }
-static void mutate_109(void *rq_, void *rs_) { /* pay_cancel_response_head_resp_time_datetime_fraction */
+static void mutate_147(void *rq_, void *rs_) { /* pay_cancel_response_head_resp_time_datetime_fraction */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.resp_time = aop_str("2001-07-04T12:08:56.123Z");
 }
-static void mutate_110(void *rq_, void *rs_) { /* pay_cancel_response_head_resp_time_datetime_lower_case */
+static void mutate_148(void *rq_, void *rs_) { /* pay_cancel_response_head_resp_time_datetime_lower_case */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.resp_time = aop_str("2001-07-04t12:08:56z");
 }
-static void mutate_111(void *rq_, void *rs_) { /* pay_cancel_response_head_req_msg_id_missing */
+static void mutate_149(void *rq_, void *rs_) { /* pay_cancel_response_head_req_msg_id_missing */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.req_msg_id = AOP_STR_NULL;
 }
-static void mutate_112(void *rq_, void *rs_) { /* pay_cancel_response_head_req_msg_id_empty */
+static void mutate_150(void *rq_, void *rs_) { /* pay_cancel_response_head_req_msg_id_empty */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
@@ -835,7 +1110,7 @@ static void mutate_112(void *rq_, void *rs_) { /* pay_cancel_response_head_req_m
     rs->head.req_msg_id = aop_strn("", 0);
     rq->head.req_msg_id = aop_strn("", 0);
 }
-static void mutate_113(void *rq_, void *rs_) { /* pay_cancel_response_head_req_msg_id_at_max */
+static void mutate_151(void *rq_, void *rs_) { /* pay_cancel_response_head_req_msg_id_at_max */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
@@ -843,7 +1118,7 @@ static void mutate_113(void *rq_, void *rs_) { /* pay_cancel_response_head_req_m
     rs->head.req_msg_id = rep('a', 64, "");
     rq->head.req_msg_id = rep('a', 64, "");
 }
-static void mutate_114(void *rq_, void *rs_) { /* pay_cancel_response_head_req_msg_id_over_max */
+static void mutate_152(void *rq_, void *rs_) { /* pay_cancel_response_head_req_msg_id_over_max */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
@@ -851,7 +1126,7 @@ static void mutate_114(void *rq_, void *rs_) { /* pay_cancel_response_head_req_m
     rs->head.req_msg_id = rep('a', 65, "");
     rq->head.req_msg_id = rep('a', 65, "");
 }
-static void mutate_115(void *rq_, void *rs_) { /* pay_cancel_response_head_req_msg_id_multibyte_at_max */
+static void mutate_153(void *rq_, void *rs_) { /* pay_cancel_response_head_req_msg_id_multibyte_at_max */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
@@ -859,7 +1134,7 @@ static void mutate_115(void *rq_, void *rs_) { /* pay_cancel_response_head_req_m
     rs->head.req_msg_id = rep('a', 63, "\303\251");
     rq->head.req_msg_id = rep('a', 63, "\303\251");
 }
-static void mutate_116(void *rq_, void *rs_) { /* pay_cancel_response_head_req_msg_id_astral_over_max */
+static void mutate_154(void *rq_, void *rs_) { /* pay_cancel_response_head_req_msg_id_astral_over_max */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
@@ -867,7 +1142,7 @@ static void mutate_116(void *rq_, void *rs_) { /* pay_cancel_response_head_req_m
     rs->head.req_msg_id = rep('a', 63, "\360\237\230\200");
     rq->head.req_msg_id = rep('a', 63, "\360\237\230\200");
 }
-static void mutate_117(void *rq_, void *rs_) { /* pay_cancel_response_head_req_msg_id_bad_utf8 */
+static void mutate_155(void *rq_, void *rs_) { /* pay_cancel_response_head_req_msg_id_bad_utf8 */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
@@ -875,7 +1150,7 @@ static void mutate_117(void *rq_, void *rs_) { /* pay_cancel_response_head_req_m
     rs->head.req_msg_id = aop_strn("\303(", 2);
     rq->head.req_msg_id = aop_strn("\303(", 2);
 }
-static void mutate_118(void *rq_, void *rs_) { /* pay_cancel_response_head_req_msg_id_nul */
+static void mutate_156(void *rq_, void *rs_) { /* pay_cancel_response_head_req_msg_id_nul */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
@@ -883,91 +1158,157 @@ static void mutate_118(void *rq_, void *rs_) { /* pay_cancel_response_head_req_m
     rs->head.req_msg_id = aop_strn("a\000b", 3);
     rq->head.req_msg_id = aop_strn("a\000b", 3);
 }
-static void mutate_119(void *rq_, void *rs_) { /* pay_cancel_response_head_reserve_at_max */
+static void mutate_157(void *rq_, void *rs_) { /* pay_cancel_response_head_req_msg_id_control_c0 */
+    aop_pay_cancel_request_t *rq = rq_;
+    aop_pay_cancel_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->head.req_msg_id = aop_strn("a\011b", 3);
+    rq->head.req_msg_id = aop_strn("a\011b", 3);
+}
+static void mutate_158(void *rq_, void *rs_) { /* pay_cancel_response_head_req_msg_id_control_del */
+    aop_pay_cancel_request_t *rq = rq_;
+    aop_pay_cancel_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->head.req_msg_id = aop_strn("a\177b", 3);
+    rq->head.req_msg_id = aop_strn("a\177b", 3);
+}
+static void mutate_159(void *rq_, void *rs_) { /* pay_cancel_response_head_req_msg_id_control_c1 */
+    aop_pay_cancel_request_t *rq = rq_;
+    aop_pay_cancel_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->head.req_msg_id = aop_strn("a\302\233b", 4);
+    rq->head.req_msg_id = aop_strn("a\302\233b", 4);
+}
+static void mutate_160(void *rq_, void *rs_) { /* pay_cancel_response_head_reserve_at_max */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.reserve = rep('a', 256, "");
 }
-static void mutate_120(void *rq_, void *rs_) { /* pay_cancel_response_head_reserve_over_max */
+static void mutate_161(void *rq_, void *rs_) { /* pay_cancel_response_head_reserve_over_max */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.reserve = rep('a', 257, "");
 }
-static void mutate_121(void *rq_, void *rs_) { /* pay_cancel_response_head_reserve_multibyte_at_max */
+static void mutate_162(void *rq_, void *rs_) { /* pay_cancel_response_head_reserve_multibyte_at_max */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.reserve = rep('a', 255, "\303\251");
 }
-static void mutate_122(void *rq_, void *rs_) { /* pay_cancel_response_head_reserve_astral_over_max */
+static void mutate_163(void *rq_, void *rs_) { /* pay_cancel_response_head_reserve_astral_over_max */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.reserve = rep('a', 255, "\360\237\230\200");
 }
-static void mutate_123(void *rq_, void *rs_) { /* pay_cancel_response_head_reserve_bad_utf8 */
+static void mutate_164(void *rq_, void *rs_) { /* pay_cancel_response_head_reserve_bad_utf8 */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.reserve = aop_strn("\303(", 2);
 }
-static void mutate_124(void *rq_, void *rs_) { /* pay_cancel_response_head_reserve_nul */
+static void mutate_165(void *rq_, void *rs_) { /* pay_cancel_response_head_reserve_nul */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.reserve = aop_strn("a\000b", 3);
 }
-static void mutate_125(void *rq_, void *rs_) { /* pay_cancel_response_head_sign_type_at_max */
+static void mutate_166(void *rq_, void *rs_) { /* pay_cancel_response_head_reserve_control_c0 */
+    aop_pay_cancel_request_t *rq = rq_;
+    aop_pay_cancel_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->head.reserve = aop_strn("a\011b", 3);
+}
+static void mutate_167(void *rq_, void *rs_) { /* pay_cancel_response_head_reserve_control_del */
+    aop_pay_cancel_request_t *rq = rq_;
+    aop_pay_cancel_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->head.reserve = aop_strn("a\177b", 3);
+}
+static void mutate_168(void *rq_, void *rs_) { /* pay_cancel_response_head_reserve_control_c1 */
+    aop_pay_cancel_request_t *rq = rq_;
+    aop_pay_cancel_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->head.reserve = aop_strn("a\302\233b", 4);
+}
+static void mutate_169(void *rq_, void *rs_) { /* pay_cancel_response_head_sign_type_at_max */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.sign_type = rep('a', 64, "");
 }
-static void mutate_126(void *rq_, void *rs_) { /* pay_cancel_response_head_sign_type_over_max */
+static void mutate_170(void *rq_, void *rs_) { /* pay_cancel_response_head_sign_type_over_max */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.sign_type = rep('a', 65, "");
 }
-static void mutate_127(void *rq_, void *rs_) { /* pay_cancel_response_head_sign_type_multibyte_at_max */
+static void mutate_171(void *rq_, void *rs_) { /* pay_cancel_response_head_sign_type_multibyte_at_max */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.sign_type = rep('a', 63, "\303\251");
 }
-static void mutate_128(void *rq_, void *rs_) { /* pay_cancel_response_head_sign_type_astral_over_max */
+static void mutate_172(void *rq_, void *rs_) { /* pay_cancel_response_head_sign_type_astral_over_max */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.sign_type = rep('a', 63, "\360\237\230\200");
 }
-static void mutate_129(void *rq_, void *rs_) { /* pay_cancel_response_head_sign_type_bad_utf8 */
+static void mutate_173(void *rq_, void *rs_) { /* pay_cancel_response_head_sign_type_bad_utf8 */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.sign_type = aop_strn("\303(", 2);
 }
-static void mutate_130(void *rq_, void *rs_) { /* pay_cancel_response_head_sign_type_nul */
+static void mutate_174(void *rq_, void *rs_) { /* pay_cancel_response_head_sign_type_nul */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.sign_type = aop_strn("a\000b", 3);
 }
-static void mutate_131(void *rq_, void *rs_) { /* pay_cancel_response_body_result_info_result_status_missing */
+static void mutate_175(void *rq_, void *rs_) { /* pay_cancel_response_head_sign_type_control_c0 */
+    aop_pay_cancel_request_t *rq = rq_;
+    aop_pay_cancel_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->head.sign_type = aop_strn("a\011b", 3);
+}
+static void mutate_176(void *rq_, void *rs_) { /* pay_cancel_response_head_sign_type_control_del */
+    aop_pay_cancel_request_t *rq = rq_;
+    aop_pay_cancel_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->head.sign_type = aop_strn("a\177b", 3);
+}
+static void mutate_177(void *rq_, void *rs_) { /* pay_cancel_response_head_sign_type_control_c1 */
+    aop_pay_cancel_request_t *rq = rq_;
+    aop_pay_cancel_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->head.sign_type = aop_strn("a\302\233b", 4);
+}
+static void mutate_178(void *rq_, void *rs_) { /* pay_cancel_response_body_result_info_result_status_missing */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
@@ -975,7 +1316,7 @@ static void mutate_131(void *rq_, void *rs_) { /* pay_cancel_response_body_resul
     rs->body.result_info.result_status.value = 0;
     rs->body.result_info.result_status.text = AOP_STR_NULL;
 }
-static void mutate_132(void *rq_, void *rs_) { /* pay_cancel_response_body_result_info_result_status_bad_enum */
+static void mutate_179(void *rq_, void *rs_) { /* pay_cancel_response_body_result_info_result_status_bad_enum */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
@@ -983,7 +1324,7 @@ static void mutate_132(void *rq_, void *rs_) { /* pay_cancel_response_body_resul
     rs->body.result_info.result_status.value = 0;
     rs->body.result_info.result_status.text = aop_str("NOT_A_VALUE");
 }
-static void mutate_133(void *rq_, void *rs_) { /* pay_cancel_response_body_result_info_result_status_enum_wrong_case */
+static void mutate_180(void *rq_, void *rs_) { /* pay_cancel_response_body_result_info_result_status_enum_wrong_case */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
@@ -991,147 +1332,218 @@ static void mutate_133(void *rq_, void *rs_) { /* pay_cancel_response_body_resul
     rs->body.result_info.result_status.value = 0;
     rs->body.result_info.result_status.text = aop_str("sx");
 }
-static void mutate_134(void *rq_, void *rs_) { /* pay_cancel_response_body_result_info_result_code_id_at_max */
+static void mutate_181(void *rq_, void *rs_) { /* pay_cancel_response_body_result_info_result_code_id_at_max */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_code_id = rep('a', 16, "");
 }
-static void mutate_135(void *rq_, void *rs_) { /* pay_cancel_response_body_result_info_result_code_id_over_max */
+static void mutate_182(void *rq_, void *rs_) { /* pay_cancel_response_body_result_info_result_code_id_over_max */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_code_id = rep('a', 17, "");
 }
-static void mutate_136(void *rq_, void *rs_) { /* pay_cancel_response_body_result_info_result_code_id_multibyte_at_max */
+static void mutate_183(void *rq_, void *rs_) { /* pay_cancel_response_body_result_info_result_code_id_multibyte_at_max */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_code_id = rep('a', 15, "\303\251");
 }
-static void mutate_137(void *rq_, void *rs_) { /* pay_cancel_response_body_result_info_result_code_id_astral_over_max */
+static void mutate_184(void *rq_, void *rs_) { /* pay_cancel_response_body_result_info_result_code_id_astral_over_max */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_code_id = rep('a', 15, "\360\237\230\200");
 }
-static void mutate_138(void *rq_, void *rs_) { /* pay_cancel_response_body_result_info_result_code_id_bad_utf8 */
+static void mutate_185(void *rq_, void *rs_) { /* pay_cancel_response_body_result_info_result_code_id_bad_utf8 */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_code_id = aop_strn("\303(", 2);
 }
-static void mutate_139(void *rq_, void *rs_) { /* pay_cancel_response_body_result_info_result_code_id_nul */
+static void mutate_186(void *rq_, void *rs_) { /* pay_cancel_response_body_result_info_result_code_id_nul */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_code_id = aop_strn("a\000b", 3);
 }
-static void mutate_140(void *rq_, void *rs_) { /* pay_cancel_response_body_result_info_result_code_missing */
+static void mutate_187(void *rq_, void *rs_) { /* pay_cancel_response_body_result_info_result_code_id_control_c0 */
+    aop_pay_cancel_request_t *rq = rq_;
+    aop_pay_cancel_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.result_info.result_code_id = aop_strn("a\011b", 3);
+}
+static void mutate_188(void *rq_, void *rs_) { /* pay_cancel_response_body_result_info_result_code_id_control_del */
+    aop_pay_cancel_request_t *rq = rq_;
+    aop_pay_cancel_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.result_info.result_code_id = aop_strn("a\177b", 3);
+}
+static void mutate_189(void *rq_, void *rs_) { /* pay_cancel_response_body_result_info_result_code_id_control_c1 */
+    aop_pay_cancel_request_t *rq = rq_;
+    aop_pay_cancel_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.result_info.result_code_id = aop_strn("a\302\233b", 4);
+}
+static void mutate_190(void *rq_, void *rs_) { /* pay_cancel_response_body_result_info_result_code_missing */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_code = AOP_STR_NULL;
 }
-static void mutate_141(void *rq_, void *rs_) { /* pay_cancel_response_body_result_info_result_code_empty */
+static void mutate_191(void *rq_, void *rs_) { /* pay_cancel_response_body_result_info_result_code_empty */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_code = aop_strn("", 0);
 }
-static void mutate_142(void *rq_, void *rs_) { /* pay_cancel_response_body_result_info_result_code_at_max */
+static void mutate_192(void *rq_, void *rs_) { /* pay_cancel_response_body_result_info_result_code_at_max */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_code = rep('a', 64, "");
 }
-static void mutate_143(void *rq_, void *rs_) { /* pay_cancel_response_body_result_info_result_code_over_max */
+static void mutate_193(void *rq_, void *rs_) { /* pay_cancel_response_body_result_info_result_code_over_max */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_code = rep('a', 65, "");
 }
-static void mutate_144(void *rq_, void *rs_) { /* pay_cancel_response_body_result_info_result_code_multibyte_at_max */
+static void mutate_194(void *rq_, void *rs_) { /* pay_cancel_response_body_result_info_result_code_multibyte_at_max */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_code = rep('a', 63, "\303\251");
 }
-static void mutate_145(void *rq_, void *rs_) { /* pay_cancel_response_body_result_info_result_code_astral_over_max */
+static void mutate_195(void *rq_, void *rs_) { /* pay_cancel_response_body_result_info_result_code_astral_over_max */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_code = rep('a', 63, "\360\237\230\200");
 }
-static void mutate_146(void *rq_, void *rs_) { /* pay_cancel_response_body_result_info_result_code_bad_utf8 */
+static void mutate_196(void *rq_, void *rs_) { /* pay_cancel_response_body_result_info_result_code_bad_utf8 */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_code = aop_strn("\303(", 2);
 }
-static void mutate_147(void *rq_, void *rs_) { /* pay_cancel_response_body_result_info_result_code_nul */
+static void mutate_197(void *rq_, void *rs_) { /* pay_cancel_response_body_result_info_result_code_nul */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_code = aop_strn("a\000b", 3);
 }
-static void mutate_148(void *rq_, void *rs_) { /* pay_cancel_response_body_result_info_result_msg_at_max */
+static void mutate_198(void *rq_, void *rs_) { /* pay_cancel_response_body_result_info_result_code_control_c0 */
+    aop_pay_cancel_request_t *rq = rq_;
+    aop_pay_cancel_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.result_info.result_code = aop_strn("a\011b", 3);
+}
+static void mutate_199(void *rq_, void *rs_) { /* pay_cancel_response_body_result_info_result_code_control_del */
+    aop_pay_cancel_request_t *rq = rq_;
+    aop_pay_cancel_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.result_info.result_code = aop_strn("a\177b", 3);
+}
+static void mutate_200(void *rq_, void *rs_) { /* pay_cancel_response_body_result_info_result_code_control_c1 */
+    aop_pay_cancel_request_t *rq = rq_;
+    aop_pay_cancel_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.result_info.result_code = aop_strn("a\302\233b", 4);
+}
+static void mutate_201(void *rq_, void *rs_) { /* pay_cancel_response_body_result_info_result_msg_at_max */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_msg = rep('a', 256, "");
 }
-static void mutate_149(void *rq_, void *rs_) { /* pay_cancel_response_body_result_info_result_msg_over_max */
+static void mutate_202(void *rq_, void *rs_) { /* pay_cancel_response_body_result_info_result_msg_over_max */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_msg = rep('a', 257, "");
 }
-static void mutate_150(void *rq_, void *rs_) { /* pay_cancel_response_body_result_info_result_msg_multibyte_at_max */
+static void mutate_203(void *rq_, void *rs_) { /* pay_cancel_response_body_result_info_result_msg_multibyte_at_max */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_msg = rep('a', 255, "\303\251");
 }
-static void mutate_151(void *rq_, void *rs_) { /* pay_cancel_response_body_result_info_result_msg_astral_over_max */
+static void mutate_204(void *rq_, void *rs_) { /* pay_cancel_response_body_result_info_result_msg_astral_over_max */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_msg = rep('a', 255, "\360\237\230\200");
 }
-static void mutate_152(void *rq_, void *rs_) { /* pay_cancel_response_body_result_info_result_msg_bad_utf8 */
+static void mutate_205(void *rq_, void *rs_) { /* pay_cancel_response_body_result_info_result_msg_bad_utf8 */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_msg = aop_strn("\303(", 2);
 }
-static void mutate_153(void *rq_, void *rs_) { /* pay_cancel_response_body_result_info_result_msg_nul */
+static void mutate_206(void *rq_, void *rs_) { /* pay_cancel_response_body_result_info_result_msg_nul */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_msg = aop_strn("a\000b", 3);
 }
-static void mutate_154(void *rq_, void *rs_) { /* pay_cancel_response_body_acquirement_id_at_max */
+static void mutate_207(void *rq_, void *rs_) { /* pay_cancel_response_body_result_info_result_msg_control_c0 */
+    aop_pay_cancel_request_t *rq = rq_;
+    aop_pay_cancel_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.result_info.result_msg = aop_strn("a\011b", 3);
+}
+static void mutate_208(void *rq_, void *rs_) { /* pay_cancel_response_body_result_info_result_msg_control_del */
+    aop_pay_cancel_request_t *rq = rq_;
+    aop_pay_cancel_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.result_info.result_msg = aop_strn("a\177b", 3);
+}
+static void mutate_209(void *rq_, void *rs_) { /* pay_cancel_response_body_result_info_result_msg_control_c1 */
+    aop_pay_cancel_request_t *rq = rq_;
+    aop_pay_cancel_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.result_info.result_msg = aop_strn("a\302\233b", 4);
+}
+static void mutate_210(void *rq_, void *rs_) { /* pay_cancel_response_body_acquirement_id_empty */
+    aop_pay_cancel_request_t *rq = rq_;
+    aop_pay_cancel_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.acquirement_id = aop_strn("", 0);
+    rq->body.acquirement_id = aop_strn("", 0);
+}
+static void mutate_211(void *rq_, void *rs_) { /* pay_cancel_response_body_acquirement_id_at_max */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
@@ -1139,7 +1551,7 @@ static void mutate_154(void *rq_, void *rs_) { /* pay_cancel_response_body_acqui
     rs->body.acquirement_id = rep('a', 64, "");
     rq->body.acquirement_id = rep('a', 64, "");
 }
-static void mutate_155(void *rq_, void *rs_) { /* pay_cancel_response_body_acquirement_id_over_max */
+static void mutate_212(void *rq_, void *rs_) { /* pay_cancel_response_body_acquirement_id_over_max */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
@@ -1147,7 +1559,7 @@ static void mutate_155(void *rq_, void *rs_) { /* pay_cancel_response_body_acqui
     rs->body.acquirement_id = rep('a', 65, "");
     rq->body.acquirement_id = rep('a', 65, "");
 }
-static void mutate_156(void *rq_, void *rs_) { /* pay_cancel_response_body_acquirement_id_multibyte_at_max */
+static void mutate_213(void *rq_, void *rs_) { /* pay_cancel_response_body_acquirement_id_multibyte_at_max */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
@@ -1155,7 +1567,7 @@ static void mutate_156(void *rq_, void *rs_) { /* pay_cancel_response_body_acqui
     rs->body.acquirement_id = rep('a', 63, "\303\251");
     rq->body.acquirement_id = rep('a', 63, "\303\251");
 }
-static void mutate_157(void *rq_, void *rs_) { /* pay_cancel_response_body_acquirement_id_astral_over_max */
+static void mutate_214(void *rq_, void *rs_) { /* pay_cancel_response_body_acquirement_id_astral_over_max */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
@@ -1163,7 +1575,7 @@ static void mutate_157(void *rq_, void *rs_) { /* pay_cancel_response_body_acqui
     rs->body.acquirement_id = rep('a', 63, "\360\237\230\200");
     rq->body.acquirement_id = rep('a', 63, "\360\237\230\200");
 }
-static void mutate_158(void *rq_, void *rs_) { /* pay_cancel_response_body_acquirement_id_bad_utf8 */
+static void mutate_215(void *rq_, void *rs_) { /* pay_cancel_response_body_acquirement_id_bad_utf8 */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
@@ -1171,7 +1583,7 @@ static void mutate_158(void *rq_, void *rs_) { /* pay_cancel_response_body_acqui
     rs->body.acquirement_id = aop_strn("\303(", 2);
     rq->body.acquirement_id = aop_strn("\303(", 2);
 }
-static void mutate_159(void *rq_, void *rs_) { /* pay_cancel_response_body_acquirement_id_nul */
+static void mutate_216(void *rq_, void *rs_) { /* pay_cancel_response_body_acquirement_id_nul */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
@@ -1179,7 +1591,39 @@ static void mutate_159(void *rq_, void *rs_) { /* pay_cancel_response_body_acqui
     rs->body.acquirement_id = aop_strn("a\000b", 3);
     rq->body.acquirement_id = aop_strn("a\000b", 3);
 }
-static void mutate_160(void *rq_, void *rs_) { /* pay_cancel_response_body_merchant_trans_id_at_max */
+static void mutate_217(void *rq_, void *rs_) { /* pay_cancel_response_body_acquirement_id_control_c0 */
+    aop_pay_cancel_request_t *rq = rq_;
+    aop_pay_cancel_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.acquirement_id = aop_strn("a\011b", 3);
+    rq->body.acquirement_id = aop_strn("a\011b", 3);
+}
+static void mutate_218(void *rq_, void *rs_) { /* pay_cancel_response_body_acquirement_id_control_del */
+    aop_pay_cancel_request_t *rq = rq_;
+    aop_pay_cancel_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.acquirement_id = aop_strn("a\177b", 3);
+    rq->body.acquirement_id = aop_strn("a\177b", 3);
+}
+static void mutate_219(void *rq_, void *rs_) { /* pay_cancel_response_body_acquirement_id_control_c1 */
+    aop_pay_cancel_request_t *rq = rq_;
+    aop_pay_cancel_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.acquirement_id = aop_strn("a\302\233b", 4);
+    rq->body.acquirement_id = aop_strn("a\302\233b", 4);
+}
+static void mutate_220(void *rq_, void *rs_) { /* pay_cancel_response_body_merchant_trans_id_empty */
+    aop_pay_cancel_request_t *rq = rq_;
+    aop_pay_cancel_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.merchant_trans_id = aop_strn("", 0);
+    rq->body.merchant_trans_id = aop_strn("", 0);
+}
+static void mutate_221(void *rq_, void *rs_) { /* pay_cancel_response_body_merchant_trans_id_at_max */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
@@ -1187,7 +1631,7 @@ static void mutate_160(void *rq_, void *rs_) { /* pay_cancel_response_body_merch
     rs->body.merchant_trans_id = rep('a', 64, "");
     rq->body.merchant_trans_id = rep('a', 64, "");
 }
-static void mutate_161(void *rq_, void *rs_) { /* pay_cancel_response_body_merchant_trans_id_over_max */
+static void mutate_222(void *rq_, void *rs_) { /* pay_cancel_response_body_merchant_trans_id_over_max */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
@@ -1195,7 +1639,7 @@ static void mutate_161(void *rq_, void *rs_) { /* pay_cancel_response_body_merch
     rs->body.merchant_trans_id = rep('a', 65, "");
     rq->body.merchant_trans_id = rep('a', 65, "");
 }
-static void mutate_162(void *rq_, void *rs_) { /* pay_cancel_response_body_merchant_trans_id_multibyte_at_max */
+static void mutate_223(void *rq_, void *rs_) { /* pay_cancel_response_body_merchant_trans_id_multibyte_at_max */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
@@ -1203,7 +1647,7 @@ static void mutate_162(void *rq_, void *rs_) { /* pay_cancel_response_body_merch
     rs->body.merchant_trans_id = rep('a', 63, "\303\251");
     rq->body.merchant_trans_id = rep('a', 63, "\303\251");
 }
-static void mutate_163(void *rq_, void *rs_) { /* pay_cancel_response_body_merchant_trans_id_astral_over_max */
+static void mutate_224(void *rq_, void *rs_) { /* pay_cancel_response_body_merchant_trans_id_astral_over_max */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
@@ -1211,7 +1655,7 @@ static void mutate_163(void *rq_, void *rs_) { /* pay_cancel_response_body_merch
     rs->body.merchant_trans_id = rep('a', 63, "\360\237\230\200");
     rq->body.merchant_trans_id = rep('a', 63, "\360\237\230\200");
 }
-static void mutate_164(void *rq_, void *rs_) { /* pay_cancel_response_body_merchant_trans_id_bad_utf8 */
+static void mutate_225(void *rq_, void *rs_) { /* pay_cancel_response_body_merchant_trans_id_bad_utf8 */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
@@ -1219,7 +1663,7 @@ static void mutate_164(void *rq_, void *rs_) { /* pay_cancel_response_body_merch
     rs->body.merchant_trans_id = aop_strn("\303(", 2);
     rq->body.merchant_trans_id = aop_strn("\303(", 2);
 }
-static void mutate_165(void *rq_, void *rs_) { /* pay_cancel_response_body_merchant_trans_id_nul */
+static void mutate_226(void *rq_, void *rs_) { /* pay_cancel_response_body_merchant_trans_id_nul */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
@@ -1227,873 +1671,1135 @@ static void mutate_165(void *rq_, void *rs_) { /* pay_cancel_response_body_merch
     rs->body.merchant_trans_id = aop_strn("a\000b", 3);
     rq->body.merchant_trans_id = aop_strn("a\000b", 3);
 }
-static void mutate_166(void *rq_, void *rs_) { /* pay_cancel_response_body_cancel_time_bad_datetime_0 */
+static void mutate_227(void *rq_, void *rs_) { /* pay_cancel_response_body_merchant_trans_id_control_c0 */
+    aop_pay_cancel_request_t *rq = rq_;
+    aop_pay_cancel_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.merchant_trans_id = aop_strn("a\011b", 3);
+    rq->body.merchant_trans_id = aop_strn("a\011b", 3);
+}
+static void mutate_228(void *rq_, void *rs_) { /* pay_cancel_response_body_merchant_trans_id_control_del */
+    aop_pay_cancel_request_t *rq = rq_;
+    aop_pay_cancel_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.merchant_trans_id = aop_strn("a\177b", 3);
+    rq->body.merchant_trans_id = aop_strn("a\177b", 3);
+}
+static void mutate_229(void *rq_, void *rs_) { /* pay_cancel_response_body_merchant_trans_id_control_c1 */
+    aop_pay_cancel_request_t *rq = rq_;
+    aop_pay_cancel_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.merchant_trans_id = aop_strn("a\302\233b", 4);
+    rq->body.merchant_trans_id = aop_strn("a\302\233b", 4);
+}
+static void mutate_230(void *rq_, void *rs_) { /* pay_cancel_response_body_cancel_time_bad_datetime_0 */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.cancel_time = aop_strn("2001-07-04 12:08:56+05:30", 25);
 }
-static void mutate_167(void *rq_, void *rs_) { /* pay_cancel_response_body_cancel_time_bad_datetime_1 */
+static void mutate_231(void *rq_, void *rs_) { /* pay_cancel_response_body_cancel_time_bad_datetime_1 */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.cancel_time = aop_strn("2001-07-04T12:08:56", 19);
 }
-static void mutate_168(void *rq_, void *rs_) { /* pay_cancel_response_body_cancel_time_bad_datetime_2 */
+static void mutate_232(void *rq_, void *rs_) { /* pay_cancel_response_body_cancel_time_bad_datetime_2 */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.cancel_time = aop_strn("2001-13-04T12:08:56Z", 20);
 }
-static void mutate_169(void *rq_, void *rs_) { /* pay_cancel_response_body_cancel_time_bad_datetime_3 */
+static void mutate_233(void *rq_, void *rs_) { /* pay_cancel_response_body_cancel_time_bad_datetime_3 */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.cancel_time = aop_strn("2001-07-04T25:08:56Z", 20);
 }
-static void mutate_170(void *rq_, void *rs_) { /* pay_cancel_response_body_cancel_time_bad_datetime_4 */
+static void mutate_234(void *rq_, void *rs_) { /* pay_cancel_response_body_cancel_time_bad_datetime_4 */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.cancel_time = aop_strn("2001-07-04T12:08:56+0530", 24);
 }
-static void mutate_171(void *rq_, void *rs_) { /* pay_cancel_response_body_cancel_time_bad_datetime_5 */
+static void mutate_235(void *rq_, void *rs_) { /* pay_cancel_response_body_cancel_time_bad_datetime_5 */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.cancel_time = aop_strn("2001-02-30T12:08:56Z", 20);
 }
-static void mutate_172(void *rq_, void *rs_) { /* pay_cancel_response_body_cancel_time_datetime_fraction */
+static void mutate_236(void *rq_, void *rs_) { /* pay_cancel_response_body_cancel_time_datetime_fraction */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.cancel_time = aop_str("2001-07-04T12:08:56.123Z");
 }
-static void mutate_173(void *rq_, void *rs_) { /* pay_cancel_response_body_cancel_time_datetime_lower_case */
+static void mutate_237(void *rq_, void *rs_) { /* pay_cancel_response_body_cancel_time_datetime_lower_case */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.cancel_time = aop_str("2001-07-04t12:08:56z");
 }
-static void mutate_174(void *rq_, void *rs_) { /* pay_cancel_response_echo_head_version */
+static void mutate_238(void *rq_, void *rs_) { /* pay_cancel_response_echo_head_version */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.version = aop_str("echo-changed");
 }
-static void mutate_175(void *rq_, void *rs_) { /* pay_cancel_response_echo_head_function */
+static void mutate_239(void *rq_, void *rs_) { /* pay_cancel_response_echo_head_function */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.function = aop_str("echo-changed");
 }
-static void mutate_176(void *rq_, void *rs_) { /* pay_cancel_response_echo_head_client_id */
+static void mutate_240(void *rq_, void *rs_) { /* pay_cancel_response_echo_head_client_id */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.client_id = aop_str("echo-changed");
 }
-static void mutate_177(void *rq_, void *rs_) { /* pay_cancel_response_echo_head_req_msg_id */
+static void mutate_241(void *rq_, void *rs_) { /* pay_cancel_response_echo_head_req_msg_id */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.req_msg_id = aop_str("echo-changed");
 }
-static void mutate_178(void *rq_, void *rs_) { /* pay_cancel_response_echo_body_acquirement_id */
+static void mutate_242(void *rq_, void *rs_) { /* pay_cancel_response_echo_body_acquirement_id */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.acquirement_id = aop_str("echo-changed");
 }
-static void mutate_179(void *rq_, void *rs_) { /* pay_cancel_response_echo_body_merchant_trans_id */
+static void mutate_243(void *rq_, void *rs_) { /* pay_cancel_response_echo_body_merchant_trans_id */
     aop_pay_cancel_request_t *rq = rq_;
     aop_pay_cancel_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.merchant_trans_id = aop_str("echo-changed");
 }
-static void mutate_180(void *rq_, void *rs_) { /* refund_request_valid */
+static void mutate_244(void *rq_, void *rs_) { /* refund_request_valid */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
 }
-static void mutate_181(void *rq_, void *rs_) { /* refund_request_head_version_missing */
+static void mutate_245(void *rq_, void *rs_) { /* refund_request_head_version_missing */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.version = AOP_STR_NULL;
 }
-static void mutate_182(void *rq_, void *rs_) { /* refund_request_head_version_empty */
+static void mutate_246(void *rq_, void *rs_) { /* refund_request_head_version_empty */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.version = aop_strn("", 0);
 }
-static void mutate_183(void *rq_, void *rs_) { /* refund_request_head_version_at_max */
+static void mutate_247(void *rq_, void *rs_) { /* refund_request_head_version_at_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.version = rep('a', 8, "");
 }
-static void mutate_184(void *rq_, void *rs_) { /* refund_request_head_version_over_max */
+static void mutate_248(void *rq_, void *rs_) { /* refund_request_head_version_over_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.version = rep('a', 9, "");
 }
-static void mutate_185(void *rq_, void *rs_) { /* refund_request_head_version_multibyte_at_max */
+static void mutate_249(void *rq_, void *rs_) { /* refund_request_head_version_multibyte_at_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.version = rep('a', 7, "\303\251");
 }
-static void mutate_186(void *rq_, void *rs_) { /* refund_request_head_version_astral_over_max */
+static void mutate_250(void *rq_, void *rs_) { /* refund_request_head_version_astral_over_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.version = rep('a', 7, "\360\237\230\200");
 }
-static void mutate_187(void *rq_, void *rs_) { /* refund_request_head_version_bad_utf8 */
+static void mutate_251(void *rq_, void *rs_) { /* refund_request_head_version_bad_utf8 */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.version = aop_strn("\303(", 2);
 }
-static void mutate_188(void *rq_, void *rs_) { /* refund_request_head_version_nul */
+static void mutate_252(void *rq_, void *rs_) { /* refund_request_head_version_nul */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.version = aop_strn("a\000b", 3);
 }
-static void mutate_189(void *rq_, void *rs_) { /* refund_request_head_function_missing */
+static void mutate_253(void *rq_, void *rs_) { /* refund_request_head_version_control_c0 */
+    aop_refund_request_t *rq = rq_;
+    aop_refund_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->head.version = aop_strn("a\011b", 3);
+}
+static void mutate_254(void *rq_, void *rs_) { /* refund_request_head_version_control_del */
+    aop_refund_request_t *rq = rq_;
+    aop_refund_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->head.version = aop_strn("a\177b", 3);
+}
+static void mutate_255(void *rq_, void *rs_) { /* refund_request_head_version_control_c1 */
+    aop_refund_request_t *rq = rq_;
+    aop_refund_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->head.version = aop_strn("a\302\233b", 4);
+}
+static void mutate_256(void *rq_, void *rs_) { /* refund_request_head_function_missing */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.function = AOP_STR_NULL;
 }
-static void mutate_190(void *rq_, void *rs_) { /* refund_request_head_function_empty */
+static void mutate_257(void *rq_, void *rs_) { /* refund_request_head_function_empty */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.function = aop_strn("", 0);
 }
-static void mutate_191(void *rq_, void *rs_) { /* refund_request_head_function_at_max */
+static void mutate_258(void *rq_, void *rs_) { /* refund_request_head_function_at_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.function = rep('a', 128, "");
 }
-static void mutate_192(void *rq_, void *rs_) { /* refund_request_head_function_over_max */
+static void mutate_259(void *rq_, void *rs_) { /* refund_request_head_function_over_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.function = rep('a', 129, "");
 }
-static void mutate_193(void *rq_, void *rs_) { /* refund_request_head_function_multibyte_at_max */
+static void mutate_260(void *rq_, void *rs_) { /* refund_request_head_function_multibyte_at_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.function = rep('a', 127, "\303\251");
 }
-static void mutate_194(void *rq_, void *rs_) { /* refund_request_head_function_astral_over_max */
+static void mutate_261(void *rq_, void *rs_) { /* refund_request_head_function_astral_over_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.function = rep('a', 127, "\360\237\230\200");
 }
-static void mutate_195(void *rq_, void *rs_) { /* refund_request_head_function_bad_utf8 */
+static void mutate_262(void *rq_, void *rs_) { /* refund_request_head_function_bad_utf8 */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.function = aop_strn("\303(", 2);
 }
-static void mutate_196(void *rq_, void *rs_) { /* refund_request_head_function_nul */
+static void mutate_263(void *rq_, void *rs_) { /* refund_request_head_function_nul */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.function = aop_strn("a\000b", 3);
 }
-static void mutate_197(void *rq_, void *rs_) { /* refund_request_head_client_id_missing */
+static void mutate_264(void *rq_, void *rs_) { /* refund_request_head_function_control_c0 */
+    aop_refund_request_t *rq = rq_;
+    aop_refund_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->head.function = aop_strn("a\011b", 3);
+}
+static void mutate_265(void *rq_, void *rs_) { /* refund_request_head_function_control_del */
+    aop_refund_request_t *rq = rq_;
+    aop_refund_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->head.function = aop_strn("a\177b", 3);
+}
+static void mutate_266(void *rq_, void *rs_) { /* refund_request_head_function_control_c1 */
+    aop_refund_request_t *rq = rq_;
+    aop_refund_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->head.function = aop_strn("a\302\233b", 4);
+}
+static void mutate_267(void *rq_, void *rs_) { /* refund_request_head_client_id_missing */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.client_id = AOP_STR_NULL;
 }
-static void mutate_198(void *rq_, void *rs_) { /* refund_request_head_client_id_empty */
+static void mutate_268(void *rq_, void *rs_) { /* refund_request_head_client_id_empty */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.client_id = aop_strn("", 0);
 }
-static void mutate_199(void *rq_, void *rs_) { /* refund_request_head_client_id_at_max */
+static void mutate_269(void *rq_, void *rs_) { /* refund_request_head_client_id_at_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.client_id = rep('a', 32, "");
 }
-static void mutate_200(void *rq_, void *rs_) { /* refund_request_head_client_id_over_max */
+static void mutate_270(void *rq_, void *rs_) { /* refund_request_head_client_id_over_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.client_id = rep('a', 33, "");
 }
-static void mutate_201(void *rq_, void *rs_) { /* refund_request_head_client_id_multibyte_at_max */
+static void mutate_271(void *rq_, void *rs_) { /* refund_request_head_client_id_multibyte_at_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.client_id = rep('a', 31, "\303\251");
 }
-static void mutate_202(void *rq_, void *rs_) { /* refund_request_head_client_id_astral_over_max */
+static void mutate_272(void *rq_, void *rs_) { /* refund_request_head_client_id_astral_over_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.client_id = rep('a', 31, "\360\237\230\200");
 }
-static void mutate_203(void *rq_, void *rs_) { /* refund_request_head_client_id_bad_utf8 */
+static void mutate_273(void *rq_, void *rs_) { /* refund_request_head_client_id_bad_utf8 */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.client_id = aop_strn("\303(", 2);
 }
-static void mutate_204(void *rq_, void *rs_) { /* refund_request_head_client_id_nul */
+static void mutate_274(void *rq_, void *rs_) { /* refund_request_head_client_id_nul */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.client_id = aop_strn("a\000b", 3);
 }
-static void mutate_205(void *rq_, void *rs_) { /* refund_request_head_req_time_missing */
+static void mutate_275(void *rq_, void *rs_) { /* refund_request_head_client_id_control_c0 */
+    aop_refund_request_t *rq = rq_;
+    aop_refund_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->head.client_id = aop_strn("a\011b", 3);
+}
+static void mutate_276(void *rq_, void *rs_) { /* refund_request_head_client_id_control_del */
+    aop_refund_request_t *rq = rq_;
+    aop_refund_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->head.client_id = aop_strn("a\177b", 3);
+}
+static void mutate_277(void *rq_, void *rs_) { /* refund_request_head_client_id_control_c1 */
+    aop_refund_request_t *rq = rq_;
+    aop_refund_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->head.client_id = aop_strn("a\302\233b", 4);
+}
+static void mutate_278(void *rq_, void *rs_) { /* refund_request_head_req_time_missing */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.req_time = AOP_STR_NULL;
 }
-static void mutate_206(void *rq_, void *rs_) { /* refund_request_head_req_time_empty */
+static void mutate_279(void *rq_, void *rs_) { /* refund_request_head_req_time_empty */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.req_time = aop_strn("", 0);
 }
-static void mutate_207(void *rq_, void *rs_) { /* refund_request_head_req_time_bad_datetime_0 */
+static void mutate_280(void *rq_, void *rs_) { /* refund_request_head_req_time_bad_datetime_0 */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.req_time = aop_strn("2001-07-04 12:08:56+05:30", 25);
 }
-static void mutate_208(void *rq_, void *rs_) { /* refund_request_head_req_time_bad_datetime_1 */
+static void mutate_281(void *rq_, void *rs_) { /* refund_request_head_req_time_bad_datetime_1 */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.req_time = aop_strn("2001-07-04T12:08:56", 19);
 }
-static void mutate_209(void *rq_, void *rs_) { /* refund_request_head_req_time_bad_datetime_2 */
+static void mutate_282(void *rq_, void *rs_) { /* refund_request_head_req_time_bad_datetime_2 */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.req_time = aop_strn("2001-13-04T12:08:56Z", 20);
 }
-static void mutate_210(void *rq_, void *rs_) { /* refund_request_head_req_time_bad_datetime_3 */
+static void mutate_283(void *rq_, void *rs_) { /* refund_request_head_req_time_bad_datetime_3 */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.req_time = aop_strn("2001-07-04T25:08:56Z", 20);
 }
-static void mutate_211(void *rq_, void *rs_) { /* refund_request_head_req_time_bad_datetime_4 */
+static void mutate_284(void *rq_, void *rs_) { /* refund_request_head_req_time_bad_datetime_4 */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.req_time = aop_strn("2001-07-04T12:08:56+0530", 24);
 }
-static void mutate_212(void *rq_, void *rs_) { /* refund_request_head_req_time_bad_datetime_5 */
+static void mutate_285(void *rq_, void *rs_) { /* refund_request_head_req_time_bad_datetime_5 */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.req_time = aop_strn("2001-02-30T12:08:56Z", 20);
 }
-static void mutate_213(void *rq_, void *rs_) { /* refund_request_head_req_time_datetime_fraction */
+static void mutate_286(void *rq_, void *rs_) { /* refund_request_head_req_time_datetime_fraction */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.req_time = aop_str("2001-07-04T12:08:56.123Z");
 }
-static void mutate_214(void *rq_, void *rs_) { /* refund_request_head_req_time_datetime_lower_case */
+static void mutate_287(void *rq_, void *rs_) { /* refund_request_head_req_time_datetime_lower_case */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.req_time = aop_str("2001-07-04t12:08:56z");
 }
-static void mutate_215(void *rq_, void *rs_) { /* refund_request_head_req_msg_id_missing */
+static void mutate_288(void *rq_, void *rs_) { /* refund_request_head_req_msg_id_missing */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.req_msg_id = AOP_STR_NULL;
 }
-static void mutate_216(void *rq_, void *rs_) { /* refund_request_head_req_msg_id_empty */
+static void mutate_289(void *rq_, void *rs_) { /* refund_request_head_req_msg_id_empty */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.req_msg_id = aop_strn("", 0);
 }
-static void mutate_217(void *rq_, void *rs_) { /* refund_request_head_req_msg_id_at_max */
+static void mutate_290(void *rq_, void *rs_) { /* refund_request_head_req_msg_id_at_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.req_msg_id = rep('a', 64, "");
 }
-static void mutate_218(void *rq_, void *rs_) { /* refund_request_head_req_msg_id_over_max */
+static void mutate_291(void *rq_, void *rs_) { /* refund_request_head_req_msg_id_over_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.req_msg_id = rep('a', 65, "");
 }
-static void mutate_219(void *rq_, void *rs_) { /* refund_request_head_req_msg_id_multibyte_at_max */
+static void mutate_292(void *rq_, void *rs_) { /* refund_request_head_req_msg_id_multibyte_at_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.req_msg_id = rep('a', 63, "\303\251");
 }
-static void mutate_220(void *rq_, void *rs_) { /* refund_request_head_req_msg_id_astral_over_max */
+static void mutate_293(void *rq_, void *rs_) { /* refund_request_head_req_msg_id_astral_over_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.req_msg_id = rep('a', 63, "\360\237\230\200");
 }
-static void mutate_221(void *rq_, void *rs_) { /* refund_request_head_req_msg_id_bad_utf8 */
+static void mutate_294(void *rq_, void *rs_) { /* refund_request_head_req_msg_id_bad_utf8 */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.req_msg_id = aop_strn("\303(", 2);
 }
-static void mutate_222(void *rq_, void *rs_) { /* refund_request_head_req_msg_id_nul */
+static void mutate_295(void *rq_, void *rs_) { /* refund_request_head_req_msg_id_nul */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.req_msg_id = aop_strn("a\000b", 3);
 }
-static void mutate_223(void *rq_, void *rs_) { /* refund_request_head_reserve_at_max */
+static void mutate_296(void *rq_, void *rs_) { /* refund_request_head_req_msg_id_control_c0 */
+    aop_refund_request_t *rq = rq_;
+    aop_refund_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->head.req_msg_id = aop_strn("a\011b", 3);
+}
+static void mutate_297(void *rq_, void *rs_) { /* refund_request_head_req_msg_id_control_del */
+    aop_refund_request_t *rq = rq_;
+    aop_refund_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->head.req_msg_id = aop_strn("a\177b", 3);
+}
+static void mutate_298(void *rq_, void *rs_) { /* refund_request_head_req_msg_id_control_c1 */
+    aop_refund_request_t *rq = rq_;
+    aop_refund_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->head.req_msg_id = aop_strn("a\302\233b", 4);
+}
+static void mutate_299(void *rq_, void *rs_) { /* refund_request_head_reserve_at_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.reserve = rep('a', 256, "");
 }
-static void mutate_224(void *rq_, void *rs_) { /* refund_request_head_reserve_over_max */
+static void mutate_300(void *rq_, void *rs_) { /* refund_request_head_reserve_over_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.reserve = rep('a', 257, "");
 }
-static void mutate_225(void *rq_, void *rs_) { /* refund_request_head_reserve_multibyte_at_max */
+static void mutate_301(void *rq_, void *rs_) { /* refund_request_head_reserve_multibyte_at_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.reserve = rep('a', 255, "\303\251");
 }
-static void mutate_226(void *rq_, void *rs_) { /* refund_request_head_reserve_astral_over_max */
+static void mutate_302(void *rq_, void *rs_) { /* refund_request_head_reserve_astral_over_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.reserve = rep('a', 255, "\360\237\230\200");
 }
-static void mutate_227(void *rq_, void *rs_) { /* refund_request_head_reserve_bad_utf8 */
+static void mutate_303(void *rq_, void *rs_) { /* refund_request_head_reserve_bad_utf8 */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.reserve = aop_strn("\303(", 2);
 }
-static void mutate_228(void *rq_, void *rs_) { /* refund_request_head_reserve_nul */
+static void mutate_304(void *rq_, void *rs_) { /* refund_request_head_reserve_nul */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.reserve = aop_strn("a\000b", 3);
 }
-static void mutate_229(void *rq_, void *rs_) { /* refund_request_head_sign_type_at_max */
+static void mutate_305(void *rq_, void *rs_) { /* refund_request_head_reserve_control_c0 */
+    aop_refund_request_t *rq = rq_;
+    aop_refund_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->head.reserve = aop_strn("a\011b", 3);
+}
+static void mutate_306(void *rq_, void *rs_) { /* refund_request_head_reserve_control_del */
+    aop_refund_request_t *rq = rq_;
+    aop_refund_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->head.reserve = aop_strn("a\177b", 3);
+}
+static void mutate_307(void *rq_, void *rs_) { /* refund_request_head_reserve_control_c1 */
+    aop_refund_request_t *rq = rq_;
+    aop_refund_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->head.reserve = aop_strn("a\302\233b", 4);
+}
+static void mutate_308(void *rq_, void *rs_) { /* refund_request_head_sign_type_at_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.sign_type = rep('a', 64, "");
 }
-static void mutate_230(void *rq_, void *rs_) { /* refund_request_head_sign_type_over_max */
+static void mutate_309(void *rq_, void *rs_) { /* refund_request_head_sign_type_over_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.sign_type = rep('a', 65, "");
 }
-static void mutate_231(void *rq_, void *rs_) { /* refund_request_head_sign_type_multibyte_at_max */
+static void mutate_310(void *rq_, void *rs_) { /* refund_request_head_sign_type_multibyte_at_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.sign_type = rep('a', 63, "\303\251");
 }
-static void mutate_232(void *rq_, void *rs_) { /* refund_request_head_sign_type_astral_over_max */
+static void mutate_311(void *rq_, void *rs_) { /* refund_request_head_sign_type_astral_over_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.sign_type = rep('a', 63, "\360\237\230\200");
 }
-static void mutate_233(void *rq_, void *rs_) { /* refund_request_head_sign_type_bad_utf8 */
+static void mutate_312(void *rq_, void *rs_) { /* refund_request_head_sign_type_bad_utf8 */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.sign_type = aop_strn("\303(", 2);
 }
-static void mutate_234(void *rq_, void *rs_) { /* refund_request_head_sign_type_nul */
+static void mutate_313(void *rq_, void *rs_) { /* refund_request_head_sign_type_nul */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.sign_type = aop_strn("a\000b", 3);
 }
-static void mutate_235(void *rq_, void *rs_) { /* refund_request_body_merchant_id_missing */
+static void mutate_314(void *rq_, void *rs_) { /* refund_request_head_sign_type_control_c0 */
+    aop_refund_request_t *rq = rq_;
+    aop_refund_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->head.sign_type = aop_strn("a\011b", 3);
+}
+static void mutate_315(void *rq_, void *rs_) { /* refund_request_head_sign_type_control_del */
+    aop_refund_request_t *rq = rq_;
+    aop_refund_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->head.sign_type = aop_strn("a\177b", 3);
+}
+static void mutate_316(void *rq_, void *rs_) { /* refund_request_head_sign_type_control_c1 */
+    aop_refund_request_t *rq = rq_;
+    aop_refund_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->head.sign_type = aop_strn("a\302\233b", 4);
+}
+static void mutate_317(void *rq_, void *rs_) { /* refund_request_body_merchant_id_missing */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.merchant_id = AOP_STR_NULL;
 }
-static void mutate_236(void *rq_, void *rs_) { /* refund_request_body_merchant_id_empty */
+static void mutate_318(void *rq_, void *rs_) { /* refund_request_body_merchant_id_empty */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.merchant_id = aop_strn("", 0);
 }
-static void mutate_237(void *rq_, void *rs_) { /* refund_request_body_merchant_id_at_max */
+static void mutate_319(void *rq_, void *rs_) { /* refund_request_body_merchant_id_at_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.merchant_id = rep('a', 64, "");
 }
-static void mutate_238(void *rq_, void *rs_) { /* refund_request_body_merchant_id_over_max */
+static void mutate_320(void *rq_, void *rs_) { /* refund_request_body_merchant_id_over_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.merchant_id = rep('a', 65, "");
 }
-static void mutate_239(void *rq_, void *rs_) { /* refund_request_body_merchant_id_multibyte_at_max */
+static void mutate_321(void *rq_, void *rs_) { /* refund_request_body_merchant_id_multibyte_at_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.merchant_id = rep('a', 63, "\303\251");
 }
-static void mutate_240(void *rq_, void *rs_) { /* refund_request_body_merchant_id_astral_over_max */
+static void mutate_322(void *rq_, void *rs_) { /* refund_request_body_merchant_id_astral_over_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.merchant_id = rep('a', 63, "\360\237\230\200");
 }
-static void mutate_241(void *rq_, void *rs_) { /* refund_request_body_merchant_id_bad_utf8 */
+static void mutate_323(void *rq_, void *rs_) { /* refund_request_body_merchant_id_bad_utf8 */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.merchant_id = aop_strn("\303(", 2);
 }
-static void mutate_242(void *rq_, void *rs_) { /* refund_request_body_merchant_id_nul */
+static void mutate_324(void *rq_, void *rs_) { /* refund_request_body_merchant_id_nul */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.merchant_id = aop_strn("a\000b", 3);
 }
-static void mutate_243(void *rq_, void *rs_) { /* refund_request_body_acquirement_id_missing */
+static void mutate_325(void *rq_, void *rs_) { /* refund_request_body_merchant_id_control_c0 */
+    aop_refund_request_t *rq = rq_;
+    aop_refund_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.merchant_id = aop_strn("a\011b", 3);
+}
+static void mutate_326(void *rq_, void *rs_) { /* refund_request_body_merchant_id_control_del */
+    aop_refund_request_t *rq = rq_;
+    aop_refund_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.merchant_id = aop_strn("a\177b", 3);
+}
+static void mutate_327(void *rq_, void *rs_) { /* refund_request_body_merchant_id_control_c1 */
+    aop_refund_request_t *rq = rq_;
+    aop_refund_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.merchant_id = aop_strn("a\302\233b", 4);
+}
+static void mutate_328(void *rq_, void *rs_) { /* refund_request_body_acquirement_id_missing */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.acquirement_id = AOP_STR_NULL;
 }
-static void mutate_244(void *rq_, void *rs_) { /* refund_request_body_acquirement_id_empty */
+static void mutate_329(void *rq_, void *rs_) { /* refund_request_body_acquirement_id_empty */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.acquirement_id = aop_strn("", 0);
 }
-static void mutate_245(void *rq_, void *rs_) { /* refund_request_body_acquirement_id_at_max */
+static void mutate_330(void *rq_, void *rs_) { /* refund_request_body_acquirement_id_at_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.acquirement_id = rep('a', 64, "");
 }
-static void mutate_246(void *rq_, void *rs_) { /* refund_request_body_acquirement_id_over_max */
+static void mutate_331(void *rq_, void *rs_) { /* refund_request_body_acquirement_id_over_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.acquirement_id = rep('a', 65, "");
 }
-static void mutate_247(void *rq_, void *rs_) { /* refund_request_body_acquirement_id_multibyte_at_max */
+static void mutate_332(void *rq_, void *rs_) { /* refund_request_body_acquirement_id_multibyte_at_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.acquirement_id = rep('a', 63, "\303\251");
 }
-static void mutate_248(void *rq_, void *rs_) { /* refund_request_body_acquirement_id_astral_over_max */
+static void mutate_333(void *rq_, void *rs_) { /* refund_request_body_acquirement_id_astral_over_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.acquirement_id = rep('a', 63, "\360\237\230\200");
 }
-static void mutate_249(void *rq_, void *rs_) { /* refund_request_body_acquirement_id_bad_utf8 */
+static void mutate_334(void *rq_, void *rs_) { /* refund_request_body_acquirement_id_bad_utf8 */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.acquirement_id = aop_strn("\303(", 2);
 }
-static void mutate_250(void *rq_, void *rs_) { /* refund_request_body_acquirement_id_nul */
+static void mutate_335(void *rq_, void *rs_) { /* refund_request_body_acquirement_id_nul */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.acquirement_id = aop_strn("a\000b", 3);
 }
-static void mutate_251(void *rq_, void *rs_) { /* refund_request_body_merchant_refund_id_missing */
+static void mutate_336(void *rq_, void *rs_) { /* refund_request_body_acquirement_id_control_c0 */
+    aop_refund_request_t *rq = rq_;
+    aop_refund_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.acquirement_id = aop_strn("a\011b", 3);
+}
+static void mutate_337(void *rq_, void *rs_) { /* refund_request_body_acquirement_id_control_del */
+    aop_refund_request_t *rq = rq_;
+    aop_refund_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.acquirement_id = aop_strn("a\177b", 3);
+}
+static void mutate_338(void *rq_, void *rs_) { /* refund_request_body_acquirement_id_control_c1 */
+    aop_refund_request_t *rq = rq_;
+    aop_refund_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.acquirement_id = aop_strn("a\302\233b", 4);
+}
+static void mutate_339(void *rq_, void *rs_) { /* refund_request_body_merchant_refund_id_missing */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.merchant_refund_id = AOP_STR_NULL;
 }
-static void mutate_252(void *rq_, void *rs_) { /* refund_request_body_merchant_refund_id_empty */
+static void mutate_340(void *rq_, void *rs_) { /* refund_request_body_merchant_refund_id_empty */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.merchant_refund_id = aop_strn("", 0);
 }
-static void mutate_253(void *rq_, void *rs_) { /* refund_request_body_merchant_refund_id_at_max */
+static void mutate_341(void *rq_, void *rs_) { /* refund_request_body_merchant_refund_id_at_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.merchant_refund_id = rep('a', 64, "");
 }
-static void mutate_254(void *rq_, void *rs_) { /* refund_request_body_merchant_refund_id_over_max */
+static void mutate_342(void *rq_, void *rs_) { /* refund_request_body_merchant_refund_id_over_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.merchant_refund_id = rep('a', 65, "");
 }
-static void mutate_255(void *rq_, void *rs_) { /* refund_request_body_merchant_refund_id_multibyte_at_max */
+static void mutate_343(void *rq_, void *rs_) { /* refund_request_body_merchant_refund_id_multibyte_at_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.merchant_refund_id = rep('a', 63, "\303\251");
 }
-static void mutate_256(void *rq_, void *rs_) { /* refund_request_body_merchant_refund_id_astral_over_max */
+static void mutate_344(void *rq_, void *rs_) { /* refund_request_body_merchant_refund_id_astral_over_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.merchant_refund_id = rep('a', 63, "\360\237\230\200");
 }
-static void mutate_257(void *rq_, void *rs_) { /* refund_request_body_merchant_refund_id_bad_utf8 */
+static void mutate_345(void *rq_, void *rs_) { /* refund_request_body_merchant_refund_id_bad_utf8 */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.merchant_refund_id = aop_strn("\303(", 2);
 }
-static void mutate_258(void *rq_, void *rs_) { /* refund_request_body_merchant_refund_id_nul */
+static void mutate_346(void *rq_, void *rs_) { /* refund_request_body_merchant_refund_id_nul */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.merchant_refund_id = aop_strn("a\000b", 3);
 }
-static void mutate_259(void *rq_, void *rs_) { /* refund_request_body_refund_amount_currency_missing */
+static void mutate_347(void *rq_, void *rs_) { /* refund_request_body_merchant_refund_id_control_c0 */
+    aop_refund_request_t *rq = rq_;
+    aop_refund_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.merchant_refund_id = aop_strn("a\011b", 3);
+}
+static void mutate_348(void *rq_, void *rs_) { /* refund_request_body_merchant_refund_id_control_del */
+    aop_refund_request_t *rq = rq_;
+    aop_refund_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.merchant_refund_id = aop_strn("a\177b", 3);
+}
+static void mutate_349(void *rq_, void *rs_) { /* refund_request_body_merchant_refund_id_control_c1 */
+    aop_refund_request_t *rq = rq_;
+    aop_refund_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.merchant_refund_id = aop_strn("a\302\233b", 4);
+}
+static void mutate_350(void *rq_, void *rs_) { /* refund_request_body_refund_amount_currency_missing */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.refund_amount.currency = AOP_STR_NULL;
 }
-static void mutate_260(void *rq_, void *rs_) { /* refund_request_body_refund_amount_currency_empty */
+static void mutate_351(void *rq_, void *rs_) { /* refund_request_body_refund_amount_currency_empty */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.refund_amount.currency = aop_strn("", 0);
 }
-static void mutate_261(void *rq_, void *rs_) { /* refund_request_body_refund_amount_currency_bad_currency_0 */
+static void mutate_352(void *rq_, void *rs_) { /* refund_request_body_refund_amount_currency_bad_currency_0 */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.refund_amount.currency = aop_strn("usd", 3);
 }
-static void mutate_262(void *rq_, void *rs_) { /* refund_request_body_refund_amount_currency_bad_currency_1 */
+static void mutate_353(void *rq_, void *rs_) { /* refund_request_body_refund_amount_currency_bad_currency_1 */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.refund_amount.currency = aop_strn("US", 2);
 }
-static void mutate_263(void *rq_, void *rs_) { /* refund_request_body_refund_amount_currency_bad_currency_2 */
+static void mutate_354(void *rq_, void *rs_) { /* refund_request_body_refund_amount_currency_bad_currency_2 */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.refund_amount.currency = aop_strn("USDD", 4);
 }
-static void mutate_264(void *rq_, void *rs_) { /* refund_request_body_refund_amount_currency_bad_currency_3 */
+static void mutate_355(void *rq_, void *rs_) { /* refund_request_body_refund_amount_currency_bad_currency_3 */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.refund_amount.currency = aop_strn("U1D", 3);
 }
-static void mutate_265(void *rq_, void *rs_) { /* refund_request_body_refund_amount_value_missing */
+static void mutate_356(void *rq_, void *rs_) { /* refund_request_body_refund_amount_value_missing */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.refund_amount.value = AOP_STR_NULL;
 }
-static void mutate_266(void *rq_, void *rs_) { /* refund_request_body_refund_amount_value_empty */
+static void mutate_357(void *rq_, void *rs_) { /* refund_request_body_refund_amount_value_empty */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.refund_amount.value = aop_strn("", 0);
 }
-static void mutate_267(void *rq_, void *rs_) { /* refund_request_body_refund_amount_value_at_max */
+static void mutate_358(void *rq_, void *rs_) { /* refund_request_body_refund_amount_value_at_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.refund_amount.value = rep('1', 16, "");
 }
-static void mutate_268(void *rq_, void *rs_) { /* refund_request_body_refund_amount_value_over_max */
+static void mutate_359(void *rq_, void *rs_) { /* refund_request_body_refund_amount_value_over_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.refund_amount.value = rep('1', 17, "");
 }
-static void mutate_269(void *rq_, void *rs_) { /* refund_request_body_refund_amount_value_bad_amount_0 */
+static void mutate_360(void *rq_, void *rs_) { /* refund_request_body_refund_amount_value_bad_amount_0 */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.refund_amount.value = aop_strn("-1", 2);
 }
-static void mutate_270(void *rq_, void *rs_) { /* refund_request_body_refund_amount_value_bad_amount_1 */
+static void mutate_361(void *rq_, void *rs_) { /* refund_request_body_refund_amount_value_bad_amount_1 */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.refund_amount.value = aop_strn("+1", 2);
 }
-static void mutate_271(void *rq_, void *rs_) { /* refund_request_body_refund_amount_value_bad_amount_2 */
+static void mutate_362(void *rq_, void *rs_) { /* refund_request_body_refund_amount_value_bad_amount_2 */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.refund_amount.value = aop_strn("01", 2);
 }
-static void mutate_272(void *rq_, void *rs_) { /* refund_request_body_refund_amount_value_bad_amount_3 */
+static void mutate_363(void *rq_, void *rs_) { /* refund_request_body_refund_amount_value_bad_amount_3 */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.refund_amount.value = aop_strn("1.00", 4);
 }
-static void mutate_273(void *rq_, void *rs_) { /* refund_request_body_refund_amount_value_bad_amount_4 */
+static void mutate_364(void *rq_, void *rs_) { /* refund_request_body_refund_amount_value_bad_amount_4 */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.refund_amount.value = aop_strn("1e2", 3);
 }
-static void mutate_274(void *rq_, void *rs_) { /* refund_request_body_refund_amount_value_bad_amount_5 */
+static void mutate_365(void *rq_, void *rs_) { /* refund_request_body_refund_amount_value_bad_amount_5 */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.refund_amount.value = aop_strn("12a", 3);
 }
-static void mutate_275(void *rq_, void *rs_) { /* refund_request_body_refund_amount_value_bad_amount_6 */
+static void mutate_366(void *rq_, void *rs_) { /* refund_request_body_refund_amount_value_bad_amount_6 */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.refund_amount.value = aop_strn(" 1", 2);
 }
-static void mutate_276(void *rq_, void *rs_) { /* refund_request_body_refund_reason_at_max */
+static void mutate_367(void *rq_, void *rs_) { /* refund_request_body_refund_amount_value_zero */
+    aop_refund_request_t *rq = rq_;
+    aop_refund_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.refund_amount.value = aop_str("0");
+}
+static void mutate_368(void *rq_, void *rs_) { /* refund_request_body_refund_reason_at_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.refund_reason = rep('a', 256, "");
 }
-static void mutate_277(void *rq_, void *rs_) { /* refund_request_body_refund_reason_over_max */
+static void mutate_369(void *rq_, void *rs_) { /* refund_request_body_refund_reason_over_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.refund_reason = rep('a', 257, "");
 }
-static void mutate_278(void *rq_, void *rs_) { /* refund_request_body_refund_reason_multibyte_at_max */
+static void mutate_370(void *rq_, void *rs_) { /* refund_request_body_refund_reason_multibyte_at_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.refund_reason = rep('a', 255, "\303\251");
 }
-static void mutate_279(void *rq_, void *rs_) { /* refund_request_body_refund_reason_astral_over_max */
+static void mutate_371(void *rq_, void *rs_) { /* refund_request_body_refund_reason_astral_over_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.refund_reason = rep('a', 255, "\360\237\230\200");
 }
-static void mutate_280(void *rq_, void *rs_) { /* refund_request_body_refund_reason_bad_utf8 */
+static void mutate_372(void *rq_, void *rs_) { /* refund_request_body_refund_reason_bad_utf8 */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.refund_reason = aop_strn("\303(", 2);
 }
-static void mutate_281(void *rq_, void *rs_) { /* refund_request_body_refund_reason_nul */
+static void mutate_373(void *rq_, void *rs_) { /* refund_request_body_refund_reason_nul */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.refund_reason = aop_strn("a\000b", 3);
 }
-static void mutate_282(void *rq_, void *rs_) { /* refund_request_body_extend_info_at_max */
+static void mutate_374(void *rq_, void *rs_) { /* refund_request_body_refund_reason_control_c0 */
+    aop_refund_request_t *rq = rq_;
+    aop_refund_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.refund_reason = aop_strn("a\011b", 3);
+}
+static void mutate_375(void *rq_, void *rs_) { /* refund_request_body_refund_reason_control_del */
+    aop_refund_request_t *rq = rq_;
+    aop_refund_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.refund_reason = aop_strn("a\177b", 3);
+}
+static void mutate_376(void *rq_, void *rs_) { /* refund_request_body_refund_reason_control_c1 */
+    aop_refund_request_t *rq = rq_;
+    aop_refund_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.refund_reason = aop_strn("a\302\233b", 4);
+}
+static void mutate_377(void *rq_, void *rs_) { /* refund_request_body_extend_info_at_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.extend_info = rep('a', 2048, "");
 }
-static void mutate_283(void *rq_, void *rs_) { /* refund_request_body_extend_info_over_max */
+static void mutate_378(void *rq_, void *rs_) { /* refund_request_body_extend_info_over_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.extend_info = rep('a', 2049, "");
 }
-static void mutate_284(void *rq_, void *rs_) { /* refund_request_body_extend_info_multibyte_at_max */
+static void mutate_379(void *rq_, void *rs_) { /* refund_request_body_extend_info_multibyte_at_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.extend_info = rep('a', 2047, "\303\251");
 }
-static void mutate_285(void *rq_, void *rs_) { /* refund_request_body_extend_info_astral_over_max */
+static void mutate_380(void *rq_, void *rs_) { /* refund_request_body_extend_info_astral_over_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.extend_info = rep('a', 2047, "\360\237\230\200");
 }
-static void mutate_286(void *rq_, void *rs_) { /* refund_request_body_extend_info_bad_utf8 */
+static void mutate_381(void *rq_, void *rs_) { /* refund_request_body_extend_info_bad_utf8 */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.extend_info = aop_strn("\303(", 2);
 }
-static void mutate_287(void *rq_, void *rs_) { /* refund_request_body_extend_info_nul */
+static void mutate_382(void *rq_, void *rs_) { /* refund_request_body_extend_info_nul */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.extend_info = aop_strn("a\000b", 3);
 }
-static void mutate_288(void *rq_, void *rs_) { /* refund_response_valid */
+static void mutate_383(void *rq_, void *rs_) { /* refund_request_body_extend_info_control_c0 */
+    aop_refund_request_t *rq = rq_;
+    aop_refund_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.extend_info = aop_strn("a\011b", 3);
+}
+static void mutate_384(void *rq_, void *rs_) { /* refund_request_body_extend_info_control_del */
+    aop_refund_request_t *rq = rq_;
+    aop_refund_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.extend_info = aop_strn("a\177b", 3);
+}
+static void mutate_385(void *rq_, void *rs_) { /* refund_request_body_extend_info_control_c1 */
+    aop_refund_request_t *rq = rq_;
+    aop_refund_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.extend_info = aop_strn("a\302\233b", 4);
+}
+static void mutate_386(void *rq_, void *rs_) { /* refund_response_valid */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
 }
-static void mutate_289(void *rq_, void *rs_) { /* refund_response_head_version_missing */
+static void mutate_387(void *rq_, void *rs_) { /* refund_response_head_version_missing */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.version = AOP_STR_NULL;
 }
-static void mutate_290(void *rq_, void *rs_) { /* refund_response_head_version_empty */
+static void mutate_388(void *rq_, void *rs_) { /* refund_response_head_version_empty */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
@@ -2101,7 +2807,7 @@ static void mutate_290(void *rq_, void *rs_) { /* refund_response_head_version_e
     rs->head.version = aop_strn("", 0);
     rq->head.version = aop_strn("", 0);
 }
-static void mutate_291(void *rq_, void *rs_) { /* refund_response_head_version_at_max */
+static void mutate_389(void *rq_, void *rs_) { /* refund_response_head_version_at_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
@@ -2109,7 +2815,7 @@ static void mutate_291(void *rq_, void *rs_) { /* refund_response_head_version_a
     rs->head.version = rep('a', 8, "");
     rq->head.version = rep('a', 8, "");
 }
-static void mutate_292(void *rq_, void *rs_) { /* refund_response_head_version_over_max */
+static void mutate_390(void *rq_, void *rs_) { /* refund_response_head_version_over_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
@@ -2117,7 +2823,7 @@ static void mutate_292(void *rq_, void *rs_) { /* refund_response_head_version_o
     rs->head.version = rep('a', 9, "");
     rq->head.version = rep('a', 9, "");
 }
-static void mutate_293(void *rq_, void *rs_) { /* refund_response_head_version_multibyte_at_max */
+static void mutate_391(void *rq_, void *rs_) { /* refund_response_head_version_multibyte_at_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
@@ -2125,7 +2831,7 @@ static void mutate_293(void *rq_, void *rs_) { /* refund_response_head_version_m
     rs->head.version = rep('a', 7, "\303\251");
     rq->head.version = rep('a', 7, "\303\251");
 }
-static void mutate_294(void *rq_, void *rs_) { /* refund_response_head_version_astral_over_max */
+static void mutate_392(void *rq_, void *rs_) { /* refund_response_head_version_astral_over_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
@@ -2133,7 +2839,7 @@ static void mutate_294(void *rq_, void *rs_) { /* refund_response_head_version_a
     rs->head.version = rep('a', 7, "\360\237\230\200");
     rq->head.version = rep('a', 7, "\360\237\230\200");
 }
-static void mutate_295(void *rq_, void *rs_) { /* refund_response_head_version_bad_utf8 */
+static void mutate_393(void *rq_, void *rs_) { /* refund_response_head_version_bad_utf8 */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
@@ -2141,7 +2847,7 @@ static void mutate_295(void *rq_, void *rs_) { /* refund_response_head_version_b
     rs->head.version = aop_strn("\303(", 2);
     rq->head.version = aop_strn("\303(", 2);
 }
-static void mutate_296(void *rq_, void *rs_) { /* refund_response_head_version_nul */
+static void mutate_394(void *rq_, void *rs_) { /* refund_response_head_version_nul */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
@@ -2149,14 +2855,38 @@ static void mutate_296(void *rq_, void *rs_) { /* refund_response_head_version_n
     rs->head.version = aop_strn("a\000b", 3);
     rq->head.version = aop_strn("a\000b", 3);
 }
-static void mutate_297(void *rq_, void *rs_) { /* refund_response_head_function_missing */
+static void mutate_395(void *rq_, void *rs_) { /* refund_response_head_version_control_c0 */
+    aop_refund_request_t *rq = rq_;
+    aop_refund_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->head.version = aop_strn("a\011b", 3);
+    rq->head.version = aop_strn("a\011b", 3);
+}
+static void mutate_396(void *rq_, void *rs_) { /* refund_response_head_version_control_del */
+    aop_refund_request_t *rq = rq_;
+    aop_refund_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->head.version = aop_strn("a\177b", 3);
+    rq->head.version = aop_strn("a\177b", 3);
+}
+static void mutate_397(void *rq_, void *rs_) { /* refund_response_head_version_control_c1 */
+    aop_refund_request_t *rq = rq_;
+    aop_refund_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->head.version = aop_strn("a\302\233b", 4);
+    rq->head.version = aop_strn("a\302\233b", 4);
+}
+static void mutate_398(void *rq_, void *rs_) { /* refund_response_head_function_missing */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.function = AOP_STR_NULL;
 }
-static void mutate_298(void *rq_, void *rs_) { /* refund_response_head_function_empty */
+static void mutate_399(void *rq_, void *rs_) { /* refund_response_head_function_empty */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
@@ -2164,7 +2894,7 @@ static void mutate_298(void *rq_, void *rs_) { /* refund_response_head_function_
     rs->head.function = aop_strn("", 0);
     rq->head.function = aop_strn("", 0);
 }
-static void mutate_299(void *rq_, void *rs_) { /* refund_response_head_function_at_max */
+static void mutate_400(void *rq_, void *rs_) { /* refund_response_head_function_at_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
@@ -2172,7 +2902,7 @@ static void mutate_299(void *rq_, void *rs_) { /* refund_response_head_function_
     rs->head.function = rep('a', 128, "");
     rq->head.function = rep('a', 128, "");
 }
-static void mutate_300(void *rq_, void *rs_) { /* refund_response_head_function_over_max */
+static void mutate_401(void *rq_, void *rs_) { /* refund_response_head_function_over_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
@@ -2180,7 +2910,7 @@ static void mutate_300(void *rq_, void *rs_) { /* refund_response_head_function_
     rs->head.function = rep('a', 129, "");
     rq->head.function = rep('a', 129, "");
 }
-static void mutate_301(void *rq_, void *rs_) { /* refund_response_head_function_multibyte_at_max */
+static void mutate_402(void *rq_, void *rs_) { /* refund_response_head_function_multibyte_at_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
@@ -2188,7 +2918,7 @@ static void mutate_301(void *rq_, void *rs_) { /* refund_response_head_function_
     rs->head.function = rep('a', 127, "\303\251");
     rq->head.function = rep('a', 127, "\303\251");
 }
-static void mutate_302(void *rq_, void *rs_) { /* refund_response_head_function_astral_over_max */
+static void mutate_403(void *rq_, void *rs_) { /* refund_response_head_function_astral_over_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
@@ -2196,7 +2926,7 @@ static void mutate_302(void *rq_, void *rs_) { /* refund_response_head_function_
     rs->head.function = rep('a', 127, "\360\237\230\200");
     rq->head.function = rep('a', 127, "\360\237\230\200");
 }
-static void mutate_303(void *rq_, void *rs_) { /* refund_response_head_function_bad_utf8 */
+static void mutate_404(void *rq_, void *rs_) { /* refund_response_head_function_bad_utf8 */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
@@ -2204,7 +2934,7 @@ static void mutate_303(void *rq_, void *rs_) { /* refund_response_head_function_
     rs->head.function = aop_strn("\303(", 2);
     rq->head.function = aop_strn("\303(", 2);
 }
-static void mutate_304(void *rq_, void *rs_) { /* refund_response_head_function_nul */
+static void mutate_405(void *rq_, void *rs_) { /* refund_response_head_function_nul */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
@@ -2212,14 +2942,38 @@ static void mutate_304(void *rq_, void *rs_) { /* refund_response_head_function_
     rs->head.function = aop_strn("a\000b", 3);
     rq->head.function = aop_strn("a\000b", 3);
 }
-static void mutate_305(void *rq_, void *rs_) { /* refund_response_head_client_id_missing */
+static void mutate_406(void *rq_, void *rs_) { /* refund_response_head_function_control_c0 */
+    aop_refund_request_t *rq = rq_;
+    aop_refund_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->head.function = aop_strn("a\011b", 3);
+    rq->head.function = aop_strn("a\011b", 3);
+}
+static void mutate_407(void *rq_, void *rs_) { /* refund_response_head_function_control_del */
+    aop_refund_request_t *rq = rq_;
+    aop_refund_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->head.function = aop_strn("a\177b", 3);
+    rq->head.function = aop_strn("a\177b", 3);
+}
+static void mutate_408(void *rq_, void *rs_) { /* refund_response_head_function_control_c1 */
+    aop_refund_request_t *rq = rq_;
+    aop_refund_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->head.function = aop_strn("a\302\233b", 4);
+    rq->head.function = aop_strn("a\302\233b", 4);
+}
+static void mutate_409(void *rq_, void *rs_) { /* refund_response_head_client_id_missing */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.client_id = AOP_STR_NULL;
 }
-static void mutate_306(void *rq_, void *rs_) { /* refund_response_head_client_id_empty */
+static void mutate_410(void *rq_, void *rs_) { /* refund_response_head_client_id_empty */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
@@ -2227,7 +2981,7 @@ static void mutate_306(void *rq_, void *rs_) { /* refund_response_head_client_id
     rs->head.client_id = aop_strn("", 0);
     rq->head.client_id = aop_strn("", 0);
 }
-static void mutate_307(void *rq_, void *rs_) { /* refund_response_head_client_id_at_max */
+static void mutate_411(void *rq_, void *rs_) { /* refund_response_head_client_id_at_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
@@ -2235,7 +2989,7 @@ static void mutate_307(void *rq_, void *rs_) { /* refund_response_head_client_id
     rs->head.client_id = rep('a', 32, "");
     rq->head.client_id = rep('a', 32, "");
 }
-static void mutate_308(void *rq_, void *rs_) { /* refund_response_head_client_id_over_max */
+static void mutate_412(void *rq_, void *rs_) { /* refund_response_head_client_id_over_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
@@ -2243,7 +2997,7 @@ static void mutate_308(void *rq_, void *rs_) { /* refund_response_head_client_id
     rs->head.client_id = rep('a', 33, "");
     rq->head.client_id = rep('a', 33, "");
 }
-static void mutate_309(void *rq_, void *rs_) { /* refund_response_head_client_id_multibyte_at_max */
+static void mutate_413(void *rq_, void *rs_) { /* refund_response_head_client_id_multibyte_at_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
@@ -2251,7 +3005,7 @@ static void mutate_309(void *rq_, void *rs_) { /* refund_response_head_client_id
     rs->head.client_id = rep('a', 31, "\303\251");
     rq->head.client_id = rep('a', 31, "\303\251");
 }
-static void mutate_310(void *rq_, void *rs_) { /* refund_response_head_client_id_astral_over_max */
+static void mutate_414(void *rq_, void *rs_) { /* refund_response_head_client_id_astral_over_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
@@ -2259,7 +3013,7 @@ static void mutate_310(void *rq_, void *rs_) { /* refund_response_head_client_id
     rs->head.client_id = rep('a', 31, "\360\237\230\200");
     rq->head.client_id = rep('a', 31, "\360\237\230\200");
 }
-static void mutate_311(void *rq_, void *rs_) { /* refund_response_head_client_id_bad_utf8 */
+static void mutate_415(void *rq_, void *rs_) { /* refund_response_head_client_id_bad_utf8 */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
@@ -2267,7 +3021,7 @@ static void mutate_311(void *rq_, void *rs_) { /* refund_response_head_client_id
     rs->head.client_id = aop_strn("\303(", 2);
     rq->head.client_id = aop_strn("\303(", 2);
 }
-static void mutate_312(void *rq_, void *rs_) { /* refund_response_head_client_id_nul */
+static void mutate_416(void *rq_, void *rs_) { /* refund_response_head_client_id_nul */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
@@ -2275,84 +3029,108 @@ static void mutate_312(void *rq_, void *rs_) { /* refund_response_head_client_id
     rs->head.client_id = aop_strn("a\000b", 3);
     rq->head.client_id = aop_strn("a\000b", 3);
 }
-static void mutate_313(void *rq_, void *rs_) { /* refund_response_head_resp_time_missing */
+static void mutate_417(void *rq_, void *rs_) { /* refund_response_head_client_id_control_c0 */
+    aop_refund_request_t *rq = rq_;
+    aop_refund_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->head.client_id = aop_strn("a\011b", 3);
+    rq->head.client_id = aop_strn("a\011b", 3);
+}
+static void mutate_418(void *rq_, void *rs_) { /* refund_response_head_client_id_control_del */
+    aop_refund_request_t *rq = rq_;
+    aop_refund_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->head.client_id = aop_strn("a\177b", 3);
+    rq->head.client_id = aop_strn("a\177b", 3);
+}
+static void mutate_419(void *rq_, void *rs_) { /* refund_response_head_client_id_control_c1 */
+    aop_refund_request_t *rq = rq_;
+    aop_refund_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->head.client_id = aop_strn("a\302\233b", 4);
+    rq->head.client_id = aop_strn("a\302\233b", 4);
+}
+static void mutate_420(void *rq_, void *rs_) { /* refund_response_head_resp_time_missing */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.resp_time = AOP_STR_NULL;
 }
-static void mutate_314(void *rq_, void *rs_) { /* refund_response_head_resp_time_empty */
+static void mutate_421(void *rq_, void *rs_) { /* refund_response_head_resp_time_empty */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.resp_time = aop_strn("", 0);
 }
-static void mutate_315(void *rq_, void *rs_) { /* refund_response_head_resp_time_bad_datetime_0 */
+static void mutate_422(void *rq_, void *rs_) { /* refund_response_head_resp_time_bad_datetime_0 */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.resp_time = aop_strn("2001-07-04 12:08:56+05:30", 25);
 }
-static void mutate_316(void *rq_, void *rs_) { /* refund_response_head_resp_time_bad_datetime_1 */
+static void mutate_423(void *rq_, void *rs_) { /* refund_response_head_resp_time_bad_datetime_1 */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.resp_time = aop_strn("2001-07-04T12:08:56", 19);
 }
-static void mutate_317(void *rq_, void *rs_) { /* refund_response_head_resp_time_bad_datetime_2 */
+static void mutate_424(void *rq_, void *rs_) { /* refund_response_head_resp_time_bad_datetime_2 */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.resp_time = aop_strn("2001-13-04T12:08:56Z", 20);
 }
-static void mutate_318(void *rq_, void *rs_) { /* refund_response_head_resp_time_bad_datetime_3 */
+static void mutate_425(void *rq_, void *rs_) { /* refund_response_head_resp_time_bad_datetime_3 */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.resp_time = aop_strn("2001-07-04T25:08:56Z", 20);
 }
-static void mutate_319(void *rq_, void *rs_) { /* refund_response_head_resp_time_bad_datetime_4 */
+static void mutate_426(void *rq_, void *rs_) { /* refund_response_head_resp_time_bad_datetime_4 */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.resp_time = aop_strn("2001-07-04T12:08:56+0530", 24);
 }
-static void mutate_320(void *rq_, void *rs_) { /* refund_response_head_resp_time_bad_datetime_5 */
+static void mutate_427(void *rq_, void *rs_) { /* refund_response_head_resp_time_bad_datetime_5 */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.resp_time = aop_strn("2001-02-30T12:08:56Z", 20);
 }
-static void mutate_321(void *rq_, void *rs_) { /* refund_response_head_resp_time_datetime_fraction */
+static void mutate_428(void *rq_, void *rs_) { /* refund_response_head_resp_time_datetime_fraction */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.resp_time = aop_str("2001-07-04T12:08:56.123Z");
 }
-static void mutate_322(void *rq_, void *rs_) { /* refund_response_head_resp_time_datetime_lower_case */
+static void mutate_429(void *rq_, void *rs_) { /* refund_response_head_resp_time_datetime_lower_case */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.resp_time = aop_str("2001-07-04t12:08:56z");
 }
-static void mutate_323(void *rq_, void *rs_) { /* refund_response_head_req_msg_id_missing */
+static void mutate_430(void *rq_, void *rs_) { /* refund_response_head_req_msg_id_missing */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.req_msg_id = AOP_STR_NULL;
 }
-static void mutate_324(void *rq_, void *rs_) { /* refund_response_head_req_msg_id_empty */
+static void mutate_431(void *rq_, void *rs_) { /* refund_response_head_req_msg_id_empty */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
@@ -2360,7 +3138,7 @@ static void mutate_324(void *rq_, void *rs_) { /* refund_response_head_req_msg_i
     rs->head.req_msg_id = aop_strn("", 0);
     rq->head.req_msg_id = aop_strn("", 0);
 }
-static void mutate_325(void *rq_, void *rs_) { /* refund_response_head_req_msg_id_at_max */
+static void mutate_432(void *rq_, void *rs_) { /* refund_response_head_req_msg_id_at_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
@@ -2368,7 +3146,7 @@ static void mutate_325(void *rq_, void *rs_) { /* refund_response_head_req_msg_i
     rs->head.req_msg_id = rep('a', 64, "");
     rq->head.req_msg_id = rep('a', 64, "");
 }
-static void mutate_326(void *rq_, void *rs_) { /* refund_response_head_req_msg_id_over_max */
+static void mutate_433(void *rq_, void *rs_) { /* refund_response_head_req_msg_id_over_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
@@ -2376,7 +3154,7 @@ static void mutate_326(void *rq_, void *rs_) { /* refund_response_head_req_msg_i
     rs->head.req_msg_id = rep('a', 65, "");
     rq->head.req_msg_id = rep('a', 65, "");
 }
-static void mutate_327(void *rq_, void *rs_) { /* refund_response_head_req_msg_id_multibyte_at_max */
+static void mutate_434(void *rq_, void *rs_) { /* refund_response_head_req_msg_id_multibyte_at_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
@@ -2384,7 +3162,7 @@ static void mutate_327(void *rq_, void *rs_) { /* refund_response_head_req_msg_i
     rs->head.req_msg_id = rep('a', 63, "\303\251");
     rq->head.req_msg_id = rep('a', 63, "\303\251");
 }
-static void mutate_328(void *rq_, void *rs_) { /* refund_response_head_req_msg_id_astral_over_max */
+static void mutate_435(void *rq_, void *rs_) { /* refund_response_head_req_msg_id_astral_over_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
@@ -2392,7 +3170,7 @@ static void mutate_328(void *rq_, void *rs_) { /* refund_response_head_req_msg_i
     rs->head.req_msg_id = rep('a', 63, "\360\237\230\200");
     rq->head.req_msg_id = rep('a', 63, "\360\237\230\200");
 }
-static void mutate_329(void *rq_, void *rs_) { /* refund_response_head_req_msg_id_bad_utf8 */
+static void mutate_436(void *rq_, void *rs_) { /* refund_response_head_req_msg_id_bad_utf8 */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
@@ -2400,7 +3178,7 @@ static void mutate_329(void *rq_, void *rs_) { /* refund_response_head_req_msg_i
     rs->head.req_msg_id = aop_strn("\303(", 2);
     rq->head.req_msg_id = aop_strn("\303(", 2);
 }
-static void mutate_330(void *rq_, void *rs_) { /* refund_response_head_req_msg_id_nul */
+static void mutate_437(void *rq_, void *rs_) { /* refund_response_head_req_msg_id_nul */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
@@ -2408,91 +3186,157 @@ static void mutate_330(void *rq_, void *rs_) { /* refund_response_head_req_msg_i
     rs->head.req_msg_id = aop_strn("a\000b", 3);
     rq->head.req_msg_id = aop_strn("a\000b", 3);
 }
-static void mutate_331(void *rq_, void *rs_) { /* refund_response_head_reserve_at_max */
+static void mutate_438(void *rq_, void *rs_) { /* refund_response_head_req_msg_id_control_c0 */
+    aop_refund_request_t *rq = rq_;
+    aop_refund_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->head.req_msg_id = aop_strn("a\011b", 3);
+    rq->head.req_msg_id = aop_strn("a\011b", 3);
+}
+static void mutate_439(void *rq_, void *rs_) { /* refund_response_head_req_msg_id_control_del */
+    aop_refund_request_t *rq = rq_;
+    aop_refund_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->head.req_msg_id = aop_strn("a\177b", 3);
+    rq->head.req_msg_id = aop_strn("a\177b", 3);
+}
+static void mutate_440(void *rq_, void *rs_) { /* refund_response_head_req_msg_id_control_c1 */
+    aop_refund_request_t *rq = rq_;
+    aop_refund_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->head.req_msg_id = aop_strn("a\302\233b", 4);
+    rq->head.req_msg_id = aop_strn("a\302\233b", 4);
+}
+static void mutate_441(void *rq_, void *rs_) { /* refund_response_head_reserve_at_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.reserve = rep('a', 256, "");
 }
-static void mutate_332(void *rq_, void *rs_) { /* refund_response_head_reserve_over_max */
+static void mutate_442(void *rq_, void *rs_) { /* refund_response_head_reserve_over_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.reserve = rep('a', 257, "");
 }
-static void mutate_333(void *rq_, void *rs_) { /* refund_response_head_reserve_multibyte_at_max */
+static void mutate_443(void *rq_, void *rs_) { /* refund_response_head_reserve_multibyte_at_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.reserve = rep('a', 255, "\303\251");
 }
-static void mutate_334(void *rq_, void *rs_) { /* refund_response_head_reserve_astral_over_max */
+static void mutate_444(void *rq_, void *rs_) { /* refund_response_head_reserve_astral_over_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.reserve = rep('a', 255, "\360\237\230\200");
 }
-static void mutate_335(void *rq_, void *rs_) { /* refund_response_head_reserve_bad_utf8 */
+static void mutate_445(void *rq_, void *rs_) { /* refund_response_head_reserve_bad_utf8 */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.reserve = aop_strn("\303(", 2);
 }
-static void mutate_336(void *rq_, void *rs_) { /* refund_response_head_reserve_nul */
+static void mutate_446(void *rq_, void *rs_) { /* refund_response_head_reserve_nul */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.reserve = aop_strn("a\000b", 3);
 }
-static void mutate_337(void *rq_, void *rs_) { /* refund_response_head_sign_type_at_max */
+static void mutate_447(void *rq_, void *rs_) { /* refund_response_head_reserve_control_c0 */
+    aop_refund_request_t *rq = rq_;
+    aop_refund_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->head.reserve = aop_strn("a\011b", 3);
+}
+static void mutate_448(void *rq_, void *rs_) { /* refund_response_head_reserve_control_del */
+    aop_refund_request_t *rq = rq_;
+    aop_refund_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->head.reserve = aop_strn("a\177b", 3);
+}
+static void mutate_449(void *rq_, void *rs_) { /* refund_response_head_reserve_control_c1 */
+    aop_refund_request_t *rq = rq_;
+    aop_refund_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->head.reserve = aop_strn("a\302\233b", 4);
+}
+static void mutate_450(void *rq_, void *rs_) { /* refund_response_head_sign_type_at_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.sign_type = rep('a', 64, "");
 }
-static void mutate_338(void *rq_, void *rs_) { /* refund_response_head_sign_type_over_max */
+static void mutate_451(void *rq_, void *rs_) { /* refund_response_head_sign_type_over_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.sign_type = rep('a', 65, "");
 }
-static void mutate_339(void *rq_, void *rs_) { /* refund_response_head_sign_type_multibyte_at_max */
+static void mutate_452(void *rq_, void *rs_) { /* refund_response_head_sign_type_multibyte_at_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.sign_type = rep('a', 63, "\303\251");
 }
-static void mutate_340(void *rq_, void *rs_) { /* refund_response_head_sign_type_astral_over_max */
+static void mutate_453(void *rq_, void *rs_) { /* refund_response_head_sign_type_astral_over_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.sign_type = rep('a', 63, "\360\237\230\200");
 }
-static void mutate_341(void *rq_, void *rs_) { /* refund_response_head_sign_type_bad_utf8 */
+static void mutate_454(void *rq_, void *rs_) { /* refund_response_head_sign_type_bad_utf8 */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.sign_type = aop_strn("\303(", 2);
 }
-static void mutate_342(void *rq_, void *rs_) { /* refund_response_head_sign_type_nul */
+static void mutate_455(void *rq_, void *rs_) { /* refund_response_head_sign_type_nul */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.sign_type = aop_strn("a\000b", 3);
 }
-static void mutate_343(void *rq_, void *rs_) { /* refund_response_body_result_info_result_status_missing */
+static void mutate_456(void *rq_, void *rs_) { /* refund_response_head_sign_type_control_c0 */
+    aop_refund_request_t *rq = rq_;
+    aop_refund_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->head.sign_type = aop_strn("a\011b", 3);
+}
+static void mutate_457(void *rq_, void *rs_) { /* refund_response_head_sign_type_control_del */
+    aop_refund_request_t *rq = rq_;
+    aop_refund_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->head.sign_type = aop_strn("a\177b", 3);
+}
+static void mutate_458(void *rq_, void *rs_) { /* refund_response_head_sign_type_control_c1 */
+    aop_refund_request_t *rq = rq_;
+    aop_refund_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->head.sign_type = aop_strn("a\302\233b", 4);
+}
+static void mutate_459(void *rq_, void *rs_) { /* refund_response_body_result_info_result_status_missing */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
@@ -2500,7 +3344,7 @@ static void mutate_343(void *rq_, void *rs_) { /* refund_response_body_result_in
     rs->body.result_info.result_status.value = 0;
     rs->body.result_info.result_status.text = AOP_STR_NULL;
 }
-static void mutate_344(void *rq_, void *rs_) { /* refund_response_body_result_info_result_status_bad_enum */
+static void mutate_460(void *rq_, void *rs_) { /* refund_response_body_result_info_result_status_bad_enum */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
@@ -2508,7 +3352,7 @@ static void mutate_344(void *rq_, void *rs_) { /* refund_response_body_result_in
     rs->body.result_info.result_status.value = 0;
     rs->body.result_info.result_status.text = aop_str("NOT_A_VALUE");
 }
-static void mutate_345(void *rq_, void *rs_) { /* refund_response_body_result_info_result_status_enum_wrong_case */
+static void mutate_461(void *rq_, void *rs_) { /* refund_response_body_result_info_result_status_enum_wrong_case */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
@@ -2516,147 +3360,218 @@ static void mutate_345(void *rq_, void *rs_) { /* refund_response_body_result_in
     rs->body.result_info.result_status.value = 0;
     rs->body.result_info.result_status.text = aop_str("sx");
 }
-static void mutate_346(void *rq_, void *rs_) { /* refund_response_body_result_info_result_code_id_at_max */
+static void mutate_462(void *rq_, void *rs_) { /* refund_response_body_result_info_result_code_id_at_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_code_id = rep('a', 16, "");
 }
-static void mutate_347(void *rq_, void *rs_) { /* refund_response_body_result_info_result_code_id_over_max */
+static void mutate_463(void *rq_, void *rs_) { /* refund_response_body_result_info_result_code_id_over_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_code_id = rep('a', 17, "");
 }
-static void mutate_348(void *rq_, void *rs_) { /* refund_response_body_result_info_result_code_id_multibyte_at_max */
+static void mutate_464(void *rq_, void *rs_) { /* refund_response_body_result_info_result_code_id_multibyte_at_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_code_id = rep('a', 15, "\303\251");
 }
-static void mutate_349(void *rq_, void *rs_) { /* refund_response_body_result_info_result_code_id_astral_over_max */
+static void mutate_465(void *rq_, void *rs_) { /* refund_response_body_result_info_result_code_id_astral_over_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_code_id = rep('a', 15, "\360\237\230\200");
 }
-static void mutate_350(void *rq_, void *rs_) { /* refund_response_body_result_info_result_code_id_bad_utf8 */
+static void mutate_466(void *rq_, void *rs_) { /* refund_response_body_result_info_result_code_id_bad_utf8 */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_code_id = aop_strn("\303(", 2);
 }
-static void mutate_351(void *rq_, void *rs_) { /* refund_response_body_result_info_result_code_id_nul */
+static void mutate_467(void *rq_, void *rs_) { /* refund_response_body_result_info_result_code_id_nul */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_code_id = aop_strn("a\000b", 3);
 }
-static void mutate_352(void *rq_, void *rs_) { /* refund_response_body_result_info_result_code_missing */
+static void mutate_468(void *rq_, void *rs_) { /* refund_response_body_result_info_result_code_id_control_c0 */
+    aop_refund_request_t *rq = rq_;
+    aop_refund_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.result_info.result_code_id = aop_strn("a\011b", 3);
+}
+static void mutate_469(void *rq_, void *rs_) { /* refund_response_body_result_info_result_code_id_control_del */
+    aop_refund_request_t *rq = rq_;
+    aop_refund_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.result_info.result_code_id = aop_strn("a\177b", 3);
+}
+static void mutate_470(void *rq_, void *rs_) { /* refund_response_body_result_info_result_code_id_control_c1 */
+    aop_refund_request_t *rq = rq_;
+    aop_refund_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.result_info.result_code_id = aop_strn("a\302\233b", 4);
+}
+static void mutate_471(void *rq_, void *rs_) { /* refund_response_body_result_info_result_code_missing */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_code = AOP_STR_NULL;
 }
-static void mutate_353(void *rq_, void *rs_) { /* refund_response_body_result_info_result_code_empty */
+static void mutate_472(void *rq_, void *rs_) { /* refund_response_body_result_info_result_code_empty */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_code = aop_strn("", 0);
 }
-static void mutate_354(void *rq_, void *rs_) { /* refund_response_body_result_info_result_code_at_max */
+static void mutate_473(void *rq_, void *rs_) { /* refund_response_body_result_info_result_code_at_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_code = rep('a', 64, "");
 }
-static void mutate_355(void *rq_, void *rs_) { /* refund_response_body_result_info_result_code_over_max */
+static void mutate_474(void *rq_, void *rs_) { /* refund_response_body_result_info_result_code_over_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_code = rep('a', 65, "");
 }
-static void mutate_356(void *rq_, void *rs_) { /* refund_response_body_result_info_result_code_multibyte_at_max */
+static void mutate_475(void *rq_, void *rs_) { /* refund_response_body_result_info_result_code_multibyte_at_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_code = rep('a', 63, "\303\251");
 }
-static void mutate_357(void *rq_, void *rs_) { /* refund_response_body_result_info_result_code_astral_over_max */
+static void mutate_476(void *rq_, void *rs_) { /* refund_response_body_result_info_result_code_astral_over_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_code = rep('a', 63, "\360\237\230\200");
 }
-static void mutate_358(void *rq_, void *rs_) { /* refund_response_body_result_info_result_code_bad_utf8 */
+static void mutate_477(void *rq_, void *rs_) { /* refund_response_body_result_info_result_code_bad_utf8 */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_code = aop_strn("\303(", 2);
 }
-static void mutate_359(void *rq_, void *rs_) { /* refund_response_body_result_info_result_code_nul */
+static void mutate_478(void *rq_, void *rs_) { /* refund_response_body_result_info_result_code_nul */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_code = aop_strn("a\000b", 3);
 }
-static void mutate_360(void *rq_, void *rs_) { /* refund_response_body_result_info_result_msg_at_max */
+static void mutate_479(void *rq_, void *rs_) { /* refund_response_body_result_info_result_code_control_c0 */
+    aop_refund_request_t *rq = rq_;
+    aop_refund_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.result_info.result_code = aop_strn("a\011b", 3);
+}
+static void mutate_480(void *rq_, void *rs_) { /* refund_response_body_result_info_result_code_control_del */
+    aop_refund_request_t *rq = rq_;
+    aop_refund_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.result_info.result_code = aop_strn("a\177b", 3);
+}
+static void mutate_481(void *rq_, void *rs_) { /* refund_response_body_result_info_result_code_control_c1 */
+    aop_refund_request_t *rq = rq_;
+    aop_refund_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.result_info.result_code = aop_strn("a\302\233b", 4);
+}
+static void mutate_482(void *rq_, void *rs_) { /* refund_response_body_result_info_result_msg_at_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_msg = rep('a', 256, "");
 }
-static void mutate_361(void *rq_, void *rs_) { /* refund_response_body_result_info_result_msg_over_max */
+static void mutate_483(void *rq_, void *rs_) { /* refund_response_body_result_info_result_msg_over_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_msg = rep('a', 257, "");
 }
-static void mutate_362(void *rq_, void *rs_) { /* refund_response_body_result_info_result_msg_multibyte_at_max */
+static void mutate_484(void *rq_, void *rs_) { /* refund_response_body_result_info_result_msg_multibyte_at_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_msg = rep('a', 255, "\303\251");
 }
-static void mutate_363(void *rq_, void *rs_) { /* refund_response_body_result_info_result_msg_astral_over_max */
+static void mutate_485(void *rq_, void *rs_) { /* refund_response_body_result_info_result_msg_astral_over_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_msg = rep('a', 255, "\360\237\230\200");
 }
-static void mutate_364(void *rq_, void *rs_) { /* refund_response_body_result_info_result_msg_bad_utf8 */
+static void mutate_486(void *rq_, void *rs_) { /* refund_response_body_result_info_result_msg_bad_utf8 */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_msg = aop_strn("\303(", 2);
 }
-static void mutate_365(void *rq_, void *rs_) { /* refund_response_body_result_info_result_msg_nul */
+static void mutate_487(void *rq_, void *rs_) { /* refund_response_body_result_info_result_msg_nul */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_msg = aop_strn("a\000b", 3);
 }
-static void mutate_366(void *rq_, void *rs_) { /* refund_response_body_acquirement_id_at_max */
+static void mutate_488(void *rq_, void *rs_) { /* refund_response_body_result_info_result_msg_control_c0 */
+    aop_refund_request_t *rq = rq_;
+    aop_refund_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.result_info.result_msg = aop_strn("a\011b", 3);
+}
+static void mutate_489(void *rq_, void *rs_) { /* refund_response_body_result_info_result_msg_control_del */
+    aop_refund_request_t *rq = rq_;
+    aop_refund_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.result_info.result_msg = aop_strn("a\177b", 3);
+}
+static void mutate_490(void *rq_, void *rs_) { /* refund_response_body_result_info_result_msg_control_c1 */
+    aop_refund_request_t *rq = rq_;
+    aop_refund_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.result_info.result_msg = aop_strn("a\302\233b", 4);
+}
+static void mutate_491(void *rq_, void *rs_) { /* refund_response_body_acquirement_id_empty */
+    aop_refund_request_t *rq = rq_;
+    aop_refund_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.acquirement_id = aop_strn("", 0);
+    rq->body.acquirement_id = aop_strn("", 0);
+}
+static void mutate_492(void *rq_, void *rs_) { /* refund_response_body_acquirement_id_at_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
@@ -2664,7 +3579,7 @@ static void mutate_366(void *rq_, void *rs_) { /* refund_response_body_acquireme
     rs->body.acquirement_id = rep('a', 64, "");
     rq->body.acquirement_id = rep('a', 64, "");
 }
-static void mutate_367(void *rq_, void *rs_) { /* refund_response_body_acquirement_id_over_max */
+static void mutate_493(void *rq_, void *rs_) { /* refund_response_body_acquirement_id_over_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
@@ -2672,7 +3587,7 @@ static void mutate_367(void *rq_, void *rs_) { /* refund_response_body_acquireme
     rs->body.acquirement_id = rep('a', 65, "");
     rq->body.acquirement_id = rep('a', 65, "");
 }
-static void mutate_368(void *rq_, void *rs_) { /* refund_response_body_acquirement_id_multibyte_at_max */
+static void mutate_494(void *rq_, void *rs_) { /* refund_response_body_acquirement_id_multibyte_at_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
@@ -2680,7 +3595,7 @@ static void mutate_368(void *rq_, void *rs_) { /* refund_response_body_acquireme
     rs->body.acquirement_id = rep('a', 63, "\303\251");
     rq->body.acquirement_id = rep('a', 63, "\303\251");
 }
-static void mutate_369(void *rq_, void *rs_) { /* refund_response_body_acquirement_id_astral_over_max */
+static void mutate_495(void *rq_, void *rs_) { /* refund_response_body_acquirement_id_astral_over_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
@@ -2688,7 +3603,7 @@ static void mutate_369(void *rq_, void *rs_) { /* refund_response_body_acquireme
     rs->body.acquirement_id = rep('a', 63, "\360\237\230\200");
     rq->body.acquirement_id = rep('a', 63, "\360\237\230\200");
 }
-static void mutate_370(void *rq_, void *rs_) { /* refund_response_body_acquirement_id_bad_utf8 */
+static void mutate_496(void *rq_, void *rs_) { /* refund_response_body_acquirement_id_bad_utf8 */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
@@ -2696,7 +3611,7 @@ static void mutate_370(void *rq_, void *rs_) { /* refund_response_body_acquireme
     rs->body.acquirement_id = aop_strn("\303(", 2);
     rq->body.acquirement_id = aop_strn("\303(", 2);
 }
-static void mutate_371(void *rq_, void *rs_) { /* refund_response_body_acquirement_id_nul */
+static void mutate_497(void *rq_, void *rs_) { /* refund_response_body_acquirement_id_nul */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
@@ -2704,7 +3619,39 @@ static void mutate_371(void *rq_, void *rs_) { /* refund_response_body_acquireme
     rs->body.acquirement_id = aop_strn("a\000b", 3);
     rq->body.acquirement_id = aop_strn("a\000b", 3);
 }
-static void mutate_372(void *rq_, void *rs_) { /* refund_response_body_merchant_refund_id_at_max */
+static void mutate_498(void *rq_, void *rs_) { /* refund_response_body_acquirement_id_control_c0 */
+    aop_refund_request_t *rq = rq_;
+    aop_refund_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.acquirement_id = aop_strn("a\011b", 3);
+    rq->body.acquirement_id = aop_strn("a\011b", 3);
+}
+static void mutate_499(void *rq_, void *rs_) { /* refund_response_body_acquirement_id_control_del */
+    aop_refund_request_t *rq = rq_;
+    aop_refund_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.acquirement_id = aop_strn("a\177b", 3);
+    rq->body.acquirement_id = aop_strn("a\177b", 3);
+}
+static void mutate_500(void *rq_, void *rs_) { /* refund_response_body_acquirement_id_control_c1 */
+    aop_refund_request_t *rq = rq_;
+    aop_refund_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.acquirement_id = aop_strn("a\302\233b", 4);
+    rq->body.acquirement_id = aop_strn("a\302\233b", 4);
+}
+static void mutate_501(void *rq_, void *rs_) { /* refund_response_body_merchant_refund_id_empty */
+    aop_refund_request_t *rq = rq_;
+    aop_refund_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.merchant_refund_id = aop_strn("", 0);
+    rq->body.merchant_refund_id = aop_strn("", 0);
+}
+static void mutate_502(void *rq_, void *rs_) { /* refund_response_body_merchant_refund_id_at_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
@@ -2712,7 +3659,7 @@ static void mutate_372(void *rq_, void *rs_) { /* refund_response_body_merchant_
     rs->body.merchant_refund_id = rep('a', 64, "");
     rq->body.merchant_refund_id = rep('a', 64, "");
 }
-static void mutate_373(void *rq_, void *rs_) { /* refund_response_body_merchant_refund_id_over_max */
+static void mutate_503(void *rq_, void *rs_) { /* refund_response_body_merchant_refund_id_over_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
@@ -2720,7 +3667,7 @@ static void mutate_373(void *rq_, void *rs_) { /* refund_response_body_merchant_
     rs->body.merchant_refund_id = rep('a', 65, "");
     rq->body.merchant_refund_id = rep('a', 65, "");
 }
-static void mutate_374(void *rq_, void *rs_) { /* refund_response_body_merchant_refund_id_multibyte_at_max */
+static void mutate_504(void *rq_, void *rs_) { /* refund_response_body_merchant_refund_id_multibyte_at_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
@@ -2728,7 +3675,7 @@ static void mutate_374(void *rq_, void *rs_) { /* refund_response_body_merchant_
     rs->body.merchant_refund_id = rep('a', 63, "\303\251");
     rq->body.merchant_refund_id = rep('a', 63, "\303\251");
 }
-static void mutate_375(void *rq_, void *rs_) { /* refund_response_body_merchant_refund_id_astral_over_max */
+static void mutate_505(void *rq_, void *rs_) { /* refund_response_body_merchant_refund_id_astral_over_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
@@ -2736,7 +3683,7 @@ static void mutate_375(void *rq_, void *rs_) { /* refund_response_body_merchant_
     rs->body.merchant_refund_id = rep('a', 63, "\360\237\230\200");
     rq->body.merchant_refund_id = rep('a', 63, "\360\237\230\200");
 }
-static void mutate_376(void *rq_, void *rs_) { /* refund_response_body_merchant_refund_id_bad_utf8 */
+static void mutate_506(void *rq_, void *rs_) { /* refund_response_body_merchant_refund_id_bad_utf8 */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
@@ -2744,7 +3691,7 @@ static void mutate_376(void *rq_, void *rs_) { /* refund_response_body_merchant_
     rs->body.merchant_refund_id = aop_strn("\303(", 2);
     rq->body.merchant_refund_id = aop_strn("\303(", 2);
 }
-static void mutate_377(void *rq_, void *rs_) { /* refund_response_body_merchant_refund_id_nul */
+static void mutate_507(void *rq_, void *rs_) { /* refund_response_body_merchant_refund_id_nul */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
@@ -2752,727 +3699,933 @@ static void mutate_377(void *rq_, void *rs_) { /* refund_response_body_merchant_
     rs->body.merchant_refund_id = aop_strn("a\000b", 3);
     rq->body.merchant_refund_id = aop_strn("a\000b", 3);
 }
-static void mutate_378(void *rq_, void *rs_) { /* refund_response_body_refund_id_missing */
+static void mutate_508(void *rq_, void *rs_) { /* refund_response_body_merchant_refund_id_control_c0 */
+    aop_refund_request_t *rq = rq_;
+    aop_refund_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.merchant_refund_id = aop_strn("a\011b", 3);
+    rq->body.merchant_refund_id = aop_strn("a\011b", 3);
+}
+static void mutate_509(void *rq_, void *rs_) { /* refund_response_body_merchant_refund_id_control_del */
+    aop_refund_request_t *rq = rq_;
+    aop_refund_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.merchant_refund_id = aop_strn("a\177b", 3);
+    rq->body.merchant_refund_id = aop_strn("a\177b", 3);
+}
+static void mutate_510(void *rq_, void *rs_) { /* refund_response_body_merchant_refund_id_control_c1 */
+    aop_refund_request_t *rq = rq_;
+    aop_refund_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.merchant_refund_id = aop_strn("a\302\233b", 4);
+    rq->body.merchant_refund_id = aop_strn("a\302\233b", 4);
+}
+static void mutate_511(void *rq_, void *rs_) { /* refund_response_body_refund_id_missing */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.refund_id = AOP_STR_NULL;
 }
-static void mutate_379(void *rq_, void *rs_) { /* refund_response_body_refund_id_at_max */
+static void mutate_512(void *rq_, void *rs_) { /* refund_response_body_refund_id_empty */
+    aop_refund_request_t *rq = rq_;
+    aop_refund_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.refund_id = aop_strn("", 0);
+}
+static void mutate_513(void *rq_, void *rs_) { /* refund_response_body_refund_id_at_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.refund_id = rep('a', 64, "");
 }
-static void mutate_380(void *rq_, void *rs_) { /* refund_response_body_refund_id_over_max */
+static void mutate_514(void *rq_, void *rs_) { /* refund_response_body_refund_id_over_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.refund_id = rep('a', 65, "");
 }
-static void mutate_381(void *rq_, void *rs_) { /* refund_response_body_refund_id_multibyte_at_max */
+static void mutate_515(void *rq_, void *rs_) { /* refund_response_body_refund_id_multibyte_at_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.refund_id = rep('a', 63, "\303\251");
 }
-static void mutate_382(void *rq_, void *rs_) { /* refund_response_body_refund_id_astral_over_max */
+static void mutate_516(void *rq_, void *rs_) { /* refund_response_body_refund_id_astral_over_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.refund_id = rep('a', 63, "\360\237\230\200");
 }
-static void mutate_383(void *rq_, void *rs_) { /* refund_response_body_refund_id_bad_utf8 */
+static void mutate_517(void *rq_, void *rs_) { /* refund_response_body_refund_id_bad_utf8 */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.refund_id = aop_strn("\303(", 2);
 }
-static void mutate_384(void *rq_, void *rs_) { /* refund_response_body_refund_id_nul */
+static void mutate_518(void *rq_, void *rs_) { /* refund_response_body_refund_id_nul */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.refund_id = aop_strn("a\000b", 3);
 }
-static void mutate_385(void *rq_, void *rs_) { /* refund_response_body_refund_amount_missing */
+static void mutate_519(void *rq_, void *rs_) { /* refund_response_body_refund_id_control_c0 */
+    aop_refund_request_t *rq = rq_;
+    aop_refund_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.refund_id = aop_strn("a\011b", 3);
+}
+static void mutate_520(void *rq_, void *rs_) { /* refund_response_body_refund_id_control_del */
+    aop_refund_request_t *rq = rq_;
+    aop_refund_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.refund_id = aop_strn("a\177b", 3);
+}
+static void mutate_521(void *rq_, void *rs_) { /* refund_response_body_refund_id_control_c1 */
+    aop_refund_request_t *rq = rq_;
+    aop_refund_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.refund_id = aop_strn("a\302\233b", 4);
+}
+static void mutate_522(void *rq_, void *rs_) { /* refund_response_body_refund_amount_missing */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.has_refund_amount = false;
 }
-static void mutate_386(void *rq_, void *rs_) { /* refund_response_body_refund_amount_currency_missing */
+static void mutate_523(void *rq_, void *rs_) { /* refund_response_body_refund_amount_currency_missing */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.refund_amount.currency = AOP_STR_NULL;
 }
-static void mutate_387(void *rq_, void *rs_) { /* refund_response_body_refund_amount_currency_empty */
+static void mutate_524(void *rq_, void *rs_) { /* refund_response_body_refund_amount_currency_empty */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.refund_amount.currency = aop_strn("", 0);
 }
-static void mutate_388(void *rq_, void *rs_) { /* refund_response_body_refund_amount_currency_bad_currency_0 */
+static void mutate_525(void *rq_, void *rs_) { /* refund_response_body_refund_amount_currency_bad_currency_0 */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.refund_amount.currency = aop_strn("usd", 3);
 }
-static void mutate_389(void *rq_, void *rs_) { /* refund_response_body_refund_amount_currency_bad_currency_1 */
+static void mutate_526(void *rq_, void *rs_) { /* refund_response_body_refund_amount_currency_bad_currency_1 */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.refund_amount.currency = aop_strn("US", 2);
 }
-static void mutate_390(void *rq_, void *rs_) { /* refund_response_body_refund_amount_currency_bad_currency_2 */
+static void mutate_527(void *rq_, void *rs_) { /* refund_response_body_refund_amount_currency_bad_currency_2 */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.refund_amount.currency = aop_strn("USDD", 4);
 }
-static void mutate_391(void *rq_, void *rs_) { /* refund_response_body_refund_amount_currency_bad_currency_3 */
+static void mutate_528(void *rq_, void *rs_) { /* refund_response_body_refund_amount_currency_bad_currency_3 */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.refund_amount.currency = aop_strn("U1D", 3);
 }
-static void mutate_392(void *rq_, void *rs_) { /* refund_response_body_refund_amount_value_missing */
+static void mutate_529(void *rq_, void *rs_) { /* refund_response_body_refund_amount_value_missing */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.refund_amount.value = AOP_STR_NULL;
 }
-static void mutate_393(void *rq_, void *rs_) { /* refund_response_body_refund_amount_value_empty */
+static void mutate_530(void *rq_, void *rs_) { /* refund_response_body_refund_amount_value_empty */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.refund_amount.value = aop_strn("", 0);
 }
-static void mutate_394(void *rq_, void *rs_) { /* refund_response_body_refund_amount_value_at_max */
+static void mutate_531(void *rq_, void *rs_) { /* refund_response_body_refund_amount_value_at_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.refund_amount.value = rep('1', 16, "");
 }
-static void mutate_395(void *rq_, void *rs_) { /* refund_response_body_refund_amount_value_over_max */
+static void mutate_532(void *rq_, void *rs_) { /* refund_response_body_refund_amount_value_over_max */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.refund_amount.value = rep('1', 17, "");
 }
-static void mutate_396(void *rq_, void *rs_) { /* refund_response_body_refund_amount_value_bad_amount_0 */
+static void mutate_533(void *rq_, void *rs_) { /* refund_response_body_refund_amount_value_bad_amount_0 */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.refund_amount.value = aop_strn("-1", 2);
 }
-static void mutate_397(void *rq_, void *rs_) { /* refund_response_body_refund_amount_value_bad_amount_1 */
+static void mutate_534(void *rq_, void *rs_) { /* refund_response_body_refund_amount_value_bad_amount_1 */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.refund_amount.value = aop_strn("+1", 2);
 }
-static void mutate_398(void *rq_, void *rs_) { /* refund_response_body_refund_amount_value_bad_amount_2 */
+static void mutate_535(void *rq_, void *rs_) { /* refund_response_body_refund_amount_value_bad_amount_2 */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.refund_amount.value = aop_strn("01", 2);
 }
-static void mutate_399(void *rq_, void *rs_) { /* refund_response_body_refund_amount_value_bad_amount_3 */
+static void mutate_536(void *rq_, void *rs_) { /* refund_response_body_refund_amount_value_bad_amount_3 */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.refund_amount.value = aop_strn("1.00", 4);
 }
-static void mutate_400(void *rq_, void *rs_) { /* refund_response_body_refund_amount_value_bad_amount_4 */
+static void mutate_537(void *rq_, void *rs_) { /* refund_response_body_refund_amount_value_bad_amount_4 */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.refund_amount.value = aop_strn("1e2", 3);
 }
-static void mutate_401(void *rq_, void *rs_) { /* refund_response_body_refund_amount_value_bad_amount_5 */
+static void mutate_538(void *rq_, void *rs_) { /* refund_response_body_refund_amount_value_bad_amount_5 */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.refund_amount.value = aop_strn("12a", 3);
 }
-static void mutate_402(void *rq_, void *rs_) { /* refund_response_body_refund_amount_value_bad_amount_6 */
+static void mutate_539(void *rq_, void *rs_) { /* refund_response_body_refund_amount_value_bad_amount_6 */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.refund_amount.value = aop_strn(" 1", 2);
 }
-static void mutate_403(void *rq_, void *rs_) { /* refund_response_body_refund_time_missing */
+static void mutate_540(void *rq_, void *rs_) { /* refund_response_body_refund_amount_value_zero */
+    aop_refund_request_t *rq = rq_;
+    aop_refund_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.refund_amount.value = aop_str("0");
+}
+static void mutate_541(void *rq_, void *rs_) { /* refund_response_body_refund_time_missing */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.refund_time = AOP_STR_NULL;
 }
-static void mutate_404(void *rq_, void *rs_) { /* refund_response_body_refund_time_bad_datetime_0 */
+static void mutate_542(void *rq_, void *rs_) { /* refund_response_body_refund_time_bad_datetime_0 */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.refund_time = aop_strn("2001-07-04 12:08:56+05:30", 25);
 }
-static void mutate_405(void *rq_, void *rs_) { /* refund_response_body_refund_time_bad_datetime_1 */
+static void mutate_543(void *rq_, void *rs_) { /* refund_response_body_refund_time_bad_datetime_1 */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.refund_time = aop_strn("2001-07-04T12:08:56", 19);
 }
-static void mutate_406(void *rq_, void *rs_) { /* refund_response_body_refund_time_bad_datetime_2 */
+static void mutate_544(void *rq_, void *rs_) { /* refund_response_body_refund_time_bad_datetime_2 */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.refund_time = aop_strn("2001-13-04T12:08:56Z", 20);
 }
-static void mutate_407(void *rq_, void *rs_) { /* refund_response_body_refund_time_bad_datetime_3 */
+static void mutate_545(void *rq_, void *rs_) { /* refund_response_body_refund_time_bad_datetime_3 */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.refund_time = aop_strn("2001-07-04T25:08:56Z", 20);
 }
-static void mutate_408(void *rq_, void *rs_) { /* refund_response_body_refund_time_bad_datetime_4 */
+static void mutate_546(void *rq_, void *rs_) { /* refund_response_body_refund_time_bad_datetime_4 */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.refund_time = aop_strn("2001-07-04T12:08:56+0530", 24);
 }
-static void mutate_409(void *rq_, void *rs_) { /* refund_response_body_refund_time_bad_datetime_5 */
+static void mutate_547(void *rq_, void *rs_) { /* refund_response_body_refund_time_bad_datetime_5 */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.refund_time = aop_strn("2001-02-30T12:08:56Z", 20);
 }
-static void mutate_410(void *rq_, void *rs_) { /* refund_response_body_refund_time_datetime_fraction */
+static void mutate_548(void *rq_, void *rs_) { /* refund_response_body_refund_time_datetime_fraction */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.refund_time = aop_str("2001-07-04T12:08:56.123Z");
 }
-static void mutate_411(void *rq_, void *rs_) { /* refund_response_body_refund_time_datetime_lower_case */
+static void mutate_549(void *rq_, void *rs_) { /* refund_response_body_refund_time_datetime_lower_case */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.refund_time = aop_str("2001-07-04t12:08:56z");
 }
-static void mutate_412(void *rq_, void *rs_) { /* refund_response_echo_head_version */
+static void mutate_550(void *rq_, void *rs_) { /* refund_response_echo_head_version */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.version = aop_str("echo-changed");
 }
-static void mutate_413(void *rq_, void *rs_) { /* refund_response_echo_head_function */
+static void mutate_551(void *rq_, void *rs_) { /* refund_response_echo_head_function */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.function = aop_str("echo-changed");
 }
-static void mutate_414(void *rq_, void *rs_) { /* refund_response_echo_head_client_id */
+static void mutate_552(void *rq_, void *rs_) { /* refund_response_echo_head_client_id */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.client_id = aop_str("echo-changed");
 }
-static void mutate_415(void *rq_, void *rs_) { /* refund_response_echo_head_req_msg_id */
+static void mutate_553(void *rq_, void *rs_) { /* refund_response_echo_head_req_msg_id */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.req_msg_id = aop_str("echo-changed");
 }
-static void mutate_416(void *rq_, void *rs_) { /* refund_response_echo_body_acquirement_id */
+static void mutate_554(void *rq_, void *rs_) { /* refund_response_echo_body_acquirement_id */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.acquirement_id = aop_str("echo-changed");
 }
-static void mutate_417(void *rq_, void *rs_) { /* refund_response_echo_body_merchant_refund_id */
+static void mutate_555(void *rq_, void *rs_) { /* refund_response_echo_body_merchant_refund_id */
     aop_refund_request_t *rq = rq_;
     aop_refund_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.merchant_refund_id = aop_str("echo-changed");
 }
-static void mutate_418(void *rq_, void *rs_) { /* offline_pay_request_valid */
+static void mutate_556(void *rq_, void *rs_) { /* offline_pay_request_valid */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
 }
-static void mutate_419(void *rq_, void *rs_) { /* offline_pay_request_head_version_missing */
+static void mutate_557(void *rq_, void *rs_) { /* offline_pay_request_head_version_missing */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.version = AOP_STR_NULL;
 }
-static void mutate_420(void *rq_, void *rs_) { /* offline_pay_request_head_version_empty */
+static void mutate_558(void *rq_, void *rs_) { /* offline_pay_request_head_version_empty */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.version = aop_strn("", 0);
 }
-static void mutate_421(void *rq_, void *rs_) { /* offline_pay_request_head_version_at_max */
+static void mutate_559(void *rq_, void *rs_) { /* offline_pay_request_head_version_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.version = rep('a', 8, "");
 }
-static void mutate_422(void *rq_, void *rs_) { /* offline_pay_request_head_version_over_max */
+static void mutate_560(void *rq_, void *rs_) { /* offline_pay_request_head_version_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.version = rep('a', 9, "");
 }
-static void mutate_423(void *rq_, void *rs_) { /* offline_pay_request_head_version_multibyte_at_max */
+static void mutate_561(void *rq_, void *rs_) { /* offline_pay_request_head_version_multibyte_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.version = rep('a', 7, "\303\251");
 }
-static void mutate_424(void *rq_, void *rs_) { /* offline_pay_request_head_version_astral_over_max */
+static void mutate_562(void *rq_, void *rs_) { /* offline_pay_request_head_version_astral_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.version = rep('a', 7, "\360\237\230\200");
 }
-static void mutate_425(void *rq_, void *rs_) { /* offline_pay_request_head_version_bad_utf8 */
+static void mutate_563(void *rq_, void *rs_) { /* offline_pay_request_head_version_bad_utf8 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.version = aop_strn("\303(", 2);
 }
-static void mutate_426(void *rq_, void *rs_) { /* offline_pay_request_head_version_nul */
+static void mutate_564(void *rq_, void *rs_) { /* offline_pay_request_head_version_nul */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.version = aop_strn("a\000b", 3);
 }
-static void mutate_427(void *rq_, void *rs_) { /* offline_pay_request_head_function_missing */
+static void mutate_565(void *rq_, void *rs_) { /* offline_pay_request_head_version_control_c0 */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->head.version = aop_strn("a\011b", 3);
+}
+static void mutate_566(void *rq_, void *rs_) { /* offline_pay_request_head_version_control_del */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->head.version = aop_strn("a\177b", 3);
+}
+static void mutate_567(void *rq_, void *rs_) { /* offline_pay_request_head_version_control_c1 */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->head.version = aop_strn("a\302\233b", 4);
+}
+static void mutate_568(void *rq_, void *rs_) { /* offline_pay_request_head_function_missing */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.function = AOP_STR_NULL;
 }
-static void mutate_428(void *rq_, void *rs_) { /* offline_pay_request_head_function_empty */
+static void mutate_569(void *rq_, void *rs_) { /* offline_pay_request_head_function_empty */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.function = aop_strn("", 0);
 }
-static void mutate_429(void *rq_, void *rs_) { /* offline_pay_request_head_function_at_max */
+static void mutate_570(void *rq_, void *rs_) { /* offline_pay_request_head_function_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.function = rep('a', 128, "");
 }
-static void mutate_430(void *rq_, void *rs_) { /* offline_pay_request_head_function_over_max */
+static void mutate_571(void *rq_, void *rs_) { /* offline_pay_request_head_function_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.function = rep('a', 129, "");
 }
-static void mutate_431(void *rq_, void *rs_) { /* offline_pay_request_head_function_multibyte_at_max */
+static void mutate_572(void *rq_, void *rs_) { /* offline_pay_request_head_function_multibyte_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.function = rep('a', 127, "\303\251");
 }
-static void mutate_432(void *rq_, void *rs_) { /* offline_pay_request_head_function_astral_over_max */
+static void mutate_573(void *rq_, void *rs_) { /* offline_pay_request_head_function_astral_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.function = rep('a', 127, "\360\237\230\200");
 }
-static void mutate_433(void *rq_, void *rs_) { /* offline_pay_request_head_function_bad_utf8 */
+static void mutate_574(void *rq_, void *rs_) { /* offline_pay_request_head_function_bad_utf8 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.function = aop_strn("\303(", 2);
 }
-static void mutate_434(void *rq_, void *rs_) { /* offline_pay_request_head_function_nul */
+static void mutate_575(void *rq_, void *rs_) { /* offline_pay_request_head_function_nul */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.function = aop_strn("a\000b", 3);
 }
-static void mutate_435(void *rq_, void *rs_) { /* offline_pay_request_head_client_id_missing */
+static void mutate_576(void *rq_, void *rs_) { /* offline_pay_request_head_function_control_c0 */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->head.function = aop_strn("a\011b", 3);
+}
+static void mutate_577(void *rq_, void *rs_) { /* offline_pay_request_head_function_control_del */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->head.function = aop_strn("a\177b", 3);
+}
+static void mutate_578(void *rq_, void *rs_) { /* offline_pay_request_head_function_control_c1 */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->head.function = aop_strn("a\302\233b", 4);
+}
+static void mutate_579(void *rq_, void *rs_) { /* offline_pay_request_head_client_id_missing */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.client_id = AOP_STR_NULL;
 }
-static void mutate_436(void *rq_, void *rs_) { /* offline_pay_request_head_client_id_empty */
+static void mutate_580(void *rq_, void *rs_) { /* offline_pay_request_head_client_id_empty */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.client_id = aop_strn("", 0);
 }
-static void mutate_437(void *rq_, void *rs_) { /* offline_pay_request_head_client_id_at_max */
+static void mutate_581(void *rq_, void *rs_) { /* offline_pay_request_head_client_id_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.client_id = rep('a', 32, "");
 }
-static void mutate_438(void *rq_, void *rs_) { /* offline_pay_request_head_client_id_over_max */
+static void mutate_582(void *rq_, void *rs_) { /* offline_pay_request_head_client_id_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.client_id = rep('a', 33, "");
 }
-static void mutate_439(void *rq_, void *rs_) { /* offline_pay_request_head_client_id_multibyte_at_max */
+static void mutate_583(void *rq_, void *rs_) { /* offline_pay_request_head_client_id_multibyte_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.client_id = rep('a', 31, "\303\251");
 }
-static void mutate_440(void *rq_, void *rs_) { /* offline_pay_request_head_client_id_astral_over_max */
+static void mutate_584(void *rq_, void *rs_) { /* offline_pay_request_head_client_id_astral_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.client_id = rep('a', 31, "\360\237\230\200");
 }
-static void mutate_441(void *rq_, void *rs_) { /* offline_pay_request_head_client_id_bad_utf8 */
+static void mutate_585(void *rq_, void *rs_) { /* offline_pay_request_head_client_id_bad_utf8 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.client_id = aop_strn("\303(", 2);
 }
-static void mutate_442(void *rq_, void *rs_) { /* offline_pay_request_head_client_id_nul */
+static void mutate_586(void *rq_, void *rs_) { /* offline_pay_request_head_client_id_nul */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.client_id = aop_strn("a\000b", 3);
 }
-static void mutate_443(void *rq_, void *rs_) { /* offline_pay_request_head_req_time_missing */
+static void mutate_587(void *rq_, void *rs_) { /* offline_pay_request_head_client_id_control_c0 */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->head.client_id = aop_strn("a\011b", 3);
+}
+static void mutate_588(void *rq_, void *rs_) { /* offline_pay_request_head_client_id_control_del */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->head.client_id = aop_strn("a\177b", 3);
+}
+static void mutate_589(void *rq_, void *rs_) { /* offline_pay_request_head_client_id_control_c1 */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->head.client_id = aop_strn("a\302\233b", 4);
+}
+static void mutate_590(void *rq_, void *rs_) { /* offline_pay_request_head_req_time_missing */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.req_time = AOP_STR_NULL;
 }
-static void mutate_444(void *rq_, void *rs_) { /* offline_pay_request_head_req_time_empty */
+static void mutate_591(void *rq_, void *rs_) { /* offline_pay_request_head_req_time_empty */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.req_time = aop_strn("", 0);
 }
-static void mutate_445(void *rq_, void *rs_) { /* offline_pay_request_head_req_time_bad_datetime_0 */
+static void mutate_592(void *rq_, void *rs_) { /* offline_pay_request_head_req_time_bad_datetime_0 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.req_time = aop_strn("2001-07-04 12:08:56+05:30", 25);
 }
-static void mutate_446(void *rq_, void *rs_) { /* offline_pay_request_head_req_time_bad_datetime_1 */
+static void mutate_593(void *rq_, void *rs_) { /* offline_pay_request_head_req_time_bad_datetime_1 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.req_time = aop_strn("2001-07-04T12:08:56", 19);
 }
-static void mutate_447(void *rq_, void *rs_) { /* offline_pay_request_head_req_time_bad_datetime_2 */
+static void mutate_594(void *rq_, void *rs_) { /* offline_pay_request_head_req_time_bad_datetime_2 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.req_time = aop_strn("2001-13-04T12:08:56Z", 20);
 }
-static void mutate_448(void *rq_, void *rs_) { /* offline_pay_request_head_req_time_bad_datetime_3 */
+static void mutate_595(void *rq_, void *rs_) { /* offline_pay_request_head_req_time_bad_datetime_3 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.req_time = aop_strn("2001-07-04T25:08:56Z", 20);
 }
-static void mutate_449(void *rq_, void *rs_) { /* offline_pay_request_head_req_time_bad_datetime_4 */
+static void mutate_596(void *rq_, void *rs_) { /* offline_pay_request_head_req_time_bad_datetime_4 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.req_time = aop_strn("2001-07-04T12:08:56+0530", 24);
 }
-static void mutate_450(void *rq_, void *rs_) { /* offline_pay_request_head_req_time_bad_datetime_5 */
+static void mutate_597(void *rq_, void *rs_) { /* offline_pay_request_head_req_time_bad_datetime_5 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.req_time = aop_strn("2001-02-30T12:08:56Z", 20);
 }
-static void mutate_451(void *rq_, void *rs_) { /* offline_pay_request_head_req_time_datetime_fraction */
+static void mutate_598(void *rq_, void *rs_) { /* offline_pay_request_head_req_time_datetime_fraction */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.req_time = aop_str("2001-07-04T12:08:56.123Z");
 }
-static void mutate_452(void *rq_, void *rs_) { /* offline_pay_request_head_req_time_datetime_lower_case */
+static void mutate_599(void *rq_, void *rs_) { /* offline_pay_request_head_req_time_datetime_lower_case */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.req_time = aop_str("2001-07-04t12:08:56z");
 }
-static void mutate_453(void *rq_, void *rs_) { /* offline_pay_request_head_req_msg_id_missing */
+static void mutate_600(void *rq_, void *rs_) { /* offline_pay_request_head_req_msg_id_missing */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.req_msg_id = AOP_STR_NULL;
 }
-static void mutate_454(void *rq_, void *rs_) { /* offline_pay_request_head_req_msg_id_empty */
+static void mutate_601(void *rq_, void *rs_) { /* offline_pay_request_head_req_msg_id_empty */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.req_msg_id = aop_strn("", 0);
 }
-static void mutate_455(void *rq_, void *rs_) { /* offline_pay_request_head_req_msg_id_at_max */
+static void mutate_602(void *rq_, void *rs_) { /* offline_pay_request_head_req_msg_id_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.req_msg_id = rep('a', 64, "");
 }
-static void mutate_456(void *rq_, void *rs_) { /* offline_pay_request_head_req_msg_id_over_max */
+static void mutate_603(void *rq_, void *rs_) { /* offline_pay_request_head_req_msg_id_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.req_msg_id = rep('a', 65, "");
 }
-static void mutate_457(void *rq_, void *rs_) { /* offline_pay_request_head_req_msg_id_multibyte_at_max */
+static void mutate_604(void *rq_, void *rs_) { /* offline_pay_request_head_req_msg_id_multibyte_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.req_msg_id = rep('a', 63, "\303\251");
 }
-static void mutate_458(void *rq_, void *rs_) { /* offline_pay_request_head_req_msg_id_astral_over_max */
+static void mutate_605(void *rq_, void *rs_) { /* offline_pay_request_head_req_msg_id_astral_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.req_msg_id = rep('a', 63, "\360\237\230\200");
 }
-static void mutate_459(void *rq_, void *rs_) { /* offline_pay_request_head_req_msg_id_bad_utf8 */
+static void mutate_606(void *rq_, void *rs_) { /* offline_pay_request_head_req_msg_id_bad_utf8 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.req_msg_id = aop_strn("\303(", 2);
 }
-static void mutate_460(void *rq_, void *rs_) { /* offline_pay_request_head_req_msg_id_nul */
+static void mutate_607(void *rq_, void *rs_) { /* offline_pay_request_head_req_msg_id_nul */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.req_msg_id = aop_strn("a\000b", 3);
 }
-static void mutate_461(void *rq_, void *rs_) { /* offline_pay_request_head_reserve_at_max */
+static void mutate_608(void *rq_, void *rs_) { /* offline_pay_request_head_req_msg_id_control_c0 */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->head.req_msg_id = aop_strn("a\011b", 3);
+}
+static void mutate_609(void *rq_, void *rs_) { /* offline_pay_request_head_req_msg_id_control_del */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->head.req_msg_id = aop_strn("a\177b", 3);
+}
+static void mutate_610(void *rq_, void *rs_) { /* offline_pay_request_head_req_msg_id_control_c1 */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->head.req_msg_id = aop_strn("a\302\233b", 4);
+}
+static void mutate_611(void *rq_, void *rs_) { /* offline_pay_request_head_reserve_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.reserve = rep('a', 256, "");
 }
-static void mutate_462(void *rq_, void *rs_) { /* offline_pay_request_head_reserve_over_max */
+static void mutate_612(void *rq_, void *rs_) { /* offline_pay_request_head_reserve_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.reserve = rep('a', 257, "");
 }
-static void mutate_463(void *rq_, void *rs_) { /* offline_pay_request_head_reserve_multibyte_at_max */
+static void mutate_613(void *rq_, void *rs_) { /* offline_pay_request_head_reserve_multibyte_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.reserve = rep('a', 255, "\303\251");
 }
-static void mutate_464(void *rq_, void *rs_) { /* offline_pay_request_head_reserve_astral_over_max */
+static void mutate_614(void *rq_, void *rs_) { /* offline_pay_request_head_reserve_astral_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.reserve = rep('a', 255, "\360\237\230\200");
 }
-static void mutate_465(void *rq_, void *rs_) { /* offline_pay_request_head_reserve_bad_utf8 */
+static void mutate_615(void *rq_, void *rs_) { /* offline_pay_request_head_reserve_bad_utf8 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.reserve = aop_strn("\303(", 2);
 }
-static void mutate_466(void *rq_, void *rs_) { /* offline_pay_request_head_reserve_nul */
+static void mutate_616(void *rq_, void *rs_) { /* offline_pay_request_head_reserve_nul */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.reserve = aop_strn("a\000b", 3);
 }
-static void mutate_467(void *rq_, void *rs_) { /* offline_pay_request_head_sign_type_at_max */
+static void mutate_617(void *rq_, void *rs_) { /* offline_pay_request_head_reserve_control_c0 */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->head.reserve = aop_strn("a\011b", 3);
+}
+static void mutate_618(void *rq_, void *rs_) { /* offline_pay_request_head_reserve_control_del */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->head.reserve = aop_strn("a\177b", 3);
+}
+static void mutate_619(void *rq_, void *rs_) { /* offline_pay_request_head_reserve_control_c1 */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->head.reserve = aop_strn("a\302\233b", 4);
+}
+static void mutate_620(void *rq_, void *rs_) { /* offline_pay_request_head_sign_type_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.sign_type = rep('a', 64, "");
 }
-static void mutate_468(void *rq_, void *rs_) { /* offline_pay_request_head_sign_type_over_max */
+static void mutate_621(void *rq_, void *rs_) { /* offline_pay_request_head_sign_type_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.sign_type = rep('a', 65, "");
 }
-static void mutate_469(void *rq_, void *rs_) { /* offline_pay_request_head_sign_type_multibyte_at_max */
+static void mutate_622(void *rq_, void *rs_) { /* offline_pay_request_head_sign_type_multibyte_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.sign_type = rep('a', 63, "\303\251");
 }
-static void mutate_470(void *rq_, void *rs_) { /* offline_pay_request_head_sign_type_astral_over_max */
+static void mutate_623(void *rq_, void *rs_) { /* offline_pay_request_head_sign_type_astral_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.sign_type = rep('a', 63, "\360\237\230\200");
 }
-static void mutate_471(void *rq_, void *rs_) { /* offline_pay_request_head_sign_type_bad_utf8 */
+static void mutate_624(void *rq_, void *rs_) { /* offline_pay_request_head_sign_type_bad_utf8 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.sign_type = aop_strn("\303(", 2);
 }
-static void mutate_472(void *rq_, void *rs_) { /* offline_pay_request_head_sign_type_nul */
+static void mutate_625(void *rq_, void *rs_) { /* offline_pay_request_head_sign_type_nul */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.sign_type = aop_strn("a\000b", 3);
 }
-static void mutate_473(void *rq_, void *rs_) { /* offline_pay_request_body_merchant_id_missing */
+static void mutate_626(void *rq_, void *rs_) { /* offline_pay_request_head_sign_type_control_c0 */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->head.sign_type = aop_strn("a\011b", 3);
+}
+static void mutate_627(void *rq_, void *rs_) { /* offline_pay_request_head_sign_type_control_del */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->head.sign_type = aop_strn("a\177b", 3);
+}
+static void mutate_628(void *rq_, void *rs_) { /* offline_pay_request_head_sign_type_control_c1 */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->head.sign_type = aop_strn("a\302\233b", 4);
+}
+static void mutate_629(void *rq_, void *rs_) { /* offline_pay_request_body_merchant_id_missing */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.merchant_id = AOP_STR_NULL;
 }
-static void mutate_474(void *rq_, void *rs_) { /* offline_pay_request_body_merchant_id_empty */
+static void mutate_630(void *rq_, void *rs_) { /* offline_pay_request_body_merchant_id_empty */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.merchant_id = aop_strn("", 0);
 }
-static void mutate_475(void *rq_, void *rs_) { /* offline_pay_request_body_merchant_id_at_max */
+static void mutate_631(void *rq_, void *rs_) { /* offline_pay_request_body_merchant_id_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.merchant_id = rep('a', 64, "");
 }
-static void mutate_476(void *rq_, void *rs_) { /* offline_pay_request_body_merchant_id_over_max */
+static void mutate_632(void *rq_, void *rs_) { /* offline_pay_request_body_merchant_id_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.merchant_id = rep('a', 65, "");
 }
-static void mutate_477(void *rq_, void *rs_) { /* offline_pay_request_body_merchant_id_multibyte_at_max */
+static void mutate_633(void *rq_, void *rs_) { /* offline_pay_request_body_merchant_id_multibyte_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.merchant_id = rep('a', 63, "\303\251");
 }
-static void mutate_478(void *rq_, void *rs_) { /* offline_pay_request_body_merchant_id_astral_over_max */
+static void mutate_634(void *rq_, void *rs_) { /* offline_pay_request_body_merchant_id_astral_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.merchant_id = rep('a', 63, "\360\237\230\200");
 }
-static void mutate_479(void *rq_, void *rs_) { /* offline_pay_request_body_merchant_id_bad_utf8 */
+static void mutate_635(void *rq_, void *rs_) { /* offline_pay_request_body_merchant_id_bad_utf8 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.merchant_id = aop_strn("\303(", 2);
 }
-static void mutate_480(void *rq_, void *rs_) { /* offline_pay_request_body_merchant_id_nul */
+static void mutate_636(void *rq_, void *rs_) { /* offline_pay_request_body_merchant_id_nul */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.merchant_id = aop_strn("a\000b", 3);
 }
-static void mutate_481(void *rq_, void *rs_) { /* offline_pay_request_body_product_code_missing */
+static void mutate_637(void *rq_, void *rs_) { /* offline_pay_request_body_merchant_id_control_c0 */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.merchant_id = aop_strn("a\011b", 3);
+}
+static void mutate_638(void *rq_, void *rs_) { /* offline_pay_request_body_merchant_id_control_del */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.merchant_id = aop_strn("a\177b", 3);
+}
+static void mutate_639(void *rq_, void *rs_) { /* offline_pay_request_body_merchant_id_control_c1 */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.merchant_id = aop_strn("a\302\233b", 4);
+}
+static void mutate_640(void *rq_, void *rs_) { /* offline_pay_request_body_product_code_missing */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
@@ -3480,7 +4633,7 @@ static void mutate_481(void *rq_, void *rs_) { /* offline_pay_request_body_produ
     rq->body.product_code.value = 0;
     rq->body.product_code.text = AOP_STR_NULL;
 }
-static void mutate_482(void *rq_, void *rs_) { /* offline_pay_request_body_product_code_bad_enum */
+static void mutate_641(void *rq_, void *rs_) { /* offline_pay_request_body_product_code_bad_enum */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
@@ -3488,7 +4641,7 @@ static void mutate_482(void *rq_, void *rs_) { /* offline_pay_request_body_produ
     rq->body.product_code.value = 0;
     rq->body.product_code.text = aop_str("NOT_A_VALUE");
 }
-static void mutate_483(void *rq_, void *rs_) { /* offline_pay_request_body_product_code_enum_wrong_case */
+static void mutate_642(void *rq_, void *rs_) { /* offline_pay_request_body_product_code_enum_wrong_case */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
@@ -3496,63 +4649,84 @@ static void mutate_483(void *rq_, void *rs_) { /* offline_pay_request_body_produ
     rq->body.product_code.value = 0;
     rq->body.product_code.text = aop_str("offline_payx");
 }
-static void mutate_484(void *rq_, void *rs_) { /* offline_pay_request_body_merchant_trans_id_missing */
+static void mutate_643(void *rq_, void *rs_) { /* offline_pay_request_body_merchant_trans_id_missing */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.merchant_trans_id = AOP_STR_NULL;
 }
-static void mutate_485(void *rq_, void *rs_) { /* offline_pay_request_body_merchant_trans_id_empty */
+static void mutate_644(void *rq_, void *rs_) { /* offline_pay_request_body_merchant_trans_id_empty */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.merchant_trans_id = aop_strn("", 0);
 }
-static void mutate_486(void *rq_, void *rs_) { /* offline_pay_request_body_merchant_trans_id_at_max */
+static void mutate_645(void *rq_, void *rs_) { /* offline_pay_request_body_merchant_trans_id_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.merchant_trans_id = rep('a', 64, "");
 }
-static void mutate_487(void *rq_, void *rs_) { /* offline_pay_request_body_merchant_trans_id_over_max */
+static void mutate_646(void *rq_, void *rs_) { /* offline_pay_request_body_merchant_trans_id_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.merchant_trans_id = rep('a', 65, "");
 }
-static void mutate_488(void *rq_, void *rs_) { /* offline_pay_request_body_merchant_trans_id_multibyte_at_max */
+static void mutate_647(void *rq_, void *rs_) { /* offline_pay_request_body_merchant_trans_id_multibyte_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.merchant_trans_id = rep('a', 63, "\303\251");
 }
-static void mutate_489(void *rq_, void *rs_) { /* offline_pay_request_body_merchant_trans_id_astral_over_max */
+static void mutate_648(void *rq_, void *rs_) { /* offline_pay_request_body_merchant_trans_id_astral_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.merchant_trans_id = rep('a', 63, "\360\237\230\200");
 }
-static void mutate_490(void *rq_, void *rs_) { /* offline_pay_request_body_merchant_trans_id_bad_utf8 */
+static void mutate_649(void *rq_, void *rs_) { /* offline_pay_request_body_merchant_trans_id_bad_utf8 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.merchant_trans_id = aop_strn("\303(", 2);
 }
-static void mutate_491(void *rq_, void *rs_) { /* offline_pay_request_body_merchant_trans_id_nul */
+static void mutate_650(void *rq_, void *rs_) { /* offline_pay_request_body_merchant_trans_id_nul */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.merchant_trans_id = aop_strn("a\000b", 3);
 }
-static void mutate_492(void *rq_, void *rs_) { /* offline_pay_request_body_code_type_missing */
+static void mutate_651(void *rq_, void *rs_) { /* offline_pay_request_body_merchant_trans_id_control_c0 */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.merchant_trans_id = aop_strn("a\011b", 3);
+}
+static void mutate_652(void *rq_, void *rs_) { /* offline_pay_request_body_merchant_trans_id_control_del */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.merchant_trans_id = aop_strn("a\177b", 3);
+}
+static void mutate_653(void *rq_, void *rs_) { /* offline_pay_request_body_merchant_trans_id_control_c1 */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.merchant_trans_id = aop_strn("a\302\233b", 4);
+}
+static void mutate_654(void *rq_, void *rs_) { /* offline_pay_request_body_code_type_missing */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
@@ -3560,7 +4734,7 @@ static void mutate_492(void *rq_, void *rs_) { /* offline_pay_request_body_code_
     rq->body.code_type.value = 0;
     rq->body.code_type.text = AOP_STR_NULL;
 }
-static void mutate_493(void *rq_, void *rs_) { /* offline_pay_request_body_code_type_bad_enum */
+static void mutate_655(void *rq_, void *rs_) { /* offline_pay_request_body_code_type_bad_enum */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
@@ -3568,7 +4742,7 @@ static void mutate_493(void *rq_, void *rs_) { /* offline_pay_request_body_code_
     rq->body.code_type.value = 0;
     rq->body.code_type.text = aop_str("NOT_A_VALUE");
 }
-static void mutate_494(void *rq_, void *rs_) { /* offline_pay_request_body_code_type_enum_wrong_case */
+static void mutate_656(void *rq_, void *rs_) { /* offline_pay_request_body_code_type_enum_wrong_case */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
@@ -3576,322 +4750,420 @@ static void mutate_494(void *rq_, void *rs_) { /* offline_pay_request_body_code_
     rq->body.code_type.value = 0;
     rq->body.code_type.text = aop_str("barcodex");
 }
-static void mutate_495(void *rq_, void *rs_) { /* offline_pay_request_body_identity_code_missing */
+static void mutate_657(void *rq_, void *rs_) { /* offline_pay_request_body_identity_code_missing */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.identity_code = AOP_STR_NULL;
 }
-static void mutate_496(void *rq_, void *rs_) { /* offline_pay_request_body_identity_code_empty */
+static void mutate_658(void *rq_, void *rs_) { /* offline_pay_request_body_identity_code_empty */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.identity_code = aop_strn("", 0);
 }
-static void mutate_497(void *rq_, void *rs_) { /* offline_pay_request_body_identity_code_at_max */
+static void mutate_659(void *rq_, void *rs_) { /* offline_pay_request_body_identity_code_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.identity_code = rep('a', 65535, "");
 }
-static void mutate_498(void *rq_, void *rs_) { /* offline_pay_request_body_identity_code_over_max */
+static void mutate_660(void *rq_, void *rs_) { /* offline_pay_request_body_identity_code_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.identity_code = rep('a', 65536, "");
 }
-static void mutate_499(void *rq_, void *rs_) { /* offline_pay_request_body_identity_code_multibyte_at_max */
+static void mutate_661(void *rq_, void *rs_) { /* offline_pay_request_body_identity_code_multibyte_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.identity_code = rep('a', 65534, "\303\251");
 }
-static void mutate_500(void *rq_, void *rs_) { /* offline_pay_request_body_identity_code_astral_over_max */
+static void mutate_662(void *rq_, void *rs_) { /* offline_pay_request_body_identity_code_astral_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.identity_code = rep('a', 65534, "\360\237\230\200");
 }
-static void mutate_501(void *rq_, void *rs_) { /* offline_pay_request_body_identity_code_bad_utf8 */
+static void mutate_663(void *rq_, void *rs_) { /* offline_pay_request_body_identity_code_bad_utf8 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.identity_code = aop_strn("\303(", 2);
 }
-static void mutate_502(void *rq_, void *rs_) { /* offline_pay_request_body_identity_code_nul */
+static void mutate_664(void *rq_, void *rs_) { /* offline_pay_request_body_identity_code_nul */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.identity_code = aop_strn("a\000b", 3);
 }
-static void mutate_503(void *rq_, void *rs_) { /* offline_pay_request_body_order_order_amount_currency_missing */
+static void mutate_665(void *rq_, void *rs_) { /* offline_pay_request_body_identity_code_control_c0 */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.identity_code = aop_strn("a\011b", 3);
+}
+static void mutate_666(void *rq_, void *rs_) { /* offline_pay_request_body_identity_code_control_del */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.identity_code = aop_strn("a\177b", 3);
+}
+static void mutate_667(void *rq_, void *rs_) { /* offline_pay_request_body_identity_code_control_c1 */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.identity_code = aop_strn("a\302\233b", 4);
+}
+static void mutate_668(void *rq_, void *rs_) { /* offline_pay_request_body_order_order_amount_currency_missing */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.order.order_amount.currency = AOP_STR_NULL;
 }
-static void mutate_504(void *rq_, void *rs_) { /* offline_pay_request_body_order_order_amount_currency_empty */
+static void mutate_669(void *rq_, void *rs_) { /* offline_pay_request_body_order_order_amount_currency_empty */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.order.order_amount.currency = aop_strn("", 0);
 }
-static void mutate_505(void *rq_, void *rs_) { /* offline_pay_request_body_order_order_amount_currency_bad_currency_0 */
+static void mutate_670(void *rq_, void *rs_) { /* offline_pay_request_body_order_order_amount_currency_bad_currency_0 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.order.order_amount.currency = aop_strn("usd", 3);
 }
-static void mutate_506(void *rq_, void *rs_) { /* offline_pay_request_body_order_order_amount_currency_bad_currency_1 */
+static void mutate_671(void *rq_, void *rs_) { /* offline_pay_request_body_order_order_amount_currency_bad_currency_1 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.order.order_amount.currency = aop_strn("US", 2);
 }
-static void mutate_507(void *rq_, void *rs_) { /* offline_pay_request_body_order_order_amount_currency_bad_currency_2 */
+static void mutate_672(void *rq_, void *rs_) { /* offline_pay_request_body_order_order_amount_currency_bad_currency_2 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.order.order_amount.currency = aop_strn("USDD", 4);
 }
-static void mutate_508(void *rq_, void *rs_) { /* offline_pay_request_body_order_order_amount_currency_bad_currency_3 */
+static void mutate_673(void *rq_, void *rs_) { /* offline_pay_request_body_order_order_amount_currency_bad_currency_3 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.order.order_amount.currency = aop_strn("U1D", 3);
 }
-static void mutate_509(void *rq_, void *rs_) { /* offline_pay_request_body_order_order_amount_value_missing */
+static void mutate_674(void *rq_, void *rs_) { /* offline_pay_request_body_order_order_amount_value_missing */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.order.order_amount.value = AOP_STR_NULL;
 }
-static void mutate_510(void *rq_, void *rs_) { /* offline_pay_request_body_order_order_amount_value_empty */
+static void mutate_675(void *rq_, void *rs_) { /* offline_pay_request_body_order_order_amount_value_empty */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.order.order_amount.value = aop_strn("", 0);
 }
-static void mutate_511(void *rq_, void *rs_) { /* offline_pay_request_body_order_order_amount_value_at_max */
+static void mutate_676(void *rq_, void *rs_) { /* offline_pay_request_body_order_order_amount_value_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.order.order_amount.value = rep('1', 16, "");
 }
-static void mutate_512(void *rq_, void *rs_) { /* offline_pay_request_body_order_order_amount_value_over_max */
+static void mutate_677(void *rq_, void *rs_) { /* offline_pay_request_body_order_order_amount_value_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.order.order_amount.value = rep('1', 17, "");
 }
-static void mutate_513(void *rq_, void *rs_) { /* offline_pay_request_body_order_order_amount_value_bad_amount_0 */
+static void mutate_678(void *rq_, void *rs_) { /* offline_pay_request_body_order_order_amount_value_bad_amount_0 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.order.order_amount.value = aop_strn("-1", 2);
 }
-static void mutate_514(void *rq_, void *rs_) { /* offline_pay_request_body_order_order_amount_value_bad_amount_1 */
+static void mutate_679(void *rq_, void *rs_) { /* offline_pay_request_body_order_order_amount_value_bad_amount_1 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.order.order_amount.value = aop_strn("+1", 2);
 }
-static void mutate_515(void *rq_, void *rs_) { /* offline_pay_request_body_order_order_amount_value_bad_amount_2 */
+static void mutate_680(void *rq_, void *rs_) { /* offline_pay_request_body_order_order_amount_value_bad_amount_2 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.order.order_amount.value = aop_strn("01", 2);
 }
-static void mutate_516(void *rq_, void *rs_) { /* offline_pay_request_body_order_order_amount_value_bad_amount_3 */
+static void mutate_681(void *rq_, void *rs_) { /* offline_pay_request_body_order_order_amount_value_bad_amount_3 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.order.order_amount.value = aop_strn("1.00", 4);
 }
-static void mutate_517(void *rq_, void *rs_) { /* offline_pay_request_body_order_order_amount_value_bad_amount_4 */
+static void mutate_682(void *rq_, void *rs_) { /* offline_pay_request_body_order_order_amount_value_bad_amount_4 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.order.order_amount.value = aop_strn("1e2", 3);
 }
-static void mutate_518(void *rq_, void *rs_) { /* offline_pay_request_body_order_order_amount_value_bad_amount_5 */
+static void mutate_683(void *rq_, void *rs_) { /* offline_pay_request_body_order_order_amount_value_bad_amount_5 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.order.order_amount.value = aop_strn("12a", 3);
 }
-static void mutate_519(void *rq_, void *rs_) { /* offline_pay_request_body_order_order_amount_value_bad_amount_6 */
+static void mutate_684(void *rq_, void *rs_) { /* offline_pay_request_body_order_order_amount_value_bad_amount_6 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.order.order_amount.value = aop_strn(" 1", 2);
 }
-static void mutate_520(void *rq_, void *rs_) { /* offline_pay_request_body_order_order_title_missing */
+static void mutate_685(void *rq_, void *rs_) { /* offline_pay_request_body_order_order_amount_value_zero */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.order.order_amount.value = aop_str("0");
+}
+static void mutate_686(void *rq_, void *rs_) { /* offline_pay_request_body_order_order_title_missing */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.order.order_title = AOP_STR_NULL;
 }
-static void mutate_521(void *rq_, void *rs_) { /* offline_pay_request_body_order_order_title_empty */
+static void mutate_687(void *rq_, void *rs_) { /* offline_pay_request_body_order_order_title_empty */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.order.order_title = aop_strn("", 0);
 }
-static void mutate_522(void *rq_, void *rs_) { /* offline_pay_request_body_order_order_title_at_max */
+static void mutate_688(void *rq_, void *rs_) { /* offline_pay_request_body_order_order_title_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.order.order_title = rep('a', 256, "");
 }
-static void mutate_523(void *rq_, void *rs_) { /* offline_pay_request_body_order_order_title_over_max */
+static void mutate_689(void *rq_, void *rs_) { /* offline_pay_request_body_order_order_title_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.order.order_title = rep('a', 257, "");
 }
-static void mutate_524(void *rq_, void *rs_) { /* offline_pay_request_body_order_order_title_multibyte_at_max */
+static void mutate_690(void *rq_, void *rs_) { /* offline_pay_request_body_order_order_title_multibyte_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.order.order_title = rep('a', 255, "\303\251");
 }
-static void mutate_525(void *rq_, void *rs_) { /* offline_pay_request_body_order_order_title_astral_over_max */
+static void mutate_691(void *rq_, void *rs_) { /* offline_pay_request_body_order_order_title_astral_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.order.order_title = rep('a', 255, "\360\237\230\200");
 }
-static void mutate_526(void *rq_, void *rs_) { /* offline_pay_request_body_order_order_title_bad_utf8 */
+static void mutate_692(void *rq_, void *rs_) { /* offline_pay_request_body_order_order_title_bad_utf8 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.order.order_title = aop_strn("\303(", 2);
 }
-static void mutate_527(void *rq_, void *rs_) { /* offline_pay_request_body_order_order_title_nul */
+static void mutate_693(void *rq_, void *rs_) { /* offline_pay_request_body_order_order_title_nul */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.order.order_title = aop_strn("a\000b", 3);
 }
-static void mutate_528(void *rq_, void *rs_) { /* offline_pay_request_body_order_order_detail_at_max */
+static void mutate_694(void *rq_, void *rs_) { /* offline_pay_request_body_order_order_title_control_c0 */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.order.order_title = aop_strn("a\011b", 3);
+}
+static void mutate_695(void *rq_, void *rs_) { /* offline_pay_request_body_order_order_title_control_del */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.order.order_title = aop_strn("a\177b", 3);
+}
+static void mutate_696(void *rq_, void *rs_) { /* offline_pay_request_body_order_order_title_control_c1 */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.order.order_title = aop_strn("a\302\233b", 4);
+}
+static void mutate_697(void *rq_, void *rs_) { /* offline_pay_request_body_order_order_detail_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.order.order_detail = rep('a', 2048, "");
 }
-static void mutate_529(void *rq_, void *rs_) { /* offline_pay_request_body_order_order_detail_over_max */
+static void mutate_698(void *rq_, void *rs_) { /* offline_pay_request_body_order_order_detail_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.order.order_detail = rep('a', 2049, "");
 }
-static void mutate_530(void *rq_, void *rs_) { /* offline_pay_request_body_order_order_detail_multibyte_at_max */
+static void mutate_699(void *rq_, void *rs_) { /* offline_pay_request_body_order_order_detail_multibyte_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.order.order_detail = rep('a', 2047, "\303\251");
 }
-static void mutate_531(void *rq_, void *rs_) { /* offline_pay_request_body_order_order_detail_astral_over_max */
+static void mutate_700(void *rq_, void *rs_) { /* offline_pay_request_body_order_order_detail_astral_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.order.order_detail = rep('a', 2047, "\360\237\230\200");
 }
-static void mutate_532(void *rq_, void *rs_) { /* offline_pay_request_body_order_order_detail_bad_utf8 */
+static void mutate_701(void *rq_, void *rs_) { /* offline_pay_request_body_order_order_detail_bad_utf8 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.order.order_detail = aop_strn("\303(", 2);
 }
-static void mutate_533(void *rq_, void *rs_) { /* offline_pay_request_body_order_order_detail_nul */
+static void mutate_702(void *rq_, void *rs_) { /* offline_pay_request_body_order_order_detail_nul */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.order.order_detail = aop_strn("a\000b", 3);
 }
-static void mutate_534(void *rq_, void *rs_) { /* offline_pay_request_body_settle_contract_id_at_max */
+static void mutate_703(void *rq_, void *rs_) { /* offline_pay_request_body_order_order_detail_control_c0 */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.order.order_detail = aop_strn("a\011b", 3);
+}
+static void mutate_704(void *rq_, void *rs_) { /* offline_pay_request_body_order_order_detail_control_del */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.order.order_detail = aop_strn("a\177b", 3);
+}
+static void mutate_705(void *rq_, void *rs_) { /* offline_pay_request_body_order_order_detail_control_c1 */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.order.order_detail = aop_strn("a\302\233b", 4);
+}
+static void mutate_706(void *rq_, void *rs_) { /* offline_pay_request_body_settle_contract_id_empty */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.settle_contract_id = aop_strn("", 0);
+}
+static void mutate_707(void *rq_, void *rs_) { /* offline_pay_request_body_settle_contract_id_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.settle_contract_id = rep('a', 64, "");
 }
-static void mutate_535(void *rq_, void *rs_) { /* offline_pay_request_body_settle_contract_id_over_max */
+static void mutate_708(void *rq_, void *rs_) { /* offline_pay_request_body_settle_contract_id_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.settle_contract_id = rep('a', 65, "");
 }
-static void mutate_536(void *rq_, void *rs_) { /* offline_pay_request_body_settle_contract_id_multibyte_at_max */
+static void mutate_709(void *rq_, void *rs_) { /* offline_pay_request_body_settle_contract_id_multibyte_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.settle_contract_id = rep('a', 63, "\303\251");
 }
-static void mutate_537(void *rq_, void *rs_) { /* offline_pay_request_body_settle_contract_id_astral_over_max */
+static void mutate_710(void *rq_, void *rs_) { /* offline_pay_request_body_settle_contract_id_astral_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.settle_contract_id = rep('a', 63, "\360\237\230\200");
 }
-static void mutate_538(void *rq_, void *rs_) { /* offline_pay_request_body_settle_contract_id_bad_utf8 */
+static void mutate_711(void *rq_, void *rs_) { /* offline_pay_request_body_settle_contract_id_bad_utf8 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.settle_contract_id = aop_strn("\303(", 2);
 }
-static void mutate_539(void *rq_, void *rs_) { /* offline_pay_request_body_settle_contract_id_nul */
+static void mutate_712(void *rq_, void *rs_) { /* offline_pay_request_body_settle_contract_id_nul */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.settle_contract_id = aop_strn("a\000b", 3);
 }
-static void mutate_540(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_terminal_type_bad_enum */
+static void mutate_713(void *rq_, void *rs_) { /* offline_pay_request_body_settle_contract_id_control_c0 */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.settle_contract_id = aop_strn("a\011b", 3);
+}
+static void mutate_714(void *rq_, void *rs_) { /* offline_pay_request_body_settle_contract_id_control_del */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.settle_contract_id = aop_strn("a\177b", 3);
+}
+static void mutate_715(void *rq_, void *rs_) { /* offline_pay_request_body_settle_contract_id_control_c1 */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.settle_contract_id = aop_strn("a\302\233b", 4);
+}
+static void mutate_716(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_terminal_type_bad_enum */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
@@ -3899,7 +5171,7 @@ static void mutate_540(void *rq_, void *rs_) { /* offline_pay_request_body_env_i
     rq->body.env_info.terminal_type.value = 0;
     rq->body.env_info.terminal_type.text = aop_str("NOT_A_VALUE");
 }
-static void mutate_541(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_terminal_type_enum_wrong_case */
+static void mutate_717(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_terminal_type_enum_wrong_case */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
@@ -3907,7 +5179,7 @@ static void mutate_541(void *rq_, void *rs_) { /* offline_pay_request_body_env_i
     rq->body.env_info.terminal_type.value = 0;
     rq->body.env_info.terminal_type.text = aop_str("webx");
 }
-static void mutate_542(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_os_type_bad_enum */
+static void mutate_718(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_os_type_bad_enum */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
@@ -3915,7 +5187,7 @@ static void mutate_542(void *rq_, void *rs_) { /* offline_pay_request_body_env_i
     rq->body.env_info.os_type.value = 0;
     rq->body.env_info.os_type.text = aop_str("NOT_A_VALUE");
 }
-static void mutate_543(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_os_type_enum_wrong_case */
+static void mutate_719(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_os_type_enum_wrong_case */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
@@ -3923,538 +5195,769 @@ static void mutate_543(void *rq_, void *rs_) { /* offline_pay_request_body_env_i
     rq->body.env_info.os_type.value = 0;
     rq->body.env_info.os_type.text = aop_str("iosx");
 }
-static void mutate_544(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_user_agent_at_max */
+static void mutate_720(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_user_agent_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.env_info.user_agent = rep('a', 1024, "");
 }
-static void mutate_545(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_user_agent_over_max */
+static void mutate_721(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_user_agent_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.env_info.user_agent = rep('a', 1025, "");
 }
-static void mutate_546(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_user_agent_multibyte_at_max */
+static void mutate_722(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_user_agent_multibyte_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.env_info.user_agent = rep('a', 1023, "\303\251");
 }
-static void mutate_547(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_user_agent_astral_over_max */
+static void mutate_723(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_user_agent_astral_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.env_info.user_agent = rep('a', 1023, "\360\237\230\200");
 }
-static void mutate_548(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_user_agent_bad_utf8 */
+static void mutate_724(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_user_agent_bad_utf8 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.env_info.user_agent = aop_strn("\303(", 2);
 }
-static void mutate_549(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_user_agent_nul */
+static void mutate_725(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_user_agent_nul */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.env_info.user_agent = aop_strn("a\000b", 3);
 }
-static void mutate_550(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_device_token_id_at_max */
+static void mutate_726(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_user_agent_control_c0 */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.env_info.user_agent = aop_strn("a\011b", 3);
+}
+static void mutate_727(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_user_agent_control_del */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.env_info.user_agent = aop_strn("a\177b", 3);
+}
+static void mutate_728(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_user_agent_control_c1 */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.env_info.user_agent = aop_strn("a\302\233b", 4);
+}
+static void mutate_729(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_device_token_id_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.env_info.device_token_id = rep('a', 64, "");
 }
-static void mutate_551(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_device_token_id_over_max */
+static void mutate_730(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_device_token_id_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.env_info.device_token_id = rep('a', 65, "");
 }
-static void mutate_552(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_device_token_id_multibyte_at_max */
+static void mutate_731(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_device_token_id_multibyte_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.env_info.device_token_id = rep('a', 63, "\303\251");
 }
-static void mutate_553(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_device_token_id_astral_over_max */
+static void mutate_732(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_device_token_id_astral_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.env_info.device_token_id = rep('a', 63, "\360\237\230\200");
 }
-static void mutate_554(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_device_token_id_bad_utf8 */
+static void mutate_733(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_device_token_id_bad_utf8 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.env_info.device_token_id = aop_strn("\303(", 2);
 }
-static void mutate_555(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_device_token_id_nul */
+static void mutate_734(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_device_token_id_nul */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.env_info.device_token_id = aop_strn("a\000b", 3);
 }
-static void mutate_556(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_client_ip_at_max */
+static void mutate_735(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_device_token_id_control_c0 */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.env_info.device_token_id = aop_strn("a\011b", 3);
+}
+static void mutate_736(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_device_token_id_control_del */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.env_info.device_token_id = aop_strn("a\177b", 3);
+}
+static void mutate_737(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_device_token_id_control_c1 */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.env_info.device_token_id = aop_strn("a\302\233b", 4);
+}
+static void mutate_738(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_client_ip_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.env_info.client_ip = rep('a', 64, "");
 }
-static void mutate_557(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_client_ip_over_max */
+static void mutate_739(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_client_ip_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.env_info.client_ip = rep('a', 65, "");
 }
-static void mutate_558(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_client_ip_multibyte_at_max */
+static void mutate_740(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_client_ip_multibyte_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.env_info.client_ip = rep('a', 63, "\303\251");
 }
-static void mutate_559(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_client_ip_astral_over_max */
+static void mutate_741(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_client_ip_astral_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.env_info.client_ip = rep('a', 63, "\360\237\230\200");
 }
-static void mutate_560(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_client_ip_bad_utf8 */
+static void mutate_742(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_client_ip_bad_utf8 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.env_info.client_ip = aop_strn("\303(", 2);
 }
-static void mutate_561(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_client_ip_nul */
+static void mutate_743(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_client_ip_nul */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.env_info.client_ip = aop_strn("a\000b", 3);
 }
-static void mutate_562(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_cookie_id_at_max */
+static void mutate_744(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_client_ip_control_c0 */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.env_info.client_ip = aop_strn("a\011b", 3);
+}
+static void mutate_745(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_client_ip_control_del */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.env_info.client_ip = aop_strn("a\177b", 3);
+}
+static void mutate_746(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_client_ip_control_c1 */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.env_info.client_ip = aop_strn("a\302\233b", 4);
+}
+static void mutate_747(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_cookie_id_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.env_info.cookie_id = rep('a', 64, "");
 }
-static void mutate_563(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_cookie_id_over_max */
+static void mutate_748(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_cookie_id_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.env_info.cookie_id = rep('a', 65, "");
 }
-static void mutate_564(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_cookie_id_multibyte_at_max */
+static void mutate_749(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_cookie_id_multibyte_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.env_info.cookie_id = rep('a', 63, "\303\251");
 }
-static void mutate_565(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_cookie_id_astral_over_max */
+static void mutate_750(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_cookie_id_astral_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.env_info.cookie_id = rep('a', 63, "\360\237\230\200");
 }
-static void mutate_566(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_cookie_id_bad_utf8 */
+static void mutate_751(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_cookie_id_bad_utf8 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.env_info.cookie_id = aop_strn("\303(", 2);
 }
-static void mutate_567(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_cookie_id_nul */
+static void mutate_752(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_cookie_id_nul */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.env_info.cookie_id = aop_strn("a\000b", 3);
 }
-static void mutate_568(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_store_terminal_id_at_max */
+static void mutate_753(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_cookie_id_control_c0 */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.env_info.cookie_id = aop_strn("a\011b", 3);
+}
+static void mutate_754(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_cookie_id_control_del */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.env_info.cookie_id = aop_strn("a\177b", 3);
+}
+static void mutate_755(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_cookie_id_control_c1 */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.env_info.cookie_id = aop_strn("a\302\233b", 4);
+}
+static void mutate_756(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_store_terminal_id_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.env_info.store_terminal_id = rep('a', 64, "");
 }
-static void mutate_569(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_store_terminal_id_over_max */
+static void mutate_757(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_store_terminal_id_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.env_info.store_terminal_id = rep('a', 65, "");
 }
-static void mutate_570(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_store_terminal_id_multibyte_at_max */
+static void mutate_758(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_store_terminal_id_multibyte_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.env_info.store_terminal_id = rep('a', 63, "\303\251");
 }
-static void mutate_571(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_store_terminal_id_astral_over_max */
+static void mutate_759(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_store_terminal_id_astral_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.env_info.store_terminal_id = rep('a', 63, "\360\237\230\200");
 }
-static void mutate_572(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_store_terminal_id_bad_utf8 */
+static void mutate_760(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_store_terminal_id_bad_utf8 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.env_info.store_terminal_id = aop_strn("\303(", 2);
 }
-static void mutate_573(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_store_terminal_id_nul */
+static void mutate_761(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_store_terminal_id_nul */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.env_info.store_terminal_id = aop_strn("a\000b", 3);
 }
-static void mutate_574(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_store_terminal_request_time_bad_datetime_0 */
+static void mutate_762(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_store_terminal_id_control_c0 */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.env_info.store_terminal_id = aop_strn("a\011b", 3);
+}
+static void mutate_763(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_store_terminal_id_control_del */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.env_info.store_terminal_id = aop_strn("a\177b", 3);
+}
+static void mutate_764(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_store_terminal_id_control_c1 */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.env_info.store_terminal_id = aop_strn("a\302\233b", 4);
+}
+static void mutate_765(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_store_terminal_request_time_bad_datetime_0 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.env_info.store_terminal_request_time = aop_strn("2001-07-04 12:08:56+05:30", 25);
 }
-static void mutate_575(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_store_terminal_request_time_bad_datetime_1 */
+static void mutate_766(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_store_terminal_request_time_bad_datetime_1 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.env_info.store_terminal_request_time = aop_strn("2001-07-04T12:08:56", 19);
 }
-static void mutate_576(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_store_terminal_request_time_bad_datetime_2 */
+static void mutate_767(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_store_terminal_request_time_bad_datetime_2 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.env_info.store_terminal_request_time = aop_strn("2001-13-04T12:08:56Z", 20);
 }
-static void mutate_577(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_store_terminal_request_time_bad_datetime_3 */
+static void mutate_768(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_store_terminal_request_time_bad_datetime_3 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.env_info.store_terminal_request_time = aop_strn("2001-07-04T25:08:56Z", 20);
 }
-static void mutate_578(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_store_terminal_request_time_bad_datetime_4 */
+static void mutate_769(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_store_terminal_request_time_bad_datetime_4 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.env_info.store_terminal_request_time = aop_strn("2001-07-04T12:08:56+0530", 24);
 }
-static void mutate_579(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_store_terminal_request_time_bad_datetime_5 */
+static void mutate_770(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_store_terminal_request_time_bad_datetime_5 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.env_info.store_terminal_request_time = aop_strn("2001-02-30T12:08:56Z", 20);
 }
-static void mutate_580(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_store_terminal_request_time_datetime_fraction */
+static void mutate_771(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_store_terminal_request_time_datetime_fraction */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.env_info.store_terminal_request_time = aop_str("2001-07-04T12:08:56.123Z");
 }
-static void mutate_581(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_store_terminal_request_time_datetime_lower_case */
+static void mutate_772(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_store_terminal_request_time_datetime_lower_case */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.env_info.store_terminal_request_time = aop_str("2001-07-04t12:08:56z");
 }
-static void mutate_582(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_device_name_at_max */
+static void mutate_773(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_device_name_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.env_info.device_name = rep('a', 64, "");
 }
-static void mutate_583(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_device_name_over_max */
+static void mutate_774(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_device_name_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.env_info.device_name = rep('a', 65, "");
 }
-static void mutate_584(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_device_name_multibyte_at_max */
+static void mutate_775(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_device_name_multibyte_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.env_info.device_name = rep('a', 63, "\303\251");
 }
-static void mutate_585(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_device_name_astral_over_max */
+static void mutate_776(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_device_name_astral_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.env_info.device_name = rep('a', 63, "\360\237\230\200");
 }
-static void mutate_586(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_device_name_bad_utf8 */
+static void mutate_777(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_device_name_bad_utf8 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.env_info.device_name = aop_strn("\303(", 2);
 }
-static void mutate_587(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_device_name_nul */
+static void mutate_778(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_device_name_nul */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.env_info.device_name = aop_strn("a\000b", 3);
 }
-static void mutate_588(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_device_model_at_max */
+static void mutate_779(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_device_name_control_c0 */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.env_info.device_name = aop_strn("a\011b", 3);
+}
+static void mutate_780(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_device_name_control_del */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.env_info.device_name = aop_strn("a\177b", 3);
+}
+static void mutate_781(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_device_name_control_c1 */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.env_info.device_name = aop_strn("a\302\233b", 4);
+}
+static void mutate_782(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_device_model_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.env_info.device_model = rep('a', 64, "");
 }
-static void mutate_589(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_device_model_over_max */
+static void mutate_783(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_device_model_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.env_info.device_model = rep('a', 65, "");
 }
-static void mutate_590(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_device_model_multibyte_at_max */
+static void mutate_784(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_device_model_multibyte_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.env_info.device_model = rep('a', 63, "\303\251");
 }
-static void mutate_591(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_device_model_astral_over_max */
+static void mutate_785(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_device_model_astral_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.env_info.device_model = rep('a', 63, "\360\237\230\200");
 }
-static void mutate_592(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_device_model_bad_utf8 */
+static void mutate_786(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_device_model_bad_utf8 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.env_info.device_model = aop_strn("\303(", 2);
 }
-static void mutate_593(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_device_model_nul */
+static void mutate_787(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_device_model_nul */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.env_info.device_model = aop_strn("a\000b", 3);
 }
-static void mutate_594(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_wireless_network_at_max */
+static void mutate_788(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_device_model_control_c0 */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.env_info.device_model = aop_strn("a\011b", 3);
+}
+static void mutate_789(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_device_model_control_del */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.env_info.device_model = aop_strn("a\177b", 3);
+}
+static void mutate_790(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_device_model_control_c1 */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.env_info.device_model = aop_strn("a\302\233b", 4);
+}
+static void mutate_791(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_wireless_network_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.env_info.wireless_network = rep('a', 64, "");
 }
-static void mutate_595(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_wireless_network_over_max */
+static void mutate_792(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_wireless_network_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.env_info.wireless_network = rep('a', 65, "");
 }
-static void mutate_596(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_wireless_network_multibyte_at_max */
+static void mutate_793(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_wireless_network_multibyte_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.env_info.wireless_network = rep('a', 63, "\303\251");
 }
-static void mutate_597(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_wireless_network_astral_over_max */
+static void mutate_794(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_wireless_network_astral_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.env_info.wireless_network = rep('a', 63, "\360\237\230\200");
 }
-static void mutate_598(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_wireless_network_bad_utf8 */
+static void mutate_795(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_wireless_network_bad_utf8 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.env_info.wireless_network = aop_strn("\303(", 2);
 }
-static void mutate_599(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_wireless_network_nul */
+static void mutate_796(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_wireless_network_nul */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.env_info.wireless_network = aop_strn("a\000b", 3);
 }
-static void mutate_600(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_wireless_carrier_at_max */
+static void mutate_797(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_wireless_network_control_c0 */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.env_info.wireless_network = aop_strn("a\011b", 3);
+}
+static void mutate_798(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_wireless_network_control_del */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.env_info.wireless_network = aop_strn("a\177b", 3);
+}
+static void mutate_799(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_wireless_network_control_c1 */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.env_info.wireless_network = aop_strn("a\302\233b", 4);
+}
+static void mutate_800(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_wireless_carrier_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.env_info.wireless_carrier = rep('a', 64, "");
 }
-static void mutate_601(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_wireless_carrier_over_max */
+static void mutate_801(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_wireless_carrier_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.env_info.wireless_carrier = rep('a', 65, "");
 }
-static void mutate_602(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_wireless_carrier_multibyte_at_max */
+static void mutate_802(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_wireless_carrier_multibyte_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.env_info.wireless_carrier = rep('a', 63, "\303\251");
 }
-static void mutate_603(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_wireless_carrier_astral_over_max */
+static void mutate_803(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_wireless_carrier_astral_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.env_info.wireless_carrier = rep('a', 63, "\360\237\230\200");
 }
-static void mutate_604(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_wireless_carrier_bad_utf8 */
+static void mutate_804(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_wireless_carrier_bad_utf8 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.env_info.wireless_carrier = aop_strn("\303(", 2);
 }
-static void mutate_605(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_wireless_carrier_nul */
+static void mutate_805(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_wireless_carrier_nul */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.env_info.wireless_carrier = aop_strn("a\000b", 3);
 }
-static void mutate_606(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_extend_info_at_max */
+static void mutate_806(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_wireless_carrier_control_c0 */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.env_info.wireless_carrier = aop_strn("a\011b", 3);
+}
+static void mutate_807(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_wireless_carrier_control_del */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.env_info.wireless_carrier = aop_strn("a\177b", 3);
+}
+static void mutate_808(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_wireless_carrier_control_c1 */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.env_info.wireless_carrier = aop_strn("a\302\233b", 4);
+}
+static void mutate_809(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_extend_info_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.env_info.extend_info = rep('a', 2048, "");
 }
-static void mutate_607(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_extend_info_over_max */
+static void mutate_810(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_extend_info_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.env_info.extend_info = rep('a', 2049, "");
 }
-static void mutate_608(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_extend_info_multibyte_at_max */
+static void mutate_811(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_extend_info_multibyte_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.env_info.extend_info = rep('a', 2047, "\303\251");
 }
-static void mutate_609(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_extend_info_astral_over_max */
+static void mutate_812(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_extend_info_astral_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.env_info.extend_info = rep('a', 2047, "\360\237\230\200");
 }
-static void mutate_610(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_extend_info_bad_utf8 */
+static void mutate_813(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_extend_info_bad_utf8 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.env_info.extend_info = aop_strn("\303(", 2);
 }
-static void mutate_611(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_extend_info_nul */
+static void mutate_814(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_extend_info_nul */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.env_info.extend_info = aop_strn("a\000b", 3);
 }
-static void mutate_612(void *rq_, void *rs_) { /* offline_pay_request_body_extend_info_at_max */
+static void mutate_815(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_extend_info_control_c0 */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.env_info.extend_info = aop_strn("a\011b", 3);
+}
+static void mutate_816(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_extend_info_control_del */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.env_info.extend_info = aop_strn("a\177b", 3);
+}
+static void mutate_817(void *rq_, void *rs_) { /* offline_pay_request_body_env_info_extend_info_control_c1 */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.env_info.extend_info = aop_strn("a\302\233b", 4);
+}
+static void mutate_818(void *rq_, void *rs_) { /* offline_pay_request_body_extend_info_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.extend_info = rep('a', 2048, "");
 }
-static void mutate_613(void *rq_, void *rs_) { /* offline_pay_request_body_extend_info_over_max */
+static void mutate_819(void *rq_, void *rs_) { /* offline_pay_request_body_extend_info_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.extend_info = rep('a', 2049, "");
 }
-static void mutate_614(void *rq_, void *rs_) { /* offline_pay_request_body_extend_info_multibyte_at_max */
+static void mutate_820(void *rq_, void *rs_) { /* offline_pay_request_body_extend_info_multibyte_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.extend_info = rep('a', 2047, "\303\251");
 }
-static void mutate_615(void *rq_, void *rs_) { /* offline_pay_request_body_extend_info_astral_over_max */
+static void mutate_821(void *rq_, void *rs_) { /* offline_pay_request_body_extend_info_astral_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.extend_info = rep('a', 2047, "\360\237\230\200");
 }
-static void mutate_616(void *rq_, void *rs_) { /* offline_pay_request_body_extend_info_bad_utf8 */
+static void mutate_822(void *rq_, void *rs_) { /* offline_pay_request_body_extend_info_bad_utf8 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.extend_info = aop_strn("\303(", 2);
 }
-static void mutate_617(void *rq_, void *rs_) { /* offline_pay_request_body_extend_info_nul */
+static void mutate_823(void *rq_, void *rs_) { /* offline_pay_request_body_extend_info_nul */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.extend_info = aop_strn("a\000b", 3);
 }
-static void mutate_618(void *rq_, void *rs_) { /* offline_pay_response_valid */
+static void mutate_824(void *rq_, void *rs_) { /* offline_pay_request_body_extend_info_control_c0 */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.extend_info = aop_strn("a\011b", 3);
+}
+static void mutate_825(void *rq_, void *rs_) { /* offline_pay_request_body_extend_info_control_del */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.extend_info = aop_strn("a\177b", 3);
+}
+static void mutate_826(void *rq_, void *rs_) { /* offline_pay_request_body_extend_info_control_c1 */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.extend_info = aop_strn("a\302\233b", 4);
+}
+static void mutate_827(void *rq_, void *rs_) { /* offline_pay_response_valid */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
 }
-static void mutate_619(void *rq_, void *rs_) { /* offline_pay_response_head_version_missing */
+static void mutate_828(void *rq_, void *rs_) { /* offline_pay_response_head_version_missing */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.version = AOP_STR_NULL;
 }
-static void mutate_620(void *rq_, void *rs_) { /* offline_pay_response_head_version_empty */
+static void mutate_829(void *rq_, void *rs_) { /* offline_pay_response_head_version_empty */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
@@ -4462,7 +5965,7 @@ static void mutate_620(void *rq_, void *rs_) { /* offline_pay_response_head_vers
     rs->head.version = aop_strn("", 0);
     rq->head.version = aop_strn("", 0);
 }
-static void mutate_621(void *rq_, void *rs_) { /* offline_pay_response_head_version_at_max */
+static void mutate_830(void *rq_, void *rs_) { /* offline_pay_response_head_version_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
@@ -4470,7 +5973,7 @@ static void mutate_621(void *rq_, void *rs_) { /* offline_pay_response_head_vers
     rs->head.version = rep('a', 8, "");
     rq->head.version = rep('a', 8, "");
 }
-static void mutate_622(void *rq_, void *rs_) { /* offline_pay_response_head_version_over_max */
+static void mutate_831(void *rq_, void *rs_) { /* offline_pay_response_head_version_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
@@ -4478,7 +5981,7 @@ static void mutate_622(void *rq_, void *rs_) { /* offline_pay_response_head_vers
     rs->head.version = rep('a', 9, "");
     rq->head.version = rep('a', 9, "");
 }
-static void mutate_623(void *rq_, void *rs_) { /* offline_pay_response_head_version_multibyte_at_max */
+static void mutate_832(void *rq_, void *rs_) { /* offline_pay_response_head_version_multibyte_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
@@ -4486,7 +5989,7 @@ static void mutate_623(void *rq_, void *rs_) { /* offline_pay_response_head_vers
     rs->head.version = rep('a', 7, "\303\251");
     rq->head.version = rep('a', 7, "\303\251");
 }
-static void mutate_624(void *rq_, void *rs_) { /* offline_pay_response_head_version_astral_over_max */
+static void mutate_833(void *rq_, void *rs_) { /* offline_pay_response_head_version_astral_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
@@ -4494,7 +5997,7 @@ static void mutate_624(void *rq_, void *rs_) { /* offline_pay_response_head_vers
     rs->head.version = rep('a', 7, "\360\237\230\200");
     rq->head.version = rep('a', 7, "\360\237\230\200");
 }
-static void mutate_625(void *rq_, void *rs_) { /* offline_pay_response_head_version_bad_utf8 */
+static void mutate_834(void *rq_, void *rs_) { /* offline_pay_response_head_version_bad_utf8 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
@@ -4502,7 +6005,7 @@ static void mutate_625(void *rq_, void *rs_) { /* offline_pay_response_head_vers
     rs->head.version = aop_strn("\303(", 2);
     rq->head.version = aop_strn("\303(", 2);
 }
-static void mutate_626(void *rq_, void *rs_) { /* offline_pay_response_head_version_nul */
+static void mutate_835(void *rq_, void *rs_) { /* offline_pay_response_head_version_nul */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
@@ -4510,14 +6013,38 @@ static void mutate_626(void *rq_, void *rs_) { /* offline_pay_response_head_vers
     rs->head.version = aop_strn("a\000b", 3);
     rq->head.version = aop_strn("a\000b", 3);
 }
-static void mutate_627(void *rq_, void *rs_) { /* offline_pay_response_head_function_missing */
+static void mutate_836(void *rq_, void *rs_) { /* offline_pay_response_head_version_control_c0 */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->head.version = aop_strn("a\011b", 3);
+    rq->head.version = aop_strn("a\011b", 3);
+}
+static void mutate_837(void *rq_, void *rs_) { /* offline_pay_response_head_version_control_del */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->head.version = aop_strn("a\177b", 3);
+    rq->head.version = aop_strn("a\177b", 3);
+}
+static void mutate_838(void *rq_, void *rs_) { /* offline_pay_response_head_version_control_c1 */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->head.version = aop_strn("a\302\233b", 4);
+    rq->head.version = aop_strn("a\302\233b", 4);
+}
+static void mutate_839(void *rq_, void *rs_) { /* offline_pay_response_head_function_missing */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.function = AOP_STR_NULL;
 }
-static void mutate_628(void *rq_, void *rs_) { /* offline_pay_response_head_function_empty */
+static void mutate_840(void *rq_, void *rs_) { /* offline_pay_response_head_function_empty */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
@@ -4525,7 +6052,7 @@ static void mutate_628(void *rq_, void *rs_) { /* offline_pay_response_head_func
     rs->head.function = aop_strn("", 0);
     rq->head.function = aop_strn("", 0);
 }
-static void mutate_629(void *rq_, void *rs_) { /* offline_pay_response_head_function_at_max */
+static void mutate_841(void *rq_, void *rs_) { /* offline_pay_response_head_function_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
@@ -4533,7 +6060,7 @@ static void mutate_629(void *rq_, void *rs_) { /* offline_pay_response_head_func
     rs->head.function = rep('a', 128, "");
     rq->head.function = rep('a', 128, "");
 }
-static void mutate_630(void *rq_, void *rs_) { /* offline_pay_response_head_function_over_max */
+static void mutate_842(void *rq_, void *rs_) { /* offline_pay_response_head_function_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
@@ -4541,7 +6068,7 @@ static void mutate_630(void *rq_, void *rs_) { /* offline_pay_response_head_func
     rs->head.function = rep('a', 129, "");
     rq->head.function = rep('a', 129, "");
 }
-static void mutate_631(void *rq_, void *rs_) { /* offline_pay_response_head_function_multibyte_at_max */
+static void mutate_843(void *rq_, void *rs_) { /* offline_pay_response_head_function_multibyte_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
@@ -4549,7 +6076,7 @@ static void mutate_631(void *rq_, void *rs_) { /* offline_pay_response_head_func
     rs->head.function = rep('a', 127, "\303\251");
     rq->head.function = rep('a', 127, "\303\251");
 }
-static void mutate_632(void *rq_, void *rs_) { /* offline_pay_response_head_function_astral_over_max */
+static void mutate_844(void *rq_, void *rs_) { /* offline_pay_response_head_function_astral_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
@@ -4557,7 +6084,7 @@ static void mutate_632(void *rq_, void *rs_) { /* offline_pay_response_head_func
     rs->head.function = rep('a', 127, "\360\237\230\200");
     rq->head.function = rep('a', 127, "\360\237\230\200");
 }
-static void mutate_633(void *rq_, void *rs_) { /* offline_pay_response_head_function_bad_utf8 */
+static void mutate_845(void *rq_, void *rs_) { /* offline_pay_response_head_function_bad_utf8 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
@@ -4565,7 +6092,7 @@ static void mutate_633(void *rq_, void *rs_) { /* offline_pay_response_head_func
     rs->head.function = aop_strn("\303(", 2);
     rq->head.function = aop_strn("\303(", 2);
 }
-static void mutate_634(void *rq_, void *rs_) { /* offline_pay_response_head_function_nul */
+static void mutate_846(void *rq_, void *rs_) { /* offline_pay_response_head_function_nul */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
@@ -4573,14 +6100,38 @@ static void mutate_634(void *rq_, void *rs_) { /* offline_pay_response_head_func
     rs->head.function = aop_strn("a\000b", 3);
     rq->head.function = aop_strn("a\000b", 3);
 }
-static void mutate_635(void *rq_, void *rs_) { /* offline_pay_response_head_client_id_missing */
+static void mutate_847(void *rq_, void *rs_) { /* offline_pay_response_head_function_control_c0 */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->head.function = aop_strn("a\011b", 3);
+    rq->head.function = aop_strn("a\011b", 3);
+}
+static void mutate_848(void *rq_, void *rs_) { /* offline_pay_response_head_function_control_del */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->head.function = aop_strn("a\177b", 3);
+    rq->head.function = aop_strn("a\177b", 3);
+}
+static void mutate_849(void *rq_, void *rs_) { /* offline_pay_response_head_function_control_c1 */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->head.function = aop_strn("a\302\233b", 4);
+    rq->head.function = aop_strn("a\302\233b", 4);
+}
+static void mutate_850(void *rq_, void *rs_) { /* offline_pay_response_head_client_id_missing */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.client_id = AOP_STR_NULL;
 }
-static void mutate_636(void *rq_, void *rs_) { /* offline_pay_response_head_client_id_empty */
+static void mutate_851(void *rq_, void *rs_) { /* offline_pay_response_head_client_id_empty */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
@@ -4588,7 +6139,7 @@ static void mutate_636(void *rq_, void *rs_) { /* offline_pay_response_head_clie
     rs->head.client_id = aop_strn("", 0);
     rq->head.client_id = aop_strn("", 0);
 }
-static void mutate_637(void *rq_, void *rs_) { /* offline_pay_response_head_client_id_at_max */
+static void mutate_852(void *rq_, void *rs_) { /* offline_pay_response_head_client_id_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
@@ -4596,7 +6147,7 @@ static void mutate_637(void *rq_, void *rs_) { /* offline_pay_response_head_clie
     rs->head.client_id = rep('a', 32, "");
     rq->head.client_id = rep('a', 32, "");
 }
-static void mutate_638(void *rq_, void *rs_) { /* offline_pay_response_head_client_id_over_max */
+static void mutate_853(void *rq_, void *rs_) { /* offline_pay_response_head_client_id_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
@@ -4604,7 +6155,7 @@ static void mutate_638(void *rq_, void *rs_) { /* offline_pay_response_head_clie
     rs->head.client_id = rep('a', 33, "");
     rq->head.client_id = rep('a', 33, "");
 }
-static void mutate_639(void *rq_, void *rs_) { /* offline_pay_response_head_client_id_multibyte_at_max */
+static void mutate_854(void *rq_, void *rs_) { /* offline_pay_response_head_client_id_multibyte_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
@@ -4612,7 +6163,7 @@ static void mutate_639(void *rq_, void *rs_) { /* offline_pay_response_head_clie
     rs->head.client_id = rep('a', 31, "\303\251");
     rq->head.client_id = rep('a', 31, "\303\251");
 }
-static void mutate_640(void *rq_, void *rs_) { /* offline_pay_response_head_client_id_astral_over_max */
+static void mutate_855(void *rq_, void *rs_) { /* offline_pay_response_head_client_id_astral_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
@@ -4620,7 +6171,7 @@ static void mutate_640(void *rq_, void *rs_) { /* offline_pay_response_head_clie
     rs->head.client_id = rep('a', 31, "\360\237\230\200");
     rq->head.client_id = rep('a', 31, "\360\237\230\200");
 }
-static void mutate_641(void *rq_, void *rs_) { /* offline_pay_response_head_client_id_bad_utf8 */
+static void mutate_856(void *rq_, void *rs_) { /* offline_pay_response_head_client_id_bad_utf8 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
@@ -4628,7 +6179,7 @@ static void mutate_641(void *rq_, void *rs_) { /* offline_pay_response_head_clie
     rs->head.client_id = aop_strn("\303(", 2);
     rq->head.client_id = aop_strn("\303(", 2);
 }
-static void mutate_642(void *rq_, void *rs_) { /* offline_pay_response_head_client_id_nul */
+static void mutate_857(void *rq_, void *rs_) { /* offline_pay_response_head_client_id_nul */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
@@ -4636,84 +6187,108 @@ static void mutate_642(void *rq_, void *rs_) { /* offline_pay_response_head_clie
     rs->head.client_id = aop_strn("a\000b", 3);
     rq->head.client_id = aop_strn("a\000b", 3);
 }
-static void mutate_643(void *rq_, void *rs_) { /* offline_pay_response_head_resp_time_missing */
+static void mutate_858(void *rq_, void *rs_) { /* offline_pay_response_head_client_id_control_c0 */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->head.client_id = aop_strn("a\011b", 3);
+    rq->head.client_id = aop_strn("a\011b", 3);
+}
+static void mutate_859(void *rq_, void *rs_) { /* offline_pay_response_head_client_id_control_del */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->head.client_id = aop_strn("a\177b", 3);
+    rq->head.client_id = aop_strn("a\177b", 3);
+}
+static void mutate_860(void *rq_, void *rs_) { /* offline_pay_response_head_client_id_control_c1 */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->head.client_id = aop_strn("a\302\233b", 4);
+    rq->head.client_id = aop_strn("a\302\233b", 4);
+}
+static void mutate_861(void *rq_, void *rs_) { /* offline_pay_response_head_resp_time_missing */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.resp_time = AOP_STR_NULL;
 }
-static void mutate_644(void *rq_, void *rs_) { /* offline_pay_response_head_resp_time_empty */
+static void mutate_862(void *rq_, void *rs_) { /* offline_pay_response_head_resp_time_empty */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.resp_time = aop_strn("", 0);
 }
-static void mutate_645(void *rq_, void *rs_) { /* offline_pay_response_head_resp_time_bad_datetime_0 */
+static void mutate_863(void *rq_, void *rs_) { /* offline_pay_response_head_resp_time_bad_datetime_0 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.resp_time = aop_strn("2001-07-04 12:08:56+05:30", 25);
 }
-static void mutate_646(void *rq_, void *rs_) { /* offline_pay_response_head_resp_time_bad_datetime_1 */
+static void mutate_864(void *rq_, void *rs_) { /* offline_pay_response_head_resp_time_bad_datetime_1 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.resp_time = aop_strn("2001-07-04T12:08:56", 19);
 }
-static void mutate_647(void *rq_, void *rs_) { /* offline_pay_response_head_resp_time_bad_datetime_2 */
+static void mutate_865(void *rq_, void *rs_) { /* offline_pay_response_head_resp_time_bad_datetime_2 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.resp_time = aop_strn("2001-13-04T12:08:56Z", 20);
 }
-static void mutate_648(void *rq_, void *rs_) { /* offline_pay_response_head_resp_time_bad_datetime_3 */
+static void mutate_866(void *rq_, void *rs_) { /* offline_pay_response_head_resp_time_bad_datetime_3 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.resp_time = aop_strn("2001-07-04T25:08:56Z", 20);
 }
-static void mutate_649(void *rq_, void *rs_) { /* offline_pay_response_head_resp_time_bad_datetime_4 */
+static void mutate_867(void *rq_, void *rs_) { /* offline_pay_response_head_resp_time_bad_datetime_4 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.resp_time = aop_strn("2001-07-04T12:08:56+0530", 24);
 }
-static void mutate_650(void *rq_, void *rs_) { /* offline_pay_response_head_resp_time_bad_datetime_5 */
+static void mutate_868(void *rq_, void *rs_) { /* offline_pay_response_head_resp_time_bad_datetime_5 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.resp_time = aop_strn("2001-02-30T12:08:56Z", 20);
 }
-static void mutate_651(void *rq_, void *rs_) { /* offline_pay_response_head_resp_time_datetime_fraction */
+static void mutate_869(void *rq_, void *rs_) { /* offline_pay_response_head_resp_time_datetime_fraction */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.resp_time = aop_str("2001-07-04T12:08:56.123Z");
 }
-static void mutate_652(void *rq_, void *rs_) { /* offline_pay_response_head_resp_time_datetime_lower_case */
+static void mutate_870(void *rq_, void *rs_) { /* offline_pay_response_head_resp_time_datetime_lower_case */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.resp_time = aop_str("2001-07-04t12:08:56z");
 }
-static void mutate_653(void *rq_, void *rs_) { /* offline_pay_response_head_req_msg_id_missing */
+static void mutate_871(void *rq_, void *rs_) { /* offline_pay_response_head_req_msg_id_missing */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.req_msg_id = AOP_STR_NULL;
 }
-static void mutate_654(void *rq_, void *rs_) { /* offline_pay_response_head_req_msg_id_empty */
+static void mutate_872(void *rq_, void *rs_) { /* offline_pay_response_head_req_msg_id_empty */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
@@ -4721,7 +6296,7 @@ static void mutate_654(void *rq_, void *rs_) { /* offline_pay_response_head_req_
     rs->head.req_msg_id = aop_strn("", 0);
     rq->head.req_msg_id = aop_strn("", 0);
 }
-static void mutate_655(void *rq_, void *rs_) { /* offline_pay_response_head_req_msg_id_at_max */
+static void mutate_873(void *rq_, void *rs_) { /* offline_pay_response_head_req_msg_id_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
@@ -4729,7 +6304,7 @@ static void mutate_655(void *rq_, void *rs_) { /* offline_pay_response_head_req_
     rs->head.req_msg_id = rep('a', 64, "");
     rq->head.req_msg_id = rep('a', 64, "");
 }
-static void mutate_656(void *rq_, void *rs_) { /* offline_pay_response_head_req_msg_id_over_max */
+static void mutate_874(void *rq_, void *rs_) { /* offline_pay_response_head_req_msg_id_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
@@ -4737,7 +6312,7 @@ static void mutate_656(void *rq_, void *rs_) { /* offline_pay_response_head_req_
     rs->head.req_msg_id = rep('a', 65, "");
     rq->head.req_msg_id = rep('a', 65, "");
 }
-static void mutate_657(void *rq_, void *rs_) { /* offline_pay_response_head_req_msg_id_multibyte_at_max */
+static void mutate_875(void *rq_, void *rs_) { /* offline_pay_response_head_req_msg_id_multibyte_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
@@ -4745,7 +6320,7 @@ static void mutate_657(void *rq_, void *rs_) { /* offline_pay_response_head_req_
     rs->head.req_msg_id = rep('a', 63, "\303\251");
     rq->head.req_msg_id = rep('a', 63, "\303\251");
 }
-static void mutate_658(void *rq_, void *rs_) { /* offline_pay_response_head_req_msg_id_astral_over_max */
+static void mutate_876(void *rq_, void *rs_) { /* offline_pay_response_head_req_msg_id_astral_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
@@ -4753,7 +6328,7 @@ static void mutate_658(void *rq_, void *rs_) { /* offline_pay_response_head_req_
     rs->head.req_msg_id = rep('a', 63, "\360\237\230\200");
     rq->head.req_msg_id = rep('a', 63, "\360\237\230\200");
 }
-static void mutate_659(void *rq_, void *rs_) { /* offline_pay_response_head_req_msg_id_bad_utf8 */
+static void mutate_877(void *rq_, void *rs_) { /* offline_pay_response_head_req_msg_id_bad_utf8 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
@@ -4761,7 +6336,7 @@ static void mutate_659(void *rq_, void *rs_) { /* offline_pay_response_head_req_
     rs->head.req_msg_id = aop_strn("\303(", 2);
     rq->head.req_msg_id = aop_strn("\303(", 2);
 }
-static void mutate_660(void *rq_, void *rs_) { /* offline_pay_response_head_req_msg_id_nul */
+static void mutate_878(void *rq_, void *rs_) { /* offline_pay_response_head_req_msg_id_nul */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
@@ -4769,91 +6344,157 @@ static void mutate_660(void *rq_, void *rs_) { /* offline_pay_response_head_req_
     rs->head.req_msg_id = aop_strn("a\000b", 3);
     rq->head.req_msg_id = aop_strn("a\000b", 3);
 }
-static void mutate_661(void *rq_, void *rs_) { /* offline_pay_response_head_reserve_at_max */
+static void mutate_879(void *rq_, void *rs_) { /* offline_pay_response_head_req_msg_id_control_c0 */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->head.req_msg_id = aop_strn("a\011b", 3);
+    rq->head.req_msg_id = aop_strn("a\011b", 3);
+}
+static void mutate_880(void *rq_, void *rs_) { /* offline_pay_response_head_req_msg_id_control_del */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->head.req_msg_id = aop_strn("a\177b", 3);
+    rq->head.req_msg_id = aop_strn("a\177b", 3);
+}
+static void mutate_881(void *rq_, void *rs_) { /* offline_pay_response_head_req_msg_id_control_c1 */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->head.req_msg_id = aop_strn("a\302\233b", 4);
+    rq->head.req_msg_id = aop_strn("a\302\233b", 4);
+}
+static void mutate_882(void *rq_, void *rs_) { /* offline_pay_response_head_reserve_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.reserve = rep('a', 256, "");
 }
-static void mutate_662(void *rq_, void *rs_) { /* offline_pay_response_head_reserve_over_max */
+static void mutate_883(void *rq_, void *rs_) { /* offline_pay_response_head_reserve_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.reserve = rep('a', 257, "");
 }
-static void mutate_663(void *rq_, void *rs_) { /* offline_pay_response_head_reserve_multibyte_at_max */
+static void mutate_884(void *rq_, void *rs_) { /* offline_pay_response_head_reserve_multibyte_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.reserve = rep('a', 255, "\303\251");
 }
-static void mutate_664(void *rq_, void *rs_) { /* offline_pay_response_head_reserve_astral_over_max */
+static void mutate_885(void *rq_, void *rs_) { /* offline_pay_response_head_reserve_astral_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.reserve = rep('a', 255, "\360\237\230\200");
 }
-static void mutate_665(void *rq_, void *rs_) { /* offline_pay_response_head_reserve_bad_utf8 */
+static void mutate_886(void *rq_, void *rs_) { /* offline_pay_response_head_reserve_bad_utf8 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.reserve = aop_strn("\303(", 2);
 }
-static void mutate_666(void *rq_, void *rs_) { /* offline_pay_response_head_reserve_nul */
+static void mutate_887(void *rq_, void *rs_) { /* offline_pay_response_head_reserve_nul */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.reserve = aop_strn("a\000b", 3);
 }
-static void mutate_667(void *rq_, void *rs_) { /* offline_pay_response_head_sign_type_at_max */
+static void mutate_888(void *rq_, void *rs_) { /* offline_pay_response_head_reserve_control_c0 */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->head.reserve = aop_strn("a\011b", 3);
+}
+static void mutate_889(void *rq_, void *rs_) { /* offline_pay_response_head_reserve_control_del */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->head.reserve = aop_strn("a\177b", 3);
+}
+static void mutate_890(void *rq_, void *rs_) { /* offline_pay_response_head_reserve_control_c1 */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->head.reserve = aop_strn("a\302\233b", 4);
+}
+static void mutate_891(void *rq_, void *rs_) { /* offline_pay_response_head_sign_type_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.sign_type = rep('a', 64, "");
 }
-static void mutate_668(void *rq_, void *rs_) { /* offline_pay_response_head_sign_type_over_max */
+static void mutate_892(void *rq_, void *rs_) { /* offline_pay_response_head_sign_type_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.sign_type = rep('a', 65, "");
 }
-static void mutate_669(void *rq_, void *rs_) { /* offline_pay_response_head_sign_type_multibyte_at_max */
+static void mutate_893(void *rq_, void *rs_) { /* offline_pay_response_head_sign_type_multibyte_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.sign_type = rep('a', 63, "\303\251");
 }
-static void mutate_670(void *rq_, void *rs_) { /* offline_pay_response_head_sign_type_astral_over_max */
+static void mutate_894(void *rq_, void *rs_) { /* offline_pay_response_head_sign_type_astral_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.sign_type = rep('a', 63, "\360\237\230\200");
 }
-static void mutate_671(void *rq_, void *rs_) { /* offline_pay_response_head_sign_type_bad_utf8 */
+static void mutate_895(void *rq_, void *rs_) { /* offline_pay_response_head_sign_type_bad_utf8 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.sign_type = aop_strn("\303(", 2);
 }
-static void mutate_672(void *rq_, void *rs_) { /* offline_pay_response_head_sign_type_nul */
+static void mutate_896(void *rq_, void *rs_) { /* offline_pay_response_head_sign_type_nul */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.sign_type = aop_strn("a\000b", 3);
 }
-static void mutate_673(void *rq_, void *rs_) { /* offline_pay_response_body_result_info_result_status_missing */
+static void mutate_897(void *rq_, void *rs_) { /* offline_pay_response_head_sign_type_control_c0 */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->head.sign_type = aop_strn("a\011b", 3);
+}
+static void mutate_898(void *rq_, void *rs_) { /* offline_pay_response_head_sign_type_control_del */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->head.sign_type = aop_strn("a\177b", 3);
+}
+static void mutate_899(void *rq_, void *rs_) { /* offline_pay_response_head_sign_type_control_c1 */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->head.sign_type = aop_strn("a\302\233b", 4);
+}
+static void mutate_900(void *rq_, void *rs_) { /* offline_pay_response_body_result_info_result_status_missing */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
@@ -4861,7 +6502,7 @@ static void mutate_673(void *rq_, void *rs_) { /* offline_pay_response_body_resu
     rs->body.result_info.result_status.value = 0;
     rs->body.result_info.result_status.text = AOP_STR_NULL;
 }
-static void mutate_674(void *rq_, void *rs_) { /* offline_pay_response_body_result_info_result_status_bad_enum */
+static void mutate_901(void *rq_, void *rs_) { /* offline_pay_response_body_result_info_result_status_bad_enum */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
@@ -4869,7 +6510,7 @@ static void mutate_674(void *rq_, void *rs_) { /* offline_pay_response_body_resu
     rs->body.result_info.result_status.value = 0;
     rs->body.result_info.result_status.text = aop_str("NOT_A_VALUE");
 }
-static void mutate_675(void *rq_, void *rs_) { /* offline_pay_response_body_result_info_result_status_enum_wrong_case */
+static void mutate_902(void *rq_, void *rs_) { /* offline_pay_response_body_result_info_result_status_enum_wrong_case */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
@@ -4877,203 +6518,302 @@ static void mutate_675(void *rq_, void *rs_) { /* offline_pay_response_body_resu
     rs->body.result_info.result_status.value = 0;
     rs->body.result_info.result_status.text = aop_str("sx");
 }
-static void mutate_676(void *rq_, void *rs_) { /* offline_pay_response_body_result_info_result_code_id_at_max */
+static void mutate_903(void *rq_, void *rs_) { /* offline_pay_response_body_result_info_result_code_id_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_code_id = rep('a', 16, "");
 }
-static void mutate_677(void *rq_, void *rs_) { /* offline_pay_response_body_result_info_result_code_id_over_max */
+static void mutate_904(void *rq_, void *rs_) { /* offline_pay_response_body_result_info_result_code_id_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_code_id = rep('a', 17, "");
 }
-static void mutate_678(void *rq_, void *rs_) { /* offline_pay_response_body_result_info_result_code_id_multibyte_at_max */
+static void mutate_905(void *rq_, void *rs_) { /* offline_pay_response_body_result_info_result_code_id_multibyte_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_code_id = rep('a', 15, "\303\251");
 }
-static void mutate_679(void *rq_, void *rs_) { /* offline_pay_response_body_result_info_result_code_id_astral_over_max */
+static void mutate_906(void *rq_, void *rs_) { /* offline_pay_response_body_result_info_result_code_id_astral_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_code_id = rep('a', 15, "\360\237\230\200");
 }
-static void mutate_680(void *rq_, void *rs_) { /* offline_pay_response_body_result_info_result_code_id_bad_utf8 */
+static void mutate_907(void *rq_, void *rs_) { /* offline_pay_response_body_result_info_result_code_id_bad_utf8 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_code_id = aop_strn("\303(", 2);
 }
-static void mutate_681(void *rq_, void *rs_) { /* offline_pay_response_body_result_info_result_code_id_nul */
+static void mutate_908(void *rq_, void *rs_) { /* offline_pay_response_body_result_info_result_code_id_nul */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_code_id = aop_strn("a\000b", 3);
 }
-static void mutate_682(void *rq_, void *rs_) { /* offline_pay_response_body_result_info_result_code_missing */
+static void mutate_909(void *rq_, void *rs_) { /* offline_pay_response_body_result_info_result_code_id_control_c0 */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.result_info.result_code_id = aop_strn("a\011b", 3);
+}
+static void mutate_910(void *rq_, void *rs_) { /* offline_pay_response_body_result_info_result_code_id_control_del */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.result_info.result_code_id = aop_strn("a\177b", 3);
+}
+static void mutate_911(void *rq_, void *rs_) { /* offline_pay_response_body_result_info_result_code_id_control_c1 */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.result_info.result_code_id = aop_strn("a\302\233b", 4);
+}
+static void mutate_912(void *rq_, void *rs_) { /* offline_pay_response_body_result_info_result_code_missing */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_code = AOP_STR_NULL;
 }
-static void mutate_683(void *rq_, void *rs_) { /* offline_pay_response_body_result_info_result_code_empty */
+static void mutate_913(void *rq_, void *rs_) { /* offline_pay_response_body_result_info_result_code_empty */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_code = aop_strn("", 0);
 }
-static void mutate_684(void *rq_, void *rs_) { /* offline_pay_response_body_result_info_result_code_at_max */
+static void mutate_914(void *rq_, void *rs_) { /* offline_pay_response_body_result_info_result_code_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_code = rep('a', 64, "");
 }
-static void mutate_685(void *rq_, void *rs_) { /* offline_pay_response_body_result_info_result_code_over_max */
+static void mutate_915(void *rq_, void *rs_) { /* offline_pay_response_body_result_info_result_code_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_code = rep('a', 65, "");
 }
-static void mutate_686(void *rq_, void *rs_) { /* offline_pay_response_body_result_info_result_code_multibyte_at_max */
+static void mutate_916(void *rq_, void *rs_) { /* offline_pay_response_body_result_info_result_code_multibyte_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_code = rep('a', 63, "\303\251");
 }
-static void mutate_687(void *rq_, void *rs_) { /* offline_pay_response_body_result_info_result_code_astral_over_max */
+static void mutate_917(void *rq_, void *rs_) { /* offline_pay_response_body_result_info_result_code_astral_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_code = rep('a', 63, "\360\237\230\200");
 }
-static void mutate_688(void *rq_, void *rs_) { /* offline_pay_response_body_result_info_result_code_bad_utf8 */
+static void mutate_918(void *rq_, void *rs_) { /* offline_pay_response_body_result_info_result_code_bad_utf8 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_code = aop_strn("\303(", 2);
 }
-static void mutate_689(void *rq_, void *rs_) { /* offline_pay_response_body_result_info_result_code_nul */
+static void mutate_919(void *rq_, void *rs_) { /* offline_pay_response_body_result_info_result_code_nul */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_code = aop_strn("a\000b", 3);
 }
-static void mutate_690(void *rq_, void *rs_) { /* offline_pay_response_body_result_info_result_msg_at_max */
+static void mutate_920(void *rq_, void *rs_) { /* offline_pay_response_body_result_info_result_code_control_c0 */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.result_info.result_code = aop_strn("a\011b", 3);
+}
+static void mutate_921(void *rq_, void *rs_) { /* offline_pay_response_body_result_info_result_code_control_del */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.result_info.result_code = aop_strn("a\177b", 3);
+}
+static void mutate_922(void *rq_, void *rs_) { /* offline_pay_response_body_result_info_result_code_control_c1 */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.result_info.result_code = aop_strn("a\302\233b", 4);
+}
+static void mutate_923(void *rq_, void *rs_) { /* offline_pay_response_body_result_info_result_msg_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_msg = rep('a', 256, "");
 }
-static void mutate_691(void *rq_, void *rs_) { /* offline_pay_response_body_result_info_result_msg_over_max */
+static void mutate_924(void *rq_, void *rs_) { /* offline_pay_response_body_result_info_result_msg_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_msg = rep('a', 257, "");
 }
-static void mutate_692(void *rq_, void *rs_) { /* offline_pay_response_body_result_info_result_msg_multibyte_at_max */
+static void mutate_925(void *rq_, void *rs_) { /* offline_pay_response_body_result_info_result_msg_multibyte_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_msg = rep('a', 255, "\303\251");
 }
-static void mutate_693(void *rq_, void *rs_) { /* offline_pay_response_body_result_info_result_msg_astral_over_max */
+static void mutate_926(void *rq_, void *rs_) { /* offline_pay_response_body_result_info_result_msg_astral_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_msg = rep('a', 255, "\360\237\230\200");
 }
-static void mutate_694(void *rq_, void *rs_) { /* offline_pay_response_body_result_info_result_msg_bad_utf8 */
+static void mutate_927(void *rq_, void *rs_) { /* offline_pay_response_body_result_info_result_msg_bad_utf8 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_msg = aop_strn("\303(", 2);
 }
-static void mutate_695(void *rq_, void *rs_) { /* offline_pay_response_body_result_info_result_msg_nul */
+static void mutate_928(void *rq_, void *rs_) { /* offline_pay_response_body_result_info_result_msg_nul */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_msg = aop_strn("a\000b", 3);
 }
-static void mutate_696(void *rq_, void *rs_) { /* offline_pay_response_body_acquirement_id_missing */
+static void mutate_929(void *rq_, void *rs_) { /* offline_pay_response_body_result_info_result_msg_control_c0 */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.result_info.result_msg = aop_strn("a\011b", 3);
+}
+static void mutate_930(void *rq_, void *rs_) { /* offline_pay_response_body_result_info_result_msg_control_del */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.result_info.result_msg = aop_strn("a\177b", 3);
+}
+static void mutate_931(void *rq_, void *rs_) { /* offline_pay_response_body_result_info_result_msg_control_c1 */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.result_info.result_msg = aop_strn("a\302\233b", 4);
+}
+static void mutate_932(void *rq_, void *rs_) { /* offline_pay_response_body_acquirement_id_missing */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.acquirement_id = AOP_STR_NULL;
 }
-static void mutate_697(void *rq_, void *rs_) { /* offline_pay_response_body_acquirement_id_at_max */
+static void mutate_933(void *rq_, void *rs_) { /* offline_pay_response_body_acquirement_id_empty */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.acquirement_id = aop_strn("", 0);
+}
+static void mutate_934(void *rq_, void *rs_) { /* offline_pay_response_body_acquirement_id_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.acquirement_id = rep('a', 64, "");
 }
-static void mutate_698(void *rq_, void *rs_) { /* offline_pay_response_body_acquirement_id_over_max */
+static void mutate_935(void *rq_, void *rs_) { /* offline_pay_response_body_acquirement_id_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.acquirement_id = rep('a', 65, "");
 }
-static void mutate_699(void *rq_, void *rs_) { /* offline_pay_response_body_acquirement_id_multibyte_at_max */
+static void mutate_936(void *rq_, void *rs_) { /* offline_pay_response_body_acquirement_id_multibyte_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.acquirement_id = rep('a', 63, "\303\251");
 }
-static void mutate_700(void *rq_, void *rs_) { /* offline_pay_response_body_acquirement_id_astral_over_max */
+static void mutate_937(void *rq_, void *rs_) { /* offline_pay_response_body_acquirement_id_astral_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.acquirement_id = rep('a', 63, "\360\237\230\200");
 }
-static void mutate_701(void *rq_, void *rs_) { /* offline_pay_response_body_acquirement_id_bad_utf8 */
+static void mutate_938(void *rq_, void *rs_) { /* offline_pay_response_body_acquirement_id_bad_utf8 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.acquirement_id = aop_strn("\303(", 2);
 }
-static void mutate_702(void *rq_, void *rs_) { /* offline_pay_response_body_acquirement_id_nul */
+static void mutate_939(void *rq_, void *rs_) { /* offline_pay_response_body_acquirement_id_nul */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.acquirement_id = aop_strn("a\000b", 3);
 }
-static void mutate_703(void *rq_, void *rs_) { /* offline_pay_response_body_merchant_trans_id_missing */
+static void mutate_940(void *rq_, void *rs_) { /* offline_pay_response_body_acquirement_id_control_c0 */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.acquirement_id = aop_strn("a\011b", 3);
+}
+static void mutate_941(void *rq_, void *rs_) { /* offline_pay_response_body_acquirement_id_control_del */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.acquirement_id = aop_strn("a\177b", 3);
+}
+static void mutate_942(void *rq_, void *rs_) { /* offline_pay_response_body_acquirement_id_control_c1 */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.acquirement_id = aop_strn("a\302\233b", 4);
+}
+static void mutate_943(void *rq_, void *rs_) { /* offline_pay_response_body_merchant_trans_id_missing */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.merchant_trans_id = AOP_STR_NULL;
 }
-static void mutate_704(void *rq_, void *rs_) { /* offline_pay_response_body_merchant_trans_id_at_max */
+static void mutate_944(void *rq_, void *rs_) { /* offline_pay_response_body_merchant_trans_id_empty */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.merchant_trans_id = aop_strn("", 0);
+    rq->body.merchant_trans_id = aop_strn("", 0);
+}
+static void mutate_945(void *rq_, void *rs_) { /* offline_pay_response_body_merchant_trans_id_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
@@ -5081,7 +6821,7 @@ static void mutate_704(void *rq_, void *rs_) { /* offline_pay_response_body_merc
     rs->body.merchant_trans_id = rep('a', 64, "");
     rq->body.merchant_trans_id = rep('a', 64, "");
 }
-static void mutate_705(void *rq_, void *rs_) { /* offline_pay_response_body_merchant_trans_id_over_max */
+static void mutate_946(void *rq_, void *rs_) { /* offline_pay_response_body_merchant_trans_id_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
@@ -5089,7 +6829,7 @@ static void mutate_705(void *rq_, void *rs_) { /* offline_pay_response_body_merc
     rs->body.merchant_trans_id = rep('a', 65, "");
     rq->body.merchant_trans_id = rep('a', 65, "");
 }
-static void mutate_706(void *rq_, void *rs_) { /* offline_pay_response_body_merchant_trans_id_multibyte_at_max */
+static void mutate_947(void *rq_, void *rs_) { /* offline_pay_response_body_merchant_trans_id_multibyte_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
@@ -5097,7 +6837,7 @@ static void mutate_706(void *rq_, void *rs_) { /* offline_pay_response_body_merc
     rs->body.merchant_trans_id = rep('a', 63, "\303\251");
     rq->body.merchant_trans_id = rep('a', 63, "\303\251");
 }
-static void mutate_707(void *rq_, void *rs_) { /* offline_pay_response_body_merchant_trans_id_astral_over_max */
+static void mutate_948(void *rq_, void *rs_) { /* offline_pay_response_body_merchant_trans_id_astral_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
@@ -5105,7 +6845,7 @@ static void mutate_707(void *rq_, void *rs_) { /* offline_pay_response_body_merc
     rs->body.merchant_trans_id = rep('a', 63, "\360\237\230\200");
     rq->body.merchant_trans_id = rep('a', 63, "\360\237\230\200");
 }
-static void mutate_708(void *rq_, void *rs_) { /* offline_pay_response_body_merchant_trans_id_bad_utf8 */
+static void mutate_949(void *rq_, void *rs_) { /* offline_pay_response_body_merchant_trans_id_bad_utf8 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
@@ -5113,7 +6853,7 @@ static void mutate_708(void *rq_, void *rs_) { /* offline_pay_response_body_merc
     rs->body.merchant_trans_id = aop_strn("\303(", 2);
     rq->body.merchant_trans_id = aop_strn("\303(", 2);
 }
-static void mutate_709(void *rq_, void *rs_) { /* offline_pay_response_body_merchant_trans_id_nul */
+static void mutate_950(void *rq_, void *rs_) { /* offline_pay_response_body_merchant_trans_id_nul */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
@@ -5121,14 +6861,38 @@ static void mutate_709(void *rq_, void *rs_) { /* offline_pay_response_body_merc
     rs->body.merchant_trans_id = aop_strn("a\000b", 3);
     rq->body.merchant_trans_id = aop_strn("a\000b", 3);
 }
-static void mutate_710(void *rq_, void *rs_) { /* offline_pay_response_body_order_amount_missing */
+static void mutate_951(void *rq_, void *rs_) { /* offline_pay_response_body_merchant_trans_id_control_c0 */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.merchant_trans_id = aop_strn("a\011b", 3);
+    rq->body.merchant_trans_id = aop_strn("a\011b", 3);
+}
+static void mutate_952(void *rq_, void *rs_) { /* offline_pay_response_body_merchant_trans_id_control_del */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.merchant_trans_id = aop_strn("a\177b", 3);
+    rq->body.merchant_trans_id = aop_strn("a\177b", 3);
+}
+static void mutate_953(void *rq_, void *rs_) { /* offline_pay_response_body_merchant_trans_id_control_c1 */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.merchant_trans_id = aop_strn("a\302\233b", 4);
+    rq->body.merchant_trans_id = aop_strn("a\302\233b", 4);
+}
+static void mutate_954(void *rq_, void *rs_) { /* offline_pay_response_body_order_amount_missing */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.has_order_amount = false;
 }
-static void mutate_711(void *rq_, void *rs_) { /* offline_pay_response_body_order_amount_currency_missing */
+static void mutate_955(void *rq_, void *rs_) { /* offline_pay_response_body_order_amount_currency_missing */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
@@ -5136,7 +6900,7 @@ static void mutate_711(void *rq_, void *rs_) { /* offline_pay_response_body_orde
     rs->body.order_amount.currency = AOP_STR_NULL;
     rq->body.order.order_amount.currency = AOP_STR_NULL;
 }
-static void mutate_712(void *rq_, void *rs_) { /* offline_pay_response_body_order_amount_currency_empty */
+static void mutate_956(void *rq_, void *rs_) { /* offline_pay_response_body_order_amount_currency_empty */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
@@ -5144,7 +6908,7 @@ static void mutate_712(void *rq_, void *rs_) { /* offline_pay_response_body_orde
     rs->body.order_amount.currency = aop_strn("", 0);
     rq->body.order.order_amount.currency = aop_strn("", 0);
 }
-static void mutate_713(void *rq_, void *rs_) { /* offline_pay_response_body_order_amount_currency_bad_currency_0 */
+static void mutate_957(void *rq_, void *rs_) { /* offline_pay_response_body_order_amount_currency_bad_currency_0 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
@@ -5152,7 +6916,7 @@ static void mutate_713(void *rq_, void *rs_) { /* offline_pay_response_body_orde
     rs->body.order_amount.currency = aop_strn("usd", 3);
     rq->body.order.order_amount.currency = aop_strn("usd", 3);
 }
-static void mutate_714(void *rq_, void *rs_) { /* offline_pay_response_body_order_amount_currency_bad_currency_1 */
+static void mutate_958(void *rq_, void *rs_) { /* offline_pay_response_body_order_amount_currency_bad_currency_1 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
@@ -5160,7 +6924,7 @@ static void mutate_714(void *rq_, void *rs_) { /* offline_pay_response_body_orde
     rs->body.order_amount.currency = aop_strn("US", 2);
     rq->body.order.order_amount.currency = aop_strn("US", 2);
 }
-static void mutate_715(void *rq_, void *rs_) { /* offline_pay_response_body_order_amount_currency_bad_currency_2 */
+static void mutate_959(void *rq_, void *rs_) { /* offline_pay_response_body_order_amount_currency_bad_currency_2 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
@@ -5168,7 +6932,7 @@ static void mutate_715(void *rq_, void *rs_) { /* offline_pay_response_body_orde
     rs->body.order_amount.currency = aop_strn("USDD", 4);
     rq->body.order.order_amount.currency = aop_strn("USDD", 4);
 }
-static void mutate_716(void *rq_, void *rs_) { /* offline_pay_response_body_order_amount_currency_bad_currency_3 */
+static void mutate_960(void *rq_, void *rs_) { /* offline_pay_response_body_order_amount_currency_bad_currency_3 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
@@ -5176,7 +6940,7 @@ static void mutate_716(void *rq_, void *rs_) { /* offline_pay_response_body_orde
     rs->body.order_amount.currency = aop_strn("U1D", 3);
     rq->body.order.order_amount.currency = aop_strn("U1D", 3);
 }
-static void mutate_717(void *rq_, void *rs_) { /* offline_pay_response_body_order_amount_value_missing */
+static void mutate_961(void *rq_, void *rs_) { /* offline_pay_response_body_order_amount_value_missing */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
@@ -5184,7 +6948,7 @@ static void mutate_717(void *rq_, void *rs_) { /* offline_pay_response_body_orde
     rs->body.order_amount.value = AOP_STR_NULL;
     rq->body.order.order_amount.value = AOP_STR_NULL;
 }
-static void mutate_718(void *rq_, void *rs_) { /* offline_pay_response_body_order_amount_value_empty */
+static void mutate_962(void *rq_, void *rs_) { /* offline_pay_response_body_order_amount_value_empty */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
@@ -5192,7 +6956,7 @@ static void mutate_718(void *rq_, void *rs_) { /* offline_pay_response_body_orde
     rs->body.order_amount.value = aop_strn("", 0);
     rq->body.order.order_amount.value = aop_strn("", 0);
 }
-static void mutate_719(void *rq_, void *rs_) { /* offline_pay_response_body_order_amount_value_at_max */
+static void mutate_963(void *rq_, void *rs_) { /* offline_pay_response_body_order_amount_value_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
@@ -5200,7 +6964,7 @@ static void mutate_719(void *rq_, void *rs_) { /* offline_pay_response_body_orde
     rs->body.order_amount.value = rep('1', 16, "");
     rq->body.order.order_amount.value = rep('1', 16, "");
 }
-static void mutate_720(void *rq_, void *rs_) { /* offline_pay_response_body_order_amount_value_over_max */
+static void mutate_964(void *rq_, void *rs_) { /* offline_pay_response_body_order_amount_value_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
@@ -5208,7 +6972,7 @@ static void mutate_720(void *rq_, void *rs_) { /* offline_pay_response_body_orde
     rs->body.order_amount.value = rep('1', 17, "");
     rq->body.order.order_amount.value = rep('1', 17, "");
 }
-static void mutate_721(void *rq_, void *rs_) { /* offline_pay_response_body_order_amount_value_bad_amount_0 */
+static void mutate_965(void *rq_, void *rs_) { /* offline_pay_response_body_order_amount_value_bad_amount_0 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
@@ -5216,7 +6980,7 @@ static void mutate_721(void *rq_, void *rs_) { /* offline_pay_response_body_orde
     rs->body.order_amount.value = aop_strn("-1", 2);
     rq->body.order.order_amount.value = aop_strn("-1", 2);
 }
-static void mutate_722(void *rq_, void *rs_) { /* offline_pay_response_body_order_amount_value_bad_amount_1 */
+static void mutate_966(void *rq_, void *rs_) { /* offline_pay_response_body_order_amount_value_bad_amount_1 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
@@ -5224,7 +6988,7 @@ static void mutate_722(void *rq_, void *rs_) { /* offline_pay_response_body_orde
     rs->body.order_amount.value = aop_strn("+1", 2);
     rq->body.order.order_amount.value = aop_strn("+1", 2);
 }
-static void mutate_723(void *rq_, void *rs_) { /* offline_pay_response_body_order_amount_value_bad_amount_2 */
+static void mutate_967(void *rq_, void *rs_) { /* offline_pay_response_body_order_amount_value_bad_amount_2 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
@@ -5232,7 +6996,7 @@ static void mutate_723(void *rq_, void *rs_) { /* offline_pay_response_body_orde
     rs->body.order_amount.value = aop_strn("01", 2);
     rq->body.order.order_amount.value = aop_strn("01", 2);
 }
-static void mutate_724(void *rq_, void *rs_) { /* offline_pay_response_body_order_amount_value_bad_amount_3 */
+static void mutate_968(void *rq_, void *rs_) { /* offline_pay_response_body_order_amount_value_bad_amount_3 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
@@ -5240,7 +7004,7 @@ static void mutate_724(void *rq_, void *rs_) { /* offline_pay_response_body_orde
     rs->body.order_amount.value = aop_strn("1.00", 4);
     rq->body.order.order_amount.value = aop_strn("1.00", 4);
 }
-static void mutate_725(void *rq_, void *rs_) { /* offline_pay_response_body_order_amount_value_bad_amount_4 */
+static void mutate_969(void *rq_, void *rs_) { /* offline_pay_response_body_order_amount_value_bad_amount_4 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
@@ -5248,7 +7012,7 @@ static void mutate_725(void *rq_, void *rs_) { /* offline_pay_response_body_orde
     rs->body.order_amount.value = aop_strn("1e2", 3);
     rq->body.order.order_amount.value = aop_strn("1e2", 3);
 }
-static void mutate_726(void *rq_, void *rs_) { /* offline_pay_response_body_order_amount_value_bad_amount_5 */
+static void mutate_970(void *rq_, void *rs_) { /* offline_pay_response_body_order_amount_value_bad_amount_5 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
@@ -5256,7 +7020,7 @@ static void mutate_726(void *rq_, void *rs_) { /* offline_pay_response_body_orde
     rs->body.order_amount.value = aop_strn("12a", 3);
     rq->body.order.order_amount.value = aop_strn("12a", 3);
 }
-static void mutate_727(void *rq_, void *rs_) { /* offline_pay_response_body_order_amount_value_bad_amount_6 */
+static void mutate_971(void *rq_, void *rs_) { /* offline_pay_response_body_order_amount_value_bad_amount_6 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
@@ -5264,378 +7028,386 @@ static void mutate_727(void *rq_, void *rs_) { /* offline_pay_response_body_orde
     rs->body.order_amount.value = aop_strn(" 1", 2);
     rq->body.order.order_amount.value = aop_strn(" 1", 2);
 }
-static void mutate_728(void *rq_, void *rs_) { /* offline_pay_response_body_pay_amount_missing */
+static void mutate_972(void *rq_, void *rs_) { /* offline_pay_response_body_order_amount_value_zero */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.order_amount.value = aop_str("0");
+    rq->body.order.order_amount.value = aop_str("0");
+}
+static void mutate_973(void *rq_, void *rs_) { /* offline_pay_response_body_pay_amount_missing */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.has_pay_amount = false;
 }
-static void mutate_729(void *rq_, void *rs_) { /* offline_pay_response_body_pay_amount_currency_missing */
+static void mutate_974(void *rq_, void *rs_) { /* offline_pay_response_body_pay_amount_currency_missing */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.pay_amount.currency = AOP_STR_NULL;
 }
-static void mutate_730(void *rq_, void *rs_) { /* offline_pay_response_body_pay_amount_currency_empty */
+static void mutate_975(void *rq_, void *rs_) { /* offline_pay_response_body_pay_amount_currency_empty */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.pay_amount.currency = aop_strn("", 0);
 }
-static void mutate_731(void *rq_, void *rs_) { /* offline_pay_response_body_pay_amount_currency_bad_currency_0 */
+static void mutate_976(void *rq_, void *rs_) { /* offline_pay_response_body_pay_amount_currency_bad_currency_0 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.pay_amount.currency = aop_strn("usd", 3);
 }
-static void mutate_732(void *rq_, void *rs_) { /* offline_pay_response_body_pay_amount_currency_bad_currency_1 */
+static void mutate_977(void *rq_, void *rs_) { /* offline_pay_response_body_pay_amount_currency_bad_currency_1 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.pay_amount.currency = aop_strn("US", 2);
 }
-static void mutate_733(void *rq_, void *rs_) { /* offline_pay_response_body_pay_amount_currency_bad_currency_2 */
+static void mutate_978(void *rq_, void *rs_) { /* offline_pay_response_body_pay_amount_currency_bad_currency_2 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.pay_amount.currency = aop_strn("USDD", 4);
 }
-static void mutate_734(void *rq_, void *rs_) { /* offline_pay_response_body_pay_amount_currency_bad_currency_3 */
+static void mutate_979(void *rq_, void *rs_) { /* offline_pay_response_body_pay_amount_currency_bad_currency_3 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.pay_amount.currency = aop_strn("U1D", 3);
 }
-static void mutate_735(void *rq_, void *rs_) { /* offline_pay_response_body_pay_amount_value_missing */
+static void mutate_980(void *rq_, void *rs_) { /* offline_pay_response_body_pay_amount_value_missing */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.pay_amount.value = AOP_STR_NULL;
 }
-static void mutate_736(void *rq_, void *rs_) { /* offline_pay_response_body_pay_amount_value_empty */
+static void mutate_981(void *rq_, void *rs_) { /* offline_pay_response_body_pay_amount_value_empty */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.pay_amount.value = aop_strn("", 0);
 }
-static void mutate_737(void *rq_, void *rs_) { /* offline_pay_response_body_pay_amount_value_at_max */
+static void mutate_982(void *rq_, void *rs_) { /* offline_pay_response_body_pay_amount_value_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.pay_amount.value = rep('1', 16, "");
 }
-static void mutate_738(void *rq_, void *rs_) { /* offline_pay_response_body_pay_amount_value_over_max */
+static void mutate_983(void *rq_, void *rs_) { /* offline_pay_response_body_pay_amount_value_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.pay_amount.value = rep('1', 17, "");
 }
-static void mutate_739(void *rq_, void *rs_) { /* offline_pay_response_body_pay_amount_value_bad_amount_0 */
+static void mutate_984(void *rq_, void *rs_) { /* offline_pay_response_body_pay_amount_value_bad_amount_0 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.pay_amount.value = aop_strn("-1", 2);
 }
-static void mutate_740(void *rq_, void *rs_) { /* offline_pay_response_body_pay_amount_value_bad_amount_1 */
+static void mutate_985(void *rq_, void *rs_) { /* offline_pay_response_body_pay_amount_value_bad_amount_1 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.pay_amount.value = aop_strn("+1", 2);
 }
-static void mutate_741(void *rq_, void *rs_) { /* offline_pay_response_body_pay_amount_value_bad_amount_2 */
+static void mutate_986(void *rq_, void *rs_) { /* offline_pay_response_body_pay_amount_value_bad_amount_2 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.pay_amount.value = aop_strn("01", 2);
 }
-static void mutate_742(void *rq_, void *rs_) { /* offline_pay_response_body_pay_amount_value_bad_amount_3 */
+static void mutate_987(void *rq_, void *rs_) { /* offline_pay_response_body_pay_amount_value_bad_amount_3 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.pay_amount.value = aop_strn("1.00", 4);
 }
-static void mutate_743(void *rq_, void *rs_) { /* offline_pay_response_body_pay_amount_value_bad_amount_4 */
+static void mutate_988(void *rq_, void *rs_) { /* offline_pay_response_body_pay_amount_value_bad_amount_4 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.pay_amount.value = aop_strn("1e2", 3);
 }
-static void mutate_744(void *rq_, void *rs_) { /* offline_pay_response_body_pay_amount_value_bad_amount_5 */
+static void mutate_989(void *rq_, void *rs_) { /* offline_pay_response_body_pay_amount_value_bad_amount_5 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.pay_amount.value = aop_strn("12a", 3);
 }
-static void mutate_745(void *rq_, void *rs_) { /* offline_pay_response_body_pay_amount_value_bad_amount_6 */
+static void mutate_990(void *rq_, void *rs_) { /* offline_pay_response_body_pay_amount_value_bad_amount_6 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.pay_amount.value = aop_strn(" 1", 2);
 }
-static void mutate_746(void *rq_, void *rs_) { /* offline_pay_response_body_conversion_rate_missing */
+static void mutate_991(void *rq_, void *rs_) { /* offline_pay_response_body_pay_amount_value_zero */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.pay_amount.value = aop_str("0");
+}
+static void mutate_992(void *rq_, void *rs_) { /* offline_pay_response_body_conversion_rate_missing */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.has_conversion_rate = false;
 }
-static void mutate_747(void *rq_, void *rs_) { /* offline_pay_response_body_conversion_rate_currency_pair_missing */
-    aop_offline_pay_request_t *rq = rq_;
-    aop_offline_pay_response_t *rs = rs_;
-    (void)rq;
-    (void)rs;
-    rs->body.conversion_rate.currency_pair = AOP_STR_NULL;
-}
-static void mutate_748(void *rq_, void *rs_) { /* offline_pay_response_body_conversion_rate_currency_pair_empty */
-    aop_offline_pay_request_t *rq = rq_;
-    aop_offline_pay_response_t *rs = rs_;
-    (void)rq;
-    (void)rs;
-    rs->body.conversion_rate.currency_pair = aop_strn("", 0);
-}
-static void mutate_749(void *rq_, void *rs_) { /* offline_pay_response_body_conversion_rate_currency_pair_at_max */
+static void mutate_993(void *rq_, void *rs_) { /* offline_pay_response_body_conversion_rate_currency_pair_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.conversion_rate.currency_pair = rep('a', 16, "");
 }
-static void mutate_750(void *rq_, void *rs_) { /* offline_pay_response_body_conversion_rate_currency_pair_over_max */
+static void mutate_994(void *rq_, void *rs_) { /* offline_pay_response_body_conversion_rate_currency_pair_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.conversion_rate.currency_pair = rep('a', 17, "");
 }
-static void mutate_751(void *rq_, void *rs_) { /* offline_pay_response_body_conversion_rate_currency_pair_multibyte_at_max */
+static void mutate_995(void *rq_, void *rs_) { /* offline_pay_response_body_conversion_rate_currency_pair_multibyte_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.conversion_rate.currency_pair = rep('a', 15, "\303\251");
 }
-static void mutate_752(void *rq_, void *rs_) { /* offline_pay_response_body_conversion_rate_currency_pair_astral_over_max */
+static void mutate_996(void *rq_, void *rs_) { /* offline_pay_response_body_conversion_rate_currency_pair_astral_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.conversion_rate.currency_pair = rep('a', 15, "\360\237\230\200");
 }
-static void mutate_753(void *rq_, void *rs_) { /* offline_pay_response_body_conversion_rate_currency_pair_bad_utf8 */
+static void mutate_997(void *rq_, void *rs_) { /* offline_pay_response_body_conversion_rate_currency_pair_bad_utf8 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.conversion_rate.currency_pair = aop_strn("\303(", 2);
 }
-static void mutate_754(void *rq_, void *rs_) { /* offline_pay_response_body_conversion_rate_currency_pair_nul */
+static void mutate_998(void *rq_, void *rs_) { /* offline_pay_response_body_conversion_rate_currency_pair_nul */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.conversion_rate.currency_pair = aop_strn("a\000b", 3);
 }
-static void mutate_755(void *rq_, void *rs_) { /* offline_pay_response_body_conversion_rate_rate_missing */
+static void mutate_999(void *rq_, void *rs_) { /* offline_pay_response_body_conversion_rate_currency_pair_control_c0 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
-    rs->body.conversion_rate.rate = AOP_STR_NULL;
+    rs->body.conversion_rate.currency_pair = aop_strn("a\011b", 3);
 }
-static void mutate_756(void *rq_, void *rs_) { /* offline_pay_response_body_conversion_rate_rate_empty */
+static void mutate_1000(void *rq_, void *rs_) { /* offline_pay_response_body_conversion_rate_currency_pair_control_del */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
-    rs->body.conversion_rate.rate = aop_strn("", 0);
+    rs->body.conversion_rate.currency_pair = aop_strn("a\177b", 3);
 }
-static void mutate_757(void *rq_, void *rs_) { /* offline_pay_response_body_conversion_rate_rate_at_max */
+static void mutate_1001(void *rq_, void *rs_) { /* offline_pay_response_body_conversion_rate_currency_pair_control_c1 */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.conversion_rate.currency_pair = aop_strn("a\302\233b", 4);
+}
+static void mutate_1002(void *rq_, void *rs_) { /* offline_pay_response_body_conversion_rate_rate_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.conversion_rate.rate = rep('1', 32, "");
 }
-static void mutate_758(void *rq_, void *rs_) { /* offline_pay_response_body_conversion_rate_rate_over_max */
+static void mutate_1003(void *rq_, void *rs_) { /* offline_pay_response_body_conversion_rate_rate_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.conversion_rate.rate = rep('1', 33, "");
 }
-static void mutate_759(void *rq_, void *rs_) { /* offline_pay_response_body_conversion_rate_rate_bad_decimal_0 */
+static void mutate_1004(void *rq_, void *rs_) { /* offline_pay_response_body_conversion_rate_rate_bad_decimal_0 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.conversion_rate.rate = aop_strn("6.", 2);
 }
-static void mutate_760(void *rq_, void *rs_) { /* offline_pay_response_body_conversion_rate_rate_bad_decimal_1 */
+static void mutate_1005(void *rq_, void *rs_) { /* offline_pay_response_body_conversion_rate_rate_bad_decimal_1 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.conversion_rate.rate = aop_strn(".5", 2);
 }
-static void mutate_761(void *rq_, void *rs_) { /* offline_pay_response_body_conversion_rate_rate_bad_decimal_2 */
+static void mutate_1006(void *rq_, void *rs_) { /* offline_pay_response_body_conversion_rate_rate_bad_decimal_2 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.conversion_rate.rate = aop_strn("6.1.2", 5);
 }
-static void mutate_762(void *rq_, void *rs_) { /* offline_pay_response_body_conversion_rate_rate_bad_decimal_3 */
+static void mutate_1007(void *rq_, void *rs_) { /* offline_pay_response_body_conversion_rate_rate_bad_decimal_3 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.conversion_rate.rate = aop_strn("-1", 2);
 }
-static void mutate_763(void *rq_, void *rs_) { /* offline_pay_response_body_conversion_rate_rate_bad_decimal_4 */
+static void mutate_1008(void *rq_, void *rs_) { /* offline_pay_response_body_conversion_rate_rate_bad_decimal_4 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.conversion_rate.rate = aop_strn("1e5", 3);
 }
-static void mutate_764(void *rq_, void *rs_) { /* offline_pay_response_body_conversion_rate_conversion_time_bad_datetime_0 */
+static void mutate_1009(void *rq_, void *rs_) { /* offline_pay_response_body_conversion_rate_conversion_time_bad_datetime_0 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.conversion_rate.conversion_time = aop_strn("2001-07-04 12:08:56+05:30", 25);
 }
-static void mutate_765(void *rq_, void *rs_) { /* offline_pay_response_body_conversion_rate_conversion_time_bad_datetime_1 */
+static void mutate_1010(void *rq_, void *rs_) { /* offline_pay_response_body_conversion_rate_conversion_time_bad_datetime_1 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.conversion_rate.conversion_time = aop_strn("2001-07-04T12:08:56", 19);
 }
-static void mutate_766(void *rq_, void *rs_) { /* offline_pay_response_body_conversion_rate_conversion_time_bad_datetime_2 */
+static void mutate_1011(void *rq_, void *rs_) { /* offline_pay_response_body_conversion_rate_conversion_time_bad_datetime_2 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.conversion_rate.conversion_time = aop_strn("2001-13-04T12:08:56Z", 20);
 }
-static void mutate_767(void *rq_, void *rs_) { /* offline_pay_response_body_conversion_rate_conversion_time_bad_datetime_3 */
+static void mutate_1012(void *rq_, void *rs_) { /* offline_pay_response_body_conversion_rate_conversion_time_bad_datetime_3 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.conversion_rate.conversion_time = aop_strn("2001-07-04T25:08:56Z", 20);
 }
-static void mutate_768(void *rq_, void *rs_) { /* offline_pay_response_body_conversion_rate_conversion_time_bad_datetime_4 */
+static void mutate_1013(void *rq_, void *rs_) { /* offline_pay_response_body_conversion_rate_conversion_time_bad_datetime_4 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.conversion_rate.conversion_time = aop_strn("2001-07-04T12:08:56+0530", 24);
 }
-static void mutate_769(void *rq_, void *rs_) { /* offline_pay_response_body_conversion_rate_conversion_time_bad_datetime_5 */
+static void mutate_1014(void *rq_, void *rs_) { /* offline_pay_response_body_conversion_rate_conversion_time_bad_datetime_5 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.conversion_rate.conversion_time = aop_strn("2001-02-30T12:08:56Z", 20);
 }
-static void mutate_770(void *rq_, void *rs_) { /* offline_pay_response_body_conversion_rate_conversion_time_datetime_fraction */
+static void mutate_1015(void *rq_, void *rs_) { /* offline_pay_response_body_conversion_rate_conversion_time_datetime_fraction */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.conversion_rate.conversion_time = aop_str("2001-07-04T12:08:56.123Z");
 }
-static void mutate_771(void *rq_, void *rs_) { /* offline_pay_response_body_conversion_rate_conversion_time_datetime_lower_case */
+static void mutate_1016(void *rq_, void *rs_) { /* offline_pay_response_body_conversion_rate_conversion_time_datetime_lower_case */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.conversion_rate.conversion_time = aop_str("2001-07-04t12:08:56z");
 }
-static void mutate_772(void *rq_, void *rs_) { /* offline_pay_response_body_create_time_missing */
+static void mutate_1017(void *rq_, void *rs_) { /* offline_pay_response_body_create_time_missing */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.create_time = AOP_STR_NULL;
 }
-static void mutate_773(void *rq_, void *rs_) { /* offline_pay_response_body_create_time_bad_datetime_0 */
+static void mutate_1018(void *rq_, void *rs_) { /* offline_pay_response_body_create_time_bad_datetime_0 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.create_time = aop_strn("2001-07-04 12:08:56+05:30", 25);
 }
-static void mutate_774(void *rq_, void *rs_) { /* offline_pay_response_body_create_time_bad_datetime_1 */
+static void mutate_1019(void *rq_, void *rs_) { /* offline_pay_response_body_create_time_bad_datetime_1 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.create_time = aop_strn("2001-07-04T12:08:56", 19);
 }
-static void mutate_775(void *rq_, void *rs_) { /* offline_pay_response_body_create_time_bad_datetime_2 */
+static void mutate_1020(void *rq_, void *rs_) { /* offline_pay_response_body_create_time_bad_datetime_2 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.create_time = aop_strn("2001-13-04T12:08:56Z", 20);
 }
-static void mutate_776(void *rq_, void *rs_) { /* offline_pay_response_body_create_time_bad_datetime_3 */
+static void mutate_1021(void *rq_, void *rs_) { /* offline_pay_response_body_create_time_bad_datetime_3 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.create_time = aop_strn("2001-07-04T25:08:56Z", 20);
 }
-static void mutate_777(void *rq_, void *rs_) { /* offline_pay_response_body_create_time_bad_datetime_4 */
+static void mutate_1022(void *rq_, void *rs_) { /* offline_pay_response_body_create_time_bad_datetime_4 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.create_time = aop_strn("2001-07-04T12:08:56+0530", 24);
 }
-static void mutate_778(void *rq_, void *rs_) { /* offline_pay_response_body_create_time_bad_datetime_5 */
+static void mutate_1023(void *rq_, void *rs_) { /* offline_pay_response_body_create_time_bad_datetime_5 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.create_time = aop_strn("2001-02-30T12:08:56Z", 20);
 }
-static void mutate_779(void *rq_, void *rs_) { /* offline_pay_response_body_create_time_datetime_fraction */
+static void mutate_1024(void *rq_, void *rs_) { /* offline_pay_response_body_create_time_datetime_fraction */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.create_time = aop_str("2001-07-04T12:08:56.123Z");
 }
-static void mutate_780(void *rq_, void *rs_) { /* offline_pay_response_body_create_time_datetime_lower_case */
+static void mutate_1025(void *rq_, void *rs_) { /* offline_pay_response_body_create_time_datetime_lower_case */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.create_time = aop_str("2001-07-04t12:08:56z");
 }
-static void mutate_781(void *rq_, void *rs_) { /* offline_pay_response_body_user_site_missing */
+static void mutate_1026(void *rq_, void *rs_) { /* offline_pay_response_body_user_site_missing */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
@@ -5643,7 +7415,7 @@ static void mutate_781(void *rq_, void *rs_) { /* offline_pay_response_body_user
     rs->body.user_site.value = 0;
     rs->body.user_site.text = AOP_STR_NULL;
 }
-static void mutate_782(void *rq_, void *rs_) { /* offline_pay_response_body_user_site_bad_enum */
+static void mutate_1027(void *rq_, void *rs_) { /* offline_pay_response_body_user_site_bad_enum */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
@@ -5651,7 +7423,7 @@ static void mutate_782(void *rq_, void *rs_) { /* offline_pay_response_body_user
     rs->body.user_site.value = 0;
     rs->body.user_site.text = aop_str("NOT_A_VALUE");
 }
-static void mutate_783(void *rq_, void *rs_) { /* offline_pay_response_body_user_site_enum_wrong_case */
+static void mutate_1028(void *rq_, void *rs_) { /* offline_pay_response_body_user_site_enum_wrong_case */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
@@ -5659,699 +7431,972 @@ static void mutate_783(void *rq_, void *rs_) { /* offline_pay_response_body_user
     rs->body.user_site.value = 0;
     rs->body.user_site.text = aop_str("alipay_cnx");
 }
-static void mutate_784(void *rq_, void *rs_) { /* offline_pay_response_body_user_id_at_max */
+static void mutate_1029(void *rq_, void *rs_) { /* offline_pay_response_body_user_id_empty */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.user_id = aop_strn("", 0);
+}
+static void mutate_1030(void *rq_, void *rs_) { /* offline_pay_response_body_user_id_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.user_id = rep('a', 64, "");
 }
-static void mutate_785(void *rq_, void *rs_) { /* offline_pay_response_body_user_id_over_max */
+static void mutate_1031(void *rq_, void *rs_) { /* offline_pay_response_body_user_id_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.user_id = rep('a', 65, "");
 }
-static void mutate_786(void *rq_, void *rs_) { /* offline_pay_response_body_user_id_multibyte_at_max */
+static void mutate_1032(void *rq_, void *rs_) { /* offline_pay_response_body_user_id_multibyte_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.user_id = rep('a', 63, "\303\251");
 }
-static void mutate_787(void *rq_, void *rs_) { /* offline_pay_response_body_user_id_astral_over_max */
+static void mutate_1033(void *rq_, void *rs_) { /* offline_pay_response_body_user_id_astral_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.user_id = rep('a', 63, "\360\237\230\200");
 }
-static void mutate_788(void *rq_, void *rs_) { /* offline_pay_response_body_user_id_bad_utf8 */
+static void mutate_1034(void *rq_, void *rs_) { /* offline_pay_response_body_user_id_bad_utf8 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.user_id = aop_strn("\303(", 2);
 }
-static void mutate_789(void *rq_, void *rs_) { /* offline_pay_response_body_user_id_nul */
+static void mutate_1035(void *rq_, void *rs_) { /* offline_pay_response_body_user_id_nul */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.user_id = aop_strn("a\000b", 3);
 }
-static void mutate_790(void *rq_, void *rs_) { /* offline_pay_response_body_user_login_id_at_max */
+static void mutate_1036(void *rq_, void *rs_) { /* offline_pay_response_body_user_id_control_c0 */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.user_id = aop_strn("a\011b", 3);
+}
+static void mutate_1037(void *rq_, void *rs_) { /* offline_pay_response_body_user_id_control_del */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.user_id = aop_strn("a\177b", 3);
+}
+static void mutate_1038(void *rq_, void *rs_) { /* offline_pay_response_body_user_id_control_c1 */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.user_id = aop_strn("a\302\233b", 4);
+}
+static void mutate_1039(void *rq_, void *rs_) { /* offline_pay_response_body_user_login_id_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.user_login_id = rep('a', 64, "");
 }
-static void mutate_791(void *rq_, void *rs_) { /* offline_pay_response_body_user_login_id_over_max */
+static void mutate_1040(void *rq_, void *rs_) { /* offline_pay_response_body_user_login_id_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.user_login_id = rep('a', 65, "");
 }
-static void mutate_792(void *rq_, void *rs_) { /* offline_pay_response_body_user_login_id_multibyte_at_max */
+static void mutate_1041(void *rq_, void *rs_) { /* offline_pay_response_body_user_login_id_multibyte_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.user_login_id = rep('a', 63, "\303\251");
 }
-static void mutate_793(void *rq_, void *rs_) { /* offline_pay_response_body_user_login_id_astral_over_max */
+static void mutate_1042(void *rq_, void *rs_) { /* offline_pay_response_body_user_login_id_astral_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.user_login_id = rep('a', 63, "\360\237\230\200");
 }
-static void mutate_794(void *rq_, void *rs_) { /* offline_pay_response_body_user_login_id_bad_utf8 */
+static void mutate_1043(void *rq_, void *rs_) { /* offline_pay_response_body_user_login_id_bad_utf8 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.user_login_id = aop_strn("\303(", 2);
 }
-static void mutate_795(void *rq_, void *rs_) { /* offline_pay_response_body_user_login_id_nul */
+static void mutate_1044(void *rq_, void *rs_) { /* offline_pay_response_body_user_login_id_nul */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.user_login_id = aop_strn("a\000b", 3);
 }
-static void mutate_796(void *rq_, void *rs_) { /* offline_pay_response_body_extend_info_at_max */
+static void mutate_1045(void *rq_, void *rs_) { /* offline_pay_response_body_user_login_id_control_c0 */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.user_login_id = aop_strn("a\011b", 3);
+}
+static void mutate_1046(void *rq_, void *rs_) { /* offline_pay_response_body_user_login_id_control_del */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.user_login_id = aop_strn("a\177b", 3);
+}
+static void mutate_1047(void *rq_, void *rs_) { /* offline_pay_response_body_user_login_id_control_c1 */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.user_login_id = aop_strn("a\302\233b", 4);
+}
+static void mutate_1048(void *rq_, void *rs_) { /* offline_pay_response_body_extend_info_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.extend_info = rep('a', 2048, "");
 }
-static void mutate_797(void *rq_, void *rs_) { /* offline_pay_response_body_extend_info_over_max */
+static void mutate_1049(void *rq_, void *rs_) { /* offline_pay_response_body_extend_info_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.extend_info = rep('a', 2049, "");
 }
-static void mutate_798(void *rq_, void *rs_) { /* offline_pay_response_body_extend_info_multibyte_at_max */
+static void mutate_1050(void *rq_, void *rs_) { /* offline_pay_response_body_extend_info_multibyte_at_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.extend_info = rep('a', 2047, "\303\251");
 }
-static void mutate_799(void *rq_, void *rs_) { /* offline_pay_response_body_extend_info_astral_over_max */
+static void mutate_1051(void *rq_, void *rs_) { /* offline_pay_response_body_extend_info_astral_over_max */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.extend_info = rep('a', 2047, "\360\237\230\200");
 }
-static void mutate_800(void *rq_, void *rs_) { /* offline_pay_response_body_extend_info_bad_utf8 */
+static void mutate_1052(void *rq_, void *rs_) { /* offline_pay_response_body_extend_info_bad_utf8 */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.extend_info = aop_strn("\303(", 2);
 }
-static void mutate_801(void *rq_, void *rs_) { /* offline_pay_response_body_extend_info_nul */
+static void mutate_1053(void *rq_, void *rs_) { /* offline_pay_response_body_extend_info_nul */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.extend_info = aop_strn("a\000b", 3);
 }
-static void mutate_802(void *rq_, void *rs_) { /* offline_pay_response_echo_head_version */
+static void mutate_1054(void *rq_, void *rs_) { /* offline_pay_response_body_extend_info_control_c0 */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.extend_info = aop_strn("a\011b", 3);
+}
+static void mutate_1055(void *rq_, void *rs_) { /* offline_pay_response_body_extend_info_control_del */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.extend_info = aop_strn("a\177b", 3);
+}
+static void mutate_1056(void *rq_, void *rs_) { /* offline_pay_response_body_extend_info_control_c1 */
+    aop_offline_pay_request_t *rq = rq_;
+    aop_offline_pay_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.extend_info = aop_strn("a\302\233b", 4);
+}
+static void mutate_1057(void *rq_, void *rs_) { /* offline_pay_response_echo_head_version */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.version = aop_str("echo-changed");
 }
-static void mutate_803(void *rq_, void *rs_) { /* offline_pay_response_echo_head_function */
+static void mutate_1058(void *rq_, void *rs_) { /* offline_pay_response_echo_head_function */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.function = aop_str("echo-changed");
 }
-static void mutate_804(void *rq_, void *rs_) { /* offline_pay_response_echo_head_client_id */
+static void mutate_1059(void *rq_, void *rs_) { /* offline_pay_response_echo_head_client_id */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.client_id = aop_str("echo-changed");
 }
-static void mutate_805(void *rq_, void *rs_) { /* offline_pay_response_echo_head_req_msg_id */
+static void mutate_1060(void *rq_, void *rs_) { /* offline_pay_response_echo_head_req_msg_id */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.req_msg_id = aop_str("echo-changed");
 }
-static void mutate_806(void *rq_, void *rs_) { /* offline_pay_response_echo_body_merchant_trans_id */
+static void mutate_1061(void *rq_, void *rs_) { /* offline_pay_response_echo_body_merchant_trans_id */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.merchant_trans_id = aop_str("echo-changed");
 }
-static void mutate_807(void *rq_, void *rs_) { /* offline_pay_response_echo_body_order_amount */
+static void mutate_1062(void *rq_, void *rs_) { /* offline_pay_response_echo_body_order_amount */
     aop_offline_pay_request_t *rq = rq_;
     aop_offline_pay_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.order_amount.value = aop_str("987654321");
 }
-static void mutate_808(void *rq_, void *rs_) { /* offline_pay_query_request_valid */
+static void mutate_1063(void *rq_, void *rs_) { /* offline_pay_query_request_valid */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
 }
-static void mutate_809(void *rq_, void *rs_) { /* offline_pay_query_request_head_version_missing */
+static void mutate_1064(void *rq_, void *rs_) { /* offline_pay_query_request_head_version_missing */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.version = AOP_STR_NULL;
 }
-static void mutate_810(void *rq_, void *rs_) { /* offline_pay_query_request_head_version_empty */
+static void mutate_1065(void *rq_, void *rs_) { /* offline_pay_query_request_head_version_empty */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.version = aop_strn("", 0);
 }
-static void mutate_811(void *rq_, void *rs_) { /* offline_pay_query_request_head_version_at_max */
+static void mutate_1066(void *rq_, void *rs_) { /* offline_pay_query_request_head_version_at_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.version = rep('a', 8, "");
 }
-static void mutate_812(void *rq_, void *rs_) { /* offline_pay_query_request_head_version_over_max */
+static void mutate_1067(void *rq_, void *rs_) { /* offline_pay_query_request_head_version_over_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.version = rep('a', 9, "");
 }
-static void mutate_813(void *rq_, void *rs_) { /* offline_pay_query_request_head_version_multibyte_at_max */
+static void mutate_1068(void *rq_, void *rs_) { /* offline_pay_query_request_head_version_multibyte_at_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.version = rep('a', 7, "\303\251");
 }
-static void mutate_814(void *rq_, void *rs_) { /* offline_pay_query_request_head_version_astral_over_max */
+static void mutate_1069(void *rq_, void *rs_) { /* offline_pay_query_request_head_version_astral_over_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.version = rep('a', 7, "\360\237\230\200");
 }
-static void mutate_815(void *rq_, void *rs_) { /* offline_pay_query_request_head_version_bad_utf8 */
+static void mutate_1070(void *rq_, void *rs_) { /* offline_pay_query_request_head_version_bad_utf8 */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.version = aop_strn("\303(", 2);
 }
-static void mutate_816(void *rq_, void *rs_) { /* offline_pay_query_request_head_version_nul */
+static void mutate_1071(void *rq_, void *rs_) { /* offline_pay_query_request_head_version_nul */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.version = aop_strn("a\000b", 3);
 }
-static void mutate_817(void *rq_, void *rs_) { /* offline_pay_query_request_head_function_missing */
+static void mutate_1072(void *rq_, void *rs_) { /* offline_pay_query_request_head_version_control_c0 */
+    aop_offline_pay_query_request_t *rq = rq_;
+    aop_offline_pay_query_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->head.version = aop_strn("a\011b", 3);
+}
+static void mutate_1073(void *rq_, void *rs_) { /* offline_pay_query_request_head_version_control_del */
+    aop_offline_pay_query_request_t *rq = rq_;
+    aop_offline_pay_query_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->head.version = aop_strn("a\177b", 3);
+}
+static void mutate_1074(void *rq_, void *rs_) { /* offline_pay_query_request_head_version_control_c1 */
+    aop_offline_pay_query_request_t *rq = rq_;
+    aop_offline_pay_query_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->head.version = aop_strn("a\302\233b", 4);
+}
+static void mutate_1075(void *rq_, void *rs_) { /* offline_pay_query_request_head_function_missing */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.function = AOP_STR_NULL;
 }
-static void mutate_818(void *rq_, void *rs_) { /* offline_pay_query_request_head_function_empty */
+static void mutate_1076(void *rq_, void *rs_) { /* offline_pay_query_request_head_function_empty */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.function = aop_strn("", 0);
 }
-static void mutate_819(void *rq_, void *rs_) { /* offline_pay_query_request_head_function_at_max */
+static void mutate_1077(void *rq_, void *rs_) { /* offline_pay_query_request_head_function_at_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.function = rep('a', 128, "");
 }
-static void mutate_820(void *rq_, void *rs_) { /* offline_pay_query_request_head_function_over_max */
+static void mutate_1078(void *rq_, void *rs_) { /* offline_pay_query_request_head_function_over_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.function = rep('a', 129, "");
 }
-static void mutate_821(void *rq_, void *rs_) { /* offline_pay_query_request_head_function_multibyte_at_max */
+static void mutate_1079(void *rq_, void *rs_) { /* offline_pay_query_request_head_function_multibyte_at_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.function = rep('a', 127, "\303\251");
 }
-static void mutate_822(void *rq_, void *rs_) { /* offline_pay_query_request_head_function_astral_over_max */
+static void mutate_1080(void *rq_, void *rs_) { /* offline_pay_query_request_head_function_astral_over_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.function = rep('a', 127, "\360\237\230\200");
 }
-static void mutate_823(void *rq_, void *rs_) { /* offline_pay_query_request_head_function_bad_utf8 */
+static void mutate_1081(void *rq_, void *rs_) { /* offline_pay_query_request_head_function_bad_utf8 */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.function = aop_strn("\303(", 2);
 }
-static void mutate_824(void *rq_, void *rs_) { /* offline_pay_query_request_head_function_nul */
+static void mutate_1082(void *rq_, void *rs_) { /* offline_pay_query_request_head_function_nul */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.function = aop_strn("a\000b", 3);
 }
-static void mutate_825(void *rq_, void *rs_) { /* offline_pay_query_request_head_client_id_missing */
+static void mutate_1083(void *rq_, void *rs_) { /* offline_pay_query_request_head_function_control_c0 */
+    aop_offline_pay_query_request_t *rq = rq_;
+    aop_offline_pay_query_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->head.function = aop_strn("a\011b", 3);
+}
+static void mutate_1084(void *rq_, void *rs_) { /* offline_pay_query_request_head_function_control_del */
+    aop_offline_pay_query_request_t *rq = rq_;
+    aop_offline_pay_query_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->head.function = aop_strn("a\177b", 3);
+}
+static void mutate_1085(void *rq_, void *rs_) { /* offline_pay_query_request_head_function_control_c1 */
+    aop_offline_pay_query_request_t *rq = rq_;
+    aop_offline_pay_query_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->head.function = aop_strn("a\302\233b", 4);
+}
+static void mutate_1086(void *rq_, void *rs_) { /* offline_pay_query_request_head_client_id_missing */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.client_id = AOP_STR_NULL;
 }
-static void mutate_826(void *rq_, void *rs_) { /* offline_pay_query_request_head_client_id_empty */
+static void mutate_1087(void *rq_, void *rs_) { /* offline_pay_query_request_head_client_id_empty */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.client_id = aop_strn("", 0);
 }
-static void mutate_827(void *rq_, void *rs_) { /* offline_pay_query_request_head_client_id_at_max */
+static void mutate_1088(void *rq_, void *rs_) { /* offline_pay_query_request_head_client_id_at_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.client_id = rep('a', 32, "");
 }
-static void mutate_828(void *rq_, void *rs_) { /* offline_pay_query_request_head_client_id_over_max */
+static void mutate_1089(void *rq_, void *rs_) { /* offline_pay_query_request_head_client_id_over_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.client_id = rep('a', 33, "");
 }
-static void mutate_829(void *rq_, void *rs_) { /* offline_pay_query_request_head_client_id_multibyte_at_max */
+static void mutate_1090(void *rq_, void *rs_) { /* offline_pay_query_request_head_client_id_multibyte_at_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.client_id = rep('a', 31, "\303\251");
 }
-static void mutate_830(void *rq_, void *rs_) { /* offline_pay_query_request_head_client_id_astral_over_max */
+static void mutate_1091(void *rq_, void *rs_) { /* offline_pay_query_request_head_client_id_astral_over_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.client_id = rep('a', 31, "\360\237\230\200");
 }
-static void mutate_831(void *rq_, void *rs_) { /* offline_pay_query_request_head_client_id_bad_utf8 */
+static void mutate_1092(void *rq_, void *rs_) { /* offline_pay_query_request_head_client_id_bad_utf8 */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.client_id = aop_strn("\303(", 2);
 }
-static void mutate_832(void *rq_, void *rs_) { /* offline_pay_query_request_head_client_id_nul */
+static void mutate_1093(void *rq_, void *rs_) { /* offline_pay_query_request_head_client_id_nul */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.client_id = aop_strn("a\000b", 3);
 }
-static void mutate_833(void *rq_, void *rs_) { /* offline_pay_query_request_head_req_time_missing */
+static void mutate_1094(void *rq_, void *rs_) { /* offline_pay_query_request_head_client_id_control_c0 */
+    aop_offline_pay_query_request_t *rq = rq_;
+    aop_offline_pay_query_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->head.client_id = aop_strn("a\011b", 3);
+}
+static void mutate_1095(void *rq_, void *rs_) { /* offline_pay_query_request_head_client_id_control_del */
+    aop_offline_pay_query_request_t *rq = rq_;
+    aop_offline_pay_query_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->head.client_id = aop_strn("a\177b", 3);
+}
+static void mutate_1096(void *rq_, void *rs_) { /* offline_pay_query_request_head_client_id_control_c1 */
+    aop_offline_pay_query_request_t *rq = rq_;
+    aop_offline_pay_query_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->head.client_id = aop_strn("a\302\233b", 4);
+}
+static void mutate_1097(void *rq_, void *rs_) { /* offline_pay_query_request_head_req_time_missing */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.req_time = AOP_STR_NULL;
 }
-static void mutate_834(void *rq_, void *rs_) { /* offline_pay_query_request_head_req_time_empty */
+static void mutate_1098(void *rq_, void *rs_) { /* offline_pay_query_request_head_req_time_empty */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.req_time = aop_strn("", 0);
 }
-static void mutate_835(void *rq_, void *rs_) { /* offline_pay_query_request_head_req_time_bad_datetime_0 */
+static void mutate_1099(void *rq_, void *rs_) { /* offline_pay_query_request_head_req_time_bad_datetime_0 */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.req_time = aop_strn("2001-07-04 12:08:56+05:30", 25);
 }
-static void mutate_836(void *rq_, void *rs_) { /* offline_pay_query_request_head_req_time_bad_datetime_1 */
+static void mutate_1100(void *rq_, void *rs_) { /* offline_pay_query_request_head_req_time_bad_datetime_1 */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.req_time = aop_strn("2001-07-04T12:08:56", 19);
 }
-static void mutate_837(void *rq_, void *rs_) { /* offline_pay_query_request_head_req_time_bad_datetime_2 */
+static void mutate_1101(void *rq_, void *rs_) { /* offline_pay_query_request_head_req_time_bad_datetime_2 */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.req_time = aop_strn("2001-13-04T12:08:56Z", 20);
 }
-static void mutate_838(void *rq_, void *rs_) { /* offline_pay_query_request_head_req_time_bad_datetime_3 */
+static void mutate_1102(void *rq_, void *rs_) { /* offline_pay_query_request_head_req_time_bad_datetime_3 */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.req_time = aop_strn("2001-07-04T25:08:56Z", 20);
 }
-static void mutate_839(void *rq_, void *rs_) { /* offline_pay_query_request_head_req_time_bad_datetime_4 */
+static void mutate_1103(void *rq_, void *rs_) { /* offline_pay_query_request_head_req_time_bad_datetime_4 */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.req_time = aop_strn("2001-07-04T12:08:56+0530", 24);
 }
-static void mutate_840(void *rq_, void *rs_) { /* offline_pay_query_request_head_req_time_bad_datetime_5 */
+static void mutate_1104(void *rq_, void *rs_) { /* offline_pay_query_request_head_req_time_bad_datetime_5 */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.req_time = aop_strn("2001-02-30T12:08:56Z", 20);
 }
-static void mutate_841(void *rq_, void *rs_) { /* offline_pay_query_request_head_req_time_datetime_fraction */
+static void mutate_1105(void *rq_, void *rs_) { /* offline_pay_query_request_head_req_time_datetime_fraction */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.req_time = aop_str("2001-07-04T12:08:56.123Z");
 }
-static void mutate_842(void *rq_, void *rs_) { /* offline_pay_query_request_head_req_time_datetime_lower_case */
+static void mutate_1106(void *rq_, void *rs_) { /* offline_pay_query_request_head_req_time_datetime_lower_case */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.req_time = aop_str("2001-07-04t12:08:56z");
 }
-static void mutate_843(void *rq_, void *rs_) { /* offline_pay_query_request_head_req_msg_id_missing */
+static void mutate_1107(void *rq_, void *rs_) { /* offline_pay_query_request_head_req_msg_id_missing */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.req_msg_id = AOP_STR_NULL;
 }
-static void mutate_844(void *rq_, void *rs_) { /* offline_pay_query_request_head_req_msg_id_empty */
+static void mutate_1108(void *rq_, void *rs_) { /* offline_pay_query_request_head_req_msg_id_empty */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.req_msg_id = aop_strn("", 0);
 }
-static void mutate_845(void *rq_, void *rs_) { /* offline_pay_query_request_head_req_msg_id_at_max */
+static void mutate_1109(void *rq_, void *rs_) { /* offline_pay_query_request_head_req_msg_id_at_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.req_msg_id = rep('a', 64, "");
 }
-static void mutate_846(void *rq_, void *rs_) { /* offline_pay_query_request_head_req_msg_id_over_max */
+static void mutate_1110(void *rq_, void *rs_) { /* offline_pay_query_request_head_req_msg_id_over_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.req_msg_id = rep('a', 65, "");
 }
-static void mutate_847(void *rq_, void *rs_) { /* offline_pay_query_request_head_req_msg_id_multibyte_at_max */
+static void mutate_1111(void *rq_, void *rs_) { /* offline_pay_query_request_head_req_msg_id_multibyte_at_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.req_msg_id = rep('a', 63, "\303\251");
 }
-static void mutate_848(void *rq_, void *rs_) { /* offline_pay_query_request_head_req_msg_id_astral_over_max */
+static void mutate_1112(void *rq_, void *rs_) { /* offline_pay_query_request_head_req_msg_id_astral_over_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.req_msg_id = rep('a', 63, "\360\237\230\200");
 }
-static void mutate_849(void *rq_, void *rs_) { /* offline_pay_query_request_head_req_msg_id_bad_utf8 */
+static void mutate_1113(void *rq_, void *rs_) { /* offline_pay_query_request_head_req_msg_id_bad_utf8 */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.req_msg_id = aop_strn("\303(", 2);
 }
-static void mutate_850(void *rq_, void *rs_) { /* offline_pay_query_request_head_req_msg_id_nul */
+static void mutate_1114(void *rq_, void *rs_) { /* offline_pay_query_request_head_req_msg_id_nul */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.req_msg_id = aop_strn("a\000b", 3);
 }
-static void mutate_851(void *rq_, void *rs_) { /* offline_pay_query_request_head_reserve_at_max */
+static void mutate_1115(void *rq_, void *rs_) { /* offline_pay_query_request_head_req_msg_id_control_c0 */
+    aop_offline_pay_query_request_t *rq = rq_;
+    aop_offline_pay_query_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->head.req_msg_id = aop_strn("a\011b", 3);
+}
+static void mutate_1116(void *rq_, void *rs_) { /* offline_pay_query_request_head_req_msg_id_control_del */
+    aop_offline_pay_query_request_t *rq = rq_;
+    aop_offline_pay_query_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->head.req_msg_id = aop_strn("a\177b", 3);
+}
+static void mutate_1117(void *rq_, void *rs_) { /* offline_pay_query_request_head_req_msg_id_control_c1 */
+    aop_offline_pay_query_request_t *rq = rq_;
+    aop_offline_pay_query_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->head.req_msg_id = aop_strn("a\302\233b", 4);
+}
+static void mutate_1118(void *rq_, void *rs_) { /* offline_pay_query_request_head_reserve_at_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.reserve = rep('a', 256, "");
 }
-static void mutate_852(void *rq_, void *rs_) { /* offline_pay_query_request_head_reserve_over_max */
+static void mutate_1119(void *rq_, void *rs_) { /* offline_pay_query_request_head_reserve_over_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.reserve = rep('a', 257, "");
 }
-static void mutate_853(void *rq_, void *rs_) { /* offline_pay_query_request_head_reserve_multibyte_at_max */
+static void mutate_1120(void *rq_, void *rs_) { /* offline_pay_query_request_head_reserve_multibyte_at_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.reserve = rep('a', 255, "\303\251");
 }
-static void mutate_854(void *rq_, void *rs_) { /* offline_pay_query_request_head_reserve_astral_over_max */
+static void mutate_1121(void *rq_, void *rs_) { /* offline_pay_query_request_head_reserve_astral_over_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.reserve = rep('a', 255, "\360\237\230\200");
 }
-static void mutate_855(void *rq_, void *rs_) { /* offline_pay_query_request_head_reserve_bad_utf8 */
+static void mutate_1122(void *rq_, void *rs_) { /* offline_pay_query_request_head_reserve_bad_utf8 */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.reserve = aop_strn("\303(", 2);
 }
-static void mutate_856(void *rq_, void *rs_) { /* offline_pay_query_request_head_reserve_nul */
+static void mutate_1123(void *rq_, void *rs_) { /* offline_pay_query_request_head_reserve_nul */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.reserve = aop_strn("a\000b", 3);
 }
-static void mutate_857(void *rq_, void *rs_) { /* offline_pay_query_request_head_sign_type_at_max */
+static void mutate_1124(void *rq_, void *rs_) { /* offline_pay_query_request_head_reserve_control_c0 */
+    aop_offline_pay_query_request_t *rq = rq_;
+    aop_offline_pay_query_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->head.reserve = aop_strn("a\011b", 3);
+}
+static void mutate_1125(void *rq_, void *rs_) { /* offline_pay_query_request_head_reserve_control_del */
+    aop_offline_pay_query_request_t *rq = rq_;
+    aop_offline_pay_query_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->head.reserve = aop_strn("a\177b", 3);
+}
+static void mutate_1126(void *rq_, void *rs_) { /* offline_pay_query_request_head_reserve_control_c1 */
+    aop_offline_pay_query_request_t *rq = rq_;
+    aop_offline_pay_query_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->head.reserve = aop_strn("a\302\233b", 4);
+}
+static void mutate_1127(void *rq_, void *rs_) { /* offline_pay_query_request_head_sign_type_at_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.sign_type = rep('a', 64, "");
 }
-static void mutate_858(void *rq_, void *rs_) { /* offline_pay_query_request_head_sign_type_over_max */
+static void mutate_1128(void *rq_, void *rs_) { /* offline_pay_query_request_head_sign_type_over_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.sign_type = rep('a', 65, "");
 }
-static void mutate_859(void *rq_, void *rs_) { /* offline_pay_query_request_head_sign_type_multibyte_at_max */
+static void mutate_1129(void *rq_, void *rs_) { /* offline_pay_query_request_head_sign_type_multibyte_at_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.sign_type = rep('a', 63, "\303\251");
 }
-static void mutate_860(void *rq_, void *rs_) { /* offline_pay_query_request_head_sign_type_astral_over_max */
+static void mutate_1130(void *rq_, void *rs_) { /* offline_pay_query_request_head_sign_type_astral_over_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.sign_type = rep('a', 63, "\360\237\230\200");
 }
-static void mutate_861(void *rq_, void *rs_) { /* offline_pay_query_request_head_sign_type_bad_utf8 */
+static void mutate_1131(void *rq_, void *rs_) { /* offline_pay_query_request_head_sign_type_bad_utf8 */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.sign_type = aop_strn("\303(", 2);
 }
-static void mutate_862(void *rq_, void *rs_) { /* offline_pay_query_request_head_sign_type_nul */
+static void mutate_1132(void *rq_, void *rs_) { /* offline_pay_query_request_head_sign_type_nul */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->head.sign_type = aop_strn("a\000b", 3);
 }
-static void mutate_863(void *rq_, void *rs_) { /* offline_pay_query_request_body_merchant_id_missing */
+static void mutate_1133(void *rq_, void *rs_) { /* offline_pay_query_request_head_sign_type_control_c0 */
+    aop_offline_pay_query_request_t *rq = rq_;
+    aop_offline_pay_query_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->head.sign_type = aop_strn("a\011b", 3);
+}
+static void mutate_1134(void *rq_, void *rs_) { /* offline_pay_query_request_head_sign_type_control_del */
+    aop_offline_pay_query_request_t *rq = rq_;
+    aop_offline_pay_query_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->head.sign_type = aop_strn("a\177b", 3);
+}
+static void mutate_1135(void *rq_, void *rs_) { /* offline_pay_query_request_head_sign_type_control_c1 */
+    aop_offline_pay_query_request_t *rq = rq_;
+    aop_offline_pay_query_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->head.sign_type = aop_strn("a\302\233b", 4);
+}
+static void mutate_1136(void *rq_, void *rs_) { /* offline_pay_query_request_body_merchant_id_missing */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.merchant_id = AOP_STR_NULL;
 }
-static void mutate_864(void *rq_, void *rs_) { /* offline_pay_query_request_body_merchant_id_empty */
+static void mutate_1137(void *rq_, void *rs_) { /* offline_pay_query_request_body_merchant_id_empty */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.merchant_id = aop_strn("", 0);
 }
-static void mutate_865(void *rq_, void *rs_) { /* offline_pay_query_request_body_merchant_id_at_max */
+static void mutate_1138(void *rq_, void *rs_) { /* offline_pay_query_request_body_merchant_id_at_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.merchant_id = rep('a', 64, "");
 }
-static void mutate_866(void *rq_, void *rs_) { /* offline_pay_query_request_body_merchant_id_over_max */
+static void mutate_1139(void *rq_, void *rs_) { /* offline_pay_query_request_body_merchant_id_over_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.merchant_id = rep('a', 65, "");
 }
-static void mutate_867(void *rq_, void *rs_) { /* offline_pay_query_request_body_merchant_id_multibyte_at_max */
+static void mutate_1140(void *rq_, void *rs_) { /* offline_pay_query_request_body_merchant_id_multibyte_at_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.merchant_id = rep('a', 63, "\303\251");
 }
-static void mutate_868(void *rq_, void *rs_) { /* offline_pay_query_request_body_merchant_id_astral_over_max */
+static void mutate_1141(void *rq_, void *rs_) { /* offline_pay_query_request_body_merchant_id_astral_over_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.merchant_id = rep('a', 63, "\360\237\230\200");
 }
-static void mutate_869(void *rq_, void *rs_) { /* offline_pay_query_request_body_merchant_id_bad_utf8 */
+static void mutate_1142(void *rq_, void *rs_) { /* offline_pay_query_request_body_merchant_id_bad_utf8 */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.merchant_id = aop_strn("\303(", 2);
 }
-static void mutate_870(void *rq_, void *rs_) { /* offline_pay_query_request_body_merchant_id_nul */
+static void mutate_1143(void *rq_, void *rs_) { /* offline_pay_query_request_body_merchant_id_nul */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.merchant_id = aop_strn("a\000b", 3);
 }
-static void mutate_871(void *rq_, void *rs_) { /* offline_pay_query_request_body_acquirement_id_at_max */
+static void mutate_1144(void *rq_, void *rs_) { /* offline_pay_query_request_body_merchant_id_control_c0 */
+    aop_offline_pay_query_request_t *rq = rq_;
+    aop_offline_pay_query_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.merchant_id = aop_strn("a\011b", 3);
+}
+static void mutate_1145(void *rq_, void *rs_) { /* offline_pay_query_request_body_merchant_id_control_del */
+    aop_offline_pay_query_request_t *rq = rq_;
+    aop_offline_pay_query_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.merchant_id = aop_strn("a\177b", 3);
+}
+static void mutate_1146(void *rq_, void *rs_) { /* offline_pay_query_request_body_merchant_id_control_c1 */
+    aop_offline_pay_query_request_t *rq = rq_;
+    aop_offline_pay_query_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.merchant_id = aop_strn("a\302\233b", 4);
+}
+static void mutate_1147(void *rq_, void *rs_) { /* offline_pay_query_request_body_acquirement_id_empty */
+    aop_offline_pay_query_request_t *rq = rq_;
+    aop_offline_pay_query_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.acquirement_id = aop_strn("", 0);
+}
+static void mutate_1148(void *rq_, void *rs_) { /* offline_pay_query_request_body_acquirement_id_at_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.acquirement_id = rep('a', 64, "");
 }
-static void mutate_872(void *rq_, void *rs_) { /* offline_pay_query_request_body_acquirement_id_over_max */
+static void mutate_1149(void *rq_, void *rs_) { /* offline_pay_query_request_body_acquirement_id_over_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.acquirement_id = rep('a', 65, "");
 }
-static void mutate_873(void *rq_, void *rs_) { /* offline_pay_query_request_body_acquirement_id_multibyte_at_max */
+static void mutate_1150(void *rq_, void *rs_) { /* offline_pay_query_request_body_acquirement_id_multibyte_at_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.acquirement_id = rep('a', 63, "\303\251");
 }
-static void mutate_874(void *rq_, void *rs_) { /* offline_pay_query_request_body_acquirement_id_astral_over_max */
+static void mutate_1151(void *rq_, void *rs_) { /* offline_pay_query_request_body_acquirement_id_astral_over_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.acquirement_id = rep('a', 63, "\360\237\230\200");
 }
-static void mutate_875(void *rq_, void *rs_) { /* offline_pay_query_request_body_acquirement_id_bad_utf8 */
+static void mutate_1152(void *rq_, void *rs_) { /* offline_pay_query_request_body_acquirement_id_bad_utf8 */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.acquirement_id = aop_strn("\303(", 2);
 }
-static void mutate_876(void *rq_, void *rs_) { /* offline_pay_query_request_body_acquirement_id_nul */
+static void mutate_1153(void *rq_, void *rs_) { /* offline_pay_query_request_body_acquirement_id_nul */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.acquirement_id = aop_strn("a\000b", 3);
 }
-static void mutate_877(void *rq_, void *rs_) { /* offline_pay_query_request_body_merchant_trans_id_at_max */
+static void mutate_1154(void *rq_, void *rs_) { /* offline_pay_query_request_body_acquirement_id_control_c0 */
+    aop_offline_pay_query_request_t *rq = rq_;
+    aop_offline_pay_query_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.acquirement_id = aop_strn("a\011b", 3);
+}
+static void mutate_1155(void *rq_, void *rs_) { /* offline_pay_query_request_body_acquirement_id_control_del */
+    aop_offline_pay_query_request_t *rq = rq_;
+    aop_offline_pay_query_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.acquirement_id = aop_strn("a\177b", 3);
+}
+static void mutate_1156(void *rq_, void *rs_) { /* offline_pay_query_request_body_acquirement_id_control_c1 */
+    aop_offline_pay_query_request_t *rq = rq_;
+    aop_offline_pay_query_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.acquirement_id = aop_strn("a\302\233b", 4);
+}
+static void mutate_1157(void *rq_, void *rs_) { /* offline_pay_query_request_body_merchant_trans_id_empty */
+    aop_offline_pay_query_request_t *rq = rq_;
+    aop_offline_pay_query_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.merchant_trans_id = aop_strn("", 0);
+}
+static void mutate_1158(void *rq_, void *rs_) { /* offline_pay_query_request_body_merchant_trans_id_at_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.merchant_trans_id = rep('a', 64, "");
 }
-static void mutate_878(void *rq_, void *rs_) { /* offline_pay_query_request_body_merchant_trans_id_over_max */
+static void mutate_1159(void *rq_, void *rs_) { /* offline_pay_query_request_body_merchant_trans_id_over_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.merchant_trans_id = rep('a', 65, "");
 }
-static void mutate_879(void *rq_, void *rs_) { /* offline_pay_query_request_body_merchant_trans_id_multibyte_at_max */
+static void mutate_1160(void *rq_, void *rs_) { /* offline_pay_query_request_body_merchant_trans_id_multibyte_at_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.merchant_trans_id = rep('a', 63, "\303\251");
 }
-static void mutate_880(void *rq_, void *rs_) { /* offline_pay_query_request_body_merchant_trans_id_astral_over_max */
+static void mutate_1161(void *rq_, void *rs_) { /* offline_pay_query_request_body_merchant_trans_id_astral_over_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.merchant_trans_id = rep('a', 63, "\360\237\230\200");
 }
-static void mutate_881(void *rq_, void *rs_) { /* offline_pay_query_request_body_merchant_trans_id_bad_utf8 */
+static void mutate_1162(void *rq_, void *rs_) { /* offline_pay_query_request_body_merchant_trans_id_bad_utf8 */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.merchant_trans_id = aop_strn("\303(", 2);
 }
-static void mutate_882(void *rq_, void *rs_) { /* offline_pay_query_request_body_merchant_trans_id_nul */
+static void mutate_1163(void *rq_, void *rs_) { /* offline_pay_query_request_body_merchant_trans_id_nul */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rq->body.merchant_trans_id = aop_strn("a\000b", 3);
 }
-static void mutate_883(void *rq_, void *rs_) { /* offline_pay_query_request_one_of_acquirement_id_merchant_trans_id */
+static void mutate_1164(void *rq_, void *rs_) { /* offline_pay_query_request_body_merchant_trans_id_control_c0 */
+    aop_offline_pay_query_request_t *rq = rq_;
+    aop_offline_pay_query_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.merchant_trans_id = aop_strn("a\011b", 3);
+}
+static void mutate_1165(void *rq_, void *rs_) { /* offline_pay_query_request_body_merchant_trans_id_control_del */
+    aop_offline_pay_query_request_t *rq = rq_;
+    aop_offline_pay_query_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.merchant_trans_id = aop_strn("a\177b", 3);
+}
+static void mutate_1166(void *rq_, void *rs_) { /* offline_pay_query_request_body_merchant_trans_id_control_c1 */
+    aop_offline_pay_query_request_t *rq = rq_;
+    aop_offline_pay_query_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rq->body.merchant_trans_id = aop_strn("a\302\233b", 4);
+}
+static void mutate_1167(void *rq_, void *rs_) { /* offline_pay_query_request_one_of_acquirement_id_merchant_trans_id */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
@@ -6359,20 +8404,20 @@ static void mutate_883(void *rq_, void *rs_) { /* offline_pay_query_request_one_
     rq->body.acquirement_id = AOP_STR_NULL;
     rq->body.merchant_trans_id = AOP_STR_NULL;
 }
-static void mutate_884(void *rq_, void *rs_) { /* offline_pay_query_response_valid */
+static void mutate_1168(void *rq_, void *rs_) { /* offline_pay_query_response_valid */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
 }
-static void mutate_885(void *rq_, void *rs_) { /* offline_pay_query_response_head_version_missing */
+static void mutate_1169(void *rq_, void *rs_) { /* offline_pay_query_response_head_version_missing */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.version = AOP_STR_NULL;
 }
-static void mutate_886(void *rq_, void *rs_) { /* offline_pay_query_response_head_version_empty */
+static void mutate_1170(void *rq_, void *rs_) { /* offline_pay_query_response_head_version_empty */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
@@ -6380,7 +8425,7 @@ static void mutate_886(void *rq_, void *rs_) { /* offline_pay_query_response_hea
     rs->head.version = aop_strn("", 0);
     rq->head.version = aop_strn("", 0);
 }
-static void mutate_887(void *rq_, void *rs_) { /* offline_pay_query_response_head_version_at_max */
+static void mutate_1171(void *rq_, void *rs_) { /* offline_pay_query_response_head_version_at_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
@@ -6388,7 +8433,7 @@ static void mutate_887(void *rq_, void *rs_) { /* offline_pay_query_response_hea
     rs->head.version = rep('a', 8, "");
     rq->head.version = rep('a', 8, "");
 }
-static void mutate_888(void *rq_, void *rs_) { /* offline_pay_query_response_head_version_over_max */
+static void mutate_1172(void *rq_, void *rs_) { /* offline_pay_query_response_head_version_over_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
@@ -6396,7 +8441,7 @@ static void mutate_888(void *rq_, void *rs_) { /* offline_pay_query_response_hea
     rs->head.version = rep('a', 9, "");
     rq->head.version = rep('a', 9, "");
 }
-static void mutate_889(void *rq_, void *rs_) { /* offline_pay_query_response_head_version_multibyte_at_max */
+static void mutate_1173(void *rq_, void *rs_) { /* offline_pay_query_response_head_version_multibyte_at_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
@@ -6404,7 +8449,7 @@ static void mutate_889(void *rq_, void *rs_) { /* offline_pay_query_response_hea
     rs->head.version = rep('a', 7, "\303\251");
     rq->head.version = rep('a', 7, "\303\251");
 }
-static void mutate_890(void *rq_, void *rs_) { /* offline_pay_query_response_head_version_astral_over_max */
+static void mutate_1174(void *rq_, void *rs_) { /* offline_pay_query_response_head_version_astral_over_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
@@ -6412,7 +8457,7 @@ static void mutate_890(void *rq_, void *rs_) { /* offline_pay_query_response_hea
     rs->head.version = rep('a', 7, "\360\237\230\200");
     rq->head.version = rep('a', 7, "\360\237\230\200");
 }
-static void mutate_891(void *rq_, void *rs_) { /* offline_pay_query_response_head_version_bad_utf8 */
+static void mutate_1175(void *rq_, void *rs_) { /* offline_pay_query_response_head_version_bad_utf8 */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
@@ -6420,7 +8465,7 @@ static void mutate_891(void *rq_, void *rs_) { /* offline_pay_query_response_hea
     rs->head.version = aop_strn("\303(", 2);
     rq->head.version = aop_strn("\303(", 2);
 }
-static void mutate_892(void *rq_, void *rs_) { /* offline_pay_query_response_head_version_nul */
+static void mutate_1176(void *rq_, void *rs_) { /* offline_pay_query_response_head_version_nul */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
@@ -6428,14 +8473,38 @@ static void mutate_892(void *rq_, void *rs_) { /* offline_pay_query_response_hea
     rs->head.version = aop_strn("a\000b", 3);
     rq->head.version = aop_strn("a\000b", 3);
 }
-static void mutate_893(void *rq_, void *rs_) { /* offline_pay_query_response_head_function_missing */
+static void mutate_1177(void *rq_, void *rs_) { /* offline_pay_query_response_head_version_control_c0 */
+    aop_offline_pay_query_request_t *rq = rq_;
+    aop_offline_pay_query_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->head.version = aop_strn("a\011b", 3);
+    rq->head.version = aop_strn("a\011b", 3);
+}
+static void mutate_1178(void *rq_, void *rs_) { /* offline_pay_query_response_head_version_control_del */
+    aop_offline_pay_query_request_t *rq = rq_;
+    aop_offline_pay_query_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->head.version = aop_strn("a\177b", 3);
+    rq->head.version = aop_strn("a\177b", 3);
+}
+static void mutate_1179(void *rq_, void *rs_) { /* offline_pay_query_response_head_version_control_c1 */
+    aop_offline_pay_query_request_t *rq = rq_;
+    aop_offline_pay_query_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->head.version = aop_strn("a\302\233b", 4);
+    rq->head.version = aop_strn("a\302\233b", 4);
+}
+static void mutate_1180(void *rq_, void *rs_) { /* offline_pay_query_response_head_function_missing */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.function = AOP_STR_NULL;
 }
-static void mutate_894(void *rq_, void *rs_) { /* offline_pay_query_response_head_function_empty */
+static void mutate_1181(void *rq_, void *rs_) { /* offline_pay_query_response_head_function_empty */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
@@ -6443,7 +8512,7 @@ static void mutate_894(void *rq_, void *rs_) { /* offline_pay_query_response_hea
     rs->head.function = aop_strn("", 0);
     rq->head.function = aop_strn("", 0);
 }
-static void mutate_895(void *rq_, void *rs_) { /* offline_pay_query_response_head_function_at_max */
+static void mutate_1182(void *rq_, void *rs_) { /* offline_pay_query_response_head_function_at_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
@@ -6451,7 +8520,7 @@ static void mutate_895(void *rq_, void *rs_) { /* offline_pay_query_response_hea
     rs->head.function = rep('a', 128, "");
     rq->head.function = rep('a', 128, "");
 }
-static void mutate_896(void *rq_, void *rs_) { /* offline_pay_query_response_head_function_over_max */
+static void mutate_1183(void *rq_, void *rs_) { /* offline_pay_query_response_head_function_over_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
@@ -6459,7 +8528,7 @@ static void mutate_896(void *rq_, void *rs_) { /* offline_pay_query_response_hea
     rs->head.function = rep('a', 129, "");
     rq->head.function = rep('a', 129, "");
 }
-static void mutate_897(void *rq_, void *rs_) { /* offline_pay_query_response_head_function_multibyte_at_max */
+static void mutate_1184(void *rq_, void *rs_) { /* offline_pay_query_response_head_function_multibyte_at_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
@@ -6467,7 +8536,7 @@ static void mutate_897(void *rq_, void *rs_) { /* offline_pay_query_response_hea
     rs->head.function = rep('a', 127, "\303\251");
     rq->head.function = rep('a', 127, "\303\251");
 }
-static void mutate_898(void *rq_, void *rs_) { /* offline_pay_query_response_head_function_astral_over_max */
+static void mutate_1185(void *rq_, void *rs_) { /* offline_pay_query_response_head_function_astral_over_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
@@ -6475,7 +8544,7 @@ static void mutate_898(void *rq_, void *rs_) { /* offline_pay_query_response_hea
     rs->head.function = rep('a', 127, "\360\237\230\200");
     rq->head.function = rep('a', 127, "\360\237\230\200");
 }
-static void mutate_899(void *rq_, void *rs_) { /* offline_pay_query_response_head_function_bad_utf8 */
+static void mutate_1186(void *rq_, void *rs_) { /* offline_pay_query_response_head_function_bad_utf8 */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
@@ -6483,7 +8552,7 @@ static void mutate_899(void *rq_, void *rs_) { /* offline_pay_query_response_hea
     rs->head.function = aop_strn("\303(", 2);
     rq->head.function = aop_strn("\303(", 2);
 }
-static void mutate_900(void *rq_, void *rs_) { /* offline_pay_query_response_head_function_nul */
+static void mutate_1187(void *rq_, void *rs_) { /* offline_pay_query_response_head_function_nul */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
@@ -6491,14 +8560,38 @@ static void mutate_900(void *rq_, void *rs_) { /* offline_pay_query_response_hea
     rs->head.function = aop_strn("a\000b", 3);
     rq->head.function = aop_strn("a\000b", 3);
 }
-static void mutate_901(void *rq_, void *rs_) { /* offline_pay_query_response_head_client_id_missing */
+static void mutate_1188(void *rq_, void *rs_) { /* offline_pay_query_response_head_function_control_c0 */
+    aop_offline_pay_query_request_t *rq = rq_;
+    aop_offline_pay_query_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->head.function = aop_strn("a\011b", 3);
+    rq->head.function = aop_strn("a\011b", 3);
+}
+static void mutate_1189(void *rq_, void *rs_) { /* offline_pay_query_response_head_function_control_del */
+    aop_offline_pay_query_request_t *rq = rq_;
+    aop_offline_pay_query_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->head.function = aop_strn("a\177b", 3);
+    rq->head.function = aop_strn("a\177b", 3);
+}
+static void mutate_1190(void *rq_, void *rs_) { /* offline_pay_query_response_head_function_control_c1 */
+    aop_offline_pay_query_request_t *rq = rq_;
+    aop_offline_pay_query_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->head.function = aop_strn("a\302\233b", 4);
+    rq->head.function = aop_strn("a\302\233b", 4);
+}
+static void mutate_1191(void *rq_, void *rs_) { /* offline_pay_query_response_head_client_id_missing */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.client_id = AOP_STR_NULL;
 }
-static void mutate_902(void *rq_, void *rs_) { /* offline_pay_query_response_head_client_id_empty */
+static void mutate_1192(void *rq_, void *rs_) { /* offline_pay_query_response_head_client_id_empty */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
@@ -6506,7 +8599,7 @@ static void mutate_902(void *rq_, void *rs_) { /* offline_pay_query_response_hea
     rs->head.client_id = aop_strn("", 0);
     rq->head.client_id = aop_strn("", 0);
 }
-static void mutate_903(void *rq_, void *rs_) { /* offline_pay_query_response_head_client_id_at_max */
+static void mutate_1193(void *rq_, void *rs_) { /* offline_pay_query_response_head_client_id_at_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
@@ -6514,7 +8607,7 @@ static void mutate_903(void *rq_, void *rs_) { /* offline_pay_query_response_hea
     rs->head.client_id = rep('a', 32, "");
     rq->head.client_id = rep('a', 32, "");
 }
-static void mutate_904(void *rq_, void *rs_) { /* offline_pay_query_response_head_client_id_over_max */
+static void mutate_1194(void *rq_, void *rs_) { /* offline_pay_query_response_head_client_id_over_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
@@ -6522,7 +8615,7 @@ static void mutate_904(void *rq_, void *rs_) { /* offline_pay_query_response_hea
     rs->head.client_id = rep('a', 33, "");
     rq->head.client_id = rep('a', 33, "");
 }
-static void mutate_905(void *rq_, void *rs_) { /* offline_pay_query_response_head_client_id_multibyte_at_max */
+static void mutate_1195(void *rq_, void *rs_) { /* offline_pay_query_response_head_client_id_multibyte_at_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
@@ -6530,7 +8623,7 @@ static void mutate_905(void *rq_, void *rs_) { /* offline_pay_query_response_hea
     rs->head.client_id = rep('a', 31, "\303\251");
     rq->head.client_id = rep('a', 31, "\303\251");
 }
-static void mutate_906(void *rq_, void *rs_) { /* offline_pay_query_response_head_client_id_astral_over_max */
+static void mutate_1196(void *rq_, void *rs_) { /* offline_pay_query_response_head_client_id_astral_over_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
@@ -6538,7 +8631,7 @@ static void mutate_906(void *rq_, void *rs_) { /* offline_pay_query_response_hea
     rs->head.client_id = rep('a', 31, "\360\237\230\200");
     rq->head.client_id = rep('a', 31, "\360\237\230\200");
 }
-static void mutate_907(void *rq_, void *rs_) { /* offline_pay_query_response_head_client_id_bad_utf8 */
+static void mutate_1197(void *rq_, void *rs_) { /* offline_pay_query_response_head_client_id_bad_utf8 */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
@@ -6546,7 +8639,7 @@ static void mutate_907(void *rq_, void *rs_) { /* offline_pay_query_response_hea
     rs->head.client_id = aop_strn("\303(", 2);
     rq->head.client_id = aop_strn("\303(", 2);
 }
-static void mutate_908(void *rq_, void *rs_) { /* offline_pay_query_response_head_client_id_nul */
+static void mutate_1198(void *rq_, void *rs_) { /* offline_pay_query_response_head_client_id_nul */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
@@ -6554,84 +8647,108 @@ static void mutate_908(void *rq_, void *rs_) { /* offline_pay_query_response_hea
     rs->head.client_id = aop_strn("a\000b", 3);
     rq->head.client_id = aop_strn("a\000b", 3);
 }
-static void mutate_909(void *rq_, void *rs_) { /* offline_pay_query_response_head_resp_time_missing */
+static void mutate_1199(void *rq_, void *rs_) { /* offline_pay_query_response_head_client_id_control_c0 */
+    aop_offline_pay_query_request_t *rq = rq_;
+    aop_offline_pay_query_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->head.client_id = aop_strn("a\011b", 3);
+    rq->head.client_id = aop_strn("a\011b", 3);
+}
+static void mutate_1200(void *rq_, void *rs_) { /* offline_pay_query_response_head_client_id_control_del */
+    aop_offline_pay_query_request_t *rq = rq_;
+    aop_offline_pay_query_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->head.client_id = aop_strn("a\177b", 3);
+    rq->head.client_id = aop_strn("a\177b", 3);
+}
+static void mutate_1201(void *rq_, void *rs_) { /* offline_pay_query_response_head_client_id_control_c1 */
+    aop_offline_pay_query_request_t *rq = rq_;
+    aop_offline_pay_query_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->head.client_id = aop_strn("a\302\233b", 4);
+    rq->head.client_id = aop_strn("a\302\233b", 4);
+}
+static void mutate_1202(void *rq_, void *rs_) { /* offline_pay_query_response_head_resp_time_missing */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.resp_time = AOP_STR_NULL;
 }
-static void mutate_910(void *rq_, void *rs_) { /* offline_pay_query_response_head_resp_time_empty */
+static void mutate_1203(void *rq_, void *rs_) { /* offline_pay_query_response_head_resp_time_empty */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.resp_time = aop_strn("", 0);
 }
-static void mutate_911(void *rq_, void *rs_) { /* offline_pay_query_response_head_resp_time_bad_datetime_0 */
+static void mutate_1204(void *rq_, void *rs_) { /* offline_pay_query_response_head_resp_time_bad_datetime_0 */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.resp_time = aop_strn("2001-07-04 12:08:56+05:30", 25);
 }
-static void mutate_912(void *rq_, void *rs_) { /* offline_pay_query_response_head_resp_time_bad_datetime_1 */
+static void mutate_1205(void *rq_, void *rs_) { /* offline_pay_query_response_head_resp_time_bad_datetime_1 */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.resp_time = aop_strn("2001-07-04T12:08:56", 19);
 }
-static void mutate_913(void *rq_, void *rs_) { /* offline_pay_query_response_head_resp_time_bad_datetime_2 */
+static void mutate_1206(void *rq_, void *rs_) { /* offline_pay_query_response_head_resp_time_bad_datetime_2 */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.resp_time = aop_strn("2001-13-04T12:08:56Z", 20);
 }
-static void mutate_914(void *rq_, void *rs_) { /* offline_pay_query_response_head_resp_time_bad_datetime_3 */
+static void mutate_1207(void *rq_, void *rs_) { /* offline_pay_query_response_head_resp_time_bad_datetime_3 */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.resp_time = aop_strn("2001-07-04T25:08:56Z", 20);
 }
-static void mutate_915(void *rq_, void *rs_) { /* offline_pay_query_response_head_resp_time_bad_datetime_4 */
+static void mutate_1208(void *rq_, void *rs_) { /* offline_pay_query_response_head_resp_time_bad_datetime_4 */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.resp_time = aop_strn("2001-07-04T12:08:56+0530", 24);
 }
-static void mutate_916(void *rq_, void *rs_) { /* offline_pay_query_response_head_resp_time_bad_datetime_5 */
+static void mutate_1209(void *rq_, void *rs_) { /* offline_pay_query_response_head_resp_time_bad_datetime_5 */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.resp_time = aop_strn("2001-02-30T12:08:56Z", 20);
 }
-static void mutate_917(void *rq_, void *rs_) { /* offline_pay_query_response_head_resp_time_datetime_fraction */
+static void mutate_1210(void *rq_, void *rs_) { /* offline_pay_query_response_head_resp_time_datetime_fraction */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.resp_time = aop_str("2001-07-04T12:08:56.123Z");
 }
-static void mutate_918(void *rq_, void *rs_) { /* offline_pay_query_response_head_resp_time_datetime_lower_case */
+static void mutate_1211(void *rq_, void *rs_) { /* offline_pay_query_response_head_resp_time_datetime_lower_case */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.resp_time = aop_str("2001-07-04t12:08:56z");
 }
-static void mutate_919(void *rq_, void *rs_) { /* offline_pay_query_response_head_req_msg_id_missing */
+static void mutate_1212(void *rq_, void *rs_) { /* offline_pay_query_response_head_req_msg_id_missing */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.req_msg_id = AOP_STR_NULL;
 }
-static void mutate_920(void *rq_, void *rs_) { /* offline_pay_query_response_head_req_msg_id_empty */
+static void mutate_1213(void *rq_, void *rs_) { /* offline_pay_query_response_head_req_msg_id_empty */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
@@ -6639,7 +8756,7 @@ static void mutate_920(void *rq_, void *rs_) { /* offline_pay_query_response_hea
     rs->head.req_msg_id = aop_strn("", 0);
     rq->head.req_msg_id = aop_strn("", 0);
 }
-static void mutate_921(void *rq_, void *rs_) { /* offline_pay_query_response_head_req_msg_id_at_max */
+static void mutate_1214(void *rq_, void *rs_) { /* offline_pay_query_response_head_req_msg_id_at_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
@@ -6647,7 +8764,7 @@ static void mutate_921(void *rq_, void *rs_) { /* offline_pay_query_response_hea
     rs->head.req_msg_id = rep('a', 64, "");
     rq->head.req_msg_id = rep('a', 64, "");
 }
-static void mutate_922(void *rq_, void *rs_) { /* offline_pay_query_response_head_req_msg_id_over_max */
+static void mutate_1215(void *rq_, void *rs_) { /* offline_pay_query_response_head_req_msg_id_over_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
@@ -6655,7 +8772,7 @@ static void mutate_922(void *rq_, void *rs_) { /* offline_pay_query_response_hea
     rs->head.req_msg_id = rep('a', 65, "");
     rq->head.req_msg_id = rep('a', 65, "");
 }
-static void mutate_923(void *rq_, void *rs_) { /* offline_pay_query_response_head_req_msg_id_multibyte_at_max */
+static void mutate_1216(void *rq_, void *rs_) { /* offline_pay_query_response_head_req_msg_id_multibyte_at_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
@@ -6663,7 +8780,7 @@ static void mutate_923(void *rq_, void *rs_) { /* offline_pay_query_response_hea
     rs->head.req_msg_id = rep('a', 63, "\303\251");
     rq->head.req_msg_id = rep('a', 63, "\303\251");
 }
-static void mutate_924(void *rq_, void *rs_) { /* offline_pay_query_response_head_req_msg_id_astral_over_max */
+static void mutate_1217(void *rq_, void *rs_) { /* offline_pay_query_response_head_req_msg_id_astral_over_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
@@ -6671,7 +8788,7 @@ static void mutate_924(void *rq_, void *rs_) { /* offline_pay_query_response_hea
     rs->head.req_msg_id = rep('a', 63, "\360\237\230\200");
     rq->head.req_msg_id = rep('a', 63, "\360\237\230\200");
 }
-static void mutate_925(void *rq_, void *rs_) { /* offline_pay_query_response_head_req_msg_id_bad_utf8 */
+static void mutate_1218(void *rq_, void *rs_) { /* offline_pay_query_response_head_req_msg_id_bad_utf8 */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
@@ -6679,7 +8796,7 @@ static void mutate_925(void *rq_, void *rs_) { /* offline_pay_query_response_hea
     rs->head.req_msg_id = aop_strn("\303(", 2);
     rq->head.req_msg_id = aop_strn("\303(", 2);
 }
-static void mutate_926(void *rq_, void *rs_) { /* offline_pay_query_response_head_req_msg_id_nul */
+static void mutate_1219(void *rq_, void *rs_) { /* offline_pay_query_response_head_req_msg_id_nul */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
@@ -6687,91 +8804,157 @@ static void mutate_926(void *rq_, void *rs_) { /* offline_pay_query_response_hea
     rs->head.req_msg_id = aop_strn("a\000b", 3);
     rq->head.req_msg_id = aop_strn("a\000b", 3);
 }
-static void mutate_927(void *rq_, void *rs_) { /* offline_pay_query_response_head_reserve_at_max */
+static void mutate_1220(void *rq_, void *rs_) { /* offline_pay_query_response_head_req_msg_id_control_c0 */
+    aop_offline_pay_query_request_t *rq = rq_;
+    aop_offline_pay_query_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->head.req_msg_id = aop_strn("a\011b", 3);
+    rq->head.req_msg_id = aop_strn("a\011b", 3);
+}
+static void mutate_1221(void *rq_, void *rs_) { /* offline_pay_query_response_head_req_msg_id_control_del */
+    aop_offline_pay_query_request_t *rq = rq_;
+    aop_offline_pay_query_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->head.req_msg_id = aop_strn("a\177b", 3);
+    rq->head.req_msg_id = aop_strn("a\177b", 3);
+}
+static void mutate_1222(void *rq_, void *rs_) { /* offline_pay_query_response_head_req_msg_id_control_c1 */
+    aop_offline_pay_query_request_t *rq = rq_;
+    aop_offline_pay_query_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->head.req_msg_id = aop_strn("a\302\233b", 4);
+    rq->head.req_msg_id = aop_strn("a\302\233b", 4);
+}
+static void mutate_1223(void *rq_, void *rs_) { /* offline_pay_query_response_head_reserve_at_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.reserve = rep('a', 256, "");
 }
-static void mutate_928(void *rq_, void *rs_) { /* offline_pay_query_response_head_reserve_over_max */
+static void mutate_1224(void *rq_, void *rs_) { /* offline_pay_query_response_head_reserve_over_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.reserve = rep('a', 257, "");
 }
-static void mutate_929(void *rq_, void *rs_) { /* offline_pay_query_response_head_reserve_multibyte_at_max */
+static void mutate_1225(void *rq_, void *rs_) { /* offline_pay_query_response_head_reserve_multibyte_at_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.reserve = rep('a', 255, "\303\251");
 }
-static void mutate_930(void *rq_, void *rs_) { /* offline_pay_query_response_head_reserve_astral_over_max */
+static void mutate_1226(void *rq_, void *rs_) { /* offline_pay_query_response_head_reserve_astral_over_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.reserve = rep('a', 255, "\360\237\230\200");
 }
-static void mutate_931(void *rq_, void *rs_) { /* offline_pay_query_response_head_reserve_bad_utf8 */
+static void mutate_1227(void *rq_, void *rs_) { /* offline_pay_query_response_head_reserve_bad_utf8 */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.reserve = aop_strn("\303(", 2);
 }
-static void mutate_932(void *rq_, void *rs_) { /* offline_pay_query_response_head_reserve_nul */
+static void mutate_1228(void *rq_, void *rs_) { /* offline_pay_query_response_head_reserve_nul */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.reserve = aop_strn("a\000b", 3);
 }
-static void mutate_933(void *rq_, void *rs_) { /* offline_pay_query_response_head_sign_type_at_max */
+static void mutate_1229(void *rq_, void *rs_) { /* offline_pay_query_response_head_reserve_control_c0 */
+    aop_offline_pay_query_request_t *rq = rq_;
+    aop_offline_pay_query_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->head.reserve = aop_strn("a\011b", 3);
+}
+static void mutate_1230(void *rq_, void *rs_) { /* offline_pay_query_response_head_reserve_control_del */
+    aop_offline_pay_query_request_t *rq = rq_;
+    aop_offline_pay_query_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->head.reserve = aop_strn("a\177b", 3);
+}
+static void mutate_1231(void *rq_, void *rs_) { /* offline_pay_query_response_head_reserve_control_c1 */
+    aop_offline_pay_query_request_t *rq = rq_;
+    aop_offline_pay_query_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->head.reserve = aop_strn("a\302\233b", 4);
+}
+static void mutate_1232(void *rq_, void *rs_) { /* offline_pay_query_response_head_sign_type_at_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.sign_type = rep('a', 64, "");
 }
-static void mutate_934(void *rq_, void *rs_) { /* offline_pay_query_response_head_sign_type_over_max */
+static void mutate_1233(void *rq_, void *rs_) { /* offline_pay_query_response_head_sign_type_over_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.sign_type = rep('a', 65, "");
 }
-static void mutate_935(void *rq_, void *rs_) { /* offline_pay_query_response_head_sign_type_multibyte_at_max */
+static void mutate_1234(void *rq_, void *rs_) { /* offline_pay_query_response_head_sign_type_multibyte_at_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.sign_type = rep('a', 63, "\303\251");
 }
-static void mutate_936(void *rq_, void *rs_) { /* offline_pay_query_response_head_sign_type_astral_over_max */
+static void mutate_1235(void *rq_, void *rs_) { /* offline_pay_query_response_head_sign_type_astral_over_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.sign_type = rep('a', 63, "\360\237\230\200");
 }
-static void mutate_937(void *rq_, void *rs_) { /* offline_pay_query_response_head_sign_type_bad_utf8 */
+static void mutate_1236(void *rq_, void *rs_) { /* offline_pay_query_response_head_sign_type_bad_utf8 */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.sign_type = aop_strn("\303(", 2);
 }
-static void mutate_938(void *rq_, void *rs_) { /* offline_pay_query_response_head_sign_type_nul */
+static void mutate_1237(void *rq_, void *rs_) { /* offline_pay_query_response_head_sign_type_nul */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.sign_type = aop_strn("a\000b", 3);
 }
-static void mutate_939(void *rq_, void *rs_) { /* offline_pay_query_response_body_result_info_result_status_missing */
+static void mutate_1238(void *rq_, void *rs_) { /* offline_pay_query_response_head_sign_type_control_c0 */
+    aop_offline_pay_query_request_t *rq = rq_;
+    aop_offline_pay_query_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->head.sign_type = aop_strn("a\011b", 3);
+}
+static void mutate_1239(void *rq_, void *rs_) { /* offline_pay_query_response_head_sign_type_control_del */
+    aop_offline_pay_query_request_t *rq = rq_;
+    aop_offline_pay_query_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->head.sign_type = aop_strn("a\177b", 3);
+}
+static void mutate_1240(void *rq_, void *rs_) { /* offline_pay_query_response_head_sign_type_control_c1 */
+    aop_offline_pay_query_request_t *rq = rq_;
+    aop_offline_pay_query_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->head.sign_type = aop_strn("a\302\233b", 4);
+}
+static void mutate_1241(void *rq_, void *rs_) { /* offline_pay_query_response_body_result_info_result_status_missing */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
@@ -6779,7 +8962,7 @@ static void mutate_939(void *rq_, void *rs_) { /* offline_pay_query_response_bod
     rs->body.result_info.result_status.value = 0;
     rs->body.result_info.result_status.text = AOP_STR_NULL;
 }
-static void mutate_940(void *rq_, void *rs_) { /* offline_pay_query_response_body_result_info_result_status_bad_enum */
+static void mutate_1242(void *rq_, void *rs_) { /* offline_pay_query_response_body_result_info_result_status_bad_enum */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
@@ -6787,7 +8970,7 @@ static void mutate_940(void *rq_, void *rs_) { /* offline_pay_query_response_bod
     rs->body.result_info.result_status.value = 0;
     rs->body.result_info.result_status.text = aop_str("NOT_A_VALUE");
 }
-static void mutate_941(void *rq_, void *rs_) { /* offline_pay_query_response_body_result_info_result_status_enum_wrong_case */
+static void mutate_1243(void *rq_, void *rs_) { /* offline_pay_query_response_body_result_info_result_status_enum_wrong_case */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
@@ -6795,147 +8978,218 @@ static void mutate_941(void *rq_, void *rs_) { /* offline_pay_query_response_bod
     rs->body.result_info.result_status.value = 0;
     rs->body.result_info.result_status.text = aop_str("sx");
 }
-static void mutate_942(void *rq_, void *rs_) { /* offline_pay_query_response_body_result_info_result_code_id_at_max */
+static void mutate_1244(void *rq_, void *rs_) { /* offline_pay_query_response_body_result_info_result_code_id_at_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_code_id = rep('a', 16, "");
 }
-static void mutate_943(void *rq_, void *rs_) { /* offline_pay_query_response_body_result_info_result_code_id_over_max */
+static void mutate_1245(void *rq_, void *rs_) { /* offline_pay_query_response_body_result_info_result_code_id_over_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_code_id = rep('a', 17, "");
 }
-static void mutate_944(void *rq_, void *rs_) { /* offline_pay_query_response_body_result_info_result_code_id_multibyte_at_max */
+static void mutate_1246(void *rq_, void *rs_) { /* offline_pay_query_response_body_result_info_result_code_id_multibyte_at_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_code_id = rep('a', 15, "\303\251");
 }
-static void mutate_945(void *rq_, void *rs_) { /* offline_pay_query_response_body_result_info_result_code_id_astral_over_max */
+static void mutate_1247(void *rq_, void *rs_) { /* offline_pay_query_response_body_result_info_result_code_id_astral_over_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_code_id = rep('a', 15, "\360\237\230\200");
 }
-static void mutate_946(void *rq_, void *rs_) { /* offline_pay_query_response_body_result_info_result_code_id_bad_utf8 */
+static void mutate_1248(void *rq_, void *rs_) { /* offline_pay_query_response_body_result_info_result_code_id_bad_utf8 */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_code_id = aop_strn("\303(", 2);
 }
-static void mutate_947(void *rq_, void *rs_) { /* offline_pay_query_response_body_result_info_result_code_id_nul */
+static void mutate_1249(void *rq_, void *rs_) { /* offline_pay_query_response_body_result_info_result_code_id_nul */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_code_id = aop_strn("a\000b", 3);
 }
-static void mutate_948(void *rq_, void *rs_) { /* offline_pay_query_response_body_result_info_result_code_missing */
+static void mutate_1250(void *rq_, void *rs_) { /* offline_pay_query_response_body_result_info_result_code_id_control_c0 */
+    aop_offline_pay_query_request_t *rq = rq_;
+    aop_offline_pay_query_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.result_info.result_code_id = aop_strn("a\011b", 3);
+}
+static void mutate_1251(void *rq_, void *rs_) { /* offline_pay_query_response_body_result_info_result_code_id_control_del */
+    aop_offline_pay_query_request_t *rq = rq_;
+    aop_offline_pay_query_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.result_info.result_code_id = aop_strn("a\177b", 3);
+}
+static void mutate_1252(void *rq_, void *rs_) { /* offline_pay_query_response_body_result_info_result_code_id_control_c1 */
+    aop_offline_pay_query_request_t *rq = rq_;
+    aop_offline_pay_query_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.result_info.result_code_id = aop_strn("a\302\233b", 4);
+}
+static void mutate_1253(void *rq_, void *rs_) { /* offline_pay_query_response_body_result_info_result_code_missing */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_code = AOP_STR_NULL;
 }
-static void mutate_949(void *rq_, void *rs_) { /* offline_pay_query_response_body_result_info_result_code_empty */
+static void mutate_1254(void *rq_, void *rs_) { /* offline_pay_query_response_body_result_info_result_code_empty */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_code = aop_strn("", 0);
 }
-static void mutate_950(void *rq_, void *rs_) { /* offline_pay_query_response_body_result_info_result_code_at_max */
+static void mutate_1255(void *rq_, void *rs_) { /* offline_pay_query_response_body_result_info_result_code_at_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_code = rep('a', 64, "");
 }
-static void mutate_951(void *rq_, void *rs_) { /* offline_pay_query_response_body_result_info_result_code_over_max */
+static void mutate_1256(void *rq_, void *rs_) { /* offline_pay_query_response_body_result_info_result_code_over_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_code = rep('a', 65, "");
 }
-static void mutate_952(void *rq_, void *rs_) { /* offline_pay_query_response_body_result_info_result_code_multibyte_at_max */
+static void mutate_1257(void *rq_, void *rs_) { /* offline_pay_query_response_body_result_info_result_code_multibyte_at_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_code = rep('a', 63, "\303\251");
 }
-static void mutate_953(void *rq_, void *rs_) { /* offline_pay_query_response_body_result_info_result_code_astral_over_max */
+static void mutate_1258(void *rq_, void *rs_) { /* offline_pay_query_response_body_result_info_result_code_astral_over_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_code = rep('a', 63, "\360\237\230\200");
 }
-static void mutate_954(void *rq_, void *rs_) { /* offline_pay_query_response_body_result_info_result_code_bad_utf8 */
+static void mutate_1259(void *rq_, void *rs_) { /* offline_pay_query_response_body_result_info_result_code_bad_utf8 */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_code = aop_strn("\303(", 2);
 }
-static void mutate_955(void *rq_, void *rs_) { /* offline_pay_query_response_body_result_info_result_code_nul */
+static void mutate_1260(void *rq_, void *rs_) { /* offline_pay_query_response_body_result_info_result_code_nul */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_code = aop_strn("a\000b", 3);
 }
-static void mutate_956(void *rq_, void *rs_) { /* offline_pay_query_response_body_result_info_result_msg_at_max */
+static void mutate_1261(void *rq_, void *rs_) { /* offline_pay_query_response_body_result_info_result_code_control_c0 */
+    aop_offline_pay_query_request_t *rq = rq_;
+    aop_offline_pay_query_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.result_info.result_code = aop_strn("a\011b", 3);
+}
+static void mutate_1262(void *rq_, void *rs_) { /* offline_pay_query_response_body_result_info_result_code_control_del */
+    aop_offline_pay_query_request_t *rq = rq_;
+    aop_offline_pay_query_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.result_info.result_code = aop_strn("a\177b", 3);
+}
+static void mutate_1263(void *rq_, void *rs_) { /* offline_pay_query_response_body_result_info_result_code_control_c1 */
+    aop_offline_pay_query_request_t *rq = rq_;
+    aop_offline_pay_query_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.result_info.result_code = aop_strn("a\302\233b", 4);
+}
+static void mutate_1264(void *rq_, void *rs_) { /* offline_pay_query_response_body_result_info_result_msg_at_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_msg = rep('a', 256, "");
 }
-static void mutate_957(void *rq_, void *rs_) { /* offline_pay_query_response_body_result_info_result_msg_over_max */
+static void mutate_1265(void *rq_, void *rs_) { /* offline_pay_query_response_body_result_info_result_msg_over_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_msg = rep('a', 257, "");
 }
-static void mutate_958(void *rq_, void *rs_) { /* offline_pay_query_response_body_result_info_result_msg_multibyte_at_max */
+static void mutate_1266(void *rq_, void *rs_) { /* offline_pay_query_response_body_result_info_result_msg_multibyte_at_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_msg = rep('a', 255, "\303\251");
 }
-static void mutate_959(void *rq_, void *rs_) { /* offline_pay_query_response_body_result_info_result_msg_astral_over_max */
+static void mutate_1267(void *rq_, void *rs_) { /* offline_pay_query_response_body_result_info_result_msg_astral_over_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_msg = rep('a', 255, "\360\237\230\200");
 }
-static void mutate_960(void *rq_, void *rs_) { /* offline_pay_query_response_body_result_info_result_msg_bad_utf8 */
+static void mutate_1268(void *rq_, void *rs_) { /* offline_pay_query_response_body_result_info_result_msg_bad_utf8 */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_msg = aop_strn("\303(", 2);
 }
-static void mutate_961(void *rq_, void *rs_) { /* offline_pay_query_response_body_result_info_result_msg_nul */
+static void mutate_1269(void *rq_, void *rs_) { /* offline_pay_query_response_body_result_info_result_msg_nul */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.result_info.result_msg = aop_strn("a\000b", 3);
 }
-static void mutate_962(void *rq_, void *rs_) { /* offline_pay_query_response_body_acquirement_id_at_max */
+static void mutate_1270(void *rq_, void *rs_) { /* offline_pay_query_response_body_result_info_result_msg_control_c0 */
+    aop_offline_pay_query_request_t *rq = rq_;
+    aop_offline_pay_query_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.result_info.result_msg = aop_strn("a\011b", 3);
+}
+static void mutate_1271(void *rq_, void *rs_) { /* offline_pay_query_response_body_result_info_result_msg_control_del */
+    aop_offline_pay_query_request_t *rq = rq_;
+    aop_offline_pay_query_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.result_info.result_msg = aop_strn("a\177b", 3);
+}
+static void mutate_1272(void *rq_, void *rs_) { /* offline_pay_query_response_body_result_info_result_msg_control_c1 */
+    aop_offline_pay_query_request_t *rq = rq_;
+    aop_offline_pay_query_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.result_info.result_msg = aop_strn("a\302\233b", 4);
+}
+static void mutate_1273(void *rq_, void *rs_) { /* offline_pay_query_response_body_acquirement_id_empty */
+    aop_offline_pay_query_request_t *rq = rq_;
+    aop_offline_pay_query_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.acquirement_id = aop_strn("", 0);
+    rq->body.acquirement_id = aop_strn("", 0);
+}
+static void mutate_1274(void *rq_, void *rs_) { /* offline_pay_query_response_body_acquirement_id_at_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
@@ -6943,7 +9197,7 @@ static void mutate_962(void *rq_, void *rs_) { /* offline_pay_query_response_bod
     rs->body.acquirement_id = rep('a', 64, "");
     rq->body.acquirement_id = rep('a', 64, "");
 }
-static void mutate_963(void *rq_, void *rs_) { /* offline_pay_query_response_body_acquirement_id_over_max */
+static void mutate_1275(void *rq_, void *rs_) { /* offline_pay_query_response_body_acquirement_id_over_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
@@ -6951,7 +9205,7 @@ static void mutate_963(void *rq_, void *rs_) { /* offline_pay_query_response_bod
     rs->body.acquirement_id = rep('a', 65, "");
     rq->body.acquirement_id = rep('a', 65, "");
 }
-static void mutate_964(void *rq_, void *rs_) { /* offline_pay_query_response_body_acquirement_id_multibyte_at_max */
+static void mutate_1276(void *rq_, void *rs_) { /* offline_pay_query_response_body_acquirement_id_multibyte_at_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
@@ -6959,7 +9213,7 @@ static void mutate_964(void *rq_, void *rs_) { /* offline_pay_query_response_bod
     rs->body.acquirement_id = rep('a', 63, "\303\251");
     rq->body.acquirement_id = rep('a', 63, "\303\251");
 }
-static void mutate_965(void *rq_, void *rs_) { /* offline_pay_query_response_body_acquirement_id_astral_over_max */
+static void mutate_1277(void *rq_, void *rs_) { /* offline_pay_query_response_body_acquirement_id_astral_over_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
@@ -6967,7 +9221,7 @@ static void mutate_965(void *rq_, void *rs_) { /* offline_pay_query_response_bod
     rs->body.acquirement_id = rep('a', 63, "\360\237\230\200");
     rq->body.acquirement_id = rep('a', 63, "\360\237\230\200");
 }
-static void mutate_966(void *rq_, void *rs_) { /* offline_pay_query_response_body_acquirement_id_bad_utf8 */
+static void mutate_1278(void *rq_, void *rs_) { /* offline_pay_query_response_body_acquirement_id_bad_utf8 */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
@@ -6975,7 +9229,7 @@ static void mutate_966(void *rq_, void *rs_) { /* offline_pay_query_response_bod
     rs->body.acquirement_id = aop_strn("\303(", 2);
     rq->body.acquirement_id = aop_strn("\303(", 2);
 }
-static void mutate_967(void *rq_, void *rs_) { /* offline_pay_query_response_body_acquirement_id_nul */
+static void mutate_1279(void *rq_, void *rs_) { /* offline_pay_query_response_body_acquirement_id_nul */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
@@ -6983,7 +9237,39 @@ static void mutate_967(void *rq_, void *rs_) { /* offline_pay_query_response_bod
     rs->body.acquirement_id = aop_strn("a\000b", 3);
     rq->body.acquirement_id = aop_strn("a\000b", 3);
 }
-static void mutate_968(void *rq_, void *rs_) { /* offline_pay_query_response_body_merchant_trans_id_at_max */
+static void mutate_1280(void *rq_, void *rs_) { /* offline_pay_query_response_body_acquirement_id_control_c0 */
+    aop_offline_pay_query_request_t *rq = rq_;
+    aop_offline_pay_query_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.acquirement_id = aop_strn("a\011b", 3);
+    rq->body.acquirement_id = aop_strn("a\011b", 3);
+}
+static void mutate_1281(void *rq_, void *rs_) { /* offline_pay_query_response_body_acquirement_id_control_del */
+    aop_offline_pay_query_request_t *rq = rq_;
+    aop_offline_pay_query_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.acquirement_id = aop_strn("a\177b", 3);
+    rq->body.acquirement_id = aop_strn("a\177b", 3);
+}
+static void mutate_1282(void *rq_, void *rs_) { /* offline_pay_query_response_body_acquirement_id_control_c1 */
+    aop_offline_pay_query_request_t *rq = rq_;
+    aop_offline_pay_query_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.acquirement_id = aop_strn("a\302\233b", 4);
+    rq->body.acquirement_id = aop_strn("a\302\233b", 4);
+}
+static void mutate_1283(void *rq_, void *rs_) { /* offline_pay_query_response_body_merchant_trans_id_empty */
+    aop_offline_pay_query_request_t *rq = rq_;
+    aop_offline_pay_query_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.merchant_trans_id = aop_strn("", 0);
+    rq->body.merchant_trans_id = aop_strn("", 0);
+}
+static void mutate_1284(void *rq_, void *rs_) { /* offline_pay_query_response_body_merchant_trans_id_at_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
@@ -6991,7 +9277,7 @@ static void mutate_968(void *rq_, void *rs_) { /* offline_pay_query_response_bod
     rs->body.merchant_trans_id = rep('a', 64, "");
     rq->body.merchant_trans_id = rep('a', 64, "");
 }
-static void mutate_969(void *rq_, void *rs_) { /* offline_pay_query_response_body_merchant_trans_id_over_max */
+static void mutate_1285(void *rq_, void *rs_) { /* offline_pay_query_response_body_merchant_trans_id_over_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
@@ -6999,7 +9285,7 @@ static void mutate_969(void *rq_, void *rs_) { /* offline_pay_query_response_bod
     rs->body.merchant_trans_id = rep('a', 65, "");
     rq->body.merchant_trans_id = rep('a', 65, "");
 }
-static void mutate_970(void *rq_, void *rs_) { /* offline_pay_query_response_body_merchant_trans_id_multibyte_at_max */
+static void mutate_1286(void *rq_, void *rs_) { /* offline_pay_query_response_body_merchant_trans_id_multibyte_at_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
@@ -7007,7 +9293,7 @@ static void mutate_970(void *rq_, void *rs_) { /* offline_pay_query_response_bod
     rs->body.merchant_trans_id = rep('a', 63, "\303\251");
     rq->body.merchant_trans_id = rep('a', 63, "\303\251");
 }
-static void mutate_971(void *rq_, void *rs_) { /* offline_pay_query_response_body_merchant_trans_id_astral_over_max */
+static void mutate_1287(void *rq_, void *rs_) { /* offline_pay_query_response_body_merchant_trans_id_astral_over_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
@@ -7015,7 +9301,7 @@ static void mutate_971(void *rq_, void *rs_) { /* offline_pay_query_response_bod
     rs->body.merchant_trans_id = rep('a', 63, "\360\237\230\200");
     rq->body.merchant_trans_id = rep('a', 63, "\360\237\230\200");
 }
-static void mutate_972(void *rq_, void *rs_) { /* offline_pay_query_response_body_merchant_trans_id_bad_utf8 */
+static void mutate_1288(void *rq_, void *rs_) { /* offline_pay_query_response_body_merchant_trans_id_bad_utf8 */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
@@ -7023,7 +9309,7 @@ static void mutate_972(void *rq_, void *rs_) { /* offline_pay_query_response_bod
     rs->body.merchant_trans_id = aop_strn("\303(", 2);
     rq->body.merchant_trans_id = aop_strn("\303(", 2);
 }
-static void mutate_973(void *rq_, void *rs_) { /* offline_pay_query_response_body_merchant_trans_id_nul */
+static void mutate_1289(void *rq_, void *rs_) { /* offline_pay_query_response_body_merchant_trans_id_nul */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
@@ -7031,7 +9317,31 @@ static void mutate_973(void *rq_, void *rs_) { /* offline_pay_query_response_bod
     rs->body.merchant_trans_id = aop_strn("a\000b", 3);
     rq->body.merchant_trans_id = aop_strn("a\000b", 3);
 }
-static void mutate_974(void *rq_, void *rs_) { /* offline_pay_query_response_body_acquirement_status_missing */
+static void mutate_1290(void *rq_, void *rs_) { /* offline_pay_query_response_body_merchant_trans_id_control_c0 */
+    aop_offline_pay_query_request_t *rq = rq_;
+    aop_offline_pay_query_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.merchant_trans_id = aop_strn("a\011b", 3);
+    rq->body.merchant_trans_id = aop_strn("a\011b", 3);
+}
+static void mutate_1291(void *rq_, void *rs_) { /* offline_pay_query_response_body_merchant_trans_id_control_del */
+    aop_offline_pay_query_request_t *rq = rq_;
+    aop_offline_pay_query_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.merchant_trans_id = aop_strn("a\177b", 3);
+    rq->body.merchant_trans_id = aop_strn("a\177b", 3);
+}
+static void mutate_1292(void *rq_, void *rs_) { /* offline_pay_query_response_body_merchant_trans_id_control_c1 */
+    aop_offline_pay_query_request_t *rq = rq_;
+    aop_offline_pay_query_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.merchant_trans_id = aop_strn("a\302\233b", 4);
+    rq->body.merchant_trans_id = aop_strn("a\302\233b", 4);
+}
+static void mutate_1293(void *rq_, void *rs_) { /* offline_pay_query_response_body_acquirement_status_missing */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
@@ -7039,7 +9349,7 @@ static void mutate_974(void *rq_, void *rs_) { /* offline_pay_query_response_bod
     rs->body.acquirement_status.value = 0;
     rs->body.acquirement_status.text = AOP_STR_NULL;
 }
-static void mutate_975(void *rq_, void *rs_) { /* offline_pay_query_response_body_acquirement_status_bad_enum */
+static void mutate_1294(void *rq_, void *rs_) { /* offline_pay_query_response_body_acquirement_status_bad_enum */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
@@ -7047,7 +9357,7 @@ static void mutate_975(void *rq_, void *rs_) { /* offline_pay_query_response_bod
     rs->body.acquirement_status.value = 0;
     rs->body.acquirement_status.text = aop_str("NOT_A_VALUE");
 }
-static void mutate_976(void *rq_, void *rs_) { /* offline_pay_query_response_body_acquirement_status_enum_wrong_case */
+static void mutate_1295(void *rq_, void *rs_) { /* offline_pay_query_response_body_acquirement_status_enum_wrong_case */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
@@ -7055,511 +9365,518 @@ static void mutate_976(void *rq_, void *rs_) { /* offline_pay_query_response_bod
     rs->body.acquirement_status.value = 0;
     rs->body.acquirement_status.text = aop_str("initx");
 }
-static void mutate_977(void *rq_, void *rs_) { /* offline_pay_query_response_body_order_amount_currency_missing */
+static void mutate_1296(void *rq_, void *rs_) { /* offline_pay_query_response_body_order_amount_currency_missing */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.order_amount.currency = AOP_STR_NULL;
 }
-static void mutate_978(void *rq_, void *rs_) { /* offline_pay_query_response_body_order_amount_currency_empty */
+static void mutate_1297(void *rq_, void *rs_) { /* offline_pay_query_response_body_order_amount_currency_empty */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.order_amount.currency = aop_strn("", 0);
 }
-static void mutate_979(void *rq_, void *rs_) { /* offline_pay_query_response_body_order_amount_currency_bad_currency_0 */
+static void mutate_1298(void *rq_, void *rs_) { /* offline_pay_query_response_body_order_amount_currency_bad_currency_0 */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.order_amount.currency = aop_strn("usd", 3);
 }
-static void mutate_980(void *rq_, void *rs_) { /* offline_pay_query_response_body_order_amount_currency_bad_currency_1 */
+static void mutate_1299(void *rq_, void *rs_) { /* offline_pay_query_response_body_order_amount_currency_bad_currency_1 */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.order_amount.currency = aop_strn("US", 2);
 }
-static void mutate_981(void *rq_, void *rs_) { /* offline_pay_query_response_body_order_amount_currency_bad_currency_2 */
+static void mutate_1300(void *rq_, void *rs_) { /* offline_pay_query_response_body_order_amount_currency_bad_currency_2 */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.order_amount.currency = aop_strn("USDD", 4);
 }
-static void mutate_982(void *rq_, void *rs_) { /* offline_pay_query_response_body_order_amount_currency_bad_currency_3 */
+static void mutate_1301(void *rq_, void *rs_) { /* offline_pay_query_response_body_order_amount_currency_bad_currency_3 */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.order_amount.currency = aop_strn("U1D", 3);
 }
-static void mutate_983(void *rq_, void *rs_) { /* offline_pay_query_response_body_order_amount_value_missing */
+static void mutate_1302(void *rq_, void *rs_) { /* offline_pay_query_response_body_order_amount_value_missing */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.order_amount.value = AOP_STR_NULL;
 }
-static void mutate_984(void *rq_, void *rs_) { /* offline_pay_query_response_body_order_amount_value_empty */
+static void mutate_1303(void *rq_, void *rs_) { /* offline_pay_query_response_body_order_amount_value_empty */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.order_amount.value = aop_strn("", 0);
 }
-static void mutate_985(void *rq_, void *rs_) { /* offline_pay_query_response_body_order_amount_value_at_max */
+static void mutate_1304(void *rq_, void *rs_) { /* offline_pay_query_response_body_order_amount_value_at_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.order_amount.value = rep('1', 16, "");
 }
-static void mutate_986(void *rq_, void *rs_) { /* offline_pay_query_response_body_order_amount_value_over_max */
+static void mutate_1305(void *rq_, void *rs_) { /* offline_pay_query_response_body_order_amount_value_over_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.order_amount.value = rep('1', 17, "");
 }
-static void mutate_987(void *rq_, void *rs_) { /* offline_pay_query_response_body_order_amount_value_bad_amount_0 */
+static void mutate_1306(void *rq_, void *rs_) { /* offline_pay_query_response_body_order_amount_value_bad_amount_0 */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.order_amount.value = aop_strn("-1", 2);
 }
-static void mutate_988(void *rq_, void *rs_) { /* offline_pay_query_response_body_order_amount_value_bad_amount_1 */
+static void mutate_1307(void *rq_, void *rs_) { /* offline_pay_query_response_body_order_amount_value_bad_amount_1 */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.order_amount.value = aop_strn("+1", 2);
 }
-static void mutate_989(void *rq_, void *rs_) { /* offline_pay_query_response_body_order_amount_value_bad_amount_2 */
+static void mutate_1308(void *rq_, void *rs_) { /* offline_pay_query_response_body_order_amount_value_bad_amount_2 */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.order_amount.value = aop_strn("01", 2);
 }
-static void mutate_990(void *rq_, void *rs_) { /* offline_pay_query_response_body_order_amount_value_bad_amount_3 */
+static void mutate_1309(void *rq_, void *rs_) { /* offline_pay_query_response_body_order_amount_value_bad_amount_3 */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.order_amount.value = aop_strn("1.00", 4);
 }
-static void mutate_991(void *rq_, void *rs_) { /* offline_pay_query_response_body_order_amount_value_bad_amount_4 */
+static void mutate_1310(void *rq_, void *rs_) { /* offline_pay_query_response_body_order_amount_value_bad_amount_4 */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.order_amount.value = aop_strn("1e2", 3);
 }
-static void mutate_992(void *rq_, void *rs_) { /* offline_pay_query_response_body_order_amount_value_bad_amount_5 */
+static void mutate_1311(void *rq_, void *rs_) { /* offline_pay_query_response_body_order_amount_value_bad_amount_5 */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.order_amount.value = aop_strn("12a", 3);
 }
-static void mutate_993(void *rq_, void *rs_) { /* offline_pay_query_response_body_order_amount_value_bad_amount_6 */
+static void mutate_1312(void *rq_, void *rs_) { /* offline_pay_query_response_body_order_amount_value_bad_amount_6 */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.order_amount.value = aop_strn(" 1", 2);
 }
-static void mutate_994(void *rq_, void *rs_) { /* offline_pay_query_response_body_pay_amount_currency_missing */
+static void mutate_1313(void *rq_, void *rs_) { /* offline_pay_query_response_body_order_amount_value_zero */
+    aop_offline_pay_query_request_t *rq = rq_;
+    aop_offline_pay_query_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.order_amount.value = aop_str("0");
+}
+static void mutate_1314(void *rq_, void *rs_) { /* offline_pay_query_response_body_pay_amount_currency_missing */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.pay_amount.currency = AOP_STR_NULL;
 }
-static void mutate_995(void *rq_, void *rs_) { /* offline_pay_query_response_body_pay_amount_currency_empty */
+static void mutate_1315(void *rq_, void *rs_) { /* offline_pay_query_response_body_pay_amount_currency_empty */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.pay_amount.currency = aop_strn("", 0);
 }
-static void mutate_996(void *rq_, void *rs_) { /* offline_pay_query_response_body_pay_amount_currency_bad_currency_0 */
+static void mutate_1316(void *rq_, void *rs_) { /* offline_pay_query_response_body_pay_amount_currency_bad_currency_0 */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.pay_amount.currency = aop_strn("usd", 3);
 }
-static void mutate_997(void *rq_, void *rs_) { /* offline_pay_query_response_body_pay_amount_currency_bad_currency_1 */
+static void mutate_1317(void *rq_, void *rs_) { /* offline_pay_query_response_body_pay_amount_currency_bad_currency_1 */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.pay_amount.currency = aop_strn("US", 2);
 }
-static void mutate_998(void *rq_, void *rs_) { /* offline_pay_query_response_body_pay_amount_currency_bad_currency_2 */
+static void mutate_1318(void *rq_, void *rs_) { /* offline_pay_query_response_body_pay_amount_currency_bad_currency_2 */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.pay_amount.currency = aop_strn("USDD", 4);
 }
-static void mutate_999(void *rq_, void *rs_) { /* offline_pay_query_response_body_pay_amount_currency_bad_currency_3 */
+static void mutate_1319(void *rq_, void *rs_) { /* offline_pay_query_response_body_pay_amount_currency_bad_currency_3 */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.pay_amount.currency = aop_strn("U1D", 3);
 }
-static void mutate_1000(void *rq_, void *rs_) { /* offline_pay_query_response_body_pay_amount_value_missing */
+static void mutate_1320(void *rq_, void *rs_) { /* offline_pay_query_response_body_pay_amount_value_missing */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.pay_amount.value = AOP_STR_NULL;
 }
-static void mutate_1001(void *rq_, void *rs_) { /* offline_pay_query_response_body_pay_amount_value_empty */
+static void mutate_1321(void *rq_, void *rs_) { /* offline_pay_query_response_body_pay_amount_value_empty */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.pay_amount.value = aop_strn("", 0);
 }
-static void mutate_1002(void *rq_, void *rs_) { /* offline_pay_query_response_body_pay_amount_value_at_max */
+static void mutate_1322(void *rq_, void *rs_) { /* offline_pay_query_response_body_pay_amount_value_at_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.pay_amount.value = rep('1', 16, "");
 }
-static void mutate_1003(void *rq_, void *rs_) { /* offline_pay_query_response_body_pay_amount_value_over_max */
+static void mutate_1323(void *rq_, void *rs_) { /* offline_pay_query_response_body_pay_amount_value_over_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.pay_amount.value = rep('1', 17, "");
 }
-static void mutate_1004(void *rq_, void *rs_) { /* offline_pay_query_response_body_pay_amount_value_bad_amount_0 */
+static void mutate_1324(void *rq_, void *rs_) { /* offline_pay_query_response_body_pay_amount_value_bad_amount_0 */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.pay_amount.value = aop_strn("-1", 2);
 }
-static void mutate_1005(void *rq_, void *rs_) { /* offline_pay_query_response_body_pay_amount_value_bad_amount_1 */
+static void mutate_1325(void *rq_, void *rs_) { /* offline_pay_query_response_body_pay_amount_value_bad_amount_1 */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.pay_amount.value = aop_strn("+1", 2);
 }
-static void mutate_1006(void *rq_, void *rs_) { /* offline_pay_query_response_body_pay_amount_value_bad_amount_2 */
+static void mutate_1326(void *rq_, void *rs_) { /* offline_pay_query_response_body_pay_amount_value_bad_amount_2 */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.pay_amount.value = aop_strn("01", 2);
 }
-static void mutate_1007(void *rq_, void *rs_) { /* offline_pay_query_response_body_pay_amount_value_bad_amount_3 */
+static void mutate_1327(void *rq_, void *rs_) { /* offline_pay_query_response_body_pay_amount_value_bad_amount_3 */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.pay_amount.value = aop_strn("1.00", 4);
 }
-static void mutate_1008(void *rq_, void *rs_) { /* offline_pay_query_response_body_pay_amount_value_bad_amount_4 */
+static void mutate_1328(void *rq_, void *rs_) { /* offline_pay_query_response_body_pay_amount_value_bad_amount_4 */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.pay_amount.value = aop_strn("1e2", 3);
 }
-static void mutate_1009(void *rq_, void *rs_) { /* offline_pay_query_response_body_pay_amount_value_bad_amount_5 */
+static void mutate_1329(void *rq_, void *rs_) { /* offline_pay_query_response_body_pay_amount_value_bad_amount_5 */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.pay_amount.value = aop_strn("12a", 3);
 }
-static void mutate_1010(void *rq_, void *rs_) { /* offline_pay_query_response_body_pay_amount_value_bad_amount_6 */
+static void mutate_1330(void *rq_, void *rs_) { /* offline_pay_query_response_body_pay_amount_value_bad_amount_6 */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.pay_amount.value = aop_strn(" 1", 2);
 }
-static void mutate_1011(void *rq_, void *rs_) { /* offline_pay_query_response_body_conversion_rate_currency_pair_missing */
+static void mutate_1331(void *rq_, void *rs_) { /* offline_pay_query_response_body_pay_amount_value_zero */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
-    rs->body.conversion_rate.currency_pair = AOP_STR_NULL;
+    rs->body.pay_amount.value = aop_str("0");
 }
-static void mutate_1012(void *rq_, void *rs_) { /* offline_pay_query_response_body_conversion_rate_currency_pair_empty */
-    aop_offline_pay_query_request_t *rq = rq_;
-    aop_offline_pay_query_response_t *rs = rs_;
-    (void)rq;
-    (void)rs;
-    rs->body.conversion_rate.currency_pair = aop_strn("", 0);
-}
-static void mutate_1013(void *rq_, void *rs_) { /* offline_pay_query_response_body_conversion_rate_currency_pair_at_max */
+static void mutate_1332(void *rq_, void *rs_) { /* offline_pay_query_response_body_conversion_rate_currency_pair_at_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.conversion_rate.currency_pair = rep('a', 16, "");
 }
-static void mutate_1014(void *rq_, void *rs_) { /* offline_pay_query_response_body_conversion_rate_currency_pair_over_max */
+static void mutate_1333(void *rq_, void *rs_) { /* offline_pay_query_response_body_conversion_rate_currency_pair_over_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.conversion_rate.currency_pair = rep('a', 17, "");
 }
-static void mutate_1015(void *rq_, void *rs_) { /* offline_pay_query_response_body_conversion_rate_currency_pair_multibyte_at_max */
+static void mutate_1334(void *rq_, void *rs_) { /* offline_pay_query_response_body_conversion_rate_currency_pair_multibyte_at_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.conversion_rate.currency_pair = rep('a', 15, "\303\251");
 }
-static void mutate_1016(void *rq_, void *rs_) { /* offline_pay_query_response_body_conversion_rate_currency_pair_astral_over_max */
+static void mutate_1335(void *rq_, void *rs_) { /* offline_pay_query_response_body_conversion_rate_currency_pair_astral_over_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.conversion_rate.currency_pair = rep('a', 15, "\360\237\230\200");
 }
-static void mutate_1017(void *rq_, void *rs_) { /* offline_pay_query_response_body_conversion_rate_currency_pair_bad_utf8 */
+static void mutate_1336(void *rq_, void *rs_) { /* offline_pay_query_response_body_conversion_rate_currency_pair_bad_utf8 */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.conversion_rate.currency_pair = aop_strn("\303(", 2);
 }
-static void mutate_1018(void *rq_, void *rs_) { /* offline_pay_query_response_body_conversion_rate_currency_pair_nul */
+static void mutate_1337(void *rq_, void *rs_) { /* offline_pay_query_response_body_conversion_rate_currency_pair_nul */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.conversion_rate.currency_pair = aop_strn("a\000b", 3);
 }
-static void mutate_1019(void *rq_, void *rs_) { /* offline_pay_query_response_body_conversion_rate_rate_missing */
+static void mutate_1338(void *rq_, void *rs_) { /* offline_pay_query_response_body_conversion_rate_currency_pair_control_c0 */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
-    rs->body.conversion_rate.rate = AOP_STR_NULL;
+    rs->body.conversion_rate.currency_pair = aop_strn("a\011b", 3);
 }
-static void mutate_1020(void *rq_, void *rs_) { /* offline_pay_query_response_body_conversion_rate_rate_empty */
+static void mutate_1339(void *rq_, void *rs_) { /* offline_pay_query_response_body_conversion_rate_currency_pair_control_del */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
-    rs->body.conversion_rate.rate = aop_strn("", 0);
+    rs->body.conversion_rate.currency_pair = aop_strn("a\177b", 3);
 }
-static void mutate_1021(void *rq_, void *rs_) { /* offline_pay_query_response_body_conversion_rate_rate_at_max */
+static void mutate_1340(void *rq_, void *rs_) { /* offline_pay_query_response_body_conversion_rate_currency_pair_control_c1 */
+    aop_offline_pay_query_request_t *rq = rq_;
+    aop_offline_pay_query_response_t *rs = rs_;
+    (void)rq;
+    (void)rs;
+    rs->body.conversion_rate.currency_pair = aop_strn("a\302\233b", 4);
+}
+static void mutate_1341(void *rq_, void *rs_) { /* offline_pay_query_response_body_conversion_rate_rate_at_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.conversion_rate.rate = rep('1', 32, "");
 }
-static void mutate_1022(void *rq_, void *rs_) { /* offline_pay_query_response_body_conversion_rate_rate_over_max */
+static void mutate_1342(void *rq_, void *rs_) { /* offline_pay_query_response_body_conversion_rate_rate_over_max */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.conversion_rate.rate = rep('1', 33, "");
 }
-static void mutate_1023(void *rq_, void *rs_) { /* offline_pay_query_response_body_conversion_rate_rate_bad_decimal_0 */
+static void mutate_1343(void *rq_, void *rs_) { /* offline_pay_query_response_body_conversion_rate_rate_bad_decimal_0 */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.conversion_rate.rate = aop_strn("6.", 2);
 }
-static void mutate_1024(void *rq_, void *rs_) { /* offline_pay_query_response_body_conversion_rate_rate_bad_decimal_1 */
+static void mutate_1344(void *rq_, void *rs_) { /* offline_pay_query_response_body_conversion_rate_rate_bad_decimal_1 */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.conversion_rate.rate = aop_strn(".5", 2);
 }
-static void mutate_1025(void *rq_, void *rs_) { /* offline_pay_query_response_body_conversion_rate_rate_bad_decimal_2 */
+static void mutate_1345(void *rq_, void *rs_) { /* offline_pay_query_response_body_conversion_rate_rate_bad_decimal_2 */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.conversion_rate.rate = aop_strn("6.1.2", 5);
 }
-static void mutate_1026(void *rq_, void *rs_) { /* offline_pay_query_response_body_conversion_rate_rate_bad_decimal_3 */
+static void mutate_1346(void *rq_, void *rs_) { /* offline_pay_query_response_body_conversion_rate_rate_bad_decimal_3 */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.conversion_rate.rate = aop_strn("-1", 2);
 }
-static void mutate_1027(void *rq_, void *rs_) { /* offline_pay_query_response_body_conversion_rate_rate_bad_decimal_4 */
+static void mutate_1347(void *rq_, void *rs_) { /* offline_pay_query_response_body_conversion_rate_rate_bad_decimal_4 */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.conversion_rate.rate = aop_strn("1e5", 3);
 }
-static void mutate_1028(void *rq_, void *rs_) { /* offline_pay_query_response_body_conversion_rate_conversion_time_bad_datetime_0 */
+static void mutate_1348(void *rq_, void *rs_) { /* offline_pay_query_response_body_conversion_rate_conversion_time_bad_datetime_0 */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.conversion_rate.conversion_time = aop_strn("2001-07-04 12:08:56+05:30", 25);
 }
-static void mutate_1029(void *rq_, void *rs_) { /* offline_pay_query_response_body_conversion_rate_conversion_time_bad_datetime_1 */
+static void mutate_1349(void *rq_, void *rs_) { /* offline_pay_query_response_body_conversion_rate_conversion_time_bad_datetime_1 */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.conversion_rate.conversion_time = aop_strn("2001-07-04T12:08:56", 19);
 }
-static void mutate_1030(void *rq_, void *rs_) { /* offline_pay_query_response_body_conversion_rate_conversion_time_bad_datetime_2 */
+static void mutate_1350(void *rq_, void *rs_) { /* offline_pay_query_response_body_conversion_rate_conversion_time_bad_datetime_2 */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.conversion_rate.conversion_time = aop_strn("2001-13-04T12:08:56Z", 20);
 }
-static void mutate_1031(void *rq_, void *rs_) { /* offline_pay_query_response_body_conversion_rate_conversion_time_bad_datetime_3 */
+static void mutate_1351(void *rq_, void *rs_) { /* offline_pay_query_response_body_conversion_rate_conversion_time_bad_datetime_3 */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.conversion_rate.conversion_time = aop_strn("2001-07-04T25:08:56Z", 20);
 }
-static void mutate_1032(void *rq_, void *rs_) { /* offline_pay_query_response_body_conversion_rate_conversion_time_bad_datetime_4 */
+static void mutate_1352(void *rq_, void *rs_) { /* offline_pay_query_response_body_conversion_rate_conversion_time_bad_datetime_4 */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.conversion_rate.conversion_time = aop_strn("2001-07-04T12:08:56+0530", 24);
 }
-static void mutate_1033(void *rq_, void *rs_) { /* offline_pay_query_response_body_conversion_rate_conversion_time_bad_datetime_5 */
+static void mutate_1353(void *rq_, void *rs_) { /* offline_pay_query_response_body_conversion_rate_conversion_time_bad_datetime_5 */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.conversion_rate.conversion_time = aop_strn("2001-02-30T12:08:56Z", 20);
 }
-static void mutate_1034(void *rq_, void *rs_) { /* offline_pay_query_response_body_conversion_rate_conversion_time_datetime_fraction */
+static void mutate_1354(void *rq_, void *rs_) { /* offline_pay_query_response_body_conversion_rate_conversion_time_datetime_fraction */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.conversion_rate.conversion_time = aop_str("2001-07-04T12:08:56.123Z");
 }
-static void mutate_1035(void *rq_, void *rs_) { /* offline_pay_query_response_body_conversion_rate_conversion_time_datetime_lower_case */
+static void mutate_1355(void *rq_, void *rs_) { /* offline_pay_query_response_body_conversion_rate_conversion_time_datetime_lower_case */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.conversion_rate.conversion_time = aop_str("2001-07-04t12:08:56z");
 }
-static void mutate_1036(void *rq_, void *rs_) { /* offline_pay_query_response_body_payment_time_bad_datetime_0 */
+static void mutate_1356(void *rq_, void *rs_) { /* offline_pay_query_response_body_payment_time_bad_datetime_0 */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.payment_time = aop_strn("2001-07-04 12:08:56+05:30", 25);
 }
-static void mutate_1037(void *rq_, void *rs_) { /* offline_pay_query_response_body_payment_time_bad_datetime_1 */
+static void mutate_1357(void *rq_, void *rs_) { /* offline_pay_query_response_body_payment_time_bad_datetime_1 */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.payment_time = aop_strn("2001-07-04T12:08:56", 19);
 }
-static void mutate_1038(void *rq_, void *rs_) { /* offline_pay_query_response_body_payment_time_bad_datetime_2 */
+static void mutate_1358(void *rq_, void *rs_) { /* offline_pay_query_response_body_payment_time_bad_datetime_2 */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.payment_time = aop_strn("2001-13-04T12:08:56Z", 20);
 }
-static void mutate_1039(void *rq_, void *rs_) { /* offline_pay_query_response_body_payment_time_bad_datetime_3 */
+static void mutate_1359(void *rq_, void *rs_) { /* offline_pay_query_response_body_payment_time_bad_datetime_3 */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.payment_time = aop_strn("2001-07-04T25:08:56Z", 20);
 }
-static void mutate_1040(void *rq_, void *rs_) { /* offline_pay_query_response_body_payment_time_bad_datetime_4 */
+static void mutate_1360(void *rq_, void *rs_) { /* offline_pay_query_response_body_payment_time_bad_datetime_4 */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.payment_time = aop_strn("2001-07-04T12:08:56+0530", 24);
 }
-static void mutate_1041(void *rq_, void *rs_) { /* offline_pay_query_response_body_payment_time_bad_datetime_5 */
+static void mutate_1361(void *rq_, void *rs_) { /* offline_pay_query_response_body_payment_time_bad_datetime_5 */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.payment_time = aop_strn("2001-02-30T12:08:56Z", 20);
 }
-static void mutate_1042(void *rq_, void *rs_) { /* offline_pay_query_response_body_payment_time_datetime_fraction */
+static void mutate_1362(void *rq_, void *rs_) { /* offline_pay_query_response_body_payment_time_datetime_fraction */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.payment_time = aop_str("2001-07-04T12:08:56.123Z");
 }
-static void mutate_1043(void *rq_, void *rs_) { /* offline_pay_query_response_body_payment_time_datetime_lower_case */
+static void mutate_1363(void *rq_, void *rs_) { /* offline_pay_query_response_body_payment_time_datetime_lower_case */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.payment_time = aop_str("2001-07-04t12:08:56z");
 }
-static void mutate_1044(void *rq_, void *rs_) { /* offline_pay_query_response_echo_head_version */
+static void mutate_1364(void *rq_, void *rs_) { /* offline_pay_query_response_echo_head_version */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.version = aop_str("echo-changed");
 }
-static void mutate_1045(void *rq_, void *rs_) { /* offline_pay_query_response_echo_head_function */
+static void mutate_1365(void *rq_, void *rs_) { /* offline_pay_query_response_echo_head_function */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.function = aop_str("echo-changed");
 }
-static void mutate_1046(void *rq_, void *rs_) { /* offline_pay_query_response_echo_head_client_id */
+static void mutate_1366(void *rq_, void *rs_) { /* offline_pay_query_response_echo_head_client_id */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.client_id = aop_str("echo-changed");
 }
-static void mutate_1047(void *rq_, void *rs_) { /* offline_pay_query_response_echo_head_req_msg_id */
+static void mutate_1367(void *rq_, void *rs_) { /* offline_pay_query_response_echo_head_req_msg_id */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->head.req_msg_id = aop_str("echo-changed");
 }
-static void mutate_1048(void *rq_, void *rs_) { /* offline_pay_query_response_echo_body_acquirement_id */
+static void mutate_1368(void *rq_, void *rs_) { /* offline_pay_query_response_echo_body_acquirement_id */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
     (void)rs;
     rs->body.acquirement_id = aop_str("echo-changed");
 }
-static void mutate_1049(void *rq_, void *rs_) { /* offline_pay_query_response_echo_body_merchant_trans_id */
+static void mutate_1369(void *rq_, void *rs_) { /* offline_pay_query_response_echo_body_merchant_trans_id */
     aop_offline_pay_query_request_t *rq = rq_;
     aop_offline_pay_query_response_t *rs = rs_;
     (void)rq;
@@ -7577,1047 +9894,1367 @@ static const conformance_case_t cases[] = {
     {"pay_cancel_request_head_version_astral_over_max", 0, false, mutate_6, AOP_E_TOO_LONG, "request.head.version", SEV_ERROR},
     {"pay_cancel_request_head_version_bad_utf8", 0, false, mutate_7, AOP_E_BAD_UTF8, "request.head.version", SEV_ERROR},
     {"pay_cancel_request_head_version_nul", 0, false, mutate_8, AOP_E_BAD_UTF8, "request.head.version", SEV_ERROR},
-    {"pay_cancel_request_head_function_missing", 0, false, mutate_9, AOP_E_MISSING, "request.head.function", SEV_ERROR},
-    {"pay_cancel_request_head_function_empty", 0, false, mutate_10, AOP_E_EMPTY, "request.head.function", SEV_ERROR},
-    {"pay_cancel_request_head_function_at_max", 0, false, mutate_11, AOP_OK, "request.head.function", SEV_OK},
-    {"pay_cancel_request_head_function_over_max", 0, false, mutate_12, AOP_E_TOO_LONG, "request.head.function", SEV_ERROR},
-    {"pay_cancel_request_head_function_multibyte_at_max", 0, false, mutate_13, AOP_OK, "request.head.function", SEV_OK},
-    {"pay_cancel_request_head_function_astral_over_max", 0, false, mutate_14, AOP_E_TOO_LONG, "request.head.function", SEV_ERROR},
-    {"pay_cancel_request_head_function_bad_utf8", 0, false, mutate_15, AOP_E_BAD_UTF8, "request.head.function", SEV_ERROR},
-    {"pay_cancel_request_head_function_nul", 0, false, mutate_16, AOP_E_BAD_UTF8, "request.head.function", SEV_ERROR},
-    {"pay_cancel_request_head_client_id_missing", 0, false, mutate_17, AOP_E_MISSING, "request.head.clientId", SEV_ERROR},
-    {"pay_cancel_request_head_client_id_empty", 0, false, mutate_18, AOP_E_EMPTY, "request.head.clientId", SEV_ERROR},
-    {"pay_cancel_request_head_client_id_at_max", 0, false, mutate_19, AOP_OK, "request.head.clientId", SEV_OK},
-    {"pay_cancel_request_head_client_id_over_max", 0, false, mutate_20, AOP_E_TOO_LONG, "request.head.clientId", SEV_ERROR},
-    {"pay_cancel_request_head_client_id_multibyte_at_max", 0, false, mutate_21, AOP_OK, "request.head.clientId", SEV_OK},
-    {"pay_cancel_request_head_client_id_astral_over_max", 0, false, mutate_22, AOP_E_TOO_LONG, "request.head.clientId", SEV_ERROR},
-    {"pay_cancel_request_head_client_id_bad_utf8", 0, false, mutate_23, AOP_E_BAD_UTF8, "request.head.clientId", SEV_ERROR},
-    {"pay_cancel_request_head_client_id_nul", 0, false, mutate_24, AOP_E_BAD_UTF8, "request.head.clientId", SEV_ERROR},
-    {"pay_cancel_request_head_req_time_missing", 0, false, mutate_25, AOP_E_MISSING, "request.head.reqTime", SEV_ERROR},
-    {"pay_cancel_request_head_req_time_empty", 0, false, mutate_26, AOP_E_EMPTY, "request.head.reqTime", SEV_ERROR},
-    {"pay_cancel_request_head_req_time_bad_datetime_0", 0, false, mutate_27, AOP_E_BAD_DATETIME, "request.head.reqTime", SEV_ERROR},
-    {"pay_cancel_request_head_req_time_bad_datetime_1", 0, false, mutate_28, AOP_E_BAD_DATETIME, "request.head.reqTime", SEV_ERROR},
-    {"pay_cancel_request_head_req_time_bad_datetime_2", 0, false, mutate_29, AOP_E_BAD_DATETIME, "request.head.reqTime", SEV_ERROR},
-    {"pay_cancel_request_head_req_time_bad_datetime_3", 0, false, mutate_30, AOP_E_BAD_DATETIME, "request.head.reqTime", SEV_ERROR},
-    {"pay_cancel_request_head_req_time_bad_datetime_4", 0, false, mutate_31, AOP_E_BAD_DATETIME, "request.head.reqTime", SEV_ERROR},
-    {"pay_cancel_request_head_req_time_bad_datetime_5", 0, false, mutate_32, AOP_E_BAD_DATETIME, "request.head.reqTime", SEV_ERROR},
-    {"pay_cancel_request_head_req_time_datetime_fraction", 0, false, mutate_33, AOP_OK, "request.head.reqTime", SEV_OK},
-    {"pay_cancel_request_head_req_time_datetime_lower_case", 0, false, mutate_34, AOP_E_BAD_DATETIME, "request.head.reqTime", SEV_ERROR},
-    {"pay_cancel_request_head_req_msg_id_missing", 0, false, mutate_35, AOP_E_MISSING, "request.head.reqMsgId", SEV_ERROR},
-    {"pay_cancel_request_head_req_msg_id_empty", 0, false, mutate_36, AOP_E_EMPTY, "request.head.reqMsgId", SEV_ERROR},
-    {"pay_cancel_request_head_req_msg_id_at_max", 0, false, mutate_37, AOP_OK, "request.head.reqMsgId", SEV_OK},
-    {"pay_cancel_request_head_req_msg_id_over_max", 0, false, mutate_38, AOP_E_TOO_LONG, "request.head.reqMsgId", SEV_ERROR},
-    {"pay_cancel_request_head_req_msg_id_multibyte_at_max", 0, false, mutate_39, AOP_OK, "request.head.reqMsgId", SEV_OK},
-    {"pay_cancel_request_head_req_msg_id_astral_over_max", 0, false, mutate_40, AOP_E_TOO_LONG, "request.head.reqMsgId", SEV_ERROR},
-    {"pay_cancel_request_head_req_msg_id_bad_utf8", 0, false, mutate_41, AOP_E_BAD_UTF8, "request.head.reqMsgId", SEV_ERROR},
-    {"pay_cancel_request_head_req_msg_id_nul", 0, false, mutate_42, AOP_E_BAD_UTF8, "request.head.reqMsgId", SEV_ERROR},
-    {"pay_cancel_request_head_reserve_at_max", 0, false, mutate_43, AOP_OK, "request.head.reserve", SEV_OK},
-    {"pay_cancel_request_head_reserve_over_max", 0, false, mutate_44, AOP_E_TOO_LONG, "request.head.reserve", SEV_ERROR},
-    {"pay_cancel_request_head_reserve_multibyte_at_max", 0, false, mutate_45, AOP_OK, "request.head.reserve", SEV_OK},
-    {"pay_cancel_request_head_reserve_astral_over_max", 0, false, mutate_46, AOP_E_TOO_LONG, "request.head.reserve", SEV_ERROR},
-    {"pay_cancel_request_head_reserve_bad_utf8", 0, false, mutate_47, AOP_E_BAD_UTF8, "request.head.reserve", SEV_ERROR},
-    {"pay_cancel_request_head_reserve_nul", 0, false, mutate_48, AOP_E_BAD_UTF8, "request.head.reserve", SEV_ERROR},
-    {"pay_cancel_request_head_sign_type_at_max", 0, false, mutate_49, AOP_OK, "request.head.signType", SEV_OK},
-    {"pay_cancel_request_head_sign_type_over_max", 0, false, mutate_50, AOP_E_TOO_LONG, "request.head.signType", SEV_ERROR},
-    {"pay_cancel_request_head_sign_type_multibyte_at_max", 0, false, mutate_51, AOP_OK, "request.head.signType", SEV_OK},
-    {"pay_cancel_request_head_sign_type_astral_over_max", 0, false, mutate_52, AOP_E_TOO_LONG, "request.head.signType", SEV_ERROR},
-    {"pay_cancel_request_head_sign_type_bad_utf8", 0, false, mutate_53, AOP_E_BAD_UTF8, "request.head.signType", SEV_ERROR},
-    {"pay_cancel_request_head_sign_type_nul", 0, false, mutate_54, AOP_E_BAD_UTF8, "request.head.signType", SEV_ERROR},
-    {"pay_cancel_request_body_merchant_id_missing", 0, false, mutate_55, AOP_E_MISSING, "request.body.merchantId", SEV_ERROR},
-    {"pay_cancel_request_body_merchant_id_empty", 0, false, mutate_56, AOP_E_EMPTY, "request.body.merchantId", SEV_ERROR},
-    {"pay_cancel_request_body_merchant_id_at_max", 0, false, mutate_57, AOP_OK, "request.body.merchantId", SEV_OK},
-    {"pay_cancel_request_body_merchant_id_over_max", 0, false, mutate_58, AOP_E_TOO_LONG, "request.body.merchantId", SEV_ERROR},
-    {"pay_cancel_request_body_merchant_id_multibyte_at_max", 0, false, mutate_59, AOP_OK, "request.body.merchantId", SEV_OK},
-    {"pay_cancel_request_body_merchant_id_astral_over_max", 0, false, mutate_60, AOP_E_TOO_LONG, "request.body.merchantId", SEV_ERROR},
-    {"pay_cancel_request_body_merchant_id_bad_utf8", 0, false, mutate_61, AOP_E_BAD_UTF8, "request.body.merchantId", SEV_ERROR},
-    {"pay_cancel_request_body_merchant_id_nul", 0, false, mutate_62, AOP_E_BAD_UTF8, "request.body.merchantId", SEV_ERROR},
-    {"pay_cancel_request_body_acquirement_id_at_max", 0, false, mutate_63, AOP_OK, "request.body.acquirementId", SEV_OK},
-    {"pay_cancel_request_body_acquirement_id_over_max", 0, false, mutate_64, AOP_E_TOO_LONG, "request.body.acquirementId", SEV_ERROR},
-    {"pay_cancel_request_body_acquirement_id_multibyte_at_max", 0, false, mutate_65, AOP_OK, "request.body.acquirementId", SEV_OK},
-    {"pay_cancel_request_body_acquirement_id_astral_over_max", 0, false, mutate_66, AOP_E_TOO_LONG, "request.body.acquirementId", SEV_ERROR},
-    {"pay_cancel_request_body_acquirement_id_bad_utf8", 0, false, mutate_67, AOP_E_BAD_UTF8, "request.body.acquirementId", SEV_ERROR},
-    {"pay_cancel_request_body_acquirement_id_nul", 0, false, mutate_68, AOP_E_BAD_UTF8, "request.body.acquirementId", SEV_ERROR},
-    {"pay_cancel_request_body_merchant_trans_id_at_max", 0, false, mutate_69, AOP_OK, "request.body.merchantTransId", SEV_OK},
-    {"pay_cancel_request_body_merchant_trans_id_over_max", 0, false, mutate_70, AOP_E_TOO_LONG, "request.body.merchantTransId", SEV_ERROR},
-    {"pay_cancel_request_body_merchant_trans_id_multibyte_at_max", 0, false, mutate_71, AOP_OK, "request.body.merchantTransId", SEV_OK},
-    {"pay_cancel_request_body_merchant_trans_id_astral_over_max", 0, false, mutate_72, AOP_E_TOO_LONG, "request.body.merchantTransId", SEV_ERROR},
-    {"pay_cancel_request_body_merchant_trans_id_bad_utf8", 0, false, mutate_73, AOP_E_BAD_UTF8, "request.body.merchantTransId", SEV_ERROR},
-    {"pay_cancel_request_body_merchant_trans_id_nul", 0, false, mutate_74, AOP_E_BAD_UTF8, "request.body.merchantTransId", SEV_ERROR},
-    {"pay_cancel_request_one_of_acquirement_id_merchant_trans_id", 0, false, mutate_75, AOP_E_ONE_OF_REQUIRED, "request.body.acquirementId", SEV_ERROR},
-    {"pay_cancel_response_valid", 0, true, mutate_76, AOP_OK, "", SEV_OK},
-    {"pay_cancel_response_head_version_missing", 0, true, mutate_77, AOP_E_ECHO_MISMATCH, "response.head.version", SEV_FATAL},
-    {"pay_cancel_response_head_version_empty", 0, true, mutate_78, AOP_E_EMPTY, "response.head.version", SEV_WARNING},
-    {"pay_cancel_response_head_version_at_max", 0, true, mutate_79, AOP_OK, "response.head.version", SEV_OK},
-    {"pay_cancel_response_head_version_over_max", 0, true, mutate_80, AOP_E_TOO_LONG, "response.head.version", SEV_WARNING},
-    {"pay_cancel_response_head_version_multibyte_at_max", 0, true, mutate_81, AOP_OK, "response.head.version", SEV_OK},
-    {"pay_cancel_response_head_version_astral_over_max", 0, true, mutate_82, AOP_E_TOO_LONG, "response.head.version", SEV_WARNING},
-    {"pay_cancel_response_head_version_bad_utf8", 0, true, mutate_83, AOP_E_BAD_UTF8, "response.head.version", SEV_WARNING},
-    {"pay_cancel_response_head_version_nul", 0, true, mutate_84, AOP_E_BAD_UTF8, "response.head.version", SEV_WARNING},
-    {"pay_cancel_response_head_function_missing", 0, true, mutate_85, AOP_E_ECHO_MISMATCH, "response.head.function", SEV_FATAL},
-    {"pay_cancel_response_head_function_empty", 0, true, mutate_86, AOP_E_EMPTY, "response.head.function", SEV_WARNING},
-    {"pay_cancel_response_head_function_at_max", 0, true, mutate_87, AOP_OK, "response.head.function", SEV_OK},
-    {"pay_cancel_response_head_function_over_max", 0, true, mutate_88, AOP_E_TOO_LONG, "response.head.function", SEV_WARNING},
-    {"pay_cancel_response_head_function_multibyte_at_max", 0, true, mutate_89, AOP_OK, "response.head.function", SEV_OK},
-    {"pay_cancel_response_head_function_astral_over_max", 0, true, mutate_90, AOP_E_TOO_LONG, "response.head.function", SEV_WARNING},
-    {"pay_cancel_response_head_function_bad_utf8", 0, true, mutate_91, AOP_E_BAD_UTF8, "response.head.function", SEV_WARNING},
-    {"pay_cancel_response_head_function_nul", 0, true, mutate_92, AOP_E_BAD_UTF8, "response.head.function", SEV_WARNING},
-    {"pay_cancel_response_head_client_id_missing", 0, true, mutate_93, AOP_E_ECHO_MISMATCH, "response.head.clientId", SEV_FATAL},
-    {"pay_cancel_response_head_client_id_empty", 0, true, mutate_94, AOP_E_EMPTY, "response.head.clientId", SEV_WARNING},
-    {"pay_cancel_response_head_client_id_at_max", 0, true, mutate_95, AOP_OK, "response.head.clientId", SEV_OK},
-    {"pay_cancel_response_head_client_id_over_max", 0, true, mutate_96, AOP_E_TOO_LONG, "response.head.clientId", SEV_WARNING},
-    {"pay_cancel_response_head_client_id_multibyte_at_max", 0, true, mutate_97, AOP_OK, "response.head.clientId", SEV_OK},
-    {"pay_cancel_response_head_client_id_astral_over_max", 0, true, mutate_98, AOP_E_TOO_LONG, "response.head.clientId", SEV_WARNING},
-    {"pay_cancel_response_head_client_id_bad_utf8", 0, true, mutate_99, AOP_E_BAD_UTF8, "response.head.clientId", SEV_WARNING},
-    {"pay_cancel_response_head_client_id_nul", 0, true, mutate_100, AOP_E_BAD_UTF8, "response.head.clientId", SEV_WARNING},
-    {"pay_cancel_response_head_resp_time_missing", 0, true, mutate_101, AOP_E_MISSING, "response.head.respTime", SEV_WARNING},
-    {"pay_cancel_response_head_resp_time_empty", 0, true, mutate_102, AOP_E_EMPTY, "response.head.respTime", SEV_WARNING},
-    {"pay_cancel_response_head_resp_time_bad_datetime_0", 0, true, mutate_103, AOP_E_BAD_DATETIME, "response.head.respTime", SEV_WARNING},
-    {"pay_cancel_response_head_resp_time_bad_datetime_1", 0, true, mutate_104, AOP_E_BAD_DATETIME, "response.head.respTime", SEV_WARNING},
-    {"pay_cancel_response_head_resp_time_bad_datetime_2", 0, true, mutate_105, AOP_E_BAD_DATETIME, "response.head.respTime", SEV_WARNING},
-    {"pay_cancel_response_head_resp_time_bad_datetime_3", 0, true, mutate_106, AOP_E_BAD_DATETIME, "response.head.respTime", SEV_WARNING},
-    {"pay_cancel_response_head_resp_time_bad_datetime_4", 0, true, mutate_107, AOP_E_BAD_DATETIME, "response.head.respTime", SEV_WARNING},
-    {"pay_cancel_response_head_resp_time_bad_datetime_5", 0, true, mutate_108, AOP_E_BAD_DATETIME, "response.head.respTime", SEV_WARNING},
-    {"pay_cancel_response_head_resp_time_datetime_fraction", 0, true, mutate_109, AOP_OK, "response.head.respTime", SEV_OK},
-    {"pay_cancel_response_head_resp_time_datetime_lower_case", 0, true, mutate_110, AOP_OK, "response.head.respTime", SEV_OK},
-    {"pay_cancel_response_head_req_msg_id_missing", 0, true, mutate_111, AOP_E_ECHO_MISMATCH, "response.head.reqMsgId", SEV_FATAL},
-    {"pay_cancel_response_head_req_msg_id_empty", 0, true, mutate_112, AOP_E_EMPTY, "response.head.reqMsgId", SEV_WARNING},
-    {"pay_cancel_response_head_req_msg_id_at_max", 0, true, mutate_113, AOP_OK, "response.head.reqMsgId", SEV_OK},
-    {"pay_cancel_response_head_req_msg_id_over_max", 0, true, mutate_114, AOP_E_TOO_LONG, "response.head.reqMsgId", SEV_WARNING},
-    {"pay_cancel_response_head_req_msg_id_multibyte_at_max", 0, true, mutate_115, AOP_OK, "response.head.reqMsgId", SEV_OK},
-    {"pay_cancel_response_head_req_msg_id_astral_over_max", 0, true, mutate_116, AOP_E_TOO_LONG, "response.head.reqMsgId", SEV_WARNING},
-    {"pay_cancel_response_head_req_msg_id_bad_utf8", 0, true, mutate_117, AOP_E_BAD_UTF8, "response.head.reqMsgId", SEV_WARNING},
-    {"pay_cancel_response_head_req_msg_id_nul", 0, true, mutate_118, AOP_E_BAD_UTF8, "response.head.reqMsgId", SEV_WARNING},
-    {"pay_cancel_response_head_reserve_at_max", 0, true, mutate_119, AOP_OK, "response.head.reserve", SEV_OK},
-    {"pay_cancel_response_head_reserve_over_max", 0, true, mutate_120, AOP_E_TOO_LONG, "response.head.reserve", SEV_WARNING},
-    {"pay_cancel_response_head_reserve_multibyte_at_max", 0, true, mutate_121, AOP_OK, "response.head.reserve", SEV_OK},
-    {"pay_cancel_response_head_reserve_astral_over_max", 0, true, mutate_122, AOP_E_TOO_LONG, "response.head.reserve", SEV_WARNING},
-    {"pay_cancel_response_head_reserve_bad_utf8", 0, true, mutate_123, AOP_E_BAD_UTF8, "response.head.reserve", SEV_WARNING},
-    {"pay_cancel_response_head_reserve_nul", 0, true, mutate_124, AOP_E_BAD_UTF8, "response.head.reserve", SEV_WARNING},
-    {"pay_cancel_response_head_sign_type_at_max", 0, true, mutate_125, AOP_OK, "response.head.signType", SEV_OK},
-    {"pay_cancel_response_head_sign_type_over_max", 0, true, mutate_126, AOP_E_TOO_LONG, "response.head.signType", SEV_WARNING},
-    {"pay_cancel_response_head_sign_type_multibyte_at_max", 0, true, mutate_127, AOP_OK, "response.head.signType", SEV_OK},
-    {"pay_cancel_response_head_sign_type_astral_over_max", 0, true, mutate_128, AOP_E_TOO_LONG, "response.head.signType", SEV_WARNING},
-    {"pay_cancel_response_head_sign_type_bad_utf8", 0, true, mutate_129, AOP_E_BAD_UTF8, "response.head.signType", SEV_WARNING},
-    {"pay_cancel_response_head_sign_type_nul", 0, true, mutate_130, AOP_E_BAD_UTF8, "response.head.signType", SEV_WARNING},
-    {"pay_cancel_response_body_result_info_result_status_missing", 0, true, mutate_131, AOP_E_MISSING, "response.body.resultInfo.resultStatus", SEV_FATAL},
-    {"pay_cancel_response_body_result_info_result_status_bad_enum", 0, true, mutate_132, AOP_E_BAD_ENUM, "response.body.resultInfo.resultStatus", SEV_FATAL},
-    {"pay_cancel_response_body_result_info_result_status_enum_wrong_case", 0, true, mutate_133, AOP_E_BAD_ENUM, "response.body.resultInfo.resultStatus", SEV_FATAL},
-    {"pay_cancel_response_body_result_info_result_code_id_at_max", 0, true, mutate_134, AOP_OK, "response.body.resultInfo.resultCodeId", SEV_OK},
-    {"pay_cancel_response_body_result_info_result_code_id_over_max", 0, true, mutate_135, AOP_E_TOO_LONG, "response.body.resultInfo.resultCodeId", SEV_WARNING},
-    {"pay_cancel_response_body_result_info_result_code_id_multibyte_at_max", 0, true, mutate_136, AOP_OK, "response.body.resultInfo.resultCodeId", SEV_OK},
-    {"pay_cancel_response_body_result_info_result_code_id_astral_over_max", 0, true, mutate_137, AOP_E_TOO_LONG, "response.body.resultInfo.resultCodeId", SEV_WARNING},
-    {"pay_cancel_response_body_result_info_result_code_id_bad_utf8", 0, true, mutate_138, AOP_E_BAD_UTF8, "response.body.resultInfo.resultCodeId", SEV_WARNING},
-    {"pay_cancel_response_body_result_info_result_code_id_nul", 0, true, mutate_139, AOP_E_BAD_UTF8, "response.body.resultInfo.resultCodeId", SEV_WARNING},
-    {"pay_cancel_response_body_result_info_result_code_missing", 0, true, mutate_140, AOP_E_MISSING, "response.body.resultInfo.resultCode", SEV_FATAL},
-    {"pay_cancel_response_body_result_info_result_code_empty", 0, true, mutate_141, AOP_E_EMPTY, "response.body.resultInfo.resultCode", SEV_WARNING},
-    {"pay_cancel_response_body_result_info_result_code_at_max", 0, true, mutate_142, AOP_OK, "response.body.resultInfo.resultCode", SEV_OK},
-    {"pay_cancel_response_body_result_info_result_code_over_max", 0, true, mutate_143, AOP_E_TOO_LONG, "response.body.resultInfo.resultCode", SEV_WARNING},
-    {"pay_cancel_response_body_result_info_result_code_multibyte_at_max", 0, true, mutate_144, AOP_OK, "response.body.resultInfo.resultCode", SEV_OK},
-    {"pay_cancel_response_body_result_info_result_code_astral_over_max", 0, true, mutate_145, AOP_E_TOO_LONG, "response.body.resultInfo.resultCode", SEV_WARNING},
-    {"pay_cancel_response_body_result_info_result_code_bad_utf8", 0, true, mutate_146, AOP_E_BAD_UTF8, "response.body.resultInfo.resultCode", SEV_WARNING},
-    {"pay_cancel_response_body_result_info_result_code_nul", 0, true, mutate_147, AOP_E_BAD_UTF8, "response.body.resultInfo.resultCode", SEV_WARNING},
-    {"pay_cancel_response_body_result_info_result_msg_at_max", 0, true, mutate_148, AOP_OK, "response.body.resultInfo.resultMsg", SEV_OK},
-    {"pay_cancel_response_body_result_info_result_msg_over_max", 0, true, mutate_149, AOP_E_TOO_LONG, "response.body.resultInfo.resultMsg", SEV_WARNING},
-    {"pay_cancel_response_body_result_info_result_msg_multibyte_at_max", 0, true, mutate_150, AOP_OK, "response.body.resultInfo.resultMsg", SEV_OK},
-    {"pay_cancel_response_body_result_info_result_msg_astral_over_max", 0, true, mutate_151, AOP_E_TOO_LONG, "response.body.resultInfo.resultMsg", SEV_WARNING},
-    {"pay_cancel_response_body_result_info_result_msg_bad_utf8", 0, true, mutate_152, AOP_E_BAD_UTF8, "response.body.resultInfo.resultMsg", SEV_WARNING},
-    {"pay_cancel_response_body_result_info_result_msg_nul", 0, true, mutate_153, AOP_E_BAD_UTF8, "response.body.resultInfo.resultMsg", SEV_WARNING},
-    {"pay_cancel_response_body_acquirement_id_at_max", 0, true, mutate_154, AOP_OK, "response.body.acquirementId", SEV_OK},
-    {"pay_cancel_response_body_acquirement_id_over_max", 0, true, mutate_155, AOP_E_TOO_LONG, "response.body.acquirementId", SEV_WARNING},
-    {"pay_cancel_response_body_acquirement_id_multibyte_at_max", 0, true, mutate_156, AOP_OK, "response.body.acquirementId", SEV_OK},
-    {"pay_cancel_response_body_acquirement_id_astral_over_max", 0, true, mutate_157, AOP_E_TOO_LONG, "response.body.acquirementId", SEV_WARNING},
-    {"pay_cancel_response_body_acquirement_id_bad_utf8", 0, true, mutate_158, AOP_E_BAD_UTF8, "response.body.acquirementId", SEV_WARNING},
-    {"pay_cancel_response_body_acquirement_id_nul", 0, true, mutate_159, AOP_E_BAD_UTF8, "response.body.acquirementId", SEV_WARNING},
-    {"pay_cancel_response_body_merchant_trans_id_at_max", 0, true, mutate_160, AOP_OK, "response.body.merchantTransId", SEV_OK},
-    {"pay_cancel_response_body_merchant_trans_id_over_max", 0, true, mutate_161, AOP_E_TOO_LONG, "response.body.merchantTransId", SEV_WARNING},
-    {"pay_cancel_response_body_merchant_trans_id_multibyte_at_max", 0, true, mutate_162, AOP_OK, "response.body.merchantTransId", SEV_OK},
-    {"pay_cancel_response_body_merchant_trans_id_astral_over_max", 0, true, mutate_163, AOP_E_TOO_LONG, "response.body.merchantTransId", SEV_WARNING},
-    {"pay_cancel_response_body_merchant_trans_id_bad_utf8", 0, true, mutate_164, AOP_E_BAD_UTF8, "response.body.merchantTransId", SEV_WARNING},
-    {"pay_cancel_response_body_merchant_trans_id_nul", 0, true, mutate_165, AOP_E_BAD_UTF8, "response.body.merchantTransId", SEV_WARNING},
-    {"pay_cancel_response_body_cancel_time_bad_datetime_0", 0, true, mutate_166, AOP_E_BAD_DATETIME, "response.body.cancelTime", SEV_WARNING},
-    {"pay_cancel_response_body_cancel_time_bad_datetime_1", 0, true, mutate_167, AOP_E_BAD_DATETIME, "response.body.cancelTime", SEV_WARNING},
-    {"pay_cancel_response_body_cancel_time_bad_datetime_2", 0, true, mutate_168, AOP_E_BAD_DATETIME, "response.body.cancelTime", SEV_WARNING},
-    {"pay_cancel_response_body_cancel_time_bad_datetime_3", 0, true, mutate_169, AOP_E_BAD_DATETIME, "response.body.cancelTime", SEV_WARNING},
-    {"pay_cancel_response_body_cancel_time_bad_datetime_4", 0, true, mutate_170, AOP_E_BAD_DATETIME, "response.body.cancelTime", SEV_WARNING},
-    {"pay_cancel_response_body_cancel_time_bad_datetime_5", 0, true, mutate_171, AOP_E_BAD_DATETIME, "response.body.cancelTime", SEV_WARNING},
-    {"pay_cancel_response_body_cancel_time_datetime_fraction", 0, true, mutate_172, AOP_OK, "response.body.cancelTime", SEV_OK},
-    {"pay_cancel_response_body_cancel_time_datetime_lower_case", 0, true, mutate_173, AOP_OK, "response.body.cancelTime", SEV_OK},
-    {"pay_cancel_response_echo_head_version", 0, true, mutate_174, AOP_E_ECHO_MISMATCH, "response.head.version", SEV_FATAL},
-    {"pay_cancel_response_echo_head_function", 0, true, mutate_175, AOP_E_ECHO_MISMATCH, "response.head.function", SEV_FATAL},
-    {"pay_cancel_response_echo_head_client_id", 0, true, mutate_176, AOP_E_ECHO_MISMATCH, "response.head.clientId", SEV_FATAL},
-    {"pay_cancel_response_echo_head_req_msg_id", 0, true, mutate_177, AOP_E_ECHO_MISMATCH, "response.head.reqMsgId", SEV_FATAL},
-    {"pay_cancel_response_echo_body_acquirement_id", 0, true, mutate_178, AOP_E_ECHO_MISMATCH, "response.body.acquirementId", SEV_FATAL},
-    {"pay_cancel_response_echo_body_merchant_trans_id", 0, true, mutate_179, AOP_E_ECHO_MISMATCH, "response.body.merchantTransId", SEV_FATAL},
-    {"refund_request_valid", 1, false, mutate_180, AOP_OK, "", SEV_OK},
-    {"refund_request_head_version_missing", 1, false, mutate_181, AOP_E_MISSING, "request.head.version", SEV_ERROR},
-    {"refund_request_head_version_empty", 1, false, mutate_182, AOP_E_EMPTY, "request.head.version", SEV_ERROR},
-    {"refund_request_head_version_at_max", 1, false, mutate_183, AOP_OK, "request.head.version", SEV_OK},
-    {"refund_request_head_version_over_max", 1, false, mutate_184, AOP_E_TOO_LONG, "request.head.version", SEV_ERROR},
-    {"refund_request_head_version_multibyte_at_max", 1, false, mutate_185, AOP_OK, "request.head.version", SEV_OK},
-    {"refund_request_head_version_astral_over_max", 1, false, mutate_186, AOP_E_TOO_LONG, "request.head.version", SEV_ERROR},
-    {"refund_request_head_version_bad_utf8", 1, false, mutate_187, AOP_E_BAD_UTF8, "request.head.version", SEV_ERROR},
-    {"refund_request_head_version_nul", 1, false, mutate_188, AOP_E_BAD_UTF8, "request.head.version", SEV_ERROR},
-    {"refund_request_head_function_missing", 1, false, mutate_189, AOP_E_MISSING, "request.head.function", SEV_ERROR},
-    {"refund_request_head_function_empty", 1, false, mutate_190, AOP_E_EMPTY, "request.head.function", SEV_ERROR},
-    {"refund_request_head_function_at_max", 1, false, mutate_191, AOP_OK, "request.head.function", SEV_OK},
-    {"refund_request_head_function_over_max", 1, false, mutate_192, AOP_E_TOO_LONG, "request.head.function", SEV_ERROR},
-    {"refund_request_head_function_multibyte_at_max", 1, false, mutate_193, AOP_OK, "request.head.function", SEV_OK},
-    {"refund_request_head_function_astral_over_max", 1, false, mutate_194, AOP_E_TOO_LONG, "request.head.function", SEV_ERROR},
-    {"refund_request_head_function_bad_utf8", 1, false, mutate_195, AOP_E_BAD_UTF8, "request.head.function", SEV_ERROR},
-    {"refund_request_head_function_nul", 1, false, mutate_196, AOP_E_BAD_UTF8, "request.head.function", SEV_ERROR},
-    {"refund_request_head_client_id_missing", 1, false, mutate_197, AOP_E_MISSING, "request.head.clientId", SEV_ERROR},
-    {"refund_request_head_client_id_empty", 1, false, mutate_198, AOP_E_EMPTY, "request.head.clientId", SEV_ERROR},
-    {"refund_request_head_client_id_at_max", 1, false, mutate_199, AOP_OK, "request.head.clientId", SEV_OK},
-    {"refund_request_head_client_id_over_max", 1, false, mutate_200, AOP_E_TOO_LONG, "request.head.clientId", SEV_ERROR},
-    {"refund_request_head_client_id_multibyte_at_max", 1, false, mutate_201, AOP_OK, "request.head.clientId", SEV_OK},
-    {"refund_request_head_client_id_astral_over_max", 1, false, mutate_202, AOP_E_TOO_LONG, "request.head.clientId", SEV_ERROR},
-    {"refund_request_head_client_id_bad_utf8", 1, false, mutate_203, AOP_E_BAD_UTF8, "request.head.clientId", SEV_ERROR},
-    {"refund_request_head_client_id_nul", 1, false, mutate_204, AOP_E_BAD_UTF8, "request.head.clientId", SEV_ERROR},
-    {"refund_request_head_req_time_missing", 1, false, mutate_205, AOP_E_MISSING, "request.head.reqTime", SEV_ERROR},
-    {"refund_request_head_req_time_empty", 1, false, mutate_206, AOP_E_EMPTY, "request.head.reqTime", SEV_ERROR},
-    {"refund_request_head_req_time_bad_datetime_0", 1, false, mutate_207, AOP_E_BAD_DATETIME, "request.head.reqTime", SEV_ERROR},
-    {"refund_request_head_req_time_bad_datetime_1", 1, false, mutate_208, AOP_E_BAD_DATETIME, "request.head.reqTime", SEV_ERROR},
-    {"refund_request_head_req_time_bad_datetime_2", 1, false, mutate_209, AOP_E_BAD_DATETIME, "request.head.reqTime", SEV_ERROR},
-    {"refund_request_head_req_time_bad_datetime_3", 1, false, mutate_210, AOP_E_BAD_DATETIME, "request.head.reqTime", SEV_ERROR},
-    {"refund_request_head_req_time_bad_datetime_4", 1, false, mutate_211, AOP_E_BAD_DATETIME, "request.head.reqTime", SEV_ERROR},
-    {"refund_request_head_req_time_bad_datetime_5", 1, false, mutate_212, AOP_E_BAD_DATETIME, "request.head.reqTime", SEV_ERROR},
-    {"refund_request_head_req_time_datetime_fraction", 1, false, mutate_213, AOP_OK, "request.head.reqTime", SEV_OK},
-    {"refund_request_head_req_time_datetime_lower_case", 1, false, mutate_214, AOP_E_BAD_DATETIME, "request.head.reqTime", SEV_ERROR},
-    {"refund_request_head_req_msg_id_missing", 1, false, mutate_215, AOP_E_MISSING, "request.head.reqMsgId", SEV_ERROR},
-    {"refund_request_head_req_msg_id_empty", 1, false, mutate_216, AOP_E_EMPTY, "request.head.reqMsgId", SEV_ERROR},
-    {"refund_request_head_req_msg_id_at_max", 1, false, mutate_217, AOP_OK, "request.head.reqMsgId", SEV_OK},
-    {"refund_request_head_req_msg_id_over_max", 1, false, mutate_218, AOP_E_TOO_LONG, "request.head.reqMsgId", SEV_ERROR},
-    {"refund_request_head_req_msg_id_multibyte_at_max", 1, false, mutate_219, AOP_OK, "request.head.reqMsgId", SEV_OK},
-    {"refund_request_head_req_msg_id_astral_over_max", 1, false, mutate_220, AOP_E_TOO_LONG, "request.head.reqMsgId", SEV_ERROR},
-    {"refund_request_head_req_msg_id_bad_utf8", 1, false, mutate_221, AOP_E_BAD_UTF8, "request.head.reqMsgId", SEV_ERROR},
-    {"refund_request_head_req_msg_id_nul", 1, false, mutate_222, AOP_E_BAD_UTF8, "request.head.reqMsgId", SEV_ERROR},
-    {"refund_request_head_reserve_at_max", 1, false, mutate_223, AOP_OK, "request.head.reserve", SEV_OK},
-    {"refund_request_head_reserve_over_max", 1, false, mutate_224, AOP_E_TOO_LONG, "request.head.reserve", SEV_ERROR},
-    {"refund_request_head_reserve_multibyte_at_max", 1, false, mutate_225, AOP_OK, "request.head.reserve", SEV_OK},
-    {"refund_request_head_reserve_astral_over_max", 1, false, mutate_226, AOP_E_TOO_LONG, "request.head.reserve", SEV_ERROR},
-    {"refund_request_head_reserve_bad_utf8", 1, false, mutate_227, AOP_E_BAD_UTF8, "request.head.reserve", SEV_ERROR},
-    {"refund_request_head_reserve_nul", 1, false, mutate_228, AOP_E_BAD_UTF8, "request.head.reserve", SEV_ERROR},
-    {"refund_request_head_sign_type_at_max", 1, false, mutate_229, AOP_OK, "request.head.signType", SEV_OK},
-    {"refund_request_head_sign_type_over_max", 1, false, mutate_230, AOP_E_TOO_LONG, "request.head.signType", SEV_ERROR},
-    {"refund_request_head_sign_type_multibyte_at_max", 1, false, mutate_231, AOP_OK, "request.head.signType", SEV_OK},
-    {"refund_request_head_sign_type_astral_over_max", 1, false, mutate_232, AOP_E_TOO_LONG, "request.head.signType", SEV_ERROR},
-    {"refund_request_head_sign_type_bad_utf8", 1, false, mutate_233, AOP_E_BAD_UTF8, "request.head.signType", SEV_ERROR},
-    {"refund_request_head_sign_type_nul", 1, false, mutate_234, AOP_E_BAD_UTF8, "request.head.signType", SEV_ERROR},
-    {"refund_request_body_merchant_id_missing", 1, false, mutate_235, AOP_E_MISSING, "request.body.merchantId", SEV_ERROR},
-    {"refund_request_body_merchant_id_empty", 1, false, mutate_236, AOP_E_EMPTY, "request.body.merchantId", SEV_ERROR},
-    {"refund_request_body_merchant_id_at_max", 1, false, mutate_237, AOP_OK, "request.body.merchantId", SEV_OK},
-    {"refund_request_body_merchant_id_over_max", 1, false, mutate_238, AOP_E_TOO_LONG, "request.body.merchantId", SEV_ERROR},
-    {"refund_request_body_merchant_id_multibyte_at_max", 1, false, mutate_239, AOP_OK, "request.body.merchantId", SEV_OK},
-    {"refund_request_body_merchant_id_astral_over_max", 1, false, mutate_240, AOP_E_TOO_LONG, "request.body.merchantId", SEV_ERROR},
-    {"refund_request_body_merchant_id_bad_utf8", 1, false, mutate_241, AOP_E_BAD_UTF8, "request.body.merchantId", SEV_ERROR},
-    {"refund_request_body_merchant_id_nul", 1, false, mutate_242, AOP_E_BAD_UTF8, "request.body.merchantId", SEV_ERROR},
-    {"refund_request_body_acquirement_id_missing", 1, false, mutate_243, AOP_E_MISSING, "request.body.acquirementId", SEV_ERROR},
-    {"refund_request_body_acquirement_id_empty", 1, false, mutate_244, AOP_E_EMPTY, "request.body.acquirementId", SEV_ERROR},
-    {"refund_request_body_acquirement_id_at_max", 1, false, mutate_245, AOP_OK, "request.body.acquirementId", SEV_OK},
-    {"refund_request_body_acquirement_id_over_max", 1, false, mutate_246, AOP_E_TOO_LONG, "request.body.acquirementId", SEV_ERROR},
-    {"refund_request_body_acquirement_id_multibyte_at_max", 1, false, mutate_247, AOP_OK, "request.body.acquirementId", SEV_OK},
-    {"refund_request_body_acquirement_id_astral_over_max", 1, false, mutate_248, AOP_E_TOO_LONG, "request.body.acquirementId", SEV_ERROR},
-    {"refund_request_body_acquirement_id_bad_utf8", 1, false, mutate_249, AOP_E_BAD_UTF8, "request.body.acquirementId", SEV_ERROR},
-    {"refund_request_body_acquirement_id_nul", 1, false, mutate_250, AOP_E_BAD_UTF8, "request.body.acquirementId", SEV_ERROR},
-    {"refund_request_body_merchant_refund_id_missing", 1, false, mutate_251, AOP_E_MISSING, "request.body.merchantRefundId", SEV_ERROR},
-    {"refund_request_body_merchant_refund_id_empty", 1, false, mutate_252, AOP_E_EMPTY, "request.body.merchantRefundId", SEV_ERROR},
-    {"refund_request_body_merchant_refund_id_at_max", 1, false, mutate_253, AOP_OK, "request.body.merchantRefundId", SEV_OK},
-    {"refund_request_body_merchant_refund_id_over_max", 1, false, mutate_254, AOP_E_TOO_LONG, "request.body.merchantRefundId", SEV_ERROR},
-    {"refund_request_body_merchant_refund_id_multibyte_at_max", 1, false, mutate_255, AOP_OK, "request.body.merchantRefundId", SEV_OK},
-    {"refund_request_body_merchant_refund_id_astral_over_max", 1, false, mutate_256, AOP_E_TOO_LONG, "request.body.merchantRefundId", SEV_ERROR},
-    {"refund_request_body_merchant_refund_id_bad_utf8", 1, false, mutate_257, AOP_E_BAD_UTF8, "request.body.merchantRefundId", SEV_ERROR},
-    {"refund_request_body_merchant_refund_id_nul", 1, false, mutate_258, AOP_E_BAD_UTF8, "request.body.merchantRefundId", SEV_ERROR},
-    {"refund_request_body_refund_amount_currency_missing", 1, false, mutate_259, AOP_E_MISSING, "request.body.refundAmount.currency", SEV_ERROR},
-    {"refund_request_body_refund_amount_currency_empty", 1, false, mutate_260, AOP_E_EMPTY, "request.body.refundAmount.currency", SEV_ERROR},
-    {"refund_request_body_refund_amount_currency_bad_currency_0", 1, false, mutate_261, AOP_E_BAD_CURRENCY, "request.body.refundAmount.currency", SEV_ERROR},
-    {"refund_request_body_refund_amount_currency_bad_currency_1", 1, false, mutate_262, AOP_E_BAD_CURRENCY, "request.body.refundAmount.currency", SEV_ERROR},
-    {"refund_request_body_refund_amount_currency_bad_currency_2", 1, false, mutate_263, AOP_E_BAD_CURRENCY, "request.body.refundAmount.currency", SEV_ERROR},
-    {"refund_request_body_refund_amount_currency_bad_currency_3", 1, false, mutate_264, AOP_E_BAD_CURRENCY, "request.body.refundAmount.currency", SEV_ERROR},
-    {"refund_request_body_refund_amount_value_missing", 1, false, mutate_265, AOP_E_MISSING, "request.body.refundAmount.value", SEV_ERROR},
-    {"refund_request_body_refund_amount_value_empty", 1, false, mutate_266, AOP_E_EMPTY, "request.body.refundAmount.value", SEV_ERROR},
-    {"refund_request_body_refund_amount_value_at_max", 1, false, mutate_267, AOP_OK, "request.body.refundAmount.value", SEV_OK},
-    {"refund_request_body_refund_amount_value_over_max", 1, false, mutate_268, AOP_E_TOO_LONG, "request.body.refundAmount.value", SEV_ERROR},
-    {"refund_request_body_refund_amount_value_bad_amount_0", 1, false, mutate_269, AOP_E_BAD_AMOUNT, "request.body.refundAmount.value", SEV_ERROR},
-    {"refund_request_body_refund_amount_value_bad_amount_1", 1, false, mutate_270, AOP_E_BAD_AMOUNT, "request.body.refundAmount.value", SEV_ERROR},
-    {"refund_request_body_refund_amount_value_bad_amount_2", 1, false, mutate_271, AOP_E_BAD_AMOUNT, "request.body.refundAmount.value", SEV_ERROR},
-    {"refund_request_body_refund_amount_value_bad_amount_3", 1, false, mutate_272, AOP_E_BAD_AMOUNT, "request.body.refundAmount.value", SEV_ERROR},
-    {"refund_request_body_refund_amount_value_bad_amount_4", 1, false, mutate_273, AOP_E_BAD_AMOUNT, "request.body.refundAmount.value", SEV_ERROR},
-    {"refund_request_body_refund_amount_value_bad_amount_5", 1, false, mutate_274, AOP_E_BAD_AMOUNT, "request.body.refundAmount.value", SEV_ERROR},
-    {"refund_request_body_refund_amount_value_bad_amount_6", 1, false, mutate_275, AOP_E_BAD_AMOUNT, "request.body.refundAmount.value", SEV_ERROR},
-    {"refund_request_body_refund_reason_at_max", 1, false, mutate_276, AOP_OK, "request.body.refundReason", SEV_OK},
-    {"refund_request_body_refund_reason_over_max", 1, false, mutate_277, AOP_E_TOO_LONG, "request.body.refundReason", SEV_ERROR},
-    {"refund_request_body_refund_reason_multibyte_at_max", 1, false, mutate_278, AOP_OK, "request.body.refundReason", SEV_OK},
-    {"refund_request_body_refund_reason_astral_over_max", 1, false, mutate_279, AOP_E_TOO_LONG, "request.body.refundReason", SEV_ERROR},
-    {"refund_request_body_refund_reason_bad_utf8", 1, false, mutate_280, AOP_E_BAD_UTF8, "request.body.refundReason", SEV_ERROR},
-    {"refund_request_body_refund_reason_nul", 1, false, mutate_281, AOP_E_BAD_UTF8, "request.body.refundReason", SEV_ERROR},
-    {"refund_request_body_extend_info_at_max", 1, false, mutate_282, AOP_OK, "request.body.extendInfo", SEV_OK},
-    {"refund_request_body_extend_info_over_max", 1, false, mutate_283, AOP_E_TOO_LONG, "request.body.extendInfo", SEV_ERROR},
-    {"refund_request_body_extend_info_multibyte_at_max", 1, false, mutate_284, AOP_OK, "request.body.extendInfo", SEV_OK},
-    {"refund_request_body_extend_info_astral_over_max", 1, false, mutate_285, AOP_E_TOO_LONG, "request.body.extendInfo", SEV_ERROR},
-    {"refund_request_body_extend_info_bad_utf8", 1, false, mutate_286, AOP_E_BAD_UTF8, "request.body.extendInfo", SEV_ERROR},
-    {"refund_request_body_extend_info_nul", 1, false, mutate_287, AOP_E_BAD_UTF8, "request.body.extendInfo", SEV_ERROR},
-    {"refund_response_valid", 1, true, mutate_288, AOP_OK, "", SEV_OK},
-    {"refund_response_head_version_missing", 1, true, mutate_289, AOP_E_ECHO_MISMATCH, "response.head.version", SEV_FATAL},
-    {"refund_response_head_version_empty", 1, true, mutate_290, AOP_E_EMPTY, "response.head.version", SEV_WARNING},
-    {"refund_response_head_version_at_max", 1, true, mutate_291, AOP_OK, "response.head.version", SEV_OK},
-    {"refund_response_head_version_over_max", 1, true, mutate_292, AOP_E_TOO_LONG, "response.head.version", SEV_WARNING},
-    {"refund_response_head_version_multibyte_at_max", 1, true, mutate_293, AOP_OK, "response.head.version", SEV_OK},
-    {"refund_response_head_version_astral_over_max", 1, true, mutate_294, AOP_E_TOO_LONG, "response.head.version", SEV_WARNING},
-    {"refund_response_head_version_bad_utf8", 1, true, mutate_295, AOP_E_BAD_UTF8, "response.head.version", SEV_WARNING},
-    {"refund_response_head_version_nul", 1, true, mutate_296, AOP_E_BAD_UTF8, "response.head.version", SEV_WARNING},
-    {"refund_response_head_function_missing", 1, true, mutate_297, AOP_E_ECHO_MISMATCH, "response.head.function", SEV_FATAL},
-    {"refund_response_head_function_empty", 1, true, mutate_298, AOP_E_EMPTY, "response.head.function", SEV_WARNING},
-    {"refund_response_head_function_at_max", 1, true, mutate_299, AOP_OK, "response.head.function", SEV_OK},
-    {"refund_response_head_function_over_max", 1, true, mutate_300, AOP_E_TOO_LONG, "response.head.function", SEV_WARNING},
-    {"refund_response_head_function_multibyte_at_max", 1, true, mutate_301, AOP_OK, "response.head.function", SEV_OK},
-    {"refund_response_head_function_astral_over_max", 1, true, mutate_302, AOP_E_TOO_LONG, "response.head.function", SEV_WARNING},
-    {"refund_response_head_function_bad_utf8", 1, true, mutate_303, AOP_E_BAD_UTF8, "response.head.function", SEV_WARNING},
-    {"refund_response_head_function_nul", 1, true, mutate_304, AOP_E_BAD_UTF8, "response.head.function", SEV_WARNING},
-    {"refund_response_head_client_id_missing", 1, true, mutate_305, AOP_E_ECHO_MISMATCH, "response.head.clientId", SEV_FATAL},
-    {"refund_response_head_client_id_empty", 1, true, mutate_306, AOP_E_EMPTY, "response.head.clientId", SEV_WARNING},
-    {"refund_response_head_client_id_at_max", 1, true, mutate_307, AOP_OK, "response.head.clientId", SEV_OK},
-    {"refund_response_head_client_id_over_max", 1, true, mutate_308, AOP_E_TOO_LONG, "response.head.clientId", SEV_WARNING},
-    {"refund_response_head_client_id_multibyte_at_max", 1, true, mutate_309, AOP_OK, "response.head.clientId", SEV_OK},
-    {"refund_response_head_client_id_astral_over_max", 1, true, mutate_310, AOP_E_TOO_LONG, "response.head.clientId", SEV_WARNING},
-    {"refund_response_head_client_id_bad_utf8", 1, true, mutate_311, AOP_E_BAD_UTF8, "response.head.clientId", SEV_WARNING},
-    {"refund_response_head_client_id_nul", 1, true, mutate_312, AOP_E_BAD_UTF8, "response.head.clientId", SEV_WARNING},
-    {"refund_response_head_resp_time_missing", 1, true, mutate_313, AOP_E_MISSING, "response.head.respTime", SEV_WARNING},
-    {"refund_response_head_resp_time_empty", 1, true, mutate_314, AOP_E_EMPTY, "response.head.respTime", SEV_WARNING},
-    {"refund_response_head_resp_time_bad_datetime_0", 1, true, mutate_315, AOP_E_BAD_DATETIME, "response.head.respTime", SEV_WARNING},
-    {"refund_response_head_resp_time_bad_datetime_1", 1, true, mutate_316, AOP_E_BAD_DATETIME, "response.head.respTime", SEV_WARNING},
-    {"refund_response_head_resp_time_bad_datetime_2", 1, true, mutate_317, AOP_E_BAD_DATETIME, "response.head.respTime", SEV_WARNING},
-    {"refund_response_head_resp_time_bad_datetime_3", 1, true, mutate_318, AOP_E_BAD_DATETIME, "response.head.respTime", SEV_WARNING},
-    {"refund_response_head_resp_time_bad_datetime_4", 1, true, mutate_319, AOP_E_BAD_DATETIME, "response.head.respTime", SEV_WARNING},
-    {"refund_response_head_resp_time_bad_datetime_5", 1, true, mutate_320, AOP_E_BAD_DATETIME, "response.head.respTime", SEV_WARNING},
-    {"refund_response_head_resp_time_datetime_fraction", 1, true, mutate_321, AOP_OK, "response.head.respTime", SEV_OK},
-    {"refund_response_head_resp_time_datetime_lower_case", 1, true, mutate_322, AOP_OK, "response.head.respTime", SEV_OK},
-    {"refund_response_head_req_msg_id_missing", 1, true, mutate_323, AOP_E_ECHO_MISMATCH, "response.head.reqMsgId", SEV_FATAL},
-    {"refund_response_head_req_msg_id_empty", 1, true, mutate_324, AOP_E_EMPTY, "response.head.reqMsgId", SEV_WARNING},
-    {"refund_response_head_req_msg_id_at_max", 1, true, mutate_325, AOP_OK, "response.head.reqMsgId", SEV_OK},
-    {"refund_response_head_req_msg_id_over_max", 1, true, mutate_326, AOP_E_TOO_LONG, "response.head.reqMsgId", SEV_WARNING},
-    {"refund_response_head_req_msg_id_multibyte_at_max", 1, true, mutate_327, AOP_OK, "response.head.reqMsgId", SEV_OK},
-    {"refund_response_head_req_msg_id_astral_over_max", 1, true, mutate_328, AOP_E_TOO_LONG, "response.head.reqMsgId", SEV_WARNING},
-    {"refund_response_head_req_msg_id_bad_utf8", 1, true, mutate_329, AOP_E_BAD_UTF8, "response.head.reqMsgId", SEV_WARNING},
-    {"refund_response_head_req_msg_id_nul", 1, true, mutate_330, AOP_E_BAD_UTF8, "response.head.reqMsgId", SEV_WARNING},
-    {"refund_response_head_reserve_at_max", 1, true, mutate_331, AOP_OK, "response.head.reserve", SEV_OK},
-    {"refund_response_head_reserve_over_max", 1, true, mutate_332, AOP_E_TOO_LONG, "response.head.reserve", SEV_WARNING},
-    {"refund_response_head_reserve_multibyte_at_max", 1, true, mutate_333, AOP_OK, "response.head.reserve", SEV_OK},
-    {"refund_response_head_reserve_astral_over_max", 1, true, mutate_334, AOP_E_TOO_LONG, "response.head.reserve", SEV_WARNING},
-    {"refund_response_head_reserve_bad_utf8", 1, true, mutate_335, AOP_E_BAD_UTF8, "response.head.reserve", SEV_WARNING},
-    {"refund_response_head_reserve_nul", 1, true, mutate_336, AOP_E_BAD_UTF8, "response.head.reserve", SEV_WARNING},
-    {"refund_response_head_sign_type_at_max", 1, true, mutate_337, AOP_OK, "response.head.signType", SEV_OK},
-    {"refund_response_head_sign_type_over_max", 1, true, mutate_338, AOP_E_TOO_LONG, "response.head.signType", SEV_WARNING},
-    {"refund_response_head_sign_type_multibyte_at_max", 1, true, mutate_339, AOP_OK, "response.head.signType", SEV_OK},
-    {"refund_response_head_sign_type_astral_over_max", 1, true, mutate_340, AOP_E_TOO_LONG, "response.head.signType", SEV_WARNING},
-    {"refund_response_head_sign_type_bad_utf8", 1, true, mutate_341, AOP_E_BAD_UTF8, "response.head.signType", SEV_WARNING},
-    {"refund_response_head_sign_type_nul", 1, true, mutate_342, AOP_E_BAD_UTF8, "response.head.signType", SEV_WARNING},
-    {"refund_response_body_result_info_result_status_missing", 1, true, mutate_343, AOP_E_MISSING, "response.body.resultInfo.resultStatus", SEV_FATAL},
-    {"refund_response_body_result_info_result_status_bad_enum", 1, true, mutate_344, AOP_E_BAD_ENUM, "response.body.resultInfo.resultStatus", SEV_FATAL},
-    {"refund_response_body_result_info_result_status_enum_wrong_case", 1, true, mutate_345, AOP_E_BAD_ENUM, "response.body.resultInfo.resultStatus", SEV_FATAL},
-    {"refund_response_body_result_info_result_code_id_at_max", 1, true, mutate_346, AOP_OK, "response.body.resultInfo.resultCodeId", SEV_OK},
-    {"refund_response_body_result_info_result_code_id_over_max", 1, true, mutate_347, AOP_E_TOO_LONG, "response.body.resultInfo.resultCodeId", SEV_WARNING},
-    {"refund_response_body_result_info_result_code_id_multibyte_at_max", 1, true, mutate_348, AOP_OK, "response.body.resultInfo.resultCodeId", SEV_OK},
-    {"refund_response_body_result_info_result_code_id_astral_over_max", 1, true, mutate_349, AOP_E_TOO_LONG, "response.body.resultInfo.resultCodeId", SEV_WARNING},
-    {"refund_response_body_result_info_result_code_id_bad_utf8", 1, true, mutate_350, AOP_E_BAD_UTF8, "response.body.resultInfo.resultCodeId", SEV_WARNING},
-    {"refund_response_body_result_info_result_code_id_nul", 1, true, mutate_351, AOP_E_BAD_UTF8, "response.body.resultInfo.resultCodeId", SEV_WARNING},
-    {"refund_response_body_result_info_result_code_missing", 1, true, mutate_352, AOP_E_MISSING, "response.body.resultInfo.resultCode", SEV_FATAL},
-    {"refund_response_body_result_info_result_code_empty", 1, true, mutate_353, AOP_E_EMPTY, "response.body.resultInfo.resultCode", SEV_WARNING},
-    {"refund_response_body_result_info_result_code_at_max", 1, true, mutate_354, AOP_OK, "response.body.resultInfo.resultCode", SEV_OK},
-    {"refund_response_body_result_info_result_code_over_max", 1, true, mutate_355, AOP_E_TOO_LONG, "response.body.resultInfo.resultCode", SEV_WARNING},
-    {"refund_response_body_result_info_result_code_multibyte_at_max", 1, true, mutate_356, AOP_OK, "response.body.resultInfo.resultCode", SEV_OK},
-    {"refund_response_body_result_info_result_code_astral_over_max", 1, true, mutate_357, AOP_E_TOO_LONG, "response.body.resultInfo.resultCode", SEV_WARNING},
-    {"refund_response_body_result_info_result_code_bad_utf8", 1, true, mutate_358, AOP_E_BAD_UTF8, "response.body.resultInfo.resultCode", SEV_WARNING},
-    {"refund_response_body_result_info_result_code_nul", 1, true, mutate_359, AOP_E_BAD_UTF8, "response.body.resultInfo.resultCode", SEV_WARNING},
-    {"refund_response_body_result_info_result_msg_at_max", 1, true, mutate_360, AOP_OK, "response.body.resultInfo.resultMsg", SEV_OK},
-    {"refund_response_body_result_info_result_msg_over_max", 1, true, mutate_361, AOP_E_TOO_LONG, "response.body.resultInfo.resultMsg", SEV_WARNING},
-    {"refund_response_body_result_info_result_msg_multibyte_at_max", 1, true, mutate_362, AOP_OK, "response.body.resultInfo.resultMsg", SEV_OK},
-    {"refund_response_body_result_info_result_msg_astral_over_max", 1, true, mutate_363, AOP_E_TOO_LONG, "response.body.resultInfo.resultMsg", SEV_WARNING},
-    {"refund_response_body_result_info_result_msg_bad_utf8", 1, true, mutate_364, AOP_E_BAD_UTF8, "response.body.resultInfo.resultMsg", SEV_WARNING},
-    {"refund_response_body_result_info_result_msg_nul", 1, true, mutate_365, AOP_E_BAD_UTF8, "response.body.resultInfo.resultMsg", SEV_WARNING},
-    {"refund_response_body_acquirement_id_at_max", 1, true, mutate_366, AOP_OK, "response.body.acquirementId", SEV_OK},
-    {"refund_response_body_acquirement_id_over_max", 1, true, mutate_367, AOP_E_TOO_LONG, "response.body.acquirementId", SEV_WARNING},
-    {"refund_response_body_acquirement_id_multibyte_at_max", 1, true, mutate_368, AOP_OK, "response.body.acquirementId", SEV_OK},
-    {"refund_response_body_acquirement_id_astral_over_max", 1, true, mutate_369, AOP_E_TOO_LONG, "response.body.acquirementId", SEV_WARNING},
-    {"refund_response_body_acquirement_id_bad_utf8", 1, true, mutate_370, AOP_E_BAD_UTF8, "response.body.acquirementId", SEV_WARNING},
-    {"refund_response_body_acquirement_id_nul", 1, true, mutate_371, AOP_E_BAD_UTF8, "response.body.acquirementId", SEV_WARNING},
-    {"refund_response_body_merchant_refund_id_at_max", 1, true, mutate_372, AOP_OK, "response.body.merchantRefundId", SEV_OK},
-    {"refund_response_body_merchant_refund_id_over_max", 1, true, mutate_373, AOP_E_TOO_LONG, "response.body.merchantRefundId", SEV_WARNING},
-    {"refund_response_body_merchant_refund_id_multibyte_at_max", 1, true, mutate_374, AOP_OK, "response.body.merchantRefundId", SEV_OK},
-    {"refund_response_body_merchant_refund_id_astral_over_max", 1, true, mutate_375, AOP_E_TOO_LONG, "response.body.merchantRefundId", SEV_WARNING},
-    {"refund_response_body_merchant_refund_id_bad_utf8", 1, true, mutate_376, AOP_E_BAD_UTF8, "response.body.merchantRefundId", SEV_WARNING},
-    {"refund_response_body_merchant_refund_id_nul", 1, true, mutate_377, AOP_E_BAD_UTF8, "response.body.merchantRefundId", SEV_WARNING},
-    {"refund_response_body_refund_id_missing", 1, true, mutate_378, AOP_E_MISSING, "response.body.refundId", SEV_WARNING},
-    {"refund_response_body_refund_id_at_max", 1, true, mutate_379, AOP_OK, "response.body.refundId", SEV_OK},
-    {"refund_response_body_refund_id_over_max", 1, true, mutate_380, AOP_E_TOO_LONG, "response.body.refundId", SEV_WARNING},
-    {"refund_response_body_refund_id_multibyte_at_max", 1, true, mutate_381, AOP_OK, "response.body.refundId", SEV_OK},
-    {"refund_response_body_refund_id_astral_over_max", 1, true, mutate_382, AOP_E_TOO_LONG, "response.body.refundId", SEV_WARNING},
-    {"refund_response_body_refund_id_bad_utf8", 1, true, mutate_383, AOP_E_BAD_UTF8, "response.body.refundId", SEV_WARNING},
-    {"refund_response_body_refund_id_nul", 1, true, mutate_384, AOP_E_BAD_UTF8, "response.body.refundId", SEV_WARNING},
-    {"refund_response_body_refund_amount_missing", 1, true, mutate_385, AOP_E_MISSING, "response.body.refundAmount", SEV_WARNING},
-    {"refund_response_body_refund_amount_currency_missing", 1, true, mutate_386, AOP_E_MISSING, "response.body.refundAmount.currency", SEV_WARNING},
-    {"refund_response_body_refund_amount_currency_empty", 1, true, mutate_387, AOP_E_EMPTY, "response.body.refundAmount.currency", SEV_WARNING},
-    {"refund_response_body_refund_amount_currency_bad_currency_0", 1, true, mutate_388, AOP_E_BAD_CURRENCY, "response.body.refundAmount.currency", SEV_WARNING},
-    {"refund_response_body_refund_amount_currency_bad_currency_1", 1, true, mutate_389, AOP_E_BAD_CURRENCY, "response.body.refundAmount.currency", SEV_WARNING},
-    {"refund_response_body_refund_amount_currency_bad_currency_2", 1, true, mutate_390, AOP_E_BAD_CURRENCY, "response.body.refundAmount.currency", SEV_WARNING},
-    {"refund_response_body_refund_amount_currency_bad_currency_3", 1, true, mutate_391, AOP_E_BAD_CURRENCY, "response.body.refundAmount.currency", SEV_WARNING},
-    {"refund_response_body_refund_amount_value_missing", 1, true, mutate_392, AOP_E_MISSING, "response.body.refundAmount.value", SEV_WARNING},
-    {"refund_response_body_refund_amount_value_empty", 1, true, mutate_393, AOP_E_EMPTY, "response.body.refundAmount.value", SEV_WARNING},
-    {"refund_response_body_refund_amount_value_at_max", 1, true, mutate_394, AOP_OK, "response.body.refundAmount.value", SEV_OK},
-    {"refund_response_body_refund_amount_value_over_max", 1, true, mutate_395, AOP_E_TOO_LONG, "response.body.refundAmount.value", SEV_WARNING},
-    {"refund_response_body_refund_amount_value_bad_amount_0", 1, true, mutate_396, AOP_E_BAD_AMOUNT, "response.body.refundAmount.value", SEV_WARNING},
-    {"refund_response_body_refund_amount_value_bad_amount_1", 1, true, mutate_397, AOP_E_BAD_AMOUNT, "response.body.refundAmount.value", SEV_WARNING},
-    {"refund_response_body_refund_amount_value_bad_amount_2", 1, true, mutate_398, AOP_E_BAD_AMOUNT, "response.body.refundAmount.value", SEV_WARNING},
-    {"refund_response_body_refund_amount_value_bad_amount_3", 1, true, mutate_399, AOP_E_BAD_AMOUNT, "response.body.refundAmount.value", SEV_WARNING},
-    {"refund_response_body_refund_amount_value_bad_amount_4", 1, true, mutate_400, AOP_E_BAD_AMOUNT, "response.body.refundAmount.value", SEV_WARNING},
-    {"refund_response_body_refund_amount_value_bad_amount_5", 1, true, mutate_401, AOP_E_BAD_AMOUNT, "response.body.refundAmount.value", SEV_WARNING},
-    {"refund_response_body_refund_amount_value_bad_amount_6", 1, true, mutate_402, AOP_E_BAD_AMOUNT, "response.body.refundAmount.value", SEV_WARNING},
-    {"refund_response_body_refund_time_missing", 1, true, mutate_403, AOP_E_MISSING, "response.body.refundTime", SEV_WARNING},
-    {"refund_response_body_refund_time_bad_datetime_0", 1, true, mutate_404, AOP_E_BAD_DATETIME, "response.body.refundTime", SEV_WARNING},
-    {"refund_response_body_refund_time_bad_datetime_1", 1, true, mutate_405, AOP_E_BAD_DATETIME, "response.body.refundTime", SEV_WARNING},
-    {"refund_response_body_refund_time_bad_datetime_2", 1, true, mutate_406, AOP_E_BAD_DATETIME, "response.body.refundTime", SEV_WARNING},
-    {"refund_response_body_refund_time_bad_datetime_3", 1, true, mutate_407, AOP_E_BAD_DATETIME, "response.body.refundTime", SEV_WARNING},
-    {"refund_response_body_refund_time_bad_datetime_4", 1, true, mutate_408, AOP_E_BAD_DATETIME, "response.body.refundTime", SEV_WARNING},
-    {"refund_response_body_refund_time_bad_datetime_5", 1, true, mutate_409, AOP_E_BAD_DATETIME, "response.body.refundTime", SEV_WARNING},
-    {"refund_response_body_refund_time_datetime_fraction", 1, true, mutate_410, AOP_OK, "response.body.refundTime", SEV_OK},
-    {"refund_response_body_refund_time_datetime_lower_case", 1, true, mutate_411, AOP_OK, "response.body.refundTime", SEV_OK},
-    {"refund_response_echo_head_version", 1, true, mutate_412, AOP_E_ECHO_MISMATCH, "response.head.version", SEV_FATAL},
-    {"refund_response_echo_head_function", 1, true, mutate_413, AOP_E_ECHO_MISMATCH, "response.head.function", SEV_FATAL},
-    {"refund_response_echo_head_client_id", 1, true, mutate_414, AOP_E_ECHO_MISMATCH, "response.head.clientId", SEV_FATAL},
-    {"refund_response_echo_head_req_msg_id", 1, true, mutate_415, AOP_E_ECHO_MISMATCH, "response.head.reqMsgId", SEV_FATAL},
-    {"refund_response_echo_body_acquirement_id", 1, true, mutate_416, AOP_E_ECHO_MISMATCH, "response.body.acquirementId", SEV_FATAL},
-    {"refund_response_echo_body_merchant_refund_id", 1, true, mutate_417, AOP_E_ECHO_MISMATCH, "response.body.merchantRefundId", SEV_FATAL},
-    {"offline_pay_request_valid", 2, false, mutate_418, AOP_OK, "", SEV_OK},
-    {"offline_pay_request_head_version_missing", 2, false, mutate_419, AOP_E_MISSING, "request.head.version", SEV_ERROR},
-    {"offline_pay_request_head_version_empty", 2, false, mutate_420, AOP_E_EMPTY, "request.head.version", SEV_ERROR},
-    {"offline_pay_request_head_version_at_max", 2, false, mutate_421, AOP_OK, "request.head.version", SEV_OK},
-    {"offline_pay_request_head_version_over_max", 2, false, mutate_422, AOP_E_TOO_LONG, "request.head.version", SEV_ERROR},
-    {"offline_pay_request_head_version_multibyte_at_max", 2, false, mutate_423, AOP_OK, "request.head.version", SEV_OK},
-    {"offline_pay_request_head_version_astral_over_max", 2, false, mutate_424, AOP_E_TOO_LONG, "request.head.version", SEV_ERROR},
-    {"offline_pay_request_head_version_bad_utf8", 2, false, mutate_425, AOP_E_BAD_UTF8, "request.head.version", SEV_ERROR},
-    {"offline_pay_request_head_version_nul", 2, false, mutate_426, AOP_E_BAD_UTF8, "request.head.version", SEV_ERROR},
-    {"offline_pay_request_head_function_missing", 2, false, mutate_427, AOP_E_MISSING, "request.head.function", SEV_ERROR},
-    {"offline_pay_request_head_function_empty", 2, false, mutate_428, AOP_E_EMPTY, "request.head.function", SEV_ERROR},
-    {"offline_pay_request_head_function_at_max", 2, false, mutate_429, AOP_OK, "request.head.function", SEV_OK},
-    {"offline_pay_request_head_function_over_max", 2, false, mutate_430, AOP_E_TOO_LONG, "request.head.function", SEV_ERROR},
-    {"offline_pay_request_head_function_multibyte_at_max", 2, false, mutate_431, AOP_OK, "request.head.function", SEV_OK},
-    {"offline_pay_request_head_function_astral_over_max", 2, false, mutate_432, AOP_E_TOO_LONG, "request.head.function", SEV_ERROR},
-    {"offline_pay_request_head_function_bad_utf8", 2, false, mutate_433, AOP_E_BAD_UTF8, "request.head.function", SEV_ERROR},
-    {"offline_pay_request_head_function_nul", 2, false, mutate_434, AOP_E_BAD_UTF8, "request.head.function", SEV_ERROR},
-    {"offline_pay_request_head_client_id_missing", 2, false, mutate_435, AOP_E_MISSING, "request.head.clientId", SEV_ERROR},
-    {"offline_pay_request_head_client_id_empty", 2, false, mutate_436, AOP_E_EMPTY, "request.head.clientId", SEV_ERROR},
-    {"offline_pay_request_head_client_id_at_max", 2, false, mutate_437, AOP_OK, "request.head.clientId", SEV_OK},
-    {"offline_pay_request_head_client_id_over_max", 2, false, mutate_438, AOP_E_TOO_LONG, "request.head.clientId", SEV_ERROR},
-    {"offline_pay_request_head_client_id_multibyte_at_max", 2, false, mutate_439, AOP_OK, "request.head.clientId", SEV_OK},
-    {"offline_pay_request_head_client_id_astral_over_max", 2, false, mutate_440, AOP_E_TOO_LONG, "request.head.clientId", SEV_ERROR},
-    {"offline_pay_request_head_client_id_bad_utf8", 2, false, mutate_441, AOP_E_BAD_UTF8, "request.head.clientId", SEV_ERROR},
-    {"offline_pay_request_head_client_id_nul", 2, false, mutate_442, AOP_E_BAD_UTF8, "request.head.clientId", SEV_ERROR},
-    {"offline_pay_request_head_req_time_missing", 2, false, mutate_443, AOP_E_MISSING, "request.head.reqTime", SEV_ERROR},
-    {"offline_pay_request_head_req_time_empty", 2, false, mutate_444, AOP_E_EMPTY, "request.head.reqTime", SEV_ERROR},
-    {"offline_pay_request_head_req_time_bad_datetime_0", 2, false, mutate_445, AOP_E_BAD_DATETIME, "request.head.reqTime", SEV_ERROR},
-    {"offline_pay_request_head_req_time_bad_datetime_1", 2, false, mutate_446, AOP_E_BAD_DATETIME, "request.head.reqTime", SEV_ERROR},
-    {"offline_pay_request_head_req_time_bad_datetime_2", 2, false, mutate_447, AOP_E_BAD_DATETIME, "request.head.reqTime", SEV_ERROR},
-    {"offline_pay_request_head_req_time_bad_datetime_3", 2, false, mutate_448, AOP_E_BAD_DATETIME, "request.head.reqTime", SEV_ERROR},
-    {"offline_pay_request_head_req_time_bad_datetime_4", 2, false, mutate_449, AOP_E_BAD_DATETIME, "request.head.reqTime", SEV_ERROR},
-    {"offline_pay_request_head_req_time_bad_datetime_5", 2, false, mutate_450, AOP_E_BAD_DATETIME, "request.head.reqTime", SEV_ERROR},
-    {"offline_pay_request_head_req_time_datetime_fraction", 2, false, mutate_451, AOP_OK, "request.head.reqTime", SEV_OK},
-    {"offline_pay_request_head_req_time_datetime_lower_case", 2, false, mutate_452, AOP_E_BAD_DATETIME, "request.head.reqTime", SEV_ERROR},
-    {"offline_pay_request_head_req_msg_id_missing", 2, false, mutate_453, AOP_E_MISSING, "request.head.reqMsgId", SEV_ERROR},
-    {"offline_pay_request_head_req_msg_id_empty", 2, false, mutate_454, AOP_E_EMPTY, "request.head.reqMsgId", SEV_ERROR},
-    {"offline_pay_request_head_req_msg_id_at_max", 2, false, mutate_455, AOP_OK, "request.head.reqMsgId", SEV_OK},
-    {"offline_pay_request_head_req_msg_id_over_max", 2, false, mutate_456, AOP_E_TOO_LONG, "request.head.reqMsgId", SEV_ERROR},
-    {"offline_pay_request_head_req_msg_id_multibyte_at_max", 2, false, mutate_457, AOP_OK, "request.head.reqMsgId", SEV_OK},
-    {"offline_pay_request_head_req_msg_id_astral_over_max", 2, false, mutate_458, AOP_E_TOO_LONG, "request.head.reqMsgId", SEV_ERROR},
-    {"offline_pay_request_head_req_msg_id_bad_utf8", 2, false, mutate_459, AOP_E_BAD_UTF8, "request.head.reqMsgId", SEV_ERROR},
-    {"offline_pay_request_head_req_msg_id_nul", 2, false, mutate_460, AOP_E_BAD_UTF8, "request.head.reqMsgId", SEV_ERROR},
-    {"offline_pay_request_head_reserve_at_max", 2, false, mutate_461, AOP_OK, "request.head.reserve", SEV_OK},
-    {"offline_pay_request_head_reserve_over_max", 2, false, mutate_462, AOP_E_TOO_LONG, "request.head.reserve", SEV_ERROR},
-    {"offline_pay_request_head_reserve_multibyte_at_max", 2, false, mutate_463, AOP_OK, "request.head.reserve", SEV_OK},
-    {"offline_pay_request_head_reserve_astral_over_max", 2, false, mutate_464, AOP_E_TOO_LONG, "request.head.reserve", SEV_ERROR},
-    {"offline_pay_request_head_reserve_bad_utf8", 2, false, mutate_465, AOP_E_BAD_UTF8, "request.head.reserve", SEV_ERROR},
-    {"offline_pay_request_head_reserve_nul", 2, false, mutate_466, AOP_E_BAD_UTF8, "request.head.reserve", SEV_ERROR},
-    {"offline_pay_request_head_sign_type_at_max", 2, false, mutate_467, AOP_OK, "request.head.signType", SEV_OK},
-    {"offline_pay_request_head_sign_type_over_max", 2, false, mutate_468, AOP_E_TOO_LONG, "request.head.signType", SEV_ERROR},
-    {"offline_pay_request_head_sign_type_multibyte_at_max", 2, false, mutate_469, AOP_OK, "request.head.signType", SEV_OK},
-    {"offline_pay_request_head_sign_type_astral_over_max", 2, false, mutate_470, AOP_E_TOO_LONG, "request.head.signType", SEV_ERROR},
-    {"offline_pay_request_head_sign_type_bad_utf8", 2, false, mutate_471, AOP_E_BAD_UTF8, "request.head.signType", SEV_ERROR},
-    {"offline_pay_request_head_sign_type_nul", 2, false, mutate_472, AOP_E_BAD_UTF8, "request.head.signType", SEV_ERROR},
-    {"offline_pay_request_body_merchant_id_missing", 2, false, mutate_473, AOP_E_MISSING, "request.body.merchantId", SEV_ERROR},
-    {"offline_pay_request_body_merchant_id_empty", 2, false, mutate_474, AOP_E_EMPTY, "request.body.merchantId", SEV_ERROR},
-    {"offline_pay_request_body_merchant_id_at_max", 2, false, mutate_475, AOP_OK, "request.body.merchantId", SEV_OK},
-    {"offline_pay_request_body_merchant_id_over_max", 2, false, mutate_476, AOP_E_TOO_LONG, "request.body.merchantId", SEV_ERROR},
-    {"offline_pay_request_body_merchant_id_multibyte_at_max", 2, false, mutate_477, AOP_OK, "request.body.merchantId", SEV_OK},
-    {"offline_pay_request_body_merchant_id_astral_over_max", 2, false, mutate_478, AOP_E_TOO_LONG, "request.body.merchantId", SEV_ERROR},
-    {"offline_pay_request_body_merchant_id_bad_utf8", 2, false, mutate_479, AOP_E_BAD_UTF8, "request.body.merchantId", SEV_ERROR},
-    {"offline_pay_request_body_merchant_id_nul", 2, false, mutate_480, AOP_E_BAD_UTF8, "request.body.merchantId", SEV_ERROR},
-    {"offline_pay_request_body_product_code_missing", 2, false, mutate_481, AOP_E_MISSING, "request.body.productCode", SEV_ERROR},
-    {"offline_pay_request_body_product_code_bad_enum", 2, false, mutate_482, AOP_E_BAD_ENUM, "request.body.productCode", SEV_ERROR},
-    {"offline_pay_request_body_product_code_enum_wrong_case", 2, false, mutate_483, AOP_E_BAD_ENUM, "request.body.productCode", SEV_ERROR},
-    {"offline_pay_request_body_merchant_trans_id_missing", 2, false, mutate_484, AOP_E_MISSING, "request.body.merchantTransId", SEV_ERROR},
-    {"offline_pay_request_body_merchant_trans_id_empty", 2, false, mutate_485, AOP_E_EMPTY, "request.body.merchantTransId", SEV_ERROR},
-    {"offline_pay_request_body_merchant_trans_id_at_max", 2, false, mutate_486, AOP_OK, "request.body.merchantTransId", SEV_OK},
-    {"offline_pay_request_body_merchant_trans_id_over_max", 2, false, mutate_487, AOP_E_TOO_LONG, "request.body.merchantTransId", SEV_ERROR},
-    {"offline_pay_request_body_merchant_trans_id_multibyte_at_max", 2, false, mutate_488, AOP_OK, "request.body.merchantTransId", SEV_OK},
-    {"offline_pay_request_body_merchant_trans_id_astral_over_max", 2, false, mutate_489, AOP_E_TOO_LONG, "request.body.merchantTransId", SEV_ERROR},
-    {"offline_pay_request_body_merchant_trans_id_bad_utf8", 2, false, mutate_490, AOP_E_BAD_UTF8, "request.body.merchantTransId", SEV_ERROR},
-    {"offline_pay_request_body_merchant_trans_id_nul", 2, false, mutate_491, AOP_E_BAD_UTF8, "request.body.merchantTransId", SEV_ERROR},
-    {"offline_pay_request_body_code_type_missing", 2, false, mutate_492, AOP_E_MISSING, "request.body.codeType", SEV_ERROR},
-    {"offline_pay_request_body_code_type_bad_enum", 2, false, mutate_493, AOP_E_BAD_ENUM, "request.body.codeType", SEV_ERROR},
-    {"offline_pay_request_body_code_type_enum_wrong_case", 2, false, mutate_494, AOP_E_BAD_ENUM, "request.body.codeType", SEV_ERROR},
-    {"offline_pay_request_body_identity_code_missing", 2, false, mutate_495, AOP_E_MISSING, "request.body.identityCode", SEV_ERROR},
-    {"offline_pay_request_body_identity_code_empty", 2, false, mutate_496, AOP_E_EMPTY, "request.body.identityCode", SEV_ERROR},
-    {"offline_pay_request_body_identity_code_at_max", 2, false, mutate_497, AOP_OK, "request.body.identityCode", SEV_OK},
-    {"offline_pay_request_body_identity_code_over_max", 2, false, mutate_498, AOP_E_TOO_LONG, "request.body.identityCode", SEV_ERROR},
-    {"offline_pay_request_body_identity_code_multibyte_at_max", 2, false, mutate_499, AOP_OK, "request.body.identityCode", SEV_OK},
-    {"offline_pay_request_body_identity_code_astral_over_max", 2, false, mutate_500, AOP_E_TOO_LONG, "request.body.identityCode", SEV_ERROR},
-    {"offline_pay_request_body_identity_code_bad_utf8", 2, false, mutate_501, AOP_E_BAD_UTF8, "request.body.identityCode", SEV_ERROR},
-    {"offline_pay_request_body_identity_code_nul", 2, false, mutate_502, AOP_E_BAD_UTF8, "request.body.identityCode", SEV_ERROR},
-    {"offline_pay_request_body_order_order_amount_currency_missing", 2, false, mutate_503, AOP_E_MISSING, "request.body.order.orderAmount.currency", SEV_ERROR},
-    {"offline_pay_request_body_order_order_amount_currency_empty", 2, false, mutate_504, AOP_E_EMPTY, "request.body.order.orderAmount.currency", SEV_ERROR},
-    {"offline_pay_request_body_order_order_amount_currency_bad_currency_0", 2, false, mutate_505, AOP_E_BAD_CURRENCY, "request.body.order.orderAmount.currency", SEV_ERROR},
-    {"offline_pay_request_body_order_order_amount_currency_bad_currency_1", 2, false, mutate_506, AOP_E_BAD_CURRENCY, "request.body.order.orderAmount.currency", SEV_ERROR},
-    {"offline_pay_request_body_order_order_amount_currency_bad_currency_2", 2, false, mutate_507, AOP_E_BAD_CURRENCY, "request.body.order.orderAmount.currency", SEV_ERROR},
-    {"offline_pay_request_body_order_order_amount_currency_bad_currency_3", 2, false, mutate_508, AOP_E_BAD_CURRENCY, "request.body.order.orderAmount.currency", SEV_ERROR},
-    {"offline_pay_request_body_order_order_amount_value_missing", 2, false, mutate_509, AOP_E_MISSING, "request.body.order.orderAmount.value", SEV_ERROR},
-    {"offline_pay_request_body_order_order_amount_value_empty", 2, false, mutate_510, AOP_E_EMPTY, "request.body.order.orderAmount.value", SEV_ERROR},
-    {"offline_pay_request_body_order_order_amount_value_at_max", 2, false, mutate_511, AOP_OK, "request.body.order.orderAmount.value", SEV_OK},
-    {"offline_pay_request_body_order_order_amount_value_over_max", 2, false, mutate_512, AOP_E_TOO_LONG, "request.body.order.orderAmount.value", SEV_ERROR},
-    {"offline_pay_request_body_order_order_amount_value_bad_amount_0", 2, false, mutate_513, AOP_E_BAD_AMOUNT, "request.body.order.orderAmount.value", SEV_ERROR},
-    {"offline_pay_request_body_order_order_amount_value_bad_amount_1", 2, false, mutate_514, AOP_E_BAD_AMOUNT, "request.body.order.orderAmount.value", SEV_ERROR},
-    {"offline_pay_request_body_order_order_amount_value_bad_amount_2", 2, false, mutate_515, AOP_E_BAD_AMOUNT, "request.body.order.orderAmount.value", SEV_ERROR},
-    {"offline_pay_request_body_order_order_amount_value_bad_amount_3", 2, false, mutate_516, AOP_E_BAD_AMOUNT, "request.body.order.orderAmount.value", SEV_ERROR},
-    {"offline_pay_request_body_order_order_amount_value_bad_amount_4", 2, false, mutate_517, AOP_E_BAD_AMOUNT, "request.body.order.orderAmount.value", SEV_ERROR},
-    {"offline_pay_request_body_order_order_amount_value_bad_amount_5", 2, false, mutate_518, AOP_E_BAD_AMOUNT, "request.body.order.orderAmount.value", SEV_ERROR},
-    {"offline_pay_request_body_order_order_amount_value_bad_amount_6", 2, false, mutate_519, AOP_E_BAD_AMOUNT, "request.body.order.orderAmount.value", SEV_ERROR},
-    {"offline_pay_request_body_order_order_title_missing", 2, false, mutate_520, AOP_E_MISSING, "request.body.order.orderTitle", SEV_ERROR},
-    {"offline_pay_request_body_order_order_title_empty", 2, false, mutate_521, AOP_E_EMPTY, "request.body.order.orderTitle", SEV_ERROR},
-    {"offline_pay_request_body_order_order_title_at_max", 2, false, mutate_522, AOP_OK, "request.body.order.orderTitle", SEV_OK},
-    {"offline_pay_request_body_order_order_title_over_max", 2, false, mutate_523, AOP_E_TOO_LONG, "request.body.order.orderTitle", SEV_ERROR},
-    {"offline_pay_request_body_order_order_title_multibyte_at_max", 2, false, mutate_524, AOP_OK, "request.body.order.orderTitle", SEV_OK},
-    {"offline_pay_request_body_order_order_title_astral_over_max", 2, false, mutate_525, AOP_E_TOO_LONG, "request.body.order.orderTitle", SEV_ERROR},
-    {"offline_pay_request_body_order_order_title_bad_utf8", 2, false, mutate_526, AOP_E_BAD_UTF8, "request.body.order.orderTitle", SEV_ERROR},
-    {"offline_pay_request_body_order_order_title_nul", 2, false, mutate_527, AOP_E_BAD_UTF8, "request.body.order.orderTitle", SEV_ERROR},
-    {"offline_pay_request_body_order_order_detail_at_max", 2, false, mutate_528, AOP_OK, "request.body.order.orderDetail", SEV_OK},
-    {"offline_pay_request_body_order_order_detail_over_max", 2, false, mutate_529, AOP_E_TOO_LONG, "request.body.order.orderDetail", SEV_ERROR},
-    {"offline_pay_request_body_order_order_detail_multibyte_at_max", 2, false, mutate_530, AOP_OK, "request.body.order.orderDetail", SEV_OK},
-    {"offline_pay_request_body_order_order_detail_astral_over_max", 2, false, mutate_531, AOP_E_TOO_LONG, "request.body.order.orderDetail", SEV_ERROR},
-    {"offline_pay_request_body_order_order_detail_bad_utf8", 2, false, mutate_532, AOP_E_BAD_UTF8, "request.body.order.orderDetail", SEV_ERROR},
-    {"offline_pay_request_body_order_order_detail_nul", 2, false, mutate_533, AOP_E_BAD_UTF8, "request.body.order.orderDetail", SEV_ERROR},
-    {"offline_pay_request_body_settle_contract_id_at_max", 2, false, mutate_534, AOP_OK, "request.body.settleContractId", SEV_OK},
-    {"offline_pay_request_body_settle_contract_id_over_max", 2, false, mutate_535, AOP_E_TOO_LONG, "request.body.settleContractId", SEV_ERROR},
-    {"offline_pay_request_body_settle_contract_id_multibyte_at_max", 2, false, mutate_536, AOP_OK, "request.body.settleContractId", SEV_OK},
-    {"offline_pay_request_body_settle_contract_id_astral_over_max", 2, false, mutate_537, AOP_E_TOO_LONG, "request.body.settleContractId", SEV_ERROR},
-    {"offline_pay_request_body_settle_contract_id_bad_utf8", 2, false, mutate_538, AOP_E_BAD_UTF8, "request.body.settleContractId", SEV_ERROR},
-    {"offline_pay_request_body_settle_contract_id_nul", 2, false, mutate_539, AOP_E_BAD_UTF8, "request.body.settleContractId", SEV_ERROR},
-    {"offline_pay_request_body_env_info_terminal_type_bad_enum", 2, false, mutate_540, AOP_E_BAD_ENUM, "request.body.envInfo.terminalType", SEV_ERROR},
-    {"offline_pay_request_body_env_info_terminal_type_enum_wrong_case", 2, false, mutate_541, AOP_E_BAD_ENUM, "request.body.envInfo.terminalType", SEV_ERROR},
-    {"offline_pay_request_body_env_info_os_type_bad_enum", 2, false, mutate_542, AOP_E_BAD_ENUM, "request.body.envInfo.osType", SEV_ERROR},
-    {"offline_pay_request_body_env_info_os_type_enum_wrong_case", 2, false, mutate_543, AOP_E_BAD_ENUM, "request.body.envInfo.osType", SEV_ERROR},
-    {"offline_pay_request_body_env_info_user_agent_at_max", 2, false, mutate_544, AOP_OK, "request.body.envInfo.userAgent", SEV_OK},
-    {"offline_pay_request_body_env_info_user_agent_over_max", 2, false, mutate_545, AOP_E_TOO_LONG, "request.body.envInfo.userAgent", SEV_ERROR},
-    {"offline_pay_request_body_env_info_user_agent_multibyte_at_max", 2, false, mutate_546, AOP_OK, "request.body.envInfo.userAgent", SEV_OK},
-    {"offline_pay_request_body_env_info_user_agent_astral_over_max", 2, false, mutate_547, AOP_E_TOO_LONG, "request.body.envInfo.userAgent", SEV_ERROR},
-    {"offline_pay_request_body_env_info_user_agent_bad_utf8", 2, false, mutate_548, AOP_E_BAD_UTF8, "request.body.envInfo.userAgent", SEV_ERROR},
-    {"offline_pay_request_body_env_info_user_agent_nul", 2, false, mutate_549, AOP_E_BAD_UTF8, "request.body.envInfo.userAgent", SEV_ERROR},
-    {"offline_pay_request_body_env_info_device_token_id_at_max", 2, false, mutate_550, AOP_OK, "request.body.envInfo.deviceTokenId", SEV_OK},
-    {"offline_pay_request_body_env_info_device_token_id_over_max", 2, false, mutate_551, AOP_E_TOO_LONG, "request.body.envInfo.deviceTokenId", SEV_ERROR},
-    {"offline_pay_request_body_env_info_device_token_id_multibyte_at_max", 2, false, mutate_552, AOP_OK, "request.body.envInfo.deviceTokenId", SEV_OK},
-    {"offline_pay_request_body_env_info_device_token_id_astral_over_max", 2, false, mutate_553, AOP_E_TOO_LONG, "request.body.envInfo.deviceTokenId", SEV_ERROR},
-    {"offline_pay_request_body_env_info_device_token_id_bad_utf8", 2, false, mutate_554, AOP_E_BAD_UTF8, "request.body.envInfo.deviceTokenId", SEV_ERROR},
-    {"offline_pay_request_body_env_info_device_token_id_nul", 2, false, mutate_555, AOP_E_BAD_UTF8, "request.body.envInfo.deviceTokenId", SEV_ERROR},
-    {"offline_pay_request_body_env_info_client_ip_at_max", 2, false, mutate_556, AOP_OK, "request.body.envInfo.clientIp", SEV_OK},
-    {"offline_pay_request_body_env_info_client_ip_over_max", 2, false, mutate_557, AOP_E_TOO_LONG, "request.body.envInfo.clientIp", SEV_ERROR},
-    {"offline_pay_request_body_env_info_client_ip_multibyte_at_max", 2, false, mutate_558, AOP_OK, "request.body.envInfo.clientIp", SEV_OK},
-    {"offline_pay_request_body_env_info_client_ip_astral_over_max", 2, false, mutate_559, AOP_E_TOO_LONG, "request.body.envInfo.clientIp", SEV_ERROR},
-    {"offline_pay_request_body_env_info_client_ip_bad_utf8", 2, false, mutate_560, AOP_E_BAD_UTF8, "request.body.envInfo.clientIp", SEV_ERROR},
-    {"offline_pay_request_body_env_info_client_ip_nul", 2, false, mutate_561, AOP_E_BAD_UTF8, "request.body.envInfo.clientIp", SEV_ERROR},
-    {"offline_pay_request_body_env_info_cookie_id_at_max", 2, false, mutate_562, AOP_OK, "request.body.envInfo.cookieId", SEV_OK},
-    {"offline_pay_request_body_env_info_cookie_id_over_max", 2, false, mutate_563, AOP_E_TOO_LONG, "request.body.envInfo.cookieId", SEV_ERROR},
-    {"offline_pay_request_body_env_info_cookie_id_multibyte_at_max", 2, false, mutate_564, AOP_OK, "request.body.envInfo.cookieId", SEV_OK},
-    {"offline_pay_request_body_env_info_cookie_id_astral_over_max", 2, false, mutate_565, AOP_E_TOO_LONG, "request.body.envInfo.cookieId", SEV_ERROR},
-    {"offline_pay_request_body_env_info_cookie_id_bad_utf8", 2, false, mutate_566, AOP_E_BAD_UTF8, "request.body.envInfo.cookieId", SEV_ERROR},
-    {"offline_pay_request_body_env_info_cookie_id_nul", 2, false, mutate_567, AOP_E_BAD_UTF8, "request.body.envInfo.cookieId", SEV_ERROR},
-    {"offline_pay_request_body_env_info_store_terminal_id_at_max", 2, false, mutate_568, AOP_OK, "request.body.envInfo.storeTerminalId", SEV_OK},
-    {"offline_pay_request_body_env_info_store_terminal_id_over_max", 2, false, mutate_569, AOP_E_TOO_LONG, "request.body.envInfo.storeTerminalId", SEV_ERROR},
-    {"offline_pay_request_body_env_info_store_terminal_id_multibyte_at_max", 2, false, mutate_570, AOP_OK, "request.body.envInfo.storeTerminalId", SEV_OK},
-    {"offline_pay_request_body_env_info_store_terminal_id_astral_over_max", 2, false, mutate_571, AOP_E_TOO_LONG, "request.body.envInfo.storeTerminalId", SEV_ERROR},
-    {"offline_pay_request_body_env_info_store_terminal_id_bad_utf8", 2, false, mutate_572, AOP_E_BAD_UTF8, "request.body.envInfo.storeTerminalId", SEV_ERROR},
-    {"offline_pay_request_body_env_info_store_terminal_id_nul", 2, false, mutate_573, AOP_E_BAD_UTF8, "request.body.envInfo.storeTerminalId", SEV_ERROR},
-    {"offline_pay_request_body_env_info_store_terminal_request_time_bad_datetime_0", 2, false, mutate_574, AOP_E_BAD_DATETIME, "request.body.envInfo.storeTerminalRequestTime", SEV_ERROR},
-    {"offline_pay_request_body_env_info_store_terminal_request_time_bad_datetime_1", 2, false, mutate_575, AOP_E_BAD_DATETIME, "request.body.envInfo.storeTerminalRequestTime", SEV_ERROR},
-    {"offline_pay_request_body_env_info_store_terminal_request_time_bad_datetime_2", 2, false, mutate_576, AOP_E_BAD_DATETIME, "request.body.envInfo.storeTerminalRequestTime", SEV_ERROR},
-    {"offline_pay_request_body_env_info_store_terminal_request_time_bad_datetime_3", 2, false, mutate_577, AOP_E_BAD_DATETIME, "request.body.envInfo.storeTerminalRequestTime", SEV_ERROR},
-    {"offline_pay_request_body_env_info_store_terminal_request_time_bad_datetime_4", 2, false, mutate_578, AOP_E_BAD_DATETIME, "request.body.envInfo.storeTerminalRequestTime", SEV_ERROR},
-    {"offline_pay_request_body_env_info_store_terminal_request_time_bad_datetime_5", 2, false, mutate_579, AOP_E_BAD_DATETIME, "request.body.envInfo.storeTerminalRequestTime", SEV_ERROR},
-    {"offline_pay_request_body_env_info_store_terminal_request_time_datetime_fraction", 2, false, mutate_580, AOP_OK, "request.body.envInfo.storeTerminalRequestTime", SEV_OK},
-    {"offline_pay_request_body_env_info_store_terminal_request_time_datetime_lower_case", 2, false, mutate_581, AOP_E_BAD_DATETIME, "request.body.envInfo.storeTerminalRequestTime", SEV_ERROR},
-    {"offline_pay_request_body_env_info_device_name_at_max", 2, false, mutate_582, AOP_OK, "request.body.envInfo.deviceName", SEV_OK},
-    {"offline_pay_request_body_env_info_device_name_over_max", 2, false, mutate_583, AOP_E_TOO_LONG, "request.body.envInfo.deviceName", SEV_ERROR},
-    {"offline_pay_request_body_env_info_device_name_multibyte_at_max", 2, false, mutate_584, AOP_OK, "request.body.envInfo.deviceName", SEV_OK},
-    {"offline_pay_request_body_env_info_device_name_astral_over_max", 2, false, mutate_585, AOP_E_TOO_LONG, "request.body.envInfo.deviceName", SEV_ERROR},
-    {"offline_pay_request_body_env_info_device_name_bad_utf8", 2, false, mutate_586, AOP_E_BAD_UTF8, "request.body.envInfo.deviceName", SEV_ERROR},
-    {"offline_pay_request_body_env_info_device_name_nul", 2, false, mutate_587, AOP_E_BAD_UTF8, "request.body.envInfo.deviceName", SEV_ERROR},
-    {"offline_pay_request_body_env_info_device_model_at_max", 2, false, mutate_588, AOP_OK, "request.body.envInfo.deviceModel", SEV_OK},
-    {"offline_pay_request_body_env_info_device_model_over_max", 2, false, mutate_589, AOP_E_TOO_LONG, "request.body.envInfo.deviceModel", SEV_ERROR},
-    {"offline_pay_request_body_env_info_device_model_multibyte_at_max", 2, false, mutate_590, AOP_OK, "request.body.envInfo.deviceModel", SEV_OK},
-    {"offline_pay_request_body_env_info_device_model_astral_over_max", 2, false, mutate_591, AOP_E_TOO_LONG, "request.body.envInfo.deviceModel", SEV_ERROR},
-    {"offline_pay_request_body_env_info_device_model_bad_utf8", 2, false, mutate_592, AOP_E_BAD_UTF8, "request.body.envInfo.deviceModel", SEV_ERROR},
-    {"offline_pay_request_body_env_info_device_model_nul", 2, false, mutate_593, AOP_E_BAD_UTF8, "request.body.envInfo.deviceModel", SEV_ERROR},
-    {"offline_pay_request_body_env_info_wireless_network_at_max", 2, false, mutate_594, AOP_OK, "request.body.envInfo.wirelessNetwork", SEV_OK},
-    {"offline_pay_request_body_env_info_wireless_network_over_max", 2, false, mutate_595, AOP_E_TOO_LONG, "request.body.envInfo.wirelessNetwork", SEV_ERROR},
-    {"offline_pay_request_body_env_info_wireless_network_multibyte_at_max", 2, false, mutate_596, AOP_OK, "request.body.envInfo.wirelessNetwork", SEV_OK},
-    {"offline_pay_request_body_env_info_wireless_network_astral_over_max", 2, false, mutate_597, AOP_E_TOO_LONG, "request.body.envInfo.wirelessNetwork", SEV_ERROR},
-    {"offline_pay_request_body_env_info_wireless_network_bad_utf8", 2, false, mutate_598, AOP_E_BAD_UTF8, "request.body.envInfo.wirelessNetwork", SEV_ERROR},
-    {"offline_pay_request_body_env_info_wireless_network_nul", 2, false, mutate_599, AOP_E_BAD_UTF8, "request.body.envInfo.wirelessNetwork", SEV_ERROR},
-    {"offline_pay_request_body_env_info_wireless_carrier_at_max", 2, false, mutate_600, AOP_OK, "request.body.envInfo.wirelessCarrier", SEV_OK},
-    {"offline_pay_request_body_env_info_wireless_carrier_over_max", 2, false, mutate_601, AOP_E_TOO_LONG, "request.body.envInfo.wirelessCarrier", SEV_ERROR},
-    {"offline_pay_request_body_env_info_wireless_carrier_multibyte_at_max", 2, false, mutate_602, AOP_OK, "request.body.envInfo.wirelessCarrier", SEV_OK},
-    {"offline_pay_request_body_env_info_wireless_carrier_astral_over_max", 2, false, mutate_603, AOP_E_TOO_LONG, "request.body.envInfo.wirelessCarrier", SEV_ERROR},
-    {"offline_pay_request_body_env_info_wireless_carrier_bad_utf8", 2, false, mutate_604, AOP_E_BAD_UTF8, "request.body.envInfo.wirelessCarrier", SEV_ERROR},
-    {"offline_pay_request_body_env_info_wireless_carrier_nul", 2, false, mutate_605, AOP_E_BAD_UTF8, "request.body.envInfo.wirelessCarrier", SEV_ERROR},
-    {"offline_pay_request_body_env_info_extend_info_at_max", 2, false, mutate_606, AOP_OK, "request.body.envInfo.extendInfo", SEV_OK},
-    {"offline_pay_request_body_env_info_extend_info_over_max", 2, false, mutate_607, AOP_E_TOO_LONG, "request.body.envInfo.extendInfo", SEV_ERROR},
-    {"offline_pay_request_body_env_info_extend_info_multibyte_at_max", 2, false, mutate_608, AOP_OK, "request.body.envInfo.extendInfo", SEV_OK},
-    {"offline_pay_request_body_env_info_extend_info_astral_over_max", 2, false, mutate_609, AOP_E_TOO_LONG, "request.body.envInfo.extendInfo", SEV_ERROR},
-    {"offline_pay_request_body_env_info_extend_info_bad_utf8", 2, false, mutate_610, AOP_E_BAD_UTF8, "request.body.envInfo.extendInfo", SEV_ERROR},
-    {"offline_pay_request_body_env_info_extend_info_nul", 2, false, mutate_611, AOP_E_BAD_UTF8, "request.body.envInfo.extendInfo", SEV_ERROR},
-    {"offline_pay_request_body_extend_info_at_max", 2, false, mutate_612, AOP_OK, "request.body.extendInfo", SEV_OK},
-    {"offline_pay_request_body_extend_info_over_max", 2, false, mutate_613, AOP_E_TOO_LONG, "request.body.extendInfo", SEV_ERROR},
-    {"offline_pay_request_body_extend_info_multibyte_at_max", 2, false, mutate_614, AOP_OK, "request.body.extendInfo", SEV_OK},
-    {"offline_pay_request_body_extend_info_astral_over_max", 2, false, mutate_615, AOP_E_TOO_LONG, "request.body.extendInfo", SEV_ERROR},
-    {"offline_pay_request_body_extend_info_bad_utf8", 2, false, mutate_616, AOP_E_BAD_UTF8, "request.body.extendInfo", SEV_ERROR},
-    {"offline_pay_request_body_extend_info_nul", 2, false, mutate_617, AOP_E_BAD_UTF8, "request.body.extendInfo", SEV_ERROR},
-    {"offline_pay_response_valid", 2, true, mutate_618, AOP_OK, "", SEV_OK},
-    {"offline_pay_response_head_version_missing", 2, true, mutate_619, AOP_E_ECHO_MISMATCH, "response.head.version", SEV_FATAL},
-    {"offline_pay_response_head_version_empty", 2, true, mutate_620, AOP_E_EMPTY, "response.head.version", SEV_WARNING},
-    {"offline_pay_response_head_version_at_max", 2, true, mutate_621, AOP_OK, "response.head.version", SEV_OK},
-    {"offline_pay_response_head_version_over_max", 2, true, mutate_622, AOP_E_TOO_LONG, "response.head.version", SEV_WARNING},
-    {"offline_pay_response_head_version_multibyte_at_max", 2, true, mutate_623, AOP_OK, "response.head.version", SEV_OK},
-    {"offline_pay_response_head_version_astral_over_max", 2, true, mutate_624, AOP_E_TOO_LONG, "response.head.version", SEV_WARNING},
-    {"offline_pay_response_head_version_bad_utf8", 2, true, mutate_625, AOP_E_BAD_UTF8, "response.head.version", SEV_WARNING},
-    {"offline_pay_response_head_version_nul", 2, true, mutate_626, AOP_E_BAD_UTF8, "response.head.version", SEV_WARNING},
-    {"offline_pay_response_head_function_missing", 2, true, mutate_627, AOP_E_ECHO_MISMATCH, "response.head.function", SEV_FATAL},
-    {"offline_pay_response_head_function_empty", 2, true, mutate_628, AOP_E_EMPTY, "response.head.function", SEV_WARNING},
-    {"offline_pay_response_head_function_at_max", 2, true, mutate_629, AOP_OK, "response.head.function", SEV_OK},
-    {"offline_pay_response_head_function_over_max", 2, true, mutate_630, AOP_E_TOO_LONG, "response.head.function", SEV_WARNING},
-    {"offline_pay_response_head_function_multibyte_at_max", 2, true, mutate_631, AOP_OK, "response.head.function", SEV_OK},
-    {"offline_pay_response_head_function_astral_over_max", 2, true, mutate_632, AOP_E_TOO_LONG, "response.head.function", SEV_WARNING},
-    {"offline_pay_response_head_function_bad_utf8", 2, true, mutate_633, AOP_E_BAD_UTF8, "response.head.function", SEV_WARNING},
-    {"offline_pay_response_head_function_nul", 2, true, mutate_634, AOP_E_BAD_UTF8, "response.head.function", SEV_WARNING},
-    {"offline_pay_response_head_client_id_missing", 2, true, mutate_635, AOP_E_ECHO_MISMATCH, "response.head.clientId", SEV_FATAL},
-    {"offline_pay_response_head_client_id_empty", 2, true, mutate_636, AOP_E_EMPTY, "response.head.clientId", SEV_WARNING},
-    {"offline_pay_response_head_client_id_at_max", 2, true, mutate_637, AOP_OK, "response.head.clientId", SEV_OK},
-    {"offline_pay_response_head_client_id_over_max", 2, true, mutate_638, AOP_E_TOO_LONG, "response.head.clientId", SEV_WARNING},
-    {"offline_pay_response_head_client_id_multibyte_at_max", 2, true, mutate_639, AOP_OK, "response.head.clientId", SEV_OK},
-    {"offline_pay_response_head_client_id_astral_over_max", 2, true, mutate_640, AOP_E_TOO_LONG, "response.head.clientId", SEV_WARNING},
-    {"offline_pay_response_head_client_id_bad_utf8", 2, true, mutate_641, AOP_E_BAD_UTF8, "response.head.clientId", SEV_WARNING},
-    {"offline_pay_response_head_client_id_nul", 2, true, mutate_642, AOP_E_BAD_UTF8, "response.head.clientId", SEV_WARNING},
-    {"offline_pay_response_head_resp_time_missing", 2, true, mutate_643, AOP_E_MISSING, "response.head.respTime", SEV_WARNING},
-    {"offline_pay_response_head_resp_time_empty", 2, true, mutate_644, AOP_E_EMPTY, "response.head.respTime", SEV_WARNING},
-    {"offline_pay_response_head_resp_time_bad_datetime_0", 2, true, mutate_645, AOP_E_BAD_DATETIME, "response.head.respTime", SEV_WARNING},
-    {"offline_pay_response_head_resp_time_bad_datetime_1", 2, true, mutate_646, AOP_E_BAD_DATETIME, "response.head.respTime", SEV_WARNING},
-    {"offline_pay_response_head_resp_time_bad_datetime_2", 2, true, mutate_647, AOP_E_BAD_DATETIME, "response.head.respTime", SEV_WARNING},
-    {"offline_pay_response_head_resp_time_bad_datetime_3", 2, true, mutate_648, AOP_E_BAD_DATETIME, "response.head.respTime", SEV_WARNING},
-    {"offline_pay_response_head_resp_time_bad_datetime_4", 2, true, mutate_649, AOP_E_BAD_DATETIME, "response.head.respTime", SEV_WARNING},
-    {"offline_pay_response_head_resp_time_bad_datetime_5", 2, true, mutate_650, AOP_E_BAD_DATETIME, "response.head.respTime", SEV_WARNING},
-    {"offline_pay_response_head_resp_time_datetime_fraction", 2, true, mutate_651, AOP_OK, "response.head.respTime", SEV_OK},
-    {"offline_pay_response_head_resp_time_datetime_lower_case", 2, true, mutate_652, AOP_OK, "response.head.respTime", SEV_OK},
-    {"offline_pay_response_head_req_msg_id_missing", 2, true, mutate_653, AOP_E_ECHO_MISMATCH, "response.head.reqMsgId", SEV_FATAL},
-    {"offline_pay_response_head_req_msg_id_empty", 2, true, mutate_654, AOP_E_EMPTY, "response.head.reqMsgId", SEV_WARNING},
-    {"offline_pay_response_head_req_msg_id_at_max", 2, true, mutate_655, AOP_OK, "response.head.reqMsgId", SEV_OK},
-    {"offline_pay_response_head_req_msg_id_over_max", 2, true, mutate_656, AOP_E_TOO_LONG, "response.head.reqMsgId", SEV_WARNING},
-    {"offline_pay_response_head_req_msg_id_multibyte_at_max", 2, true, mutate_657, AOP_OK, "response.head.reqMsgId", SEV_OK},
-    {"offline_pay_response_head_req_msg_id_astral_over_max", 2, true, mutate_658, AOP_E_TOO_LONG, "response.head.reqMsgId", SEV_WARNING},
-    {"offline_pay_response_head_req_msg_id_bad_utf8", 2, true, mutate_659, AOP_E_BAD_UTF8, "response.head.reqMsgId", SEV_WARNING},
-    {"offline_pay_response_head_req_msg_id_nul", 2, true, mutate_660, AOP_E_BAD_UTF8, "response.head.reqMsgId", SEV_WARNING},
-    {"offline_pay_response_head_reserve_at_max", 2, true, mutate_661, AOP_OK, "response.head.reserve", SEV_OK},
-    {"offline_pay_response_head_reserve_over_max", 2, true, mutate_662, AOP_E_TOO_LONG, "response.head.reserve", SEV_WARNING},
-    {"offline_pay_response_head_reserve_multibyte_at_max", 2, true, mutate_663, AOP_OK, "response.head.reserve", SEV_OK},
-    {"offline_pay_response_head_reserve_astral_over_max", 2, true, mutate_664, AOP_E_TOO_LONG, "response.head.reserve", SEV_WARNING},
-    {"offline_pay_response_head_reserve_bad_utf8", 2, true, mutate_665, AOP_E_BAD_UTF8, "response.head.reserve", SEV_WARNING},
-    {"offline_pay_response_head_reserve_nul", 2, true, mutate_666, AOP_E_BAD_UTF8, "response.head.reserve", SEV_WARNING},
-    {"offline_pay_response_head_sign_type_at_max", 2, true, mutate_667, AOP_OK, "response.head.signType", SEV_OK},
-    {"offline_pay_response_head_sign_type_over_max", 2, true, mutate_668, AOP_E_TOO_LONG, "response.head.signType", SEV_WARNING},
-    {"offline_pay_response_head_sign_type_multibyte_at_max", 2, true, mutate_669, AOP_OK, "response.head.signType", SEV_OK},
-    {"offline_pay_response_head_sign_type_astral_over_max", 2, true, mutate_670, AOP_E_TOO_LONG, "response.head.signType", SEV_WARNING},
-    {"offline_pay_response_head_sign_type_bad_utf8", 2, true, mutate_671, AOP_E_BAD_UTF8, "response.head.signType", SEV_WARNING},
-    {"offline_pay_response_head_sign_type_nul", 2, true, mutate_672, AOP_E_BAD_UTF8, "response.head.signType", SEV_WARNING},
-    {"offline_pay_response_body_result_info_result_status_missing", 2, true, mutate_673, AOP_E_MISSING, "response.body.resultInfo.resultStatus", SEV_FATAL},
-    {"offline_pay_response_body_result_info_result_status_bad_enum", 2, true, mutate_674, AOP_E_BAD_ENUM, "response.body.resultInfo.resultStatus", SEV_FATAL},
-    {"offline_pay_response_body_result_info_result_status_enum_wrong_case", 2, true, mutate_675, AOP_E_BAD_ENUM, "response.body.resultInfo.resultStatus", SEV_FATAL},
-    {"offline_pay_response_body_result_info_result_code_id_at_max", 2, true, mutate_676, AOP_OK, "response.body.resultInfo.resultCodeId", SEV_OK},
-    {"offline_pay_response_body_result_info_result_code_id_over_max", 2, true, mutate_677, AOP_E_TOO_LONG, "response.body.resultInfo.resultCodeId", SEV_WARNING},
-    {"offline_pay_response_body_result_info_result_code_id_multibyte_at_max", 2, true, mutate_678, AOP_OK, "response.body.resultInfo.resultCodeId", SEV_OK},
-    {"offline_pay_response_body_result_info_result_code_id_astral_over_max", 2, true, mutate_679, AOP_E_TOO_LONG, "response.body.resultInfo.resultCodeId", SEV_WARNING},
-    {"offline_pay_response_body_result_info_result_code_id_bad_utf8", 2, true, mutate_680, AOP_E_BAD_UTF8, "response.body.resultInfo.resultCodeId", SEV_WARNING},
-    {"offline_pay_response_body_result_info_result_code_id_nul", 2, true, mutate_681, AOP_E_BAD_UTF8, "response.body.resultInfo.resultCodeId", SEV_WARNING},
-    {"offline_pay_response_body_result_info_result_code_missing", 2, true, mutate_682, AOP_E_MISSING, "response.body.resultInfo.resultCode", SEV_FATAL},
-    {"offline_pay_response_body_result_info_result_code_empty", 2, true, mutate_683, AOP_E_EMPTY, "response.body.resultInfo.resultCode", SEV_WARNING},
-    {"offline_pay_response_body_result_info_result_code_at_max", 2, true, mutate_684, AOP_OK, "response.body.resultInfo.resultCode", SEV_OK},
-    {"offline_pay_response_body_result_info_result_code_over_max", 2, true, mutate_685, AOP_E_TOO_LONG, "response.body.resultInfo.resultCode", SEV_WARNING},
-    {"offline_pay_response_body_result_info_result_code_multibyte_at_max", 2, true, mutate_686, AOP_OK, "response.body.resultInfo.resultCode", SEV_OK},
-    {"offline_pay_response_body_result_info_result_code_astral_over_max", 2, true, mutate_687, AOP_E_TOO_LONG, "response.body.resultInfo.resultCode", SEV_WARNING},
-    {"offline_pay_response_body_result_info_result_code_bad_utf8", 2, true, mutate_688, AOP_E_BAD_UTF8, "response.body.resultInfo.resultCode", SEV_WARNING},
-    {"offline_pay_response_body_result_info_result_code_nul", 2, true, mutate_689, AOP_E_BAD_UTF8, "response.body.resultInfo.resultCode", SEV_WARNING},
-    {"offline_pay_response_body_result_info_result_msg_at_max", 2, true, mutate_690, AOP_OK, "response.body.resultInfo.resultMsg", SEV_OK},
-    {"offline_pay_response_body_result_info_result_msg_over_max", 2, true, mutate_691, AOP_E_TOO_LONG, "response.body.resultInfo.resultMsg", SEV_WARNING},
-    {"offline_pay_response_body_result_info_result_msg_multibyte_at_max", 2, true, mutate_692, AOP_OK, "response.body.resultInfo.resultMsg", SEV_OK},
-    {"offline_pay_response_body_result_info_result_msg_astral_over_max", 2, true, mutate_693, AOP_E_TOO_LONG, "response.body.resultInfo.resultMsg", SEV_WARNING},
-    {"offline_pay_response_body_result_info_result_msg_bad_utf8", 2, true, mutate_694, AOP_E_BAD_UTF8, "response.body.resultInfo.resultMsg", SEV_WARNING},
-    {"offline_pay_response_body_result_info_result_msg_nul", 2, true, mutate_695, AOP_E_BAD_UTF8, "response.body.resultInfo.resultMsg", SEV_WARNING},
-    {"offline_pay_response_body_acquirement_id_missing", 2, true, mutate_696, AOP_E_MISSING, "response.body.acquirementId", SEV_FATAL},
-    {"offline_pay_response_body_acquirement_id_at_max", 2, true, mutate_697, AOP_OK, "response.body.acquirementId", SEV_OK},
-    {"offline_pay_response_body_acquirement_id_over_max", 2, true, mutate_698, AOP_E_TOO_LONG, "response.body.acquirementId", SEV_WARNING},
-    {"offline_pay_response_body_acquirement_id_multibyte_at_max", 2, true, mutate_699, AOP_OK, "response.body.acquirementId", SEV_OK},
-    {"offline_pay_response_body_acquirement_id_astral_over_max", 2, true, mutate_700, AOP_E_TOO_LONG, "response.body.acquirementId", SEV_WARNING},
-    {"offline_pay_response_body_acquirement_id_bad_utf8", 2, true, mutate_701, AOP_E_BAD_UTF8, "response.body.acquirementId", SEV_WARNING},
-    {"offline_pay_response_body_acquirement_id_nul", 2, true, mutate_702, AOP_E_BAD_UTF8, "response.body.acquirementId", SEV_WARNING},
-    {"offline_pay_response_body_merchant_trans_id_missing", 2, true, mutate_703, AOP_E_MISSING, "response.body.merchantTransId", SEV_WARNING},
-    {"offline_pay_response_body_merchant_trans_id_at_max", 2, true, mutate_704, AOP_OK, "response.body.merchantTransId", SEV_OK},
-    {"offline_pay_response_body_merchant_trans_id_over_max", 2, true, mutate_705, AOP_E_TOO_LONG, "response.body.merchantTransId", SEV_WARNING},
-    {"offline_pay_response_body_merchant_trans_id_multibyte_at_max", 2, true, mutate_706, AOP_OK, "response.body.merchantTransId", SEV_OK},
-    {"offline_pay_response_body_merchant_trans_id_astral_over_max", 2, true, mutate_707, AOP_E_TOO_LONG, "response.body.merchantTransId", SEV_WARNING},
-    {"offline_pay_response_body_merchant_trans_id_bad_utf8", 2, true, mutate_708, AOP_E_BAD_UTF8, "response.body.merchantTransId", SEV_WARNING},
-    {"offline_pay_response_body_merchant_trans_id_nul", 2, true, mutate_709, AOP_E_BAD_UTF8, "response.body.merchantTransId", SEV_WARNING},
-    {"offline_pay_response_body_order_amount_missing", 2, true, mutate_710, AOP_E_MISSING, "response.body.orderAmount", SEV_WARNING},
-    {"offline_pay_response_body_order_amount_currency_missing", 2, true, mutate_711, AOP_E_MISSING, "response.body.orderAmount.currency", SEV_WARNING},
-    {"offline_pay_response_body_order_amount_currency_empty", 2, true, mutate_712, AOP_E_EMPTY, "response.body.orderAmount.currency", SEV_WARNING},
-    {"offline_pay_response_body_order_amount_currency_bad_currency_0", 2, true, mutate_713, AOP_E_BAD_CURRENCY, "response.body.orderAmount.currency", SEV_WARNING},
-    {"offline_pay_response_body_order_amount_currency_bad_currency_1", 2, true, mutate_714, AOP_E_BAD_CURRENCY, "response.body.orderAmount.currency", SEV_WARNING},
-    {"offline_pay_response_body_order_amount_currency_bad_currency_2", 2, true, mutate_715, AOP_E_BAD_CURRENCY, "response.body.orderAmount.currency", SEV_WARNING},
-    {"offline_pay_response_body_order_amount_currency_bad_currency_3", 2, true, mutate_716, AOP_E_BAD_CURRENCY, "response.body.orderAmount.currency", SEV_WARNING},
-    {"offline_pay_response_body_order_amount_value_missing", 2, true, mutate_717, AOP_E_MISSING, "response.body.orderAmount.value", SEV_WARNING},
-    {"offline_pay_response_body_order_amount_value_empty", 2, true, mutate_718, AOP_E_EMPTY, "response.body.orderAmount.value", SEV_WARNING},
-    {"offline_pay_response_body_order_amount_value_at_max", 2, true, mutate_719, AOP_OK, "response.body.orderAmount.value", SEV_OK},
-    {"offline_pay_response_body_order_amount_value_over_max", 2, true, mutate_720, AOP_E_TOO_LONG, "response.body.orderAmount.value", SEV_WARNING},
-    {"offline_pay_response_body_order_amount_value_bad_amount_0", 2, true, mutate_721, AOP_E_BAD_AMOUNT, "response.body.orderAmount.value", SEV_WARNING},
-    {"offline_pay_response_body_order_amount_value_bad_amount_1", 2, true, mutate_722, AOP_E_BAD_AMOUNT, "response.body.orderAmount.value", SEV_WARNING},
-    {"offline_pay_response_body_order_amount_value_bad_amount_2", 2, true, mutate_723, AOP_E_BAD_AMOUNT, "response.body.orderAmount.value", SEV_WARNING},
-    {"offline_pay_response_body_order_amount_value_bad_amount_3", 2, true, mutate_724, AOP_E_BAD_AMOUNT, "response.body.orderAmount.value", SEV_WARNING},
-    {"offline_pay_response_body_order_amount_value_bad_amount_4", 2, true, mutate_725, AOP_E_BAD_AMOUNT, "response.body.orderAmount.value", SEV_WARNING},
-    {"offline_pay_response_body_order_amount_value_bad_amount_5", 2, true, mutate_726, AOP_E_BAD_AMOUNT, "response.body.orderAmount.value", SEV_WARNING},
-    {"offline_pay_response_body_order_amount_value_bad_amount_6", 2, true, mutate_727, AOP_E_BAD_AMOUNT, "response.body.orderAmount.value", SEV_WARNING},
-    {"offline_pay_response_body_pay_amount_missing", 2, true, mutate_728, AOP_E_MISSING, "response.body.payAmount", SEV_WARNING},
-    {"offline_pay_response_body_pay_amount_currency_missing", 2, true, mutate_729, AOP_E_MISSING, "response.body.payAmount.currency", SEV_WARNING},
-    {"offline_pay_response_body_pay_amount_currency_empty", 2, true, mutate_730, AOP_E_EMPTY, "response.body.payAmount.currency", SEV_WARNING},
-    {"offline_pay_response_body_pay_amount_currency_bad_currency_0", 2, true, mutate_731, AOP_E_BAD_CURRENCY, "response.body.payAmount.currency", SEV_WARNING},
-    {"offline_pay_response_body_pay_amount_currency_bad_currency_1", 2, true, mutate_732, AOP_E_BAD_CURRENCY, "response.body.payAmount.currency", SEV_WARNING},
-    {"offline_pay_response_body_pay_amount_currency_bad_currency_2", 2, true, mutate_733, AOP_E_BAD_CURRENCY, "response.body.payAmount.currency", SEV_WARNING},
-    {"offline_pay_response_body_pay_amount_currency_bad_currency_3", 2, true, mutate_734, AOP_E_BAD_CURRENCY, "response.body.payAmount.currency", SEV_WARNING},
-    {"offline_pay_response_body_pay_amount_value_missing", 2, true, mutate_735, AOP_E_MISSING, "response.body.payAmount.value", SEV_WARNING},
-    {"offline_pay_response_body_pay_amount_value_empty", 2, true, mutate_736, AOP_E_EMPTY, "response.body.payAmount.value", SEV_WARNING},
-    {"offline_pay_response_body_pay_amount_value_at_max", 2, true, mutate_737, AOP_OK, "response.body.payAmount.value", SEV_OK},
-    {"offline_pay_response_body_pay_amount_value_over_max", 2, true, mutate_738, AOP_E_TOO_LONG, "response.body.payAmount.value", SEV_WARNING},
-    {"offline_pay_response_body_pay_amount_value_bad_amount_0", 2, true, mutate_739, AOP_E_BAD_AMOUNT, "response.body.payAmount.value", SEV_WARNING},
-    {"offline_pay_response_body_pay_amount_value_bad_amount_1", 2, true, mutate_740, AOP_E_BAD_AMOUNT, "response.body.payAmount.value", SEV_WARNING},
-    {"offline_pay_response_body_pay_amount_value_bad_amount_2", 2, true, mutate_741, AOP_E_BAD_AMOUNT, "response.body.payAmount.value", SEV_WARNING},
-    {"offline_pay_response_body_pay_amount_value_bad_amount_3", 2, true, mutate_742, AOP_E_BAD_AMOUNT, "response.body.payAmount.value", SEV_WARNING},
-    {"offline_pay_response_body_pay_amount_value_bad_amount_4", 2, true, mutate_743, AOP_E_BAD_AMOUNT, "response.body.payAmount.value", SEV_WARNING},
-    {"offline_pay_response_body_pay_amount_value_bad_amount_5", 2, true, mutate_744, AOP_E_BAD_AMOUNT, "response.body.payAmount.value", SEV_WARNING},
-    {"offline_pay_response_body_pay_amount_value_bad_amount_6", 2, true, mutate_745, AOP_E_BAD_AMOUNT, "response.body.payAmount.value", SEV_WARNING},
-    {"offline_pay_response_body_conversion_rate_missing", 2, true, mutate_746, AOP_E_MISSING, "response.body.conversionRate", SEV_WARNING},
-    {"offline_pay_response_body_conversion_rate_currency_pair_missing", 2, true, mutate_747, AOP_E_MISSING, "response.body.conversionRate.currencyPair", SEV_WARNING},
-    {"offline_pay_response_body_conversion_rate_currency_pair_empty", 2, true, mutate_748, AOP_E_EMPTY, "response.body.conversionRate.currencyPair", SEV_WARNING},
-    {"offline_pay_response_body_conversion_rate_currency_pair_at_max", 2, true, mutate_749, AOP_OK, "response.body.conversionRate.currencyPair", SEV_OK},
-    {"offline_pay_response_body_conversion_rate_currency_pair_over_max", 2, true, mutate_750, AOP_E_TOO_LONG, "response.body.conversionRate.currencyPair", SEV_WARNING},
-    {"offline_pay_response_body_conversion_rate_currency_pair_multibyte_at_max", 2, true, mutate_751, AOP_OK, "response.body.conversionRate.currencyPair", SEV_OK},
-    {"offline_pay_response_body_conversion_rate_currency_pair_astral_over_max", 2, true, mutate_752, AOP_E_TOO_LONG, "response.body.conversionRate.currencyPair", SEV_WARNING},
-    {"offline_pay_response_body_conversion_rate_currency_pair_bad_utf8", 2, true, mutate_753, AOP_E_BAD_UTF8, "response.body.conversionRate.currencyPair", SEV_WARNING},
-    {"offline_pay_response_body_conversion_rate_currency_pair_nul", 2, true, mutate_754, AOP_E_BAD_UTF8, "response.body.conversionRate.currencyPair", SEV_WARNING},
-    {"offline_pay_response_body_conversion_rate_rate_missing", 2, true, mutate_755, AOP_E_MISSING, "response.body.conversionRate.rate", SEV_WARNING},
-    {"offline_pay_response_body_conversion_rate_rate_empty", 2, true, mutate_756, AOP_E_EMPTY, "response.body.conversionRate.rate", SEV_WARNING},
-    {"offline_pay_response_body_conversion_rate_rate_at_max", 2, true, mutate_757, AOP_OK, "response.body.conversionRate.rate", SEV_OK},
-    {"offline_pay_response_body_conversion_rate_rate_over_max", 2, true, mutate_758, AOP_E_TOO_LONG, "response.body.conversionRate.rate", SEV_WARNING},
-    {"offline_pay_response_body_conversion_rate_rate_bad_decimal_0", 2, true, mutate_759, AOP_E_BAD_DECIMAL, "response.body.conversionRate.rate", SEV_WARNING},
-    {"offline_pay_response_body_conversion_rate_rate_bad_decimal_1", 2, true, mutate_760, AOP_E_BAD_DECIMAL, "response.body.conversionRate.rate", SEV_WARNING},
-    {"offline_pay_response_body_conversion_rate_rate_bad_decimal_2", 2, true, mutate_761, AOP_E_BAD_DECIMAL, "response.body.conversionRate.rate", SEV_WARNING},
-    {"offline_pay_response_body_conversion_rate_rate_bad_decimal_3", 2, true, mutate_762, AOP_E_BAD_DECIMAL, "response.body.conversionRate.rate", SEV_WARNING},
-    {"offline_pay_response_body_conversion_rate_rate_bad_decimal_4", 2, true, mutate_763, AOP_E_BAD_DECIMAL, "response.body.conversionRate.rate", SEV_WARNING},
-    {"offline_pay_response_body_conversion_rate_conversion_time_bad_datetime_0", 2, true, mutate_764, AOP_E_BAD_DATETIME, "response.body.conversionRate.conversionTime", SEV_WARNING},
-    {"offline_pay_response_body_conversion_rate_conversion_time_bad_datetime_1", 2, true, mutate_765, AOP_E_BAD_DATETIME, "response.body.conversionRate.conversionTime", SEV_WARNING},
-    {"offline_pay_response_body_conversion_rate_conversion_time_bad_datetime_2", 2, true, mutate_766, AOP_E_BAD_DATETIME, "response.body.conversionRate.conversionTime", SEV_WARNING},
-    {"offline_pay_response_body_conversion_rate_conversion_time_bad_datetime_3", 2, true, mutate_767, AOP_E_BAD_DATETIME, "response.body.conversionRate.conversionTime", SEV_WARNING},
-    {"offline_pay_response_body_conversion_rate_conversion_time_bad_datetime_4", 2, true, mutate_768, AOP_E_BAD_DATETIME, "response.body.conversionRate.conversionTime", SEV_WARNING},
-    {"offline_pay_response_body_conversion_rate_conversion_time_bad_datetime_5", 2, true, mutate_769, AOP_E_BAD_DATETIME, "response.body.conversionRate.conversionTime", SEV_WARNING},
-    {"offline_pay_response_body_conversion_rate_conversion_time_datetime_fraction", 2, true, mutate_770, AOP_OK, "response.body.conversionRate.conversionTime", SEV_OK},
-    {"offline_pay_response_body_conversion_rate_conversion_time_datetime_lower_case", 2, true, mutate_771, AOP_OK, "response.body.conversionRate.conversionTime", SEV_OK},
-    {"offline_pay_response_body_create_time_missing", 2, true, mutate_772, AOP_E_MISSING, "response.body.createTime", SEV_WARNING},
-    {"offline_pay_response_body_create_time_bad_datetime_0", 2, true, mutate_773, AOP_E_BAD_DATETIME, "response.body.createTime", SEV_WARNING},
-    {"offline_pay_response_body_create_time_bad_datetime_1", 2, true, mutate_774, AOP_E_BAD_DATETIME, "response.body.createTime", SEV_WARNING},
-    {"offline_pay_response_body_create_time_bad_datetime_2", 2, true, mutate_775, AOP_E_BAD_DATETIME, "response.body.createTime", SEV_WARNING},
-    {"offline_pay_response_body_create_time_bad_datetime_3", 2, true, mutate_776, AOP_E_BAD_DATETIME, "response.body.createTime", SEV_WARNING},
-    {"offline_pay_response_body_create_time_bad_datetime_4", 2, true, mutate_777, AOP_E_BAD_DATETIME, "response.body.createTime", SEV_WARNING},
-    {"offline_pay_response_body_create_time_bad_datetime_5", 2, true, mutate_778, AOP_E_BAD_DATETIME, "response.body.createTime", SEV_WARNING},
-    {"offline_pay_response_body_create_time_datetime_fraction", 2, true, mutate_779, AOP_OK, "response.body.createTime", SEV_OK},
-    {"offline_pay_response_body_create_time_datetime_lower_case", 2, true, mutate_780, AOP_OK, "response.body.createTime", SEV_OK},
-    {"offline_pay_response_body_user_site_missing", 2, true, mutate_781, AOP_E_MISSING, "response.body.userSite", SEV_WARNING},
-    {"offline_pay_response_body_user_site_bad_enum", 2, true, mutate_782, AOP_E_BAD_ENUM, "response.body.userSite", SEV_WARNING},
-    {"offline_pay_response_body_user_site_enum_wrong_case", 2, true, mutate_783, AOP_E_BAD_ENUM, "response.body.userSite", SEV_WARNING},
-    {"offline_pay_response_body_user_id_at_max", 2, true, mutate_784, AOP_OK, "response.body.userId", SEV_OK},
-    {"offline_pay_response_body_user_id_over_max", 2, true, mutate_785, AOP_E_TOO_LONG, "response.body.userId", SEV_WARNING},
-    {"offline_pay_response_body_user_id_multibyte_at_max", 2, true, mutate_786, AOP_OK, "response.body.userId", SEV_OK},
-    {"offline_pay_response_body_user_id_astral_over_max", 2, true, mutate_787, AOP_E_TOO_LONG, "response.body.userId", SEV_WARNING},
-    {"offline_pay_response_body_user_id_bad_utf8", 2, true, mutate_788, AOP_E_BAD_UTF8, "response.body.userId", SEV_WARNING},
-    {"offline_pay_response_body_user_id_nul", 2, true, mutate_789, AOP_E_BAD_UTF8, "response.body.userId", SEV_WARNING},
-    {"offline_pay_response_body_user_login_id_at_max", 2, true, mutate_790, AOP_OK, "response.body.userLoginId", SEV_OK},
-    {"offline_pay_response_body_user_login_id_over_max", 2, true, mutate_791, AOP_E_TOO_LONG, "response.body.userLoginId", SEV_WARNING},
-    {"offline_pay_response_body_user_login_id_multibyte_at_max", 2, true, mutate_792, AOP_OK, "response.body.userLoginId", SEV_OK},
-    {"offline_pay_response_body_user_login_id_astral_over_max", 2, true, mutate_793, AOP_E_TOO_LONG, "response.body.userLoginId", SEV_WARNING},
-    {"offline_pay_response_body_user_login_id_bad_utf8", 2, true, mutate_794, AOP_E_BAD_UTF8, "response.body.userLoginId", SEV_WARNING},
-    {"offline_pay_response_body_user_login_id_nul", 2, true, mutate_795, AOP_E_BAD_UTF8, "response.body.userLoginId", SEV_WARNING},
-    {"offline_pay_response_body_extend_info_at_max", 2, true, mutate_796, AOP_OK, "response.body.extendInfo", SEV_OK},
-    {"offline_pay_response_body_extend_info_over_max", 2, true, mutate_797, AOP_E_TOO_LONG, "response.body.extendInfo", SEV_WARNING},
-    {"offline_pay_response_body_extend_info_multibyte_at_max", 2, true, mutate_798, AOP_OK, "response.body.extendInfo", SEV_OK},
-    {"offline_pay_response_body_extend_info_astral_over_max", 2, true, mutate_799, AOP_E_TOO_LONG, "response.body.extendInfo", SEV_WARNING},
-    {"offline_pay_response_body_extend_info_bad_utf8", 2, true, mutate_800, AOP_E_BAD_UTF8, "response.body.extendInfo", SEV_WARNING},
-    {"offline_pay_response_body_extend_info_nul", 2, true, mutate_801, AOP_E_BAD_UTF8, "response.body.extendInfo", SEV_WARNING},
-    {"offline_pay_response_echo_head_version", 2, true, mutate_802, AOP_E_ECHO_MISMATCH, "response.head.version", SEV_FATAL},
-    {"offline_pay_response_echo_head_function", 2, true, mutate_803, AOP_E_ECHO_MISMATCH, "response.head.function", SEV_FATAL},
-    {"offline_pay_response_echo_head_client_id", 2, true, mutate_804, AOP_E_ECHO_MISMATCH, "response.head.clientId", SEV_FATAL},
-    {"offline_pay_response_echo_head_req_msg_id", 2, true, mutate_805, AOP_E_ECHO_MISMATCH, "response.head.reqMsgId", SEV_FATAL},
-    {"offline_pay_response_echo_body_merchant_trans_id", 2, true, mutate_806, AOP_E_ECHO_MISMATCH, "response.body.merchantTransId", SEV_FATAL},
-    {"offline_pay_response_echo_body_order_amount", 2, true, mutate_807, AOP_E_ECHO_MISMATCH, "response.body.orderAmount", SEV_FATAL},
-    {"offline_pay_query_request_valid", 3, false, mutate_808, AOP_OK, "", SEV_OK},
-    {"offline_pay_query_request_head_version_missing", 3, false, mutate_809, AOP_E_MISSING, "request.head.version", SEV_ERROR},
-    {"offline_pay_query_request_head_version_empty", 3, false, mutate_810, AOP_E_EMPTY, "request.head.version", SEV_ERROR},
-    {"offline_pay_query_request_head_version_at_max", 3, false, mutate_811, AOP_OK, "request.head.version", SEV_OK},
-    {"offline_pay_query_request_head_version_over_max", 3, false, mutate_812, AOP_E_TOO_LONG, "request.head.version", SEV_ERROR},
-    {"offline_pay_query_request_head_version_multibyte_at_max", 3, false, mutate_813, AOP_OK, "request.head.version", SEV_OK},
-    {"offline_pay_query_request_head_version_astral_over_max", 3, false, mutate_814, AOP_E_TOO_LONG, "request.head.version", SEV_ERROR},
-    {"offline_pay_query_request_head_version_bad_utf8", 3, false, mutate_815, AOP_E_BAD_UTF8, "request.head.version", SEV_ERROR},
-    {"offline_pay_query_request_head_version_nul", 3, false, mutate_816, AOP_E_BAD_UTF8, "request.head.version", SEV_ERROR},
-    {"offline_pay_query_request_head_function_missing", 3, false, mutate_817, AOP_E_MISSING, "request.head.function", SEV_ERROR},
-    {"offline_pay_query_request_head_function_empty", 3, false, mutate_818, AOP_E_EMPTY, "request.head.function", SEV_ERROR},
-    {"offline_pay_query_request_head_function_at_max", 3, false, mutate_819, AOP_OK, "request.head.function", SEV_OK},
-    {"offline_pay_query_request_head_function_over_max", 3, false, mutate_820, AOP_E_TOO_LONG, "request.head.function", SEV_ERROR},
-    {"offline_pay_query_request_head_function_multibyte_at_max", 3, false, mutate_821, AOP_OK, "request.head.function", SEV_OK},
-    {"offline_pay_query_request_head_function_astral_over_max", 3, false, mutate_822, AOP_E_TOO_LONG, "request.head.function", SEV_ERROR},
-    {"offline_pay_query_request_head_function_bad_utf8", 3, false, mutate_823, AOP_E_BAD_UTF8, "request.head.function", SEV_ERROR},
-    {"offline_pay_query_request_head_function_nul", 3, false, mutate_824, AOP_E_BAD_UTF8, "request.head.function", SEV_ERROR},
-    {"offline_pay_query_request_head_client_id_missing", 3, false, mutate_825, AOP_E_MISSING, "request.head.clientId", SEV_ERROR},
-    {"offline_pay_query_request_head_client_id_empty", 3, false, mutate_826, AOP_E_EMPTY, "request.head.clientId", SEV_ERROR},
-    {"offline_pay_query_request_head_client_id_at_max", 3, false, mutate_827, AOP_OK, "request.head.clientId", SEV_OK},
-    {"offline_pay_query_request_head_client_id_over_max", 3, false, mutate_828, AOP_E_TOO_LONG, "request.head.clientId", SEV_ERROR},
-    {"offline_pay_query_request_head_client_id_multibyte_at_max", 3, false, mutate_829, AOP_OK, "request.head.clientId", SEV_OK},
-    {"offline_pay_query_request_head_client_id_astral_over_max", 3, false, mutate_830, AOP_E_TOO_LONG, "request.head.clientId", SEV_ERROR},
-    {"offline_pay_query_request_head_client_id_bad_utf8", 3, false, mutate_831, AOP_E_BAD_UTF8, "request.head.clientId", SEV_ERROR},
-    {"offline_pay_query_request_head_client_id_nul", 3, false, mutate_832, AOP_E_BAD_UTF8, "request.head.clientId", SEV_ERROR},
-    {"offline_pay_query_request_head_req_time_missing", 3, false, mutate_833, AOP_E_MISSING, "request.head.reqTime", SEV_ERROR},
-    {"offline_pay_query_request_head_req_time_empty", 3, false, mutate_834, AOP_E_EMPTY, "request.head.reqTime", SEV_ERROR},
-    {"offline_pay_query_request_head_req_time_bad_datetime_0", 3, false, mutate_835, AOP_E_BAD_DATETIME, "request.head.reqTime", SEV_ERROR},
-    {"offline_pay_query_request_head_req_time_bad_datetime_1", 3, false, mutate_836, AOP_E_BAD_DATETIME, "request.head.reqTime", SEV_ERROR},
-    {"offline_pay_query_request_head_req_time_bad_datetime_2", 3, false, mutate_837, AOP_E_BAD_DATETIME, "request.head.reqTime", SEV_ERROR},
-    {"offline_pay_query_request_head_req_time_bad_datetime_3", 3, false, mutate_838, AOP_E_BAD_DATETIME, "request.head.reqTime", SEV_ERROR},
-    {"offline_pay_query_request_head_req_time_bad_datetime_4", 3, false, mutate_839, AOP_E_BAD_DATETIME, "request.head.reqTime", SEV_ERROR},
-    {"offline_pay_query_request_head_req_time_bad_datetime_5", 3, false, mutate_840, AOP_E_BAD_DATETIME, "request.head.reqTime", SEV_ERROR},
-    {"offline_pay_query_request_head_req_time_datetime_fraction", 3, false, mutate_841, AOP_OK, "request.head.reqTime", SEV_OK},
-    {"offline_pay_query_request_head_req_time_datetime_lower_case", 3, false, mutate_842, AOP_E_BAD_DATETIME, "request.head.reqTime", SEV_ERROR},
-    {"offline_pay_query_request_head_req_msg_id_missing", 3, false, mutate_843, AOP_E_MISSING, "request.head.reqMsgId", SEV_ERROR},
-    {"offline_pay_query_request_head_req_msg_id_empty", 3, false, mutate_844, AOP_E_EMPTY, "request.head.reqMsgId", SEV_ERROR},
-    {"offline_pay_query_request_head_req_msg_id_at_max", 3, false, mutate_845, AOP_OK, "request.head.reqMsgId", SEV_OK},
-    {"offline_pay_query_request_head_req_msg_id_over_max", 3, false, mutate_846, AOP_E_TOO_LONG, "request.head.reqMsgId", SEV_ERROR},
-    {"offline_pay_query_request_head_req_msg_id_multibyte_at_max", 3, false, mutate_847, AOP_OK, "request.head.reqMsgId", SEV_OK},
-    {"offline_pay_query_request_head_req_msg_id_astral_over_max", 3, false, mutate_848, AOP_E_TOO_LONG, "request.head.reqMsgId", SEV_ERROR},
-    {"offline_pay_query_request_head_req_msg_id_bad_utf8", 3, false, mutate_849, AOP_E_BAD_UTF8, "request.head.reqMsgId", SEV_ERROR},
-    {"offline_pay_query_request_head_req_msg_id_nul", 3, false, mutate_850, AOP_E_BAD_UTF8, "request.head.reqMsgId", SEV_ERROR},
-    {"offline_pay_query_request_head_reserve_at_max", 3, false, mutate_851, AOP_OK, "request.head.reserve", SEV_OK},
-    {"offline_pay_query_request_head_reserve_over_max", 3, false, mutate_852, AOP_E_TOO_LONG, "request.head.reserve", SEV_ERROR},
-    {"offline_pay_query_request_head_reserve_multibyte_at_max", 3, false, mutate_853, AOP_OK, "request.head.reserve", SEV_OK},
-    {"offline_pay_query_request_head_reserve_astral_over_max", 3, false, mutate_854, AOP_E_TOO_LONG, "request.head.reserve", SEV_ERROR},
-    {"offline_pay_query_request_head_reserve_bad_utf8", 3, false, mutate_855, AOP_E_BAD_UTF8, "request.head.reserve", SEV_ERROR},
-    {"offline_pay_query_request_head_reserve_nul", 3, false, mutate_856, AOP_E_BAD_UTF8, "request.head.reserve", SEV_ERROR},
-    {"offline_pay_query_request_head_sign_type_at_max", 3, false, mutate_857, AOP_OK, "request.head.signType", SEV_OK},
-    {"offline_pay_query_request_head_sign_type_over_max", 3, false, mutate_858, AOP_E_TOO_LONG, "request.head.signType", SEV_ERROR},
-    {"offline_pay_query_request_head_sign_type_multibyte_at_max", 3, false, mutate_859, AOP_OK, "request.head.signType", SEV_OK},
-    {"offline_pay_query_request_head_sign_type_astral_over_max", 3, false, mutate_860, AOP_E_TOO_LONG, "request.head.signType", SEV_ERROR},
-    {"offline_pay_query_request_head_sign_type_bad_utf8", 3, false, mutate_861, AOP_E_BAD_UTF8, "request.head.signType", SEV_ERROR},
-    {"offline_pay_query_request_head_sign_type_nul", 3, false, mutate_862, AOP_E_BAD_UTF8, "request.head.signType", SEV_ERROR},
-    {"offline_pay_query_request_body_merchant_id_missing", 3, false, mutate_863, AOP_E_MISSING, "request.body.merchantId", SEV_ERROR},
-    {"offline_pay_query_request_body_merchant_id_empty", 3, false, mutate_864, AOP_E_EMPTY, "request.body.merchantId", SEV_ERROR},
-    {"offline_pay_query_request_body_merchant_id_at_max", 3, false, mutate_865, AOP_OK, "request.body.merchantId", SEV_OK},
-    {"offline_pay_query_request_body_merchant_id_over_max", 3, false, mutate_866, AOP_E_TOO_LONG, "request.body.merchantId", SEV_ERROR},
-    {"offline_pay_query_request_body_merchant_id_multibyte_at_max", 3, false, mutate_867, AOP_OK, "request.body.merchantId", SEV_OK},
-    {"offline_pay_query_request_body_merchant_id_astral_over_max", 3, false, mutate_868, AOP_E_TOO_LONG, "request.body.merchantId", SEV_ERROR},
-    {"offline_pay_query_request_body_merchant_id_bad_utf8", 3, false, mutate_869, AOP_E_BAD_UTF8, "request.body.merchantId", SEV_ERROR},
-    {"offline_pay_query_request_body_merchant_id_nul", 3, false, mutate_870, AOP_E_BAD_UTF8, "request.body.merchantId", SEV_ERROR},
-    {"offline_pay_query_request_body_acquirement_id_at_max", 3, false, mutate_871, AOP_OK, "request.body.acquirementId", SEV_OK},
-    {"offline_pay_query_request_body_acquirement_id_over_max", 3, false, mutate_872, AOP_E_TOO_LONG, "request.body.acquirementId", SEV_ERROR},
-    {"offline_pay_query_request_body_acquirement_id_multibyte_at_max", 3, false, mutate_873, AOP_OK, "request.body.acquirementId", SEV_OK},
-    {"offline_pay_query_request_body_acquirement_id_astral_over_max", 3, false, mutate_874, AOP_E_TOO_LONG, "request.body.acquirementId", SEV_ERROR},
-    {"offline_pay_query_request_body_acquirement_id_bad_utf8", 3, false, mutate_875, AOP_E_BAD_UTF8, "request.body.acquirementId", SEV_ERROR},
-    {"offline_pay_query_request_body_acquirement_id_nul", 3, false, mutate_876, AOP_E_BAD_UTF8, "request.body.acquirementId", SEV_ERROR},
-    {"offline_pay_query_request_body_merchant_trans_id_at_max", 3, false, mutate_877, AOP_OK, "request.body.merchantTransId", SEV_OK},
-    {"offline_pay_query_request_body_merchant_trans_id_over_max", 3, false, mutate_878, AOP_E_TOO_LONG, "request.body.merchantTransId", SEV_ERROR},
-    {"offline_pay_query_request_body_merchant_trans_id_multibyte_at_max", 3, false, mutate_879, AOP_OK, "request.body.merchantTransId", SEV_OK},
-    {"offline_pay_query_request_body_merchant_trans_id_astral_over_max", 3, false, mutate_880, AOP_E_TOO_LONG, "request.body.merchantTransId", SEV_ERROR},
-    {"offline_pay_query_request_body_merchant_trans_id_bad_utf8", 3, false, mutate_881, AOP_E_BAD_UTF8, "request.body.merchantTransId", SEV_ERROR},
-    {"offline_pay_query_request_body_merchant_trans_id_nul", 3, false, mutate_882, AOP_E_BAD_UTF8, "request.body.merchantTransId", SEV_ERROR},
-    {"offline_pay_query_request_one_of_acquirement_id_merchant_trans_id", 3, false, mutate_883, AOP_E_ONE_OF_REQUIRED, "request.body.acquirementId", SEV_ERROR},
-    {"offline_pay_query_response_valid", 3, true, mutate_884, AOP_OK, "", SEV_OK},
-    {"offline_pay_query_response_head_version_missing", 3, true, mutate_885, AOP_E_ECHO_MISMATCH, "response.head.version", SEV_FATAL},
-    {"offline_pay_query_response_head_version_empty", 3, true, mutate_886, AOP_E_EMPTY, "response.head.version", SEV_WARNING},
-    {"offline_pay_query_response_head_version_at_max", 3, true, mutate_887, AOP_OK, "response.head.version", SEV_OK},
-    {"offline_pay_query_response_head_version_over_max", 3, true, mutate_888, AOP_E_TOO_LONG, "response.head.version", SEV_WARNING},
-    {"offline_pay_query_response_head_version_multibyte_at_max", 3, true, mutate_889, AOP_OK, "response.head.version", SEV_OK},
-    {"offline_pay_query_response_head_version_astral_over_max", 3, true, mutate_890, AOP_E_TOO_LONG, "response.head.version", SEV_WARNING},
-    {"offline_pay_query_response_head_version_bad_utf8", 3, true, mutate_891, AOP_E_BAD_UTF8, "response.head.version", SEV_WARNING},
-    {"offline_pay_query_response_head_version_nul", 3, true, mutate_892, AOP_E_BAD_UTF8, "response.head.version", SEV_WARNING},
-    {"offline_pay_query_response_head_function_missing", 3, true, mutate_893, AOP_E_ECHO_MISMATCH, "response.head.function", SEV_FATAL},
-    {"offline_pay_query_response_head_function_empty", 3, true, mutate_894, AOP_E_EMPTY, "response.head.function", SEV_WARNING},
-    {"offline_pay_query_response_head_function_at_max", 3, true, mutate_895, AOP_OK, "response.head.function", SEV_OK},
-    {"offline_pay_query_response_head_function_over_max", 3, true, mutate_896, AOP_E_TOO_LONG, "response.head.function", SEV_WARNING},
-    {"offline_pay_query_response_head_function_multibyte_at_max", 3, true, mutate_897, AOP_OK, "response.head.function", SEV_OK},
-    {"offline_pay_query_response_head_function_astral_over_max", 3, true, mutate_898, AOP_E_TOO_LONG, "response.head.function", SEV_WARNING},
-    {"offline_pay_query_response_head_function_bad_utf8", 3, true, mutate_899, AOP_E_BAD_UTF8, "response.head.function", SEV_WARNING},
-    {"offline_pay_query_response_head_function_nul", 3, true, mutate_900, AOP_E_BAD_UTF8, "response.head.function", SEV_WARNING},
-    {"offline_pay_query_response_head_client_id_missing", 3, true, mutate_901, AOP_E_ECHO_MISMATCH, "response.head.clientId", SEV_FATAL},
-    {"offline_pay_query_response_head_client_id_empty", 3, true, mutate_902, AOP_E_EMPTY, "response.head.clientId", SEV_WARNING},
-    {"offline_pay_query_response_head_client_id_at_max", 3, true, mutate_903, AOP_OK, "response.head.clientId", SEV_OK},
-    {"offline_pay_query_response_head_client_id_over_max", 3, true, mutate_904, AOP_E_TOO_LONG, "response.head.clientId", SEV_WARNING},
-    {"offline_pay_query_response_head_client_id_multibyte_at_max", 3, true, mutate_905, AOP_OK, "response.head.clientId", SEV_OK},
-    {"offline_pay_query_response_head_client_id_astral_over_max", 3, true, mutate_906, AOP_E_TOO_LONG, "response.head.clientId", SEV_WARNING},
-    {"offline_pay_query_response_head_client_id_bad_utf8", 3, true, mutate_907, AOP_E_BAD_UTF8, "response.head.clientId", SEV_WARNING},
-    {"offline_pay_query_response_head_client_id_nul", 3, true, mutate_908, AOP_E_BAD_UTF8, "response.head.clientId", SEV_WARNING},
-    {"offline_pay_query_response_head_resp_time_missing", 3, true, mutate_909, AOP_E_MISSING, "response.head.respTime", SEV_WARNING},
-    {"offline_pay_query_response_head_resp_time_empty", 3, true, mutate_910, AOP_E_EMPTY, "response.head.respTime", SEV_WARNING},
-    {"offline_pay_query_response_head_resp_time_bad_datetime_0", 3, true, mutate_911, AOP_E_BAD_DATETIME, "response.head.respTime", SEV_WARNING},
-    {"offline_pay_query_response_head_resp_time_bad_datetime_1", 3, true, mutate_912, AOP_E_BAD_DATETIME, "response.head.respTime", SEV_WARNING},
-    {"offline_pay_query_response_head_resp_time_bad_datetime_2", 3, true, mutate_913, AOP_E_BAD_DATETIME, "response.head.respTime", SEV_WARNING},
-    {"offline_pay_query_response_head_resp_time_bad_datetime_3", 3, true, mutate_914, AOP_E_BAD_DATETIME, "response.head.respTime", SEV_WARNING},
-    {"offline_pay_query_response_head_resp_time_bad_datetime_4", 3, true, mutate_915, AOP_E_BAD_DATETIME, "response.head.respTime", SEV_WARNING},
-    {"offline_pay_query_response_head_resp_time_bad_datetime_5", 3, true, mutate_916, AOP_E_BAD_DATETIME, "response.head.respTime", SEV_WARNING},
-    {"offline_pay_query_response_head_resp_time_datetime_fraction", 3, true, mutate_917, AOP_OK, "response.head.respTime", SEV_OK},
-    {"offline_pay_query_response_head_resp_time_datetime_lower_case", 3, true, mutate_918, AOP_OK, "response.head.respTime", SEV_OK},
-    {"offline_pay_query_response_head_req_msg_id_missing", 3, true, mutate_919, AOP_E_ECHO_MISMATCH, "response.head.reqMsgId", SEV_FATAL},
-    {"offline_pay_query_response_head_req_msg_id_empty", 3, true, mutate_920, AOP_E_EMPTY, "response.head.reqMsgId", SEV_WARNING},
-    {"offline_pay_query_response_head_req_msg_id_at_max", 3, true, mutate_921, AOP_OK, "response.head.reqMsgId", SEV_OK},
-    {"offline_pay_query_response_head_req_msg_id_over_max", 3, true, mutate_922, AOP_E_TOO_LONG, "response.head.reqMsgId", SEV_WARNING},
-    {"offline_pay_query_response_head_req_msg_id_multibyte_at_max", 3, true, mutate_923, AOP_OK, "response.head.reqMsgId", SEV_OK},
-    {"offline_pay_query_response_head_req_msg_id_astral_over_max", 3, true, mutate_924, AOP_E_TOO_LONG, "response.head.reqMsgId", SEV_WARNING},
-    {"offline_pay_query_response_head_req_msg_id_bad_utf8", 3, true, mutate_925, AOP_E_BAD_UTF8, "response.head.reqMsgId", SEV_WARNING},
-    {"offline_pay_query_response_head_req_msg_id_nul", 3, true, mutate_926, AOP_E_BAD_UTF8, "response.head.reqMsgId", SEV_WARNING},
-    {"offline_pay_query_response_head_reserve_at_max", 3, true, mutate_927, AOP_OK, "response.head.reserve", SEV_OK},
-    {"offline_pay_query_response_head_reserve_over_max", 3, true, mutate_928, AOP_E_TOO_LONG, "response.head.reserve", SEV_WARNING},
-    {"offline_pay_query_response_head_reserve_multibyte_at_max", 3, true, mutate_929, AOP_OK, "response.head.reserve", SEV_OK},
-    {"offline_pay_query_response_head_reserve_astral_over_max", 3, true, mutate_930, AOP_E_TOO_LONG, "response.head.reserve", SEV_WARNING},
-    {"offline_pay_query_response_head_reserve_bad_utf8", 3, true, mutate_931, AOP_E_BAD_UTF8, "response.head.reserve", SEV_WARNING},
-    {"offline_pay_query_response_head_reserve_nul", 3, true, mutate_932, AOP_E_BAD_UTF8, "response.head.reserve", SEV_WARNING},
-    {"offline_pay_query_response_head_sign_type_at_max", 3, true, mutate_933, AOP_OK, "response.head.signType", SEV_OK},
-    {"offline_pay_query_response_head_sign_type_over_max", 3, true, mutate_934, AOP_E_TOO_LONG, "response.head.signType", SEV_WARNING},
-    {"offline_pay_query_response_head_sign_type_multibyte_at_max", 3, true, mutate_935, AOP_OK, "response.head.signType", SEV_OK},
-    {"offline_pay_query_response_head_sign_type_astral_over_max", 3, true, mutate_936, AOP_E_TOO_LONG, "response.head.signType", SEV_WARNING},
-    {"offline_pay_query_response_head_sign_type_bad_utf8", 3, true, mutate_937, AOP_E_BAD_UTF8, "response.head.signType", SEV_WARNING},
-    {"offline_pay_query_response_head_sign_type_nul", 3, true, mutate_938, AOP_E_BAD_UTF8, "response.head.signType", SEV_WARNING},
-    {"offline_pay_query_response_body_result_info_result_status_missing", 3, true, mutate_939, AOP_E_MISSING, "response.body.resultInfo.resultStatus", SEV_FATAL},
-    {"offline_pay_query_response_body_result_info_result_status_bad_enum", 3, true, mutate_940, AOP_E_BAD_ENUM, "response.body.resultInfo.resultStatus", SEV_FATAL},
-    {"offline_pay_query_response_body_result_info_result_status_enum_wrong_case", 3, true, mutate_941, AOP_E_BAD_ENUM, "response.body.resultInfo.resultStatus", SEV_FATAL},
-    {"offline_pay_query_response_body_result_info_result_code_id_at_max", 3, true, mutate_942, AOP_OK, "response.body.resultInfo.resultCodeId", SEV_OK},
-    {"offline_pay_query_response_body_result_info_result_code_id_over_max", 3, true, mutate_943, AOP_E_TOO_LONG, "response.body.resultInfo.resultCodeId", SEV_WARNING},
-    {"offline_pay_query_response_body_result_info_result_code_id_multibyte_at_max", 3, true, mutate_944, AOP_OK, "response.body.resultInfo.resultCodeId", SEV_OK},
-    {"offline_pay_query_response_body_result_info_result_code_id_astral_over_max", 3, true, mutate_945, AOP_E_TOO_LONG, "response.body.resultInfo.resultCodeId", SEV_WARNING},
-    {"offline_pay_query_response_body_result_info_result_code_id_bad_utf8", 3, true, mutate_946, AOP_E_BAD_UTF8, "response.body.resultInfo.resultCodeId", SEV_WARNING},
-    {"offline_pay_query_response_body_result_info_result_code_id_nul", 3, true, mutate_947, AOP_E_BAD_UTF8, "response.body.resultInfo.resultCodeId", SEV_WARNING},
-    {"offline_pay_query_response_body_result_info_result_code_missing", 3, true, mutate_948, AOP_E_MISSING, "response.body.resultInfo.resultCode", SEV_FATAL},
-    {"offline_pay_query_response_body_result_info_result_code_empty", 3, true, mutate_949, AOP_E_EMPTY, "response.body.resultInfo.resultCode", SEV_WARNING},
-    {"offline_pay_query_response_body_result_info_result_code_at_max", 3, true, mutate_950, AOP_OK, "response.body.resultInfo.resultCode", SEV_OK},
-    {"offline_pay_query_response_body_result_info_result_code_over_max", 3, true, mutate_951, AOP_E_TOO_LONG, "response.body.resultInfo.resultCode", SEV_WARNING},
-    {"offline_pay_query_response_body_result_info_result_code_multibyte_at_max", 3, true, mutate_952, AOP_OK, "response.body.resultInfo.resultCode", SEV_OK},
-    {"offline_pay_query_response_body_result_info_result_code_astral_over_max", 3, true, mutate_953, AOP_E_TOO_LONG, "response.body.resultInfo.resultCode", SEV_WARNING},
-    {"offline_pay_query_response_body_result_info_result_code_bad_utf8", 3, true, mutate_954, AOP_E_BAD_UTF8, "response.body.resultInfo.resultCode", SEV_WARNING},
-    {"offline_pay_query_response_body_result_info_result_code_nul", 3, true, mutate_955, AOP_E_BAD_UTF8, "response.body.resultInfo.resultCode", SEV_WARNING},
-    {"offline_pay_query_response_body_result_info_result_msg_at_max", 3, true, mutate_956, AOP_OK, "response.body.resultInfo.resultMsg", SEV_OK},
-    {"offline_pay_query_response_body_result_info_result_msg_over_max", 3, true, mutate_957, AOP_E_TOO_LONG, "response.body.resultInfo.resultMsg", SEV_WARNING},
-    {"offline_pay_query_response_body_result_info_result_msg_multibyte_at_max", 3, true, mutate_958, AOP_OK, "response.body.resultInfo.resultMsg", SEV_OK},
-    {"offline_pay_query_response_body_result_info_result_msg_astral_over_max", 3, true, mutate_959, AOP_E_TOO_LONG, "response.body.resultInfo.resultMsg", SEV_WARNING},
-    {"offline_pay_query_response_body_result_info_result_msg_bad_utf8", 3, true, mutate_960, AOP_E_BAD_UTF8, "response.body.resultInfo.resultMsg", SEV_WARNING},
-    {"offline_pay_query_response_body_result_info_result_msg_nul", 3, true, mutate_961, AOP_E_BAD_UTF8, "response.body.resultInfo.resultMsg", SEV_WARNING},
-    {"offline_pay_query_response_body_acquirement_id_at_max", 3, true, mutate_962, AOP_OK, "response.body.acquirementId", SEV_OK},
-    {"offline_pay_query_response_body_acquirement_id_over_max", 3, true, mutate_963, AOP_E_TOO_LONG, "response.body.acquirementId", SEV_WARNING},
-    {"offline_pay_query_response_body_acquirement_id_multibyte_at_max", 3, true, mutate_964, AOP_OK, "response.body.acquirementId", SEV_OK},
-    {"offline_pay_query_response_body_acquirement_id_astral_over_max", 3, true, mutate_965, AOP_E_TOO_LONG, "response.body.acquirementId", SEV_WARNING},
-    {"offline_pay_query_response_body_acquirement_id_bad_utf8", 3, true, mutate_966, AOP_E_BAD_UTF8, "response.body.acquirementId", SEV_WARNING},
-    {"offline_pay_query_response_body_acquirement_id_nul", 3, true, mutate_967, AOP_E_BAD_UTF8, "response.body.acquirementId", SEV_WARNING},
-    {"offline_pay_query_response_body_merchant_trans_id_at_max", 3, true, mutate_968, AOP_OK, "response.body.merchantTransId", SEV_OK},
-    {"offline_pay_query_response_body_merchant_trans_id_over_max", 3, true, mutate_969, AOP_E_TOO_LONG, "response.body.merchantTransId", SEV_WARNING},
-    {"offline_pay_query_response_body_merchant_trans_id_multibyte_at_max", 3, true, mutate_970, AOP_OK, "response.body.merchantTransId", SEV_OK},
-    {"offline_pay_query_response_body_merchant_trans_id_astral_over_max", 3, true, mutate_971, AOP_E_TOO_LONG, "response.body.merchantTransId", SEV_WARNING},
-    {"offline_pay_query_response_body_merchant_trans_id_bad_utf8", 3, true, mutate_972, AOP_E_BAD_UTF8, "response.body.merchantTransId", SEV_WARNING},
-    {"offline_pay_query_response_body_merchant_trans_id_nul", 3, true, mutate_973, AOP_E_BAD_UTF8, "response.body.merchantTransId", SEV_WARNING},
-    {"offline_pay_query_response_body_acquirement_status_missing", 3, true, mutate_974, AOP_E_MISSING, "response.body.acquirementStatus", SEV_WARNING},
-    {"offline_pay_query_response_body_acquirement_status_bad_enum", 3, true, mutate_975, AOP_E_BAD_ENUM, "response.body.acquirementStatus", SEV_WARNING},
-    {"offline_pay_query_response_body_acquirement_status_enum_wrong_case", 3, true, mutate_976, AOP_E_BAD_ENUM, "response.body.acquirementStatus", SEV_WARNING},
-    {"offline_pay_query_response_body_order_amount_currency_missing", 3, true, mutate_977, AOP_E_MISSING, "response.body.orderAmount.currency", SEV_WARNING},
-    {"offline_pay_query_response_body_order_amount_currency_empty", 3, true, mutate_978, AOP_E_EMPTY, "response.body.orderAmount.currency", SEV_WARNING},
-    {"offline_pay_query_response_body_order_amount_currency_bad_currency_0", 3, true, mutate_979, AOP_E_BAD_CURRENCY, "response.body.orderAmount.currency", SEV_WARNING},
-    {"offline_pay_query_response_body_order_amount_currency_bad_currency_1", 3, true, mutate_980, AOP_E_BAD_CURRENCY, "response.body.orderAmount.currency", SEV_WARNING},
-    {"offline_pay_query_response_body_order_amount_currency_bad_currency_2", 3, true, mutate_981, AOP_E_BAD_CURRENCY, "response.body.orderAmount.currency", SEV_WARNING},
-    {"offline_pay_query_response_body_order_amount_currency_bad_currency_3", 3, true, mutate_982, AOP_E_BAD_CURRENCY, "response.body.orderAmount.currency", SEV_WARNING},
-    {"offline_pay_query_response_body_order_amount_value_missing", 3, true, mutate_983, AOP_E_MISSING, "response.body.orderAmount.value", SEV_WARNING},
-    {"offline_pay_query_response_body_order_amount_value_empty", 3, true, mutate_984, AOP_E_EMPTY, "response.body.orderAmount.value", SEV_WARNING},
-    {"offline_pay_query_response_body_order_amount_value_at_max", 3, true, mutate_985, AOP_OK, "response.body.orderAmount.value", SEV_OK},
-    {"offline_pay_query_response_body_order_amount_value_over_max", 3, true, mutate_986, AOP_E_TOO_LONG, "response.body.orderAmount.value", SEV_WARNING},
-    {"offline_pay_query_response_body_order_amount_value_bad_amount_0", 3, true, mutate_987, AOP_E_BAD_AMOUNT, "response.body.orderAmount.value", SEV_WARNING},
-    {"offline_pay_query_response_body_order_amount_value_bad_amount_1", 3, true, mutate_988, AOP_E_BAD_AMOUNT, "response.body.orderAmount.value", SEV_WARNING},
-    {"offline_pay_query_response_body_order_amount_value_bad_amount_2", 3, true, mutate_989, AOP_E_BAD_AMOUNT, "response.body.orderAmount.value", SEV_WARNING},
-    {"offline_pay_query_response_body_order_amount_value_bad_amount_3", 3, true, mutate_990, AOP_E_BAD_AMOUNT, "response.body.orderAmount.value", SEV_WARNING},
-    {"offline_pay_query_response_body_order_amount_value_bad_amount_4", 3, true, mutate_991, AOP_E_BAD_AMOUNT, "response.body.orderAmount.value", SEV_WARNING},
-    {"offline_pay_query_response_body_order_amount_value_bad_amount_5", 3, true, mutate_992, AOP_E_BAD_AMOUNT, "response.body.orderAmount.value", SEV_WARNING},
-    {"offline_pay_query_response_body_order_amount_value_bad_amount_6", 3, true, mutate_993, AOP_E_BAD_AMOUNT, "response.body.orderAmount.value", SEV_WARNING},
-    {"offline_pay_query_response_body_pay_amount_currency_missing", 3, true, mutate_994, AOP_E_MISSING, "response.body.payAmount.currency", SEV_WARNING},
-    {"offline_pay_query_response_body_pay_amount_currency_empty", 3, true, mutate_995, AOP_E_EMPTY, "response.body.payAmount.currency", SEV_WARNING},
-    {"offline_pay_query_response_body_pay_amount_currency_bad_currency_0", 3, true, mutate_996, AOP_E_BAD_CURRENCY, "response.body.payAmount.currency", SEV_WARNING},
-    {"offline_pay_query_response_body_pay_amount_currency_bad_currency_1", 3, true, mutate_997, AOP_E_BAD_CURRENCY, "response.body.payAmount.currency", SEV_WARNING},
-    {"offline_pay_query_response_body_pay_amount_currency_bad_currency_2", 3, true, mutate_998, AOP_E_BAD_CURRENCY, "response.body.payAmount.currency", SEV_WARNING},
-    {"offline_pay_query_response_body_pay_amount_currency_bad_currency_3", 3, true, mutate_999, AOP_E_BAD_CURRENCY, "response.body.payAmount.currency", SEV_WARNING},
-    {"offline_pay_query_response_body_pay_amount_value_missing", 3, true, mutate_1000, AOP_E_MISSING, "response.body.payAmount.value", SEV_WARNING},
-    {"offline_pay_query_response_body_pay_amount_value_empty", 3, true, mutate_1001, AOP_E_EMPTY, "response.body.payAmount.value", SEV_WARNING},
-    {"offline_pay_query_response_body_pay_amount_value_at_max", 3, true, mutate_1002, AOP_OK, "response.body.payAmount.value", SEV_OK},
-    {"offline_pay_query_response_body_pay_amount_value_over_max", 3, true, mutate_1003, AOP_E_TOO_LONG, "response.body.payAmount.value", SEV_WARNING},
-    {"offline_pay_query_response_body_pay_amount_value_bad_amount_0", 3, true, mutate_1004, AOP_E_BAD_AMOUNT, "response.body.payAmount.value", SEV_WARNING},
-    {"offline_pay_query_response_body_pay_amount_value_bad_amount_1", 3, true, mutate_1005, AOP_E_BAD_AMOUNT, "response.body.payAmount.value", SEV_WARNING},
-    {"offline_pay_query_response_body_pay_amount_value_bad_amount_2", 3, true, mutate_1006, AOP_E_BAD_AMOUNT, "response.body.payAmount.value", SEV_WARNING},
-    {"offline_pay_query_response_body_pay_amount_value_bad_amount_3", 3, true, mutate_1007, AOP_E_BAD_AMOUNT, "response.body.payAmount.value", SEV_WARNING},
-    {"offline_pay_query_response_body_pay_amount_value_bad_amount_4", 3, true, mutate_1008, AOP_E_BAD_AMOUNT, "response.body.payAmount.value", SEV_WARNING},
-    {"offline_pay_query_response_body_pay_amount_value_bad_amount_5", 3, true, mutate_1009, AOP_E_BAD_AMOUNT, "response.body.payAmount.value", SEV_WARNING},
-    {"offline_pay_query_response_body_pay_amount_value_bad_amount_6", 3, true, mutate_1010, AOP_E_BAD_AMOUNT, "response.body.payAmount.value", SEV_WARNING},
-    {"offline_pay_query_response_body_conversion_rate_currency_pair_missing", 3, true, mutate_1011, AOP_E_MISSING, "response.body.conversionRate.currencyPair", SEV_WARNING},
-    {"offline_pay_query_response_body_conversion_rate_currency_pair_empty", 3, true, mutate_1012, AOP_E_EMPTY, "response.body.conversionRate.currencyPair", SEV_WARNING},
-    {"offline_pay_query_response_body_conversion_rate_currency_pair_at_max", 3, true, mutate_1013, AOP_OK, "response.body.conversionRate.currencyPair", SEV_OK},
-    {"offline_pay_query_response_body_conversion_rate_currency_pair_over_max", 3, true, mutate_1014, AOP_E_TOO_LONG, "response.body.conversionRate.currencyPair", SEV_WARNING},
-    {"offline_pay_query_response_body_conversion_rate_currency_pair_multibyte_at_max", 3, true, mutate_1015, AOP_OK, "response.body.conversionRate.currencyPair", SEV_OK},
-    {"offline_pay_query_response_body_conversion_rate_currency_pair_astral_over_max", 3, true, mutate_1016, AOP_E_TOO_LONG, "response.body.conversionRate.currencyPair", SEV_WARNING},
-    {"offline_pay_query_response_body_conversion_rate_currency_pair_bad_utf8", 3, true, mutate_1017, AOP_E_BAD_UTF8, "response.body.conversionRate.currencyPair", SEV_WARNING},
-    {"offline_pay_query_response_body_conversion_rate_currency_pair_nul", 3, true, mutate_1018, AOP_E_BAD_UTF8, "response.body.conversionRate.currencyPair", SEV_WARNING},
-    {"offline_pay_query_response_body_conversion_rate_rate_missing", 3, true, mutate_1019, AOP_E_MISSING, "response.body.conversionRate.rate", SEV_WARNING},
-    {"offline_pay_query_response_body_conversion_rate_rate_empty", 3, true, mutate_1020, AOP_E_EMPTY, "response.body.conversionRate.rate", SEV_WARNING},
-    {"offline_pay_query_response_body_conversion_rate_rate_at_max", 3, true, mutate_1021, AOP_OK, "response.body.conversionRate.rate", SEV_OK},
-    {"offline_pay_query_response_body_conversion_rate_rate_over_max", 3, true, mutate_1022, AOP_E_TOO_LONG, "response.body.conversionRate.rate", SEV_WARNING},
-    {"offline_pay_query_response_body_conversion_rate_rate_bad_decimal_0", 3, true, mutate_1023, AOP_E_BAD_DECIMAL, "response.body.conversionRate.rate", SEV_WARNING},
-    {"offline_pay_query_response_body_conversion_rate_rate_bad_decimal_1", 3, true, mutate_1024, AOP_E_BAD_DECIMAL, "response.body.conversionRate.rate", SEV_WARNING},
-    {"offline_pay_query_response_body_conversion_rate_rate_bad_decimal_2", 3, true, mutate_1025, AOP_E_BAD_DECIMAL, "response.body.conversionRate.rate", SEV_WARNING},
-    {"offline_pay_query_response_body_conversion_rate_rate_bad_decimal_3", 3, true, mutate_1026, AOP_E_BAD_DECIMAL, "response.body.conversionRate.rate", SEV_WARNING},
-    {"offline_pay_query_response_body_conversion_rate_rate_bad_decimal_4", 3, true, mutate_1027, AOP_E_BAD_DECIMAL, "response.body.conversionRate.rate", SEV_WARNING},
-    {"offline_pay_query_response_body_conversion_rate_conversion_time_bad_datetime_0", 3, true, mutate_1028, AOP_E_BAD_DATETIME, "response.body.conversionRate.conversionTime", SEV_WARNING},
-    {"offline_pay_query_response_body_conversion_rate_conversion_time_bad_datetime_1", 3, true, mutate_1029, AOP_E_BAD_DATETIME, "response.body.conversionRate.conversionTime", SEV_WARNING},
-    {"offline_pay_query_response_body_conversion_rate_conversion_time_bad_datetime_2", 3, true, mutate_1030, AOP_E_BAD_DATETIME, "response.body.conversionRate.conversionTime", SEV_WARNING},
-    {"offline_pay_query_response_body_conversion_rate_conversion_time_bad_datetime_3", 3, true, mutate_1031, AOP_E_BAD_DATETIME, "response.body.conversionRate.conversionTime", SEV_WARNING},
-    {"offline_pay_query_response_body_conversion_rate_conversion_time_bad_datetime_4", 3, true, mutate_1032, AOP_E_BAD_DATETIME, "response.body.conversionRate.conversionTime", SEV_WARNING},
-    {"offline_pay_query_response_body_conversion_rate_conversion_time_bad_datetime_5", 3, true, mutate_1033, AOP_E_BAD_DATETIME, "response.body.conversionRate.conversionTime", SEV_WARNING},
-    {"offline_pay_query_response_body_conversion_rate_conversion_time_datetime_fraction", 3, true, mutate_1034, AOP_OK, "response.body.conversionRate.conversionTime", SEV_OK},
-    {"offline_pay_query_response_body_conversion_rate_conversion_time_datetime_lower_case", 3, true, mutate_1035, AOP_OK, "response.body.conversionRate.conversionTime", SEV_OK},
-    {"offline_pay_query_response_body_payment_time_bad_datetime_0", 3, true, mutate_1036, AOP_E_BAD_DATETIME, "response.body.paymentTime", SEV_WARNING},
-    {"offline_pay_query_response_body_payment_time_bad_datetime_1", 3, true, mutate_1037, AOP_E_BAD_DATETIME, "response.body.paymentTime", SEV_WARNING},
-    {"offline_pay_query_response_body_payment_time_bad_datetime_2", 3, true, mutate_1038, AOP_E_BAD_DATETIME, "response.body.paymentTime", SEV_WARNING},
-    {"offline_pay_query_response_body_payment_time_bad_datetime_3", 3, true, mutate_1039, AOP_E_BAD_DATETIME, "response.body.paymentTime", SEV_WARNING},
-    {"offline_pay_query_response_body_payment_time_bad_datetime_4", 3, true, mutate_1040, AOP_E_BAD_DATETIME, "response.body.paymentTime", SEV_WARNING},
-    {"offline_pay_query_response_body_payment_time_bad_datetime_5", 3, true, mutate_1041, AOP_E_BAD_DATETIME, "response.body.paymentTime", SEV_WARNING},
-    {"offline_pay_query_response_body_payment_time_datetime_fraction", 3, true, mutate_1042, AOP_OK, "response.body.paymentTime", SEV_OK},
-    {"offline_pay_query_response_body_payment_time_datetime_lower_case", 3, true, mutate_1043, AOP_OK, "response.body.paymentTime", SEV_OK},
-    {"offline_pay_query_response_echo_head_version", 3, true, mutate_1044, AOP_E_ECHO_MISMATCH, "response.head.version", SEV_FATAL},
-    {"offline_pay_query_response_echo_head_function", 3, true, mutate_1045, AOP_E_ECHO_MISMATCH, "response.head.function", SEV_FATAL},
-    {"offline_pay_query_response_echo_head_client_id", 3, true, mutate_1046, AOP_E_ECHO_MISMATCH, "response.head.clientId", SEV_FATAL},
-    {"offline_pay_query_response_echo_head_req_msg_id", 3, true, mutate_1047, AOP_E_ECHO_MISMATCH, "response.head.reqMsgId", SEV_FATAL},
-    {"offline_pay_query_response_echo_body_acquirement_id", 3, true, mutate_1048, AOP_E_ECHO_MISMATCH, "response.body.acquirementId", SEV_FATAL},
-    {"offline_pay_query_response_echo_body_merchant_trans_id", 3, true, mutate_1049, AOP_E_ECHO_MISMATCH, "response.body.merchantTransId", SEV_FATAL},
+    {"pay_cancel_request_head_version_control_c0", 0, false, mutate_9, AOP_E_CONTROL_CHAR, "request.head.version", SEV_ERROR},
+    {"pay_cancel_request_head_version_control_del", 0, false, mutate_10, AOP_E_CONTROL_CHAR, "request.head.version", SEV_ERROR},
+    {"pay_cancel_request_head_version_control_c1", 0, false, mutate_11, AOP_E_CONTROL_CHAR, "request.head.version", SEV_ERROR},
+    {"pay_cancel_request_head_function_missing", 0, false, mutate_12, AOP_E_MISSING, "request.head.function", SEV_ERROR},
+    {"pay_cancel_request_head_function_empty", 0, false, mutate_13, AOP_E_EMPTY, "request.head.function", SEV_ERROR},
+    {"pay_cancel_request_head_function_at_max", 0, false, mutate_14, AOP_OK, "request.head.function", SEV_OK},
+    {"pay_cancel_request_head_function_over_max", 0, false, mutate_15, AOP_E_TOO_LONG, "request.head.function", SEV_ERROR},
+    {"pay_cancel_request_head_function_multibyte_at_max", 0, false, mutate_16, AOP_OK, "request.head.function", SEV_OK},
+    {"pay_cancel_request_head_function_astral_over_max", 0, false, mutate_17, AOP_E_TOO_LONG, "request.head.function", SEV_ERROR},
+    {"pay_cancel_request_head_function_bad_utf8", 0, false, mutate_18, AOP_E_BAD_UTF8, "request.head.function", SEV_ERROR},
+    {"pay_cancel_request_head_function_nul", 0, false, mutate_19, AOP_E_BAD_UTF8, "request.head.function", SEV_ERROR},
+    {"pay_cancel_request_head_function_control_c0", 0, false, mutate_20, AOP_E_CONTROL_CHAR, "request.head.function", SEV_ERROR},
+    {"pay_cancel_request_head_function_control_del", 0, false, mutate_21, AOP_E_CONTROL_CHAR, "request.head.function", SEV_ERROR},
+    {"pay_cancel_request_head_function_control_c1", 0, false, mutate_22, AOP_E_CONTROL_CHAR, "request.head.function", SEV_ERROR},
+    {"pay_cancel_request_head_client_id_missing", 0, false, mutate_23, AOP_E_MISSING, "request.head.clientId", SEV_ERROR},
+    {"pay_cancel_request_head_client_id_empty", 0, false, mutate_24, AOP_E_EMPTY, "request.head.clientId", SEV_ERROR},
+    {"pay_cancel_request_head_client_id_at_max", 0, false, mutate_25, AOP_OK, "request.head.clientId", SEV_OK},
+    {"pay_cancel_request_head_client_id_over_max", 0, false, mutate_26, AOP_E_TOO_LONG, "request.head.clientId", SEV_ERROR},
+    {"pay_cancel_request_head_client_id_multibyte_at_max", 0, false, mutate_27, AOP_OK, "request.head.clientId", SEV_OK},
+    {"pay_cancel_request_head_client_id_astral_over_max", 0, false, mutate_28, AOP_E_TOO_LONG, "request.head.clientId", SEV_ERROR},
+    {"pay_cancel_request_head_client_id_bad_utf8", 0, false, mutate_29, AOP_E_BAD_UTF8, "request.head.clientId", SEV_ERROR},
+    {"pay_cancel_request_head_client_id_nul", 0, false, mutate_30, AOP_E_BAD_UTF8, "request.head.clientId", SEV_ERROR},
+    {"pay_cancel_request_head_client_id_control_c0", 0, false, mutate_31, AOP_E_CONTROL_CHAR, "request.head.clientId", SEV_ERROR},
+    {"pay_cancel_request_head_client_id_control_del", 0, false, mutate_32, AOP_E_CONTROL_CHAR, "request.head.clientId", SEV_ERROR},
+    {"pay_cancel_request_head_client_id_control_c1", 0, false, mutate_33, AOP_E_CONTROL_CHAR, "request.head.clientId", SEV_ERROR},
+    {"pay_cancel_request_head_req_time_missing", 0, false, mutate_34, AOP_E_MISSING, "request.head.reqTime", SEV_ERROR},
+    {"pay_cancel_request_head_req_time_empty", 0, false, mutate_35, AOP_E_EMPTY, "request.head.reqTime", SEV_ERROR},
+    {"pay_cancel_request_head_req_time_bad_datetime_0", 0, false, mutate_36, AOP_E_BAD_DATETIME, "request.head.reqTime", SEV_ERROR},
+    {"pay_cancel_request_head_req_time_bad_datetime_1", 0, false, mutate_37, AOP_E_BAD_DATETIME, "request.head.reqTime", SEV_ERROR},
+    {"pay_cancel_request_head_req_time_bad_datetime_2", 0, false, mutate_38, AOP_E_BAD_DATETIME, "request.head.reqTime", SEV_ERROR},
+    {"pay_cancel_request_head_req_time_bad_datetime_3", 0, false, mutate_39, AOP_E_BAD_DATETIME, "request.head.reqTime", SEV_ERROR},
+    {"pay_cancel_request_head_req_time_bad_datetime_4", 0, false, mutate_40, AOP_E_BAD_DATETIME, "request.head.reqTime", SEV_ERROR},
+    {"pay_cancel_request_head_req_time_bad_datetime_5", 0, false, mutate_41, AOP_E_BAD_DATETIME, "request.head.reqTime", SEV_ERROR},
+    {"pay_cancel_request_head_req_time_datetime_fraction", 0, false, mutate_42, AOP_OK, "request.head.reqTime", SEV_OK},
+    {"pay_cancel_request_head_req_time_datetime_lower_case", 0, false, mutate_43, AOP_E_BAD_DATETIME, "request.head.reqTime", SEV_ERROR},
+    {"pay_cancel_request_head_req_msg_id_missing", 0, false, mutate_44, AOP_E_MISSING, "request.head.reqMsgId", SEV_ERROR},
+    {"pay_cancel_request_head_req_msg_id_empty", 0, false, mutate_45, AOP_E_EMPTY, "request.head.reqMsgId", SEV_ERROR},
+    {"pay_cancel_request_head_req_msg_id_at_max", 0, false, mutate_46, AOP_OK, "request.head.reqMsgId", SEV_OK},
+    {"pay_cancel_request_head_req_msg_id_over_max", 0, false, mutate_47, AOP_E_TOO_LONG, "request.head.reqMsgId", SEV_ERROR},
+    {"pay_cancel_request_head_req_msg_id_multibyte_at_max", 0, false, mutate_48, AOP_OK, "request.head.reqMsgId", SEV_OK},
+    {"pay_cancel_request_head_req_msg_id_astral_over_max", 0, false, mutate_49, AOP_E_TOO_LONG, "request.head.reqMsgId", SEV_ERROR},
+    {"pay_cancel_request_head_req_msg_id_bad_utf8", 0, false, mutate_50, AOP_E_BAD_UTF8, "request.head.reqMsgId", SEV_ERROR},
+    {"pay_cancel_request_head_req_msg_id_nul", 0, false, mutate_51, AOP_E_BAD_UTF8, "request.head.reqMsgId", SEV_ERROR},
+    {"pay_cancel_request_head_req_msg_id_control_c0", 0, false, mutate_52, AOP_E_CONTROL_CHAR, "request.head.reqMsgId", SEV_ERROR},
+    {"pay_cancel_request_head_req_msg_id_control_del", 0, false, mutate_53, AOP_E_CONTROL_CHAR, "request.head.reqMsgId", SEV_ERROR},
+    {"pay_cancel_request_head_req_msg_id_control_c1", 0, false, mutate_54, AOP_E_CONTROL_CHAR, "request.head.reqMsgId", SEV_ERROR},
+    {"pay_cancel_request_head_reserve_at_max", 0, false, mutate_55, AOP_OK, "request.head.reserve", SEV_OK},
+    {"pay_cancel_request_head_reserve_over_max", 0, false, mutate_56, AOP_E_TOO_LONG, "request.head.reserve", SEV_ERROR},
+    {"pay_cancel_request_head_reserve_multibyte_at_max", 0, false, mutate_57, AOP_OK, "request.head.reserve", SEV_OK},
+    {"pay_cancel_request_head_reserve_astral_over_max", 0, false, mutate_58, AOP_E_TOO_LONG, "request.head.reserve", SEV_ERROR},
+    {"pay_cancel_request_head_reserve_bad_utf8", 0, false, mutate_59, AOP_E_BAD_UTF8, "request.head.reserve", SEV_ERROR},
+    {"pay_cancel_request_head_reserve_nul", 0, false, mutate_60, AOP_E_BAD_UTF8, "request.head.reserve", SEV_ERROR},
+    {"pay_cancel_request_head_reserve_control_c0", 0, false, mutate_61, AOP_E_CONTROL_CHAR, "request.head.reserve", SEV_ERROR},
+    {"pay_cancel_request_head_reserve_control_del", 0, false, mutate_62, AOP_E_CONTROL_CHAR, "request.head.reserve", SEV_ERROR},
+    {"pay_cancel_request_head_reserve_control_c1", 0, false, mutate_63, AOP_E_CONTROL_CHAR, "request.head.reserve", SEV_ERROR},
+    {"pay_cancel_request_head_sign_type_at_max", 0, false, mutate_64, AOP_OK, "request.head.signType", SEV_OK},
+    {"pay_cancel_request_head_sign_type_over_max", 0, false, mutate_65, AOP_E_TOO_LONG, "request.head.signType", SEV_ERROR},
+    {"pay_cancel_request_head_sign_type_multibyte_at_max", 0, false, mutate_66, AOP_OK, "request.head.signType", SEV_OK},
+    {"pay_cancel_request_head_sign_type_astral_over_max", 0, false, mutate_67, AOP_E_TOO_LONG, "request.head.signType", SEV_ERROR},
+    {"pay_cancel_request_head_sign_type_bad_utf8", 0, false, mutate_68, AOP_E_BAD_UTF8, "request.head.signType", SEV_ERROR},
+    {"pay_cancel_request_head_sign_type_nul", 0, false, mutate_69, AOP_E_BAD_UTF8, "request.head.signType", SEV_ERROR},
+    {"pay_cancel_request_head_sign_type_control_c0", 0, false, mutate_70, AOP_E_CONTROL_CHAR, "request.head.signType", SEV_ERROR},
+    {"pay_cancel_request_head_sign_type_control_del", 0, false, mutate_71, AOP_E_CONTROL_CHAR, "request.head.signType", SEV_ERROR},
+    {"pay_cancel_request_head_sign_type_control_c1", 0, false, mutate_72, AOP_E_CONTROL_CHAR, "request.head.signType", SEV_ERROR},
+    {"pay_cancel_request_body_merchant_id_missing", 0, false, mutate_73, AOP_E_MISSING, "request.body.merchantId", SEV_ERROR},
+    {"pay_cancel_request_body_merchant_id_empty", 0, false, mutate_74, AOP_E_EMPTY, "request.body.merchantId", SEV_ERROR},
+    {"pay_cancel_request_body_merchant_id_at_max", 0, false, mutate_75, AOP_OK, "request.body.merchantId", SEV_OK},
+    {"pay_cancel_request_body_merchant_id_over_max", 0, false, mutate_76, AOP_E_TOO_LONG, "request.body.merchantId", SEV_ERROR},
+    {"pay_cancel_request_body_merchant_id_multibyte_at_max", 0, false, mutate_77, AOP_OK, "request.body.merchantId", SEV_OK},
+    {"pay_cancel_request_body_merchant_id_astral_over_max", 0, false, mutate_78, AOP_E_TOO_LONG, "request.body.merchantId", SEV_ERROR},
+    {"pay_cancel_request_body_merchant_id_bad_utf8", 0, false, mutate_79, AOP_E_BAD_UTF8, "request.body.merchantId", SEV_ERROR},
+    {"pay_cancel_request_body_merchant_id_nul", 0, false, mutate_80, AOP_E_BAD_UTF8, "request.body.merchantId", SEV_ERROR},
+    {"pay_cancel_request_body_merchant_id_control_c0", 0, false, mutate_81, AOP_E_CONTROL_CHAR, "request.body.merchantId", SEV_ERROR},
+    {"pay_cancel_request_body_merchant_id_control_del", 0, false, mutate_82, AOP_E_CONTROL_CHAR, "request.body.merchantId", SEV_ERROR},
+    {"pay_cancel_request_body_merchant_id_control_c1", 0, false, mutate_83, AOP_E_CONTROL_CHAR, "request.body.merchantId", SEV_ERROR},
+    {"pay_cancel_request_body_acquirement_id_empty", 0, false, mutate_84, AOP_E_EMPTY, "request.body.acquirementId", SEV_ERROR},
+    {"pay_cancel_request_body_acquirement_id_at_max", 0, false, mutate_85, AOP_OK, "request.body.acquirementId", SEV_OK},
+    {"pay_cancel_request_body_acquirement_id_over_max", 0, false, mutate_86, AOP_E_TOO_LONG, "request.body.acquirementId", SEV_ERROR},
+    {"pay_cancel_request_body_acquirement_id_multibyte_at_max", 0, false, mutate_87, AOP_OK, "request.body.acquirementId", SEV_OK},
+    {"pay_cancel_request_body_acquirement_id_astral_over_max", 0, false, mutate_88, AOP_E_TOO_LONG, "request.body.acquirementId", SEV_ERROR},
+    {"pay_cancel_request_body_acquirement_id_bad_utf8", 0, false, mutate_89, AOP_E_BAD_UTF8, "request.body.acquirementId", SEV_ERROR},
+    {"pay_cancel_request_body_acquirement_id_nul", 0, false, mutate_90, AOP_E_BAD_UTF8, "request.body.acquirementId", SEV_ERROR},
+    {"pay_cancel_request_body_acquirement_id_control_c0", 0, false, mutate_91, AOP_E_CONTROL_CHAR, "request.body.acquirementId", SEV_ERROR},
+    {"pay_cancel_request_body_acquirement_id_control_del", 0, false, mutate_92, AOP_E_CONTROL_CHAR, "request.body.acquirementId", SEV_ERROR},
+    {"pay_cancel_request_body_acquirement_id_control_c1", 0, false, mutate_93, AOP_E_CONTROL_CHAR, "request.body.acquirementId", SEV_ERROR},
+    {"pay_cancel_request_body_merchant_trans_id_empty", 0, false, mutate_94, AOP_E_EMPTY, "request.body.merchantTransId", SEV_ERROR},
+    {"pay_cancel_request_body_merchant_trans_id_at_max", 0, false, mutate_95, AOP_OK, "request.body.merchantTransId", SEV_OK},
+    {"pay_cancel_request_body_merchant_trans_id_over_max", 0, false, mutate_96, AOP_E_TOO_LONG, "request.body.merchantTransId", SEV_ERROR},
+    {"pay_cancel_request_body_merchant_trans_id_multibyte_at_max", 0, false, mutate_97, AOP_OK, "request.body.merchantTransId", SEV_OK},
+    {"pay_cancel_request_body_merchant_trans_id_astral_over_max", 0, false, mutate_98, AOP_E_TOO_LONG, "request.body.merchantTransId", SEV_ERROR},
+    {"pay_cancel_request_body_merchant_trans_id_bad_utf8", 0, false, mutate_99, AOP_E_BAD_UTF8, "request.body.merchantTransId", SEV_ERROR},
+    {"pay_cancel_request_body_merchant_trans_id_nul", 0, false, mutate_100, AOP_E_BAD_UTF8, "request.body.merchantTransId", SEV_ERROR},
+    {"pay_cancel_request_body_merchant_trans_id_control_c0", 0, false, mutate_101, AOP_E_CONTROL_CHAR, "request.body.merchantTransId", SEV_ERROR},
+    {"pay_cancel_request_body_merchant_trans_id_control_del", 0, false, mutate_102, AOP_E_CONTROL_CHAR, "request.body.merchantTransId", SEV_ERROR},
+    {"pay_cancel_request_body_merchant_trans_id_control_c1", 0, false, mutate_103, AOP_E_CONTROL_CHAR, "request.body.merchantTransId", SEV_ERROR},
+    {"pay_cancel_request_one_of_acquirement_id_merchant_trans_id", 0, false, mutate_104, AOP_E_ONE_OF_REQUIRED, "request.body.acquirementId", SEV_ERROR},
+    {"pay_cancel_response_valid", 0, true, mutate_105, AOP_OK, "", SEV_OK},
+    {"pay_cancel_response_head_version_missing", 0, true, mutate_106, AOP_E_ECHO_MISMATCH, "response.head.version", SEV_FATAL},
+    {"pay_cancel_response_head_version_empty", 0, true, mutate_107, AOP_E_EMPTY, "response.head.version", SEV_WARNING},
+    {"pay_cancel_response_head_version_at_max", 0, true, mutate_108, AOP_OK, "response.head.version", SEV_OK},
+    {"pay_cancel_response_head_version_over_max", 0, true, mutate_109, AOP_E_TOO_LONG, "response.head.version", SEV_WARNING},
+    {"pay_cancel_response_head_version_multibyte_at_max", 0, true, mutate_110, AOP_OK, "response.head.version", SEV_OK},
+    {"pay_cancel_response_head_version_astral_over_max", 0, true, mutate_111, AOP_E_TOO_LONG, "response.head.version", SEV_WARNING},
+    {"pay_cancel_response_head_version_bad_utf8", 0, true, mutate_112, AOP_E_BAD_UTF8, "response.head.version", SEV_WARNING},
+    {"pay_cancel_response_head_version_nul", 0, true, mutate_113, AOP_E_BAD_UTF8, "response.head.version", SEV_WARNING},
+    {"pay_cancel_response_head_version_control_c0", 0, true, mutate_114, AOP_E_CONTROL_CHAR, "response.head.version", SEV_WARNING},
+    {"pay_cancel_response_head_version_control_del", 0, true, mutate_115, AOP_E_CONTROL_CHAR, "response.head.version", SEV_WARNING},
+    {"pay_cancel_response_head_version_control_c1", 0, true, mutate_116, AOP_E_CONTROL_CHAR, "response.head.version", SEV_WARNING},
+    {"pay_cancel_response_head_function_missing", 0, true, mutate_117, AOP_E_ECHO_MISMATCH, "response.head.function", SEV_FATAL},
+    {"pay_cancel_response_head_function_empty", 0, true, mutate_118, AOP_E_EMPTY, "response.head.function", SEV_WARNING},
+    {"pay_cancel_response_head_function_at_max", 0, true, mutate_119, AOP_OK, "response.head.function", SEV_OK},
+    {"pay_cancel_response_head_function_over_max", 0, true, mutate_120, AOP_E_TOO_LONG, "response.head.function", SEV_WARNING},
+    {"pay_cancel_response_head_function_multibyte_at_max", 0, true, mutate_121, AOP_OK, "response.head.function", SEV_OK},
+    {"pay_cancel_response_head_function_astral_over_max", 0, true, mutate_122, AOP_E_TOO_LONG, "response.head.function", SEV_WARNING},
+    {"pay_cancel_response_head_function_bad_utf8", 0, true, mutate_123, AOP_E_BAD_UTF8, "response.head.function", SEV_WARNING},
+    {"pay_cancel_response_head_function_nul", 0, true, mutate_124, AOP_E_BAD_UTF8, "response.head.function", SEV_WARNING},
+    {"pay_cancel_response_head_function_control_c0", 0, true, mutate_125, AOP_E_CONTROL_CHAR, "response.head.function", SEV_WARNING},
+    {"pay_cancel_response_head_function_control_del", 0, true, mutate_126, AOP_E_CONTROL_CHAR, "response.head.function", SEV_WARNING},
+    {"pay_cancel_response_head_function_control_c1", 0, true, mutate_127, AOP_E_CONTROL_CHAR, "response.head.function", SEV_WARNING},
+    {"pay_cancel_response_head_client_id_missing", 0, true, mutate_128, AOP_E_ECHO_MISMATCH, "response.head.clientId", SEV_FATAL},
+    {"pay_cancel_response_head_client_id_empty", 0, true, mutate_129, AOP_E_EMPTY, "response.head.clientId", SEV_WARNING},
+    {"pay_cancel_response_head_client_id_at_max", 0, true, mutate_130, AOP_OK, "response.head.clientId", SEV_OK},
+    {"pay_cancel_response_head_client_id_over_max", 0, true, mutate_131, AOP_E_TOO_LONG, "response.head.clientId", SEV_WARNING},
+    {"pay_cancel_response_head_client_id_multibyte_at_max", 0, true, mutate_132, AOP_OK, "response.head.clientId", SEV_OK},
+    {"pay_cancel_response_head_client_id_astral_over_max", 0, true, mutate_133, AOP_E_TOO_LONG, "response.head.clientId", SEV_WARNING},
+    {"pay_cancel_response_head_client_id_bad_utf8", 0, true, mutate_134, AOP_E_BAD_UTF8, "response.head.clientId", SEV_WARNING},
+    {"pay_cancel_response_head_client_id_nul", 0, true, mutate_135, AOP_E_BAD_UTF8, "response.head.clientId", SEV_WARNING},
+    {"pay_cancel_response_head_client_id_control_c0", 0, true, mutate_136, AOP_E_CONTROL_CHAR, "response.head.clientId", SEV_WARNING},
+    {"pay_cancel_response_head_client_id_control_del", 0, true, mutate_137, AOP_E_CONTROL_CHAR, "response.head.clientId", SEV_WARNING},
+    {"pay_cancel_response_head_client_id_control_c1", 0, true, mutate_138, AOP_E_CONTROL_CHAR, "response.head.clientId", SEV_WARNING},
+    {"pay_cancel_response_head_resp_time_missing", 0, true, mutate_139, AOP_E_MISSING, "response.head.respTime", SEV_WARNING},
+    {"pay_cancel_response_head_resp_time_empty", 0, true, mutate_140, AOP_E_EMPTY, "response.head.respTime", SEV_WARNING},
+    {"pay_cancel_response_head_resp_time_bad_datetime_0", 0, true, mutate_141, AOP_E_BAD_DATETIME, "response.head.respTime", SEV_WARNING},
+    {"pay_cancel_response_head_resp_time_bad_datetime_1", 0, true, mutate_142, AOP_E_BAD_DATETIME, "response.head.respTime", SEV_WARNING},
+    {"pay_cancel_response_head_resp_time_bad_datetime_2", 0, true, mutate_143, AOP_E_BAD_DATETIME, "response.head.respTime", SEV_WARNING},
+    {"pay_cancel_response_head_resp_time_bad_datetime_3", 0, true, mutate_144, AOP_E_BAD_DATETIME, "response.head.respTime", SEV_WARNING},
+    {"pay_cancel_response_head_resp_time_bad_datetime_4", 0, true, mutate_145, AOP_E_BAD_DATETIME, "response.head.respTime", SEV_WARNING},
+    {"pay_cancel_response_head_resp_time_bad_datetime_5", 0, true, mutate_146, AOP_E_BAD_DATETIME, "response.head.respTime", SEV_WARNING},
+    {"pay_cancel_response_head_resp_time_datetime_fraction", 0, true, mutate_147, AOP_OK, "response.head.respTime", SEV_OK},
+    {"pay_cancel_response_head_resp_time_datetime_lower_case", 0, true, mutate_148, AOP_OK, "response.head.respTime", SEV_OK},
+    {"pay_cancel_response_head_req_msg_id_missing", 0, true, mutate_149, AOP_E_ECHO_MISMATCH, "response.head.reqMsgId", SEV_FATAL},
+    {"pay_cancel_response_head_req_msg_id_empty", 0, true, mutate_150, AOP_E_EMPTY, "response.head.reqMsgId", SEV_WARNING},
+    {"pay_cancel_response_head_req_msg_id_at_max", 0, true, mutate_151, AOP_OK, "response.head.reqMsgId", SEV_OK},
+    {"pay_cancel_response_head_req_msg_id_over_max", 0, true, mutate_152, AOP_E_TOO_LONG, "response.head.reqMsgId", SEV_WARNING},
+    {"pay_cancel_response_head_req_msg_id_multibyte_at_max", 0, true, mutate_153, AOP_OK, "response.head.reqMsgId", SEV_OK},
+    {"pay_cancel_response_head_req_msg_id_astral_over_max", 0, true, mutate_154, AOP_E_TOO_LONG, "response.head.reqMsgId", SEV_WARNING},
+    {"pay_cancel_response_head_req_msg_id_bad_utf8", 0, true, mutate_155, AOP_E_BAD_UTF8, "response.head.reqMsgId", SEV_WARNING},
+    {"pay_cancel_response_head_req_msg_id_nul", 0, true, mutate_156, AOP_E_BAD_UTF8, "response.head.reqMsgId", SEV_WARNING},
+    {"pay_cancel_response_head_req_msg_id_control_c0", 0, true, mutate_157, AOP_E_CONTROL_CHAR, "response.head.reqMsgId", SEV_WARNING},
+    {"pay_cancel_response_head_req_msg_id_control_del", 0, true, mutate_158, AOP_E_CONTROL_CHAR, "response.head.reqMsgId", SEV_WARNING},
+    {"pay_cancel_response_head_req_msg_id_control_c1", 0, true, mutate_159, AOP_E_CONTROL_CHAR, "response.head.reqMsgId", SEV_WARNING},
+    {"pay_cancel_response_head_reserve_at_max", 0, true, mutate_160, AOP_OK, "response.head.reserve", SEV_OK},
+    {"pay_cancel_response_head_reserve_over_max", 0, true, mutate_161, AOP_E_TOO_LONG, "response.head.reserve", SEV_WARNING},
+    {"pay_cancel_response_head_reserve_multibyte_at_max", 0, true, mutate_162, AOP_OK, "response.head.reserve", SEV_OK},
+    {"pay_cancel_response_head_reserve_astral_over_max", 0, true, mutate_163, AOP_E_TOO_LONG, "response.head.reserve", SEV_WARNING},
+    {"pay_cancel_response_head_reserve_bad_utf8", 0, true, mutate_164, AOP_E_BAD_UTF8, "response.head.reserve", SEV_WARNING},
+    {"pay_cancel_response_head_reserve_nul", 0, true, mutate_165, AOP_E_BAD_UTF8, "response.head.reserve", SEV_WARNING},
+    {"pay_cancel_response_head_reserve_control_c0", 0, true, mutate_166, AOP_E_CONTROL_CHAR, "response.head.reserve", SEV_WARNING},
+    {"pay_cancel_response_head_reserve_control_del", 0, true, mutate_167, AOP_E_CONTROL_CHAR, "response.head.reserve", SEV_WARNING},
+    {"pay_cancel_response_head_reserve_control_c1", 0, true, mutate_168, AOP_E_CONTROL_CHAR, "response.head.reserve", SEV_WARNING},
+    {"pay_cancel_response_head_sign_type_at_max", 0, true, mutate_169, AOP_OK, "response.head.signType", SEV_OK},
+    {"pay_cancel_response_head_sign_type_over_max", 0, true, mutate_170, AOP_E_TOO_LONG, "response.head.signType", SEV_WARNING},
+    {"pay_cancel_response_head_sign_type_multibyte_at_max", 0, true, mutate_171, AOP_OK, "response.head.signType", SEV_OK},
+    {"pay_cancel_response_head_sign_type_astral_over_max", 0, true, mutate_172, AOP_E_TOO_LONG, "response.head.signType", SEV_WARNING},
+    {"pay_cancel_response_head_sign_type_bad_utf8", 0, true, mutate_173, AOP_E_BAD_UTF8, "response.head.signType", SEV_WARNING},
+    {"pay_cancel_response_head_sign_type_nul", 0, true, mutate_174, AOP_E_BAD_UTF8, "response.head.signType", SEV_WARNING},
+    {"pay_cancel_response_head_sign_type_control_c0", 0, true, mutate_175, AOP_E_CONTROL_CHAR, "response.head.signType", SEV_WARNING},
+    {"pay_cancel_response_head_sign_type_control_del", 0, true, mutate_176, AOP_E_CONTROL_CHAR, "response.head.signType", SEV_WARNING},
+    {"pay_cancel_response_head_sign_type_control_c1", 0, true, mutate_177, AOP_E_CONTROL_CHAR, "response.head.signType", SEV_WARNING},
+    {"pay_cancel_response_body_result_info_result_status_missing", 0, true, mutate_178, AOP_E_MISSING, "response.body.resultInfo.resultStatus", SEV_FATAL},
+    {"pay_cancel_response_body_result_info_result_status_bad_enum", 0, true, mutate_179, AOP_E_BAD_ENUM, "response.body.resultInfo.resultStatus", SEV_FATAL},
+    {"pay_cancel_response_body_result_info_result_status_enum_wrong_case", 0, true, mutate_180, AOP_E_BAD_ENUM, "response.body.resultInfo.resultStatus", SEV_FATAL},
+    {"pay_cancel_response_body_result_info_result_code_id_at_max", 0, true, mutate_181, AOP_OK, "response.body.resultInfo.resultCodeId", SEV_OK},
+    {"pay_cancel_response_body_result_info_result_code_id_over_max", 0, true, mutate_182, AOP_E_TOO_LONG, "response.body.resultInfo.resultCodeId", SEV_WARNING},
+    {"pay_cancel_response_body_result_info_result_code_id_multibyte_at_max", 0, true, mutate_183, AOP_OK, "response.body.resultInfo.resultCodeId", SEV_OK},
+    {"pay_cancel_response_body_result_info_result_code_id_astral_over_max", 0, true, mutate_184, AOP_E_TOO_LONG, "response.body.resultInfo.resultCodeId", SEV_WARNING},
+    {"pay_cancel_response_body_result_info_result_code_id_bad_utf8", 0, true, mutate_185, AOP_E_BAD_UTF8, "response.body.resultInfo.resultCodeId", SEV_WARNING},
+    {"pay_cancel_response_body_result_info_result_code_id_nul", 0, true, mutate_186, AOP_E_BAD_UTF8, "response.body.resultInfo.resultCodeId", SEV_WARNING},
+    {"pay_cancel_response_body_result_info_result_code_id_control_c0", 0, true, mutate_187, AOP_E_CONTROL_CHAR, "response.body.resultInfo.resultCodeId", SEV_WARNING},
+    {"pay_cancel_response_body_result_info_result_code_id_control_del", 0, true, mutate_188, AOP_E_CONTROL_CHAR, "response.body.resultInfo.resultCodeId", SEV_WARNING},
+    {"pay_cancel_response_body_result_info_result_code_id_control_c1", 0, true, mutate_189, AOP_E_CONTROL_CHAR, "response.body.resultInfo.resultCodeId", SEV_WARNING},
+    {"pay_cancel_response_body_result_info_result_code_missing", 0, true, mutate_190, AOP_E_MISSING, "response.body.resultInfo.resultCode", SEV_FATAL},
+    {"pay_cancel_response_body_result_info_result_code_empty", 0, true, mutate_191, AOP_E_EMPTY, "response.body.resultInfo.resultCode", SEV_WARNING},
+    {"pay_cancel_response_body_result_info_result_code_at_max", 0, true, mutate_192, AOP_OK, "response.body.resultInfo.resultCode", SEV_OK},
+    {"pay_cancel_response_body_result_info_result_code_over_max", 0, true, mutate_193, AOP_E_TOO_LONG, "response.body.resultInfo.resultCode", SEV_WARNING},
+    {"pay_cancel_response_body_result_info_result_code_multibyte_at_max", 0, true, mutate_194, AOP_OK, "response.body.resultInfo.resultCode", SEV_OK},
+    {"pay_cancel_response_body_result_info_result_code_astral_over_max", 0, true, mutate_195, AOP_E_TOO_LONG, "response.body.resultInfo.resultCode", SEV_WARNING},
+    {"pay_cancel_response_body_result_info_result_code_bad_utf8", 0, true, mutate_196, AOP_E_BAD_UTF8, "response.body.resultInfo.resultCode", SEV_WARNING},
+    {"pay_cancel_response_body_result_info_result_code_nul", 0, true, mutate_197, AOP_E_BAD_UTF8, "response.body.resultInfo.resultCode", SEV_WARNING},
+    {"pay_cancel_response_body_result_info_result_code_control_c0", 0, true, mutate_198, AOP_E_CONTROL_CHAR, "response.body.resultInfo.resultCode", SEV_WARNING},
+    {"pay_cancel_response_body_result_info_result_code_control_del", 0, true, mutate_199, AOP_E_CONTROL_CHAR, "response.body.resultInfo.resultCode", SEV_WARNING},
+    {"pay_cancel_response_body_result_info_result_code_control_c1", 0, true, mutate_200, AOP_E_CONTROL_CHAR, "response.body.resultInfo.resultCode", SEV_WARNING},
+    {"pay_cancel_response_body_result_info_result_msg_at_max", 0, true, mutate_201, AOP_OK, "response.body.resultInfo.resultMsg", SEV_OK},
+    {"pay_cancel_response_body_result_info_result_msg_over_max", 0, true, mutate_202, AOP_E_TOO_LONG, "response.body.resultInfo.resultMsg", SEV_WARNING},
+    {"pay_cancel_response_body_result_info_result_msg_multibyte_at_max", 0, true, mutate_203, AOP_OK, "response.body.resultInfo.resultMsg", SEV_OK},
+    {"pay_cancel_response_body_result_info_result_msg_astral_over_max", 0, true, mutate_204, AOP_E_TOO_LONG, "response.body.resultInfo.resultMsg", SEV_WARNING},
+    {"pay_cancel_response_body_result_info_result_msg_bad_utf8", 0, true, mutate_205, AOP_E_BAD_UTF8, "response.body.resultInfo.resultMsg", SEV_WARNING},
+    {"pay_cancel_response_body_result_info_result_msg_nul", 0, true, mutate_206, AOP_E_BAD_UTF8, "response.body.resultInfo.resultMsg", SEV_WARNING},
+    {"pay_cancel_response_body_result_info_result_msg_control_c0", 0, true, mutate_207, AOP_E_CONTROL_CHAR, "response.body.resultInfo.resultMsg", SEV_WARNING},
+    {"pay_cancel_response_body_result_info_result_msg_control_del", 0, true, mutate_208, AOP_E_CONTROL_CHAR, "response.body.resultInfo.resultMsg", SEV_WARNING},
+    {"pay_cancel_response_body_result_info_result_msg_control_c1", 0, true, mutate_209, AOP_E_CONTROL_CHAR, "response.body.resultInfo.resultMsg", SEV_WARNING},
+    {"pay_cancel_response_body_acquirement_id_empty", 0, true, mutate_210, AOP_E_EMPTY, "response.body.acquirementId", SEV_WARNING},
+    {"pay_cancel_response_body_acquirement_id_at_max", 0, true, mutate_211, AOP_OK, "response.body.acquirementId", SEV_OK},
+    {"pay_cancel_response_body_acquirement_id_over_max", 0, true, mutate_212, AOP_E_TOO_LONG, "response.body.acquirementId", SEV_WARNING},
+    {"pay_cancel_response_body_acquirement_id_multibyte_at_max", 0, true, mutate_213, AOP_OK, "response.body.acquirementId", SEV_OK},
+    {"pay_cancel_response_body_acquirement_id_astral_over_max", 0, true, mutate_214, AOP_E_TOO_LONG, "response.body.acquirementId", SEV_WARNING},
+    {"pay_cancel_response_body_acquirement_id_bad_utf8", 0, true, mutate_215, AOP_E_BAD_UTF8, "response.body.acquirementId", SEV_WARNING},
+    {"pay_cancel_response_body_acquirement_id_nul", 0, true, mutate_216, AOP_E_BAD_UTF8, "response.body.acquirementId", SEV_WARNING},
+    {"pay_cancel_response_body_acquirement_id_control_c0", 0, true, mutate_217, AOP_E_CONTROL_CHAR, "response.body.acquirementId", SEV_WARNING},
+    {"pay_cancel_response_body_acquirement_id_control_del", 0, true, mutate_218, AOP_E_CONTROL_CHAR, "response.body.acquirementId", SEV_WARNING},
+    {"pay_cancel_response_body_acquirement_id_control_c1", 0, true, mutate_219, AOP_E_CONTROL_CHAR, "response.body.acquirementId", SEV_WARNING},
+    {"pay_cancel_response_body_merchant_trans_id_empty", 0, true, mutate_220, AOP_E_EMPTY, "response.body.merchantTransId", SEV_WARNING},
+    {"pay_cancel_response_body_merchant_trans_id_at_max", 0, true, mutate_221, AOP_OK, "response.body.merchantTransId", SEV_OK},
+    {"pay_cancel_response_body_merchant_trans_id_over_max", 0, true, mutate_222, AOP_E_TOO_LONG, "response.body.merchantTransId", SEV_WARNING},
+    {"pay_cancel_response_body_merchant_trans_id_multibyte_at_max", 0, true, mutate_223, AOP_OK, "response.body.merchantTransId", SEV_OK},
+    {"pay_cancel_response_body_merchant_trans_id_astral_over_max", 0, true, mutate_224, AOP_E_TOO_LONG, "response.body.merchantTransId", SEV_WARNING},
+    {"pay_cancel_response_body_merchant_trans_id_bad_utf8", 0, true, mutate_225, AOP_E_BAD_UTF8, "response.body.merchantTransId", SEV_WARNING},
+    {"pay_cancel_response_body_merchant_trans_id_nul", 0, true, mutate_226, AOP_E_BAD_UTF8, "response.body.merchantTransId", SEV_WARNING},
+    {"pay_cancel_response_body_merchant_trans_id_control_c0", 0, true, mutate_227, AOP_E_CONTROL_CHAR, "response.body.merchantTransId", SEV_WARNING},
+    {"pay_cancel_response_body_merchant_trans_id_control_del", 0, true, mutate_228, AOP_E_CONTROL_CHAR, "response.body.merchantTransId", SEV_WARNING},
+    {"pay_cancel_response_body_merchant_trans_id_control_c1", 0, true, mutate_229, AOP_E_CONTROL_CHAR, "response.body.merchantTransId", SEV_WARNING},
+    {"pay_cancel_response_body_cancel_time_bad_datetime_0", 0, true, mutate_230, AOP_E_BAD_DATETIME, "response.body.cancelTime", SEV_WARNING},
+    {"pay_cancel_response_body_cancel_time_bad_datetime_1", 0, true, mutate_231, AOP_E_BAD_DATETIME, "response.body.cancelTime", SEV_WARNING},
+    {"pay_cancel_response_body_cancel_time_bad_datetime_2", 0, true, mutate_232, AOP_E_BAD_DATETIME, "response.body.cancelTime", SEV_WARNING},
+    {"pay_cancel_response_body_cancel_time_bad_datetime_3", 0, true, mutate_233, AOP_E_BAD_DATETIME, "response.body.cancelTime", SEV_WARNING},
+    {"pay_cancel_response_body_cancel_time_bad_datetime_4", 0, true, mutate_234, AOP_E_BAD_DATETIME, "response.body.cancelTime", SEV_WARNING},
+    {"pay_cancel_response_body_cancel_time_bad_datetime_5", 0, true, mutate_235, AOP_E_BAD_DATETIME, "response.body.cancelTime", SEV_WARNING},
+    {"pay_cancel_response_body_cancel_time_datetime_fraction", 0, true, mutate_236, AOP_OK, "response.body.cancelTime", SEV_OK},
+    {"pay_cancel_response_body_cancel_time_datetime_lower_case", 0, true, mutate_237, AOP_OK, "response.body.cancelTime", SEV_OK},
+    {"pay_cancel_response_echo_head_version", 0, true, mutate_238, AOP_E_ECHO_MISMATCH, "response.head.version", SEV_FATAL},
+    {"pay_cancel_response_echo_head_function", 0, true, mutate_239, AOP_E_ECHO_MISMATCH, "response.head.function", SEV_FATAL},
+    {"pay_cancel_response_echo_head_client_id", 0, true, mutate_240, AOP_E_ECHO_MISMATCH, "response.head.clientId", SEV_FATAL},
+    {"pay_cancel_response_echo_head_req_msg_id", 0, true, mutate_241, AOP_E_ECHO_MISMATCH, "response.head.reqMsgId", SEV_FATAL},
+    {"pay_cancel_response_echo_body_acquirement_id", 0, true, mutate_242, AOP_E_ECHO_MISMATCH, "response.body.acquirementId", SEV_FATAL},
+    {"pay_cancel_response_echo_body_merchant_trans_id", 0, true, mutate_243, AOP_E_ECHO_MISMATCH, "response.body.merchantTransId", SEV_FATAL},
+    {"refund_request_valid", 1, false, mutate_244, AOP_OK, "", SEV_OK},
+    {"refund_request_head_version_missing", 1, false, mutate_245, AOP_E_MISSING, "request.head.version", SEV_ERROR},
+    {"refund_request_head_version_empty", 1, false, mutate_246, AOP_E_EMPTY, "request.head.version", SEV_ERROR},
+    {"refund_request_head_version_at_max", 1, false, mutate_247, AOP_OK, "request.head.version", SEV_OK},
+    {"refund_request_head_version_over_max", 1, false, mutate_248, AOP_E_TOO_LONG, "request.head.version", SEV_ERROR},
+    {"refund_request_head_version_multibyte_at_max", 1, false, mutate_249, AOP_OK, "request.head.version", SEV_OK},
+    {"refund_request_head_version_astral_over_max", 1, false, mutate_250, AOP_E_TOO_LONG, "request.head.version", SEV_ERROR},
+    {"refund_request_head_version_bad_utf8", 1, false, mutate_251, AOP_E_BAD_UTF8, "request.head.version", SEV_ERROR},
+    {"refund_request_head_version_nul", 1, false, mutate_252, AOP_E_BAD_UTF8, "request.head.version", SEV_ERROR},
+    {"refund_request_head_version_control_c0", 1, false, mutate_253, AOP_E_CONTROL_CHAR, "request.head.version", SEV_ERROR},
+    {"refund_request_head_version_control_del", 1, false, mutate_254, AOP_E_CONTROL_CHAR, "request.head.version", SEV_ERROR},
+    {"refund_request_head_version_control_c1", 1, false, mutate_255, AOP_E_CONTROL_CHAR, "request.head.version", SEV_ERROR},
+    {"refund_request_head_function_missing", 1, false, mutate_256, AOP_E_MISSING, "request.head.function", SEV_ERROR},
+    {"refund_request_head_function_empty", 1, false, mutate_257, AOP_E_EMPTY, "request.head.function", SEV_ERROR},
+    {"refund_request_head_function_at_max", 1, false, mutate_258, AOP_OK, "request.head.function", SEV_OK},
+    {"refund_request_head_function_over_max", 1, false, mutate_259, AOP_E_TOO_LONG, "request.head.function", SEV_ERROR},
+    {"refund_request_head_function_multibyte_at_max", 1, false, mutate_260, AOP_OK, "request.head.function", SEV_OK},
+    {"refund_request_head_function_astral_over_max", 1, false, mutate_261, AOP_E_TOO_LONG, "request.head.function", SEV_ERROR},
+    {"refund_request_head_function_bad_utf8", 1, false, mutate_262, AOP_E_BAD_UTF8, "request.head.function", SEV_ERROR},
+    {"refund_request_head_function_nul", 1, false, mutate_263, AOP_E_BAD_UTF8, "request.head.function", SEV_ERROR},
+    {"refund_request_head_function_control_c0", 1, false, mutate_264, AOP_E_CONTROL_CHAR, "request.head.function", SEV_ERROR},
+    {"refund_request_head_function_control_del", 1, false, mutate_265, AOP_E_CONTROL_CHAR, "request.head.function", SEV_ERROR},
+    {"refund_request_head_function_control_c1", 1, false, mutate_266, AOP_E_CONTROL_CHAR, "request.head.function", SEV_ERROR},
+    {"refund_request_head_client_id_missing", 1, false, mutate_267, AOP_E_MISSING, "request.head.clientId", SEV_ERROR},
+    {"refund_request_head_client_id_empty", 1, false, mutate_268, AOP_E_EMPTY, "request.head.clientId", SEV_ERROR},
+    {"refund_request_head_client_id_at_max", 1, false, mutate_269, AOP_OK, "request.head.clientId", SEV_OK},
+    {"refund_request_head_client_id_over_max", 1, false, mutate_270, AOP_E_TOO_LONG, "request.head.clientId", SEV_ERROR},
+    {"refund_request_head_client_id_multibyte_at_max", 1, false, mutate_271, AOP_OK, "request.head.clientId", SEV_OK},
+    {"refund_request_head_client_id_astral_over_max", 1, false, mutate_272, AOP_E_TOO_LONG, "request.head.clientId", SEV_ERROR},
+    {"refund_request_head_client_id_bad_utf8", 1, false, mutate_273, AOP_E_BAD_UTF8, "request.head.clientId", SEV_ERROR},
+    {"refund_request_head_client_id_nul", 1, false, mutate_274, AOP_E_BAD_UTF8, "request.head.clientId", SEV_ERROR},
+    {"refund_request_head_client_id_control_c0", 1, false, mutate_275, AOP_E_CONTROL_CHAR, "request.head.clientId", SEV_ERROR},
+    {"refund_request_head_client_id_control_del", 1, false, mutate_276, AOP_E_CONTROL_CHAR, "request.head.clientId", SEV_ERROR},
+    {"refund_request_head_client_id_control_c1", 1, false, mutate_277, AOP_E_CONTROL_CHAR, "request.head.clientId", SEV_ERROR},
+    {"refund_request_head_req_time_missing", 1, false, mutate_278, AOP_E_MISSING, "request.head.reqTime", SEV_ERROR},
+    {"refund_request_head_req_time_empty", 1, false, mutate_279, AOP_E_EMPTY, "request.head.reqTime", SEV_ERROR},
+    {"refund_request_head_req_time_bad_datetime_0", 1, false, mutate_280, AOP_E_BAD_DATETIME, "request.head.reqTime", SEV_ERROR},
+    {"refund_request_head_req_time_bad_datetime_1", 1, false, mutate_281, AOP_E_BAD_DATETIME, "request.head.reqTime", SEV_ERROR},
+    {"refund_request_head_req_time_bad_datetime_2", 1, false, mutate_282, AOP_E_BAD_DATETIME, "request.head.reqTime", SEV_ERROR},
+    {"refund_request_head_req_time_bad_datetime_3", 1, false, mutate_283, AOP_E_BAD_DATETIME, "request.head.reqTime", SEV_ERROR},
+    {"refund_request_head_req_time_bad_datetime_4", 1, false, mutate_284, AOP_E_BAD_DATETIME, "request.head.reqTime", SEV_ERROR},
+    {"refund_request_head_req_time_bad_datetime_5", 1, false, mutate_285, AOP_E_BAD_DATETIME, "request.head.reqTime", SEV_ERROR},
+    {"refund_request_head_req_time_datetime_fraction", 1, false, mutate_286, AOP_OK, "request.head.reqTime", SEV_OK},
+    {"refund_request_head_req_time_datetime_lower_case", 1, false, mutate_287, AOP_E_BAD_DATETIME, "request.head.reqTime", SEV_ERROR},
+    {"refund_request_head_req_msg_id_missing", 1, false, mutate_288, AOP_E_MISSING, "request.head.reqMsgId", SEV_ERROR},
+    {"refund_request_head_req_msg_id_empty", 1, false, mutate_289, AOP_E_EMPTY, "request.head.reqMsgId", SEV_ERROR},
+    {"refund_request_head_req_msg_id_at_max", 1, false, mutate_290, AOP_OK, "request.head.reqMsgId", SEV_OK},
+    {"refund_request_head_req_msg_id_over_max", 1, false, mutate_291, AOP_E_TOO_LONG, "request.head.reqMsgId", SEV_ERROR},
+    {"refund_request_head_req_msg_id_multibyte_at_max", 1, false, mutate_292, AOP_OK, "request.head.reqMsgId", SEV_OK},
+    {"refund_request_head_req_msg_id_astral_over_max", 1, false, mutate_293, AOP_E_TOO_LONG, "request.head.reqMsgId", SEV_ERROR},
+    {"refund_request_head_req_msg_id_bad_utf8", 1, false, mutate_294, AOP_E_BAD_UTF8, "request.head.reqMsgId", SEV_ERROR},
+    {"refund_request_head_req_msg_id_nul", 1, false, mutate_295, AOP_E_BAD_UTF8, "request.head.reqMsgId", SEV_ERROR},
+    {"refund_request_head_req_msg_id_control_c0", 1, false, mutate_296, AOP_E_CONTROL_CHAR, "request.head.reqMsgId", SEV_ERROR},
+    {"refund_request_head_req_msg_id_control_del", 1, false, mutate_297, AOP_E_CONTROL_CHAR, "request.head.reqMsgId", SEV_ERROR},
+    {"refund_request_head_req_msg_id_control_c1", 1, false, mutate_298, AOP_E_CONTROL_CHAR, "request.head.reqMsgId", SEV_ERROR},
+    {"refund_request_head_reserve_at_max", 1, false, mutate_299, AOP_OK, "request.head.reserve", SEV_OK},
+    {"refund_request_head_reserve_over_max", 1, false, mutate_300, AOP_E_TOO_LONG, "request.head.reserve", SEV_ERROR},
+    {"refund_request_head_reserve_multibyte_at_max", 1, false, mutate_301, AOP_OK, "request.head.reserve", SEV_OK},
+    {"refund_request_head_reserve_astral_over_max", 1, false, mutate_302, AOP_E_TOO_LONG, "request.head.reserve", SEV_ERROR},
+    {"refund_request_head_reserve_bad_utf8", 1, false, mutate_303, AOP_E_BAD_UTF8, "request.head.reserve", SEV_ERROR},
+    {"refund_request_head_reserve_nul", 1, false, mutate_304, AOP_E_BAD_UTF8, "request.head.reserve", SEV_ERROR},
+    {"refund_request_head_reserve_control_c0", 1, false, mutate_305, AOP_E_CONTROL_CHAR, "request.head.reserve", SEV_ERROR},
+    {"refund_request_head_reserve_control_del", 1, false, mutate_306, AOP_E_CONTROL_CHAR, "request.head.reserve", SEV_ERROR},
+    {"refund_request_head_reserve_control_c1", 1, false, mutate_307, AOP_E_CONTROL_CHAR, "request.head.reserve", SEV_ERROR},
+    {"refund_request_head_sign_type_at_max", 1, false, mutate_308, AOP_OK, "request.head.signType", SEV_OK},
+    {"refund_request_head_sign_type_over_max", 1, false, mutate_309, AOP_E_TOO_LONG, "request.head.signType", SEV_ERROR},
+    {"refund_request_head_sign_type_multibyte_at_max", 1, false, mutate_310, AOP_OK, "request.head.signType", SEV_OK},
+    {"refund_request_head_sign_type_astral_over_max", 1, false, mutate_311, AOP_E_TOO_LONG, "request.head.signType", SEV_ERROR},
+    {"refund_request_head_sign_type_bad_utf8", 1, false, mutate_312, AOP_E_BAD_UTF8, "request.head.signType", SEV_ERROR},
+    {"refund_request_head_sign_type_nul", 1, false, mutate_313, AOP_E_BAD_UTF8, "request.head.signType", SEV_ERROR},
+    {"refund_request_head_sign_type_control_c0", 1, false, mutate_314, AOP_E_CONTROL_CHAR, "request.head.signType", SEV_ERROR},
+    {"refund_request_head_sign_type_control_del", 1, false, mutate_315, AOP_E_CONTROL_CHAR, "request.head.signType", SEV_ERROR},
+    {"refund_request_head_sign_type_control_c1", 1, false, mutate_316, AOP_E_CONTROL_CHAR, "request.head.signType", SEV_ERROR},
+    {"refund_request_body_merchant_id_missing", 1, false, mutate_317, AOP_E_MISSING, "request.body.merchantId", SEV_ERROR},
+    {"refund_request_body_merchant_id_empty", 1, false, mutate_318, AOP_E_EMPTY, "request.body.merchantId", SEV_ERROR},
+    {"refund_request_body_merchant_id_at_max", 1, false, mutate_319, AOP_OK, "request.body.merchantId", SEV_OK},
+    {"refund_request_body_merchant_id_over_max", 1, false, mutate_320, AOP_E_TOO_LONG, "request.body.merchantId", SEV_ERROR},
+    {"refund_request_body_merchant_id_multibyte_at_max", 1, false, mutate_321, AOP_OK, "request.body.merchantId", SEV_OK},
+    {"refund_request_body_merchant_id_astral_over_max", 1, false, mutate_322, AOP_E_TOO_LONG, "request.body.merchantId", SEV_ERROR},
+    {"refund_request_body_merchant_id_bad_utf8", 1, false, mutate_323, AOP_E_BAD_UTF8, "request.body.merchantId", SEV_ERROR},
+    {"refund_request_body_merchant_id_nul", 1, false, mutate_324, AOP_E_BAD_UTF8, "request.body.merchantId", SEV_ERROR},
+    {"refund_request_body_merchant_id_control_c0", 1, false, mutate_325, AOP_E_CONTROL_CHAR, "request.body.merchantId", SEV_ERROR},
+    {"refund_request_body_merchant_id_control_del", 1, false, mutate_326, AOP_E_CONTROL_CHAR, "request.body.merchantId", SEV_ERROR},
+    {"refund_request_body_merchant_id_control_c1", 1, false, mutate_327, AOP_E_CONTROL_CHAR, "request.body.merchantId", SEV_ERROR},
+    {"refund_request_body_acquirement_id_missing", 1, false, mutate_328, AOP_E_MISSING, "request.body.acquirementId", SEV_ERROR},
+    {"refund_request_body_acquirement_id_empty", 1, false, mutate_329, AOP_E_EMPTY, "request.body.acquirementId", SEV_ERROR},
+    {"refund_request_body_acquirement_id_at_max", 1, false, mutate_330, AOP_OK, "request.body.acquirementId", SEV_OK},
+    {"refund_request_body_acquirement_id_over_max", 1, false, mutate_331, AOP_E_TOO_LONG, "request.body.acquirementId", SEV_ERROR},
+    {"refund_request_body_acquirement_id_multibyte_at_max", 1, false, mutate_332, AOP_OK, "request.body.acquirementId", SEV_OK},
+    {"refund_request_body_acquirement_id_astral_over_max", 1, false, mutate_333, AOP_E_TOO_LONG, "request.body.acquirementId", SEV_ERROR},
+    {"refund_request_body_acquirement_id_bad_utf8", 1, false, mutate_334, AOP_E_BAD_UTF8, "request.body.acquirementId", SEV_ERROR},
+    {"refund_request_body_acquirement_id_nul", 1, false, mutate_335, AOP_E_BAD_UTF8, "request.body.acquirementId", SEV_ERROR},
+    {"refund_request_body_acquirement_id_control_c0", 1, false, mutate_336, AOP_E_CONTROL_CHAR, "request.body.acquirementId", SEV_ERROR},
+    {"refund_request_body_acquirement_id_control_del", 1, false, mutate_337, AOP_E_CONTROL_CHAR, "request.body.acquirementId", SEV_ERROR},
+    {"refund_request_body_acquirement_id_control_c1", 1, false, mutate_338, AOP_E_CONTROL_CHAR, "request.body.acquirementId", SEV_ERROR},
+    {"refund_request_body_merchant_refund_id_missing", 1, false, mutate_339, AOP_E_MISSING, "request.body.merchantRefundId", SEV_ERROR},
+    {"refund_request_body_merchant_refund_id_empty", 1, false, mutate_340, AOP_E_EMPTY, "request.body.merchantRefundId", SEV_ERROR},
+    {"refund_request_body_merchant_refund_id_at_max", 1, false, mutate_341, AOP_OK, "request.body.merchantRefundId", SEV_OK},
+    {"refund_request_body_merchant_refund_id_over_max", 1, false, mutate_342, AOP_E_TOO_LONG, "request.body.merchantRefundId", SEV_ERROR},
+    {"refund_request_body_merchant_refund_id_multibyte_at_max", 1, false, mutate_343, AOP_OK, "request.body.merchantRefundId", SEV_OK},
+    {"refund_request_body_merchant_refund_id_astral_over_max", 1, false, mutate_344, AOP_E_TOO_LONG, "request.body.merchantRefundId", SEV_ERROR},
+    {"refund_request_body_merchant_refund_id_bad_utf8", 1, false, mutate_345, AOP_E_BAD_UTF8, "request.body.merchantRefundId", SEV_ERROR},
+    {"refund_request_body_merchant_refund_id_nul", 1, false, mutate_346, AOP_E_BAD_UTF8, "request.body.merchantRefundId", SEV_ERROR},
+    {"refund_request_body_merchant_refund_id_control_c0", 1, false, mutate_347, AOP_E_CONTROL_CHAR, "request.body.merchantRefundId", SEV_ERROR},
+    {"refund_request_body_merchant_refund_id_control_del", 1, false, mutate_348, AOP_E_CONTROL_CHAR, "request.body.merchantRefundId", SEV_ERROR},
+    {"refund_request_body_merchant_refund_id_control_c1", 1, false, mutate_349, AOP_E_CONTROL_CHAR, "request.body.merchantRefundId", SEV_ERROR},
+    {"refund_request_body_refund_amount_currency_missing", 1, false, mutate_350, AOP_E_MISSING, "request.body.refundAmount.currency", SEV_ERROR},
+    {"refund_request_body_refund_amount_currency_empty", 1, false, mutate_351, AOP_E_EMPTY, "request.body.refundAmount.currency", SEV_ERROR},
+    {"refund_request_body_refund_amount_currency_bad_currency_0", 1, false, mutate_352, AOP_E_BAD_CURRENCY, "request.body.refundAmount.currency", SEV_ERROR},
+    {"refund_request_body_refund_amount_currency_bad_currency_1", 1, false, mutate_353, AOP_E_BAD_CURRENCY, "request.body.refundAmount.currency", SEV_ERROR},
+    {"refund_request_body_refund_amount_currency_bad_currency_2", 1, false, mutate_354, AOP_E_BAD_CURRENCY, "request.body.refundAmount.currency", SEV_ERROR},
+    {"refund_request_body_refund_amount_currency_bad_currency_3", 1, false, mutate_355, AOP_E_BAD_CURRENCY, "request.body.refundAmount.currency", SEV_ERROR},
+    {"refund_request_body_refund_amount_value_missing", 1, false, mutate_356, AOP_E_MISSING, "request.body.refundAmount.value", SEV_ERROR},
+    {"refund_request_body_refund_amount_value_empty", 1, false, mutate_357, AOP_E_EMPTY, "request.body.refundAmount.value", SEV_ERROR},
+    {"refund_request_body_refund_amount_value_at_max", 1, false, mutate_358, AOP_OK, "request.body.refundAmount.value", SEV_OK},
+    {"refund_request_body_refund_amount_value_over_max", 1, false, mutate_359, AOP_E_TOO_LONG, "request.body.refundAmount.value", SEV_ERROR},
+    {"refund_request_body_refund_amount_value_bad_amount_0", 1, false, mutate_360, AOP_E_BAD_AMOUNT, "request.body.refundAmount.value", SEV_ERROR},
+    {"refund_request_body_refund_amount_value_bad_amount_1", 1, false, mutate_361, AOP_E_BAD_AMOUNT, "request.body.refundAmount.value", SEV_ERROR},
+    {"refund_request_body_refund_amount_value_bad_amount_2", 1, false, mutate_362, AOP_E_BAD_AMOUNT, "request.body.refundAmount.value", SEV_ERROR},
+    {"refund_request_body_refund_amount_value_bad_amount_3", 1, false, mutate_363, AOP_E_BAD_AMOUNT, "request.body.refundAmount.value", SEV_ERROR},
+    {"refund_request_body_refund_amount_value_bad_amount_4", 1, false, mutate_364, AOP_E_BAD_AMOUNT, "request.body.refundAmount.value", SEV_ERROR},
+    {"refund_request_body_refund_amount_value_bad_amount_5", 1, false, mutate_365, AOP_E_BAD_AMOUNT, "request.body.refundAmount.value", SEV_ERROR},
+    {"refund_request_body_refund_amount_value_bad_amount_6", 1, false, mutate_366, AOP_E_BAD_AMOUNT, "request.body.refundAmount.value", SEV_ERROR},
+    {"refund_request_body_refund_amount_value_zero", 1, false, mutate_367, AOP_E_AMOUNT_ZERO, "request.body.refundAmount.value", SEV_ERROR},
+    {"refund_request_body_refund_reason_at_max", 1, false, mutate_368, AOP_OK, "request.body.refundReason", SEV_OK},
+    {"refund_request_body_refund_reason_over_max", 1, false, mutate_369, AOP_E_TOO_LONG, "request.body.refundReason", SEV_ERROR},
+    {"refund_request_body_refund_reason_multibyte_at_max", 1, false, mutate_370, AOP_OK, "request.body.refundReason", SEV_OK},
+    {"refund_request_body_refund_reason_astral_over_max", 1, false, mutate_371, AOP_E_TOO_LONG, "request.body.refundReason", SEV_ERROR},
+    {"refund_request_body_refund_reason_bad_utf8", 1, false, mutate_372, AOP_E_BAD_UTF8, "request.body.refundReason", SEV_ERROR},
+    {"refund_request_body_refund_reason_nul", 1, false, mutate_373, AOP_E_BAD_UTF8, "request.body.refundReason", SEV_ERROR},
+    {"refund_request_body_refund_reason_control_c0", 1, false, mutate_374, AOP_E_CONTROL_CHAR, "request.body.refundReason", SEV_ERROR},
+    {"refund_request_body_refund_reason_control_del", 1, false, mutate_375, AOP_E_CONTROL_CHAR, "request.body.refundReason", SEV_ERROR},
+    {"refund_request_body_refund_reason_control_c1", 1, false, mutate_376, AOP_E_CONTROL_CHAR, "request.body.refundReason", SEV_ERROR},
+    {"refund_request_body_extend_info_at_max", 1, false, mutate_377, AOP_OK, "request.body.extendInfo", SEV_OK},
+    {"refund_request_body_extend_info_over_max", 1, false, mutate_378, AOP_E_TOO_LONG, "request.body.extendInfo", SEV_ERROR},
+    {"refund_request_body_extend_info_multibyte_at_max", 1, false, mutate_379, AOP_OK, "request.body.extendInfo", SEV_OK},
+    {"refund_request_body_extend_info_astral_over_max", 1, false, mutate_380, AOP_E_TOO_LONG, "request.body.extendInfo", SEV_ERROR},
+    {"refund_request_body_extend_info_bad_utf8", 1, false, mutate_381, AOP_E_BAD_UTF8, "request.body.extendInfo", SEV_ERROR},
+    {"refund_request_body_extend_info_nul", 1, false, mutate_382, AOP_E_BAD_UTF8, "request.body.extendInfo", SEV_ERROR},
+    {"refund_request_body_extend_info_control_c0", 1, false, mutate_383, AOP_E_CONTROL_CHAR, "request.body.extendInfo", SEV_ERROR},
+    {"refund_request_body_extend_info_control_del", 1, false, mutate_384, AOP_E_CONTROL_CHAR, "request.body.extendInfo", SEV_ERROR},
+    {"refund_request_body_extend_info_control_c1", 1, false, mutate_385, AOP_E_CONTROL_CHAR, "request.body.extendInfo", SEV_ERROR},
+    {"refund_response_valid", 1, true, mutate_386, AOP_OK, "", SEV_OK},
+    {"refund_response_head_version_missing", 1, true, mutate_387, AOP_E_ECHO_MISMATCH, "response.head.version", SEV_FATAL},
+    {"refund_response_head_version_empty", 1, true, mutate_388, AOP_E_EMPTY, "response.head.version", SEV_WARNING},
+    {"refund_response_head_version_at_max", 1, true, mutate_389, AOP_OK, "response.head.version", SEV_OK},
+    {"refund_response_head_version_over_max", 1, true, mutate_390, AOP_E_TOO_LONG, "response.head.version", SEV_WARNING},
+    {"refund_response_head_version_multibyte_at_max", 1, true, mutate_391, AOP_OK, "response.head.version", SEV_OK},
+    {"refund_response_head_version_astral_over_max", 1, true, mutate_392, AOP_E_TOO_LONG, "response.head.version", SEV_WARNING},
+    {"refund_response_head_version_bad_utf8", 1, true, mutate_393, AOP_E_BAD_UTF8, "response.head.version", SEV_WARNING},
+    {"refund_response_head_version_nul", 1, true, mutate_394, AOP_E_BAD_UTF8, "response.head.version", SEV_WARNING},
+    {"refund_response_head_version_control_c0", 1, true, mutate_395, AOP_E_CONTROL_CHAR, "response.head.version", SEV_WARNING},
+    {"refund_response_head_version_control_del", 1, true, mutate_396, AOP_E_CONTROL_CHAR, "response.head.version", SEV_WARNING},
+    {"refund_response_head_version_control_c1", 1, true, mutate_397, AOP_E_CONTROL_CHAR, "response.head.version", SEV_WARNING},
+    {"refund_response_head_function_missing", 1, true, mutate_398, AOP_E_ECHO_MISMATCH, "response.head.function", SEV_FATAL},
+    {"refund_response_head_function_empty", 1, true, mutate_399, AOP_E_EMPTY, "response.head.function", SEV_WARNING},
+    {"refund_response_head_function_at_max", 1, true, mutate_400, AOP_OK, "response.head.function", SEV_OK},
+    {"refund_response_head_function_over_max", 1, true, mutate_401, AOP_E_TOO_LONG, "response.head.function", SEV_WARNING},
+    {"refund_response_head_function_multibyte_at_max", 1, true, mutate_402, AOP_OK, "response.head.function", SEV_OK},
+    {"refund_response_head_function_astral_over_max", 1, true, mutate_403, AOP_E_TOO_LONG, "response.head.function", SEV_WARNING},
+    {"refund_response_head_function_bad_utf8", 1, true, mutate_404, AOP_E_BAD_UTF8, "response.head.function", SEV_WARNING},
+    {"refund_response_head_function_nul", 1, true, mutate_405, AOP_E_BAD_UTF8, "response.head.function", SEV_WARNING},
+    {"refund_response_head_function_control_c0", 1, true, mutate_406, AOP_E_CONTROL_CHAR, "response.head.function", SEV_WARNING},
+    {"refund_response_head_function_control_del", 1, true, mutate_407, AOP_E_CONTROL_CHAR, "response.head.function", SEV_WARNING},
+    {"refund_response_head_function_control_c1", 1, true, mutate_408, AOP_E_CONTROL_CHAR, "response.head.function", SEV_WARNING},
+    {"refund_response_head_client_id_missing", 1, true, mutate_409, AOP_E_ECHO_MISMATCH, "response.head.clientId", SEV_FATAL},
+    {"refund_response_head_client_id_empty", 1, true, mutate_410, AOP_E_EMPTY, "response.head.clientId", SEV_WARNING},
+    {"refund_response_head_client_id_at_max", 1, true, mutate_411, AOP_OK, "response.head.clientId", SEV_OK},
+    {"refund_response_head_client_id_over_max", 1, true, mutate_412, AOP_E_TOO_LONG, "response.head.clientId", SEV_WARNING},
+    {"refund_response_head_client_id_multibyte_at_max", 1, true, mutate_413, AOP_OK, "response.head.clientId", SEV_OK},
+    {"refund_response_head_client_id_astral_over_max", 1, true, mutate_414, AOP_E_TOO_LONG, "response.head.clientId", SEV_WARNING},
+    {"refund_response_head_client_id_bad_utf8", 1, true, mutate_415, AOP_E_BAD_UTF8, "response.head.clientId", SEV_WARNING},
+    {"refund_response_head_client_id_nul", 1, true, mutate_416, AOP_E_BAD_UTF8, "response.head.clientId", SEV_WARNING},
+    {"refund_response_head_client_id_control_c0", 1, true, mutate_417, AOP_E_CONTROL_CHAR, "response.head.clientId", SEV_WARNING},
+    {"refund_response_head_client_id_control_del", 1, true, mutate_418, AOP_E_CONTROL_CHAR, "response.head.clientId", SEV_WARNING},
+    {"refund_response_head_client_id_control_c1", 1, true, mutate_419, AOP_E_CONTROL_CHAR, "response.head.clientId", SEV_WARNING},
+    {"refund_response_head_resp_time_missing", 1, true, mutate_420, AOP_E_MISSING, "response.head.respTime", SEV_WARNING},
+    {"refund_response_head_resp_time_empty", 1, true, mutate_421, AOP_E_EMPTY, "response.head.respTime", SEV_WARNING},
+    {"refund_response_head_resp_time_bad_datetime_0", 1, true, mutate_422, AOP_E_BAD_DATETIME, "response.head.respTime", SEV_WARNING},
+    {"refund_response_head_resp_time_bad_datetime_1", 1, true, mutate_423, AOP_E_BAD_DATETIME, "response.head.respTime", SEV_WARNING},
+    {"refund_response_head_resp_time_bad_datetime_2", 1, true, mutate_424, AOP_E_BAD_DATETIME, "response.head.respTime", SEV_WARNING},
+    {"refund_response_head_resp_time_bad_datetime_3", 1, true, mutate_425, AOP_E_BAD_DATETIME, "response.head.respTime", SEV_WARNING},
+    {"refund_response_head_resp_time_bad_datetime_4", 1, true, mutate_426, AOP_E_BAD_DATETIME, "response.head.respTime", SEV_WARNING},
+    {"refund_response_head_resp_time_bad_datetime_5", 1, true, mutate_427, AOP_E_BAD_DATETIME, "response.head.respTime", SEV_WARNING},
+    {"refund_response_head_resp_time_datetime_fraction", 1, true, mutate_428, AOP_OK, "response.head.respTime", SEV_OK},
+    {"refund_response_head_resp_time_datetime_lower_case", 1, true, mutate_429, AOP_OK, "response.head.respTime", SEV_OK},
+    {"refund_response_head_req_msg_id_missing", 1, true, mutate_430, AOP_E_ECHO_MISMATCH, "response.head.reqMsgId", SEV_FATAL},
+    {"refund_response_head_req_msg_id_empty", 1, true, mutate_431, AOP_E_EMPTY, "response.head.reqMsgId", SEV_WARNING},
+    {"refund_response_head_req_msg_id_at_max", 1, true, mutate_432, AOP_OK, "response.head.reqMsgId", SEV_OK},
+    {"refund_response_head_req_msg_id_over_max", 1, true, mutate_433, AOP_E_TOO_LONG, "response.head.reqMsgId", SEV_WARNING},
+    {"refund_response_head_req_msg_id_multibyte_at_max", 1, true, mutate_434, AOP_OK, "response.head.reqMsgId", SEV_OK},
+    {"refund_response_head_req_msg_id_astral_over_max", 1, true, mutate_435, AOP_E_TOO_LONG, "response.head.reqMsgId", SEV_WARNING},
+    {"refund_response_head_req_msg_id_bad_utf8", 1, true, mutate_436, AOP_E_BAD_UTF8, "response.head.reqMsgId", SEV_WARNING},
+    {"refund_response_head_req_msg_id_nul", 1, true, mutate_437, AOP_E_BAD_UTF8, "response.head.reqMsgId", SEV_WARNING},
+    {"refund_response_head_req_msg_id_control_c0", 1, true, mutate_438, AOP_E_CONTROL_CHAR, "response.head.reqMsgId", SEV_WARNING},
+    {"refund_response_head_req_msg_id_control_del", 1, true, mutate_439, AOP_E_CONTROL_CHAR, "response.head.reqMsgId", SEV_WARNING},
+    {"refund_response_head_req_msg_id_control_c1", 1, true, mutate_440, AOP_E_CONTROL_CHAR, "response.head.reqMsgId", SEV_WARNING},
+    {"refund_response_head_reserve_at_max", 1, true, mutate_441, AOP_OK, "response.head.reserve", SEV_OK},
+    {"refund_response_head_reserve_over_max", 1, true, mutate_442, AOP_E_TOO_LONG, "response.head.reserve", SEV_WARNING},
+    {"refund_response_head_reserve_multibyte_at_max", 1, true, mutate_443, AOP_OK, "response.head.reserve", SEV_OK},
+    {"refund_response_head_reserve_astral_over_max", 1, true, mutate_444, AOP_E_TOO_LONG, "response.head.reserve", SEV_WARNING},
+    {"refund_response_head_reserve_bad_utf8", 1, true, mutate_445, AOP_E_BAD_UTF8, "response.head.reserve", SEV_WARNING},
+    {"refund_response_head_reserve_nul", 1, true, mutate_446, AOP_E_BAD_UTF8, "response.head.reserve", SEV_WARNING},
+    {"refund_response_head_reserve_control_c0", 1, true, mutate_447, AOP_E_CONTROL_CHAR, "response.head.reserve", SEV_WARNING},
+    {"refund_response_head_reserve_control_del", 1, true, mutate_448, AOP_E_CONTROL_CHAR, "response.head.reserve", SEV_WARNING},
+    {"refund_response_head_reserve_control_c1", 1, true, mutate_449, AOP_E_CONTROL_CHAR, "response.head.reserve", SEV_WARNING},
+    {"refund_response_head_sign_type_at_max", 1, true, mutate_450, AOP_OK, "response.head.signType", SEV_OK},
+    {"refund_response_head_sign_type_over_max", 1, true, mutate_451, AOP_E_TOO_LONG, "response.head.signType", SEV_WARNING},
+    {"refund_response_head_sign_type_multibyte_at_max", 1, true, mutate_452, AOP_OK, "response.head.signType", SEV_OK},
+    {"refund_response_head_sign_type_astral_over_max", 1, true, mutate_453, AOP_E_TOO_LONG, "response.head.signType", SEV_WARNING},
+    {"refund_response_head_sign_type_bad_utf8", 1, true, mutate_454, AOP_E_BAD_UTF8, "response.head.signType", SEV_WARNING},
+    {"refund_response_head_sign_type_nul", 1, true, mutate_455, AOP_E_BAD_UTF8, "response.head.signType", SEV_WARNING},
+    {"refund_response_head_sign_type_control_c0", 1, true, mutate_456, AOP_E_CONTROL_CHAR, "response.head.signType", SEV_WARNING},
+    {"refund_response_head_sign_type_control_del", 1, true, mutate_457, AOP_E_CONTROL_CHAR, "response.head.signType", SEV_WARNING},
+    {"refund_response_head_sign_type_control_c1", 1, true, mutate_458, AOP_E_CONTROL_CHAR, "response.head.signType", SEV_WARNING},
+    {"refund_response_body_result_info_result_status_missing", 1, true, mutate_459, AOP_E_MISSING, "response.body.resultInfo.resultStatus", SEV_FATAL},
+    {"refund_response_body_result_info_result_status_bad_enum", 1, true, mutate_460, AOP_E_BAD_ENUM, "response.body.resultInfo.resultStatus", SEV_FATAL},
+    {"refund_response_body_result_info_result_status_enum_wrong_case", 1, true, mutate_461, AOP_E_BAD_ENUM, "response.body.resultInfo.resultStatus", SEV_FATAL},
+    {"refund_response_body_result_info_result_code_id_at_max", 1, true, mutate_462, AOP_OK, "response.body.resultInfo.resultCodeId", SEV_OK},
+    {"refund_response_body_result_info_result_code_id_over_max", 1, true, mutate_463, AOP_E_TOO_LONG, "response.body.resultInfo.resultCodeId", SEV_WARNING},
+    {"refund_response_body_result_info_result_code_id_multibyte_at_max", 1, true, mutate_464, AOP_OK, "response.body.resultInfo.resultCodeId", SEV_OK},
+    {"refund_response_body_result_info_result_code_id_astral_over_max", 1, true, mutate_465, AOP_E_TOO_LONG, "response.body.resultInfo.resultCodeId", SEV_WARNING},
+    {"refund_response_body_result_info_result_code_id_bad_utf8", 1, true, mutate_466, AOP_E_BAD_UTF8, "response.body.resultInfo.resultCodeId", SEV_WARNING},
+    {"refund_response_body_result_info_result_code_id_nul", 1, true, mutate_467, AOP_E_BAD_UTF8, "response.body.resultInfo.resultCodeId", SEV_WARNING},
+    {"refund_response_body_result_info_result_code_id_control_c0", 1, true, mutate_468, AOP_E_CONTROL_CHAR, "response.body.resultInfo.resultCodeId", SEV_WARNING},
+    {"refund_response_body_result_info_result_code_id_control_del", 1, true, mutate_469, AOP_E_CONTROL_CHAR, "response.body.resultInfo.resultCodeId", SEV_WARNING},
+    {"refund_response_body_result_info_result_code_id_control_c1", 1, true, mutate_470, AOP_E_CONTROL_CHAR, "response.body.resultInfo.resultCodeId", SEV_WARNING},
+    {"refund_response_body_result_info_result_code_missing", 1, true, mutate_471, AOP_E_MISSING, "response.body.resultInfo.resultCode", SEV_FATAL},
+    {"refund_response_body_result_info_result_code_empty", 1, true, mutate_472, AOP_E_EMPTY, "response.body.resultInfo.resultCode", SEV_WARNING},
+    {"refund_response_body_result_info_result_code_at_max", 1, true, mutate_473, AOP_OK, "response.body.resultInfo.resultCode", SEV_OK},
+    {"refund_response_body_result_info_result_code_over_max", 1, true, mutate_474, AOP_E_TOO_LONG, "response.body.resultInfo.resultCode", SEV_WARNING},
+    {"refund_response_body_result_info_result_code_multibyte_at_max", 1, true, mutate_475, AOP_OK, "response.body.resultInfo.resultCode", SEV_OK},
+    {"refund_response_body_result_info_result_code_astral_over_max", 1, true, mutate_476, AOP_E_TOO_LONG, "response.body.resultInfo.resultCode", SEV_WARNING},
+    {"refund_response_body_result_info_result_code_bad_utf8", 1, true, mutate_477, AOP_E_BAD_UTF8, "response.body.resultInfo.resultCode", SEV_WARNING},
+    {"refund_response_body_result_info_result_code_nul", 1, true, mutate_478, AOP_E_BAD_UTF8, "response.body.resultInfo.resultCode", SEV_WARNING},
+    {"refund_response_body_result_info_result_code_control_c0", 1, true, mutate_479, AOP_E_CONTROL_CHAR, "response.body.resultInfo.resultCode", SEV_WARNING},
+    {"refund_response_body_result_info_result_code_control_del", 1, true, mutate_480, AOP_E_CONTROL_CHAR, "response.body.resultInfo.resultCode", SEV_WARNING},
+    {"refund_response_body_result_info_result_code_control_c1", 1, true, mutate_481, AOP_E_CONTROL_CHAR, "response.body.resultInfo.resultCode", SEV_WARNING},
+    {"refund_response_body_result_info_result_msg_at_max", 1, true, mutate_482, AOP_OK, "response.body.resultInfo.resultMsg", SEV_OK},
+    {"refund_response_body_result_info_result_msg_over_max", 1, true, mutate_483, AOP_E_TOO_LONG, "response.body.resultInfo.resultMsg", SEV_WARNING},
+    {"refund_response_body_result_info_result_msg_multibyte_at_max", 1, true, mutate_484, AOP_OK, "response.body.resultInfo.resultMsg", SEV_OK},
+    {"refund_response_body_result_info_result_msg_astral_over_max", 1, true, mutate_485, AOP_E_TOO_LONG, "response.body.resultInfo.resultMsg", SEV_WARNING},
+    {"refund_response_body_result_info_result_msg_bad_utf8", 1, true, mutate_486, AOP_E_BAD_UTF8, "response.body.resultInfo.resultMsg", SEV_WARNING},
+    {"refund_response_body_result_info_result_msg_nul", 1, true, mutate_487, AOP_E_BAD_UTF8, "response.body.resultInfo.resultMsg", SEV_WARNING},
+    {"refund_response_body_result_info_result_msg_control_c0", 1, true, mutate_488, AOP_E_CONTROL_CHAR, "response.body.resultInfo.resultMsg", SEV_WARNING},
+    {"refund_response_body_result_info_result_msg_control_del", 1, true, mutate_489, AOP_E_CONTROL_CHAR, "response.body.resultInfo.resultMsg", SEV_WARNING},
+    {"refund_response_body_result_info_result_msg_control_c1", 1, true, mutate_490, AOP_E_CONTROL_CHAR, "response.body.resultInfo.resultMsg", SEV_WARNING},
+    {"refund_response_body_acquirement_id_empty", 1, true, mutate_491, AOP_E_EMPTY, "response.body.acquirementId", SEV_WARNING},
+    {"refund_response_body_acquirement_id_at_max", 1, true, mutate_492, AOP_OK, "response.body.acquirementId", SEV_OK},
+    {"refund_response_body_acquirement_id_over_max", 1, true, mutate_493, AOP_E_TOO_LONG, "response.body.acquirementId", SEV_WARNING},
+    {"refund_response_body_acquirement_id_multibyte_at_max", 1, true, mutate_494, AOP_OK, "response.body.acquirementId", SEV_OK},
+    {"refund_response_body_acquirement_id_astral_over_max", 1, true, mutate_495, AOP_E_TOO_LONG, "response.body.acquirementId", SEV_WARNING},
+    {"refund_response_body_acquirement_id_bad_utf8", 1, true, mutate_496, AOP_E_BAD_UTF8, "response.body.acquirementId", SEV_WARNING},
+    {"refund_response_body_acquirement_id_nul", 1, true, mutate_497, AOP_E_BAD_UTF8, "response.body.acquirementId", SEV_WARNING},
+    {"refund_response_body_acquirement_id_control_c0", 1, true, mutate_498, AOP_E_CONTROL_CHAR, "response.body.acquirementId", SEV_WARNING},
+    {"refund_response_body_acquirement_id_control_del", 1, true, mutate_499, AOP_E_CONTROL_CHAR, "response.body.acquirementId", SEV_WARNING},
+    {"refund_response_body_acquirement_id_control_c1", 1, true, mutate_500, AOP_E_CONTROL_CHAR, "response.body.acquirementId", SEV_WARNING},
+    {"refund_response_body_merchant_refund_id_empty", 1, true, mutate_501, AOP_E_EMPTY, "response.body.merchantRefundId", SEV_WARNING},
+    {"refund_response_body_merchant_refund_id_at_max", 1, true, mutate_502, AOP_OK, "response.body.merchantRefundId", SEV_OK},
+    {"refund_response_body_merchant_refund_id_over_max", 1, true, mutate_503, AOP_E_TOO_LONG, "response.body.merchantRefundId", SEV_WARNING},
+    {"refund_response_body_merchant_refund_id_multibyte_at_max", 1, true, mutate_504, AOP_OK, "response.body.merchantRefundId", SEV_OK},
+    {"refund_response_body_merchant_refund_id_astral_over_max", 1, true, mutate_505, AOP_E_TOO_LONG, "response.body.merchantRefundId", SEV_WARNING},
+    {"refund_response_body_merchant_refund_id_bad_utf8", 1, true, mutate_506, AOP_E_BAD_UTF8, "response.body.merchantRefundId", SEV_WARNING},
+    {"refund_response_body_merchant_refund_id_nul", 1, true, mutate_507, AOP_E_BAD_UTF8, "response.body.merchantRefundId", SEV_WARNING},
+    {"refund_response_body_merchant_refund_id_control_c0", 1, true, mutate_508, AOP_E_CONTROL_CHAR, "response.body.merchantRefundId", SEV_WARNING},
+    {"refund_response_body_merchant_refund_id_control_del", 1, true, mutate_509, AOP_E_CONTROL_CHAR, "response.body.merchantRefundId", SEV_WARNING},
+    {"refund_response_body_merchant_refund_id_control_c1", 1, true, mutate_510, AOP_E_CONTROL_CHAR, "response.body.merchantRefundId", SEV_WARNING},
+    {"refund_response_body_refund_id_missing", 1, true, mutate_511, AOP_E_MISSING, "response.body.refundId", SEV_WARNING},
+    {"refund_response_body_refund_id_empty", 1, true, mutate_512, AOP_E_EMPTY, "response.body.refundId", SEV_WARNING},
+    {"refund_response_body_refund_id_at_max", 1, true, mutate_513, AOP_OK, "response.body.refundId", SEV_OK},
+    {"refund_response_body_refund_id_over_max", 1, true, mutate_514, AOP_E_TOO_LONG, "response.body.refundId", SEV_WARNING},
+    {"refund_response_body_refund_id_multibyte_at_max", 1, true, mutate_515, AOP_OK, "response.body.refundId", SEV_OK},
+    {"refund_response_body_refund_id_astral_over_max", 1, true, mutate_516, AOP_E_TOO_LONG, "response.body.refundId", SEV_WARNING},
+    {"refund_response_body_refund_id_bad_utf8", 1, true, mutate_517, AOP_E_BAD_UTF8, "response.body.refundId", SEV_WARNING},
+    {"refund_response_body_refund_id_nul", 1, true, mutate_518, AOP_E_BAD_UTF8, "response.body.refundId", SEV_WARNING},
+    {"refund_response_body_refund_id_control_c0", 1, true, mutate_519, AOP_E_CONTROL_CHAR, "response.body.refundId", SEV_WARNING},
+    {"refund_response_body_refund_id_control_del", 1, true, mutate_520, AOP_E_CONTROL_CHAR, "response.body.refundId", SEV_WARNING},
+    {"refund_response_body_refund_id_control_c1", 1, true, mutate_521, AOP_E_CONTROL_CHAR, "response.body.refundId", SEV_WARNING},
+    {"refund_response_body_refund_amount_missing", 1, true, mutate_522, AOP_E_MISSING, "response.body.refundAmount", SEV_WARNING},
+    {"refund_response_body_refund_amount_currency_missing", 1, true, mutate_523, AOP_E_MISSING, "response.body.refundAmount.currency", SEV_WARNING},
+    {"refund_response_body_refund_amount_currency_empty", 1, true, mutate_524, AOP_E_EMPTY, "response.body.refundAmount.currency", SEV_WARNING},
+    {"refund_response_body_refund_amount_currency_bad_currency_0", 1, true, mutate_525, AOP_E_BAD_CURRENCY, "response.body.refundAmount.currency", SEV_WARNING},
+    {"refund_response_body_refund_amount_currency_bad_currency_1", 1, true, mutate_526, AOP_E_BAD_CURRENCY, "response.body.refundAmount.currency", SEV_WARNING},
+    {"refund_response_body_refund_amount_currency_bad_currency_2", 1, true, mutate_527, AOP_E_BAD_CURRENCY, "response.body.refundAmount.currency", SEV_WARNING},
+    {"refund_response_body_refund_amount_currency_bad_currency_3", 1, true, mutate_528, AOP_E_BAD_CURRENCY, "response.body.refundAmount.currency", SEV_WARNING},
+    {"refund_response_body_refund_amount_value_missing", 1, true, mutate_529, AOP_E_MISSING, "response.body.refundAmount.value", SEV_WARNING},
+    {"refund_response_body_refund_amount_value_empty", 1, true, mutate_530, AOP_E_EMPTY, "response.body.refundAmount.value", SEV_WARNING},
+    {"refund_response_body_refund_amount_value_at_max", 1, true, mutate_531, AOP_OK, "response.body.refundAmount.value", SEV_OK},
+    {"refund_response_body_refund_amount_value_over_max", 1, true, mutate_532, AOP_E_TOO_LONG, "response.body.refundAmount.value", SEV_WARNING},
+    {"refund_response_body_refund_amount_value_bad_amount_0", 1, true, mutate_533, AOP_E_BAD_AMOUNT, "response.body.refundAmount.value", SEV_WARNING},
+    {"refund_response_body_refund_amount_value_bad_amount_1", 1, true, mutate_534, AOP_E_BAD_AMOUNT, "response.body.refundAmount.value", SEV_WARNING},
+    {"refund_response_body_refund_amount_value_bad_amount_2", 1, true, mutate_535, AOP_E_BAD_AMOUNT, "response.body.refundAmount.value", SEV_WARNING},
+    {"refund_response_body_refund_amount_value_bad_amount_3", 1, true, mutate_536, AOP_E_BAD_AMOUNT, "response.body.refundAmount.value", SEV_WARNING},
+    {"refund_response_body_refund_amount_value_bad_amount_4", 1, true, mutate_537, AOP_E_BAD_AMOUNT, "response.body.refundAmount.value", SEV_WARNING},
+    {"refund_response_body_refund_amount_value_bad_amount_5", 1, true, mutate_538, AOP_E_BAD_AMOUNT, "response.body.refundAmount.value", SEV_WARNING},
+    {"refund_response_body_refund_amount_value_bad_amount_6", 1, true, mutate_539, AOP_E_BAD_AMOUNT, "response.body.refundAmount.value", SEV_WARNING},
+    {"refund_response_body_refund_amount_value_zero", 1, true, mutate_540, AOP_OK, "response.body.refundAmount.value", SEV_OK},
+    {"refund_response_body_refund_time_missing", 1, true, mutate_541, AOP_E_MISSING, "response.body.refundTime", SEV_WARNING},
+    {"refund_response_body_refund_time_bad_datetime_0", 1, true, mutate_542, AOP_E_BAD_DATETIME, "response.body.refundTime", SEV_WARNING},
+    {"refund_response_body_refund_time_bad_datetime_1", 1, true, mutate_543, AOP_E_BAD_DATETIME, "response.body.refundTime", SEV_WARNING},
+    {"refund_response_body_refund_time_bad_datetime_2", 1, true, mutate_544, AOP_E_BAD_DATETIME, "response.body.refundTime", SEV_WARNING},
+    {"refund_response_body_refund_time_bad_datetime_3", 1, true, mutate_545, AOP_E_BAD_DATETIME, "response.body.refundTime", SEV_WARNING},
+    {"refund_response_body_refund_time_bad_datetime_4", 1, true, mutate_546, AOP_E_BAD_DATETIME, "response.body.refundTime", SEV_WARNING},
+    {"refund_response_body_refund_time_bad_datetime_5", 1, true, mutate_547, AOP_E_BAD_DATETIME, "response.body.refundTime", SEV_WARNING},
+    {"refund_response_body_refund_time_datetime_fraction", 1, true, mutate_548, AOP_OK, "response.body.refundTime", SEV_OK},
+    {"refund_response_body_refund_time_datetime_lower_case", 1, true, mutate_549, AOP_OK, "response.body.refundTime", SEV_OK},
+    {"refund_response_echo_head_version", 1, true, mutate_550, AOP_E_ECHO_MISMATCH, "response.head.version", SEV_FATAL},
+    {"refund_response_echo_head_function", 1, true, mutate_551, AOP_E_ECHO_MISMATCH, "response.head.function", SEV_FATAL},
+    {"refund_response_echo_head_client_id", 1, true, mutate_552, AOP_E_ECHO_MISMATCH, "response.head.clientId", SEV_FATAL},
+    {"refund_response_echo_head_req_msg_id", 1, true, mutate_553, AOP_E_ECHO_MISMATCH, "response.head.reqMsgId", SEV_FATAL},
+    {"refund_response_echo_body_acquirement_id", 1, true, mutate_554, AOP_E_ECHO_MISMATCH, "response.body.acquirementId", SEV_FATAL},
+    {"refund_response_echo_body_merchant_refund_id", 1, true, mutate_555, AOP_E_ECHO_MISMATCH, "response.body.merchantRefundId", SEV_FATAL},
+    {"offline_pay_request_valid", 2, false, mutate_556, AOP_OK, "", SEV_OK},
+    {"offline_pay_request_head_version_missing", 2, false, mutate_557, AOP_E_MISSING, "request.head.version", SEV_ERROR},
+    {"offline_pay_request_head_version_empty", 2, false, mutate_558, AOP_E_EMPTY, "request.head.version", SEV_ERROR},
+    {"offline_pay_request_head_version_at_max", 2, false, mutate_559, AOP_OK, "request.head.version", SEV_OK},
+    {"offline_pay_request_head_version_over_max", 2, false, mutate_560, AOP_E_TOO_LONG, "request.head.version", SEV_ERROR},
+    {"offline_pay_request_head_version_multibyte_at_max", 2, false, mutate_561, AOP_OK, "request.head.version", SEV_OK},
+    {"offline_pay_request_head_version_astral_over_max", 2, false, mutate_562, AOP_E_TOO_LONG, "request.head.version", SEV_ERROR},
+    {"offline_pay_request_head_version_bad_utf8", 2, false, mutate_563, AOP_E_BAD_UTF8, "request.head.version", SEV_ERROR},
+    {"offline_pay_request_head_version_nul", 2, false, mutate_564, AOP_E_BAD_UTF8, "request.head.version", SEV_ERROR},
+    {"offline_pay_request_head_version_control_c0", 2, false, mutate_565, AOP_E_CONTROL_CHAR, "request.head.version", SEV_ERROR},
+    {"offline_pay_request_head_version_control_del", 2, false, mutate_566, AOP_E_CONTROL_CHAR, "request.head.version", SEV_ERROR},
+    {"offline_pay_request_head_version_control_c1", 2, false, mutate_567, AOP_E_CONTROL_CHAR, "request.head.version", SEV_ERROR},
+    {"offline_pay_request_head_function_missing", 2, false, mutate_568, AOP_E_MISSING, "request.head.function", SEV_ERROR},
+    {"offline_pay_request_head_function_empty", 2, false, mutate_569, AOP_E_EMPTY, "request.head.function", SEV_ERROR},
+    {"offline_pay_request_head_function_at_max", 2, false, mutate_570, AOP_OK, "request.head.function", SEV_OK},
+    {"offline_pay_request_head_function_over_max", 2, false, mutate_571, AOP_E_TOO_LONG, "request.head.function", SEV_ERROR},
+    {"offline_pay_request_head_function_multibyte_at_max", 2, false, mutate_572, AOP_OK, "request.head.function", SEV_OK},
+    {"offline_pay_request_head_function_astral_over_max", 2, false, mutate_573, AOP_E_TOO_LONG, "request.head.function", SEV_ERROR},
+    {"offline_pay_request_head_function_bad_utf8", 2, false, mutate_574, AOP_E_BAD_UTF8, "request.head.function", SEV_ERROR},
+    {"offline_pay_request_head_function_nul", 2, false, mutate_575, AOP_E_BAD_UTF8, "request.head.function", SEV_ERROR},
+    {"offline_pay_request_head_function_control_c0", 2, false, mutate_576, AOP_E_CONTROL_CHAR, "request.head.function", SEV_ERROR},
+    {"offline_pay_request_head_function_control_del", 2, false, mutate_577, AOP_E_CONTROL_CHAR, "request.head.function", SEV_ERROR},
+    {"offline_pay_request_head_function_control_c1", 2, false, mutate_578, AOP_E_CONTROL_CHAR, "request.head.function", SEV_ERROR},
+    {"offline_pay_request_head_client_id_missing", 2, false, mutate_579, AOP_E_MISSING, "request.head.clientId", SEV_ERROR},
+    {"offline_pay_request_head_client_id_empty", 2, false, mutate_580, AOP_E_EMPTY, "request.head.clientId", SEV_ERROR},
+    {"offline_pay_request_head_client_id_at_max", 2, false, mutate_581, AOP_OK, "request.head.clientId", SEV_OK},
+    {"offline_pay_request_head_client_id_over_max", 2, false, mutate_582, AOP_E_TOO_LONG, "request.head.clientId", SEV_ERROR},
+    {"offline_pay_request_head_client_id_multibyte_at_max", 2, false, mutate_583, AOP_OK, "request.head.clientId", SEV_OK},
+    {"offline_pay_request_head_client_id_astral_over_max", 2, false, mutate_584, AOP_E_TOO_LONG, "request.head.clientId", SEV_ERROR},
+    {"offline_pay_request_head_client_id_bad_utf8", 2, false, mutate_585, AOP_E_BAD_UTF8, "request.head.clientId", SEV_ERROR},
+    {"offline_pay_request_head_client_id_nul", 2, false, mutate_586, AOP_E_BAD_UTF8, "request.head.clientId", SEV_ERROR},
+    {"offline_pay_request_head_client_id_control_c0", 2, false, mutate_587, AOP_E_CONTROL_CHAR, "request.head.clientId", SEV_ERROR},
+    {"offline_pay_request_head_client_id_control_del", 2, false, mutate_588, AOP_E_CONTROL_CHAR, "request.head.clientId", SEV_ERROR},
+    {"offline_pay_request_head_client_id_control_c1", 2, false, mutate_589, AOP_E_CONTROL_CHAR, "request.head.clientId", SEV_ERROR},
+    {"offline_pay_request_head_req_time_missing", 2, false, mutate_590, AOP_E_MISSING, "request.head.reqTime", SEV_ERROR},
+    {"offline_pay_request_head_req_time_empty", 2, false, mutate_591, AOP_E_EMPTY, "request.head.reqTime", SEV_ERROR},
+    {"offline_pay_request_head_req_time_bad_datetime_0", 2, false, mutate_592, AOP_E_BAD_DATETIME, "request.head.reqTime", SEV_ERROR},
+    {"offline_pay_request_head_req_time_bad_datetime_1", 2, false, mutate_593, AOP_E_BAD_DATETIME, "request.head.reqTime", SEV_ERROR},
+    {"offline_pay_request_head_req_time_bad_datetime_2", 2, false, mutate_594, AOP_E_BAD_DATETIME, "request.head.reqTime", SEV_ERROR},
+    {"offline_pay_request_head_req_time_bad_datetime_3", 2, false, mutate_595, AOP_E_BAD_DATETIME, "request.head.reqTime", SEV_ERROR},
+    {"offline_pay_request_head_req_time_bad_datetime_4", 2, false, mutate_596, AOP_E_BAD_DATETIME, "request.head.reqTime", SEV_ERROR},
+    {"offline_pay_request_head_req_time_bad_datetime_5", 2, false, mutate_597, AOP_E_BAD_DATETIME, "request.head.reqTime", SEV_ERROR},
+    {"offline_pay_request_head_req_time_datetime_fraction", 2, false, mutate_598, AOP_OK, "request.head.reqTime", SEV_OK},
+    {"offline_pay_request_head_req_time_datetime_lower_case", 2, false, mutate_599, AOP_E_BAD_DATETIME, "request.head.reqTime", SEV_ERROR},
+    {"offline_pay_request_head_req_msg_id_missing", 2, false, mutate_600, AOP_E_MISSING, "request.head.reqMsgId", SEV_ERROR},
+    {"offline_pay_request_head_req_msg_id_empty", 2, false, mutate_601, AOP_E_EMPTY, "request.head.reqMsgId", SEV_ERROR},
+    {"offline_pay_request_head_req_msg_id_at_max", 2, false, mutate_602, AOP_OK, "request.head.reqMsgId", SEV_OK},
+    {"offline_pay_request_head_req_msg_id_over_max", 2, false, mutate_603, AOP_E_TOO_LONG, "request.head.reqMsgId", SEV_ERROR},
+    {"offline_pay_request_head_req_msg_id_multibyte_at_max", 2, false, mutate_604, AOP_OK, "request.head.reqMsgId", SEV_OK},
+    {"offline_pay_request_head_req_msg_id_astral_over_max", 2, false, mutate_605, AOP_E_TOO_LONG, "request.head.reqMsgId", SEV_ERROR},
+    {"offline_pay_request_head_req_msg_id_bad_utf8", 2, false, mutate_606, AOP_E_BAD_UTF8, "request.head.reqMsgId", SEV_ERROR},
+    {"offline_pay_request_head_req_msg_id_nul", 2, false, mutate_607, AOP_E_BAD_UTF8, "request.head.reqMsgId", SEV_ERROR},
+    {"offline_pay_request_head_req_msg_id_control_c0", 2, false, mutate_608, AOP_E_CONTROL_CHAR, "request.head.reqMsgId", SEV_ERROR},
+    {"offline_pay_request_head_req_msg_id_control_del", 2, false, mutate_609, AOP_E_CONTROL_CHAR, "request.head.reqMsgId", SEV_ERROR},
+    {"offline_pay_request_head_req_msg_id_control_c1", 2, false, mutate_610, AOP_E_CONTROL_CHAR, "request.head.reqMsgId", SEV_ERROR},
+    {"offline_pay_request_head_reserve_at_max", 2, false, mutate_611, AOP_OK, "request.head.reserve", SEV_OK},
+    {"offline_pay_request_head_reserve_over_max", 2, false, mutate_612, AOP_E_TOO_LONG, "request.head.reserve", SEV_ERROR},
+    {"offline_pay_request_head_reserve_multibyte_at_max", 2, false, mutate_613, AOP_OK, "request.head.reserve", SEV_OK},
+    {"offline_pay_request_head_reserve_astral_over_max", 2, false, mutate_614, AOP_E_TOO_LONG, "request.head.reserve", SEV_ERROR},
+    {"offline_pay_request_head_reserve_bad_utf8", 2, false, mutate_615, AOP_E_BAD_UTF8, "request.head.reserve", SEV_ERROR},
+    {"offline_pay_request_head_reserve_nul", 2, false, mutate_616, AOP_E_BAD_UTF8, "request.head.reserve", SEV_ERROR},
+    {"offline_pay_request_head_reserve_control_c0", 2, false, mutate_617, AOP_E_CONTROL_CHAR, "request.head.reserve", SEV_ERROR},
+    {"offline_pay_request_head_reserve_control_del", 2, false, mutate_618, AOP_E_CONTROL_CHAR, "request.head.reserve", SEV_ERROR},
+    {"offline_pay_request_head_reserve_control_c1", 2, false, mutate_619, AOP_E_CONTROL_CHAR, "request.head.reserve", SEV_ERROR},
+    {"offline_pay_request_head_sign_type_at_max", 2, false, mutate_620, AOP_OK, "request.head.signType", SEV_OK},
+    {"offline_pay_request_head_sign_type_over_max", 2, false, mutate_621, AOP_E_TOO_LONG, "request.head.signType", SEV_ERROR},
+    {"offline_pay_request_head_sign_type_multibyte_at_max", 2, false, mutate_622, AOP_OK, "request.head.signType", SEV_OK},
+    {"offline_pay_request_head_sign_type_astral_over_max", 2, false, mutate_623, AOP_E_TOO_LONG, "request.head.signType", SEV_ERROR},
+    {"offline_pay_request_head_sign_type_bad_utf8", 2, false, mutate_624, AOP_E_BAD_UTF8, "request.head.signType", SEV_ERROR},
+    {"offline_pay_request_head_sign_type_nul", 2, false, mutate_625, AOP_E_BAD_UTF8, "request.head.signType", SEV_ERROR},
+    {"offline_pay_request_head_sign_type_control_c0", 2, false, mutate_626, AOP_E_CONTROL_CHAR, "request.head.signType", SEV_ERROR},
+    {"offline_pay_request_head_sign_type_control_del", 2, false, mutate_627, AOP_E_CONTROL_CHAR, "request.head.signType", SEV_ERROR},
+    {"offline_pay_request_head_sign_type_control_c1", 2, false, mutate_628, AOP_E_CONTROL_CHAR, "request.head.signType", SEV_ERROR},
+    {"offline_pay_request_body_merchant_id_missing", 2, false, mutate_629, AOP_E_MISSING, "request.body.merchantId", SEV_ERROR},
+    {"offline_pay_request_body_merchant_id_empty", 2, false, mutate_630, AOP_E_EMPTY, "request.body.merchantId", SEV_ERROR},
+    {"offline_pay_request_body_merchant_id_at_max", 2, false, mutate_631, AOP_OK, "request.body.merchantId", SEV_OK},
+    {"offline_pay_request_body_merchant_id_over_max", 2, false, mutate_632, AOP_E_TOO_LONG, "request.body.merchantId", SEV_ERROR},
+    {"offline_pay_request_body_merchant_id_multibyte_at_max", 2, false, mutate_633, AOP_OK, "request.body.merchantId", SEV_OK},
+    {"offline_pay_request_body_merchant_id_astral_over_max", 2, false, mutate_634, AOP_E_TOO_LONG, "request.body.merchantId", SEV_ERROR},
+    {"offline_pay_request_body_merchant_id_bad_utf8", 2, false, mutate_635, AOP_E_BAD_UTF8, "request.body.merchantId", SEV_ERROR},
+    {"offline_pay_request_body_merchant_id_nul", 2, false, mutate_636, AOP_E_BAD_UTF8, "request.body.merchantId", SEV_ERROR},
+    {"offline_pay_request_body_merchant_id_control_c0", 2, false, mutate_637, AOP_E_CONTROL_CHAR, "request.body.merchantId", SEV_ERROR},
+    {"offline_pay_request_body_merchant_id_control_del", 2, false, mutate_638, AOP_E_CONTROL_CHAR, "request.body.merchantId", SEV_ERROR},
+    {"offline_pay_request_body_merchant_id_control_c1", 2, false, mutate_639, AOP_E_CONTROL_CHAR, "request.body.merchantId", SEV_ERROR},
+    {"offline_pay_request_body_product_code_missing", 2, false, mutate_640, AOP_E_MISSING, "request.body.productCode", SEV_ERROR},
+    {"offline_pay_request_body_product_code_bad_enum", 2, false, mutate_641, AOP_E_BAD_ENUM, "request.body.productCode", SEV_ERROR},
+    {"offline_pay_request_body_product_code_enum_wrong_case", 2, false, mutate_642, AOP_E_BAD_ENUM, "request.body.productCode", SEV_ERROR},
+    {"offline_pay_request_body_merchant_trans_id_missing", 2, false, mutate_643, AOP_E_MISSING, "request.body.merchantTransId", SEV_ERROR},
+    {"offline_pay_request_body_merchant_trans_id_empty", 2, false, mutate_644, AOP_E_EMPTY, "request.body.merchantTransId", SEV_ERROR},
+    {"offline_pay_request_body_merchant_trans_id_at_max", 2, false, mutate_645, AOP_OK, "request.body.merchantTransId", SEV_OK},
+    {"offline_pay_request_body_merchant_trans_id_over_max", 2, false, mutate_646, AOP_E_TOO_LONG, "request.body.merchantTransId", SEV_ERROR},
+    {"offline_pay_request_body_merchant_trans_id_multibyte_at_max", 2, false, mutate_647, AOP_OK, "request.body.merchantTransId", SEV_OK},
+    {"offline_pay_request_body_merchant_trans_id_astral_over_max", 2, false, mutate_648, AOP_E_TOO_LONG, "request.body.merchantTransId", SEV_ERROR},
+    {"offline_pay_request_body_merchant_trans_id_bad_utf8", 2, false, mutate_649, AOP_E_BAD_UTF8, "request.body.merchantTransId", SEV_ERROR},
+    {"offline_pay_request_body_merchant_trans_id_nul", 2, false, mutate_650, AOP_E_BAD_UTF8, "request.body.merchantTransId", SEV_ERROR},
+    {"offline_pay_request_body_merchant_trans_id_control_c0", 2, false, mutate_651, AOP_E_CONTROL_CHAR, "request.body.merchantTransId", SEV_ERROR},
+    {"offline_pay_request_body_merchant_trans_id_control_del", 2, false, mutate_652, AOP_E_CONTROL_CHAR, "request.body.merchantTransId", SEV_ERROR},
+    {"offline_pay_request_body_merchant_trans_id_control_c1", 2, false, mutate_653, AOP_E_CONTROL_CHAR, "request.body.merchantTransId", SEV_ERROR},
+    {"offline_pay_request_body_code_type_missing", 2, false, mutate_654, AOP_E_MISSING, "request.body.codeType", SEV_ERROR},
+    {"offline_pay_request_body_code_type_bad_enum", 2, false, mutate_655, AOP_E_BAD_ENUM, "request.body.codeType", SEV_ERROR},
+    {"offline_pay_request_body_code_type_enum_wrong_case", 2, false, mutate_656, AOP_E_BAD_ENUM, "request.body.codeType", SEV_ERROR},
+    {"offline_pay_request_body_identity_code_missing", 2, false, mutate_657, AOP_E_MISSING, "request.body.identityCode", SEV_ERROR},
+    {"offline_pay_request_body_identity_code_empty", 2, false, mutate_658, AOP_E_EMPTY, "request.body.identityCode", SEV_ERROR},
+    {"offline_pay_request_body_identity_code_at_max", 2, false, mutate_659, AOP_OK, "request.body.identityCode", SEV_OK},
+    {"offline_pay_request_body_identity_code_over_max", 2, false, mutate_660, AOP_E_TOO_LONG, "request.body.identityCode", SEV_ERROR},
+    {"offline_pay_request_body_identity_code_multibyte_at_max", 2, false, mutate_661, AOP_OK, "request.body.identityCode", SEV_OK},
+    {"offline_pay_request_body_identity_code_astral_over_max", 2, false, mutate_662, AOP_E_TOO_LONG, "request.body.identityCode", SEV_ERROR},
+    {"offline_pay_request_body_identity_code_bad_utf8", 2, false, mutate_663, AOP_E_BAD_UTF8, "request.body.identityCode", SEV_ERROR},
+    {"offline_pay_request_body_identity_code_nul", 2, false, mutate_664, AOP_E_BAD_UTF8, "request.body.identityCode", SEV_ERROR},
+    {"offline_pay_request_body_identity_code_control_c0", 2, false, mutate_665, AOP_E_CONTROL_CHAR, "request.body.identityCode", SEV_ERROR},
+    {"offline_pay_request_body_identity_code_control_del", 2, false, mutate_666, AOP_E_CONTROL_CHAR, "request.body.identityCode", SEV_ERROR},
+    {"offline_pay_request_body_identity_code_control_c1", 2, false, mutate_667, AOP_E_CONTROL_CHAR, "request.body.identityCode", SEV_ERROR},
+    {"offline_pay_request_body_order_order_amount_currency_missing", 2, false, mutate_668, AOP_E_MISSING, "request.body.order.orderAmount.currency", SEV_ERROR},
+    {"offline_pay_request_body_order_order_amount_currency_empty", 2, false, mutate_669, AOP_E_EMPTY, "request.body.order.orderAmount.currency", SEV_ERROR},
+    {"offline_pay_request_body_order_order_amount_currency_bad_currency_0", 2, false, mutate_670, AOP_E_BAD_CURRENCY, "request.body.order.orderAmount.currency", SEV_ERROR},
+    {"offline_pay_request_body_order_order_amount_currency_bad_currency_1", 2, false, mutate_671, AOP_E_BAD_CURRENCY, "request.body.order.orderAmount.currency", SEV_ERROR},
+    {"offline_pay_request_body_order_order_amount_currency_bad_currency_2", 2, false, mutate_672, AOP_E_BAD_CURRENCY, "request.body.order.orderAmount.currency", SEV_ERROR},
+    {"offline_pay_request_body_order_order_amount_currency_bad_currency_3", 2, false, mutate_673, AOP_E_BAD_CURRENCY, "request.body.order.orderAmount.currency", SEV_ERROR},
+    {"offline_pay_request_body_order_order_amount_value_missing", 2, false, mutate_674, AOP_E_MISSING, "request.body.order.orderAmount.value", SEV_ERROR},
+    {"offline_pay_request_body_order_order_amount_value_empty", 2, false, mutate_675, AOP_E_EMPTY, "request.body.order.orderAmount.value", SEV_ERROR},
+    {"offline_pay_request_body_order_order_amount_value_at_max", 2, false, mutate_676, AOP_OK, "request.body.order.orderAmount.value", SEV_OK},
+    {"offline_pay_request_body_order_order_amount_value_over_max", 2, false, mutate_677, AOP_E_TOO_LONG, "request.body.order.orderAmount.value", SEV_ERROR},
+    {"offline_pay_request_body_order_order_amount_value_bad_amount_0", 2, false, mutate_678, AOP_E_BAD_AMOUNT, "request.body.order.orderAmount.value", SEV_ERROR},
+    {"offline_pay_request_body_order_order_amount_value_bad_amount_1", 2, false, mutate_679, AOP_E_BAD_AMOUNT, "request.body.order.orderAmount.value", SEV_ERROR},
+    {"offline_pay_request_body_order_order_amount_value_bad_amount_2", 2, false, mutate_680, AOP_E_BAD_AMOUNT, "request.body.order.orderAmount.value", SEV_ERROR},
+    {"offline_pay_request_body_order_order_amount_value_bad_amount_3", 2, false, mutate_681, AOP_E_BAD_AMOUNT, "request.body.order.orderAmount.value", SEV_ERROR},
+    {"offline_pay_request_body_order_order_amount_value_bad_amount_4", 2, false, mutate_682, AOP_E_BAD_AMOUNT, "request.body.order.orderAmount.value", SEV_ERROR},
+    {"offline_pay_request_body_order_order_amount_value_bad_amount_5", 2, false, mutate_683, AOP_E_BAD_AMOUNT, "request.body.order.orderAmount.value", SEV_ERROR},
+    {"offline_pay_request_body_order_order_amount_value_bad_amount_6", 2, false, mutate_684, AOP_E_BAD_AMOUNT, "request.body.order.orderAmount.value", SEV_ERROR},
+    {"offline_pay_request_body_order_order_amount_value_zero", 2, false, mutate_685, AOP_E_AMOUNT_ZERO, "request.body.order.orderAmount.value", SEV_ERROR},
+    {"offline_pay_request_body_order_order_title_missing", 2, false, mutate_686, AOP_E_MISSING, "request.body.order.orderTitle", SEV_ERROR},
+    {"offline_pay_request_body_order_order_title_empty", 2, false, mutate_687, AOP_E_EMPTY, "request.body.order.orderTitle", SEV_ERROR},
+    {"offline_pay_request_body_order_order_title_at_max", 2, false, mutate_688, AOP_OK, "request.body.order.orderTitle", SEV_OK},
+    {"offline_pay_request_body_order_order_title_over_max", 2, false, mutate_689, AOP_E_TOO_LONG, "request.body.order.orderTitle", SEV_ERROR},
+    {"offline_pay_request_body_order_order_title_multibyte_at_max", 2, false, mutate_690, AOP_OK, "request.body.order.orderTitle", SEV_OK},
+    {"offline_pay_request_body_order_order_title_astral_over_max", 2, false, mutate_691, AOP_E_TOO_LONG, "request.body.order.orderTitle", SEV_ERROR},
+    {"offline_pay_request_body_order_order_title_bad_utf8", 2, false, mutate_692, AOP_E_BAD_UTF8, "request.body.order.orderTitle", SEV_ERROR},
+    {"offline_pay_request_body_order_order_title_nul", 2, false, mutate_693, AOP_E_BAD_UTF8, "request.body.order.orderTitle", SEV_ERROR},
+    {"offline_pay_request_body_order_order_title_control_c0", 2, false, mutate_694, AOP_E_CONTROL_CHAR, "request.body.order.orderTitle", SEV_ERROR},
+    {"offline_pay_request_body_order_order_title_control_del", 2, false, mutate_695, AOP_E_CONTROL_CHAR, "request.body.order.orderTitle", SEV_ERROR},
+    {"offline_pay_request_body_order_order_title_control_c1", 2, false, mutate_696, AOP_E_CONTROL_CHAR, "request.body.order.orderTitle", SEV_ERROR},
+    {"offline_pay_request_body_order_order_detail_at_max", 2, false, mutate_697, AOP_OK, "request.body.order.orderDetail", SEV_OK},
+    {"offline_pay_request_body_order_order_detail_over_max", 2, false, mutate_698, AOP_E_TOO_LONG, "request.body.order.orderDetail", SEV_ERROR},
+    {"offline_pay_request_body_order_order_detail_multibyte_at_max", 2, false, mutate_699, AOP_OK, "request.body.order.orderDetail", SEV_OK},
+    {"offline_pay_request_body_order_order_detail_astral_over_max", 2, false, mutate_700, AOP_E_TOO_LONG, "request.body.order.orderDetail", SEV_ERROR},
+    {"offline_pay_request_body_order_order_detail_bad_utf8", 2, false, mutate_701, AOP_E_BAD_UTF8, "request.body.order.orderDetail", SEV_ERROR},
+    {"offline_pay_request_body_order_order_detail_nul", 2, false, mutate_702, AOP_E_BAD_UTF8, "request.body.order.orderDetail", SEV_ERROR},
+    {"offline_pay_request_body_order_order_detail_control_c0", 2, false, mutate_703, AOP_E_CONTROL_CHAR, "request.body.order.orderDetail", SEV_ERROR},
+    {"offline_pay_request_body_order_order_detail_control_del", 2, false, mutate_704, AOP_E_CONTROL_CHAR, "request.body.order.orderDetail", SEV_ERROR},
+    {"offline_pay_request_body_order_order_detail_control_c1", 2, false, mutate_705, AOP_E_CONTROL_CHAR, "request.body.order.orderDetail", SEV_ERROR},
+    {"offline_pay_request_body_settle_contract_id_empty", 2, false, mutate_706, AOP_E_EMPTY, "request.body.settleContractId", SEV_ERROR},
+    {"offline_pay_request_body_settle_contract_id_at_max", 2, false, mutate_707, AOP_OK, "request.body.settleContractId", SEV_OK},
+    {"offline_pay_request_body_settle_contract_id_over_max", 2, false, mutate_708, AOP_E_TOO_LONG, "request.body.settleContractId", SEV_ERROR},
+    {"offline_pay_request_body_settle_contract_id_multibyte_at_max", 2, false, mutate_709, AOP_OK, "request.body.settleContractId", SEV_OK},
+    {"offline_pay_request_body_settle_contract_id_astral_over_max", 2, false, mutate_710, AOP_E_TOO_LONG, "request.body.settleContractId", SEV_ERROR},
+    {"offline_pay_request_body_settle_contract_id_bad_utf8", 2, false, mutate_711, AOP_E_BAD_UTF8, "request.body.settleContractId", SEV_ERROR},
+    {"offline_pay_request_body_settle_contract_id_nul", 2, false, mutate_712, AOP_E_BAD_UTF8, "request.body.settleContractId", SEV_ERROR},
+    {"offline_pay_request_body_settle_contract_id_control_c0", 2, false, mutate_713, AOP_E_CONTROL_CHAR, "request.body.settleContractId", SEV_ERROR},
+    {"offline_pay_request_body_settle_contract_id_control_del", 2, false, mutate_714, AOP_E_CONTROL_CHAR, "request.body.settleContractId", SEV_ERROR},
+    {"offline_pay_request_body_settle_contract_id_control_c1", 2, false, mutate_715, AOP_E_CONTROL_CHAR, "request.body.settleContractId", SEV_ERROR},
+    {"offline_pay_request_body_env_info_terminal_type_bad_enum", 2, false, mutate_716, AOP_E_BAD_ENUM, "request.body.envInfo.terminalType", SEV_ERROR},
+    {"offline_pay_request_body_env_info_terminal_type_enum_wrong_case", 2, false, mutate_717, AOP_E_BAD_ENUM, "request.body.envInfo.terminalType", SEV_ERROR},
+    {"offline_pay_request_body_env_info_os_type_bad_enum", 2, false, mutate_718, AOP_E_BAD_ENUM, "request.body.envInfo.osType", SEV_ERROR},
+    {"offline_pay_request_body_env_info_os_type_enum_wrong_case", 2, false, mutate_719, AOP_E_BAD_ENUM, "request.body.envInfo.osType", SEV_ERROR},
+    {"offline_pay_request_body_env_info_user_agent_at_max", 2, false, mutate_720, AOP_OK, "request.body.envInfo.userAgent", SEV_OK},
+    {"offline_pay_request_body_env_info_user_agent_over_max", 2, false, mutate_721, AOP_E_TOO_LONG, "request.body.envInfo.userAgent", SEV_ERROR},
+    {"offline_pay_request_body_env_info_user_agent_multibyte_at_max", 2, false, mutate_722, AOP_OK, "request.body.envInfo.userAgent", SEV_OK},
+    {"offline_pay_request_body_env_info_user_agent_astral_over_max", 2, false, mutate_723, AOP_E_TOO_LONG, "request.body.envInfo.userAgent", SEV_ERROR},
+    {"offline_pay_request_body_env_info_user_agent_bad_utf8", 2, false, mutate_724, AOP_E_BAD_UTF8, "request.body.envInfo.userAgent", SEV_ERROR},
+    {"offline_pay_request_body_env_info_user_agent_nul", 2, false, mutate_725, AOP_E_BAD_UTF8, "request.body.envInfo.userAgent", SEV_ERROR},
+    {"offline_pay_request_body_env_info_user_agent_control_c0", 2, false, mutate_726, AOP_E_CONTROL_CHAR, "request.body.envInfo.userAgent", SEV_ERROR},
+    {"offline_pay_request_body_env_info_user_agent_control_del", 2, false, mutate_727, AOP_E_CONTROL_CHAR, "request.body.envInfo.userAgent", SEV_ERROR},
+    {"offline_pay_request_body_env_info_user_agent_control_c1", 2, false, mutate_728, AOP_E_CONTROL_CHAR, "request.body.envInfo.userAgent", SEV_ERROR},
+    {"offline_pay_request_body_env_info_device_token_id_at_max", 2, false, mutate_729, AOP_OK, "request.body.envInfo.deviceTokenId", SEV_OK},
+    {"offline_pay_request_body_env_info_device_token_id_over_max", 2, false, mutate_730, AOP_E_TOO_LONG, "request.body.envInfo.deviceTokenId", SEV_ERROR},
+    {"offline_pay_request_body_env_info_device_token_id_multibyte_at_max", 2, false, mutate_731, AOP_OK, "request.body.envInfo.deviceTokenId", SEV_OK},
+    {"offline_pay_request_body_env_info_device_token_id_astral_over_max", 2, false, mutate_732, AOP_E_TOO_LONG, "request.body.envInfo.deviceTokenId", SEV_ERROR},
+    {"offline_pay_request_body_env_info_device_token_id_bad_utf8", 2, false, mutate_733, AOP_E_BAD_UTF8, "request.body.envInfo.deviceTokenId", SEV_ERROR},
+    {"offline_pay_request_body_env_info_device_token_id_nul", 2, false, mutate_734, AOP_E_BAD_UTF8, "request.body.envInfo.deviceTokenId", SEV_ERROR},
+    {"offline_pay_request_body_env_info_device_token_id_control_c0", 2, false, mutate_735, AOP_E_CONTROL_CHAR, "request.body.envInfo.deviceTokenId", SEV_ERROR},
+    {"offline_pay_request_body_env_info_device_token_id_control_del", 2, false, mutate_736, AOP_E_CONTROL_CHAR, "request.body.envInfo.deviceTokenId", SEV_ERROR},
+    {"offline_pay_request_body_env_info_device_token_id_control_c1", 2, false, mutate_737, AOP_E_CONTROL_CHAR, "request.body.envInfo.deviceTokenId", SEV_ERROR},
+    {"offline_pay_request_body_env_info_client_ip_at_max", 2, false, mutate_738, AOP_OK, "request.body.envInfo.clientIp", SEV_OK},
+    {"offline_pay_request_body_env_info_client_ip_over_max", 2, false, mutate_739, AOP_E_TOO_LONG, "request.body.envInfo.clientIp", SEV_ERROR},
+    {"offline_pay_request_body_env_info_client_ip_multibyte_at_max", 2, false, mutate_740, AOP_OK, "request.body.envInfo.clientIp", SEV_OK},
+    {"offline_pay_request_body_env_info_client_ip_astral_over_max", 2, false, mutate_741, AOP_E_TOO_LONG, "request.body.envInfo.clientIp", SEV_ERROR},
+    {"offline_pay_request_body_env_info_client_ip_bad_utf8", 2, false, mutate_742, AOP_E_BAD_UTF8, "request.body.envInfo.clientIp", SEV_ERROR},
+    {"offline_pay_request_body_env_info_client_ip_nul", 2, false, mutate_743, AOP_E_BAD_UTF8, "request.body.envInfo.clientIp", SEV_ERROR},
+    {"offline_pay_request_body_env_info_client_ip_control_c0", 2, false, mutate_744, AOP_E_CONTROL_CHAR, "request.body.envInfo.clientIp", SEV_ERROR},
+    {"offline_pay_request_body_env_info_client_ip_control_del", 2, false, mutate_745, AOP_E_CONTROL_CHAR, "request.body.envInfo.clientIp", SEV_ERROR},
+    {"offline_pay_request_body_env_info_client_ip_control_c1", 2, false, mutate_746, AOP_E_CONTROL_CHAR, "request.body.envInfo.clientIp", SEV_ERROR},
+    {"offline_pay_request_body_env_info_cookie_id_at_max", 2, false, mutate_747, AOP_OK, "request.body.envInfo.cookieId", SEV_OK},
+    {"offline_pay_request_body_env_info_cookie_id_over_max", 2, false, mutate_748, AOP_E_TOO_LONG, "request.body.envInfo.cookieId", SEV_ERROR},
+    {"offline_pay_request_body_env_info_cookie_id_multibyte_at_max", 2, false, mutate_749, AOP_OK, "request.body.envInfo.cookieId", SEV_OK},
+    {"offline_pay_request_body_env_info_cookie_id_astral_over_max", 2, false, mutate_750, AOP_E_TOO_LONG, "request.body.envInfo.cookieId", SEV_ERROR},
+    {"offline_pay_request_body_env_info_cookie_id_bad_utf8", 2, false, mutate_751, AOP_E_BAD_UTF8, "request.body.envInfo.cookieId", SEV_ERROR},
+    {"offline_pay_request_body_env_info_cookie_id_nul", 2, false, mutate_752, AOP_E_BAD_UTF8, "request.body.envInfo.cookieId", SEV_ERROR},
+    {"offline_pay_request_body_env_info_cookie_id_control_c0", 2, false, mutate_753, AOP_E_CONTROL_CHAR, "request.body.envInfo.cookieId", SEV_ERROR},
+    {"offline_pay_request_body_env_info_cookie_id_control_del", 2, false, mutate_754, AOP_E_CONTROL_CHAR, "request.body.envInfo.cookieId", SEV_ERROR},
+    {"offline_pay_request_body_env_info_cookie_id_control_c1", 2, false, mutate_755, AOP_E_CONTROL_CHAR, "request.body.envInfo.cookieId", SEV_ERROR},
+    {"offline_pay_request_body_env_info_store_terminal_id_at_max", 2, false, mutate_756, AOP_OK, "request.body.envInfo.storeTerminalId", SEV_OK},
+    {"offline_pay_request_body_env_info_store_terminal_id_over_max", 2, false, mutate_757, AOP_E_TOO_LONG, "request.body.envInfo.storeTerminalId", SEV_ERROR},
+    {"offline_pay_request_body_env_info_store_terminal_id_multibyte_at_max", 2, false, mutate_758, AOP_OK, "request.body.envInfo.storeTerminalId", SEV_OK},
+    {"offline_pay_request_body_env_info_store_terminal_id_astral_over_max", 2, false, mutate_759, AOP_E_TOO_LONG, "request.body.envInfo.storeTerminalId", SEV_ERROR},
+    {"offline_pay_request_body_env_info_store_terminal_id_bad_utf8", 2, false, mutate_760, AOP_E_BAD_UTF8, "request.body.envInfo.storeTerminalId", SEV_ERROR},
+    {"offline_pay_request_body_env_info_store_terminal_id_nul", 2, false, mutate_761, AOP_E_BAD_UTF8, "request.body.envInfo.storeTerminalId", SEV_ERROR},
+    {"offline_pay_request_body_env_info_store_terminal_id_control_c0", 2, false, mutate_762, AOP_E_CONTROL_CHAR, "request.body.envInfo.storeTerminalId", SEV_ERROR},
+    {"offline_pay_request_body_env_info_store_terminal_id_control_del", 2, false, mutate_763, AOP_E_CONTROL_CHAR, "request.body.envInfo.storeTerminalId", SEV_ERROR},
+    {"offline_pay_request_body_env_info_store_terminal_id_control_c1", 2, false, mutate_764, AOP_E_CONTROL_CHAR, "request.body.envInfo.storeTerminalId", SEV_ERROR},
+    {"offline_pay_request_body_env_info_store_terminal_request_time_bad_datetime_0", 2, false, mutate_765, AOP_E_BAD_DATETIME, "request.body.envInfo.storeTerminalRequestTime", SEV_ERROR},
+    {"offline_pay_request_body_env_info_store_terminal_request_time_bad_datetime_1", 2, false, mutate_766, AOP_E_BAD_DATETIME, "request.body.envInfo.storeTerminalRequestTime", SEV_ERROR},
+    {"offline_pay_request_body_env_info_store_terminal_request_time_bad_datetime_2", 2, false, mutate_767, AOP_E_BAD_DATETIME, "request.body.envInfo.storeTerminalRequestTime", SEV_ERROR},
+    {"offline_pay_request_body_env_info_store_terminal_request_time_bad_datetime_3", 2, false, mutate_768, AOP_E_BAD_DATETIME, "request.body.envInfo.storeTerminalRequestTime", SEV_ERROR},
+    {"offline_pay_request_body_env_info_store_terminal_request_time_bad_datetime_4", 2, false, mutate_769, AOP_E_BAD_DATETIME, "request.body.envInfo.storeTerminalRequestTime", SEV_ERROR},
+    {"offline_pay_request_body_env_info_store_terminal_request_time_bad_datetime_5", 2, false, mutate_770, AOP_E_BAD_DATETIME, "request.body.envInfo.storeTerminalRequestTime", SEV_ERROR},
+    {"offline_pay_request_body_env_info_store_terminal_request_time_datetime_fraction", 2, false, mutate_771, AOP_OK, "request.body.envInfo.storeTerminalRequestTime", SEV_OK},
+    {"offline_pay_request_body_env_info_store_terminal_request_time_datetime_lower_case", 2, false, mutate_772, AOP_E_BAD_DATETIME, "request.body.envInfo.storeTerminalRequestTime", SEV_ERROR},
+    {"offline_pay_request_body_env_info_device_name_at_max", 2, false, mutate_773, AOP_OK, "request.body.envInfo.deviceName", SEV_OK},
+    {"offline_pay_request_body_env_info_device_name_over_max", 2, false, mutate_774, AOP_E_TOO_LONG, "request.body.envInfo.deviceName", SEV_ERROR},
+    {"offline_pay_request_body_env_info_device_name_multibyte_at_max", 2, false, mutate_775, AOP_OK, "request.body.envInfo.deviceName", SEV_OK},
+    {"offline_pay_request_body_env_info_device_name_astral_over_max", 2, false, mutate_776, AOP_E_TOO_LONG, "request.body.envInfo.deviceName", SEV_ERROR},
+    {"offline_pay_request_body_env_info_device_name_bad_utf8", 2, false, mutate_777, AOP_E_BAD_UTF8, "request.body.envInfo.deviceName", SEV_ERROR},
+    {"offline_pay_request_body_env_info_device_name_nul", 2, false, mutate_778, AOP_E_BAD_UTF8, "request.body.envInfo.deviceName", SEV_ERROR},
+    {"offline_pay_request_body_env_info_device_name_control_c0", 2, false, mutate_779, AOP_E_CONTROL_CHAR, "request.body.envInfo.deviceName", SEV_ERROR},
+    {"offline_pay_request_body_env_info_device_name_control_del", 2, false, mutate_780, AOP_E_CONTROL_CHAR, "request.body.envInfo.deviceName", SEV_ERROR},
+    {"offline_pay_request_body_env_info_device_name_control_c1", 2, false, mutate_781, AOP_E_CONTROL_CHAR, "request.body.envInfo.deviceName", SEV_ERROR},
+    {"offline_pay_request_body_env_info_device_model_at_max", 2, false, mutate_782, AOP_OK, "request.body.envInfo.deviceModel", SEV_OK},
+    {"offline_pay_request_body_env_info_device_model_over_max", 2, false, mutate_783, AOP_E_TOO_LONG, "request.body.envInfo.deviceModel", SEV_ERROR},
+    {"offline_pay_request_body_env_info_device_model_multibyte_at_max", 2, false, mutate_784, AOP_OK, "request.body.envInfo.deviceModel", SEV_OK},
+    {"offline_pay_request_body_env_info_device_model_astral_over_max", 2, false, mutate_785, AOP_E_TOO_LONG, "request.body.envInfo.deviceModel", SEV_ERROR},
+    {"offline_pay_request_body_env_info_device_model_bad_utf8", 2, false, mutate_786, AOP_E_BAD_UTF8, "request.body.envInfo.deviceModel", SEV_ERROR},
+    {"offline_pay_request_body_env_info_device_model_nul", 2, false, mutate_787, AOP_E_BAD_UTF8, "request.body.envInfo.deviceModel", SEV_ERROR},
+    {"offline_pay_request_body_env_info_device_model_control_c0", 2, false, mutate_788, AOP_E_CONTROL_CHAR, "request.body.envInfo.deviceModel", SEV_ERROR},
+    {"offline_pay_request_body_env_info_device_model_control_del", 2, false, mutate_789, AOP_E_CONTROL_CHAR, "request.body.envInfo.deviceModel", SEV_ERROR},
+    {"offline_pay_request_body_env_info_device_model_control_c1", 2, false, mutate_790, AOP_E_CONTROL_CHAR, "request.body.envInfo.deviceModel", SEV_ERROR},
+    {"offline_pay_request_body_env_info_wireless_network_at_max", 2, false, mutate_791, AOP_OK, "request.body.envInfo.wirelessNetwork", SEV_OK},
+    {"offline_pay_request_body_env_info_wireless_network_over_max", 2, false, mutate_792, AOP_E_TOO_LONG, "request.body.envInfo.wirelessNetwork", SEV_ERROR},
+    {"offline_pay_request_body_env_info_wireless_network_multibyte_at_max", 2, false, mutate_793, AOP_OK, "request.body.envInfo.wirelessNetwork", SEV_OK},
+    {"offline_pay_request_body_env_info_wireless_network_astral_over_max", 2, false, mutate_794, AOP_E_TOO_LONG, "request.body.envInfo.wirelessNetwork", SEV_ERROR},
+    {"offline_pay_request_body_env_info_wireless_network_bad_utf8", 2, false, mutate_795, AOP_E_BAD_UTF8, "request.body.envInfo.wirelessNetwork", SEV_ERROR},
+    {"offline_pay_request_body_env_info_wireless_network_nul", 2, false, mutate_796, AOP_E_BAD_UTF8, "request.body.envInfo.wirelessNetwork", SEV_ERROR},
+    {"offline_pay_request_body_env_info_wireless_network_control_c0", 2, false, mutate_797, AOP_E_CONTROL_CHAR, "request.body.envInfo.wirelessNetwork", SEV_ERROR},
+    {"offline_pay_request_body_env_info_wireless_network_control_del", 2, false, mutate_798, AOP_E_CONTROL_CHAR, "request.body.envInfo.wirelessNetwork", SEV_ERROR},
+    {"offline_pay_request_body_env_info_wireless_network_control_c1", 2, false, mutate_799, AOP_E_CONTROL_CHAR, "request.body.envInfo.wirelessNetwork", SEV_ERROR},
+    {"offline_pay_request_body_env_info_wireless_carrier_at_max", 2, false, mutate_800, AOP_OK, "request.body.envInfo.wirelessCarrier", SEV_OK},
+    {"offline_pay_request_body_env_info_wireless_carrier_over_max", 2, false, mutate_801, AOP_E_TOO_LONG, "request.body.envInfo.wirelessCarrier", SEV_ERROR},
+    {"offline_pay_request_body_env_info_wireless_carrier_multibyte_at_max", 2, false, mutate_802, AOP_OK, "request.body.envInfo.wirelessCarrier", SEV_OK},
+    {"offline_pay_request_body_env_info_wireless_carrier_astral_over_max", 2, false, mutate_803, AOP_E_TOO_LONG, "request.body.envInfo.wirelessCarrier", SEV_ERROR},
+    {"offline_pay_request_body_env_info_wireless_carrier_bad_utf8", 2, false, mutate_804, AOP_E_BAD_UTF8, "request.body.envInfo.wirelessCarrier", SEV_ERROR},
+    {"offline_pay_request_body_env_info_wireless_carrier_nul", 2, false, mutate_805, AOP_E_BAD_UTF8, "request.body.envInfo.wirelessCarrier", SEV_ERROR},
+    {"offline_pay_request_body_env_info_wireless_carrier_control_c0", 2, false, mutate_806, AOP_E_CONTROL_CHAR, "request.body.envInfo.wirelessCarrier", SEV_ERROR},
+    {"offline_pay_request_body_env_info_wireless_carrier_control_del", 2, false, mutate_807, AOP_E_CONTROL_CHAR, "request.body.envInfo.wirelessCarrier", SEV_ERROR},
+    {"offline_pay_request_body_env_info_wireless_carrier_control_c1", 2, false, mutate_808, AOP_E_CONTROL_CHAR, "request.body.envInfo.wirelessCarrier", SEV_ERROR},
+    {"offline_pay_request_body_env_info_extend_info_at_max", 2, false, mutate_809, AOP_OK, "request.body.envInfo.extendInfo", SEV_OK},
+    {"offline_pay_request_body_env_info_extend_info_over_max", 2, false, mutate_810, AOP_E_TOO_LONG, "request.body.envInfo.extendInfo", SEV_ERROR},
+    {"offline_pay_request_body_env_info_extend_info_multibyte_at_max", 2, false, mutate_811, AOP_OK, "request.body.envInfo.extendInfo", SEV_OK},
+    {"offline_pay_request_body_env_info_extend_info_astral_over_max", 2, false, mutate_812, AOP_E_TOO_LONG, "request.body.envInfo.extendInfo", SEV_ERROR},
+    {"offline_pay_request_body_env_info_extend_info_bad_utf8", 2, false, mutate_813, AOP_E_BAD_UTF8, "request.body.envInfo.extendInfo", SEV_ERROR},
+    {"offline_pay_request_body_env_info_extend_info_nul", 2, false, mutate_814, AOP_E_BAD_UTF8, "request.body.envInfo.extendInfo", SEV_ERROR},
+    {"offline_pay_request_body_env_info_extend_info_control_c0", 2, false, mutate_815, AOP_E_CONTROL_CHAR, "request.body.envInfo.extendInfo", SEV_ERROR},
+    {"offline_pay_request_body_env_info_extend_info_control_del", 2, false, mutate_816, AOP_E_CONTROL_CHAR, "request.body.envInfo.extendInfo", SEV_ERROR},
+    {"offline_pay_request_body_env_info_extend_info_control_c1", 2, false, mutate_817, AOP_E_CONTROL_CHAR, "request.body.envInfo.extendInfo", SEV_ERROR},
+    {"offline_pay_request_body_extend_info_at_max", 2, false, mutate_818, AOP_OK, "request.body.extendInfo", SEV_OK},
+    {"offline_pay_request_body_extend_info_over_max", 2, false, mutate_819, AOP_E_TOO_LONG, "request.body.extendInfo", SEV_ERROR},
+    {"offline_pay_request_body_extend_info_multibyte_at_max", 2, false, mutate_820, AOP_OK, "request.body.extendInfo", SEV_OK},
+    {"offline_pay_request_body_extend_info_astral_over_max", 2, false, mutate_821, AOP_E_TOO_LONG, "request.body.extendInfo", SEV_ERROR},
+    {"offline_pay_request_body_extend_info_bad_utf8", 2, false, mutate_822, AOP_E_BAD_UTF8, "request.body.extendInfo", SEV_ERROR},
+    {"offline_pay_request_body_extend_info_nul", 2, false, mutate_823, AOP_E_BAD_UTF8, "request.body.extendInfo", SEV_ERROR},
+    {"offline_pay_request_body_extend_info_control_c0", 2, false, mutate_824, AOP_E_CONTROL_CHAR, "request.body.extendInfo", SEV_ERROR},
+    {"offline_pay_request_body_extend_info_control_del", 2, false, mutate_825, AOP_E_CONTROL_CHAR, "request.body.extendInfo", SEV_ERROR},
+    {"offline_pay_request_body_extend_info_control_c1", 2, false, mutate_826, AOP_E_CONTROL_CHAR, "request.body.extendInfo", SEV_ERROR},
+    {"offline_pay_response_valid", 2, true, mutate_827, AOP_OK, "", SEV_OK},
+    {"offline_pay_response_head_version_missing", 2, true, mutate_828, AOP_E_ECHO_MISMATCH, "response.head.version", SEV_FATAL},
+    {"offline_pay_response_head_version_empty", 2, true, mutate_829, AOP_E_EMPTY, "response.head.version", SEV_WARNING},
+    {"offline_pay_response_head_version_at_max", 2, true, mutate_830, AOP_OK, "response.head.version", SEV_OK},
+    {"offline_pay_response_head_version_over_max", 2, true, mutate_831, AOP_E_TOO_LONG, "response.head.version", SEV_WARNING},
+    {"offline_pay_response_head_version_multibyte_at_max", 2, true, mutate_832, AOP_OK, "response.head.version", SEV_OK},
+    {"offline_pay_response_head_version_astral_over_max", 2, true, mutate_833, AOP_E_TOO_LONG, "response.head.version", SEV_WARNING},
+    {"offline_pay_response_head_version_bad_utf8", 2, true, mutate_834, AOP_E_BAD_UTF8, "response.head.version", SEV_WARNING},
+    {"offline_pay_response_head_version_nul", 2, true, mutate_835, AOP_E_BAD_UTF8, "response.head.version", SEV_WARNING},
+    {"offline_pay_response_head_version_control_c0", 2, true, mutate_836, AOP_E_CONTROL_CHAR, "response.head.version", SEV_WARNING},
+    {"offline_pay_response_head_version_control_del", 2, true, mutate_837, AOP_E_CONTROL_CHAR, "response.head.version", SEV_WARNING},
+    {"offline_pay_response_head_version_control_c1", 2, true, mutate_838, AOP_E_CONTROL_CHAR, "response.head.version", SEV_WARNING},
+    {"offline_pay_response_head_function_missing", 2, true, mutate_839, AOP_E_ECHO_MISMATCH, "response.head.function", SEV_FATAL},
+    {"offline_pay_response_head_function_empty", 2, true, mutate_840, AOP_E_EMPTY, "response.head.function", SEV_WARNING},
+    {"offline_pay_response_head_function_at_max", 2, true, mutate_841, AOP_OK, "response.head.function", SEV_OK},
+    {"offline_pay_response_head_function_over_max", 2, true, mutate_842, AOP_E_TOO_LONG, "response.head.function", SEV_WARNING},
+    {"offline_pay_response_head_function_multibyte_at_max", 2, true, mutate_843, AOP_OK, "response.head.function", SEV_OK},
+    {"offline_pay_response_head_function_astral_over_max", 2, true, mutate_844, AOP_E_TOO_LONG, "response.head.function", SEV_WARNING},
+    {"offline_pay_response_head_function_bad_utf8", 2, true, mutate_845, AOP_E_BAD_UTF8, "response.head.function", SEV_WARNING},
+    {"offline_pay_response_head_function_nul", 2, true, mutate_846, AOP_E_BAD_UTF8, "response.head.function", SEV_WARNING},
+    {"offline_pay_response_head_function_control_c0", 2, true, mutate_847, AOP_E_CONTROL_CHAR, "response.head.function", SEV_WARNING},
+    {"offline_pay_response_head_function_control_del", 2, true, mutate_848, AOP_E_CONTROL_CHAR, "response.head.function", SEV_WARNING},
+    {"offline_pay_response_head_function_control_c1", 2, true, mutate_849, AOP_E_CONTROL_CHAR, "response.head.function", SEV_WARNING},
+    {"offline_pay_response_head_client_id_missing", 2, true, mutate_850, AOP_E_ECHO_MISMATCH, "response.head.clientId", SEV_FATAL},
+    {"offline_pay_response_head_client_id_empty", 2, true, mutate_851, AOP_E_EMPTY, "response.head.clientId", SEV_WARNING},
+    {"offline_pay_response_head_client_id_at_max", 2, true, mutate_852, AOP_OK, "response.head.clientId", SEV_OK},
+    {"offline_pay_response_head_client_id_over_max", 2, true, mutate_853, AOP_E_TOO_LONG, "response.head.clientId", SEV_WARNING},
+    {"offline_pay_response_head_client_id_multibyte_at_max", 2, true, mutate_854, AOP_OK, "response.head.clientId", SEV_OK},
+    {"offline_pay_response_head_client_id_astral_over_max", 2, true, mutate_855, AOP_E_TOO_LONG, "response.head.clientId", SEV_WARNING},
+    {"offline_pay_response_head_client_id_bad_utf8", 2, true, mutate_856, AOP_E_BAD_UTF8, "response.head.clientId", SEV_WARNING},
+    {"offline_pay_response_head_client_id_nul", 2, true, mutate_857, AOP_E_BAD_UTF8, "response.head.clientId", SEV_WARNING},
+    {"offline_pay_response_head_client_id_control_c0", 2, true, mutate_858, AOP_E_CONTROL_CHAR, "response.head.clientId", SEV_WARNING},
+    {"offline_pay_response_head_client_id_control_del", 2, true, mutate_859, AOP_E_CONTROL_CHAR, "response.head.clientId", SEV_WARNING},
+    {"offline_pay_response_head_client_id_control_c1", 2, true, mutate_860, AOP_E_CONTROL_CHAR, "response.head.clientId", SEV_WARNING},
+    {"offline_pay_response_head_resp_time_missing", 2, true, mutate_861, AOP_E_MISSING, "response.head.respTime", SEV_WARNING},
+    {"offline_pay_response_head_resp_time_empty", 2, true, mutate_862, AOP_E_EMPTY, "response.head.respTime", SEV_WARNING},
+    {"offline_pay_response_head_resp_time_bad_datetime_0", 2, true, mutate_863, AOP_E_BAD_DATETIME, "response.head.respTime", SEV_WARNING},
+    {"offline_pay_response_head_resp_time_bad_datetime_1", 2, true, mutate_864, AOP_E_BAD_DATETIME, "response.head.respTime", SEV_WARNING},
+    {"offline_pay_response_head_resp_time_bad_datetime_2", 2, true, mutate_865, AOP_E_BAD_DATETIME, "response.head.respTime", SEV_WARNING},
+    {"offline_pay_response_head_resp_time_bad_datetime_3", 2, true, mutate_866, AOP_E_BAD_DATETIME, "response.head.respTime", SEV_WARNING},
+    {"offline_pay_response_head_resp_time_bad_datetime_4", 2, true, mutate_867, AOP_E_BAD_DATETIME, "response.head.respTime", SEV_WARNING},
+    {"offline_pay_response_head_resp_time_bad_datetime_5", 2, true, mutate_868, AOP_E_BAD_DATETIME, "response.head.respTime", SEV_WARNING},
+    {"offline_pay_response_head_resp_time_datetime_fraction", 2, true, mutate_869, AOP_OK, "response.head.respTime", SEV_OK},
+    {"offline_pay_response_head_resp_time_datetime_lower_case", 2, true, mutate_870, AOP_OK, "response.head.respTime", SEV_OK},
+    {"offline_pay_response_head_req_msg_id_missing", 2, true, mutate_871, AOP_E_ECHO_MISMATCH, "response.head.reqMsgId", SEV_FATAL},
+    {"offline_pay_response_head_req_msg_id_empty", 2, true, mutate_872, AOP_E_EMPTY, "response.head.reqMsgId", SEV_WARNING},
+    {"offline_pay_response_head_req_msg_id_at_max", 2, true, mutate_873, AOP_OK, "response.head.reqMsgId", SEV_OK},
+    {"offline_pay_response_head_req_msg_id_over_max", 2, true, mutate_874, AOP_E_TOO_LONG, "response.head.reqMsgId", SEV_WARNING},
+    {"offline_pay_response_head_req_msg_id_multibyte_at_max", 2, true, mutate_875, AOP_OK, "response.head.reqMsgId", SEV_OK},
+    {"offline_pay_response_head_req_msg_id_astral_over_max", 2, true, mutate_876, AOP_E_TOO_LONG, "response.head.reqMsgId", SEV_WARNING},
+    {"offline_pay_response_head_req_msg_id_bad_utf8", 2, true, mutate_877, AOP_E_BAD_UTF8, "response.head.reqMsgId", SEV_WARNING},
+    {"offline_pay_response_head_req_msg_id_nul", 2, true, mutate_878, AOP_E_BAD_UTF8, "response.head.reqMsgId", SEV_WARNING},
+    {"offline_pay_response_head_req_msg_id_control_c0", 2, true, mutate_879, AOP_E_CONTROL_CHAR, "response.head.reqMsgId", SEV_WARNING},
+    {"offline_pay_response_head_req_msg_id_control_del", 2, true, mutate_880, AOP_E_CONTROL_CHAR, "response.head.reqMsgId", SEV_WARNING},
+    {"offline_pay_response_head_req_msg_id_control_c1", 2, true, mutate_881, AOP_E_CONTROL_CHAR, "response.head.reqMsgId", SEV_WARNING},
+    {"offline_pay_response_head_reserve_at_max", 2, true, mutate_882, AOP_OK, "response.head.reserve", SEV_OK},
+    {"offline_pay_response_head_reserve_over_max", 2, true, mutate_883, AOP_E_TOO_LONG, "response.head.reserve", SEV_WARNING},
+    {"offline_pay_response_head_reserve_multibyte_at_max", 2, true, mutate_884, AOP_OK, "response.head.reserve", SEV_OK},
+    {"offline_pay_response_head_reserve_astral_over_max", 2, true, mutate_885, AOP_E_TOO_LONG, "response.head.reserve", SEV_WARNING},
+    {"offline_pay_response_head_reserve_bad_utf8", 2, true, mutate_886, AOP_E_BAD_UTF8, "response.head.reserve", SEV_WARNING},
+    {"offline_pay_response_head_reserve_nul", 2, true, mutate_887, AOP_E_BAD_UTF8, "response.head.reserve", SEV_WARNING},
+    {"offline_pay_response_head_reserve_control_c0", 2, true, mutate_888, AOP_E_CONTROL_CHAR, "response.head.reserve", SEV_WARNING},
+    {"offline_pay_response_head_reserve_control_del", 2, true, mutate_889, AOP_E_CONTROL_CHAR, "response.head.reserve", SEV_WARNING},
+    {"offline_pay_response_head_reserve_control_c1", 2, true, mutate_890, AOP_E_CONTROL_CHAR, "response.head.reserve", SEV_WARNING},
+    {"offline_pay_response_head_sign_type_at_max", 2, true, mutate_891, AOP_OK, "response.head.signType", SEV_OK},
+    {"offline_pay_response_head_sign_type_over_max", 2, true, mutate_892, AOP_E_TOO_LONG, "response.head.signType", SEV_WARNING},
+    {"offline_pay_response_head_sign_type_multibyte_at_max", 2, true, mutate_893, AOP_OK, "response.head.signType", SEV_OK},
+    {"offline_pay_response_head_sign_type_astral_over_max", 2, true, mutate_894, AOP_E_TOO_LONG, "response.head.signType", SEV_WARNING},
+    {"offline_pay_response_head_sign_type_bad_utf8", 2, true, mutate_895, AOP_E_BAD_UTF8, "response.head.signType", SEV_WARNING},
+    {"offline_pay_response_head_sign_type_nul", 2, true, mutate_896, AOP_E_BAD_UTF8, "response.head.signType", SEV_WARNING},
+    {"offline_pay_response_head_sign_type_control_c0", 2, true, mutate_897, AOP_E_CONTROL_CHAR, "response.head.signType", SEV_WARNING},
+    {"offline_pay_response_head_sign_type_control_del", 2, true, mutate_898, AOP_E_CONTROL_CHAR, "response.head.signType", SEV_WARNING},
+    {"offline_pay_response_head_sign_type_control_c1", 2, true, mutate_899, AOP_E_CONTROL_CHAR, "response.head.signType", SEV_WARNING},
+    {"offline_pay_response_body_result_info_result_status_missing", 2, true, mutate_900, AOP_E_MISSING, "response.body.resultInfo.resultStatus", SEV_FATAL},
+    {"offline_pay_response_body_result_info_result_status_bad_enum", 2, true, mutate_901, AOP_E_BAD_ENUM, "response.body.resultInfo.resultStatus", SEV_FATAL},
+    {"offline_pay_response_body_result_info_result_status_enum_wrong_case", 2, true, mutate_902, AOP_E_BAD_ENUM, "response.body.resultInfo.resultStatus", SEV_FATAL},
+    {"offline_pay_response_body_result_info_result_code_id_at_max", 2, true, mutate_903, AOP_OK, "response.body.resultInfo.resultCodeId", SEV_OK},
+    {"offline_pay_response_body_result_info_result_code_id_over_max", 2, true, mutate_904, AOP_E_TOO_LONG, "response.body.resultInfo.resultCodeId", SEV_WARNING},
+    {"offline_pay_response_body_result_info_result_code_id_multibyte_at_max", 2, true, mutate_905, AOP_OK, "response.body.resultInfo.resultCodeId", SEV_OK},
+    {"offline_pay_response_body_result_info_result_code_id_astral_over_max", 2, true, mutate_906, AOP_E_TOO_LONG, "response.body.resultInfo.resultCodeId", SEV_WARNING},
+    {"offline_pay_response_body_result_info_result_code_id_bad_utf8", 2, true, mutate_907, AOP_E_BAD_UTF8, "response.body.resultInfo.resultCodeId", SEV_WARNING},
+    {"offline_pay_response_body_result_info_result_code_id_nul", 2, true, mutate_908, AOP_E_BAD_UTF8, "response.body.resultInfo.resultCodeId", SEV_WARNING},
+    {"offline_pay_response_body_result_info_result_code_id_control_c0", 2, true, mutate_909, AOP_E_CONTROL_CHAR, "response.body.resultInfo.resultCodeId", SEV_WARNING},
+    {"offline_pay_response_body_result_info_result_code_id_control_del", 2, true, mutate_910, AOP_E_CONTROL_CHAR, "response.body.resultInfo.resultCodeId", SEV_WARNING},
+    {"offline_pay_response_body_result_info_result_code_id_control_c1", 2, true, mutate_911, AOP_E_CONTROL_CHAR, "response.body.resultInfo.resultCodeId", SEV_WARNING},
+    {"offline_pay_response_body_result_info_result_code_missing", 2, true, mutate_912, AOP_E_MISSING, "response.body.resultInfo.resultCode", SEV_FATAL},
+    {"offline_pay_response_body_result_info_result_code_empty", 2, true, mutate_913, AOP_E_EMPTY, "response.body.resultInfo.resultCode", SEV_WARNING},
+    {"offline_pay_response_body_result_info_result_code_at_max", 2, true, mutate_914, AOP_OK, "response.body.resultInfo.resultCode", SEV_OK},
+    {"offline_pay_response_body_result_info_result_code_over_max", 2, true, mutate_915, AOP_E_TOO_LONG, "response.body.resultInfo.resultCode", SEV_WARNING},
+    {"offline_pay_response_body_result_info_result_code_multibyte_at_max", 2, true, mutate_916, AOP_OK, "response.body.resultInfo.resultCode", SEV_OK},
+    {"offline_pay_response_body_result_info_result_code_astral_over_max", 2, true, mutate_917, AOP_E_TOO_LONG, "response.body.resultInfo.resultCode", SEV_WARNING},
+    {"offline_pay_response_body_result_info_result_code_bad_utf8", 2, true, mutate_918, AOP_E_BAD_UTF8, "response.body.resultInfo.resultCode", SEV_WARNING},
+    {"offline_pay_response_body_result_info_result_code_nul", 2, true, mutate_919, AOP_E_BAD_UTF8, "response.body.resultInfo.resultCode", SEV_WARNING},
+    {"offline_pay_response_body_result_info_result_code_control_c0", 2, true, mutate_920, AOP_E_CONTROL_CHAR, "response.body.resultInfo.resultCode", SEV_WARNING},
+    {"offline_pay_response_body_result_info_result_code_control_del", 2, true, mutate_921, AOP_E_CONTROL_CHAR, "response.body.resultInfo.resultCode", SEV_WARNING},
+    {"offline_pay_response_body_result_info_result_code_control_c1", 2, true, mutate_922, AOP_E_CONTROL_CHAR, "response.body.resultInfo.resultCode", SEV_WARNING},
+    {"offline_pay_response_body_result_info_result_msg_at_max", 2, true, mutate_923, AOP_OK, "response.body.resultInfo.resultMsg", SEV_OK},
+    {"offline_pay_response_body_result_info_result_msg_over_max", 2, true, mutate_924, AOP_E_TOO_LONG, "response.body.resultInfo.resultMsg", SEV_WARNING},
+    {"offline_pay_response_body_result_info_result_msg_multibyte_at_max", 2, true, mutate_925, AOP_OK, "response.body.resultInfo.resultMsg", SEV_OK},
+    {"offline_pay_response_body_result_info_result_msg_astral_over_max", 2, true, mutate_926, AOP_E_TOO_LONG, "response.body.resultInfo.resultMsg", SEV_WARNING},
+    {"offline_pay_response_body_result_info_result_msg_bad_utf8", 2, true, mutate_927, AOP_E_BAD_UTF8, "response.body.resultInfo.resultMsg", SEV_WARNING},
+    {"offline_pay_response_body_result_info_result_msg_nul", 2, true, mutate_928, AOP_E_BAD_UTF8, "response.body.resultInfo.resultMsg", SEV_WARNING},
+    {"offline_pay_response_body_result_info_result_msg_control_c0", 2, true, mutate_929, AOP_E_CONTROL_CHAR, "response.body.resultInfo.resultMsg", SEV_WARNING},
+    {"offline_pay_response_body_result_info_result_msg_control_del", 2, true, mutate_930, AOP_E_CONTROL_CHAR, "response.body.resultInfo.resultMsg", SEV_WARNING},
+    {"offline_pay_response_body_result_info_result_msg_control_c1", 2, true, mutate_931, AOP_E_CONTROL_CHAR, "response.body.resultInfo.resultMsg", SEV_WARNING},
+    {"offline_pay_response_body_acquirement_id_missing", 2, true, mutate_932, AOP_E_MISSING, "response.body.acquirementId", SEV_FATAL},
+    {"offline_pay_response_body_acquirement_id_empty", 2, true, mutate_933, AOP_E_EMPTY, "response.body.acquirementId", SEV_WARNING},
+    {"offline_pay_response_body_acquirement_id_at_max", 2, true, mutate_934, AOP_OK, "response.body.acquirementId", SEV_OK},
+    {"offline_pay_response_body_acquirement_id_over_max", 2, true, mutate_935, AOP_E_TOO_LONG, "response.body.acquirementId", SEV_WARNING},
+    {"offline_pay_response_body_acquirement_id_multibyte_at_max", 2, true, mutate_936, AOP_OK, "response.body.acquirementId", SEV_OK},
+    {"offline_pay_response_body_acquirement_id_astral_over_max", 2, true, mutate_937, AOP_E_TOO_LONG, "response.body.acquirementId", SEV_WARNING},
+    {"offline_pay_response_body_acquirement_id_bad_utf8", 2, true, mutate_938, AOP_E_BAD_UTF8, "response.body.acquirementId", SEV_WARNING},
+    {"offline_pay_response_body_acquirement_id_nul", 2, true, mutate_939, AOP_E_BAD_UTF8, "response.body.acquirementId", SEV_WARNING},
+    {"offline_pay_response_body_acquirement_id_control_c0", 2, true, mutate_940, AOP_E_CONTROL_CHAR, "response.body.acquirementId", SEV_WARNING},
+    {"offline_pay_response_body_acquirement_id_control_del", 2, true, mutate_941, AOP_E_CONTROL_CHAR, "response.body.acquirementId", SEV_WARNING},
+    {"offline_pay_response_body_acquirement_id_control_c1", 2, true, mutate_942, AOP_E_CONTROL_CHAR, "response.body.acquirementId", SEV_WARNING},
+    {"offline_pay_response_body_merchant_trans_id_missing", 2, true, mutate_943, AOP_E_MISSING, "response.body.merchantTransId", SEV_WARNING},
+    {"offline_pay_response_body_merchant_trans_id_empty", 2, true, mutate_944, AOP_E_EMPTY, "response.body.merchantTransId", SEV_WARNING},
+    {"offline_pay_response_body_merchant_trans_id_at_max", 2, true, mutate_945, AOP_OK, "response.body.merchantTransId", SEV_OK},
+    {"offline_pay_response_body_merchant_trans_id_over_max", 2, true, mutate_946, AOP_E_TOO_LONG, "response.body.merchantTransId", SEV_WARNING},
+    {"offline_pay_response_body_merchant_trans_id_multibyte_at_max", 2, true, mutate_947, AOP_OK, "response.body.merchantTransId", SEV_OK},
+    {"offline_pay_response_body_merchant_trans_id_astral_over_max", 2, true, mutate_948, AOP_E_TOO_LONG, "response.body.merchantTransId", SEV_WARNING},
+    {"offline_pay_response_body_merchant_trans_id_bad_utf8", 2, true, mutate_949, AOP_E_BAD_UTF8, "response.body.merchantTransId", SEV_WARNING},
+    {"offline_pay_response_body_merchant_trans_id_nul", 2, true, mutate_950, AOP_E_BAD_UTF8, "response.body.merchantTransId", SEV_WARNING},
+    {"offline_pay_response_body_merchant_trans_id_control_c0", 2, true, mutate_951, AOP_E_CONTROL_CHAR, "response.body.merchantTransId", SEV_WARNING},
+    {"offline_pay_response_body_merchant_trans_id_control_del", 2, true, mutate_952, AOP_E_CONTROL_CHAR, "response.body.merchantTransId", SEV_WARNING},
+    {"offline_pay_response_body_merchant_trans_id_control_c1", 2, true, mutate_953, AOP_E_CONTROL_CHAR, "response.body.merchantTransId", SEV_WARNING},
+    {"offline_pay_response_body_order_amount_missing", 2, true, mutate_954, AOP_E_MISSING, "response.body.orderAmount", SEV_WARNING},
+    {"offline_pay_response_body_order_amount_currency_missing", 2, true, mutate_955, AOP_E_MISSING, "response.body.orderAmount.currency", SEV_WARNING},
+    {"offline_pay_response_body_order_amount_currency_empty", 2, true, mutate_956, AOP_E_EMPTY, "response.body.orderAmount.currency", SEV_WARNING},
+    {"offline_pay_response_body_order_amount_currency_bad_currency_0", 2, true, mutate_957, AOP_E_BAD_CURRENCY, "response.body.orderAmount.currency", SEV_WARNING},
+    {"offline_pay_response_body_order_amount_currency_bad_currency_1", 2, true, mutate_958, AOP_E_BAD_CURRENCY, "response.body.orderAmount.currency", SEV_WARNING},
+    {"offline_pay_response_body_order_amount_currency_bad_currency_2", 2, true, mutate_959, AOP_E_BAD_CURRENCY, "response.body.orderAmount.currency", SEV_WARNING},
+    {"offline_pay_response_body_order_amount_currency_bad_currency_3", 2, true, mutate_960, AOP_E_BAD_CURRENCY, "response.body.orderAmount.currency", SEV_WARNING},
+    {"offline_pay_response_body_order_amount_value_missing", 2, true, mutate_961, AOP_E_MISSING, "response.body.orderAmount.value", SEV_WARNING},
+    {"offline_pay_response_body_order_amount_value_empty", 2, true, mutate_962, AOP_E_EMPTY, "response.body.orderAmount.value", SEV_WARNING},
+    {"offline_pay_response_body_order_amount_value_at_max", 2, true, mutate_963, AOP_OK, "response.body.orderAmount.value", SEV_OK},
+    {"offline_pay_response_body_order_amount_value_over_max", 2, true, mutate_964, AOP_E_TOO_LONG, "response.body.orderAmount.value", SEV_WARNING},
+    {"offline_pay_response_body_order_amount_value_bad_amount_0", 2, true, mutate_965, AOP_E_BAD_AMOUNT, "response.body.orderAmount.value", SEV_WARNING},
+    {"offline_pay_response_body_order_amount_value_bad_amount_1", 2, true, mutate_966, AOP_E_BAD_AMOUNT, "response.body.orderAmount.value", SEV_WARNING},
+    {"offline_pay_response_body_order_amount_value_bad_amount_2", 2, true, mutate_967, AOP_E_BAD_AMOUNT, "response.body.orderAmount.value", SEV_WARNING},
+    {"offline_pay_response_body_order_amount_value_bad_amount_3", 2, true, mutate_968, AOP_E_BAD_AMOUNT, "response.body.orderAmount.value", SEV_WARNING},
+    {"offline_pay_response_body_order_amount_value_bad_amount_4", 2, true, mutate_969, AOP_E_BAD_AMOUNT, "response.body.orderAmount.value", SEV_WARNING},
+    {"offline_pay_response_body_order_amount_value_bad_amount_5", 2, true, mutate_970, AOP_E_BAD_AMOUNT, "response.body.orderAmount.value", SEV_WARNING},
+    {"offline_pay_response_body_order_amount_value_bad_amount_6", 2, true, mutate_971, AOP_E_BAD_AMOUNT, "response.body.orderAmount.value", SEV_WARNING},
+    {"offline_pay_response_body_order_amount_value_zero", 2, true, mutate_972, AOP_OK, "response.body.orderAmount.value", SEV_OK},
+    {"offline_pay_response_body_pay_amount_missing", 2, true, mutate_973, AOP_E_MISSING, "response.body.payAmount", SEV_WARNING},
+    {"offline_pay_response_body_pay_amount_currency_missing", 2, true, mutate_974, AOP_E_MISSING, "response.body.payAmount.currency", SEV_WARNING},
+    {"offline_pay_response_body_pay_amount_currency_empty", 2, true, mutate_975, AOP_E_EMPTY, "response.body.payAmount.currency", SEV_WARNING},
+    {"offline_pay_response_body_pay_amount_currency_bad_currency_0", 2, true, mutate_976, AOP_E_BAD_CURRENCY, "response.body.payAmount.currency", SEV_WARNING},
+    {"offline_pay_response_body_pay_amount_currency_bad_currency_1", 2, true, mutate_977, AOP_E_BAD_CURRENCY, "response.body.payAmount.currency", SEV_WARNING},
+    {"offline_pay_response_body_pay_amount_currency_bad_currency_2", 2, true, mutate_978, AOP_E_BAD_CURRENCY, "response.body.payAmount.currency", SEV_WARNING},
+    {"offline_pay_response_body_pay_amount_currency_bad_currency_3", 2, true, mutate_979, AOP_E_BAD_CURRENCY, "response.body.payAmount.currency", SEV_WARNING},
+    {"offline_pay_response_body_pay_amount_value_missing", 2, true, mutate_980, AOP_E_MISSING, "response.body.payAmount.value", SEV_WARNING},
+    {"offline_pay_response_body_pay_amount_value_empty", 2, true, mutate_981, AOP_E_EMPTY, "response.body.payAmount.value", SEV_WARNING},
+    {"offline_pay_response_body_pay_amount_value_at_max", 2, true, mutate_982, AOP_OK, "response.body.payAmount.value", SEV_OK},
+    {"offline_pay_response_body_pay_amount_value_over_max", 2, true, mutate_983, AOP_E_TOO_LONG, "response.body.payAmount.value", SEV_WARNING},
+    {"offline_pay_response_body_pay_amount_value_bad_amount_0", 2, true, mutate_984, AOP_E_BAD_AMOUNT, "response.body.payAmount.value", SEV_WARNING},
+    {"offline_pay_response_body_pay_amount_value_bad_amount_1", 2, true, mutate_985, AOP_E_BAD_AMOUNT, "response.body.payAmount.value", SEV_WARNING},
+    {"offline_pay_response_body_pay_amount_value_bad_amount_2", 2, true, mutate_986, AOP_E_BAD_AMOUNT, "response.body.payAmount.value", SEV_WARNING},
+    {"offline_pay_response_body_pay_amount_value_bad_amount_3", 2, true, mutate_987, AOP_E_BAD_AMOUNT, "response.body.payAmount.value", SEV_WARNING},
+    {"offline_pay_response_body_pay_amount_value_bad_amount_4", 2, true, mutate_988, AOP_E_BAD_AMOUNT, "response.body.payAmount.value", SEV_WARNING},
+    {"offline_pay_response_body_pay_amount_value_bad_amount_5", 2, true, mutate_989, AOP_E_BAD_AMOUNT, "response.body.payAmount.value", SEV_WARNING},
+    {"offline_pay_response_body_pay_amount_value_bad_amount_6", 2, true, mutate_990, AOP_E_BAD_AMOUNT, "response.body.payAmount.value", SEV_WARNING},
+    {"offline_pay_response_body_pay_amount_value_zero", 2, true, mutate_991, AOP_OK, "response.body.payAmount.value", SEV_OK},
+    {"offline_pay_response_body_conversion_rate_missing", 2, true, mutate_992, AOP_E_MISSING, "response.body.conversionRate", SEV_WARNING},
+    {"offline_pay_response_body_conversion_rate_currency_pair_at_max", 2, true, mutate_993, AOP_OK, "response.body.conversionRate.currencyPair", SEV_OK},
+    {"offline_pay_response_body_conversion_rate_currency_pair_over_max", 2, true, mutate_994, AOP_E_TOO_LONG, "response.body.conversionRate.currencyPair", SEV_WARNING},
+    {"offline_pay_response_body_conversion_rate_currency_pair_multibyte_at_max", 2, true, mutate_995, AOP_OK, "response.body.conversionRate.currencyPair", SEV_OK},
+    {"offline_pay_response_body_conversion_rate_currency_pair_astral_over_max", 2, true, mutate_996, AOP_E_TOO_LONG, "response.body.conversionRate.currencyPair", SEV_WARNING},
+    {"offline_pay_response_body_conversion_rate_currency_pair_bad_utf8", 2, true, mutate_997, AOP_E_BAD_UTF8, "response.body.conversionRate.currencyPair", SEV_WARNING},
+    {"offline_pay_response_body_conversion_rate_currency_pair_nul", 2, true, mutate_998, AOP_E_BAD_UTF8, "response.body.conversionRate.currencyPair", SEV_WARNING},
+    {"offline_pay_response_body_conversion_rate_currency_pair_control_c0", 2, true, mutate_999, AOP_E_CONTROL_CHAR, "response.body.conversionRate.currencyPair", SEV_WARNING},
+    {"offline_pay_response_body_conversion_rate_currency_pair_control_del", 2, true, mutate_1000, AOP_E_CONTROL_CHAR, "response.body.conversionRate.currencyPair", SEV_WARNING},
+    {"offline_pay_response_body_conversion_rate_currency_pair_control_c1", 2, true, mutate_1001, AOP_E_CONTROL_CHAR, "response.body.conversionRate.currencyPair", SEV_WARNING},
+    {"offline_pay_response_body_conversion_rate_rate_at_max", 2, true, mutate_1002, AOP_OK, "response.body.conversionRate.rate", SEV_OK},
+    {"offline_pay_response_body_conversion_rate_rate_over_max", 2, true, mutate_1003, AOP_E_TOO_LONG, "response.body.conversionRate.rate", SEV_WARNING},
+    {"offline_pay_response_body_conversion_rate_rate_bad_decimal_0", 2, true, mutate_1004, AOP_E_BAD_DECIMAL, "response.body.conversionRate.rate", SEV_WARNING},
+    {"offline_pay_response_body_conversion_rate_rate_bad_decimal_1", 2, true, mutate_1005, AOP_E_BAD_DECIMAL, "response.body.conversionRate.rate", SEV_WARNING},
+    {"offline_pay_response_body_conversion_rate_rate_bad_decimal_2", 2, true, mutate_1006, AOP_E_BAD_DECIMAL, "response.body.conversionRate.rate", SEV_WARNING},
+    {"offline_pay_response_body_conversion_rate_rate_bad_decimal_3", 2, true, mutate_1007, AOP_E_BAD_DECIMAL, "response.body.conversionRate.rate", SEV_WARNING},
+    {"offline_pay_response_body_conversion_rate_rate_bad_decimal_4", 2, true, mutate_1008, AOP_E_BAD_DECIMAL, "response.body.conversionRate.rate", SEV_WARNING},
+    {"offline_pay_response_body_conversion_rate_conversion_time_bad_datetime_0", 2, true, mutate_1009, AOP_E_BAD_DATETIME, "response.body.conversionRate.conversionTime", SEV_WARNING},
+    {"offline_pay_response_body_conversion_rate_conversion_time_bad_datetime_1", 2, true, mutate_1010, AOP_E_BAD_DATETIME, "response.body.conversionRate.conversionTime", SEV_WARNING},
+    {"offline_pay_response_body_conversion_rate_conversion_time_bad_datetime_2", 2, true, mutate_1011, AOP_E_BAD_DATETIME, "response.body.conversionRate.conversionTime", SEV_WARNING},
+    {"offline_pay_response_body_conversion_rate_conversion_time_bad_datetime_3", 2, true, mutate_1012, AOP_E_BAD_DATETIME, "response.body.conversionRate.conversionTime", SEV_WARNING},
+    {"offline_pay_response_body_conversion_rate_conversion_time_bad_datetime_4", 2, true, mutate_1013, AOP_E_BAD_DATETIME, "response.body.conversionRate.conversionTime", SEV_WARNING},
+    {"offline_pay_response_body_conversion_rate_conversion_time_bad_datetime_5", 2, true, mutate_1014, AOP_E_BAD_DATETIME, "response.body.conversionRate.conversionTime", SEV_WARNING},
+    {"offline_pay_response_body_conversion_rate_conversion_time_datetime_fraction", 2, true, mutate_1015, AOP_OK, "response.body.conversionRate.conversionTime", SEV_OK},
+    {"offline_pay_response_body_conversion_rate_conversion_time_datetime_lower_case", 2, true, mutate_1016, AOP_OK, "response.body.conversionRate.conversionTime", SEV_OK},
+    {"offline_pay_response_body_create_time_missing", 2, true, mutate_1017, AOP_E_MISSING, "response.body.createTime", SEV_WARNING},
+    {"offline_pay_response_body_create_time_bad_datetime_0", 2, true, mutate_1018, AOP_E_BAD_DATETIME, "response.body.createTime", SEV_WARNING},
+    {"offline_pay_response_body_create_time_bad_datetime_1", 2, true, mutate_1019, AOP_E_BAD_DATETIME, "response.body.createTime", SEV_WARNING},
+    {"offline_pay_response_body_create_time_bad_datetime_2", 2, true, mutate_1020, AOP_E_BAD_DATETIME, "response.body.createTime", SEV_WARNING},
+    {"offline_pay_response_body_create_time_bad_datetime_3", 2, true, mutate_1021, AOP_E_BAD_DATETIME, "response.body.createTime", SEV_WARNING},
+    {"offline_pay_response_body_create_time_bad_datetime_4", 2, true, mutate_1022, AOP_E_BAD_DATETIME, "response.body.createTime", SEV_WARNING},
+    {"offline_pay_response_body_create_time_bad_datetime_5", 2, true, mutate_1023, AOP_E_BAD_DATETIME, "response.body.createTime", SEV_WARNING},
+    {"offline_pay_response_body_create_time_datetime_fraction", 2, true, mutate_1024, AOP_OK, "response.body.createTime", SEV_OK},
+    {"offline_pay_response_body_create_time_datetime_lower_case", 2, true, mutate_1025, AOP_OK, "response.body.createTime", SEV_OK},
+    {"offline_pay_response_body_user_site_missing", 2, true, mutate_1026, AOP_E_MISSING, "response.body.userSite", SEV_WARNING},
+    {"offline_pay_response_body_user_site_bad_enum", 2, true, mutate_1027, AOP_E_BAD_ENUM, "response.body.userSite", SEV_WARNING},
+    {"offline_pay_response_body_user_site_enum_wrong_case", 2, true, mutate_1028, AOP_E_BAD_ENUM, "response.body.userSite", SEV_WARNING},
+    {"offline_pay_response_body_user_id_empty", 2, true, mutate_1029, AOP_E_EMPTY, "response.body.userId", SEV_WARNING},
+    {"offline_pay_response_body_user_id_at_max", 2, true, mutate_1030, AOP_OK, "response.body.userId", SEV_OK},
+    {"offline_pay_response_body_user_id_over_max", 2, true, mutate_1031, AOP_E_TOO_LONG, "response.body.userId", SEV_WARNING},
+    {"offline_pay_response_body_user_id_multibyte_at_max", 2, true, mutate_1032, AOP_OK, "response.body.userId", SEV_OK},
+    {"offline_pay_response_body_user_id_astral_over_max", 2, true, mutate_1033, AOP_E_TOO_LONG, "response.body.userId", SEV_WARNING},
+    {"offline_pay_response_body_user_id_bad_utf8", 2, true, mutate_1034, AOP_E_BAD_UTF8, "response.body.userId", SEV_WARNING},
+    {"offline_pay_response_body_user_id_nul", 2, true, mutate_1035, AOP_E_BAD_UTF8, "response.body.userId", SEV_WARNING},
+    {"offline_pay_response_body_user_id_control_c0", 2, true, mutate_1036, AOP_E_CONTROL_CHAR, "response.body.userId", SEV_WARNING},
+    {"offline_pay_response_body_user_id_control_del", 2, true, mutate_1037, AOP_E_CONTROL_CHAR, "response.body.userId", SEV_WARNING},
+    {"offline_pay_response_body_user_id_control_c1", 2, true, mutate_1038, AOP_E_CONTROL_CHAR, "response.body.userId", SEV_WARNING},
+    {"offline_pay_response_body_user_login_id_at_max", 2, true, mutate_1039, AOP_OK, "response.body.userLoginId", SEV_OK},
+    {"offline_pay_response_body_user_login_id_over_max", 2, true, mutate_1040, AOP_E_TOO_LONG, "response.body.userLoginId", SEV_WARNING},
+    {"offline_pay_response_body_user_login_id_multibyte_at_max", 2, true, mutate_1041, AOP_OK, "response.body.userLoginId", SEV_OK},
+    {"offline_pay_response_body_user_login_id_astral_over_max", 2, true, mutate_1042, AOP_E_TOO_LONG, "response.body.userLoginId", SEV_WARNING},
+    {"offline_pay_response_body_user_login_id_bad_utf8", 2, true, mutate_1043, AOP_E_BAD_UTF8, "response.body.userLoginId", SEV_WARNING},
+    {"offline_pay_response_body_user_login_id_nul", 2, true, mutate_1044, AOP_E_BAD_UTF8, "response.body.userLoginId", SEV_WARNING},
+    {"offline_pay_response_body_user_login_id_control_c0", 2, true, mutate_1045, AOP_E_CONTROL_CHAR, "response.body.userLoginId", SEV_WARNING},
+    {"offline_pay_response_body_user_login_id_control_del", 2, true, mutate_1046, AOP_E_CONTROL_CHAR, "response.body.userLoginId", SEV_WARNING},
+    {"offline_pay_response_body_user_login_id_control_c1", 2, true, mutate_1047, AOP_E_CONTROL_CHAR, "response.body.userLoginId", SEV_WARNING},
+    {"offline_pay_response_body_extend_info_at_max", 2, true, mutate_1048, AOP_OK, "response.body.extendInfo", SEV_OK},
+    {"offline_pay_response_body_extend_info_over_max", 2, true, mutate_1049, AOP_E_TOO_LONG, "response.body.extendInfo", SEV_WARNING},
+    {"offline_pay_response_body_extend_info_multibyte_at_max", 2, true, mutate_1050, AOP_OK, "response.body.extendInfo", SEV_OK},
+    {"offline_pay_response_body_extend_info_astral_over_max", 2, true, mutate_1051, AOP_E_TOO_LONG, "response.body.extendInfo", SEV_WARNING},
+    {"offline_pay_response_body_extend_info_bad_utf8", 2, true, mutate_1052, AOP_E_BAD_UTF8, "response.body.extendInfo", SEV_WARNING},
+    {"offline_pay_response_body_extend_info_nul", 2, true, mutate_1053, AOP_E_BAD_UTF8, "response.body.extendInfo", SEV_WARNING},
+    {"offline_pay_response_body_extend_info_control_c0", 2, true, mutate_1054, AOP_E_CONTROL_CHAR, "response.body.extendInfo", SEV_WARNING},
+    {"offline_pay_response_body_extend_info_control_del", 2, true, mutate_1055, AOP_E_CONTROL_CHAR, "response.body.extendInfo", SEV_WARNING},
+    {"offline_pay_response_body_extend_info_control_c1", 2, true, mutate_1056, AOP_E_CONTROL_CHAR, "response.body.extendInfo", SEV_WARNING},
+    {"offline_pay_response_echo_head_version", 2, true, mutate_1057, AOP_E_ECHO_MISMATCH, "response.head.version", SEV_FATAL},
+    {"offline_pay_response_echo_head_function", 2, true, mutate_1058, AOP_E_ECHO_MISMATCH, "response.head.function", SEV_FATAL},
+    {"offline_pay_response_echo_head_client_id", 2, true, mutate_1059, AOP_E_ECHO_MISMATCH, "response.head.clientId", SEV_FATAL},
+    {"offline_pay_response_echo_head_req_msg_id", 2, true, mutate_1060, AOP_E_ECHO_MISMATCH, "response.head.reqMsgId", SEV_FATAL},
+    {"offline_pay_response_echo_body_merchant_trans_id", 2, true, mutate_1061, AOP_E_ECHO_MISMATCH, "response.body.merchantTransId", SEV_FATAL},
+    {"offline_pay_response_echo_body_order_amount", 2, true, mutate_1062, AOP_E_ECHO_MISMATCH, "response.body.orderAmount", SEV_FATAL},
+    {"offline_pay_query_request_valid", 3, false, mutate_1063, AOP_OK, "", SEV_OK},
+    {"offline_pay_query_request_head_version_missing", 3, false, mutate_1064, AOP_E_MISSING, "request.head.version", SEV_ERROR},
+    {"offline_pay_query_request_head_version_empty", 3, false, mutate_1065, AOP_E_EMPTY, "request.head.version", SEV_ERROR},
+    {"offline_pay_query_request_head_version_at_max", 3, false, mutate_1066, AOP_OK, "request.head.version", SEV_OK},
+    {"offline_pay_query_request_head_version_over_max", 3, false, mutate_1067, AOP_E_TOO_LONG, "request.head.version", SEV_ERROR},
+    {"offline_pay_query_request_head_version_multibyte_at_max", 3, false, mutate_1068, AOP_OK, "request.head.version", SEV_OK},
+    {"offline_pay_query_request_head_version_astral_over_max", 3, false, mutate_1069, AOP_E_TOO_LONG, "request.head.version", SEV_ERROR},
+    {"offline_pay_query_request_head_version_bad_utf8", 3, false, mutate_1070, AOP_E_BAD_UTF8, "request.head.version", SEV_ERROR},
+    {"offline_pay_query_request_head_version_nul", 3, false, mutate_1071, AOP_E_BAD_UTF8, "request.head.version", SEV_ERROR},
+    {"offline_pay_query_request_head_version_control_c0", 3, false, mutate_1072, AOP_E_CONTROL_CHAR, "request.head.version", SEV_ERROR},
+    {"offline_pay_query_request_head_version_control_del", 3, false, mutate_1073, AOP_E_CONTROL_CHAR, "request.head.version", SEV_ERROR},
+    {"offline_pay_query_request_head_version_control_c1", 3, false, mutate_1074, AOP_E_CONTROL_CHAR, "request.head.version", SEV_ERROR},
+    {"offline_pay_query_request_head_function_missing", 3, false, mutate_1075, AOP_E_MISSING, "request.head.function", SEV_ERROR},
+    {"offline_pay_query_request_head_function_empty", 3, false, mutate_1076, AOP_E_EMPTY, "request.head.function", SEV_ERROR},
+    {"offline_pay_query_request_head_function_at_max", 3, false, mutate_1077, AOP_OK, "request.head.function", SEV_OK},
+    {"offline_pay_query_request_head_function_over_max", 3, false, mutate_1078, AOP_E_TOO_LONG, "request.head.function", SEV_ERROR},
+    {"offline_pay_query_request_head_function_multibyte_at_max", 3, false, mutate_1079, AOP_OK, "request.head.function", SEV_OK},
+    {"offline_pay_query_request_head_function_astral_over_max", 3, false, mutate_1080, AOP_E_TOO_LONG, "request.head.function", SEV_ERROR},
+    {"offline_pay_query_request_head_function_bad_utf8", 3, false, mutate_1081, AOP_E_BAD_UTF8, "request.head.function", SEV_ERROR},
+    {"offline_pay_query_request_head_function_nul", 3, false, mutate_1082, AOP_E_BAD_UTF8, "request.head.function", SEV_ERROR},
+    {"offline_pay_query_request_head_function_control_c0", 3, false, mutate_1083, AOP_E_CONTROL_CHAR, "request.head.function", SEV_ERROR},
+    {"offline_pay_query_request_head_function_control_del", 3, false, mutate_1084, AOP_E_CONTROL_CHAR, "request.head.function", SEV_ERROR},
+    {"offline_pay_query_request_head_function_control_c1", 3, false, mutate_1085, AOP_E_CONTROL_CHAR, "request.head.function", SEV_ERROR},
+    {"offline_pay_query_request_head_client_id_missing", 3, false, mutate_1086, AOP_E_MISSING, "request.head.clientId", SEV_ERROR},
+    {"offline_pay_query_request_head_client_id_empty", 3, false, mutate_1087, AOP_E_EMPTY, "request.head.clientId", SEV_ERROR},
+    {"offline_pay_query_request_head_client_id_at_max", 3, false, mutate_1088, AOP_OK, "request.head.clientId", SEV_OK},
+    {"offline_pay_query_request_head_client_id_over_max", 3, false, mutate_1089, AOP_E_TOO_LONG, "request.head.clientId", SEV_ERROR},
+    {"offline_pay_query_request_head_client_id_multibyte_at_max", 3, false, mutate_1090, AOP_OK, "request.head.clientId", SEV_OK},
+    {"offline_pay_query_request_head_client_id_astral_over_max", 3, false, mutate_1091, AOP_E_TOO_LONG, "request.head.clientId", SEV_ERROR},
+    {"offline_pay_query_request_head_client_id_bad_utf8", 3, false, mutate_1092, AOP_E_BAD_UTF8, "request.head.clientId", SEV_ERROR},
+    {"offline_pay_query_request_head_client_id_nul", 3, false, mutate_1093, AOP_E_BAD_UTF8, "request.head.clientId", SEV_ERROR},
+    {"offline_pay_query_request_head_client_id_control_c0", 3, false, mutate_1094, AOP_E_CONTROL_CHAR, "request.head.clientId", SEV_ERROR},
+    {"offline_pay_query_request_head_client_id_control_del", 3, false, mutate_1095, AOP_E_CONTROL_CHAR, "request.head.clientId", SEV_ERROR},
+    {"offline_pay_query_request_head_client_id_control_c1", 3, false, mutate_1096, AOP_E_CONTROL_CHAR, "request.head.clientId", SEV_ERROR},
+    {"offline_pay_query_request_head_req_time_missing", 3, false, mutate_1097, AOP_E_MISSING, "request.head.reqTime", SEV_ERROR},
+    {"offline_pay_query_request_head_req_time_empty", 3, false, mutate_1098, AOP_E_EMPTY, "request.head.reqTime", SEV_ERROR},
+    {"offline_pay_query_request_head_req_time_bad_datetime_0", 3, false, mutate_1099, AOP_E_BAD_DATETIME, "request.head.reqTime", SEV_ERROR},
+    {"offline_pay_query_request_head_req_time_bad_datetime_1", 3, false, mutate_1100, AOP_E_BAD_DATETIME, "request.head.reqTime", SEV_ERROR},
+    {"offline_pay_query_request_head_req_time_bad_datetime_2", 3, false, mutate_1101, AOP_E_BAD_DATETIME, "request.head.reqTime", SEV_ERROR},
+    {"offline_pay_query_request_head_req_time_bad_datetime_3", 3, false, mutate_1102, AOP_E_BAD_DATETIME, "request.head.reqTime", SEV_ERROR},
+    {"offline_pay_query_request_head_req_time_bad_datetime_4", 3, false, mutate_1103, AOP_E_BAD_DATETIME, "request.head.reqTime", SEV_ERROR},
+    {"offline_pay_query_request_head_req_time_bad_datetime_5", 3, false, mutate_1104, AOP_E_BAD_DATETIME, "request.head.reqTime", SEV_ERROR},
+    {"offline_pay_query_request_head_req_time_datetime_fraction", 3, false, mutate_1105, AOP_OK, "request.head.reqTime", SEV_OK},
+    {"offline_pay_query_request_head_req_time_datetime_lower_case", 3, false, mutate_1106, AOP_E_BAD_DATETIME, "request.head.reqTime", SEV_ERROR},
+    {"offline_pay_query_request_head_req_msg_id_missing", 3, false, mutate_1107, AOP_E_MISSING, "request.head.reqMsgId", SEV_ERROR},
+    {"offline_pay_query_request_head_req_msg_id_empty", 3, false, mutate_1108, AOP_E_EMPTY, "request.head.reqMsgId", SEV_ERROR},
+    {"offline_pay_query_request_head_req_msg_id_at_max", 3, false, mutate_1109, AOP_OK, "request.head.reqMsgId", SEV_OK},
+    {"offline_pay_query_request_head_req_msg_id_over_max", 3, false, mutate_1110, AOP_E_TOO_LONG, "request.head.reqMsgId", SEV_ERROR},
+    {"offline_pay_query_request_head_req_msg_id_multibyte_at_max", 3, false, mutate_1111, AOP_OK, "request.head.reqMsgId", SEV_OK},
+    {"offline_pay_query_request_head_req_msg_id_astral_over_max", 3, false, mutate_1112, AOP_E_TOO_LONG, "request.head.reqMsgId", SEV_ERROR},
+    {"offline_pay_query_request_head_req_msg_id_bad_utf8", 3, false, mutate_1113, AOP_E_BAD_UTF8, "request.head.reqMsgId", SEV_ERROR},
+    {"offline_pay_query_request_head_req_msg_id_nul", 3, false, mutate_1114, AOP_E_BAD_UTF8, "request.head.reqMsgId", SEV_ERROR},
+    {"offline_pay_query_request_head_req_msg_id_control_c0", 3, false, mutate_1115, AOP_E_CONTROL_CHAR, "request.head.reqMsgId", SEV_ERROR},
+    {"offline_pay_query_request_head_req_msg_id_control_del", 3, false, mutate_1116, AOP_E_CONTROL_CHAR, "request.head.reqMsgId", SEV_ERROR},
+    {"offline_pay_query_request_head_req_msg_id_control_c1", 3, false, mutate_1117, AOP_E_CONTROL_CHAR, "request.head.reqMsgId", SEV_ERROR},
+    {"offline_pay_query_request_head_reserve_at_max", 3, false, mutate_1118, AOP_OK, "request.head.reserve", SEV_OK},
+    {"offline_pay_query_request_head_reserve_over_max", 3, false, mutate_1119, AOP_E_TOO_LONG, "request.head.reserve", SEV_ERROR},
+    {"offline_pay_query_request_head_reserve_multibyte_at_max", 3, false, mutate_1120, AOP_OK, "request.head.reserve", SEV_OK},
+    {"offline_pay_query_request_head_reserve_astral_over_max", 3, false, mutate_1121, AOP_E_TOO_LONG, "request.head.reserve", SEV_ERROR},
+    {"offline_pay_query_request_head_reserve_bad_utf8", 3, false, mutate_1122, AOP_E_BAD_UTF8, "request.head.reserve", SEV_ERROR},
+    {"offline_pay_query_request_head_reserve_nul", 3, false, mutate_1123, AOP_E_BAD_UTF8, "request.head.reserve", SEV_ERROR},
+    {"offline_pay_query_request_head_reserve_control_c0", 3, false, mutate_1124, AOP_E_CONTROL_CHAR, "request.head.reserve", SEV_ERROR},
+    {"offline_pay_query_request_head_reserve_control_del", 3, false, mutate_1125, AOP_E_CONTROL_CHAR, "request.head.reserve", SEV_ERROR},
+    {"offline_pay_query_request_head_reserve_control_c1", 3, false, mutate_1126, AOP_E_CONTROL_CHAR, "request.head.reserve", SEV_ERROR},
+    {"offline_pay_query_request_head_sign_type_at_max", 3, false, mutate_1127, AOP_OK, "request.head.signType", SEV_OK},
+    {"offline_pay_query_request_head_sign_type_over_max", 3, false, mutate_1128, AOP_E_TOO_LONG, "request.head.signType", SEV_ERROR},
+    {"offline_pay_query_request_head_sign_type_multibyte_at_max", 3, false, mutate_1129, AOP_OK, "request.head.signType", SEV_OK},
+    {"offline_pay_query_request_head_sign_type_astral_over_max", 3, false, mutate_1130, AOP_E_TOO_LONG, "request.head.signType", SEV_ERROR},
+    {"offline_pay_query_request_head_sign_type_bad_utf8", 3, false, mutate_1131, AOP_E_BAD_UTF8, "request.head.signType", SEV_ERROR},
+    {"offline_pay_query_request_head_sign_type_nul", 3, false, mutate_1132, AOP_E_BAD_UTF8, "request.head.signType", SEV_ERROR},
+    {"offline_pay_query_request_head_sign_type_control_c0", 3, false, mutate_1133, AOP_E_CONTROL_CHAR, "request.head.signType", SEV_ERROR},
+    {"offline_pay_query_request_head_sign_type_control_del", 3, false, mutate_1134, AOP_E_CONTROL_CHAR, "request.head.signType", SEV_ERROR},
+    {"offline_pay_query_request_head_sign_type_control_c1", 3, false, mutate_1135, AOP_E_CONTROL_CHAR, "request.head.signType", SEV_ERROR},
+    {"offline_pay_query_request_body_merchant_id_missing", 3, false, mutate_1136, AOP_E_MISSING, "request.body.merchantId", SEV_ERROR},
+    {"offline_pay_query_request_body_merchant_id_empty", 3, false, mutate_1137, AOP_E_EMPTY, "request.body.merchantId", SEV_ERROR},
+    {"offline_pay_query_request_body_merchant_id_at_max", 3, false, mutate_1138, AOP_OK, "request.body.merchantId", SEV_OK},
+    {"offline_pay_query_request_body_merchant_id_over_max", 3, false, mutate_1139, AOP_E_TOO_LONG, "request.body.merchantId", SEV_ERROR},
+    {"offline_pay_query_request_body_merchant_id_multibyte_at_max", 3, false, mutate_1140, AOP_OK, "request.body.merchantId", SEV_OK},
+    {"offline_pay_query_request_body_merchant_id_astral_over_max", 3, false, mutate_1141, AOP_E_TOO_LONG, "request.body.merchantId", SEV_ERROR},
+    {"offline_pay_query_request_body_merchant_id_bad_utf8", 3, false, mutate_1142, AOP_E_BAD_UTF8, "request.body.merchantId", SEV_ERROR},
+    {"offline_pay_query_request_body_merchant_id_nul", 3, false, mutate_1143, AOP_E_BAD_UTF8, "request.body.merchantId", SEV_ERROR},
+    {"offline_pay_query_request_body_merchant_id_control_c0", 3, false, mutate_1144, AOP_E_CONTROL_CHAR, "request.body.merchantId", SEV_ERROR},
+    {"offline_pay_query_request_body_merchant_id_control_del", 3, false, mutate_1145, AOP_E_CONTROL_CHAR, "request.body.merchantId", SEV_ERROR},
+    {"offline_pay_query_request_body_merchant_id_control_c1", 3, false, mutate_1146, AOP_E_CONTROL_CHAR, "request.body.merchantId", SEV_ERROR},
+    {"offline_pay_query_request_body_acquirement_id_empty", 3, false, mutate_1147, AOP_E_EMPTY, "request.body.acquirementId", SEV_ERROR},
+    {"offline_pay_query_request_body_acquirement_id_at_max", 3, false, mutate_1148, AOP_OK, "request.body.acquirementId", SEV_OK},
+    {"offline_pay_query_request_body_acquirement_id_over_max", 3, false, mutate_1149, AOP_E_TOO_LONG, "request.body.acquirementId", SEV_ERROR},
+    {"offline_pay_query_request_body_acquirement_id_multibyte_at_max", 3, false, mutate_1150, AOP_OK, "request.body.acquirementId", SEV_OK},
+    {"offline_pay_query_request_body_acquirement_id_astral_over_max", 3, false, mutate_1151, AOP_E_TOO_LONG, "request.body.acquirementId", SEV_ERROR},
+    {"offline_pay_query_request_body_acquirement_id_bad_utf8", 3, false, mutate_1152, AOP_E_BAD_UTF8, "request.body.acquirementId", SEV_ERROR},
+    {"offline_pay_query_request_body_acquirement_id_nul", 3, false, mutate_1153, AOP_E_BAD_UTF8, "request.body.acquirementId", SEV_ERROR},
+    {"offline_pay_query_request_body_acquirement_id_control_c0", 3, false, mutate_1154, AOP_E_CONTROL_CHAR, "request.body.acquirementId", SEV_ERROR},
+    {"offline_pay_query_request_body_acquirement_id_control_del", 3, false, mutate_1155, AOP_E_CONTROL_CHAR, "request.body.acquirementId", SEV_ERROR},
+    {"offline_pay_query_request_body_acquirement_id_control_c1", 3, false, mutate_1156, AOP_E_CONTROL_CHAR, "request.body.acquirementId", SEV_ERROR},
+    {"offline_pay_query_request_body_merchant_trans_id_empty", 3, false, mutate_1157, AOP_E_EMPTY, "request.body.merchantTransId", SEV_ERROR},
+    {"offline_pay_query_request_body_merchant_trans_id_at_max", 3, false, mutate_1158, AOP_OK, "request.body.merchantTransId", SEV_OK},
+    {"offline_pay_query_request_body_merchant_trans_id_over_max", 3, false, mutate_1159, AOP_E_TOO_LONG, "request.body.merchantTransId", SEV_ERROR},
+    {"offline_pay_query_request_body_merchant_trans_id_multibyte_at_max", 3, false, mutate_1160, AOP_OK, "request.body.merchantTransId", SEV_OK},
+    {"offline_pay_query_request_body_merchant_trans_id_astral_over_max", 3, false, mutate_1161, AOP_E_TOO_LONG, "request.body.merchantTransId", SEV_ERROR},
+    {"offline_pay_query_request_body_merchant_trans_id_bad_utf8", 3, false, mutate_1162, AOP_E_BAD_UTF8, "request.body.merchantTransId", SEV_ERROR},
+    {"offline_pay_query_request_body_merchant_trans_id_nul", 3, false, mutate_1163, AOP_E_BAD_UTF8, "request.body.merchantTransId", SEV_ERROR},
+    {"offline_pay_query_request_body_merchant_trans_id_control_c0", 3, false, mutate_1164, AOP_E_CONTROL_CHAR, "request.body.merchantTransId", SEV_ERROR},
+    {"offline_pay_query_request_body_merchant_trans_id_control_del", 3, false, mutate_1165, AOP_E_CONTROL_CHAR, "request.body.merchantTransId", SEV_ERROR},
+    {"offline_pay_query_request_body_merchant_trans_id_control_c1", 3, false, mutate_1166, AOP_E_CONTROL_CHAR, "request.body.merchantTransId", SEV_ERROR},
+    {"offline_pay_query_request_one_of_acquirement_id_merchant_trans_id", 3, false, mutate_1167, AOP_E_ONE_OF_REQUIRED, "request.body.acquirementId", SEV_ERROR},
+    {"offline_pay_query_response_valid", 3, true, mutate_1168, AOP_OK, "", SEV_OK},
+    {"offline_pay_query_response_head_version_missing", 3, true, mutate_1169, AOP_E_ECHO_MISMATCH, "response.head.version", SEV_FATAL},
+    {"offline_pay_query_response_head_version_empty", 3, true, mutate_1170, AOP_E_EMPTY, "response.head.version", SEV_WARNING},
+    {"offline_pay_query_response_head_version_at_max", 3, true, mutate_1171, AOP_OK, "response.head.version", SEV_OK},
+    {"offline_pay_query_response_head_version_over_max", 3, true, mutate_1172, AOP_E_TOO_LONG, "response.head.version", SEV_WARNING},
+    {"offline_pay_query_response_head_version_multibyte_at_max", 3, true, mutate_1173, AOP_OK, "response.head.version", SEV_OK},
+    {"offline_pay_query_response_head_version_astral_over_max", 3, true, mutate_1174, AOP_E_TOO_LONG, "response.head.version", SEV_WARNING},
+    {"offline_pay_query_response_head_version_bad_utf8", 3, true, mutate_1175, AOP_E_BAD_UTF8, "response.head.version", SEV_WARNING},
+    {"offline_pay_query_response_head_version_nul", 3, true, mutate_1176, AOP_E_BAD_UTF8, "response.head.version", SEV_WARNING},
+    {"offline_pay_query_response_head_version_control_c0", 3, true, mutate_1177, AOP_E_CONTROL_CHAR, "response.head.version", SEV_WARNING},
+    {"offline_pay_query_response_head_version_control_del", 3, true, mutate_1178, AOP_E_CONTROL_CHAR, "response.head.version", SEV_WARNING},
+    {"offline_pay_query_response_head_version_control_c1", 3, true, mutate_1179, AOP_E_CONTROL_CHAR, "response.head.version", SEV_WARNING},
+    {"offline_pay_query_response_head_function_missing", 3, true, mutate_1180, AOP_E_ECHO_MISMATCH, "response.head.function", SEV_FATAL},
+    {"offline_pay_query_response_head_function_empty", 3, true, mutate_1181, AOP_E_EMPTY, "response.head.function", SEV_WARNING},
+    {"offline_pay_query_response_head_function_at_max", 3, true, mutate_1182, AOP_OK, "response.head.function", SEV_OK},
+    {"offline_pay_query_response_head_function_over_max", 3, true, mutate_1183, AOP_E_TOO_LONG, "response.head.function", SEV_WARNING},
+    {"offline_pay_query_response_head_function_multibyte_at_max", 3, true, mutate_1184, AOP_OK, "response.head.function", SEV_OK},
+    {"offline_pay_query_response_head_function_astral_over_max", 3, true, mutate_1185, AOP_E_TOO_LONG, "response.head.function", SEV_WARNING},
+    {"offline_pay_query_response_head_function_bad_utf8", 3, true, mutate_1186, AOP_E_BAD_UTF8, "response.head.function", SEV_WARNING},
+    {"offline_pay_query_response_head_function_nul", 3, true, mutate_1187, AOP_E_BAD_UTF8, "response.head.function", SEV_WARNING},
+    {"offline_pay_query_response_head_function_control_c0", 3, true, mutate_1188, AOP_E_CONTROL_CHAR, "response.head.function", SEV_WARNING},
+    {"offline_pay_query_response_head_function_control_del", 3, true, mutate_1189, AOP_E_CONTROL_CHAR, "response.head.function", SEV_WARNING},
+    {"offline_pay_query_response_head_function_control_c1", 3, true, mutate_1190, AOP_E_CONTROL_CHAR, "response.head.function", SEV_WARNING},
+    {"offline_pay_query_response_head_client_id_missing", 3, true, mutate_1191, AOP_E_ECHO_MISMATCH, "response.head.clientId", SEV_FATAL},
+    {"offline_pay_query_response_head_client_id_empty", 3, true, mutate_1192, AOP_E_EMPTY, "response.head.clientId", SEV_WARNING},
+    {"offline_pay_query_response_head_client_id_at_max", 3, true, mutate_1193, AOP_OK, "response.head.clientId", SEV_OK},
+    {"offline_pay_query_response_head_client_id_over_max", 3, true, mutate_1194, AOP_E_TOO_LONG, "response.head.clientId", SEV_WARNING},
+    {"offline_pay_query_response_head_client_id_multibyte_at_max", 3, true, mutate_1195, AOP_OK, "response.head.clientId", SEV_OK},
+    {"offline_pay_query_response_head_client_id_astral_over_max", 3, true, mutate_1196, AOP_E_TOO_LONG, "response.head.clientId", SEV_WARNING},
+    {"offline_pay_query_response_head_client_id_bad_utf8", 3, true, mutate_1197, AOP_E_BAD_UTF8, "response.head.clientId", SEV_WARNING},
+    {"offline_pay_query_response_head_client_id_nul", 3, true, mutate_1198, AOP_E_BAD_UTF8, "response.head.clientId", SEV_WARNING},
+    {"offline_pay_query_response_head_client_id_control_c0", 3, true, mutate_1199, AOP_E_CONTROL_CHAR, "response.head.clientId", SEV_WARNING},
+    {"offline_pay_query_response_head_client_id_control_del", 3, true, mutate_1200, AOP_E_CONTROL_CHAR, "response.head.clientId", SEV_WARNING},
+    {"offline_pay_query_response_head_client_id_control_c1", 3, true, mutate_1201, AOP_E_CONTROL_CHAR, "response.head.clientId", SEV_WARNING},
+    {"offline_pay_query_response_head_resp_time_missing", 3, true, mutate_1202, AOP_E_MISSING, "response.head.respTime", SEV_WARNING},
+    {"offline_pay_query_response_head_resp_time_empty", 3, true, mutate_1203, AOP_E_EMPTY, "response.head.respTime", SEV_WARNING},
+    {"offline_pay_query_response_head_resp_time_bad_datetime_0", 3, true, mutate_1204, AOP_E_BAD_DATETIME, "response.head.respTime", SEV_WARNING},
+    {"offline_pay_query_response_head_resp_time_bad_datetime_1", 3, true, mutate_1205, AOP_E_BAD_DATETIME, "response.head.respTime", SEV_WARNING},
+    {"offline_pay_query_response_head_resp_time_bad_datetime_2", 3, true, mutate_1206, AOP_E_BAD_DATETIME, "response.head.respTime", SEV_WARNING},
+    {"offline_pay_query_response_head_resp_time_bad_datetime_3", 3, true, mutate_1207, AOP_E_BAD_DATETIME, "response.head.respTime", SEV_WARNING},
+    {"offline_pay_query_response_head_resp_time_bad_datetime_4", 3, true, mutate_1208, AOP_E_BAD_DATETIME, "response.head.respTime", SEV_WARNING},
+    {"offline_pay_query_response_head_resp_time_bad_datetime_5", 3, true, mutate_1209, AOP_E_BAD_DATETIME, "response.head.respTime", SEV_WARNING},
+    {"offline_pay_query_response_head_resp_time_datetime_fraction", 3, true, mutate_1210, AOP_OK, "response.head.respTime", SEV_OK},
+    {"offline_pay_query_response_head_resp_time_datetime_lower_case", 3, true, mutate_1211, AOP_OK, "response.head.respTime", SEV_OK},
+    {"offline_pay_query_response_head_req_msg_id_missing", 3, true, mutate_1212, AOP_E_ECHO_MISMATCH, "response.head.reqMsgId", SEV_FATAL},
+    {"offline_pay_query_response_head_req_msg_id_empty", 3, true, mutate_1213, AOP_E_EMPTY, "response.head.reqMsgId", SEV_WARNING},
+    {"offline_pay_query_response_head_req_msg_id_at_max", 3, true, mutate_1214, AOP_OK, "response.head.reqMsgId", SEV_OK},
+    {"offline_pay_query_response_head_req_msg_id_over_max", 3, true, mutate_1215, AOP_E_TOO_LONG, "response.head.reqMsgId", SEV_WARNING},
+    {"offline_pay_query_response_head_req_msg_id_multibyte_at_max", 3, true, mutate_1216, AOP_OK, "response.head.reqMsgId", SEV_OK},
+    {"offline_pay_query_response_head_req_msg_id_astral_over_max", 3, true, mutate_1217, AOP_E_TOO_LONG, "response.head.reqMsgId", SEV_WARNING},
+    {"offline_pay_query_response_head_req_msg_id_bad_utf8", 3, true, mutate_1218, AOP_E_BAD_UTF8, "response.head.reqMsgId", SEV_WARNING},
+    {"offline_pay_query_response_head_req_msg_id_nul", 3, true, mutate_1219, AOP_E_BAD_UTF8, "response.head.reqMsgId", SEV_WARNING},
+    {"offline_pay_query_response_head_req_msg_id_control_c0", 3, true, mutate_1220, AOP_E_CONTROL_CHAR, "response.head.reqMsgId", SEV_WARNING},
+    {"offline_pay_query_response_head_req_msg_id_control_del", 3, true, mutate_1221, AOP_E_CONTROL_CHAR, "response.head.reqMsgId", SEV_WARNING},
+    {"offline_pay_query_response_head_req_msg_id_control_c1", 3, true, mutate_1222, AOP_E_CONTROL_CHAR, "response.head.reqMsgId", SEV_WARNING},
+    {"offline_pay_query_response_head_reserve_at_max", 3, true, mutate_1223, AOP_OK, "response.head.reserve", SEV_OK},
+    {"offline_pay_query_response_head_reserve_over_max", 3, true, mutate_1224, AOP_E_TOO_LONG, "response.head.reserve", SEV_WARNING},
+    {"offline_pay_query_response_head_reserve_multibyte_at_max", 3, true, mutate_1225, AOP_OK, "response.head.reserve", SEV_OK},
+    {"offline_pay_query_response_head_reserve_astral_over_max", 3, true, mutate_1226, AOP_E_TOO_LONG, "response.head.reserve", SEV_WARNING},
+    {"offline_pay_query_response_head_reserve_bad_utf8", 3, true, mutate_1227, AOP_E_BAD_UTF8, "response.head.reserve", SEV_WARNING},
+    {"offline_pay_query_response_head_reserve_nul", 3, true, mutate_1228, AOP_E_BAD_UTF8, "response.head.reserve", SEV_WARNING},
+    {"offline_pay_query_response_head_reserve_control_c0", 3, true, mutate_1229, AOP_E_CONTROL_CHAR, "response.head.reserve", SEV_WARNING},
+    {"offline_pay_query_response_head_reserve_control_del", 3, true, mutate_1230, AOP_E_CONTROL_CHAR, "response.head.reserve", SEV_WARNING},
+    {"offline_pay_query_response_head_reserve_control_c1", 3, true, mutate_1231, AOP_E_CONTROL_CHAR, "response.head.reserve", SEV_WARNING},
+    {"offline_pay_query_response_head_sign_type_at_max", 3, true, mutate_1232, AOP_OK, "response.head.signType", SEV_OK},
+    {"offline_pay_query_response_head_sign_type_over_max", 3, true, mutate_1233, AOP_E_TOO_LONG, "response.head.signType", SEV_WARNING},
+    {"offline_pay_query_response_head_sign_type_multibyte_at_max", 3, true, mutate_1234, AOP_OK, "response.head.signType", SEV_OK},
+    {"offline_pay_query_response_head_sign_type_astral_over_max", 3, true, mutate_1235, AOP_E_TOO_LONG, "response.head.signType", SEV_WARNING},
+    {"offline_pay_query_response_head_sign_type_bad_utf8", 3, true, mutate_1236, AOP_E_BAD_UTF8, "response.head.signType", SEV_WARNING},
+    {"offline_pay_query_response_head_sign_type_nul", 3, true, mutate_1237, AOP_E_BAD_UTF8, "response.head.signType", SEV_WARNING},
+    {"offline_pay_query_response_head_sign_type_control_c0", 3, true, mutate_1238, AOP_E_CONTROL_CHAR, "response.head.signType", SEV_WARNING},
+    {"offline_pay_query_response_head_sign_type_control_del", 3, true, mutate_1239, AOP_E_CONTROL_CHAR, "response.head.signType", SEV_WARNING},
+    {"offline_pay_query_response_head_sign_type_control_c1", 3, true, mutate_1240, AOP_E_CONTROL_CHAR, "response.head.signType", SEV_WARNING},
+    {"offline_pay_query_response_body_result_info_result_status_missing", 3, true, mutate_1241, AOP_E_MISSING, "response.body.resultInfo.resultStatus", SEV_FATAL},
+    {"offline_pay_query_response_body_result_info_result_status_bad_enum", 3, true, mutate_1242, AOP_E_BAD_ENUM, "response.body.resultInfo.resultStatus", SEV_FATAL},
+    {"offline_pay_query_response_body_result_info_result_status_enum_wrong_case", 3, true, mutate_1243, AOP_E_BAD_ENUM, "response.body.resultInfo.resultStatus", SEV_FATAL},
+    {"offline_pay_query_response_body_result_info_result_code_id_at_max", 3, true, mutate_1244, AOP_OK, "response.body.resultInfo.resultCodeId", SEV_OK},
+    {"offline_pay_query_response_body_result_info_result_code_id_over_max", 3, true, mutate_1245, AOP_E_TOO_LONG, "response.body.resultInfo.resultCodeId", SEV_WARNING},
+    {"offline_pay_query_response_body_result_info_result_code_id_multibyte_at_max", 3, true, mutate_1246, AOP_OK, "response.body.resultInfo.resultCodeId", SEV_OK},
+    {"offline_pay_query_response_body_result_info_result_code_id_astral_over_max", 3, true, mutate_1247, AOP_E_TOO_LONG, "response.body.resultInfo.resultCodeId", SEV_WARNING},
+    {"offline_pay_query_response_body_result_info_result_code_id_bad_utf8", 3, true, mutate_1248, AOP_E_BAD_UTF8, "response.body.resultInfo.resultCodeId", SEV_WARNING},
+    {"offline_pay_query_response_body_result_info_result_code_id_nul", 3, true, mutate_1249, AOP_E_BAD_UTF8, "response.body.resultInfo.resultCodeId", SEV_WARNING},
+    {"offline_pay_query_response_body_result_info_result_code_id_control_c0", 3, true, mutate_1250, AOP_E_CONTROL_CHAR, "response.body.resultInfo.resultCodeId", SEV_WARNING},
+    {"offline_pay_query_response_body_result_info_result_code_id_control_del", 3, true, mutate_1251, AOP_E_CONTROL_CHAR, "response.body.resultInfo.resultCodeId", SEV_WARNING},
+    {"offline_pay_query_response_body_result_info_result_code_id_control_c1", 3, true, mutate_1252, AOP_E_CONTROL_CHAR, "response.body.resultInfo.resultCodeId", SEV_WARNING},
+    {"offline_pay_query_response_body_result_info_result_code_missing", 3, true, mutate_1253, AOP_E_MISSING, "response.body.resultInfo.resultCode", SEV_FATAL},
+    {"offline_pay_query_response_body_result_info_result_code_empty", 3, true, mutate_1254, AOP_E_EMPTY, "response.body.resultInfo.resultCode", SEV_WARNING},
+    {"offline_pay_query_response_body_result_info_result_code_at_max", 3, true, mutate_1255, AOP_OK, "response.body.resultInfo.resultCode", SEV_OK},
+    {"offline_pay_query_response_body_result_info_result_code_over_max", 3, true, mutate_1256, AOP_E_TOO_LONG, "response.body.resultInfo.resultCode", SEV_WARNING},
+    {"offline_pay_query_response_body_result_info_result_code_multibyte_at_max", 3, true, mutate_1257, AOP_OK, "response.body.resultInfo.resultCode", SEV_OK},
+    {"offline_pay_query_response_body_result_info_result_code_astral_over_max", 3, true, mutate_1258, AOP_E_TOO_LONG, "response.body.resultInfo.resultCode", SEV_WARNING},
+    {"offline_pay_query_response_body_result_info_result_code_bad_utf8", 3, true, mutate_1259, AOP_E_BAD_UTF8, "response.body.resultInfo.resultCode", SEV_WARNING},
+    {"offline_pay_query_response_body_result_info_result_code_nul", 3, true, mutate_1260, AOP_E_BAD_UTF8, "response.body.resultInfo.resultCode", SEV_WARNING},
+    {"offline_pay_query_response_body_result_info_result_code_control_c0", 3, true, mutate_1261, AOP_E_CONTROL_CHAR, "response.body.resultInfo.resultCode", SEV_WARNING},
+    {"offline_pay_query_response_body_result_info_result_code_control_del", 3, true, mutate_1262, AOP_E_CONTROL_CHAR, "response.body.resultInfo.resultCode", SEV_WARNING},
+    {"offline_pay_query_response_body_result_info_result_code_control_c1", 3, true, mutate_1263, AOP_E_CONTROL_CHAR, "response.body.resultInfo.resultCode", SEV_WARNING},
+    {"offline_pay_query_response_body_result_info_result_msg_at_max", 3, true, mutate_1264, AOP_OK, "response.body.resultInfo.resultMsg", SEV_OK},
+    {"offline_pay_query_response_body_result_info_result_msg_over_max", 3, true, mutate_1265, AOP_E_TOO_LONG, "response.body.resultInfo.resultMsg", SEV_WARNING},
+    {"offline_pay_query_response_body_result_info_result_msg_multibyte_at_max", 3, true, mutate_1266, AOP_OK, "response.body.resultInfo.resultMsg", SEV_OK},
+    {"offline_pay_query_response_body_result_info_result_msg_astral_over_max", 3, true, mutate_1267, AOP_E_TOO_LONG, "response.body.resultInfo.resultMsg", SEV_WARNING},
+    {"offline_pay_query_response_body_result_info_result_msg_bad_utf8", 3, true, mutate_1268, AOP_E_BAD_UTF8, "response.body.resultInfo.resultMsg", SEV_WARNING},
+    {"offline_pay_query_response_body_result_info_result_msg_nul", 3, true, mutate_1269, AOP_E_BAD_UTF8, "response.body.resultInfo.resultMsg", SEV_WARNING},
+    {"offline_pay_query_response_body_result_info_result_msg_control_c0", 3, true, mutate_1270, AOP_E_CONTROL_CHAR, "response.body.resultInfo.resultMsg", SEV_WARNING},
+    {"offline_pay_query_response_body_result_info_result_msg_control_del", 3, true, mutate_1271, AOP_E_CONTROL_CHAR, "response.body.resultInfo.resultMsg", SEV_WARNING},
+    {"offline_pay_query_response_body_result_info_result_msg_control_c1", 3, true, mutate_1272, AOP_E_CONTROL_CHAR, "response.body.resultInfo.resultMsg", SEV_WARNING},
+    {"offline_pay_query_response_body_acquirement_id_empty", 3, true, mutate_1273, AOP_E_EMPTY, "response.body.acquirementId", SEV_WARNING},
+    {"offline_pay_query_response_body_acquirement_id_at_max", 3, true, mutate_1274, AOP_OK, "response.body.acquirementId", SEV_OK},
+    {"offline_pay_query_response_body_acquirement_id_over_max", 3, true, mutate_1275, AOP_E_TOO_LONG, "response.body.acquirementId", SEV_WARNING},
+    {"offline_pay_query_response_body_acquirement_id_multibyte_at_max", 3, true, mutate_1276, AOP_OK, "response.body.acquirementId", SEV_OK},
+    {"offline_pay_query_response_body_acquirement_id_astral_over_max", 3, true, mutate_1277, AOP_E_TOO_LONG, "response.body.acquirementId", SEV_WARNING},
+    {"offline_pay_query_response_body_acquirement_id_bad_utf8", 3, true, mutate_1278, AOP_E_BAD_UTF8, "response.body.acquirementId", SEV_WARNING},
+    {"offline_pay_query_response_body_acquirement_id_nul", 3, true, mutate_1279, AOP_E_BAD_UTF8, "response.body.acquirementId", SEV_WARNING},
+    {"offline_pay_query_response_body_acquirement_id_control_c0", 3, true, mutate_1280, AOP_E_CONTROL_CHAR, "response.body.acquirementId", SEV_WARNING},
+    {"offline_pay_query_response_body_acquirement_id_control_del", 3, true, mutate_1281, AOP_E_CONTROL_CHAR, "response.body.acquirementId", SEV_WARNING},
+    {"offline_pay_query_response_body_acquirement_id_control_c1", 3, true, mutate_1282, AOP_E_CONTROL_CHAR, "response.body.acquirementId", SEV_WARNING},
+    {"offline_pay_query_response_body_merchant_trans_id_empty", 3, true, mutate_1283, AOP_E_EMPTY, "response.body.merchantTransId", SEV_WARNING},
+    {"offline_pay_query_response_body_merchant_trans_id_at_max", 3, true, mutate_1284, AOP_OK, "response.body.merchantTransId", SEV_OK},
+    {"offline_pay_query_response_body_merchant_trans_id_over_max", 3, true, mutate_1285, AOP_E_TOO_LONG, "response.body.merchantTransId", SEV_WARNING},
+    {"offline_pay_query_response_body_merchant_trans_id_multibyte_at_max", 3, true, mutate_1286, AOP_OK, "response.body.merchantTransId", SEV_OK},
+    {"offline_pay_query_response_body_merchant_trans_id_astral_over_max", 3, true, mutate_1287, AOP_E_TOO_LONG, "response.body.merchantTransId", SEV_WARNING},
+    {"offline_pay_query_response_body_merchant_trans_id_bad_utf8", 3, true, mutate_1288, AOP_E_BAD_UTF8, "response.body.merchantTransId", SEV_WARNING},
+    {"offline_pay_query_response_body_merchant_trans_id_nul", 3, true, mutate_1289, AOP_E_BAD_UTF8, "response.body.merchantTransId", SEV_WARNING},
+    {"offline_pay_query_response_body_merchant_trans_id_control_c0", 3, true, mutate_1290, AOP_E_CONTROL_CHAR, "response.body.merchantTransId", SEV_WARNING},
+    {"offline_pay_query_response_body_merchant_trans_id_control_del", 3, true, mutate_1291, AOP_E_CONTROL_CHAR, "response.body.merchantTransId", SEV_WARNING},
+    {"offline_pay_query_response_body_merchant_trans_id_control_c1", 3, true, mutate_1292, AOP_E_CONTROL_CHAR, "response.body.merchantTransId", SEV_WARNING},
+    {"offline_pay_query_response_body_acquirement_status_missing", 3, true, mutate_1293, AOP_E_MISSING, "response.body.acquirementStatus", SEV_WARNING},
+    {"offline_pay_query_response_body_acquirement_status_bad_enum", 3, true, mutate_1294, AOP_E_BAD_ENUM, "response.body.acquirementStatus", SEV_WARNING},
+    {"offline_pay_query_response_body_acquirement_status_enum_wrong_case", 3, true, mutate_1295, AOP_E_BAD_ENUM, "response.body.acquirementStatus", SEV_WARNING},
+    {"offline_pay_query_response_body_order_amount_currency_missing", 3, true, mutate_1296, AOP_E_MISSING, "response.body.orderAmount.currency", SEV_WARNING},
+    {"offline_pay_query_response_body_order_amount_currency_empty", 3, true, mutate_1297, AOP_E_EMPTY, "response.body.orderAmount.currency", SEV_WARNING},
+    {"offline_pay_query_response_body_order_amount_currency_bad_currency_0", 3, true, mutate_1298, AOP_E_BAD_CURRENCY, "response.body.orderAmount.currency", SEV_WARNING},
+    {"offline_pay_query_response_body_order_amount_currency_bad_currency_1", 3, true, mutate_1299, AOP_E_BAD_CURRENCY, "response.body.orderAmount.currency", SEV_WARNING},
+    {"offline_pay_query_response_body_order_amount_currency_bad_currency_2", 3, true, mutate_1300, AOP_E_BAD_CURRENCY, "response.body.orderAmount.currency", SEV_WARNING},
+    {"offline_pay_query_response_body_order_amount_currency_bad_currency_3", 3, true, mutate_1301, AOP_E_BAD_CURRENCY, "response.body.orderAmount.currency", SEV_WARNING},
+    {"offline_pay_query_response_body_order_amount_value_missing", 3, true, mutate_1302, AOP_E_MISSING, "response.body.orderAmount.value", SEV_WARNING},
+    {"offline_pay_query_response_body_order_amount_value_empty", 3, true, mutate_1303, AOP_E_EMPTY, "response.body.orderAmount.value", SEV_WARNING},
+    {"offline_pay_query_response_body_order_amount_value_at_max", 3, true, mutate_1304, AOP_OK, "response.body.orderAmount.value", SEV_OK},
+    {"offline_pay_query_response_body_order_amount_value_over_max", 3, true, mutate_1305, AOP_E_TOO_LONG, "response.body.orderAmount.value", SEV_WARNING},
+    {"offline_pay_query_response_body_order_amount_value_bad_amount_0", 3, true, mutate_1306, AOP_E_BAD_AMOUNT, "response.body.orderAmount.value", SEV_WARNING},
+    {"offline_pay_query_response_body_order_amount_value_bad_amount_1", 3, true, mutate_1307, AOP_E_BAD_AMOUNT, "response.body.orderAmount.value", SEV_WARNING},
+    {"offline_pay_query_response_body_order_amount_value_bad_amount_2", 3, true, mutate_1308, AOP_E_BAD_AMOUNT, "response.body.orderAmount.value", SEV_WARNING},
+    {"offline_pay_query_response_body_order_amount_value_bad_amount_3", 3, true, mutate_1309, AOP_E_BAD_AMOUNT, "response.body.orderAmount.value", SEV_WARNING},
+    {"offline_pay_query_response_body_order_amount_value_bad_amount_4", 3, true, mutate_1310, AOP_E_BAD_AMOUNT, "response.body.orderAmount.value", SEV_WARNING},
+    {"offline_pay_query_response_body_order_amount_value_bad_amount_5", 3, true, mutate_1311, AOP_E_BAD_AMOUNT, "response.body.orderAmount.value", SEV_WARNING},
+    {"offline_pay_query_response_body_order_amount_value_bad_amount_6", 3, true, mutate_1312, AOP_E_BAD_AMOUNT, "response.body.orderAmount.value", SEV_WARNING},
+    {"offline_pay_query_response_body_order_amount_value_zero", 3, true, mutate_1313, AOP_OK, "response.body.orderAmount.value", SEV_OK},
+    {"offline_pay_query_response_body_pay_amount_currency_missing", 3, true, mutate_1314, AOP_E_MISSING, "response.body.payAmount.currency", SEV_WARNING},
+    {"offline_pay_query_response_body_pay_amount_currency_empty", 3, true, mutate_1315, AOP_E_EMPTY, "response.body.payAmount.currency", SEV_WARNING},
+    {"offline_pay_query_response_body_pay_amount_currency_bad_currency_0", 3, true, mutate_1316, AOP_E_BAD_CURRENCY, "response.body.payAmount.currency", SEV_WARNING},
+    {"offline_pay_query_response_body_pay_amount_currency_bad_currency_1", 3, true, mutate_1317, AOP_E_BAD_CURRENCY, "response.body.payAmount.currency", SEV_WARNING},
+    {"offline_pay_query_response_body_pay_amount_currency_bad_currency_2", 3, true, mutate_1318, AOP_E_BAD_CURRENCY, "response.body.payAmount.currency", SEV_WARNING},
+    {"offline_pay_query_response_body_pay_amount_currency_bad_currency_3", 3, true, mutate_1319, AOP_E_BAD_CURRENCY, "response.body.payAmount.currency", SEV_WARNING},
+    {"offline_pay_query_response_body_pay_amount_value_missing", 3, true, mutate_1320, AOP_E_MISSING, "response.body.payAmount.value", SEV_WARNING},
+    {"offline_pay_query_response_body_pay_amount_value_empty", 3, true, mutate_1321, AOP_E_EMPTY, "response.body.payAmount.value", SEV_WARNING},
+    {"offline_pay_query_response_body_pay_amount_value_at_max", 3, true, mutate_1322, AOP_OK, "response.body.payAmount.value", SEV_OK},
+    {"offline_pay_query_response_body_pay_amount_value_over_max", 3, true, mutate_1323, AOP_E_TOO_LONG, "response.body.payAmount.value", SEV_WARNING},
+    {"offline_pay_query_response_body_pay_amount_value_bad_amount_0", 3, true, mutate_1324, AOP_E_BAD_AMOUNT, "response.body.payAmount.value", SEV_WARNING},
+    {"offline_pay_query_response_body_pay_amount_value_bad_amount_1", 3, true, mutate_1325, AOP_E_BAD_AMOUNT, "response.body.payAmount.value", SEV_WARNING},
+    {"offline_pay_query_response_body_pay_amount_value_bad_amount_2", 3, true, mutate_1326, AOP_E_BAD_AMOUNT, "response.body.payAmount.value", SEV_WARNING},
+    {"offline_pay_query_response_body_pay_amount_value_bad_amount_3", 3, true, mutate_1327, AOP_E_BAD_AMOUNT, "response.body.payAmount.value", SEV_WARNING},
+    {"offline_pay_query_response_body_pay_amount_value_bad_amount_4", 3, true, mutate_1328, AOP_E_BAD_AMOUNT, "response.body.payAmount.value", SEV_WARNING},
+    {"offline_pay_query_response_body_pay_amount_value_bad_amount_5", 3, true, mutate_1329, AOP_E_BAD_AMOUNT, "response.body.payAmount.value", SEV_WARNING},
+    {"offline_pay_query_response_body_pay_amount_value_bad_amount_6", 3, true, mutate_1330, AOP_E_BAD_AMOUNT, "response.body.payAmount.value", SEV_WARNING},
+    {"offline_pay_query_response_body_pay_amount_value_zero", 3, true, mutate_1331, AOP_OK, "response.body.payAmount.value", SEV_OK},
+    {"offline_pay_query_response_body_conversion_rate_currency_pair_at_max", 3, true, mutate_1332, AOP_OK, "response.body.conversionRate.currencyPair", SEV_OK},
+    {"offline_pay_query_response_body_conversion_rate_currency_pair_over_max", 3, true, mutate_1333, AOP_E_TOO_LONG, "response.body.conversionRate.currencyPair", SEV_WARNING},
+    {"offline_pay_query_response_body_conversion_rate_currency_pair_multibyte_at_max", 3, true, mutate_1334, AOP_OK, "response.body.conversionRate.currencyPair", SEV_OK},
+    {"offline_pay_query_response_body_conversion_rate_currency_pair_astral_over_max", 3, true, mutate_1335, AOP_E_TOO_LONG, "response.body.conversionRate.currencyPair", SEV_WARNING},
+    {"offline_pay_query_response_body_conversion_rate_currency_pair_bad_utf8", 3, true, mutate_1336, AOP_E_BAD_UTF8, "response.body.conversionRate.currencyPair", SEV_WARNING},
+    {"offline_pay_query_response_body_conversion_rate_currency_pair_nul", 3, true, mutate_1337, AOP_E_BAD_UTF8, "response.body.conversionRate.currencyPair", SEV_WARNING},
+    {"offline_pay_query_response_body_conversion_rate_currency_pair_control_c0", 3, true, mutate_1338, AOP_E_CONTROL_CHAR, "response.body.conversionRate.currencyPair", SEV_WARNING},
+    {"offline_pay_query_response_body_conversion_rate_currency_pair_control_del", 3, true, mutate_1339, AOP_E_CONTROL_CHAR, "response.body.conversionRate.currencyPair", SEV_WARNING},
+    {"offline_pay_query_response_body_conversion_rate_currency_pair_control_c1", 3, true, mutate_1340, AOP_E_CONTROL_CHAR, "response.body.conversionRate.currencyPair", SEV_WARNING},
+    {"offline_pay_query_response_body_conversion_rate_rate_at_max", 3, true, mutate_1341, AOP_OK, "response.body.conversionRate.rate", SEV_OK},
+    {"offline_pay_query_response_body_conversion_rate_rate_over_max", 3, true, mutate_1342, AOP_E_TOO_LONG, "response.body.conversionRate.rate", SEV_WARNING},
+    {"offline_pay_query_response_body_conversion_rate_rate_bad_decimal_0", 3, true, mutate_1343, AOP_E_BAD_DECIMAL, "response.body.conversionRate.rate", SEV_WARNING},
+    {"offline_pay_query_response_body_conversion_rate_rate_bad_decimal_1", 3, true, mutate_1344, AOP_E_BAD_DECIMAL, "response.body.conversionRate.rate", SEV_WARNING},
+    {"offline_pay_query_response_body_conversion_rate_rate_bad_decimal_2", 3, true, mutate_1345, AOP_E_BAD_DECIMAL, "response.body.conversionRate.rate", SEV_WARNING},
+    {"offline_pay_query_response_body_conversion_rate_rate_bad_decimal_3", 3, true, mutate_1346, AOP_E_BAD_DECIMAL, "response.body.conversionRate.rate", SEV_WARNING},
+    {"offline_pay_query_response_body_conversion_rate_rate_bad_decimal_4", 3, true, mutate_1347, AOP_E_BAD_DECIMAL, "response.body.conversionRate.rate", SEV_WARNING},
+    {"offline_pay_query_response_body_conversion_rate_conversion_time_bad_datetime_0", 3, true, mutate_1348, AOP_E_BAD_DATETIME, "response.body.conversionRate.conversionTime", SEV_WARNING},
+    {"offline_pay_query_response_body_conversion_rate_conversion_time_bad_datetime_1", 3, true, mutate_1349, AOP_E_BAD_DATETIME, "response.body.conversionRate.conversionTime", SEV_WARNING},
+    {"offline_pay_query_response_body_conversion_rate_conversion_time_bad_datetime_2", 3, true, mutate_1350, AOP_E_BAD_DATETIME, "response.body.conversionRate.conversionTime", SEV_WARNING},
+    {"offline_pay_query_response_body_conversion_rate_conversion_time_bad_datetime_3", 3, true, mutate_1351, AOP_E_BAD_DATETIME, "response.body.conversionRate.conversionTime", SEV_WARNING},
+    {"offline_pay_query_response_body_conversion_rate_conversion_time_bad_datetime_4", 3, true, mutate_1352, AOP_E_BAD_DATETIME, "response.body.conversionRate.conversionTime", SEV_WARNING},
+    {"offline_pay_query_response_body_conversion_rate_conversion_time_bad_datetime_5", 3, true, mutate_1353, AOP_E_BAD_DATETIME, "response.body.conversionRate.conversionTime", SEV_WARNING},
+    {"offline_pay_query_response_body_conversion_rate_conversion_time_datetime_fraction", 3, true, mutate_1354, AOP_OK, "response.body.conversionRate.conversionTime", SEV_OK},
+    {"offline_pay_query_response_body_conversion_rate_conversion_time_datetime_lower_case", 3, true, mutate_1355, AOP_OK, "response.body.conversionRate.conversionTime", SEV_OK},
+    {"offline_pay_query_response_body_payment_time_bad_datetime_0", 3, true, mutate_1356, AOP_E_BAD_DATETIME, "response.body.paymentTime", SEV_WARNING},
+    {"offline_pay_query_response_body_payment_time_bad_datetime_1", 3, true, mutate_1357, AOP_E_BAD_DATETIME, "response.body.paymentTime", SEV_WARNING},
+    {"offline_pay_query_response_body_payment_time_bad_datetime_2", 3, true, mutate_1358, AOP_E_BAD_DATETIME, "response.body.paymentTime", SEV_WARNING},
+    {"offline_pay_query_response_body_payment_time_bad_datetime_3", 3, true, mutate_1359, AOP_E_BAD_DATETIME, "response.body.paymentTime", SEV_WARNING},
+    {"offline_pay_query_response_body_payment_time_bad_datetime_4", 3, true, mutate_1360, AOP_E_BAD_DATETIME, "response.body.paymentTime", SEV_WARNING},
+    {"offline_pay_query_response_body_payment_time_bad_datetime_5", 3, true, mutate_1361, AOP_E_BAD_DATETIME, "response.body.paymentTime", SEV_WARNING},
+    {"offline_pay_query_response_body_payment_time_datetime_fraction", 3, true, mutate_1362, AOP_OK, "response.body.paymentTime", SEV_OK},
+    {"offline_pay_query_response_body_payment_time_datetime_lower_case", 3, true, mutate_1363, AOP_OK, "response.body.paymentTime", SEV_OK},
+    {"offline_pay_query_response_echo_head_version", 3, true, mutate_1364, AOP_E_ECHO_MISMATCH, "response.head.version", SEV_FATAL},
+    {"offline_pay_query_response_echo_head_function", 3, true, mutate_1365, AOP_E_ECHO_MISMATCH, "response.head.function", SEV_FATAL},
+    {"offline_pay_query_response_echo_head_client_id", 3, true, mutate_1366, AOP_E_ECHO_MISMATCH, "response.head.clientId", SEV_FATAL},
+    {"offline_pay_query_response_echo_head_req_msg_id", 3, true, mutate_1367, AOP_E_ECHO_MISMATCH, "response.head.reqMsgId", SEV_FATAL},
+    {"offline_pay_query_response_echo_body_acquirement_id", 3, true, mutate_1368, AOP_E_ECHO_MISMATCH, "response.body.acquirementId", SEV_FATAL},
+    {"offline_pay_query_response_echo_body_merchant_trans_id", 3, true, mutate_1369, AOP_E_ECHO_MISMATCH, "response.body.merchantTransId", SEV_FATAL},
 };
 
 static bool has_warning(const aop_warnings_t *w, aop_status_t code, const char *path) {

@@ -6,8 +6,10 @@
 #define AOP_GENERATED_TRICKY_H
 #include "samples.h"
 
-/* quote, backslash, slash, control characters, DEL, 2-, 3- and 4-byte UTF-8: 16 UTF-16 units */
-#define AOP_TRICKY "q\"b\\s/\n\t\001\037\177\303\251\344\270\255\360\237\230\200"
+/* quote, backslash, slash, <>&', U+00A0 (the first character after C1), U+2028 (a line
+ * separator JavaScript once refused), 2-, 3- and 4-byte UTF-8: 16 UTF-16 units. No control
+ * character: text we send holds none (and a response's would be a warning). */
+#define AOP_TRICKY "q\"b\\s/<>&'\302\240\342\200\250\303\251\344\270\255\360\237\230\200"
 static inline void tricky_pay_cancel_request(aop_pay_cancel_request_t *m) {
     sample_pay_cancel_request(m);
     m->head.function = aop_str(AOP_TRICKY);

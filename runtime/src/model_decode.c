@@ -1,10 +1,14 @@
 /* Decoding of any message from its descriptor over a checked jsmn document: zero-copy views
  * unescaped in place, then the same validation walk as encoding (strict or lenient). */
+#include <assert.h>
+#include <limits.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "aop/model.h"
 #include "model_path.h"
+
+static_assert(AOP_MAX_FIELDS <= sizeof(uint64_t) * CHAR_BIT, "the seen-mask has one bit per field");
 
 typedef struct {
     const aop_json_doc_t *doc;
@@ -157,6 +161,7 @@ static aop_status_t decode_obj(dec_t *k, const aop_msg_desc_t *d, unsigned obj, 
     const jsmntok_t *tok = k->doc->tok;
     char *base = msg;
     uint64_t seen = 0, got = 0; /* got: mandatory objects decoded with the right type */
+    assert(d->nfields <= AOP_MAX_FIELDS);
     unsigned members = (unsigned)tok[obj].size;
     unsigned key = obj + 1;
     for (unsigned m = 0; m < members; m++) {

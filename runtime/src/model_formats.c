@@ -132,6 +132,17 @@ bool aop_is_utf8(const char *s, size_t n) {
     return aop_utf8_units(s, n, &units);
 }
 
+bool aop_has_control(const char *str, size_t n) {
+    const unsigned char *s = (const unsigned char *)str;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = s[i];
+        if (c < 0x20 || c == 0x7F) return true;
+        /* C1: U+0080..U+009F are 0xC2 0x80..0x9F; in valid UTF-8 a 0xC2 is always a lead byte */
+        if (c == 0xC2 && i + 1 < n && s[i + 1] < 0xA0) return true;
+    }
+    return false;
+}
+
 size_t aop_utf16_len(const char *s, size_t n) {
     size_t units = 0;
     return aop_utf8_units(s, n, &units) ? units : 0;

@@ -19,6 +19,7 @@ typedef struct {
     aop_warnings_t *w;    /* lenient mode */
     aop_error_t *err;
     sink_t *out;          /* NULL: validate only */
+    bool positive;        /* inside an object whose amounts must be at least 1 (strict only) */
 } walk_t;
 
 /* memcpy, inline for the short runs an encoding is made of (keys, most values): a call to
@@ -128,24 +129,25 @@ static void put_escaped(sink_t *s, const char *str, size_t n) {
     s->len = len + 1;
 }
 
-/* Whether every byte of s is printable ASCII other than '"' and '\\' (0x20..0x7F): then s is
+/* Whether every byte of s is printable ASCII other than '"' and '\\' (0x20..0x7E): then s is
  * valid UTF-8 of n UTF-16 units and is written as it is. The usual text, checked a word at a
  * time (a string of 8 bytes or more ends with a word that overlaps the one before; one of 4 to
  * 7 bytes is two overlapping 4-byte words); anything else goes the general ways. */
 /* Non-zero when a byte of v is not plain. Below the lowest such byte every byte is plain, so
- * none of the subtractions borrows there; at it, a byte >= 0x80 shows in v, a byte < 0x20
- * wraps in v - 0x20, and '"' or '\\' is 0 in q or b and wraps when 1 is subtracted. When all
- * bytes are plain nothing borrows, q and b are 0x01..0x7F and v - 0x20 is below 0x60. */
+ * none of the subtractions borrows and the addition does not carry there; at it, a byte >= 0x80
+ * shows in v, a byte < 0x20 wraps in v - 0x20, DEL (0x7F) becomes 0x80 in v + 1, and '"' or
+ * '\\' is 0 in q or b and wraps when 1 is subtracted. When all bytes are plain nothing borrows
+ * or carries, q and b are 0x01..0x7F, v - 0x20 is below 0x5F and v + 1 below 0x80. */
 static inline uint64_t not_plain8(uint64_t v) {
     const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
     uint64_t q = v ^ (ones * '"'), b = v ^ (ones * '\\');
-    return ((q - ones) | (b - ones) | (v - ones * 0x20u) | v) & highs;
+    return ((q - ones) | (b - ones) | (v - ones * 0x20u) | (v + ones) | v) & highs;
 }
 
 static inline uint32_t not_plain4(uint32_t v) {
     const uint32_t ones = 0x01010101u, highs = 0x80808080u;
     uint32_t q = v ^ (ones * '"'), b = v ^ (ones * '\\');
-    return ((q - ones) | (b - ones) | (v - ones * 0x20u) | v) & highs;
+    return ((q - ones) | (b - ones) | (v - ones * 0x20u) | (v + ones) | v) & highs;
 }
 
 static bool plain_text(const char *s, size_t n) {
@@ -167,7 +169,7 @@ static bool plain_text(const char *s, size_t n) {
     }
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c >= 0x80 || escape_class[c]) return false;
+        if (c >= 0x7F || escape_class[c]) return false;
     }
     return true;
 }
@@ -201,18 +203,26 @@ static aop_status_t check_text(const walk_t *k, const aop_field_desc_t *f, aop_s
                                bool plain, char *detail, size_t cap) {
     size_t units = v.len;
     if (!plain && !aop_utf8_units(v.ptr, v.len, &units)) return AOP_E_BAD_UTF8;
-    if (v.len == 0 && f->flag == AOP_FLAG_M) return AOP_E_EMPTY;
+    if (v.len == 0 && (f->flag == AOP_FLAG_M || f->nonempty)) {
+        if (f->nonempty) snprintf(detail, cap, "an id is never empty");
+        return AOP_E_EMPTY;
+    }
     if (f->max_len && units > f->max_len) {
         snprintf(detail, cap, "%zu characters (UTF-16 units), the limit is %u", units, (unsigned)f->max_len);
         return AOP_E_TOO_LONG;
     }
     switch (f->kind) {
+    case AOP_KIND_STRING:
+        /* plain text (printable ASCII) holds none */
+        if (!plain && aop_has_control(v.ptr, v.len)) return AOP_E_CONTROL_CHAR;
+        break;
     case AOP_KIND_DATETIME:
         if (!(k->strict ? aop_is_datetime(v.ptr, v.len) : aop_is_datetime_read(v.ptr, v.len)))
             return AOP_E_BAD_DATETIME;
         break;
     case AOP_KIND_AMOUNT:
         if (!aop_is_amount(v.ptr, v.len)) return AOP_E_BAD_AMOUNT;
+        if (k->strict && k->positive && v.len == 1 && v.ptr[0] == '0') return AOP_E_AMOUNT_ZERO;
         break;
     case AOP_KIND_CURRENCY:
         if (!aop_is_currency(v.ptr, v.len)) return AOP_E_BAD_CURRENCY;
@@ -258,7 +268,11 @@ static aop_status_t walk_field(walk_t *k, const aop_field_desc_t *f, const char 
     *first = false;
     if (f->kind == AOP_KIND_OBJECT) {
         aop_path_t sub = {p, f->name, f->name_len};
-        return walk_msg(k, f->sub, at, &sub);
+        bool outer = k->positive;
+        k->positive = outer || f->positive;
+        aop_status_t st = walk_msg(k, f->sub, at, &sub);
+        k->positive = outer;
+        return st;
     }
     aop_str_t v;
     bool plain;
@@ -327,7 +341,7 @@ static aop_status_t walk_msg(walk_t *k, const aop_msg_desc_t *d, const void *msg
 aop_status_t aop_validate(const aop_msg_desc_t *d, const void *msg, const char *root,
                           aop_error_t *err) {
     aop_error_clear(err);
-    walk_t k = {msg, true, NULL, err, NULL};
+    walk_t k = {msg, true, NULL, err, NULL, false};
     aop_path_t p = {NULL, root, strlen(root)};
     return walk_msg(&k, d, msg, &p);
 }
@@ -335,7 +349,7 @@ aop_status_t aop_validate(const aop_msg_desc_t *d, const void *msg, const char *
 aop_status_t aop_validate_response(const aop_msg_desc_t *d, const void *msg, const char *root,
                                    aop_warnings_t *warnings, aop_error_t *err) {
     aop_error_clear(err);
-    walk_t k = {msg, false, warnings, err, NULL};
+    walk_t k = {msg, false, warnings, err, NULL, false};
     aop_path_t p = {NULL, root, strlen(root)};
     return walk_msg(&k, d, msg, &p);
 }
@@ -344,7 +358,7 @@ aop_status_t aop_encode(const aop_msg_desc_t *d, const void *msg, const char *ro
                         size_t cap, size_t *len, aop_error_t *err) {
     aop_error_clear(err);
     sink_t s = {out, out ? cap : 0, 0};
-    walk_t k = {msg, true, NULL, err, &s};
+    walk_t k = {msg, true, NULL, err, &s, false};
     aop_path_t p = {NULL, root, strlen(root)};
     aop_status_t st = walk_msg(&k, d, msg, &p);
     if (len) *len = st == AOP_OK ? s.len : 0; /* the size needed when the buffer is too small */

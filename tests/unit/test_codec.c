@@ -181,6 +181,56 @@ Test(codec, requests_are_strict) {
     cr_assert_str_eq(o.err.path, "request.body.extra");
 }
 
+/* A request with an escaped control character, an empty optional id, or a zero amount is
+ * refused naming the field; the same in a response only warns. */
+Test(codec, request_rules_are_strict_and_only_warn_in_responses) {
+#define RQ_HEAD "{\"request\":{\"head\":{\"version\":\"2.0.0\",\"function\":\"f\",\"clientId\":\"c\"," \
+                "\"reqTime\":\"2001-07-04T12:08:56+05:30\",\"reqMsgId\":\"r\"},\"body\":"
+    static aop_refund_request_t rq;
+    static const struct {
+        const char *body;
+        aop_status_t st;
+        const char *path;
+    } bad[] = {
+        {"{\"merchantId\":\"m\",\"acquirementId\":\"a\",\"merchantRefundId\":\"r\",\"refundReason\":\"a\\u0007b\","
+         "\"refundAmount\":{\"currency\":\"USD\",\"value\":\"1\"}}",
+         AOP_E_CONTROL_CHAR, "request.body.refundReason"},
+        {"{\"merchantId\":\"m\",\"acquirementId\":\"a\",\"merchantRefundId\":\"r\",\"refundReason\":\"a\\u009bb\","
+         "\"refundAmount\":{\"currency\":\"USD\",\"value\":\"1\"}}",
+         AOP_E_CONTROL_CHAR, "request.body.refundReason"},
+        {"{\"merchantId\":\"m\",\"acquirementId\":\"a\",\"merchantRefundId\":\"r\",\"refundReason\":\"a\\u007f\","
+         "\"refundAmount\":{\"currency\":\"USD\",\"value\":\"1\"}}",
+         AOP_E_CONTROL_CHAR, "request.body.refundReason"},
+        {"{\"merchantId\":\"m\",\"acquirementId\":\"a\",\"merchantRefundId\":\"r\","
+         "\"refundAmount\":{\"currency\":\"USD\",\"value\":\"0\"}}",
+         AOP_E_AMOUNT_ZERO, "request.body.refundAmount.value"},
+        {"{\"merchantId\":\"m\",\"acquirementId\":\"\",\"merchantRefundId\":\"r\","
+         "\"refundAmount\":{\"currency\":\"USD\",\"value\":\"1\"}}",
+         AOP_E_EMPTY, "request.body.acquirementId"},
+        /* U+00A0, the first character after C1, is text */
+        {"{\"merchantId\":\"m\",\"acquirementId\":\"a\",\"merchantRefundId\":\"r\",\"refundReason\":\"a\\u00a0b\","
+         "\"refundAmount\":{\"currency\":\"USD\",\"value\":\"1\"}}",
+         AOP_OK, ""},
+    };
+    for (unsigned i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        static char buf[2048];
+        snprintf(buf, sizeof buf, RQ_HEAD "%s}}", bad[i].body);
+        outcome_t o = decode(buf, "request", &aop_refund_request_desc, &rq, true);
+        cr_assert_eq(o.st, bad[i].st, "%u: %s at %s", i, aop_status_name(o.st), o.err.path);
+        cr_assert_str_eq(o.err.path, bad[i].path, "%u", i);
+    }
+    /* in a response: a warning, and the outcome stands (a zero amount is valid) */
+    static aop_offline_pay_response_t m;
+    outcome_t o = pay_response(RESP_HEAD RI_S ",\"acquirementId\":\"A1\",\"userLoginId\":\"c\\u0001*\","
+                               "\"userId\":\"\",\"payAmount\":{\"currency\":\"USD\",\"value\":\"0\"}}}}", &m);
+    cr_assert_eq(o.st, AOP_OK, "%s", o.err.msg);
+    cr_assert(has_warning(&o, AOP_E_CONTROL_CHAR, "response.body.userLoginId"));
+    cr_assert(has_warning(&o, AOP_E_EMPTY, "response.body.userId"));
+    cr_assert(!has_warning(&o, AOP_E_AMOUNT_ZERO, "response.body.payAmount.value"));
+    cr_assert_eq(m.body.result_info.result_status.value, AOP_RESULT_STATUS_ENUM_S);
+#undef RQ_HEAD
+}
+
 Test(codec, escaped_keys_and_values_decode) {
     static aop_offline_pay_response_t m;
     outcome_t o = pay_response(RESP_HEAD RI_S ",\"acquirement\\u0049d\":\"A\\u00e9\\ud83d\\ude00\"}}}", &m);
@@ -215,5 +265,5 @@ Test(codec, result_code_tables) {
     cr_assert_null(aop_result_code_find(aop_fn_offline_pay.codes, "REFUND_AMOUNT_EXCEED", 20));
     cr_assert_not_null(aop_result_code_find(aop_fn_refund.codes, "REFUND_AMOUNT_EXCEED", 20));
     cr_assert_eq(aop_function_find("alipay.intl.acquiring.common.refund", 35), &aop_fn_refund);
-    cr_assert_str_eq(aop_fn_refund.path, "/api/alipay/intl/acquiring/common/grefund.htm");
+    cr_assert_str_eq(aop_fn_refund.path, "/alipay/intl/acquiring/common/grefund.htm");
 }

@@ -1183,10 +1183,21 @@ Test(sandbox, http_checks) {
     cr_assert_eq(raw(port, &get, &out), 405);
     raw_t put = {"PUT", pay_path(), "application/json", "{}", 2, false, false};
     cr_assert_eq(raw(port, &put, &out), 405);
-    raw_t nf = {"POST", "/api/alipay/intl/acquiring/offline/nothing.htm", "application/json", "{}", 2, false, false};
+    raw_t nf = {"POST", "/alipay/intl/acquiring/offline/nothing.htm", "application/json", "{}", 2, false, false};
     cr_assert_eq(raw(port, &nf, &out), 404);
-    raw_t refund_no_g = {"POST", "/api/alipay/intl/acquiring/common/refund.htm", "application/json", "{}", 2, false, false};
+    raw_t refund_no_g = {"POST", "/alipay/intl/acquiring/common/refund.htm", "application/json", "{}", 2, false, false};
     cr_assert_eq(raw(port, &refund_no_g, &out), 404);
+    /* the paths of earlier versions, with the production /api prefix, are still served */
+    cr_assert(strncmp(pay_path(), "/api/", 5) != 0, "%s", pay_path());
+    char legacy[256];
+    snprintf(legacy, sizeof legacy, "/api%s", pay_path());
+    raw_t old_path = {"POST", legacy, "application/json", "{}", 2, false, false};
+    cr_assert_eq(raw(port, &old_path, &out), 200, "%s", legacy);
+    snprintf(legacy, sizeof legacy, "/apix%s", pay_path());
+    raw_t not_prefix = {"POST", legacy, "application/json", "{}", 2, false, false};
+    cr_assert_eq(raw(port, &not_prefix, &out), 404, "%s", legacy);
+    raw_t api_nf = {"POST", "/api/alipay/intl/acquiring/offline/nothing.htm", "application/json", "{}", 2, false, false};
+    cr_assert_eq(raw(port, &api_nf, &out), 404);
     const char *bad_types[] = {NULL, "text/plain", "application/jsonx", "application/json; charset=ISO-8859-1",
                                "application/x-www-form-urlencoded"};
     for (unsigned i = 0; i < sizeof bad_types / sizeof *bad_types; i++) {

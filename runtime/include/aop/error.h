@@ -32,6 +32,8 @@ extern "C" {
     X(AOP_E_WRONG_TYPE, 12, "JSON value has the wrong type for this field")           \
     X(AOP_E_UNKNOWN_MEMBER, 13, "member is not defined by the schema")                \
     X(AOP_E_NULL_MANDATORY, 14, "mandatory field is null")                            \
+    X(AOP_E_CONTROL_CHAR, 15, "text contains a control character (U+0001-U+001F, U+007F-U+009F)") \
+    X(AOP_E_AMOUNT_ZERO, 16, "a request amount must be at least 1 minor unit")       \
     /* JSON grammar and limits (SPEC.md section 3) */                             \
     X(AOP_E_JSON_SYNTAX, 100, "body is not valid JSON")                                \
     X(AOP_E_JSON_STRING, 101, "invalid JSON string (control character, escape or surrogate)") \

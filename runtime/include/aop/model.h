@@ -16,6 +16,20 @@
 extern "C" {
 #endif
 
+/* The descriptor format this engine reads. The generator writes the version it generated for
+ * into aop/protocol.h, which refuses to compile (#error) when the two differ: bump it whenever
+ * a descriptor type below changes shape or meaning, together with codegen/aopgen (FORMAT_VERSION). */
+#define AOP_MODEL_FORMAT_VERSION 2
+
+/* At most this many fields per message: the decoder tracks the members it has seen in a
+ * uint64_t (the generator refuses more, and the generated tables static_assert it). */
+#define AOP_MAX_FIELDS 64
+
+/* A whole request or response (the root) is two fields, in this order: fields[AOP_ROOT_HEAD] is
+ * the head (also the struct's first member) and fields[AOP_ROOT_BODY] the body. */
+#define AOP_ROOT_HEAD 0
+#define AOP_ROOT_BODY 1
+
 typedef enum {
     AOP_KIND_STRING,   /* aop_str_t */
     AOP_KIND_DATETIME, /* aop_str_t, RFC 3339 date-time */
@@ -56,6 +70,9 @@ typedef struct {
     uint32_t offset;     /* of the member in its parent struct */
     int32_t has_offset;  /* of the bool has_ flag (objects that are not M), else -1 */
     uint32_t max_len;    /* UTF-16 code units (amount: digits); 0 = none */
+    bool nonempty;       /* an id (schema type id): never "", even when optional */
+    bool positive;       /* an object with the role amount: its AOP_KIND_AMOUNT values are at
+                            least 1 in what we send (strict); 0 stays valid when read */
     const aop_msg_desc_t *sub;   /* AOP_KIND_OBJECT */
     const aop_enum_desc_t *enm;  /* AOP_KIND_ENUM */
     aop_cond_fn when;            /* AOP_FLAG_C: required when it returns true */
@@ -76,6 +93,15 @@ struct aop_msg_desc {
     unsigned n_one_of;
     const aop_one_of_t *one_of;
 };
+
+/* A gateway of the schema (schema/hosts.yaml): its base URL, and that URL split in two, so a
+ * URL with a known origin but without the gateway's path prefix can be recognised. */
+typedef struct {
+    const char *name;   /* "production" */
+    const char *url;    /* base URL: origin + prefix, e.g. "https://open-sea.alipay.com/api" */
+    const char *origin; /* scheme://host[:port], e.g. "https://open-sea.alipay.com" */
+    const char *prefix; /* path prefix every function path follows, e.g. "/api"; "" for none */
+} aop_host_desc_t;
 
 /* A field addressed from the root of a request or response struct. */
 typedef struct {
@@ -109,7 +135,7 @@ typedef struct {
 
 typedef struct {
     const char *name;           /* alipay.intl.acquiring.offline.pay */
-    const char *path;           /* /api/alipay/intl/acquiring/offline/pay.htm */
+    const char *path;           /* /alipay/intl/acquiring/offline/pay.htm (after the host's base URL) */
     long deadline_ms;
     const aop_msg_desc_t *request;
     const aop_msg_desc_t *response;
@@ -190,6 +216,10 @@ AOP_API bool aop_is_amount(const char *s, size_t n);
 AOP_API bool aop_is_currency(const char *s, size_t n);
 AOP_API bool aop_is_decimal(const char *s, size_t n);
 AOP_API bool aop_is_utf8(const char *s, size_t n); /* valid UTF-8 without NUL */
+/* Whether valid UTF-8 s[0..n) holds a control character: C0 (U+0000..U+001F), DEL (U+007F) or
+ * C1 (U+0080..U+009F, which mis-decoded Windows-1252 text produces and 8-bit terminals obey,
+ * U+009B being CSI). Text we send may hold none; in a response they are a warning. */
+AOP_API bool aop_has_control(const char *s, size_t n);
 
 static inline bool aop_ref_present(const aop_field_ref_t *r, const void *root) {
     const char *base = (const char *)root;
