@@ -211,7 +211,7 @@ static void judge(aop_client_t *c, const aop_function_desc_t *fn, const void *re
     aop_json_ws_t ws = {0};
     aop_json_doc_t doc;
     aop_envelope_t env;
-    aop_status_t st = aop_json_ws_alloc(&ws, impl->body.len, &e);
+    aop_status_t st = aop_json_ws_alloc(&ws, impl->body.data, impl->body.len, &e);
     if (st == AOP_OK) st = aop_envelope_read(impl->body.data, impl->body.len, "response", &ws, &doc, &env, &e);
     if (st != AOP_OK) {
         aop_json_ws_free(&ws);

@@ -1,14 +1,12 @@
-/* Strict JSON over jsmn: the whole grammar and limits of SPEC.md section 3, checked before any
- * value is used, plus the envelope reader that finds the signed bytes. */
+/* Strict JSON: the whole grammar and limits of SPEC.md section 3, checked before any value is
+ * used, plus the envelope reader that finds the signed bytes. The tokens are our own type: no
+ * third-party header is included here, so no option a user builds with (JSMN_PARENT_LINKS,
+ * -fshort-enums) can change the layout the library was compiled with. */
 #ifndef AOP_JSON_H
 #define AOP_JSON_H
 
 #include <stddef.h>
-#ifndef JSMN_H
-#define JSMN_HEADER /* types only: the parser itself is compiled once, statically, in json.c */
-#include <jsmn.h>
-#undef JSMN_HEADER
-#endif
+#include <stdint.h>
 #include "aop/error.h"
 #include "aop/types.h"
 
@@ -19,10 +17,40 @@ extern "C" {
 #define AOP_JSON_MAX_BODY (1024u * 1024u)
 #define AOP_JSON_MAX_DEPTH 32
 
+/* The JSON type of a value. Numbers and the three literals each have their own type, so a
+ * value's type is known without looking at its bytes. */
+typedef enum {
+    AOP_JSON_UNDEFINED = 0,
+    AOP_JSON_OBJECT = 1,
+    AOP_JSON_ARRAY = 2,
+    AOP_JSON_STRING = 3,
+    AOP_JSON_NUMBER = 4,
+    AOP_JSON_TRUE = 5,
+    AOP_JSON_FALSE = 6,
+    AOP_JSON_NULL = 7
+} aop_json_type_t;
+
+/* One token, in document order (pre-order). All fields are fixed-width (type holds an
+ * aop_json_type_t), so the layout (16 bytes) does not depend on the compiler's enum size.
+ *   OBJECT / ARRAY: start = offset of '{' / '[', end = offset just past '}' / ']',
+ *                   size = number of members / elements;
+ *   STRING: start = offset just past the opening quote, end = offset of the closing quote
+ *           (contents still escaped), size = 1 for an object key, 0 for a value;
+ *   NUMBER, TRUE, FALSE, NULL: the bytes of the number or literal, size 0. */
+typedef struct {
+    uint32_t type;
+    uint32_t start;
+    uint32_t end;
+    uint32_t size;
+} aop_json_tok_t;
+
+/* "object", "array", "string", "number", "true", "false", "null"; "undefined" otherwise. */
+const char *aop_json_type_name(aop_json_type_t type);
+
 /* Caller-owned workspace: parsing allocates nothing. scratch has cap entries too (it is used to
  * find duplicate keys in large objects in O(n log n)). */
 typedef struct {
-    jsmntok_t *tok;
+    aop_json_tok_t *tok;
     unsigned *scratch;
     unsigned cap;
 } aop_json_ws_t;
@@ -31,12 +59,20 @@ typedef struct {
 typedef struct {
     const char *buf;
     size_t len;
-    const jsmntok_t *tok;
+    const aop_json_tok_t *tok;
     unsigned count;
 } aop_json_doc_t;
 
-/* An upper bound of the tokens any valid body of len bytes needs. */
+/* An upper bound of the tokens any valid body of len bytes needs (about len / 2: for a fixed
+ * workspace that must take any body of that size). */
 unsigned aop_json_tokens_bound(size_t len);
+
+/* The tokens aop_json_parse needs for buf, from one linear pass that counts the bytes that
+ * introduce a value or key outside strings ('{', '[', ',', ':'): exact for a valid body whose
+ * containers are all non-empty, one more per empty container otherwise. For an invalid body it is
+ * never fewer than the parser uses before it finds the problem, so a workspace of this size
+ * reports the real error, never AOP_E_JSON_TOKENS. At least 1, at most aop_json_tokens_bound(len). */
+unsigned aop_json_tokens_needed(const char *buf, size_t len);
 
 /* Tokenises buf and checks all of SPEC.md section 3's grammar and limits: one top-level value
  * with only whitespace after it, every separator in place, literals and numbers per RFC 8259,
