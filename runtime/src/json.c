@@ -490,51 +490,6 @@ unsigned aop_json_tokens_bound(size_t len) {
     return (unsigned)(len / 2 + 2 + AOP_JSON_MAX_DEPTH);
 }
 
-/* 1 for a byte that, outside strings, introduces the next token: '{' or '[' its first member or
- * element, ',' the next one, ':' a member's value. */
-static const unsigned char introduces[256] = {['{'] = 1, ['['] = 1, [','] = 1, [':'] = 1};
-
-/* Past the string whose contents start at p: just past its closing quote, or e. An escape is
- * stepped over whole ("\"" does not end the string); nothing else is checked here. */
-static const unsigned char *skip_string(const unsigned char *p, const unsigned char *e) {
-    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
-    for (;;) {
-        while (e - p >= 8) { /* eight bytes at a time to the next '"' or '\\' */
-            uint64_t v, q, s;
-            memcpy(&v, p, 8);
-            q = v ^ (ones * '"');
-            s = v ^ (ones * '\\');
-            if ((((q - ones) & ~q) | ((s - ones) & ~s)) & highs) break;
-            p += 8;
-        }
-        while (p < e && *p != '"' && *p != '\\') p++;
-        if (p >= e) return e;
-        if (*p == '"') return p + 1;
-        if (e - p <= 2) return e;
-        p += 2; /* the escaped byte; \uXXXX's hex digits are neither '"' nor '\\' */
-    }
-}
-
-unsigned aop_json_tokens_needed(const char *buf, size_t len) {
-    /* Every token but the first is introduced by the byte before it (whitespace aside): a key by
-     * '{' or ',', a member's value by ':', an element by '[' or ','. Each such byte introduces at
-     * most one token (an empty container's opening bracket none), so 1 + their number is exact
-     * without empty containers and an upper bound always; and for any prefix the parser accepted,
-     * it counts every token of that prefix. */
-    size_t n = 1;
-    const unsigned char *p = (const unsigned char *)buf;
-    const unsigned char *const e = p ? p + (len < AOP_JSON_MAX_BODY ? len : AOP_JSON_MAX_BODY) : p;
-    while (p < e) {
-        const unsigned char ch = *p++;
-        if (ch == '"')
-            p = skip_string(p, e);
-        else
-            n += introduces[ch];
-    }
-    const unsigned bound = aop_json_tokens_bound(len);
-    return n < bound ? (unsigned)n : bound;
-}
-
 #define SKIP_WS()                                     \
     while (p < e && (ch_class[*p] & CH_WS)) p++
 

@@ -30,6 +30,14 @@
 
 #include "support.h"
 
+/* The portable way of building the masks (where SSE2 is not), compiled here under another name:
+ * it must count exactly as the library does. */
+#define AOP_JSON_COUNT_PORTABLE
+#define aop_json_tokens_needed portable_tokens_needed
+#include "../../runtime/src/json_count.c"
+#undef aop_json_tokens_needed
+unsigned portable_tokens_needed(const char *buf, size_t len);
+
 /* ---------------------------------------------------------------------------------------------
  * Helpers */
 
@@ -59,6 +67,7 @@ static void expect_needed_exact(const char *s, size_t n) {
     cr_assert_eq(parse_all(s, n, &ws, &doc), AOP_OK, "%.*s", (int)(n > 200 ? 200 : n), s);
     cr_assert_eq(aop_json_tokens_needed(s, n), doc.count + empty_containers(&doc), "%.*s",
                  (int)(n > 200 ? 200 : n), s);
+    cr_assert_eq(portable_tokens_needed(s, n), doc.count + empty_containers(&doc));
     if (doc.tok[0].type == AOP_JSON_OBJECT || doc.tok[0].type == AOP_JSON_ARRAY) {
         jsmntok_t *ref = malloc(sizeof *ref * doc.count);
         jsmn_parser p;
@@ -193,6 +202,21 @@ Test(tokens, needed_is_not_fooled_by_strings) {
     expect_needed_exact_s("1");
     expect_needed_exact_s("{\"a\":{},\"b\":[],\"c\":[{}],\"d\":[[],[]]}");
     expect_needed_exact_s(" [ 1 , { \"a\" : [ true , null ] } , \"x\" ] ");
+}
+
+/* Escapes, quotes and introducing bytes at every position of the 64-byte blocks the counter
+ * works in, and strings that span blocks. */
+Test(tokens, needed_at_every_block_position) {
+    const char *doc = "{\"a\\\\\":[\"\\\\\",\"\\\"\\\\\\\"\",\"[{,:0123456789abcdefghij,:{[\\\"\\\\\"],"
+                      "\"b\\\"\":{\"c\":\"\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\"},\"d\":[]}";
+    out_t o = {0};
+    for (unsigned pad = 0; pad < 130; pad++) {
+        o.n = 0;
+        for (unsigned i = 0; i < pad; i++) put(&o, " ");
+        put(&o, doc);
+        expect_needed_exact(o.p, o.n);
+    }
+    free(o.p);
 }
 
 Test(tokens, needed_is_exact_on_random_documents) {
