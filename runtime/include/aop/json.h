@@ -1,7 +1,7 @@
 /* Strict JSON: the whole grammar and limits of SPEC.md section 3, checked before any value is
  * used, plus the envelope reader that finds the signed bytes. The tokens are our own type: no
- * third-party header is included here, so no option a user builds with (JSMN_PARENT_LINKS,
- * -fshort-enums) can change the layout the library was compiled with. */
+ * third-party header is included here, and no option a user builds with (JSMN_PARENT_LINKS,
+ * -fshort-enums) changes the token layout the library was compiled with. */
 #ifndef AOP_JSON_H
 #define AOP_JSON_H
 
