@@ -13,7 +13,7 @@
 /* ---- decode of the pay response ---- */
 
 static char resp_buf[4096];
-static jsmntok_t resp_tok[WS_TOKENS];
+static aop_json_tok_t resp_tok[WS_TOKENS];
 static unsigned resp_scratch[WS_TOKENS];
 static aop_offline_pay_response_t resp;
 static aop_warnings_t resp_warnings;
@@ -71,7 +71,7 @@ static size_t bytes_decode(void) { return bench_pay_response_json_len; }
 /* ---- encode of the pay request ---- */
 
 static char req_buf[4096];
-static jsmntok_t req_tok[WS_TOKENS];
+static aop_json_tok_t req_tok[WS_TOKENS];
 static unsigned req_scratch[WS_TOKENS];
 static aop_offline_pay_request_t req;
 static char req_out[4096];

@@ -798,9 +798,9 @@ static void param_illegal(ctx_t *c, aop_status_t st, const aop_error_t *err) {
 
 /* Strict decoding of the request's head alone (in place). */
 static aop_status_t decode_head(const aop_json_doc_t *doc, unsigned payload, char *body, aop_error_t *err) {
-    const jsmntok_t *t = doc->tok;
+    const aop_json_tok_t *t = doc->tok;
     unsigned i = payload + 1;
-    for (int k = 0; k < t[payload].size; k++) {
+    for (uint32_t k = 0; k < t[payload].size; k++) {
         if (aop_json_str_eq(doc, i, "head", 4)) {
             aop_request_head_t head;
             aop_warnings_t w;
@@ -833,7 +833,7 @@ void sbx_handle(aop_sandbox_t *s, const aop_function_desc_t *fn, char *body, siz
     aop_envelope_t env;
     aop_error_t err;
     aop_error_clear(&err);
-    aop_status_t st = aop_json_ws_alloc(&ws, len, &err);
+    aop_status_t st = aop_json_ws_alloc(&ws, body, len, &err);
     if (st == AOP_OK) st = aop_envelope_read(body, len, "request", &ws, &doc, &env, &err);
     if (st != AOP_OK) {
         if (st == AOP_E_NOMEM)

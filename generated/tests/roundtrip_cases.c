@@ -12,7 +12,7 @@
 #include "tricky.h"
 
 static char enc1[1 << 18], enc2[1 << 18];
-static jsmntok_t toks[4096];
+static aop_json_tok_t toks[4096];
 static unsigned scratch[4096];
 
 static void round_trip(const aop_msg_desc_t *d, const void *m, void *decoded, const char *root, bool strict) {

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "aop/envelope.h"
 #include "aop/util.h"
@@ -82,6 +83,24 @@ static aop_status_t adopt(const void *given, size_t given_size, void *full, size
     return AOP_OK;
 }
 
+/* A known gateway's origin without its path prefix (https://open-sea.alipay.com, where the
+ * functions live under /api) would 404 on every call and leave every payment unknown: refused
+ * here, with the URL that works. The hosts come from schema/hosts.yaml. */
+static aop_status_t check_known_host(const char *url, aop_error_t *err) {
+    for (unsigned i = 0; i < AOP_HOST_COUNT; i++) {
+        const aop_host_desc_t *h = &aop_hosts[i];
+        size_t ol = strlen(h->origin), pl = strlen(h->prefix);
+        if (pl == 0 || strncasecmp(url, h->origin, ol) != 0) continue;
+        const char *path = url + ol;
+        if (*path != '\0' && *path != '/') continue; /* another host that starts the same */
+        if (strncmp(path, h->prefix, pl) == 0 && (path[pl] == '\0' || path[pl] == '/')) return AOP_OK;
+        return aop_error_set(err, AOP_E_CONFIG, "gateway_url", -1,
+                             "%s is the %s gateway without its path prefix %s: use %s", url, h->name,
+                             h->prefix, h->url);
+    }
+    return AOP_OK;
+}
+
 /* head.signType follows head.version (SPEC notes, issue 8): the seed's 2.0.0 profile has no
  * such field; from 2.0.2 on "RSA2" is sent, and those versions know no other value. */
 static aop_status_t sign_type_for_version(aop_client_t *c, aop_error_t *err) {
@@ -118,6 +137,8 @@ aop_status_t aop_client_new(const aop_client_config_t *given, aop_client_t **out
                              "gateway URL must be https (plain http only for loopback hosts)");
     if ((unsigned)cfg->sign_type > AOP_SIGN_RSA)
         return aop_error_set(err, AOP_E_CONFIG, "sign_type", -1, "unknown sign type");
+    st = check_known_host(cfg->gateway_url, err);
+    if (st != AOP_OK) return st;
     aop_client_t *c = calloc(1, sizeof *c);
     if (!c) return aop_error_set(err, AOP_E_NOMEM, NULL, -1, "out of memory");
     c->gateway_url = dup_or_null(cfg->gateway_url);
@@ -259,7 +280,7 @@ static void judge(aop_client_t *c, const aop_function_desc_t *fn, const void *re
     aop_json_ws_t ws = {0};
     aop_json_doc_t doc;
     aop_envelope_t env;
-    aop_status_t st = aop_json_ws_alloc(&ws, impl->body.len, &e);
+    aop_status_t st = aop_json_ws_alloc(&ws, impl->body.data, impl->body.len, &e);
     if (st == AOP_OK) st = aop_envelope_read(impl->body.data, impl->body.len, "response", &ws, &doc, &env, &e);
     if (st != AOP_OK) {
         aop_json_ws_free(&ws);

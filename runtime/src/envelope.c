@@ -58,8 +58,10 @@ aop_status_t aop_envelope_verify(const aop_envelope_t *env, const aop_public_key
     return st;
 }
 
-aop_status_t aop_json_ws_alloc(aop_json_ws_t *ws, size_t len, aop_error_t *err) {
-    unsigned cap = aop_json_tokens_bound(len);
+aop_status_t aop_json_ws_alloc(aop_json_ws_t *ws, const char *buf, size_t len, aop_error_t *err) {
+    /* Sized from the bytes received, not from the worst case for their length: a response of a
+     * few long strings needs a few tokens, not len / 2 of them. */
+    const unsigned cap = aop_json_tokens_needed(buf, len);
     ws->tok = malloc(sizeof *ws->tok * cap);
     ws->scratch = malloc(sizeof *ws->scratch * cap);
     ws->cap = cap;

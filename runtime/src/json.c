@@ -1,6 +1,7 @@
-/* Strict JSON (SPEC.md section 3) in one pass, producing jsmn 1.1.0 tokens.
+/* Strict JSON (SPEC.md section 3) in one pass, producing aop_json_tok_t tokens (layout: see
+ * aop/json.h).
  *
- * Why this file does not call jsmn_parse: jsmn 1.1.0 without JSMN_PARENT_LINKS finds the enclosing
+ * Why this file does not use jsmn_parse: jsmn 1.1.0 without JSMN_PARENT_LINKS finds the enclosing
  * container by scanning the token array backwards, at every ',' that follows an object member and
  * at every closing bracket. That is quadratic: a valid 1 MiB body such as [{},{},...] takes about
  * a minute and a flat 1 MiB object about ten seconds, which anyone who can send us a body could use
@@ -8,23 +9,23 @@
  * convention 7), so every byte had to be checked a second time anyway. The scanner below checks the
  * whole grammar and emits the tokens in the same pass, in linear time, with no allocation.
  *
- * The token layout is exactly jsmn 1.1.0's (JSMN_STRICT, no JSMN_PARENT_LINKS), which
- * tests/unit/test_json.c checks token for token against jsmn_parse itself:
- *   - tokens are in document order (pre-order);
- *   - JSMN_OBJECT / JSMN_ARRAY: start = offset of '{' / '[', end = offset just past '}' / ']',
- *     size = number of members / elements;
- *   - JSMN_STRING: start = offset just past the opening quote, end = offset of the closing quote
- *     (contents still escaped), size = 1 for an object key, 0 for a value;
- *   - JSMN_PRIMITIVE: the bytes of a number or of true/false/null, size 0.
- * The only extension: a top-level scalar (e.g. the body `1`) is one token, where jsmn in strict
- * mode refuses it. */
+ * jsmn remains the test oracle: tests/unit/test_json.c checks our tokens field by field against
+ * jsmn_parse (JSMN_STRICT) on valid documents. The same offsets and sizes as jsmn 1.1.0; our
+ * NUMBER, TRUE, FALSE and NULL are its PRIMITIVE. The only extension: a top-level scalar (e.g. the
+ * body `1`) is one token, where jsmn in strict mode refuses it. */
 #include "aop/json.h"
 
 #include <stdint.h>
 #include <string.h>
 
+/* Layout assumptions: 16-byte tokens with no padding (the public header promises it), offsets of a
+ * body up to the limit fit the uint32_t fields, and token indexes leave KEY_ESC's bit free. */
+_Static_assert(sizeof(aop_json_tok_t) == 16, "aop_json_tok_t is four uint32_t");
+_Static_assert(AOP_JSON_MAX_BODY <= UINT32_MAX / 2, "offsets fit a token's uint32_t fields");
+
 /* A scratch entry is a key's token index, with this bit set when the raw key holds an escape. */
 #define KEY_ESC 0x80000000u
+_Static_assert(AOP_JSON_MAX_BODY / 2 + 2 + AOP_JSON_MAX_DEPTH < KEY_ESC, "token indexes leave KEY_ESC free");
 /* Objects with more keys than this are checked for duplicates by sorting, not pairwise. */
 #define DUP_PAIRWISE_MAX 16u
 
@@ -373,8 +374,8 @@ static int esc_cmp(const unsigned char *a, size_t alen, const unsigned char *b, 
 
 /* ---- duplicate keys -------------------------------------------------------------------------- */
 
-static int key_cmp(const unsigned char *b, const jsmntok_t *tok, unsigned x, unsigned y) {
-    const jsmntok_t *tx = &tok[x & ~KEY_ESC], *ty = &tok[y & ~KEY_ESC];
+static int key_cmp(const unsigned char *b, const aop_json_tok_t *tok, unsigned x, unsigned y) {
+    const aop_json_tok_t *tx = &tok[x & ~KEY_ESC], *ty = &tok[y & ~KEY_ESC];
     size_t lx = (size_t)(tx->end - tx->start), ly = (size_t)(ty->end - ty->start);
     if ((x | y) & KEY_ESC) return esc_cmp(b + tx->start, lx, b + ty->start, ly);
     int r = memcmp(b + tx->start, b + ty->start, lx < ly ? lx : ly);
@@ -382,15 +383,15 @@ static int key_cmp(const unsigned char *b, const jsmntok_t *tok, unsigned x, uns
     return (lx > ly) - (lx < ly);
 }
 
-static inline int key_eq(const unsigned char *b, const jsmntok_t *tok, unsigned x, unsigned y) {
+static inline int key_eq(const unsigned char *b, const aop_json_tok_t *tok, unsigned x, unsigned y) {
     if ((x | y) & KEY_ESC) return key_cmp(b, tok, x, y) == 0;
-    const jsmntok_t *tx = &tok[x], *ty = &tok[y];
-    int lx = tx->end - tx->start;
-    return lx == ty->end - ty->start && memcmp(b + tx->start, b + ty->start, (size_t)lx) == 0;
+    const aop_json_tok_t *tx = &tok[x], *ty = &tok[y];
+    uint32_t lx = tx->end - tx->start;
+    return lx == ty->end - ty->start && memcmp(b + tx->start, b + ty->start, lx) == 0;
 }
 
 /* Total order: by unescaped key, then by position. */
-static int sort_cmp(const unsigned char *b, const jsmntok_t *tok, unsigned x, unsigned y) {
+static int sort_cmp(const unsigned char *b, const aop_json_tok_t *tok, unsigned x, unsigned y) {
     int r = key_cmp(b, tok, x, y);
     if (r) return r;
     x &= ~KEY_ESC;
@@ -398,7 +399,7 @@ static int sort_cmp(const unsigned char *b, const jsmntok_t *tok, unsigned x, un
     return (x > y) - (x < y);
 }
 
-static void sift_down(const unsigned char *b, const jsmntok_t *tok, unsigned *a, size_t root,
+static void sift_down(const unsigned char *b, const aop_json_tok_t *tok, unsigned *a, size_t root,
                       size_t n) {
     for (;;) {
         size_t child = 2 * root + 1;
@@ -413,7 +414,7 @@ static void sift_down(const unsigned char *b, const jsmntok_t *tok, unsigned *a,
 }
 
 /* In-place heap sort: O(n log n), no allocation (glibc's qsort may allocate). */
-static void heap_sort(const unsigned char *b, const jsmntok_t *tok, unsigned *a, size_t n) {
+static void heap_sort(const unsigned char *b, const aop_json_tok_t *tok, unsigned *a, size_t n) {
     for (size_t i = n / 2; i-- > 0;) sift_down(b, tok, a, i, n);
     for (size_t end = n; end-- > 1;) {
         unsigned t = a[0];
@@ -425,7 +426,7 @@ static void heap_sort(const unsigned char *b, const jsmntok_t *tok, unsigned *a,
 
 /* keys: the scratch entries of one object's keys, in document order. Reports the earliest key
  * that repeats an earlier one. */
-static aop_status_t check_dups(const pctx_t *c, const jsmntok_t *tok, unsigned *keys, size_t m) {
+static aop_status_t check_dups(const pctx_t *c, const aop_json_tok_t *tok, unsigned *keys, size_t m) {
     const unsigned char *b = c->b;
     unsigned first = 0, dup = 0;
     int found = 0;
@@ -435,7 +436,7 @@ static aop_status_t check_dups(const pctx_t *c, const jsmntok_t *tok, unsigned *
         uint32_t fp[DUP_PAIRWISE_MAX];
         unsigned any_esc = 0;
         for (size_t k = 0; k < m; k++) {
-            const jsmntok_t *t = &tok[keys[k] & ~KEY_ESC];
+            const aop_json_tok_t *t = &tok[keys[k] & ~KEY_ESC];
             any_esc |= keys[k];
             fp[k] = (uint32_t)(t->end - t->start) << 16 ^ (uint32_t)b[t->start] << 8 ^ b[t->end - 1];
         }
@@ -481,9 +482,12 @@ report:
 unsigned aop_json_tokens_bound(size_t len) {
     /* Every token but one needs two bytes of its own (a container its brackets, a string its
      * quotes, a number or literal its first byte and the ',' or ']' after it; an object member's
-     * ':' pays for a scalar value): a body of len bytes holds at most (len + 1) / 2 tokens. */
+     * ':' pays for a scalar value): a body of len bytes holds at most (len + 1) / 2 tokens. A body
+     * cut short may also hold up to AOP_JSON_MAX_DEPTH containers that never closed (one byte
+     * each): counting them too, the parser reports such a body's real error, not a lack of
+     * tokens. */
     if (len > AOP_JSON_MAX_BODY) len = AOP_JSON_MAX_BODY;
-    return (unsigned)(len / 2 + 2);
+    return (unsigned)(len / 2 + 2 + AOP_JSON_MAX_DEPTH);
 }
 
 #define SKIP_WS()                                     \
@@ -497,6 +501,7 @@ aop_status_t aop_json_parse(const char *buf, size_t len, aop_json_ws_t *ws, aop_
         unsigned obj;  /* 1 object, 0 array */
     } st[AOP_JSON_MAX_DEPTH], *top = NULL;
     unsigned depth = 0, n = 0, nk = 0, esc = 0;
+    aop_json_type_t ptype; /* of the number or literal being scanned */
     const unsigned char *p, *q, *e, *s0;
     aop_status_t s;
 
@@ -511,7 +516,7 @@ aop_status_t aop_json_parse(const char *buf, size_t len, aop_json_ws_t *ws, aop_
                              "body is %zu bytes, over the limit of %u", len, AOP_JSON_MAX_BODY);
     if (len == 0) return aop_error_set(err, AOP_E_JSON_SYNTAX, NULL, 0, "empty body");
 
-    jsmntok_t *const tok = ws->tok;
+    aop_json_tok_t *const tok = ws->tok;
     unsigned *const scr = ws->scratch;
     const unsigned cap = ws->cap;
     p = (const unsigned char *)buf;
@@ -533,9 +538,9 @@ value:
         top->tok = n;
         top->mark = nk;
         top->obj = *p == '{' ? 1u : 0u;
-        tok[n].type = top->obj ? JSMN_OBJECT : JSMN_ARRAY;
-        tok[n].start = (int)(p - b);
-        tok[n].end = -1;
+        tok[n].type = top->obj ? AOP_JSON_OBJECT : AOP_JSON_ARRAY;
+        tok[n].start = (uint32_t)(p - b);
+        tok[n].end = 0; /* set when it closes */
         tok[n].size = 0;
         n++;
         p++;
@@ -548,9 +553,9 @@ value:
         q = p + 1;
         if ((s = scan_string(&c, &q, &esc)) != AOP_OK) return s;
         if (n == cap) goto no_tokens;
-        tok[n].type = JSMN_STRING;
-        tok[n].start = (int)(p + 1 - b);
-        tok[n].end = (int)(q - b);
+        tok[n].type = AOP_JSON_STRING;
+        tok[n].start = (uint32_t)(p + 1 - b);
+        tok[n].end = (uint32_t)(q - b);
         tok[n].size = 0;
         n++;
         p = q + 1;
@@ -558,18 +563,21 @@ value:
     case 't':
         if (e - p >= 4 && memcmp(p, "true", 4) == 0) {
             p += 4;
+            ptype = AOP_JSON_TRUE;
             goto literal;
         }
         goto bad_literal;
     case 'f':
         if (e - p >= 5 && memcmp(p, "false", 5) == 0) {
             p += 5;
+            ptype = AOP_JSON_FALSE;
             goto literal;
         }
         goto bad_literal;
     case 'n':
         if (e - p >= 4 && memcmp(p, "null", 4) == 0) {
             p += 4;
+            ptype = AOP_JSON_NULL;
             goto literal;
         }
         goto bad_literal;
@@ -605,6 +613,7 @@ value:
         }
         if (p < e && (ch_class[*p] & CH_WORD))
             return fail(&c, AOP_E_JSON_NUMBER, p, "unexpected character in number");
+        ptype = AOP_JSON_NUMBER;
         goto primitive;
     default:
         return fail(&c, AOP_E_JSON_SYNTAX, p, "a value is expected");
@@ -615,9 +624,9 @@ literal:
         return fail(&c, AOP_E_JSON_NUMBER, p, "unexpected character after literal");
 primitive:
     if (n == cap) goto no_tokens;
-    tok[n].type = JSMN_PRIMITIVE;
-    tok[n].start = (int)(s0 - b);
-    tok[n].end = (int)(p - b);
+    tok[n].type = ptype;
+    tok[n].start = (uint32_t)(s0 - b);
+    tok[n].end = (uint32_t)(p - b);
     tok[n].size = 0;
     n++;
     /* fall through */
@@ -640,7 +649,7 @@ after:
                          : "',' or ']' is expected after an array element");
 
 close:
-    tok[top->tok].end = (int)(p + 1 - b);
+    tok[top->tok].end = (uint32_t)(p + 1 - b);
     p++;
     if (top->obj && nk - top->mark > 1 &&
         (s = check_dups(&c, tok, scr + top->mark, nk - top->mark)) != AOP_OK)
@@ -656,9 +665,9 @@ key:
     q = p + 1;
     if ((s = scan_string(&c, &q, &esc)) != AOP_OK) return s;
     if (n == cap) goto no_tokens;
-    tok[n].type = JSMN_STRING;
-    tok[n].start = (int)(p + 1 - b);
-    tok[n].end = (int)(q - b);
+    tok[n].type = AOP_JSON_STRING;
+    tok[n].start = (uint32_t)(p + 1 - b);
+    tok[n].end = (uint32_t)(q - b);
     tok[n].size = 1;
     tok[top->tok].size++;
     scr[nk++] = esc ? n | KEY_ESC : n; /* nk <= n < cap: every key has a token */
@@ -679,19 +688,33 @@ bad_literal:
 
 no_tokens:
     return aop_error_set(err, AOP_E_JSON_TOKENS, NULL, (long)(p - b),
-                         "token workspace of %u entries is too small (aop_json_tokens_bound(len) "
-                         "always suffices)",
+                         "token workspace of %u entries is too small (aop_json_tokens_needed(buf, "
+                         "len) always suffices)",
                          cap);
+}
+
+const char *aop_json_type_name(aop_json_type_t type) {
+    switch (type) {
+    case AOP_JSON_OBJECT: return "object";
+    case AOP_JSON_ARRAY: return "array";
+    case AOP_JSON_STRING: return "string";
+    case AOP_JSON_NUMBER: return "number";
+    case AOP_JSON_TRUE: return "true";
+    case AOP_JSON_FALSE: return "false";
+    case AOP_JSON_NULL: return "null";
+    case AOP_JSON_UNDEFINED: break;
+    }
+    return "undefined";
 }
 
 /* ---- walking a checked document -------------------------------------------------------------- */
 
 unsigned aop_json_skip(const aop_json_doc_t *doc, unsigned i) {
-    const jsmntok_t *t = doc->tok;
+    const aop_json_tok_t *t = doc->tok;
     const unsigned count = doc->count;
     if (i >= count) return count;
-    if (t[i].type != JSMN_OBJECT && t[i].type != JSMN_ARRAY) return i + 1;
-    const int end = t[i].end;
+    if (t[i].type != AOP_JSON_OBJECT && t[i].type != AOP_JSON_ARRAY) return i + 1;
+    const uint32_t end = t[i].end;
     /* Starts increase in document order: gallop, then bisect, for the first start >= end. */
     unsigned lo = i + 1, hi, step = 1;
     if (lo >= count || t[lo].start >= end) return lo;
@@ -716,7 +739,7 @@ unsigned aop_json_skip(const aop_json_doc_t *doc, unsigned i) {
 }
 
 bool aop_json_str_eq(const aop_json_doc_t *doc, unsigned i, const char *name, size_t name_len) {
-    if (i >= doc->count || doc->tok[i].type != JSMN_STRING) return false;
+    if (i >= doc->count || doc->tok[i].type != AOP_JSON_STRING) return false;
     const char *raw = doc->buf + doc->tok[i].start;
     size_t rl = (size_t)(doc->tok[i].end - doc->tok[i].start);
     /* Unescaping only shortens: a raw string shorter than name never matches, one of the same
@@ -743,24 +766,24 @@ aop_status_t aop_envelope_read(const char *buf, size_t len, const char *member, 
     aop_status_t s = aop_json_parse(buf, len, ws, doc, err);
     if (s != AOP_OK) return s;
 
-    const jsmntok_t *t = doc->tok;
-    if (t[0].type != JSMN_OBJECT)
+    const aop_json_tok_t *t = doc->tok;
+    if (t[0].type != AOP_JSON_OBJECT)
         return aop_error_set(err, AOP_E_ENVELOPE, NULL,
-                             (long)t[0].start - (t[0].type == JSMN_STRING),
+                             (long)t[0].start - (t[0].type == AOP_JSON_STRING),
                              "the body is not a JSON object");
     const size_t mlen = strlen(member);
     unsigned i = 1;
-    for (int k = 0; k < t[0].size; k++) {
+    for (uint32_t k = 0; k < t[0].size; k++) {
         const unsigned v = i + 1;
         if (aop_json_str_eq(doc, i, member, mlen)) {
-            if (t[v].type != JSMN_OBJECT)
+            if (t[v].type != AOP_JSON_OBJECT)
                 return aop_error_set(err, AOP_E_ENVELOPE, member,
-                                     (long)t[v].start - (t[v].type == JSMN_STRING),
+                                     (long)t[v].start - (t[v].type == AOP_JSON_STRING),
                                      "\"%s\" is not an object", member);
             env->payload = aop_strn(buf + t[v].start, (size_t)(t[v].end - t[v].start));
             env->payload_tok = v;
         } else if (aop_json_str_eq(doc, i, "signature", 9)) {
-            if (t[v].type != JSMN_STRING)
+            if (t[v].type != AOP_JSON_STRING)
                 return aop_error_set(err, AOP_E_ENVELOPE, "signature",
                                      (long)t[v].start, "\"signature\" is not a string");
             env->signature = aop_strn(buf + t[v].start, (size_t)(t[v].end - t[v].start));

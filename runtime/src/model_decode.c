@@ -1,4 +1,4 @@
-/* Decoding of any message from its descriptor over a checked jsmn document: zero-copy views
+/* Decoding of any message from its descriptor over a checked JSON document: zero-copy views
  * unescaped in place, then the same validation walk as encoding (strict or lenient). */
 #include <assert.h>
 #include <limits.h>
@@ -77,7 +77,7 @@ static inline bool has_backslash(const char *s, size_t n) {
 
 static const aop_field_desc_t *find_field(const dec_t *k, const aop_msg_desc_t *d, unsigned key,
                                           unsigned *index) {
-    const jsmntok_t *t = &k->doc->tok[key];
+    const aop_json_tok_t *t = &k->doc->tok[key];
     const char *s = k->doc->buf + t->start;
     size_t n = (size_t)(t->end - t->start);
     for (unsigned i = 0; i < d->nfields; i++) {
@@ -101,21 +101,20 @@ static const aop_field_desc_t *find_field(const dec_t *k, const aop_msg_desc_t *
 }
 
 static bool is_null(const dec_t *k, unsigned v) {
-    const jsmntok_t *t = &k->doc->tok[v];
-    return t->type == JSMN_PRIMITIVE && k->doc->buf[t->start] == 'n';
+    return k->doc->tok[v].type == AOP_JSON_NULL;
 }
 
 /* A JSON number with the integer grammar of an amount (the parser checked RFC 8259 already). */
 static bool integer_token(const dec_t *k, unsigned v) {
-    const jsmntok_t *t = &k->doc->tok[v];
-    if (t->type != JSMN_PRIMITIVE) return false;
-    for (int i = t->start; i < t->end; i++)
+    const aop_json_tok_t *t = &k->doc->tok[v];
+    if (t->type != AOP_JSON_NUMBER) return false;
+    for (uint32_t i = t->start; i < t->end; i++)
         if (k->doc->buf[i] < '0' || k->doc->buf[i] > '9') return false;
     return true;
 }
 
 static aop_str_t string_view(dec_t *k, unsigned v) {
-    const jsmntok_t *t = &k->doc->tok[v];
+    const aop_json_tok_t *t = &k->doc->tok[v];
     char *s = k->buf + t->start;
     size_t n = (size_t)(t->end - t->start);
     if (has_backslash(s, n)) n = aop_json_unescape(s, n);
@@ -128,15 +127,15 @@ static aop_status_t decode_obj(dec_t *k, const aop_msg_desc_t *d, unsigned obj, 
 /* *next: set to the token after v's subtree when v is an object that was decoded (else left). */
 static aop_status_t decode_value(dec_t *k, const aop_field_desc_t *f, unsigned v, char *base,
                                  const aop_path_t *p, unsigned *next) {
-    const jsmntok_t *t = &k->doc->tok[v];
+    const aop_json_tok_t *t = &k->doc->tok[v];
     void *at = base + f->offset;
     if (f->kind == AOP_KIND_OBJECT) {
-        if (t->type != JSMN_OBJECT) return bad(k, p, f->name, f->name_len, AOP_E_WRONG_TYPE, v, false);
+        if (t->type != AOP_JSON_OBJECT) return bad(k, p, f->name, f->name_len, AOP_E_WRONG_TYPE, v, false);
         if (f->has_offset >= 0) *(bool *)(void *)(base + f->has_offset) = true;
         aop_path_t sub = {p, f->name, f->name_len};
         return decode_obj(k, f->sub, v, at, &sub, next);
     }
-    if (t->type == JSMN_STRING) {
+    if (t->type == AOP_JSON_STRING) {
         aop_str_t s = string_view(k, v);
         if (f->kind == AOP_KIND_ENUM) {
             aop_enum_val_t *e = at;
@@ -158,7 +157,7 @@ static aop_status_t decode_value(dec_t *k, const aop_field_desc_t *f, unsigned v
  * members have all been walked. */
 static aop_status_t decode_obj(dec_t *k, const aop_msg_desc_t *d, unsigned obj, void *msg,
                                const aop_path_t *p, unsigned *next) {
-    const jsmntok_t *tok = k->doc->tok;
+    const aop_json_tok_t *tok = k->doc->tok;
     char *base = msg;
     uint64_t seen = 0, got = 0; /* got: mandatory objects decoded with the right type */
     assert(d->nfields <= AOP_MAX_FIELDS);
@@ -184,14 +183,14 @@ static aop_status_t decode_obj(dec_t *k, const aop_msg_desc_t *d, unsigned obj, 
                 if (f->flag == AOP_FLAG_M) st = bad(k, p, f->name, f->name_len, AOP_E_NULL_MANDATORY, v, false);
             } else {
                 st = decode_value(k, f, v, base, p, &after);
-                if (st == AOP_OK && tok[v].type == JSMN_OBJECT) got |= (uint64_t)1 << idx;
+                if (st == AOP_OK && tok[v].type == AOP_JSON_OBJECT) got |= (uint64_t)1 << idx;
             }
         }
         if (st != AOP_OK) return st;
         /* a scalar value is one token; a decoded object said where it ends */
         if (after)
             key = after;
-        else if (v < k->doc->count && tok[v].type != JSMN_OBJECT && tok[v].type != JSMN_ARRAY)
+        else if (v < k->doc->count && tok[v].type != AOP_JSON_OBJECT && tok[v].type != AOP_JSON_ARRAY)
             key = v + 1;
         else
             key = aop_json_skip(k->doc, v);
@@ -216,8 +215,8 @@ aop_status_t aop_decode(const aop_msg_desc_t *d, const aop_json_doc_t *doc, unsi
     aop_error_clear(err);
     memset(msg, 0, d->size);
     aop_path_t p = {NULL, root, strlen(root)};
-    if (tok >= doc->count || doc->tok[tok].type != JSMN_OBJECT)
-        return aop_error_set(err, AOP_E_WRONG_TYPE, root, tok < doc->count ? doc->tok[tok].start : -1,
+    if (tok >= doc->count || doc->tok[tok].type != AOP_JSON_OBJECT)
+        return aop_error_set(err, AOP_E_WRONG_TYPE, root, tok < doc->count ? (long)doc->tok[tok].start : -1L,
                              "%s is not a JSON object", root);
     dec_t k = {doc, buf, msg, strict, warnings, err};
     unsigned next;

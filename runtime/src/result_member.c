@@ -1,6 +1,7 @@
 /* Members of a verified response that the schema does not know, read by path. The copy of the
  * payload kept by the client is parsed again on each lookup: lookups are rare, and a result
  * that nobody reads this way pays nothing. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,25 +10,24 @@
 #include "client_internal.h"
 
 static aop_member_type_t type_of(const aop_json_doc_t *doc, unsigned i) {
-    switch (doc->tok[i].type) {
-    case JSMN_OBJECT: return AOP_MEMBER_OBJECT;
-    case JSMN_ARRAY: return AOP_MEMBER_ARRAY;
-    case JSMN_STRING: return AOP_MEMBER_STRING;
-    default: break;
+    switch ((aop_json_type_t)doc->tok[i].type) {
+    case AOP_JSON_OBJECT: return AOP_MEMBER_OBJECT;
+    case AOP_JSON_ARRAY: return AOP_MEMBER_ARRAY;
+    case AOP_JSON_STRING: return AOP_MEMBER_STRING;
+    case AOP_JSON_TRUE:
+    case AOP_JSON_FALSE: return AOP_MEMBER_BOOL;
+    case AOP_JSON_NULL: return AOP_MEMBER_NULL;
+    case AOP_JSON_NUMBER:
+    case AOP_JSON_UNDEFINED: break;
     }
-    switch (doc->buf[doc->tok[i].start]) {
-    case 't':
-    case 'f': return AOP_MEMBER_BOOL;
-    case 'n': return AOP_MEMBER_NULL;
-    default: return AOP_MEMBER_NUMBER;
-    }
+    return AOP_MEMBER_NUMBER; /* a checked document holds no undefined token */
 }
 
 /* The value of member name[0..n) of the object at token obj, or 0 (token 0 is the root and
  * never a member's value). */
 static unsigned find_member(const aop_json_doc_t *doc, unsigned obj, const char *name, size_t n) {
     unsigned i = obj + 1;
-    for (int k = 0; k < doc->tok[obj].size; k++) {
+    for (uint32_t k = 0; k < doc->tok[obj].size; k++) {
         if (aop_json_str_eq(doc, i, name, n)) return i + 1;
         i = aop_json_skip(doc, i + 1);
     }
@@ -35,7 +35,7 @@ static unsigned find_member(const aop_json_doc_t *doc, unsigned obj, const char 
 }
 
 static unsigned find_element(const aop_json_doc_t *doc, unsigned arr, unsigned long index) {
-    if ((unsigned long)doc->tok[arr].size <= index) return 0;
+    if (doc->tok[arr].size <= index) return 0;
     unsigned i = arr + 1;
     for (unsigned long k = 0; k < index; k++) i = aop_json_skip(doc, i);
     return i;
@@ -48,14 +48,14 @@ static unsigned walk(const aop_json_doc_t *doc, const char *path, aop_error_t *e
     for (;;) {
         size_t n = strcspn(p, ".[");
         if (n == 0) return aop_error_set(err, AOP_E_INVALID_ARG, path, -1, "empty member name in the path"), 0;
-        if (doc->tok[at].type != JSMN_OBJECT || !(at = find_member(doc, at, p, n))) break;
+        if (doc->tok[at].type != AOP_JSON_OBJECT || !(at = find_member(doc, at, p, n))) break;
         p += n;
         while (*p == '[') {
             char *end;
             unsigned long index = strtoul(p + 1, &end, 10);
             if (end == p + 1 || *end != ']' || p[1] == '-' || p[1] == '+')
                 return aop_error_set(err, AOP_E_INVALID_ARG, path, -1, "an index is [digits]"), 0;
-            if (doc->tok[at].type != JSMN_ARRAY || !(at = find_element(doc, at, index))) goto missing;
+            if (doc->tok[at].type != AOP_JSON_ARRAY || !(at = find_element(doc, at, index))) goto missing;
             p = end + 1;
         }
         if (*p == '\0') return at;
@@ -77,7 +77,7 @@ aop_status_t aop_result_member(aop_result_t *r, const char *path, aop_member_t *
     result_impl_t *impl = (result_impl_t *)r;
     aop_json_ws_t ws = {0};
     aop_json_doc_t doc;
-    aop_status_t st = aop_json_ws_alloc(&ws, r->response_text.len, err);
+    aop_status_t st = aop_json_ws_alloc(&ws, r->response_text.ptr, r->response_text.len, err);
     if (st == AOP_OK) st = aop_json_parse(r->response_text.ptr, r->response_text.len, &ws, &doc, err);
     unsigned at = st == AOP_OK ? walk(&doc, path, err) : 0;
     if (st == AOP_OK && at == 0) st = err ? err->code : AOP_E_MISSING;

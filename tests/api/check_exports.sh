@@ -22,6 +22,11 @@ while read -r sym; do
     *) echo "exported without the aop_ prefix: $sym"; bad=$((bad + 1)) ;;
     esac
 done <"$tmp/exported"
+# ...and every declaration marked AOP_API is exported (a hidden one would not link from the .so).
+grep -h '^AOP_API' "$tmp/headers" | sed -E 's/^[^(\[;]*[^a-z0-9_](aop_[a-z0-9_]+) *[(\[;].*/\1/' | sort -u >"$tmp/declared"
+while read -r sym; do
+    grep -qx "$sym" "$tmp/exported" || { echo "declared AOP_API but not exported: $sym"; bad=$((bad + 1)); }
+done <"$tmp/declared"
 hidden=$("$readelf" -sW "$archive" | awk '$6 == "HIDDEN" && $7 != "UND"' | wc -l)
-echo "$count exported symbols, $hidden hidden; $bad not documented API"
+echo "$count exported symbols ($(wc -l <"$tmp/declared") declared AOP_API), $hidden hidden; $bad mismatches"
 [ "$bad" -eq 0 ]

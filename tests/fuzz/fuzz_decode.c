@@ -32,7 +32,7 @@ static aop_status_t decode(char *body, size_t len, void *msg, aop_warnings_t *w,
     aop_json_ws_t ws = {0};
     aop_json_doc_t doc;
     aop_envelope_t env;
-    aop_status_t st = aop_json_ws_alloc(&ws, len, err);
+    aop_status_t st = aop_json_ws_alloc(&ws, body, len, err);
     if (st == AOP_OK) st = aop_envelope_read(body, len, MEMBER, &ws, &doc, &env, err);
     if (st == AOP_OK) st = aop_decode(d, &doc, env.payload_tok, body, msg, MEMBER, STRICT, w, err);
     aop_json_ws_free(&ws);

@@ -172,7 +172,7 @@ int main(void) {
     /* a configuration error frees what it built */
     aop_client_config_t bad;
     aop_client_config_init(&bad);
-    bad.gateway_url = "https://open-sea.alipay.com";
+    bad.gateway_url = AOP_HOST_PRODUCTION;
     bad.client_id = "x";
     bad.private_key_file = AOP_TEST_DATA "/merchant.pkcs8.pem";
     bad.alipay_public_key_file = AOP_TEST_DATA "/merchant.spki.pem";

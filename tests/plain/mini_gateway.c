@@ -119,7 +119,7 @@ static bool remove_member(aop_buf_t *b, const char *path) {
     aop_json_doc_t doc;
     aop_error_t err;
     bool ok = false;
-    if (aop_json_ws_alloc(&ws, b->len, &err) != AOP_OK) return false;
+    if (aop_json_ws_alloc(&ws, b->data, b->len, &err) != AOP_OK) return false;
     if (aop_json_parse(b->data, b->len, &ws, &doc, &err) != AOP_OK) goto out;
     const char *p = strchr(path, '.'); /* skip the root name */
     unsigned obj = 0, key = 0, val = 0;
@@ -127,10 +127,10 @@ static bool remove_member(aop_buf_t *b, const char *path) {
         const char *name = p + 1;
         p = strchr(name, '.');
         size_t n = p ? (size_t)(p - name) : strlen(name);
-        if (doc.tok[obj].type != JSMN_OBJECT) goto out;
+        if (doc.tok[obj].type != AOP_JSON_OBJECT) goto out;
         bool found = false;
         unsigned k = obj + 1;
-        for (int m = 0; m < doc.tok[obj].size; m++) {
+        for (uint32_t m = 0; m < doc.tok[obj].size; m++) {
             if (aop_json_str_eq(&doc, k, name, n)) {
                 key = k;
                 val = k + 1;
@@ -144,7 +144,7 @@ static bool remove_member(aop_buf_t *b, const char *path) {
     }
     if (!val) goto out;
     size_t from = (size_t)doc.tok[key].start - 1;
-    size_t to = (size_t)doc.tok[val].end + (doc.tok[val].type == JSMN_STRING);
+    size_t to = (size_t)doc.tok[val].end + (doc.tok[val].type == AOP_JSON_STRING);
     size_t after = to;
     while (after < b->len && (b->data[after] == ' ' || b->data[after] == '\n')) after++;
     if (after < b->len && b->data[after] == ',') {
@@ -414,7 +414,7 @@ static enum MHD_Result answer(gw_t *g, struct MHD_Connection *c, const char *url
     aop_error_t err;
     any_request_t rq;
     memset(&rq, 0, sizeof rq);
-    if (body->len && aop_json_ws_alloc(&ws, body->len, &err) == AOP_OK) {
+    if (body->len && aop_json_ws_alloc(&ws, body->data, body->len, &err) == AOP_OK) {
         rec.envelope = aop_envelope_read(body->data, body->len, "request", &ws, &doc, &env, &err);
         if (rec.envelope == AOP_OK) {
             rec.payload_off = (size_t)(env.payload.ptr - body->data);

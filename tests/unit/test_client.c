@@ -798,7 +798,7 @@ Test(client, borrowed_transport_and_default_deadlines) {
     fake_transport_t f = {{fake_post, fake_destroy, NULL}, 0, 0, 0, ""};
     f.base.ctx = &f;
     aop_client_config_t cfg = base_config();
-    cfg.gateway_url = "https://open-sea.alipay.com/";
+    cfg.gateway_url = "https://open-sea.alipay.com/api/";
     cfg.transport = &f.base;
     aop_client_t *c = client_with(&cfg);
     static const struct {
@@ -816,7 +816,7 @@ Test(client, borrowed_transport_and_default_deadlines) {
         cr_assert_eq(r->latency_ms, 3);
         cr_assert_eq(f.deadline_ms, want[i].deadline, "%s", want[i].fn->name);
         char url[256];
-        snprintf(url, sizeof url, "https://open-sea.alipay.com%s", want[i].fn->path);
+        snprintf(url, sizeof url, "https://open-sea.alipay.com/api%s", want[i].fn->path);
         cr_assert_str_eq(f.url, url);
         aop_result_free(r);
         free(rq);
@@ -1189,6 +1189,36 @@ Test(client, keys_from_memory_and_bare_base64) {
     aop_client_free(c);
     free(priv);
     free(pub);
+}
+
+Test(client, known_gateway_without_its_path_prefix_is_refused) {
+    static const struct {
+        const char *url, *fix;
+    } refused[] = {{"https://open-sea.alipay.com", AOP_HOST_PRODUCTION},
+                   {"https://open-sea.alipay.com/", AOP_HOST_PRODUCTION},
+                   {"https://OPEN-NA.alipay.com/alipay", AOP_HOST_NORTH_AMERICA},
+                   {"https://isupergw.alipaydev.com", AOP_HOST_SANDBOX}};
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        aop_client_config_t cfg = base_config();
+        cfg.gateway_url = refused[i].url;
+        aop_client_t *c = NULL;
+        aop_error_t err;
+        cr_assert_eq(aop_client_new(&cfg, &c, &err), AOP_E_CONFIG, "%s", refused[i].url);
+        cr_assert_null(c);
+        cr_assert_str_eq(err.path, "gateway_url");
+        cr_assert_not_null(strstr(err.msg, refused[i].fix), "%s: %s", refused[i].url, err.msg);
+    }
+    static const char *const accepted[] = {AOP_HOST_PRODUCTION, AOP_HOST_PRODUCTION "/", AOP_HOST_NORTH_AMERICA,
+                                           AOP_HOST_SANDBOX, "https://open-sea.alipay.com.example.org",
+                                           "https://gateway.example.org"};
+    for (size_t i = 0; i < sizeof accepted / sizeof accepted[0]; i++) {
+        aop_client_config_t cfg = base_config();
+        cfg.gateway_url = accepted[i];
+        aop_client_t *c = NULL;
+        aop_error_t err;
+        cr_assert_eq(aop_client_new(&cfg, &c, &err), AOP_OK, "%s: %s", accepted[i], err.msg);
+        aop_client_free(c);
+    }
 }
 
 /* ---- the event hook ------------------------------------------------------------------------ */

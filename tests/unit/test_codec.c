@@ -8,7 +8,7 @@
 #include "aop/protocol.h"
 #include "support.h"
 
-static jsmntok_t toks[8192];
+static aop_json_tok_t toks[8192];
 static unsigned scratch[8192];
 
 typedef struct {

@@ -11,19 +11,22 @@
 #include <string.h>
 #include <time.h>
 
-/* jsmn itself, as the reference for the token layout (json.c produces the same tokens). */
+/* jsmn itself, as the reference for the token layout (json.c produces the same offsets and sizes
+ * in its own token type). Only this test includes it: the library's headers do not. */
 #define JSMN_STATIC
 #define JSMN_STRICT
 #include <jsmn.h>
 
+#include "aop/envelope.h"
 #include "aop/json.h"
 #include "support.h"
 
 /* ---------------------------------------------------------------------------------------------
  * Helpers */
 
-#define BIG_CAP (AOP_JSON_MAX_BODY / 2 + 2)
-static jsmntok_t g_tok[BIG_CAP];
+/* At least aop_json_tokens_bound(AOP_JSON_MAX_BODY) (checked in json_tokens.bound_is_always_enough) */
+#define BIG_CAP (AOP_JSON_MAX_BODY / 2 + 2 + AOP_JSON_MAX_DEPTH)
+static aop_json_tok_t g_tok[BIG_CAP];
 static unsigned g_scr[BIG_CAP];
 static jsmntok_t g_ref[BIG_CAP];
 
@@ -32,17 +35,50 @@ static aop_json_ws_t big_ws(void) {
     return ws;
 }
 
+/* One parse of s[0..n) with a workspace of cap entries: on the heap unless it is the largest (so
+ * ASan sees a write past cap). */
+static aop_status_t parse_cap(const char *s, size_t n, unsigned cap, aop_error_t *err, unsigned *count) {
+    aop_json_ws_t ws = {g_tok, g_scr, cap};
+    if (cap < BIG_CAP) {
+        ws.tok = malloc(sizeof *ws.tok * (cap ? cap : 1));
+        ws.scratch = malloc(sizeof *ws.scratch * (cap ? cap : 1));
+        cr_assert(ws.tok && ws.scratch);
+    }
+    aop_json_doc_t doc;
+    aop_error_clear(err);
+    aop_status_t st = aop_json_parse(s, n, &ws, &doc, err);
+    *count = doc.count;
+    if (cap < BIG_CAP) {
+        free(ws.tok);
+        free(ws.scratch);
+    }
+    return st;
+}
+
 /* Parses a private copy of exactly n bytes (so ASan sees any read past the end) with a workspace of
- * aop_json_tokens_bound(n) entries. */
+ * aop_json_tokens_needed entries (what aop_json_ws_alloc reserves), then with
+ * aop_json_tokens_bound(n) and with the largest workspace: all three must agree, so neither size
+ * ever turns a body's real error into AOP_E_JSON_TOKENS (or loses a valid body). */
 static aop_status_t check_n(const char *s, size_t n, aop_error_t *err, unsigned *count) {
     char *copy = malloc(n ? n : 1);
     cr_assert_not_null(copy);
     if (n) memcpy(copy, s, n);
-    aop_json_ws_t ws = {g_tok, g_scr, aop_json_tokens_bound(n)};
-    aop_json_doc_t doc;
-    aop_error_clear(err);
-    aop_status_t st = aop_json_parse(copy, n, &ws, &doc, err);
-    if (count) *count = doc.count;
+    const unsigned needed = aop_json_tokens_needed(copy, n);
+    cr_assert_geq(needed, 1);
+    cr_assert_leq(needed, aop_json_tokens_bound(n));
+    unsigned c0 = 0, c1 = 0, c2 = 0;
+    aop_error_t e1, e2;
+    aop_status_t st = parse_cap(copy, n, needed, err, &c0);
+    aop_status_t st1 = parse_cap(copy, n, aop_json_tokens_bound(n), &e1, &c1);
+    aop_status_t st2 = parse_cap(copy, n, BIG_CAP, &e2, &c2);
+    cr_assert_eq(st, st2, "%.*s: %s with tokens_needed = %u, %s with room for all", (int)(n > 200 ? 200 : n),
+                 s, aop_status_name(st), needed, aop_status_name(st2));
+    cr_assert_eq(st1, st2, "%.*s: %s with tokens_bound, %s with room for all", (int)(n > 200 ? 200 : n), s,
+                 aop_status_name(st1), aop_status_name(st2));
+    cr_assert_eq(err->offset, e2.offset);
+    cr_assert_eq(e1.offset, e2.offset);
+    cr_assert(c0 == c2 && c1 == c2);
+    if (count) *count = c0;
     free(copy);
     return st;
 }
@@ -56,22 +92,49 @@ static aop_status_t parse_doc(const char *s, size_t n, aop_json_doc_t *doc, aop_
     return aop_json_parse(s, n, &ws, doc, err);
 }
 
-/* jsmn 1.1.0 (strict) must produce exactly our tokens for a valid document. jsmn refuses a
- * top-level scalar that ends the input; those are skipped. */
+/* Our type of a token jsmn found: its PRIMITIVE is our NUMBER, TRUE, FALSE or NULL, told apart
+ * by the first byte (jsmn checked the rest). */
+static aop_json_type_t from_jsmn(const jsmntok_t *t, const char *s) {
+    switch (t->type) {
+    case JSMN_OBJECT: return AOP_JSON_OBJECT;
+    case JSMN_ARRAY: return AOP_JSON_ARRAY;
+    case JSMN_STRING: return AOP_JSON_STRING;
+    case JSMN_PRIMITIVE:
+        return s[t->start] == 't' ? AOP_JSON_TRUE
+               : s[t->start] == 'f' ? AOP_JSON_FALSE
+               : s[t->start] == 'n' ? AOP_JSON_NULL
+                                    : AOP_JSON_NUMBER;
+    default: return AOP_JSON_UNDEFINED;
+    }
+}
+
+/* jsmn 1.1.0 (strict) must produce exactly our tokens for a valid document, field by field. jsmn
+ * refuses a top-level scalar that ends the input; those are skipped. */
 static void expect_jsmn_layout(const char *s, size_t n, const aop_json_doc_t *doc) {
     jsmn_parser p;
     jsmn_init(&p);
     int r = jsmn_parse(&p, s, n, g_ref, BIG_CAP);
-    if (r < 0 && doc->count >= 1 && doc->tok[0].type != JSMN_OBJECT && doc->tok[0].type != JSMN_ARRAY)
+    if (r < 0 && doc->count >= 1 && doc->tok[0].type != AOP_JSON_OBJECT && doc->tok[0].type != AOP_JSON_ARRAY)
         return;
     cr_assert_eq(r, (int)doc->count, "jsmn found %d tokens, we found %u in %.*s", r, doc->count,
                  (int)(n > 200 ? 200 : n), s);
     for (unsigned i = 0; i < doc->count; i++) {
-        cr_assert_eq(g_ref[i].type, doc->tok[i].type, "token %u type", i);
-        cr_assert_eq(g_ref[i].start, doc->tok[i].start, "token %u start", i);
-        cr_assert_eq(g_ref[i].end, doc->tok[i].end, "token %u end", i);
-        cr_assert_eq(g_ref[i].size, doc->tok[i].size, "token %u size", i);
+        cr_assert_geq(g_ref[i].start, 0, "token %u start", i);
+        cr_assert_geq(g_ref[i].end, 0, "token %u end", i);
+        cr_assert_geq(g_ref[i].size, 0, "token %u size", i);
+        cr_assert_eq(from_jsmn(&g_ref[i], s), doc->tok[i].type, "token %u type", i);
+        cr_assert_eq((uint32_t)g_ref[i].start, doc->tok[i].start, "token %u start", i);
+        cr_assert_eq((uint32_t)g_ref[i].end, doc->tok[i].end, "token %u end", i);
+        cr_assert_eq((uint32_t)g_ref[i].size, doc->tok[i].size, "token %u size", i);
     }
+}
+
+/* Empty objects and arrays: each one is a token more in aop_json_tokens_needed. */
+static unsigned empty_containers(const aop_json_doc_t *doc) {
+    unsigned k = 0;
+    for (unsigned i = 0; i < doc->count; i++)
+        k += (doc->tok[i].type == AOP_JSON_OBJECT || doc->tok[i].type == AOP_JSON_ARRAY) && doc->tok[i].size == 0;
+    return k;
 }
 
 /* with_jsmn: also compare with jsmn's tokens (quadratic in jsmn: not for huge documents) */
@@ -85,6 +148,7 @@ static void expect_valid_x(const char *s, size_t n, int with_jsmn) {
     aop_json_doc_t doc;
     cr_assert_eq(parse_doc(s, n, &doc, &err), AOP_OK);
     cr_assert_eq(doc.count, count);
+    cr_assert_eq(aop_json_tokens_needed(s, n), count + empty_containers(&doc), "%.*s", (int)(n > 300 ? 300 : n), s);
     if (with_jsmn) expect_jsmn_layout(s, n, &doc);
 }
 
@@ -194,7 +258,7 @@ Test(json_valid, top_level_scalars) {
     aop_error_t err;
     cr_assert_eq(parse_doc(" 12 ", 4, &doc, &err), AOP_OK);
     cr_assert_eq(doc.count, 1);
-    cr_assert_eq(doc.tok[0].type, JSMN_PRIMITIVE);
+    cr_assert_eq(doc.tok[0].type, AOP_JSON_NUMBER);
     cr_assert_eq(doc.tok[0].start, 1);
     cr_assert_eq(doc.tok[0].end, 3);
 }
@@ -217,13 +281,13 @@ Test(json_valid, token_layout) {
     aop_error_t err;
     cr_assert_eq(parse_doc(s, strlen(s), &doc, &err), AOP_OK);
     const struct {
-        jsmntype_t type;
-        int start, end, size;
+        aop_json_type_t type;
+        uint32_t start, end, size;
     } want[] = {
-        {JSMN_OBJECT, 0, 33, 2},     {JSMN_STRING, 2, 3, 1},     {JSMN_ARRAY, 5, 23, 3},
-        {JSMN_PRIMITIVE, 6, 7, 0},   {JSMN_STRING, 9, 10, 0},    {JSMN_OBJECT, 12, 22, 1},
-        {JSMN_STRING, 14, 15, 1},    {JSMN_PRIMITIVE, 17, 21, 0}, {JSMN_STRING, 25, 26, 1},
-        {JSMN_PRIMITIVE, 28, 32, 0},
+        {AOP_JSON_OBJECT, 0, 33, 2},  {AOP_JSON_STRING, 2, 3, 1}, {AOP_JSON_ARRAY, 5, 23, 3},
+        {AOP_JSON_NUMBER, 6, 7, 0},   {AOP_JSON_STRING, 9, 10, 0}, {AOP_JSON_OBJECT, 12, 22, 1},
+        {AOP_JSON_STRING, 14, 15, 1}, {AOP_JSON_NULL, 17, 21, 0},  {AOP_JSON_STRING, 25, 26, 1},
+        {AOP_JSON_TRUE, 28, 32, 0},
     };
     cr_assert_eq(doc.count, sizeof want / sizeof *want);
     for (unsigned i = 0; i < doc.count; i++) {
@@ -771,6 +835,19 @@ Test(json_limits, depth) {
     free(b.p);
 }
 
+/* A body cut short inside many containers that never closed holds more tokens than half its
+ * length: its error is still the end of the input, with every workspace size check_n tries. */
+Test(json_limits, cut_short_while_deep) {
+    for (unsigned d = 1; d <= AOP_JSON_MAX_DEPTH; d++) {
+        sbuf_t b = {0};
+        for (unsigned i = 0; i < d; i++) sb_puts(&b, i % 2 ? "{\"\":" : "[");
+        expect_error_n(b.p, b.n, AOP_E_JSON_SYNTAX, (long)b.n);
+        sb_puts(&b, "1");
+        expect_error_n(b.p, b.n, AOP_E_JSON_SYNTAX, (long)b.n);
+        free(b.p);
+    }
+}
+
 Test(json_limits, very_deep_is_an_error_not_a_crash) {
     size_t n = 1000000;
     char *s = malloc(n);
@@ -869,6 +946,7 @@ Test(json_tokens, bound_is_always_enough) {
     /* no overflow for absurd lengths (those bodies are refused anyway) */
     cr_assert_eq(aop_json_tokens_bound((size_t)-1), aop_json_tokens_bound(AOP_JSON_MAX_BODY));
     cr_assert_geq(aop_json_tokens_bound(AOP_JSON_MAX_BODY), AOP_JSON_MAX_BODY / 2 + 1);
+    cr_assert_leq(aop_json_tokens_bound(AOP_JSON_MAX_BODY), BIG_CAP);
 }
 
 Test(json_tokens, too_few) {
@@ -881,7 +959,7 @@ Test(json_tokens, too_few) {
     const unsigned need = doc.count;
     cr_assert_eq(need, 10);
     for (unsigned cap = 0; cap <= need; cap++) {
-        jsmntok_t *t = malloc(sizeof *t * (cap ? cap : 1));
+        aop_json_tok_t *t = malloc(sizeof *t * (cap ? cap : 1));
         unsigned *sc = malloc(sizeof *sc * (cap ? cap : 1));
         aop_json_ws_t small = {t, sc, cap};
         aop_error_clear(&err);
@@ -1053,9 +1131,9 @@ Test(json_walk, object_member_walk) {
     aop_error_t err;
     cr_assert_eq(parse_doc(s, strlen(s), &doc, &err), AOP_OK);
     const char *names[] = {"a", "b", "c", "d"};
-    const jsmntype_t types[] = {JSMN_OBJECT, JSMN_ARRAY, JSMN_STRING, JSMN_OBJECT};
+    const aop_json_type_t types[] = {AOP_JSON_OBJECT, AOP_JSON_ARRAY, AOP_JSON_STRING, AOP_JSON_OBJECT};
     unsigned i = 1;
-    for (int k = 0; k < doc.tok[0].size; k++) {
+    for (uint32_t k = 0; k < doc.tok[0].size; k++) {
         cr_assert(aop_json_str_eq(&doc, i, names[k], 1));
         cr_assert_eq(doc.tok[i].size, 1);
         cr_assert_eq(doc.tok[i + 1].type, types[k]);
@@ -1195,7 +1273,7 @@ static void expect_envelope_file(const char *envelope, const char *member, const
     cr_assert_not_null(env.signature.ptr);
     cr_assert_eq(env.signature.len, gn);
     cr_assert(memcmp(env.signature.ptr, sig, gn) == 0);
-    cr_assert_eq(doc.tok[env.payload_tok].type, JSMN_OBJECT);
+    cr_assert_eq(doc.tok[env.payload_tok].type, AOP_JSON_OBJECT);
     cr_assert_eq(body + doc.tok[env.payload_tok].start, env.payload.ptr);
     cr_assert(aop_json_str_eq(&doc, env.payload_tok - 1, member, strlen(member)));
     free(body);

@@ -66,7 +66,7 @@ typedef enum {
 /** Number of values of aop_acquirement_status_enum_t (AOP_ACQUIREMENT_STATUS_ENUM_UNKNOWN not counted). */
 #define AOP_ACQUIREMENT_STATUS_ENUM_COUNT 5
 /** Descriptor of AcquirementStatusEnum (texts, lookup order). */
-extern const aop_enum_desc_t aop_acquirement_status_enum_desc;
+AOP_API extern const aop_enum_desc_t aop_acquirement_status_enum_desc;
 /** The JSON text of v; NULL for AOP_ACQUIREMENT_STATUS_ENUM_UNKNOWN or an out-of-range value. */
 static inline const char *aop_acquirement_status_enum_to_string(aop_acquirement_status_enum_t v) { return aop_enum_text(&aop_acquirement_status_enum_desc, (int)v); }
 /** The value whose text is s[0..n) (exact, case-sensitive); AOP_ACQUIREMENT_STATUS_ENUM_UNKNOWN when none. */
@@ -80,7 +80,7 @@ typedef enum {
 /** Number of values of aop_offline_code_type_enum_t (AOP_OFFLINE_CODE_TYPE_ENUM_UNKNOWN not counted). */
 #define AOP_OFFLINE_CODE_TYPE_ENUM_COUNT 1
 /** Descriptor of OfflineCodeTypeEnum (texts, lookup order). */
-extern const aop_enum_desc_t aop_offline_code_type_enum_desc;
+AOP_API extern const aop_enum_desc_t aop_offline_code_type_enum_desc;
 /** The JSON text of v; NULL for AOP_OFFLINE_CODE_TYPE_ENUM_UNKNOWN or an out-of-range value. */
 static inline const char *aop_offline_code_type_enum_to_string(aop_offline_code_type_enum_t v) { return aop_enum_text(&aop_offline_code_type_enum_desc, (int)v); }
 /** The value whose text is s[0..n) (exact, case-sensitive); AOP_OFFLINE_CODE_TYPE_ENUM_UNKNOWN when none. */
@@ -95,7 +95,7 @@ typedef enum {
 /** Number of values of aop_os_type_enum_t (AOP_OS_TYPE_ENUM_UNKNOWN not counted). */
 #define AOP_OS_TYPE_ENUM_COUNT 2
 /** Descriptor of OsTypeEnum (texts, lookup order). */
-extern const aop_enum_desc_t aop_os_type_enum_desc;
+AOP_API extern const aop_enum_desc_t aop_os_type_enum_desc;
 /** The JSON text of v; NULL for AOP_OS_TYPE_ENUM_UNKNOWN or an out-of-range value. */
 static inline const char *aop_os_type_enum_to_string(aop_os_type_enum_t v) { return aop_enum_text(&aop_os_type_enum_desc, (int)v); }
 /** The value whose text is s[0..n) (exact, case-sensitive); AOP_OS_TYPE_ENUM_UNKNOWN when none. */
@@ -109,7 +109,7 @@ typedef enum {
 /** Number of values of aop_product_code_enum_t (AOP_PRODUCT_CODE_ENUM_UNKNOWN not counted). */
 #define AOP_PRODUCT_CODE_ENUM_COUNT 1
 /** Descriptor of ProductCodeEnum (texts, lookup order). */
-extern const aop_enum_desc_t aop_product_code_enum_desc;
+AOP_API extern const aop_enum_desc_t aop_product_code_enum_desc;
 /** The JSON text of v; NULL for AOP_PRODUCT_CODE_ENUM_UNKNOWN or an out-of-range value. */
 static inline const char *aop_product_code_enum_to_string(aop_product_code_enum_t v) { return aop_enum_text(&aop_product_code_enum_desc, (int)v); }
 /** The value whose text is s[0..n) (exact, case-sensitive); AOP_PRODUCT_CODE_ENUM_UNKNOWN when none. */
@@ -125,7 +125,7 @@ typedef enum {
 /** Number of values of aop_result_status_enum_t (AOP_RESULT_STATUS_ENUM_UNKNOWN not counted). */
 #define AOP_RESULT_STATUS_ENUM_COUNT 3
 /** Descriptor of ResultStatusEnum (texts, lookup order). */
-extern const aop_enum_desc_t aop_result_status_enum_desc;
+AOP_API extern const aop_enum_desc_t aop_result_status_enum_desc;
 /** The JSON text of v; NULL for AOP_RESULT_STATUS_ENUM_UNKNOWN or an out-of-range value. */
 static inline const char *aop_result_status_enum_to_string(aop_result_status_enum_t v) { return aop_enum_text(&aop_result_status_enum_desc, (int)v); }
 /** The value whose text is s[0..n) (exact, case-sensitive); AOP_RESULT_STATUS_ENUM_UNKNOWN when none. */
@@ -148,7 +148,7 @@ typedef enum {
 /** Number of values of aop_site_enum_t (AOP_SITE_ENUM_UNKNOWN not counted). */
 #define AOP_SITE_ENUM_COUNT 10
 /** Descriptor of SiteEnum (texts, lookup order). */
-extern const aop_enum_desc_t aop_site_enum_desc;
+AOP_API extern const aop_enum_desc_t aop_site_enum_desc;
 /** The JSON text of v; NULL for AOP_SITE_ENUM_UNKNOWN or an out-of-range value. */
 static inline const char *aop_site_enum_to_string(aop_site_enum_t v) { return aop_enum_text(&aop_site_enum_desc, (int)v); }
 /** The value whose text is s[0..n) (exact, case-sensitive); AOP_SITE_ENUM_UNKNOWN when none. */
@@ -165,7 +165,7 @@ typedef enum {
 /** Number of values of aop_terminal_type_enum_t (AOP_TERMINAL_TYPE_ENUM_UNKNOWN not counted). */
 #define AOP_TERMINAL_TYPE_ENUM_COUNT 4
 /** Descriptor of TerminalTypeEnum (texts, lookup order). */
-extern const aop_enum_desc_t aop_terminal_type_enum_desc;
+AOP_API extern const aop_enum_desc_t aop_terminal_type_enum_desc;
 /** The JSON text of v; NULL for AOP_TERMINAL_TYPE_ENUM_UNKNOWN or an out-of-range value. */
 static inline const char *aop_terminal_type_enum_to_string(aop_terminal_type_enum_t v) { return aop_enum_text(&aop_terminal_type_enum_desc, (int)v); }
 /** The value whose text is s[0..n) (exact, case-sensitive); AOP_TERMINAL_TYPE_ENUM_UNKNOWN when none. */
@@ -302,7 +302,7 @@ typedef struct {
     aop_str_t sign_type; /**< Only in the newer publicapi profile (2.0.4); RSA2 when absent. JSON "signType", text of at most 64 UTF-16 units, no control character when sent. Optional. A view; ptr NULL = absent. */
 } aop_request_head_t;
 /** Descriptor of aop_request_head_t, read by the engine (aop_validate, aop_encode, aop_decode). */
-extern const aop_msg_desc_t aop_request_head_desc;
+AOP_API extern const aop_msg_desc_t aop_request_head_desc;
 
 /** Head of every response [seed]; respTime in place of reqTime, both names are read. JSON object (schema type ResponseHead). */
 typedef struct {
@@ -315,7 +315,7 @@ typedef struct {
     aop_str_t sign_type; /**< JSON "signType", text of at most 64 UTF-16 units, no control character when sent. Optional. A view; ptr NULL = absent. */
 } aop_response_head_t;
 /** Descriptor of aop_response_head_t, read by the engine (aop_validate, aop_encode, aop_decode). */
-extern const aop_msg_desc_t aop_response_head_desc;
+AOP_API extern const aop_msg_desc_t aop_response_head_desc;
 
 /** An amount in minor units of a currency (\$1.00 is "100"). JSON object (schema type Money). */
 typedef struct {
@@ -323,7 +323,7 @@ typedef struct {
     aop_str_t value; /**< JSON "value", amount in minor units: at most 16 digits, no sign, no leading zero. Mandatory. A view; ptr NULL = absent. [guess] at most 16 digits. */
 } aop_money_t;
 /** Descriptor of aop_money_t, read by the engine (aop_validate, aop_encode, aop_decode). */
-extern const aop_msg_desc_t aop_money_desc;
+AOP_API extern const aop_msg_desc_t aop_money_desc;
 
 /** What is being paid for. JSON object (schema type Order). */
 typedef struct {
@@ -332,7 +332,7 @@ typedef struct {
     aop_str_t order_detail; /**< JSON "orderDetail", text of at most 2048 UTF-16 units, no control character when sent. Optional. A view; ptr NULL = absent. [guess] max length 2048. */
 } aop_order_t;
 /** Descriptor of aop_order_t, read by the engine (aop_validate, aop_encode, aop_decode). */
-extern const aop_msg_desc_t aop_order_desc;
+AOP_API extern const aop_msg_desc_t aop_order_desc;
 
 /** Device environment of the customer's request. JSON object (schema type EnvInfo). [guess] all fields optional, reconstructed from the seed's sample and sibling APIs. */
 typedef struct {
@@ -351,7 +351,7 @@ typedef struct {
     aop_str_t extend_info; /**< JSON "extendInfo", text of at most 2048 UTF-16 units, no control character when sent. Optional. A view; ptr NULL = absent. */
 } aop_env_info_t;
 /** Descriptor of aop_env_info_t, read by the engine (aop_validate, aop_encode, aop_decode). */
-extern const aop_msg_desc_t aop_env_info_desc;
+AOP_API extern const aop_msg_desc_t aop_env_info_desc;
 
 /** The result of a call. JSON object (schema type ResultInfo). */
 typedef struct {
@@ -361,7 +361,7 @@ typedef struct {
     aop_str_t result_msg; /**< JSON "resultMsg", text of at most 256 UTF-16 units, no control character when sent. Optional. A view; ptr NULL = absent. [guess] max length 256. */
 } aop_result_info_t;
 /** Descriptor of aop_result_info_t, read by the engine (aop_validate, aop_encode, aop_decode). */
-extern const aop_msg_desc_t aop_result_info_desc;
+AOP_API extern const aop_msg_desc_t aop_result_info_desc;
 
 /** Conversion between the order's and the payment's currencies. JSON object (schema type ExchangeRate). [guess] the seed's sample is cut off; the fields and their lengths are reconstructed, and every member is optional until the vendor's table is read. */
 typedef struct {
@@ -370,7 +370,7 @@ typedef struct {
     aop_str_t conversion_time; /**< JSON "conversionTime", RFC 3339 date-time. Optional. A view; ptr NULL = absent. */
 } aop_exchange_rate_t;
 /** Descriptor of aop_exchange_rate_t, read by the engine (aop_validate, aop_encode, aop_decode). */
-extern const aop_msg_desc_t aop_exchange_rate_desc;
+AOP_API extern const aop_msg_desc_t aop_exchange_rate_desc;
 
 /** Body of the request of alipay.intl.acquiring.common.payCancel. At least one of acquirementId / merchantTransId is required. */
 typedef struct {
@@ -379,7 +379,7 @@ typedef struct {
     aop_str_t merchant_trans_id; /**< JSON "merchantTransId", id: text of 1 to 64 UTF-16 units, never empty, no control character. Conditional: at least one of acquirementId / merchantTransId. Echoed by the response. A view; ptr NULL = absent. */
 } aop_pay_cancel_request_body_t;
 /** Descriptor of aop_pay_cancel_request_body_t, read by the engine (aop_validate, aop_encode, aop_decode). */
-extern const aop_msg_desc_t aop_pay_cancel_request_body_desc;
+AOP_API extern const aop_msg_desc_t aop_pay_cancel_request_body_desc;
 
 /** The whole request of alipay.intl.acquiring.common.payCancel: head, then body (the JSON object under "request"). Closes an unpaid transaction or reverses a paid one (same day, Beijing time, 15 minutes grace). */
 typedef struct {
@@ -387,7 +387,7 @@ typedef struct {
     aop_pay_cancel_request_body_t body; /**< JSON "body", object alipay.intl.acquiring.common.payCancel request body (aop_pay_cancel_request_body_t). Mandatory. Decides the outcome: a missing or wrongly typed value fails the response. */
 } aop_pay_cancel_request_t;
 /** Descriptor of aop_pay_cancel_request_t, read by the engine (aop_validate, aop_encode, aop_decode). */
-extern const aop_msg_desc_t aop_pay_cancel_request_desc;
+AOP_API extern const aop_msg_desc_t aop_pay_cancel_request_desc;
 
 /** Body of the response of alipay.intl.acquiring.common.payCancel. [guess] the response fields and their flags are reconstructed; only resultInfo is known. */
 typedef struct {
@@ -397,7 +397,7 @@ typedef struct {
     aop_str_t cancel_time; /**< JSON "cancelTime", RFC 3339 date-time. Optional. A view; ptr NULL = absent. */
 } aop_pay_cancel_response_body_t;
 /** Descriptor of aop_pay_cancel_response_body_t, read by the engine (aop_validate, aop_encode, aop_decode). */
-extern const aop_msg_desc_t aop_pay_cancel_response_body_desc;
+AOP_API extern const aop_msg_desc_t aop_pay_cancel_response_body_desc;
 
 /** The whole response of alipay.intl.acquiring.common.payCancel: head, then body (the JSON object under "response"). Closes an unpaid transaction or reverses a paid one (same day, Beijing time, 15 minutes grace). */
 typedef struct {
@@ -405,7 +405,7 @@ typedef struct {
     aop_pay_cancel_response_body_t body; /**< JSON "body", object alipay.intl.acquiring.common.payCancel response body (aop_pay_cancel_response_body_t). Mandatory. Decides the outcome: a missing or wrongly typed value fails the response. */
 } aop_pay_cancel_response_t;
 /** Descriptor of aop_pay_cancel_response_t, read by the engine (aop_validate, aop_encode, aop_decode). */
-extern const aop_msg_desc_t aop_pay_cancel_response_desc;
+AOP_API extern const aop_msg_desc_t aop_pay_cancel_response_desc;
 
 /** Body of the request of alipay.intl.acquiring.common.refund. */
 typedef struct {
@@ -417,7 +417,7 @@ typedef struct {
     aop_str_t extend_info; /**< JSON "extendInfo", text of at most 2048 UTF-16 units, no control character when sent. Optional. A view; ptr NULL = absent. */
 } aop_refund_request_body_t;
 /** Descriptor of aop_refund_request_body_t, read by the engine (aop_validate, aop_encode, aop_decode). */
-extern const aop_msg_desc_t aop_refund_request_body_desc;
+AOP_API extern const aop_msg_desc_t aop_refund_request_body_desc;
 
 /** The whole request of alipay.intl.acquiring.common.refund: head, then body (the JSON object under "request"). Refunds part or all of a paid transaction; the sum of refunds may not exceed the payment. */
 typedef struct {
@@ -425,7 +425,7 @@ typedef struct {
     aop_refund_request_body_t body; /**< JSON "body", object alipay.intl.acquiring.common.refund request body (aop_refund_request_body_t). Mandatory. Decides the outcome: a missing or wrongly typed value fails the response. */
 } aop_refund_request_t;
 /** Descriptor of aop_refund_request_t, read by the engine (aop_validate, aop_encode, aop_decode). */
-extern const aop_msg_desc_t aop_refund_request_desc;
+AOP_API extern const aop_msg_desc_t aop_refund_request_desc;
 
 /** Body of the response of alipay.intl.acquiring.common.refund. [guess] the response fields and their flags are reconstructed; only resultInfo is known. */
 typedef struct {
@@ -438,7 +438,7 @@ typedef struct {
     aop_str_t refund_time; /**< JSON "refundTime", RFC 3339 date-time. Conditional: required when body.resultInfo.resultCode is SUCCESS. A view; ptr NULL = absent. */
 } aop_refund_response_body_t;
 /** Descriptor of aop_refund_response_body_t, read by the engine (aop_validate, aop_encode, aop_decode). */
-extern const aop_msg_desc_t aop_refund_response_body_desc;
+AOP_API extern const aop_msg_desc_t aop_refund_response_body_desc;
 
 /** The whole response of alipay.intl.acquiring.common.refund: head, then body (the JSON object under "response"). Refunds part or all of a paid transaction; the sum of refunds may not exceed the payment. */
 typedef struct {
@@ -446,7 +446,7 @@ typedef struct {
     aop_refund_response_body_t body; /**< JSON "body", object alipay.intl.acquiring.common.refund response body (aop_refund_response_body_t). Mandatory. Decides the outcome: a missing or wrongly typed value fails the response. */
 } aop_refund_response_t;
 /** Descriptor of aop_refund_response_t, read by the engine (aop_validate, aop_encode, aop_decode). */
-extern const aop_msg_desc_t aop_refund_response_desc;
+AOP_API extern const aop_msg_desc_t aop_refund_response_desc;
 
 /** Body of the request of alipay.intl.acquiring.offline.pay. */
 typedef struct {
@@ -462,7 +462,7 @@ typedef struct {
     aop_str_t extend_info; /**< JSON text. JSON "extendInfo", text of at most 2048 UTF-16 units, no control character when sent. Optional. A view; ptr NULL = absent. */
 } aop_offline_pay_request_body_t;
 /** Descriptor of aop_offline_pay_request_body_t, read by the engine (aop_validate, aop_encode, aop_decode). */
-extern const aop_msg_desc_t aop_offline_pay_request_body_desc;
+AOP_API extern const aop_msg_desc_t aop_offline_pay_request_body_desc;
 
 /** The whole request of alipay.intl.acquiring.offline.pay: head, then body (the JSON object under "request"). The merchant uses this interface to initiate an offline payment. */
 typedef struct {
@@ -470,7 +470,7 @@ typedef struct {
     aop_offline_pay_request_body_t body; /**< JSON "body", object alipay.intl.acquiring.offline.pay request body (aop_offline_pay_request_body_t). Mandatory. Decides the outcome: a missing or wrongly typed value fails the response. */
 } aop_offline_pay_request_t;
 /** Descriptor of aop_offline_pay_request_t, read by the engine (aop_validate, aop_encode, aop_decode). */
-extern const aop_msg_desc_t aop_offline_pay_request_desc;
+AOP_API extern const aop_msg_desc_t aop_offline_pay_request_desc;
 
 /** Body of the response of alipay.intl.acquiring.offline.pay. */
 typedef struct {
@@ -490,7 +490,7 @@ typedef struct {
     aop_str_t extend_info; /**< JSON "extendInfo", text of at most 2048 UTF-16 units, no control character when sent. Optional. A view; ptr NULL = absent. */
 } aop_offline_pay_response_body_t;
 /** Descriptor of aop_offline_pay_response_body_t, read by the engine (aop_validate, aop_encode, aop_decode). */
-extern const aop_msg_desc_t aop_offline_pay_response_body_desc;
+AOP_API extern const aop_msg_desc_t aop_offline_pay_response_body_desc;
 
 /** The whole response of alipay.intl.acquiring.offline.pay: head, then body (the JSON object under "response"). The merchant uses this interface to initiate an offline payment. */
 typedef struct {
@@ -498,7 +498,7 @@ typedef struct {
     aop_offline_pay_response_body_t body; /**< JSON "body", object alipay.intl.acquiring.offline.pay response body (aop_offline_pay_response_body_t). Mandatory. Decides the outcome: a missing or wrongly typed value fails the response. */
 } aop_offline_pay_response_t;
 /** Descriptor of aop_offline_pay_response_t, read by the engine (aop_validate, aop_encode, aop_decode). */
-extern const aop_msg_desc_t aop_offline_pay_response_desc;
+AOP_API extern const aop_msg_desc_t aop_offline_pay_response_desc;
 
 /** Body of the request of alipay.intl.acquiring.offline.payQuery. At least one of acquirementId / merchantTransId is required. */
 typedef struct {
@@ -507,7 +507,7 @@ typedef struct {
     aop_str_t merchant_trans_id; /**< JSON "merchantTransId", id: text of 1 to 64 UTF-16 units, never empty, no control character. Conditional: at least one of acquirementId / merchantTransId. Echoed by the response. A view; ptr NULL = absent. */
 } aop_offline_pay_query_request_body_t;
 /** Descriptor of aop_offline_pay_query_request_body_t, read by the engine (aop_validate, aop_encode, aop_decode). */
-extern const aop_msg_desc_t aop_offline_pay_query_request_body_desc;
+AOP_API extern const aop_msg_desc_t aop_offline_pay_query_request_body_desc;
 
 /** The whole request of alipay.intl.acquiring.offline.payQuery: head, then body (the JSON object under "request"). Reads the state of a payment; if both ids are sent the gateway uses acquirementId. */
 typedef struct {
@@ -515,7 +515,7 @@ typedef struct {
     aop_offline_pay_query_request_body_t body; /**< JSON "body", object alipay.intl.acquiring.offline.payQuery request body (aop_offline_pay_query_request_body_t). Mandatory. Decides the outcome: a missing or wrongly typed value fails the response. */
 } aop_offline_pay_query_request_t;
 /** Descriptor of aop_offline_pay_query_request_t, read by the engine (aop_validate, aop_encode, aop_decode). */
-extern const aop_msg_desc_t aop_offline_pay_query_request_desc;
+AOP_API extern const aop_msg_desc_t aop_offline_pay_query_request_desc;
 
 /** Body of the response of alipay.intl.acquiring.offline.payQuery. [guess] the response fields and their flags are reconstructed; only resultInfo is known. */
 typedef struct {
@@ -532,7 +532,7 @@ typedef struct {
     aop_str_t payment_time; /**< JSON "paymentTime", RFC 3339 date-time. Optional. A view; ptr NULL = absent. */
 } aop_offline_pay_query_response_body_t;
 /** Descriptor of aop_offline_pay_query_response_body_t, read by the engine (aop_validate, aop_encode, aop_decode). */
-extern const aop_msg_desc_t aop_offline_pay_query_response_body_desc;
+AOP_API extern const aop_msg_desc_t aop_offline_pay_query_response_body_desc;
 
 /** The whole response of alipay.intl.acquiring.offline.payQuery: head, then body (the JSON object under "response"). Reads the state of a payment; if both ids are sent the gateway uses acquirementId. */
 typedef struct {
@@ -540,7 +540,7 @@ typedef struct {
     aop_offline_pay_query_response_body_t body; /**< JSON "body", object alipay.intl.acquiring.offline.payQuery response body (aop_offline_pay_query_response_body_t). Mandatory. Decides the outcome: a missing or wrongly typed value fails the response. */
 } aop_offline_pay_query_response_t;
 /** Descriptor of aop_offline_pay_query_response_t, read by the engine (aop_validate, aop_encode, aop_decode). */
-extern const aop_msg_desc_t aop_offline_pay_query_response_desc;
+AOP_API extern const aop_msg_desc_t aop_offline_pay_query_response_desc;
 
 /* ---- typed entry points ---- */
 
@@ -730,23 +730,23 @@ static inline aop_status_t aop_offline_pay_query_response_decode(const aop_json_
 /** Number of result codes in the schema. */
 #define AOP_RESULT_CODE_COUNT 35
 /** Every code of the schema, sorted by code (and those with an id by id). */
-extern const aop_result_table_t aop_all_codes;
+AOP_API extern const aop_result_table_t aop_all_codes;
 
 /* ---- functions ---- */
 /** alipay.intl.acquiring.common.payCancel at /alipay/intl/acquiring/common/paycancel.htm (after a host's base URL), default deadline 10000 ms. Closes an unpaid transaction or reverses a paid one (same day, Beijing time, 15 minutes grace). */
-extern const aop_function_desc_t aop_fn_pay_cancel;
+AOP_API extern const aop_function_desc_t aop_fn_pay_cancel;
 /** alipay.intl.acquiring.common.refund at /alipay/intl/acquiring/common/grefund.htm (after a host's base URL), default deadline 10000 ms. Refunds part or all of a paid transaction; the sum of refunds may not exceed the payment. */
-extern const aop_function_desc_t aop_fn_refund;
+AOP_API extern const aop_function_desc_t aop_fn_refund;
 /** alipay.intl.acquiring.offline.pay at /alipay/intl/acquiring/offline/pay.htm (after a host's base URL), default deadline 15000 ms. The merchant uses this interface to initiate an offline payment. */
-extern const aop_function_desc_t aop_fn_offline_pay;
+AOP_API extern const aop_function_desc_t aop_fn_offline_pay;
 /** alipay.intl.acquiring.offline.payQuery at /alipay/intl/acquiring/offline/payquery.htm (after a host's base URL), default deadline 8000 ms. Reads the state of a payment; if both ids are sent the gateway uses acquirementId. */
-extern const aop_function_desc_t aop_fn_offline_pay_query;
+AOP_API extern const aop_function_desc_t aop_fn_offline_pay_query;
 /** Number of functions in the schema. */
 #define AOP_FUNCTION_COUNT 4
 /** Every function, sorted by name. */
-extern const aop_function_desc_t *const aop_functions[AOP_FUNCTION_COUNT];
+AOP_API extern const aop_function_desc_t *const aop_functions[AOP_FUNCTION_COUNT];
 /** The function named name[0..n), or NULL. */
-const aop_function_desc_t *aop_function_find(const char *name, size_t n);
+AOP_API const aop_function_desc_t *aop_function_find(const char *name, size_t n);
 
 /* ---- gateway hosts (schema/hosts.yaml) ---- */
 /** Base URL of the production gateway (path prefix /api): function paths follow it. */
@@ -758,7 +758,7 @@ const aop_function_desc_t *aop_function_find(const char *name, size_t n);
 /** Number of gateways in aop_hosts. */
 #define AOP_HOST_COUNT 3
 /** Every gateway of the schema, in schema order: a URL whose origin is one of theirs must carry its prefix. */
-extern const aop_host_desc_t aop_hosts[AOP_HOST_COUNT];
+AOP_API extern const aop_host_desc_t aop_hosts[AOP_HOST_COUNT];
 
 #ifdef __cplusplus
 }

@@ -23,8 +23,9 @@ aop_status_t aop_envelope_write(const char *member, const aop_msg_desc_t *d, con
 aop_status_t aop_envelope_verify(const aop_envelope_t *env, const aop_public_key_t *key,
                                  aop_sign_type_t type, aop_error_t *err);
 
-/* A token workspace sized for a body of len bytes (heap; free with aop_json_ws_free). */
-aop_status_t aop_json_ws_alloc(aop_json_ws_t *ws, size_t len, aop_error_t *err);
+/* A token workspace for the body buf[0..len), of aop_json_tokens_needed(buf, len) entries: its
+ * size follows the tokens the body holds, not its length (heap; free with aop_json_ws_free). */
+aop_status_t aop_json_ws_alloc(aop_json_ws_t *ws, const char *buf, size_t len, aop_error_t *err);
 void aop_json_ws_free(aop_json_ws_t *ws);
 
 #ifdef __cplusplus
