@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "aop/envelope.h"
+#include "support.h"
 #include "tests/samples.h"
 
 #ifndef AOP_TEST_DATA
@@ -529,8 +530,8 @@ static void completed(void *cls, struct MHD_Connection *c, void **req_cls,
 static bool load_keys(gw_t *g) {
     aop_error_t err;
     aop_status_t st = aop_public_key_load_file(AOP_TEST_DATA "/merchant.spki.pem", &g->merchant_pub, &err);
-    if (st == AOP_OK) st = aop_private_key_load_file(AOP_TEST_DATA "/gateway.pkcs8.pem", NULL, &g->gateway_priv, &err);
-    if (st == AOP_OK) st = aop_private_key_load_file(AOP_TEST_DATA "/merchant.pkcs8.pem", NULL, &g->merchant_priv, &err);
+    if (st == AOP_OK) st = aop_private_key_load_file(aop_test_private_key("gateway.pkcs8.pem"), NULL, &g->gateway_priv, &err);
+    if (st == AOP_OK) st = aop_private_key_load_file(aop_test_private_key("merchant.pkcs8.pem"), NULL, &g->merchant_priv, &err);
     if (st != AOP_OK) fprintf(stderr, "mini_gateway: keys: %s %s\n", aop_status_name(st), err.msg);
     return st == AOP_OK;
 }

@@ -84,7 +84,7 @@ static aop_sandbox_t *start_with(const sbx_opts_t *o) {
     memset(&cfg, 0, sizeof cfg);
     cfg.port = 0;
     cfg.state_path = o ? o->state : NULL;
-    cfg.key_file = data_path("gateway.pkcs8.pem");
+    cfg.key_file = aop_test_private_key("gateway.pkcs8.pem");
     cfg.merchant_public_key_file = data_path("merchant.spki.pem");
     cfg.sign_type = o ? o->sign_type : AOP_SIGN_RSA2;
     cfg.log = o ? o->log : NULL;
@@ -118,7 +118,7 @@ static aop_client_t *client_with(unsigned short port, const cli_opts_t *o) {
     cfg.gateway_url = url;
     cfg.client_id = o && o->client_id ? o->client_id : CLIENT_ID;
     cfg.merchant_id = MERCHANT_ID;
-    cfg.private_key_file = o && o->private_key_file ? o->private_key_file : data_path("merchant.pkcs8.pem");
+    cfg.private_key_file = o && o->private_key_file ? o->private_key_file : aop_test_private_key("merchant.pkcs8.pem");
     cfg.alipay_public_key_file = data_path("gateway.spki.pem");
     cfg.sign_type = o ? o->sign_type : AOP_SIGN_RSA2;
     cfg.pay_deadline_ms = o ? o->pay_deadline_ms : 0;
@@ -288,7 +288,7 @@ static long raw(unsigned short port, const raw_t *q, aop_buf_t *out) {
 static char *signed_body(const char *request_json) {
     aop_private_key_t *k = NULL;
     aop_error_t err;
-    cr_assert_eq(aop_private_key_load_file(data_path("merchant.pkcs8.pem"), NULL, &k, &err), AOP_OK);
+    cr_assert_eq(aop_private_key_load_file(aop_test_private_key("merchant.pkcs8.pem"), NULL, &k, &err), AOP_OK);
     char sig[AOP_SIG_B64_MAX];
     size_t sig_len = 0;
     cr_assert_eq(aop_sign(k, AOP_SIGN_RSA2, request_json, strlen(request_json), sig, sizeof sig, &sig_len, &err), AOP_OK);
@@ -1355,13 +1355,13 @@ Test(sandbox, start_refuses_bad_configuration) {
     aop_sandbox_t *s = NULL;
     aop_error_t err;
     cr_assert_eq(aop_sandbox_start(&cfg, &s, &err), AOP_E_CONFIG);
-    cfg.key_file = data_path("gateway.pkcs8.pem");
+    cfg.key_file = aop_test_private_key("gateway.pkcs8.pem");
     cfg.merchant_public_key_file = data_path("gateway.spki.pem"); /* its own key */
     cr_assert_eq(aop_sandbox_start(&cfg, &s, &err), AOP_E_KEY_MISMATCH);
     cfg.merchant_public_key_file = data_path("merchant.spki.b64"); /* the bare base64 form works */
-    cfg.key_file = data_path("weak-1024.pkcs8.pem");
+    cfg.key_file = aop_test_private_key("weak-1024.pkcs8.pem");
     cr_assert_eq(aop_sandbox_start(&cfg, &s, &err), AOP_E_KEY_WEAK);
-    cfg.key_file = data_path("gateway.pkcs1.pem");
+    cfg.key_file = aop_test_private_key("gateway.pkcs1.pem");
     cfg.state_path = "/nonexistent-dir/state.db";
     cr_assert_eq(aop_sandbox_start(&cfg, &s, &err), AOP_E_CONFIG);
     cfg.state_path = NULL;
@@ -1457,7 +1457,7 @@ static proc_t spawn_start(const char *state) {
         int devnull = open("/dev/null", O_WRONLY);
         dup2(devnull, 2);
         close(pipefd[0]);
-        execl(SANDBOX_BIN, SANDBOX_BIN, "--port", "0", "--state", state, "--key", data_path("gateway.pkcs8.pem"),
+        execl(SANDBOX_BIN, SANDBOX_BIN, "--port", "0", "--state", state, "--key", aop_test_private_key("gateway.pkcs8.pem"),
               "--merchant-public-key", data_path("merchant.spki.pem"), (char *)NULL);
         _exit(127);
     }
