@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "aop/client.h"
+#include "aop/util.h"
 
 enum {
     EXIT_S = 0,

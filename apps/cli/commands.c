@@ -123,8 +123,11 @@ int cmd_call(const char *cmd, const cli_opts_t *o) {
     cli_env_t *env;
     aop_client_t *client;
     if ((rc = cli_env_open(o, &env, &client)) != 0) return rc;
+    aop_call_options_t opts;
+    aop_call_options_init(&opts);
+    if (o->timeout_s > 0) opts.deadline_ms = (long)(o->timeout_s * 1000.0 + 0.5);
     aop_result_t *res = NULL;
-    aop_status_t st = aop_call(client, fn, &rq, &res, &err);
+    aop_status_t st = aop_call(client, fn, &rq, &opts, &res, &err);
     if (st != AOP_OK) {
         fprintf(stderr, "aop %s: %s\n", cmd, err.msg);
         cli_env_close(env);

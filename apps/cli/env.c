@@ -76,18 +76,16 @@ int cli_demo_keys(const char *dir) {
     return rc;
 }
 
-static long deadline_ms(const cli_opts_t *o) { return o->timeout_s > 0 ? (long)(o->timeout_s * 1000.0 + 0.5) : 0; }
-
 int cli_env_open(const cli_opts_t *o, cli_env_t **out, aop_client_t **client) {
     *out = NULL;
     *client = NULL;
     cli_env_t *env = calloc(1, sizeof *env);
     if (!env) return EXIT_CONFIG;
-    aop_client_config_t cfg = {0};
+    aop_client_config_t cfg;
+    aop_client_config_init(&cfg);
     cfg.client_id = o->client_id ? o->client_id : CLI_DEFAULT_CLIENT_ID;
     cfg.merchant_id = o->merchant_id ? o->merchant_id : CLI_DEFAULT_MERCHANT_ID;
     cfg.ca_file = o->ca_file;
-    cfg.pay_deadline_ms = cfg.query_deadline_ms = cfg.cancel_deadline_ms = cfg.refund_deadline_ms = deadline_ms(o);
     if (o->sign_type && !aop_sign_type_parse(o->sign_type, &cfg.sign_type)) {
         fprintf(stderr, "aop: --sign-type must be RSA2 or RSA, not '%s'\n", o->sign_type);
         free(env);

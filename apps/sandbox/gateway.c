@@ -235,19 +235,18 @@ static aop_status_t write_envelope(ctx_t *c, aop_buf_t *out, aop_error_t *err) {
         st = aop_encode(c->fn->response, c->resp, "response", payload.data, payload.cap, &payload.len, err);
         if (st == AOP_OK && payload.len >= 2 && memcmp(payload.data + payload.len - 2, "}}", 2) == 0) {
             payload.len -= 2;
-            aop_buf_append(&payload, extra, sizeof extra - 1);
-            aop_buf_append(&payload, "}}", 2);
+            st = aop_buf_append(&payload, extra, sizeof extra - 1);
+            if (st == AOP_OK) st = aop_buf_append(&payload, "}}", 2);
             char sig[AOP_SIG_B64_MAX];
             size_t sig_len = 0;
-            st = aop_sign(s->key, s->sign_type, payload.data, payload.len, sig, sizeof sig, &sig_len, err);
-            if (st == AOP_OK) {
-                out->len = 0;
-                aop_buf_append(out, head, sizeof head - 1);
-                aop_buf_append(out, payload.data, payload.len);
-                aop_buf_append(out, ",\"signature\":\"", 14);
-                aop_buf_append(out, sig, sig_len);
-                st = aop_buf_append(out, "\"}", 2);
-            }
+            if (st == AOP_OK)
+                st = aop_sign(s->key, s->sign_type, payload.data, payload.len, sig, sizeof sig, &sig_len, err);
+            out->len = 0;
+            if (st == AOP_OK) st = aop_buf_append(out, head, sizeof head - 1);
+            if (st == AOP_OK) st = aop_buf_append(out, payload.data, payload.len);
+            if (st == AOP_OK) st = aop_buf_append(out, ",\"signature\":\"", 14);
+            if (st == AOP_OK) st = aop_buf_append(out, sig, sig_len);
+            if (st == AOP_OK) st = aop_buf_append(out, "\"}", 2);
         } else if (st == AOP_OK) {
             st = aop_error_set(err, AOP_E_INTERNAL, NULL, -1, "unexpected end of the encoded response");
         }
@@ -267,7 +266,7 @@ static aop_status_t write_envelope(ctx_t *c, aop_buf_t *out, aop_error_t *err) {
         }
     } else if (c->fault == SBX_FAULT_UNSIGNED) {
         out->len = off + len;
-        aop_buf_append(out, "}", 1);
+        return aop_buf_append(out, "}", 1); /* within the capacity the envelope had */
     }
     return AOP_OK;
 }
@@ -312,7 +311,7 @@ static void finish(ctx_t *c, sbx_reply_t *reply) {
         reply->fault = SBX_FAULT_NONE;
         reply->body.len = 0;
         static const char text[] = "internal error: the gateway could not sign its answer\n";
-        aop_buf_append(&reply->body, text, sizeof text - 1);
+        if (aop_buf_append(&reply->body, text, sizeof text - 1) != AOP_OK) reply->body.len = 0;
         return;
     }
     reply->http_status = 200;
@@ -821,7 +820,7 @@ void sbx_handle(aop_sandbox_t *s, const aop_function_desc_t *fn, char *body, siz
     if (!resp) {
         free(c);
         reply->http_status = 500;
-        aop_buf_append(&reply->body, "out of memory\n", 14);
+        if (aop_buf_append(&reply->body, "out of memory\n", 14) != AOP_OK) reply->body.len = 0; /* an empty 500 */
         return;
     }
     c->s = s;

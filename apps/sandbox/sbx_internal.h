@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #include "aop/client.h"
+#include "aop/util.h"
 #include "aop/envelope.h"
 #include "aop/model.h"
 #include "aop/sign.h"

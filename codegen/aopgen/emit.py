@@ -9,6 +9,7 @@ from .model import Cond, c_string, json_key, snake
 TEMPLATES = os.path.join(os.path.dirname(__file__), "templates")
 OUTPUTS = [
     ("protocol.h.j2", "include/aop/protocol.h"),
+    ("calls.h.j2", "include/aop/calls.h"),
     ("aop_model.c.j2", "aop_model.c"),
     ("aop_codes.c.j2", "aop_codes.c"),
     ("aop_functions.c.j2", "aop_functions.c"),

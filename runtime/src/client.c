@@ -7,44 +7,49 @@
 #include <string.h>
 
 #include "aop/envelope.h"
+#include "aop/util.h"
+#include "client_internal.h"
 
 struct aop_client {
     char *gateway_url, *client_id, *merchant_id, *version;
-    aop_private_key_t *priv;
-    aop_public_key_t *alipay;
+    const aop_private_key_t *priv;
+    const aop_public_key_t *alipay;
+    aop_private_key_t *own_priv; /* loaded by this client (else priv is borrowed) */
+    aop_public_key_t *own_alipay;
     aop_sign_type_t sign_type;
-    long deadlines[4];
+    const char *sign_type_head; /* head.signType sent when the caller sets none, or NULL */
     aop_transport_t *transport;
     bool owns_transport;
     aop_event_fn on_event;
     void *event_ctx;
 };
 
-typedef struct {
-    aop_result_t pub;
-    aop_buf_t body;
-    void *response;
-} result_impl_t;
 
 static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
 
 static aop_status_t load_keys(aop_client_t *c, const aop_client_config_t *cfg, aop_error_t *err) {
-    aop_status_t st;
-    if (cfg->private_key)
+    aop_status_t st = AOP_OK;
+    if (cfg->merchant_key)
+        c->priv = cfg->merchant_key;
+    else if (cfg->private_key)
         st = aop_private_key_load_mem(cfg->private_key, strlen(cfg->private_key),
-                                      cfg->private_key_passphrase, &c->priv, err);
+                                      cfg->private_key_passphrase, &c->own_priv, err);
     else if (cfg->private_key_file)
-        st = aop_private_key_load_file(cfg->private_key_file, cfg->private_key_passphrase, &c->priv, err);
+        st = aop_private_key_load_file(cfg->private_key_file, cfg->private_key_passphrase, &c->own_priv, err);
     else
         return aop_error_set(err, AOP_E_CONFIG, "private_key", -1, "no merchant private key is configured");
     if (st != AOP_OK) return st;
-    if (cfg->alipay_public_key)
-        st = aop_public_key_load_mem(cfg->alipay_public_key, strlen(cfg->alipay_public_key), &c->alipay, err);
+    if (c->own_priv) c->priv = c->own_priv;
+    if (cfg->alipay_key)
+        c->alipay = cfg->alipay_key;
+    else if (cfg->alipay_public_key)
+        st = aop_public_key_load_mem(cfg->alipay_public_key, strlen(cfg->alipay_public_key), &c->own_alipay, err);
     else if (cfg->alipay_public_key_file)
-        st = aop_public_key_load_file(cfg->alipay_public_key_file, &c->alipay, err);
+        st = aop_public_key_load_file(cfg->alipay_public_key_file, &c->own_alipay, err);
     else
         return aop_error_set(err, AOP_E_CONFIG, "alipay_public_key", -1, "no Alipay public key is configured");
     if (st != AOP_OK) return st;
+    if (c->own_alipay) c->alipay = c->own_alipay;
     if (aop_keys_pair(c->priv, c->alipay))
         return aop_error_set(err, AOP_E_KEY_MISMATCH, "alipay_public_key", -1,
                              "the Alipay public key is the merchant's own public key: configure the key "
@@ -52,10 +57,59 @@ static aop_status_t load_keys(aop_client_t *c, const aop_client_config_t *cfg, a
     return AOP_OK;
 }
 
-aop_status_t aop_client_new(const aop_client_config_t *cfg, aop_client_t **out, aop_error_t *err) {
+void aop_client_config_init(aop_client_config_t *cfg) {
+    memset(cfg, 0, sizeof *cfg);
+    cfg->struct_size = sizeof *cfg;
+    cfg->sign_type = AOP_SIGN_RSA2;
+    cfg->version = "2.0.0";
+    cfg->connect_timeout_ms = 5000;
+}
+
+void aop_call_options_init(aop_call_options_t *o) {
+    memset(o, 0, sizeof *o);
+    o->struct_size = sizeof *o;
+}
+
+/* A caller built against an older, smaller struct passes its size: the members it knows are
+ * copied over the defaults. A size of 0 means the init function was never called. */
+static aop_status_t adopt(const void *given, size_t given_size, void *full, size_t full_size,
+                          const char *what, aop_error_t *err) {
+    if (given_size == 0 || given_size > full_size)
+        return aop_error_set(err, AOP_E_CONFIG, what, -1,
+                             "struct_size is %zu: initialise the struct with its _init function first",
+                             given_size);
+    memcpy(full, given, given_size);
+    return AOP_OK;
+}
+
+/* head.signType follows head.version (SPEC notes, issue 8): the seed's 2.0.0 profile has no
+ * such field; from 2.0.2 on "RSA2" is sent, and those versions know no other value. */
+static aop_status_t sign_type_for_version(aop_client_t *c, aop_error_t *err) {
+    unsigned major, minor, patch;
+    char tail;
+    if (sscanf(c->version, "%u.%u.%u%c", &major, &minor, &patch, &tail) != 3)
+        return aop_error_set(err, AOP_E_CONFIG, "version", -1,
+                             "version must be MAJOR.MINOR.PATCH, e.g. 2.0.0");
+    bool sends = major > 2 || (major == 2 && (minor > 0 || patch >= 2));
+    if (!sends) return AOP_OK;
+    if (c->sign_type != AOP_SIGN_RSA2)
+        return aop_error_set(err, AOP_E_CONFIG, "sign_type", -1,
+                             "version %s signs with RSA2 only: SHA-1 (RSA) needs version 2.0.0", c->version);
+    c->sign_type_head = aop_sign_type_name(AOP_SIGN_RSA2);
+    return AOP_OK;
+}
+
+aop_status_t aop_client_new(const aop_client_config_t *given, aop_client_t **out, aop_error_t *err) {
     aop_error_clear(err);
+    if (!out) return aop_error_set(err, AOP_E_INVALID_ARG, NULL, -1, "NULL argument");
     *out = NULL;
-    if (!cfg || !cfg->gateway_url || !*cfg->gateway_url)
+    if (!given) return aop_error_set(err, AOP_E_CONFIG, NULL, -1, "no configuration");
+    aop_client_config_t cfg_full;
+    aop_client_config_init(&cfg_full);
+    aop_status_t st = adopt(given, given->struct_size, &cfg_full, sizeof cfg_full, "struct_size", err);
+    if (st != AOP_OK) return st;
+    const aop_client_config_t *cfg = &cfg_full;
+    if (!cfg->gateway_url || !*cfg->gateway_url)
         return aop_error_set(err, AOP_E_CONFIG, "gateway_url", -1, "no gateway URL is configured");
     if (!cfg->client_id || !*cfg->client_id)
         return aop_error_set(err, AOP_E_CONFIG, "client_id", -1, "no clientId is configured");
@@ -77,13 +131,10 @@ aop_status_t aop_client_new(const aop_client_config_t *cfg, aop_client_t **out, 
     size_t ul = strlen(c->gateway_url);
     while (ul && c->gateway_url[ul - 1] == '/') c->gateway_url[--ul] = '\0';
     c->sign_type = cfg->sign_type;
-    c->deadlines[0] = cfg->pay_deadline_ms;
-    c->deadlines[1] = cfg->query_deadline_ms;
-    c->deadlines[2] = cfg->cancel_deadline_ms;
-    c->deadlines[3] = cfg->refund_deadline_ms;
     c->on_event = cfg->on_event;
     c->event_ctx = cfg->event_ctx;
-    aop_status_t st = load_keys(c, cfg, err);
+    st = sign_type_for_version(c, err);
+    if (st == AOP_OK) st = load_keys(c, cfg, err);
     if (st == AOP_OK) {
         if (cfg->transport) {
             c->transport = cfg->transport;
@@ -104,8 +155,8 @@ aop_status_t aop_client_new(const aop_client_config_t *cfg, aop_client_t **out, 
 void aop_client_free(aop_client_t *c) {
     if (!c) return;
     if (c->owns_transport && c->transport) c->transport->destroy(c->transport);
-    aop_private_key_free(c->priv);
-    aop_public_key_free(c->alipay);
+    aop_private_key_free(c->own_priv);
+    aop_public_key_free(c->own_alipay);
     free(c->gateway_url);
     free(c->client_id);
     free(c->merchant_id);
@@ -124,15 +175,12 @@ void aop_result_free(aop_result_t *r) {
     result_impl_t *impl = (result_impl_t *)r;
     aop_buf_free(&impl->body);
     free(impl->response);
+    free(impl->response_text);
+    for (member_text_t *t = impl->texts, *next; t; t = next) {
+        next = t->next;
+        free(t);
+    }
     free(impl);
-}
-
-static long deadline_for(const aop_client_t *c, const aop_function_desc_t *fn) {
-    static const aop_function_desc_t *const order[4] = {&aop_fn_offline_pay, &aop_fn_offline_pay_query,
-                                                        &aop_fn_pay_cancel, &aop_fn_refund};
-    for (unsigned i = 0; i < 4; i++)
-        if (order[i] == fn && c->deadlines[i] > 0) return c->deadlines[i];
-    return fn->deadline_ms;
 }
 
 /* Room for one masked value: the first and last two characters (up to 4 bytes each in UTF-8)
@@ -222,6 +270,16 @@ static void judge(aop_client_t *c, const aop_function_desc_t *fn, const void *re
     aop_error_clear(&verr);
     aop_status_t vst = aop_envelope_verify(&env, c->alipay, c->sign_type, &verr);
     r->verified = vst == AOP_OK;
+    if (r->verified) {
+        impl->response_text = malloc(env.payload.len + 1);
+        if (!impl->response_text) {
+            aop_json_ws_free(&ws);
+            return unknown(r, AOP_E_NOMEM, NULL);
+        }
+        memcpy(impl->response_text, env.payload.ptr, env.payload.len);
+        impl->response_text[env.payload.len] = '\0';
+        r->response_text = aop_strn(impl->response_text, env.payload.len);
+    }
     impl->response = calloc(1, fn->response->size);
     if (!impl->response) {
         aop_json_ws_free(&ws);
@@ -243,10 +301,17 @@ static void judge(aop_client_t *c, const aop_function_desc_t *fn, const void *re
 }
 
 aop_status_t aop_call(aop_client_t *c, const aop_function_desc_t *fn, const void *request,
-                      aop_result_t **out, aop_error_t *err) {
+                      const aop_call_options_t *given, aop_result_t **out, aop_error_t *err) {
     aop_error_clear(err);
+    if (!out) return aop_error_set(err, AOP_E_INVALID_ARG, NULL, -1, "NULL argument");
     *out = NULL;
     if (!c || !fn || !request) return aop_error_set(err, AOP_E_INVALID_ARG, NULL, -1, "NULL argument");
+    aop_call_options_t opts;
+    aop_call_options_init(&opts);
+    if (given && adopt(given, given->struct_size, &opts, sizeof opts, "options.struct_size", err) != AOP_OK)
+        return err ? err->code : AOP_E_CONFIG;
+    if (opts.deadline_ms < 0)
+        return aop_error_set(err, AOP_E_INVALID_ARG, "options.deadline_ms", -1, "a deadline cannot be negative");
     result_impl_t *impl = calloc(1, sizeof *impl);
     void *req = malloc(fn->request->size);
     if (!impl || !req) {
@@ -255,10 +320,11 @@ aop_status_t aop_call(aop_client_t *c, const aop_function_desc_t *fn, const void
         return aop_error_set(err, AOP_E_NOMEM, NULL, -1, "out of memory");
     }
     aop_result_t *r = &impl->pub;
+    r->function = fn;
     memcpy(req, request, fn->request->size);
-    /* Every request struct starts with the shared head (the generator puts it first). */
+    /* Every request struct starts with the shared head: the generated code asserts it. */
     aop_request_head_t *head = req;
-    char req_time[32];
+    char req_time[AOP_RFC3339_SIZE];
     aop_now_rfc3339(req_time);
     aop_status_t st = aop_uuid(r->req_msg_id);
     if (st != AOP_OK) aop_error_set(err, st, NULL, -1, "no random bytes for the reqMsgId");
@@ -267,10 +333,7 @@ aop_status_t aop_call(aop_client_t *c, const aop_function_desc_t *fn, const void
     head->client_id = aop_str(c->client_id);
     head->req_time = aop_str(req_time);
     head->req_msg_id = aop_str(r->req_msg_id);
-    /* signType names the hash the signature really uses: a caller's value that disagrees with
-     * the client's sign type would make the gateway check the wrong hash. Absent means RSA2. */
-    if (head->sign_type.ptr != NULL || c->sign_type != AOP_SIGN_RSA2)
-        head->sign_type = aop_str(aop_sign_type_name(c->sign_type));
+    if (head->sign_type.ptr == NULL && c->sign_type_head) head->sign_type = aop_str(c->sign_type_head);
     if (fn->merchant && c->merchant_id && !aop_ref_present(fn->merchant, req))
         *(aop_str_t *)(void *)((char *)req + fn->merchant->offset) = aop_str(c->merchant_id);
 
@@ -285,7 +348,7 @@ aop_status_t aop_call(aop_client_t *c, const aop_function_desc_t *fn, const void
         free(req);
         return st;
     }
-    aop_http_request_t hreq = {url, impl->body.data, impl->body.len, deadline_for(c, fn)};
+    aop_http_request_t hreq = {url, impl->body.data, impl->body.len, opts.deadline_ms ? opts.deadline_ms : fn->deadline_ms};
     aop_http_response_t hresp = {0};
     aop_error_t terr;
     aop_error_clear(&terr);

@@ -11,12 +11,12 @@ aop_status_t aop_envelope_write(const char *member, const aop_msg_desc_t *d, con
     size_t mlen = strlen(member);
     size_t head = mlen + 4; /* {"member": */
     /* Room for a typical message and its signature, so one encoding pass is the rule. */
-    aop_status_t st = aop_buf_reserve(out, head + 4096);
-    if (st != AOP_OK) return aop_error_set(err, st, NULL, -1, "out of memory");
     out->len = 0;
-    aop_buf_append(out, "{\"", 2);
-    aop_buf_append(out, member, mlen);
-    aop_buf_append(out, "\":", 2);
+    aop_status_t st = aop_buf_reserve(out, head + 4096);
+    if (st == AOP_OK) st = aop_buf_append(out, "{\"", 2);
+    if (st == AOP_OK) st = aop_buf_append(out, member, mlen);
+    if (st == AOP_OK) st = aop_buf_append(out, "\":", 2);
+    if (st != AOP_OK) return aop_error_set(err, st, NULL, -1, "out of memory");
     size_t len = 0;
     for (int attempt = 0; attempt < 2; attempt++) {
         st = aop_encode(d, msg, member, out->data + head, out->cap - head, &len, err);

@@ -4,25 +4,30 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *const status_names[] = {
-#define AOP_STATUS_NAME_(name, text) #name,
-    AOP_STATUS_LIST(AOP_STATUS_NAME_)
-#undef AOP_STATUS_NAME_
-};
-
-static const char *const status_texts[] = {
-#define AOP_STATUS_TEXT_(name, text) text,
-    AOP_STATUS_LIST(AOP_STATUS_TEXT_)
-#undef AOP_STATUS_TEXT_
-};
-
+/* The numbers are sparse, so a switch (the compiler builds the lookup) rather than an array. */
 const char *aop_status_name(aop_status_t s) {
-    return (unsigned)s < AOP_STATUS_COUNT_ ? status_names[s] : "AOP_E_?";
+    switch (s) {
+#define AOP_STATUS_NAME_(name, number, text) \
+    case name:                               \
+        return #name;
+        AOP_STATUS_LIST(AOP_STATUS_NAME_)
+#undef AOP_STATUS_NAME_
+    }
+    return "AOP_E_?";
 }
 
-const char *aop_status_text(aop_status_t s) {
-    return (unsigned)s < AOP_STATUS_COUNT_ ? status_texts[s] : "unknown status";
+const char *aop_strstatus(aop_status_t s) {
+    switch (s) {
+#define AOP_STATUS_TEXT_(name, number, text) \
+    case name:                               \
+        return text;
+        AOP_STATUS_LIST(AOP_STATUS_TEXT_)
+#undef AOP_STATUS_TEXT_
+    }
+    return "unknown status";
 }
+
+const char *aop_status_text(aop_status_t s) { return aop_strstatus(s); }
 
 void aop_error_clear(aop_error_t *err) {
     if (!err) return;

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "aop/client.h"
+#include "aop/util.h"
 
 aop_status_t aop_uuid(char out[37]) {
     unsigned char b[16];

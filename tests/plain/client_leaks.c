@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "aop/client.h"
+#include "aop/aop.h"
 #include "mini_gateway.h"
 #include "support.h"
 
@@ -47,16 +47,18 @@ static void on_event(const aop_event_t *ev, void *ctx) {
           "identity code in the event of %s", ev->function);
 }
 
-static aop_client_t *new_client(const char *url, aop_sign_type_t type, long pay_deadline_ms) {
+static long call_deadline_ms; /* of the calls of the client made last; 0 = each function's default */
+
+static aop_client_t *new_client(const char *url, aop_sign_type_t type, long deadline_ms) {
+    call_deadline_ms = deadline_ms;
     aop_client_config_t cfg;
-    memset(&cfg, 0, sizeof cfg);
+    aop_client_config_init(&cfg);
     cfg.gateway_url = url;
     cfg.client_id = "211020000000000000044";
     cfg.merchant_id = "218820000000000000023";
     cfg.private_key_file = aop_test_private_key("merchant.pkcs8.pem");
     cfg.alipay_public_key_file = AOP_TEST_DATA "/gateway.spki.pem";
     cfg.sign_type = type;
-    cfg.pay_deadline_ms = pay_deadline_ms;
     cfg.on_event = on_event;
     aop_client_t *c = NULL;
     aop_error_t err;
@@ -70,9 +72,12 @@ static char call(aop_client_t *c, const aop_function_desc_t *fn, aop_status_t *w
     void *rq = calloc(1, gw_any_request_size());
     if (!rq) abort();
     gw_sample_request(fn, rq);
+    aop_call_options_t opts;
+    aop_call_options_init(&opts);
+    opts.deadline_ms = call_deadline_ms;
     aop_result_t *r = NULL;
     aop_error_t err;
-    aop_status_t st = aop_call(c, fn, rq, &r, &err);
+    aop_status_t st = aop_call(c, fn, rq, &opts, &r, &err);
     free(rq);
     CHECK(st == AOP_OK && r, "%s: aop_call: %s %s", fn->name, aop_status_name(st), err.msg);
     if (!r) return 0;
@@ -132,7 +137,7 @@ int main(void) {
     rq.body.order.order_amount.value = aop_str("01");
     aop_result_t *r = (aop_result_t *)&rq;
     aop_error_t err;
-    CHECK(aop_pay(c, &rq, &r, &err) == AOP_E_BAD_AMOUNT && r == NULL, "validation");
+    CHECK(aop_offline_pay(c, &rq, NULL, &r, &err) == AOP_E_BAD_AMOUNT && r == NULL, "validation");
     aop_client_free(c);
 
     /* a timeout */
@@ -167,7 +172,7 @@ int main(void) {
 
     /* a configuration error frees what it built */
     aop_client_config_t bad;
-    memset(&bad, 0, sizeof bad);
+    aop_client_config_init(&bad);
     bad.gateway_url = "https://open-sea.alipay.com";
     bad.client_id = "x";
     bad.private_key_file = aop_test_private_key("merchant.pkcs8.pem");

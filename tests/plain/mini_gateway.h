@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "aop/client.h"
+#include "aop/aop.h"
 
 typedef enum {
     GW_KEY_GATEWAY = 0, /* the right key: gateway.pkcs8.pem */

@@ -20,7 +20,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "aop/client.h"
+#include "aop/aop.h"
 #include "support.h"
 #include "tests/samples.h"
 
@@ -49,7 +49,7 @@ static void start_gateway(void) {
 
 static aop_client_config_t base_config(void) {
     aop_client_config_t cfg;
-    memset(&cfg, 0, sizeof cfg);
+    aop_client_config_init(&cfg);
     cfg.gateway_url = G ? gw_url(G) : "http://127.0.0.1:1";
     cfg.client_id = "211020000000000000044";
     cfg.private_key_file = aop_test_private_key("merchant.pkcs8.pem");
@@ -79,13 +79,21 @@ static void *sample_request(const aop_function_desc_t *fn) {
     return rq;
 }
 
-static aop_result_t *call(aop_client_t *c, const aop_function_desc_t *fn, const void *rq) {
+/* One call with a deadline (0 = the function's default). */
+static aop_result_t *call_within(aop_client_t *c, const aop_function_desc_t *fn, const void *rq, long deadline_ms) {
+    aop_call_options_t opts;
+    aop_call_options_init(&opts);
+    opts.deadline_ms = deadline_ms;
     aop_result_t *r = NULL;
     aop_error_t err;
-    aop_status_t st = aop_call(c, fn, rq, &r, &err);
+    aop_status_t st = aop_call(c, fn, rq, &opts, &r, &err);
     cr_assert_eq(st, AOP_OK, "%s: aop_call: %s %s: %s", fn->name, aop_status_name(st), err.path, err.msg);
     cr_assert_not_null(r);
     return r;
+}
+
+static aop_result_t *call(aop_client_t *c, const aop_function_desc_t *fn, const void *rq) {
+    return call_within(c, fn, rq, 0);
 }
 
 static void set_gw(const gw_behaviour_t *b) { gw_set(G, b); }
@@ -167,6 +175,7 @@ static void success_all_functions(aop_sign_type_t type) {
     for (unsigned i = 0; i < AOP_FUNCTION_COUNT; i++) {
         const aop_function_desc_t *fn = aop_functions[i];
         void *rq = sample_request(fn);
+        ((aop_request_head_t *)rq)->sign_type = AOP_STR_NULL; /* the samples carry one */
         void *before = malloc(gw_any_request_size());
         memcpy(before, rq, gw_any_request_size());
         unsigned seen = gw_requests(G);
@@ -196,7 +205,7 @@ static void success_all_functions(aop_sign_type_t type) {
         cr_assert(is_rfc3339_offset(rec.req_time), "reqTime %s", rec.req_time);
         cr_assert_str_eq(rec.req_msg_id, r->req_msg_id);
         cr_assert_str_neq(rec.req_msg_id, "1234567asdfasdf1123fda", "the sample's reqMsgId was sent");
-        cr_assert_str_eq(rec.sign_type, aop_sign_type_name(type), "head signType must match the signature");
+        cr_assert_str_eq(rec.sign_type, "", "version 2.0.0 sends no signType");
         /* the body is exactly {"request":<signed bytes>,"signature":"<sig>"} */
         cr_assert_eq(rec.payload_off, strlen("{\"request\":"));
         cr_assert_eq(memcmp(rec.body, "{\"request\":{\"head\":{", 20), 0);
@@ -245,39 +254,54 @@ Test(client, decoded_response_is_the_gateways) {
     aop_client_free(c);
 }
 
-Test(client, head_sign_type_follows_the_client_not_the_caller) {
-    start_gateway();
-    /* the caller's request claims RSA2 (as the samples do); the client signs RSA */
-    gw_behaviour_t b = {.sign_type = AOP_SIGN_RSA};
+/* The signType the gateway records for one payQuery of a client (version, sign type), with the
+ * caller's own head.signType (NULL = none); "" when none was sent. */
+static void sign_type_sent(const char *version, aop_sign_type_t type, const char *callers, const char *want) {
+    gw_behaviour_t b = {.sign_type = type};
     set_gw(&b);
     aop_client_config_t cfg = base_config();
-    cfg.sign_type = AOP_SIGN_RSA;
+    cfg.version = version;
+    cfg.sign_type = type;
     aop_client_t *c = client_with(&cfg);
     aop_offline_pay_query_request_t rq;
     gw_sample_request(&aop_fn_offline_pay_query, &rq);
-    rq.head.sign_type = aop_str("RSA2");
+    rq.head.sign_type = callers ? aop_str(callers) : AOP_STR_NULL;
     aop_result_t *r = call(c, &aop_fn_offline_pay_query, &rq);
     assert_success(r, &aop_fn_offline_pay_query);
     gw_record_t rec;
     gw_last(G, &rec);
-    cr_assert_str_eq(rec.sign_type, "RSA");
+    cr_assert_str_eq(rec.sign_type, want, "version %s, %s, caller %s", version, aop_sign_type_name(type),
+                     callers ? callers : "none");
+    if (!*want) cr_assert_null(memmem(rec.body, rec.body_len, "signType", 8));
     gw_record_free(&rec);
     aop_result_free(r);
+    aop_client_free(c);
+}
 
-    /* an RSA2 client leaves an absent signType absent (RSA2 is the default) */
-    aop_client_free(c);
-    b.sign_type = AOP_SIGN_RSA2;
-    set_gw(&b);
-    c = default_client();
-    rq.head.sign_type = AOP_STR_NULL;
-    r = call(c, &aop_fn_offline_pay_query, &rq);
-    assert_success(r, &aop_fn_offline_pay_query);
-    gw_last(G, &rec);
-    cr_assert_str_eq(rec.sign_type, "");
-    cr_assert_null(memmem(rec.body, rec.body_len, "signType", 8));
-    gw_record_free(&rec);
-    aop_result_free(r);
-    aop_client_free(c);
+Test(client, head_sign_type_follows_the_version) {
+    start_gateway();
+    /* 2.0.0, the seed's profile, has no signType: never sent, whatever the hash */
+    sign_type_sent("2.0.0", AOP_SIGN_RSA2, NULL, "");
+    sign_type_sent("2.0.0", AOP_SIGN_RSA, NULL, "");
+    /* from 2.0.2 on, RSA2 is sent */
+    sign_type_sent("2.0.2", AOP_SIGN_RSA2, NULL, "RSA2");
+    sign_type_sent("2.0.4", AOP_SIGN_RSA2, NULL, "RSA2");
+    /* a caller's explicit value wins */
+    sign_type_sent("2.0.0", AOP_SIGN_RSA2, "RSA2", "RSA2");
+    /* SHA-1 with a version that knows only RSA2 is a configuration error; so is a bad version */
+    aop_client_config_t cfg = base_config();
+    cfg.version = "2.0.4";
+    cfg.sign_type = AOP_SIGN_RSA;
+    aop_error_t err;
+    aop_client_t *c = NULL;
+    cr_assert_eq(aop_client_new(&cfg, &c, &err), AOP_E_CONFIG);
+    cr_assert_null(c);
+    cr_assert_str_eq(err.path, "sign_type");
+    cr_assert_not_null(strstr(err.msg, "2.0.4"), "%s", err.msg);
+    cfg.version = "2.0";
+    cfg.sign_type = AOP_SIGN_RSA2;
+    cr_assert_eq(aop_client_new(&cfg, &c, &err), AOP_E_CONFIG);
+    cr_assert_str_eq(err.path, "version");
 }
 
 Test(client, sign_type_mismatch_is_never_trusted) {
@@ -709,12 +733,10 @@ Test(client, slow_gateway_times_out_within_the_deadline) {
     start_gateway();
     gw_behaviour_t b = {.sleep_ms = 3000};
     set_gw(&b);
-    aop_client_config_t cfg = base_config();
-    cfg.pay_deadline_ms = 1000;
-    aop_client_t *c = client_with(&cfg);
+    aop_client_t *c = default_client();
     void *rq = sample_request(&aop_fn_offline_pay);
     long t0 = now_ms();
-    aop_result_t *r = call(c, &aop_fn_offline_pay, rq);
+    aop_result_t *r = call_within(c, &aop_fn_offline_pay, rq, 1000);
     long took = now_ms() - t0;
     assert_unknown(r, "timeout");
     cr_assert_eq(r->error, AOP_E_TIMEOUT, "%s: %s", aop_status_name(r->error), r->detail.msg);
@@ -730,16 +752,14 @@ Test(client, slow_gateway_times_out_within_the_deadline) {
     aop_client_free(c);
 }
 
-Test(client, deadlines_are_per_function) {
+Test(client, deadlines_are_per_call) {
     start_gateway();
     gw_behaviour_t b = {.sleep_ms = 1200};
     set_gw(&b);
-    aop_client_config_t cfg = base_config();
-    cfg.query_deadline_ms = 400; /* only payQuery is short */
-    aop_client_t *c = client_with(&cfg);
+    aop_client_t *c = default_client();
     void *rq = sample_request(&aop_fn_offline_pay_query);
     long t0 = now_ms();
-    aop_result_t *r = call(c, &aop_fn_offline_pay_query, rq);
+    aop_result_t *r = call_within(c, &aop_fn_offline_pay_query, rq, 400); /* only this call is short */
     cr_assert_eq(r->error, AOP_E_TIMEOUT);
     cr_assert_leq(now_ms() - t0, 1100);
     aop_result_free(r);
@@ -780,7 +800,6 @@ Test(client, borrowed_transport_and_default_deadlines) {
     aop_client_config_t cfg = base_config();
     cfg.gateway_url = "https://open-sea.alipay.com/";
     cfg.transport = &f.base;
-    cfg.refund_deadline_ms = 1234;
     aop_client_t *c = client_with(&cfg);
     static const struct {
         const aop_function_desc_t *fn;
@@ -789,7 +808,7 @@ Test(client, borrowed_transport_and_default_deadlines) {
                 {&aop_fn_refund, 1234}};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         void *rq = sample_request(want[i].fn);
-        aop_result_t *r = call(c, want[i].fn, rq);
+        aop_result_t *r = want[i].fn == &aop_fn_refund ? call_within(c, want[i].fn, rq, 1234) : call(c, want[i].fn, rq);
         assert_unknown(r, want[i].fn->name);
         cr_assert_eq(r->error, AOP_E_TRANSPORT);
         cr_assert_not(r->maybe_sent, "the transport said it never left");
@@ -1031,7 +1050,7 @@ Test(client, validation_errors_send_nothing) {
 
     gw_sample_request(&aop_fn_offline_pay, &rq);
     rq.body.identity_code = rep('7', AOP_OFFLINE_PAY_REQUEST_BODY_IDENTITY_CODE_MAX + 1, "");
-    aop_status_t st = aop_call(c, &aop_fn_offline_pay, &rq, &r, &err);
+    aop_status_t st = aop_call(c, &aop_fn_offline_pay, &rq, NULL, &r, &err);
     cr_assert_eq(st, AOP_E_TOO_LONG, "%s", aop_status_name(st));
     cr_assert_null(r);
     cr_assert_str_eq(err.path, "request.body.identityCode");
@@ -1040,14 +1059,14 @@ Test(client, validation_errors_send_nothing) {
     gw_sample_request(&aop_fn_offline_pay, &rq);
     rq.body.order.order_amount.value = aop_str("01");
     r = (aop_result_t *)&err;
-    st = aop_pay(c, &rq, &r, &err);
+    st = aop_offline_pay(c, &rq, NULL, &r, &err);
     cr_assert_eq(st, AOP_E_BAD_AMOUNT, "%s", aop_status_name(st));
     cr_assert_null(r);
     cr_assert_str_eq(err.path, "request.body.order.orderAmount.value");
 
     gw_sample_request(&aop_fn_offline_pay, &rq);
     rq.body.merchant_trans_id = AOP_STR_NULL;
-    st = aop_pay(c, &rq, &r, &err);
+    st = aop_offline_pay(c, &rq, NULL, &r, &err);
     cr_assert_eq(st, AOP_E_MISSING, "%s", aop_status_name(st));
     cr_assert_str_eq(err.path, "request.body.merchantTransId");
 
@@ -1055,18 +1074,18 @@ Test(client, validation_errors_send_nothing) {
     gw_sample_request(&aop_fn_offline_pay_query, &q);
     q.body.acquirement_id = AOP_STR_NULL;
     q.body.merchant_trans_id = AOP_STR_NULL;
-    st = aop_pay_query(c, &q, &r, &err);
+    st = aop_offline_pay_query(c, &q, NULL, &r, &err);
     cr_assert_eq(st, AOP_E_ONE_OF_REQUIRED, "%s", aop_status_name(st));
 
     aop_refund_request_t rf;
     gw_sample_request(&aop_fn_refund, &rf);
     rf.body.refund_amount.currency = aop_str("usd");
-    st = aop_refund(c, &rf, &r, &err);
+    st = aop_refund(c, &rf, NULL, &r, &err);
     cr_assert_eq(st, AOP_E_BAD_CURRENCY, "%s", aop_status_name(st));
     cr_assert_str_eq(err.path, "request.body.refundAmount.currency");
 
     cr_assert_eq(gw_requests(G), 0, "a request that breaks a rule reached the gateway");
-    st = aop_call(c, &aop_fn_offline_pay, NULL, &r, &err);
+    st = aop_call(c, &aop_fn_offline_pay, NULL, NULL, &r, &err);
     cr_assert_eq(st, AOP_E_INVALID_ARG);
     aop_client_free(c);
 }
@@ -1264,7 +1283,7 @@ Test(client, event_hook_masks_the_identity_code) {
     /* and none when nothing was sent */
     rq.body.order.order_amount.value = aop_str("-1");
     aop_error_t err;
-    cr_assert_eq(aop_pay(c, &rq, &r, &err), AOP_E_BAD_AMOUNT);
+    cr_assert_eq(aop_offline_pay(c, &rq, NULL, &r, &err), AOP_E_BAD_AMOUNT);
     cr_assert_eq(ev.calls, 2);
 
     /* functions without sensitive fields and without an idempotency key */
@@ -1332,7 +1351,7 @@ Test(client, nothing_is_printed_by_default, .init = cr_redirect_stdout) {
     aop_offline_pay_request_t *p = rq;
     p->body.order.order_amount.value = aop_str("01");
     aop_error_t err;
-    cr_assert_eq(aop_pay(c, p, &r, &err), AOP_E_BAD_AMOUNT);
+    cr_assert_eq(aop_offline_pay(c, p, NULL, &r, &err), AOP_E_BAD_AMOUNT);
     aop_client_free(c);
     free(rq);
     fflush(stdout);
@@ -1362,4 +1381,164 @@ Test(client, helpers) {
     char t[32];
     aop_now_rfc3339(t);
     cr_assert(is_rfc3339_offset(t), "%s", t);
+}
+
+/* ---- API shape: growing structs, shared keys, members the schema does not know -------------- */
+
+Test(client, config_struct_size_is_checked_and_older_callers_get_defaults) {
+    start_gateway();
+    aop_client_config_t cfg = base_config();
+    aop_client_t *c = NULL;
+    aop_error_t err;
+    cfg.struct_size = 0; /* never initialised */
+    cr_assert_eq(aop_client_new(&cfg, &c, &err), AOP_E_CONFIG);
+    cr_assert_str_eq(err.path, "struct_size");
+    cr_assert_null(c);
+    cfg.struct_size = sizeof cfg + 8; /* from a newer library than this one */
+    cr_assert_eq(aop_client_new(&cfg, &c, &err), AOP_E_CONFIG);
+    /* an older caller knew the members up to transport: the rest take their defaults */
+    aop_client_config_t older = base_config();
+    older.struct_size = offsetof(aop_client_config_t, on_event);
+    older.on_event = (aop_event_fn)(uintptr_t)1; /* past the caller's struct: must never be read */
+    c = client_with(&older);
+    void *rq = sample_request(&aop_fn_offline_pay);
+    aop_result_t *r = call(c, &aop_fn_offline_pay, rq);
+    assert_success(r, &aop_fn_offline_pay);
+    aop_result_free(r);
+    free(rq);
+    aop_client_free(c);
+
+    aop_call_options_t opts = {0}; /* never initialised */
+    rq = sample_request(&aop_fn_offline_pay);
+    c = default_client();
+    r = (aop_result_t *)&err;
+    cr_assert_eq(aop_call(c, &aop_fn_offline_pay, rq, &opts, &r, &err), AOP_E_CONFIG);
+    cr_assert_null(r);
+    aop_call_options_init(&opts);
+    opts.deadline_ms = -5;
+    cr_assert_eq(aop_call(c, &aop_fn_offline_pay, rq, &opts, &r, &err), AOP_E_INVALID_ARG);
+    cr_assert_str_eq(err.path, "options.deadline_ms");
+    cr_assert_eq(gw_requests(G), 1, "a refused call sent nothing");
+    free(rq);
+    aop_client_free(c);
+}
+
+Test(client, keys_loaded_once_are_shared_by_clients) {
+    start_gateway();
+    aop_private_key_t *mk = NULL;
+    aop_public_key_t *ak = NULL;
+    aop_error_t err;
+    cr_assert_eq(aop_private_key_load_file(AOP_TEST_DATA "/merchant.pkcs8.pem", NULL, &mk, &err), AOP_OK, "%s", err.msg);
+    cr_assert_eq(aop_public_key_load_file(AOP_TEST_DATA "/gateway.spki.pem", &ak, &err), AOP_OK, "%s", err.msg);
+    aop_client_config_t cfg = base_config();
+    cfg.private_key_file = cfg.alipay_public_key_file = NULL;
+    cfg.merchant_key = mk;
+    cfg.alipay_key = ak;
+    aop_client_t *a = client_with(&cfg), *b = client_with(&cfg);
+    void *rq = sample_request(&aop_fn_offline_pay_query);
+    for (int round = 0; round < 2; round++) {
+        aop_result_t *r = call(round ? b : a, &aop_fn_offline_pay_query, rq);
+        assert_success(r, &aop_fn_offline_pay_query);
+        aop_result_free(r);
+    }
+    aop_client_free(a); /* borrowed keys outlive the clients */
+    aop_result_t *r = call(b, &aop_fn_offline_pay_query, rq);
+    assert_success(r, &aop_fn_offline_pay_query);
+    aop_result_free(r);
+    aop_client_free(b);
+    /* the pair check still applies to shared keys */
+    aop_public_key_t *own = NULL;
+    cr_assert_eq(aop_private_key_public(mk, &own, &err), AOP_OK);
+    cfg.alipay_key = own;
+    aop_client_t *none = NULL;
+    cr_assert_eq(aop_client_new(&cfg, &none, &err), AOP_E_KEY_MISMATCH);
+    cr_assert_null(none);
+    aop_public_key_free(own);
+    aop_private_key_free(mk);
+    aop_public_key_free(ak);
+    free(rq);
+}
+
+static void expect_member(aop_result_t *r, const char *path, aop_member_type_t type, const char *text) {
+    aop_member_t m;
+    aop_error_t err;
+    aop_status_t st = aop_result_member(r, path, &m, &err);
+    cr_assert_eq(st, AOP_OK, "%s: %s %s", path, aop_status_name(st), err.msg);
+    cr_assert_eq(m.type, type, "%s: type %d", path, (int)m.type);
+    cr_assert_eq(m.text.len, strlen(text), "%s: %.*s", path, (int)m.text.len, m.text.ptr);
+    cr_assert_eq(memcmp(m.text.ptr, text, m.text.len), 0, "%s: %.*s", path, (int)m.text.len, m.text.ptr);
+}
+
+static void expect_no_member(aop_result_t *r, const char *path, aop_status_t want) {
+    aop_member_t m;
+    aop_error_t err;
+    cr_assert_eq(aop_result_member(r, path, &m, &err), want, "%s", path);
+    cr_assert_null(m.text.ptr);
+}
+
+Test(client, members_the_schema_does_not_know_are_readable_when_verified) {
+    start_gateway();
+    gw_behaviour_t b = {
+        .patch_from = "\"body\":{",
+        .patch_to = "\"body\":{\"loyalty\":{\"points\":12,\"tier\":\"gold \\u00e9\\\"x\\/y\",\"tags\":[\"a\",{\"k\":\"b\"}],"
+                    "\"ok\":true,\"off\":false,\"none\":null},",
+    };
+    set_gw(&b);
+    aop_client_t *c = default_client();
+    void *rq = sample_request(&aop_fn_offline_pay);
+    aop_result_t *r = call(c, &aop_fn_offline_pay, rq);
+    assert_success(r, &aop_fn_offline_pay);
+    cr_assert_eq(r->warnings.count, 1, "the unknown member is one warning: %s", warnings_text(r));
+    /* the exact signed bytes */
+    cr_assert_not_null(r->response_text.ptr);
+    cr_assert_eq(memcmp(r->response_text.ptr, "{\"head\":{", 9), 0);
+    cr_assert_eq(r->response_text.ptr[r->response_text.len - 1], '}');
+    cr_assert_not_null(memmem(r->response_text.ptr, r->response_text.len, "\\u00e9\\\"x\\/y", 12),
+                       "the text is as received, not unescaped");
+    expect_member(r, "body.loyalty.points", AOP_MEMBER_NUMBER, "12");
+    expect_member(r, "body.loyalty.tier", AOP_MEMBER_STRING, "gold \xc3\xa9\"x/y");
+    expect_member(r, "body.loyalty.tags[0]", AOP_MEMBER_STRING, "a");
+    expect_member(r, "body.loyalty.tags[1].k", AOP_MEMBER_STRING, "b");
+    expect_member(r, "body.loyalty.tags", AOP_MEMBER_ARRAY, "[\"a\",{\"k\":\"b\"}]");
+    expect_member(r, "body.loyalty.ok", AOP_MEMBER_BOOL, "true");
+    expect_member(r, "body.loyalty.off", AOP_MEMBER_BOOL, "false");
+    expect_member(r, "body.loyalty.none", AOP_MEMBER_NULL, "null");
+    expect_member(r, "body.acquirementId", AOP_MEMBER_STRING, "2015032412007101547201351234");
+    expect_member(r, "body.resultInfo.resultStatus", AOP_MEMBER_STRING, "S");
+    expect_no_member(r, "body.loyalty.nothing", AOP_E_MISSING);
+    expect_no_member(r, "body.loyalty.tags[2]", AOP_E_MISSING);
+    expect_no_member(r, "body.loyalty.points.x", AOP_E_MISSING);
+    expect_no_member(r, "body.loyalty.tags[x]", AOP_E_INVALID_ARG);
+    expect_no_member(r, "body..points", AOP_E_INVALID_ARG);
+    aop_result_free(r);
+
+    /* an answer that does not verify exposes nothing to read */
+    gw_behaviour_t t = b;
+    t.tamper_sig = true;
+    set_gw(&t);
+    r = call(c, &aop_fn_offline_pay, rq);
+    assert_unknown(r, "tampered");
+    cr_assert_null(r->response_text.ptr);
+    expect_no_member(r, "body.loyalty.points", AOP_E_SIGNATURE_INVALID);
+    aop_result_free(r);
+    free(rq);
+    aop_client_free(c);
+}
+
+Test(client, typed_calls_and_typed_responses) {
+    start_gateway();
+    aop_client_t *c = default_client();
+    aop_offline_pay_request_t rq;
+    gw_sample_request(&aop_fn_offline_pay, &rq);
+    aop_result_t *r = NULL;
+    aop_error_t err;
+    cr_assert_eq(aop_offline_pay(c, &rq, NULL, &r, &err), AOP_OK, "%s", err.msg);
+    cr_assert_eq(r->function, &aop_fn_offline_pay);
+    const aop_offline_pay_response_t *p = aop_offline_pay_response(r);
+    cr_assert_not_null(p);
+    cr_assert(aop_str_eq(p->body.merchant_trans_id, rq.body.merchant_trans_id));
+    cr_assert_null(aop_refund_response(r), "a pay result is no refund");
+    cr_assert_null(aop_offline_pay_response(NULL));
+    aop_result_free(r);
+    aop_client_free(c);
 }

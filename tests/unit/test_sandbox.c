@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "aop/client.h"
+#include "aop/aop.h"
 #include "aop/envelope.h"
 #include "aop/json.h"
 #include "support.h"
@@ -107,21 +107,19 @@ typedef struct {
     const char *client_id;
     const char *private_key_file;
     aop_sign_type_t sign_type;
-    long pay_deadline_ms;
 } cli_opts_t;
 
 static aop_client_t *client_with(unsigned short port, const cli_opts_t *o) {
     char url[64];
     snprintf(url, sizeof url, "http://127.0.0.1:%u", (unsigned)port);
     aop_client_config_t cfg;
-    memset(&cfg, 0, sizeof cfg);
+    aop_client_config_init(&cfg);
     cfg.gateway_url = url;
     cfg.client_id = o && o->client_id ? o->client_id : CLIENT_ID;
     cfg.merchant_id = MERCHANT_ID;
     cfg.private_key_file = o && o->private_key_file ? o->private_key_file : aop_test_private_key("merchant.pkcs8.pem");
     cfg.alipay_public_key_file = data_path("gateway.spki.pem");
     cfg.sign_type = o ? o->sign_type : AOP_SIGN_RSA2;
-    cfg.pay_deadline_ms = o ? o->pay_deadline_ms : 0;
     aop_client_t *c = NULL;
     aop_error_t err;
     aop_status_t st = aop_client_new(&cfg, &c, &err);
@@ -131,8 +129,9 @@ static aop_client_t *client_with(unsigned short port, const cli_opts_t *o) {
 
 static aop_client_t *client(const aop_sandbox_t *s) { return client_with(aop_sandbox_port(s), NULL); }
 
-static aop_result_t *pay(aop_client_t *c, const char *mtid, const char *amount, const char *currency,
-                         const char *code) {
+/* A pay with a deadline (0 = the function's default). */
+static aop_result_t *pay_within(aop_client_t *c, long deadline_ms, const char *mtid, const char *amount,
+                                const char *currency, const char *code) {
     aop_offline_pay_request_t rq;
     memset(&rq, 0, sizeof rq);
     rq.body.product_code.value = AOP_PRODUCT_CODE_ENUM_OFFLINE_PAY;
@@ -142,12 +141,20 @@ static aop_result_t *pay(aop_client_t *c, const char *mtid, const char *amount, 
     rq.body.order.order_amount.currency = aop_str(currency);
     rq.body.order.order_amount.value = aop_str(amount);
     rq.body.order.order_title = aop_str("sandbox test");
+    aop_call_options_t opts;
+    aop_call_options_init(&opts);
+    opts.deadline_ms = deadline_ms;
     aop_result_t *r = NULL;
     aop_error_t err;
-    aop_status_t st = aop_pay(c, &rq, &r, &err);
-    cr_assert_eq(st, AOP_OK, "aop_pay: %s: %s", aop_status_name(st), err.msg);
+    aop_status_t st = aop_offline_pay(c, &rq, &opts, &r, &err);
+    cr_assert_eq(st, AOP_OK, "aop_offline_pay: %s: %s", aop_status_name(st), err.msg);
     cr_assert_not_null(r);
     return r;
+}
+
+static aop_result_t *pay(aop_client_t *c, const char *mtid, const char *amount, const char *currency,
+                         const char *code) {
+    return pay_within(c, 0, mtid, amount, currency, code);
 }
 
 static aop_result_t *query(aop_client_t *c, const char *acq, const char *mtid) {
@@ -157,7 +164,7 @@ static aop_result_t *query(aop_client_t *c, const char *acq, const char *mtid) {
     rq.body.merchant_trans_id = aop_str(mtid);
     aop_result_t *r = NULL;
     aop_error_t err;
-    aop_status_t st = aop_pay_query(c, &rq, &r, &err);
+    aop_status_t st = aop_offline_pay_query(c, &rq, NULL, &r, &err);
     cr_assert_eq(st, AOP_OK, "aop_pay_query: %s: %s", aop_status_name(st), err.msg);
     return r;
 }
@@ -169,7 +176,7 @@ static aop_result_t *cancel(aop_client_t *c, const char *acq, const char *mtid) 
     rq.body.merchant_trans_id = aop_str(mtid);
     aop_result_t *r = NULL;
     aop_error_t err;
-    aop_status_t st = aop_pay_cancel(c, &rq, &r, &err);
+    aop_status_t st = aop_pay_cancel(c, &rq, NULL, &r, &err);
     cr_assert_eq(st, AOP_OK, "aop_pay_cancel: %s: %s", aop_status_name(st), err.msg);
     return r;
 }
@@ -184,7 +191,7 @@ static aop_result_t *refund(aop_client_t *c, const char *acq, const char *mrid, 
     rq.body.refund_amount.value = aop_str(amount);
     aop_result_t *r = NULL;
     aop_error_t err;
-    aop_status_t st = aop_refund(c, &rq, &r, &err);
+    aop_status_t st = aop_refund(c, &rq, NULL, &r, &err);
     cr_assert_eq(st, AOP_OK, "aop_refund: %s: %s", aop_status_name(st), err.msg);
     return r;
 }
@@ -233,8 +240,7 @@ static void rm_rf(const char *dir) {
 /* ---- raw HTTP ---------------------------------------------------------------------------------- */
 
 static size_t collect(char *p, size_t size, size_t n, void *ud) {
-    aop_buf_append(ud, p, size * n);
-    return size * n;
+    return aop_buf_append(ud, p, size * n) == AOP_OK ? size * n : 0; /* 0 makes curl fail */
 }
 
 typedef struct {
@@ -307,7 +313,7 @@ typedef struct {
 
 static void read_answer(const aop_buf_t *in, const aop_function_desc_t *fn, answer_t *a, void *msg) {
     memset(a, 0, sizeof *a);
-    aop_buf_append(&a->body, in->data, in->len);
+    cr_assert_eq(aop_buf_append(&a->body, in->data, in->len), AOP_OK);
     aop_json_ws_t ws;
     aop_error_t err;
     cr_assert_eq(aop_json_ws_alloc(&ws, a->body.len, &err), AOP_OK);
@@ -526,13 +532,12 @@ Test(sandbox, every_scenario_row_gives_its_status) {
     row_t rows[64];
     unsigned n = read_table(rows, 64);
     aop_sandbox_t *s = start();
-    cli_opts_t co = {.pay_deadline_ms = 1500};
-    aop_client_t *c = client_with(aop_sandbox_port(s), &co);
+    aop_client_t *c = client(s);
     for (unsigned i = 0; i < n; i++) {
         const row_t *row = &rows[i];
         char mtid[64];
         snprintf(mtid, sizeof mtid, "m-row-%u", i);
-        aop_result_t *r = pay(c, mtid, "500", "USD", row->code);
+        aop_result_t *r = pay_within(c, 1500, mtid, "500", "USD", row->code);
         cr_assert_eq(r->status, row->status, "%s (%s): status %c, error %s", row->code, row->behaviour,
                      r->status, aop_status_name(r->error));
         if (row->result_code[0]) {
@@ -639,7 +644,7 @@ Test(sandbox, identical_repeat_returns_the_same_payment) {
     rq.body.order.order_title = aop_str("other merchant");
     aop_result_t *o = NULL;
     aop_error_t err;
-    cr_assert_eq(aop_pay(c, &rq, &o, &err), AOP_OK);
+    cr_assert_eq(aop_offline_pay(c, &rq, NULL, &o, &err), AOP_OK);
     expect(o, 'S', AOP_RC_SUCCESS);
     cr_assert(!aop_str_eq(pay_resp(a)->body.acquirement_id, pay_resp(o)->body.acquirement_id));
     cr_assert_eq(sbx_store_count(&s->store, "payments"), 2);
@@ -1236,9 +1241,8 @@ typedef struct {
 
 static void *delayed_pay(void *arg) {
     delayed_t *d = arg;
-    cli_opts_t co = {.pay_deadline_ms = 30000};
-    aop_client_t *c = client_with(d->port, &co);
-    aop_result_t *r = pay(c, "m-delayed", "100", "USD", CODE_DELAY);
+    aop_client_t *c = client_with(d->port, NULL);
+    aop_result_t *r = pay_within(c, 30000, "m-delayed", "100", "USD", CODE_DELAY);
     d->status = r->status;
     d->error = r->error;
     aop_result_free(r);
@@ -1402,11 +1406,11 @@ static int run_bin(const char *const *args, char **out, const char *home) {
     aop_buf_t buf = {0};
     char chunk[4096];
     ssize_t k;
-    while ((k = read(pipefd[0], chunk, sizeof chunk)) > 0) aop_buf_append(&buf, chunk, (size_t)k);
+    while ((k = read(pipefd[0], chunk, sizeof chunk)) > 0) cr_assert_eq(aop_buf_append(&buf, chunk, (size_t)k), AOP_OK);
     close(pipefd[0]);
     int status = 0;
     waitpid(pid, &status, 0);
-    aop_buf_append(&buf, "", 1);
+    cr_assert_eq(aop_buf_append(&buf, "", 1), AOP_OK);
     if (out)
         *out = buf.data;
     else

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "aop/export.h"
 #include "aop/error.h"
 #include "aop/json.h"
 #include "aop/types.h"
@@ -127,24 +128,24 @@ typedef struct {
 
 /* Strict validation of a message to be sent: the first violation, with its JSON path
  * (prefixed with root, e.g. "request"). */
-aop_status_t aop_validate(const aop_msg_desc_t *d, const void *msg, const char *root,
+AOP_API aop_status_t aop_validate(const aop_msg_desc_t *d, const void *msg, const char *root,
                           aop_error_t *err);
 
 /* Lenient validation of a received response (SPEC.md section 7): deviations that may not
  * overturn the outcome go to warnings; an outcome-deciding violation is returned (AOP_OK when
  * none). */
-aop_status_t aop_validate_response(const aop_msg_desc_t *d, const void *msg, const char *root,
+AOP_API aop_status_t aop_validate_response(const aop_msg_desc_t *d, const void *msg, const char *root,
                                    aop_warnings_t *warnings, aop_error_t *err);
 
 /* Every echo pair of fn: AOP_E_ECHO_MISMATCH (path of the response field) on the first that
  * does not hold. */
-aop_status_t aop_check_echo(const aop_function_desc_t *fn, const void *request,
+AOP_API aop_status_t aop_check_echo(const aop_function_desc_t *fn, const void *request,
                             const void *response, aop_error_t *err);
 
 /* Encodes msg compactly into out[0..cap), validating it strictly in the same pass. *len gets
  * the size written, or the size needed when AOP_E_BUFFER_TOO_SMALL is returned (nothing is
  * ever silently truncated; out holds no usable JSON then). No heap allocation. */
-aop_status_t aop_encode(const aop_msg_desc_t *d, const void *msg, const char *root, char *out,
+AOP_API aop_status_t aop_encode(const aop_msg_desc_t *d, const void *msg, const char *root, char *out,
                         size_t cap, size_t *len, aop_error_t *err);
 
 /* Decodes the object at token tok of a checked document (aop_json_parse) into msg, which is
@@ -153,21 +154,21 @@ aop_status_t aop_encode(const aop_msg_desc_t *d, const void *msg, const char *ro
  * strict (requests): any deviation is an error. Otherwise (responses): SPEC.md section 7;
  * deviations become warnings and only outcome-deciding ones fail. Validation is included.
  * No heap allocation. */
-aop_status_t aop_decode(const aop_msg_desc_t *d, const aop_json_doc_t *doc, unsigned tok,
+AOP_API aop_status_t aop_decode(const aop_msg_desc_t *d, const aop_json_doc_t *doc, unsigned tok,
                         char *buf, void *msg, const char *root, bool strict,
                         aop_warnings_t *warnings, aop_error_t *err);
 
 /* Whether a and b hold the same values (presence included; enums by value, or by text when
  * unknown). */
-bool aop_equal(const aop_msg_desc_t *d, const void *a, const void *b);
+AOP_API bool aop_equal(const aop_msg_desc_t *d, const void *a, const void *b);
 
 /* Enum lookup by text (binary search); 0 when unknown. */
-int aop_enum_from_text(const aop_enum_desc_t *e, const char *s, size_t n);
-const char *aop_enum_text(const aop_enum_desc_t *e, int v); /* NULL when out of range */
+AOP_API int aop_enum_from_text(const aop_enum_desc_t *e, const char *s, size_t n);
+AOP_API const char *aop_enum_text(const aop_enum_desc_t *e, int v); /* NULL when out of range */
 
 /* Result codes: lookup by code (binary search) or by id. NULL when not in the table. */
-const aop_result_code_t *aop_result_code_find(const aop_result_table_t *t, const char *code, size_t n);
-const aop_result_code_t *aop_result_code_find_id(const aop_result_table_t *t, const char *id, size_t n);
+AOP_API const aop_result_code_t *aop_result_code_find(const aop_result_table_t *t, const char *code, size_t n);
+AOP_API const aop_result_code_t *aop_result_code_find_id(const aop_result_table_t *t, const char *id, size_t n);
 
 /* Access to a field addressed from a root struct. */
 static inline const aop_str_t *aop_ref_str(const aop_field_ref_t *r, const void *root) {
@@ -177,18 +178,18 @@ static inline bool aop_ref_present(const aop_field_ref_t *r, const void *root);
 
 /* Length in UTF-16 code units of valid UTF-8 (a character outside the BMP counts 2); 0 for
  * invalid UTF-8. */
-size_t aop_utf16_len(const char *s, size_t n);
+AOP_API size_t aop_utf16_len(const char *s, size_t n);
 /* Checks UTF-8 (no NUL, no overlong form, no surrogate, at most U+10FFFF) and counts UTF-16
  * code units into *units. */
-bool aop_utf8_units(const char *s, size_t n, size_t *units);
+AOP_API bool aop_utf8_units(const char *s, size_t n, size_t *units);
 
 /* Format checks of SPEC.md section 3's table. */
-bool aop_is_datetime(const char *s, size_t n);      /* as we write: 'T' and 'Z' upper case */
-bool aop_is_datetime_read(const char *s, size_t n); /* as we read: either case */
-bool aop_is_amount(const char *s, size_t n);
-bool aop_is_currency(const char *s, size_t n);
-bool aop_is_decimal(const char *s, size_t n);
-bool aop_is_utf8(const char *s, size_t n); /* valid UTF-8 without NUL */
+AOP_API bool aop_is_datetime(const char *s, size_t n);      /* as we write: 'T' and 'Z' upper case */
+AOP_API bool aop_is_datetime_read(const char *s, size_t n); /* as we read: either case */
+AOP_API bool aop_is_amount(const char *s, size_t n);
+AOP_API bool aop_is_currency(const char *s, size_t n);
+AOP_API bool aop_is_decimal(const char *s, size_t n);
+AOP_API bool aop_is_utf8(const char *s, size_t n); /* valid UTF-8 without NUL */
 
 static inline bool aop_ref_present(const aop_field_ref_t *r, const void *root) {
     const char *base = (const char *)root;

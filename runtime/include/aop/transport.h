@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include "aop/export.h"
 #include "aop/error.h"
 
 #ifdef __cplusplus
@@ -20,9 +21,9 @@ typedef struct {
     size_t cap;
 } aop_buf_t;
 
-aop_status_t aop_buf_reserve(aop_buf_t *b, size_t cap);
-aop_status_t aop_buf_append(aop_buf_t *b, const void *p, size_t n);
-void aop_buf_free(aop_buf_t *b);
+AOP_API AOP_NODISCARD aop_status_t aop_buf_reserve(aop_buf_t *b, size_t cap);
+AOP_API AOP_NODISCARD aop_status_t aop_buf_append(aop_buf_t *b, const void *p, size_t n);
+AOP_API void aop_buf_free(aop_buf_t *b);
 
 typedef struct {
     const char *url;     /* full URL: base + function path */
@@ -59,14 +60,14 @@ typedef struct {
 /* One reused curl handle (keep-alive), CURLOPT_NOSIGNAL, TLS verification always on, plain
  * http only for loopback hosts (checked per post: AOP_E_INSECURE_URL). Not thread-safe: one
  * transport per thread. */
-aop_status_t aop_curl_transport_new(const aop_curl_options_t *opt, aop_transport_t **out,
+AOP_API aop_status_t aop_curl_transport_new(const aop_curl_options_t *opt, aop_transport_t **out,
                                     aop_error_t *err);
 
 /* "aop/<version> libcurl/<v> OpenSSL/<v>" */
-const char *aop_user_agent(void);
+AOP_API const char *aop_user_agent(void);
 
 /* Whether url's scheme is https, or http with a loopback host (127.0.0.0/8, ::1, localhost). */
-bool aop_url_allowed(const char *url);
+AOP_API bool aop_url_allowed(const char *url);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,21 @@
+/* What a result holds behind its public part: shared by client.c and result_member.c. */
+#ifndef AOP_CLIENT_INTERNAL_H
+#define AOP_CLIENT_INTERNAL_H
+
+#include "aop/client.h"
+
+/* Texts that aop_result_member() unescaped: they live as long as the result. */
+typedef struct member_text {
+    struct member_text *next;
+    char text[];
+} member_text_t;
+
+typedef struct {
+    aop_result_t pub; /* first: an aop_result_t * is a result_impl_t * */
+    aop_buf_t body;
+    void *response;
+    char *response_text; /* the verified payload, copied before decoding rewrites it in place */
+    member_text_t *texts;
+} result_impl_t;
+
+#endif
