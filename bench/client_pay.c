@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "aop/client.h"
+#include "aop/util.h"
 
 #define EX_USAGE 64
 #ifndef AOP_BENCH_DATA
@@ -80,7 +81,7 @@ static aop_offline_pay_request_t pay;
 __attribute__((noinline)) int op_client_pay(void) {
     aop_result_t *r = NULL;
     aop_error_t err;
-    aop_status_t st = aop_pay(client, &pay, &r, &err);
+    aop_status_t st = aop_call(client, &aop_fn_offline_pay, &pay, NULL, &r, &err);
     if (st != AOP_OK) {
         fprintf(stderr, "aop-bench-client: %s\n", err.msg);
         return 1;
@@ -105,22 +106,21 @@ int main(int argc, char **argv) {
         fprintf(stderr, "aop-bench-client: gateway key: %s\n", text ? err.msg : "cannot read");
         return 1;
     }
-    static char merchant_pem[16384], alipay_pem[16384];
+    /* The keys are loaded once and shared, as a terminal with several clients would do. */
+    static aop_private_key_t *merchant_key;
+    static aop_public_key_t *alipay_key;
     text = read_all("merchant.pkcs8.pem", &len);
-    if (!text) return 1;
-    memcpy(merchant_pem, text, len + 1);
+    if (!text || aop_private_key_load_mem(text, len, NULL, &merchant_key, &err) != AOP_OK) return 1;
     text = read_all("gateway.spki.pem", &len);
-    if (!text) return 1;
-    memcpy(alipay_pem, text, len + 1);
-
+    if (!text || aop_public_key_load_mem(text, len, &alipay_key, &err) != AOP_OK) return 1;
     static aop_transport_t fake = {fake_post, fake_destroy, NULL};
     aop_client_config_t cfg;
-    memset(&cfg, 0, sizeof cfg);
+    aop_client_config_init(&cfg);
     cfg.gateway_url = "https://gateway.invalid";
     cfg.client_id = "211020000000000000044";
     cfg.merchant_id = "218820000000000000023";
-    cfg.private_key = merchant_pem;
-    cfg.alipay_public_key = alipay_pem;
+    cfg.merchant_key = merchant_key;
+    cfg.alipay_key = alipay_key;
     cfg.transport = &fake;
     if (aop_client_new(&cfg, &client, &err) != AOP_OK) {
         fprintf(stderr, "aop-bench-client: %s\n", err.msg);
@@ -138,5 +138,7 @@ int main(int argc, char **argv) {
     for (long i = 0; i < n && !failed; i++) failed = op_client_pay();
     aop_client_free(client);
     aop_private_key_free(gateway_key);
+    aop_private_key_free(merchant_key);
+    aop_public_key_free(alipay_key);
     return failed;
 }
