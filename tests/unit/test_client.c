@@ -1428,7 +1428,7 @@ Test(client, keys_loaded_once_are_shared_by_clients) {
     aop_private_key_t *mk = NULL;
     aop_public_key_t *ak = NULL;
     aop_error_t err;
-    cr_assert_eq(aop_private_key_load_file(AOP_TEST_DATA "/merchant.pkcs8.pem", NULL, &mk, &err), AOP_OK, "%s", err.msg);
+    cr_assert_eq(aop_private_key_load_file(aop_test_private_key("merchant.pkcs8.pem"), NULL, &mk, &err), AOP_OK, "%s", err.msg);
     cr_assert_eq(aop_public_key_load_file(AOP_TEST_DATA "/gateway.spki.pem", &ak, &err), AOP_OK, "%s", err.msg);
     aop_client_config_t cfg = base_config();
     cfg.private_key_file = cfg.alipay_public_key_file = NULL;

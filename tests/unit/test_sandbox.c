@@ -323,7 +323,10 @@ static void read_answer(const aop_buf_t *in, const aop_function_desc_t *fn, answ
     cr_assert_eq(st, AOP_OK, "answer is not an envelope: %s: %.*s", err.msg, (int)in->len, in->data);
     aop_public_key_t *pub = NULL;
     cr_assert_eq(aop_public_key_load_file(data_path("gateway.spki.pem"), &pub, &err), AOP_OK);
-    a->verified = aop_envelope_verify(&env, pub, AOP_SIGN_RSA2, &err) == AOP_OK;
+    aop_verifier_t *verifier = NULL;
+    cr_assert_eq(aop_verifier_new(pub, AOP_SIGN_RSA2, &verifier, &err), AOP_OK, "%s", err.msg);
+    a->verified = aop_envelope_verify(&env, verifier, &err) == AOP_OK;
+    aop_verifier_free(verifier);
     aop_public_key_free(pub);
     aop_warnings_t w;
     aop_warnings_clear(&w);

@@ -17,6 +17,7 @@
 #include <openssl/evp.h>
 
 #include "aop/sign.h"
+#include "aop/signer.h"
 #include "support.h"
 
 #define DATA AOP_TEST_DATA
@@ -1295,6 +1296,112 @@ Test(threads, shared_keys_sign_and_verify_concurrently) {
     free(w2);
     free(w1);
     free(rs2);
+    aop_public_key_free(g);
+    aop_private_key_free(k);
+}
+
+/* The client's way: keys loaded once and shared, one signer and one verifier per thread (per
+ * client), each reused for many operations. Every signature must equal the vectors. */
+static void *signer_thread_main(void *arg) {
+    thread_job_t *j = arg;
+    aop_error_t e;
+    aop_signer_t *s2 = NULL, *s1 = NULL;
+    aop_verifier_t *v2 = NULL;
+    if (aop_signer_new(j->key, AOP_SIGN_RSA2, &s2, &e) != AOP_OK ||
+        aop_signer_new(j->key, AOP_SIGN_RSA, &s1, &e) != AOP_OK ||
+        aop_verifier_new(j->gw, AOP_SIGN_RSA2, &v2, &e) != AOP_OK) {
+        j->failures = 1000;
+        goto done;
+    }
+    for (int i = 0; i < 20; i++) {
+        char out[AOP_SIG_B64_MAX];
+        size_t ol = 0;
+        if (aop_signer_sign(s2, j->req, j->req_len, out, sizeof out, &ol, &e) != AOP_OK ||
+            strcmp(out, j->want2) != 0)
+            j->failures++;
+        if (aop_signer_sign(s1, j->req, j->req_len, out, sizeof out, &ol, &e) != AOP_OK ||
+            strcmp(out, j->want1) != 0)
+            j->failures++;
+        /* A failed verification leaves the verifier usable. */
+        if (aop_verifier_verify(v2, j->resp, j->resp_len - 1, j->rsig2, strlen(j->rsig2), &e) !=
+            AOP_E_SIGNATURE_INVALID)
+            j->failures++;
+        if (aop_verifier_verify(v2, j->resp, j->resp_len, j->rsig2, strlen(j->rsig2), &e) != AOP_OK)
+            j->failures++;
+    }
+done:
+    aop_signer_free(s2);
+    aop_signer_free(s1);
+    aop_verifier_free(v2);
+    return NULL;
+}
+
+Test(threads, shared_keys_per_thread_signers_match_the_vectors) {
+    enum { N = 6 };
+    aop_private_key_t *k = priv("merchant.pkcs8.pem", NULL);
+    aop_public_key_t *g = pub("gateway.spki.pem");
+    size_t rl, pl;
+    char *req = aop_test_read("pay-request.signed-bytes.json", &rl);
+    char *resp = aop_test_read("pay-response.signed-bytes.json", &pl);
+    char *w2 = vec("request_rsa2.sig.b64", NULL), *w1 = vec("request_rsa.sig.b64", NULL);
+    char *rs2 = vec("response_rsa2.sig.b64", NULL);
+    thread_job_t jobs[N];
+    pthread_t th[N];
+    for (int i = 0; i < N; i++) {
+        jobs[i] = (thread_job_t){k, g, req, w2, w1, resp, rs2, rl, pl, 0};
+        cr_assert_eq(pthread_create(&th[i], NULL, signer_thread_main, &jobs[i]), 0);
+    }
+    for (int i = 0; i < N; i++) {
+        pthread_join(th[i], NULL);
+        cr_assert_eq(jobs[i].failures, 0, "thread %d had %d failures", i, jobs[i].failures);
+    }
+    free(req);
+    free(resp);
+    free(w2);
+    free(w1);
+    free(rs2);
+    aop_public_key_free(g);
+    aop_private_key_free(k);
+}
+
+Test(signer, arguments_and_buffer_size) {
+    aop_private_key_t *k = priv("merchant.pkcs8.pem", NULL);
+    aop_public_key_t *g = pub("gateway.spki.pem");
+    aop_error_t e;
+    aop_signer_t *s = (aop_signer_t *)1;
+    cr_assert_eq(aop_signer_new(NULL, AOP_SIGN_RSA2, &s, &e), AOP_E_INVALID_ARG);
+    cr_assert_null(s);
+    cr_assert_eq(aop_signer_new(k, (aop_sign_type_t)9, &s, &e), AOP_E_INVALID_ARG);
+    cr_assert_eq(aop_signer_new(k, AOP_SIGN_RSA2, NULL, &e), AOP_E_INVALID_ARG);
+    aop_verifier_t *v = (aop_verifier_t *)1;
+    cr_assert_eq(aop_verifier_new(NULL, AOP_SIGN_RSA2, &v, &e), AOP_E_INVALID_ARG);
+    cr_assert_null(v);
+    cr_assert_eq(aop_verifier_new(g, (aop_sign_type_t)9, &v, &e), AOP_E_INVALID_ARG);
+
+    cr_assert_eq(aop_signer_new(k, AOP_SIGN_RSA, &s, &e), AOP_OK, "%s", e.msg);
+    cr_assert_eq(aop_signer_type(s), AOP_SIGN_RSA);
+    char out[AOP_SIG_B64_MAX];
+    size_t ol = 0;
+    cr_assert_eq(aop_signer_sign(s, "x", 1, out, 344, &ol, &e), AOP_E_BUFFER_TOO_SMALL);
+    cr_assert_eq(ol, 344u);
+    cr_assert_eq(aop_signer_sign(s, "x", 1, out, 345, &ol, &e), AOP_OK, "%s", e.msg);
+    char one_off[AOP_SIG_B64_MAX];
+    size_t l2 = 0;
+    cr_assert_eq(aop_sign(k, AOP_SIGN_RSA, "x", 1, one_off, sizeof one_off, &l2, &e), AOP_OK);
+    cr_assert_str_eq(out, one_off, "a signer signs as aop_sign does");
+    cr_assert_eq(aop_signer_sign(s, NULL, 1, out, sizeof out, &ol, &e), AOP_E_INVALID_ARG);
+    cr_assert_eq(aop_signer_sign(NULL, "x", 1, out, sizeof out, &ol, &e), AOP_E_INVALID_ARG);
+
+    cr_assert_eq(aop_verifier_new(g, AOP_SIGN_RSA2, &v, &e), AOP_OK, "%s", e.msg);
+    cr_assert_eq(aop_verifier_verify(v, "x", 1, "", 0, &e), AOP_E_SIGNATURE_MISSING);
+    cr_assert_eq(aop_verifier_verify(v, "x", 1, "abc%", 4, &e), AOP_E_SIGNATURE_INVALID);
+    cr_assert_eq(aop_verifier_verify(v, "x", 1, one_off, l2, &e), AOP_E_SIGNATURE_INVALID,
+                 "the merchant's signature does not verify with the gateway key");
+    cr_assert_eq(ERR_peek_error(), 0ul, "OpenSSL error queue not drained");
+    aop_signer_free(s);
+    aop_verifier_free(v);
+    aop_signer_free(NULL);
+    aop_verifier_free(NULL);
     aop_public_key_free(g);
     aop_private_key_free(k);
 }
