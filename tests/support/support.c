@@ -1,6 +1,7 @@
-#define _GNU_SOURCE /* mkdtemp */
+#define _GNU_SOURCE
 #include "support.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -32,41 +33,32 @@ char *aop_test_read(const char *name, size_t *len) {
     return aop_test_read_path(path, len);
 }
 
-/* Static storage only: the leak checks (tests/plain) must see no allocation of ours. */
+/* The copies live in the build tree (AOP_TEST_KEY_DIR): nothing to clean up, and Criterion's
+ * worker processes (which do not run atexit handlers) leave nothing in /tmp. Each copy is
+ * written to a unique temporary name and renamed, so concurrent test processes never see half
+ * a key. Static storage only: the leak checks (tests/plain) must see no allocation of ours. */
 #define KEY_COPIES 16
-static char key_dir[64];
-static pid_t key_dir_pid; /* a forked test process makes its own directory */
 static struct {
     char name[64];
-    char path[160];
+    char path[512];
 } key_copies[KEY_COPIES];
 static unsigned n_key_copies;
-
-static void remove_key_copies(void) {
-    if (key_dir_pid != getpid()) return; /* the parent's or a sibling's: not ours to remove */
-    for (unsigned i = 0; i < n_key_copies; i++) unlink(key_copies[i].path);
-    rmdir(key_dir);
-}
-
 static pthread_mutex_t key_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static const char *private_key_locked(const char *name) {
-    if (key_dir_pid != getpid()) {
-        snprintf(key_dir, sizeof key_dir, "/tmp/aop-test-keys-XXXXXX");
-        if (!mkdtemp(key_dir)) abort();
-        if (key_dir_pid == 0) atexit(remove_key_copies);
-        key_dir_pid = getpid();
-        n_key_copies = 0;
-    }
     for (unsigned i = 0; i < n_key_copies; i++)
         if (strcmp(key_copies[i].name, name) == 0) return key_copies[i].path;
     if (n_key_copies == KEY_COPIES || strlen(name) >= sizeof key_copies[0].name) abort();
+    if (mkdir(AOP_TEST_KEY_DIR, 0700) != 0 && errno != EEXIST) abort();
+    char *path = key_copies[n_key_copies].path, tmp[600];
+    snprintf(path, sizeof key_copies[0].path, "%s/%s", AOP_TEST_KEY_DIR, name);
+    snprintf(tmp, sizeof tmp, "%s.XXXXXX", path);
     size_t len = 0;
     char *text = aop_test_read(name, &len);
-    char *path = key_copies[n_key_copies].path;
-    snprintf(path, sizeof key_copies[0].path, "%s/%s", key_dir, name);
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0 || write(fd, text, len) != (ssize_t)len || close(fd) != 0) abort();
+    int fd = mkstemp(tmp); /* mode 0600 */
+    if (fd < 0 || fchmod(fd, 0600) != 0 || write(fd, text, len) != (ssize_t)len || close(fd) != 0 ||
+        rename(tmp, path) != 0)
+        abort();
     free(text);
     snprintf(key_copies[n_key_copies].name, sizeof key_copies[0].name, "%s", name);
     return key_copies[n_key_copies++].path;
