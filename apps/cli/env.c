@@ -36,6 +36,13 @@ int cli_home(char *dir, size_t cap) {
         fprintf(stderr, "aop: %s is not a directory\n", dir);
         return EXIT_CONFIG;
     }
+    /* It holds the demo private keys and the sandbox state: like ~/.ssh, only its owner may
+     * read, write or enter it (an existing one may have been made by hand). */
+    if (st.st_mode & 077) {
+        fprintf(stderr, "aop: %s has mode %04o, which lets group or others access the demo keys in it; "
+                        "fix it with: chmod 700 '%s'\n", dir, (unsigned)(st.st_mode & 07777), dir);
+        return EXIT_CONFIG;
+    }
     return 0;
 }
 

@@ -6,6 +6,13 @@
 
 int cmd_keygen(const cli_opts_t *o) {
     char priv[4096], pub[4096];
+    /* "" would make "/private.pem": a key in the root directory, or in the current one. */
+    if ((o->out_dir && !*o->out_dir) || (o->private_key && !*o->private_key) ||
+        (o->public_key && !*o->public_key)) {
+        fprintf(stderr, "aop keygen: an empty path was given (--out, --private-key or --public-key); "
+                        "name a directory or files\n");
+        return EXIT_USAGE;
+    }
     if (o->out_dir) {
         snprintf(priv, sizeof priv, "%s/private.pem", o->out_dir);
         snprintf(pub, sizeof pub, "%s/public.pem", o->out_dir);

@@ -1,6 +1,8 @@
 /* Reporting a result: one JSON object (--json) or a short human summary. */
+#include <stdlib.h>
 #include <string.h>
 
+#include "aop/util.h"
 #include "cli.h"
 
 static void json_str(FILE *out, aop_str_t s) {
@@ -13,7 +15,7 @@ static void json_str(FILE *out, aop_str_t s) {
         unsigned char c = (unsigned char)s.ptr[i];
         if (c == '"' || c == '\\')
             fprintf(out, "\\%c", c);
-        else if (c < 0x20)
+        else if (c < 0x20 || c == 0x7F) /* JSON requires the first; DEL is escaped for terminals */
             fprintf(out, "\\u%04x", c);
         else
             fputc(c, out);
@@ -24,6 +26,26 @@ static void json_str(FILE *out, aop_str_t s) {
 static void json_field(FILE *out, const char *name, aop_str_t v) {
     fprintf(out, ",\"%s\":", name);
     json_str(out, v);
+}
+
+/* s for a terminal (aop_terminal_safe): never longer than s, so n + 1 bytes always suffice. */
+static void put_safe(FILE *out, aop_str_t s) {
+    if (!s.ptr || !s.len) return;
+    char small[512];
+    char *buf = s.len < sizeof small ? small : malloc(s.len + 1);
+    if (!buf) {
+        fputs("(out of memory)", out);
+        return;
+    }
+    size_t n = aop_terminal_safe(s.ptr, s.len, buf, s.len + 1);
+    fwrite(buf, 1, n, out);
+    if (buf != small) free(buf);
+}
+
+static void line(FILE *out, const char *label, aop_str_t v) {
+    fputs(label, out);
+    put_safe(out, v);
+    fputc('\n', out);
 }
 
 typedef struct {
@@ -85,24 +107,30 @@ int cli_report(const cli_opts_t *o, const aop_function_desc_t *fn, const aop_res
         }
         fputs("]}\n", out);
     } else {
-        fprintf(out, "%c %.*s%s%s\n", status, (int)r->result_code.len, r->result_code.ptr ? r->result_code.ptr : "",
-                r->verified ? " (verified)" : " (NOT verified)",
+        /* Everything but fixed text may come from the gateway (or hold what it sent): made safe
+         * for the terminal, so a response cannot put escape sequences on the cashier's screen. */
+        fprintf(out, "%c ", status);
+        put_safe(out, r->result_code);
+        fprintf(out, "%s%s\n", r->verified ? " (verified)" : " (NOT verified)",
                 r->outcome_known ? "" : " - outcome unknown");
-        if (r->result_msg.len) fprintf(out, "  message:          %.*s\n", (int)r->result_msg.len, r->result_msg.ptr);
-        if (ids->merchant_trans_id) fprintf(out, "  merchantTransId:  %s\n", ids->merchant_trans_id);
-        if (x.acquirement_id.ptr) fprintf(out, "  acquirementId:    %.*s\n", (int)x.acquirement_id.len, x.acquirement_id.ptr);
-        if (x.acquirement_status.ptr)
-            fprintf(out, "  acquirementStatus: %.*s\n", (int)x.acquirement_status.len, x.acquirement_status.ptr);
-        if (ids->merchant_refund_id) fprintf(out, "  merchantRefundId: %s\n", ids->merchant_refund_id);
-        if (x.refund_id.ptr) fprintf(out, "  refundId:         %.*s\n", (int)x.refund_id.len, x.refund_id.ptr);
+        if (r->result_msg.len) line(out, "  message:          ", r->result_msg);
+        if (ids->merchant_trans_id) line(out, "  merchantTransId:  ", aop_str(ids->merchant_trans_id));
+        if (x.acquirement_id.ptr) line(out, "  acquirementId:    ", x.acquirement_id);
+        if (x.acquirement_status.ptr) line(out, "  acquirementStatus: ", x.acquirement_status);
+        if (ids->merchant_refund_id) line(out, "  merchantRefundId: ", aop_str(ids->merchant_refund_id));
+        if (x.refund_id.ptr) line(out, "  refundId:         ", x.refund_id);
         const char *why = reason(r);
-        if (why) fprintf(out, "  why unknown:      %s\n", why);
-        for (unsigned i = 0; i < r->warnings.count; i++)
-            fprintf(out, "  warning:          %s: %s\n", r->warnings.items[i].path,
-                    aop_status_text(r->warnings.items[i].code));
-        if (!r->outcome_known && fn == &aop_fn_offline_pay)
-            fprintf(out, "  next:             aop query --merchant-trans-id %s (never pay again with a new id)\n",
-                    ids->merchant_trans_id);
+        if (why) line(out, "  why unknown:      ", aop_str(why));
+        for (unsigned i = 0; i < r->warnings.count; i++) {
+            char w[AOP_ERROR_PATH_MAX + 128];
+            snprintf(w, sizeof w, "%s: %s", r->warnings.items[i].path, aop_status_text(r->warnings.items[i].code));
+            line(out, "  warning:          ", aop_str(w));
+        }
+        if (!r->outcome_known && fn == &aop_fn_offline_pay) {
+            fputs("  next:             aop query --merchant-trans-id ", out);
+            put_safe(out, ids->merchant_trans_id ? aop_str(ids->merchant_trans_id) : AOP_STR_NULL);
+            fputs(" (never pay again with a new id)\n", out);
+        }
     }
     fflush(out);
     return status == 'S' ? EXIT_S : status == 'F' ? EXIT_F : EXIT_U;

@@ -254,8 +254,11 @@ static aop_status_t write_envelope(ctx_t *c, aop_buf_t *out, aop_error_t *err) {
         return st;
     }
     size_t off = 0, len = 0;
-    aop_status_t st = aop_envelope_write("response", c->fn->response, c->resp, s->key, s->sign_type,
-                                         out, &off, &len, err);
+    /* Per response: the server's threads share s->key, a signer belongs to one thread. */
+    aop_signer_t *signer = NULL;
+    aop_status_t st = aop_signer_new(s->key, s->sign_type, &signer, err);
+    if (st == AOP_OK) st = aop_envelope_write("response", c->fn->response, c->resp, signer, out, &off, &len, err);
+    aop_signer_free(signer);
     if (st != AOP_OK) return st;
     if (c->fault == SBX_FAULT_BAD_SIGNATURE) {
         /* out = {"response":PAYLOAD,"signature":"SIG"} */
@@ -878,7 +881,10 @@ void sbx_handle(aop_sandbox_t *s, const aop_function_desc_t *fn, char *body, siz
             goto out;
         }
     }
-    st = aop_envelope_verify(&env, s->merchant_pub, s->sign_type, &err);
+    aop_verifier_t *verifier = NULL;
+    st = aop_verifier_new(s->merchant_pub, s->sign_type, &verifier, &err);
+    if (st == AOP_OK) st = aop_envelope_verify(&env, verifier, &err);
+    aop_verifier_free(verifier);
     if (st != AOP_OK) {
         set_result(c, AOP_RC_INVALID_SIGNATURE, st == AOP_E_SIGNATURE_MISSING
                                                     ? "the request carries no signature"

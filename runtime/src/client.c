@@ -17,6 +17,9 @@ struct aop_client {
     const aop_public_key_t *alipay;
     aop_private_key_t *own_priv; /* loaded by this client (else priv is borrowed) */
     aop_public_key_t *own_alipay;
+    /* The EVP contexts of this client, set up once (the keys may be shared by many clients). */
+    aop_signer_t *signer;
+    aop_verifier_t *verifier;
     aop_sign_type_t sign_type;
     const char *sign_type_head; /* head.signType sent when the caller sets none, or NULL */
     aop_transport_t *transport;
@@ -156,6 +159,8 @@ aop_status_t aop_client_new(const aop_client_config_t *given, aop_client_t **out
     c->event_ctx = cfg->event_ctx;
     st = sign_type_for_version(c, err);
     if (st == AOP_OK) st = load_keys(c, cfg, err);
+    if (st == AOP_OK) st = aop_signer_new(c->priv, c->sign_type, &c->signer, err);
+    if (st == AOP_OK) st = aop_verifier_new(c->alipay, c->sign_type, &c->verifier, err);
     if (st == AOP_OK) {
         if (cfg->transport) {
             c->transport = cfg->transport;
@@ -176,6 +181,8 @@ aop_status_t aop_client_new(const aop_client_config_t *given, aop_client_t **out
 void aop_client_free(aop_client_t *c) {
     if (!c) return;
     if (c->owns_transport && c->transport) c->transport->destroy(c->transport);
+    aop_signer_free(c->signer);
+    aop_verifier_free(c->verifier);
     aop_private_key_free(c->own_priv);
     aop_public_key_free(c->own_alipay);
     free(c->gateway_url);
@@ -289,7 +296,7 @@ static void judge(aop_client_t *c, const aop_function_desc_t *fn, const void *re
     /* Verify over the raw bytes before decoding rewrites them in place. */
     aop_error_t verr;
     aop_error_clear(&verr);
-    aop_status_t vst = aop_envelope_verify(&env, c->alipay, c->sign_type, &verr);
+    aop_status_t vst = aop_envelope_verify(&env, c->verifier, &verr);
     r->verified = vst == AOP_OK;
     if (r->verified) {
         impl->response_text = malloc(env.payload.len + 1);
@@ -363,7 +370,7 @@ aop_status_t aop_call(aop_client_t *c, const aop_function_desc_t *fn, const void
     if (st == AOP_OK && (ul < 0 || (size_t)ul >= sizeof url))
         st = aop_error_set(err, AOP_E_CONFIG, "gateway_url", -1, "gateway URL is too long");
     if (st == AOP_OK)
-        st = aop_envelope_write("request", fn->request, req, c->priv, c->sign_type, &impl->body, NULL, NULL, err);
+        st = aop_envelope_write("request", fn->request, req, c->signer, &impl->body, NULL, NULL, err);
     if (st != AOP_OK) {
         aop_result_free(r);
         free(req);

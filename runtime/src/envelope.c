@@ -4,7 +4,7 @@
 #include <string.h>
 
 aop_status_t aop_envelope_write(const char *member, const aop_msg_desc_t *d, const void *msg,
-                                const aop_private_key_t *key, aop_sign_type_t type, aop_buf_t *out,
+                                aop_signer_t *signer, aop_buf_t *out,
                                 size_t *payload_off, size_t *payload_len, aop_error_t *err) {
     static const char sig_open[] = ",\"signature\":\"";
     static const char close[] = "\"}";
@@ -28,7 +28,7 @@ aop_status_t aop_envelope_write(const char *member, const aop_msg_desc_t *d, con
     out->len = head + len;
     char sig[AOP_SIG_B64_MAX];
     size_t sig_len = 0;
-    st = aop_sign(key, type, out->data + head, len, sig, sizeof sig, &sig_len, err);
+    st = aop_signer_sign(signer, out->data + head, len, sig, sizeof sig, &sig_len, err);
     if (st != AOP_OK) return st;
     if (aop_buf_append(out, sig_open, sizeof sig_open - 1) != AOP_OK ||
         aop_buf_append(out, sig, sig_len) != AOP_OK || aop_buf_append(out, close, sizeof close - 1) != AOP_OK)
@@ -38,20 +38,19 @@ aop_status_t aop_envelope_write(const char *member, const aop_msg_desc_t *d, con
     return AOP_OK;
 }
 
-aop_status_t aop_envelope_verify(const aop_envelope_t *env, const aop_public_key_t *key,
-                                 aop_sign_type_t type, aop_error_t *err) {
+aop_status_t aop_envelope_verify(const aop_envelope_t *env, aop_verifier_t *verifier, aop_error_t *err) {
     if (!env->signature.ptr || env->signature.len == 0)
         return aop_error_set(err, AOP_E_SIGNATURE_MISSING, "signature", -1, "the body carries no signature");
     /* The signature is still JSON-escaped: a serialiser may write '/' as \/ (PHP does by
      * default) or any character as \uXXXX. Unescape a copy; the body itself stays as received. */
     if (!memchr(env->signature.ptr, '\\', env->signature.len))
-        return aop_verify(key, type, env->payload.ptr, env->payload.len, env->signature.ptr,
-                          env->signature.len, err);
+        return aop_verifier_verify(verifier, env->payload.ptr, env->payload.len, env->signature.ptr,
+                                   env->signature.len, err);
     char *sig = malloc(env->signature.len);
     if (!sig) return aop_error_set(err, AOP_E_NOMEM, NULL, -1, "out of memory");
     memcpy(sig, env->signature.ptr, env->signature.len);
     size_t n = aop_json_unescape(sig, env->signature.len);
-    aop_status_t st = n ? aop_verify(key, type, env->payload.ptr, env->payload.len, sig, n, err)
+    aop_status_t st = n ? aop_verifier_verify(verifier, env->payload.ptr, env->payload.len, sig, n, err)
                         : aop_error_set(err, AOP_E_SIGNATURE_MISSING, "signature", -1,
                                         "the body carries no signature");
     free(sig);

@@ -5,6 +5,7 @@
 #endif
 
 #include "aop/sign.h"
+#include "file_internal.h"
 #include "sign_internal.h"
 
 #include <errno.h>
@@ -615,20 +616,26 @@ unsigned aop_private_key_bits(const aop_private_key_t *key) { return key ? key->
 /* ---------------------------------------------------------------------------------------------
  * Files */
 
-/* Reads at most KEY_FILE_MAX bytes; *buf is malloc'd with room for KEY_FILE_MAX + 1 bytes (free
- * with OPENSSL_clear_free(buf, KEY_FILE_MAX + 1): it may hold a private key). */
-static aop_status_t read_key_file(const char *what, const char *path, char **buf, size_t *len,
-                                  aop_error_t *err) {
-    char eb[128];
+/* Reads at most KEY_FILE_MAX bytes of a regular file; *buf is malloc'd with room for
+ * KEY_FILE_MAX + 1 bytes (free with OPENSSL_clear_free(buf, KEY_FILE_MAX + 1): it may hold a
+ * private key). private_key: refuse a file of ours that group or others may access, as ssh
+ * does (a key owned by another account, e.g. root's readable by a service's group, is that
+ * account's decision). */
+static aop_status_t read_key_file(const char *what, const char *path, bool private_key, char **buf,
+                                  size_t *len, aop_error_t *err) {
+    char eb[128], label[32];
     *buf = NULL;
     *len = 0;
-    if (!path || !*path)
-        return aop_error_set(err, AOP_E_INVALID_ARG, NULL, -1, "%s file: no path given", what);
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0) {
-        int e = errno;
-        return aop_error_set(err, AOP_E_IO, NULL, -1, "%s file '%s': %s", what, path,
-                             errno_text(e, eb, sizeof eb));
+    snprintf(label, sizeof label, "%s file", what);
+    int fd = -1;
+    struct stat st;
+    aop_status_t rs = aop_internal_open_regular(label, path, &fd, &st, err);
+    if (rs != AOP_OK) return rs;
+    if (private_key && st.st_uid == geteuid() && (st.st_mode & 077)) {
+        close(fd);
+        return aop_error_set(err, AOP_E_CONFIG, NULL, -1,
+                             "%s has mode %04o, which lets group or others access it; fix it "
+                             "with: chmod 600 '%s'", label, (unsigned)(st.st_mode & 07777), path);
     }
     char *b = malloc(KEY_FILE_MAX + 1);
     if (!b) {
@@ -675,7 +682,7 @@ aop_status_t aop_private_key_load_file(const char *path, const char *passphrase,
     if (!out) return aop_error_set(err, AOP_E_INVALID_ARG, NULL, -1, "private key: invalid argument");
     char *buf = NULL;
     size_t len = 0;
-    aop_status_t st = read_key_file("private key", path, &buf, &len, err);
+    aop_status_t st = read_key_file("private key", path, true, &buf, &len, err);
     if (st != AOP_OK) return st;
     aop_error_t inner;
     aop_error_clear(&inner);
@@ -690,7 +697,7 @@ aop_status_t aop_public_key_load_file(const char *path, aop_public_key_t **out, 
     if (!out) return aop_error_set(err, AOP_E_INVALID_ARG, NULL, -1, "public key: invalid argument");
     char *buf = NULL;
     size_t len = 0;
-    aop_status_t st = read_key_file("public key", path, &buf, &len, err);
+    aop_status_t st = read_key_file("public key", path, false, &buf, &len, err);
     if (st != AOP_OK) return st;
     aop_error_t inner;
     aop_error_clear(&inner);

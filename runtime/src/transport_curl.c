@@ -13,11 +13,16 @@
  * whose reused connection died and the retry then fails to connect: the first attempt may
  * have been delivered, and the flag says so. */
 #include "aop/transport.h"
+#include "file_internal.h"
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <netinet/in.h>
+#include <openssl/bio.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -25,6 +30,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #ifndef AOP_VERSION
 #define AOP_VERSION "0.0.0"
@@ -290,6 +296,40 @@ static void curl_destroy(aop_transport_t *t) {
     free(ct);
 }
 
+/* ---- CA settings ------------------------------------------------------------------------- */
+
+/* A bad CA setting must fail when the transport is made (a configuration error: nothing was
+ * sent), not on the first post, where it would look like a network failure with an unknown
+ * outcome. ca_file: a readable regular file with at least one PEM certificate OpenSSL parses;
+ * ca_path: a directory. */
+static aop_status_t check_ca_file(const char *path, aop_error_t *err) {
+    int fd = -1;
+    struct stat st;
+    aop_error_t inner;
+    aop_error_clear(&inner);
+    if (aop_internal_open_regular("ca_file", path, &fd, &st, &inner) != AOP_OK)
+        return aop_error_set(err, AOP_E_CONFIG, "ca_file", -1, "%s", inner.msg);
+    FILE *f = fdopen(fd, "r");
+    BIO *bio = f ? BIO_new_fp(f, BIO_CLOSE) : NULL;
+    if (!bio) {
+        if (f)
+            fclose(f);
+        else
+            close(fd);
+        return aop_error_set(err, AOP_E_NOMEM, "ca_file", -1, "ca_file '%s': out of memory", path);
+    }
+    ERR_clear_error();
+    X509 *cert = PEM_read_bio_X509(bio, NULL, NULL, NULL); /* skips other PEM blocks */
+    BIO_free(bio);
+    ERR_clear_error();
+    if (!cert)
+        return aop_error_set(err, AOP_E_CONFIG, "ca_file", -1,
+                             "ca_file '%s' holds no PEM certificate ('-----BEGIN CERTIFICATE-----') "
+                             "that can be read", path);
+    X509_free(cert);
+    return AOP_OK;
+}
+
 aop_status_t aop_curl_transport_new(const aop_curl_options_t *opt, aop_transport_t **out,
                                     aop_error_t *err) {
     if (!out) return aop_error_set(err, AOP_E_INVALID_ARG, NULL, -1, "no output pointer");
@@ -299,6 +339,9 @@ aop_status_t aop_curl_transport_new(const aop_curl_options_t *opt, aop_transport
     if (opt) o = *opt;
     if (o.connect_timeout_ms < 0)
         return aop_error_set(err, AOP_E_CONFIG, NULL, -1, "connect timeout must not be negative");
+    aop_status_t cst = o.ca_file ? check_ca_file(o.ca_file, err) : AOP_OK;
+    if (cst == AOP_OK && o.ca_path) cst = aop_internal_check_dir("ca_path", o.ca_path, err);
+    if (cst != AOP_OK) return cst;
     if (!curl_ready())
         return aop_error_set(err, AOP_E_INTERNAL, NULL, -1, "curl_global_init failed: %s",
                              curl_easy_strerror(g_curl_init_rc));

@@ -1,4 +1,4 @@
-/* Small helpers: request ids, timestamps and masking. */
+/* Small helpers: request ids, timestamps, masking and terminal-safe text. */
 #include <openssl/rand.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -63,4 +63,52 @@ void aop_mask(const char *s, size_t n, char *out, size_t cap) {
     memset(out + head, '*', stars);
     memcpy(out + head + stars, s + tail, tail_len);
     out[head + stars + tail_len] = '\0';
+}
+
+/* Length of the valid UTF-8 sequence at s[0..n) (1 to 4) and its code point, or 0 when the
+ * bytes there are not one: overlong forms, surrogates and code points above U+10FFFF are not. */
+static size_t utf8_char(const unsigned char *s, size_t n, unsigned long *cp) {
+    unsigned char c = s[0];
+    size_t len;
+    unsigned long v, min;
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    }
+    if (c >= 0xC2 && c <= 0xDF) len = 2, v = c & 0x1F, min = 0x80;
+    else if (c >= 0xE0 && c <= 0xEF) len = 3, v = c & 0x0F, min = 0x800;
+    else if (c >= 0xF0 && c <= 0xF4) len = 4, v = c & 0x07, min = 0x10000;
+    else return 0;
+    if (n < len) return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80) return 0;
+        v = v << 6 | (s[i] & 0x3F);
+    }
+    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) return 0;
+    *cp = v;
+    return len;
+}
+
+/* Text from the network goes to a cashier's terminal: an ESC or CSI (C1 0x9B, written as
+ * U+009B in UTF-8) could move the cursor, rewrite the line or change what the screen says. */
+size_t aop_terminal_safe(const char *s, size_t n, char *out, size_t cap) {
+    if (!out || !cap) return 0;
+    if (!s) n = 0;
+    const unsigned char *p = (const unsigned char *)s;
+    size_t o = 0;
+    for (size_t i = 0; i < n;) {
+        unsigned long cp = 0;
+        size_t len = utf8_char(p + i, n - i, &cp);
+        bool control = len && (cp < 0x20 || (cp >= 0x7F && cp <= 0x9F));
+        size_t emit = len && !control ? len : 1;
+        if (o + emit > cap - 1) break; /* a character is copied whole or not at all */
+        if (emit == len && !control)
+            memcpy(out + o, p + i, len);
+        else
+            out[o] = '?';
+        o += emit;
+        i += len ? len : 1; /* a control character is one character; a bad byte, one byte */
+    }
+    out[o] = '\0';
+    return o;
 }

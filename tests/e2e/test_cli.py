@@ -5,6 +5,7 @@ mode creates its own ~/.aop (demo keys, sandbox state)."""
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -40,6 +41,15 @@ class CliCase(unittest.TestCase):
         p = subprocess.run([os.path.join(BIN, "aop"), *args], input=stdin, capture_output=True, text=True,
                            env=env or self.env, timeout=timeout)
         return Run(p, time.monotonic() - start)
+
+    def private_key(self, name):
+        """A copy of DATA/name with mode 0600: git checks tests/data out 0644, which aop refuses
+        for a private key of ours."""
+        path = os.path.join(self.home.name, "key-" + name)
+        if not os.path.exists(path):
+            shutil.copyfile(os.path.join(DATA, name), path)
+            os.chmod(path, 0o600)
+        return path
 
     def pay(self, *extra, amount="100", code=CODE):
         return self.aop("pay", "--amount", amount, "--currency", "USD", "--code", code, "--json", *extra)
@@ -157,10 +167,74 @@ class Usage(CliCase):
         self.assertEqual(own.rc, 78)
 
 
+class Files(CliCase):
+    """Key, CA and home-directory files: every mistake is exit 78 (nothing sent) naming the fix."""
+
+    def gw(self, key, ca=None):
+        args = ["--gateway", "https://127.0.0.1:9", "--private-key", key,
+                "--alipay-public-key", os.path.join(DATA, "gateway.spki.pem"), "--timeout", "3"]
+        return args + (["--ca-file", ca] if ca else [])
+
+    def test_lax_private_key_mode_is_78_with_the_fix(self):
+        key = self.private_key("merchant.pkcs8.pem")
+        os.chmod(key, 0o644)
+        r = self.pay(*self.gw(key))
+        self.assertEqual(r.rc, 78, r.out + r.err)
+        self.assertIn("0644", r.err)
+        self.assertIn(f"chmod 600 '{key}'", r.err)
+        k = self.aop("keycheck", "--private-key", key)
+        self.assertEqual(k.rc, 78, k.err)
+        self.assertIn("chmod 600", k.err)
+
+    def test_fifo_as_key_is_78_without_hanging(self):
+        fifo = os.path.join(self.home.name, "key.fifo")
+        os.mkfifo(fifo, 0o600)
+        r = self.pay(*self.gw(fifo), )
+        self.assertEqual(r.rc, 78, r.out + r.err)
+        self.assertIn("FIFO", r.err)
+        self.assertLess(r.elapsed, 10)
+
+    def test_bad_ca_file_is_78_not_unknown(self):
+        key = self.private_key("merchant.pkcs8.pem")
+        notcert = os.path.join(self.home.name, "notcert.pem")
+        with open(notcert, "w") as f:
+            f.write("hello\n")
+        for ca, why in ((os.path.join(self.home.name, "missing.pem"), "No such file"),
+                        (self.home.name, "a directory"), (notcert, "no PEM certificate")):
+            with self.subTest(ca=ca):
+                r = self.pay(*self.gw(key, ca))
+                self.assertEqual(r.rc, 78, r.out + r.err)
+                self.assertIn("ca_file", r.err)
+                self.assertIn(why, r.err)
+        # A real certificate is accepted: the call is then attempted (nothing listens: exit 2).
+        cert = os.path.join(self.home.name, "ca.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                        os.path.join(self.home.name, "ca.key"), "-subj", "/CN=t", "-days", "1", "-out", cert],
+                       check=True, capture_output=True)
+        r = self.pay(*self.gw(key, cert))
+        self.assertEqual(r.rc, 2, r.out + r.err)
+
+    def test_lax_aop_home_is_78_with_the_fix(self):
+        home = os.path.join(self.home.name, ".aop")
+        os.mkdir(home, 0o700)
+        os.chmod(home, 0o755)
+        r = self.pay()
+        self.assertEqual(r.rc, 78, r.out + r.err)
+        self.assertIn("0755", r.err)
+        self.assertIn(f"chmod 700 '{home}'", r.err)
+        self.assertFalse(os.path.exists(os.path.join(home, "merchant.pem")), "no key written into it")
+
+    def test_keygen_refuses_an_empty_directory(self):
+        r = self.aop("keygen", "--out", "")
+        self.assertEqual(r.rc, 64, r.err)
+        self.assertIn("empty", r.err)
+        self.assertFalse(os.path.exists("/private.pem"))
+
+
 class StandaloneSandbox(CliCase):
     def start(self, state):
         p = subprocess.Popen([os.path.join(BIN, "aop-sandbox"), "--port", "0", "--state", state,
-                              "--key", os.path.join(DATA, "gateway.pkcs8.pem"),
+                              "--key", self.private_key("gateway.pkcs8.pem"),
                               "--merchant-public-key", os.path.join(DATA, "merchant.spki.pem")],
                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         line = p.stdout.readline()
@@ -169,7 +243,7 @@ class StandaloneSandbox(CliCase):
         return p, f"http://127.0.0.1:{m.group(1)}"
 
     def gw(self, url):
-        return ("--gateway", url, "--private-key", os.path.join(DATA, "merchant.pkcs8.pem"),
+        return ("--gateway", url, "--private-key", self.private_key("merchant.pkcs8.pem"),
                 "--alipay-public-key", os.path.join(DATA, "gateway.spki.pem"))
 
     def test_sigkill_keeps_committed_transactions(self):

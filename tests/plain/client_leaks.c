@@ -16,6 +16,7 @@
 
 #include "aop/aop.h"
 #include "mini_gateway.h"
+#include "support.h"
 
 static int failures;
 static bool verbose; /* AOP_LEAKS_VERBOSE=1: phase timings on stderr */
@@ -55,7 +56,7 @@ static aop_client_t *new_client(const char *url, aop_sign_type_t type, long dead
     cfg.gateway_url = url;
     cfg.client_id = "211020000000000000044";
     cfg.merchant_id = "218820000000000000023";
-    cfg.private_key_file = AOP_TEST_DATA "/merchant.pkcs8.pem";
+    cfg.private_key_file = aop_test_private_key("merchant.pkcs8.pem");
     cfg.alipay_public_key_file = AOP_TEST_DATA "/gateway.spki.pem";
     cfg.sign_type = type;
     cfg.on_event = on_event;
@@ -174,7 +175,7 @@ int main(void) {
     aop_client_config_init(&bad);
     bad.gateway_url = AOP_HOST_PRODUCTION;
     bad.client_id = "x";
-    bad.private_key_file = AOP_TEST_DATA "/merchant.pkcs8.pem";
+    bad.private_key_file = aop_test_private_key("merchant.pkcs8.pem");
     bad.alipay_public_key_file = AOP_TEST_DATA "/merchant.spki.pem";
     aop_client_t *none = NULL;
     CHECK(aop_client_new(&bad, &none, &err) == AOP_E_KEY_MISMATCH && none == NULL, "key mismatch");

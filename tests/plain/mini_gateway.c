@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "aop/envelope.h"
+#include "support.h"
 #include "tests/samples.h"
 
 #ifndef AOP_TEST_DATA
@@ -252,8 +253,10 @@ static bool build_answer(gw_t *g, const gw_behaviour_t *b, const aop_function_de
     aop_buf_t env = {0};
     size_t off = 0, len = 0;
     aop_error_t err;
-    aop_status_t st = aop_envelope_write("response", fn->response, &rs, g->gateway_priv, b->sign_type,
-                                         &env, &off, &len, &err);
+    aop_signer_t *signer = NULL;
+    aop_status_t st = aop_signer_new(g->gateway_priv, b->sign_type, &signer, &err);
+    if (st == AOP_OK) st = aop_envelope_write("response", fn->response, &rs, signer, &env, &off, &len, &err);
+    aop_signer_free(signer);
     if (st != AOP_OK) {
         fprintf(stderr, "mini_gateway: cannot write the response: %s %s %s\n", aop_status_name(st),
                 err.path, err.msg);
@@ -420,7 +423,10 @@ static enum MHD_Result answer(gw_t *g, struct MHD_Connection *c, const char *url
             rec.payload_off = (size_t)(env.payload.ptr - body->data);
             rec.payload_len = env.payload.len;
             copy_cstr(rec.signature, sizeof rec.signature, env.signature);
-            rec.verify = aop_envelope_verify(&env, g->merchant_pub, b.sign_type, &err);
+            aop_verifier_t *verifier = NULL;
+            rec.verify = aop_verifier_new(g->merchant_pub, b.sign_type, &verifier, &err);
+            if (rec.verify == AOP_OK) rec.verify = aop_envelope_verify(&env, verifier, &err);
+            aop_verifier_free(verifier);
             if (rec.fn) {
                 aop_warnings_t w;
                 aop_warnings_clear(&w);
@@ -529,8 +535,8 @@ static void completed(void *cls, struct MHD_Connection *c, void **req_cls,
 static bool load_keys(gw_t *g) {
     aop_error_t err;
     aop_status_t st = aop_public_key_load_file(AOP_TEST_DATA "/merchant.spki.pem", &g->merchant_pub, &err);
-    if (st == AOP_OK) st = aop_private_key_load_file(AOP_TEST_DATA "/gateway.pkcs8.pem", NULL, &g->gateway_priv, &err);
-    if (st == AOP_OK) st = aop_private_key_load_file(AOP_TEST_DATA "/merchant.pkcs8.pem", NULL, &g->merchant_priv, &err);
+    if (st == AOP_OK) st = aop_private_key_load_file(aop_test_private_key("gateway.pkcs8.pem"), NULL, &g->gateway_priv, &err);
+    if (st == AOP_OK) st = aop_private_key_load_file(aop_test_private_key("merchant.pkcs8.pem"), NULL, &g->merchant_priv, &err);
     if (st != AOP_OK) fprintf(stderr, "mini_gateway: keys: %s %s\n", aop_status_name(st), err.msg);
     return st == AOP_OK;
 }

@@ -1,7 +1,14 @@
+#define _GNU_SOURCE
 #include "support.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 char *aop_test_read_path(const char *path, size_t *len) {
     FILE *f = fopen(path, "rb");
@@ -24,4 +31,42 @@ char *aop_test_read(const char *name, size_t *len) {
     char path[1024];
     snprintf(path, sizeof path, "%s/%s", AOP_TEST_DATA, name);
     return aop_test_read_path(path, len);
+}
+
+/* The copies live in the build tree (AOP_TEST_KEY_DIR): nothing to clean up, and Criterion's
+ * worker processes (which do not run atexit handlers) leave nothing in /tmp. Each copy is
+ * written to a unique temporary name and renamed, so concurrent test processes never see half
+ * a key. Static storage only: the leak checks (tests/plain) must see no allocation of ours. */
+#define KEY_COPIES 16
+static struct {
+    char name[64];
+    char path[512];
+} key_copies[KEY_COPIES];
+static unsigned n_key_copies;
+static pthread_mutex_t key_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static const char *private_key_locked(const char *name) {
+    for (unsigned i = 0; i < n_key_copies; i++)
+        if (strcmp(key_copies[i].name, name) == 0) return key_copies[i].path;
+    if (n_key_copies == KEY_COPIES || strlen(name) >= sizeof key_copies[0].name) abort();
+    if (mkdir(AOP_TEST_KEY_DIR, 0700) != 0 && errno != EEXIST) abort();
+    char *path = key_copies[n_key_copies].path, tmp[600];
+    snprintf(path, sizeof key_copies[0].path, "%s/%s", AOP_TEST_KEY_DIR, name);
+    snprintf(tmp, sizeof tmp, "%s.XXXXXX", path);
+    size_t len = 0;
+    char *text = aop_test_read(name, &len);
+    int fd = mkstemp(tmp); /* mode 0600 */
+    if (fd < 0 || fchmod(fd, 0600) != 0 || write(fd, text, len) != (ssize_t)len || close(fd) != 0 ||
+        rename(tmp, path) != 0)
+        abort();
+    free(text);
+    snprintf(key_copies[n_key_copies].name, sizeof key_copies[0].name, "%s", name);
+    return key_copies[n_key_copies++].path;
+}
+
+const char *aop_test_private_key(const char *name) {
+    pthread_mutex_lock(&key_lock); /* some suites load keys from several threads */
+    const char *p = private_key_locked(name);
+    pthread_mutex_unlock(&key_lock);
+    return p;
 }

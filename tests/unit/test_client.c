@@ -52,7 +52,7 @@ static aop_client_config_t base_config(void) {
     aop_client_config_init(&cfg);
     cfg.gateway_url = G ? gw_url(G) : "http://127.0.0.1:1";
     cfg.client_id = "211020000000000000044";
-    cfg.private_key_file = AOP_TEST_DATA "/merchant.pkcs8.pem";
+    cfg.private_key_file = aop_test_private_key("merchant.pkcs8.pem");
     cfg.alipay_public_key_file = AOP_TEST_DATA "/gateway.spki.pem";
     return cfg;
 }
@@ -603,7 +603,7 @@ Test(client, swapped_keys_are_unknown) {
     start_gateway();
     /* the merchant configured its keys the wrong way round */
     aop_client_config_t cfg = base_config();
-    cfg.private_key_file = AOP_TEST_DATA "/gateway.pkcs8.pem";
+    cfg.private_key_file = aop_test_private_key("gateway.pkcs8.pem");
     cfg.alipay_public_key_file = AOP_TEST_DATA "/merchant.spki.pem";
     aop_client_t *c = client_with(&cfg);
     aop_result_t *r = pay_with(&(gw_behaviour_t){0}, c);
@@ -1140,12 +1140,12 @@ Test(client, config_errors) {
     cfg.sign_type = (aop_sign_type_t)7;
     cr_assert_eq(try_new(&cfg, &err), AOP_E_CONFIG);
     cfg = base_config();
-    cfg.private_key_file = AOP_TEST_DATA "/merchant.pkcs8.enc.pem";
+    cfg.private_key_file = aop_test_private_key("merchant.pkcs8.enc.pem");
     cr_assert_eq(try_new(&cfg, &err), AOP_E_KEY_ENCRYPTED);
     cfg.private_key_passphrase = "test-passphrase";
     cr_assert_eq(try_new(&cfg, &err), AOP_OK, "%s", err.msg);
     cfg = base_config();
-    cfg.private_key_file = AOP_TEST_DATA "/weak-1024.pkcs8.pem";
+    cfg.private_key_file = aop_test_private_key("weak-1024.pkcs8.pem");
     cr_assert_eq(try_new(&cfg, &err), AOP_E_KEY_WEAK);
     cfg = base_config();
     cfg.private_key_file = AOP_TEST_DATA "/no-such-key.pem";
@@ -1458,7 +1458,7 @@ Test(client, keys_loaded_once_are_shared_by_clients) {
     aop_private_key_t *mk = NULL;
     aop_public_key_t *ak = NULL;
     aop_error_t err;
-    cr_assert_eq(aop_private_key_load_file(AOP_TEST_DATA "/merchant.pkcs8.pem", NULL, &mk, &err), AOP_OK, "%s", err.msg);
+    cr_assert_eq(aop_private_key_load_file(aop_test_private_key("merchant.pkcs8.pem"), NULL, &mk, &err), AOP_OK, "%s", err.msg);
     cr_assert_eq(aop_public_key_load_file(AOP_TEST_DATA "/gateway.spki.pem", &ak, &err), AOP_OK, "%s", err.msg);
     aop_client_config_t cfg = base_config();
     cfg.private_key_file = cfg.alipay_public_key_file = NULL;

@@ -79,7 +79,10 @@ Test(codec, signed_vectors_verify_then_decode) {
     aop_json_doc_t doc;
     aop_envelope_t env;
     cr_assert_eq(aop_envelope_read(body, len, "response", &ws, &doc, &env, &err), AOP_OK);
-    cr_assert_eq(aop_envelope_verify(&env, key, AOP_SIGN_RSA2, &err), AOP_OK, "%s", err.msg);
+    aop_verifier_t *verifier = NULL;
+    cr_assert_eq(aop_verifier_new(key, AOP_SIGN_RSA2, &verifier, &err), AOP_OK, "%s", err.msg);
+    cr_assert_eq(aop_envelope_verify(&env, verifier, &err), AOP_OK, "%s", err.msg);
+    aop_verifier_free(verifier);
     static aop_offline_pay_response_t m;
     aop_warnings_t w;
     aop_warnings_clear(&w);

@@ -84,7 +84,7 @@ static aop_sandbox_t *start_with(const sbx_opts_t *o) {
     memset(&cfg, 0, sizeof cfg);
     cfg.port = 0;
     cfg.state_path = o ? o->state : NULL;
-    cfg.key_file = data_path("gateway.pkcs8.pem");
+    cfg.key_file = aop_test_private_key("gateway.pkcs8.pem");
     cfg.merchant_public_key_file = data_path("merchant.spki.pem");
     cfg.sign_type = o ? o->sign_type : AOP_SIGN_RSA2;
     cfg.log = o ? o->log : NULL;
@@ -117,7 +117,7 @@ static aop_client_t *client_with(unsigned short port, const cli_opts_t *o) {
     cfg.gateway_url = url;
     cfg.client_id = o && o->client_id ? o->client_id : CLIENT_ID;
     cfg.merchant_id = MERCHANT_ID;
-    cfg.private_key_file = o && o->private_key_file ? o->private_key_file : data_path("merchant.pkcs8.pem");
+    cfg.private_key_file = o && o->private_key_file ? o->private_key_file : aop_test_private_key("merchant.pkcs8.pem");
     cfg.alipay_public_key_file = data_path("gateway.spki.pem");
     cfg.sign_type = o ? o->sign_type : AOP_SIGN_RSA2;
     aop_client_t *c = NULL;
@@ -294,7 +294,7 @@ static long raw(unsigned short port, const raw_t *q, aop_buf_t *out) {
 static char *signed_body(const char *request_json) {
     aop_private_key_t *k = NULL;
     aop_error_t err;
-    cr_assert_eq(aop_private_key_load_file(data_path("merchant.pkcs8.pem"), NULL, &k, &err), AOP_OK);
+    cr_assert_eq(aop_private_key_load_file(aop_test_private_key("merchant.pkcs8.pem"), NULL, &k, &err), AOP_OK);
     char sig[AOP_SIG_B64_MAX];
     size_t sig_len = 0;
     cr_assert_eq(aop_sign(k, AOP_SIGN_RSA2, request_json, strlen(request_json), sig, sizeof sig, &sig_len, &err), AOP_OK);
@@ -323,7 +323,10 @@ static void read_answer(const aop_buf_t *in, const aop_function_desc_t *fn, answ
     cr_assert_eq(st, AOP_OK, "answer is not an envelope: %s: %.*s", err.msg, (int)in->len, in->data);
     aop_public_key_t *pub = NULL;
     cr_assert_eq(aop_public_key_load_file(data_path("gateway.spki.pem"), &pub, &err), AOP_OK);
-    a->verified = aop_envelope_verify(&env, pub, AOP_SIGN_RSA2, &err) == AOP_OK;
+    aop_verifier_t *verifier = NULL;
+    cr_assert_eq(aop_verifier_new(pub, AOP_SIGN_RSA2, &verifier, &err), AOP_OK, "%s", err.msg);
+    a->verified = aop_envelope_verify(&env, verifier, &err) == AOP_OK;
+    aop_verifier_free(verifier);
     aop_public_key_free(pub);
     aop_warnings_t w;
     aop_warnings_clear(&w);
@@ -1372,13 +1375,13 @@ Test(sandbox, start_refuses_bad_configuration) {
     aop_sandbox_t *s = NULL;
     aop_error_t err;
     cr_assert_eq(aop_sandbox_start(&cfg, &s, &err), AOP_E_CONFIG);
-    cfg.key_file = data_path("gateway.pkcs8.pem");
+    cfg.key_file = aop_test_private_key("gateway.pkcs8.pem");
     cfg.merchant_public_key_file = data_path("gateway.spki.pem"); /* its own key */
     cr_assert_eq(aop_sandbox_start(&cfg, &s, &err), AOP_E_KEY_MISMATCH);
     cfg.merchant_public_key_file = data_path("merchant.spki.b64"); /* the bare base64 form works */
-    cfg.key_file = data_path("weak-1024.pkcs8.pem");
+    cfg.key_file = aop_test_private_key("weak-1024.pkcs8.pem");
     cr_assert_eq(aop_sandbox_start(&cfg, &s, &err), AOP_E_KEY_WEAK);
-    cfg.key_file = data_path("gateway.pkcs1.pem");
+    cfg.key_file = aop_test_private_key("gateway.pkcs1.pem");
     cfg.state_path = "/nonexistent-dir/state.db";
     cr_assert_eq(aop_sandbox_start(&cfg, &s, &err), AOP_E_CONFIG);
     cfg.state_path = NULL;
@@ -1474,7 +1477,7 @@ static proc_t spawn_start(const char *state) {
         int devnull = open("/dev/null", O_WRONLY);
         dup2(devnull, 2);
         close(pipefd[0]);
-        execl(SANDBOX_BIN, SANDBOX_BIN, "--port", "0", "--state", state, "--key", data_path("gateway.pkcs8.pem"),
+        execl(SANDBOX_BIN, SANDBOX_BIN, "--port", "0", "--state", state, "--key", aop_test_private_key("gateway.pkcs8.pem"),
               "--merchant-public-key", data_path("merchant.spki.pem"), (char *)NULL);
         _exit(127);
     }

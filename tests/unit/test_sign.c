@@ -17,6 +17,7 @@
 #include <openssl/evp.h>
 
 #include "aop/sign.h"
+#include "aop/signer.h"
 #include "support.h"
 
 #define DATA AOP_TEST_DATA
@@ -34,8 +35,7 @@ static char *vec(const char *name, size_t *len) {
 }
 
 static aop_private_key_t *priv(const char *name, const char *pass) {
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", DATA, name);
+    const char *path = aop_test_private_key(name);
     aop_private_key_t *k = NULL;
     aop_error_t e;
     aop_error_clear(&e);
@@ -176,6 +176,9 @@ static aop_status_t verify(const aop_public_key_t *k, aop_sign_type_t t, const c
 static char tmp[256];
 
 static void mk_tmp(void) {
+    /* The keys the tests write are loaded as private keys, which must not be group/other
+     * readable (each test runs in its own process: the umask stays in it). */
+    umask(077);
     snprintf(tmp, sizeof tmp, "/tmp/aop_sign_test.XXXXXX");
     cr_assert_not_null(mkdtemp(tmp));
 }
@@ -637,8 +640,7 @@ TestSuite(private_key, .init = mk_tmp, .fini = rm_tmp);
 
 Test(private_key, encrypted_without_passphrase) {
     aop_error_t e;
-    char path[512];
-    snprintf(path, sizeof path, "%s/merchant.pkcs8.enc.pem", DATA);
+    const char *path = aop_test_private_key("merchant.pkcs8.enc.pem");
     expect_err(load_priv_path(path, NULL, &e), &e, AOP_E_KEY_ENCRYPTED,
                "found PEM 'ENCRYPTED PRIVATE KEY'", "no passphrase was given", path, NULL);
     expect_err(load_priv_path(path, "", &e), &e, AOP_E_KEY_ENCRYPTED, "ENCRYPTED PRIVATE KEY",
@@ -688,8 +690,7 @@ Test(private_key, legacy_encrypted_pkcs1) {
 
 Test(private_key, public_key_given_instead) {
     aop_error_t e;
-    char path[512];
-    snprintf(path, sizeof path, "%s/merchant.spki.pem", DATA);
+    const char *path = aop_test_private_key("merchant.spki.pem"); /* 0600: passes the mode check */
     expect_err(load_priv_path(path, NULL, &e), &e, AOP_E_KEY_FORMAT,
                "found PEM 'PUBLIC KEY': a public key was given where the merchant private key is "
                "expected", NULL);
@@ -841,8 +842,7 @@ Test(private_key, not_rsa) {
 
 Test(private_key, weak_key) {
     aop_error_t e;
-    char path[512];
-    snprintf(path, sizeof path, "%s/weak-1024.pkcs8.pem", DATA);
+    const char *path = aop_test_private_key("weak-1024.pkcs8.pem");
     expect_err(load_priv_path(path, NULL, &e), &e, AOP_E_KEY_WEAK, "'PRIVATE KEY'", "1024-bit",
                "2048", NULL);
 }
@@ -852,7 +852,8 @@ Test(private_key, file_errors) {
     char p[512];
     tpath(p, "missing.pem");
     expect_err(load_priv_path(p, NULL, &e), &e, AOP_E_IO, p, "No such file or directory", NULL);
-    expect_err(load_priv_path(tmp, NULL, &e), &e, AOP_E_IO, tmp, "Is a directory", NULL);
+    expect_err(load_priv_path(tmp, NULL, &e), &e, AOP_E_CONFIG, tmp, "is a directory, not a regular file",
+               NULL);
     /* Too large: a real key followed by 70 KiB of text. */
     tpath(p, "big.pem");
     size_t n;
@@ -870,6 +871,64 @@ Test(private_key, file_errors) {
     cr_assert_eq(aop_private_key_load_file(NULL, NULL, &k, &e), AOP_E_INVALID_ARG);
     cr_assert_null(k);
     free(pem);
+}
+
+/* A FIFO would block a plain open forever (no writer): refused at once, as is any non-file. */
+Test(private_key, fifo_and_devices_are_refused_without_blocking, .timeout = 10) {
+    aop_error_t e;
+    char p[512];
+    tpath(p, "key.fifo");
+    cr_assert_eq(mkfifo(p, 0600), 0);
+    expect_err(load_priv_path(p, NULL, &e), &e, AOP_E_CONFIG, p, "FIFO", "not a regular file", NULL);
+    expect_err(load_pub_path(p, &e), &e, AOP_E_CONFIG, p, "FIFO", NULL);
+    expect_err(load_priv_path("/dev/null", NULL, &e), &e, AOP_E_CONFIG, "/dev/null",
+               "a character device", NULL);
+    expect_err(load_pub_path(tmp, &e), &e, AOP_E_CONFIG, tmp, "a directory", NULL);
+}
+
+/* ssh's rule: a private key of ours that group or others may access is refused, naming the
+ * mode and the fix; the same bytes at 0600 or 0400 load. */
+Test(private_key, lax_mode_is_refused) {
+    aop_error_t e;
+    char p[512], fix[600];
+    tpath(p, "lax.pem");
+    size_t n;
+    char *pem = aop_test_read("merchant.pkcs8.pem", &n);
+    write_file(p, pem, n);
+    free(pem);
+    snprintf(fix, sizeof fix, "chmod 600 '%s'", p);
+    static const struct {
+        mode_t mode;
+        const char *text;
+    } lax[] = {{0644, "0644"}, {0640, "0640"}, {0604, "0604"}, {0620, "0620"}, {0601, "0601"}};
+    for (size_t i = 0; i < sizeof lax / sizeof *lax; i++) {
+        cr_assert_eq(chmod(p, lax[i].mode), 0);
+        expect_err(load_priv_path(p, NULL, &e), &e, AOP_E_CONFIG, lax[i].text, fix, NULL);
+    }
+    cr_assert_eq(chmod(p, 0600), 0);
+    cr_assert_eq(load_priv_path(p, NULL, &e), AOP_OK, "%s", e.msg);
+    cr_assert_eq(chmod(p, 0400), 0);
+    cr_assert_eq(load_priv_path(p, NULL, &e), AOP_OK, "%s", e.msg);
+    /* Public keys are not secret: any mode. */
+    cr_assert_eq(load_pub_path(DATA "/merchant.spki.pem", &e), AOP_OK, "%s", e.msg);
+}
+
+/* A key owned by another account (say root's, readable by a service's group) is that account's
+ * decision: accepted. Needs root to give the file away. */
+Test(private_key, lax_mode_of_another_account_is_accepted) {
+    if (geteuid() != 0) cr_skip_test("needs root to chown a file to another account");
+    aop_error_t e;
+    char p[512];
+    tpath(p, "theirs.pem");
+    size_t n;
+    char *pem = aop_test_read("merchant.pkcs8.pem", &n);
+    write_file(p, pem, n);
+    free(pem);
+    cr_assert_eq(chmod(p, 0640), 0);
+    cr_assert_eq(chown(p, 65534, 65534), 0);
+    cr_assert_eq(chmod(tmp, 0755), 0);
+    /* Root reads it whatever its owner; the point is the owner check. */
+    cr_assert_eq(load_priv_path(p, NULL, &e), AOP_OK, "%s", e.msg);
 }
 
 Test(private_key, bad_arguments) {
@@ -1237,6 +1296,112 @@ Test(threads, shared_keys_sign_and_verify_concurrently) {
     free(w2);
     free(w1);
     free(rs2);
+    aop_public_key_free(g);
+    aop_private_key_free(k);
+}
+
+/* The client's way: keys loaded once and shared, one signer and one verifier per thread (per
+ * client), each reused for many operations. Every signature must equal the vectors. */
+static void *signer_thread_main(void *arg) {
+    thread_job_t *j = arg;
+    aop_error_t e;
+    aop_signer_t *s2 = NULL, *s1 = NULL;
+    aop_verifier_t *v2 = NULL;
+    if (aop_signer_new(j->key, AOP_SIGN_RSA2, &s2, &e) != AOP_OK ||
+        aop_signer_new(j->key, AOP_SIGN_RSA, &s1, &e) != AOP_OK ||
+        aop_verifier_new(j->gw, AOP_SIGN_RSA2, &v2, &e) != AOP_OK) {
+        j->failures = 1000;
+        goto done;
+    }
+    for (int i = 0; i < 20; i++) {
+        char out[AOP_SIG_B64_MAX];
+        size_t ol = 0;
+        if (aop_signer_sign(s2, j->req, j->req_len, out, sizeof out, &ol, &e) != AOP_OK ||
+            strcmp(out, j->want2) != 0)
+            j->failures++;
+        if (aop_signer_sign(s1, j->req, j->req_len, out, sizeof out, &ol, &e) != AOP_OK ||
+            strcmp(out, j->want1) != 0)
+            j->failures++;
+        /* A failed verification leaves the verifier usable. */
+        if (aop_verifier_verify(v2, j->resp, j->resp_len - 1, j->rsig2, strlen(j->rsig2), &e) !=
+            AOP_E_SIGNATURE_INVALID)
+            j->failures++;
+        if (aop_verifier_verify(v2, j->resp, j->resp_len, j->rsig2, strlen(j->rsig2), &e) != AOP_OK)
+            j->failures++;
+    }
+done:
+    aop_signer_free(s2);
+    aop_signer_free(s1);
+    aop_verifier_free(v2);
+    return NULL;
+}
+
+Test(threads, shared_keys_per_thread_signers_match_the_vectors) {
+    enum { N = 6 };
+    aop_private_key_t *k = priv("merchant.pkcs8.pem", NULL);
+    aop_public_key_t *g = pub("gateway.spki.pem");
+    size_t rl, pl;
+    char *req = aop_test_read("pay-request.signed-bytes.json", &rl);
+    char *resp = aop_test_read("pay-response.signed-bytes.json", &pl);
+    char *w2 = vec("request_rsa2.sig.b64", NULL), *w1 = vec("request_rsa.sig.b64", NULL);
+    char *rs2 = vec("response_rsa2.sig.b64", NULL);
+    thread_job_t jobs[N];
+    pthread_t th[N];
+    for (int i = 0; i < N; i++) {
+        jobs[i] = (thread_job_t){k, g, req, w2, w1, resp, rs2, rl, pl, 0};
+        cr_assert_eq(pthread_create(&th[i], NULL, signer_thread_main, &jobs[i]), 0);
+    }
+    for (int i = 0; i < N; i++) {
+        pthread_join(th[i], NULL);
+        cr_assert_eq(jobs[i].failures, 0, "thread %d had %d failures", i, jobs[i].failures);
+    }
+    free(req);
+    free(resp);
+    free(w2);
+    free(w1);
+    free(rs2);
+    aop_public_key_free(g);
+    aop_private_key_free(k);
+}
+
+Test(signer, arguments_and_buffer_size) {
+    aop_private_key_t *k = priv("merchant.pkcs8.pem", NULL);
+    aop_public_key_t *g = pub("gateway.spki.pem");
+    aop_error_t e;
+    aop_signer_t *s = (aop_signer_t *)1;
+    cr_assert_eq(aop_signer_new(NULL, AOP_SIGN_RSA2, &s, &e), AOP_E_INVALID_ARG);
+    cr_assert_null(s);
+    cr_assert_eq(aop_signer_new(k, (aop_sign_type_t)9, &s, &e), AOP_E_INVALID_ARG);
+    cr_assert_eq(aop_signer_new(k, AOP_SIGN_RSA2, NULL, &e), AOP_E_INVALID_ARG);
+    aop_verifier_t *v = (aop_verifier_t *)1;
+    cr_assert_eq(aop_verifier_new(NULL, AOP_SIGN_RSA2, &v, &e), AOP_E_INVALID_ARG);
+    cr_assert_null(v);
+    cr_assert_eq(aop_verifier_new(g, (aop_sign_type_t)9, &v, &e), AOP_E_INVALID_ARG);
+
+    cr_assert_eq(aop_signer_new(k, AOP_SIGN_RSA, &s, &e), AOP_OK, "%s", e.msg);
+    cr_assert_eq(aop_signer_type(s), AOP_SIGN_RSA);
+    char out[AOP_SIG_B64_MAX];
+    size_t ol = 0;
+    cr_assert_eq(aop_signer_sign(s, "x", 1, out, 344, &ol, &e), AOP_E_BUFFER_TOO_SMALL);
+    cr_assert_eq(ol, 344u);
+    cr_assert_eq(aop_signer_sign(s, "x", 1, out, 345, &ol, &e), AOP_OK, "%s", e.msg);
+    char one_off[AOP_SIG_B64_MAX];
+    size_t l2 = 0;
+    cr_assert_eq(aop_sign(k, AOP_SIGN_RSA, "x", 1, one_off, sizeof one_off, &l2, &e), AOP_OK);
+    cr_assert_str_eq(out, one_off, "a signer signs as aop_sign does");
+    cr_assert_eq(aop_signer_sign(s, NULL, 1, out, sizeof out, &ol, &e), AOP_E_INVALID_ARG);
+    cr_assert_eq(aop_signer_sign(NULL, "x", 1, out, sizeof out, &ol, &e), AOP_E_INVALID_ARG);
+
+    cr_assert_eq(aop_verifier_new(g, AOP_SIGN_RSA2, &v, &e), AOP_OK, "%s", e.msg);
+    cr_assert_eq(aop_verifier_verify(v, "x", 1, "", 0, &e), AOP_E_SIGNATURE_MISSING);
+    cr_assert_eq(aop_verifier_verify(v, "x", 1, "abc%", 4, &e), AOP_E_SIGNATURE_INVALID);
+    cr_assert_eq(aop_verifier_verify(v, "x", 1, one_off, l2, &e), AOP_E_SIGNATURE_INVALID,
+                 "the merchant's signature does not verify with the gateway key");
+    cr_assert_eq(ERR_peek_error(), 0ul, "OpenSSL error queue not drained");
+    aop_signer_free(s);
+    aop_verifier_free(v);
+    aop_signer_free(NULL);
+    aop_verifier_free(NULL);
     aop_public_key_free(g);
     aop_private_key_free(k);
 }

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -790,4 +791,67 @@ Test(transport, https_to_plain_http_server_fails_unsent) {
     cr_assert_not(resp.maybe_sent);
     aop_buf_free(&resp.body);
     t->destroy(t);
+}
+
+/* A bad CA setting is a configuration error when the transport is made (nothing can be sent),
+ * never a transport error on the first post (which reads as "outcome unknown"). */
+static void expect_ca_refused(const aop_curl_options_t *opt, const char *setting, const char *needle) {
+    aop_transport_t *t = (aop_transport_t *)1;
+    aop_error_t err;
+    aop_error_clear(&err);
+    aop_status_t st = aop_curl_transport_new(opt, &t, &err);
+    cr_assert_eq(st, AOP_E_CONFIG, "%s: %s", aop_status_name(st), err.msg);
+    cr_assert_null(t);
+    cr_assert_str_eq(err.path, setting);
+    cr_assert(strstr(err.msg, setting) != NULL, "message \"%s\" does not name %s", err.msg, setting);
+    cr_assert(strstr(err.msg, needle) != NULL, "message \"%s\" does not say \"%s\"", err.msg, needle);
+}
+
+Test(transport, bad_ca_settings_are_config_errors, .timeout = 20) {
+    char dir[] = "/tmp/aop-test-ca-dir-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char missing[128], notcert[128], fifo[128], good[128], keyonly[128];
+    snprintf(missing, sizeof missing, "%s/missing.pem", dir);
+    snprintf(notcert, sizeof notcert, "%s/notcert.pem", dir);
+    snprintf(fifo, sizeof fifo, "%s/ca.fifo", dir);
+    snprintf(good, sizeof good, "%s/good.pem", dir);
+    snprintf(keyonly, sizeof keyonly, "%s/key.pem", dir);
+    char *key, *cert;
+    make_cert(&key, &cert);
+    FILE *f = fopen(notcert, "w");
+    fputs("-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n", f);
+    fclose(f);
+    f = fopen(keyonly, "w");
+    fputs(key, f);
+    fclose(f);
+    f = fopen(good, "w"); /* another PEM block first: skipped, the certificate after it counts */
+    fputs(key, f);
+    fputs(cert, f);
+    fclose(f);
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+
+    expect_ca_refused(&(aop_curl_options_t){.ca_file = missing}, "ca_file", "No such file");
+    expect_ca_refused(&(aop_curl_options_t){.ca_file = dir}, "ca_file", "a directory");
+    expect_ca_refused(&(aop_curl_options_t){.ca_file = fifo}, "ca_file", "FIFO");
+    expect_ca_refused(&(aop_curl_options_t){.ca_file = notcert}, "ca_file", "no PEM certificate");
+    expect_ca_refused(&(aop_curl_options_t){.ca_file = keyonly}, "ca_file", "no PEM certificate");
+    expect_ca_refused(&(aop_curl_options_t){.ca_file = ""}, "ca_file", "no path");
+    expect_ca_refused(&(aop_curl_options_t){.ca_path = good}, "ca_path", "not a directory");
+    expect_ca_refused(&(aop_curl_options_t){.ca_path = missing}, "ca_path", "No such file");
+    expect_ca_refused(&(aop_curl_options_t){.ca_file = good, .ca_path = missing}, "ca_path", "No such");
+
+    aop_transport_t *t = NULL;
+    aop_error_t err;
+    aop_status_t st = aop_curl_transport_new(&(aop_curl_options_t){.ca_file = good, .ca_path = dir}, &t, &err);
+    cr_assert_eq(st, AOP_OK, "%s: %s", aop_status_name(st), err.msg);
+    t->destroy(t);
+
+    unlink(missing);
+    unlink(notcert);
+    unlink(fifo);
+    unlink(good);
+    unlink(keyonly);
+    rmdir(dir);
+    free(key);
+    free(cert);
 }
