@@ -8,7 +8,7 @@ set(here ${CMAKE_CURRENT_LIST_DIR}/fifth_function)
 set(copy ${WORK}/src)
 set(build ${WORK}/build)
 file(REMOVE_RECURSE ${copy})
-execute_process(COMMAND git -C ${SRC} ls-files -- CMakeLists.txt cmake codegen schema generated runtime apps
+execute_process(COMMAND git -C ${SRC} ls-files -- CMakeLists.txt cmake codegen schema generated runtime apps examples
                 OUTPUT_VARIABLE files RESULT_VARIABLE rc)
 if(NOT rc EQUAL 0 OR files STREQUAL "")
   message(FATAL_ERROR "git ls-files failed in ${SRC}")

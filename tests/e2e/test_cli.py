@@ -282,7 +282,7 @@ class StandaloneSandbox(CliCase):
         p, url = self.start(os.path.join(self.home.name, "s.db"))
         try:
             ex = os.path.join(BIN, "read_unknown_member")
-            keys = (os.path.join(DATA, "merchant.pkcs8.pem"), os.path.join(DATA, "gateway.spki.pem"))
+            keys = (self.private_key("merchant.pkcs8.pem"), os.path.join(DATA, "gateway.spki.pem"))
             r = subprocess.run([ex, url, *keys], capture_output=True, text=True, timeout=60)
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertEqual(r.stdout, "body.sandboxNote (string) = a member the schema does not define\n")
