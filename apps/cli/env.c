@@ -135,7 +135,9 @@ int cli_env_open(const cli_opts_t *o, cli_env_t **out, aop_client_t **client) {
     }
     aop_error_t err;
     if (aop_client_new(&cfg, &env->client, &err) != AOP_OK) {
-        fprintf(stderr, "aop: %s%s%s\n", err.path[0] ? err.path : "", err.path[0] ? ": " : "", err.msg);
+        /* the path first, unless the message already starts with it */
+        bool named = !err.path[0] || strncmp(err.msg, err.path, strlen(err.path)) == 0;
+        fprintf(stderr, "aop: %s%s%s\n", named ? "" : err.path, named ? "" : ": ", err.msg);
         cli_env_close(env);
         return EXIT_CONFIG;
     }

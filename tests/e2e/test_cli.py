@@ -278,6 +278,12 @@ class StandaloneSandbox(CliCase):
             p.send_signal(signal.SIGKILL)
             p.wait()
 
+    def test_known_gateway_without_its_prefix_is_78(self):
+        r = self.pay("--gateway", "https://open-sea.alipay.com", "--private-key", self.private_key("merchant.pkcs8.pem"),
+                     "--alipay-public-key", os.path.join(DATA, "gateway.spki.pem"))
+        self.assertEqual(r.rc, 78, r.err)
+        self.assertIn("use https://open-sea.alipay.com/api", r.err)
+
     def test_example_reads_a_member_the_schema_lacks(self):
         p, url = self.start(os.path.join(self.home.name, "s.db"))
         try:

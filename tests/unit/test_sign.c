@@ -1272,8 +1272,10 @@ static void *thread_main(void *arg) {
     return NULL;
 }
 
-Test(threads, shared_keys_sign_and_verify_concurrently) {
+/* Runs n threads of fn, each with the same shared keys, vectors and inputs. */
+static void run_threads(int n, void *(*fn)(void *)) {
     enum { N = 8 };
+    cr_assert_leq(n, N);
     aop_private_key_t *k = priv("merchant.pkcs8.pem", NULL);
     aop_public_key_t *g = pub("gateway.spki.pem");
     size_t rl, pl;
@@ -1283,11 +1285,11 @@ Test(threads, shared_keys_sign_and_verify_concurrently) {
     char *rs2 = vec("response_rsa2.sig.b64", NULL);
     thread_job_t jobs[N];
     pthread_t th[N];
-    for (int i = 0; i < N; i++) {
+    for (int i = 0; i < n; i++) {
         jobs[i] = (thread_job_t){k, g, req, w2, w1, resp, rs2, rl, pl, 0};
-        cr_assert_eq(pthread_create(&th[i], NULL, thread_main, &jobs[i]), 0);
+        cr_assert_eq(pthread_create(&th[i], NULL, fn, &jobs[i]), 0);
     }
-    for (int i = 0; i < N; i++) {
+    for (int i = 0; i < n; i++) {
         pthread_join(th[i], NULL);
         cr_assert_eq(jobs[i].failures, 0, "thread %d had %d failures", i, jobs[i].failures);
     }
@@ -1299,6 +1301,8 @@ Test(threads, shared_keys_sign_and_verify_concurrently) {
     aop_public_key_free(g);
     aop_private_key_free(k);
 }
+
+Test(threads, shared_keys_sign_and_verify_concurrently) { run_threads(8, thread_main); }
 
 /* The client's way: keys loaded once and shared, one signer and one verifier per thread (per
  * client), each reused for many operations. Every signature must equal the vectors. */
@@ -1336,33 +1340,7 @@ done:
     return NULL;
 }
 
-Test(threads, shared_keys_per_thread_signers_match_the_vectors) {
-    enum { N = 6 };
-    aop_private_key_t *k = priv("merchant.pkcs8.pem", NULL);
-    aop_public_key_t *g = pub("gateway.spki.pem");
-    size_t rl, pl;
-    char *req = aop_test_read("pay-request.signed-bytes.json", &rl);
-    char *resp = aop_test_read("pay-response.signed-bytes.json", &pl);
-    char *w2 = vec("request_rsa2.sig.b64", NULL), *w1 = vec("request_rsa.sig.b64", NULL);
-    char *rs2 = vec("response_rsa2.sig.b64", NULL);
-    thread_job_t jobs[N];
-    pthread_t th[N];
-    for (int i = 0; i < N; i++) {
-        jobs[i] = (thread_job_t){k, g, req, w2, w1, resp, rs2, rl, pl, 0};
-        cr_assert_eq(pthread_create(&th[i], NULL, signer_thread_main, &jobs[i]), 0);
-    }
-    for (int i = 0; i < N; i++) {
-        pthread_join(th[i], NULL);
-        cr_assert_eq(jobs[i].failures, 0, "thread %d had %d failures", i, jobs[i].failures);
-    }
-    free(req);
-    free(resp);
-    free(w2);
-    free(w1);
-    free(rs2);
-    aop_public_key_free(g);
-    aop_private_key_free(k);
-}
+Test(threads, shared_keys_per_thread_signers_match_the_vectors) { run_threads(6, signer_thread_main); }
 
 Test(signer, arguments_and_buffer_size) {
     aop_private_key_t *k = priv("merchant.pkcs8.pem", NULL);
