@@ -28,7 +28,6 @@ struct aop_client {
     void *event_ctx;
 };
 
-
 static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
 
 static aop_status_t load_keys(aop_client_t *c, const aop_client_config_t *cfg, aop_error_t *err) {
