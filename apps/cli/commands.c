@@ -1,6 +1,5 @@
 /* pay, query, cancel and refund: build the request from the options, call, report. */
 #include <assert.h>
-#include <openssl/rand.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -21,15 +20,19 @@ static int read_code(char *buf, size_t cap, aop_str_t *out) {
     return 0;
 }
 
-static void new_id(const char *prefix, char out[48]) {
-    unsigned char r[6];
-    char stamp[16];
+/* prefix, the UTC time and 96 random bits: unique without coordination, sortable by time. */
+static int new_id(const char *prefix, char out[48]) {
+    char stamp[16], rnd[25];
     time_t now = time(NULL);
     struct tm tm;
     gmtime_r(&now, &tm);
     strftime(stamp, sizeof stamp, "%Y%m%d%H%M%S", &tm);
-    if (RAND_bytes(r, sizeof r) != 1) memset(r, 0, sizeof r);
-    snprintf(out, 48, "%s%s%02x%02x%02x%02x%02x%02x", prefix, stamp, r[0], r[1], r[2], r[3], r[4], r[5]);
+    if (aop_random_chars(rnd, 24, "0123456789abcdef") != AOP_OK) {
+        fprintf(stderr, "aop: no random bytes for a new id\n");
+        return EXIT_CONFIG;
+    }
+    snprintf(out, 48, "%s%s%s", prefix, stamp, rnd);
+    return 0;
 }
 
 static int need(const char *cmd, const char *value, const char *option) {
@@ -71,7 +74,7 @@ int cmd_call(const char *cmd, const cli_opts_t *o) {
         b->order.order_amount.currency = aop_str(o->currency);
         b->order.order_title = aop_str(o->title ? o->title : CLI_DEFAULT_TITLE);
         if (!ids.merchant_trans_id) {
-            new_id("aop", mtid);
+            if ((rc = new_id("aop", mtid)) != 0) return rc;
             ids.merchant_trans_id = mtid;
         }
         b->merchant_trans_id = aop_str(ids.merchant_trans_id);
@@ -98,7 +101,7 @@ int cmd_call(const char *cmd, const cli_opts_t *o) {
         b->refund_amount.currency = aop_str(o->currency);
         b->refund_reason = opt(o->reason);
         if (!ids.merchant_refund_id) {
-            new_id("aopr", mrid);
+            if ((rc = new_id("aopr", mrid)) != 0) return rc;
             ids.merchant_refund_id = mrid;
         }
         b->merchant_refund_id = aop_str(ids.merchant_refund_id);

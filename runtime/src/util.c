@@ -18,6 +18,27 @@ aop_status_t aop_uuid(char out[37]) {
     return AOP_OK;
 }
 
+aop_status_t aop_random_chars(char *out, size_t n, const char *alphabet) {
+    size_t k = alphabet ? strlen(alphabet) : 0;
+    if (k == 0 || k > 255) return AOP_E_INVALID_ARG;
+    /* Bytes at or above the largest multiple of k are redrawn, so every character is equally
+     * likely (a plain byte % 10 would favour 0-5). */
+    const unsigned limit = 256u - 256u % (unsigned)k;
+    unsigned char buf[64];
+    size_t have = 0, used = 0;
+    for (size_t i = 0; i < n;) {
+        if (used == have) {
+            if (RAND_bytes(buf, sizeof buf) != 1) return AOP_E_CRYPTO;
+            have = sizeof buf;
+            used = 0;
+        }
+        unsigned b = buf[used++];
+        if (b < limit) out[i++] = alphabet[b % k];
+    }
+    out[n] = '\0';
+    return AOP_OK;
+}
+
 void aop_now_rfc3339(char out[32]) { aop_rfc3339(time(NULL), out); }
 
 void aop_rfc3339(time_t t, char out[32]) {

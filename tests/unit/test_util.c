@@ -57,3 +57,25 @@ Test(terminal_safe, truncation_never_cuts_a_character) {
     cr_assert_str_eq(out, "");
     cr_assert_eq(aop_terminal_safe("abc", 3, NULL, 8), 0u);
 }
+
+/* aop_random_chars: the one random-id source (OpenSSL's RNG). */
+Test(random_chars, only_the_alphabet_every_character_and_no_repeats) {
+    enum { N = 4000 };
+    static char a[N + 1], b[N + 1];
+    cr_assert_eq(aop_random_chars(a, N, "0123456789"), AOP_OK);
+    cr_assert_eq(aop_random_chars(b, N, "0123456789"), AOP_OK);
+    cr_assert_eq(strlen(a), (size_t)N);
+    unsigned seen[10] = {0};
+    for (size_t i = 0; i < N; i++) {
+        cr_assert(a[i] >= '0' && a[i] <= '9', "'%c' is not a digit", a[i]);
+        seen[a[i] - '0']++;
+    }
+    /* uniform: each digit ~400 of 4000; far outside [250, 550] means a broken draw (p < 1e-12) */
+    for (int d = 0; d < 10; d++) cr_assert(seen[d] > 250 && seen[d] < 550, "digit %d seen %u times", d, seen[d]);
+    cr_assert_neq(memcmp(a, b, N), 0, "two draws are equal");
+    char one[2];
+    cr_assert_eq(aop_random_chars(one, 1, "x"), AOP_OK);
+    cr_assert_str_eq(one, "x");
+    cr_assert_eq(aop_random_chars(one, 1, ""), AOP_E_INVALID_ARG);
+    cr_assert_eq(aop_random_chars(one, 1, NULL), AOP_E_INVALID_ARG);
+}
