@@ -37,21 +37,6 @@ bool sbx_parse_amount(const char *s, size_t n, uint64_t *out) {
     return true;
 }
 
-void sbx_log(aop_sandbox_t *s, const char *fmt, ...) {
-    if (!s->log) return;
-    char now[32];
-    aop_now_rfc3339(now);
-    va_list ap;
-    va_start(ap, fmt);
-    pthread_mutex_lock(&s->log_mu);
-    fprintf(s->log, "%s ", now);
-    vfprintf(s->log, fmt, ap);
-    fputc('\n', s->log);
-    fflush(s->log);
-    pthread_mutex_unlock(&s->log_mu);
-    va_end(ap);
-}
-
 static void cstr(aop_str_t v, char *out, size_t cap) {
     size_t n = v.ptr ? (v.len < cap ? v.len : cap - 1) : 0;
     if (n) memcpy(out, v.ptr, n);
@@ -254,11 +239,10 @@ static aop_status_t write_envelope(ctx_t *c, aop_buf_t *out, aop_error_t *err) {
         return st;
     }
     size_t off = 0, len = 0;
-    /* Per response: the server's threads share s->key, a signer belongs to one thread. */
-    aop_signer_t *signer = NULL;
-    aop_status_t st = aop_signer_new(s->key, s->sign_type, &signer, err);
+    aop_signer_t *signer = sbx_signer_take(s, err);
+    aop_status_t st = signer ? AOP_OK : err->code;
     if (st == AOP_OK) st = aop_envelope_write("response", c->fn->response, c->resp, signer, out, &off, &len, err);
-    aop_signer_free(signer);
+    sbx_signer_give(s, signer);
     if (st != AOP_OK) return st;
     if (c->fault == SBX_FAULT_BAD_SIGNATURE) {
         /* out = {"response":PAYLOAD,"signature":"SIG"} */
@@ -881,10 +865,9 @@ void sbx_handle(aop_sandbox_t *s, const aop_function_desc_t *fn, char *body, siz
             goto out;
         }
     }
-    aop_verifier_t *verifier = NULL;
-    st = aop_verifier_new(s->merchant_pub, s->sign_type, &verifier, &err);
-    if (st == AOP_OK) st = aop_envelope_verify(&env, verifier, &err);
-    aop_verifier_free(verifier);
+    aop_verifier_t *verifier = sbx_verifier_take(s, &err);
+    st = verifier ? aop_envelope_verify(&env, verifier, &err) : err.code;
+    sbx_verifier_give(s, verifier);
     if (st != AOP_OK) {
         set_result(c, AOP_RC_INVALID_SIGNATURE, st == AOP_E_SIGNATURE_MISSING
                                                     ? "the request carries no signature"

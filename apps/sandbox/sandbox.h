@@ -4,8 +4,8 @@
  * SQLite, answers with signed envelopes and plays the scenarios of its table (chosen by the
  * request's identityCode: declines, in-process payments with timers, transport faults).
  *
- * Thread safety: aop_sandbox_start/stop are called by one thread; the gateway serves every
- * connection on its own thread. Several sandboxes (in this process or in others) may share one
+ * Thread safety: aop_sandbox_start/stop are called by one thread; the gateway serves its
+ * connections on a pool of threads (held answers take none). Several sandboxes (in this process or in others) may share one
  * state file. */
 #ifndef AOP_SANDBOX_H
 #define AOP_SANDBOX_H

@@ -16,6 +16,7 @@
 #include "aop/sign.h"
 #include "aop/transport.h"
 #include "aop/protocol.h"
+#include "aop/signer.h"
 #include "sandbox.h"
 
 #define SBX_DEFAULT_SETTLE_MS 3000u
@@ -141,6 +142,8 @@ struct aop_sandbox {
     pthread_mutex_t stop_mu;
     pthread_cond_t stop_cv;
     bool stopping;
+    struct sbx_server *server;       /* server.c: connection watchdog and held answers */
+    struct sbx_crypto_pool *crypto;  /* crypto_pool.c: reused signers and verifiers */
 };
 
 typedef struct {
@@ -156,7 +159,19 @@ void sbx_handle(aop_sandbox_t *s, const aop_function_desc_t *fn, char *body, siz
                 sbx_reply_t *reply);
 void sbx_reply_free(sbx_reply_t *reply);
 
-/* Logging (no-ops when s->log is NULL): one line, prefixed with the time. */
+/* Signers and verifiers of the sandbox's keys, made once and reused by request after request
+ * (crypto_pool.c): the EVP set-up is not repeated per request. One taken is the caller's alone
+ * until given back; take returns NULL (with err) when none can be made. */
+aop_signer_t *sbx_signer_take(aop_sandbox_t *s, aop_error_t *err);
+void sbx_signer_give(aop_sandbox_t *s, aop_signer_t *signer);
+aop_verifier_t *sbx_verifier_take(aop_sandbox_t *s, aop_error_t *err);
+void sbx_verifier_give(aop_sandbox_t *s, aop_verifier_t *verifier);
+aop_status_t sbx_crypto_pool_new(aop_sandbox_t *s);
+void sbx_crypto_pool_free(aop_sandbox_t *s);
+
+/* Logging (no-ops when s->log is NULL; log.c): one line, prefixed with the time, written with
+ * one call; control characters and invalid UTF-8 of the formatted text become '?'
+ * (aop_terminal_safe), so no logged value can start a line of its own. */
 void sbx_log(aop_sandbox_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Helpers. */

@@ -1,7 +1,22 @@
-/* The HTTP side of the sandbox: libmicrohttpd on 127.0.0.1 only, one thread per connection (a
- * held "delayed" answer never blocks the others), the HTTP checks in the order of the issue
- * (method 405, path 404, content type 415, size 413), then sbx_handle, then the transport
- * faults of the scenario (delay, drop, HTTP 500, truncated body). */
+/* The HTTP side of the sandbox: libmicrohttpd on 127.0.0.1 only, the HTTP checks in the order of
+ * the issue (method 405, path 404, content type 415, size 413), then sbx_handle, then the
+ * transport faults of the scenario (delay, drop, HTTP 500, truncated body).
+ *
+ * Threading model (issue 9): a pool of pool_threads() workers, each with its own epoll
+ * set, serves every connection; the gateway's work (RSA, SQLite) runs on the worker that read the
+ * request, so the CPU-bound part uses every core. No connection owns a thread: a held ("delayed")
+ * answer suspends its connection (MHD_suspend_connection) and the watchdog thread resumes it when
+ * the hold is over. The thread-per-connection model it replaces let 1,020 trickling connections
+ * take every thread and descriptor.
+ *
+ * Hostile local clients: at most max_connections connections at once (more wait in the listen
+ * backlog), and each must deliver its whole request (headers and body) within
+ * SBX_REQUEST_DEADLINE_MS of being accepted or of its previous answer. libmicrohttpd has only an
+ * idle timeout, which every byte resets, and calls nothing while headers trickle in; so the
+ * watchdog keeps the deadlines itself and shuts the socket of a connection past its deadline
+ * (shutdown(2) on the descriptor: libmicrohttpd then sees the end of the stream and closes it).
+ * The deadline stops once the request is read: the gateway's own time and a held answer are
+ * never cut. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <microhttpd.h>
@@ -10,21 +25,230 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "sbx_internal.h"
 
 /* Beyond this the upload is not even drained: the connection is closed. */
 #define DRAIN_MAX (64u * 1024u * 1024u)
 
-typedef struct {
+/* The whole request within this, from the connection's accept or its previous answer: a request
+ * on 127.0.0.1 takes well under a millisecond, and a keep-alive connection idle this long is
+ * closed (a client reconnects). */
+#define SBX_REQUEST_DEADLINE_MS 5000
+/* Connections at once. Each costs a descriptor and up to 32 KiB of libmicrohttpd's buffers; the
+ * limit is also kept under the process's descriptor limit (RLIMIT_NOFILE). */
+#define SBX_MAX_CONNECTIONS 1000
+/* Descriptors left for everything else (state file, log, keys, the client side of a test). */
+#define SBX_FD_RESERVE 64
+
+/* One accepted connection, from libmicrohttpd's "started" notice to its "closed" one. While its
+ * deadline runs it is in the server's armed list, oldest deadline first (every deadline is the
+ * same length from its start, so appending keeps the order). */
+typedef struct slot {
+    struct slot *prev, *next;
+    int fd;
+    int64_t deadline_ms; /* monotonic */
+    bool armed;
+    bool expired;        /* the watchdog shut it down: its request is not served */
+} slot_t;
+
+typedef struct conn conn_t;
+
+struct sbx_server {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;      /* the watchdog's wake-up: a new earliest time, or stop */
+    pthread_t watchdog;
+    bool watchdog_running, stopping;
+    slot_t *armed_head, *armed_tail;
+    conn_t *held_head, *held_tail; /* suspended connections, due first */
+};
+
+struct conn {
     const aop_function_desc_t *fn;
     unsigned error; /* HTTP status to answer instead of processing, 0 = none */
     aop_buf_t body;
     uint64_t received;
     bool answered;
-} conn_t;
+    /* a held answer: the connection is suspended until due_ms (monotonic) */
+    struct MHD_Connection *conn;
+    sbx_reply_t reply;
+    bool holding;       /* in the held list, or resumed and not answered yet */
+    bool suspended;     /* MHD_suspend_connection done (v->mu) */
+    bool resume_wanted; /* due before it was suspended: hold() resumes it (v->mu) */
+    bool held_done;     /* taken off the held list: answer (or drop) on the next call */
+    bool drop;
+    int64_t due_ms;
+    conn_t *held_next;
+};
+
+static int64_t mono_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- the watchdog ------------------------------------------------------------------------------ */
+
+static void armed_unlink(struct sbx_server *v, slot_t *sl) {
+    if (!sl->armed) return;
+    if (sl->prev) sl->prev->next = sl->next;
+    else v->armed_head = sl->next;
+    if (sl->next) sl->next->prev = sl->prev;
+    else v->armed_tail = sl->prev;
+    sl->prev = sl->next = NULL;
+    sl->armed = false;
+}
+
+/* Starts sl's deadline (caller holds v->mu). */
+static void arm(struct sbx_server *v, slot_t *sl) {
+    armed_unlink(v, sl);
+    sl->deadline_ms = mono_ms() + SBX_REQUEST_DEADLINE_MS;
+    sl->armed = true;
+    sl->prev = v->armed_tail;
+    if (v->armed_tail) v->armed_tail->next = sl;
+    else v->armed_head = sl;
+    v->armed_tail = sl;
+    /* the watchdog always wakes within SBX_REQUEST_DEADLINE_MS: no signal needed */
+}
+
+static slot_t *slot_of(struct MHD_Connection *conn) {
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+static void resume_due(struct sbx_server *v, int64_t until, bool drop);
+
+static void *watchdog_main(void *arg) {
+    aop_sandbox_t *s = arg;
+    struct sbx_server *v = s->server;
+    pthread_mutex_lock(&v->mu);
+    while (!v->stopping) {
+        int64_t now = mono_ms();
+        while (v->armed_head && v->armed_head->deadline_ms <= now) {
+            slot_t *sl = v->armed_head;
+            armed_unlink(v, sl);
+            sl->expired = true;
+            /* The descriptor is still open: libmicrohttpd reports "closed" (which takes v->mu)
+             * before it closes the socket. */
+            shutdown(sl->fd, SHUT_RDWR);
+        }
+        if (v->held_head && v->held_head->due_ms <= now) {
+            resume_due(v, now, false);
+            continue;
+        }
+        int64_t next = now + SBX_REQUEST_DEADLINE_MS;
+        if (v->armed_head && v->armed_head->deadline_ms < next) next = v->armed_head->deadline_ms;
+        if (v->held_head && v->held_head->due_ms < next) next = v->held_head->due_ms;
+        struct timespec until = {(time_t)(next / 1000), (long)(next % 1000) * 1000000L};
+        pthread_cond_timedwait(&v->cv, &v->mu, &until);
+    }
+    pthread_mutex_unlock(&v->mu);
+    return NULL;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe) {
+    aop_sandbox_t *s = cls;
+    struct sbx_server *v = s->server;
+    slot_t *sl = *socket_context;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        sl = calloc(1, sizeof *sl);
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (!sl || !ci) {
+            /* cannot watch it: refuse it at once rather than leave it unbounded */
+            free(sl);
+            if (ci) shutdown(ci->connect_fd, SHUT_RDWR);
+            return;
+        }
+        sl->fd = ci->connect_fd;
+        *socket_context = sl;
+        pthread_mutex_lock(&v->mu);
+        arm(v, sl);
+        pthread_mutex_unlock(&v->mu);
+        return;
+    }
+    if (!sl) return;
+    pthread_mutex_lock(&v->mu);
+    armed_unlink(v, sl);
+    pthread_mutex_unlock(&v->mu);
+    free(sl);
+    *socket_context = NULL;
+}
+
+/* The request is read: its deadline stops. False when the watchdog got there first (the
+ * connection is being closed; the request must not be served). */
+static bool request_read(aop_sandbox_t *s, struct MHD_Connection *conn) {
+    slot_t *sl = slot_of(conn);
+    if (!sl) return true;
+    struct sbx_server *v = s->server;
+    pthread_mutex_lock(&v->mu);
+    bool ok = !sl->expired;
+    armed_unlink(v, sl);
+    pthread_mutex_unlock(&v->mu);
+    return ok;
+}
+
+/* Suspends the connection until the hold is over (the watchdog resumes it); false when the
+ * sandbox is stopping (the answer is dropped). libmicrohttpd is never called under v->mu (it
+ * takes locks of its own, and calls us back with them): the connection is listed first, then
+ * suspended, and a resume wanted in between is done here. */
+static bool hold(aop_sandbox_t *s, struct MHD_Connection *conn, conn_t *r, unsigned ms) {
+    struct sbx_server *v = s->server;
+    r->conn = conn;
+    r->due_ms = mono_ms() + ms;
+    pthread_mutex_lock(&v->mu);
+    if (v->stopping) {
+        pthread_mutex_unlock(&v->mu);
+        return false;
+    }
+    r->holding = true;
+    if (v->held_tail) v->held_tail->held_next = r;
+    else v->held_head = r;
+    v->held_tail = r;
+    pthread_cond_signal(&v->cv);
+    pthread_mutex_unlock(&v->mu);
+    MHD_suspend_connection(conn);
+    pthread_mutex_lock(&v->mu);
+    r->suspended = true;
+    bool resume = r->resume_wanted;
+    pthread_mutex_unlock(&v->mu);
+    if (resume) MHD_resume_connection(conn);
+    return true;
+}
+
+/* Takes the held connections due by `until` off the list and resumes them (caller holds v->mu,
+ * which is released while resuming and held again on return). drop: answer nothing. */
+static void resume_due(struct sbx_server *v, int64_t until, bool drop) {
+    conn_t *due = NULL, **tail = &due;
+    while (v->held_head && v->held_head->due_ms <= until) {
+        conn_t *r = v->held_head;
+        v->held_head = r->held_next;
+        if (!v->held_head) v->held_tail = NULL;
+        r->held_next = NULL;
+        r->held_done = true;
+        r->drop = drop;
+        if (r->suspended) {
+            *tail = r;
+            tail = &r->held_next;
+        } else {
+            r->resume_wanted = true; /* hold() resumes it once suspended */
+        }
+    }
+    if (!due) return;
+    /* A suspended connection is never closed by libmicrohttpd except at MHD_stop_daemon, which
+     * runs only after every held connection was resumed: r stays valid until its resume. */
+    pthread_mutex_unlock(&v->mu);
+    while (due) {
+        conn_t *r = due;
+        due = r->held_next;
+        MHD_resume_connection(r->conn);
+    }
+    pthread_mutex_lock(&v->mu);
+}
 
 /* A function's path, as the vendor's sandbox serves it; the production form with the /api
  * prefix (the paths of earlier versions) is still accepted for a while. */
@@ -124,24 +348,6 @@ static void free_truncated(void *cls) {
     free(t);
 }
 
-/* Waits ms or until the sandbox stops; true when it stops. */
-static bool hold(aop_sandbox_t *s, unsigned ms) {
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += ms / 1000;
-    until.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
-    pthread_mutex_lock(&s->stop_mu);
-    int rc = 0;
-    while (!s->stopping && rc != ETIMEDOUT) rc = pthread_cond_timedwait(&s->stop_cv, &s->stop_mu, &until);
-    bool stopping = s->stopping;
-    pthread_mutex_unlock(&s->stop_mu);
-    return stopping;
-}
-
 static enum MHD_Result answer(aop_sandbox_t *s, struct MHD_Connection *conn, conn_t *r) {
     sbx_reply_t reply;
     if (!r->body.data && aop_buf_reserve(&r->body, 1) != AOP_OK) return MHD_NO;
@@ -180,11 +386,9 @@ static enum MHD_Result answer(aop_sandbox_t *s, struct MHD_Connection *conn, con
         break;
     }
     case SBX_FAULT_DELAY:
-        if (hold(s, s->delay_ms)) {
-            ret = MHD_NO; /* stopping: drop the held answer */
-            break;
-        }
-        /* fall through */
+        /* the answer waits in r; this worker goes on with other connections */
+        r->reply = reply;
+        return hold(s, conn, r, s->delay_ms) ? MHD_YES : MHD_NO; /* r frees the reply */
     default:
         ret = queue_buffer(conn, reply.http_status,
                            reply.http_status == 200 ? json : "text/plain; charset=UTF-8", reply.body.data,
@@ -245,20 +449,40 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         }
         return MHD_YES;
     }
+    if (r->holding) {
+        if (!r->held_done) return MHD_YES; /* not resumed by the watchdog: nothing to do yet */
+        r->holding = false;
+        if (r->drop) return MHD_NO; /* stopping: the held answer is dropped */
+        enum MHD_Result ret = queue_buffer(conn, r->reply.http_status,
+                                           r->reply.http_status == 200 ? "application/json; charset=UTF-8"
+                                                                       : "text/plain; charset=UTF-8",
+                                           r->reply.body.data, r->reply.body.len, NULL);
+        sbx_reply_free(&r->reply);
+        return ret;
+    }
     if (r->answered) return MHD_YES;
     r->answered = true;
+    if (!request_read(s, conn)) return MHD_NO;
     if (r->error) return queue_http_error(conn, r->error);
     return answer(s, conn, r);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                          enum MHD_RequestTerminationCode toe) {
-    (void)cls;
-    (void)conn;
-    (void)toe;
+    aop_sandbox_t *s = cls;
     conn_t *r = *req_cls;
+    if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK) {
+        /* answered; a kept-alive connection has the same time again for its next request */
+        slot_t *sl = slot_of(conn);
+        if (sl) {
+            pthread_mutex_lock(&s->server->mu);
+            if (!sl->expired) arm(s->server, sl);
+            pthread_mutex_unlock(&s->server->mu);
+        }
+    }
     if (!r) return;
     aop_buf_free(&r->body);
+    sbx_reply_free(&r->reply);
     free(r);
     *req_cls = NULL;
 }
@@ -273,8 +497,73 @@ static void mhd_logger(void *cls, const char *fmt, va_list ap) {
     sbx_log(s, "libmicrohttpd: %s", line);
 }
 
+/* The server's threads: the gateway's work runs on them, so there must be at least one per core;
+ * twice that keeps every core busy when one of them waits on the store (the state file's lock
+ * may be held by another process) or while the kernel hands connections to them unevenly. */
+static unsigned pool_threads(void) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    if (n < 1) n = 1;
+    n *= 2;
+    return n < 4 ? 4u : n > 16 ? 16u : (unsigned)n;
+}
+
+/* SBX_MAX_CONNECTIONS, or fewer when the descriptor limit would run out first (accept would
+ * fail with EMFILE and libmicrohttpd would spin on the waiting connection). */
+static unsigned max_connections(void) {
+    struct rlimit rl;
+    unsigned n = SBX_MAX_CONNECTIONS;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+        rlim_t room = rl.rlim_cur > 2 * SBX_FD_RESERVE ? rl.rlim_cur - SBX_FD_RESERVE : SBX_FD_RESERVE;
+        if (room < n) n = (unsigned)room;
+    }
+    return n;
+}
+
+static aop_status_t server_new(aop_sandbox_t *s) {
+    struct sbx_server *v = calloc(1, sizeof *v);
+    if (!v) return AOP_E_NOMEM;
+    pthread_mutex_init(&v->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&v->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    s->server = v;
+    if (pthread_create(&v->watchdog, NULL, watchdog_main, s) != 0) return AOP_E_NOMEM;
+    v->watchdog_running = true;
+    return AOP_OK;
+}
+
+/* No new hold from now on; the watchdog ends; every held connection is resumed to be dropped
+ * (libmicrohttpd panics at MHD_stop_daemon on a connection still suspended). */
+static void server_stop(aop_sandbox_t *s) {
+    struct sbx_server *v = s->server;
+    if (!v) return;
+    pthread_mutex_lock(&v->mu);
+    v->stopping = true;
+    pthread_cond_broadcast(&v->cv);
+    pthread_mutex_unlock(&v->mu);
+    if (v->watchdog_running) pthread_join(v->watchdog, NULL);
+    v->watchdog_running = false;
+    pthread_mutex_lock(&v->mu);
+    resume_due(v, INT64_MAX, true);
+    pthread_mutex_unlock(&v->mu);
+}
+
+static void server_free(aop_sandbox_t *s) {
+    struct sbx_server *v = s->server;
+    if (!v) return;
+    server_stop(s);
+    pthread_mutex_destroy(&v->mu);
+    pthread_cond_destroy(&v->cv);
+    free(v);
+    s->server = NULL;
+}
+
 static void sandbox_free(aop_sandbox_t *s) {
     if (!s) return;
+    server_free(s);
+    sbx_crypto_pool_free(s);
     if (s->store_open) sbx_store_close(&s->store);
     aop_private_key_free(s->key);
     aop_public_key_free(s->merchant_pub);
@@ -339,6 +628,8 @@ aop_status_t aop_sandbox_start(const aop_sandbox_config_t *cfg, aop_sandbox_t **
         st = sbx_store_open(&s->store, cfg->state_path, err);
         s->store_open = st == AOP_OK;
     }
+    if (st == AOP_OK && (sbx_crypto_pool_new(s) != AOP_OK || server_new(s) != AOP_OK))
+        st = aop_error_set(err, AOP_E_NOMEM, NULL, -1, "out of memory (or no thread for the watchdog)");
     if (st != AOP_OK) {
         sandbox_free(s);
         return st;
@@ -348,13 +639,19 @@ aop_status_t aop_sandbox_start(const aop_sandbox_config_t *cfg, aop_sandbox_t **
     sa.sin_family = AF_INET;
     sa.sin_port = htons(cfg->port);
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_AUTO |
+    /* epoll: no FD_SETSIZE ceiling on descriptors; suspend/resume: held answers without a thread */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG;
     errno = 0;
     s->daemon = MHD_start_daemon(flags, cfg->port, NULL, NULL, on_request, s,
                                  MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, s,
                                  MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                                 MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+                                 MHD_OPTION_THREAD_POOL_SIZE, pool_threads(),
+                                 MHD_OPTION_CONNECTION_LIMIT, max_connections(),
+                                 /* an answer being sent to a client that does not read (the
+                                  * request deadline covers everything before) */
                                  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
                                  MHD_OPTION_END);
     if (!s->daemon) {
@@ -383,6 +680,7 @@ void aop_sandbox_stop(aop_sandbox_t *s) {
     s->stopping = true;
     pthread_cond_broadcast(&s->stop_cv);
     pthread_mutex_unlock(&s->stop_mu);
+    server_stop(s);
     if (s->daemon) MHD_stop_daemon(s->daemon);
     s->daemon = NULL;
     sbx_log(s, "aop-sandbox on port %u stopped", (unsigned)s->port);
