@@ -278,9 +278,9 @@ static aop_status_t write_envelope(ctx_t *c, aop_buf_t *out, aop_error_t *err) {
 }
 
 /* The echo an echo-mismatch fault changes: the idempotency key's, or (payQuery, payCancel) the
- * first id of the body the answer echoes. */
+ * first id of the body the request sent (the client checks only those). */
 static bool mismatch_target(const ctx_t *c, const aop_echo_desc_t *e) {
-    if (e->request.kind != AOP_KIND_STRING) return false;
+    if (e->request.kind != AOP_KIND_STRING || !aop_ref_str(&e->request, c->req)->ptr) return false;
     if (c->fn->idempotency_key) return e->request.offset == c->fn->idempotency_key->offset;
     return strncmp(e->request.path, "request.body.", 13) == 0;
 }

@@ -33,6 +33,11 @@
      "ORDER_NOT_EXIST"}
 #define FAULT(code_, action_, fault_, what_) \
     {.identity_code = code_, .result_code = AOP_RC_SUCCESS, .action = action_, .fault = fault_, .behaviour = what_}
+/* A fault before anything is recorded: the answer the fault replaces says so (a pay S needs an
+ * acquirementId, which such a row does not have). */
+#define REJECTED_BY_FAULT(code_, fault_, what_)                                                 \
+    {.identity_code = code_, .result_code = AOP_RC_UNKNOWN_EXCEPTION, .action = SBX_ACT_REJECT, \
+     .fault = fault_, .behaviour = what_}
 /* A payment that stays PAYING until a cancel (no timer), whose later calls may be faulted. */
 #define PAYING_ROW(code_, what_) \
     .identity_code = code_, .result_code = AOP_RC_PAYMENT_IN_PROCESS, .action = SBX_ACT_IN_PROCESS, \
@@ -120,8 +125,8 @@ const sbx_scenario_t sbx_scenarios[] = {
     FAULT("281000000000009003", SBX_ACT_PAY, SBX_FAULT_BAD_SIGNATURE,
           "pays (committed as SUCCESS); the SUCCESS answer's signature has one base64 character "
           "flipped, so it does not verify; payQuery reports SUCCESS"),
-    FAULT("281000000000009004", SBX_ACT_REJECT, SBX_FAULT_HTTP_500,
-          "HTTP 500 with a plain-text body; nothing recorded: payQuery reports ORDER_NOT_EXIST"),
+    REJECTED_BY_FAULT("281000000000009004", SBX_FAULT_HTTP_500,
+                      "HTTP 500 with a plain-text body; nothing recorded: payQuery reports ORDER_NOT_EXIST"),
     FAULT("281000000000009005", SBX_ACT_PAY, SBX_FAULT_TRUNCATE,
           "pays (committed as SUCCESS); the answer announces its full Content-Length but only "
           "half of it is sent; payQuery reports SUCCESS"),
@@ -134,7 +139,7 @@ const sbx_scenario_t sbx_scenarios[] = {
     FAULT("281000000000009008", SBX_ACT_PAY, SBX_FAULT_UNKNOWN_MEMBER,
           "pays: a correctly signed SUCCESS answer with an extra member the schema does not know "
           "(response.body.sandboxNote): the outcome stands, with one warning"),
-    FAULT("281000000000009009", SBX_ACT_REJECT, SBX_FAULT_DROP,
+    REJECTED_BY_FAULT("281000000000009009", SBX_FAULT_DROP,
           "closes the connection before anything is recorded: payQuery reports ORDER_NOT_EXIST, and "
           "a payCancel by merchantTransId closes the id"),
     {.identity_code = "281000000000009010", .result_code = AOP_RC_SUCCESS, .action = SBX_ACT_PAY,
