@@ -1513,9 +1513,15 @@ Test(sandbox, command_line) {
     const char *help[] = {"--help", NULL};
     cr_assert_eq(run_bin(help, &out, NULL), 0);
     cr_assert_not_null(strstr(out, "--merchant-public-key"));
+    const char *documented[] = {"--in-process-seconds", "--delay-seconds", "--no-faults", "--clock-offset",
+                                "--request-log", "resolvedExitCode", "power loss"};
+    for (unsigned i = 0; i < sizeof documented / sizeof *documented; i++)
+        cr_assert_not_null(strstr(out, documented[i]), "--help does not mention %s", documented[i]);
     free(out);
     const char *bad[][4] = {{"--bogus", NULL},         {"--port", "70000", NULL}, {"--port", NULL},
-                            {"--sign-type", "MD5", NULL}, {"--json", NULL},          {"stray", NULL}};
+                            {"--sign-type", "MD5", NULL}, {"--json", NULL},          {"stray", NULL},
+                            {"--in-process-seconds", "0", NULL}, {"--delay-seconds", "soon", NULL},
+                            {"--clock-offset", "1.5", NULL},     {"--request-log", "", NULL}};
     for (unsigned i = 0; i < sizeof bad / sizeof *bad; i++)
         cr_assert_eq(run_bin(bad[i], NULL, NULL), 64, "%s", bad[i][0]);
     const char *bad_key[] = {"--key", "/nonexistent.pem", "--merchant-public-key", data_path("merchant.spki.pem"), NULL};
