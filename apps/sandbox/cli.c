@@ -21,16 +21,22 @@ static void usage(FILE *out, const char *prog) {
             "as the client. It serves the four functions (pay, payQuery, payCancel, refund) on their\n"
             "vendor paths, verifies request signatures, validates requests strictly, keeps the\n"
             "payments in SQLite and signs every answer. The request's identityCode picks a scenario\n"
-            "(see --scenarios); any other code of 16 to 24 digits pays. A fault scenario applies to\n"
-            "every pay with its code, repeats included; payQuery, payCancel and refund are never\n"
-            "faulted. Runs until SIGINT/SIGTERM. Paths carry no /api/ prefix (as on the vendor's\n"
+            "(see --scenarios); any other code of 16 to 24 digits pays. A pay fault applies to\n"
+            "every pay with its code, repeats included; the rows of the unknown-outcome flow also\n"
+            "fault the payment's later payQuery or payCancel calls (the payment remembers its row\n"
+            "and counts its calls); refunds are never faulted. A payCancel of a merchantTransId\n"
+            "never seen answers S and closes the id: a later pay with it gets ORDER_IS_CLOSED.\n"
+            "Runs until SIGINT/SIGTERM. Paths carry no /api/ prefix (as on the vendor's\n"
             "sandbox); the /api/-prefixed form is still accepted for a while.\n"
             "\n"
             "Options:\n"
             "  --port N                  port on 127.0.0.1 (default 0: a free port). The address is\n"
             "                            printed on standard output: listening on http://127.0.0.1:PORT\n"
             "  --state FILE              SQLite file for the payments (default: in memory, lost on\n"
-            "                            exit). Several sandboxes may share one file.\n"
+            "                            exit; created with mode 0600). Several sandboxes may share\n"
+            "                            one file. Every change is committed to SQLite's WAL before\n"
+            "                            the answer leaves (synchronous=NORMAL): it survives the\n"
+            "                            process being killed (SIGKILL), not a power loss.\n"
             "  --key FILE                the gateway's private signing key, PEM (default:\n"
             "                            ~/.aop/gateway.pem, the demo key the aop CLI creates)\n"
             "  --merchant-public-key FILE\n"
@@ -39,9 +45,32 @@ static void usage(FILE *out, const char *prog) {
             "  --client-id ID            a known clientId; repeat for several (default:\n"
             "                            " AOP_SANDBOX_DEFAULT_CLIENT_ID "); others get UNKNOWN_CLIENT\n"
             "  --sign-type RSA2|RSA      signature algorithm of requests and answers (default RSA2)\n"
+            "  --in-process-seconds N    how long a PAYMENT_IN_PROCESS payment with a timer stays\n"
+            "                            PAYING (default 3; fractions allowed)\n"
+            "  --delay-seconds N         how long held answers and late pays wait (default 20,\n"
+            "                            past the pay deadline of 15 s; fractions allowed)\n"
+            "  --no-faults               no transport or protocol faults, for the pay or for later\n"
+            "                            calls; the state stays as stored (a PAYING payment stays\n"
+            "                            PAYING until its timer or a cancel), so a restart with\n"
+            "                            --no-faults on the same --state finishes what a fault left\n"
+            "                            open\n"
+            "  --clock-offset SECONDS    add SECONDS (may be negative) to the gateway's clock: the\n"
+            "                            times it records and the cancel window (the payment's day,\n"
+            "                            Beijing time, plus 15 minutes) follow it\n"
+            "  --request-log FILE        append one JSON line per answered request (created 0600):\n"
+            "                            function, merchantTransId, acquirementId, time,\n"
+            "                            resultStatus, resultCode (null when no JSON answer was\n"
+            "                            sent); written after the state change commits, before the\n"
+            "                            answer is sent; never an identityCode\n"
             "  --scenarios               print the scenario table and exit; with --json as a JSON\n"
             "                            array of {identityCode, status, resultCode, exitCode,\n"
-            "                            behaviour} (exitCode: what `aop pay --code` exits with)\n"
+            "                            outcome, resolvedExitCode, behaviour}. status, resultCode\n"
+            "                            and exitCode are what one call (`aop pay --code`) gives;\n"
+            "                            outcome is what a resolving `aop pay` ends with (query,\n"
+            "                            then cancel) under the default policy and this gateway's\n"
+            "                            default switches: PAID, FAILED, CANCELLED, UNRESOLVED or\n"
+            "                            NEEDS_ATTENTION; resolvedExitCode is its exit status (0 PAID,\n"
+            "                            1 FAILED or CANCELLED, 2 UNRESOLVED or NEEDS_ATTENTION)\n"
             "  --quiet                   no log lines on standard error\n"
             "  --help                    this help\n"
             "\n"
@@ -59,13 +88,34 @@ static int usage_error(const char *prog, const char *fmt, const char *arg) {
 }
 
 static void print_scenarios_text(FILE *out) {
-    fprintf(out, "%-20s %-6s %-30s %s\n", "identityCode", "status", "resultCode", "behaviour");
+    fprintf(out, "%-20s %-6s %-30s %-15s %s\n", "identityCode", "status", "resultCode", "outcome", "behaviour");
     for (unsigned i = 0; i < sbx_n_scenarios; i++) {
         const sbx_scenario_t *sc = &sbx_scenarios[i];
         const char *code = sbx_scenario_shown_code(sc);
-        fprintf(out, "%-20s %-6c %-30s %s\n", sc->identity_code, sbx_scenario_status(sc), code ? code : "-",
-                sc->behaviour);
+        fprintf(out, "%-20s %-6c %-30s %-15s %s\n", sc->identity_code, sbx_scenario_status(sc), code ? code : "-",
+                sbx_outcome_name(sbx_scenario_outcome(sc)), sc->behaviour);
     }
+}
+
+/* Seconds with up to three decimals, 0 < value <= one day, as milliseconds. */
+static bool parse_seconds_ms(const char *v, unsigned *ms) {
+    char *end = NULL;
+    errno = 0;
+    if (!*v || *v == '-' || *v == '+' || *v == ' ') return false;
+    double d = strtod(v, &end);
+    if (*end || errno || !(d > 0) || d > 86400) return false;
+    *ms = (unsigned)(d * 1000 + 0.5);
+    return *ms > 0;
+}
+
+/* A whole number of seconds, possibly negative, within ten years. */
+static bool parse_offset(const char *v, long long *out) {
+    char *end = NULL;
+    errno = 0;
+    long long n = strtoll(v, &end, 10);
+    if (!*v || *end || errno || n > 315360000LL || n < -315360000LL) return false;
+    *out = n;
+    return true;
 }
 
 /* ~/.aop/<name> when the file exists; else NULL with a message. */
@@ -106,8 +156,10 @@ int aop_sandbox_main(int argc, char **argv) {
         if (strcmp(a, "--scenarios") == 0) { scenarios = true; continue; }
         if (strcmp(a, "--json") == 0) { json = true; continue; }
         if (strcmp(a, "--quiet") == 0) { quiet = true; continue; }
+        if (strcmp(a, "--no-faults") == 0) { cfg.no_faults = true; continue; }
         static const char *const with_value[] = {"--port", "--state", "--key", "--merchant-public-key",
-                                                 "--client-id", "--sign-type"};
+                                                 "--client-id", "--sign-type", "--in-process-seconds",
+                                                 "--delay-seconds", "--clock-offset", "--request-log"};
         const char *value = NULL, *name = NULL;
         for (unsigned k = 0; k < sizeof with_value / sizeof *with_value && !name; k++) {
             size_t n = strlen(with_value[k]);
@@ -145,6 +197,18 @@ int aop_sandbox_main(int argc, char **argv) {
                 return usage_error(prog, "invalid --client-id %s (1 to 32 characters)", value);
             if (cfg.n_client_ids >= MAX_CLIENT_IDS) return usage_error(prog, "too many --client-id options%s", "");
             client_ids[cfg.n_client_ids++] = value;
+        } else if (strcmp(name, "--in-process-seconds") == 0) {
+            if (!parse_seconds_ms(value, &cfg.settle_ms))
+                return usage_error(prog, "invalid --in-process-seconds %s (a positive number of seconds)", value);
+        } else if (strcmp(name, "--delay-seconds") == 0) {
+            if (!parse_seconds_ms(value, &cfg.delay_ms))
+                return usage_error(prog, "invalid --delay-seconds %s (a positive number of seconds)", value);
+        } else if (strcmp(name, "--clock-offset") == 0) {
+            if (!parse_offset(value, &cfg.clock_offset_s))
+                return usage_error(prog, "invalid --clock-offset %s (whole seconds, may be negative)", value);
+        } else if (strcmp(name, "--request-log") == 0) {
+            if (!*value) return usage_error(prog, "--request-log needs a file name%s", "");
+            cfg.request_log = value;
         } else if (strcmp(name, "--sign-type") == 0) {
             if (!aop_sign_type_parse(value, &cfg.sign_type))
                 return usage_error(prog, "invalid --sign-type %s (RSA2 or RSA)", value);

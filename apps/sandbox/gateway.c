@@ -24,6 +24,8 @@ int64_t sbx_now_ms(void) {
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int64_t sbx_clock_ms(const aop_sandbox_t *s) { return sbx_now_ms() + s->clock_offset_ms; }
+
 void sbx_rfc3339(int64_t unix_ms, char out[32]) { aop_rfc3339((time_t)(unix_ms / 1000), out); }
 
 bool sbx_parse_amount(const char *s, size_t n, uint64_t *out) {
@@ -109,6 +111,7 @@ typedef struct {
     char resp_time[32];
     char msg[AOP_RESULT_INFO_RESULT_MSG_MAX + 1];
     char echo_alt[SBX_ID_MAX];
+    const sbx_call_fault_t *call_fault; /* of this payQuery or payCancel, NULL = none */
     /* storage for the answer's strings */
     sbx_txn_t txn;
     sbx_refund_t refund;
@@ -258,28 +261,40 @@ static aop_status_t write_envelope(ctx_t *c, aop_buf_t *out, aop_error_t *err) {
     return AOP_OK;
 }
 
+/* The echo an echo-mismatch fault changes: the idempotency key's, or (payQuery, payCancel) the
+ * first id of the body the request sent (the client checks only those). */
+static bool mismatch_target(const ctx_t *c, const aop_echo_desc_t *e) {
+    if (e->request.kind != AOP_KIND_STRING || !aop_ref_str(&e->request, c->req)->ptr) return false;
+    if (c->fn->idempotency_key) return e->request.offset == c->fn->idempotency_key->offset;
+    return strncmp(e->request.path, "request.body.", 13) == 0;
+}
+
+/* Echoes another id: the last character of the target echo replaced (whole, so the text stays
+ * valid UTF-8). */
+static void mismatch_echo(ctx_t *c) {
+    for (unsigned i = 0; i < c->fn->n_echo; i++) {
+        const aop_echo_desc_t *e = &c->fn->echo[i];
+        if (!mismatch_target(c, e)) continue;
+        aop_str_t *v = (aop_str_t *)(void *)((char *)c->resp + e->response.offset);
+        if (!v->ptr || v->len == 0) continue;
+        cstr(*v, c->echo_alt, sizeof c->echo_alt);
+        size_t n = strlen(c->echo_alt) - 1;
+        while (n > 0 && ((unsigned char)c->echo_alt[n] & 0xC0) == 0x80) n--;
+        char repl = c->echo_alt[n] == 'X' ? 'Y' : 'X';
+        c->echo_alt[n++] = repl;
+        c->echo_alt[n] = '\0';
+        *v = aop_strn(c->echo_alt, n);
+        return;
+    }
+}
+
 /* Encodes the answer; when it breaks a rule (a value read from a malformed request that cannot
  * be echoed), falls back to fewer members, then to placeholders. */
 static void finish(ctx_t *c, sbx_reply_t *reply) {
     if (c->req) echo_copy(c, c->req);
     else if (c->loose && c->echo_from_loose) echo_copy(c, c->loose);
     fill_head(c);
-    if (c->fault == SBX_FAULT_ECHO_MISMATCH && c->req && c->fn->idempotency_key) {
-        for (unsigned i = 0; i < c->fn->n_echo; i++) {
-            const aop_echo_desc_t *e = &c->fn->echo[i];
-            if (e->request.offset != c->fn->idempotency_key->offset || e->request.kind != AOP_KIND_STRING) continue;
-            aop_str_t *v = (aop_str_t *)(void *)((char *)c->resp + e->response.offset);
-            if (!v->ptr || v->len == 0) continue;
-            cstr(*v, c->echo_alt, sizeof c->echo_alt);
-            /* replace the last character (whole, so the text stays valid UTF-8) */
-            size_t n = strlen(c->echo_alt) - 1;
-            while (n > 0 && ((unsigned char)c->echo_alt[n] & 0xC0) == 0x80) n--;
-            char repl = c->echo_alt[n] == 'X' ? 'Y' : 'X';
-            c->echo_alt[n++] = repl;
-            c->echo_alt[n] = '\0';
-            *v = aop_strn(c->echo_alt, n);
-        }
-    }
+    if (c->fault == SBX_FAULT_ECHO_MISMATCH && c->req) mismatch_echo(c);
     aop_error_t err;
     aop_status_t st = write_envelope(c, &reply->body, &err);
     if (st != AOP_OK && st != AOP_E_NOMEM && st != AOP_E_CRYPTO) {
@@ -328,9 +343,19 @@ static bool settle(sbx_txn_t *t, int64_t now_ms) {
     return true;
 }
 
+/* A late pay has not arrived yet: nobody but a repeat of the pay may see it. */
+static bool hidden(const sbx_txn_t *t, int64_t now_ms) { return t->visible_at_ms && now_ms < t->visible_at_ms; }
+
 static void store_failed(ctx_t *c, const char *what) {
     sbx_log(c->s, "%s: state store error while %s: %s", c->fn->name, what, sbx_store_errmsg(&c->s->store));
     set_result(c, AOP_RC_UNKNOWN_EXCEPTION, "the gateway's state store failed (%s); the outcome is unknown", what);
+}
+
+/* Ends a transaction that only read or counted: committed, so timers and call counters stay. */
+static bool commit_or_fail(ctx_t *c, const char *what) {
+    if (sbx_store_commit(&c->s->store) == 0) return true;
+    store_failed(c, what);
+    return false;
 }
 
 static void money_text(ctx_t *c, uint64_t v) { snprintf(c->amount_text, sizeof c->amount_text, "%llu", (unsigned long long)v); }
@@ -376,160 +401,208 @@ static void pay_answer(ctx_t *c, const sbx_txn_t *t) {
     }
 }
 
-static void do_pay(ctx_t *c) {
-    aop_sandbox_t *s = c->s;
-    const aop_offline_pay_request_body_t *b = &((const aop_offline_pay_request_t *)c->req)->body;
+/* The row of the pay's identityCode as it plays now (--no-faults: without its faults), or NULL. */
+static const sbx_scenario_t *pay_scenario(const ctx_t *c, aop_str_t code, sbx_scenario_t *buf) {
+    const sbx_scenario_t *sc = sbx_scenario_find(code.ptr, code.len);
+    if (!sc || !c->s->no_faults) return sc;
+    *buf = sbx_scenario_without_faults(sc);
+    return buf;
+}
+
+/* Reads the pay's key data into t. False when answered (PARAM_ILLEGAL, hashing failed). */
+static bool pay_read(ctx_t *c, const aop_offline_pay_request_body_t *b, sbx_txn_t *t) {
     uint64_t amount = 0;
-    if (!sbx_parse_amount(b->order.order_amount.value.ptr, b->order.order_amount.value.len, &amount) || amount == 0)
-        return set_result(c, AOP_RC_PARAM_ILLEGAL,
-                          "%s.value: the amount must be a positive number of minor units",
-                          aop_fn_offline_pay.amount->path);
-    const sbx_scenario_t *sc = sbx_scenario_find(b->identity_code.ptr, b->identity_code.len);
-    sbx_txn_t t;
-    memset(&t, 0, sizeof t);
-    cstr(b->merchant_id, t.merchant_id, sizeof t.merchant_id);
-    cstr(b->merchant_trans_id, t.merchant_trans_id, sizeof t.merchant_trans_id);
-    cstr(b->order.order_amount.currency, t.currency, sizeof t.currency);
-    if (!code_hash(s->store.salt, b->identity_code.ptr, b->identity_code.len, t.code_hash))
-        return set_result(c, AOP_RC_UNKNOWN_EXCEPTION, "the gateway could not hash the identityCode");
-    t.amount = amount;
+    if (!sbx_parse_amount(b->order.order_amount.value.ptr, b->order.order_amount.value.len, &amount) || amount == 0) {
+        set_result(c, AOP_RC_PARAM_ILLEGAL, "%s.value: the amount must be a positive number of minor units",
+                   aop_fn_offline_pay.amount->path);
+        return false;
+    }
+    memset(t, 0, sizeof *t);
+    cstr(b->merchant_id, t->merchant_id, sizeof t->merchant_id);
+    cstr(b->merchant_trans_id, t->merchant_trans_id, sizeof t->merchant_trans_id);
+    cstr(b->order.order_amount.currency, t->currency, sizeof t->currency);
+    t->amount = amount;
+    if (!code_hash(c->s->store.salt, b->identity_code.ptr, b->identity_code.len, t->code_hash)) {
+        set_result(c, AOP_RC_UNKNOWN_EXCEPTION, "the gateway could not hash the identityCode");
+        return false;
+    }
+    return true;
+}
 
-    if (sbx_store_begin(&s->store) != 0) return store_failed(c, "starting a transaction");
-    sbx_txn_t old;
-    int found = sbx_txn_by_trans_id(&s->store, t.merchant_id, t.merchant_trans_id, &old);
-    if (found < 0) {
+/* A pay with a merchantTransId already recorded (transaction open): the same payment answers
+ * its current state, other key data is REPEAT_REQ_INCONSISTENT. */
+static void pay_repeat(ctx_t *c, const sbx_txn_t *t, sbx_txn_t *old, const sbx_scenario_t *sc) {
+    aop_sandbox_t *s = c->s;
+    if (old->amount != t->amount || strcmp(old->currency, t->currency) != 0 || strcmp(old->code_hash, t->code_hash) != 0) {
         sbx_store_rollback(&s->store);
-        return store_failed(c, "reading the payment");
+        const char *what = old->amount != t->amount           ? "amount"
+                           : strcmp(old->currency, t->currency) ? "currency"
+                                                                : "identityCode";
+        snprintf(c->log_note, sizeof c->log_note, "repeat with another %s", what);
+        return set_result(c, AOP_RC_REPEAT_REQ_INCONSISTENT,
+                          "merchantTransId %s was already used for a payment with another %s",
+                          t->merchant_trans_id, what);
     }
-    if (found) {
-        if (old.amount != t.amount || strcmp(old.currency, t.currency) != 0 || strcmp(old.code_hash, t.code_hash) != 0) {
-            sbx_store_rollback(&s->store);
-            const char *what = old.amount != t.amount           ? "amount"
-                               : strcmp(old.currency, t.currency) ? "currency"
-                                                                  : "identityCode";
-            snprintf(c->log_note, sizeof c->log_note, "repeat with another %s", what);
-            return set_result(c, AOP_RC_REPEAT_REQ_INCONSISTENT,
-                              "merchantTransId %s was already used for a payment with another %s",
-                              t.merchant_trans_id, what);
-        }
-        if (settle(&old, sbx_now_ms()) && sbx_txn_update(&s->store, &old) != 0) {
-            sbx_store_rollback(&s->store);
-            return store_failed(c, "settling the payment");
-        }
-        if (sbx_store_commit(&s->store) != 0) return store_failed(c, "committing");
-        snprintf(c->log_note, sizeof c->log_note, "repeat of %s (%s)", old.acquirement_id, status_name(old.status));
-        pay_answer(c, &old);
-        c->fault = sc ? sc->fault : SBX_FAULT_NONE;
-        return;
+    if (settle(old, sbx_clock_ms(s)) && sbx_txn_update(&s->store, old) != 0) {
+        sbx_store_rollback(&s->store);
+        return store_failed(c, "settling the payment");
     }
+    if (!commit_or_fail(c, "committing")) return;
+    snprintf(c->log_note, sizeof c->log_note, "repeat of %s (%s)", old->acquirement_id, status_name(old->status));
+    pay_answer(c, old);
+    c->fault = sc ? sc->fault : SBX_FAULT_NONE;
+}
 
+/* The new payment's state, timers, tag and visibility for its action. */
+static void pay_record_fields(ctx_t *c, sbx_txn_t *t, sbx_action_t action, const sbx_scenario_t *sc, int64_t now) {
+    t->created_ms = now;
+    sbx_rfc3339(now, t->create_time);
+    snprintf(t->user_id, sizeof t->user_id, "2088");
+    for (unsigned i = 0; i < 12; i++) {
+        unsigned char h = (unsigned char)t->code_hash[i];
+        t->user_id[4 + i] = (char)('0' + (h >= 'a' ? h - 'a' + 10 : h - '0') % 10);
+    }
+    t->user_id[16] = '\0';
+    switch (action) {
+    case SBX_ACT_PAY:
+        t->status = AOP_ACQUIREMENT_STATUS_ENUM_SUCCESS;
+        snprintf(t->paid_time, sizeof t->paid_time, "%s", t->create_time);
+        break;
+    case SBX_ACT_IN_PROCESS:
+        t->status = AOP_ACQUIREMENT_STATUS_ENUM_PAYING;
+        if (sc->settle_to) { /* else PAYING until a cancel */
+            t->settle_at_ms = now + (int64_t)c->s->settle_ms;
+            t->settle_to = sc->settle_to;
+        }
+        break;
+    default: /* declines, and UNKNOWN_EXCEPTION: not paid */
+        t->status = AOP_ACQUIREMENT_STATUS_ENUM_CLOSED;
+        break;
+    }
+    if (sc && sc->tag) snprintf(t->scenario, sizeof t->scenario, "%s", sc->tag);
+    if (sc && sc->late) t->visible_at_ms = now + (int64_t)c->s->delay_ms;
+}
+
+/* A pay with a new merchantTransId (transaction open): recorded as its row says. */
+static void pay_new(ctx_t *c, sbx_txn_t *t, aop_str_t identity_code, const sbx_scenario_t *sc) {
+    aop_sandbox_t *s = c->s;
     sbx_action_t action = SBX_ACT_PAY;
     const char *code = AOP_RC_SUCCESS;
     if (sc) {
         action = sc->action;
         code = sc->result_code;
-    } else if (!sbx_code_well_formed(b->identity_code.ptr, b->identity_code.len)) {
+    } else if (!sbx_code_well_formed(identity_code.ptr, identity_code.len)) {
         action = SBX_ACT_DECLINE;
         code = AOP_RC_IDENTITY_CODE_INVALID;
     }
-    if (action == SBX_ACT_REJECT) {
+    c->fault = sc ? sc->fault : SBX_FAULT_NONE;
+    if (action == SBX_ACT_REJECT) { /* refused (or dropped) before anything is recorded */
         sbx_store_rollback(&s->store);
-        set_result(c, code, NULL);
-        c->fault = sc ? sc->fault : SBX_FAULT_NONE;
-        return;
+        return set_result(c, code, NULL);
     }
-    int64_t now = sbx_now_ms();
-    t.created_ms = now;
-    sbx_rfc3339(now, t.create_time);
-    snprintf(t.user_id, sizeof t.user_id, "2088");
-    for (unsigned i = 0; i < 12; i++) {
-        unsigned char h = (unsigned char)t.code_hash[i];
-        t.user_id[4 + i] = (char)('0' + (h >= 'a' ? h - 'a' + 10 : h - '0') % 10);
-    }
-    t.user_id[16] = '\0';
-    switch (action) {
-    case SBX_ACT_PAY:
-        t.status = AOP_ACQUIREMENT_STATUS_ENUM_SUCCESS;
-        snprintf(t.paid_time, sizeof t.paid_time, "%s", t.create_time);
-        break;
-    case SBX_ACT_IN_PROCESS:
-        t.status = AOP_ACQUIREMENT_STATUS_ENUM_PAYING;
-        t.settle_at_ms = now + (int64_t)s->settle_ms;
-        t.settle_to = sc->settle_to;
-        break;
-    case SBX_ACT_EXCEPTION:
-        t.status = AOP_ACQUIREMENT_STATUS_ENUM_CLOSED;
-        code = AOP_RC_ORDER_IS_CLOSED; /* what a repeat will answer */
-        break;
-    default:
-        t.status = AOP_ACQUIREMENT_STATUS_ENUM_CLOSED;
-        break;
-    }
-    snprintf(t.result_code, sizeof t.result_code, "%s", code);
+    pay_record_fields(c, t, action, sc, sbx_clock_ms(s));
+    /* what a repeat answers: UNKNOWN_EXCEPTION left the payment closed */
+    snprintf(t->result_code, sizeof t->result_code, "%s", action == SBX_ACT_EXCEPTION ? AOP_RC_ORDER_IS_CLOSED : code);
     int r = 1;
     for (int attempt = 0; attempt < 3 && r == 1; attempt++) {
-        new_id(t.acquirement_id, sizeof t.acquirement_id, "11");
-        r = sbx_txn_insert(&s->store, &t);
+        new_id(t->acquirement_id, sizeof t->acquirement_id, "11");
+        r = sbx_txn_insert(&s->store, t);
     }
     if (r != 0) {
         sbx_store_rollback(&s->store);
         return store_failed(c, "recording the payment");
     }
-    if (sbx_store_commit(&s->store) != 0) return store_failed(c, "committing the payment");
-    snprintf(c->log_note, sizeof c->log_note, "new %s (%s)", t.acquirement_id, status_name(t.status));
-    c->fault = sc ? sc->fault : SBX_FAULT_NONE;
-    switch (action) {
-    case SBX_ACT_PAY:
-    case SBX_ACT_IN_PROCESS:
-        pay_answer(c, &t);
-        break;
-    case SBX_ACT_EXCEPTION:
-        set_result(c, AOP_RC_UNKNOWN_EXCEPTION, NULL);
-        break;
-    default:
-        set_result(c, code, NULL);
-        break;
+    if (!commit_or_fail(c, "committing the payment")) return;
+    snprintf(c->log_note, sizeof c->log_note, "new %s (%s%s)", t->acquirement_id, status_name(t->status),
+             t->visible_at_ms ? ", late" : "");
+    if (action == SBX_ACT_PAY || action == SBX_ACT_IN_PROCESS) pay_answer(c, t);
+    else set_result(c, code, NULL);
+}
+
+static void do_pay(ctx_t *c) {
+    aop_sandbox_t *s = c->s;
+    const aop_offline_pay_request_body_t *b = &((const aop_offline_pay_request_t *)c->req)->body;
+    sbx_txn_t *t = &c->txn, old;
+    sbx_scenario_t buf;
+    const sbx_scenario_t *sc = pay_scenario(c, b->identity_code, &buf);
+    if (!pay_read(c, b, t)) return;
+    if (sbx_store_begin(&s->store) != 0) return store_failed(c, "starting a transaction");
+    int found = sbx_txn_by_trans_id(&s->store, t->merchant_id, t->merchant_trans_id, &old);
+    int closed = found == 0 ? sbx_closed_find(&s->store, t->merchant_id, t->merchant_trans_id) : 0;
+    if (found < 0 || closed < 0) {
+        sbx_store_rollback(&s->store);
+        return store_failed(c, "reading the payment");
     }
+    if (found) return pay_repeat(c, t, &old, sc);
+    if (closed) {
+        sbx_store_rollback(&s->store);
+        snprintf(c->log_note, sizeof c->log_note, "id closed by an earlier payCancel");
+        return set_result(c, AOP_RC_ORDER_IS_CLOSED, "merchantTransId %s was closed by a payCancel before any pay",
+                          t->merchant_trans_id);
+    }
+    pay_new(c, t, b->identity_code, sc);
+}
+
+/* payQuery and payCancel find their payment alike; a cancel also closes an unseen id. */
+typedef enum { FIND_QUERY, FIND_CANCEL } find_for_t;
+
+/* Counts this call of t and returns its fault, if the payment's row has one for it (the first
+ * `times` calls, or all) and faults are on. */
+static const sbx_call_fault_t *count_call(ctx_t *c, sbx_txn_t *t, find_for_t why) {
+    const sbx_scenario_t *sc = sbx_scenario_by_tag(t->scenario);
+    if (!sc) return NULL;
+    int64_t n = why == FIND_CANCEL ? ++t->cancel_count : ++t->query_count;
+    const sbx_call_fault_t *f = why == FIND_CANCEL ? &sc->cancel : &sc->query;
+    if (c->s->no_faults || !sbx_call_fault_active(f) || (f->times && n > f->times)) return NULL;
+    return f;
+}
+
+/* Answers ORDER_NOT_EXIST for a payment that is not there. */
+static void not_found(ctx_t *c, const char *merchant, const char *acq, const char *mtid) {
+    if (acq[0])
+        set_result(c, AOP_RC_ORDER_NOT_EXIST, "merchant %s has no payment with acquirementId %s", merchant, acq);
+    else
+        set_result(c, AOP_RC_ORDER_NOT_EXIST, "merchant %s has no payment with merchantTransId %s", merchant, mtid);
 }
 
 /* Finds the payment a query or cancel names: by acquirementId when sent (a merchantTransId sent
- * beside it must belong to the same payment), else by merchantTransId. 1 found, 0 answered
- * (ORDER_NOT_EXIST set), -1 store error (answered, transaction rolled back). Begins the
- * store transaction; on 1 the caller commits. */
-static int find_payment(ctx_t *c, aop_str_t merchant_v, aop_str_t acq_v, aop_str_t mtid_v, sbx_txn_t *t) {
+ * beside it must belong to the same payment), else by merchantTransId; settles its timer and
+ * counts the call (c->call_fault). Returns 1 found (transaction open: the caller commits), 0
+ * answered ORDER_NOT_EXIST, -1 store error (answered), or, for a cancel by merchantTransId
+ * alone, 2: never seen (transaction open; c->txn.row is a hidden late pay's row, or 0). */
+static int find_payment(ctx_t *c, aop_str_t merchant_v, aop_str_t acq_v, aop_str_t mtid_v, find_for_t why) {
     aop_sandbox_t *s = c->s;
+    sbx_txn_t *t = &c->txn;
     char merchant[SBX_ID_MAX], acq[SBX_ID_MAX], mtid[SBX_ID_MAX];
     cstr(merchant_v, merchant, sizeof merchant);
     cstr(acq_v, acq, sizeof acq);
     cstr(mtid_v, mtid, sizeof mtid);
-    if (sbx_store_begin(&s->store) != 0) {
-        store_failed(c, "starting a transaction");
-        return -1;
-    }
+    if (sbx_store_begin(&s->store) != 0) return store_failed(c, "starting a transaction"), -1;
     int found = acq_v.ptr ? sbx_txn_by_acq_id(&s->store, merchant, acq, t)
                           : sbx_txn_by_trans_id(&s->store, merchant, mtid, t);
     if (found < 0) {
         sbx_store_rollback(&s->store);
-        store_failed(c, "reading the payment");
-        return -1;
+        return store_failed(c, "reading the payment"), -1;
     }
-    if (!found) {
-        sbx_store_rollback(&s->store);
-        if (acq_v.ptr)
-            set_result(c, AOP_RC_ORDER_NOT_EXIST, "merchant %s has no payment with acquirementId %s", merchant, acq);
-        else
-            set_result(c, AOP_RC_ORDER_NOT_EXIST, "merchant %s has no payment with merchantTransId %s", merchant, mtid);
-        return 0;
-    }
-    if (acq_v.ptr && mtid_v.ptr && strcmp(t->merchant_trans_id, mtid) != 0) {
+    int64_t now = sbx_clock_ms(s);
+    if (found && hidden(t, now)) found = 0;
+    else if (!found) t->row = 0;
+    if (!found && !acq_v.ptr && why == FIND_CANCEL) return 2;
+    if (found && acq_v.ptr && mtid_v.ptr && strcmp(t->merchant_trans_id, mtid) != 0) {
         sbx_store_rollback(&s->store);
         set_result(c, AOP_RC_ORDER_NOT_EXIST, "acquirementId %s does not belong to merchantTransId %s", acq, mtid);
         return 0;
     }
-    if (settle(t, sbx_now_ms()) && sbx_txn_update(&s->store, t) != 0) {
+    if (!found) {
         sbx_store_rollback(&s->store);
-        store_failed(c, "settling the payment");
-        return -1;
+        return not_found(c, merchant, acq, mtid), 0;
+    }
+    bool changed = settle(t, now);
+    c->call_fault = count_call(c, t, why);
+    changed |= t->scenario[0] != '\0';
+    if (changed && sbx_txn_update(&s->store, t) != 0) {
+        sbx_store_rollback(&s->store);
+        return store_failed(c, "updating the payment"), -1;
     }
     return 1;
 }
@@ -538,13 +611,19 @@ static void do_query(ctx_t *c) {
     const aop_offline_pay_query_request_body_t *b = &((const aop_offline_pay_query_request_t *)c->req)->body;
     aop_offline_pay_query_response_t *rs = c->resp;
     sbx_txn_t *t = &c->txn;
-    if (find_payment(c, b->merchant_id, b->acquirement_id, b->merchant_trans_id, t) != 1) return;
-    if (sbx_store_commit(&c->s->store) != 0) return store_failed(c, "committing");
+    if (find_payment(c, b->merchant_id, b->acquirement_id, b->merchant_trans_id, FIND_QUERY) != 1) return;
+    if (!commit_or_fail(c, "committing")) return;
+    const sbx_call_fault_t *f = c->call_fault;
+    if (f && f->result_code) {
+        snprintf(c->log_note, sizeof c->log_note, "%s: scenario answers %s", t->acquirement_id, f->result_code);
+        return set_result(c, f->result_code, NULL);
+    }
+    c->fault = f ? f->fault : SBX_FAULT_NONE;
     set_result(c, AOP_RC_SUCCESS, "success");
     rs->body.acquirement_id = aop_str(t->acquirement_id);
     rs->body.merchant_trans_id = aop_str(t->merchant_trans_id);
     rs->body.acquirement_status.value = t->status;
-    money_text(c, t->amount);
+    money_text(c, t->amount + (f && f->other_amount ? 1 : 0));
     rs->body.has_order_amount = true;
     rs->body.order_amount.currency = aop_str(t->currency);
     rs->body.order_amount.value = aop_str(c->amount_text);
@@ -564,43 +643,94 @@ static bool cancel_window_open(const sbx_txn_t *t, int64_t now_ms) {
     return now_ms / 1000 < closes;
 }
 
+/* Cancels t in the open transaction: a paid payment is reversed (CANCELLED), an unpaid one is
+ * closed (CLOSED), a closed or cancelled one stays. 1 done, 0 refused (answered), -1 store error
+ * (answered). */
+static int cancel_apply(ctx_t *c, sbx_txn_t *t, int64_t now) {
+    switch (t->status) {
+    case AOP_ACQUIREMENT_STATUS_ENUM_SUCCESS:
+        if (t->refunded > 0) {
+            set_result(c, AOP_RC_ORDER_STATUS_INVALID, "the payment has refunds: refund the rest instead of cancelling");
+            return 0;
+        }
+        if (!cancel_window_open(t, now)) {
+            set_result(c, AOP_RC_ORDER_STATUS_INVALID,
+                       "payCancel is allowed only on the day of the payment (Beijing time) plus 15 minutes: "
+                       "refund it instead");
+            return 0;
+        }
+        t->status = AOP_ACQUIREMENT_STATUS_ENUM_CANCELLED;
+        break;
+    case AOP_ACQUIREMENT_STATUS_ENUM_PAYING:
+    case AOP_ACQUIREMENT_STATUS_ENUM_INIT:
+        t->status = AOP_ACQUIREMENT_STATUS_ENUM_CLOSED;
+        break;
+    default: /* CANCELLED or CLOSED already: nothing to undo */
+        return 1;
+    }
+    t->settle_at_ms = 0;
+    t->settle_to = 0;
+    sbx_rfc3339(now, t->cancel_time);
+    snprintf(t->result_code, sizeof t->result_code, "%s", AOP_RC_ORDER_IS_CLOSED);
+    if (sbx_txn_update(&c->s->store, t) == 0) return 1;
+    store_failed(c, "cancelling the payment");
+    return -1;
+}
+
+/* A cancel of a merchantTransId never seen (transaction open): S, and the id is closed, so a
+ * pay that arrives later with it gets ORDER_IS_CLOSED (a guess: a sibling product documents
+ * it). A late pay not yet arrived is dropped: it will never pay. */
+static void cancel_unseen(ctx_t *c, aop_str_t merchant_v, aop_str_t mtid_v) {
+    aop_sandbox_t *s = c->s;
+    aop_pay_cancel_response_t *rs = c->resp;
+    char merchant[SBX_ID_MAX], mtid[SBX_ID_MAX];
+    cstr(merchant_v, merchant, sizeof merchant);
+    cstr(mtid_v, mtid, sizeof mtid);
+    int64_t now = sbx_clock_ms(s);
+    if ((c->txn.row && sbx_txn_delete(&s->store, c->txn.row) != 0) || sbx_closed_insert(&s->store, merchant, mtid, now) != 0) {
+        sbx_store_rollback(&s->store);
+        return store_failed(c, "closing the id");
+    }
+    if (!commit_or_fail(c, "committing the cancel")) return;
+    snprintf(c->log_note, sizeof c->log_note, "closed the unseen id%s", c->txn.row ? " (a late pay's)" : "");
+    memset(&c->txn, 0, sizeof c->txn);
+    set_result(c, AOP_RC_SUCCESS, "success");
+    sbx_rfc3339(now, c->cancel_time);
+    rs->body.cancel_time = aop_str(c->cancel_time);
+}
+
+/* A cancel fault that changes nothing: an F code, or HTTP 500. True when it answered. */
+static bool cancel_refused_by_fault(ctx_t *c) {
+    const sbx_call_fault_t *f = c->call_fault;
+    if (!f || (!f->result_code && f->fault != SBX_FAULT_HTTP_500)) return false;
+    if (!commit_or_fail(c, "committing")) return true; /* the call counter */
+    snprintf(c->log_note, sizeof c->log_note, "%s: scenario refuses the cancel", c->txn.acquirement_id);
+    if (f->result_code) {
+        set_result(c, f->result_code, NULL);
+    } else {
+        set_result(c, AOP_RC_UNKNOWN_EXCEPTION, "HTTP 500 (sandbox scenario)");
+        c->fault = SBX_FAULT_HTTP_500;
+    }
+    return true;
+}
+
 static void do_cancel(ctx_t *c) {
     const aop_pay_cancel_request_body_t *b = &((const aop_pay_cancel_request_t *)c->req)->body;
     aop_pay_cancel_response_t *rs = c->resp;
     sbx_txn_t *t = &c->txn;
-    if (find_payment(c, b->merchant_id, b->acquirement_id, b->merchant_trans_id, t) != 1) return;
-    int64_t now = sbx_now_ms();
+    int found = find_payment(c, b->merchant_id, b->acquirement_id, b->merchant_trans_id, FIND_CANCEL);
+    if (found == 2) return cancel_unseen(c, b->merchant_id, b->merchant_trans_id);
+    if (found != 1 || cancel_refused_by_fault(c)) return;
+    int64_t now = sbx_clock_ms(c->s);
     int before = t->status;
-    switch (t->status) {
-    case AOP_ACQUIREMENT_STATUS_ENUM_SUCCESS:
-        if (t->refunded > 0) {
-            sbx_store_rollback(&c->s->store);
-            return set_result(c, AOP_RC_ORDER_STATUS_INVALID,
-                              "the payment has refunds: refund the rest instead of cancelling");
-        }
-        if (!cancel_window_open(t, now)) {
-            sbx_store_rollback(&c->s->store);
-            return set_result(c, AOP_RC_ORDER_STATUS_INVALID,
-                              "payCancel is allowed only on the day of the payment (Beijing time) plus "
-                              "15 minutes: refund it instead");
-        }
-        __attribute__((fallthrough)); /* reverse it */
-    case AOP_ACQUIREMENT_STATUS_ENUM_PAYING:
-    case AOP_ACQUIREMENT_STATUS_ENUM_INIT:
-        t->status = AOP_ACQUIREMENT_STATUS_ENUM_CANCELLED;
-        t->settle_at_ms = 0;
-        t->settle_to = 0;
-        sbx_rfc3339(now, t->cancel_time);
-        snprintf(t->result_code, sizeof t->result_code, "%s", AOP_RC_ORDER_IS_CLOSED);
-        if (sbx_txn_update(&c->s->store, t) != 0) {
-            sbx_store_rollback(&c->s->store);
-            return store_failed(c, "cancelling the payment");
-        }
-        break;
-    default: /* CANCELLED or CLOSED already: nothing to undo */
-        break;
+    int done = cancel_apply(c, t, now);
+    if (done < 0) return sbx_store_rollback(&c->s->store);
+    if (done == 0) {
+        commit_or_fail(c, "committing"); /* refused: the settled timer and the call counter stay */
+        return;
     }
-    if (sbx_store_commit(&c->s->store) != 0) return store_failed(c, "committing the cancel");
+    if (!commit_or_fail(c, "committing the cancel")) return;
+    c->fault = c->call_fault ? c->call_fault->fault : SBX_FAULT_NONE;
     set_result(c, AOP_RC_SUCCESS, "success");
     rs->body.acquirement_id = aop_str(t->acquirement_id);
     rs->body.merchant_trans_id = aop_str(t->merchant_trans_id);
@@ -666,13 +796,15 @@ static void do_refund(ctx_t *c) {
     }
     sbx_txn_t *t = &c->txn;
     found = sbx_txn_by_acq_id(&s->store, r.merchant_id, r.acquirement_id, t);
+    int64_t now = sbx_clock_ms(s);
+    if (found > 0 && hidden(t, now)) found = 0;
     if (found <= 0) {
         sbx_store_rollback(&s->store);
         if (found < 0) return store_failed(c, "reading the payment");
         return set_result(c, AOP_RC_ORDER_NOT_EXIST, "merchant %s has no payment with acquirementId %s",
                           r.merchant_id, r.acquirement_id);
     }
-    bool changed = settle(t, sbx_now_ms());
+    bool changed = settle(t, now);
     if (t->status != AOP_ACQUIREMENT_STATUS_ENUM_SUCCESS) {
         if (changed && sbx_txn_update(&s->store, t) == 0) sbx_store_commit(&s->store);
         else sbx_store_rollback(&s->store);
@@ -693,7 +825,7 @@ static void do_refund(ctx_t *c) {
                           (unsigned long long)t->refunded);
     }
     t->refunded += r.amount;
-    sbx_rfc3339(sbx_now_ms(), r.refund_time);
+    sbx_rfc3339(now, r.refund_time);
     int ins = 1;
     for (int attempt = 0; attempt < 3 && ins == 1; attempt++) {
         new_id(r.refund_id, sizeof r.refund_id, "12");
@@ -770,6 +902,45 @@ static void log_request(ctx_t *c, const sbx_reply_t *reply, long elapsed_ms) {
             c->log_note, fault_names[c->fault], elapsed_ms);
 }
 
+/* The request's value of a body id (found through the echo table, so by path), when it could
+ * be read and is text; "" otherwise. */
+static void request_id(const ctx_t *c, const char *path, char *out, size_t cap) {
+    const void *src = c->req ? c->req : c->echo_from_loose ? c->loose : NULL;
+    out[0] = '\0';
+    for (unsigned i = 0; src && i < c->fn->n_echo; i++) {
+        const aop_echo_desc_t *e = &c->fn->echo[i];
+        if (e->request.kind != AOP_KIND_STRING || strcmp(e->request.path, path) != 0) continue;
+        aop_str_t v = *aop_ref_str(&e->request, src);
+        if (v.ptr && v.len < cap && aop_is_utf8(v.ptr, v.len)) cstr(v, out, cap);
+    }
+}
+
+/* The request log's line: written after the state change committed, before the answer leaves.
+ * resultStatus and resultCode are null when no JSON answer is sent (HTTP 500, a dropped
+ * connection, a truncated body). */
+static void request_log(ctx_t *c, const sbx_reply_t *reply) {
+    if (c->s->request_log_fd < 0) return;
+    char mtid[SBX_ID_MAX], acq[SBX_ID_MAX], code[72] = "";
+    request_id(c, "request.body.merchantTransId", mtid, sizeof mtid);
+    request_id(c, "request.body.acquirementId", acq, sizeof acq);
+    if (!acq[0] && c->txn.acquirement_id[0]) snprintf(acq, sizeof acq, "%s", c->txn.acquirement_id);
+    bool answered = reply->http_status == 200 && reply->fault != SBX_FAULT_HTTP_500 &&
+                    reply->fault != SBX_FAULT_DROP && reply->fault != SBX_FAULT_TRUNCATE;
+    const aop_result_info_t *ri = result_of(c);
+    cstr(ri->result_code, code, sizeof code);
+    sbx_reqlog_entry_t e = {
+        .function = c->fn->name,
+        .merchant_trans_id = mtid[0] ? mtid : NULL,
+        .acquirement_id = acq[0] ? acq : NULL,
+        .result_status = answered ? aop_result_status_enum_to_string(
+                                        (aop_result_status_enum_t)ri->result_status.value)
+                                  : NULL,
+        .result_code = answered && code[0] ? code : NULL,
+        .time_ms = sbx_clock_ms(c->s),
+    };
+    sbx_reqlog_write(c->s, &e);
+}
+
 /* PARAM_ILLEGAL with the failing field's JSON path first in resultMsg. */
 static void param_illegal(ctx_t *c, aop_status_t st, const aop_error_t *err) {
     if (st == AOP_OK) {
@@ -813,7 +984,7 @@ void sbx_handle(aop_sandbox_t *s, const aop_function_desc_t *fn, char *body, siz
     c->s = s;
     c->fn = fn;
     c->resp = resp;
-    aop_now_rfc3339(c->resp_time);
+    sbx_rfc3339(sbx_clock_ms(s), c->resp_time);
 
     aop_json_ws_t ws = {0};
     aop_json_doc_t doc;
@@ -916,6 +1087,7 @@ void sbx_handle(aop_sandbox_t *s, const aop_function_desc_t *fn, char *body, siz
 out:
     aop_json_ws_free(&ws);
     finish(c, reply);
+    request_log(c, reply);
     log_request(c, reply, (long)(sbx_now_ms() - started));
     free(c->req);
     free(c->loose);

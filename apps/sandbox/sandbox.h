@@ -10,6 +10,7 @@
 #ifndef AOP_SANDBOX_H
 #define AOP_SANDBOX_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "aop/error.h"
@@ -33,8 +34,17 @@ typedef struct {
                                          signatures */
     /* Test knobs (0 = the defaults of the scenario table): how long an in-process payment
      * stays PAYING, and how long the "delayed" scenario holds its answer. */
-    unsigned settle_ms;               /* default 3000 */
-    unsigned delay_ms;                /* default 20000 (past the pay deadline of 15 s) */
+    unsigned settle_ms;               /* default 3000 (--in-process-seconds) */
+    unsigned delay_ms;                /* default 20000, past the pay deadline of 15 s: held
+                                         answers and late pays (--delay-seconds) */
+    /* Seconds added to the gateway's clock (--clock-offset): every time it records or compares
+     * (createTime, timers, the cancel window) is now + offset. Tests move it to a window edge. */
+    long long clock_offset_s;
+    /* Stops the transport and protocol faults of every row (the pay's and those of later
+     * queries and cancels); the business state stays as stored (--no-faults). */
+    bool no_faults;
+    /* JSON lines, one per answered request, appended (created 0600); NULL = none. */
+    const char *request_log;
 } aop_sandbox_config_t;
 
 typedef struct aop_sandbox aop_sandbox_t;
@@ -51,7 +61,8 @@ void aop_sandbox_stop(aop_sandbox_t *s);
  * Exit status: 0, 64 for invalid usage, 78 for configuration and key errors. */
 int aop_sandbox_main(int argc, char **argv);
 
-/* The scenario table as a JSON array of {identityCode, status, resultCode, exitCode, behaviour}.
+/* The scenario table as a JSON array of {identityCode, status, resultCode, exitCode, outcome,
+ * resolvedExitCode, behaviour}.
  * Returns 0, or -1 when writing failed. */
 int aop_sandbox_print_scenarios_json(FILE *out);
 

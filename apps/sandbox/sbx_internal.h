@@ -47,19 +47,53 @@ typedef enum {
     SBX_FAULT_UNKNOWN_MEMBER,/* a correctly signed answer with a member the schema lacks */
 } sbx_fault_t;
 
+/* A fault of the later calls (payQuery or payCancel) of a payment made with the row's code: those
+ * requests carry no identityCode, so the payment stores the row's tag and counts its calls. */
+typedef struct {
+    sbx_fault_t fault;        /* on the answer; HTTP 500 means the call changed nothing */
+    const char *result_code;  /* answers this F code instead, changing nothing (NULL = none) */
+    bool other_amount;        /* payQuery: reports orderAmount + 1 minor unit */
+    unsigned times;           /* the first `times` calls of the payment are faulted, 0 = all */
+} sbx_call_fault_t;
+
+/* What a resolving `aop pay` (issue 10's resolver, default policy and switches) ends with. */
+typedef enum {
+    SBX_OUTCOME_PAID,
+    SBX_OUTCOME_FAILED,
+    SBX_OUTCOME_CANCELLED,
+    SBX_OUTCOME_UNRESOLVED,
+    SBX_OUTCOME_NEEDS_ATTENTION,
+} sbx_outcome_t;
+
 typedef struct {
     const char *identity_code;
     const char *result_code;  /* AOP_RC_*: what the pay answers (the decided code) */
     sbx_action_t action;
-    int settle_to;            /* SBX_ACT_IN_PROCESS: AOP_ACQUIREMENT_STATUS_ENUM_SUCCESS/CLOSED */
-    sbx_fault_t fault;
+    int settle_to;            /* SBX_ACT_IN_PROCESS: AOP_ACQUIREMENT_STATUS_ENUM_SUCCESS/CLOSED,
+                                 0 = PAYING until cancelled */
+    sbx_fault_t fault;        /* of the pay's answer */
     const char *behaviour;
+    bool late;                /* a late pay: the payment appears delay_ms after the pay */
+    const char *tag;          /* stored with the payment when query or cancel is faulted */
+    sbx_call_fault_t query, cancel;
 } sbx_scenario_t;
 
 extern const sbx_scenario_t sbx_scenarios[];
 extern const unsigned sbx_n_scenarios;
 /* The row of this identityCode, or NULL (the code pays when it is well-formed). */
 const sbx_scenario_t *sbx_scenario_find(const char *code, size_t len);
+/* The row whose tag a payment stored, or NULL. */
+const sbx_scenario_t *sbx_scenario_by_tag(const char *tag);
+/* The row as it plays under --no-faults: the pay's faults (and late recording) are gone, a row
+ * that recorded nothing because of its fault pays; the business action stays. */
+sbx_scenario_t sbx_scenario_without_faults(const sbx_scenario_t *sc);
+/* True when the row faults later queries or cancels. */
+bool sbx_call_fault_active(const sbx_call_fault_t *f);
+/* What a resolving `aop pay` ends with, and its exit code (0 PAID, 1 FAILED or CANCELLED,
+ * 2 UNRESOLVED or NEEDS_ATTENTION: issue 10's CLI exit codes). */
+sbx_outcome_t sbx_scenario_outcome(const sbx_scenario_t *sc);
+const char *sbx_outcome_name(sbx_outcome_t o);
+int sbx_outcome_exit_code(sbx_outcome_t o);
 /* The status `aop pay` reports for a row: 'S', 'F' or 'U'. */
 char sbx_scenario_status(const sbx_scenario_t *sc);
 /* The code shown in the table (NULL when the outcome is unknown to the client). */
@@ -89,6 +123,11 @@ typedef struct {
     char cancel_time[32];      /* "" until cancelled */
     uint64_t refunded;
     char user_id[20];
+    /* schema version 2 (NULL in rows made by version 1: read as "" and 0) */
+    char scenario[32];         /* the tag of a row whose later calls are faulted */
+    int64_t query_count;       /* payQuery and payCancel requests that found this payment */
+    int64_t cancel_count;
+    int64_t visible_at_ms;     /* a late pay: not visible before this time (0 = visible) */
 } sbx_txn_t;
 
 typedef struct {
@@ -101,10 +140,13 @@ typedef struct {
     char refund_time[32];
 } sbx_refund_t;
 
+enum { SBX_STMT_COUNT = 16 };
+
 typedef struct {
     sqlite3 *db;
     pthread_mutex_t mu; /* one connection per sandbox, one state change at a time */
     char salt[40];      /* random per state file: identityCodes are stored as salted hashes */
+    sqlite3_stmt *stmt[SBX_STMT_COUNT]; /* prepared once, used under mu */
 } sbx_store_t;
 
 aop_status_t sbx_store_open(sbx_store_t *st, const char *path, aop_error_t *err);
@@ -119,6 +161,10 @@ int sbx_txn_by_acq_id(sbx_store_t *st, const char *merchant, const char *acq_id,
 /* 0 ok, 1 uniqueness conflict, -1 error. */
 int sbx_txn_insert(sbx_store_t *st, sbx_txn_t *t);
 int sbx_txn_update(sbx_store_t *st, const sbx_txn_t *t);
+int sbx_txn_delete(sbx_store_t *st, int64_t row); /* 0 ok, -1 error */
+/* Ids closed by a cancel before any pay used them: 1 closed, 0 not, -1 error. */
+int sbx_closed_find(sbx_store_t *st, const char *merchant, const char *trans_id);
+int sbx_closed_insert(sbx_store_t *st, const char *merchant, const char *trans_id, int64_t now_ms);
 int sbx_refund_find(sbx_store_t *st, const char *merchant, const char *refund_id, sbx_refund_t *r);
 int sbx_refund_insert(sbx_store_t *st, const sbx_refund_t *r);
 int64_t sbx_store_count(sbx_store_t *st, const char *table); /* -1 on error */
@@ -135,6 +181,9 @@ struct aop_sandbox {
     sbx_store_t store;
     bool store_open;
     unsigned settle_ms, delay_ms;
+    int64_t clock_offset_ms;
+    bool no_faults;
+    int request_log_fd;       /* -1 = none */
     FILE *log;
     pthread_mutex_t log_mu;
     struct MHD_Daemon *daemon;
@@ -169,6 +218,19 @@ void sbx_verifier_give(aop_sandbox_t *s, aop_verifier_t *verifier);
 aop_status_t sbx_crypto_pool_new(aop_sandbox_t *s);
 void sbx_crypto_pool_free(aop_sandbox_t *s);
 
+/* The behaviour switches of cfg (clock offset, --no-faults, the request log) into s; the
+ * server calls it while starting, and sbx_behaviour_free while freeing. */
+aop_status_t sbx_behaviour_init(aop_sandbox_t *s, const aop_sandbox_config_t *cfg, aop_error_t *err);
+void sbx_behaviour_free(aop_sandbox_t *s);
+
+/* The request log (no-op without one): one JSON line {function, merchantTransId, acquirementId,
+ * time, resultStatus, resultCode}; NULL values are written as null. */
+typedef struct {
+    const char *function, *merchant_trans_id, *acquirement_id, *result_status, *result_code;
+    int64_t time_ms;
+} sbx_reqlog_entry_t;
+void sbx_reqlog_write(aop_sandbox_t *s, const sbx_reqlog_entry_t *e);
+
 /* Logging (no-ops when s->log is NULL; log.c): one line, prefixed with the time, written with
  * one call; control characters and invalid UTF-8 of the formatted text become '?'
  * (aop_terminal_safe), so no logged value can start a line of its own. */
@@ -176,6 +238,7 @@ void sbx_log(aop_sandbox_t *s, const char *fmt, ...) __attribute__((format(print
 
 /* Helpers. */
 int64_t sbx_now_ms(void);
+int64_t sbx_clock_ms(const aop_sandbox_t *s); /* the gateway's clock: now + clock offset */
 void sbx_rfc3339(int64_t unix_ms, char out[32]); /* local offset, like aop_now_rfc3339 */
 bool sbx_parse_amount(const char *s, size_t n, uint64_t *out);
 

@@ -3,36 +3,54 @@
  *
  * The codes look like wallet codes: 18 digits, "28100000000000" then four digits that name the
  * group: 1nnn the pay-specific codes of the seed (nnn = their order in the seed, 020 = the
- * in-process payment that closes), 2nnn the common codes a gateway produces on its own, 9nnn
- * transport and protocol faults. Any other code of 16 to 24 digits pays; anything else is
- * IDENTITY_CODE_INVALID. A fault applies to every pay with its code, identical repeats included
- * (they answer the payment's current state through the same fault); payQuery, payCancel and
- * refund are never faulted, so they can always resolve what happened. */
+ * in-process payment that closes), 2nnn the common codes a gateway produces on its own, 3nnn the
+ * unknown-outcome flow (payments that stay PAYING, and faults of their later queries and
+ * cancels), 9nnn transport and protocol faults of the pay. Any other code of 16 to 24 digits
+ * pays; anything else is IDENTITY_CODE_INVALID. A pay fault applies to every pay with its code,
+ * identical repeats included (they answer the payment's current state through the same fault).
+ * A query or cancel fault applies to the calls that find a payment made with its code (the
+ * payment keeps the row's tag and counts its calls, since those requests carry no
+ * identityCode); refunds are never faulted. --no-faults turns every fault off. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "aop/json_quote.h"
 #include "sbx_internal.h"
 
 #define ST_SUCCESS AOP_ACQUIREMENT_STATUS_ENUM_SUCCESS
 #define ST_CLOSED AOP_ACQUIREMENT_STATUS_ENUM_CLOSED
 
 #define DECLINE(code_, rc_, what_)                                                              \
-    {code_, rc_, SBX_ACT_DECLINE, 0, SBX_FAULT_NONE,                                            \
+    {.identity_code = code_, .result_code = rc_, .action = SBX_ACT_DECLINE,                     \
+     .behaviour =                                                                                \
      "declined (" what_ "); recorded as CLOSED: an identical repeat gets the same answer, "      \
      "payQuery reports CLOSED"}
 #define REJECT(code_, rc_, what_)                                                               \
-    {code_, rc_, SBX_ACT_REJECT, 0, SBX_FAULT_NONE,                                             \
+    {.identity_code = code_, .result_code = rc_, .action = SBX_ACT_REJECT,                      \
+     .behaviour =                                                                                \
      "refused by the gateway before the payment (" what_ "); nothing recorded: payQuery reports " \
      "ORDER_NOT_EXIST"}
-#define FAULT(code_, action_, fault_, what_) {code_, AOP_RC_SUCCESS, action_, 0, fault_, what_}
+#define FAULT(code_, action_, fault_, what_) \
+    {.identity_code = code_, .result_code = AOP_RC_SUCCESS, .action = action_, .fault = fault_, .behaviour = what_}
+/* A fault before anything is recorded: the answer the fault replaces says so (a pay S needs an
+ * acquirementId, which such a row does not have). */
+#define REJECTED_BY_FAULT(code_, fault_, what_)                                                 \
+    {.identity_code = code_, .result_code = AOP_RC_UNKNOWN_EXCEPTION, .action = SBX_ACT_REJECT, \
+     .fault = fault_, .behaviour = what_}
+/* A payment that stays PAYING until a cancel (no timer), whose later calls may be faulted. */
+#define PAYING_ROW(code_, what_) \
+    .identity_code = code_, .result_code = AOP_RC_PAYMENT_IN_PROCESS, .action = SBX_ACT_IN_PROCESS, \
+    .behaviour = "PAYMENT_IN_PROCESS with acquirementId; stays PAYING until a cancel closes it; " what_
+#define HELD_ANSWER "held for the delay (--delay-seconds, default 20 s), past the client's deadline"
 
 const sbx_scenario_t sbx_scenarios[] = {
-    {"28763443825664394", AOP_RC_SUCCESS, SBX_ACT_PAY, 0, SBX_FAULT_NONE,
-     "pays: SUCCESS with acquirementId, payAmount and createTime, recorded as SUCCESS (the demo "
+    {.identity_code = "28763443825664394", .result_code = AOP_RC_SUCCESS, .action = SBX_ACT_PAY, .settle_to = 0, .fault = SBX_FAULT_NONE,
+     .behaviour = "pays: SUCCESS with acquirementId, payAmount and createTime, recorded as SUCCESS (the demo "
      "code; any code of 16 to 24 digits that is not in this table does the same)"},
     /* The pay-specific codes of the seed, in its order. */
-    {"281000000000001001", AOP_RC_REPEAT_REQ_INCONSISTENT, SBX_ACT_REJECT, 0, SBX_FAULT_NONE,
-     "answers REPEAT_REQ_INCONSISTENT directly, nothing recorded; the gateway gives the same answer "
+    {.identity_code = "281000000000001001", .result_code = AOP_RC_REPEAT_REQ_INCONSISTENT, .action = SBX_ACT_REJECT, .settle_to = 0, .fault = SBX_FAULT_NONE,
+     .behaviour = "answers REPEAT_REQ_INCONSISTENT directly, nothing recorded; the gateway gives the same answer "
      "to any pay that reuses a merchantTransId with another amount, currency or identityCode"},
     DECLINE("281000000000001002", AOP_RC_RISK_REJECT, "risk control"),
     DECLINE("281000000000001003", AOP_RC_QUERY_CONTRACT_VALUE_NULL, "no contract value"),
@@ -46,8 +64,8 @@ const sbx_scenario_t sbx_scenarios[] = {
     DECLINE("281000000000001011", AOP_RC_IDENTITY_CODE_INVALID,
             "invalid code; also the answer to any code that is not 16 to 24 digits"),
     DECLINE("281000000000001012", AOP_RC_IDENTITY_CODE_NOT_SUPPORT, "unsupported wallet"),
-    {"281000000000001013", AOP_RC_PAYMENT_IN_PROCESS, SBX_ACT_IN_PROCESS, ST_SUCCESS, SBX_FAULT_NONE,
-     "PAYMENT_IN_PROCESS with acquirementId (the customer confirms on the phone): PAYING for 3 s, "
+    {.identity_code = "281000000000001013", .result_code = AOP_RC_PAYMENT_IN_PROCESS, .action = SBX_ACT_IN_PROCESS, .settle_to = ST_SUCCESS, .fault = SBX_FAULT_NONE,
+     .behaviour = "PAYMENT_IN_PROCESS with acquirementId (the customer confirms on the phone): PAYING for 3 s, "
      "then SUCCESS (the timer is a wall-clock time in the state, so it survives a restart); "
      "payQuery and an identical repeat report the current state"},
     DECLINE("281000000000001014", AOP_RC_ORDER_IS_CLOSED, "order closed"),
@@ -56,14 +74,14 @@ const sbx_scenario_t sbx_scenarios[] = {
     DECLINE("281000000000001017", AOP_RC_USER_REALNAME_STATUS_INVALID, "real-name validation"),
     DECLINE("281000000000001018", AOP_RC_USER_NO_PAYMENT_INSTRUMENT, "no payment instrument"),
     DECLINE("281000000000001019", AOP_RC_USER_BALANCE_PAY_OFF, "payment capability off"),
-    {"281000000000001020", AOP_RC_PAYMENT_IN_PROCESS, SBX_ACT_IN_PROCESS, ST_CLOSED, SBX_FAULT_NONE,
-     "PAYMENT_IN_PROCESS with acquirementId: PAYING for 3 s, then CLOSED (the customer never "
+    {.identity_code = "281000000000001020", .result_code = AOP_RC_PAYMENT_IN_PROCESS, .action = SBX_ACT_IN_PROCESS, .settle_to = ST_CLOSED, .fault = SBX_FAULT_NONE,
+     .behaviour = "PAYMENT_IN_PROCESS with acquirementId: PAYING for 3 s, then CLOSED (the customer never "
      "confirmed); payQuery then reports CLOSED and an identical repeat ORDER_IS_CLOSED"},
     /* Common codes a gateway produces on its own (the gateway also produces PARAM_ILLEGAL,
      * INVALID_SIGNATURE, UNKNOWN_CLIENT and REPEAT_REQ_INCONSISTENT from real checks). */
     DECLINE("281000000000002001", AOP_RC_PROCESS_FAIL, "general business failure"),
-    {"281000000000002002", AOP_RC_UNKNOWN_EXCEPTION, SBX_ACT_EXCEPTION, 0, SBX_FAULT_NONE,
-     "UNKNOWN_EXCEPTION (outcome unknown to the client); the payment did not happen: recorded as "
+    {.identity_code = "281000000000002002", .result_code = AOP_RC_UNKNOWN_EXCEPTION, .action = SBX_ACT_EXCEPTION, .settle_to = 0, .fault = SBX_FAULT_NONE,
+     .behaviour = "UNKNOWN_EXCEPTION (outcome unknown to the client); the payment did not happen: recorded as "
      "CLOSED, so payQuery reports CLOSED and an identical repeat ORDER_IS_CLOSED"},
     REJECT("281000000000002003", AOP_RC_REQUEST_TRAFFIC_EXCEED_LIMIT, "throttled"),
     REJECT("281000000000002004", AOP_RC_PARAM_ILLEGAL, "as if a parameter were illegal"),
@@ -76,18 +94,39 @@ const sbx_scenario_t sbx_scenarios[] = {
     REJECT("281000000000002011", AOP_RC_CLIENT_FORBIDDEN_ACCESS_API, "client not authorised"),
     REJECT("281000000000002012", AOP_RC_UNKNOWN_CLIENT, "as if the clientId were unknown"),
     REJECT("281000000000002013", AOP_RC_INVALID_CLIENT_STATUS, "client status"),
-    /* Faults: the outcome is unknown to the client (except the last one). */
+    /* The unknown-outcome flow: payments that stay PAYING, and faults of later calls. */
+    {PAYING_ROW("281000000000003001", "payQuery reports PAYING, payCancel closes it (CLOSED)")},
+    {PAYING_ROW("281000000000003002", "every payQuery answer's signature does not verify"),
+     .tag = "query-bad-signature", .query = {.fault = SBX_FAULT_BAD_SIGNATURE}},
+    {PAYING_ROW("281000000000003003", "every payQuery answer echoes another id (merchantTransId, or "
+                "acquirementId when the query names the payment by it)"),
+     .tag = "query-echo-mismatch", .query = {.fault = SBX_FAULT_ECHO_MISMATCH}},
+    {.identity_code = "281000000000003004", .result_code = AOP_RC_SUCCESS, .action = SBX_ACT_PAY,
+     .fault = SBX_FAULT_DROP, .tag = "query-other-amount", .query = {.other_amount = true},
+     .behaviour = "pays (committed as SUCCESS), then closes the connection without an answer; every "
+                  "payQuery reports SUCCESS with an orderAmount one minor unit above the paid one"},
+    {PAYING_ROW("281000000000003005", "every payQuery answers F KEY_NO_FOUND (a credential code)"),
+     .tag = "query-key-no-found", .query = {.result_code = AOP_RC_KEY_NO_FOUND}},
+    {PAYING_ROW("281000000000003006", "the first two payCancels close it but their answers are "
+                HELD_ANSWER "; the third answers at once"),
+     .tag = "cancel-held-twice", .cancel = {.fault = SBX_FAULT_DELAY, .times = 2}},
+    {PAYING_ROW("281000000000003007", "every payCancel answers HTTP 500 and changes nothing"),
+     .tag = "cancel-http-500", .cancel = {.fault = SBX_FAULT_HTTP_500}},
+    {PAYING_ROW("281000000000003008", "every payCancel answers F ORDER_NOT_EXIST and changes nothing"),
+     .tag = "cancel-order-not-exist", .cancel = {.result_code = AOP_RC_ORDER_NOT_EXIST}},
+    /* Faults of the pay: the outcome is unknown to the client (except 9008). */
     FAULT("281000000000009001", SBX_ACT_PAY, SBX_FAULT_DELAY,
           "pays (committed as SUCCESS), then holds the signed answer for 20 s, past the pay "
           "deadline of 15 s: the client times out; payQuery reports SUCCESS"),
     FAULT("281000000000009002", SBX_ACT_PAY, SBX_FAULT_DROP,
-          "pays (committed as SUCCESS), then closes the connection without an answer; payQuery "
+          "pays (committed as SUCCESS), then closes the connection without an answer (the reply is "
+          "lost after the commit); payQuery "
           "reports SUCCESS"),
     FAULT("281000000000009003", SBX_ACT_PAY, SBX_FAULT_BAD_SIGNATURE,
           "pays (committed as SUCCESS); the SUCCESS answer's signature has one base64 character "
           "flipped, so it does not verify; payQuery reports SUCCESS"),
-    FAULT("281000000000009004", SBX_ACT_REJECT, SBX_FAULT_HTTP_500,
-          "HTTP 500 with a plain-text body; nothing recorded: payQuery reports ORDER_NOT_EXIST"),
+    REJECTED_BY_FAULT("281000000000009004", SBX_FAULT_HTTP_500,
+                      "HTTP 500 with a plain-text body; nothing recorded: payQuery reports ORDER_NOT_EXIST"),
     FAULT("281000000000009005", SBX_ACT_PAY, SBX_FAULT_TRUNCATE,
           "pays (committed as SUCCESS); the answer announces its full Content-Length but only "
           "half of it is sent; payQuery reports SUCCESS"),
@@ -100,6 +139,14 @@ const sbx_scenario_t sbx_scenarios[] = {
     FAULT("281000000000009008", SBX_ACT_PAY, SBX_FAULT_UNKNOWN_MEMBER,
           "pays: a correctly signed SUCCESS answer with an extra member the schema does not know "
           "(response.body.sandboxNote): the outcome stands, with one warning"),
+    REJECTED_BY_FAULT("281000000000009009", SBX_FAULT_DROP,
+          "closes the connection before anything is recorded: payQuery reports ORDER_NOT_EXIST, and "
+          "a payCancel by merchantTransId closes the id"),
+    {.identity_code = "281000000000009010", .result_code = AOP_RC_SUCCESS, .action = SBX_ACT_PAY,
+     .fault = SBX_FAULT_DELAY, .late = true,
+     .behaviour = "a late pay: the payment is recorded (SUCCESS) only when its answer, " HELD_ANSWER
+                  ", is sent; until then payQuery reports ORDER_NOT_EXIST and a payCancel by "
+                  "merchantTransId closes the id, so the late pay never pays"},
 };
 const unsigned sbx_n_scenarios = sizeof sbx_scenarios / sizeof sbx_scenarios[0];
 
@@ -133,19 +180,88 @@ const char *sbx_scenario_shown_code(const sbx_scenario_t *sc) {
     return fault_hides_outcome(sc->fault) ? NULL : sc->result_code;
 }
 
-static int put_json_string(FILE *out, const char *s) {
-    if (fputc('"', out) == EOF) return -1;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        int r;
-        if (*p == '"' || *p == '\\')
-            r = fprintf(out, "\\%c", *p);
-        else if (*p < 0x20)
-            r = fprintf(out, "\\u%04x", *p);
-        else
-            r = fputc(*p, out) == EOF ? -1 : 1;
-        if (r < 0) return -1;
+const sbx_scenario_t *sbx_scenario_by_tag(const char *tag) {
+    for (unsigned i = 0; tag && *tag && i < sbx_n_scenarios; i++)
+        if (sbx_scenarios[i].tag && strcmp(sbx_scenarios[i].tag, tag) == 0) return &sbx_scenarios[i];
+    return NULL;
+}
+
+bool sbx_call_fault_active(const sbx_call_fault_t *f) {
+    return f->fault != SBX_FAULT_NONE || f->result_code || f->other_amount;
+}
+
+sbx_scenario_t sbx_scenario_without_faults(const sbx_scenario_t *sc) {
+    sbx_scenario_t r = *sc;
+    if (r.fault != SBX_FAULT_NONE && r.action == SBX_ACT_REJECT) {
+        /* it recorded nothing only because of its fault */
+        r.action = SBX_ACT_PAY;
+        r.result_code = AOP_RC_SUCCESS;
     }
-    return fputc('"', out) == EOF ? -1 : 0;
+    r.fault = SBX_FAULT_NONE;
+    r.late = false;
+    r.tag = NULL;
+    memset(&r.query, 0, sizeof r.query);
+    memset(&r.cancel, 0, sizeof r.cancel);
+    return r;
+}
+
+/* The payment's state once its timer ran (0 = nothing recorded). A late pay appears after the
+ * delay (20 s), well within the resolver's query budget (15 s pay deadline + 60 s). */
+static int state_after_pay(const sbx_scenario_t *sc) {
+    switch (sc->action) {
+    case SBX_ACT_PAY: return AOP_ACQUIREMENT_STATUS_ENUM_SUCCESS;
+    case SBX_ACT_IN_PROCESS: return sc->settle_to ? sc->settle_to : AOP_ACQUIREMENT_STATUS_ENUM_PAYING;
+    case SBX_ACT_REJECT: return 0;
+    default: return AOP_ACQUIREMENT_STATUS_ENUM_CLOSED;
+    }
+}
+
+/* Issue 10's resolver, row by row of its table, under its default policy. */
+sbx_outcome_t sbx_scenario_outcome(const sbx_scenario_t *sc) {
+    char status = sbx_scenario_status(sc);
+    if (status == 'S') return SBX_OUTCOME_PAID;
+    if (status == 'F') return SBX_OUTCOME_FAILED; /* decided F on a new entry: no query */
+    /* U or undecided: payQuery by merchantTransId */
+    if (sc->query.result_code) return SBX_OUTCOME_UNRESOLVED; /* the table's only query code is a credential code */
+    int state = state_after_pay(sc);
+    if (sc->query.fault == SBX_FAULT_NONE) {
+        if (state == AOP_ACQUIREMENT_STATUS_ENUM_SUCCESS)
+            return sc->query.other_amount ? SBX_OUTCOME_NEEDS_ATTENTION : SBX_OUTCOME_PAID;
+        if (state == AOP_ACQUIREMENT_STATUS_ENUM_CLOSED) return SBX_OUTCOME_FAILED;
+    }
+    /* the query budget is spent on PAYING, ORDER_NOT_EXIST or undecided answers: payCancel */
+    if (sc->cancel.result_code) /* ORDER_NOT_EXIST; one more query: still PAYING, or nothing */
+        return state ? SBX_OUTCOME_NEEDS_ATTENTION : SBX_OUTCOME_FAILED;
+    if (sc->cancel.fault == SBX_FAULT_HTTP_500 && sc->cancel.times == 0)
+        return SBX_OUTCOME_UNRESOLVED; /* the cancel budget runs out */
+    /* a cancel answers S: it closes the PAYING payment, or the id never recorded; two held
+     * cancels (10 s deadline each) fit in the 60 s cancel budget */
+    return SBX_OUTCOME_CANCELLED;
+}
+
+const char *sbx_outcome_name(sbx_outcome_t o) {
+    static const char *const names[] = {"PAID", "FAILED", "CANCELLED", "UNRESOLVED", "NEEDS_ATTENTION"};
+    return (unsigned)o < sizeof names / sizeof *names ? names[o] : "UNRESOLVED";
+}
+
+int sbx_outcome_exit_code(sbx_outcome_t o) {
+    switch (o) {
+    case SBX_OUTCOME_PAID: return 0;
+    case SBX_OUTCOME_FAILED:
+    case SBX_OUTCOME_CANCELLED: return 1;
+    default: return 2;
+    }
+}
+
+static int put_json_string(FILE *out, const char *s) {
+    char local[1024];
+    size_t n = strlen(s), need = aop_json_quote(s, n, local, sizeof local);
+    char *buf = need <= sizeof local ? local : malloc(need);
+    if (!buf) return -1;
+    if (buf != local) aop_json_quote(s, n, buf, need);
+    int r = fwrite(buf, 1, need, out) == need ? 0 : -1;
+    if (buf != local) free(buf);
+    return r;
 }
 
 int aop_sandbox_print_scenarios_json(FILE *out) {
@@ -155,11 +271,13 @@ int aop_sandbox_print_scenarios_json(FILE *out) {
         char status = sbx_scenario_status(sc);
         const char *code = sbx_scenario_shown_code(sc);
         int exit_code = status == 'S' ? 0 : status == 'F' ? 1 : 2;
+        sbx_outcome_t outcome = sbx_scenario_outcome(sc);
         bad |= fputs("  {\"identityCode\": ", out) == EOF;
         bad |= put_json_string(out, sc->identity_code) != 0;
         bad |= fprintf(out, ", \"status\": \"%c\", \"resultCode\": ", status) < 0;
         bad |= (code ? put_json_string(out, code) : (fputs("null", out) == EOF ? -1 : 0)) != 0;
-        bad |= fprintf(out, ", \"exitCode\": %d, \"behaviour\": ", exit_code) < 0;
+        bad |= fprintf(out, ", \"exitCode\": %d, \"outcome\": \"%s\", \"resolvedExitCode\": %d, \"behaviour\": ",
+                       exit_code, sbx_outcome_name(outcome), sbx_outcome_exit_code(outcome)) < 0;
         bad |= put_json_string(out, sc->behaviour) != 0;
         bad |= fputs(i + 1 < sbx_n_scenarios ? "},\n" : "}\n", out) == EOF;
     }

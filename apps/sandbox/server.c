@@ -565,6 +565,7 @@ static void sandbox_free(aop_sandbox_t *s) {
     server_free(s);
     sbx_crypto_pool_free(s);
     if (s->store_open) sbx_store_close(&s->store);
+    sbx_behaviour_free(s); /* h-behave hook: the request log */
     aop_private_key_free(s->key);
     aop_public_key_free(s->merchant_pub);
     for (unsigned i = 0; i < s->n_client_ids; i++) free(s->client_ids[i]);
@@ -606,6 +607,11 @@ aop_status_t aop_sandbox_start(const aop_sandbox_config_t *cfg, aop_sandbox_t **
     s->sign_type = cfg->sign_type;
     s->settle_ms = cfg->settle_ms ? cfg->settle_ms : SBX_DEFAULT_SETTLE_MS;
     s->delay_ms = cfg->delay_ms ? cfg->delay_ms : SBX_DEFAULT_DELAY_MS;
+    s->request_log_fd = -1; /* h-behave hook: clock offset, --no-faults, the request log */
+    if (sbx_behaviour_init(s, cfg, err) != AOP_OK) {
+        sandbox_free(s);
+        return err->code;
+    }
     unsigned n = cfg->n_client_ids ? cfg->n_client_ids : 1;
     s->client_ids = calloc(n, sizeof *s->client_ids);
     aop_status_t st = s->client_ids ? AOP_OK : AOP_E_NOMEM;

@@ -6,6 +6,7 @@
 
 #include "aop/model.h"
 #include "model_path.h"
+#include "aop/json_quote.h"
 
 typedef struct {
     char *p;
@@ -127,6 +128,12 @@ static void put_escaped(sink_t *s, const char *str, size_t n) {
 #undef PUT_BYTES
     if (len < cap) out[len] = '"';
     s->len = len + 1;
+}
+
+size_t aop_json_quote(const char *s, size_t n, char *out, size_t cap) {
+    sink_t sink = {out, cap, 0};
+    put_escaped(&sink, s, n);
+    return sink.len;
 }
 
 /* Whether every byte of s is printable ASCII other than '"' and '\\' (0x20..0x7E): then s is

@@ -18,8 +18,9 @@
  * - schema/enums.yaml:23 enum OsTypeEnum: the values are reconstructed from the seed's sample and sibling APIs
  * - schema/enums.yaml:27 enum AcquirementStatusEnum: the payQuery response was not readable; values reconstructed from the vendor's docs
  * - schema/hosts.yaml:8 host sandbox: the vendor sandbox host
- * - schema/pay_cancel.yaml:15 alipay.intl.acquiring.common.payCancel response: the response fields and their flags are reconstructed; only resultInfo is known
- * - schema/pay_cancel.yaml:22 alipay.intl.acquiring.common.payCancel result codes: the function's result table was not readable; the common codes plus the ones below
+ * - schema/pay_cancel.yaml:8 function alipay.intl.acquiring.common.payCancel: a cancel of a merchantTransId the gateway never saw answers S and closes that id, so a later pay with it gets F ORDER_IS_CLOSED; a sibling product documents it
+ * - schema/pay_cancel.yaml:16 alipay.intl.acquiring.common.payCancel response: the response fields and their flags are reconstructed; only resultInfo is known
+ * - schema/pay_cancel.yaml:23 alipay.intl.acquiring.common.payCancel result codes: the function's result table was not readable; the common codes plus the ones below
  * - schema/pay_query.yaml:15 alipay.intl.acquiring.offline.payQuery response: the response fields and their flags are reconstructed; only resultInfo is known
  * - schema/pay_query.yaml:27 alipay.intl.acquiring.offline.payQuery result codes: the function's result table was not readable; the common codes plus the ones below
  * - schema/refund.yaml:18 alipay.intl.acquiring.common.refund response: the response fields and their flags are reconstructed; only resultInfo is known
@@ -733,7 +734,7 @@ static inline aop_status_t aop_offline_pay_query_response_decode(const aop_json_
 AOP_API extern const aop_result_table_t aop_all_codes;
 
 /* ---- functions ---- */
-/** alipay.intl.acquiring.common.payCancel at /alipay/intl/acquiring/common/paycancel.htm (after a host's base URL), default deadline 10000 ms. Closes an unpaid transaction or reverses a paid one (same day, Beijing time, 15 minutes grace). */
+/** alipay.intl.acquiring.common.payCancel at /alipay/intl/acquiring/common/paycancel.htm (after a host's base URL), default deadline 10000 ms. Closes an unpaid transaction or reverses a paid one (same day, Beijing time, 15 minutes grace). [guess] a cancel of a merchantTransId the gateway never saw answers S and closes that id, so a later pay with it gets F ORDER_IS_CLOSED; a sibling product documents it. */
 AOP_API extern const aop_function_desc_t aop_fn_pay_cancel;
 /** alipay.intl.acquiring.common.refund at /alipay/intl/acquiring/common/grefund.htm (after a host's base URL), default deadline 10000 ms. Refunds part or all of a paid transaction; the sum of refunds may not exceed the payment. */
 AOP_API extern const aop_function_desc_t aop_fn_refund;
