@@ -39,6 +39,12 @@ aop_status_t aop_random_chars(char *out, size_t n, const char *alphabet) {
     return AOP_OK;
 }
 
+int64_t aop_now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 void aop_now_rfc3339(char out[32]) { aop_rfc3339(time(NULL), out); }
 
 void aop_rfc3339(time_t t, char out[32]) {

@@ -58,6 +58,9 @@ static const pinned_t pinned[] = {
     {AOP_E_IO, 502, "AOP_E_IO"},
     {AOP_E_NOMEM, 503, "AOP_E_NOMEM"},
     {AOP_E_INTERNAL, 504, "AOP_E_INTERNAL"},
+    {AOP_E_JOURNAL, 600, "AOP_E_JOURNAL"},
+    {AOP_E_TAKEN_OVER, 601, "AOP_E_TAKEN_OVER"},
+    {AOP_E_ENTRY_OPEN, 602, "AOP_E_ENTRY_OPEN"},
 };
 
 Test(status, numbers_are_pinned) {

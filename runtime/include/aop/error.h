@@ -14,7 +14,7 @@ extern "C" {
 /* One list makes the enum and its names (DESIGN.md convention 5). Every number is written out
  * and never changes (tests/unit/test_status.c pins them): a program or a log that stored a
  * number keeps its meaning across versions. Groups leave room: 1-99 schema rules, 100-199 JSON,
- * 200-299 encoding, 300-399 signing and keys, 400-499 transport, 500-599 API use. */
+ * 200-299 encoding, 300-399 signing and keys, 400-499 transport, 500-599 API use, 600-699 the journal and the resolver. */
 #define AOP_STATUS_LIST(X)                                                        \
     X(AOP_OK, 0, "ok")                                                               \
     /* schema rules */                                                            \
@@ -68,7 +68,11 @@ extern "C" {
     X(AOP_E_CONFIG, 501, "invalid configuration")                                      \
     X(AOP_E_IO, 502, "I/O error")                                                      \
     X(AOP_E_NOMEM, 503, "out of memory")                                               \
-    X(AOP_E_INTERNAL, 504, "internal error")
+    X(AOP_E_INTERNAL, 504, "internal error")                                           \
+    /* the journal and the resolver */                                             \
+    X(AOP_E_JOURNAL, 600, "the payment journal could not be read or written")         \
+    X(AOP_E_TAKEN_OVER, 601, "another process took the journal entry over")           \
+    X(AOP_E_ENTRY_OPEN, 602, "the payment's journal entry is still open")
 
 /** The outcome of a library call: AOP_OK, or why it failed. */
 typedef enum {
