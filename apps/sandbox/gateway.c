@@ -974,62 +974,58 @@ static aop_status_t decode_head(const aop_json_doc_t *doc, unsigned payload, cha
     return aop_error_set(err, AOP_E_MISSING, "request.head", -1, "request.head: %s", aop_status_text(AOP_E_MISSING));
 }
 
-void sbx_handle(aop_sandbox_t *s, const aop_function_desc_t *fn, char *body, size_t len, sbx_reply_t *reply) {
-    int64_t started = sbx_now_ms();
-    memset(reply, 0, sizeof *reply);
-    ctx_t *c = calloc(1, sizeof *c);
-    void *resp = c ? calloc(1, fn->response->size) : NULL;
-    if (!resp) {
-        free(c);
-        reply->http_status = 500;
-        if (aop_buf_append(&reply->body, "out of memory\n", 14) != AOP_OK) reply->body.len = 0; /* an empty 500 */
-        return;
-    }
-    c->s = s;
-    c->fn = fn;
-    c->resp = resp;
-    sbx_rfc3339(sbx_clock_ms(s), c->resp_time);
+/* The steps of one request, in the order of the file's head comment. Each check returns false
+ * when it has answered (set_result); the next step runs only after it passed. */
 
-    aop_json_ws_t ws = {0};
-    aop_json_doc_t doc;
-    aop_envelope_t env;
+/* The JSON envelope: parsed into doc/env, and what the lenient decoder could read of it kept
+ * for the echoes. Only "request" and "signature" are allowed: requests are read strictly. */
+static bool read_envelope(ctx_t *c, char *body, size_t len, aop_json_ws_t *ws, aop_json_doc_t *doc,
+                          aop_envelope_t *env) {
     aop_error_t err;
     aop_error_clear(&err);
-    aop_status_t st = aop_json_ws_alloc(&ws, body, len, &err);
-    if (st == AOP_OK) st = aop_envelope_read(body, len, "request", &ws, &doc, &env, &err);
+    aop_status_t st = aop_json_ws_alloc(ws, body, len, &err);
+    if (st == AOP_OK) st = aop_envelope_read(body, len, "request", ws, doc, env, &err);
+    if (st == AOP_E_NOMEM) {
+        set_result(c, AOP_RC_UNKNOWN_EXCEPTION, "the gateway ran out of memory");
+        return false;
+    }
     if (st != AOP_OK) {
-        if (st == AOP_E_NOMEM)
-            set_result(c, AOP_RC_UNKNOWN_EXCEPTION, "the gateway ran out of memory");
-        else if (err.offset >= 0)
+        if (err.offset >= 0)
             set_result(c, AOP_RC_PARAM_ILLEGAL, "the body is not a request envelope: %s (at byte %ld)", err.msg, err.offset);
         else
             set_result(c, AOP_RC_PARAM_ILLEGAL, "the body is not a request envelope: %s", err.msg);
-        goto out;
+        return false;
     }
-    read_loose(c, &doc, &env, body, len);
+    read_loose(c, doc, env, body, len);
     c->echo_from_loose = true;
-    const aop_request_head_t *lh = c->loose;
-    if (env.extra_members) {
-        /* requests are read strictly: only "request" and "signature" */
-        set_result(c, AOP_RC_PARAM_ILLEGAL, "the envelope has %u member%s besides \"request\" and \"signature\"",
-                   env.extra_members, env.extra_members == 1 ? "" : "s");
-        goto out;
-    }
+    if (!env->extra_members) return true;
+    set_result(c, AOP_RC_PARAM_ILLEGAL, "the envelope has %u member%s besides \"request\" and \"signature\"",
+               env->extra_members, env->extra_members == 1 ? "" : "s");
+    return false;
+}
 
-    /* clientId */
+/* The clientId: present, valid and known (UNKNOWN_CLIENT). */
+static bool check_client(ctx_t *c, const aop_json_doc_t *doc, const aop_envelope_t *env, char *body) {
+    const aop_request_head_t *lh = c->loose;
     if (!lh || !head_text_ok(lh->client_id, AOP_REQUEST_HEAD_CLIENT_ID_MAX)) {
         /* no usable clientId: say precisely what is wrong with the head (the body is not used
          * any more, so decoding it in place is harmless now) */
-        param_illegal(c, decode_head(&doc, env.payload_tok, body, &err), &err);
-        goto out;
+        aop_error_t err;
+        aop_error_clear(&err);
+        param_illegal(c, decode_head(doc, env->payload_tok, body, &err), &err);
+        return false;
     }
-    if (!client_known(s, lh->client_id)) {
-        char id[AOP_REQUEST_HEAD_CLIENT_ID_MAX * 4 + 1];
-        cstr(lh->client_id, id, sizeof id);
-        set_result(c, AOP_RC_UNKNOWN_CLIENT, "clientId %s is not known to this gateway", id);
-        goto out;
-    }
-    /* signature */
+    if (client_known(c->s, lh->client_id)) return true;
+    char id[AOP_REQUEST_HEAD_CLIENT_ID_MAX * 4 + 1];
+    cstr(lh->client_id, id, sizeof id);
+    set_result(c, AOP_RC_UNKNOWN_CLIENT, "clientId %s is not known to this gateway", id);
+    return false;
+}
+
+/* The signType (when sent) and the signature over the raw request bytes (INVALID_SIGNATURE). */
+static bool check_signature(ctx_t *c, const aop_envelope_t *env) {
+    aop_sandbox_t *s = c->s;
+    const aop_request_head_t *lh = c->loose;
     if (lh->sign_type.ptr) {
         aop_sign_type_t t;
         char name[16];
@@ -1037,47 +1033,58 @@ void sbx_handle(aop_sandbox_t *s, const aop_function_desc_t *fn, char *body, siz
         if (lh->sign_type.len >= sizeof name || !aop_sign_type_parse(name, &t) || t != s->sign_type) {
             set_result(c, AOP_RC_INVALID_SIGNATURE, "request.head.signType: this client signs with %s",
                        aop_sign_type_name(s->sign_type));
-            goto out;
+            return false;
         }
     }
+    aop_error_t err;
+    aop_error_clear(&err);
     aop_verifier_t *verifier = sbx_verifier_take(s, &err);
-    st = verifier ? aop_envelope_verify(&env, verifier, &err) : err.code;
+    aop_status_t st = verifier ? aop_envelope_verify(env, verifier, &err) : err.code;
     sbx_verifier_give(s, verifier);
-    if (st != AOP_OK) {
-        set_result(c, AOP_RC_INVALID_SIGNATURE, st == AOP_E_SIGNATURE_MISSING
-                                                    ? "the request carries no signature"
-                                                    : "the signature does not verify over the request bytes with "
-                                                      "the merchant's public key (%s)",
-                   aop_sign_type_name(s->sign_type));
-        goto out;
-    }
-    /* validation */
+    if (st == AOP_OK) return true;
+    set_result(c, AOP_RC_INVALID_SIGNATURE, st == AOP_E_SIGNATURE_MISSING
+                                                ? "the request carries no signature"
+                                                : "the signature does not verify over the request bytes with "
+                                                  "the merchant's public key (%s)",
+               aop_sign_type_name(s->sign_type));
+    return false;
+}
+
+/* Strict decoding into c->req (PARAM_ILLEGAL with the failing path), and the head's function
+ * against the path's (NO_INTERFACE_DEF for one that does not exist). */
+static bool decode_strict(ctx_t *c, const aop_json_doc_t *doc, const aop_envelope_t *env, char *body) {
+    const aop_function_desc_t *fn = c->fn;
     c->req = calloc(1, fn->request->size);
     if (!c->req) {
         set_result(c, AOP_RC_UNKNOWN_EXCEPTION, "the gateway ran out of memory");
-        goto out;
+        return false;
     }
     aop_warnings_t w;
     aop_warnings_clear(&w);
-    st = aop_decode(fn->request, &doc, env.payload_tok, body, c->req, "request", true, &w, &err);
+    aop_error_t err;
+    aop_error_clear(&err);
+    aop_status_t st = aop_decode(fn->request, doc, env->payload_tok, body, c->req, "request", true, &w, &err);
     if (st != AOP_OK) {
         free(c->req);
         c->req = NULL;
         param_illegal(c, st, &err);
-        goto out;
+        return false;
     }
     const aop_request_head_t *h = c->req;
-    if (!aop_str_eq_cstr(h->function, fn->name)) {
-        char name[AOP_REQUEST_HEAD_FUNCTION_MAX * 4 + 1];
-        cstr(h->function, name, sizeof name);
-        if (!aop_function_find(h->function.ptr, h->function.len))
-            set_result(c, AOP_RC_NO_INTERFACE_DEF, "request.head.function: %s is not defined", name);
-        else
-            set_result(c, AOP_RC_PARAM_ILLEGAL, "request.head.function: %s is not the function of %s (%s)", name,
-                       fn->path, fn->name);
-        goto out;
-    }
-    /* business rules */
+    if (aop_str_eq_cstr(h->function, fn->name)) return true;
+    char name[AOP_REQUEST_HEAD_FUNCTION_MAX * 4 + 1];
+    cstr(h->function, name, sizeof name);
+    if (!aop_function_find(h->function.ptr, h->function.len))
+        set_result(c, AOP_RC_NO_INTERFACE_DEF, "request.head.function: %s is not defined", name);
+    else
+        set_result(c, AOP_RC_PARAM_ILLEGAL, "request.head.function: %s is not the function of %s (%s)", name,
+                   fn->path, fn->name);
+    return false;
+}
+
+/* The business rules of the function. */
+static void apply_rules(ctx_t *c) {
+    const aop_function_desc_t *fn = c->fn;
     if (fn == &aop_fn_offline_pay)
         do_pay(c);
     else if (fn == &aop_fn_offline_pay_query)
@@ -1088,16 +1095,51 @@ void sbx_handle(aop_sandbox_t *s, const aop_function_desc_t *fn, char *body, siz
         do_refund(c);
     else
         set_result(c, AOP_RC_NO_INTERFACE_DEF, "%s is not served by this gateway", fn->name);
-out:
-    aop_json_ws_free(&ws);
-    finish(c, reply);
-    request_log(c, reply);
-    log_request(c, reply, (long)(sbx_now_ms() - started));
+}
+
+/* A request's context with its response struct, or NULL (out of memory). */
+static ctx_t *ctx_new(aop_sandbox_t *s, const aop_function_desc_t *fn) {
+    ctx_t *c = calloc(1, sizeof *c);
+    void *resp = c ? calloc(1, fn->response->size) : NULL;
+    if (!resp) {
+        free(c);
+        return NULL;
+    }
+    c->s = s;
+    c->fn = fn;
+    c->resp = resp;
+    sbx_rfc3339(sbx_clock_ms(s), c->resp_time);
+    return c;
+}
+
+static void ctx_free(ctx_t *c) {
     free(c->req);
     free(c->loose);
     free(c->loose_buf);
     free(c->resp);
     free(c);
+}
+
+void sbx_handle(aop_sandbox_t *s, const aop_function_desc_t *fn, char *body, size_t len, sbx_reply_t *reply) {
+    int64_t started = sbx_now_ms();
+    memset(reply, 0, sizeof *reply);
+    ctx_t *c = ctx_new(s, fn);
+    if (!c) {
+        reply->http_status = 500;
+        if (aop_buf_append(&reply->body, "out of memory\n", 14) != AOP_OK) reply->body.len = 0; /* an empty 500 */
+        return;
+    }
+    aop_json_ws_t ws = {0};
+    aop_json_doc_t doc;
+    aop_envelope_t env;
+    if (read_envelope(c, body, len, &ws, &doc, &env) && check_client(c, &doc, &env, body) &&
+        check_signature(c, &env) && decode_strict(c, &doc, &env, body))
+        apply_rules(c);
+    aop_json_ws_free(&ws);
+    finish(c, reply);
+    request_log(c, reply);
+    log_request(c, reply, (long)(sbx_now_ms() - started));
+    ctx_free(c);
 }
 
 void sbx_reply_free(sbx_reply_t *reply) { aop_buf_free(&reply->body); }
