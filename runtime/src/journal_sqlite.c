@@ -289,11 +289,14 @@ static aop_status_t op_find(void *store, aop_entry_kind_t kind, const char *gate
 }
 
 static aop_status_t begin(store_t *s, aop_error_t *err) {
-    /* The busy timeout waits for another writer; the loop covers the rare BUSY it does not. */
-    int rc = SQLITE_BUSY;
-    for (int i = 0; i < 20 && (rc & 0xff) == SQLITE_BUSY; i++) {
+    /* Plain SQLITE_BUSY means the busy handler waited BUSY_TIMEOUT_MS already: give up. Its
+     * extended forms (a WAL being recovered, say) are not waited for by the handler: retry those
+     * a few times. */
+    int rc = SQLITE_OK;
+    for (int i = 0; i < 20; i++) {
         if (i) sleep_ms(20);
         rc = run(stmt(s, Q_BEGIN));
+        if ((rc & 0xff) != SQLITE_BUSY || rc == SQLITE_BUSY) break;
     }
     return rc == SQLITE_OK ? AOP_OK : db_error(s, err, "begin");
 }
