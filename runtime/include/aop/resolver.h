@@ -1,0 +1,164 @@
+/** @file
+ * The resolver: carries a payment (or a refund) to a known outcome through the loop of
+ * SPEC.md section 6 (pay; on an unknown outcome query, then cancel), journaling every step
+ * first (aop/journal.h), so that a terminal killed at any moment leaves an entry that
+ * aop_recover() finishes. A payment whose outcome is unknown is never reported as failed.
+ *
+ * Threads: one client and one journal handle per thread; callbacks run on the caller's thread
+ * and must not call back into the resolver. */
+#ifndef AOP_RESOLVER_H
+#define AOP_RESOLVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "aop/client.h"
+#include "aop/export.h"
+#include "aop/journal.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** How a payment or refund ended. The numbers never change. */
+typedef enum {
+    AOP_OUTCOME_PAID = 1,            /**< the payment stands */
+    AOP_OUTCOME_FAILED = 2,          /**< money not taken (or the refund refused on its first send) */
+    AOP_OUTCOME_CANCELLED = 3,       /**< closed or reversed by our cancel */
+    AOP_OUTCOME_REFUNDED = 4,        /**< the refund is done */
+    AOP_OUTCOME_UNRESOLVED = 5,      /**< unknown for now: the entry stays open, aop_recover() finishes it */
+    AOP_OUTCOME_NEEDS_ATTENTION = 6  /**< the gateway's answers contradict each other: a person decides */
+} aop_outcome_t;
+
+/** "PAID", "FAILED", ...; "?" for a number that is no outcome. */
+AOP_API const char *aop_outcome_name(aop_outcome_t o);
+/** False only for UNRESOLVED and NEEDS_ATTENTION. */
+AOP_API bool aop_outcome_known(aop_outcome_t o);
+
+/** The resolver's timing, in seconds (fractions allowed). Fill with aop_policy_init(). */
+typedef struct {
+    size_t struct_size;     /**< set by aop_policy_init(); do not change */
+    double first_poll_s;    /**< before the first query (default 3) */
+    double poll_interval_s; /**< between queries that say "not yet" (default 5) */
+    double query_budget_s;  /**< querying stops this long after the pay (default 60) */
+    double cancel_margin_s; /**< no cancel before the last pay's start + its deadline + this (default 10) */
+    double cancel_budget_s; /**< cancelling stops this long after it began (default 60) */
+    double backoff_min_s;   /**< retry back-off after a failed call: from this (default 1) ... */
+    double backoff_max_s;   /**< ... doubling up to this (default 8) */
+    double watch_window_s;  /**< a FAILED/CANCELLED payment never acknowledged is queried once
+                                 more after this (default 180, the wallet codes' lifetime) */
+    double refund_budget_s; /**< an undecided refund is re-sent identically within this (default 60) */
+    long deadline_ms;       /**< each single call's deadline; 0 = the function's default */
+} aop_policy_t;
+
+/** Sets the defaults above (and struct_size). */
+AOP_API void aop_policy_init(aop_policy_t *p);
+
+/** What the resolver does next, for a cashier's display. */
+typedef enum {
+    AOP_PHASE_SENDING = 1,          /**< "sending the payment" */
+    AOP_PHASE_WAITING_CUSTOMER = 2, /**< "waiting for the customer to confirm" */
+    AOP_PHASE_CHECKING = 3,         /**< "checking the payment" */
+    AOP_PHASE_REVERSING = 4,        /**< "reversing" */
+    AOP_PHASE_DONE = 5              /**< the outcome is known (or left to recovery) */
+} aop_phase_t;
+
+/** The cashier's text of a phase. */
+AOP_API const char *aop_phase_text(aop_phase_t p);
+
+/** One call the resolver made. */
+typedef struct {
+    const aop_function_desc_t *function; /**< pay, payQuery, payCancel or refund */
+    char status;                          /**< 'S', 'F' or 'U' as the client judged the call */
+    bool decided;                         /**< the answer passed SPEC.md section 7 */
+    aop_status_t error;                   /**< why it was undecided, or AOP_OK */
+    char result_code[AOP_JOURNAL_ID_SIZE];           /**< as claimed, or "" */
+    char acquirement_status[AOP_JOURNAL_STATUS_SIZE]; /**< payQuery: the raw status text, or "" */
+    long latency_ms;                      /**< of the HTTP exchange */
+    long http_status;                     /**< 0 when no HTTP answer */
+    int64_t at_ms;                        /**< when the call started (Unix ms) */
+} aop_step_t;
+
+/** Called after each step (step is NULL before the first) with what comes next. */
+typedef void (*aop_progress_fn)(const aop_step_t *step, aop_phase_t next, void *ctx);
+
+/** Options of one resolution. Fill with aop_resolve_options_init(), or pass NULL. */
+typedef struct {
+    size_t struct_size;          /**< set by aop_resolve_options_init(); do not change */
+    aop_policy_t policy;         /**< timing */
+    aop_progress_fn on_progress; /**< optional */
+    void *progress_ctx;          /**< passed to on_progress */
+    /** Set to non-zero (e.g. from a signal handler) when the cashier aborts: the payment goes to
+     * cancel at the earliest allowed moment (never before the cancel margin). */
+    const volatile int *abort_flag;
+    /** Set to non-zero to stop at once (SIGINT): the entry stays open, its lease is released,
+     * and the outcome is UNRESOLVED with `interrupted`. */
+    const volatile int *stop_flag;
+    /** One call only (`aop pay --no-resolve`): journaled like any payment; the entry is closed
+     * when the call decides and stays open (for aop_recover) when it does not. */
+    bool single_call;
+} aop_resolve_options_t;
+
+/** Sets the defaults (and struct_size). */
+AOP_API void aop_resolve_options_init(aop_resolve_options_t *o);
+
+/** The outcome of a payment or a refund and how it was reached. Owns its memory. */
+typedef struct {
+    aop_outcome_t outcome;
+    const aop_function_desc_t *decided_by; /**< the function of the deciding step, or NULL */
+    /** The deciding call's result (the last call's when nothing decided; NULL when nothing was
+     * sent). Its views stay valid until aop_resolution_free(). */
+    aop_result_t *result;
+    char key[AOP_JOURNAL_ID_SIZE];            /**< merchantTransId (payment) or merchantRefundId */
+    char acquirement_id[AOP_JOURNAL_ID_SIZE]; /**< the payment's, when trusted; or "" */
+    char acquirement_status[AOP_JOURNAL_STATUS_SIZE]; /**< as the deciding query read it, raw */
+    char reason[AOP_ERROR_MSG_MAX];           /**< for UNRESOLVED / NEEDS_ATTENTION, and notes
+                                                   such as "cancel refused; the payment stands" */
+    int64_t entry_id;                         /**< the journal entry */
+    bool taken_over;                          /**< another process took the entry over: report
+                                                   nothing of this step's outcome */
+    bool interrupted;                         /**< stop_flag ended it; the entry is open */
+    bool watch;                               /**< a late query is due (see aop_policy_t) */
+    bool late_paid;                           /**< recovery found a payment reported FAILED or
+                                                   CANCELLED paid after all: refund it if the sale
+                                                   was not completed */
+    unsigned n_steps;                         /**< calls made */
+    aop_step_t *steps;                        /**< in order */
+} aop_resolution_t;
+
+/** Frees r (NULL is fine). */
+AOP_API void aop_resolution_free(aop_resolution_t *r);
+
+/** Pays and resolves. The entry is committed to the journal before the pay leaves: when that
+ * fails nothing is sent (AOP_E_JOURNAL). A request that breaks a rule returns its status with
+ * *out NULL (nothing sent, nothing journaled). Otherwise AOP_OK with *out set, whatever the
+ * outcome. A merchantTransId already in the journal with another amount or currency is sent as
+ * asked (the gateway decides) and never alters the existing entry. */
+AOP_API AOP_NODISCARD aop_status_t aop_pay_resolve(aop_client_t *c, aop_journal_t *j,
+                                                   const aop_offline_pay_request_t *req,
+                                                   const aop_resolve_options_t *opts,
+                                                   aop_resolution_t **out, aop_error_t *err);
+
+/** Refunds and resolves: an undecided refund is re-sent identically (same merchantRefundId)
+ * within the refund budget; never a payCancel. AOP_E_ENTRY_OPEN while the payment's own entry
+ * is open. */
+AOP_API AOP_NODISCARD aop_status_t aop_refund_resolve(aop_client_t *c, aop_journal_t *j,
+                                                      const aop_refund_request_t *req,
+                                                      const aop_resolve_options_t *opts,
+                                                      aop_resolution_t **out, aop_error_t *err);
+
+/** Called by aop_recover() for each open entry: r is NULL when the entry was skipped (another
+ * gateway identity, or leased by a live owner). */
+typedef void (*aop_recover_fn)(const aop_journal_entry_t *e, const aop_resolution_t *r, void *ctx);
+
+/** Resolves every open entry of the client's gateway identity (payments by query then cancel,
+ * never by pay; refunds by identical re-send), using each entry's own merchantId, and runs the
+ * watch queries that are due. *open_left (may be NULL) gets the entries of this identity still
+ * open afterwards. */
+AOP_API AOP_NODISCARD aop_status_t aop_recover(aop_client_t *c, aop_journal_t *j,
+                                               const aop_resolve_options_t *opts, aop_recover_fn fn,
+                                               void *ctx, unsigned *open_left, aop_error_t *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
