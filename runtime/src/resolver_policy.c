@@ -2,7 +2,6 @@
  * stop can cut short, back-off, deadlines and the lease's lifetime. */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,7 +51,8 @@ const char *aop_phase_text(aop_phase_t p) {
     return (unsigned)p >= 1 && (unsigned)p < sizeof texts / sizeof *texts ? texts[p] : "?";
 }
 
-static bool seconds_ok(double s) { return isfinite(s) && s >= 0 && s <= 86400; }
+/* (NaN fails both comparisons) */
+static bool seconds_ok(double s) { return s >= 0 && s <= 86400; }
 
 aop_status_t rsv_adopt_options(const aop_resolve_options_t *given, aop_resolve_options_t *out, aop_error_t *err) {
     aop_resolve_options_init(out);
@@ -82,11 +82,14 @@ long rsv_deadline_ms(const rsv_t *r, const aop_function_desc_t *fn) {
     return r->o.policy.deadline_ms ? r->o.policy.deadline_ms : (long)fn->deadline_ms;
 }
 
-static int64_t ms(double s) { return (int64_t)llround(s * 1000.0); }
+/* (no libm: the library links none) */
+static int64_t ms(double s) { return (int64_t)(s * 1000.0 + 0.5); }
+static double dmax(double a, double b) { return a > b ? a : b; }
+static double dmin(double a, double b) { return a < b ? a : b; }
 
 int64_t rsv_lease_ttl_ms(const rsv_t *r) {
     const aop_policy_t *p = &r->o.policy;
-    double wait = fmax(fmax(p->first_poll_s, p->poll_interval_s), p->backoff_max_s);
+    double wait = dmax(dmax(p->first_poll_s, p->poll_interval_s), p->backoff_max_s);
     long call = rsv_deadline_ms(r, &aop_fn_offline_pay);
     long q = rsv_deadline_ms(r, &aop_fn_offline_pay_query), k = rsv_deadline_ms(r, &aop_fn_pay_cancel);
     long rf = rsv_deadline_ms(r, &aop_fn_refund);
@@ -106,7 +109,7 @@ void rsv_schedule(rsv_t *r, rsv_wait_t w) {
     case RSV_WAIT_POLL: s = p->poll_interval_s; break;
     case RSV_WAIT_BACKOFF:
         s = r->backoff_s > 0 ? r->backoff_s : p->backoff_min_s;
-        r->backoff_s = fmin(s * 2, p->backoff_max_s);
+        r->backoff_s = dmin(s * 2, p->backoff_max_s);
         break;
     }
     if (w != RSV_WAIT_BACKOFF) r->backoff_s = p->backoff_min_s; /* an answer that was heard resets it */
