@@ -11,6 +11,8 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#define RS_UNUSED __attribute__((unused))
+
 #include "aop/aop.h"
 #include "sandbox.h"
 #include "sbx_internal.h"
@@ -31,13 +33,13 @@ typedef struct {
     aop_journal_entry_t e[MEM_MAX];
 } mem_store_t;
 
-static aop_journal_entry_t *mem_get(mem_store_t *m, int64_t id) {
+static RS_UNUSED aop_journal_entry_t *mem_get(mem_store_t *m, int64_t id) {
     for (unsigned i = 0; i < m->n; i++)
         if (m->e[i].id == id) return &m->e[i];
     return NULL;
 }
 
-static aop_status_t mem_insert(void *store, aop_journal_entry_t *e, aop_error_t *err) {
+static RS_UNUSED aop_status_t mem_insert(void *store, aop_journal_entry_t *e, aop_error_t *err) {
     mem_store_t *m = store;
     if (m->fail_insert || m->n == MEM_MAX) return aop_error_set(err, AOP_E_JOURNAL, NULL, -1, "disk full (test)");
     for (unsigned i = 0; i < m->n; i++)
@@ -81,7 +83,7 @@ static aop_status_t mem_claim(void *store, int64_t id, const char *owner, int64_
     return AOP_OK;
 }
 
-static aop_status_t mem_transition(void *store, aop_journal_entry_t *e, aop_entry_state_t expect, aop_error_t *err) {
+static RS_UNUSED aop_status_t mem_transition(void *store, aop_journal_entry_t *e, aop_entry_state_t expect, aop_error_t *err) {
     mem_store_t *m = store;
     aop_journal_entry_t *s = mem_get(m, e->id);
     if (!s) return aop_error_set(err, AOP_E_MISSING, NULL, -1, "no such entry");
@@ -93,7 +95,7 @@ static aop_status_t mem_transition(void *store, aop_journal_entry_t *e, aop_entr
     return AOP_OK;
 }
 
-static aop_status_t mem_list(void *store, bool open_only, aop_journal_each_fn fn, void *ctx, aop_error_t *err) {
+static RS_UNUSED aop_status_t mem_list(void *store, bool open_only, aop_journal_each_fn fn, void *ctx, aop_error_t *err) {
     (void)err;
     mem_store_t *m = store;
     for (unsigned i = 0; i < m->n; i++)
@@ -107,7 +109,7 @@ static void mem_close(void *store) { munmap(store, sizeof(mem_store_t)); }
 static const aop_journal_ops_t mem_ops = {mem_insert, mem_find, mem_claim, mem_transition, mem_list, mem_close};
 
 /* A journal over a fresh store in shared memory; *store (may be NULL) gets the store. */
-static aop_journal_t *mem_journal(mem_store_t **store) {
+static RS_UNUSED aop_journal_t *mem_journal(mem_store_t **store) {
     mem_store_t *m = mmap(NULL, sizeof *m, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     cr_assert_neq(m, MAP_FAILED);
     memset(m, 0, sizeof *m);
@@ -124,7 +126,7 @@ static aop_journal_t *mem_journal(mem_store_t **store) {
 #define DELAY_MS 600   /* held answers: past the per-call deadline below */
 #define DEADLINE_MS 300
 
-static const char *rs_data(const char *name) {
+static RS_UNUSED const char *rs_data(const char *name) {
     static char paths[4][512];
     static unsigned next;
     char *p = paths[next++ % 4];
@@ -132,7 +134,7 @@ static const char *rs_data(const char *name) {
     return p;
 }
 
-static aop_sandbox_t *rs_sandbox(bool no_faults, unsigned short port) {
+static RS_UNUSED aop_sandbox_t *rs_sandbox(bool no_faults, unsigned short port) {
     aop_sandbox_config_t cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.port = port;
@@ -150,7 +152,7 @@ static aop_sandbox_t *rs_sandbox(bool no_faults, unsigned short port) {
 }
 
 /* A client of the sandbox on port; on_event (may be NULL) sees every attempt. */
-static aop_client_t *rs_client(unsigned short port, aop_event_fn on_event, void *ctx) {
+static RS_UNUSED aop_client_t *rs_client(unsigned short port, aop_event_fn on_event, void *ctx) {
     char url[64];
     snprintf(url, sizeof url, "http://127.0.0.1:%u", (unsigned)port);
     aop_client_config_t cfg;
@@ -170,7 +172,7 @@ static aop_client_t *rs_client(unsigned short port, aop_event_fn on_event, void 
 }
 
 /* Fractions of a second: a whole unknown-outcome flow in about two seconds. */
-static aop_resolve_options_t rs_fast(void) {
+static RS_UNUSED aop_resolve_options_t rs_fast(void) {
     aop_resolve_options_t o;
     aop_resolve_options_init(&o);
     o.policy.first_poll_s = 0.05;
@@ -187,7 +189,7 @@ static aop_resolve_options_t rs_fast(void) {
 }
 
 /* A pay request; its views point at the arguments and static text. */
-static aop_offline_pay_request_t rs_pay_req(const char *mtid, const char *amount, const char *code) {
+static RS_UNUSED aop_offline_pay_request_t rs_pay_req(const char *mtid, const char *amount, const char *code) {
     aop_offline_pay_request_t rq;
     memset(&rq, 0, sizeof rq);
     rq.body.product_code.value = AOP_PRODUCT_CODE_ENUM_OFFLINE_PAY;
@@ -201,7 +203,7 @@ static aop_offline_pay_request_t rs_pay_req(const char *mtid, const char *amount
 }
 
 /* A fresh merchantTransId (the sandbox keeps state per id). */
-static const char *rs_mtid(const char *tag) {
+static RS_UNUSED const char *rs_mtid(const char *tag) {
     static char ids[8][65];
     static unsigned next;
     char *p = ids[next++ % 8];
@@ -212,7 +214,7 @@ static const char *rs_mtid(const char *tag) {
 }
 
 /* Pays and resolves; asserts the call itself worked. */
-static aop_resolution_t *rs_pay(aop_client_t *c, aop_journal_t *j, const char *mtid, const char *amount,
+static RS_UNUSED aop_resolution_t *rs_pay(aop_client_t *c, aop_journal_t *j, const char *mtid, const char *amount,
                                 const char *code, const aop_resolve_options_t *o) {
     aop_offline_pay_request_t rq = rs_pay_req(mtid, amount, code);
     aop_resolution_t *res = NULL;
@@ -224,20 +226,20 @@ static aop_resolution_t *rs_pay(aop_client_t *c, aop_journal_t *j, const char *m
 }
 
 /* The outcome column of the sandbox's row for code, as the resolver names outcomes. */
-static const char *rs_row_outcome(const char *code) {
+static RS_UNUSED const char *rs_row_outcome(const char *code) {
     const sbx_scenario_t *sc = sbx_scenario_find(code, strlen(code));
     cr_assert_not_null(sc, "no row %s", code);
     return sbx_outcome_name(sbx_scenario_outcome(sc));
 }
 
-static void rs_dump(const aop_resolution_t *r) {
+static RS_UNUSED void rs_dump(const aop_resolution_t *r) {
     for (unsigned i = 0; i < r->n_steps; i++)
         fprintf(stderr, "  step %u: %s %c %s %s (%s)\n", i, r->steps[i].function->name, r->steps[i].status,
                 r->steps[i].result_code, r->steps[i].acquirement_status, aop_status_name(r->steps[i].error));
 }
 
 /* Asserts that paying with the row's code ends as the row's outcome column says. */
-static void rs_expect_row(aop_client_t *c, aop_journal_t *j, const char *code) {
+static RS_UNUSED void rs_expect_row(aop_client_t *c, aop_journal_t *j, const char *code) {
     aop_resolve_options_t o = rs_fast();
     aop_resolution_t *r = rs_pay(c, j, rs_mtid("row"), "1000", code, &o);
     const char *want = rs_row_outcome(code);
