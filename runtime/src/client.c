@@ -197,6 +197,14 @@ void aop_client_fingerprints(const aop_client_t *c, char merchant[AOP_FINGERPRIN
     aop_public_key_fingerprint(c->alipay, alipay);
 }
 
+const char *aop_internal_client_merchant_id(const aop_client_t *c) { return c->merchant_id; }
+
+const char *aop_internal_client_id(const aop_client_t *c) { return c->client_id; }
+
+void aop_internal_client_alipay_fingerprint(const aop_client_t *c, char out[AOP_FINGERPRINT_MAX]) {
+    aop_public_key_fingerprint(c->alipay, out);
+}
+
 void aop_result_free(aop_result_t *r) {
     if (!r) return;
     result_impl_t *impl = (result_impl_t *)r;

@@ -18,4 +18,11 @@ typedef struct {
     member_text_t *texts;
 } result_impl_t;
 
+/* The client's configuration, for the resolver (resolver*.c): the default merchantId (NULL when
+ * none), the clientId, and the Alipay key's fingerprint, which with the clientId makes the
+ * journal's gateway identity. */
+const char *aop_internal_client_merchant_id(const aop_client_t *c);
+const char *aop_internal_client_id(const aop_client_t *c);
+void aop_internal_client_alipay_fingerprint(const aop_client_t *c, char out[AOP_FINGERPRINT_MAX]);
+
 #endif

@@ -1,0 +1,129 @@
+/* Private to the resolver (resolver_*.c): one resolution's context and the helpers the payment,
+ * refund and recovery loops share (calls and steps, the journal's compare-and-set, waiting,
+ * back-off, progress, the crash hook). No SQL here: the journal is reached through aop/journal.h. */
+#ifndef AOP_RESOLVER_INTERNAL_H
+#define AOP_RESOLVER_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "aop/calls.h"
+#include "aop/journal.h"
+#include "aop/resolver.h"
+
+/* What a payment's loop does next (resolver_pay.c runs them from a table). */
+typedef enum {
+    RSV_PAY = 0,        /* send (or re-send) the pay */
+    RSV_QUERY = 1,      /* payQuery, again until the query budget is spent */
+    RSV_CANCEL = 2,     /* payCancel, again until the cancel budget is spent */
+    RSV_LAST_QUERY = 3, /* the one query after a cancel that did not succeed */
+    RSV_DONE = 4        /* the outcome is in the resolution */
+} rsv_act_t;
+
+/* How long to wait before the next call. */
+typedef enum {
+    RSV_WAIT_NONE = 0,
+    RSV_WAIT_FIRST_POLL, /* the customer may be confirming on the phone */
+    RSV_WAIT_POLL,       /* the gateway said "not yet" */
+    RSV_WAIT_BACKOFF     /* a call failed or did not decide */
+} rsv_wait_t;
+
+/* What a wait ended with. */
+typedef enum { RSV_WOKE = 0, RSV_ABORTED, RSV_STOPPED } rsv_wake_t;
+
+/* Why the last query runs (the cancel rows of issue 10 section 1). */
+typedef enum {
+    RSV_LASTQ_NOT_EXIST = 1, /* cancel ORDER_NOT_EXIST, never acknowledged: ORDER_NOT_EXIST again = FAILED */
+    RSV_LASTQ_REFUSED = 2    /* cancel refused (any other F, or ORDER_NOT_EXIST of a known payment) */
+} rsv_lastq_t;
+
+typedef struct {
+    aop_client_t *c;
+    aop_journal_t *j;
+    aop_resolve_options_t o;
+    aop_resolution_t *res;
+    aop_journal_entry_t e;          /* our copy of the entry: its epoch is the compare-and-set's */
+    char owner[AOP_JOURNAL_OWNER_SIZE];
+    const aop_offline_pay_request_t *pay; /* the caller's pay; NULL in recovery (never re-paid) */
+    const aop_refund_request_t *refund;   /* the refund to (re-)send */
+    bool resume;                    /* an existing open entry is being carried on */
+    bool ever_sent;                 /* some request of this entry may have left */
+    int64_t next_at_ms;             /* the next call not before this */
+    int64_t pay_give_up_ms;         /* unsent pays are re-sent until this */
+    int64_t query_until_ms;         /* 0 = querying has not started */
+    int64_t cancel_until_ms;        /* 0 = cancelling has not started */
+    int64_t refund_until_ms;
+    double backoff_s;               /* the next back-off */
+    rsv_lastq_t lastq;
+    bool no_watch;                  /* the answer was about another payment (REPEAT_REQ_INCONSISTENT) */
+    bool journal_lost;              /* a transition failed: stop (taken over or storage) */
+} rsv_t;
+
+/* ---- resolver_policy.c: options, names, timing ---- */
+
+/* Copies the caller's options (NULL = defaults) and checks the policy. */
+aop_status_t rsv_adopt_options(const aop_resolve_options_t *given, aop_resolve_options_t *out, aop_error_t *err);
+/* The deadline of one call of fn under the policy, in ms. */
+long rsv_deadline_ms(const rsv_t *r, const aop_function_desc_t *fn);
+/* The lease's lifetime: the longest wait plus the longest call, with a margin. */
+int64_t rsv_lease_ttl_ms(const rsv_t *r);
+/* Sets the next call's moment after a wait of kind w (back-off doubles, other kinds reset it). */
+void rsv_schedule(rsv_t *r, rsv_wait_t w);
+/* Sleeps until t_ms; an abort (when watch_abort) or a stop ends it early. */
+rsv_wake_t rsv_sleep_until(rsv_t *r, int64_t t_ms, bool watch_abort);
+bool rsv_stop_requested(const rsv_t *r);
+bool rsv_abort_requested(const rsv_t *r);
+/* A credential or configuration code: calling again will not help (issue 10 section 1). */
+bool rsv_credential_code(aop_str_t code);
+/* AOP_TEST_CRASH_AT=point kills the process there, for the crash tests. Only in builds with the
+ * CMake option AOP_TEST_HOOKS: otherwise neither the code nor the variable's name is in the
+ * library. */
+#ifdef AOP_TEST_HOOKS
+void rsv_crash_point(const char *point);
+#define RSV_CRASH_POINT(point) rsv_crash_point(point)
+#else
+#define RSV_CRASH_POINT(point) ((void)0)
+#endif
+
+/* ---- resolver_core.c: resolutions, calls, steps, the journal ---- */
+
+/* A fresh resolution (outcome UNRESOLVED until decided). */
+aop_resolution_t *rsv_resolution_new(void);
+/* Sets up r for a resolution; AOP_E_NOMEM / option errors. */
+aop_status_t rsv_init(rsv_t *r, aop_client_t *c, aop_journal_t *j, const aop_resolve_options_t *opts,
+                      aop_error_t *err);
+/* One call of fn: records the step, keeps the result in the resolution (the last call's), and
+ * returns it (NULL when the request could not even be built: the reason goes to the resolution). */
+const aop_result_t *rsv_call(rsv_t *r, const aop_function_desc_t *fn, const void *req);
+/* Whether a result passed SPEC.md section 7 (S, F or a verified, echoed U). */
+bool rsv_decided(const aop_result_t *res);
+bool rsv_code_is(const aop_result_t *res, const char *code);
+/* Tells the progress callback about the last step (or NULL) and what comes next. */
+void rsv_progress(rsv_t *r, aop_phase_t next);
+/* Notes the last call in the entry (attempts, times, raw status, code, trusted ids). */
+void rsv_note_call(rsv_t *r, const aop_result_t *res);
+/* Writes the entry in state s with a renewed lease (compare-and-set). False when it failed:
+ * taken over (res->taken_over) or a storage error (reason); the loop must stop. */
+bool rsv_save(rsv_t *r, aop_entry_state_t s);
+/* Ends the resolution with outcome o (the entry's state follows it; the lease is released). */
+rsv_act_t rsv_finish(rsv_t *r, aop_outcome_t o, const aop_function_desc_t *decided_by, const char *fmt, ...)
+    AOP_PRINTF(4, 5);
+/* Stops on stop_flag: the entry stays open in its state, the lease is released. */
+rsv_act_t rsv_interrupt(rsv_t *r);
+/* Gives the lease back without changing the state (best effort: the lease expires anyway). */
+void rsv_release(rsv_t *r);
+/* Copies s into a fixed buffer (cut to fit), NUL-terminated. */
+void rsv_copy(char *dst, size_t cap, aop_str_t s);
+/* Fills the query/cancel ids: merchantTransId always, acquirementId only when trusted. */
+void rsv_ids(const rsv_t *r, aop_str_t *merchant_id, aop_str_t *acq, aop_str_t *mtid);
+
+/* ---- resolver_pay.c / resolver_refund.c: the loops, also run by recovery ---- */
+
+/* Runs a payment's loop from act until it is done. */
+void rsv_pay_run(rsv_t *r, rsv_act_t act);
+/* The one late query of a watched FAILED/CANCELLED payment (recovery). */
+void rsv_watch_query(rsv_t *r);
+/* Runs a refund's re-send loop (the first send included when first is true). */
+void rsv_refund_run(rsv_t *r, bool first);
+
+#endif

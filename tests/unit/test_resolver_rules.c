@@ -1,0 +1,421 @@
+/* The resolver's rules beyond the table's rows: the cancel margin, the ids rule, resuming an open
+ * entry, a reused merchantTransId, the journal (commit first, never the identityCode, taken over,
+ * interrupted), refunds (never a cancel), and recovery after a crash (a dead owner's entry, and
+ * the AOP_TEST_CRASH_AT hook when the library has it). */
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "resolver_support.h"
+
+#define CODE_IN_PROCESS "281000000000001013"
+#define CODE_PAYING "281000000000003001"
+#define CODE_ECHO_MISMATCH "281000000000009007"
+#define CODE_DROPPED_UNRECORDED "281000000000009009"
+
+typedef struct {
+    aop_sandbox_t *s;
+    aop_client_t *c;
+    aop_journal_t *j;
+    mem_store_t *m;
+} fx_t;
+
+static fx_t fx(aop_event_fn on_event, void *ctx) {
+    fx_t f;
+    f.s = rs_sandbox(false, 0);
+    f.c = rs_client(aop_sandbox_port(f.s), on_event, ctx);
+    f.j = mem_journal(&f.m);
+    return f;
+}
+
+static void fx_free(fx_t *f) {
+    aop_journal_close(f->j);
+    aop_client_free(f->c);
+    aop_sandbox_stop(f->s);
+}
+
+static const aop_step_t *first_step(const aop_resolution_t *r, const aop_function_desc_t *fn) {
+    for (unsigned i = 0; i < r->n_steps; i++)
+        if (r->steps[i].function == fn) return &r->steps[i];
+    return NULL;
+}
+
+/* ---- timing ---- */
+
+static void expect_cancel_after_margin(bool abort) {
+    fx_t f = fx(NULL, NULL);
+    static volatile int abort_flag;
+    abort_flag = abort;
+    aop_resolve_options_t o = rs_fast();
+    o.policy.query_budget_s = 0.05; /* spent long before the margin allows a cancel */
+    o.policy.cancel_margin_s = 0.4;
+    o.abort_flag = &abort_flag;
+    aop_resolution_t *r = rs_pay(f.c, f.j, rs_mtid("margin"), "1000", CODE_PAYING, &o);
+    cr_assert_str_eq(aop_outcome_name(r->outcome), "CANCELLED", "%s", r->reason);
+    const aop_step_t *pay = first_step(r, &aop_fn_offline_pay), *cancel = first_step(r, &aop_fn_pay_cancel);
+    cr_assert(pay && cancel);
+    cr_expect_geq(cancel->at_ms, pay->at_ms + DEADLINE_MS + 400, "cancel %lld ms after the pay",
+                  (long long)(cancel->at_ms - pay->at_ms));
+    aop_resolution_free(r);
+    fx_free(&f);
+}
+
+Test(resolver_rules, never_cancels_before_the_margin) { expect_cancel_after_margin(false); }
+Test(resolver_rules, abort_waits_for_the_margin_too) { expect_cancel_after_margin(true); }
+
+/* ---- ids ---- */
+
+typedef struct {
+    unsigned queries, queries_with_acq, pays, calls;
+} seen_t;
+
+static void see(const aop_event_t *ev, void *ctx) {
+    seen_t *s = ctx;
+    s->calls++;
+    if (!strcmp(ev->function, aop_fn_offline_pay.name)) s->pays++;
+    if (strcmp(ev->function, aop_fn_offline_pay_query.name) && strcmp(ev->function, aop_fn_pay_cancel.name)) return;
+    s->queries++;
+    if (strstr(ev->masked_request, "\"acquirementId\"")) s->queries_with_acq++;
+}
+
+Test(resolver_rules, untrusted_acquirement_id_is_never_sent) {
+    seen_t seen = {0};
+    fx_t f = fx(see, &seen);
+    aop_resolve_options_t o = rs_fast();
+    /* the pay's SUCCESS echoes another merchantTransId: its acquirementId may be another payment's */
+    aop_resolution_t *r = rs_pay(f.c, f.j, rs_mtid("echo"), "1000", CODE_ECHO_MISMATCH, &o);
+    cr_expect_str_eq(aop_outcome_name(r->outcome), "PAID");
+    cr_expect_gt(seen.queries, 0);
+    cr_expect_eq(seen.queries_with_acq, 0, "%u of %u queries named an untrusted acquirementId", seen.queries_with_acq,
+                 seen.queries);
+    aop_resolution_free(r);
+    /* the control: a decided PAYMENT_IN_PROCESS with the echo makes it trusted */
+    seen = (seen_t){0};
+    r = rs_pay(f.c, f.j, rs_mtid("trust"), "1000", CODE_PAYING, &o);
+    cr_expect_gt(seen.queries_with_acq, 0, "a trusted acquirementId is used");
+    cr_expect_neq(r->acquirement_id[0], '\0');
+    aop_resolution_free(r);
+    fx_free(&f);
+}
+
+/* ---- the journal ---- */
+
+Test(resolver_rules, identity_code_is_never_journaled) {
+    fx_t f = fx(NULL, NULL);
+    aop_resolve_options_t o = rs_fast();
+    aop_resolution_t *r = rs_pay(f.c, f.j, rs_mtid("code"), "1000", DEMO_CODE, &o);
+    cr_expect_str_eq(aop_outcome_name(r->outcome), "PAID");
+    cr_assert_eq(f.m->n, 1);
+    const aop_journal_entry_t *e = &f.m->e[0];
+    cr_expect_null(strstr(e->request, DEMO_CODE), "%s", e->request);
+    cr_expect_null(strstr(e->request, "identityCode"), "%s", e->request);
+    cr_expect_not_null(strstr(e->request, "\"merchantTransId\""), "%s", e->request);
+    cr_expect_eq(e->state, AOP_STATE_PAID);
+    cr_expect_str_eq(e->merchant_id, MERCHANT_ID, "filled from the client's default");
+    cr_expect_leq(e->lease_expires_ms, aop_now_ms(), "the lease is released at the end");
+    aop_resolution_free(r);
+    fx_free(&f);
+}
+
+Test(resolver_rules, invalid_request_journals_and_sends_nothing) {
+    seen_t seen = {0};
+    fx_t f = fx(see, &seen);
+    aop_offline_pay_request_t rq = rs_pay_req(rs_mtid("bad"), "01", DEMO_CODE); /* leading zero */
+    aop_resolution_t *r = (aop_resolution_t *)1;
+    aop_error_t err;
+    cr_expect_eq(aop_pay_resolve(f.c, f.j, &rq, NULL, &r, &err), AOP_E_BAD_AMOUNT);
+    cr_expect_null(r);
+    cr_expect_eq(f.m->n, 0);
+    cr_expect_eq(seen.calls, 0);
+    fx_free(&f);
+}
+
+Test(resolver_rules, journal_failure_sends_nothing) {
+    seen_t seen = {0};
+    fx_t f = fx(see, &seen);
+    f.m->fail_insert = true;
+    aop_offline_pay_request_t rq = rs_pay_req(rs_mtid("full"), "1000", DEMO_CODE);
+    aop_resolution_t *r = (aop_resolution_t *)1;
+    aop_error_t err;
+    cr_expect_eq(aop_pay_resolve(f.c, f.j, &rq, NULL, &r, &err), AOP_E_JOURNAL);
+    cr_expect_null(r);
+    cr_expect_eq(seen.calls, 0, "nothing may leave before the commit");
+    fx_free(&f);
+}
+
+Test(resolver_rules, reused_id_with_another_amount_leaves_the_entry_alone) {
+    fx_t f = fx(NULL, NULL);
+    aop_resolve_options_t o = rs_fast();
+    const char *mtid = rs_mtid("reuse");
+    aop_resolution_t *r = rs_pay(f.c, f.j, mtid, "1000", DEMO_CODE, &o);
+    cr_assert_str_eq(aop_outcome_name(r->outcome), "PAID");
+    aop_resolution_free(r);
+    aop_journal_entry_t before = f.m->e[0];
+    r = rs_pay(f.c, f.j, mtid, "2000", DEMO_CODE, &o);
+    cr_expect_str_eq(aop_outcome_name(r->outcome), "FAILED", "%s", r->reason);
+    cr_expect_eq(r->n_steps, 1, "sent as asked, once");
+    cr_expect_str_eq(r->steps[0].result_code, AOP_RC_REPEAT_REQ_INCONSISTENT);
+    cr_expect_eq(f.m->n, 1);
+    cr_expect_eq(memcmp(&before, &f.m->e[0], sizeof before), 0, "the existing entry changed");
+    aop_resolution_free(r);
+    fx_free(&f);
+}
+
+Test(resolver_rules, single_call_leaves_unknown_open_then_resume_finishes) {
+    fx_t f = fx(NULL, NULL);
+    aop_resolve_options_t o = rs_fast();
+    o.single_call = true;
+    const char *mtid = rs_mtid("resume");
+    aop_resolution_t *r = rs_pay(f.c, f.j, mtid, "1000", CODE_IN_PROCESS, &o);
+    cr_expect_str_eq(aop_outcome_name(r->outcome), "UNRESOLVED");
+    cr_expect_eq(r->n_steps, 1);
+    cr_assert_eq(f.m->n, 1);
+    cr_expect(!aop_entry_state_final(f.m->e[0].state), "the entry stays open");
+    int64_t id = r->entry_id;
+    aop_resolution_free(r);
+    o = rs_fast();
+    r = rs_pay(f.c, f.j, mtid, "1000", CODE_IN_PROCESS, &o);
+    cr_expect_str_eq(aop_outcome_name(r->outcome), "PAID", "%s", r->reason);
+    cr_expect_eq(r->entry_id, id, "the same entry is carried on");
+    cr_expect_eq(f.m->n, 1);
+    cr_expect_eq(f.m->e[0].state, AOP_STATE_PAID);
+    aop_resolution_free(r);
+    fx_free(&f);
+}
+
+/* Another process takes the entry over while we wait: the compare-and-set fails. */
+static void steal(const aop_step_t *step, aop_phase_t next, void *ctx) {
+    (void)next;
+    mem_store_t *m = ctx;
+    if (step && m->n) m->e[0].epoch += 10;
+}
+
+Test(resolver_rules, taken_over_reports_nothing_of_the_step) {
+    fx_t f = fx(NULL, NULL);
+    aop_resolve_options_t o = rs_fast();
+    o.on_progress = steal;
+    o.progress_ctx = f.m;
+    aop_resolution_t *r = rs_pay(f.c, f.j, rs_mtid("steal"), "1000", CODE_IN_PROCESS, &o);
+    cr_expect(r->taken_over);
+    cr_expect_str_eq(aop_outcome_name(r->outcome), "UNRESOLVED");
+    cr_expect_null(r->result);
+    cr_expect_null(r->decided_by);
+    aop_resolution_free(r);
+    fx_free(&f);
+}
+
+static volatile int stop_flag;
+static void stop_after_first(const aop_step_t *step, aop_phase_t next, void *ctx) {
+    (void)next, (void)ctx;
+    if (step) stop_flag = 1;
+}
+
+Test(resolver_rules, stop_leaves_the_entry_open_and_released) {
+    fx_t f = fx(NULL, NULL);
+    aop_resolve_options_t o = rs_fast();
+    stop_flag = 0;
+    o.stop_flag = &stop_flag;
+    o.on_progress = stop_after_first;
+    aop_resolution_t *r = rs_pay(f.c, f.j, rs_mtid("stop"), "1000", CODE_PAYING, &o);
+    cr_expect(r->interrupted);
+    cr_expect_str_eq(aop_outcome_name(r->outcome), "UNRESOLVED");
+    cr_expect_eq(r->n_steps, 1, "no call after the stop");
+    cr_expect(!aop_entry_state_final(f.m->e[0].state));
+    cr_expect_leq(f.m->e[0].lease_expires_ms, aop_now_ms(), "released");
+    aop_resolution_free(r);
+    fx_free(&f);
+}
+
+Test(resolver_rules, nothing_sent_is_failed_without_cancel) {
+    aop_client_t *c = rs_client(1, NULL, NULL); /* nobody listens on port 1 */
+    aop_journal_t *j = mem_journal(NULL);
+    aop_resolve_options_t o = rs_fast();
+    aop_resolution_t *r = rs_pay(c, j, rs_mtid("refused"), "1000", DEMO_CODE, &o);
+    cr_expect_str_eq(aop_outcome_name(r->outcome), "FAILED", "%s", r->reason);
+    cr_expect_not_null(strstr(r->reason, "not sent"), "%s", r->reason);
+    cr_expect_gt(r->n_steps, 1, "re-sent until the pay deadline");
+    for (unsigned i = 0; i < r->n_steps; i++) cr_expect_eq(r->steps[i].function, &aop_fn_offline_pay);
+    aop_resolution_free(r);
+    aop_journal_close(j);
+    aop_client_free(c);
+}
+
+/* ---- refunds ---- */
+
+static aop_resolution_t *refund(fx_t *f, const char *acq, const char *mrid, const char *amount, aop_status_t want) {
+    aop_refund_request_t rq;
+    memset(&rq, 0, sizeof rq);
+    rq.body.acquirement_id = aop_str(acq);
+    rq.body.merchant_refund_id = aop_str(mrid);
+    rq.body.refund_amount.currency = aop_str("USD");
+    rq.body.refund_amount.value = aop_str(amount);
+    aop_resolve_options_t o = rs_fast();
+    aop_resolution_t *r = NULL;
+    aop_error_t err;
+    aop_status_t st = aop_refund_resolve(f->c, f->j, &rq, &o, &r, &err);
+    cr_assert_eq(st, want, "aop_refund_resolve: %s: %s", aop_status_name(st), err.msg);
+    return r;
+}
+
+Test(resolver_rules, refunds_resolve_and_never_cancel) {
+    seen_t seen = {0};
+    fx_t f = fx(see, &seen);
+    aop_resolve_options_t o = rs_fast();
+    aop_resolution_t *p = rs_pay(f.c, f.j, rs_mtid("refd"), "1000", DEMO_CODE, &o);
+    cr_assert_str_eq(aop_outcome_name(p->outcome), "PAID");
+    char acq[AOP_JOURNAL_ID_SIZE];
+    snprintf(acq, sizeof acq, "%s", p->acquirement_id);
+    cr_assert_neq(acq[0], '\0');
+    aop_resolution_free(p);
+    seen = (seen_t){0};
+    aop_resolution_t *r = refund(&f, acq, rs_mtid("rf"), "400", AOP_OK);
+    cr_expect_str_eq(aop_outcome_name(r->outcome), "REFUNDED", "%s", r->reason);
+    cr_expect_eq(seen.queries, 0, "no payQuery or payCancel for a refund");
+    cr_expect_eq(f.m->e[f.m->n - 1].state, AOP_STATE_REFUNDED);
+    aop_resolution_free(r);
+    r = refund(&f, acq, rs_mtid("rf2"), "900", AOP_OK); /* 400 + 900 > 1000 */
+    cr_expect_str_eq(aop_outcome_name(r->outcome), "FAILED", "decided on the first send: %s", r->reason);
+    cr_expect_eq(r->n_steps, 1);
+    aop_resolution_free(r);
+    fx_free(&f);
+}
+
+Test(resolver_rules, refund_refused_while_the_payment_is_open) {
+    fx_t f = fx(NULL, NULL);
+    aop_resolve_options_t o = rs_fast();
+    o.single_call = true;
+    aop_resolution_t *p = rs_pay(f.c, f.j, rs_mtid("open"), "1000", CODE_PAYING, &o);
+    cr_assert_str_eq(aop_outcome_name(p->outcome), "UNRESOLVED");
+    cr_assert_neq(p->acquirement_id[0], '\0');
+    unsigned n = f.m->n;
+    aop_resolution_t *r = refund(&f, p->acquirement_id, rs_mtid("rf"), "100", AOP_E_ENTRY_OPEN);
+    cr_expect_null(r);
+    cr_expect_eq(f.m->n, n, "nothing journaled");
+    aop_resolution_free(p);
+    fx_free(&f);
+}
+
+/* ---- recovery ---- */
+
+static unsigned recovered;
+static void count(const aop_journal_entry_t *e, const aop_resolution_t *r, void *ctx) {
+    (void)e, (void)ctx;
+    if (r) recovered++;
+}
+
+static unsigned recover(fx_t *f) {
+    aop_resolve_options_t o = rs_fast();
+    unsigned left = 99;
+    aop_error_t err;
+    recovered = 0;
+    cr_assert_eq(aop_recover(f->c, f->j, &o, count, NULL, &left, &err), AOP_OK, "%s", err.msg);
+    return left;
+}
+
+Test(resolver_rules, recover_finishes_a_dead_owners_entry) {
+    fx_t f = fx(NULL, NULL);
+    aop_resolve_options_t o = rs_fast();
+    o.single_call = true;
+    aop_resolution_t *r = rs_pay(f.c, f.j, rs_mtid("dead"), "1000", CODE_IN_PROCESS, &o);
+    cr_assert(!aop_entry_state_final(f.m->e[0].state));
+    aop_resolution_free(r);
+    /* as if the process holding it had been killed: a live-looking lease of a dead pid */
+    char host[64] = "localhost";
+    gethostname(host, sizeof host - 1);
+    snprintf(f.m->e[0].lease_owner, sizeof f.m->e[0].lease_owner, "%s/%d/1", host, 0x3ffffff);
+    f.m->e[0].lease_expires_ms = aop_now_ms() + 3600000;
+    /* and one entry of another gateway, which is only listed */
+    f.m->e[1] = f.m->e[0];
+    f.m->e[1].id = 77;
+    snprintf(f.m->e[1].gateway, sizeof f.m->e[1].gateway, "another/gateway");
+    f.m->n = 2;
+    cr_expect_eq(recover(&f), 0);
+    cr_expect_eq(recovered, 1);
+    cr_expect_eq(f.m->e[0].state, AOP_STATE_PAID, "%s", aop_entry_state_name(f.m->e[0].state));
+    cr_expect_eq(f.m->e[1].state, AOP_STATE_UNRESOLVED, "another gateway's entry is untouched");
+    fx_free(&f);
+}
+
+Test(resolver_rules, recover_skips_a_live_lease) {
+    fx_t f = fx(NULL, NULL);
+    aop_resolve_options_t o = rs_fast();
+    o.single_call = true;
+    aop_resolution_t *r = rs_pay(f.c, f.j, rs_mtid("live"), "1000", CODE_IN_PROCESS, &o);
+    aop_resolution_free(r);
+    snprintf(f.m->e[0].lease_owner, sizeof f.m->e[0].lease_owner, "elsewhere.example/1/1");
+    f.m->e[0].lease_expires_ms = aop_now_ms() + 3600000;
+    cr_expect_eq(recover(&f), 1, "still open");
+    cr_expect_eq(recovered, 0);
+    cr_expect_eq(f.m->e[0].state, AOP_STATE_UNRESOLVED);
+    fx_free(&f);
+}
+
+Test(resolver_rules, watch_query_finds_a_late_payment) {
+    fx_t f = fx(NULL, NULL);
+    aop_resolve_options_t o = rs_fast();
+    /* a payment the gateway never acknowledged ends CANCELLED with a watch */
+    aop_resolution_t *r = rs_pay(f.c, f.j, rs_mtid("watch"), "1000", CODE_DROPPED_UNRECORDED, &o);
+    cr_assert_str_eq(aop_outcome_name(r->outcome), "CANCELLED", "%s", r->reason);
+    cr_expect(r->watch);
+    aop_resolution_free(r);
+    usleep(250000); /* the watch window (0.2 s) */
+    cr_expect_eq(recover(&f), 0);
+    cr_expect_eq(recovered, 1, "the due watch query ran");
+    cr_expect(!f.m->e[0].watch, "the closed id agrees: no more watch");
+    cr_expect_eq(f.m->e[0].state, AOP_STATE_CANCELLED);
+    /* the same entry made to look FAILED while the gateway has it paid: late PAID */
+    const char *mtid = rs_mtid("late");
+    r = rs_pay(f.c, f.j, mtid, "1000", DEMO_CODE, &o);
+    aop_resolution_free(r);
+    aop_journal_entry_t *e = &f.m->e[1];
+    e->state = AOP_STATE_FAILED;
+    e->watch = true;
+    e->acknowledged = false;
+    e->acquirement_id[0] = '\0';
+    e->watch_due_ms = aop_now_ms() - 1;
+    cr_expect_eq(recover(&f), 0);
+    cr_expect_eq(e->state, AOP_STATE_PAID);
+    cr_expect(!e->watch);
+    cr_expect_not_null(strstr(e->note, "late PAID"), "%s", e->note);
+    fx_free(&f);
+}
+
+/* ---- the crash switch (AOP_TEST_HOOKS) ---- */
+
+static void crash_then_recover(const char *point, const char *code, aop_entry_state_t left_in,
+                               aop_entry_state_t final_state) {
+#ifndef AOP_TEST_HOOKS
+    (void)point, (void)code, (void)left_in, (void)final_state;
+    cr_skip_test("the library is built without AOP_TEST_HOOKS");
+#else
+    fx_t f = fx(NULL, NULL);
+    const char *mtid = rs_mtid("crash");
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        setenv("AOP_TEST_CRASH_AT", point, 1);
+        aop_client_t *c = rs_client(aop_sandbox_port(f.s), NULL, NULL);
+        aop_resolve_options_t o = rs_fast();
+        aop_offline_pay_request_t rq = rs_pay_req(mtid, "1000", code);
+        aop_resolution_t *r = NULL;
+        aop_error_t err;
+        if (aop_pay_resolve(c, f.j, &rq, &o, &r, &err) == AOP_OK) aop_resolution_free(r);
+        _exit(0); /* not reached when the switch works */
+    }
+    int status = 0;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "the child was not killed at %s", point);
+    cr_assert_eq(f.m->n, 1);
+    cr_expect_eq(f.m->e[0].state, left_in, "left in %s", aop_entry_state_name(f.m->e[0].state));
+    cr_expect_gt(f.m->e[0].lease_expires_ms, aop_now_ms(), "a killed process releases nothing");
+    cr_expect_eq(recover(&f), 0, "recovery starts at once: the owner is dead");
+    cr_expect_eq(f.m->e[0].state, final_state, "%s", aop_entry_state_name(f.m->e[0].state));
+    fx_free(&f);
+#endif
+}
+
+Test(resolver_crash, at_journaled) { crash_then_recover("journaled", DEMO_CODE, AOP_STATE_NEW, AOP_STATE_CANCELLED); }
+Test(resolver_crash, at_polling) { crash_then_recover("polling", CODE_PAYING, AOP_STATE_POLLING, AOP_STATE_CANCELLED); }
+Test(resolver_crash, at_cancelling) {
+    crash_then_recover("cancelling", CODE_PAYING, AOP_STATE_CANCELLING, AOP_STATE_CANCELLED);
+}
