@@ -55,13 +55,14 @@ AOP_API aop_entry_state_t aop_entry_state_from_name(const char *name);
 /** Sizes of the text members of an entry (each holds a NUL-terminated string). */
 #define AOP_JOURNAL_ID_SIZE 65         /**< ids: 64 characters (the schema's maximum) */
 #define AOP_JOURNAL_FUNCTION_SIZE 129  /**< a function name */
-#define AOP_JOURNAL_GATEWAY_SIZE 112   /**< gateway identity: key fingerprint '/' clientId */
+#define AOP_JOURNAL_GATEWAY_SIZE 137   /**< gateway identity: key fingerprint (71: "SHA256:" and 64 hex
+                                            digits, aop/sign.h) '/' clientId (64) */
 #define AOP_JOURNAL_AMOUNT_SIZE 17     /**< minor units, 16 digits */
 #define AOP_JOURNAL_CURRENCY_SIZE 4    /**< ISO 4217 */
 #define AOP_JOURNAL_STATUS_SIZE 65     /**< raw status text as last seen */
 #define AOP_JOURNAL_OWNER_SIZE 160     /**< lease owner: host, pid and process start time */
 #define AOP_JOURNAL_NOTE_SIZE 256      /**< a note (closing by hand: who, when, why) */
-#define AOP_JOURNAL_REQUEST_MAX 32768  /**< the request JSON, identityCode removed */
+#define AOP_JOURNAL_REQUEST_MAX 32768  /**< the request JSON, identityCode removed, and its NUL */
 
 /** One entry. Plain data: copy it freely. */
 typedef struct {
@@ -91,7 +92,7 @@ typedef struct {
     int64_t lease_expires_ms;
     int64_t epoch;                              /**< bumped by every change */
     char note[AOP_JOURNAL_NOTE_SIZE];           /**< why it is open, or who closed it by hand */
-    size_t request_len;
+    size_t request_len;                         /**< below AOP_JOURNAL_REQUEST_MAX (request is NUL-terminated) */
     char request[AOP_JOURNAL_REQUEST_MAX];      /**< the request object's JSON, identityCode removed */
 } aop_journal_entry_t;
 
@@ -103,7 +104,9 @@ typedef bool (*aop_journal_each_fn)(const aop_journal_entry_t *e, void *ctx);
  * live lease of someone else, AOP_E_MISSING for no such entry. */
 typedef struct {
     /** Inserts e (state NEW, epoch 1, leased to e->lease_owner until e->lease_expires_ms),
-     * durably (fsync) before returning: the request may leave only after this. Sets e->id. */
+     * durably (fsync) before returning: the request may leave only after this. Sets e->id.
+     * AOP_E_TAKEN_OVER when (kind, gateway, merchant_id, key) has an entry already (another
+     * process inserted it first; the existing entry is left as it is). */
     aop_status_t (*insert)(void *store, aop_journal_entry_t *e, aop_error_t *err);
     /** The entry of (kind, gateway, merchant_id, key), or AOP_E_MISSING. */
     aop_status_t (*find)(void *store, aop_entry_kind_t kind, const char *gateway, const char *merchant_id,
@@ -116,7 +119,9 @@ typedef struct {
                           aop_journal_entry_t *out, aop_error_t *err);
     /** Writes e (every member but id) when the stored (state, epoch) are (expect_state,
      * e->epoch) and the lease is e->lease_owner's; then bumps e->epoch. Otherwise
-     * AOP_E_TAKEN_OVER and nothing changes. A lease renewal is a transition to the same state. */
+     * AOP_E_TAKEN_OVER and nothing changes. A lease renewal is a transition to the same state;
+     * releasing it is a transition with lease_expires_ms 0 (the owner stays: only claim changes
+     * the owner, so the compare-and-set above compares and writes the same text). */
     aop_status_t (*transition)(void *store, aop_journal_entry_t *e, aop_entry_state_t expect_state,
                                aop_error_t *err);
     /** Every entry (open_only: the non-final ones), oldest first. */
