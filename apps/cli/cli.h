@@ -9,17 +9,8 @@
 #include "aop/journal.h"
 #include "aop/resolver.h"
 #include "aop/util.h"
+#include "aop_apps.h" /* exit statuses and the default clientId */
 
-enum {
-    EXIT_S = 0,
-    EXIT_F = 1,
-    EXIT_U = 2,
-    EXIT_USAGE = 64,  /* EX_USAGE: invalid usage or input, nothing sent */
-    EXIT_CONFIG = 78, /* EX_CONFIG: configuration or key error, nothing sent */
-    EXIT_INTERRUPTED = 130, /* SIGINT: the entry stays open for aop recover */
-};
-
-#define CLI_DEFAULT_CLIENT_ID "211020000000000000044"
 #define CLI_DEFAULT_MERCHANT_ID "218820000000000000023"
 #define CLI_DEFAULT_TITLE "aop payment"
 

@@ -13,7 +13,7 @@ static int read_code(char *buf, size_t cap, aop_str_t *out) {
     size_t n = fread(buf, 1, cap, stdin);
     if (n == cap) {
         fprintf(stderr, "aop pay: the identity code on standard input is longer than the limit\n");
-        return EXIT_USAGE;
+        return AOP_EXIT_USAGE;
     }
     while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r')) n--;
     *out = aop_strn(buf, n);
@@ -29,7 +29,7 @@ static int new_id(const char *prefix, char out[48]) {
     strftime(stamp, sizeof stamp, "%Y%m%d%H%M%S", &tm);
     if (aop_random_chars(rnd, 24, "0123456789abcdef") != AOP_OK) {
         fprintf(stderr, "aop: no random bytes for a new id\n");
-        return EXIT_CONFIG;
+        return AOP_EXIT_CONFIG;
     }
     snprintf(out, 48, "%s%s%s", prefix, stamp, rnd);
     return 0;
@@ -38,7 +38,7 @@ static int new_id(const char *prefix, char out[48]) {
 static int need(const char *cmd, const char *value, const char *option) {
     if (value) return 0;
     fprintf(stderr, "aop %s: %s is required (see aop %s --help)\n", cmd, option, cmd);
-    return EXIT_USAGE;
+    return AOP_EXIT_USAGE;
 }
 
 static aop_str_t opt(const char *s) { return s ? aop_str(s) : AOP_STR_NULL; }
@@ -81,7 +81,7 @@ int cmd_call(const char *cmd, const cli_opts_t *o) {
     } else if (!strcmp(cmd, "query") || !strcmp(cmd, "cancel")) {
         if (!o->merchant_trans_id && !o->acquirement_id) {
             fprintf(stderr, "aop %s: give --merchant-trans-id or --acquirement-id\n", cmd);
-            return EXIT_USAGE;
+            return AOP_EXIT_USAGE;
         }
         bool query = !strcmp(cmd, "query");
         fn = query ? &aop_fn_offline_pay_query : &aop_fn_pay_cancel;
@@ -116,7 +116,7 @@ int cmd_call(const char *cmd, const cli_opts_t *o) {
     const aop_field_desc_t *body = &fn->request->fields[AOP_ROOT_BODY]; /* head, then body */
     if (aop_validate(body->sub, (const char *)&rq + body->offset, "request.body", &err) != AOP_OK) {
         fprintf(stderr, "aop %s: invalid input: %s\n", cmd, err.msg);
-        return EXIT_USAGE;
+        return AOP_EXIT_USAGE;
     }
     if (ids.merchant_trans_id && !o->merchant_trans_id)
         fprintf(stderr, "aop %s: merchantTransId %s (reuse it with --merchant-trans-id to retry or query)\n",
@@ -141,7 +141,7 @@ int cmd_call(const char *cmd, const cli_opts_t *o) {
     if (st != AOP_OK) {
         fprintf(stderr, "aop %s: %s\n", cmd, err.msg);
         cli_env_close(env);
-        return st == AOP_E_KEY_FORMAT || st == AOP_E_CONFIG ? EXIT_CONFIG : EXIT_USAGE;
+        return st == AOP_E_KEY_FORMAT || st == AOP_E_CONFIG ? AOP_EXIT_CONFIG : AOP_EXIT_USAGE;
     }
     rc = cli_report(o, fn, res, &ids, cli_env_is_sandbox(env));
     aop_result_free(res);

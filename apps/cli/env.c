@@ -21,27 +21,27 @@ int cli_home(char *dir, size_t cap) {
     if (!home || !*home) {
         fprintf(stderr, "aop: HOME is not set: cannot find ~/.aop for the demo keys and sandbox state "
                         "(set HOME, or pass --gateway with your keys)\n");
-        return EXIT_CONFIG;
+        return AOP_EXIT_CONFIG;
     }
     if ((size_t)snprintf(dir, cap, "%s/.aop", home) >= cap) {
         fprintf(stderr, "aop: HOME is too long\n");
-        return EXIT_CONFIG;
+        return AOP_EXIT_CONFIG;
     }
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
         fprintf(stderr, "aop: cannot create %s: %s\n", dir, strerror(errno));
-        return EXIT_CONFIG;
+        return AOP_EXIT_CONFIG;
     }
     struct stat st;
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
         fprintf(stderr, "aop: %s is not a directory\n", dir);
-        return EXIT_CONFIG;
+        return AOP_EXIT_CONFIG;
     }
     /* It holds the demo private keys and the sandbox state: like ~/.ssh, only its owner may
      * read, write or enter it (an existing one may have been made by hand). */
     if (st.st_mode & 077) {
         fprintf(stderr, "aop: %s has mode %04o, which lets group or others access the demo keys in it; "
                         "fix it with: chmod 700 '%s'\n", dir, (unsigned)(st.st_mode & 07777), dir);
-        return EXIT_CONFIG;
+        return AOP_EXIT_CONFIG;
     }
     return 0;
 }
@@ -57,7 +57,7 @@ int cli_demo_keys(const char *dir) {
     if (fd < 0 || flock(fd, LOCK_EX) != 0) {
         fprintf(stderr, "aop: cannot lock %s: %s\n", lock, strerror(errno));
         if (fd >= 0) close(fd);
-        return EXIT_CONFIG;
+        return AOP_EXIT_CONFIG;
     }
     int rc = 0;
     static const char *const pairs[2] = {"merchant", "gateway"};
@@ -68,7 +68,7 @@ int cli_demo_keys(const char *dir) {
         aop_error_t err;
         if (aop_keygen_files(priv, pub, 2048, &err) != AOP_OK) {
             fprintf(stderr, "aop: cannot create demo keys in %s: %s\n", dir, err.msg);
-            rc = EXIT_CONFIG;
+            rc = AOP_EXIT_CONFIG;
         }
     }
     flock(fd, LOCK_UN);
@@ -80,23 +80,23 @@ int cli_env_open(const cli_opts_t *o, cli_env_t **out, aop_client_t **client) {
     *out = NULL;
     *client = NULL;
     cli_env_t *env = calloc(1, sizeof *env);
-    if (!env) return EXIT_CONFIG;
+    if (!env) return AOP_EXIT_CONFIG;
     aop_client_config_t cfg;
     aop_client_config_init(&cfg);
-    cfg.client_id = o->client_id ? o->client_id : CLI_DEFAULT_CLIENT_ID;
+    cfg.client_id = o->client_id ? o->client_id : AOP_APPS_DEFAULT_CLIENT_ID;
     cfg.merchant_id = o->merchant_id ? o->merchant_id : CLI_DEFAULT_MERCHANT_ID;
     cfg.ca_file = o->ca_file;
     if (o->sign_type && !aop_sign_type_parse(o->sign_type, &cfg.sign_type)) {
         fprintf(stderr, "aop: --sign-type must be RSA2 or RSA, not '%s'\n", o->sign_type);
         free(env);
-        return EXIT_USAGE;
+        return AOP_EXIT_USAGE;
     }
     char dir[4096], url[64], mkey[4200], gkey[4200], gpub[4200], mpub[4200], state[4200];
     if (o->gateway) {
         if (!o->private_key || !o->alipay_public_key) {
             fprintf(stderr, "aop: with --gateway, give --private-key (yours) and --alipay-public-key (Alipay's)\n");
             free(env);
-            return EXIT_CONFIG;
+            return AOP_EXIT_CONFIG;
         }
         cfg.gateway_url = o->gateway;
         cfg.private_key_file = o->private_key;
@@ -126,7 +126,7 @@ int cli_env_open(const cli_opts_t *o, cli_env_t **out, aop_client_t **client) {
         if (aop_sandbox_start(&sc, &env->sandbox, &err) != AOP_OK) {
             fprintf(stderr, "aop: cannot start the local sandbox: %s\n", err.msg);
             free(env);
-            return EXIT_CONFIG;
+            return AOP_EXIT_CONFIG;
         }
         snprintf(url, sizeof url, "http://127.0.0.1:%u", (unsigned)aop_sandbox_port(env->sandbox));
         cfg.gateway_url = url;
@@ -139,7 +139,7 @@ int cli_env_open(const cli_opts_t *o, cli_env_t **out, aop_client_t **client) {
         bool named = !err.path[0] || strncmp(err.msg, err.path, strlen(err.path)) == 0;
         fprintf(stderr, "aop: %s%s%s\n", named ? "" : err.path, named ? "" : ": ", err.msg);
         cli_env_close(env);
-        return EXIT_CONFIG;
+        return AOP_EXIT_CONFIG;
     }
     *out = env;
     *client = env->client;

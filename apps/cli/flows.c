@@ -37,7 +37,7 @@ int cli_journal_open(const cli_opts_t *o, aop_journal_t **out) {
     aop_error_t err;
     if (aop_journal_open_sqlite(path, out, &err) != AOP_OK) {
         fprintf(stderr, "aop: journal %s: %s\n", path, err.msg);
-        return EXIT_CONFIG;
+        return AOP_EXIT_CONFIG;
     }
     return 0;
 }
@@ -105,17 +105,17 @@ static unsigned idle_open_entries(aop_journal_t *j) {
 }
 
 static int exit_for(const aop_resolution_t *r) {
-    if (r->interrupted) return EXIT_INTERRUPTED;
-    if (r->taken_over) return EXIT_U;
+    if (r->interrupted) return AOP_EXIT_INTERRUPTED;
+    if (r->taken_over) return AOP_EXIT_U;
     switch (r->outcome) {
     case AOP_OUTCOME_PAID:
-    case AOP_OUTCOME_REFUNDED: return EXIT_S;
+    case AOP_OUTCOME_REFUNDED: return AOP_EXIT_S;
     case AOP_OUTCOME_FAILED:
-    case AOP_OUTCOME_CANCELLED: return EXIT_F;
+    case AOP_OUTCOME_CANCELLED: return AOP_EXIT_F;
     case AOP_OUTCOME_UNRESOLVED:
     case AOP_OUTCOME_NEEDS_ATTENTION: break;
     }
-    return EXIT_U;
+    return AOP_EXIT_U;
 }
 
 static char status_letter(const aop_resolution_t *r) {
@@ -234,9 +234,9 @@ int cli_resolve(const cli_opts_t *o, cli_env_t *env, aop_client_t *client, const
     if (st != AOP_OK) {
         fprintf(stderr, "aop: nothing was sent: %s%s%s\n", err.path, err.path[0] ? ": " : "", err.msg);
         aop_journal_close(j);
-        return st == AOP_E_JOURNAL || st == AOP_E_CONFIG ? EXIT_CONFIG
-               : st == AOP_E_ENTRY_OPEN                   ? EXIT_U
-                                                          : EXIT_USAGE;
+        return st == AOP_E_JOURNAL || st == AOP_E_CONFIG ? AOP_EXIT_CONFIG
+               : st == AOP_E_ENTRY_OPEN                   ? AOP_EXIT_U
+                                                          : AOP_EXIT_USAGE;
     }
     report(o, r, cli_env_is_sandbox(env), idle_open_entries(j));
     rc = exit_for(r);
@@ -297,10 +297,10 @@ int cmd_recover(const cli_opts_t *o) {
     if (o->json) fputs(ctx.first ? "]\n" : "\n]\n", stdout);
     if (st != AOP_OK) {
         fprintf(stderr, "aop recover: %s\n", err.msg);
-        rc = st == AOP_E_JOURNAL ? EXIT_CONFIG : EXIT_U;
+        rc = st == AOP_E_JOURNAL ? AOP_EXIT_CONFIG : AOP_EXIT_U;
     } else {
         if (!o->json) printf("%u %s of this gateway still open\n", left, left == 1 ? "entry" : "entries");
-        rc = stop_requested ? EXIT_INTERRUPTED : left ? EXIT_U : EXIT_S;
+        rc = stop_requested ? AOP_EXIT_INTERRUPTED : left ? AOP_EXIT_U : AOP_EXIT_S;
     }
     aop_journal_close(j);
     cli_env_close(env);

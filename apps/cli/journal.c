@@ -68,10 +68,10 @@ int cmd_journal(const cli_opts_t *o) {
     aop_journal_close(j);
     if (st != AOP_OK) {
         fprintf(stderr, "aop journal: %s\n", err.msg);
-        return EXIT_CONFIG;
+        return AOP_EXIT_CONFIG;
     }
     if (!o->json && !ctx.n) printf("no %sentries\n", o->all ? "" : "open ");
-    return EXIT_S;
+    return AOP_EXIT_S;
 }
 
 int cmd_journal_close(const cli_opts_t *o) {
@@ -79,16 +79,16 @@ int cmd_journal_close(const cli_opts_t *o) {
     long long id = o->entry_id ? strtoll(o->entry_id, &end, 10) : 0;
     if (!o->entry_id || *end || id <= 0) {
         fprintf(stderr, "aop journal close: give the entry's id (see aop journal)\n");
-        return EXIT_USAGE;
+        return AOP_EXIT_USAGE;
     }
     aop_entry_state_t as = o->as ? aop_entry_state_from_name(o->as) : (aop_entry_state_t)0;
     if (!aop_entry_state_final(as)) {
         fprintf(stderr, "aop journal close: --as must be PAID, FAILED, CANCELLED or REFUNDED\n");
-        return EXIT_USAGE;
+        return AOP_EXIT_USAGE;
     }
     if (!o->note || !*o->note) {
         fprintf(stderr, "aop journal close: --note TEXT says why (it is kept with the entry)\n");
-        return EXIT_USAGE;
+        return AOP_EXIT_USAGE;
     }
     aop_journal_t *j = NULL;
     int rc = cli_journal_open(o, &j);
@@ -103,8 +103,8 @@ int cmd_journal_close(const cli_opts_t *o) {
     aop_journal_close(j);
     if (st != AOP_OK) {
         fprintf(stderr, "aop journal close: %s\n", err.msg);
-        return st == AOP_E_JOURNAL ? EXIT_CONFIG : EXIT_USAGE;
+        return st == AOP_E_JOURNAL ? AOP_EXIT_CONFIG : AOP_EXIT_USAGE;
     }
     printf("entry %lld closed as %s\n", id, aop_entry_state_name(as));
-    return EXIT_S;
+    return AOP_EXIT_S;
 }

@@ -11,7 +11,7 @@ int cmd_keygen(const cli_opts_t *o) {
         (o->public_key && !*o->public_key)) {
         fprintf(stderr, "aop keygen: an empty path was given (--out, --private-key or --public-key); "
                         "name a directory or files\n");
-        return EXIT_USAGE;
+        return AOP_EXIT_USAGE;
     }
     if (o->out_dir) {
         snprintf(priv, sizeof priv, "%s/private.pem", o->out_dir);
@@ -21,16 +21,16 @@ int cmd_keygen(const cli_opts_t *o) {
         snprintf(pub, sizeof pub, "%s", o->public_key);
     } else {
         fprintf(stderr, "aop keygen: give --out DIR, or --private-key FILE and --public-key FILE\n");
-        return EXIT_USAGE;
+        return AOP_EXIT_USAGE;
     }
     if (!o->force && (access(priv, F_OK) == 0 || access(pub, F_OK) == 0)) {
         fprintf(stderr, "aop keygen: %s or %s exists; refusing to replace a key (use --force)\n", priv, pub);
-        return EXIT_CONFIG;
+        return AOP_EXIT_CONFIG;
     }
     aop_error_t err;
     if (aop_keygen_files(priv, pub, 2048, &err) != AOP_OK) {
         fprintf(stderr, "aop keygen: %s\n", err.msg);
-        return EXIT_CONFIG;
+        return AOP_EXIT_CONFIG;
     }
     aop_private_key_t *k;
     char fp[AOP_FINGERPRINT_MAX] = "";
@@ -39,21 +39,21 @@ int cmd_keygen(const cli_opts_t *o) {
         aop_private_key_free(k);
     }
     printf("private key: %s (mode 0600)\npublic key:  %s\nfingerprint: %s\n", priv, pub, fp);
-    return EXIT_S;
+    return AOP_EXIT_S;
 }
 
 int cmd_keycheck(const cli_opts_t *o) {
     if (!o->private_key) {
         fprintf(stderr, "aop keycheck: --private-key is required\n");
-        return EXIT_USAGE;
+        return AOP_EXIT_USAGE;
     }
     aop_error_t err;
     aop_private_key_t *k = NULL;
     aop_public_key_t *mine = NULL, *alipay = NULL;
-    int rc = EXIT_CONFIG;
+    int rc = AOP_EXIT_CONFIG;
     if (aop_private_key_load_file(o->private_key, NULL, &k, &err) != AOP_OK) {
         fprintf(stderr, "aop keycheck: %s\n", err.msg);
-        return EXIT_CONFIG;
+        return AOP_EXIT_CONFIG;
     }
     char fp[AOP_FINGERPRINT_MAX], sig[AOP_SIG_B64_MAX];
     size_t sig_len;
@@ -80,7 +80,7 @@ int cmd_keycheck(const cli_opts_t *o) {
             goto done;
         }
     }
-    rc = EXIT_S;
+    rc = AOP_EXIT_S;
 done:
     aop_public_key_free(alipay);
     aop_public_key_free(mine);

@@ -7,7 +7,7 @@
 int main(int argc, char **argv) {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         cli_usage(argc < 2 ? stderr : stdout, NULL);
-        return argc < 2 ? EXIT_USAGE : EXIT_S;
+        return argc < 2 ? AOP_EXIT_USAGE : AOP_EXIT_S;
     }
     const char *cmd = argv[1];
     if (!strcmp(cmd, "sandbox")) return aop_sandbox_main(argc - 1, argv + 1);
@@ -21,7 +21,7 @@ int main(int argc, char **argv) {
     if (rc) return rc;
     if (o.help) {
         cli_usage(stdout, cmd);
-        return EXIT_S;
+        return AOP_EXIT_S;
     }
     if (!strcmp(cmd, "keygen")) return cmd_keygen(&o);
     if (!strcmp(cmd, "keycheck")) return cmd_keycheck(&o);

@@ -126,7 +126,7 @@ void cli_usage(FILE *out, const char *cmd) {
                   "                           local sandbox is used, with demo keys and state in ~/.aop/\n"
                   "  --private-key FILE       merchant private key, PEM PKCS#1 or PKCS#8\n"
                   "  --alipay-public-key FILE Alipay's public key, PEM or bare base64 SPKI\n"
-                  "  --client-id ID           default " CLI_DEFAULT_CLIENT_ID "\n"
+                  "  --client-id ID           default " AOP_APPS_DEFAULT_CLIENT_ID "\n"
                   "  --merchant-id ID         default " CLI_DEFAULT_MERCHANT_ID "\n"
                   "  --sign-type RSA2|RSA     SHA256withRSA (default) or SHA1withRSA\n"
                   "  --ca-file FILE           CA bundle for TLS verification\n"
@@ -168,7 +168,7 @@ int cli_parse(const char *cmd, int argc, char **argv, cli_opts_t *o) {
         if (!strcmp(commands[i].cmd, cmd)) allowed = commands[i].opts;
     if (!allowed) {
         fprintf(stderr, "aop: unknown command '%s' (see aop --help)\n", cmd);
-        return EXIT_USAGE;
+        return AOP_EXIT_USAGE;
     }
     memset(o, 0, sizeof *o);
     optind = 1;
@@ -179,7 +179,7 @@ int cli_parse(const char *cmd, int argc, char **argv, cli_opts_t *o) {
         if (c == -1) break;
         if (c == '?' || c == ':') {
             fprintf(stderr, "aop %s: unknown option or missing value: %s\n", cmd, argv[optind - 1]);
-            return EXIT_USAGE;
+            return AOP_EXIT_USAGE;
         }
         if (c == O_HELP) {
             o->help = true;
@@ -187,7 +187,7 @@ int cli_parse(const char *cmd, int argc, char **argv, cli_opts_t *o) {
         }
         if (!in(allowed, c) && !(is_call(cmd) && in(call_options, c))) {
             fprintf(stderr, "aop %s: option --%s does not apply to this command\n", cmd, all_options[idx].name);
-            return EXIT_USAGE;
+            return AOP_EXIT_USAGE;
         }
         switch (c) {
         case O_GATEWAY: o->gateway = optarg; break;
@@ -233,7 +233,7 @@ int cli_parse(const char *cmd, int argc, char **argv, cli_opts_t *o) {
             if (!parse_seconds(optarg, to)) {
                 fprintf(stderr, "aop %s: --%s must be a number of seconds > 0, not '%s'\n", cmd,
                         all_options[idx].name, optarg);
-                return EXIT_USAGE;
+                return AOP_EXIT_USAGE;
             }
             break;
         }
@@ -243,7 +243,7 @@ int cli_parse(const char *cmd, int argc, char **argv, cli_opts_t *o) {
     if (!strcmp(cmd, "journal close") && optind < argc) o->entry_id = argv[optind++]; /* the entry's id */
     if (optind < argc) {
         fprintf(stderr, "aop %s: unexpected argument '%s'\n", cmd, argv[optind]);
-        return EXIT_USAGE;
+        return AOP_EXIT_USAGE;
     }
     return 0;
 }

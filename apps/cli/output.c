@@ -2,26 +2,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aop/json_quote.h"
 #include "aop/util.h"
 #include "cli.h"
 
-void cli_json_str(FILE *out, aop_str_t s) {
-    if (!s.ptr) {
-        fputs("null", out);
-        return;
-    }
-    fputc('"', out);
-    for (size_t i = 0; i < s.len; i++) {
-        unsigned char c = (unsigned char)s.ptr[i];
-        if (c == '"' || c == '\\')
-            fprintf(out, "\\%c", c);
-        else if (c < 0x20 || c == 0x7F) /* JSON requires the first; DEL is escaped for terminals */
-            fprintf(out, "\\u%04x", c);
-        else
-            fputc(c, out);
-    }
-    fputc('"', out);
-}
+/* The runtime's escaper, which also escapes DEL: a JSON report may be read on a terminal. */
+void cli_json_str(FILE *out, aop_str_t s) { aop_json_fquote(out, s.ptr, s.len); }
 
 static void json_field(FILE *out, const char *name, aop_str_t v) {
     fprintf(out, ",\"%s\":", name);
@@ -132,5 +118,5 @@ int cli_report(const cli_opts_t *o, const aop_function_desc_t *fn, const aop_res
             fputs("  next:             aop recover (the journal holds the entry; never pay again with a new id)\n", out);
     }
     fflush(out);
-    return status == 'S' ? EXIT_S : status == 'F' ? EXIT_F : EXIT_U;
+    return aop_exit_for_status(status);
 }

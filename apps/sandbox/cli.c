@@ -1,5 +1,6 @@
 /* The aop-sandbox command line (also `aop sandbox`). */
 #include <errno.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,83 +9,81 @@
 
 #include "sbx_internal.h"
 
-enum { EXIT_OK = 0, EXIT_USAGE = 64, EXIT_CONFIG = 78 };
-
 #define MAX_CLIENT_IDS 64
 
-static void usage(FILE *out, const char *prog) {
-    fprintf(out,
-            "Usage: %s [OPTIONS]\n"
-            "       %s --scenarios [--json]\n"
-            "\n"
-            "A local Alipay offline-payment gateway on 127.0.0.1, built from the same generated code\n"
-            "as the client. It serves the four functions (pay, payQuery, payCancel, refund) on their\n"
-            "vendor paths, verifies request signatures, validates requests strictly, keeps the\n"
-            "payments in SQLite and signs every answer. The request's identityCode picks a scenario\n"
-            "(see --scenarios); any other code of 16 to 24 digits pays. A pay fault applies to\n"
-            "every pay with its code, repeats included; the rows of the unknown-outcome flow also\n"
-            "fault the payment's later payQuery or payCancel calls (the payment remembers its row\n"
-            "and counts its calls); refunds are never faulted. A payCancel of a merchantTransId\n"
-            "never seen answers S and closes the id: a later pay with it gets ORDER_IS_CLOSED.\n"
-            "Runs until SIGINT/SIGTERM. Paths carry no /api/ prefix (as on the vendor's\n"
-            "sandbox); the /api/-prefixed form is still accepted for a while.\n"
-            "\n"
-            "Options:\n"
-            "  --port N                  port on 127.0.0.1 (default 0: a free port). The address is\n"
-            "                            printed on standard output: listening on http://127.0.0.1:PORT\n"
-            "  --state FILE              SQLite file for the payments (default: in memory, lost on\n"
-            "                            exit; created with mode 0600). Several sandboxes may share\n"
-            "                            one file. Every change is committed to SQLite's WAL before\n"
-            "                            the answer leaves (synchronous=NORMAL): it survives the\n"
-            "                            process being killed (SIGKILL), not a power loss.\n"
-            "  --key FILE                the gateway's private signing key, PEM (default:\n"
-            "                            ~/.aop/gateway.pem, the demo key the aop CLI creates)\n"
-            "  --merchant-public-key FILE\n"
-            "                            the merchant's public key that verifies requests, PEM or\n"
-            "                            bare base64 SPKI (default: ~/.aop/merchant.pub.pem)\n"
-            "  --client-id ID            a known clientId; repeat for several (default:\n"
-            "                            " AOP_SANDBOX_DEFAULT_CLIENT_ID "); others get UNKNOWN_CLIENT\n"
-            "  --sign-type RSA2|RSA      signature algorithm of requests and answers (default RSA2)\n"
-            "  --in-process-seconds N    how long a PAYMENT_IN_PROCESS payment with a timer stays\n"
-            "                            PAYING (default 3; fractions allowed)\n"
-            "  --delay-seconds N         how long held answers and late pays wait (default 20,\n"
-            "                            past the pay deadline of 15 s; fractions allowed)\n"
-            "  --no-faults               no transport or protocol faults, for the pay or for later\n"
-            "                            calls; the state stays as stored (a PAYING payment stays\n"
-            "                            PAYING until its timer or a cancel), so a restart with\n"
-            "                            --no-faults on the same --state finishes what a fault left\n"
-            "                            open\n"
-            "  --clock-offset SECONDS    add SECONDS (may be negative) to the gateway's clock: the\n"
-            "                            times it records and the cancel window (the payment's day,\n"
-            "                            Beijing time, plus 15 minutes) follow it\n"
-            "  --request-log FILE        append one JSON line per answered request (created 0600):\n"
-            "                            function, merchantTransId, acquirementId, time,\n"
-            "                            resultStatus, resultCode (null when no JSON answer was\n"
-            "                            sent); written after the state change commits, before the\n"
-            "                            answer is sent; never an identityCode\n"
-            "  --scenarios               print the scenario table and exit; with --json as a JSON\n"
-            "                            array of {identityCode, status, resultCode, exitCode,\n"
-            "                            outcome, resolvedExitCode, behaviour}. status, resultCode\n"
-            "                            and exitCode are what one call (`aop pay --code`) gives;\n"
-            "                            outcome is what a resolving `aop pay` ends with (query,\n"
-            "                            then cancel) under the default policy and this gateway's\n"
-            "                            default switches: PAID, FAILED, CANCELLED, UNRESOLVED or\n"
-            "                            NEEDS_ATTENTION; resolvedExitCode is its exit status (0 PAID,\n"
-            "                            1 FAILED or CANCELLED, 2 UNRESOLVED or NEEDS_ATTENTION)\n"
-            "  --quiet                   no log lines on standard error\n"
-            "  --help                    this help\n"
-            "\n"
-            "Log lines (standard error) never show an identityCode unmasked, a key or a signature.\n"
-            "Exit status: 0 after SIGINT/SIGTERM or --help/--scenarios; 64 invalid usage;\n"
-            "78 configuration or key error (missing or bad key file, state file, port in use).\n",
-            prog, prog);
-}
+/* The help text (two %s: the program name). Data rather than code, so usage() stays one call. */
+static const char usage_text[] =
+    "Usage: %s [OPTIONS]\n"
+    "       %s --scenarios [--json]\n"
+    "\n"
+    "A local Alipay offline-payment gateway on 127.0.0.1, built from the same generated code\n"
+    "as the client. It serves the four functions (pay, payQuery, payCancel, refund) on their\n"
+    "vendor paths, verifies request signatures, validates requests strictly, keeps the\n"
+    "payments in SQLite and signs every answer. The request's identityCode picks a scenario\n"
+    "(see --scenarios); any other code of 16 to 24 digits pays. A pay fault applies to\n"
+    "every pay with its code, repeats included; the rows of the unknown-outcome flow also\n"
+    "fault the payment's later payQuery or payCancel calls (the payment remembers its row\n"
+    "and counts its calls); refunds are never faulted. A payCancel of a merchantTransId\n"
+    "never seen answers S and closes the id: a later pay with it gets ORDER_IS_CLOSED.\n"
+    "Runs until SIGINT/SIGTERM. Paths carry no /api/ prefix (as on the vendor's\n"
+    "sandbox); the /api/-prefixed form is still accepted for a while.\n"
+    "\n"
+    "Options:\n"
+    "  --port N                  port on 127.0.0.1 (default 0: a free port). The address is\n"
+    "                            printed on standard output: listening on http://127.0.0.1:PORT\n"
+    "  --state FILE              SQLite file for the payments (default: in memory, lost on\n"
+    "                            exit; created with mode 0600). Several sandboxes may share\n"
+    "                            one file. Every change is committed to SQLite's WAL before\n"
+    "                            the answer leaves (synchronous=NORMAL): it survives the\n"
+    "                            process being killed (SIGKILL), not a power loss.\n"
+    "  --key FILE                the gateway's private signing key, PEM (default:\n"
+    "                            ~/.aop/gateway.pem, the demo key the aop CLI creates)\n"
+    "  --merchant-public-key FILE\n"
+    "                            the merchant's public key that verifies requests, PEM or\n"
+    "                            bare base64 SPKI (default: ~/.aop/merchant.pub.pem)\n"
+    "  --client-id ID            a known clientId; repeat for several (default:\n"
+    "                            " AOP_SANDBOX_DEFAULT_CLIENT_ID "); others get UNKNOWN_CLIENT\n"
+    "  --sign-type RSA2|RSA      signature algorithm of requests and answers (default RSA2)\n"
+    "  --in-process-seconds N    how long a PAYMENT_IN_PROCESS payment with a timer stays\n"
+    "                            PAYING (default 3; fractions allowed)\n"
+    "  --delay-seconds N         how long held answers and late pays wait (default 20,\n"
+    "                            past the pay deadline of 15 s; fractions allowed)\n"
+    "  --no-faults               no transport or protocol faults, for the pay or for later\n"
+    "                            calls; the state stays as stored (a PAYING payment stays\n"
+    "                            PAYING until its timer or a cancel), so a restart with\n"
+    "                            --no-faults on the same --state finishes what a fault left\n"
+    "                            open\n"
+    "  --clock-offset SECONDS    add SECONDS (may be negative) to the gateway's clock: the\n"
+    "                            times it records and the cancel window (the payment's day,\n"
+    "                            Beijing time, plus 15 minutes) follow it\n"
+    "  --request-log FILE        append one JSON line per answered request (created 0600):\n"
+    "                            function, merchantTransId, acquirementId, time,\n"
+    "                            resultStatus, resultCode (null when no JSON answer was\n"
+    "                            sent); written after the state change commits, before the\n"
+    "                            answer is sent; never an identityCode\n"
+    "  --scenarios               print the scenario table and exit; with --json as a JSON\n"
+    "                            array of {identityCode, status, resultCode, exitCode,\n"
+    "                            outcome, resolvedExitCode, behaviour}. status, resultCode\n"
+    "                            and exitCode are what one call (`aop pay --code`) gives;\n"
+    "                            outcome is what a resolving `aop pay` ends with (query,\n"
+    "                            then cancel) under the default policy and this gateway's\n"
+    "                            default switches: PAID, FAILED, CANCELLED, UNRESOLVED or\n"
+    "                            NEEDS_ATTENTION; resolvedExitCode is its exit status (0 PAID,\n"
+    "                            1 FAILED or CANCELLED, 2 UNRESOLVED or NEEDS_ATTENTION)\n"
+    "  --quiet                   no log lines on standard error\n"
+    "  --help                    this help\n"
+    "\n"
+    "Log lines (standard error) never show an identityCode unmasked, a key or a signature.\n"
+    "Exit status: 0 after SIGINT/SIGTERM or --help/--scenarios; 64 invalid usage;\n"
+    "78 configuration or key error (missing or bad key file, state file, port in use).\n";
+
+static void usage(FILE *out, const char *prog) { fprintf(out, usage_text, prog, prog); }
 
 static int usage_error(const char *prog, const char *fmt, const char *arg) {
     fprintf(stderr, "%s: ", prog);
     fprintf(stderr, fmt, arg);
     fprintf(stderr, "\nTry '%s --help'.\n", prog);
-    return EXIT_USAGE;
+    return AOP_EXIT_USAGE;
 }
 
 static void print_scenarios_text(FILE *out) {
@@ -141,103 +140,152 @@ static char *default_file(const char *prog, const char *name, const char *flag) 
     return path;
 }
 
-int aop_sandbox_main(int argc, char **argv) {
-    const char *prog = "aop-sandbox";
+/* ---- the options ------------------------------------------------------------------------------ */
+
+enum {
+    O_HELP = 'h',
+    O_PORT = 256, O_STATE, O_KEY, O_MERCHANT_KEY, O_CLIENT_ID, O_SIGN_TYPE, O_IN_PROCESS, O_DELAY,
+    O_CLOCK_OFFSET, O_REQUEST_LOG, O_NO_FAULTS, O_SCENARIOS, O_JSON, O_QUIET
+};
+
+static const struct option options[] = {
+    {"port", required_argument, NULL, O_PORT},
+    {"state", required_argument, NULL, O_STATE},
+    {"key", required_argument, NULL, O_KEY},
+    {"merchant-public-key", required_argument, NULL, O_MERCHANT_KEY},
+    {"client-id", required_argument, NULL, O_CLIENT_ID},
+    {"sign-type", required_argument, NULL, O_SIGN_TYPE},
+    {"in-process-seconds", required_argument, NULL, O_IN_PROCESS},
+    {"delay-seconds", required_argument, NULL, O_DELAY},
+    {"clock-offset", required_argument, NULL, O_CLOCK_OFFSET},
+    {"request-log", required_argument, NULL, O_REQUEST_LOG},
+    {"no-faults", no_argument, NULL, O_NO_FAULTS},
+    {"scenarios", no_argument, NULL, O_SCENARIOS},
+    {"json", no_argument, NULL, O_JSON},
+    {"quiet", no_argument, NULL, O_QUIET},
+    {"help", no_argument, NULL, O_HELP},
+    {NULL, 0, NULL, 0},
+};
+
+/* What the command line asks for. */
+typedef struct {
     aop_sandbox_config_t cfg;
-    memset(&cfg, 0, sizeof cfg);
     const char *client_ids[MAX_CLIENT_IDS];
-    bool scenarios = false, json = false, quiet = false;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            usage(stdout, prog);
-            return EXIT_OK;
-        }
-        if (strcmp(a, "--scenarios") == 0) { scenarios = true; continue; }
-        if (strcmp(a, "--json") == 0) { json = true; continue; }
-        if (strcmp(a, "--quiet") == 0) { quiet = true; continue; }
-        if (strcmp(a, "--no-faults") == 0) { cfg.no_faults = true; continue; }
-        static const char *const with_value[] = {"--port", "--state", "--key", "--merchant-public-key",
-                                                 "--client-id", "--sign-type", "--in-process-seconds",
-                                                 "--delay-seconds", "--clock-offset", "--request-log"};
-        const char *value = NULL, *name = NULL;
-        for (unsigned k = 0; k < sizeof with_value / sizeof *with_value && !name; k++) {
-            size_t n = strlen(with_value[k]);
-            if (strncmp(a, with_value[k], n) != 0) continue;
-            if (a[n] == '=') {
-                name = with_value[k];
-                value = a + n + 1;
-            } else if (a[n] == '\0') {
-                name = with_value[k];
-                if (i + 1 >= argc) return usage_error(prog, "option %s needs a value", a);
-                value = argv[++i];
-            }
-        }
-        if (!name) {
-            if (a[0] == '-') return usage_error(prog, "unknown option %s", a);
-            return usage_error(prog, "unexpected argument %s", a);
-        }
-        if (strcmp(name, "--port") == 0) {
-            char *end = NULL;
-            errno = 0;
-            unsigned long p = strtoul(value, &end, 10);
-            if (!*value || *end || errno || p > 65535 || value[0] == '-' || value[0] == '+')
-                return usage_error(prog, "invalid --port %s (0 to 65535; 0 = a free port)", value);
-            cfg.port = (unsigned short)p;
-        } else if (strcmp(name, "--state") == 0) {
-            if (!*value) return usage_error(prog, "--state needs a file name%s", "");
-            cfg.state_path = value;
-        } else if (strcmp(name, "--key") == 0) {
-            cfg.key_file = value;
-        } else if (strcmp(name, "--merchant-public-key") == 0) {
-            cfg.merchant_public_key_file = value;
-        } else if (strcmp(name, "--client-id") == 0) {
-            size_t units;
-            if (!*value || !aop_utf8_units(value, strlen(value), &units) || units > AOP_REQUEST_HEAD_CLIENT_ID_MAX)
-                return usage_error(prog, "invalid --client-id %s (1 to 32 characters)", value);
-            if (cfg.n_client_ids >= MAX_CLIENT_IDS) return usage_error(prog, "too many --client-id options%s", "");
-            client_ids[cfg.n_client_ids++] = value;
-        } else if (strcmp(name, "--in-process-seconds") == 0) {
-            if (!parse_seconds_ms(value, &cfg.settle_ms))
-                return usage_error(prog, "invalid --in-process-seconds %s (a positive number of seconds)", value);
-        } else if (strcmp(name, "--delay-seconds") == 0) {
-            if (!parse_seconds_ms(value, &cfg.delay_ms))
-                return usage_error(prog, "invalid --delay-seconds %s (a positive number of seconds)", value);
-        } else if (strcmp(name, "--clock-offset") == 0) {
-            if (!parse_offset(value, &cfg.clock_offset_s))
-                return usage_error(prog, "invalid --clock-offset %s (whole seconds, may be negative)", value);
-        } else if (strcmp(name, "--request-log") == 0) {
-            if (!*value) return usage_error(prog, "--request-log needs a file name%s", "");
-            cfg.request_log = value;
-        } else if (strcmp(name, "--sign-type") == 0) {
-            if (!aop_sign_type_parse(value, &cfg.sign_type))
-                return usage_error(prog, "invalid --sign-type %s (RSA2 or RSA)", value);
-        }
-    }
-    if (json && !scenarios) return usage_error(prog, "--json goes with --scenarios%s", "");
-    if (scenarios) {
-        if (json) return aop_sandbox_print_scenarios_json(stdout) == 0 ? EXIT_OK : 1;
-        print_scenarios_text(stdout);
-        return fflush(stdout) == 0 ? EXIT_OK : 1;
-    }
-    cfg.client_ids = client_ids;
-    cfg.log = quiet ? NULL : stderr;
+    bool help, scenarios, json, quiet;
+} args_t;
 
-    char *key_default = NULL, *pub_default = NULL;
-    if (!cfg.key_file) {
-        key_default = default_file(prog, "gateway.pem", "--key");
-        if (!key_default) return EXIT_CONFIG;
-        cfg.key_file = key_default;
-    }
-    if (!cfg.merchant_public_key_file) {
-        pub_default = default_file(prog, "merchant.pub.pem", "--merchant-public-key");
-        if (!pub_default) {
-            free(key_default);
-            return EXIT_CONFIG;
-        }
-        cfg.merchant_public_key_file = pub_default;
-    }
+static int take_port(const char *prog, const char *v, args_t *a) {
+    char *end = NULL;
+    errno = 0;
+    unsigned long p = strtoul(v, &end, 10);
+    if (!*v || *end || errno || p > 65535 || v[0] == '-' || v[0] == '+')
+        return usage_error(prog, "invalid --port %s (0 to 65535; 0 = a free port)", v);
+    a->cfg.port = (unsigned short)p;
+    return 0;
+}
 
+static int take_client_id(const char *prog, const char *v, args_t *a) {
+    size_t units;
+    if (!*v || !aop_utf8_units(v, strlen(v), &units) || units > AOP_REQUEST_HEAD_CLIENT_ID_MAX)
+        return usage_error(prog, "invalid --client-id %s (1 to 32 characters)", v);
+    if (a->cfg.n_client_ids >= MAX_CLIENT_IDS) return usage_error(prog, "too many --client-id options%s", "");
+    a->client_ids[a->cfg.n_client_ids++] = v;
+    return 0;
+}
+
+/* One option (v its value, if it takes one) into a: 0, or AOP_EXIT_USAGE after the message. */
+static int take_option(const char *prog, int opt, const char *v, args_t *a) {
+    aop_sandbox_config_t *cfg = &a->cfg;
+    switch (opt) {
+    case O_HELP: a->help = true; return 0;
+    case O_SCENARIOS: a->scenarios = true; return 0;
+    case O_JSON: a->json = true; return 0;
+    case O_QUIET: a->quiet = true; return 0;
+    case O_NO_FAULTS: cfg->no_faults = true; return 0;
+    case O_PORT: return take_port(prog, v, a);
+    case O_CLIENT_ID: return take_client_id(prog, v, a);
+    case O_KEY: cfg->key_file = v; return 0;
+    case O_MERCHANT_KEY: cfg->merchant_public_key_file = v; return 0;
+    case O_STATE:
+        if (!*v) return usage_error(prog, "--state needs a file name%s", "");
+        cfg->state_path = v;
+        return 0;
+    case O_REQUEST_LOG:
+        if (!*v) return usage_error(prog, "--request-log needs a file name%s", "");
+        cfg->request_log = v;
+        return 0;
+    case O_SIGN_TYPE:
+        return aop_sign_type_parse(v, &cfg->sign_type) ? 0
+                                                       : usage_error(prog, "invalid --sign-type %s (RSA2 or RSA)", v);
+    case O_IN_PROCESS:
+        return parse_seconds_ms(v, &cfg->settle_ms)
+                   ? 0
+                   : usage_error(prog, "invalid --in-process-seconds %s (a positive number of seconds)", v);
+    case O_DELAY:
+        return parse_seconds_ms(v, &cfg->delay_ms)
+                   ? 0
+                   : usage_error(prog, "invalid --delay-seconds %s (a positive number of seconds)", v);
+    case O_CLOCK_OFFSET:
+        return parse_offset(v, &cfg->clock_offset_s)
+                   ? 0
+                   : usage_error(prog, "invalid --clock-offset %s (whole seconds, may be negative)", v);
+    default: return usage_error(prog, "unknown option %s", "");
+    }
+}
+
+/* The option getopt_long refused, as the user wrote it. */
+static void bad_option(char **argv, char *text, size_t cap) {
+    if (optopt > 0 && optopt < 256) snprintf(text, cap, "-%c", optopt); /* a short one */
+    else snprintf(text, cap, "%s", argv[optind - 1]);
+}
+
+/* Parses argv into a: 0, or AOP_EXIT_USAGE after the message. Options stop at the first other
+ * argument ('+'), which is an error, so the first problem on the line is the one reported;
+ * --help ends the parsing where it stands. */
+static int parse_args(const char *prog, int argc, char **argv, args_t *a) {
+    memset(a, 0, sizeof *a);
+    optind = 1; /* `aop sandbox` may parse more than one command line in a process */
+    opterr = 0;
+    for (int opt; !a->help && (opt = getopt_long(argc, argv, "+:h", options, NULL)) != -1;) {
+        char text[128];
+        if (opt == ':' || opt == '?') bad_option(argv, text, sizeof text);
+        if (opt == ':') return usage_error(prog, "option %s needs a value", text);
+        if (opt == '?') return usage_error(prog, "unknown option %s", text);
+        int rc = take_option(prog, opt, optarg, a);
+        if (rc) return rc;
+    }
+    if (a->help) return 0;
+    if (optind < argc) return usage_error(prog, "unexpected argument %s", argv[optind]);
+    if (a->json && !a->scenarios) return usage_error(prog, "--json goes with --scenarios%s", "");
+    a->cfg.client_ids = a->client_ids;
+    a->cfg.log = a->quiet ? NULL : stderr;
+    return 0;
+}
+
+/* ---- the run ---------------------------------------------------------------------------------- */
+
+static int print_scenarios(bool json) {
+    if (json) return aop_sandbox_print_scenarios_json(stdout) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    print_scenarios_text(stdout);
+    return fflush(stdout) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+/* The key files the command line left out, from ~/.aop/. *key_default and *pub_default hold
+ * what was allocated (the caller frees them). False after the message. */
+static bool default_keys(const char *prog, aop_sandbox_config_t *cfg, char **key_default, char **pub_default) {
+    if (!cfg->key_file) {
+        if (!(*key_default = default_file(prog, "gateway.pem", "--key"))) return false;
+        cfg->key_file = *key_default;
+    }
+    if (!cfg->merchant_public_key_file) {
+        if (!(*pub_default = default_file(prog, "merchant.pub.pem", "--merchant-public-key"))) return false;
+        cfg->merchant_public_key_file = *pub_default;
+    }
+    return true;
+}
+
+/* Serves until SIGINT or SIGTERM. */
+static int serve(const char *prog, const aop_sandbox_config_t *cfg, bool quiet) {
     /* SIGINT and SIGTERM are taken with sigwait; the server's threads inherit the mask. */
     sigset_t stop_signals, old;
     sigemptyset(&stop_signals);
@@ -248,13 +296,10 @@ int aop_sandbox_main(int argc, char **argv) {
 
     aop_sandbox_t *s = NULL;
     aop_error_t err;
-    aop_status_t st = aop_sandbox_start(&cfg, &s, &err);
-    if (st != AOP_OK) {
+    if (aop_sandbox_start(cfg, &s, &err) != AOP_OK) {
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         fprintf(stderr, "%s: %s%s%s\n", prog, err.path[0] ? err.path : "", err.path[0] ? ": " : "", err.msg);
-        free(key_default);
-        free(pub_default);
-        return EXIT_CONFIG;
+        return AOP_EXIT_CONFIG;
     }
     printf("listening on http://127.0.0.1:%u\n", (unsigned)aop_sandbox_port(s));
     fflush(stdout);
@@ -263,7 +308,22 @@ int aop_sandbox_main(int argc, char **argv) {
     if (!quiet) fprintf(stderr, "%s: %s received, stopping\n", prog, sig == SIGINT ? "SIGINT" : "SIGTERM");
     aop_sandbox_stop(s);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return EXIT_SUCCESS;
+}
+
+int aop_sandbox_main(int argc, char **argv) {
+    const char *prog = "aop-sandbox";
+    args_t a;
+    int rc = parse_args(prog, argc, argv, &a);
+    if (rc) return rc;
+    if (a.help) {
+        usage(stdout, prog);
+        return EXIT_SUCCESS;
+    }
+    if (a.scenarios) return print_scenarios(a.json);
+    char *key_default = NULL, *pub_default = NULL;
+    rc = default_keys(prog, &a.cfg, &key_default, &pub_default) ? serve(prog, &a.cfg, a.quiet) : AOP_EXIT_CONFIG;
     free(key_default);
     free(pub_default);
-    return EXIT_OK;
+    return rc;
 }

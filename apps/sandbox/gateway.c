@@ -7,7 +7,6 @@
  * function's echo table, and is signed with the gateway's key. Field names appear here only
  * through the generated structs; paths, result codes and echo pairs come from the tables. */
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,21 +64,17 @@ static bool code_hash(const char *salt, const char *s, size_t n, char out[65]) {
 }
 
 /* An id like the vendor's: the Beijing date, a two-digit kind and 18 random digits (28 digits;
- * unique across processes sharing the state: the UNIQUE constraints catch a collision). */
-static void new_id(char *out, size_t cap, const char *kind) {
+ * unique across processes sharing the state: the UNIQUE constraints catch a collision). The
+ * digits come from the runtime's generator on OpenSSL's RNG; when it fails there is no id, and
+ * the caller answers an internal error rather than use a weaker source. */
+static bool new_id(char *out, size_t cap, const char *kind) {
     time_t now = time(NULL) + 8 * 3600;
     struct tm tm;
     gmtime_r(&now, &tm);
-    unsigned char rnd[18];
-    if (RAND_bytes(rnd, sizeof rnd) != 1) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        for (unsigned i = 0; i < sizeof rnd; i++) rnd[i] = (unsigned char)(ts.tv_nsec >> (i % 4 * 8)) ^ (unsigned char)rand();
-    }
     char digits[19];
-    for (unsigned i = 0; i < 18; i++) digits[i] = (char)('0' + rnd[i] % 10);
-    digits[18] = '\0';
+    if (aop_random_chars(digits, 18, "0123456789") != AOP_OK) return false;
     snprintf(out, cap, "%04d%02d%02d%s%s", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, kind, digits);
+    return true;
 }
 
 /* A text that passes the response head's rules (present, non-empty, valid, short enough). */
@@ -208,55 +203,46 @@ static void strip_body(ctx_t *c) {
     *(aop_result_info_t *)(void *)((char *)c->resp + c->fn->result_info->offset) = ri;
 }
 
+/* The unknown-member fault's payload: the answer's, with a member the schema lacks added at
+ * the end of its body (the payload ends with the body's '}' and its own). */
+static aop_status_t payload_with_unknown_member(ctx_t *c, aop_buf_t *payload, aop_error_t *err) {
+    static const char extra[] = ",\"sandboxNote\":\"a member the schema does not define\"}}";
+    aop_status_t st = aop_envelope_encode("response", c->fn->response, c->resp, payload, err);
+    if (st != AOP_OK) return st;
+    if (payload->len < 2 || memcmp(payload->data + payload->len - 2, "}}", 2) != 0)
+        return aop_error_set(err, AOP_E_INTERNAL, NULL, -1, "unexpected end of the encoded response");
+    payload->len -= 2;
+    return aop_buf_append(payload, extra, sizeof extra - 1);
+}
+
+/* The signed envelope of the answer: the runtime's writer, or (unknown member) its two steps
+ * with the payload changed between them. lay locates the payload and the signature. */
+static aop_status_t sign_answer(ctx_t *c, aop_signer_t *signer, aop_buf_t *out, aop_envelope_layout_t *lay,
+                                aop_error_t *err) {
+    if (c->fault != SBX_FAULT_UNKNOWN_MEMBER)
+        return aop_envelope_write("response", c->fn->response, c->resp, signer, out, lay, err);
+    aop_buf_t payload = {0};
+    aop_status_t st = payload_with_unknown_member(c, &payload, err);
+    if (st == AOP_OK) st = aop_envelope_seal("response", payload.data, payload.len, signer, out, lay, err);
+    aop_buf_free(&payload);
+    return st;
+}
+
 /* Writes the signed envelope, with the scenario's protocol fault if any. */
 static aop_status_t write_envelope(ctx_t *c, aop_buf_t *out, aop_error_t *err) {
-    aop_sandbox_t *s = c->s;
-    if (c->fault == SBX_FAULT_UNKNOWN_MEMBER) {
-        /* Encode, add a member the schema lacks at the end of the body, sign those bytes. */
-        static const char extra[] = ",\"sandboxNote\":\"a member the schema does not define\"";
-        static const char head[] = "{\"response\":";
-        size_t need = 0;
-        aop_status_t st = aop_encode(c->fn->response, c->resp, "response", NULL, 0, &need, err);
-        if (st != AOP_E_BUFFER_TOO_SMALL && st != AOP_OK) return st;
-        aop_buf_t payload = {0};
-        if (aop_buf_reserve(&payload, need + sizeof extra) != AOP_OK) return AOP_E_NOMEM;
-        st = aop_encode(c->fn->response, c->resp, "response", payload.data, payload.cap, &payload.len, err);
-        if (st == AOP_OK && payload.len >= 2 && memcmp(payload.data + payload.len - 2, "}}", 2) == 0) {
-            payload.len -= 2;
-            st = aop_buf_append(&payload, extra, sizeof extra - 1);
-            if (st == AOP_OK) st = aop_buf_append(&payload, "}}", 2);
-            char sig[AOP_SIG_B64_MAX];
-            size_t sig_len = 0;
-            if (st == AOP_OK)
-                st = aop_sign(s->key, s->sign_type, payload.data, payload.len, sig, sizeof sig, &sig_len, err);
-            out->len = 0;
-            if (st == AOP_OK) st = aop_buf_append(out, head, sizeof head - 1);
-            if (st == AOP_OK) st = aop_buf_append(out, payload.data, payload.len);
-            if (st == AOP_OK) st = aop_buf_append(out, ",\"signature\":\"", 14);
-            if (st == AOP_OK) st = aop_buf_append(out, sig, sig_len);
-            if (st == AOP_OK) st = aop_buf_append(out, "\"}", 2);
-        } else if (st == AOP_OK) {
-            st = aop_error_set(err, AOP_E_INTERNAL, NULL, -1, "unexpected end of the encoded response");
-        }
-        aop_buf_free(&payload);
-        return st;
-    }
-    size_t off = 0, len = 0;
-    aop_signer_t *signer = sbx_signer_take(s, err);
-    aop_status_t st = signer ? AOP_OK : err->code;
-    if (st == AOP_OK) st = aop_envelope_write("response", c->fn->response, c->resp, signer, out, &off, &len, err);
-    sbx_signer_give(s, signer);
+    aop_envelope_layout_t lay;
+    aop_signer_t *signer = sbx_signer_take(c->s, err);
+    aop_status_t st = signer ? sign_answer(c, signer, out, &lay, err) : err->code;
+    sbx_signer_give(c->s, signer);
     if (st != AOP_OK) return st;
-    if (c->fault == SBX_FAULT_BAD_SIGNATURE) {
-        /* out = {"response":PAYLOAD,"signature":"SIG"} */
-        size_t sig_at = off + len + strlen(",\"signature\":\"");
-        if (sig_at + 16 < out->len) {
-            char *ch = &out->data[sig_at + 10];
-            *ch = *ch == 'A' ? 'B' : 'A';
-        }
+    if (c->fault == SBX_FAULT_BAD_SIGNATURE && lay.sig_len > 16) {
+        /* one base64 character well inside the signature (clear of any '=' padding), so the
+         * text stays base64 and decodes to a signature that does not verify */
+        char *ch = &out->data[lay.sig_off + 10];
+        *ch = *ch == 'A' ? 'B' : 'A';
     } else if (c->fault == SBX_FAULT_UNSIGNED) {
-        out->len = off + len;
-        return aop_buf_append(out, "}", 1); /* within the capacity the envelope had */
+        out->len = lay.payload_off + lay.payload_len; /* the signature member cut off */
+        return aop_buf_append(out, "}", 1);
     }
     return AOP_OK;
 }
@@ -356,6 +342,15 @@ static bool commit_or_fail(ctx_t *c, const char *what) {
     if (sbx_store_commit(&c->s->store) == 0) return true;
     store_failed(c, what);
     return false;
+}
+
+/* new_id failed (no random bytes): nothing is recorded, and the client learns the outcome is
+ * unknown (UNKNOWN_EXCEPTION), as for any other internal failure. */
+enum { NO_ID = -2 };
+
+static void no_id(ctx_t *c, const char *what) {
+    sbx_log(c->s, "%s: the RNG gave no random bytes for a %s id; nothing recorded", c->fn->name, what);
+    set_result(c, AOP_RC_UNKNOWN_EXCEPTION, "the gateway could not make a %s id; nothing was recorded", what);
 }
 
 static void money_text(ctx_t *c, uint64_t v) { snprintf(c->amount_text, sizeof c->amount_text, "%llu", (unsigned long long)v); }
@@ -504,13 +499,11 @@ static void pay_new(ctx_t *c, sbx_txn_t *t, aop_str_t identity_code, const sbx_s
     /* what a repeat answers: UNKNOWN_EXCEPTION left the payment closed */
     snprintf(t->result_code, sizeof t->result_code, "%s", action == SBX_ACT_EXCEPTION ? AOP_RC_ORDER_IS_CLOSED : code);
     int r = 1;
-    for (int attempt = 0; attempt < 3 && r == 1; attempt++) {
-        new_id(t->acquirement_id, sizeof t->acquirement_id, "11");
-        r = sbx_txn_insert(&s->store, t);
-    }
+    for (int attempt = 0; attempt < 3 && r == 1; attempt++) /* 1: the id collided */
+        r = new_id(t->acquirement_id, sizeof t->acquirement_id, "11") ? sbx_txn_insert(&s->store, t) : NO_ID;
     if (r != 0) {
         sbx_store_rollback(&s->store);
-        return store_failed(c, "recording the payment");
+        return r == NO_ID ? no_id(c, "payment") : store_failed(c, "recording the payment");
     }
     if (!commit_or_fail(c, "committing the payment")) return;
     snprintf(c->log_note, sizeof c->log_note, "new %s (%s%s)", t->acquirement_id, status_name(t->status),
@@ -759,40 +752,86 @@ static void refund_answer(ctx_t *c, const sbx_refund_t *r) {
     rs->body.refund_time = aop_str(r->refund_time);
 }
 
+/* Reads the refund's key data into r. False when answered (PARAM_ILLEGAL). */
+static bool refund_read(ctx_t *c, const aop_refund_request_body_t *b, sbx_refund_t *r) {
+    memset(r, 0, sizeof *r);
+    cstr(b->merchant_id, r->merchant_id, sizeof r->merchant_id);
+    cstr(b->merchant_refund_id, r->merchant_refund_id, sizeof r->merchant_refund_id);
+    cstr(b->acquirement_id, r->acquirement_id, sizeof r->acquirement_id);
+    cstr(b->refund_amount.currency, r->currency, sizeof r->currency);
+    if (sbx_parse_amount(b->refund_amount.value.ptr, b->refund_amount.value.len, &r->amount) && r->amount > 0)
+        return true;
+    set_result(c, AOP_RC_PARAM_ILLEGAL, "%s.value: the amount must be a positive number of minor units",
+               aop_fn_refund.amount->path);
+    return false;
+}
+
+/* A refund with a merchantRefundId already recorded (transaction open, ended here): the same
+ * refund answers as recorded, other key data is REPEAT_REQ_INCONSISTENT. */
+static void refund_repeat(ctx_t *c, const sbx_refund_t *r, const sbx_refund_t *old) {
+    sbx_store_rollback(&c->s->store);
+    if (old->amount != r->amount || strcmp(old->currency, r->currency) != 0 ||
+        strcmp(old->acquirement_id, r->acquirement_id) != 0) {
+        const char *what = strcmp(old->acquirement_id, r->acquirement_id) ? "acquirementId"
+                           : old->amount != r->amount                       ? "amount"
+                                                                            : "currency";
+        snprintf(c->log_note, sizeof c->log_note, "repeat with another %s", what);
+        return set_result(c, AOP_RC_REPEAT_REQ_INCONSISTENT,
+                          "merchantRefundId %s was already used for a refund with another %s",
+                          r->merchant_refund_id, what);
+    }
+    snprintf(c->log_note, sizeof c->log_note, "repeat of refund %s", old->refund_id);
+    refund_answer(c, old);
+}
+
+/* Whether the payment t can take the refund r. When it cannot, the answer is set and the
+ * transaction ended: committed when `changed` (a timer settled), else rolled back. */
+static bool refund_allowed(ctx_t *c, sbx_txn_t *t, const sbx_refund_t *r, bool changed) {
+    if (t->status != AOP_ACQUIREMENT_STATUS_ENUM_SUCCESS)
+        set_result(c, AOP_RC_ORDER_STATUS_INVALID, "the payment is %s: only a paid (SUCCESS) payment can be refunded",
+                   status_name(t->status));
+    else if (strcmp(t->currency, r->currency) != 0)
+        set_result(c, AOP_RC_PARAM_ILLEGAL, "%s.currency: the payment was made in %s", aop_fn_refund.amount->path,
+                   t->currency);
+    else if (r->amount > t->amount - t->refunded)
+        set_result(c, AOP_RC_REFUND_AMOUNT_EXCEED, "refunds would total %llu, more than the %llu paid (%llu refunded so far)",
+                   (unsigned long long)(t->refunded + r->amount), (unsigned long long)t->amount,
+                   (unsigned long long)t->refunded);
+    else
+        return true;
+    if (changed && sbx_txn_update(&c->s->store, t) == 0) sbx_store_commit(&c->s->store);
+    else sbx_store_rollback(&c->s->store);
+    return false;
+}
+
+/* Records the refund r of t under a new refundId (transaction open, ended here) and answers. */
+static void refund_record(ctx_t *c, sbx_txn_t *t, sbx_refund_t *r, int64_t now) {
+    aop_sandbox_t *s = c->s;
+    t->refunded += r->amount;
+    sbx_rfc3339(now, r->refund_time);
+    int ins = 1;
+    for (int attempt = 0; attempt < 3 && ins == 1; attempt++) /* 1: the id collided */
+        ins = new_id(r->refund_id, sizeof r->refund_id, "12") ? sbx_refund_insert(&s->store, r) : NO_ID;
+    if (ins != 0 || sbx_txn_update(&s->store, t) != 0) {
+        sbx_store_rollback(&s->store);
+        return ins == NO_ID ? no_id(c, "refund") : store_failed(c, "recording the refund");
+    }
+    if (sbx_store_commit(&s->store) != 0) return store_failed(c, "committing the refund");
+    snprintf(c->log_note, sizeof c->log_note, "refund %s of %s (%llu of %llu refunded)", r->refund_id,
+             t->acquirement_id, (unsigned long long)t->refunded, (unsigned long long)t->amount);
+    refund_answer(c, r);
+}
+
 static void do_refund(ctx_t *c) {
     aop_sandbox_t *s = c->s;
-    const aop_refund_request_body_t *b = &((const aop_refund_request_t *)c->req)->body;
-    const char *amount_path = aop_fn_refund.amount->path;
-    sbx_refund_t r;
-    memset(&r, 0, sizeof r);
-    cstr(b->merchant_id, r.merchant_id, sizeof r.merchant_id);
-    cstr(b->merchant_refund_id, r.merchant_refund_id, sizeof r.merchant_refund_id);
-    cstr(b->acquirement_id, r.acquirement_id, sizeof r.acquirement_id);
-    cstr(b->refund_amount.currency, r.currency, sizeof r.currency);
-    if (!sbx_parse_amount(b->refund_amount.value.ptr, b->refund_amount.value.len, &r.amount) || r.amount == 0)
-        return set_result(c, AOP_RC_PARAM_ILLEGAL, "%s.value: the amount must be a positive number of minor units",
-                          amount_path);
+    sbx_refund_t r, old;
+    if (!refund_read(c, &((const aop_refund_request_t *)c->req)->body, &r)) return;
     if (sbx_store_begin(&s->store) != 0) return store_failed(c, "starting a transaction");
-    sbx_refund_t old;
     int found = sbx_refund_find(&s->store, r.merchant_id, r.merchant_refund_id, &old);
-    if (found < 0) {
+    if (found) {
+        if (found > 0) return refund_repeat(c, &r, &old);
         sbx_store_rollback(&s->store);
         return store_failed(c, "reading the refund");
-    }
-    if (found) {
-        sbx_store_rollback(&s->store);
-        if (old.amount != r.amount || strcmp(old.currency, r.currency) != 0 ||
-            strcmp(old.acquirement_id, r.acquirement_id) != 0) {
-            const char *what = strcmp(old.acquirement_id, r.acquirement_id) ? "acquirementId"
-                               : old.amount != r.amount                     ? "amount"
-                                                                            : "currency";
-            snprintf(c->log_note, sizeof c->log_note, "repeat with another %s", what);
-            return set_result(c, AOP_RC_REPEAT_REQ_INCONSISTENT,
-                              "merchantRefundId %s was already used for a refund with another %s",
-                              r.merchant_refund_id, what);
-        }
-        snprintf(c->log_note, sizeof c->log_note, "repeat of refund %s", old.refund_id);
-        return refund_answer(c, &old);
     }
     sbx_txn_t *t = &c->txn;
     found = sbx_txn_by_acq_id(&s->store, r.merchant_id, r.acquirement_id, t);
@@ -804,41 +843,7 @@ static void do_refund(ctx_t *c) {
         return set_result(c, AOP_RC_ORDER_NOT_EXIST, "merchant %s has no payment with acquirementId %s",
                           r.merchant_id, r.acquirement_id);
     }
-    bool changed = settle(t, now);
-    if (t->status != AOP_ACQUIREMENT_STATUS_ENUM_SUCCESS) {
-        if (changed && sbx_txn_update(&s->store, t) == 0) sbx_store_commit(&s->store);
-        else sbx_store_rollback(&s->store);
-        return set_result(c, AOP_RC_ORDER_STATUS_INVALID, "the payment is %s: only a paid (SUCCESS) payment can be refunded",
-                          status_name(t->status));
-    }
-    if (strcmp(t->currency, r.currency) != 0) {
-        if (changed && sbx_txn_update(&s->store, t) == 0) sbx_store_commit(&s->store);
-        else sbx_store_rollback(&s->store);
-        return set_result(c, AOP_RC_PARAM_ILLEGAL, "%s.currency: the payment was made in %s", amount_path, t->currency);
-    }
-    if (r.amount > t->amount - t->refunded) {
-        if (changed && sbx_txn_update(&s->store, t) == 0) sbx_store_commit(&s->store);
-        else sbx_store_rollback(&s->store);
-        return set_result(c, AOP_RC_REFUND_AMOUNT_EXCEED,
-                          "refunds would total %llu, more than the %llu paid (%llu refunded so far)",
-                          (unsigned long long)(t->refunded + r.amount), (unsigned long long)t->amount,
-                          (unsigned long long)t->refunded);
-    }
-    t->refunded += r.amount;
-    sbx_rfc3339(now, r.refund_time);
-    int ins = 1;
-    for (int attempt = 0; attempt < 3 && ins == 1; attempt++) {
-        new_id(r.refund_id, sizeof r.refund_id, "12");
-        ins = sbx_refund_insert(&s->store, &r);
-    }
-    if (ins != 0 || sbx_txn_update(&s->store, t) != 0) {
-        sbx_store_rollback(&s->store);
-        return store_failed(c, "recording the refund");
-    }
-    if (sbx_store_commit(&s->store) != 0) return store_failed(c, "committing the refund");
-    snprintf(c->log_note, sizeof c->log_note, "refund %s of %s (%llu of %llu refunded)", r.refund_id,
-             t->acquirement_id, (unsigned long long)t->refunded, (unsigned long long)t->amount);
-    refund_answer(c, &r);
+    if (refund_allowed(c, t, &r, settle(t, now))) refund_record(c, t, &r, now);
 }
 
 /* ---- the pipeline ---------------------------------------------------------------------------- */
@@ -883,10 +888,9 @@ static void log_request(ctx_t *c, const sbx_reply_t *reply, long elapsed_ms) {
         for (unsigned i = 0; i < c->fn->n_sensitive; i++) {
             aop_str_t v = *aop_ref_str(&c->fn->sensitive[i], src);
             if (!v.ptr) continue;
+            /* the runtime's masking; sbx_log makes the line's control characters harmless */
             char masked[32];
             aop_mask(v.ptr, v.len, masked, sizeof masked);
-            for (char *p = masked; *p; p++)
-                if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f) *p = '?';
             snprintf(code, sizeof code, " %s=%s", strrchr(c->fn->sensitive[i].path, '.') + 1, masked);
         }
     }
@@ -970,62 +974,58 @@ static aop_status_t decode_head(const aop_json_doc_t *doc, unsigned payload, cha
     return aop_error_set(err, AOP_E_MISSING, "request.head", -1, "request.head: %s", aop_status_text(AOP_E_MISSING));
 }
 
-void sbx_handle(aop_sandbox_t *s, const aop_function_desc_t *fn, char *body, size_t len, sbx_reply_t *reply) {
-    int64_t started = sbx_now_ms();
-    memset(reply, 0, sizeof *reply);
-    ctx_t *c = calloc(1, sizeof *c);
-    void *resp = c ? calloc(1, fn->response->size) : NULL;
-    if (!resp) {
-        free(c);
-        reply->http_status = 500;
-        if (aop_buf_append(&reply->body, "out of memory\n", 14) != AOP_OK) reply->body.len = 0; /* an empty 500 */
-        return;
-    }
-    c->s = s;
-    c->fn = fn;
-    c->resp = resp;
-    sbx_rfc3339(sbx_clock_ms(s), c->resp_time);
+/* The steps of one request, in the order of the file's head comment. Each check returns false
+ * when it has answered (set_result); the next step runs only after it passed. */
 
-    aop_json_ws_t ws = {0};
-    aop_json_doc_t doc;
-    aop_envelope_t env;
+/* The JSON envelope: parsed into doc/env, and what the lenient decoder could read of it kept
+ * for the echoes. Only "request" and "signature" are allowed: requests are read strictly. */
+static bool read_envelope(ctx_t *c, char *body, size_t len, aop_json_ws_t *ws, aop_json_doc_t *doc,
+                          aop_envelope_t *env) {
     aop_error_t err;
     aop_error_clear(&err);
-    aop_status_t st = aop_json_ws_alloc(&ws, body, len, &err);
-    if (st == AOP_OK) st = aop_envelope_read(body, len, "request", &ws, &doc, &env, &err);
+    aop_status_t st = aop_json_ws_alloc(ws, body, len, &err);
+    if (st == AOP_OK) st = aop_envelope_read(body, len, "request", ws, doc, env, &err);
+    if (st == AOP_E_NOMEM) {
+        set_result(c, AOP_RC_UNKNOWN_EXCEPTION, "the gateway ran out of memory");
+        return false;
+    }
     if (st != AOP_OK) {
-        if (st == AOP_E_NOMEM)
-            set_result(c, AOP_RC_UNKNOWN_EXCEPTION, "the gateway ran out of memory");
-        else if (err.offset >= 0)
+        if (err.offset >= 0)
             set_result(c, AOP_RC_PARAM_ILLEGAL, "the body is not a request envelope: %s (at byte %ld)", err.msg, err.offset);
         else
             set_result(c, AOP_RC_PARAM_ILLEGAL, "the body is not a request envelope: %s", err.msg);
-        goto out;
+        return false;
     }
-    read_loose(c, &doc, &env, body, len);
+    read_loose(c, doc, env, body, len);
     c->echo_from_loose = true;
-    const aop_request_head_t *lh = c->loose;
-    if (env.extra_members) {
-        /* requests are read strictly: only "request" and "signature" */
-        set_result(c, AOP_RC_PARAM_ILLEGAL, "the envelope has %u member%s besides \"request\" and \"signature\"",
-                   env.extra_members, env.extra_members == 1 ? "" : "s");
-        goto out;
-    }
+    if (!env->extra_members) return true;
+    set_result(c, AOP_RC_PARAM_ILLEGAL, "the envelope has %u member%s besides \"request\" and \"signature\"",
+               env->extra_members, env->extra_members == 1 ? "" : "s");
+    return false;
+}
 
-    /* clientId */
+/* The clientId: present, valid and known (UNKNOWN_CLIENT). */
+static bool check_client(ctx_t *c, const aop_json_doc_t *doc, const aop_envelope_t *env, char *body) {
+    const aop_request_head_t *lh = c->loose;
     if (!lh || !head_text_ok(lh->client_id, AOP_REQUEST_HEAD_CLIENT_ID_MAX)) {
         /* no usable clientId: say precisely what is wrong with the head (the body is not used
          * any more, so decoding it in place is harmless now) */
-        param_illegal(c, decode_head(&doc, env.payload_tok, body, &err), &err);
-        goto out;
+        aop_error_t err;
+        aop_error_clear(&err);
+        param_illegal(c, decode_head(doc, env->payload_tok, body, &err), &err);
+        return false;
     }
-    if (!client_known(s, lh->client_id)) {
-        char id[AOP_REQUEST_HEAD_CLIENT_ID_MAX * 4 + 1];
-        cstr(lh->client_id, id, sizeof id);
-        set_result(c, AOP_RC_UNKNOWN_CLIENT, "clientId %s is not known to this gateway", id);
-        goto out;
-    }
-    /* signature */
+    if (client_known(c->s, lh->client_id)) return true;
+    char id[AOP_REQUEST_HEAD_CLIENT_ID_MAX * 4 + 1];
+    cstr(lh->client_id, id, sizeof id);
+    set_result(c, AOP_RC_UNKNOWN_CLIENT, "clientId %s is not known to this gateway", id);
+    return false;
+}
+
+/* The signType (when sent) and the signature over the raw request bytes (INVALID_SIGNATURE). */
+static bool check_signature(ctx_t *c, const aop_envelope_t *env) {
+    aop_sandbox_t *s = c->s;
+    const aop_request_head_t *lh = c->loose;
     if (lh->sign_type.ptr) {
         aop_sign_type_t t;
         char name[16];
@@ -1033,47 +1033,58 @@ void sbx_handle(aop_sandbox_t *s, const aop_function_desc_t *fn, char *body, siz
         if (lh->sign_type.len >= sizeof name || !aop_sign_type_parse(name, &t) || t != s->sign_type) {
             set_result(c, AOP_RC_INVALID_SIGNATURE, "request.head.signType: this client signs with %s",
                        aop_sign_type_name(s->sign_type));
-            goto out;
+            return false;
         }
     }
+    aop_error_t err;
+    aop_error_clear(&err);
     aop_verifier_t *verifier = sbx_verifier_take(s, &err);
-    st = verifier ? aop_envelope_verify(&env, verifier, &err) : err.code;
+    aop_status_t st = verifier ? aop_envelope_verify(env, verifier, &err) : err.code;
     sbx_verifier_give(s, verifier);
-    if (st != AOP_OK) {
-        set_result(c, AOP_RC_INVALID_SIGNATURE, st == AOP_E_SIGNATURE_MISSING
-                                                    ? "the request carries no signature"
-                                                    : "the signature does not verify over the request bytes with "
-                                                      "the merchant's public key (%s)",
-                   aop_sign_type_name(s->sign_type));
-        goto out;
-    }
-    /* validation */
+    if (st == AOP_OK) return true;
+    set_result(c, AOP_RC_INVALID_SIGNATURE, st == AOP_E_SIGNATURE_MISSING
+                                                ? "the request carries no signature"
+                                                : "the signature does not verify over the request bytes with "
+                                                  "the merchant's public key (%s)",
+               aop_sign_type_name(s->sign_type));
+    return false;
+}
+
+/* Strict decoding into c->req (PARAM_ILLEGAL with the failing path), and the head's function
+ * against the path's (NO_INTERFACE_DEF for one that does not exist). */
+static bool decode_strict(ctx_t *c, const aop_json_doc_t *doc, const aop_envelope_t *env, char *body) {
+    const aop_function_desc_t *fn = c->fn;
     c->req = calloc(1, fn->request->size);
     if (!c->req) {
         set_result(c, AOP_RC_UNKNOWN_EXCEPTION, "the gateway ran out of memory");
-        goto out;
+        return false;
     }
     aop_warnings_t w;
     aop_warnings_clear(&w);
-    st = aop_decode(fn->request, &doc, env.payload_tok, body, c->req, "request", true, &w, &err);
+    aop_error_t err;
+    aop_error_clear(&err);
+    aop_status_t st = aop_decode(fn->request, doc, env->payload_tok, body, c->req, "request", true, &w, &err);
     if (st != AOP_OK) {
         free(c->req);
         c->req = NULL;
         param_illegal(c, st, &err);
-        goto out;
+        return false;
     }
     const aop_request_head_t *h = c->req;
-    if (!aop_str_eq_cstr(h->function, fn->name)) {
-        char name[AOP_REQUEST_HEAD_FUNCTION_MAX * 4 + 1];
-        cstr(h->function, name, sizeof name);
-        if (!aop_function_find(h->function.ptr, h->function.len))
-            set_result(c, AOP_RC_NO_INTERFACE_DEF, "request.head.function: %s is not defined", name);
-        else
-            set_result(c, AOP_RC_PARAM_ILLEGAL, "request.head.function: %s is not the function of %s (%s)", name,
-                       fn->path, fn->name);
-        goto out;
-    }
-    /* business rules */
+    if (aop_str_eq_cstr(h->function, fn->name)) return true;
+    char name[AOP_REQUEST_HEAD_FUNCTION_MAX * 4 + 1];
+    cstr(h->function, name, sizeof name);
+    if (!aop_function_find(h->function.ptr, h->function.len))
+        set_result(c, AOP_RC_NO_INTERFACE_DEF, "request.head.function: %s is not defined", name);
+    else
+        set_result(c, AOP_RC_PARAM_ILLEGAL, "request.head.function: %s is not the function of %s (%s)", name,
+                   fn->path, fn->name);
+    return false;
+}
+
+/* The business rules of the function. */
+static void apply_rules(ctx_t *c) {
+    const aop_function_desc_t *fn = c->fn;
     if (fn == &aop_fn_offline_pay)
         do_pay(c);
     else if (fn == &aop_fn_offline_pay_query)
@@ -1084,16 +1095,51 @@ void sbx_handle(aop_sandbox_t *s, const aop_function_desc_t *fn, char *body, siz
         do_refund(c);
     else
         set_result(c, AOP_RC_NO_INTERFACE_DEF, "%s is not served by this gateway", fn->name);
-out:
-    aop_json_ws_free(&ws);
-    finish(c, reply);
-    request_log(c, reply);
-    log_request(c, reply, (long)(sbx_now_ms() - started));
+}
+
+/* A request's context with its response struct, or NULL (out of memory). */
+static ctx_t *ctx_new(aop_sandbox_t *s, const aop_function_desc_t *fn) {
+    ctx_t *c = calloc(1, sizeof *c);
+    void *resp = c ? calloc(1, fn->response->size) : NULL;
+    if (!resp) {
+        free(c);
+        return NULL;
+    }
+    c->s = s;
+    c->fn = fn;
+    c->resp = resp;
+    sbx_rfc3339(sbx_clock_ms(s), c->resp_time);
+    return c;
+}
+
+static void ctx_free(ctx_t *c) {
     free(c->req);
     free(c->loose);
     free(c->loose_buf);
     free(c->resp);
     free(c);
+}
+
+void sbx_handle(aop_sandbox_t *s, const aop_function_desc_t *fn, char *body, size_t len, sbx_reply_t *reply) {
+    int64_t started = sbx_now_ms();
+    memset(reply, 0, sizeof *reply);
+    ctx_t *c = ctx_new(s, fn);
+    if (!c) {
+        reply->http_status = 500;
+        if (aop_buf_append(&reply->body, "out of memory\n", 14) != AOP_OK) reply->body.len = 0; /* an empty 500 */
+        return;
+    }
+    aop_json_ws_t ws = {0};
+    aop_json_doc_t doc;
+    aop_envelope_t env;
+    if (read_envelope(c, body, len, &ws, &doc, &env) && check_client(c, &doc, &env, body) &&
+        check_signature(c, &env) && decode_strict(c, &doc, &env, body))
+        apply_rules(c);
+    aop_json_ws_free(&ws);
+    finish(c, reply);
+    request_log(c, reply);
+    log_request(c, reply, (long)(sbx_now_ms() - started));
+    ctx_free(c);
 }
 
 void sbx_reply_free(sbx_reply_t *reply) { aop_buf_free(&reply->body); }

@@ -15,12 +15,16 @@
 
 #include "aop/error.h"
 #include "aop/sign.h"
+/* By its path from here, so a program that includes sandbox.h needs no other include dir. */
+#include "../common/aop_apps.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#define AOP_SANDBOX_DEFAULT_CLIENT_ID "211020000000000000044"
+/* The one clientId a sandbox knows when the configuration names none: the CLI's default (the
+ * value lives in aop_apps.h, shared with the CLI). */
+#define AOP_SANDBOX_DEFAULT_CLIENT_ID AOP_APPS_DEFAULT_CLIENT_ID
 
 typedef struct {
     unsigned short port;              /* 0 = a free port */

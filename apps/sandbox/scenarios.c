@@ -246,23 +246,14 @@ const char *sbx_outcome_name(sbx_outcome_t o) {
 
 int sbx_outcome_exit_code(sbx_outcome_t o) {
     switch (o) {
-    case SBX_OUTCOME_PAID: return 0;
+    case SBX_OUTCOME_PAID: return AOP_EXIT_S;
     case SBX_OUTCOME_FAILED:
-    case SBX_OUTCOME_CANCELLED: return 1;
-    default: return 2;
+    case SBX_OUTCOME_CANCELLED: return AOP_EXIT_F;
+    default: return AOP_EXIT_U;
     }
 }
 
-static int put_json_string(FILE *out, const char *s) {
-    char local[1024];
-    size_t n = strlen(s), need = aop_json_quote(s, n, local, sizeof local);
-    char *buf = need <= sizeof local ? local : malloc(need);
-    if (!buf) return -1;
-    if (buf != local) aop_json_quote(s, n, buf, need);
-    int r = fwrite(buf, 1, need, out) == need ? 0 : -1;
-    if (buf != local) free(buf);
-    return r;
-}
+static int put_json_string(FILE *out, const char *s) { return aop_json_fquote(out, s, s ? strlen(s) : 0); }
 
 int aop_sandbox_print_scenarios_json(FILE *out) {
     int bad = fputs("[\n", out) == EOF;
@@ -270,12 +261,12 @@ int aop_sandbox_print_scenarios_json(FILE *out) {
         const sbx_scenario_t *sc = &sbx_scenarios[i];
         char status = sbx_scenario_status(sc);
         const char *code = sbx_scenario_shown_code(sc);
-        int exit_code = status == 'S' ? 0 : status == 'F' ? 1 : 2;
+        int exit_code = aop_exit_for_status(status); /* what the CLI's one call exits with */
         sbx_outcome_t outcome = sbx_scenario_outcome(sc);
         bad |= fputs("  {\"identityCode\": ", out) == EOF;
         bad |= put_json_string(out, sc->identity_code) != 0;
         bad |= fprintf(out, ", \"status\": \"%c\", \"resultCode\": ", status) < 0;
-        bad |= (code ? put_json_string(out, code) : (fputs("null", out) == EOF ? -1 : 0)) != 0;
+        bad |= put_json_string(out, code) != 0; /* null when the code is not shown */
         bad |= fprintf(out, ", \"exitCode\": %d, \"outcome\": \"%s\", \"resolvedExitCode\": %d, \"behaviour\": ",
                        exit_code, sbx_outcome_name(outcome), sbx_outcome_exit_code(outcome)) < 0;
         bad |= put_json_string(out, sc->behaviour) != 0;

@@ -369,7 +369,7 @@ aop_status_t aop_call(aop_client_t *c, const aop_function_desc_t *fn, const void
     if (st == AOP_OK && (ul < 0 || (size_t)ul >= sizeof url))
         st = aop_error_set(err, AOP_E_CONFIG, "gateway_url", -1, "gateway URL is too long");
     if (st == AOP_OK)
-        st = aop_envelope_write("request", fn->request, req, c->signer, &impl->body, NULL, NULL, err);
+        st = aop_envelope_write("request", fn->request, req, c->signer, &impl->body, NULL, err);
     if (st != AOP_OK) {
         aop_result_free(r);
         free(req);

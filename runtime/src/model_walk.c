@@ -2,6 +2,7 @@
  * and, when given a sink, writes compact JSON in the same pass. */
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "aop/model.h"
@@ -55,11 +56,14 @@ static inline void put1(sink_t *s, char c) {
     s->len++;
 }
 
-/* 1 for bytes that must be escaped in a JSON string. */
+/* 1 for bytes that are escaped in a JSON string: those JSON requires ('"', '\\', below 0x20),
+ * and DEL (0x7F), which JSON allows raw but a terminal showing the text would obey (the CLI
+ * prints with this escaper). \u007f reads back as the same byte. */
 static const unsigned char escape_class[256] = {
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
     0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1,
 };
 
 static void put_escaped(sink_t *s, const char *str, size_t n) {
@@ -79,16 +83,17 @@ static void put_escaped(sink_t *s, const char *str, size_t n) {
     while (i < n) {
         if (n >= 8) {
             /* Eight bytes at a time (the last word of the string overlaps bytes already seen,
-             * which are masked off): a high bit of m is set for a '"', a '\\' or a byte < 0x20
-             * (zero-byte tests on v ^ '"', v ^ '\\' and v - 0x20). A borrow only spills upwards
-             * from a byte that matches, so a word without a match gives m == 0; a flag may be
-             * spurious, so the byte it points at is still looked up below. */
+             * which are masked off): a high bit of m is set for a '"', a '\\', a byte < 0x20
+             * (zero-byte tests on v ^ '"', v ^ '\\' and v - 0x20) or DEL (0x7F + 1 sets the
+             * high bit of a byte that had none). Every match is flagged; a borrow spills only
+             * upwards from a match, a carry only from a byte 0xFF (never valid UTF-8), so a flag
+             * may be spurious and the byte it points at is still looked up below. */
             size_t at = n - i >= 8 ? i : n - 8;
             uint64_t v, q, b, m;
             memcpy(&v, str + at, 8);
             q = v ^ (ones * '"');
             b = v ^ (ones * '\\');
-            m = (((q - ones) & ~q) | ((b - ones) & ~b) | ((v - ones * 0x20u) & ~v)) & highs;
+            m = (((q - ones) & ~q) | ((b - ones) & ~b) | ((v - ones * 0x20u) & ~v) | ((v + ones) & ~v)) & highs;
             m &= ~(uint64_t)0 << (8 * (i - at));
             if (!m) {
                 i = at + 8;
@@ -134,6 +139,18 @@ size_t aop_json_quote(const char *s, size_t n, char *out, size_t cap) {
     sink_t sink = {out, cap, 0};
     put_escaped(&sink, s, n);
     return sink.len;
+}
+
+int aop_json_fquote(FILE *f, const char *s, size_t n) {
+    if (!s) return fputs("null", f) == EOF ? -1 : 0;
+    char local[1024];
+    size_t need = aop_json_quote(s, n, local, sizeof local);
+    char *buf = need <= sizeof local ? local : malloc(need); /* the first pass sized it */
+    if (!buf) return -1;
+    if (buf != local) aop_json_quote(s, n, buf, need);
+    int r = fwrite(buf, 1, need, f) == need ? 0 : -1;
+    if (buf != local) free(buf);
+    return r;
 }
 
 /* Whether every byte of s is printable ASCII other than '"' and '\\' (0x20..0x7E): then s is

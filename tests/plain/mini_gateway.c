@@ -251,11 +251,11 @@ static bool build_answer(gw_t *g, const gw_behaviour_t *b, const aop_function_de
     if (b->edit) b->edit(fn, &rs);
 
     aop_buf_t env = {0};
-    size_t off = 0, len = 0;
+    aop_envelope_layout_t lay = {0};
     aop_error_t err;
     aop_signer_t *signer = NULL;
     aop_status_t st = aop_signer_new(g->gateway_priv, b->sign_type, &signer, &err);
-    if (st == AOP_OK) st = aop_envelope_write("response", fn->response, &rs, signer, &env, &off, &len, &err);
+    if (st == AOP_OK) st = aop_envelope_write("response", fn->response, &rs, signer, &env, &lay, &err);
     aop_signer_free(signer);
     if (st != AOP_OK) {
         fprintf(stderr, "mini_gateway: cannot write the response: %s %s %s\n", aop_status_name(st),
@@ -263,6 +263,7 @@ static bool build_answer(gw_t *g, const gw_behaviour_t *b, const aop_function_de
         aop_buf_free(&env);
         return false;
     }
+    const size_t off = lay.payload_off, len = lay.payload_len;
     bool plain = b->key == GW_KEY_GATEWAY && !b->patch_from && !b->tamper_body && !b->tamper_sig &&
                  !b->percent_sig && !b->escape_sig_slash && !b->echo_drop && !b->remove_path &&
                  !b->space_after_signing;
@@ -273,13 +274,12 @@ static bool build_answer(gw_t *g, const gw_behaviour_t *b, const aop_function_de
     }
 
     /* the envelope's own signature, when the payload stays as signed */
-    static const char sig_open[] = ",\"signature\":\"";
     char sig[AOP_SIG_B64_MAX];
     size_t sig_len = 0;
     bool resign = b->key != GW_KEY_GATEWAY || b->patch_from || b->echo_drop || b->remove_path;
     if (!resign) {
-        sig_len = env.len - off - len - (sizeof sig_open - 1) - 2; /* ..."<sig>"} */
-        memcpy(sig, env.data + off + len + sizeof sig_open - 1, sig_len);
+        sig_len = lay.sig_len;
+        memcpy(sig, env.data + lay.sig_off, sig_len);
     }
 
     /* the payload, patched */

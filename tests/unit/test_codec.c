@@ -2,9 +2,11 @@
  * re-encode; SPEC.md section 7 sorts every deviation of a response into fail or warning. */
 #include <criterion/criterion.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "aop/envelope.h"
+#include "aop/json_quote.h"
 #include "aop/protocol.h"
 #include "support.h"
 
@@ -269,4 +271,119 @@ Test(codec, result_code_tables) {
     cr_assert_not_null(aop_result_code_find(aop_fn_refund.codes, "REFUND_AMOUNT_EXCEED", 20));
     cr_assert_eq(aop_function_find("alipay.intl.acquiring.common.refund", 35), &aop_fn_refund);
     cr_assert_str_eq(aop_fn_refund.path, "/alipay/intl/acquiring/common/grefund.htm");
+}
+
+/* ---- the envelope writer's two steps and its layout ---------------------------------------- */
+
+Test(codec, envelope_layout_locates_payload_and_signature_and_seal_matches_write) {
+    char *body = aop_test_read("bench/pay-request.json", NULL);
+    static aop_offline_pay_request_t m;
+    cr_assert_eq(decode(body, "request", &aop_offline_pay_request_desc, &m, true).st, AOP_OK);
+    aop_error_t err;
+    aop_private_key_t *priv = NULL;
+    aop_public_key_t *pub = NULL;
+    cr_assert_eq(aop_private_key_load_file(aop_test_private_key("gateway.pkcs8.pem"), NULL, &priv, &err), AOP_OK,
+                 "%s", err.msg);
+    cr_assert_eq(aop_public_key_load_file(AOP_TEST_DATA "/gateway.spki.pem", &pub, &err), AOP_OK, "%s", err.msg);
+    aop_signer_t *signer = NULL;
+    aop_verifier_t *verifier = NULL;
+    cr_assert_eq(aop_signer_new(priv, AOP_SIGN_RSA2, &signer, &err), AOP_OK);
+    cr_assert_eq(aop_verifier_new(pub, AOP_SIGN_RSA2, &verifier, &err), AOP_OK);
+
+    aop_buf_t env = {0}, payload = {0}, sealed = {0};
+    aop_envelope_layout_t lay, lay2;
+    cr_assert_eq(aop_envelope_write("request", &aop_offline_pay_request_desc, &m, signer, &env, &lay, &err), AOP_OK);
+    /* {"request":PAYLOAD,"signature":"SIG"} exactly, by the layout */
+    cr_assert_eq(lay.payload_off, strlen("{\"request\":"));
+    cr_assert_eq(memcmp(env.data, "{\"request\":", lay.payload_off), 0);
+    cr_assert_eq(env.data[lay.payload_off], '{');
+    cr_assert_eq(env.data[lay.payload_off + lay.payload_len - 1], '}');
+    cr_assert_eq(lay.sig_off, lay.payload_off + lay.payload_len + strlen(",\"signature\":\""));
+    cr_assert_eq(lay.sig_off + lay.sig_len + 2, env.len);
+    cr_assert_eq(memcmp(env.data + lay.sig_off + lay.sig_len, "\"}", 2), 0);
+    cr_assert_eq(aop_verifier_verify(verifier, env.data + lay.payload_off, lay.payload_len, env.data + lay.sig_off,
+                                     lay.sig_len, &err),
+                 AOP_OK, "%s", err.msg);
+
+    /* encode gives the payload write signed; seal around it gives write's envelope (RSA PKCS#1
+     * v1.5 signatures are deterministic) */
+    cr_assert_eq(aop_envelope_encode("request", &aop_offline_pay_request_desc, &m, &payload, &err), AOP_OK);
+    cr_assert_eq(payload.len, lay.payload_len);
+    cr_assert_eq(memcmp(payload.data, env.data + lay.payload_off, payload.len), 0);
+    cr_assert_eq(aop_envelope_seal("request", payload.data, payload.len, signer, &sealed, &lay2, &err), AOP_OK);
+    cr_assert_eq(sealed.len, env.len);
+    cr_assert_eq(memcmp(sealed.data, env.data, env.len), 0);
+    cr_assert_eq(memcmp(&lay, &lay2, sizeof lay), 0);
+
+    /* seal signs the bytes as given: an edited payload verifies, the original signature does not */
+    payload.data[payload.len - 2] = ' ';
+    cr_assert_eq(aop_envelope_seal("request", payload.data, payload.len, signer, &sealed, &lay2, &err), AOP_OK);
+    cr_assert_eq(aop_verifier_verify(verifier, sealed.data + lay2.payload_off, lay2.payload_len,
+                                     sealed.data + lay2.sig_off, lay2.sig_len, &err),
+                 AOP_OK);
+    cr_assert_neq(aop_verifier_verify(verifier, sealed.data + lay2.payload_off, lay2.payload_len,
+                                      env.data + lay.sig_off, lay.sig_len, &err),
+                  AOP_OK);
+    aop_buf_free(&env);
+    aop_buf_free(&payload);
+    aop_buf_free(&sealed);
+    aop_signer_free(signer);
+    aop_verifier_free(verifier);
+    aop_private_key_free(priv);
+    aop_public_key_free(pub);
+    free(body);
+}
+
+/* ---- the one JSON string escaper ------------------------------------------------------------ */
+
+static char *quoted(const char *s, size_t n) {
+    static char out[512];
+    size_t len = aop_json_quote(s, n, out, sizeof out - 1);
+    cr_assert_lt(len, sizeof out);
+    out[len] = '\0';
+    return out;
+}
+
+Test(codec, json_quote_escapes_json_and_del) {
+    cr_assert_str_eq(quoted("a\"b\\c\n\x01\x7f", 8), "\"a\\\"b\\\\c\\n\\u0001\\u007f\"");
+    cr_assert_str_eq(quoted("caf\xc3\xa9", 5), "\"caf\xc3\xa9\""); /* UTF-8 stays as it is */
+    /* DEL at every position of strings long enough for the word-at-a-time scan, after bytes that
+     * end UTF-8 sequences (0xBF) and make carries likely; it reads back as the same bytes */
+    for (size_t n = 8; n <= 24; n++) {
+        for (size_t at = 0; at < n; at++) {
+            char s[32], expect[64];
+            memset(s, 'x', n);
+            if (at > 0) s[at - 1] = (char)0xBF;
+            s[at] = 0x7F;
+            char *q = quoted(s, n);
+            size_t ql = strlen(q);
+            cr_assert_eq(ql, n + 5 + 2, "n %zu at %zu: %s", n, at, q);
+            snprintf(expect, sizeof expect, "\\u007f");
+            cr_assert_eq(memcmp(q + 1 + at, expect, 6), 0, "n %zu at %zu: %s", n, at, q);
+            memmove(q, q + 1, ql - 2); /* the content, for the unescaper */
+            cr_assert_eq(aop_json_unescape(q, ql - 2), n);
+            cr_assert_eq(memcmp(q, s, n), 0, "n %zu at %zu", n, at);
+        }
+    }
+    /* like snprintf: the whole length even when cap is short, and nothing written past cap */
+    char small[4] = {'#', '#', '#', '#'};
+    cr_assert_eq(aop_json_quote("\x7f", 1, small, 3), 8);
+    cr_assert_eq(small[0], '"');
+    cr_assert_eq(small[3], '#');
+}
+
+Test(codec, json_fquote_writes_null_and_long_strings) {
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    char big[3000];
+    memset(big, 'y', sizeof big);
+    big[1500] = 0x7F;
+    cr_assert_eq(aop_json_fquote(f, NULL, 0), 0);
+    cr_assert_eq(aop_json_fquote(f, big, sizeof big), 0); /* past the escaper's local buffer */
+    fclose(f);
+    cr_assert_eq(len, 4 + sizeof big + 5 + 2);
+    cr_assert_eq(memcmp(text, "null\"yy", 7), 0);
+    cr_assert_eq(memcmp(text + 4 + 1 + 1500, "\\u007f", 6), 0);
+    free(text);
 }

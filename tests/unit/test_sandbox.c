@@ -1498,6 +1498,62 @@ static int run_bin(const char *const *args, char **out, const char *home) {
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+/* aop_sandbox_main in this process (so its getopt state is shared with earlier calls) with
+ * standard error captured into err; returns its exit status. For command lines that end before
+ * anything is served or printed on standard output. */
+static int main_in_process(const char *const *args, char *err, size_t cap) {
+    char *argv[16];
+    int argc = 0;
+    argv[argc++] = (char *)"aop-sandbox";
+    for (; args[argc - 1] && argc < 15; argc++) argv[argc] = (char *)args[argc - 1];
+    argv[argc] = NULL;
+    FILE *tmp = tmpfile();
+    cr_assert_not_null(tmp);
+    fflush(stderr);
+    int saved = dup(2);
+    dup2(fileno(tmp), 2);
+    int rc = aop_sandbox_main(argc, argv);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    rewind(tmp);
+    size_t n = fread(err, 1, cap - 1, tmp);
+    err[n] = '\0';
+    fclose(tmp);
+    return rc;
+}
+
+/* getopt_long: each command line is parsed from its start (the parser's state is reset between
+ * calls), the first problem on the line is the one reported, and the --opt=value forms work. */
+Test(sandbox, command_line_by_getopt_long) {
+    static const struct {
+        const char *args[4];
+        int rc;
+        const char *message;
+    } cases[] = {
+        {{"--port", NULL}, 64, "aop-sandbox: option --port needs a value\nTry 'aop-sandbox --help'."},
+        {{"--bogus", NULL}, 64, "unknown option --bogus"},
+        {{"-x", NULL}, 64, "unknown option -x"},
+        {{"--quiet=yes", NULL}, 64, "unknown option --quiet=yes"},
+        {{"--port=70000", NULL}, 64, "invalid --port 70000 (0 to 65535"},
+        {{"stray", "--help", NULL}, 64, "unexpected argument stray"},
+        {{"--client-id", "a", "--port", NULL}, 64, "option --port needs a value"},
+        {{"--state=", NULL}, 64, "--state needs a file name"},
+        {{"--json", NULL}, 64, "--json goes with --scenarios"},
+        {{"--sign-type=MD5", "--bogus", NULL}, 64, "invalid --sign-type MD5"},
+    };
+    char err[1024];
+    for (unsigned i = 0; i < sizeof cases / sizeof *cases; i++) {
+        cr_assert_eq(main_in_process(cases[i].args, err, sizeof err), cases[i].rc, "case %u: %s", i, err);
+        cr_assert_not_null(strstr(err, cases[i].message), "case %u: %s", i, err);
+    }
+    char *out = NULL;
+    const char *short_help[] = {"-h", NULL};
+    cr_assert_eq(run_bin(short_help, &out, NULL), 0);
+    cr_assert_not_null(strstr(out, "Usage: aop-sandbox [OPTIONS]"));
+    free(out);
+}
+
 Test(sandbox, command_line) {
     char *out = NULL;
     const char *scen[] = {"--scenarios", "--json", NULL};

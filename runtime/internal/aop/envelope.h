@@ -13,13 +13,31 @@
 extern "C" {
 #endif
 
+/* Where the parts of a written envelope lie in its text: the signed payload bytes, and the
+ * signature's base64 text (between its quotes). A test gateway tampers with one part through
+ * these, without counting bytes in the envelope itself. */
+typedef struct {
+    size_t payload_off, payload_len;
+    size_t sig_off, sig_len;
+} aop_envelope_layout_t;
+
 /* Encodes msg (validated strictly in the same pass), signs the encoded bytes with signer (its
  * key and sign type) and writes the whole envelope into out (replacing its content). member
- * is "request" or "response".
- * *payload_off / *payload_len (may be NULL) locate the signed bytes inside out. */
+ * is "request" or "response". layout (may be NULL) locates its parts in out. The payload is
+ * encoded in place, so this is one encoding pass and no copy (the client's path). */
 aop_status_t aop_envelope_write(const char *member, const aop_msg_desc_t *d, const void *msg,
-                                aop_signer_t *signer, aop_buf_t *out,
-                                size_t *payload_off, size_t *payload_len, aop_error_t *err);
+                                aop_signer_t *signer, aop_buf_t *out, aop_envelope_layout_t *layout,
+                                aop_error_t *err);
+
+/* The two steps of aop_envelope_write apart, for a caller that changes the payload between
+ * them (the sandbox's faults): aop_envelope_encode writes msg's payload alone into payload
+ * (replacing its content; validated strictly as member's message); aop_envelope_seal signs
+ * payload[0..len) as it is and writes the envelope around those bytes into out (replacing its
+ * content), with layout (may be NULL) as above. */
+aop_status_t aop_envelope_encode(const char *member, const aop_msg_desc_t *d, const void *msg, aop_buf_t *payload,
+                                 aop_error_t *err);
+aop_status_t aop_envelope_seal(const char *member, const char *payload, size_t len, aop_signer_t *signer,
+                               aop_buf_t *out, aop_envelope_layout_t *layout, aop_error_t *err);
 
 /* Verifies env's signature over its exact payload bytes with verifier (key and sign type). */
 aop_status_t aop_envelope_verify(const aop_envelope_t *env, aop_verifier_t *verifier, aop_error_t *err);
