@@ -6,6 +6,8 @@
 #include <stdio.h>
 
 #include "aop/client.h"
+#include "aop/journal.h"
+#include "aop/resolver.h"
 #include "aop/util.h"
 #include "aop_apps.h" /* exit statuses and the default clientId */
 
@@ -16,8 +18,12 @@ typedef struct {
     const char *gateway, *client_id, *merchant_id, *private_key, *alipay_public_key, *ca_file;
     const char *sign_type, *amount, *currency, *code, *title, *merchant_trans_id, *acquirement_id;
     const char *merchant_refund_id, *reason, *out_dir, *public_key;
+    const char *journal, *as, *note, *entry_id; /* journal commands */
     double timeout_s; /* 0 = the function's default */
-    bool json, help, force;
+    /* The resolver's policy in seconds; 0 = the default (aop_policy_init). */
+    double first_poll_s, poll_interval_s, query_budget_s, cancel_margin_s, cancel_budget_s, watch_window_s,
+        refund_budget_s;
+    bool json, help, force, no_resolve, all;
 } cli_opts_t;
 
 /* Parses argv of one subcommand into o; prints the problem and returns EXIT_USAGE on error. */
@@ -29,6 +35,16 @@ void cli_usage(FILE *out, const char *cmd);
 typedef struct cli_env cli_env_t;
 int cli_env_open(const cli_opts_t *o, cli_env_t **out, aop_client_t **client);
 void cli_env_close(cli_env_t *env);
+/* Whether the env talks to the local sandbox (zero-configuration mode): not real money. */
+bool cli_env_is_sandbox(const cli_env_t *env);
+
+/* The journal of --journal, or ~/.aop/journal.db (also with --gateway). */
+int cli_journal_open(const cli_opts_t *o, aop_journal_t **out);
+
+/* A JSON string (null for an absent view), escaped by the runtime's one escaper. */
+void cli_json_str(FILE *out, aop_str_t s);
+/* s made safe for a terminal (control characters become '?'). */
+void cli_put_safe(FILE *out, aop_str_t s);
 
 /* ~/.aop (created 0700) and its demo keys, created once even when commands race. */
 int cli_home(char *dir, size_t cap);
@@ -38,9 +54,16 @@ int cli_demo_keys(const char *dir);
 typedef struct {
     const char *merchant_trans_id, *merchant_refund_id;
 } cli_ids_t;
-int cli_report(const cli_opts_t *o, const aop_function_desc_t *fn, const aop_result_t *r, const cli_ids_t *ids);
+int cli_report(const cli_opts_t *o, const aop_function_desc_t *fn, const aop_result_t *r, const cli_ids_t *ids,
+               bool sandbox);
 
 int cmd_call(const char *cmd, const cli_opts_t *o);
+/* pay and refund through the resolver and the journal (cmd_call builds and checks the request). */
+int cli_resolve(const cli_opts_t *o, cli_env_t *env, aop_client_t *client, const aop_function_desc_t *fn,
+                const void *request);
+int cmd_recover(const cli_opts_t *o);
+int cmd_journal(const cli_opts_t *o);
+int cmd_journal_close(const cli_opts_t *o);
 int cmd_keygen(const cli_opts_t *o);
 int cmd_keycheck(const cli_opts_t *o);
 

@@ -128,6 +128,11 @@ int cmd_call(const char *cmd, const cli_opts_t *o) {
     cli_env_t *env;
     aop_client_t *client;
     if ((rc = cli_env_open(o, &env, &client)) != 0) return rc;
+    if (fn == &aop_fn_offline_pay || fn == &aop_fn_refund) {
+        rc = cli_resolve(o, env, client, fn, &rq);
+        cli_env_close(env);
+        return rc;
+    }
     aop_call_options_t opts;
     aop_call_options_init(&opts);
     if (o->timeout_s > 0) opts.deadline_ms = (long)(o->timeout_s * 1000.0 + 0.5);
@@ -138,7 +143,7 @@ int cmd_call(const char *cmd, const cli_opts_t *o) {
         cli_env_close(env);
         return st == AOP_E_KEY_FORMAT || st == AOP_E_CONFIG ? AOP_EXIT_CONFIG : AOP_EXIT_USAGE;
     }
-    rc = cli_report(o, fn, res, &ids);
+    rc = cli_report(o, fn, res, &ids, cli_env_is_sandbox(env));
     aop_result_free(res);
     cli_env_close(env);
     return rc;

@@ -146,6 +146,8 @@ int cli_env_open(const cli_opts_t *o, cli_env_t **out, aop_client_t **client) {
     return 0;
 }
 
+bool cli_env_is_sandbox(const cli_env_t *env) { return env && env->sandbox; }
+
 void cli_env_close(cli_env_t *env) {
     if (!env) return;
     aop_client_free(env->client);

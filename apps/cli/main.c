@@ -11,8 +11,13 @@ int main(int argc, char **argv) {
     }
     const char *cmd = argv[1];
     if (!strcmp(cmd, "sandbox")) return aop_sandbox_main(argc - 1, argv + 1);
+    int skip = 1; /* argv[skip] is the (last) command word */
+    if (!strcmp(cmd, "journal") && argc > 2 && !strcmp(argv[2], "close")) {
+        cmd = "journal close";
+        skip = 2;
+    }
     cli_opts_t o;
-    int rc = cli_parse(cmd, argc - 1, argv + 1, &o);
+    int rc = cli_parse(cmd, argc - skip, argv + skip, &o);
     if (rc) return rc;
     if (o.help) {
         cli_usage(stdout, cmd);
@@ -20,5 +25,8 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(cmd, "keygen")) return cmd_keygen(&o);
     if (!strcmp(cmd, "keycheck")) return cmd_keycheck(&o);
+    if (!strcmp(cmd, "recover")) return cmd_recover(&o);
+    if (!strcmp(cmd, "journal")) return cmd_journal(&o);
+    if (!strcmp(cmd, "journal close")) return cmd_journal_close(&o);
     return cmd_call(cmd, &o);
 }

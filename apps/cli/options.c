@@ -8,7 +8,8 @@
 enum {
     O_GATEWAY = 256, O_CLIENT_ID, O_MERCHANT_ID, O_PRIVATE_KEY, O_ALIPAY_KEY, O_SIGN_TYPE, O_CA_FILE,
     O_TIMEOUT, O_AMOUNT, O_CURRENCY, O_CODE, O_TITLE, O_MTID, O_ACQ, O_MRID, O_JSON, O_REASON,
-    O_OUT, O_PUBLIC_KEY, O_FORCE, O_HELP
+    O_OUT, O_PUBLIC_KEY, O_FORCE, O_HELP, O_FIRST_POLL, O_POLL_INTERVAL, O_QUERY_BUDGET, O_CANCEL_MARGIN,
+    O_CANCEL_BUDGET, O_WATCH_WINDOW, O_REFUND_BUDGET, O_JOURNAL, O_NO_RESOLVE, O_ALL, O_AS, O_NOTE
 };
 
 static const struct option all_options[] = {
@@ -33,6 +34,18 @@ static const struct option all_options[] = {
     {"public-key", required_argument, NULL, O_PUBLIC_KEY},
     {"force", no_argument, NULL, O_FORCE},
     {"help", no_argument, NULL, O_HELP},
+    {"first-poll", required_argument, NULL, O_FIRST_POLL},
+    {"poll-interval", required_argument, NULL, O_POLL_INTERVAL},
+    {"query-budget", required_argument, NULL, O_QUERY_BUDGET},
+    {"cancel-margin", required_argument, NULL, O_CANCEL_MARGIN},
+    {"cancel-budget", required_argument, NULL, O_CANCEL_BUDGET},
+    {"watch-window", required_argument, NULL, O_WATCH_WINDOW},
+    {"refund-budget", required_argument, NULL, O_REFUND_BUDGET},
+    {"journal", required_argument, NULL, O_JOURNAL},
+    {"no-resolve", no_argument, NULL, O_NO_RESOLVE},
+    {"all", no_argument, NULL, O_ALL},
+    {"as", required_argument, NULL, O_AS},
+    {"note", required_argument, NULL, O_NOTE},
     {NULL, 0, NULL, 0},
 };
 
@@ -42,12 +55,26 @@ static const struct {
     const char *synopsis;
     const int *opts;
 } commands[] = {
-    {"pay", "--amount MINOR_UNITS --currency CODE --code IDENTITYCODE|- [--title TEXT] [--merchant-trans-id ID]",
-     (const int[]){O_AMOUNT, O_CURRENCY, O_CODE, O_TITLE, O_MTID, 0}},
+    {"pay",
+     "--amount MINOR_UNITS --currency CODE --code IDENTITYCODE|- [--title TEXT] [--merchant-trans-id ID]\n"
+     "       [--no-resolve] [--first-poll S] [--poll-interval S] [--query-budget S] [--cancel-margin S]\n"
+     "       [--cancel-budget S] [--watch-window S] [--journal FILE]",
+     (const int[]){O_AMOUNT, O_CURRENCY, O_CODE, O_TITLE, O_MTID, O_NO_RESOLVE, O_FIRST_POLL, O_POLL_INTERVAL,
+                   O_QUERY_BUDGET, O_CANCEL_MARGIN, O_CANCEL_BUDGET, O_WATCH_WINDOW, O_JOURNAL, 0}},
     {"query", "--merchant-trans-id ID | --acquirement-id ID", (const int[]){O_MTID, O_ACQ, 0}},
     {"cancel", "--merchant-trans-id ID | --acquirement-id ID", (const int[]){O_MTID, O_ACQ, 0}},
-    {"refund", "--acquirement-id ID --amount MINOR_UNITS --currency CODE [--merchant-refund-id ID] [--reason TEXT]",
-     (const int[]){O_ACQ, O_AMOUNT, O_CURRENCY, O_MRID, O_REASON, 0}},
+    {"refund",
+     "--acquirement-id ID --amount MINOR_UNITS --currency CODE [--merchant-refund-id ID] [--reason TEXT]\n"
+     "       [--no-resolve] [--refund-budget S] [--journal FILE]",
+     (const int[]){O_ACQ, O_AMOUNT, O_CURRENCY, O_MRID, O_REASON, O_NO_RESOLVE, O_REFUND_BUDGET, O_JOURNAL, 0}},
+    {"recover",
+     "[--journal FILE] [--first-poll S] [--poll-interval S] [--query-budget S] [--cancel-margin S]\n"
+     "       [--cancel-budget S] [--watch-window S] [--refund-budget S]",
+     (const int[]){O_JOURNAL, O_FIRST_POLL, O_POLL_INTERVAL, O_QUERY_BUDGET, O_CANCEL_MARGIN, O_CANCEL_BUDGET,
+                   O_WATCH_WINDOW, O_REFUND_BUDGET, 0}},
+    {"journal", "[--all] [--json] [--journal FILE]", (const int[]){O_ALL, O_JSON, O_JOURNAL, 0}},
+    {"journal close", "ID --as PAID|FAILED|CANCELLED|REFUNDED --note TEXT [--journal FILE]",
+     (const int[]){O_AS, O_NOTE, O_JOURNAL, 0}},
     {"keygen", "--out DIR | --private-key FILE --public-key FILE [--force]",
      (const int[]){O_OUT, O_PRIVATE_KEY, O_PUBLIC_KEY, O_FORCE, 0}},
     {"keycheck", "--private-key FILE [--alipay-public-key FILE]", (const int[]){O_PRIVATE_KEY, O_ALIPAY_KEY, 0}},
@@ -63,7 +90,8 @@ static bool in(const int *list, int v) {
 }
 
 static bool is_call(const char *cmd) {
-    return !strcmp(cmd, "pay") || !strcmp(cmd, "query") || !strcmp(cmd, "cancel") || !strcmp(cmd, "refund");
+    return !strcmp(cmd, "pay") || !strcmp(cmd, "query") || !strcmp(cmd, "cancel") || !strcmp(cmd, "refund") ||
+           !strcmp(cmd, "recover");
 }
 
 void cli_usage(FILE *out, const char *cmd) {
@@ -71,17 +99,20 @@ void cli_usage(FILE *out, const char *cmd) {
         fputs("usage: aop COMMAND [OPTIONS]\n\n"
               "A client for Alipay's international offline (barcode) payments.\n\n"
               "commands:\n"
-              "  pay       make one payment (alipay.intl.acquiring.offline.pay)\n"
+              "  pay       make a payment and carry it to a known outcome (query, then cancel)\n"
               "  query     read the state of a payment (payQuery)\n"
               "  cancel    close or reverse a payment (payCancel)\n"
-              "  refund    refund part or all of a paid payment\n"
+              "  refund    refund part or all of a paid payment (re-sent identically while unknown)\n"
+              "  recover   finish every open payment and refund of the journal\n"
+              "  journal   list the journal's open entries (--all: every entry); 'journal close ID'\n"
               "  keygen    create an RSA key pair\n"
               "  keycheck  check a key pair and print fingerprints\n"
               "  sandbox   run the local gateway in the foreground (aop sandbox --help)\n\n"
               "Without --gateway, pay/query/cancel/refund talk to a local sandbox gateway with demo keys\n"
               "and state kept in ~/.aop/. Run 'aop COMMAND --help' for a command's options.\n\n"
-              "exit status: 0 success (S), 1 failed (F), 2 unknown outcome (U), 64 invalid usage or input,\n"
-              "78 configuration or key error (in the last two cases nothing was sent)\n",
+              "exit status: 0 PAID/REFUNDED (S), 1 FAILED/CANCELLED (F), 2 UNRESOLVED/NEEDS_ATTENTION or unknown\n"
+              "(U), 64 invalid usage or input, 78 configuration, key or journal error (in the last two cases\n"
+              "nothing was sent), 130 interrupted (the entry stays open: aop recover finishes it)\n",
               out);
         return;
     }
@@ -104,9 +135,21 @@ void cli_usage(FILE *out, const char *cmd) {
                   "  --amount MINOR_UNITS     amount in minor units: 100 is $1.00\n"
                   "  --code IDENTITYCODE      the scanned wallet code; '-' reads it from standard input\n"
                   "  --merchant-trans-id ID   the payment's idempotency key (generated for pay when absent,\n"
-                  "                           printed to standard error before sending: reuse it to retry)\n",
+                  "                           printed to standard error before sending: reuse it to retry)\n"
+                  "  --no-resolve             one call, as before the resolver (still journaled)\n"
+                  "  --first-poll S           before the first query (default 3)\n"
+                  "  --poll-interval S        between queries (default 5)\n"
+                  "  --query-budget S         querying stops this long after the pay (default 60)\n"
+                  "  --cancel-margin S        no cancel before the pay's start + deadline + this (default 10)\n"
+                  "  --cancel-budget S        cancelling stops this long after it began (default 60)\n"
+                  "  --watch-window S         a failed payment never acknowledged is checked again after\n"
+                  "                           this (default 180)\n"
+                  "  --refund-budget S        an unknown refund is re-sent within this (default 60)\n"
+                  "  --journal FILE           the payment journal (default ~/.aop/journal.db)\n",
                   out);
-        fputs("\nexit status: 0 S, 1 F, 2 U or unknown outcome, 64 usage/input error, 78 configuration/key error\n", out);
+        fputs("\nexit status: 0 PAID/REFUNDED (S), 1 FAILED/CANCELLED (F), 2 unresolved or unknown (U), 64 usage or\n"
+              "input error, 78 configuration/key/journal error, 130 interrupted (entry left open)\n",
+              out);
         return;
     }
 }
@@ -166,15 +209,38 @@ int cli_parse(const char *cmd, int argc, char **argv, cli_opts_t *o) {
         case O_PUBLIC_KEY: o->public_key = optarg; break;
         case O_FORCE: o->force = true; break;
         case O_JSON: o->json = true; break;
+        case O_JOURNAL: o->journal = optarg; break;
+        case O_NO_RESOLVE: o->no_resolve = true; break;
+        case O_ALL: o->all = true; break;
+        case O_AS: o->as = optarg; break;
+        case O_NOTE: o->note = optarg; break;
         case O_TIMEOUT:
-            if (!parse_seconds(optarg, &o->timeout_s)) {
-                fprintf(stderr, "aop %s: --timeout must be a number of seconds > 0, not '%s'\n", cmd, optarg);
+        case O_FIRST_POLL:
+        case O_POLL_INTERVAL:
+        case O_QUERY_BUDGET:
+        case O_CANCEL_MARGIN:
+        case O_CANCEL_BUDGET:
+        case O_WATCH_WINDOW:
+        case O_REFUND_BUDGET: {
+            double *to = c == O_TIMEOUT         ? &o->timeout_s
+                         : c == O_FIRST_POLL    ? &o->first_poll_s
+                         : c == O_POLL_INTERVAL ? &o->poll_interval_s
+                         : c == O_QUERY_BUDGET  ? &o->query_budget_s
+                         : c == O_CANCEL_MARGIN ? &o->cancel_margin_s
+                         : c == O_CANCEL_BUDGET ? &o->cancel_budget_s
+                         : c == O_WATCH_WINDOW  ? &o->watch_window_s
+                                                : &o->refund_budget_s;
+            if (!parse_seconds(optarg, to)) {
+                fprintf(stderr, "aop %s: --%s must be a number of seconds > 0, not '%s'\n", cmd,
+                        all_options[idx].name, optarg);
                 return AOP_EXIT_USAGE;
             }
             break;
+        }
         default: break;
         }
     }
+    if (!strcmp(cmd, "journal close") && optind < argc) o->entry_id = argv[optind++]; /* the entry's id */
     if (optind < argc) {
         fprintf(stderr, "aop %s: unexpected argument '%s'\n", cmd, argv[optind]);
         return AOP_EXIT_USAGE;

@@ -7,15 +7,15 @@
 #include "cli.h"
 
 /* The runtime's escaper, which also escapes DEL: a JSON report may be read on a terminal. */
-static void json_str(FILE *out, aop_str_t s) { aop_json_fquote(out, s.ptr, s.len); }
+void cli_json_str(FILE *out, aop_str_t s) { aop_json_fquote(out, s.ptr, s.len); }
 
 static void json_field(FILE *out, const char *name, aop_str_t v) {
     fprintf(out, ",\"%s\":", name);
-    json_str(out, v);
+    cli_json_str(out, v);
 }
 
 /* s for a terminal (aop_terminal_safe): never longer than s, so n + 1 bytes always suffice. */
-static void put_safe(FILE *out, aop_str_t s) {
+void cli_put_safe(FILE *out, aop_str_t s) {
     if (!s.ptr || !s.len) return;
     char small[512];
     char *buf = s.len < sizeof small ? small : malloc(s.len + 1);
@@ -30,7 +30,7 @@ static void put_safe(FILE *out, aop_str_t s) {
 
 static void line(FILE *out, const char *label, aop_str_t v) {
     fputs(label, out);
-    put_safe(out, v);
+    cli_put_safe(out, v);
     fputc('\n', out);
 }
 
@@ -64,7 +64,8 @@ static const char *reason(const aop_result_t *r) {
     return r->detail.msg[0] ? r->detail.msg : aop_status_text(r->error);
 }
 
-int cli_report(const cli_opts_t *o, const aop_function_desc_t *fn, const aop_result_t *r, const cli_ids_t *ids) {
+int cli_report(const cli_opts_t *o, const aop_function_desc_t *fn, const aop_result_t *r, const cli_ids_t *ids,
+               bool sandbox) {
     char status = r->outcome_known ? r->status : 'U';
     extracted_t x = extract(fn, r);
     FILE *out = stdout;
@@ -84,20 +85,21 @@ int cli_report(const cli_opts_t *o, const aop_function_desc_t *fn, const aop_res
                 r->outcome_known ? "true" : "false");
         const char *why = reason(r);
         json_field(out, "error", why ? aop_str(why) : AOP_STR_NULL);
-        fprintf(out, ",\"httpStatus\":%ld,\"reqMsgId\":\"%s\",\"warnings\":[", r->http_status, r->req_msg_id);
+        fprintf(out, ",\"httpStatus\":%ld,\"reqMsgId\":\"%s\",\"sandbox\":%s,\"warnings\":[", r->http_status,
+                r->req_msg_id, sandbox ? "true" : "false");
         for (unsigned i = 0; i < r->warnings.count; i++) {
             char w[AOP_ERROR_PATH_MAX + 128];
             snprintf(w, sizeof w, "%s: %s", r->warnings.items[i].path, aop_status_text(r->warnings.items[i].code));
             if (i) fputc(',', out);
-            json_str(out, aop_str(w));
+            cli_json_str(out, aop_str(w));
         }
         fputs("]}\n", out);
     } else {
         /* Everything but fixed text may come from the gateway (or hold what it sent): made safe
          * for the terminal, so a response cannot put escape sequences on the cashier's screen. */
         fprintf(out, "%c ", status);
-        put_safe(out, r->result_code);
-        fprintf(out, "%s%s\n", r->verified ? " (verified)" : " (NOT verified)",
+        cli_put_safe(out, r->result_code);
+        fprintf(out, " (%s%s)%s\n", r->verified ? "verified" : "NOT verified", sandbox ? ", local sandbox" : "",
                 r->outcome_known ? "" : " - outcome unknown");
         if (r->result_msg.len) line(out, "  message:          ", r->result_msg);
         if (ids->merchant_trans_id) line(out, "  merchantTransId:  ", aop_str(ids->merchant_trans_id));
@@ -112,11 +114,8 @@ int cli_report(const cli_opts_t *o, const aop_function_desc_t *fn, const aop_res
             snprintf(w, sizeof w, "%s: %s", r->warnings.items[i].path, aop_status_text(r->warnings.items[i].code));
             line(out, "  warning:          ", aop_str(w));
         }
-        if (!r->outcome_known && fn == &aop_fn_offline_pay) {
-            fputs("  next:             aop query --merchant-trans-id ", out);
-            put_safe(out, ids->merchant_trans_id ? aop_str(ids->merchant_trans_id) : AOP_STR_NULL);
-            fputs(" (never pay again with a new id)\n", out);
-        }
+        if (!r->outcome_known && (fn == &aop_fn_offline_pay || fn == &aop_fn_refund))
+            fputs("  next:             aop recover (the journal holds the entry; never pay again with a new id)\n", out);
     }
     fflush(out);
     return aop_exit_for_status(status);

@@ -15,7 +15,8 @@ enum {
     AOP_EXIT_F = 1,               /* failed (F), or resolved FAILED/CANCELLED */
     AOP_EXIT_U = 2,               /* unknown outcome (U), UNRESOLVED or NEEDS_ATTENTION */
     AOP_EXIT_USAGE = EX_USAGE,    /* 64: invalid usage or input, nothing sent */
-    AOP_EXIT_CONFIG = EX_CONFIG,  /* 78: configuration or key error, nothing sent */
+    AOP_EXIT_CONFIG = EX_CONFIG,  /* 78: configuration, key or journal error, nothing sent */
+    AOP_EXIT_INTERRUPTED = 130,   /* SIGINT (128 + 2): the entry stays open for aop recover */
 };
 
 /* The exit status of one call whose result status is 'S', 'F' or anything else (unknown). */

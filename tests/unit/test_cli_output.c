@@ -17,7 +17,7 @@ static void report(bool json, const aop_result_t *r) {
     cr_assert_not_null(tmp);
     FILE *saved = stdout;
     stdout = tmp;
-    cli_report(&o, &aop_fn_offline_pay, r, &ids);
+    cli_report(&o, &aop_fn_offline_pay, r, &ids, false);
     stdout = saved;
     rewind(tmp);
     size_t n = fread(captured, 1, sizeof captured - 1, tmp);
