@@ -1,11 +1,11 @@
 /* aop-bench-e2e: whole pays per second through real HTTP against the aop-sandbox binary, set
  * against the RSA bound of this machine measured in the same run (issue 9, section 4).
  *
- *   aop-bench-e2e [--sandbox PATH] [--seconds S] [--threads N,N,...] [--memory] [--quiet-sandbox]
+ *   aop-bench-e2e [--sandbox PATH] [--seconds S] [--threads N,N,...] [--memory] [--sandbox-log]
  *
  * The sandbox runs as its own process, as users run it: `--state FILE` in a fresh temporary
- * directory (--memory: no --state), its log on standard error going to a file in that directory
- * (a log line per request is part of the cost). For each client thread count, every thread has
+ * directory (--memory: no --state), with --quiet (--sandbox-log: its log line per request on
+ * standard error, going to a file in that directory). For each client thread count, every thread has
  * its own aop_client_t (its own keep-alive connection) and makes pays with fresh
  * merchantTransIds and the demo identityCode for S seconds, after a short warm-up; every pay must
  * end S SUCCESS (else exit 1).
@@ -16,7 +16,9 @@
  * context set-up excluded, as in the client), over the bytes of a pay request:
  *     bound = cores / (2 * sign + 2 * verify)        ratio = pays/s / bound
  * It is an upper bound of the RSA work alone: the rest (HTTP, JSON, SQLite, logging) is what the
- * ratio's distance from 1 measures. Exit 0, 1 when a pay failed, 2 on a setup error, 64 usage. */
+ * ratio's distance from 1 measures. Each row also shows the CPU time per pay of this process
+ * (the clients) and of the sandbox, warm-up pays included, and the share of the machine's time
+ * that was busy (idle and iowait excluded; another process's work counts as busy). Exit 0, 1 when a pay failed, 2 on a setup error, 64 usage. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -145,7 +147,7 @@ typedef struct {
     unsigned short port;
 } sandbox_t;
 
-static sandbox_t sandbox_spawn(const char *bin, const char *dir, bool memory) {
+static sandbox_t sandbox_spawn(const char *bin, const char *dir, bool memory, bool quiet) {
     char key[1024], pub[1024], state[1024], log[1024];
     copy_key(dir, "gateway.pkcs8.pem", key, sizeof key);
     snprintf(pub, sizeof pub, "%s/merchant.spki.pem", AOP_BENCH_DATA);
@@ -158,8 +160,14 @@ static sandbox_t sandbox_spawn(const char *bin, const char *dir, bool memory) {
     posix_spawn_file_actions_adddup2(&fa, out[1], 1);
     posix_spawn_file_actions_addclose(&fa, out[0]);
     posix_spawn_file_actions_addopen(&fa, 2, log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    char *argv[] = {(char *)bin, "--port", "0", "--key", key, "--merchant-public-key", pub,
-                    memory ? NULL : "--state", state, NULL};
+    char *argv[12] = {(char *)bin, "--port", "0", "--key", key, "--merchant-public-key", pub};
+    unsigned argc = 7;
+    if (quiet) argv[argc++] = "--quiet";
+    if (!memory) {
+        argv[argc++] = "--state";
+        argv[argc++] = state;
+    }
+    argv[argc] = NULL;
     sandbox_t sb = {0, 0};
     int rc = posix_spawn(&sb.pid, bin, &fa, NULL, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
@@ -198,6 +206,7 @@ typedef struct {
     double *lat;        /* latencies of the measured pays, seconds */
     size_t n_lat, cap_lat;
     unsigned long failed;
+    unsigned long done; /* every S SUCCESS pay, warm-up included (the CPU accounting's unit) */
     char first_failure[256];
 } worker_t;
 
@@ -244,7 +253,7 @@ static void *worker(void *arg) {
                 snprintf(w->first_failure, sizeof w->first_failure, "%s: %s", aop_status_name(st != AOP_OK ? st : r->error),
                          st != AOP_OK ? err.msg : r->detail.msg);
             w->failed++;
-        } else if (t0 >= w->warm_until) {
+        } else if (w->done++, t0 >= w->warm_until) {
             if (w->n_lat == w->cap_lat) {
                 size_t cap = w->cap_lat ? 2 * w->cap_lat : 4096;
                 double *p = realloc(w->lat, cap * sizeof *p);
@@ -258,6 +267,29 @@ static void *worker(void *arg) {
     }
     aop_client_free(c);
     return NULL;
+}
+
+/* CPU seconds used so far by process pid (0: this process), user and system together. */
+static double cpu_s(pid_t pid) {
+    clockid_t id = CLOCK_PROCESS_CPUTIME_ID;
+    if (pid && clock_getcpuclockid(pid, &id) != 0) return -1;
+    struct timespec ts;
+    if (clock_gettime(id, &ts) != 0) return -1;
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The whole machine's busy and total time (/proc/stat, first line), in clock ticks. */
+static void machine_ticks(double *busy, double *total) {
+    *busy = *total = 0;
+    FILE *f = fopen("/proc/stat", "r");
+    if (!f) return;
+    unsigned long long v[10] = {0};
+    if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4],
+               &v[5], &v[6], &v[7], &v[8], &v[9]) >= 5) {
+        for (unsigned i = 0; i < 8; i++) *total += (double)v[i]; /* guest time is inside user */
+        *busy = *total - (double)v[3] - (double)v[4];          /* less idle and iowait */
+    }
+    fclose(f);
 }
 
 static int cmp_double(const void *a, const void *b) {
@@ -277,14 +309,15 @@ static void usage(FILE *out) {
                  "  --sandbox PATH   the aop-sandbox binary (default " AOP_BENCH_BIN_DIR "/aop-sandbox)\n"
                  "  --seconds S      measured seconds per thread count, after 0.5 s of warm-up (default 5)\n"
                  "  --threads LIST   client thread counts (default 1,2,4)\n"
-                 "  --memory         the sandbox without --state (default: --state in a temporary file)\n");
+                 "  --memory         the sandbox without --state (default: --state in a temporary file)\n"
+                 "  --sandbox-log    the sandbox logs a line per request (to a file; default: --quiet)\n");
 }
 
 int main(int argc, char **argv) {
     const char *bin = AOP_BENCH_BIN_DIR "/aop-sandbox";
     double seconds = 5;
     unsigned threads[16] = {1, 2, 4}, n_threads = 3;
-    bool memory = false;
+    bool memory = false, quiet = true;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--help") == 0) {
@@ -292,6 +325,8 @@ int main(int argc, char **argv) {
             return 0;
         } else if (strcmp(a, "--memory") == 0) {
             memory = true;
+        } else if (strcmp(a, "--sandbox-log") == 0) {
+            quiet = false;
         } else if (strcmp(a, "--sandbox") == 0 && v) {
             bin = v;
             i++;
@@ -348,15 +383,22 @@ int main(int argc, char **argv) {
 
     char key[1024];
     copy_key(dir, "merchant.pkcs8.pem", key, sizeof key);
-    sandbox_t sb = sandbox_spawn(bin, dir, memory);
-    printf("sandbox: %s, %s\n\n", bin, memory ? "in memory" : "--state (a file in a temporary directory)");
-    printf("%-8s %8s %10s %10s %10s %8s\n", "threads", "pays", "pays/s", "p50 ms", "p99 ms", "ratio");
+    sandbox_t sb = sandbox_spawn(bin, dir, memory, quiet);
+    printf("sandbox: %s, %s, %s\n", bin, memory ? "in memory" : "--state (a file in a temporary directory)",
+           quiet ? "--quiet" : "a log line per request");
+    printf("client us, sandbox us: CPU time per pay (RSA per side: sign + verify = %.1f us); busy: the machine\n\n",
+           (sign + verify) * 1e6);
+    printf("%-8s %8s %10s %10s %10s %8s %12s %12s %8s\n", "threads", "pays", "pays/s", "p50 ms", "p99 ms", "ratio",
+           "client us", "sandbox us", "busy");
     int status = 0;
     for (unsigned t = 0; t < n_threads; t++) {
         unsigned n = threads[t];
         worker_t *w = calloc(n, sizeof *w);
         pthread_t *th = calloc(n, sizeof *th);
         if (!w || !th) die("out of memory%s", "");
+        double busy0, total0, busy1, total1;
+        machine_ticks(&busy0, &total0);
+        double cpu_client0 = cpu_s(0), cpu_sandbox0 = cpu_s(sb.pid);
         double start = now_s();
         for (unsigned i = 0; i < n; i++) {
             w[i] = (worker_t){.port = sb.port, .key_file = key, .id = i, .round = t,
@@ -364,12 +406,16 @@ int main(int argc, char **argv) {
             pthread_create(&th[i], NULL, worker, &w[i]);
         }
         size_t total = 0;
-        unsigned long failed = 0;
+        unsigned long failed = 0, done = 0;
         for (unsigned i = 0; i < n; i++) {
             pthread_join(th[i], NULL);
             total += w[i].n_lat;
             failed += w[i].failed;
+            done += w[i].done;
         }
+        double cpu_client = cpu_s(0) - cpu_client0, cpu_sandbox = cpu_s(sb.pid) - cpu_sandbox0;
+        machine_ticks(&busy1, &total1);
+        double busy = total1 > total0 ? (busy1 - busy0) / (total1 - total0) : 0;
         double *all = malloc((total ? total : 1) * sizeof *all);
         if (!all) die("out of memory%s", "");
         size_t k = 0;
@@ -380,7 +426,9 @@ int main(int argc, char **argv) {
         qsort(all, total, sizeof *all, cmp_double);
         double rate = total / seconds;
         double p50 = total ? all[total / 2] : 0, p99 = total ? all[(size_t)((double)total * 0.99)] : 0;
-        printf("%-8u %8zu %10.0f %10.2f %10.2f %7.0f%%\n", n, total, rate, p50 * 1e3, p99 * 1e3, 100 * rate / bound);
+        printf("%-8u %8zu %10.0f %10.2f %10.2f %7.0f%% %12.1f %12.1f %7.0f%%\n", n, total, rate, p50 * 1e3, p99 * 1e3,
+               100 * rate / bound, done ? cpu_client / done * 1e6 : 0, done && cpu_sandbox0 >= 0 ? cpu_sandbox / done * 1e6 : 0,
+               100 * busy);
         for (unsigned i = 0; i < n; i++) {
             if (w[i].failed) {
                 fprintf(stderr, "aop-bench-e2e: %lu pays failed with %u threads; first: %s\n", failed, n,

@@ -147,6 +147,7 @@ typedef struct {
     pthread_mutex_t mu; /* one connection per sandbox, one state change at a time */
     char salt[40];      /* random per state file: identityCodes are stored as salted hashes */
     sqlite3_stmt *stmt[SBX_STMT_COUNT]; /* prepared once, used under mu */
+    struct sbx_checkpointer *ckpt; /* the WAL's checkpoints, off the request path (NULL: in memory) */
 } sbx_store_t;
 
 aop_status_t sbx_store_open(sbx_store_t *st, const char *path, aop_error_t *err);

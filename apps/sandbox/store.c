@@ -180,6 +180,117 @@ static int migrate(sbx_store_t *st, const char *name, aop_error_t *err) {
     return rc;
 }
 
+/* ---- checkpoints ---------------------------------------------------------------------------
+ * In WAL mode a commit appends its pages to the -wal file; a checkpoint copies them back into
+ * the database and, with synchronous=NORMAL, fsyncs both files. SQLite's automatic checkpoint
+ * runs inside the COMMIT that crosses 1000 pages, so one pay in about 170 waited for two fsyncs
+ * (several milliseconds) while holding the store mutex, and every request behind it waited too.
+ *
+ * Here the serving connection never checkpoints. Its WAL hook wakes a thread with a connection
+ * of its own, which runs a PASSIVE checkpoint each time 1000 new pages are in the WAL: that
+ * copies and fsyncs while pays go on (another process's checkpoint in progress makes it skip).
+ * A WAL starts over from its beginning only when a transaction begins with every frame copied,
+ * which never happens while commits keep arriving during the checkpoints; so once the WAL holds
+ * CKPT_CAP pages, one checkpoint runs under the store mutex: the pages since the last passive
+ * one only, a short stop, after which the next transaction starts the WAL over. The WAL file
+ * stays under about CKPT_CAP pages (16 MiB).
+ *
+ * A commit's durability is unchanged: it is in the -wal file (the page cache) when COMMIT
+ * returns, which survives SIGKILL; checkpoints fsync as they did. */
+
+#define CKPT_PAGES 1000 /* SQLite's own threshold */
+#define CKPT_CAP 4000
+
+struct sbx_checkpointer {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pthread_t thread;
+    sqlite3 *db;
+    pthread_mutex_t *store_mu;
+    int wal_pages;  /* the WAL's size after the last commit */
+    int backfilled; /* pages copied by the last checkpoint */
+    bool wanted, stop;
+};
+
+static void *checkpointer_main(void *arg) {
+    struct sbx_checkpointer *k = arg;
+    pthread_mutex_lock(&k->mu);
+    for (;;) {
+        while (!k->wanted && !k->stop) pthread_cond_wait(&k->cv, &k->mu);
+        if (k->stop) break;
+        k->wanted = false;
+        bool cap = k->wal_pages >= CKPT_CAP;
+        pthread_mutex_unlock(&k->mu);
+        int log = 0, copied = 0;
+        if (cap) pthread_mutex_lock(k->store_mu); /* no commit in between: every frame is copied */
+        int rc = sqlite3_wal_checkpoint_v2(k->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &copied);
+        if (cap) pthread_mutex_unlock(k->store_mu);
+        pthread_mutex_lock(&k->mu);
+        if (rc == SQLITE_OK && copied > 0) k->backfilled = copied;
+    }
+    pthread_mutex_unlock(&k->mu);
+    return NULL;
+}
+
+/* The serving connection's WAL hook, after each commit, under the store mutex. */
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages) {
+    (void)db;
+    (void)name;
+    struct sbx_checkpointer *k = arg;
+    pthread_mutex_lock(&k->mu);
+    if (pages < k->wal_pages) k->backfilled = 0; /* the WAL started over */
+    k->wal_pages = pages;
+    if (!k->wanted && (pages - k->backfilled >= CKPT_PAGES || pages >= CKPT_CAP)) {
+        k->wanted = true;
+        pthread_cond_signal(&k->cv);
+    }
+    pthread_mutex_unlock(&k->mu);
+    return SQLITE_OK;
+}
+
+static void checkpointer_free(sbx_store_t *st) {
+    struct sbx_checkpointer *k = st->ckpt;
+    if (!k) return;
+    sqlite3_wal_hook(st->db, NULL, NULL);
+    sqlite3_wal_autocheckpoint(st->db, CKPT_PAGES); /* the last commits checkpoint as before */
+    pthread_mutex_lock(&k->mu);
+    k->stop = true;
+    pthread_cond_signal(&k->cv);
+    pthread_mutex_unlock(&k->mu);
+    pthread_join(k->thread, NULL);
+    sqlite3_close(k->db);
+    pthread_cond_destroy(&k->cv);
+    pthread_mutex_destroy(&k->mu);
+    free(k);
+    st->ckpt = NULL;
+}
+
+/* Starts the checkpointer of a state file; when it cannot (no memory, no thread, the file cannot
+ * be opened twice), the serving connection keeps SQLite's automatic checkpoints. */
+static void checkpointer_start(sbx_store_t *st, const char *path) {
+    struct sbx_checkpointer *k = calloc(1, sizeof *k);
+    if (!k) return;
+    if (sqlite3_open_v2(path, &k->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK ||
+        sqlite3_exec(k->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL) != SQLITE_OK) {
+        sqlite3_close(k->db);
+        free(k);
+        return;
+    }
+    sqlite3_busy_timeout(k->db, BUSY_TIMEOUT_MS);
+    pthread_mutex_init(&k->mu, NULL);
+    pthread_cond_init(&k->cv, NULL);
+    if (pthread_create(&k->thread, NULL, checkpointer_main, k) != 0) {
+        sqlite3_close(k->db);
+        pthread_cond_destroy(&k->cv);
+        pthread_mutex_destroy(&k->mu);
+        free(k);
+        return;
+    }
+    k->store_mu = &st->mu;
+    st->ckpt = k;
+    sqlite3_wal_hook(st->db, wal_hook, k); /* replaces the automatic checkpoint */
+}
+
 static int prepare_all(sbx_store_t *st) {
     for (int i = 0; i < Q_COUNT; i++) {
         int rc = sqlite3_prepare_v3(st->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &st->stmt[i], NULL);
@@ -226,11 +337,13 @@ aop_status_t sbx_store_open(sbx_store_t *st, const char *path, aop_error_t *err)
         return AOP_E_CONFIG;
     }
     pthread_mutex_init(&st->mu, NULL);
+    if (path) checkpointer_start(st, path);
     return AOP_OK;
 }
 
 void sbx_store_close(sbx_store_t *st) {
     if (!st->db) return;
+    checkpointer_free(st);
     close_db(st);
     pthread_mutex_destroy(&st->mu);
 }

@@ -54,19 +54,58 @@ static int b64_value(unsigned char c) {
     return -1;
 }
 
+/* The value of each byte, 64 for any byte outside the alphabet ('=' included). */
+static const unsigned char b64_table[256] = {
+    64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64,
+    64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64,
+    64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 62, 64, 64, 64, 63,
+    52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 64, 64, 64, 64, 64, 64,
+    64,  0,  1,  2,  3,  4,  5,  6,  7,  8,  9, 10, 11, 12, 13, 14,
+    15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 64, 64, 64, 64, 64,
+    64, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
+    41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 64, 64, 64, 64, 64,
+    64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64,
+    64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64,
+    64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64,
+    64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64,
+    64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64,
+    64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64,
+    64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64,
+    64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64,
+};
+
 bool aop_internal_b64_decode(const char *in, size_t n, bool skip_ws, unsigned char *out, size_t cap,
                              size_t *out_len, size_t *bad_at, const char **why) {
     unsigned v[4];
     unsigned q = 0, pad = 0;
     size_t o = 0, chars = 0;
     bool done = false;
+    size_t i = 0;
+    /* Fast path (a signature has no whitespace): whole groups of four alphabet characters
+     * before the last group, one table load per character. The first group that has anything
+     * else (padding, a bad byte) and the last group are left to the exact loop below, which
+     * also reports the errors. */
+    if (!skip_ws) {
+        const unsigned char *u = (const unsigned char *)in;
+        while (i + 4 < n && o + 3 <= cap) {
+            unsigned a = b64_table[u[i]], b = b64_table[u[i + 1]], c = b64_table[u[i + 2]], d = b64_table[u[i + 3]];
+            if ((a | b | c | d) & 64) break;
+            uint32_t w = (uint32_t)(a << 18 | b << 12 | c << 6 | d);
+            out[o] = (unsigned char)(w >> 16);
+            out[o + 1] = (unsigned char)(w >> 8);
+            out[o + 2] = (unsigned char)w;
+            o += 3;
+            i += 4;
+            chars += 4;
+        }
+    }
 #define B64_FAIL(at, text)   \
     do {                     \
         *bad_at = (at);      \
         *why = (text);       \
         return false;        \
     } while (0)
-    for (size_t i = 0; i < n; i++) {
+    for (; i < n; i++) {
         unsigned char c = (unsigned char)in[i];
         if (skip_ws && (c == ' ' || c == '\t' || c == '\r' || c == '\n')) continue;
         chars++;

@@ -158,6 +158,10 @@ typedef struct {
     struct curl_slist *headers;
     long connect_timeout_ms;
     size_t max_body;
+    /* The URL of the last post, checked and set on the handle (a client posts to the same few
+     * URLs again and again: parsing and checking each once per change is enough). */
+    char *last_url;
+    char last_host[AOP_HOST_MAX];
 
     /* state of the post in progress */
     aop_buf_t *sink;
@@ -223,23 +227,32 @@ static aop_status_t curl_post(aop_transport_t *t, const aop_http_request_t *req,
     curl_transport_t *ct = t->ctx;
     long start = now_ms();
 
-    char host[AOP_HOST_MAX];
-    bool loopback = false;
-    aop_status_t st = url_check(ct->url, req->url, host, sizeof host, &loopback, err);
-    if (st != AOP_OK) return st;
+    const char *host = ct->last_host;
+    CURL *c = ct->curl;
+    CURLcode sc = CURLE_OK;
+    if (!ct->last_url || strcmp(ct->last_url, req->url) != 0) {
+        free(ct->last_url);
+        ct->last_url = NULL;
+        bool loopback = false;
+        aop_status_t st = url_check(ct->url, req->url, ct->last_host, sizeof ct->last_host, &loopback, err);
+        if (st != AOP_OK) return st;
+        if (!sc) sc = curl_easy_setopt(c, CURLOPT_CURLU, ct->url);
+        /* A loopback host is reached directly: a configured or environment proxy must never
+         * carry plain http off the machine (and could not reach this machine's loopback
+         * anyway). */
+        if (!sc) sc = curl_easy_setopt(c, CURLOPT_NOPROXY, loopback ? "*" : NULL);
+        if (sc != CURLE_OK)
+            return aop_error_set(err, AOP_E_INTERNAL, NULL, -1, "curl_easy_setopt: %s (host %s)",
+                                 curl_easy_strerror(sc), host);
+        ct->last_url = strdup(req->url); /* when this fails, the next post checks again */
+    }
 
     long connect_ms = ct->connect_timeout_ms < req->deadline_ms ? ct->connect_timeout_ms
                                                                 : req->deadline_ms;
-    CURL *c = ct->curl;
-    CURLcode sc = CURLE_OK;
-    if (!sc) sc = curl_easy_setopt(c, CURLOPT_CURLU, ct->url);
     if (!sc) sc = curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
     if (!sc) sc = curl_easy_setopt(c, CURLOPT_POSTFIELDS, req->body ? req->body : "");
     if (!sc) sc = curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, req->deadline_ms);
     if (!sc) sc = curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
-    /* A loopback host is reached directly: a configured or environment proxy must never carry
-     * plain http off the machine (and could not reach this machine's loopback anyway). */
-    if (!sc) sc = curl_easy_setopt(c, CURLOPT_NOPROXY, loopback ? "*" : NULL);
     if (sc != CURLE_OK)
         return aop_error_set(err, AOP_E_INTERNAL, NULL, -1, "curl_easy_setopt: %s (host %s)",
                              curl_easy_strerror(sc), host);
@@ -292,6 +305,7 @@ static void curl_destroy(aop_transport_t *t) {
     if (!ct) return;
     if (ct->curl) curl_easy_cleanup(ct->curl);
     if (ct->url) curl_url_cleanup(ct->url);
+    free(ct->last_url);
     curl_slist_free_all(ct->headers);
     free(ct);
 }
