@@ -238,8 +238,15 @@ int cli_resolve(const cli_opts_t *o, cli_env_t *env, aop_client_t *client, const
                : st == AOP_E_ENTRY_OPEN                   ? AOP_EXIT_U
                                                           : AOP_EXIT_USAGE;
     }
-    report(o, r, cli_env_is_sandbox(env), idle_open_entries(j));
-    rc = exit_for(r);
+    bool sandbox = cli_env_is_sandbox(env);
+    if (o->no_resolve && r->result && !r->taken_over && !r->interrupted) {
+        /* one call: the output and exit status of one call, as before the resolver */
+        cli_ids_t ids = {fn == &aop_fn_refund ? NULL : r->key, fn == &aop_fn_refund ? r->key : NULL};
+        rc = cli_report(o, fn, r->result, &ids, sandbox);
+    } else {
+        report(o, r, sandbox, idle_open_entries(j));
+        rc = exit_for(r);
+    }
     aop_resolution_free(r);
     aop_journal_close(j);
     return rc;

@@ -52,7 +52,10 @@ class CliCase(unittest.TestCase):
         return path
 
     def pay(self, *extra, amount="100", code=CODE):
-        return self.aop("pay", "--amount", amount, "--currency", "USD", "--code", code, "--json", *extra)
+        """One call (--no-resolve): what the scenario table's status and exitCode describe. The
+        resolving pay is tested in test_faults.py."""
+        return self.aop("pay", "--amount", amount, "--currency", "USD", "--code", code, "--json", "--no-resolve",
+                        *extra)
 
 
 class ZeroConfig(CliCase):
@@ -66,10 +69,15 @@ class ZeroConfig(CliCase):
         self.assertIn(j["merchantTransId"], r.err, "the generated id is printed to stderr before sending")
         self.assertEqual(os.stat(os.path.join(self.home.name, ".aop")).st_mode & 0o777, 0o700)
 
-    def test_human_output(self):
+    def test_human_output_marks_the_local_sandbox(self):
+        r = self.aop("pay", "--amount", "100", "--currency", "USD", "--code", CODE, "--no-resolve")
+        self.assertEqual(r.rc, 0, r.err)
+        self.assertRegex(r.out, r"^S SUCCESS \(verified, local sandbox\)")
         r = self.aop("pay", "--amount", "100", "--currency", "USD", "--code", CODE)
         self.assertEqual(r.rc, 0, r.err)
-        self.assertRegex(r.out, r"^S SUCCESS \(verified\)")
+        self.assertRegex(r.out, r"^PAID \(local sandbox: not real money\)")
+        j = self.aop("pay", "--amount", "100", "--currency", "USD", "--code", CODE, "--json").json
+        self.assertEqual((j["outcome"], j["status"], j["sandbox"], j["openEntries"]), ("PAID", "S", True, 0))
 
     def test_identical_repeat_returns_the_same_payment(self):
         a = self.pay("--merchant-trans-id", "e2e-repeat-1").json
@@ -101,8 +109,9 @@ class ZeroConfig(CliCase):
     def test_concurrent_identical_pays_make_one_transaction(self):
         results = [None] * 6
 
-        def one(i):
-            results[i] = self.pay("--merchant-trans-id", "e2e-concurrent-1")
+        def one(i):  # a journal each: this is the gateway's idempotency, not the journal's lease
+            results[i] = self.pay("--merchant-trans-id", "e2e-concurrent-1",
+                                  "--journal", os.path.join(self.home.name, f"journal-{i}.db"))
 
         threads = [threading.Thread(target=one, args=(i,)) for i in range(len(results))]
         for t in threads:

@@ -25,7 +25,7 @@ HOOKS = os.environ.get("AOP_TEST_HOOKS") == "1"
 CODE = "28763443825664394"
 # The resolver's policy for the tests: a pay deadline of 1 s, short polls and budgets.
 FAST = ["--timeout", "1", "--first-poll", "0.1", "--poll-interval", "0.2", "--query-budget", "2.5",
-        "--cancel-margin", "0.2", "--cancel-budget", "4", "--watch-window", "0.5"]
+        "--cancel-margin", "0.2", "--cancel-budget", "6", "--watch-window", "0.5"]
 # Acquirement status numbers of the sandbox's state (aop_acquirement_status_enum_t).
 STATUS = {1: "INIT", 2: "PAYING", 3: "SUCCESS", 4: "CLOSED", 5: "CANCELLED"}
 
@@ -74,6 +74,7 @@ class Faults(unittest.TestCase):
         if self.sandbox:
             self.sandbox.send_signal(signal.SIGKILL)
             self.sandbox.wait()
+            self.sandbox.stdout.close()
             self.sandbox = None
 
     def gw(self, port=None):
