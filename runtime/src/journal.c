@@ -349,8 +349,10 @@ static void host_name(char *out, size_t cap) {
     out[cap - 1] = '\0';
 }
 
-/* The host part may be long (HOST_NAME_MAX is 64 on Linux); pid and start time take at most 32. */
-#define HOST_CAP (AOP_JOURNAL_OWNER_SIZE - 32)
+/* The host part may be long (HOST_NAME_MAX is 64 on Linux); pid, start time and the nonce take
+ * at most 48. */
+#define HOST_CAP (AOP_JOURNAL_OWNER_SIZE - 48)
+#define NONCE_LEN 12
 
 void aop_journal_self_owner(char out[AOP_JOURNAL_OWNER_SIZE]) {
     char host[HOST_CAP];
@@ -358,12 +360,22 @@ void aop_journal_self_owner(char out[AOP_JOURNAL_OWNER_SIZE]) {
     unsigned long long start = 0;
     bool zombie = false;
     if (!proc_start((long)getpid(), &start, &zombie)) start = 0; /* no /proc: the pid alone tells */
-    snprintf(out, AOP_JOURNAL_OWNER_SIZE, "%s/%ld/%llu", host, (long)getpid(), start);
+    /* The nonce tells apart the threads of one process, each with its own resolutions: a lease
+     * is never "held by ourselves" for another thread's entry. */
+    char nonce[NONCE_LEN + 1];
+    if (aop_random_chars(nonce, NONCE_LEN, "0123456789abcdef") != AOP_OK)
+        snprintf(nonce, sizeof nonce, "%012llx", (unsigned long long)aop_now_ms()); /* unique enough per process */
+    snprintf(out, AOP_JOURNAL_OWNER_SIZE, "%s/%ld/%llu#%s", host, (long)getpid(), start, nonce);
 }
 
-bool aop_journal_owner_dead(const char *lease_owner, void *ctx) {
+bool aop_journal_owner_dead(const char *lease_owner_text, void *ctx) {
     (void)ctx;
-    if (!lease_owner) return false;
+    if (!lease_owner_text || strlen(lease_owner_text) >= AOP_JOURNAL_OWNER_SIZE) return false;
+    /* "host/pid/start#nonce": the process is what lives or dies; the nonce names a resolution. */
+    char lease_owner[AOP_JOURNAL_OWNER_SIZE];
+    snprintf(lease_owner, sizeof lease_owner, "%s", lease_owner_text);
+    char *hash = strrchr(lease_owner, '#');
+    if (hash) *hash = '\0';
     /* Split from the right: the host may hold a '/'. Anything unparsable is not known dead. */
     const char *s2 = strrchr(lease_owner, '/');
     if (!s2 || s2 == lease_owner) return false;

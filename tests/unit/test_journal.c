@@ -362,6 +362,23 @@ Test(journal, claim_of_a_free_an_expired_and_an_own_lease_bumps_the_epoch) {
     aop_journal_close(j);
 }
 
+Test(journal, another_thread_of_this_process_never_takes_a_live_lease) {
+    aop_journal_t *j = open_db();
+    aop_journal_entry_t *e = new_entry(AOP_ENTRY_PAYMENT, "T-threads");
+    insert_ok(j, e);
+    char mine[AOP_JOURNAL_OWNER_SIZE], theirs[AOP_JOURNAL_OWNER_SIZE];
+    aop_journal_self_owner(mine);
+    aop_journal_self_owner(theirs);
+    cr_assert_str_neq(mine, theirs, "each resolution is its own owner");
+    cr_assert_not(aop_journal_owner_dead(mine, NULL), "this process is alive: %s", mine);
+    aop_journal_entry_t out;
+    aop_error_t err;
+    cr_assert_eq(claim_as(j, e->id, mine, &out, &err), AOP_OK, "%s", err.msg);
+    cr_expect_eq(claim_as(j, e->id, theirs, &out, &err), AOP_E_TAKEN_OVER, "a live lease of this very process");
+    free(e);
+    aop_journal_close(j);
+}
+
 /* A child's owner text, the child still running (pid > 0 returned) or gone (0). */
 static pid_t child_owner(char owner[AOP_JOURNAL_OWNER_SIZE], bool keep_running) {
     int to_parent[2], hold[2];

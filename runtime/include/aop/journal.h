@@ -167,10 +167,13 @@ AOP_API AOP_NODISCARD aop_status_t aop_journal_list(aop_journal_t *j, bool open_
 AOP_API AOP_NODISCARD aop_status_t aop_journal_close_entry(aop_journal_t *j, int64_t id, aop_entry_state_t as,
                                                            const char *who, const char *note, aop_error_t *err);
 
-/** This process as a lease owner: "host/pid/start-time" (the start time tells a reused pid apart). */
+/** A new lease owner for this process: "host/pid/start-time#nonce". The start time tells a
+ * reused pid apart; the random nonce tells apart the threads of one process (and successive
+ * resolutions), so one thread never takes another's live lease as its own. */
 AOP_API void aop_journal_self_owner(char out[AOP_JOURNAL_OWNER_SIZE]);
 /** Whether lease_owner names a process on this host that is no longer running (same pid with
- * another start time counts as gone). False for other hosts: only expiry frees their leases. */
+ * another start time counts as gone; the nonce is ignored). False for other hosts: only expiry
+ * frees their leases. */
 AOP_API bool aop_journal_owner_dead(const char *lease_owner, void *ctx);
 /** The gateway identity: the Alipay public key's fingerprint and the clientId, stable across
  * URLs and ports (the local sandbox restarts on any port and stays the same gateway). */

@@ -35,7 +35,8 @@ typedef struct {
 typedef struct {
     long status;         /* HTTP status; 0 when none was received */
     aop_buf_t body;      /* response body (replaced, not appended, by each post) */
-    bool maybe_sent;     /* false only when the request certainly did not reach the server */
+    bool maybe_sent;     /* false only when the request certainly did not reach the server (the
+                            client passes it in true: a post that says nothing means "maybe") */
     long elapsed_ms;
 } aop_http_response_t;
 
