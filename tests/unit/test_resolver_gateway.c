@@ -562,3 +562,32 @@ Test(resolver_gateway, cancel_credential_code_is_unresolved_with_reason) {
     expect_state(mtid, AOP_STATE_UNRESOLVED);
     aop_resolution_free(r);
 }
+
+/* ---- single_call (`aop refund --no-resolve`) ------------------------------------------------ */
+
+/* One call only, as for a payment: an undecided answer leaves the entry open for aop_recover,
+ * it is not re-sent here. */
+Test(resolver_gateway, refund_single_call_makes_one_call) {
+    const char *mrid = rs_mtid("rf1");
+    SCRIPT(UNSIGNED, OK);
+    aop_resolve_options_t o = opts();
+    o.single_call = true;
+    aop_resolution_t *r = refund(mrid, &o);
+    expect_outcome(r, AOP_OUTCOME_UNRESOLVED, NULL);
+    CALLS(r, REFUND_);
+    aop_journal_entry_t *e = entry(mrid);
+    cr_expect(!aop_entry_state_final(e->state), "the entry stays open: %s", aop_entry_state_name(e->state));
+    cr_expect_leq(e->lease_expires_ms, aop_now_ms(), "the lease is released");
+    free(e);
+    aop_resolution_free(r);
+    /* a decided answer closes it */
+    mrid = rs_mtid("rf1s");
+    SCRIPT(OK);
+    o = opts();
+    o.single_call = true;
+    r = refund(mrid, &o);
+    expect_outcome(r, AOP_OUTCOME_REFUNDED, REFUND_);
+    CALLS(r, REFUND_);
+    expect_state(mrid, AOP_STATE_REFUNDED);
+    aop_resolution_free(r);
+}
