@@ -7,7 +7,8 @@
  *   - a resumed pay answered REPEAT_REQ_INCONSISTENT / ORDER_STATUS_INVALID is queried, while a
  *     new pay answered the same fails at once;
  *   - query ORDER_NOT_EXIST before acknowledgement, and after a cancel answered ORDER_NOT_EXIST;
- *   - a cancel answered with a credential code.
+ *   - a cancel answered with a credential code;
+ *   - a refund with single_call (`aop refund --no-resolve`) makes one call.
  *
  * Each test scripts the gateway per request ("the first request gets behaviour 0, the second
  * behaviour 1, ..."): the resolver's progress callback runs between steps on the caller's thread,
@@ -535,7 +536,10 @@ Test(resolver_gateway, cancel_order_not_exist_after_ack_needs_attention) {
     const char *mtid = rs_mtid("ack");
     aop_resolution_t *r = never_exists(mtid, CODE(AOP_RC_PAYMENT_IN_PROCESS));
     expect_outcome(r, AOP_OUTCOME_NEEDS_ATTENTION, QUERY_);
-    expect_state(mtid, AOP_STATE_NEEDS_ATTENTION);
+    aop_journal_entry_t *e = entry(mtid);
+    cr_expect(e->acknowledged, "PAYMENT_IN_PROCESS with its acquirementId acknowledges it");
+    cr_expect_eq(e->state, AOP_STATE_NEEDS_ATTENTION, "%s", aop_entry_state_name(e->state));
+    free(e);
     aop_resolution_free(r);
 }
 
@@ -556,7 +560,10 @@ Test(resolver_gateway, cancel_credential_code_is_unresolved_with_reason) {
     cr_assert_geq(n, 3);
     cr_expect_eq(r->steps[n - 1].function, CANCEL_, "the cancel is the last call: not retried, no query after it");
     cr_expect_str_eq(r->steps[n - 1].result_code, AOP_RC_KEY_NO_FOUND);
-    for (unsigned i = 1; i < n - 1; i++) cr_expect_eq(r->steps[i].function, QUERY_, "step %u", i);
+    for (unsigned i = 1; i < n - 1; i++) {
+        cr_expect_eq(r->steps[i].function, QUERY_, "step %u", i);
+        cr_expect_str_eq(r->steps[i].acquirement_status, "PAYING", "step %u", i);
+    }
     cr_assert(!S.missed);
     cr_expect_eq(S.n_seen, n);
     expect_state(mtid, AOP_STATE_UNRESOLVED);
