@@ -27,6 +27,18 @@ static bool on_refund(rsv_t *r, const aop_result_t *res, bool resend) {
         rsv_finish(r, AOP_OUTCOME_FAILED, FN_REFUND, "refused: %s", code);
         return false;
     }
+    /* One call only (`aop refund --no-resolve`): an answer that did not decide leaves the entry
+     * open for aop_recover; a throttled first send was refused like any decided F, but a
+     * throttled re-send may follow an attempt that refunded. */
+    if (r->o.single_call) {
+        if (decided && !resend)
+            rsv_finish(r, AOP_OUTCOME_FAILED, FN_REFUND, "refused: %s", code);
+        else if (r->ever_sent)
+            rsv_finish(r, AOP_OUTCOME_UNRESOLVED, NULL, "the outcome is unknown; aop recover finishes it");
+        else
+            rsv_finish(r, AOP_OUTCOME_FAILED, NULL, "not sent: %s (%s)", aop_status_text(res->error), res->detail.msg);
+        return false;
+    }
     /* undecided, U or throttled: the same request again after a back-off */
     rsv_schedule(r, RSV_WAIT_BACKOFF);
     if (!rsv_save(r, r->ever_sent ? AOP_STATE_SENT : AOP_STATE_NEW)) return false;

@@ -93,8 +93,8 @@ typedef struct {
     /** Set to non-zero to stop at once (SIGINT): the entry stays open, its lease is released,
      * and the outcome is UNRESOLVED with `interrupted`. */
     const volatile int *stop_flag;
-    /** One call only (`aop pay --no-resolve`): journaled like any payment; the entry is closed
-     * when the call decides and stays open (for aop_recover) when it does not. */
+    /** One call only (`aop pay --no-resolve`, `aop refund --no-resolve`): journaled as usual;
+     * the entry is closed when the call decides and stays open (for aop_recover) when it does not. */
     bool single_call;
 } aop_resolve_options_t;
 
