@@ -8,7 +8,7 @@
 
 #include "cli.h"
 
-static volatile int stop_requested;
+static volatile sig_atomic_t stop_requested;
 
 static void on_sigint(int sig) {
     (void)sig;
@@ -84,24 +84,36 @@ static void options_from(const cli_opts_t *o, aop_resolve_options_t *ro) {
     ro->single_call = o->no_resolve;
 }
 
-/* Open entries nobody is working on: what `aop recover` would take. */
+/* The journal's open entries, and those nobody is working on (what `aop recover` would take). */
 typedef struct {
-    unsigned count;
+    unsigned open, idle;
     int64_t now_ms;
 } open_count_t;
 
-static bool count_idle(const aop_journal_entry_t *e, void *ctx) {
+static bool count_open(const aop_journal_entry_t *e, void *ctx) {
     open_count_t *c = ctx;
     bool leased = e->lease_owner[0] && e->lease_expires_ms > c->now_ms && !aop_journal_owner_dead(e->lease_owner, NULL);
-    if (!leased) c->count++;
+    c->open++;
+    if (!leased) c->idle++;
     return true;
 }
 
-static unsigned idle_open_entries(aop_journal_t *j) {
-    open_count_t c = {0, aop_now_ms()};
+static open_count_t open_entries(aop_journal_t *j) {
+    open_count_t c = {0, 0, aop_now_ms()};
     aop_error_t err;
-    if (aop_journal_list(j, true, count_idle, &c, &err) != AOP_OK) return 0;
-    return c.count;
+    if (aop_journal_list(j, true, count_open, &c, &err) != AOP_OK) c.open = c.idle = 0;
+    return c;
+}
+
+/* The recover command that finishes what this command left open: the same journal and gateway. */
+static void recover_hint(FILE *out, const cli_opts_t *o) {
+    fputs("aop recover", out);
+    if (o->journal) fputs(" --journal ", out), cli_put_safe(out, aop_str(o->journal));
+    if (o->gateway) {
+        fputs(" --gateway ", out), cli_put_safe(out, aop_str(o->gateway));
+        if (o->private_key) fputs(" --private-key ", out), cli_put_safe(out, aop_str(o->private_key));
+        if (o->alipay_public_key) fputs(" --alipay-public-key ", out), cli_put_safe(out, aop_str(o->alipay_public_key));
+    }
 }
 
 static int exit_for(const aop_resolution_t *r) {
@@ -200,23 +212,33 @@ static void human_resolution(FILE *out, const aop_resolution_t *r, bool sandbox)
     if (r->late_paid) fputs("  late PAID:        refund it if the sale was not completed\n", out);
 }
 
-static void report(const cli_opts_t *o, const aop_resolution_t *r, bool sandbox, unsigned open_entries) {
+static void report(const cli_opts_t *o, const aop_resolution_t *r, bool sandbox, open_count_t open) {
     if (o->json) {
-        json_resolution(stdout, r, sandbox, open_entries);
+        json_resolution(stdout, r, sandbox, open.open);
         fputc('\n', stdout);
     } else {
         human_resolution(stdout, r, sandbox);
     }
     fflush(stdout);
-    if (open_entries)
-        fprintf(stderr, "aop: %u %s unresolved: run aop recover\n", open_entries,
-                open_entries == 1 ? "entry is" : "entries are");
-    if (r->interrupted)
-        fputs("aop: interrupted: the entry stays open; finish it with: aop recover\n", stderr);
-    else if (r->taken_over)
+    if (open.idle) {
+        fprintf(stderr, "aop: %u %s unresolved: run ", open.idle, open.idle == 1 ? "entry is" : "entries are");
+        recover_hint(stderr, o);
+        fputc('\n', stderr);
+    }
+    if (r->interrupted) {
+        fputs("aop: interrupted: the entry stays open; finish it with: ", stderr);
+        recover_hint(stderr, o);
+        fputc('\n', stderr);
+    } else if (r->taken_over) {
         fputs("aop: another process took the entry over: see aop journal\n", stderr);
-    else if (!aop_outcome_known(r->outcome))
-        fputs("aop: the outcome is not known yet: run aop recover (never pay again with a new id)\n", stderr);
+    } else if (r->outcome == AOP_OUTCOME_UNRESOLVED) {
+        fputs("aop: the outcome is not known yet: run ", stderr);
+        recover_hint(stderr, o);
+        fputs(" (never pay again with a new id)\n", stderr);
+    } else if (r->outcome == AOP_OUTCOME_NEEDS_ATTENTION) {
+        fputs("aop: the gateway's answers contradict each other: a person decides (aop journal; then aop journal "
+              "close ID --as ... --note ...)\n", stderr);
+    }
 }
 
 int cli_resolve(const cli_opts_t *o, cli_env_t *env, aop_client_t *client, const aop_function_desc_t *fn,
@@ -239,12 +261,14 @@ int cli_resolve(const cli_opts_t *o, cli_env_t *env, aop_client_t *client, const
                                                           : AOP_EXIT_USAGE;
     }
     bool sandbox = cli_env_is_sandbox(env);
-    if (o->no_resolve && r->result && !r->taken_over && !r->interrupted) {
+    /* one call's report only when exactly one call of this function was made */
+    if (o->no_resolve && r->n_steps == 1 && r->result && r->result->function == fn && !r->taken_over &&
+        !r->interrupted) {
         /* one call: the output and exit status of one call, as before the resolver */
         cli_ids_t ids = {fn == &aop_fn_refund ? NULL : r->key, fn == &aop_fn_refund ? r->key : NULL};
         rc = cli_report(o, fn, r->result, &ids, sandbox);
     } else {
-        report(o, r, sandbox, idle_open_entries(j));
+        report(o, r, sandbox, open_entries(j));
         rc = exit_for(r);
     }
     aop_resolution_free(r);
@@ -273,7 +297,7 @@ static void on_recovered(const aop_journal_entry_t *e, const aop_resolution_t *r
     }
     if (c->o->json) {
         fputs(c->first ? "\n" : ",\n", stdout);
-        json_resolution(stdout, r, c->sandbox, 0);
+        json_resolution(stdout, r, c->sandbox, 0); /* the count after recovery is printed at the end */
     } else {
         fprintf(stdout, "entry %lld: ", (long long)e->id);
         human_resolution(stdout, r, c->sandbox);

@@ -103,7 +103,7 @@ int cmd_journal_close(const cli_opts_t *o) {
     aop_journal_close(j);
     if (st != AOP_OK) {
         fprintf(stderr, "aop journal close: %s\n", err.msg);
-        return st == AOP_E_JOURNAL ? AOP_EXIT_CONFIG : AOP_EXIT_USAGE;
+        return st == AOP_E_JOURNAL ? AOP_EXIT_CONFIG : st == AOP_E_TAKEN_OVER ? AOP_EXIT_U : AOP_EXIT_USAGE;
     }
     printf("entry %lld closed as %s\n", id, aop_entry_state_name(as));
     return AOP_EXIT_S;
