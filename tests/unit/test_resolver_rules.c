@@ -185,6 +185,38 @@ Test(resolver_rules, single_call_leaves_unknown_open_then_resume_finishes) {
     fx_free(&f);
 }
 
+/* single_call on an entry in CANCELLING, or a re-pay that cannot leave: one pay and no more;
+ * the entry stays open (an earlier attempt may have paid). */
+Test(resolver_rules, single_call_resume_is_one_pay_from_any_state) {
+    seen_t seen = {0};
+    fx_t f = fx(see, &seen);
+    aop_resolve_options_t o = rs_fast();
+    o.single_call = true;
+    const char *mtid = rs_mtid("once");
+    aop_resolution_free(rs_pay(f.c, f.j, mtid, "1000", CODE_PAYING, &o));
+    cr_assert_eq(f.m->n, 1);
+    f.m->e[0].state = AOP_STATE_CANCELLING; /* as a process killed while reversing leaves it */
+    seen = (seen_t){0};
+    aop_resolution_t *r = rs_pay(f.c, f.j, mtid, "1000", CODE_PAYING, &o);
+    cr_expect_eq(seen.calls, 1, "%u calls", seen.calls);
+    cr_expect_eq(seen.pays, 1, "the one call is the pay, not a cancel");
+    cr_expect(!aop_entry_state_final(f.m->e[0].state) || r->outcome == AOP_OUTCOME_PAID, "%s",
+              aop_entry_state_name(f.m->e[0].state));
+    cr_expect_neq(r->outcome, AOP_OUTCOME_FAILED, "%s", r->reason);
+    aop_resolution_free(r);
+    /* the same keys on a closed port: the gateway identity is the same, the re-pay cannot leave */
+    aop_journal_entry_t *e = &f.m->e[0];
+    e->state = AOP_STATE_UNRESOLVED;
+    aop_client_t *closed = rs_client(1, NULL, NULL);
+    r = rs_pay(closed, f.j, mtid, "1000", CODE_PAYING, &o);
+    cr_expect_eq(r->n_steps, 1, "%u calls", r->n_steps);
+    cr_expect_eq(r->outcome, AOP_OUTCOME_UNRESOLVED, "%s (%s)", aop_outcome_name(r->outcome), r->reason);
+    cr_expect_eq(e->state, AOP_STATE_UNRESOLVED, "%s", aop_entry_state_name(e->state));
+    aop_resolution_free(r);
+    aop_client_free(closed);
+    fx_free(&f);
+}
+
 /* Another process takes the entry over while we wait: the compare-and-set fails. */
 static void steal(const aop_step_t *step, aop_phase_t next, void *ctx) {
     (void)next;
