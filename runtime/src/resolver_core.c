@@ -137,8 +137,10 @@ void rsv_note_call(rsv_t *r, const aop_result_t *res) {
     bool echo_equal = false;
     aop_str_t acq = answer_ids(r, res, &echo_equal);
     const aop_offline_pay_query_response_t *q = aop_offline_pay_query_response(res);
-    bool has_state = q && res->status == 'S' && q->body.acquirement_status.text.ptr;
-    if (acq.ptr || has_state) e->acknowledged = true;
+    /* an empty id or status shows nothing the gateway knows */
+    bool has_state = q && res->status == 'S' && q->body.acquirement_status.text.ptr &&
+                     q->body.acquirement_status.text.len > 0;
+    if ((acq.ptr && acq.len > 0) || has_state) e->acknowledged = true;
     if (acq.ptr && acq.len > 0 && acq.len < sizeof e->acquirement_id && echo_equal)
         rsv_copy(e->acquirement_id, sizeof e->acquirement_id, acq);
 }
@@ -158,6 +160,7 @@ static void sync_resolution(rsv_t *r) {
              r->e.kind == AOP_ENTRY_REFUND ? r->e.payment_acquirement_id : r->e.acquirement_id);
     res->entry_id = r->e.id;
     res->watch = r->e.watch;
+    res->kind = r->e.kind;
 }
 
 /* A failed write ends the resolution: the step's outcome is not the journal's, so it is not

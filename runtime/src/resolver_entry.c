@@ -39,6 +39,7 @@ static void entry_common(rsv_t *r, aop_entry_kind_t kind, const aop_function_des
     aop_journal_entry_t *e = &r->e;
     memset(e, 0, sizeof *e);
     e->kind = kind;
+    r->res->kind = kind; /* also for a key sent unjournaled or reported from the journal */
     snprintf(e->function, sizeof e->function, "%s", fn->name);
     rsv_copy(e->merchant_id, sizeof e->merchant_id, merchant);
     char fp[AOP_FINGERPRINT_MAX];
@@ -48,7 +49,7 @@ static void entry_common(rsv_t *r, aop_entry_kind_t kind, const aop_function_des
     e->state = AOP_STATE_NEW;
     int64_t now = aop_now_ms();
     e->created_ms = e->updated_ms = e->last_attempt_ms = now;
-    /* the first request leaves right after the commit: its start bounds the cancel */
+    /* a first estimate: step_pay stamps the real start just before the pay leaves */
     e->pay_started_ms = now;
     e->pay_deadline_ms = rsv_deadline_ms(r, fn);
     e->epoch = 1;
@@ -115,6 +116,12 @@ static void send_unjournaled(rsv_t *r, const aop_function_desc_t *fn, const void
         res->outcome = out->status == 'S' ? (fn == &aop_fn_refund ? AOP_OUTCOME_REFUNDED : AOP_OUTCOME_PAID)
                                           : AOP_OUTCOME_FAILED;
         res->decided_by = fn;
+    } else if (fn == &aop_fn_offline_pay) {
+        /* no entry exists for this pay: aop recover cannot see it, a person must ask */
+        res->outcome = AOP_OUTCOME_NEEDS_ATTENTION;
+        snprintf(res->reason, sizeof res->reason, "not journaled (another amount/currency is journaled for "
+                 "it); outcome unknown: aop query --merchant-trans-id %.64s", old->key);
+        return;
     }
     snprintf(res->reason, sizeof res->reason, "the key is journaled (entry %lld) with other data: sent as asked, "
              "not journaled%s", (long long)old->id, decided ? "" : "; the answer did not decide");
@@ -218,7 +225,8 @@ aop_status_t aop_pay_resolve(aop_client_t *c, aop_journal_t *j, const aop_offlin
         r.resume = true;
         r.ever_sent = true; /* the earlier process may have sent it */
         rsv_progress(&r, AOP_PHASE_SENDING);
-        rsv_pay_run(&r, resume_at(r.e.state));
+        /* --no-resolve: the one call is the pay, whatever state the entry is in */
+        rsv_pay_run(&r, r.o.single_call ? RSV_PAY : resume_at(r.e.state));
     }
     free(old);
     *out = r.res;

@@ -55,6 +55,7 @@ typedef struct {
     int64_t refund_until_ms;
     double backoff_s;               /* the next back-off */
     rsv_lastq_t lastq;
+    char cancel_code[AOP_JOURNAL_ID_SIZE]; /* the refused cancel's resultCode, for the last query's reason */
     bool no_watch;                  /* the answer was about another payment (REPEAT_REQ_INCONSISTENT) */
     bool journal_lost;              /* a transition failed: stop (taken over or storage) */
 } rsv_t;

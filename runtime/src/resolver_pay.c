@@ -62,9 +62,24 @@ static rsv_act_t last_query(rsv_t *r, rsv_lastq_t why) {
 
 /* ---- the rows ---- */
 
+/* Nothing of this payment ever left and the cashier aborted: no charge is possible, so re-sending
+ * would only risk one. */
+static rsv_act_t aborted_unsent(rsv_t *r) {
+    return rsv_finish(r, AOP_OUTCOME_FAILED, NULL, "not sent (aborted)");
+}
+
+/* single_call on a resumed entry: the one pay is made; an earlier attempt may have paid, so
+ * anything but S leaves the entry open for aop recover. */
+static rsv_act_t single_resume_open(rsv_t *r, const char *why) {
+    return rsv_finish(r, AOP_OUTCOME_UNRESOLVED, NULL, "%s; an earlier attempt may have paid: aop recover "
+                      "finishes it", why);
+}
+
 static rsv_act_t pay_not_sent(rsv_t *r, const aop_result_t *res) {
     /* an earlier attempt may have left: only a query can tell */
+    if (r->ever_sent && r->o.single_call) return single_resume_open(r, "the repeated pay was not sent");
     if (r->ever_sent) return poll_again(r, RSV_WAIT_FIRST_POLL, AOP_PHASE_CHECKING);
+    if (rsv_abort_requested(r)) return aborted_unsent(r);
     rsv_schedule(r, RSV_WAIT_BACKOFF);
     if (r->o.single_call || r->next_at_ms >= r->pay_give_up_ms)
         return rsv_finish(r, AOP_OUTCOME_FAILED, NULL, "not sent: %s (%s)", aop_status_text(res->error),
@@ -80,6 +95,11 @@ static rsv_act_t on_pay(rsv_t *r, const aop_result_t *res) {
     if (rsv_decided(res) && res->status == 'S') return rsv_finish(r, AOP_OUTCOME_PAID, FN_PAY, NULL);
     if (rsv_decided(res) && res->status == 'F') {
         bool repeat = rsv_code_is(res, AOP_RC_REPEAT_REQ_INCONSISTENT);
+        if (r->resume && r->o.single_call) {
+            char why[AOP_JOURNAL_ID_SIZE + 48];
+            snprintf(why, sizeof why, "the gateway refused the repeat (%s)", code_text(res, code, sizeof code));
+            return single_resume_open(r, why);
+        }
         /* re-sending our own open entry: these answers may be about our earlier attempt */
         if (r->resume && (repeat || rsv_code_is(res, AOP_RC_ORDER_STATUS_INVALID)))
             return poll_again(r, RSV_WAIT_NONE, AOP_PHASE_CHECKING);
@@ -156,6 +176,8 @@ static rsv_act_t on_cancel(rsv_t *r, const aop_result_t *res) {
     if (rsv_credential_code(res->result_code))
         return rsv_finish(r, AOP_OUTCOME_UNRESOLVED, NULL, "payCancel answered %s: check the credentials "
                           "and configuration, then run aop recover", code_text(res, code, sizeof code));
+    /* the last query's answer overwrites last_code: the refusal is kept for the reason */
+    snprintf(r->cancel_code, sizeof r->cancel_code, "%s", code_text(res, code, sizeof code));
     if (rsv_code_is(res, AOP_RC_ORDER_NOT_EXIST) && !r->e.acknowledged) return last_query(r, RSV_LASTQ_NOT_EXIST);
     return last_query(r, RSV_LASTQ_REFUSED);
 }
@@ -169,7 +191,7 @@ static rsv_act_t on_last_query(rsv_t *r, const aop_result_t *res) {
         const aop_offline_pay_query_response_t *q = aop_offline_pay_query_response(res);
         rsv_copy(r->res->acquirement_status, sizeof r->res->acquirement_status, q->body.acquirement_status.text);
         return rsv_finish(r, AOP_OUTCOME_NEEDS_ATTENTION, FN_QUERY, "the cancel was refused (%s) but payQuery "
-                          "reports the payment as %s", r->e.last_code, r->res->acquirement_status);
+                          "reports the payment as %s", r->cancel_code, r->res->acquirement_status);
     }
     if (decided && res->status == 'F' && rsv_code_is(res, AOP_RC_ORDER_NOT_EXIST)) {
         if (r->lastq == RSV_LASTQ_NOT_EXIST)
@@ -206,18 +228,44 @@ static rsv_act_t call_failed(rsv_t *r) {
     return rsv_finish(r, AOP_OUTCOME_UNRESOLVED, NULL, "%s", why);
 }
 
+/* Stamps the pay's start just before it leaves: the cancel moment (start + deadline + margin)
+ * must not come early because of a slow journal write or progress callback. A drift of more than
+ * PAY_START_SLACK_MS is journaled too (a NORMAL write), so that recovery waits long enough. */
+#define PAY_START_SLACK_MS 500
+static bool stamp_pay_start(rsv_t *r) {
+    int64_t now = aop_now_ms(), was = r->e.pay_started_ms;
+    r->e.pay_started_ms = now;
+    return now - was <= PAY_START_SLACK_MS || rsv_save(r, r->e.state);
+}
+
+/* Waits for the pay's moment. Before a re-send of a pay that never left, an abort ends the wait
+ * and the payment (the first send goes as asked: the abort then cancels it after the margin). */
+static rsv_act_t wait_pay(rsv_t *r) {
+    bool unsent_resend = !r->ever_sent && r->res->n_steps > 0;
+    switch (rsv_sleep_until(r, r->next_at_ms, unsent_resend)) {
+    case RSV_STOPPED: return rsv_interrupt(r);
+    case RSV_ABORTED: return aborted_unsent(r);
+    case RSV_WOKE: break;
+    }
+    if (unsent_resend && rsv_abort_requested(r)) return aborted_unsent(r);
+    return RSV_PAY;
+}
+
 static rsv_act_t step_pay(rsv_t *r) {
-    if (rsv_sleep_until(r, r->next_at_ms, false) == RSV_STOPPED) return rsv_interrupt(r);
+    rsv_act_t next = wait_pay(r);
+    if (next != RSV_PAY) return next;
     if (r->res->n_steps > 0 || r->resume) { /* a re-send: its start and deadline bound the cancel */
         r->e.pay_started_ms = aop_now_ms();
         r->e.pay_deadline_ms = rsv_deadline_ms(r, FN_PAY);
         if (!rsv_save(r, r->resume ? AOP_STATE_PAY_SENT : AOP_STATE_NEW)) return RSV_DONE;
     }
+    if (!stamp_pay_start(r)) return RSV_DONE;
     const aop_result_t *res = rsv_call(r, FN_PAY, r->pay);
     if (!res) return call_failed(r);
     rsv_note_call(r, res);
-    /* the cashier's abort reverses a payment whose outcome is unknown, never a decided one */
-    if (rsv_abort_requested(r) && res->maybe_sent && !rsv_decided(res)) return to_cancel(r);
+    /* the cashier's abort reverses a payment whose outcome is unknown, never a decided one;
+     * single_call makes no call after its one pay */
+    if (rsv_abort_requested(r) && res->maybe_sent && !rsv_decided(res) && !r->o.single_call) return to_cancel(r);
     return on_pay(r, res);
 }
 

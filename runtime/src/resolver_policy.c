@@ -51,7 +51,10 @@ const char *aop_phase_text(aop_phase_t p) {
     return (unsigned)p >= 1 && (unsigned)p < sizeof texts / sizeof *texts ? texts[p] : "?";
 }
 
-/* (NaN fails both comparisons) */
+/* A call's deadline beyond a day is a mistake (and would overflow the waits built on it). */
+#define DEADLINE_MAX_MS 86400000L
+
+/* (NaN fails both comparisons; infinity the upper bound) */
 static bool seconds_ok(double s) { return s >= 0 && s <= 86400; }
 
 aop_status_t rsv_adopt_options(const aop_resolve_options_t *given, aop_resolve_options_t *out, aop_error_t *err) {
@@ -72,9 +75,16 @@ aop_status_t rsv_adopt_options(const aop_resolve_options_t *given, aop_resolve_o
         if (!seconds_ok(v[i]))
             return aop_error_set(err, AOP_E_INVALID_ARG, "options.policy", -1,
                                  "policy times are seconds from 0 to 86400");
-    if (p->backoff_max_s < p->backoff_min_s || p->deadline_ms < 0)
-        return aop_error_set(err, AOP_E_INVALID_ARG, "options.policy", -1,
-                             "backoff_max_s is below backoff_min_s, or deadline_ms is negative");
+    /* a zero back-off would re-send and re-query in a tight loop */
+    if (!(p->backoff_min_s > 0))
+        return aop_error_set(err, AOP_E_INVALID_ARG, "options.policy.backoff_min_s", -1,
+                             "backoff_min_s must be above 0");
+    if (p->backoff_max_s < p->backoff_min_s)
+        return aop_error_set(err, AOP_E_INVALID_ARG, "options.policy.backoff_max_s", -1,
+                             "backoff_max_s is below backoff_min_s");
+    if (p->deadline_ms < 0 || p->deadline_ms > DEADLINE_MAX_MS)
+        return aop_error_set(err, AOP_E_INVALID_ARG, "options.policy.deadline_ms", -1,
+                             "policy.deadline_ms is from 0 to %ld ms (one day)", (long)DEADLINE_MAX_MS);
     return AOP_OK;
 }
 
@@ -96,6 +106,10 @@ int64_t rsv_lease_ttl_ms(const rsv_t *r) {
     if (q > call) call = q;
     if (k > call) call = k;
     if (rf > call) call = rf;
+    /* the longest wait between two renewals is the cancel's (after an abort, or resuming in
+     * CANCELLING): until the last pay's start + its deadline + the margin */
+    double cancel_wait = (double)rsv_deadline_ms(r, &aop_fn_offline_pay) / 1000.0 + p->cancel_margin_s;
+    wait = dmax(wait, cancel_wait);
     /* one wait and one call happen between two renewals; the margin covers a slow journal */
     return ms(wait) + call + 30000;
 }

@@ -112,6 +112,12 @@ static void work(rsv_t *r, const todo_t *t) {
     }
 }
 
+/* The claimed entry became final after it was listed (another process decided it) and owes no
+ * watch query now: a query, cancel or re-send would act on a settled payment. */
+static bool finished_meanwhile(const rsv_t *r, int64_t now) {
+    return aop_entry_state_final(r->e.state) && !(r->e.watch && r->e.watch_due_ms <= now);
+}
+
 /* Claims and works on one entry; returns whether it is still open afterwards. */
 static bool recover_one(aop_client_t *c, aop_journal_t *j, const aop_resolve_options_t *opts, const todo_t *t,
                         aop_recover_fn fn, void *ctx) {
@@ -127,7 +133,11 @@ static bool recover_one(aop_client_t *c, aop_journal_t *j, const aop_resolve_opt
     if (st != AOP_OK) {
         skipped(j, t, fn, ctx); /* a live owner is working on it */
         open = !t->watch_due;
+    } else if (finished_meanwhile(r, now)) {
+        rsv_release(r); /* another process finished it after the list: nothing to do */
+        open = false;
     } else {
+        r->res->kind = r->e.kind;
         work(r, t);
         open = !aop_entry_state_final(r->e.state) || r->journal_lost;
         if (fn) fn(&r->e, r->res, ctx);

@@ -595,6 +595,125 @@ Test(resolver_gateway, refund_single_call_makes_one_call) {
     r = refund(mrid, &o);
     expect_outcome(r, AOP_OUTCOME_REFUNDED, REFUND_);
     CALLS(r, REFUND_);
+    cr_expect_eq(r->kind, AOP_ENTRY_REFUND, "the key is a merchantRefundId");
     expect_state(mrid, AOP_STATE_REFUNDED);
+    aop_resolution_free(r);
+}
+
+/* ---- single_call (`aop pay --no-resolve`) on an open entry ---------------------------------- */
+
+static aop_resolution_t *pay_once(const char *mtid, const char *amount) {
+    aop_resolve_options_t o = opts();
+    o.single_call = true;
+    aop_resolution_t *r = rs_pay(C, J, mtid, amount, DEMO_CODE, &o);
+    sync_gateway();
+    return r;
+}
+
+/* Resuming with single_call: one pay, whatever the entry's state (never a query or a cancel);
+ * only S closes it, since an earlier attempt may have paid. */
+Test(resolver_gateway, single_call_resume_makes_one_pay) {
+    const char *mtid = rs_mtid("once");
+    SCRIPT(UNSIGNED); /* the outcome is unknown: the entry is left UNRESOLVED */
+    aop_resolution_t *r = pay_once(mtid, AMOUNT);
+    expect_outcome(r, AOP_OUTCOME_UNRESOLVED, NULL);
+    CALLS(r, PAY_);
+    expect_state(mtid, AOP_STATE_UNRESOLVED);
+    aop_resolution_free(r);
+
+    SCRIPT(UNSIGNED, OK); /* a query or cancel after it would be answered: none may be made */
+    r = pay_once(mtid, AMOUNT);
+    expect_outcome(r, AOP_OUTCOME_UNRESOLVED, NULL);
+    CALLS(r, PAY_);
+    expect_state(mtid, AOP_STATE_UNRESOLVED);
+    aop_resolution_free(r);
+
+    /* a refusal of the repeat may be about the earlier attempt: open, never FAILED */
+    SCRIPT(CODE(AOP_RC_REPEAT_REQ_INCONSISTENT), OK);
+    r = pay_once(mtid, AMOUNT);
+    expect_outcome(r, AOP_OUTCOME_UNRESOLVED, NULL);
+    CALLS(r, PAY_);
+    cr_expect_not_null(strstr(r->reason, "refused the repeat"), "%s", r->reason);
+    cr_expect_not_null(strstr(r->reason, AOP_RC_REPEAT_REQ_INCONSISTENT), "%s", r->reason);
+    expect_state(mtid, AOP_STATE_UNRESOLVED);
+    aop_journal_entry_t *e = entry(mtid);
+    cr_expect_leq(e->lease_expires_ms, aop_now_ms(), "the lease is released");
+    free(e);
+    aop_resolution_free(r);
+
+    SCRIPT(OK, OK);
+    r = pay_once(mtid, AMOUNT);
+    expect_outcome(r, AOP_OUTCOME_PAID, PAY_);
+    CALLS(r, PAY_);
+    cr_expect_eq(r->kind, AOP_ENTRY_PAYMENT);
+    expect_state(mtid, AOP_STATE_PAID);
+    aop_resolution_free(r);
+}
+
+/* The same from POLLING (an interrupted full resolution). */
+Test(resolver_gateway, single_call_resume_of_polling_entry_makes_one_pay) {
+    const char *mtid = rs_mtid("oncep");
+    open_entry(mtid);
+    SCRIPT(UNSIGNED, OK);
+    aop_resolution_t *r = pay_once(mtid, AMOUNT);
+    expect_outcome(r, AOP_OUTCOME_UNRESOLVED, NULL);
+    CALLS(r, PAY_);
+    expect_state(mtid, AOP_STATE_UNRESOLVED);
+    aop_resolution_free(r);
+}
+
+/* ---- a merchantTransId reused with another amount: sent unjournaled ------------------------- */
+
+Test(resolver_gateway, unjournaled_pay_undecided_needs_attention) {
+    const char *mtid = rs_mtid("reuse");
+    SCRIPT(OK);
+    aop_resolve_options_t o = opts();
+    aop_resolution_t *r = pay(mtid, &o);
+    expect_outcome(r, AOP_OUTCOME_PAID, PAY_);
+    aop_resolution_free(r);
+
+    /* aop recover cannot see this pay: a person must query it */
+    SCRIPT(UNSIGNED, OK);
+    o = opts();
+    r = rs_pay(C, J, mtid, "200", DEMO_CODE, &o);
+    sync_gateway();
+    expect_outcome(r, AOP_OUTCOME_NEEDS_ATTENTION, NULL);
+    CALLS(r, PAY_);
+    cr_expect_eq(r->entry_id, 0, "no entry is this pay's");
+    cr_expect_eq(r->kind, AOP_ENTRY_PAYMENT);
+    cr_expect_not_null(strstr(r->reason, "not journaled"), "%s", r->reason);
+    cr_expect_not_null(strstr(r->reason, mtid), "%s", r->reason);
+    cr_expect_not_null(strstr(r->reason, "aop query --merchant-trans-id"), "%s", r->reason);
+    expect_state(mtid, AOP_STATE_PAID);
+    aop_resolution_free(r);
+
+    /* a decided answer stays as it is */
+    SCRIPT(CODE(AOP_RC_REPEAT_REQ_INCONSISTENT));
+    o = opts();
+    r = rs_pay(C, J, mtid, "300", DEMO_CODE, &o);
+    sync_gateway();
+    expect_outcome(r, AOP_OUTCOME_FAILED, PAY_);
+    CALLS(r, PAY_);
+    expect_state(mtid, AOP_STATE_PAID);
+    aop_resolution_free(r);
+}
+
+/* ---- the last query's reason names the cancel's refusal ------------------------------------- */
+
+Test(resolver_gateway, refused_cancel_then_open_status_names_the_cancel_code) {
+    const char *mtid = rs_mtid("refz");
+    /* the pay's answer is lost, the payment stays PAYING, the cancel is refused */
+    SCRIPT(HELD, (gw_behaviour_t){.edit = query_paying});
+    S.reversing = CODE(AOP_RC_ORDER_STATUS_INVALID);
+    S.has_reversing = true;
+    aop_resolve_options_t o = opts();
+    o.policy.query_budget_s = 0.3;
+    aop_resolution_t *r = pay(mtid, &o);
+    expect_outcome(r, AOP_OUTCOME_NEEDS_ATTENTION, QUERY_);
+    unsigned n = r->n_steps;
+    cr_assert_geq(n, 3);
+    cr_expect_eq(r->steps[n - 2].function, CANCEL_);
+    cr_expect_str_eq(r->steps[n - 2].result_code, AOP_RC_ORDER_STATUS_INVALID);
+    cr_expect_not_null(strstr(r->reason, "refused (" AOP_RC_ORDER_STATUS_INVALID ")"), "%s", r->reason);
     aop_resolution_free(r);
 }

@@ -2,6 +2,8 @@
  * entry, a reused merchantTransId, the journal (commit first, never the identityCode, taken over,
  * interrupted), refunds (never a cancel), and recovery after a crash (a dead owner's entry, and
  * the AOP_TEST_CRASH_AT hook when the library has it). */
+#include <math.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -183,6 +185,38 @@ Test(resolver_rules, single_call_leaves_unknown_open_then_resume_finishes) {
     fx_free(&f);
 }
 
+/* single_call on an entry in CANCELLING, or a re-pay that cannot leave: one pay and no more;
+ * the entry stays open (an earlier attempt may have paid). */
+Test(resolver_rules, single_call_resume_is_one_pay_from_any_state) {
+    seen_t seen = {0};
+    fx_t f = fx(see, &seen);
+    aop_resolve_options_t o = rs_fast();
+    o.single_call = true;
+    const char *mtid = rs_mtid("once");
+    aop_resolution_free(rs_pay(f.c, f.j, mtid, "1000", CODE_PAYING, &o));
+    cr_assert_eq(f.m->n, 1);
+    f.m->e[0].state = AOP_STATE_CANCELLING; /* as a process killed while reversing leaves it */
+    seen = (seen_t){0};
+    aop_resolution_t *r = rs_pay(f.c, f.j, mtid, "1000", CODE_PAYING, &o);
+    cr_expect_eq(seen.calls, 1, "%u calls", seen.calls);
+    cr_expect_eq(seen.pays, 1, "the one call is the pay, not a cancel");
+    cr_expect(!aop_entry_state_final(f.m->e[0].state) || r->outcome == AOP_OUTCOME_PAID, "%s",
+              aop_entry_state_name(f.m->e[0].state));
+    cr_expect_neq(r->outcome, AOP_OUTCOME_FAILED, "%s", r->reason);
+    aop_resolution_free(r);
+    /* the same keys on a closed port: the gateway identity is the same, the re-pay cannot leave */
+    aop_journal_entry_t *e = &f.m->e[0];
+    e->state = AOP_STATE_UNRESOLVED;
+    aop_client_t *closed = rs_client(1, NULL, NULL);
+    r = rs_pay(closed, f.j, mtid, "1000", CODE_PAYING, &o);
+    cr_expect_eq(r->n_steps, 1, "%u calls", r->n_steps);
+    cr_expect_eq(r->outcome, AOP_OUTCOME_UNRESOLVED, "%s (%s)", aop_outcome_name(r->outcome), r->reason);
+    cr_expect_eq(e->state, AOP_STATE_UNRESOLVED, "%s", aop_entry_state_name(e->state));
+    aop_resolution_free(r);
+    aop_client_free(closed);
+    fx_free(&f);
+}
+
 /* Another process takes the entry over while we wait: the compare-and-set fails. */
 static void steal(const aop_step_t *step, aop_phase_t next, void *ctx) {
     (void)next;
@@ -238,6 +272,141 @@ Test(resolver_rules, nothing_sent_is_failed_without_cancel) {
     aop_resolution_free(r);
     aop_journal_close(j);
     aop_client_free(c);
+}
+
+/* Sets *flag after a delay, from another thread: an abort that comes during a wait. */
+typedef struct {
+    volatile int *flag;
+    long after_ms;
+} later_t;
+
+static void *set_later(void *arg) {
+    later_t *l = arg;
+    struct timespec ts = {l->after_ms / 1000, (l->after_ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+    *l->flag = 1;
+    return NULL;
+}
+
+Test(resolver_rules, abort_stops_resending_a_pay_never_sent) {
+    aop_client_t *c = rs_client(1, NULL, NULL); /* nobody listens on port 1: nothing ever leaves */
+    aop_journal_t *j = mem_journal(NULL);
+    static volatile int abort_flag;
+    abort_flag = 0;
+    aop_resolve_options_t o = rs_fast();
+    o.policy.deadline_ms = 20000;  /* re-sends would go on for 20 s */
+    o.policy.backoff_min_s = 3;    /* and the wait before the first re-send is 3 s */
+    o.policy.backoff_max_s = 3;
+    o.abort_flag = &abort_flag;
+    later_t l = {&abort_flag, 300}; /* the cashier aborts during that wait */
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, set_later, &l), 0);
+    int64_t t0 = aop_now_ms();
+    aop_resolution_t *r = rs_pay(c, j, rs_mtid("abort-unsent"), "1000", DEMO_CODE, &o);
+    int64_t took = aop_now_ms() - t0;
+    pthread_join(t, NULL);
+    cr_expect_eq(r->outcome, AOP_OUTCOME_FAILED, "%s (%s)", aop_outcome_name(r->outcome), r->reason);
+    cr_expect_not_null(strstr(r->reason, "aborted"), "%s", r->reason);
+    cr_expect_eq(r->n_steps, 1, "no re-send after the abort: %u calls", r->n_steps);
+    for (unsigned i = 0; i < r->n_steps; i++) cr_expect_eq(r->steps[i].function, &aop_fn_offline_pay, "no cancel");
+    cr_expect_lt(took, 1500, "the wait was not cut short by the abort: %lld ms", (long long)took);
+    aop_resolution_free(r);
+    aop_journal_close(j);
+    aop_client_free(c);
+}
+
+/* The pay's start is stamped when it leaves: a slow progress callback (or journal) before it does
+ * not bring the cancel moment forward. */
+static void slow_before_pay(const aop_step_t *step, aop_phase_t next, void *ctx) {
+    (void)ctx;
+    if (!step && next == AOP_PHASE_SENDING) {
+        struct timespec ts = {1, 500000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+Test(resolver_rules, cancel_moment_counts_from_the_pay_leaving) {
+    fx_t f = fx(NULL, NULL);
+    static volatile int abort_flag;
+    abort_flag = 1;
+    aop_resolve_options_t o = rs_fast();
+    o.policy.query_budget_s = 0.05;
+    o.abort_flag = &abort_flag;
+    o.on_progress = slow_before_pay;
+    aop_resolution_t *r = rs_pay(f.c, f.j, rs_mtid("stamp"), "1000", CODE_PAYING, &o);
+    cr_assert_str_eq(aop_outcome_name(r->outcome), "CANCELLED", "%s", r->reason);
+    const aop_step_t *pay = first_step(r, &aop_fn_offline_pay), *cancel = first_step(r, &aop_fn_pay_cancel);
+    cr_assert(pay && cancel);
+    int64_t margin = (int64_t)(o.policy.cancel_margin_s * 1000);
+    cr_expect_geq(cancel->at_ms, pay->at_ms + DEADLINE_MS + margin, "cancel %lld ms after the pay left",
+                  (long long)(cancel->at_ms - pay->at_ms));
+    cr_expect_geq(f.m->e[0].pay_started_ms, pay->at_ms - 50, "the journal's pay start is %lld ms before the pay",
+                  (long long)(pay->at_ms - f.m->e[0].pay_started_ms));
+    aop_resolution_free(r);
+    fx_free(&f);
+}
+
+/* The lease taken before the wait for the cancel moment lasts past it. */
+static volatile int lease_stop;
+static int64_t lease_seen, cancel_moment;
+static void lease_at_reversing(const aop_step_t *step, aop_phase_t next, void *ctx) {
+    (void)step;
+    mem_store_t *m = ctx;
+    if (next != AOP_PHASE_REVERSING || lease_seen) return;
+    lease_seen = m->e[0].lease_expires_ms;
+    cancel_moment = m->e[0].pay_started_ms + m->e[0].pay_deadline_ms + 120000;
+    lease_stop = 1; /* no need to wait two minutes for the cancel */
+}
+
+Test(resolver_rules, lease_covers_the_wait_for_the_cancel) {
+    fx_t f = fx(NULL, NULL);
+    static volatile int abort_flag;
+    abort_flag = 1;
+    lease_stop = 0;
+    lease_seen = 0;
+    aop_resolve_options_t o = rs_fast();
+    o.policy.cancel_margin_s = 120; /* longer than any other wait plus the lease's own margin */
+    o.abort_flag = &abort_flag;
+    o.stop_flag = &lease_stop;
+    o.on_progress = lease_at_reversing;
+    o.progress_ctx = f.m;
+    aop_resolution_t *r = rs_pay(f.c, f.j, rs_mtid("lease"), "1000", CODE_PAYING, &o);
+    cr_expect(r->interrupted, "%s", r->reason);
+    cr_assert_neq(lease_seen, 0, "never turned to reversing");
+    cr_expect_geq(lease_seen, cancel_moment, "the lease ends %lld ms before the cancel may be sent",
+                  (long long)(cancel_moment - lease_seen));
+    aop_resolution_free(r);
+    fx_free(&f);
+}
+
+/* Policies that are refused before anything is journaled or sent. */
+static aop_status_t adopt(aop_resolve_options_t *o, aop_error_t *err) {
+    aop_client_t *c = rs_client(1, NULL, NULL);
+    aop_journal_t *j = mem_journal(NULL);
+    aop_status_t st = aop_recover(c, j, o, NULL, NULL, NULL, err);
+    aop_journal_close(j);
+    aop_client_free(c);
+    return st;
+}
+
+Test(resolver_rules, policy_bounds_are_checked) {
+    aop_error_t err;
+    aop_resolve_options_t o = rs_fast();
+    o.policy.deadline_ms = 86400000;
+    cr_expect_eq(adopt(&o, &err), AOP_OK, "one day is allowed: %s", err.msg);
+    o.policy.deadline_ms = 86400001;
+    cr_expect_eq(adopt(&o, &err), AOP_E_INVALID_ARG);
+    cr_expect_not_null(strstr(err.path, "policy.deadline_ms"), "path %s", err.path);
+    o = rs_fast();
+    o.policy.backoff_min_s = 0; /* re-sends and re-queries without any delay */
+    cr_expect_eq(adopt(&o, &err), AOP_E_INVALID_ARG);
+    cr_expect_not_null(strstr(err.path, "backoff_min_s"), "path %s", err.path);
+    const double bad[] = {-1, NAN, INFINITY, 86401};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        o = rs_fast();
+        o.policy.poll_interval_s = bad[i];
+        cr_expect_eq(adopt(&o, &err), AOP_E_INVALID_ARG, "poll_interval_s %g accepted", bad[i]);
+    }
 }
 
 /* ---- refunds ---- */
@@ -347,6 +516,47 @@ Test(resolver_rules, recover_skips_a_live_lease) {
     cr_expect_eq(recover(&f), 1, "still open");
     cr_expect_eq(recovered, 0);
     cr_expect_eq(f.m->e[0].state, AOP_STATE_UNRESOLVED);
+    fx_free(&f);
+}
+
+/* The second entry is finished by "another process" while the first is recovered, i.e. after
+ * the list: recovery must not query, cancel or re-send it. */
+typedef struct {
+    mem_store_t *m;
+    seen_t *seen;
+    unsigned calls_then, callbacks;
+    aop_entry_kind_t kind;
+} race_t;
+
+static void finish_the_other(const aop_journal_entry_t *e, const aop_resolution_t *r, void *ctx) {
+    race_t *x = ctx;
+    x->callbacks++;
+    if (!r || e->id != x->m->e[0].id) return;
+    x->kind = r->kind;
+    x->m->e[1].state = AOP_STATE_PAID;
+    x->m->e[1].watch = false;
+    x->calls_then = x->seen->calls;
+}
+
+Test(resolver_rules, recover_skips_an_entry_finished_after_the_list) {
+    seen_t seen = {0};
+    fx_t f = fx(see, &seen);
+    aop_resolve_options_t o = rs_fast();
+    o.single_call = true;
+    for (int i = 0; i < 2; i++) aop_resolution_free(rs_pay(f.c, f.j, rs_mtid("race"), "1000", CODE_IN_PROCESS, &o));
+    cr_assert_eq(f.m->n, 2);
+    cr_assert(!aop_entry_state_final(f.m->e[1].state));
+    race_t x = {f.m, &seen, 0, 0, 0};
+    o = rs_fast();
+    unsigned left = 99;
+    aop_error_t err;
+    cr_assert_eq(aop_recover(f.c, f.j, &o, finish_the_other, &x, &left, &err), AOP_OK, "%s", err.msg);
+    cr_assert_gt(x.calls_then, 0, "the first entry was recovered by calls");
+    cr_expect_eq(seen.calls, x.calls_then, "%u calls for the entry already finished", seen.calls - x.calls_then);
+    cr_expect_eq(f.m->e[1].state, AOP_STATE_PAID);
+    cr_expect_leq(f.m->e[1].lease_expires_ms, aop_now_ms(), "the lease is given back");
+    cr_expect_eq(left, 0);
+    cr_expect_eq(x.kind, AOP_ENTRY_PAYMENT, "recovery says which kind of key it resolved");
     fx_free(&f);
 }
 

@@ -123,6 +123,8 @@ typedef struct {
                                                    was not completed */
     unsigned n_steps;                         /**< calls made */
     aop_step_t *steps;                        /**< in order */
+    aop_entry_kind_t kind;                    /**< payment or refund: says whether key is a
+                                                   merchantTransId or a merchantRefundId */
 } aop_resolution_t;
 
 /** Frees r (NULL is fine). */
