@@ -170,7 +170,7 @@ static void json_resolution(FILE *out, const aop_resolution_t *r, bool sandbox, 
     cli_json_str(out, or_null(r->reason[0] ? r->reason : d && d->error != AOP_OK ? d->detail.msg : NULL));
     fputs(",\"acquirementStatus\":", out);
     cli_json_str(out, or_null(r->acquirement_status));
-    fputs(r->decided_by == &aop_fn_refund ? ",\"merchantRefundId\":" : ",\"merchantTransId\":", out);
+    fputs(r->kind == AOP_ENTRY_REFUND ? ",\"merchantRefundId\":" : ",\"merchantTransId\":", out);
     cli_json_str(out, or_null(r->key));
     fputs(",\"acquirementId\":", out);
     cli_json_str(out, or_null(r->acquirement_id));
@@ -204,7 +204,7 @@ static void human_resolution(FILE *out, const aop_resolution_t *r, bool sandbox)
         if (r->decided_by) fprintf(out, " by %s", short_name(r->decided_by));
         fputc('\n', out);
     }
-    const char *key_label = r->decided_by == &aop_fn_refund ? "  merchantRefundId: " : "  merchantTransId:  ";
+    const char *key_label = r->kind == AOP_ENTRY_REFUND ? "  merchantRefundId: " : "  merchantTransId:  ";
     if (r->key[0]) fprintf(out, "%s", key_label), cli_put_safe(out, aop_str(r->key)), fputc('\n', out);
     if (r->acquirement_id[0]) fputs("  acquirementId:    ", out), cli_put_safe(out, aop_str(r->acquirement_id)), fputc('\n', out);
     if (r->reason[0]) fputs("  note:             ", out), cli_put_safe(out, aop_str(r->reason)), fputc('\n', out);

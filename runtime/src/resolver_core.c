@@ -72,6 +72,12 @@ const aop_result_t *rsv_call(rsv_t *r, const aop_function_desc_t *fn, const void
     aop_call_options_init(&co);
     co.deadline_ms = rsv_deadline_ms(r, fn);
     int64_t at = aop_now_ms();
+    /* A pay starts now, not when it was journaled: the cancel moment counts from here (the
+     * journaled start may be up to PAY_START_SLACK_MS earlier; recovery adds that slack). */
+    if (fn == &aop_fn_offline_pay) {
+        r->e.pay_started_ms = at;
+        r->pay_start_exact = true;
+    }
     aop_result_t *out = NULL;
     aop_error_t err;
     aop_status_t st = aop_call(r->c, fn, req, &co, &out, &err);

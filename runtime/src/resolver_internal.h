@@ -4,6 +4,10 @@
 #ifndef AOP_RESOLVER_INTERNAL_H
 #define AOP_RESOLVER_INTERNAL_H
 
+/* How much earlier than the pay's real start the journaled start may be: the start is journaled
+ * again only when it moved by more (a NORMAL write), so recovery adds this to the cancel moment. */
+#define PAY_START_SLACK_MS 500
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -48,6 +52,7 @@ typedef struct {
     const aop_refund_request_t *refund;   /* the refund to (re-)send */
     bool resume;                    /* an existing open entry is being carried on */
     bool ever_sent;                 /* some request of this entry may have left */
+    bool pay_start_exact;           /* e.pay_started_ms is this process's own stamp of a pay */
     int64_t next_at_ms;             /* the next call not before this */
     int64_t pay_give_up_ms;         /* unsent pays are re-sent until this */
     int64_t query_until_ms;         /* 0 = querying has not started */

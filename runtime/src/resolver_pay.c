@@ -18,7 +18,9 @@ static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 /* No cancel before the last pay's start + its deadline + the margin: until then that pay may
  * still be on its way, and a cancel before it arrives would not stop it. */
 static int64_t cancel_allowed_ms(const rsv_t *r) {
-    return r->e.pay_started_ms + r->e.pay_deadline_ms + (int64_t)(r->o.policy.cancel_margin_s * 1000.0);
+    /* a start read back from the journal may be up to PAY_START_SLACK_MS early (stamp_pay_start) */
+    int64_t slack = r->pay_start_exact ? 0 : PAY_START_SLACK_MS;
+    return r->e.pay_started_ms + r->e.pay_deadline_ms + (int64_t)(r->o.policy.cancel_margin_s * 1000.0) + slack;
 }
 
 static const char *code_text(const aop_result_t *res, char *buf, size_t cap) {
@@ -231,7 +233,6 @@ static rsv_act_t call_failed(rsv_t *r) {
 /* Stamps the pay's start just before it leaves: the cancel moment (start + deadline + margin)
  * must not come early because of a slow journal write or progress callback. A drift of more than
  * PAY_START_SLACK_MS is journaled too (a NORMAL write), so that recovery waits long enough. */
-#define PAY_START_SLACK_MS 500
 static bool stamp_pay_start(rsv_t *r) {
     int64_t now = aop_now_ms(), was = r->e.pay_started_ms;
     r->e.pay_started_ms = now;
