@@ -15,5 +15,6 @@
 #include "aop/transport.h"
 #include "aop/types.h"
 #include "aop/util.h"
+#include "aop/version.h"
 
 #endif

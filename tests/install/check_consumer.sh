@@ -1,0 +1,70 @@
+#!/bin/sh
+# Builds examples/*.c against an installed aop tree (PREFIX: a cmake --install prefix, or the usr/
+# of dpkg-deb -x'd packages) twice, with find_package(aop) and with pkg-config --define-prefix,
+# then runs read_unknown_member from both against PREFIX/bin/aop-sandbox.
+#   check_consumer.sh PREFIX SOURCE_DIR CC CMAKE
+set -eu
+prefix=$(cd "$1" && pwd) src=$2 cc=$3 cmake=$4
+data=$src/tests/data
+tmp=$(mktemp -d)
+sbx=
+cleanup() { [ -z "$sbx" ] || kill "$sbx" 2>/dev/null || true; rm -rf "$tmp"; }
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# Headers under include/aop/ only; nothing of runtime/internal.
+[ -f "$prefix/include/aop/aop.h" ] && [ -f "$prefix/include/aop/protocol.h" ] && [ -f "$prefix/include/aop/version.h" ] ||
+    fail "public headers missing under $prefix/include/aop"
+[ "$(ls "$prefix/include")" = aop ] || fail "$prefix/include holds more than aop/: $(ls "$prefix/include")"
+for h in "$src"/runtime/internal/aop/*.h; do
+    [ ! -e "$prefix/include/aop/${h##*/}" ] || fail "internal header installed: ${h##*/}"
+done
+
+echo "== find_package(aop)"
+"$cmake" -S "$src/tests/install/consumer" -B "$tmp/cm" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_C_COMPILER="$cc" \
+         -DAOP_EXAMPLES_DIR="$src/examples" -DCMAKE_BUILD_TYPE=Release >"$tmp/cm.log" 2>&1 ||
+    { cat "$tmp/cm.log"; fail "configuring against find_package(aop)"; }
+"$cmake" --build "$tmp/cm" -j2 >"$tmp/cmb.log" 2>&1 || { cat "$tmp/cmb.log"; fail "building with find_package(aop)"; }
+
+echo "== pkg-config --define-prefix --cflags --libs aop"
+export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
+flags=$(pkg-config --define-prefix --cflags --libs aop) || fail "pkg-config aop"
+echo "   $flags"
+mkdir "$tmp/pc"
+n=0
+for c in "$src"/examples/*.c; do
+    name=$(basename "$c" .c)
+    # shellcheck disable=SC2086
+    "$cc" -std=c11 -Wall -Wextra -Werror -o "$tmp/pc/$name" "$c" $flags || fail "building $name with pkg-config"
+    n=$((n + 1))
+done
+echo "   $n examples built both ways"
+
+# The programs use the installed libaop.so.0.
+LD_LIBRARY_PATH="$prefix/lib" ldd "$tmp/pc/read_unknown_member" | grep -q "libaop.so.0 => $prefix/lib/libaop.so.0" ||
+    fail "pkg-config build does not load $prefix/lib/libaop.so.0"
+ldd "$tmp/cm/read_unknown_member" | grep -q "libaop.so.0 => $prefix/lib/libaop.so.0" ||
+    fail "find_package build does not load $prefix/lib/libaop.so.0"
+
+echo "== read_unknown_member against $prefix/bin/aop-sandbox"
+for k in merchant.pkcs8.pem gateway.pkcs8.pem; do cp "$data/$k" "$tmp/$k"; chmod 600 "$tmp/$k"; done
+"$prefix/bin/aop-sandbox" --port 0 --state "$tmp/sandbox.db" --key "$tmp/gateway.pkcs8.pem" \
+    --merchant-public-key "$data/merchant.spki.pem" >"$tmp/sandbox.out" 2>"$tmp/sandbox.err" &
+sbx=$!
+port=
+i=0
+while [ $i -lt 100 ]; do
+    port=$(sed -n 's/.*127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' "$tmp/sandbox.out" | head -1)
+    [ -z "$port" ] || break
+    kill -0 "$sbx" 2>/dev/null || { cat "$tmp/sandbox.err"; fail "aop-sandbox exited"; }
+    sleep 0.1
+    i=$((i + 1))
+done
+[ -n "$port" ] || fail "aop-sandbox did not say its port"
+want="body.sandboxNote (string) = a member the schema does not define"
+for ex in "$tmp/cm/read_unknown_member" "$tmp/cm/read_unknown_member_static" "$tmp/pc/read_unknown_member"; do
+    out=$(LD_LIBRARY_PATH="$prefix/lib" "$ex" "http://127.0.0.1:$port" "$tmp/merchant.pkcs8.pem" "$data/gateway.spki.pem") ||
+        fail "$ex exited $?"
+    [ "$out" = "$want" ] || fail "$ex printed: $out"
+done
+echo "ok: installed tree at $prefix builds the examples both ways and they run against its aop-sandbox"
