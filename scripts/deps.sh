@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages the project needs (only those missing). Run as root.
 set -euo pipefail
-PACKAGES=(build-essential cmake pkg-config clang libclang-rt-14-dev valgrind openssl git
+# dpkg-dev and file: cpack -G DEB's dependency list (dpkg-shlibdeps).
+PACKAGES=(build-essential cmake pkg-config clang libclang-rt-14-dev valgrind openssl git dpkg-dev file
           python3 python3-jinja2 python3-yaml
           libcurl4-openssl-dev libssl-dev libjsmn-dev
           libmicrohttpd-dev libsqlite3-dev

@@ -9,6 +9,9 @@ echo "== build and test (RelWithDebInfo)"
 BUILD_DIR=build bash scripts/build.sh
 (cd build && ctest -j2 --timeout 600)
 
+echo "== Debian packages from a release build (no test hooks), checked without installing them"
+BUILD_DIR=build bash scripts/package.sh
+
 echo "== build and test with AddressSanitizer + UndefinedBehaviorSanitizer"
 BUILD_DIR=build-asan bash scripts/build.sh -DAOP_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# The Debian packages, built and checked without installing them (CI; scripts/check-debs.sh does
+# the real dpkg -i on a clean machine):
+#  - a build with the test hooks (BUILD_DIR, default build/) refuses to be packaged;
+#  - a release build (build-release/, no test hooks, no tests, no bench) makes libaop0,
+#    libaop-dev and aop-tools with cpack -G DEB;
+#  - dpkg-deb --info/--contents: what each holds and declares;
+#  - the examples build from the dpkg-deb -x tree (find_package and pkg-config --define-prefix)
+#    and run against its aop-sandbox.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+HOOKS_BUILD=${BUILD_DIR:-build}
+REL=${RELEASE_DIR:-build-release}
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+if [ -f "$HOOKS_BUILD/CPackConfig.cmake" ] && grep -q '^AOP_TEST_HOOKS:BOOL=ON' "$HOOKS_BUILD/CMakeCache.txt"; then
+  echo "== $HOOKS_BUILD (AOP_TEST_HOOKS=ON) refuses to be packaged"
+  out=$(cd "$HOOKS_BUILD" && cpack -G DEB -B "$PWD/refused-debs" 2>&1) && fail "cpack packaged a build with AOP_TEST_HOOKS=ON"
+  grep -q "AOP_TEST_HOOKS=ON" <<<"$out" || fail "cpack failed, but not for the test hooks: $out"
+  rm -rf "$HOOKS_BUILD/refused-debs"
+fi
+
+echo "== release build ($REL) and cpack -G DEB"
+cmake -S . -B "$REL" -DCMAKE_BUILD_TYPE=Release -DAOP_TESTS=OFF -DAOP_BENCH=OFF -DAOP_APPS=ON \
+      -DAOP_TEST_HOOKS=OFF -DPython3_EXECUTABLE=/usr/bin/python3 >/dev/null
+cmake --build "$REL" -j"$(nproc)" >/dev/null
+rm -rf "$REL/debs"
+(cd "$REL" && cpack -G DEB -B "$PWD/debs" >cpack.log 2>&1) || { cat "$REL/cpack.log"; fail "cpack -G DEB"; }
+ver=$(sed -n 's/^CMAKE_PROJECT_VERSION:STATIC=//p' "$REL/CMakeCache.txt")
+[ -n "$ver" ] || ver=$(grep -m1 'CPACK_PACKAGE_VERSION ' "$REL/CPackConfig.cmake" | sed 's/.*"\(.*\)".*/\1/')
+lib=$(ls "$REL"/debs/libaop0_*.deb) dev=$(ls "$REL"/debs/libaop-dev_*.deb) tools=$(ls "$REL"/debs/aop-tools_*.deb)
+
+field() { dpkg-deb --field "$2" "$1"; }
+paths() { # the paths a package holds, as ./usr/..., without a link's target
+  dpkg-deb --contents "$1" | awk '{ $1=$2=$3=$4=$5=""; sub(/^ +/, ""); sub(/ -> .*$/, ""); print }'
+}
+has() { grep -qx "\./$2" <(paths "$1") || fail "$(basename "$1") lacks $2"; }
+lacks() { ! grep -qE "$2" <(paths "$1") || fail "$(basename "$1") holds $2"; }
+
+echo "== dpkg-deb --info/--contents"
+dpkg-deb --info "$lib" >/dev/null && dpkg-deb --info "$dev" >/dev/null && dpkg-deb --info "$tools" >/dev/null
+[ "$(field Package "$lib")" = libaop0 ] && [ "$(field Package "$dev")" = libaop-dev ] &&
+  [ "$(field Package "$tools")" = aop-tools ] || fail "package names"
+dep=$(field Depends "$lib")
+grep -q 'libcurl4' <<<"$dep" || fail "libaop0 does not depend on libcurl: $dep"
+grep -qE 'libssl3|libcrypto' <<<"$dep" || fail "libaop0 does not depend on OpenSSL: $dep"
+grep -q 'libsqlite3-0' <<<"$dep" || fail "libaop0 does not depend on SQLite: $dep"
+has "$lib" "usr/lib/libaop.so.0"
+has "$lib" "usr/lib/libaop.so.$ver"
+lacks "$lib" "/include/"
+dpkg-deb --info "$lib" shlibs | grep -qx "libaop 0 libaop0 (>= $ver)" || fail "libaop0: no shlibs entry"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+dpkg-deb -x "$lib" "$tmp/lib"
+readelf -d "$tmp/lib/usr/lib/libaop.so.$ver" | grep -q '(SONAME).*\[libaop.so.0\]' || fail "libaop0: no SONAME libaop.so.0"
+grep -q "libaop0 (= $ver)" <<<"$(field Depends "$dev")" || fail "libaop-dev does not depend on libaop0 (= $ver)"
+for h in aop.h protocol.h calls.h version.h client.h; do has "$dev" "usr/include/aop/$h"; done
+for h in runtime/internal/aop/*.h; do lacks "$dev" "/include/aop/${h##*/}\$"; done
+for f in libaop.so libaop.a pkgconfig/aop.pc cmake/aop/aopConfig.cmake cmake/aop/aopConfigVersion.cmake \
+         cmake/aop/aopTargets.cmake; do has "$dev" "usr/lib/$f"; done
+lacks "$dev" "libaop\\.so\\."
+has "$tools" "usr/bin/aop"
+has "$tools" "usr/bin/aop-sandbox"
+for m in aop.1 aop-sandbox.1; do
+  [ ! -f "docs/man/$m" ] || has "$tools" "usr/share/man/man1/$m"
+done
+for d in "$lib" "$dev" "$tools"; do echo "   $(basename "$d"): Depends: $(field Depends "$d")"; done
+
+echo "== the examples against the dpkg-deb -x tree"
+for d in "$lib" "$dev" "$tools"; do dpkg-deb -x "$d" "$tmp/root"; done
+sh tests/install/check_consumer.sh "$tmp/root/usr" "$PWD" "$(command -v cc)" "$(command -v cmake)"
+echo "packages ok: $REL/debs"
