@@ -10,6 +10,10 @@ install(TARGETS aop_shared EXPORT aopTargets
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT runtime NAMELINK_COMPONENT dev)
 install(TARGETS aop EXPORT aopTargets ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT dev)
 install(EXPORT aopTargets NAMESPACE aop:: DESTINATION ${AOP_CMAKE_DIR} COMPONENT dev)
+set(AOP_CONFIG_FIND_SQLITE "")
+if(AOP_JOURNAL_SQLITE)
+  set(AOP_CONFIG_FIND_SQLITE "find_dependency(SQLite3)")
+endif()
 configure_file(${PROJECT_SOURCE_DIR}/cmake/aopConfig.cmake.in ${PROJECT_BINARY_DIR}/aopConfig.cmake @ONLY)
 write_basic_package_version_file(${PROJECT_BINARY_DIR}/aopConfigVersion.cmake
                                  COMPATIBILITY SameMajorVersion)

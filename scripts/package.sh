@@ -70,3 +70,17 @@ echo "== the examples against the dpkg-deb -x tree"
 for d in "$lib" "$dev" "$tools"; do dpkg-deb -x "$d" "$tmp/root"; done
 sh tests/install/check_consumer.sh "$tmp/root/usr" "$PWD" "$(command -v cc)" "$(command -v cmake)"
 echo "packages ok: $REL/debs"
+
+# The library alone (no apps, tests, bench; no SQLite store): nothing but the C compiler, OpenSSL
+# and libcurl is looked up, and libaop.so.0 keeps the same exports.
+MIN=${MINIMAL_DIR:-build-minimal}
+echo "== the library alone ($MIN: AOP_APPS/TESTS/BENCH/JOURNAL_SQLITE=OFF)"
+cmake -S . -B "$MIN" -DAOP_APPS=OFF -DAOP_TESTS=OFF -DAOP_BENCH=OFF -DAOP_JOURNAL_SQLITE=OFF \
+      -DAOP_TEST_HOOKS=OFF -DCMAKE_BUILD_TYPE=Release -DPython3_EXECUTABLE=/usr/bin/python3 >/dev/null
+! grep -qiE '^(CRITERION|SBX_MHD|MHD|CJSON|JANSSON|JSMN|SQLite3)_[A-Z_]*(DIR|LIBRARY|INCLUDE)' "$MIN/CMakeCache.txt" ||
+  fail "the library alone looked up more than OpenSSL and libcurl: $(grep -iE '^(CRITERION|MHD|CJSON|JANSSON|JSMN|SQLite3)' "$MIN/CMakeCache.txt")"
+cmake --build "$MIN" -j"$(nproc)" >/dev/null
+diff <(nm -D --defined-only "$REL/libaop.so" | awk '{ print $NF }' | sort) \
+     <(nm -D --defined-only "$MIN/libaop.so" | awk '{ print $NF }' | sort) || fail "the exports differ without SQLite"
+! readelf -d "$MIN/libaop.so" | grep -q sqlite || fail "libaop.so needs SQLite without AOP_JOURNAL_SQLITE"
+echo "library alone ok"
