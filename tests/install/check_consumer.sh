@@ -38,7 +38,7 @@ n=0
 for c in "$src"/examples/*.c; do
     name=$(basename "$c" .c)
     # shellcheck disable=SC2086
-    "$cc" -std=c11 -Wall -Wextra -Werror -o "$tmp/pc/$name" "$c" $flags || fail "building $name with pkg-config"
+    "$cc" -Wall -Wextra -Werror -o "$tmp/pc/$name" "$c" $flags || fail "building $name with pkg-config"
     n=$((n + 1))
 done
 echo "   $n examples built both ways"
@@ -72,4 +72,19 @@ for ex in "$tmp/cm/read_unknown_member" "$tmp/cm/read_unknown_member_static" "$t
         fail "$ex exited $?"
     [ "$out" = "$want" ] || fail "$ex printed: $out"
 done
+# The POS payment and the refund (examples/pos_pay.c, refund.c), when the tree has them: a pay of
+# the sandbox's success code, then its refund (pkg-config and find_package builds, one each).
+if [ -x "$tmp/pc/pos_pay" ] && [ -x "$tmp/cm/refund" ]; then
+    keys="$tmp/merchant.pkcs8.pem $data/gateway.spki.pem"
+    # shellcheck disable=SC2086
+    out=$(LD_LIBRARY_PATH="$prefix/lib" "$tmp/pc/pos_pay" "http://127.0.0.1:$port" $keys "$tmp/journal.db" 100 USD \
+          28763443825664394 2>"$tmp/pos_pay.err") || { cat "$tmp/pos_pay.err"; fail "pos_pay exited $?: $out"; }
+    acq=$(printf '%s\n' "$out" | sed -n 's/^PAID .*acquirementId=\([^ ]*\).*/\1/p')
+    [ -n "$acq" ] || fail "pos_pay printed: $out"
+    # shellcheck disable=SC2086
+    out=$(LD_LIBRARY_PATH="$prefix/lib" "$tmp/cm/refund" "http://127.0.0.1:$port" $keys "$tmp/journal.db" "$acq" 100 USD \
+          2>"$tmp/refund.err") || { cat "$tmp/refund.err"; fail "refund exited $?: $out"; }
+    case "$out" in REFUNDED*"acquirementId=$acq"*) ;; *) fail "refund printed: $out" ;; esac
+    echo "   pos_pay PAID and refund REFUNDED ($acq)"
+fi
 echo "ok: installed tree at $prefix builds the examples both ways and they run against its aop-sandbox"
