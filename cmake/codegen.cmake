@@ -1,8 +1,13 @@
 # Regenerates generated/ from schema/ when any YAML, template or generator file changes
 # (a stamp file records the last run, so an unchanged build never reruns the generator).
-find_package(Python3 COMPONENTS Interpreter)
+# AOP_CODEGEN (default: with the tests) looks Python up; without it the committed generated/ is used
+# and configuring needs no Python.
+option(AOP_CODEGEN "Regenerate generated/ from schema/ (Python 3 with jinja2 and yaml)" ${AOP_TESTS})
+if(AOP_CODEGEN OR AOP_TESTS)
+  find_package(Python3 COMPONENTS Interpreter)
+endif()
 set(AOP_CODEGEN_OK OFF)
-if(Python3_Interpreter_FOUND)
+if(AOP_CODEGEN AND Python3_Interpreter_FOUND)
   execute_process(COMMAND ${Python3_EXECUTABLE} -c "import jinja2, yaml"
                   RESULT_VARIABLE _aop_py_rc OUTPUT_QUIET ERROR_QUIET)
   if(_aop_py_rc EQUAL 0)
@@ -25,9 +30,9 @@ if(AOP_CODEGEN_OK)
     COMMENT "Generating the protocol model from schema/"
     VERBATIM)
   add_custom_target(codegen ALL DEPENDS ${AOP_CODEGEN_STAMP})
-elseif(NOT AOP_TESTS)
-  # The library alone builds from the committed generated/ (Python is not needed).
-  message(STATUS "aop: using the committed generated/ (no Python 3 with jinja2 and yaml)")
+elseif(NOT AOP_CODEGEN)
+  # A release or the library alone builds from the committed generated/ (Python is not needed).
+  message(STATUS "aop: using the committed generated/ (AOP_CODEGEN=OFF)")
   add_custom_target(codegen)
 else()
   message(WARNING
