@@ -31,7 +31,7 @@ function(run what)
   set(last_out "${out}" PARENT_SCOPE)
 endfunction()
 
-run("configure" ${CMAKE_COMMAND} -S ${copy} -B ${build} -DAOP_TESTS=OFF -DAOP_BENCH=OFF
+run("configure" ${CMAKE_COMMAND} -S ${copy} -B ${build} -DAOP_TESTS=OFF -DAOP_BENCH=OFF -DAOP_CODEGEN=ON
     -DCMAKE_BUILD_TYPE=Release -DPython3_EXECUTABLE=${PYTHON})
 run("build" ${CMAKE_COMMAND} --build ${build} -j2)
 file(READ ${copy}/generated/include/aop/protocol.h header)
