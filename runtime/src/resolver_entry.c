@@ -277,7 +277,7 @@ aop_status_t aop_refund_resolve(aop_client_t *c, aop_journal_t *j, const aop_ref
     if (!rq.body.merchant_id.ptr && dflt) rq.body.merchant_id = aop_str(dflt);
     st = aop_validate(&aop_refund_request_body_desc, &rq.body, "request.body", err);
     if (st == AOP_OK) st = refund_entry(&r, &rq, err);
-    if (st == AOP_OK) st = payment_open(&r, err);
+    if (st == AOP_OK && !r.o.single_call) st = payment_open(&r, err); /* --no-resolve refuses nothing */
     aop_journal_entry_t *old = NULL;
     bool found = false;
     if (st == AOP_OK) st = find_or_commit(&r, &old, &found, err);
