@@ -348,6 +348,21 @@ class StandaloneSandbox(CliCase):
             j = self.aop("journal", "--journal", journal, "--json")
             self.assertEqual(j.rc, 0, j.err)
             self.assertEqual(j.json, [], j.out)
+            # SIGINT while the payment is in process: 130, and the entry stays open (not FAILED).
+            ex = subprocess.Popen([pay, url, *keys, journal, "100", "USD", "281000000000003001"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            seen = []
+            for line in ex.stderr:
+                seen.append(line)
+                if "waiting for the customer" in line:
+                    break
+            ex.send_signal(signal.SIGINT)
+            out, err = ex.communicate(timeout=60)
+            self.assertEqual(ex.returncode, 130, "".join(seen) + err)
+            self.assertEqual(out, "")
+            self.assertIn("stays open", err)
+            j = self.aop("journal", "--journal", journal, "--json")
+            self.assertEqual(len(j.json), 1, j.out)
         finally:
             p.send_signal(signal.SIGKILL)
             p.wait()
