@@ -103,7 +103,7 @@ AOP_API void aop_resolve_options_init(aop_resolve_options_t *o);
 
 /** The outcome of a payment or a refund and how it was reached. Owns its memory. */
 typedef struct {
-    aop_outcome_t outcome;
+    aop_outcome_t outcome;                 /**< how it ended */
     const aop_function_desc_t *decided_by; /**< the function of the deciding step, or NULL */
     /** The deciding call's result (the last call's when nothing decided; NULL when nothing was
      * sent). Its views stay valid until aop_resolution_free(). */
