@@ -7,7 +7,8 @@ PACKAGES=(build-essential cmake pkg-config clang libclang-rt-14-dev valgrind ope
           libcurl4-openssl-dev libssl-dev libjsmn-dev
           libmicrohttpd-dev libsqlite3-dev
           libcriterion-dev
-          libcjson-dev libjansson-dev)
+          libcjson-dev libjansson-dev
+          doxygen)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -187,6 +187,20 @@ static aop_status_t begin(rsv_t *r, aop_client_t *c, aop_journal_t *j, const voi
     return rsv_init(r, c, j, opts, err);
 }
 
+/* The entry of this key when the journal has one (*found, a copy in *old, the caller frees it);
+ * otherwise the new entry committed, durably, before anything is sent. */
+static aop_status_t find_or_commit(rsv_t *r, aop_journal_entry_t **old, bool *found, aop_error_t *err) {
+    *old = malloc(sizeof **old);
+    if (!*old) return aop_error_set(err, AOP_E_NOMEM, NULL, -1, "out of memory");
+    aop_status_t st = lookup(r, *old, found, err);
+    if (st == AOP_OK && !*found) st = commit(r, err);
+    if (st != AOP_OK) {
+        free(*old);
+        *old = NULL;
+    }
+    return st;
+}
+
 static aop_status_t fail(rsv_t *r, aop_status_t st) {
     aop_resolution_free(r->res);
     return st;
@@ -203,15 +217,10 @@ aop_status_t aop_pay_resolve(aop_client_t *c, aop_journal_t *j, const aop_offlin
     /* a request that breaks a rule is refused before anything is journaled or sent */
     st = aop_validate(&aop_offline_pay_request_body_desc, &rq.body, "request.body", err);
     if (st == AOP_OK) st = pay_entry(&r, &rq, err);
-    aop_journal_entry_t *old = malloc(sizeof *old);
-    if (st == AOP_OK && !old) st = aop_error_set(err, AOP_E_NOMEM, NULL, -1, "out of memory");
+    aop_journal_entry_t *old = NULL;
     bool found = false;
-    if (st == AOP_OK) st = lookup(&r, old, &found, err);
-    if (st == AOP_OK && !found) st = commit(&r, err);
-    if (st != AOP_OK) {
-        free(old);
-        return fail(&r, st);
-    }
+    if (st == AOP_OK) st = find_or_commit(&r, &old, &found, err);
+    if (st != AOP_OK) return fail(&r, st);
     r.pay = &rq;
     r.pay_give_up_ms = aop_now_ms() + rsv_deadline_ms(&r, &aop_fn_offline_pay);
     if (!found) {
@@ -268,16 +277,11 @@ aop_status_t aop_refund_resolve(aop_client_t *c, aop_journal_t *j, const aop_ref
     if (!rq.body.merchant_id.ptr && dflt) rq.body.merchant_id = aop_str(dflt);
     st = aop_validate(&aop_refund_request_body_desc, &rq.body, "request.body", err);
     if (st == AOP_OK) st = refund_entry(&r, &rq, err);
-    if (st == AOP_OK) st = payment_open(&r, err);
-    aop_journal_entry_t *old = malloc(sizeof *old);
-    if (st == AOP_OK && !old) st = aop_error_set(err, AOP_E_NOMEM, NULL, -1, "out of memory");
+    if (st == AOP_OK && !r.o.single_call) st = payment_open(&r, err); /* --no-resolve refuses nothing */
+    aop_journal_entry_t *old = NULL;
     bool found = false;
-    if (st == AOP_OK) st = lookup(&r, old, &found, err);
-    if (st == AOP_OK && !found) st = commit(&r, err);
-    if (st != AOP_OK) {
-        free(old);
-        return fail(&r, st);
-    }
+    if (st == AOP_OK) st = find_or_commit(&r, &old, &found, err);
+    if (st != AOP_OK) return fail(&r, st);
     r.refund = &rq;
     if (!found) {
         rsv_progress(&r, AOP_PHASE_SENDING);

@@ -308,6 +308,65 @@ class StandaloneSandbox(CliCase):
             p.send_signal(signal.SIGKILL)
             p.wait()
 
+    def test_examples_pay_and_refund(self):
+        p, url = self.start(os.path.join(self.home.name, "s.db"))
+        try:
+            keys = (self.private_key("merchant.pkcs8.pem"), os.path.join(DATA, "gateway.spki.pem"))
+            journal = os.path.join(self.home.name, "examples.db")
+            pay = os.path.join(BIN, "pos_pay")
+            # The code from standard input; PAID, with the acquirementId on standard output.
+            r = subprocess.run([pay, url, *keys, journal, "100", "USD", "-"], input="28763443825664394\n",
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            m = re.fullmatch(r"PAID merchantTransId=(\S+) acquirementId=(\S+)\n", r.stdout)
+            self.assertIsNotNone(m, r.stdout)
+            self.assertIn("merchantTransId " + m.group(1), r.stderr)
+            acq = m.group(2)
+            # A decline is FAILED, exit 1; a bad amount is refused before anything is sent (64).
+            r = subprocess.run([pay, url, *keys, journal, "100", "USD", "281000000000001002"],
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual((r.returncode, r.stdout.split(" ")[0]), (1, "FAILED"), r.stdout + r.stderr)
+            r = subprocess.run([pay, url, *keys, journal, "-5", "USD", "28763443825664394"],
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 64, r.stdout + r.stderr)
+            self.assertIn("not sent", r.stderr)
+            r = subprocess.run([pay, url, *keys, "/nonexistent/dir/j.db", "100", "USD", "28763443825664394"],
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 78, r.stdout + r.stderr)
+            # The refund of the payment, then its retry with the same merchantRefundId.
+            ref = os.path.join(BIN, "refund")
+            r = subprocess.run([ref, url, *keys, journal, acq, "40", "USD", "e2e-example-refund"],
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(r.stdout, f"REFUNDED merchantRefundId=e2e-example-refund acquirementId={acq}\n")
+            r = subprocess.run([ref, url, *keys, journal, acq, "40", "USD"], capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertTrue(r.stdout.startswith("REFUNDED merchantRefundId="), r.stdout)
+            r = subprocess.run([ref, url, *keys, journal, acq], capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 64, r.stderr)
+            # Nothing is left open in the journal.
+            j = self.aop("journal", "--journal", journal, "--json")
+            self.assertEqual(j.rc, 0, j.err)
+            self.assertEqual(j.json, [], j.out)
+            # SIGINT while the payment is in process: 130, and the entry stays open (not FAILED).
+            ex = subprocess.Popen([pay, url, *keys, journal, "100", "USD", "281000000000003001"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            seen = []
+            for line in ex.stderr:
+                seen.append(line)
+                if "waiting for the customer" in line:
+                    break
+            ex.send_signal(signal.SIGINT)
+            out, err = ex.communicate(timeout=60)
+            self.assertEqual(ex.returncode, 130, "".join(seen) + err)
+            self.assertEqual(out, "")
+            self.assertIn("stays open", err)
+            j = self.aop("journal", "--journal", journal, "--json")
+            self.assertEqual(len(j.json), 1, j.out)
+        finally:
+            p.send_signal(signal.SIGKILL)
+            p.wait()
+
 
 if __name__ == "__main__":
     BIN, DATA = sys.argv[1], sys.argv[2]

@@ -411,7 +411,8 @@ Test(resolver_rules, policy_bounds_are_checked) {
 
 /* ---- refunds ---- */
 
-static aop_resolution_t *refund(fx_t *f, const char *acq, const char *mrid, const char *amount, aop_status_t want) {
+static aop_resolution_t *refund_with(fx_t *f, const char *acq, const char *mrid, const char *amount, bool single,
+                                     aop_status_t want) {
     aop_refund_request_t rq;
     memset(&rq, 0, sizeof rq);
     rq.body.acquirement_id = aop_str(acq);
@@ -419,11 +420,16 @@ static aop_resolution_t *refund(fx_t *f, const char *acq, const char *mrid, cons
     rq.body.refund_amount.currency = aop_str("USD");
     rq.body.refund_amount.value = aop_str(amount);
     aop_resolve_options_t o = rs_fast();
+    o.single_call = single;
     aop_resolution_t *r = NULL;
     aop_error_t err;
     aop_status_t st = aop_refund_resolve(f->c, f->j, &rq, &o, &r, &err);
     cr_assert_eq(st, want, "aop_refund_resolve: %s: %s", aop_status_name(st), err.msg);
     return r;
+}
+
+static aop_resolution_t *refund(fx_t *f, const char *acq, const char *mrid, const char *amount, aop_status_t want) {
+    return refund_with(f, acq, mrid, amount, false, want);
 }
 
 Test(resolver_rules, refunds_resolve_and_never_cancel) {
@@ -460,6 +466,11 @@ Test(resolver_rules, refund_refused_while_the_payment_is_open) {
     aop_resolution_t *r = refund(&f, p->acquirement_id, rs_mtid("rf"), "100", AOP_E_ENTRY_OPEN);
     cr_expect_null(r);
     cr_expect_eq(f.m->n, n, "nothing journaled");
+    /* --no-resolve refuses nothing: the one call goes, and the gateway decides */
+    r = refund_with(&f, p->acquirement_id, rs_mtid("rf1"), "100", true, AOP_OK);
+    cr_expect_eq(r->n_steps, 1);
+    cr_expect_eq(r->steps[0].function, &aop_fn_refund);
+    aop_resolution_free(r);
     aop_resolution_free(p);
     fx_free(&f);
 }

@@ -25,12 +25,12 @@ extern "C" {
 typedef struct {
     const char *function;        /**< alipay.intl.acquiring.offline.pay */
     aop_str_t idempotency_key;   /**< merchantTransId / merchantRefundId, or absent */
-    const char *req_msg_id;
+    const char *req_msg_id;      /**< head.reqMsgId of this attempt */
     unsigned attempt;            /**< 1 for the first attempt of a call */
-    long latency_ms;
+    long latency_ms;             /**< of the HTTP exchange */
     long http_status;            /**< 0 when no HTTP answer */
     char status;                 /**< 'S', 'F' or 'U' */
-    bool outcome_known;
+    bool outcome_known;          /**< false when status is 'U' */
     aop_status_t error;          /**< why the outcome is unknown, or AOP_OK */
     const char *masked_request;  /**< the request object as sent, sensitive fields masked */
 } aop_event_t;

@@ -11,7 +11,9 @@
 extern "C" {
 #endif
 
-/* One list makes the enum and its names (DESIGN.md convention 5). Every number is written out
+/** The X-macro list of every status: X(name, number, text).
+ *
+ * One list makes the enum and its names (DESIGN.md convention 5). Every number is written out
  * and never changes (tests/unit/test_status.c pins them): a program or a log that stored a
  * number keeps its meaning across versions. Groups leave room: 1-99 schema rules, 100-199 JSON,
  * 200-299 encoding, 300-399 signing and keys, 400-499 transport, 500-599 API use, 600-699 the journal and the resolver. */
@@ -76,7 +78,9 @@ extern "C" {
 
 /** The outcome of a library call: AOP_OK, or why it failed. */
 typedef enum {
+/** @cond */
 #define AOP_STATUS_ENUM_(name, number, text) name = number,
+/** @endcond */
     AOP_STATUS_LIST(AOP_STATUS_ENUM_)
 #undef AOP_STATUS_ENUM_
 } aop_status_t;
@@ -88,16 +92,16 @@ AOP_API const char *aop_strstatus(aop_status_t s);
 /** The same as aop_strstatus(). */
 AOP_API const char *aop_status_text(aop_status_t s);
 
-#define AOP_ERROR_PATH_MAX 128
-#define AOP_ERROR_MSG_MAX 192
+#define AOP_ERROR_PATH_MAX 128 /**< size of aop_error_t::path, NUL included */
+#define AOP_ERROR_MSG_MAX 192  /**< size of aop_error_t::msg, NUL included */
 
 /** First violation found: code, JSON path of the field (may be empty), byte offset into the
  * decoded body (-1 when not a decode error) and a short message. Never holds a secret. */
 typedef struct {
-    aop_status_t code;
-    long offset;
-    char path[AOP_ERROR_PATH_MAX];
-    char msg[AOP_ERROR_MSG_MAX];
+    aop_status_t code;             /**< AOP_OK, or what went wrong */
+    long offset;                   /**< byte offset into the decoded body, or -1 */
+    char path[AOP_ERROR_PATH_MAX]; /**< JSON path of the field ("request.body.identityCode"), or "" */
+    char msg[AOP_ERROR_MSG_MAX];   /**< a short message for a person */
 } aop_error_t;
 
 /** Resets err (when not NULL) to AOP_OK with no path, offset -1 and no message. */
@@ -109,17 +113,19 @@ AOP_API aop_status_t aop_error_set(aop_error_t *err, aop_status_t code, const ch
 AOP_API aop_status_t aop_error_setp(aop_error_t *err, aop_status_t code, const char *prefix,
                                     const char *name, long offset, const char *fmt, ...) AOP_PRINTF(6, 7);
 
-/* Deviations in a received response that SPEC.md section 7 does not let overturn the outcome. */
+/** At most this many warnings are kept per response (the others are counted as dropped). */
 #define AOP_MAX_WARNINGS 16
+/** A deviation in a received response that SPEC.md section 7 does not let overturn the outcome. */
 typedef struct {
-    aop_status_t code;
-    char path[AOP_ERROR_PATH_MAX];
+    aop_status_t code;             /**< what deviates (e.g. AOP_E_UNKNOWN_MEMBER) */
+    char path[AOP_ERROR_PATH_MAX]; /**< JSON path of the member */
 } aop_warning_t;
 
+/** The warnings of one response, in the order found. */
 typedef struct {
-    unsigned count;   /* entries stored in items */
-    unsigned dropped; /* warnings that did not fit */
-    aop_warning_t items[AOP_MAX_WARNINGS];
+    unsigned count;                        /**< entries stored in items */
+    unsigned dropped;                      /**< warnings that did not fit */
+    aop_warning_t items[AOP_MAX_WARNINGS]; /**< the first count warnings */
 } aop_warnings_t;
 
 /** Empties w. */

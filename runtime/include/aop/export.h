@@ -12,8 +12,11 @@
 /** printf-style checking of a format argument. */
 #define AOP_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
 #else
+/** Marks a function of the documented API (no attribute on this compiler). */
 #define AOP_API
+/** The result must be used (no attribute on this compiler). */
 #define AOP_NODISCARD
+/** printf-style checking (no attribute on this compiler). */
 #define AOP_PRINTF(fmt, args)
 #endif
 

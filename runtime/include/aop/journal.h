@@ -67,29 +67,32 @@ AOP_API aop_entry_state_t aop_entry_state_from_name(const char *name);
 /** One entry. Plain data: copy it freely. */
 typedef struct {
     int64_t id;                                 /**< assigned by insert */
-    aop_entry_kind_t kind;
+    aop_entry_kind_t kind;                      /**< payment or refund */
     char function[AOP_JOURNAL_FUNCTION_SIZE];   /**< full function name of the request */
-    char merchant_id[AOP_JOURNAL_ID_SIZE];
+    char merchant_id[AOP_JOURNAL_ID_SIZE];      /**< the request's merchantId */
     char key[AOP_JOURNAL_ID_SIZE];              /**< merchantTransId (payment) or merchantRefundId (refund) */
     char payment_acquirement_id[AOP_JOURNAL_ID_SIZE]; /**< refund: the payment it refunds */
     char amount[AOP_JOURNAL_AMOUNT_SIZE];       /**< minor units */
-    char currency[AOP_JOURNAL_CURRENCY_SIZE];
+    char currency[AOP_JOURNAL_CURRENCY_SIZE];   /**< ISO 4217 code */
     char gateway[AOP_JOURNAL_GATEWAY_SIZE];     /**< gateway identity (aop_journal_gateway_identity) */
-    char client_id[AOP_JOURNAL_ID_SIZE];
-    aop_entry_state_t state;
+    char client_id[AOP_JOURNAL_ID_SIZE];        /**< the clientId it was sent with */
+    aop_entry_state_t state;                    /**< where the entry stands */
     char last_status[AOP_JOURNAL_STATUS_SIZE];  /**< raw: "U PAYMENT_IN_PROCESS", "PAYING", ... */
     char last_code[AOP_JOURNAL_ID_SIZE];        /**< resultCode of the last decided answer */
     char acquirement_id[AOP_JOURNAL_ID_SIZE];   /**< only when trusted: from a decided answer whose
                                                      merchantTransId echo was present and equal */
-    int64_t created_ms, last_attempt_ms, updated_ms; /**< Unix time in ms */
-    int64_t pay_started_ms, pay_deadline_ms;    /**< the last pay attempt: start and its deadline;
+    int64_t created_ms;                         /**< when inserted (Unix time in ms) */
+    int64_t last_attempt_ms;                    /**< when a request last left (Unix time in ms) */
+    int64_t updated_ms;                         /**< when last changed (Unix time in ms) */
+    int64_t pay_started_ms;                     /**< the last pay attempt's start */
+    int64_t pay_deadline_ms;                    /**< the last pay attempt's deadline;
                                                      no cancel before start + deadline + margin */
     unsigned attempts;                          /**< requests sent (or tried) for this entry */
     bool acknowledged;                          /**< a decided answer showed the gateway knows it */
     bool watch;                                 /**< FAILED/CANCELLED never acknowledged: one late query due */
     int64_t watch_due_ms;                       /**< when that query is due */
     char lease_owner[AOP_JOURNAL_OWNER_SIZE];   /**< "" when nobody holds it */
-    int64_t lease_expires_ms;
+    int64_t lease_expires_ms;                   /**< when the lease ends (Unix time in ms) */
     int64_t epoch;                              /**< bumped by every change */
     char note[AOP_JOURNAL_NOTE_SIZE];           /**< why it is open, or who closed it by hand */
     size_t request_len;                         /**< below AOP_JOURNAL_REQUEST_MAX (request is NUL-terminated) */

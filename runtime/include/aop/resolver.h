@@ -103,7 +103,7 @@ AOP_API void aop_resolve_options_init(aop_resolve_options_t *o);
 
 /** The outcome of a payment or a refund and how it was reached. Owns its memory. */
 typedef struct {
-    aop_outcome_t outcome;
+    aop_outcome_t outcome;                 /**< how it ended */
     const aop_function_desc_t *decided_by; /**< the function of the deciding step, or NULL */
     /** The deciding call's result (the last call's when nothing decided; NULL when nothing was
      * sent). Its views stay valid until aop_resolution_free(). */
@@ -142,7 +142,7 @@ AOP_API AOP_NODISCARD aop_status_t aop_pay_resolve(aop_client_t *c, aop_journal_
 
 /** Refunds and resolves: an undecided refund is re-sent identically (same merchantRefundId)
  * within the refund budget; never a payCancel. AOP_E_ENTRY_OPEN while the payment's own entry
- * is open. */
+ * is open (not with single_call, which refuses nothing: the gateway decides). */
 AOP_API AOP_NODISCARD aop_status_t aop_refund_resolve(aop_client_t *c, aop_journal_t *j,
                                                       const aop_refund_request_t *req,
                                                       const aop_resolve_options_t *opts,
