@@ -15,6 +15,7 @@
  * or NEEDS_ATTENTION (the journal entry stays open: run `aop recover --journal JOURNAL ...`),
  * 64 usage or a request the library refused (nothing sent), 78 configuration, key or journal
  * error (nothing sent), 130 interrupted by SIGINT (the entry stays open). */
+#define _POSIX_C_SOURCE 200809L /* sigaction, also under -std=c11 */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>

@@ -15,6 +15,7 @@
  * Exit status (that of `aop refund`): 0 REFUNDED, 1 FAILED (refused), 2 UNRESOLVED or
  * NEEDS_ATTENTION (the entry stays open), 64 usage or a request the library refused, 78
  * configuration, key or journal error (nothing sent in these two cases), 130 interrupted. */
+#define _POSIX_C_SOURCE 200809L /* sigaction, also under -std=c11 */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
