@@ -197,7 +197,10 @@ void aop_client_fingerprints(const aop_client_t *c, char merchant[AOP_FINGERPRIN
     aop_public_key_fingerprint(c->alipay, alipay);
 }
 
-const char *aop_internal_client_merchant_id(const aop_client_t *c) { return c->merchant_id; }
+void aop_internal_client_fill_merchant(const aop_client_t *c, const aop_function_desc_t *fn, void *req) {
+    if (fn->merchant && c->merchant_id && !aop_ref_present(fn->merchant, req))
+        *(aop_str_t *)(void *)((char *)req + fn->merchant->offset) = aop_str(c->merchant_id);
+}
 
 const char *aop_internal_client_id(const aop_client_t *c) { return c->client_id; }
 
@@ -369,8 +372,7 @@ aop_status_t aop_call(aop_client_t *c, const aop_function_desc_t *fn, const void
     head->req_time = aop_str(req_time);
     head->req_msg_id = aop_str(r->req_msg_id);
     if (head->sign_type.ptr == NULL && c->sign_type_head) head->sign_type = aop_str(c->sign_type_head);
-    if (fn->merchant && c->merchant_id && !aop_ref_present(fn->merchant, req))
-        *(aop_str_t *)(void *)((char *)req + fn->merchant->offset) = aop_str(c->merchant_id);
+    aop_internal_client_fill_merchant(c, fn, req);
 
     char url[2048];
     int ul = snprintf(url, sizeof url, "%s%s", c->gateway_url, fn->path);

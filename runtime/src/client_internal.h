@@ -18,10 +18,11 @@ typedef struct {
     member_text_t *texts;
 } result_impl_t;
 
-/* The client's configuration, for the resolver (resolver*.c): the default merchantId (NULL when
- * none), the clientId, and the Alipay key's fingerprint, which with the clientId makes the
- * journal's gateway identity. */
-const char *aop_internal_client_merchant_id(const aop_client_t *c);
+/* Fills the request's merchant-role field (schema role `merchant`) with the client's default
+ * merchantId when the caller left it absent: the one place both aop_call and the resolver use. */
+void aop_internal_client_fill_merchant(const aop_client_t *c, const aop_function_desc_t *fn, void *req);
+/* The clientId and the Alipay key's fingerprint, which together make the journal's gateway
+ * identity (resolver*.c). */
 const char *aop_internal_client_id(const aop_client_t *c);
 void aop_internal_client_alipay_fingerprint(const aop_client_t *c, char out[AOP_FINGERPRINT_MAX]);
 

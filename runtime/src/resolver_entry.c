@@ -212,8 +212,7 @@ aop_status_t aop_pay_resolve(aop_client_t *c, aop_journal_t *j, const aop_offlin
     aop_status_t st = begin(&r, c, j, req, opts, out, err);
     if (st != AOP_OK) return fail(&r, st);
     aop_offline_pay_request_t rq = *req;
-    const char *dflt = aop_internal_client_merchant_id(c);
-    if (!rq.body.merchant_id.ptr && dflt) rq.body.merchant_id = aop_str(dflt);
+    aop_internal_client_fill_merchant(c, &aop_fn_offline_pay, &rq);
     /* a request that breaks a rule is refused before anything is journaled or sent */
     st = aop_validate(&aop_offline_pay_request_body_desc, &rq.body, "request.body", err);
     if (st == AOP_OK) st = pay_entry(&r, &rq, err);
@@ -273,8 +272,7 @@ aop_status_t aop_refund_resolve(aop_client_t *c, aop_journal_t *j, const aop_ref
     aop_status_t st = begin(&r, c, j, req, opts, out, err);
     if (st != AOP_OK) return fail(&r, st);
     aop_refund_request_t rq = *req;
-    const char *dflt = aop_internal_client_merchant_id(c);
-    if (!rq.body.merchant_id.ptr && dflt) rq.body.merchant_id = aop_str(dflt);
+    aop_internal_client_fill_merchant(c, &aop_fn_refund, &rq);
     st = aop_validate(&aop_refund_request_body_desc, &rq.body, "request.body", err);
     if (st == AOP_OK) st = refund_entry(&r, &rq, err);
     if (st == AOP_OK && !r.o.single_call) st = payment_open(&r, err); /* --no-resolve refuses nothing */
