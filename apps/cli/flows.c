@@ -92,9 +92,8 @@ typedef struct {
 
 static bool count_open(const aop_journal_entry_t *e, void *ctx) {
     open_count_t *c = ctx;
-    bool leased = e->lease_owner[0] && e->lease_expires_ms > c->now_ms && !aop_journal_owner_dead(e->lease_owner, NULL);
     c->open++;
-    if (!leased) c->idle++;
+    if (!aop_journal_lease_held(e, c->now_ms)) c->idle++;
     return true;
 }
 
@@ -153,6 +152,7 @@ static void json_resolution(FILE *out, const aop_resolution_t *r, bool sandbox, 
     const aop_result_t *d = r->result;
     fputs("{\"outcome\":", out);
     cli_json_str(out, aop_str(outcome_text(r)));
+    if (r->entry_id) fprintf(out, ",\"id\":%lld", (long long)r->entry_id);
     fprintf(out, ",\"status\":\"%c\",\"outcomeKnown\":%s", status_letter(r),
             !r->taken_over && aop_outcome_known(r->outcome) ? "true" : "false");
     fputs(",\"decidedBy\":", out);
@@ -281,23 +281,40 @@ int cli_resolve(const cli_opts_t *o, cli_env_t *env, aop_client_t *client, const
 typedef struct {
     const cli_opts_t *o;
     bool sandbox, first;
-    unsigned skipped;
 } recover_ctx_t;
+
+/* An entry another live process holds: its own object in --json, apart from the resolutions. */
+static void json_held(FILE *out, const aop_journal_entry_t *e) {
+    fprintf(out, "{\"id\":%lld,\"held\":true,\"state\":\"%s\",", (long long)e->id, aop_entry_state_name(e->state));
+    fputs(e->kind == AOP_ENTRY_REFUND ? "\"merchantRefundId\":" : "\"merchantTransId\":", out);
+    cli_json_str(out, aop_str(e->key));
+    fputs(",\"leaseOwner\":", out);
+    cli_json_str(out, aop_str(e->lease_owner));
+    fprintf(out, ",\"leaseExpiresMs\":%lld}", (long long)e->lease_expires_ms);
+}
 
 static void on_recovered(const aop_journal_entry_t *e, const aop_resolution_t *r, void *ctx) {
     recover_ctx_t *c = ctx;
-    if (!r) {
-        c->skipped++;
+    bool held = !r && aop_journal_lease_held(e, aop_now_ms());
+    if (!r && !(held && c->o->json)) {
         fprintf(stderr, "aop recover: skipped entry %lld (%s ", (long long)e->id, aop_entry_state_name(e->state));
         cli_put_safe(stderr, aop_str(e->key));
-        fputs(", gateway ", stderr);
-        cli_put_safe(stderr, aop_str(e->gateway));
+        if (held) {
+            fputs(": another live process holds it: ", stderr);
+            cli_put_safe(stderr, aop_str(e->lease_owner));
+        } else {
+            fputs(": another gateway identity, ", stderr);
+            cli_put_safe(stderr, aop_str(e->gateway));
+        }
         fputs(")\n", stderr);
         return;
     }
     if (c->o->json) {
         fputs(c->first ? "\n" : ",\n", stdout);
-        json_resolution(stdout, r, c->sandbox, 0); /* the count after recovery is printed at the end */
+        if (held)
+            json_held(stdout, e);
+        else
+            json_resolution(stdout, r, c->sandbox, 0); /* the count after recovery is printed at the end */
     } else {
         fprintf(stdout, "entry %lld: ", (long long)e->id);
         human_resolution(stdout, r, c->sandbox);
@@ -320,18 +337,24 @@ int cmd_recover(const cli_opts_t *o) {
     options_from(o, &ro);
     ro.single_call = false;
     catch_sigint();
-    recover_ctx_t ctx = {o, cli_env_is_sandbox(env), true, 0};
+    recover_ctx_t ctx = {o, cli_env_is_sandbox(env), true};
     if (o->json) fputc('[', stdout);
-    unsigned left = 0;
+    aop_recover_summary_t sum;
+    aop_recover_summary_init(&sum);
     aop_error_t err;
-    aop_status_t st = aop_recover(client, j, &ro, on_recovered, &ctx, &left, &err);
+    aop_status_t st = aop_recover_ex(client, j, &ro, on_recovered, &ctx, &sum, &err);
     if (o->json) fputs(ctx.first ? "]\n" : "\n]\n", stdout);
     if (st != AOP_OK) {
         fprintf(stderr, "aop recover: %s\n", err.msg);
         rc = st == AOP_E_JOURNAL ? AOP_EXIT_CONFIG : AOP_EXIT_U;
     } else {
-        if (!o->json) printf("%u %s of this gateway still open\n", left, left == 1 ? "entry" : "entries");
-        rc = stop_requested ? AOP_EXIT_INTERRUPTED : left ? AOP_EXIT_U : AOP_EXIT_S;
+        if (!o->json) {
+            printf("%u %s of this gateway still open", sum.open_left, sum.open_left == 1 ? "entry" : "entries");
+            if (sum.held) printf("; %u held by other live processes, which finish them", sum.held);
+            putchar('\n');
+        }
+        /* entries live workers hold are theirs: only what nobody works on makes the exit non-zero */
+        rc = stop_requested ? AOP_EXIT_INTERRUPTED : sum.open_left ? AOP_EXIT_U : AOP_EXIT_S;
     }
     aop_journal_close(j);
     cli_env_close(env);

@@ -438,6 +438,12 @@ static void pay_repeat(ctx_t *c, const sbx_txn_t *t, sbx_txn_t *old, const sbx_s
                           "merchantTransId %s was already used for a payment with another %s",
                           t->merchant_trans_id, what);
     }
+    if (sc && sc->repeat_code) { /* a gateway that refuses re-sends: no verdict on the payment */
+        sbx_store_rollback(&s->store);
+        snprintf(c->log_note, sizeof c->log_note, "repeat refused (%s)", sc->repeat_code);
+        return set_result(c, sc->repeat_code, "the identical repeat of merchantTransId %s is refused",
+                          t->merchant_trans_id);
+    }
     if (settle(old, sbx_clock_ms(s)) && sbx_txn_update(&s->store, old) != 0) {
         sbx_store_rollback(&s->store);
         return store_failed(c, "settling the payment");

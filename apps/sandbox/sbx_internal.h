@@ -76,6 +76,8 @@ typedef struct {
     bool late;                /* a late pay: the payment appears delay_ms after the pay */
     const char *tag;          /* stored with the payment when query or cancel is faulted */
     sbx_call_fault_t query, cancel;
+    const char *repeat_code;  /* an identical repeat of the pay answers this F code, changing
+                                 nothing (NULL = the payment's current state) */
 } sbx_scenario_t;
 
 extern const sbx_scenario_t sbx_scenarios[];

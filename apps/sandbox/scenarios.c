@@ -114,6 +114,11 @@ const sbx_scenario_t sbx_scenarios[] = {
      .tag = "cancel-http-500", .cancel = {.fault = SBX_FAULT_HTTP_500}},
     {PAYING_ROW("281000000000003008", "every payCancel answers F ORDER_NOT_EXIST and changes nothing"),
      .tag = "cancel-order-not-exist", .cancel = {.result_code = AOP_RC_ORDER_NOT_EXIST}},
+    {.identity_code = "281000000000003009", .result_code = AOP_RC_PAYMENT_IN_PROCESS, .action = SBX_ACT_IN_PROCESS,
+     .settle_to = ST_SUCCESS, .repeat_code = AOP_RC_PROCESS_FAIL,
+     .behaviour = "PAYMENT_IN_PROCESS with acquirementId: PAYING for 3 s, then SUCCESS (as 1013); every "
+                  "identical repeat of the pay is refused with F PROCESS_FAIL and changes nothing, as a "
+                  "gateway that refuses re-sends: the refusal says nothing of the payment"},
     /* Faults of the pay: the outcome is unknown to the client (except 9008). */
     FAULT("281000000000009001", SBX_ACT_PAY, SBX_FAULT_DELAY,
           "pays (committed as SUCCESS), then holds the signed answer for 20 s, past the pay "
@@ -200,6 +205,7 @@ sbx_scenario_t sbx_scenario_without_faults(const sbx_scenario_t *sc) {
     r.fault = SBX_FAULT_NONE;
     r.late = false;
     r.tag = NULL;
+    r.repeat_code = NULL;
     memset(&r.query, 0, sizeof r.query);
     memset(&r.cancel, 0, sizeof r.cancel);
     return r;

@@ -333,6 +333,14 @@ static void judge(aop_client_t *c, const aop_function_desc_t *fn, const void *re
     if (dst != AOP_OK) return unknown(r, dst, &e);
     st = aop_check_echo(fn, req, impl->response, &e);
     if (st != AOP_OK) return unknown(r, st, &e);
+    /* F with SUCCESS, or S with a failure code: a signed answer that contradicts itself decides
+     * nothing (the code's status is the function's table's). */
+    if ((r->claimed_status == 'S' || r->claimed_status == 'F') && r->code && r->code->status != r->claimed_status) {
+        aop_error_set(&e, AOP_E_CONTRADICTION, "response.body.resultInfo", -1,
+                      "resultStatus %c contradicts resultCode %.64s (status %c)", r->claimed_status,
+                      r->code->code, r->code->status);
+        return unknown(r, AOP_E_CONTRADICTION, &e);
+    }
     r->status = r->claimed_status;
     r->outcome_known = r->status == 'S' || r->status == 'F';
     if (!r->outcome_known) r->status = 'U'; /* the gateway itself does not know yet */

@@ -3,7 +3,9 @@
  * ("host/pid/start-time") with the test of whether one is still running. */
 #include "aop/journal.h"
 
+#include <assert.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,10 +23,25 @@
 _Static_assert(AOP_JOURNAL_GATEWAY_SIZE >= (AOP_FINGERPRINT_MAX - 1) + 1 + (AOP_JOURNAL_ID_SIZE - 1) + 1,
                "AOP_JOURNAL_GATEWAY_SIZE cannot hold a fingerprint, '/' and a clientId");
 
+/* The mutex makes a shared handle safe whatever the store: one operation at a time, from its
+ * first statement to its commit (aop/journal.h, "Threads"). */
 struct aop_journal {
     const aop_journal_ops_t *ops;
     void *store;
+    pthread_mutex_t lock;
 };
+
+static void lock(aop_journal_t *j) {
+    int rc = pthread_mutex_lock(&j->lock);
+    assert(rc == 0); /* only a misuse (a destroyed mutex) fails: never go on unlocked */
+    (void)rc;
+}
+
+static void unlock(aop_journal_t *j) {
+    int rc = pthread_mutex_unlock(&j->lock);
+    assert(rc == 0);
+    (void)rc;
+}
 
 /* ---------------------------------------------------------------------------------------------
  * States */
@@ -76,6 +93,10 @@ aop_status_t aop_journal_open_custom(const aop_journal_ops_t *ops, void *store, 
                                   names[i]);
     aop_journal_t *j = calloc(1, sizeof *j);
     if (!j) return aop_error_set(err, AOP_E_NOMEM, NULL, -1, "out of memory for the journal");
+    if (pthread_mutex_init(&j->lock, NULL) != 0) {
+        free(j);
+        return aop_error_set(err, AOP_E_NOMEM, NULL, -1, "no mutex for the journal");
+    }
     j->ops = ops;
     j->store = store;
     *out = j;
@@ -85,6 +106,7 @@ aop_status_t aop_journal_open_custom(const aop_journal_ops_t *ops, void *store, 
 void aop_journal_close(aop_journal_t *j) {
     if (!j) return;
     j->ops->close(j->store);
+    pthread_mutex_destroy(&j->lock);
     free(j);
 }
 
@@ -123,6 +145,7 @@ static aop_status_t check_entry(const aop_journal_entry_t *e, aop_error_t *err) 
     CHECK_TEXT(e, acquirement_id, false);
     CHECK_TEXT(e, lease_owner, false);
     CHECK_TEXT(e, note, false);
+    CHECK_TEXT(e, boot_id, false);
     if (e->request_len >= AOP_JOURNAL_REQUEST_MAX)
         return aop_error_set(err, AOP_E_TOO_LONG, "entry.request", -1,
                              "the request is %zu bytes; the journal keeps at most %d", e->request_len,
@@ -147,7 +170,10 @@ aop_status_t aop_journal_insert(aop_journal_t *j, aop_journal_entry_t *e, aop_er
     e->epoch = 1;
     if ((st = check_entry(e, err)) != AOP_OK) return st;
     e->request[e->request_len] = '\0';
-    return j->ops->insert(j->store, e, err);
+    lock(j);
+    st = j->ops->insert(j->store, e, err);
+    unlock(j);
+    return st;
 }
 
 aop_status_t aop_journal_find(aop_journal_t *j, aop_entry_kind_t kind, const char *gateway,
@@ -164,7 +190,10 @@ aop_status_t aop_journal_find(aop_journal_t *j, aop_entry_kind_t kind, const cha
         if (!args[i] || !*args[i])
             return aop_error_set(err, AOP_E_INVALID_ARG, names[i], -1, "%s is %s", names[i],
                                  args[i] ? "empty" : "NULL");
-    return j->ops->find(j->store, kind, gateway, merchant_id, key, out, err);
+    lock(j);
+    st = j->ops->find(j->store, kind, gateway, merchant_id, key, out, err);
+    unlock(j);
+    return st;
 }
 
 aop_status_t aop_journal_claim(aop_journal_t *j, int64_t id, const char *owner, int64_t now_ms, int64_t expires_ms,
@@ -179,8 +208,11 @@ aop_status_t aop_journal_claim(aop_journal_t *j, int64_t id, const char *owner, 
         return aop_error_set(err, AOP_E_INVALID_ARG, "expires_ms", -1,
                              "the lease would expire (%lld) no later than now (%lld)", (long long)expires_ms,
                              (long long)now_ms);
-    return j->ops->claim(j->store, id, owner, now_ms, expires_ms, owner_dead ? owner_dead : aop_journal_owner_dead,
-                         owner_dead ? ctx : NULL, out, err);
+    lock(j);
+    st = j->ops->claim(j->store, id, owner, now_ms, expires_ms, owner_dead ? owner_dead : aop_journal_owner_dead,
+                       owner_dead ? ctx : NULL, out, err);
+    unlock(j);
+    return st;
 }
 
 aop_status_t aop_journal_transition(aop_journal_t *j, aop_journal_entry_t *e, aop_entry_state_t expect_state,
@@ -192,14 +224,37 @@ aop_status_t aop_journal_transition(aop_journal_t *j, aop_journal_entry_t *e, ao
                              (int)expect_state);
     if ((st = check_entry(e, err)) != AOP_OK) return st;
     e->request[e->request_len] = '\0';
-    return j->ops->transition(j->store, e, expect_state, err);
+    lock(j);
+    st = j->ops->transition(j->store, e, expect_state, err);
+    unlock(j);
+    return st;
+}
+
+/* The store's list runs under the lock; the caller's callback runs without it, so that it may
+ * call the journal (and other threads get their turn between rows). */
+typedef struct {
+    aop_journal_t *j;
+    aop_journal_each_fn fn;
+    void *ctx;
+} list_ctx_t;
+
+static bool unlocked_callback(const aop_journal_entry_t *e, void *ctx) {
+    list_ctx_t *l = ctx;
+    unlock(l->j);
+    bool more = l->fn(e, l->ctx);
+    lock(l->j);
+    return more;
 }
 
 aop_status_t aop_journal_list(aop_journal_t *j, bool open_only, aop_journal_each_fn fn, void *ctx,
                               aop_error_t *err) {
     aop_status_t st = check_handle(j, (const void *)fn, "fn", err);
     if (st != AOP_OK) return st;
-    return j->ops->list(j->store, open_only, fn, ctx, err);
+    list_ctx_t l = {j, fn, ctx};
+    lock(j);
+    st = j->ops->list(j->store, open_only, unlocked_callback, &l, err);
+    unlock(j);
+    return st;
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -400,6 +455,10 @@ bool aop_journal_owner_dead(const char *lease_owner_text, void *ctx) {
     /* No /proc entry: gone, unless there is no /proc at all, where kill(pid, 0) tells. */
     if (access("/proc/self/stat", R_OK) == 0) return true;
     return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+}
+
+bool aop_journal_lease_held(const aop_journal_entry_t *e, int64_t now_ms) {
+    return e && e->lease_owner[0] && e->lease_expires_ms > now_ms && !aop_journal_owner_dead(e->lease_owner, NULL);
 }
 
 /* ---------------------------------------------------------------------------------------------

@@ -8,7 +8,8 @@
  *
  * Concurrency: claim and transition are short BEGIN IMMEDIATE transactions doing a
  * compare-and-set; no lock is held between calls. Several handles (threads, processes) share a
- * file; one handle is used by one thread at a time. */
+ * file; the handle's mutex in journal.c runs one operation of a handle at a time. */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sqlite3.h>
@@ -20,7 +21,7 @@
 
 #include "aop/journal.h"
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 #define BUSY_TIMEOUT_MS 10000
 
 /* Version 1. The numbers of kind and state are the enums' (they never change). The partial index
@@ -58,15 +59,22 @@ static const char schema_v1_sql[] =
     " UNIQUE (kind, gateway, merchant_id, key));"
     "CREATE INDEX entries_open ON entries (id) WHERE state NOT IN (8, 9, 10, 11);";
 
-static const char *const migrations[SCHEMA_VERSION] = {schema_v1_sql};
+/* Version 2: the boot-clock stamps beside the wall times (aop/journal.h, "Time"); a row of
+ * version 1 has none ("" names no boot), so it is measured by the wall clock. */
+static const char schema_v2_sql[] =
+    "ALTER TABLE entries ADD COLUMN boot_id TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE entries ADD COLUMN pay_started_boot_ms INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE entries ADD COLUMN watch_due_boot_ms INTEGER NOT NULL DEFAULT 0;";
+
+static const char *const migrations[SCHEMA_VERSION] = {schema_v1_sql, schema_v2_sql};
 
 /* The members after id, in the order of the table (and of bind_entry / read_entry). */
 #define ENTRY_COLS                                                                                   \
     "kind, function, merchant_id, key, payment_acquirement_id, amount, currency, gateway, client_id, " \
     "state, last_status, last_code, acquirement_id, created_ms, last_attempt_ms, updated_ms, "         \
     "pay_started_ms, pay_deadline_ms, attempts, acknowledged, watch, watch_due_ms, lease_owner, "      \
-    "lease_expires_ms, epoch, note, request"
-#define N_COLS 27
+    "lease_expires_ms, epoch, note, request, boot_id, pay_started_boot_ms, watch_due_boot_ms"
+#define N_COLS 30
 
 /* Prepared once per handle and reset after each use. Not the synchronous pragmas: SQLite applies
  * those when it prepares them, so a cached one would switch nothing when stepped again (the fsync
@@ -80,21 +88,22 @@ static const char *const stmt_sql[Q_COUNT] = {
     [Q_COMMIT] = "COMMIT",
     [Q_ROLLBACK] = "ROLLBACK",
     [Q_INSERT] = "INSERT INTO entries (" ENTRY_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
-                 "?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)",
+                 "?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30)",
     [Q_FIND] = "SELECT id, " ENTRY_COLS " FROM entries WHERE kind = ?1 AND gateway = ?2 AND merchant_id = ?3 "
                "AND key = ?4",
     [Q_BY_ID] = "SELECT id, " ENTRY_COLS " FROM entries WHERE id = ?1",
     [Q_LEASE] = "UPDATE entries SET lease_owner = ?2, lease_expires_ms = ?3, updated_ms = ?4, epoch = epoch + 1 "
                 "WHERE id = ?1",
-    /* The compare-and-set: ?28 = id, ?29 = the expected state, ?25 = the expected epoch (written
+    /* The compare-and-set: ?31 = id, ?32 = the expected state, ?25 = the expected epoch (written
      * as epoch + 1), ?23 = the lease owner (compared and written unchanged). */
     [Q_UPDATE] = "UPDATE entries SET kind = ?1, function = ?2, merchant_id = ?3, key = ?4, "
                  "payment_acquirement_id = ?5, amount = ?6, currency = ?7, gateway = ?8, client_id = ?9, "
                  "state = ?10, last_status = ?11, last_code = ?12, acquirement_id = ?13, created_ms = ?14, "
                  "last_attempt_ms = ?15, updated_ms = ?16, pay_started_ms = ?17, pay_deadline_ms = ?18, "
                  "attempts = ?19, acknowledged = ?20, watch = ?21, watch_due_ms = ?22, lease_owner = ?23, "
-                 "lease_expires_ms = ?24, epoch = ?25 + 1, note = ?26, request = ?27 "
-                 "WHERE id = ?28 AND state = ?29 AND epoch = ?25 AND lease_owner = ?23",
+                 "lease_expires_ms = ?24, epoch = ?25 + 1, note = ?26, request = ?27, boot_id = ?28, "
+                 "pay_started_boot_ms = ?29, watch_due_boot_ms = ?30 "
+                 "WHERE id = ?31 AND state = ?32 AND epoch = ?25 AND lease_owner = ?23",
     /* One row at a time, so that no statement is active while the list callback runs (it may
      * claim or transition on this very handle). */
     [Q_NEXT] = "SELECT id, " ENTRY_COLS " FROM entries WHERE id > ?1 ORDER BY id LIMIT 1",
@@ -174,6 +183,10 @@ static void bind_entry(sqlite3_stmt *q, const aop_journal_entry_t *e) {
     sqlite3_bind_int64(q, i++, e->epoch);
     sqlite3_bind_text(q, i++, e->note, -1, SQLITE_STATIC);
     sqlite3_bind_text(q, i++, e->request, (int)e->request_len, SQLITE_STATIC);
+    sqlite3_bind_text(q, i++, e->boot_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, i++, e->pay_started_boot_ms);
+    sqlite3_bind_int64(q, i++, e->watch_due_boot_ms);
+    assert(i - 1 == N_COLS); /* every column of ENTRY_COLS, in its order */
 }
 
 /* Copies a text column; false when it does not fit (a file written by something else). */
@@ -193,7 +206,8 @@ static aop_status_t read_entry(store_t *s, sqlite3_stmt *q, aop_journal_entry_t 
         "id", "kind", "function", "merchant_id", "key", "payment_acquirement_id", "amount", "currency",
         "gateway", "client_id", "state", "last_status", "last_code", "acquirement_id", "created_ms",
         "last_attempt_ms", "updated_ms", "pay_started_ms", "pay_deadline_ms", "attempts", "acknowledged",
-        "watch", "watch_due_ms", "lease_owner", "lease_expires_ms", "epoch", "note", "request"};
+        "watch", "watch_due_ms", "lease_owner", "lease_expires_ms", "epoch", "note", "request", "boot_id",
+        "pay_started_boot_ms", "watch_due_boot_ms"};
     int bad = -1;
 #define TEXT(col, m) \
     if (bad < 0 && !col_text(q, col, e->m, sizeof e->m, NULL)) bad = col
@@ -225,6 +239,10 @@ static aop_status_t read_entry(store_t *s, sqlite3_stmt *q, aop_journal_entry_t 
     e->epoch = sqlite3_column_int64(q, 25);
     TEXT(26, note);
     if (bad < 0 && !col_text(q, 27, e->request, sizeof e->request, &e->request_len)) bad = 27;
+    TEXT(28, boot_id);
+    e->pay_started_boot_ms = sqlite3_column_int64(q, 29);
+    e->watch_due_boot_ms = sqlite3_column_int64(q, 30);
+    assert(sqlite3_column_count(q) == N_COLS + 1); /* id, then ENTRY_COLS */
 #undef TEXT
     if (bad >= 0)
         return aop_error_set(err, AOP_E_JOURNAL, "journal", -1, "journal %s: entry %lld: %s is longer than the entry holds",
@@ -353,8 +371,9 @@ static aop_status_t op_transition(void *store, aop_journal_entry_t *e, aop_entry
     if (st != AOP_OK) return st;
     sqlite3_stmt *q = stmt(s, Q_UPDATE);
     bind_entry(q, e);
-    sqlite3_bind_int64(q, 28, e->id);
-    sqlite3_bind_int(q, 29, (int)expect_state);
+    sqlite3_bind_int64(q, N_COLS + 1, e->id);
+    sqlite3_bind_int(q, N_COLS + 2, (int)expect_state);
+    assert(sqlite3_bind_parameter_count(q) == N_COLS + 2);
     int rc = sqlite3_step(q);
     sqlite3_reset(q);
     if (rc == SQLITE_CONSTRAINT_UNIQUE)
@@ -500,7 +519,8 @@ aop_status_t aop_journal_open_sqlite(const char *path, aop_journal_t **out, aop_
         free(s);
         return st;
     }
-    /* No mutex of SQLite's: a handle belongs to one thread at a time (aop/journal.h). */
+    /* No mutex of SQLite's: journal.c holds the handle's own for a whole operation, which a
+     * connection mutex alone could not (a transaction spans statements). */
     int rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         st = aop_error_set(err, AOP_E_JOURNAL, "journal", -1, "cannot open the journal %s: %s", path,

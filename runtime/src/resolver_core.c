@@ -1,11 +1,13 @@
 /* What every resolution shares: the resolution object and its steps, one call at a time, and the
  * journal's compare-and-set with the lease renewed on every write. */
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "aop/util.h"
+#include "boot_clock.h"
 #include "resolver_internal.h"
 
 aop_resolution_t *rsv_resolution_new(void) {
@@ -74,10 +76,7 @@ const aop_result_t *rsv_call(rsv_t *r, const aop_function_desc_t *fn, const void
     int64_t at = aop_now_ms();
     /* A pay starts now, not when it was journaled: the cancel moment counts from here (the
      * journaled start may be up to PAY_START_SLACK_MS earlier; recovery adds that slack). */
-    if (fn == &aop_fn_offline_pay) {
-        r->e.pay_started_ms = at;
-        r->pay_start_exact = true;
-    }
+    if (fn == &aop_fn_offline_pay) rsv_stamp_pay_start(r);
     aop_result_t *out = NULL;
     aop_error_t err;
     aop_status_t st = aop_call(r->c, fn, req, &co, &out, &err);
@@ -151,6 +150,28 @@ void rsv_note_call(rsv_t *r, const aop_result_t *res) {
         rsv_copy(e->acquirement_id, sizeof e->acquirement_id, acq);
 }
 
+void rsv_stamp_pay_start(rsv_t *r) {
+    r->e.pay_started_ms = aop_now_ms();
+    r->e.pay_started_boot_ms = aop_internal_boot_ms();
+    r->pay_start_mono = aop_mono_ms();
+    r->pay_start_exact = true;
+}
+
+void rsv_adopt_entry(rsv_t *r) {
+    aop_journal_entry_t *e = &r->e;
+    int64_t since = aop_internal_since_ms(e->boot_id, e->pay_started_ms, e->pay_started_boot_ms);
+    if (since < 0) since = 0;
+    if (e->watch) e->watch_due_boot_ms = aop_internal_boot_ms_of(e->boot_id, e->watch_due_ms, e->watch_due_boot_ms);
+    e->pay_started_boot_ms = aop_internal_boot_ms() - since;
+    snprintf(e->boot_id, sizeof e->boot_id, "%s", aop_internal_boot_id());
+    r->pay_start_mono = aop_mono_ms() - since;
+    r->pay_start_exact = false;
+}
+
+bool rsv_watch_due(const aop_journal_entry_t *e) {
+    return e->watch && aop_internal_since_ms(e->boot_id, e->watch_due_ms, e->watch_due_boot_ms) >= 0;
+}
+
 void rsv_ids(const rsv_t *r, aop_str_t *merchant_id, aop_str_t *acq, aop_str_t *mtid) {
     *merchant_id = aop_str(r->e.merchant_id);
     /* with both ids the gateway goes by acquirementId: an untrusted one could name another
@@ -190,6 +211,8 @@ static bool journal_failed(rsv_t *r, aop_status_t st, const aop_error_t *err) {
 }
 
 static bool write_entry(rsv_t *r, aop_entry_state_t s, int64_t lease_expires_ms) {
+    /* the entry's boot stamps are this boot's since it was inserted or adopted */
+    assert(strcmp(r->e.boot_id, aop_internal_boot_id()) == 0);
     aop_entry_state_t was = r->e.state;
     r->e.state = s;
     snprintf(r->e.lease_owner, sizeof r->e.lease_owner, "%s", r->owner);
@@ -234,8 +257,10 @@ rsv_act_t rsv_finish(rsv_t *r, aop_outcome_t o, const aop_function_desc_t *decid
      * by a late pay: one query after the wallet code's lifetime must agree */
     if (e->kind == AOP_ENTRY_PAYMENT && (o == AOP_OUTCOME_FAILED || o == AOP_OUTCOME_CANCELLED) &&
         !e->acknowledged && !r->no_watch) {
+        int64_t window = (int64_t)(r->o.policy.watch_window_s * 1000.0);
         e->watch = true;
-        e->watch_due_ms = aop_now_ms() + (int64_t)(r->o.policy.watch_window_s * 1000.0);
+        e->watch_due_ms = aop_now_ms() + window;
+        e->watch_due_boot_ms = aop_internal_boot_ms() + window;
     }
     snprintf(e->note, sizeof e->note, "%s", reason);
     if (!write_entry(r, state_of(o), 0)) return RSV_DONE;

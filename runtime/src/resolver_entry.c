@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "aop/util.h"
+#include "boot_clock.h"
 #include "client_internal.h"
 #include "resolver_internal.h"
 
@@ -50,7 +51,9 @@ static void entry_common(rsv_t *r, aop_entry_kind_t kind, const aop_function_des
     int64_t now = aop_now_ms();
     e->created_ms = e->updated_ms = e->last_attempt_ms = now;
     /* a first estimate: step_pay stamps the real start just before the pay leaves */
-    e->pay_started_ms = now;
+    snprintf(e->boot_id, sizeof e->boot_id, "%s", aop_internal_boot_id());
+    rsv_stamp_pay_start(r);
+    r->pay_start_exact = false;
     e->pay_deadline_ms = rsv_deadline_ms(r, fn);
     e->epoch = 1;
     snprintf(e->lease_owner, sizeof e->lease_owner, "%s", r->owner);
@@ -133,7 +136,10 @@ static bool claim_entry(rsv_t *r, int64_t id) {
     aop_error_t err;
     int64_t now = aop_now_ms();
     aop_status_t st = aop_journal_claim(r->j, id, r->owner, now, now + rsv_lease_ttl_ms(r), NULL, NULL, &r->e, &err);
-    if (st == AOP_OK) return true;
+    if (st == AOP_OK) {
+        rsv_adopt_entry(r);
+        return true;
+    }
     r->res->taken_over = st == AOP_E_TAKEN_OVER;
     snprintf(r->res->reason, sizeof r->res->reason, "entry %lld: %.150s", (long long)id,
              st == AOP_E_TAKEN_OVER ? "another live process holds it" : err.msg);
@@ -157,7 +163,17 @@ static rsv_act_t resume_at(aop_entry_state_t s) {
     return RSV_PAY;
 }
 
-/* Commits the new entry: nothing may leave before it is durable. */
+/* A store's failure as AOP_E_JOURNAL with its message (copied first: err is both the message
+ * read and the one written). */
+static aop_status_t journal_error(aop_status_t st, aop_error_t *err) {
+    if (st == AOP_E_JOURNAL) return st;
+    char msg[AOP_ERROR_MSG_MAX];
+    snprintf(msg, sizeof msg, "%s", err ? err->msg : "");
+    return aop_error_set(err, AOP_E_JOURNAL, NULL, -1, "journal: %s", msg);
+}
+
+/* Commits the new entry: nothing may leave before it is durable. AOP_E_TAKEN_OVER when another
+ * process inserted the key first. */
 static aop_status_t commit(rsv_t *r, aop_error_t *err) {
     aop_status_t st = aop_journal_insert(r->j, &r->e, err);
     if (st == AOP_OK) {
@@ -166,7 +182,7 @@ static aop_status_t commit(rsv_t *r, aop_error_t *err) {
         RSV_CRASH_POINT("journaled");
         return AOP_OK;
     }
-    return st == AOP_E_JOURNAL ? st : aop_error_set(err, AOP_E_JOURNAL, NULL, -1, "journal: %s", err ? err->msg : "");
+    return st == AOP_E_TAKEN_OVER ? st : journal_error(st, err);
 }
 
 /* Looks the key up: AOP_OK with *found, or a journal error. */
@@ -174,7 +190,7 @@ static aop_status_t lookup(rsv_t *r, aop_journal_entry_t *old, bool *found, aop_
     aop_status_t st = aop_journal_find(r->j, r->e.kind, r->e.gateway, r->e.merchant_id, r->e.key, old, err);
     *found = st == AOP_OK;
     if (st == AOP_OK || st == AOP_E_MISSING) return AOP_OK;
-    return aop_error_set(err, AOP_E_JOURNAL, NULL, -1, "journal: %s", err ? err->msg : "");
+    return journal_error(st, err);
 }
 
 static aop_status_t begin(rsv_t *r, aop_client_t *c, aop_journal_t *j, const void *req,
@@ -194,6 +210,14 @@ static aop_status_t find_or_commit(rsv_t *r, aop_journal_entry_t **old, bool *fo
     if (!*old) return aop_error_set(err, AOP_E_NOMEM, NULL, -1, "out of memory");
     aop_status_t st = lookup(r, *old, found, err);
     if (st == AOP_OK && !*found) st = commit(r, err);
+    if (st == AOP_E_TAKEN_OVER) {
+        /* Another process inserted this key between the lookup and the insert: its entry is the
+         * one, found as if it had been there first (insert-or-get). */
+        st = lookup(r, *old, found, err);
+        if (st == AOP_OK && !*found)
+            st = aop_error_set(err, AOP_E_JOURNAL, NULL, -1, "journal: the insert found the key taken, yet no "
+                               "entry holds it");
+    }
     if (st != AOP_OK) {
         free(*old);
         *old = NULL;
@@ -221,7 +245,7 @@ aop_status_t aop_pay_resolve(aop_client_t *c, aop_journal_t *j, const aop_offlin
     if (st == AOP_OK) st = find_or_commit(&r, &old, &found, err);
     if (st != AOP_OK) return fail(&r, st);
     r.pay = &rq;
-    r.pay_give_up_ms = aop_now_ms() + rsv_deadline_ms(&r, &aop_fn_offline_pay);
+    r.pay_give_up_ms = aop_mono_ms() + rsv_deadline_ms(&r, &aop_fn_offline_pay);
     if (!found) {
         rsv_progress(&r, AOP_PHASE_SENDING);
         rsv_pay_run(&r, RSV_PAY);
@@ -259,7 +283,7 @@ static bool find_open_payment(const aop_journal_entry_t *e, void *ctx) {
 static aop_status_t payment_open(rsv_t *r, aop_error_t *err) {
     open_payment_t p = {&r->e, false};
     aop_status_t st = aop_journal_list(r->j, true, find_open_payment, &p, err);
-    if (st != AOP_OK) return aop_error_set(err, AOP_E_JOURNAL, NULL, -1, "journal: %s", err ? err->msg : "");
+    if (st != AOP_OK) return journal_error(st, err);
     if (p.open)
         return aop_error_set(err, AOP_E_ENTRY_OPEN, "request.body.acquirementId", -1,
                              "the payment's journal entry is open: resolve it (aop recover) before refunding");

@@ -52,7 +52,10 @@ typedef struct {
     const aop_refund_request_t *refund;   /* the refund to (re-)send */
     bool resume;                    /* an existing open entry is being carried on */
     bool ever_sent;                 /* some request of this entry may have left */
-    bool pay_start_exact;           /* e.pay_started_ms is this process's own stamp of a pay */
+    bool pay_start_exact;           /* pay_start_mono is this process's own stamp of a pay */
+    /* In-process instants, all on the monotonic clock (aop_mono_ms): a step of the wall clock
+     * moves no wait, budget or cancel moment. */
+    int64_t pay_start_mono;         /* the last pay's start (from the journal when resumed) */
     int64_t next_at_ms;             /* the next call not before this */
     int64_t pay_give_up_ms;         /* unsent pays are re-sent until this */
     int64_t query_until_ms;         /* 0 = querying has not started */
@@ -120,6 +123,14 @@ rsv_act_t rsv_interrupt(rsv_t *r);
 void rsv_release(rsv_t *r);
 /* Copies s into a fixed buffer (cut to fit), NUL-terminated. */
 void rsv_copy(char *dst, size_t cap, aop_str_t s);
+/* Stamps the pay's start as now: wall and boot clock in the entry, monotonic in r. */
+void rsv_stamp_pay_start(rsv_t *r);
+/* Carries an entry read from the journal (a resume, a recovery) over to this process: its boot
+ * stamps to this boot, the pay's start to the monotonic clock (a start later than now counts as
+ * now). Called once the entry is claimed. */
+void rsv_adopt_entry(rsv_t *r);
+/* Whether e's watch query is due (by the boot clock on the same boot, else the wall clock). */
+bool rsv_watch_due(const aop_journal_entry_t *e);
 /* Fills the query/cancel ids: merchantTransId always, acquirementId only when trusted. */
 void rsv_ids(const rsv_t *r, aop_str_t *merchant_id, aop_str_t *acq, aop_str_t *mtid);
 

@@ -20,7 +20,7 @@ static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 static int64_t cancel_allowed_ms(const rsv_t *r) {
     /* a start read back from the journal may be up to PAY_START_SLACK_MS early (stamp_pay_start) */
     int64_t slack = r->pay_start_exact ? 0 : PAY_START_SLACK_MS;
-    return r->e.pay_started_ms + r->e.pay_deadline_ms + (int64_t)(r->o.policy.cancel_margin_s * 1000.0) + slack;
+    return r->pay_start_mono + r->e.pay_deadline_ms + (int64_t)(r->o.policy.cancel_margin_s * 1000.0) + slack;
 }
 
 static const char *code_text(const aop_result_t *res, char *buf, size_t cap) {
@@ -31,7 +31,7 @@ static const char *code_text(const aop_result_t *res, char *buf, size_t cap) {
 /* ---- the moves between steps ---- */
 
 static rsv_act_t poll_again(rsv_t *r, rsv_wait_t w, aop_phase_t phase) {
-    if (!r->query_until_ms) r->query_until_ms = aop_now_ms() + (int64_t)(r->o.policy.query_budget_s * 1000.0);
+    if (!r->query_until_ms) r->query_until_ms = aop_mono_ms() + (int64_t)(r->o.policy.query_budget_s * 1000.0);
     rsv_schedule(r, w);
     if (!rsv_save(r, AOP_STATE_POLLING)) return RSV_DONE;
     RSV_CRASH_POINT("polling");
@@ -40,7 +40,7 @@ static rsv_act_t poll_again(rsv_t *r, rsv_wait_t w, aop_phase_t phase) {
 }
 
 static rsv_act_t to_cancel(rsv_t *r) {
-    r->next_at_ms = max64(aop_now_ms(), cancel_allowed_ms(r));
+    r->next_at_ms = max64(aop_mono_ms(), cancel_allowed_ms(r));
     if (!rsv_save(r, AOP_STATE_CANCELLING)) return RSV_DONE;
     RSV_CRASH_POINT("cancelling");
     rsv_progress(r, AOP_PHASE_REVERSING);
@@ -56,7 +56,7 @@ static rsv_act_t cancel_again(rsv_t *r) {
 
 static rsv_act_t last_query(rsv_t *r, rsv_lastq_t why) {
     r->lastq = why;
-    r->next_at_ms = aop_now_ms();
+    r->next_at_ms = aop_mono_ms();
     if (!rsv_save(r, AOP_STATE_CANCELLING)) return RSV_DONE;
     rsv_progress(r, AOP_PHASE_CHECKING);
     return RSV_LAST_QUERY;
@@ -91,20 +91,22 @@ static rsv_act_t pay_not_sent(rsv_t *r, const aop_result_t *res) {
     return RSV_PAY;
 }
 
-static rsv_act_t on_pay(rsv_t *r, const aop_result_t *res) {
+/* earlier: an earlier attempt of this entry may have left (in this process or another). */
+static rsv_act_t on_pay(rsv_t *r, const aop_result_t *res, bool earlier) {
     char code[AOP_JOURNAL_ID_SIZE];
     if (!res->maybe_sent) return pay_not_sent(r, res);
     if (rsv_decided(res) && res->status == 'S') return rsv_finish(r, AOP_OUTCOME_PAID, FN_PAY, NULL);
     if (rsv_decided(res) && res->status == 'F') {
-        bool repeat = rsv_code_is(res, AOP_RC_REPEAT_REQ_INCONSISTENT);
-        if (r->resume && r->o.single_call) {
+        if (earlier && r->o.single_call) {
             char why[AOP_JOURNAL_ID_SIZE + 48];
             snprintf(why, sizeof why, "the gateway refused the repeat (%s)", code_text(res, code, sizeof code));
             return single_resume_open(r, why);
         }
-        /* re-sending our own open entry: these answers may be about our earlier attempt */
-        if (r->resume && (repeat || rsv_code_is(res, AOP_RC_ORDER_STATUS_INVALID)))
-            return poll_again(r, RSV_WAIT_NONE, AOP_PHASE_CHECKING);
+        /* A refused re-send is the failure of that call, not of the payment: an earlier attempt
+         * may have been paid (throttled, PROCESS_FAIL, ORDER_IS_CLOSED, a decline: whatever the
+         * code). Only a query decides. */
+        if (earlier) return poll_again(r, RSV_WAIT_NONE, AOP_PHASE_CHECKING);
+        bool repeat = rsv_code_is(res, AOP_RC_REPEAT_REQ_INCONSISTENT);
         r->no_watch = repeat; /* the gateway's payment of that id is another one: nothing to watch */
         return rsv_finish(r, AOP_OUTCOME_FAILED, FN_PAY, "declined: %s", code_text(res, code, sizeof code));
     }
@@ -234,9 +236,9 @@ static rsv_act_t call_failed(rsv_t *r) {
  * must not come early because of a slow journal write or progress callback. A drift of more than
  * PAY_START_SLACK_MS is journaled too (a NORMAL write), so that recovery waits long enough. */
 static bool stamp_pay_start(rsv_t *r) {
-    int64_t now = aop_now_ms(), was = r->e.pay_started_ms;
-    r->e.pay_started_ms = now;
-    return now - was <= PAY_START_SLACK_MS || rsv_save(r, r->e.state);
+    int64_t was = r->pay_start_mono;
+    rsv_stamp_pay_start(r);
+    return r->pay_start_mono - was <= PAY_START_SLACK_MS || rsv_save(r, r->e.state);
 }
 
 /* Waits for the pay's moment. Before a re-send of a pay that never left, an abort ends the wait
@@ -256,18 +258,19 @@ static rsv_act_t step_pay(rsv_t *r) {
     rsv_act_t next = wait_pay(r);
     if (next != RSV_PAY) return next;
     if (r->res->n_steps > 0 || r->resume) { /* a re-send: its start and deadline bound the cancel */
-        r->e.pay_started_ms = aop_now_ms();
+        rsv_stamp_pay_start(r);
         r->e.pay_deadline_ms = rsv_deadline_ms(r, FN_PAY);
         if (!rsv_save(r, r->resume ? AOP_STATE_PAY_SENT : AOP_STATE_NEW)) return RSV_DONE;
     }
     if (!stamp_pay_start(r)) return RSV_DONE;
+    bool earlier = r->ever_sent;
     const aop_result_t *res = rsv_call(r, FN_PAY, r->pay);
     if (!res) return call_failed(r);
     rsv_note_call(r, res);
     /* the cashier's abort reverses a payment whose outcome is unknown, never a decided one;
      * single_call makes no call after its one pay */
     if (rsv_abort_requested(r) && res->maybe_sent && !rsv_decided(res) && !r->o.single_call) return to_cancel(r);
-    return on_pay(r, res);
+    return on_pay(r, res, earlier);
 }
 
 static rsv_act_t step_query(rsv_t *r) {
@@ -276,7 +279,7 @@ static rsv_act_t step_query(rsv_t *r) {
     case RSV_ABORTED: return to_cancel(r);
     case RSV_WOKE: break;
     }
-    int64_t now = aop_now_ms();
+    int64_t now = aop_mono_ms();
     if (!r->query_until_ms) r->query_until_ms = now + (int64_t)(r->o.policy.query_budget_s * 1000.0);
     if (now >= r->query_until_ms && now >= cancel_allowed_ms(r)) return to_cancel(r);
     const aop_result_t *res = send_query(r);
@@ -288,7 +291,7 @@ static rsv_act_t step_query(rsv_t *r) {
 static rsv_act_t step_cancel(rsv_t *r) {
     if (rsv_sleep_until(r, max64(r->next_at_ms, cancel_allowed_ms(r)), false) == RSV_STOPPED)
         return rsv_interrupt(r);
-    int64_t now = aop_now_ms();
+    int64_t now = aop_mono_ms();
     if (!r->cancel_until_ms) r->cancel_until_ms = now + (int64_t)(r->o.policy.cancel_budget_s * 1000.0);
     else if (now >= r->cancel_until_ms)
         return rsv_finish(r, AOP_OUTCOME_UNRESOLVED, NULL, "the cancel budget is spent without an answer "

@@ -127,7 +127,7 @@ void rsv_schedule(rsv_t *r, rsv_wait_t w) {
         break;
     }
     if (w != RSV_WAIT_BACKOFF) r->backoff_s = p->backoff_min_s; /* an answer that was heard resets it */
-    r->next_at_ms = aop_now_ms() + ms(s);
+    r->next_at_ms = aop_mono_ms() + ms(s);
 }
 
 bool rsv_stop_requested(const rsv_t *r) { return r->o.stop_flag && *r->o.stop_flag; }
@@ -139,7 +139,7 @@ rsv_wake_t rsv_sleep_until(rsv_t *r, int64_t t_ms, bool watch_abort) {
         /* the flags are read at least every 20 ms: a cashier's abort or ^C feels immediate */
         if (rsv_stop_requested(r)) return RSV_STOPPED;
         if (watch_abort && rsv_abort_requested(r)) return RSV_ABORTED;
-        int64_t left = t_ms - aop_now_ms();
+        int64_t left = t_ms - aop_mono_ms();
         if (left <= 0) return RSV_WOKE;
         if (left > 20) left = 20;
         struct timespec ts = {0, (long)left * 1000000L};

@@ -22,7 +22,6 @@ typedef struct {
 
 typedef struct {
     const char *gateway;
-    int64_t now;
     todo_t *items;
     size_t n, cap;
     bool nomem;
@@ -31,7 +30,7 @@ typedef struct {
 static bool collect(const aop_journal_entry_t *e, void *ctx) {
     todo_list_t *l = ctx;
     bool open = !aop_entry_state_final(e->state);
-    bool due = !open && e->watch && e->watch_due_ms <= l->now;
+    bool due = !open && rsv_watch_due(e);
     if (!open && !due) return true;
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 16;
@@ -114,43 +113,95 @@ static void work(rsv_t *r, const todo_t *t) {
 
 /* The claimed entry became final after it was listed (another process decided it) and owes no
  * watch query now: a query, cancel or re-send would act on a settled payment. */
-static bool finished_meanwhile(const rsv_t *r, int64_t now) {
-    return aop_entry_state_final(r->e.state) && !(r->e.watch && r->e.watch_due_ms <= now);
+static bool finished_meanwhile(const rsv_t *r) {
+    return aop_entry_state_final(r->e.state) && !rsv_watch_due(&r->e);
 }
 
-/* Claims and works on one entry; returns whether it is still open afterwards. */
-static bool recover_one(aop_client_t *c, aop_journal_t *j, const aop_resolve_options_t *opts, const todo_t *t,
-                        aop_recover_fn fn, void *ctx) {
+/* How one entry ended up. */
+typedef enum {
+    ENTRY_SETTLED,   /* worked on, final now */
+    ENTRY_OPEN,      /* worked on, still open */
+    ENTRY_HELD,      /* a live owner's lease: theirs */
+    ENTRY_UNCLAIMED, /* a storage error (or memory) kept us from it: open, and nobody works on it */
+    ENTRY_GONE       /* final or removed since the list: nothing to do */
+} entry_end_t;
+
+/* The entry could not be claimed for a storage error: reported as an unresolved resolution (the
+ * entry as listed), and counted as open, since nobody works on it. */
+static void claim_failed(rsv_t *r, const todo_t *t, const aop_error_t *err, aop_recover_fn fn, void *ctx) {
+    memset(&r->e, 0, sizeof r->e);
+    r->e.id = t->id;
+    r->e.kind = t->kind;
+    r->e.state = t->state;
+    snprintf(r->e.merchant_id, sizeof r->e.merchant_id, "%s", t->merchant_id);
+    snprintf(r->e.key, sizeof r->e.key, "%s", t->key);
+    snprintf(r->e.gateway, sizeof r->e.gateway, "%s", t->gateway);
+    aop_resolution_t *res = r->res;
+    res->kind = t->kind;
+    res->entry_id = t->id;
+    snprintf(res->key, sizeof res->key, "%s", t->key);
+    snprintf(res->reason, sizeof res->reason, "entry %lld could not be claimed: %.150s", (long long)t->id, err->msg);
+    if (fn) fn(&r->e, res, ctx);
+}
+
+/* Claims and works on one entry. */
+static entry_end_t recover_one(aop_client_t *c, aop_journal_t *j, const aop_resolve_options_t *opts,
+                               const todo_t *t, aop_recover_fn fn, void *ctx) {
     rsv_t *r = malloc(sizeof *r);
     aop_error_t err;
     if (!r || rsv_init(r, c, j, opts, &err) != AOP_OK) {
         free(r);
-        return !t->watch_due;
+        return ENTRY_UNCLAIMED;
     }
     int64_t now = aop_now_ms();
     aop_status_t st = aop_journal_claim(j, t->id, r->owner, now, now + rsv_lease_ttl_ms(r), NULL, NULL, &r->e, &err);
-    bool open;
-    if (st != AOP_OK) {
-        skipped(j, t, fn, ctx); /* a live owner is working on it */
-        open = !t->watch_due;
-    } else if (finished_meanwhile(r, now)) {
+    entry_end_t end;
+    if (st == AOP_E_TAKEN_OVER) {
+        skipped(j, t, fn, ctx); /* a live owner is working on it: theirs to finish */
+        end = ENTRY_HELD;
+    } else if (st == AOP_E_MISSING) {
+        end = ENTRY_GONE; /* removed after the list */
+    } else if (st != AOP_OK) {
+        claim_failed(r, t, &err, fn, ctx);
+        end = ENTRY_UNCLAIMED;
+    } else if (finished_meanwhile(r)) {
         rsv_release(r); /* another process finished it after the list: nothing to do */
-        open = false;
+        end = ENTRY_GONE;
     } else {
+        rsv_adopt_entry(r);
         r->res->kind = r->e.kind;
         work(r, t);
-        open = !aop_entry_state_final(r->e.state) || r->journal_lost;
+        end = !aop_entry_state_final(r->e.state) || r->journal_lost ? ENTRY_OPEN : ENTRY_SETTLED;
         if (fn) fn(&r->e, r->res, ctx);
     }
     aop_resolution_free(r->res);
     free(r);
-    return open;
+    return end;
+}
+
+void aop_recover_summary_init(aop_recover_summary_t *s) {
+    if (!s) return;
+    memset(s, 0, sizeof *s);
+    s->struct_size = sizeof *s;
 }
 
 aop_status_t aop_recover(aop_client_t *c, aop_journal_t *j, const aop_resolve_options_t *opts, aop_recover_fn fn,
                          void *ctx, unsigned *open_left, aop_error_t *err) {
+    aop_recover_summary_t s;
+    aop_recover_summary_init(&s);
+    aop_status_t st = aop_recover_ex(c, j, opts, fn, ctx, &s, err);
+    if (open_left) *open_left = s.open_left;
+    return st;
+}
+
+aop_status_t aop_recover_ex(aop_client_t *c, aop_journal_t *j, const aop_resolve_options_t *opts, aop_recover_fn fn,
+                            void *ctx, aop_recover_summary_t *summary, aop_error_t *err) {
     aop_error_clear(err);
-    if (open_left) *open_left = 0;
+    aop_recover_summary_t sum;
+    aop_recover_summary_init(&sum);
+    if (summary && (summary->struct_size == 0 || summary->struct_size > sizeof sum))
+        return aop_error_set(err, AOP_E_INVALID_ARG, "summary.struct_size", -1,
+                             "fill the summary with aop_recover_summary_init()");
     if (!c || !j) return aop_error_set(err, AOP_E_INVALID_ARG, NULL, -1, "NULL argument");
     aop_resolve_options_t checked;
     aop_status_t st = rsv_adopt_options(opts, &checked, err);
@@ -158,7 +209,7 @@ aop_status_t aop_recover(aop_client_t *c, aop_journal_t *j, const aop_resolve_op
     char fp[AOP_FINGERPRINT_MAX], gateway[AOP_JOURNAL_GATEWAY_SIZE];
     aop_internal_client_alipay_fingerprint(c, fp);
     aop_journal_gateway_identity(fp, aop_internal_client_id(c), gateway);
-    todo_list_t l = {gateway, aop_now_ms(), NULL, 0, 0, false};
+    todo_list_t l = {gateway, NULL, 0, 0, false};
     aop_error_t lerr;
     st = aop_journal_list(j, false, collect, &l, &lerr);
     if (st != AOP_OK || l.nomem) {
@@ -166,7 +217,6 @@ aop_status_t aop_recover(aop_client_t *c, aop_journal_t *j, const aop_resolve_op
         return l.nomem ? aop_error_set(err, AOP_E_NOMEM, NULL, -1, "out of memory")
                        : aop_error_set(err, AOP_E_JOURNAL, NULL, -1, "journal: %s", lerr.msg);
     }
-    unsigned left = 0;
     for (size_t i = 0; i < l.n; i++) {
         const todo_t *t = &l.items[i];
         if (!t->ours) {
@@ -175,12 +225,22 @@ aop_status_t aop_recover(aop_client_t *c, aop_journal_t *j, const aop_resolve_op
             continue;
         }
         if (checked.stop_flag && *checked.stop_flag) {
-            left += !t->watch_due;
+            sum.open_left += !t->watch_due;
             continue;
         }
-        left += recover_one(c, j, &checked, t, fn, ctx);
+        switch (recover_one(c, j, &checked, t, fn, ctx)) {
+        case ENTRY_HELD: sum.held++; break;
+        case ENTRY_OPEN: sum.worked++, sum.open_left++; break;
+        case ENTRY_SETTLED: sum.worked++; break;
+        case ENTRY_UNCLAIMED: sum.open_left++; break;
+        case ENTRY_GONE: break;
+        }
     }
     free(l.items);
-    if (open_left) *open_left = left;
+    if (summary) { /* an older caller's smaller struct gets the members it knows */
+        size_t given = summary->struct_size;
+        memcpy(summary, &sum, given);
+        summary->struct_size = given;
+    }
     return AOP_OK;
 }

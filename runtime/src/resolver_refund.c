@@ -18,10 +18,11 @@ static bool on_refund(rsv_t *r, const aop_result_t *res, bool resend) {
         return false;
     }
     if (decided && !rsv_code_is(res, AOP_RC_REQUEST_TRAFFIC_EXCEED_LIMIT)) {
-        /* on a re-send these may answer our own earlier attempt, which may have refunded */
-        if (resend && (rsv_code_is(res, AOP_RC_REPEAT_REQ_INCONSISTENT) || rsv_code_is(res, AOP_RC_REFUND_AMOUNT_EXCEED))) {
+        /* A refused re-send is that call's failure: an earlier attempt may have refunded, and
+         * there is no refund query to ask. "Failed" would invite a second refund. */
+        if (resend) {
             rsv_finish(r, AOP_OUTCOME_UNRESOLVED, NULL, "the re-sent refund answered %s: an earlier attempt may "
-                       "have refunded; check it before refunding again", code);
+                       "have refunded; check before refunding again", code);
             return false;
         }
         rsv_finish(r, AOP_OUTCOME_FAILED, FN_REFUND, "refused: %s", code);
@@ -56,13 +57,13 @@ static void out_of_budget(rsv_t *r) {
 }
 
 void rsv_refund_run(rsv_t *r, bool first) {
-    r->refund_until_ms = aop_now_ms() + (int64_t)(r->o.policy.refund_budget_s * 1000.0);
+    r->refund_until_ms = aop_mono_ms() + (int64_t)(r->o.policy.refund_budget_s * 1000.0);
     for (bool again = true; again;) {
         if (rsv_sleep_until(r, r->next_at_ms, false) == RSV_STOPPED) {
             rsv_interrupt(r);
             return;
         }
-        if (!first && aop_now_ms() >= r->refund_until_ms) {
+        if (!first && aop_mono_ms() >= r->refund_until_ms) {
             out_of_budget(r);
             return;
         }

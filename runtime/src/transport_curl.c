@@ -13,6 +13,7 @@
  * whose reused connection died and the retry then fails to connect: the first attempt may
  * have been delivered, and the flag says so. */
 #include "aop/transport.h"
+#include "aop/util.h"
 #include "file_internal.h"
 
 #include <arpa/inet.h>
@@ -171,12 +172,6 @@ typedef struct {
     char errbuf[CURL_ERROR_SIZE];
 } curl_transport_t;
 
-static long now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000L + (long)(ts.tv_nsec / 1000000L);
-}
-
 static size_t on_body(char *p, size_t size, size_t nmemb, void *ud) {
 #ifdef CURL_WRITEFUNC_ERROR
     const size_t fail = CURL_WRITEFUNC_ERROR; /* an error whatever the chunk's size */
@@ -225,7 +220,7 @@ static aop_status_t curl_post(aop_transport_t *t, const aop_http_request_t *req,
         return aop_error_set(err, AOP_E_INVALID_ARG, NULL, -1, "request body too large");
 
     curl_transport_t *ct = t->ctx;
-    long start = now_ms();
+    long start = (long)aop_mono_ms();
 
     const char *host = ct->last_host;
     CURL *c = ct->curl;
@@ -266,7 +261,7 @@ static aop_status_t curl_post(aop_transport_t *t, const aop_http_request_t *req,
     CURLcode rc = curl_easy_perform(c);
 
     ct->sink = NULL;
-    resp->elapsed_ms = now_ms() - start;
+    resp->elapsed_ms = (long)aop_mono_ms() - start;
     long code = 0;
     if (curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK) resp->status = code;
 

@@ -39,11 +39,15 @@ aop_status_t aop_random_chars(char *out, size_t n, const char *alphabet) {
     return AOP_OK;
 }
 
-int64_t aop_now_ms(void) {
+static int64_t clock_ms(clockid_t id) {
     struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
+    clock_gettime(id, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
+
+int64_t aop_now_ms(void) { return clock_ms(CLOCK_REALTIME); }
+
+int64_t aop_mono_ms(void) { return clock_ms(CLOCK_MONOTONIC); }
 
 void aop_now_rfc3339(char out[32]) { aop_rfc3339(time(NULL), out); }
 

@@ -30,6 +30,10 @@ typedef struct {
     int64_t next_id;
     unsigned inserts, transitions, claims;
     bool fail_insert;   /* the next inserts fail (AOP_E_JOURNAL) */
+    bool fail_claim;    /* claims fail with a storage error (AOP_E_JOURNAL) */
+    unsigned hide_finds; /* the next finds miss (another process inserts between find and insert) */
+    aop_status_t fail_find; /* finds fail with this status (and fail_find_msg) */
+    char fail_find_msg[128];
     aop_journal_entry_t e[MEM_MAX];
 } mem_store_t;
 
@@ -45,7 +49,7 @@ static RS_UNUSED aop_status_t mem_insert(void *store, aop_journal_entry_t *e, ao
     for (unsigned i = 0; i < m->n; i++)
         if (m->e[i].kind == e->kind && !strcmp(m->e[i].gateway, e->gateway) &&
             !strcmp(m->e[i].merchant_id, e->merchant_id) && !strcmp(m->e[i].key, e->key))
-            return aop_error_set(err, AOP_E_JOURNAL, NULL, -1, "duplicate key (test)");
+            return aop_error_set(err, AOP_E_TAKEN_OVER, NULL, -1, "duplicate key (test)");
     e->id = ++m->next_id;
     e->state = AOP_STATE_NEW;
     e->epoch = 1;
@@ -57,6 +61,11 @@ static RS_UNUSED aop_status_t mem_insert(void *store, aop_journal_entry_t *e, ao
 static aop_status_t mem_find(void *store, aop_entry_kind_t kind, const char *gateway, const char *merchant_id,
                              const char *key, aop_journal_entry_t *out, aop_error_t *err) {
     mem_store_t *m = store;
+    if (m->fail_find) return aop_error_set(err, m->fail_find, "journal", -1, "%s", m->fail_find_msg);
+    if (m->hide_finds) {
+        m->hide_finds--;
+        return aop_error_set(err, AOP_E_MISSING, NULL, -1, "no such entry (hidden)");
+    }
     for (unsigned i = 0; i < m->n; i++)
         if (m->e[i].kind == kind && !strcmp(m->e[i].gateway, gateway) && !strcmp(m->e[i].merchant_id, merchant_id) &&
             !strcmp(m->e[i].key, key)) {
@@ -70,6 +79,7 @@ static aop_status_t mem_claim(void *store, int64_t id, const char *owner, int64_
                               bool (*owner_dead)(const char *, void *), void *ctx, aop_journal_entry_t *out,
                               aop_error_t *err) {
     mem_store_t *m = store;
+    if (m->fail_claim) return aop_error_set(err, AOP_E_JOURNAL, NULL, -1, "/tmp/journal.db: disk I/O error (test)");
     aop_journal_entry_t *e = mem_get(m, id);
     if (!e) return aop_error_set(err, AOP_E_MISSING, NULL, -1, "no such entry");
     bool free_ = !e->lease_owner[0] || e->lease_expires_ms <= now_ms || !strcmp(e->lease_owner, owner) ||

@@ -667,6 +667,42 @@ Test(client, gateway_unknown_status_is_unknown_but_verified) {
     aop_client_free(c);
 }
 
+/* A signed answer that contradicts itself decides nothing, for every function: F with the code
+ * SUCCESS, S with a failure code. */
+static void status_f(const aop_function_desc_t *fn, void *rs) {
+    ((aop_result_info_t *)(void *)((char *)rs + fn->result_info->offset))->result_status.value = AOP_RESULT_STATUS_ENUM_F;
+}
+static void status_s(const aop_function_desc_t *fn, void *rs) {
+    ((aop_result_info_t *)(void *)((char *)rs + fn->result_info->offset))->result_status.value = AOP_RESULT_STATUS_ENUM_S;
+}
+
+Test(client, contradictory_answer_is_unknown_for_every_function) {
+    start_gateway();
+    aop_client_t *c = default_client();
+    const gw_behaviour_t lies[] = {
+        {.edit = status_f},                                     /* F SUCCESS */
+        {.result_code = "PROCESS_FAIL", .edit = status_s},      /* S PROCESS_FAIL */
+        {.result_code = "UNKNOWN_EXCEPTION", .edit = status_s}, /* S UNKNOWN_EXCEPTION (a U code) */
+    };
+    for (unsigned f = 0; f < AOP_FUNCTION_COUNT; f++) {
+        const aop_function_desc_t *fn = aop_functions[f];
+        for (size_t i = 0; i < sizeof lies / sizeof lies[0]; i++) {
+            set_gw(&lies[i]);
+            void *rq = sample_request(fn);
+            aop_result_t *r = call(c, fn, rq);
+            free(rq);
+            assert_unknown(r, fn->name);
+            cr_expect(r->verified, "%s case %zu: signed, verified, and still undecided", fn->name, i);
+            cr_expect_eq(r->error, AOP_E_CONTRADICTION, "%s case %zu: %s %s", fn->name, i, aop_status_name(r->error),
+                         r->detail.msg);
+            cr_expect_not_null(strstr(r->detail.msg, "contradicts"), "%s", r->detail.msg);
+            cr_expect_not_null(strstr(r->detail.msg, r->code ? r->code->code : "?"), "%s", r->detail.msg);
+            aop_result_free(r);
+        }
+    }
+    aop_client_free(c);
+}
+
 /* ---- echo pairs, every one of every function --------------------------------------------- */
 
 Test(client, every_changed_echo_is_a_protocol_error) {

@@ -697,13 +697,13 @@ Test(journal, a_newer_schema_version_and_a_non_database_are_refused) {
     aop_journal_close(open_db());
     sqlite3 *db = NULL;
     cr_assert_eq(sqlite3_open(db_path, &db), SQLITE_OK);
-    cr_assert_eq(sqlite3_exec(db, "PRAGMA user_version=2", NULL, NULL, NULL), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(db, "PRAGMA user_version=3", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
     aop_journal_t *j = (aop_journal_t *)1;
     aop_error_t err;
     cr_expect_eq(aop_journal_open_sqlite(db_path, &j, &err), AOP_E_JOURNAL);
     cr_expect_null(j);
-    cr_expect(strstr(err.msg, "schema version 2") != NULL, "%s", err.msg);
+    cr_expect(strstr(err.msg, "schema version 3") != NULL, "%s", err.msg);
 
     char junk[160];
     snprintf(junk, sizeof junk, "%s/junk.db", dir);

@@ -21,7 +21,7 @@ static void rows(const char *const *codes, size_t n) {
 /* Every row belongs to one of the classes below: a new row fails here until a test covers it. */
 static const char *const classified[] = {
     DEMO_CODE, "281000000000009008",                                                   /* pays at once */
-    "281000000000001013",                                                              /* in process, pays */
+    "281000000000001013", "281000000000003009",                                        /* in process, pays */
     "281000000000001020", "281000000000002002",                                        /* closes */
     "281000000000009001", "281000000000009002", "281000000000009003", "281000000000009005",
     "281000000000009006", "281000000000009007",                                        /* reply faults, paid */
@@ -70,7 +70,7 @@ Test(resolver_rows, declined_at_once_fail_without_query) {
 }
 
 Test(resolver_rows, pays_at_once) { ROWS(DEMO_CODE, "281000000000009008"); }
-Test(resolver_rows, in_process_then_paid) { ROWS("281000000000001013"); }
+Test(resolver_rows, in_process_then_paid) { ROWS("281000000000001013", "281000000000003009"); }
 Test(resolver_rows, in_process_then_closed) { ROWS("281000000000001020", "281000000000002002"); }
 Test(resolver_rows, reply_faults_after_payment) {
     ROWS("281000000000009001", "281000000000009002", "281000000000009003", "281000000000009005",

@@ -368,8 +368,9 @@ Test(resolver_gateway, refund_declined_on_first_send_fails) {
 }
 
 Test(resolver_gateway, refund_conflict_on_resend_is_unresolved) {
-    static const char *const codes[] = {AOP_RC_REPEAT_REQ_INCONSISTENT, AOP_RC_REFUND_AMOUNT_EXCEED};
-    for (size_t i = 0; i < 2; i++) {
+    static const char *const codes[] = {AOP_RC_REPEAT_REQ_INCONSISTENT, AOP_RC_REFUND_AMOUNT_EXCEED, AOP_RC_PROCESS_FAIL,
+                                        AOP_RC_KEY_NO_FOUND, AOP_RC_ORDER_STATUS_INVALID};
+    for (size_t i = 0; i < sizeof codes / sizeof *codes; i++) {
         const char *mrid = rs_mtid("rfu");
         SCRIPT(UNSIGNED, CODE(codes[i]));
         aop_resolve_options_t o = opts();
@@ -379,10 +380,34 @@ Test(resolver_gateway, refund_conflict_on_resend_is_unresolved) {
         CALLS(r, REFUND_, REFUND_);
         cr_expect_str_eq(r->steps[1].result_code, codes[i]);
         cr_expect_not_null(strstr(r->reason, codes[i]), "%s", r->reason);
+        cr_expect_not_null(strstr(r->reason, "an earlier attempt may have refunded; check before refunding again"),
+                           "%s", r->reason);
         expect_state(mrid, AOP_STATE_UNRESOLVED);
         expect_identical_refunds(mrid);
         aop_resolution_free(r);
     }
+}
+
+/* The same after a crash: the gateway refunded, the process died before the answer, and the
+ * resumed re-send is answered PROCESS_FAIL. Never FAILED: that would invite a second refund. */
+Test(resolver_gateway, resumed_refund_refused_is_unresolved_never_failed) {
+    const char *mrid = rs_mtid("rfcr");
+    SCRIPT(HELD);
+    S.stop_at = 1;
+    aop_resolve_options_t o = opts();
+    aop_resolution_t *r = refund(mrid, &o);
+    cr_assert(r->interrupted, "%s", r->reason);
+    aop_resolution_free(r);
+    expect_state(mrid, AOP_STATE_SENT);
+    SCRIPT(CODE(AOP_RC_PROCESS_FAIL));
+    o = opts();
+    r = refund(mrid, &o);
+    expect_outcome(r, AOP_OUTCOME_UNRESOLVED, NULL);
+    CALLS(r, REFUND_);
+    cr_expect_not_null(strstr(r->reason, "an earlier attempt may have refunded; check before refunding again"), "%s",
+                       r->reason);
+    expect_state(mrid, AOP_STATE_UNRESOLVED);
+    aop_resolution_free(r);
 }
 
 Test(resolver_gateway, refund_throttled_is_retried) {
@@ -463,6 +488,62 @@ Test(resolver_gateway, resumed_pay_order_status_invalid_is_queried) {
     resume_is_queried(AOP_RC_ORDER_STATUS_INVALID, OK, AOP_OUTCOME_PAID, AOP_STATE_PAID);
     resume_is_queried(AOP_RC_ORDER_STATUS_INVALID, (gw_behaviour_t){.edit = query_closed}, AOP_OUTCOME_FAILED,
                       AOP_STATE_FAILED);
+}
+
+/* Any decided F to a re-sent pay is that call's refusal, not the payment's: the earlier attempt
+ * may have been paid. The query decides (here: paid); never FAILED from the refusal. */
+static const char *const REFUSALS[] = {AOP_RC_REQUEST_TRAFFIC_EXCEED_LIMIT, AOP_RC_PROCESS_FAIL, AOP_RC_KEY_NO_FOUND,
+                                       AOP_RC_ORDER_IS_CLOSED, AOP_RC_USER_BALANCE_NOT_ENOUGH, AOP_RC_RISK_REJECT};
+
+Test(resolver_gateway, resumed_pay_refused_is_queried_never_failed) {
+    for (size_t i = 0; i < sizeof REFUSALS / sizeof *REFUSALS; i++)
+        resume_is_queried(REFUSALS[i], OK, AOP_OUTCOME_PAID, AOP_STATE_PAID);
+}
+
+/* The price of that rule: a genuine decline after a crash, at a gateway that keeps no record of
+ * declined pays, takes the query budget and a cancel before it is FAILED (and watched). */
+Test(resolver_gateway, resumed_pay_genuinely_declined_takes_queries_and_a_cancel) {
+    const char *mtid = rs_mtid("decl");
+    SCRIPT(HELD); /* the first attempt's answer never came: nothing acknowledged */
+    S.stop_at = 1;
+    aop_resolve_options_t o = opts();
+    aop_resolution_t *r = pay(mtid, &o);
+    cr_assert(r->interrupted, "%s: %s", aop_outcome_name(r->outcome), r->reason);
+    aop_resolution_free(r);
+    SCRIPT(CODE_NO_ACQ(AOP_RC_RISK_REJECT), CODE_NO_ACQ(AOP_RC_ORDER_NOT_EXIST));
+    o = opts();
+    o.policy.query_budget_s = 0.3;
+    r = pay(mtid, &o);
+    expect_outcome(r, AOP_OUTCOME_FAILED, QUERY_);
+    unsigned n = r->n_steps;
+    cr_assert_geq(n, 4, "pay, queries, cancel, query");
+    cr_expect_eq(r->steps[0].function, PAY_);
+    cr_expect_str_eq(r->steps[0].result_code, AOP_RC_RISK_REJECT);
+    cr_expect_eq(r->steps[1].function, QUERY_, "the refusal is queried");
+    cr_expect_eq(r->steps[n - 2].function, CANCEL_);
+    cr_expect_eq(r->steps[n - 1].function, QUERY_);
+    cr_expect(r->watch, "never acknowledged: a late query must agree");
+    expect_state(mtid, AOP_STATE_FAILED);
+    aop_resolution_free(r);
+}
+
+/* A signed answer whose resultStatus contradicts its resultCode decides nothing: here F with the
+ * code SUCCESS to a new pay, which the query then finds paid. */
+static void status_f(const aop_function_desc_t *fn, void *rs) {
+    ((aop_result_info_t *)(void *)((char *)rs + fn->result_info->offset))->result_status.value = AOP_RESULT_STATUS_ENUM_F;
+}
+
+Test(resolver_gateway, contradictory_pay_answer_is_queried) {
+    const char *mtid = rs_mtid("contra");
+    SCRIPT((gw_behaviour_t){.edit = status_f}, OK);
+    aop_resolve_options_t o = opts();
+    aop_resolution_t *r = pay(mtid, &o);
+    expect_outcome(r, AOP_OUTCOME_PAID, QUERY_);
+    CALLS(r, PAY_, QUERY_);
+    cr_expect(!r->steps[0].decided);
+    cr_expect_eq(r->steps[0].error, AOP_E_CONTRADICTION, "%s", aop_status_name(r->steps[0].error));
+    expect_state(mtid, AOP_STATE_PAID);
+    aop_resolution_free(r);
 }
 
 Test(resolver_gateway, new_pay_conflict_codes_fail_without_query) {

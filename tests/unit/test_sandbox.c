@@ -24,16 +24,6 @@
 #include "aop/json.h"
 #include "support.h"
 
-/* apps/sandbox is on the include path only when this test links aop_sandbox_lib (its PUBLIC
- * include directory); until tests/CMakeLists.txt does, the suite builds and reports a skip
- * instead of breaking the build. */
-#if !__has_include("sandbox.h")
-Test(sandbox, not_linked) {
-    fprintf(stderr, "test_sandbox: SKIPPED: not linked with aop_sandbox_lib (see tests/CMakeLists.txt)\n");
-    cr_skip_test("test_sandbox is not linked with aop_sandbox_lib: add "
-                 "`target_link_libraries(test_sandbox PRIVATE aop_sandbox_lib)` to tests/CMakeLists.txt");
-}
-#else
 #include <sqlite3.h>
 
 #include "sandbox.h"
@@ -2154,4 +2144,3 @@ Test(sandbox, request_log_shows_pays_and_queries_per_payment) {
     free(dir);
 }
 
-#endif /* __has_include("sandbox.h") */

@@ -66,11 +66,9 @@ static int connect_to(unsigned short port, bool nonblocking) {
 
 /* ---- trickling connections ------------------------------------------------------------------ */
 
-#ifdef AOP_SANITIZE_BUILD
-Test(sandbox_hostile, trickling_connections_do_not_lock_out_a_pay) {
-    cr_skip_test("the trickle test runs in the non-sanitizer build only");
-}
-#else
+/* Not in the sanitizer build (1,100 connections under ASan measure only ASan): there the test
+ * does not exist, so it is neither run nor reported as passed. */
+#ifndef AOP_SANITIZE_BUILD
 
 typedef struct {
     unsigned short port;

@@ -47,6 +47,7 @@ extern "C" {
     X(AOP_E_JSON_TOO_LARGE, 107, "JSON body larger than 1 MiB")                        \
     X(AOP_E_JSON_TOKENS, 108, "token workspace too small")                             \
     X(AOP_E_ENVELOPE, 109, "not a signed envelope")                                    \
+    X(AOP_E_CONTRADICTION, 110, "resultStatus contradicts the resultCode's status")    \
     /* encoding */                                                                \
     X(AOP_E_BUFFER_TOO_SMALL, 200, "output buffer is too small")                       \
     /* signing and keys */                                                        \

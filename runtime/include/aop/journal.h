@@ -10,7 +10,26 @@
  *
  * Never stored: the customer's identityCode (a live credential that recovery does not need).
  *
- * Threads: one journal handle per thread (open one per thread on the same file). */
+ * Threads: a handle may be shared. Each operation holds the handle's own mutex from start to end
+ * (a transaction spans several statements), for SQLite and custom stores alike, so a store's
+ * operations never run concurrently on one handle; aop_journal_list() holds it per row and
+ * releases it while the callback runs, so the callback may call the journal. One handle per
+ * thread (each opened on the same file) still writes in parallel where the store can.
+ *
+ * Time: wall times (Unix ms) are what a person reads. The pay's start and the watch's due time
+ * are also stamped on CLOCK_BOOTTIME with the boot's id, and a resume or a recovery on the same
+ * boot measures with that clock, which a step of the wall clock does not move; across boots it
+ * falls back to the wall clock (a start later than now counts as now). Leases are compared by the
+ * store on the wall clock.
+ *
+ * The SQLite file (aop_journal_open_sqlite):
+ * - a symbolic link at the path is followed: the journal lives where the link points;
+ * - WAL mode: beside the file, SQLite keeps `-wal` and `-shm` files, which grow before a
+ *   checkpoint folds them in; keep free space on the file system (about 170 KiB were seen for one
+ *   payment and one recovery, more under load): a write that finds the disk full fails, and an
+ *   insert that fails sends nothing;
+ * - deleting the file (or its `-wal`) while a payment runs loses that payment's entry: the
+ *   resolver's writes then go to an unlinked file, and recovery cannot find the payment. */
 #ifndef AOP_JOURNAL_H
 #define AOP_JOURNAL_H
 
@@ -63,6 +82,7 @@ AOP_API aop_entry_state_t aop_entry_state_from_name(const char *name);
 #define AOP_JOURNAL_OWNER_SIZE 160     /**< lease owner: host, pid and process start time */
 #define AOP_JOURNAL_NOTE_SIZE 256      /**< a note (closing by hand: who, when, why) */
 #define AOP_JOURNAL_REQUEST_MAX 32768  /**< the request JSON, identityCode removed, and its NUL */
+#define AOP_JOURNAL_BOOT_ID_SIZE 37    /**< a boot id: a UUID (36 characters) */
 
 /** One entry. Plain data: copy it freely. */
 typedef struct {
@@ -97,6 +117,11 @@ typedef struct {
     char note[AOP_JOURNAL_NOTE_SIZE];           /**< why it is open, or who closed it by hand */
     size_t request_len;                         /**< below AOP_JOURNAL_REQUEST_MAX (request is NUL-terminated) */
     char request[AOP_JOURNAL_REQUEST_MAX];      /**< the request object's JSON, identityCode removed */
+    /* Appended after the members above, whose layout does not change. */
+    char boot_id[AOP_JOURNAL_BOOT_ID_SIZE];     /**< the boot of the *_boot_ms stamps (Linux's boot_id),
+                                                     or "" when there are none */
+    int64_t pay_started_boot_ms;                /**< pay_started_ms on CLOCK_BOOTTIME of boot_id */
+    int64_t watch_due_boot_ms;                  /**< watch_due_ms on CLOCK_BOOTTIME of boot_id */
 } aop_journal_entry_t;
 
 /** Called once per entry by aop_journal_list(); return false to stop. */
@@ -178,6 +203,9 @@ AOP_API void aop_journal_self_owner(char out[AOP_JOURNAL_OWNER_SIZE]);
  * another start time counts as gone; the nonce is ignored). False for other hosts: only expiry
  * frees their leases. */
 AOP_API bool aop_journal_owner_dead(const char *lease_owner, void *ctx);
+/** Whether a live owner holds e's lease at now_ms (Unix ms): a lease that has not expired and
+ * whose owner is not known dead (aop_journal_owner_dead()). */
+AOP_API bool aop_journal_lease_held(const aop_journal_entry_t *e, int64_t now_ms);
 /** The gateway identity: the Alipay public key's fingerprint and the clientId, stable across
  * URLs and ports (the local sandbox restarts on any port and stays the same gateway). */
 AOP_API void aop_journal_gateway_identity(const char *alipay_key_fingerprint, const char *client_id,

@@ -4,8 +4,13 @@
  * first (aop/journal.h), so that a terminal killed at any moment leaves an entry that
  * aop_recover() finishes. A payment whose outcome is unknown is never reported as failed.
  *
- * Threads: one client and one journal handle per thread; callbacks run on the caller's thread
- * and must not call back into the resolver. */
+ * Threads: one client per thread; a journal handle may be shared by threads (aop/journal.h),
+ * though one per thread writes in parallel where the store can. Callbacks run on the caller's
+ * thread and must not call back into the resolver.
+ *
+ * Time: every wait, budget and deadline, and the cancel moment, are measured on the monotonic
+ * clock; a resume or a recovery measures the time since the journaled pay on the boot clock on
+ * the same boot (aop/journal.h, "Time"). A step of the wall clock moves none of them. */
 #ifndef AOP_RESOLVER_H
 #define AOP_RESOLVER_H
 
@@ -149,16 +154,38 @@ AOP_API AOP_NODISCARD aop_status_t aop_refund_resolve(aop_client_t *c, aop_journ
                                                       aop_resolution_t **out, aop_error_t *err);
 
 /** Called by aop_recover() for each open entry: r is NULL when the entry was skipped (another
- * gateway identity, or leased by a live owner). */
+ * gateway identity, or leased by a live owner: aop_journal_lease_held() tells which). An entry
+ * that could not be claimed for a storage error comes with an UNRESOLVED resolution whose reason
+ * says why. */
 typedef void (*aop_recover_fn)(const aop_journal_entry_t *e, const aop_resolution_t *r, void *ctx);
+
+/** What one recovery found (aop_recover_ex()). */
+typedef struct {
+    size_t struct_size; /**< set by aop_recover_summary_init(); do not change */
+    unsigned worked;    /**< entries claimed and worked on (due watch queries included) */
+    /** Entries of this identity still open afterwards that nobody works on: left unresolved,
+     * or kept from this recovery by a storage error. Zero means nothing is left to do here. */
+    unsigned open_left;
+    /** Open entries a live process holds (its lease): being finished by it, not counted in
+     * open_left. */
+    unsigned held;
+} aop_recover_summary_t;
+
+/** Sets the summary's members to zero and its struct_size. */
+AOP_API void aop_recover_summary_init(aop_recover_summary_t *s);
 
 /** Resolves every open entry of the client's gateway identity (payments by query then cancel,
  * never by pay; refunds by identical re-send), using each entry's own merchantId, and runs the
- * watch queries that are due. *open_left (may be NULL) gets the entries of this identity still
- * open afterwards. */
+ * watch queries that are due. *open_left (may be NULL) gets aop_recover_summary_t::open_left:
+ * the entries of this identity still open afterwards, not counting those live processes hold. */
 AOP_API AOP_NODISCARD aop_status_t aop_recover(aop_client_t *c, aop_journal_t *j,
                                                const aop_resolve_options_t *opts, aop_recover_fn fn,
                                                void *ctx, unsigned *open_left, aop_error_t *err);
+
+/** aop_recover() with the whole summary (may be NULL; fill it with aop_recover_summary_init()). */
+AOP_API AOP_NODISCARD aop_status_t aop_recover_ex(aop_client_t *c, aop_journal_t *j,
+                                                  const aop_resolve_options_t *opts, aop_recover_fn fn,
+                                                  void *ctx, aop_recover_summary_t *summary, aop_error_t *err);
 
 #ifdef __cplusplus
 }

@@ -25,8 +25,12 @@ AOP_API AOP_NODISCARD aop_status_t aop_uuid(char out[AOP_UUID_SIZE]);
  * OpenSSL's RNG, and NUL-terminates it (out holds n + 1 bytes). Ids built from it never fall back
  * to a weaker generator: AOP_E_CRYPTO when the RNG fails, AOP_E_INVALID_ARG for a bad alphabet. */
 AOP_API AOP_NODISCARD aop_status_t aop_random_chars(char *out, size_t n, const char *alphabet);
-/** Now as Unix time in milliseconds (CLOCK_REALTIME). */
+/** Now as Unix time in milliseconds (CLOCK_REALTIME): for stamps a person reads, never for
+ * waits or deadlines (an NTP step moves it). */
 AOP_API int64_t aop_now_ms(void);
+/** Milliseconds on CLOCK_MONOTONIC (from an arbitrary origin, never stepped): every in-process
+ * wait, budget and deadline of the library is measured on it. */
+AOP_API int64_t aop_mono_ms(void);
 /** Now as RFC 3339 with the local UTC offset. */
 AOP_API void aop_now_rfc3339(char out[AOP_RFC3339_SIZE]);
 /** The time t as RFC 3339 with the local UTC offset. */
