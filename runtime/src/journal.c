@@ -44,39 +44,6 @@ static void unlock(aop_journal_t *j) {
 }
 
 /* ---------------------------------------------------------------------------------------------
- * States */
-
-static const char *const state_names[] = {
-    [AOP_STATE_NEW] = "NEW",
-    [AOP_STATE_PAY_SENT] = "PAY_SENT",
-    [AOP_STATE_POLLING] = "POLLING",
-    [AOP_STATE_CANCELLING] = "CANCELLING",
-    [AOP_STATE_SENT] = "SENT",
-    [AOP_STATE_UNRESOLVED] = "UNRESOLVED",
-    [AOP_STATE_NEEDS_ATTENTION] = "NEEDS_ATTENTION",
-    [AOP_STATE_PAID] = "PAID",
-    [AOP_STATE_FAILED] = "FAILED",
-    [AOP_STATE_CANCELLED] = "CANCELLED",
-    [AOP_STATE_REFUNDED] = "REFUNDED",
-};
-#define STATE_LAST AOP_STATE_REFUNDED
-
-static bool state_valid(aop_entry_state_t s) { return (int)s >= AOP_STATE_NEW && (int)s <= STATE_LAST; }
-
-bool aop_entry_state_final(aop_entry_state_t s) {
-    return s == AOP_STATE_PAID || s == AOP_STATE_FAILED || s == AOP_STATE_CANCELLED || s == AOP_STATE_REFUNDED;
-}
-
-const char *aop_entry_state_name(aop_entry_state_t s) { return state_valid(s) ? state_names[s] : "?"; }
-
-aop_entry_state_t aop_entry_state_from_name(const char *name) {
-    if (!name) return (aop_entry_state_t)0;
-    for (int s = AOP_STATE_NEW; s <= STATE_LAST; s++)
-        if (strcmp(name, state_names[s]) == 0) return (aop_entry_state_t)s;
-    return (aop_entry_state_t)0;
-}
-
-/* ---------------------------------------------------------------------------------------------
  * The handle and the checks in front of the store */
 
 aop_status_t aop_journal_open_custom(const aop_journal_ops_t *ops, void *store, aop_journal_t **out,
@@ -130,7 +97,7 @@ static aop_status_t check_entry(const aop_journal_entry_t *e, aop_error_t *err) 
     if (e->kind != AOP_ENTRY_PAYMENT && e->kind != AOP_ENTRY_REFUND)
         return aop_error_set(err, AOP_E_BAD_ENUM, "entry.kind", -1, "kind %d is neither PAYMENT (1) nor REFUND (2)",
                              (int)e->kind);
-    if (!state_valid(e->state))
+    if (!aop_entry_state_valid(e->state))
         return aop_error_set(err, AOP_E_BAD_ENUM, "entry.state", -1, "state %d is no entry state", (int)e->state);
     CHECK_TEXT(e, function, true);
     CHECK_TEXT(e, merchant_id, true);
@@ -219,10 +186,15 @@ aop_status_t aop_journal_transition(aop_journal_t *j, aop_journal_entry_t *e, ao
                                     aop_error_t *err) {
     aop_status_t st = check_handle(j, e, "entry", err);
     if (st != AOP_OK) return st;
-    if (!state_valid(expect_state))
+    if (!aop_entry_state_valid(expect_state))
         return aop_error_set(err, AOP_E_BAD_ENUM, "expect_state", -1, "state %d is no entry state",
                              (int)expect_state);
     if ((st = check_entry(e, err)) != AOP_OK) return st;
+    if (!aop_entry_move_allowed(e->kind, expect_state, e->state, AOP_MOVER_RESOLVER) &&
+        !aop_entry_move_allowed(e->kind, expect_state, e->state, AOP_MOVER_HAND))
+        return aop_error_set(err, AOP_E_INVALID_ARG, "entry.state", -1, "a %s entry does not go from %s to %s",
+                             e->kind == AOP_ENTRY_PAYMENT ? "payment" : "refund", aop_entry_state_name(expect_state),
+                             aop_entry_state_name(e->state));
     e->request[e->request_len] = '\0';
     lock(j);
     st = j->ops->transition(j->store, e, expect_state, err);
@@ -276,11 +248,6 @@ static bool find_open_cb(const aop_journal_entry_t *e, void *ctx) {
     return false;
 }
 
-static bool closable_as(aop_entry_kind_t kind, aop_entry_state_t as) {
-    if (kind == AOP_ENTRY_PAYMENT) return as == AOP_STATE_PAID || as == AOP_STATE_FAILED || as == AOP_STATE_CANCELLED;
-    return as == AOP_STATE_REFUNDED || as == AOP_STATE_FAILED;
-}
-
 static aop_status_t check_person_text(const char *s, const char *name, aop_error_t *err) {
     if (!s || !*s) return aop_error_set(err, AOP_E_EMPTY, name, -1, "%s is %s", name, s ? "empty" : "NULL");
     for (const unsigned char *p = (const unsigned char *)s; *p; p++)
@@ -323,7 +290,7 @@ aop_status_t aop_journal_close_entry(aop_journal_t *j, int64_t id, aop_entry_sta
         st = aop_error_set(err, AOP_E_INVALID_ARG, "id", -1,
                            "entry %lld is %s: only UNRESOLVED or NEEDS_ATTENTION entries are closed by hand",
                            (long long)id, aop_entry_state_name(e->state));
-    if (st == AOP_OK && !closable_as(e->kind, as))
+    if (st == AOP_OK && !aop_entry_move_allowed(e->kind, e->state, as, AOP_MOVER_HAND))
         st = aop_error_set(err, AOP_E_INVALID_ARG, "as", -1, "a %s entry cannot be closed as %s",
                            e->kind == AOP_ENTRY_PAYMENT ? "payment" : "refund", aop_entry_state_name(as));
     char self[AOP_JOURNAL_OWNER_SIZE];

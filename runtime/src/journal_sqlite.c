@@ -24,56 +24,75 @@
 #define SCHEMA_VERSION 2
 #define BUSY_TIMEOUT_MS 10000
 
-/* Version 1. The numbers of kind and state are the enums' (they never change). The partial index
- * serves the open-entry scans of recovery, which stay short while the table grows. */
-static const char schema_v1_sql[] =
-    "CREATE TABLE entries ("
-    " id INTEGER PRIMARY KEY,"
-    " kind INTEGER NOT NULL CHECK (kind IN (1, 2)),"
-    " function TEXT NOT NULL,"
-    " merchant_id TEXT NOT NULL,"
-    " key TEXT NOT NULL,"
-    " payment_acquirement_id TEXT NOT NULL,"
-    " amount TEXT NOT NULL,"
-    " currency TEXT NOT NULL,"
-    " gateway TEXT NOT NULL,"
-    " client_id TEXT NOT NULL,"
-    " state INTEGER NOT NULL CHECK (state BETWEEN 1 AND 11),"
-    " last_status TEXT NOT NULL,"
-    " last_code TEXT NOT NULL,"
-    " acquirement_id TEXT NOT NULL,"
-    " created_ms INTEGER NOT NULL,"
-    " last_attempt_ms INTEGER NOT NULL,"
-    " updated_ms INTEGER NOT NULL,"
-    " pay_started_ms INTEGER NOT NULL,"
-    " pay_deadline_ms INTEGER NOT NULL,"
-    " attempts INTEGER NOT NULL,"
-    " acknowledged INTEGER NOT NULL,"
-    " watch INTEGER NOT NULL,"
-    " watch_due_ms INTEGER NOT NULL,"
-    " lease_owner TEXT NOT NULL,"
-    " lease_expires_ms INTEGER NOT NULL,"
-    " epoch INTEGER NOT NULL,"
-    " note TEXT NOT NULL,"
-    " request TEXT NOT NULL,"
-    " UNIQUE (kind, gateway, merchant_id, key));"
-    "CREATE INDEX entries_open ON entries (id) WHERE state NOT IN (8, 9, 10, 11);";
+/* The SQL names states by their numbers, which are the enum's and never change. */
+#define FINAL_STATES_SQL "8, 9, 10, 11"
+#define LAST_STATE_SQL "12"
+_Static_assert(AOP_STATE_PAID == 8 && AOP_STATE_FAILED == 9 && AOP_STATE_CANCELLED == 10 &&
+                   AOP_STATE_REFUNDED == 11, "FINAL_STATES_SQL lists the final states' numbers");
+_Static_assert(AOP_STATE_LAST_CHECK == 12 && AOP_STATE_NEW == 1, "LAST_STATE_SQL is the last state's number");
 
-/* Version 2: the boot-clock stamps beside the wall times (aop/journal.h, "Time"); a row of
- * version 1 has none ("" names no boot), so it is measured by the wall clock. */
+/* The columns of version 1, after id (the copy of version 2's migration names them). */
+#define V1_COLS                                                                                       \
+    "kind, function, merchant_id, key, payment_acquirement_id, amount, currency, gateway, client_id, " \
+    "state, last_status, last_code, acquirement_id, created_ms, last_attempt_ms, updated_ms, "         \
+    "pay_started_ms, pay_deadline_ms, attempts, acknowledged, watch, watch_due_ms, lease_owner, "      \
+    "lease_expires_ms, epoch, note, request"
+
+/* The table, version 1 and then 2 (one DDL for both: version 2 only adds what is marked). The
+ * partial index serves the open-entry scans of recovery, which stay short while the table grows. */
+#define ENTRIES_DDL(name, last_state, v2_cols)                                 \
+    "CREATE TABLE " name " ("                                                  \
+    " id INTEGER PRIMARY KEY,"                                                 \
+    " kind INTEGER NOT NULL CHECK (kind IN (1, 2)),"                           \
+    " function TEXT NOT NULL,"                                                 \
+    " merchant_id TEXT NOT NULL,"                                              \
+    " key TEXT NOT NULL,"                                                      \
+    " payment_acquirement_id TEXT NOT NULL,"                                   \
+    " amount TEXT NOT NULL,"                                                   \
+    " currency TEXT NOT NULL,"                                                 \
+    " gateway TEXT NOT NULL,"                                                  \
+    " client_id TEXT NOT NULL,"                                                \
+    " state INTEGER NOT NULL CHECK (state BETWEEN 1 AND " last_state "),"      \
+    " last_status TEXT NOT NULL,"                                              \
+    " last_code TEXT NOT NULL,"                                                \
+    " acquirement_id TEXT NOT NULL,"                                           \
+    " created_ms INTEGER NOT NULL,"                                            \
+    " last_attempt_ms INTEGER NOT NULL,"                                       \
+    " updated_ms INTEGER NOT NULL,"                                            \
+    " pay_started_ms INTEGER NOT NULL,"                                        \
+    " pay_deadline_ms INTEGER NOT NULL,"                                       \
+    " attempts INTEGER NOT NULL,"                                              \
+    " acknowledged INTEGER NOT NULL,"                                          \
+    " watch INTEGER NOT NULL,"                                                 \
+    " watch_due_ms INTEGER NOT NULL,"                                          \
+    " lease_owner TEXT NOT NULL,"                                              \
+    " lease_expires_ms INTEGER NOT NULL,"                                      \
+    " epoch INTEGER NOT NULL,"                                                 \
+    " note TEXT NOT NULL,"                                                     \
+    " request TEXT NOT NULL,"                                                  \
+    v2_cols                                                                    \
+    " UNIQUE (kind, gateway, merchant_id, key));"
+#define OPEN_INDEX_DDL "CREATE INDEX entries_open ON entries (id) WHERE state NOT IN (" FINAL_STATES_SQL ");"
+
+static const char schema_v1_sql[] = ENTRIES_DDL("entries", "11", "") OPEN_INDEX_DDL;
+
+/* Version 2: the boot-clock stamps beside the wall times (aop/journal.h, "Time"; a row of
+ * version 1 has none: "" names no boot, so it is measured by the wall clock), and the state
+ * LAST_CHECK, which the CHECK constraint must admit: SQLite changes a constraint only by copying
+ * the table. */
 static const char schema_v2_sql[] =
-    "ALTER TABLE entries ADD COLUMN boot_id TEXT NOT NULL DEFAULT '';"
-    "ALTER TABLE entries ADD COLUMN pay_started_boot_ms INTEGER NOT NULL DEFAULT 0;"
-    "ALTER TABLE entries ADD COLUMN watch_due_boot_ms INTEGER NOT NULL DEFAULT 0;";
+    ENTRIES_DDL("entries_v2", LAST_STATE_SQL,
+                " boot_id TEXT NOT NULL DEFAULT '',"
+                " pay_started_boot_ms INTEGER NOT NULL DEFAULT 0,"
+                " watch_due_boot_ms INTEGER NOT NULL DEFAULT 0,")
+    "INSERT INTO entries_v2 (id, " V1_COLS ") SELECT id, " V1_COLS " FROM entries;"
+    "DROP TABLE entries;"
+    "ALTER TABLE entries_v2 RENAME TO entries;" OPEN_INDEX_DDL;
 
 static const char *const migrations[SCHEMA_VERSION] = {schema_v1_sql, schema_v2_sql};
 
 /* The members after id, in the order of the table (and of bind_entry / read_entry). */
-#define ENTRY_COLS                                                                                   \
-    "kind, function, merchant_id, key, payment_acquirement_id, amount, currency, gateway, client_id, " \
-    "state, last_status, last_code, acquirement_id, created_ms, last_attempt_ms, updated_ms, "         \
-    "pay_started_ms, pay_deadline_ms, attempts, acknowledged, watch, watch_due_ms, lease_owner, "      \
-    "lease_expires_ms, epoch, note, request, boot_id, pay_started_boot_ms, watch_due_boot_ms"
+#define ENTRY_COLS V1_COLS ", boot_id, pay_started_boot_ms, watch_due_boot_ms"
 #define N_COLS 30
 
 /* Prepared once per handle and reset after each use. Not the synchronous pragmas: SQLite applies
@@ -107,7 +126,7 @@ static const char *const stmt_sql[Q_COUNT] = {
     /* One row at a time, so that no statement is active while the list callback runs (it may
      * claim or transition on this very handle). */
     [Q_NEXT] = "SELECT id, " ENTRY_COLS " FROM entries WHERE id > ?1 ORDER BY id LIMIT 1",
-    [Q_NEXT_OPEN] = "SELECT id, " ENTRY_COLS " FROM entries WHERE id > ?1 AND state NOT IN (8, 9, 10, 11) "
+    [Q_NEXT_OPEN] = "SELECT id, " ENTRY_COLS " FROM entries WHERE id > ?1 AND state NOT IN (" FINAL_STATES_SQL ") "
                     "ORDER BY id LIMIT 1",
 };
 

@@ -164,6 +164,8 @@ void rsv_adopt_entry(rsv_t *r) {
     if (e->watch) e->watch_due_boot_ms = aop_internal_boot_ms_of(e->boot_id, e->watch_due_ms, e->watch_due_boot_ms);
     e->pay_started_boot_ms = aop_internal_boot_ms() - since;
     snprintf(e->boot_id, sizeof e->boot_id, "%s", aop_internal_boot_id());
+    /* a last query under way goes by the cancel's answer, the last one noted before it */
+    if (e->state == AOP_STATE_LAST_CHECK) snprintf(r->cancel_code, sizeof r->cancel_code, "%s", e->last_code);
     r->pay_start_mono = aop_mono_ms() - since;
     r->pay_start_exact = false;
 }
@@ -211,11 +213,12 @@ static bool journal_failed(rsv_t *r, aop_status_t st, const aop_error_t *err) {
 }
 
 static bool write_entry(rsv_t *r, aop_entry_state_t s, int64_t lease_expires_ms) {
-    /* the entry's boot stamps are this boot's since it was inserted or adopted */
+    /* the entry's boot stamps are this boot's since it was inserted or adopted, and the lease
+     * written is ours (the compare-and-set compares the owner it writes) */
     assert(strcmp(r->e.boot_id, aop_internal_boot_id()) == 0);
+    assert(strcmp(r->e.lease_owner, r->owner) == 0);
     aop_entry_state_t was = r->e.state;
     r->e.state = s;
-    snprintf(r->e.lease_owner, sizeof r->e.lease_owner, "%s", r->owner);
     r->e.lease_expires_ms = lease_expires_ms;
     r->e.updated_ms = aop_now_ms();
     aop_error_t err;
@@ -233,18 +236,7 @@ void rsv_release(rsv_t *r) {
     if (!r->journal_lost) write_entry(r, r->e.state, 0);
 }
 
-static aop_entry_state_t state_of(aop_outcome_t o) {
-    switch (o) {
-    case AOP_OUTCOME_PAID: return AOP_STATE_PAID;
-    case AOP_OUTCOME_FAILED: return AOP_STATE_FAILED;
-    case AOP_OUTCOME_CANCELLED: return AOP_STATE_CANCELLED;
-    case AOP_OUTCOME_REFUNDED: return AOP_STATE_REFUNDED;
-    case AOP_OUTCOME_NEEDS_ATTENTION: return AOP_STATE_NEEDS_ATTENTION;
-    default: return AOP_STATE_UNRESOLVED;
-    }
-}
-
-rsv_act_t rsv_finish(rsv_t *r, aop_outcome_t o, const aop_function_desc_t *decided_by, const char *fmt, ...) {
+rsv_step_t rsv_finish(rsv_t *r, aop_outcome_t o, const aop_function_desc_t *decided_by, const char *fmt, ...) {
     char reason[AOP_ERROR_MSG_MAX] = "";
     if (fmt) {
         va_list ap;
@@ -263,7 +255,7 @@ rsv_act_t rsv_finish(rsv_t *r, aop_outcome_t o, const aop_function_desc_t *decid
         e->watch_due_boot_ms = aop_internal_boot_ms() + window;
     }
     snprintf(e->note, sizeof e->note, "%s", reason);
-    if (!write_entry(r, state_of(o), 0)) return RSV_DONE;
+    if (!write_entry(r, rsv_state_of_outcome(o), 0)) return RSV_DONE;
     aop_resolution_t *res = r->res;
     res->outcome = o;
     res->decided_by = decided_by;
@@ -272,7 +264,7 @@ rsv_act_t rsv_finish(rsv_t *r, aop_outcome_t o, const aop_function_desc_t *decid
     return RSV_DONE;
 }
 
-rsv_act_t rsv_interrupt(rsv_t *r) {
+rsv_step_t rsv_interrupt(rsv_t *r) {
     rsv_release(r);
     if (r->journal_lost) return RSV_DONE;
     r->res->outcome = AOP_OUTCOME_UNRESOLVED;

@@ -2,6 +2,7 @@
  * journal entry (never with the identityCode), commit it before anything leaves, and run the
  * loop; or carry on an open entry of the same key; or, for a key already journaled with other
  * data, send as asked without touching that entry (the gateway decides). */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,7 +64,7 @@ static void entry_common(rsv_t *r, aop_entry_kind_t kind, const aop_function_des
 static aop_status_t pay_entry(rsv_t *r, const aop_offline_pay_request_t *rq, aop_error_t *err) {
     const aop_offline_pay_request_body_t *b = &rq->body;
     entry_common(r, AOP_ENTRY_PAYMENT, &aop_fn_offline_pay, b->merchant_id);
-    rsv_copy(r->e.key, sizeof r->e.key, b->merchant_trans_id);
+    rsv_copy(r->e.key, sizeof r->e.key, *aop_ref_str(aop_fn_offline_pay.idempotency_key, rq));
     rsv_copy(r->e.amount, sizeof r->e.amount, b->order.order_amount.value);
     rsv_copy(r->e.currency, sizeof r->e.currency, b->order.order_amount.currency);
     aop_offline_pay_request_body_t copy = *b;
@@ -76,22 +77,11 @@ static aop_status_t pay_entry(rsv_t *r, const aop_offline_pay_request_t *rq, aop
 static aop_status_t refund_entry(rsv_t *r, const aop_refund_request_t *rq, aop_error_t *err) {
     const aop_refund_request_body_t *b = &rq->body;
     entry_common(r, AOP_ENTRY_REFUND, &aop_fn_refund, b->merchant_id);
-    rsv_copy(r->e.key, sizeof r->e.key, b->merchant_refund_id);
+    rsv_copy(r->e.key, sizeof r->e.key, *aop_ref_str(aop_fn_refund.idempotency_key, rq));
     rsv_copy(r->e.payment_acquirement_id, sizeof r->e.payment_acquirement_id, b->acquirement_id);
     rsv_copy(r->e.amount, sizeof r->e.amount, b->refund_amount.value);
     rsv_copy(r->e.currency, sizeof r->e.currency, b->refund_amount.currency);
     return encode_body(&aop_refund_request_body_desc, b, &r->e, err);
-}
-
-static aop_outcome_t outcome_of_state(aop_entry_state_t s) {
-    switch (s) {
-    case AOP_STATE_PAID: return AOP_OUTCOME_PAID;
-    case AOP_STATE_FAILED: return AOP_OUTCOME_FAILED;
-    case AOP_STATE_CANCELLED: return AOP_OUTCOME_CANCELLED;
-    case AOP_STATE_REFUNDED: return AOP_OUTCOME_REFUNDED;
-    case AOP_STATE_NEEDS_ATTENTION: return AOP_OUTCOME_NEEDS_ATTENTION;
-    default: return AOP_OUTCOME_UNRESOLVED;
-    }
 }
 
 /* A final or NEEDS_ATTENTION entry of the same request: reported as the journal has it, nothing
@@ -99,7 +89,7 @@ static aop_outcome_t outcome_of_state(aop_entry_state_t s) {
 static void report_journaled(rsv_t *r, const aop_journal_entry_t *old) {
     r->e = *old;
     aop_resolution_t *res = r->res;
-    res->outcome = outcome_of_state(old->state);
+    res->outcome = rsv_outcome_of_state(old->state);
     snprintf(res->key, sizeof res->key, "%s", old->key);
     snprintf(res->acquirement_id, sizeof res->acquirement_id, "%s",
              old->kind == AOP_ENTRY_REFUND ? old->payment_acquirement_id : old->acquirement_id);
@@ -130,21 +120,15 @@ static void send_unjournaled(rsv_t *r, const aop_function_desc_t *fn, const void
              "not journaled%s", (long long)old->id, decided ? "" : "; the answer did not decide");
 }
 
-/* Takes the open entry over from a dead or expired owner (or ourselves). False when a live owner
- * holds it: the resolution says taken over. */
-static bool claim_entry(rsv_t *r, int64_t id) {
-    aop_error_t err;
+/* Takes the open entry over from a dead or expired owner (or ourselves); a live owner keeps it. */
+static rsv_claim_t claim_entry(rsv_t *r, int64_t id, aop_error_t *err) {
     int64_t now = aop_now_ms();
-    aop_status_t st = aop_journal_claim(r->j, id, r->owner, now, now + rsv_lease_ttl_ms(r), NULL, NULL, &r->e, &err);
+    aop_status_t st = aop_journal_claim(r->j, id, r->owner, now, now + rsv_lease_ttl_ms(r), NULL, NULL, &r->e, err);
     if (st == AOP_OK) {
         rsv_adopt_entry(r);
-        return true;
+        return RSV_CLAIM_OK;
     }
-    r->res->taken_over = st == AOP_E_TAKEN_OVER;
-    snprintf(r->res->reason, sizeof r->res->reason, "entry %lld: %.150s", (long long)id,
-             st == AOP_E_TAKEN_OVER ? "another live process holds it" : err.msg);
-    r->res->entry_id = id;
-    return false;
+    return st == AOP_E_TAKEN_OVER ? RSV_CLAIM_HELD : st == AOP_E_MISSING ? RSV_CLAIM_GONE : RSV_CLAIM_FAILED;
 }
 
 static bool same_pay(const aop_journal_entry_t *a, const aop_journal_entry_t *b) {
@@ -153,14 +137,6 @@ static bool same_pay(const aop_journal_entry_t *a, const aop_journal_entry_t *b)
 
 static bool same_refund(const aop_journal_entry_t *a, const aop_journal_entry_t *b) {
     return a->request_len == b->request_len && memcmp(a->request, b->request, a->request_len) == 0;
-}
-
-/* Where a resumed payment goes on: its own pay re-sent (the caller has the identityCode again),
- * except a cancel under way, which goes on, and an UNRESOLVED entry, which is queried. */
-static rsv_act_t resume_at(aop_entry_state_t s) {
-    if (s == AOP_STATE_CANCELLING) return RSV_CANCEL;
-    if (s == AOP_STATE_UNRESOLVED) return RSV_QUERY;
-    return RSV_PAY;
 }
 
 /* A store's failure as AOP_E_JOURNAL with its message (copied first: err is both the message
@@ -230,6 +206,56 @@ static aop_status_t fail(rsv_t *r, aop_status_t st) {
     return st;
 }
 
+/* Where the caller's pay or refund starts (the E rows of docs/resolver.md): a new entry journaled
+ * and sent, the journaled one reported or carried on, or a send as asked. AOP_OK with the
+ * resolution in r->res, or a journal error (nothing sent). */
+static aop_status_t start(rsv_t *r, const aop_function_desc_t *fn, const void *req, aop_error_t *err) {
+    aop_journal_entry_t *old = NULL;
+    bool found = false;
+    aop_status_t st = find_or_commit(r, &old, &found, err);
+    if (st != AOP_OK) return st;
+    rsv_start_facts_t f = {.kind = r->e.kind, .found = found, .single_call = r->o.single_call};
+    if (found) {
+        f.same_request = r->e.kind == AOP_ENTRY_PAYMENT ? same_pay(old, &r->e) : same_refund(old, &r->e);
+        f.state = old->state;
+    }
+    rsv_start_decision_t d;
+    for (rsv_decide_start(&f, &d); d.action == RSV_START_CLAIM; rsv_decide_start(&f, &d)) {
+        f.claim = claim_entry(r, old->id, err);
+        if (f.claim == RSV_CLAIM_OK) f.state = r->e.state;
+    }
+    snprintf(r->res->row, sizeof r->res->row, "%s", d.row);
+    switch (d.action) {
+    case RSV_START_SEND:
+        rsv_progress(r, rsv_phase_of_step(d.step));
+        rsv_run(r, d.step);
+        break;
+    case RSV_START_UNJOURNALED: send_unjournaled(r, fn, req, old); break;
+    case RSV_START_REPORT: report_journaled(r, old); break;
+    case RSV_START_TAKEN_OVER:
+        r->res->taken_over = true;
+        r->res->entry_id = old->id;
+        snprintf(r->res->reason, sizeof r->res->reason, "entry %lld: another live process holds it", (long long)old->id);
+        break;
+    case RSV_START_CLAIM_ERROR: {
+        char msg[AOP_ERROR_MSG_MAX];
+        snprintf(msg, sizeof msg, "%s", err ? err->msg : "");
+        st = aop_error_set(err, AOP_E_JOURNAL, NULL, -1, "journal: entry %lld could not be claimed: %s",
+                           (long long)old->id, msg);
+        break;
+    }
+    case RSV_START_RUN:
+        r->resume = true;
+        r->ever_sent = true; /* the earlier process may have sent it */
+        rsv_progress(r, rsv_phase_of_step(d.step));
+        rsv_run(r, d.step);
+        break;
+    default: assert(!"a caller's start decides none of the recovery's actions"); break;
+    }
+    free(old);
+    return st;
+}
+
 aop_status_t aop_pay_resolve(aop_client_t *c, aop_journal_t *j, const aop_offline_pay_request_t *req,
                              const aop_resolve_options_t *opts, aop_resolution_t **out, aop_error_t *err) {
     rsv_t r;
@@ -240,27 +266,10 @@ aop_status_t aop_pay_resolve(aop_client_t *c, aop_journal_t *j, const aop_offlin
     /* a request that breaks a rule is refused before anything is journaled or sent */
     st = aop_validate(&aop_offline_pay_request_body_desc, &rq.body, "request.body", err);
     if (st == AOP_OK) st = pay_entry(&r, &rq, err);
-    aop_journal_entry_t *old = NULL;
-    bool found = false;
-    if (st == AOP_OK) st = find_or_commit(&r, &old, &found, err);
-    if (st != AOP_OK) return fail(&r, st);
     r.pay = &rq;
     r.pay_give_up_ms = aop_mono_ms() + rsv_deadline_ms(&r, &aop_fn_offline_pay);
-    if (!found) {
-        rsv_progress(&r, AOP_PHASE_SENDING);
-        rsv_pay_run(&r, RSV_PAY);
-    } else if (!same_pay(old, &r.e)) {
-        send_unjournaled(&r, &aop_fn_offline_pay, &rq, old);
-    } else if (aop_entry_state_final(old->state) || old->state == AOP_STATE_NEEDS_ATTENTION) {
-        report_journaled(&r, old);
-    } else if (claim_entry(&r, old->id)) {
-        r.resume = true;
-        r.ever_sent = true; /* the earlier process may have sent it */
-        rsv_progress(&r, AOP_PHASE_SENDING);
-        /* --no-resolve: the one call is the pay, whatever state the entry is in */
-        rsv_pay_run(&r, r.o.single_call ? RSV_PAY : resume_at(r.e.state));
-    }
-    free(old);
+    if (st == AOP_OK) st = start(&r, &aop_fn_offline_pay, &rq, err);
+    if (st != AOP_OK) return fail(&r, st);
     *out = r.res;
     return AOP_OK;
 }
@@ -300,25 +309,9 @@ aop_status_t aop_refund_resolve(aop_client_t *c, aop_journal_t *j, const aop_ref
     st = aop_validate(&aop_refund_request_body_desc, &rq.body, "request.body", err);
     if (st == AOP_OK) st = refund_entry(&r, &rq, err);
     if (st == AOP_OK && !r.o.single_call) st = payment_open(&r, err); /* --no-resolve refuses nothing */
-    aop_journal_entry_t *old = NULL;
-    bool found = false;
-    if (st == AOP_OK) st = find_or_commit(&r, &old, &found, err);
-    if (st != AOP_OK) return fail(&r, st);
     r.refund = &rq;
-    if (!found) {
-        rsv_progress(&r, AOP_PHASE_SENDING);
-        rsv_refund_run(&r, true);
-    } else if (!same_refund(old, &r.e)) {
-        send_unjournaled(&r, &aop_fn_refund, &rq, old);
-    } else if (aop_entry_state_final(old->state) || old->state == AOP_STATE_NEEDS_ATTENTION) {
-        report_journaled(&r, old);
-    } else if (claim_entry(&r, old->id)) {
-        r.resume = true;
-        r.ever_sent = true;
-        rsv_progress(&r, AOP_PHASE_SENDING);
-        rsv_refund_run(&r, false);
-    }
-    free(old);
+    if (st == AOP_OK) st = start(&r, &aop_fn_refund, &rq, err);
+    if (st != AOP_OK) return fail(&r, st);
     *out = r.res;
     return AOP_OK;
 }

@@ -14,32 +14,10 @@
 #include "aop/calls.h"
 #include "aop/journal.h"
 #include "aop/resolver.h"
-
-/* What a payment's loop does next (resolver_pay.c runs them from a table). */
-typedef enum {
-    RSV_PAY = 0,        /* send (or re-send) the pay */
-    RSV_QUERY = 1,      /* payQuery, again until the query budget is spent */
-    RSV_CANCEL = 2,     /* payCancel, again until the cancel budget is spent */
-    RSV_LAST_QUERY = 3, /* the one query after a cancel that did not succeed */
-    RSV_DONE = 4        /* the outcome is in the resolution */
-} rsv_act_t;
-
-/* How long to wait before the next call. */
-typedef enum {
-    RSV_WAIT_NONE = 0,
-    RSV_WAIT_FIRST_POLL, /* the customer may be confirming on the phone */
-    RSV_WAIT_POLL,       /* the gateway said "not yet" */
-    RSV_WAIT_BACKOFF     /* a call failed or did not decide */
-} rsv_wait_t;
+#include "resolver_rows.h"
 
 /* What a wait ended with. */
 typedef enum { RSV_WOKE = 0, RSV_ABORTED, RSV_STOPPED } rsv_wake_t;
-
-/* Why the last query runs (the cancel rows of issue 10 section 1). */
-typedef enum {
-    RSV_LASTQ_NOT_EXIST = 1, /* cancel ORDER_NOT_EXIST, never acknowledged: ORDER_NOT_EXIST again = FAILED */
-    RSV_LASTQ_REFUSED = 2    /* cancel refused (any other F, or ORDER_NOT_EXIST of a known payment) */
-} rsv_lastq_t;
 
 typedef struct {
     aop_client_t *c;
@@ -60,11 +38,11 @@ typedef struct {
     int64_t pay_give_up_ms;         /* unsent pays are re-sent until this */
     int64_t query_until_ms;         /* 0 = querying has not started */
     int64_t cancel_until_ms;        /* 0 = cancelling has not started */
-    int64_t refund_until_ms;
+    int64_t refund_until_ms;        /* 0 = this run has not sent the refund yet */
     double backoff_s;               /* the next back-off */
-    rsv_lastq_t lastq;
-    char cancel_code[AOP_JOURNAL_ID_SIZE]; /* the refused cancel's resultCode, for the last query's reason */
-    bool no_watch;                  /* the answer was about another payment (REPEAT_REQ_INCONSISTENT) */
+    unsigned calls[RSV_STEP_COUNT]; /* this run's calls of each step */
+    char cancel_code[AOP_JOURNAL_ID_SIZE]; /* the cancel's resultCode that led to the last query */
+    bool no_watch;                  /* no late query: the answer named another payment, or the watch agreed */
     bool journal_lost;              /* a transition failed: stop (taken over or storage) */
 } rsv_t;
 
@@ -82,8 +60,10 @@ void rsv_schedule(rsv_t *r, rsv_wait_t w);
 rsv_wake_t rsv_sleep_until(rsv_t *r, int64_t t_ms, bool watch_abort);
 bool rsv_stop_requested(const rsv_t *r);
 bool rsv_abort_requested(const rsv_t *r);
-/* A credential or configuration code: calling again will not help (issue 10 section 1). */
+/* Whether a code is of the credential class (calling again will not help) or the throttled
+ * class (the same call may be answered later): docs/resolver.md, "Result-code classes". */
 bool rsv_credential_code(aop_str_t code);
+bool rsv_throttled_code(aop_str_t code);
 /* AOP_TEST_CRASH_AT=point kills the process there, for the crash tests. Only in builds with the
  * CMake option AOP_TEST_HOOKS: otherwise neither the code nor the variable's name is in the
  * library. */
@@ -104,7 +84,7 @@ aop_status_t rsv_init(rsv_t *r, aop_client_t *c, aop_journal_t *j, const aop_res
 /* One call of fn: records the step, keeps the result in the resolution (the last call's), and
  * returns it (NULL when the request could not even be built: the reason goes to the resolution). */
 const aop_result_t *rsv_call(rsv_t *r, const aop_function_desc_t *fn, const void *req);
-/* Whether a result passed SPEC.md section 7 (S, F or a verified, echoed U). */
+/* Whether a result passed verification (docs/protocol.md section 7: S, F or a verified, echoed U). */
 bool rsv_decided(const aop_result_t *res);
 bool rsv_code_is(const aop_result_t *res, const char *code);
 /* Tells the progress callback about the last step (or NULL) and what comes next. */
@@ -115,10 +95,10 @@ void rsv_note_call(rsv_t *r, const aop_result_t *res);
  * taken over (res->taken_over) or a storage error (reason); the loop must stop. */
 bool rsv_save(rsv_t *r, aop_entry_state_t s);
 /* Ends the resolution with outcome o (the entry's state follows it; the lease is released). */
-rsv_act_t rsv_finish(rsv_t *r, aop_outcome_t o, const aop_function_desc_t *decided_by, const char *fmt, ...)
+rsv_step_t rsv_finish(rsv_t *r, aop_outcome_t o, const aop_function_desc_t *decided_by, const char *fmt, ...)
     AOP_PRINTF(4, 5);
 /* Stops on stop_flag: the entry stays open in its state, the lease is released. */
-rsv_act_t rsv_interrupt(rsv_t *r);
+rsv_step_t rsv_interrupt(rsv_t *r);
 /* Gives the lease back without changing the state (best effort: the lease expires anyway). */
 void rsv_release(rsv_t *r);
 /* Copies s into a fixed buffer (cut to fit), NUL-terminated. */
@@ -134,13 +114,10 @@ bool rsv_watch_due(const aop_journal_entry_t *e);
 /* Fills the query/cancel ids: merchantTransId always, acquirementId only when trusted. */
 void rsv_ids(const rsv_t *r, aop_str_t *merchant_id, aop_str_t *acq, aop_str_t *mtid);
 
-/* ---- resolver_pay.c / resolver_refund.c: the loops, also run by recovery ---- */
+/* ---- resolver_run.c: the executor of the rows ---- */
 
-/* Runs a payment's loop from act until it is done. */
-void rsv_pay_run(rsv_t *r, rsv_act_t act);
-/* The one late query of a watched FAILED/CANCELLED payment (recovery). */
-void rsv_watch_query(rsv_t *r);
-/* Runs a refund's re-send loop (the first send included when first is true). */
-void rsv_refund_run(rsv_t *r, bool first);
+/* Runs the entry's steps from step until the outcome is decided, left open, or interrupted
+ * (resumes and recovery enter at any step; RSV_PAY needs r->pay, RSV_REFUND r->refund). */
+void rsv_run(rsv_t *r, rsv_step_t step);
 
 #endif

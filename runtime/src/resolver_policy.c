@@ -118,7 +118,8 @@ void rsv_schedule(rsv_t *r, rsv_wait_t w) {
     const aop_policy_t *p = &r->o.policy;
     double s = 0;
     switch (w) {
-    case RSV_WAIT_NONE: s = 0; break;
+    case RSV_WAIT_NONE:
+    case RSV_WAIT_CANCEL_MOMENT: s = 0; break; /* the cancel's own wait holds it to its moment */
     case RSV_WAIT_FIRST_POLL: s = p->first_poll_s; break;
     case RSV_WAIT_POLL: s = p->poll_interval_s; break;
     case RSV_WAIT_BACKOFF:
@@ -148,6 +149,8 @@ rsv_wake_t rsv_sleep_until(rsv_t *r, int64_t t_ms, bool watch_abort) {
         }
     }
 }
+
+bool rsv_throttled_code(aop_str_t code) { return aop_str_eq_cstr(code, AOP_RC_REQUEST_TRAFFIC_EXCEED_LIMIT); }
 
 bool rsv_credential_code(aop_str_t code) {
     static const char *const codes[] = {

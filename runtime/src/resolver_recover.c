@@ -1,6 +1,7 @@
 /* aop_recover(): finishes every open entry of the client's gateway identity (payments by query
  * then cancel, never by pay: the identityCode is not journaled and a new pay could charge twice;
  * refunds by an identical re-send of the journaled request), and runs the due watch queries. */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +80,7 @@ static bool decode_refund(const aop_journal_entry_t *e, char *buf, aop_refund_re
     return ok;
 }
 
+/* Re-sends the journaled refund request (the caller's is gone). */
 static void run_refund(rsv_t *r) {
     char *buf = malloc(AOP_JOURNAL_REQUEST_MAX + 1);
     aop_refund_request_t rq;
@@ -91,30 +93,8 @@ static void run_refund(rsv_t *r) {
         return;
     }
     r->refund = &rq;
-    rsv_refund_run(r, false);
+    rsv_run(r, RSV_REFUND);
     free(buf);
-}
-
-/* Works on one claimed entry; the resolution is in r->res. */
-static void work(rsv_t *r, const todo_t *t) {
-    r->ever_sent = true; /* a crash may have come after the request left */
-    if (t->watch_due) {
-        rsv_watch_query(r);
-    } else if (r->e.state == AOP_STATE_NEEDS_ATTENTION) {
-        /* a person decides: no call could settle a contradiction */
-        rsv_finish(r, AOP_OUTCOME_NEEDS_ATTENTION, NULL, "%s", r->e.note[0] ? r->e.note : "needs attention");
-    } else if (r->e.kind == AOP_ENTRY_REFUND) {
-        run_refund(r);
-    } else {
-        rsv_progress(r, AOP_PHASE_CHECKING);
-        rsv_pay_run(r, r->e.state == AOP_STATE_CANCELLING ? RSV_CANCEL : RSV_QUERY);
-    }
-}
-
-/* The claimed entry became final after it was listed (another process decided it) and owes no
- * watch query now: a query, cancel or re-send would act on a settled payment. */
-static bool finished_meanwhile(const rsv_t *r) {
-    return aop_entry_state_final(r->e.state) && !rsv_watch_due(&r->e);
 }
 
 /* How one entry ended up. */
@@ -123,7 +103,8 @@ typedef enum {
     ENTRY_OPEN,      /* worked on, still open */
     ENTRY_HELD,      /* a live owner's lease: theirs */
     ENTRY_UNCLAIMED, /* a storage error (or memory) kept us from it: open, and nobody works on it */
-    ENTRY_GONE       /* final or removed since the list: nothing to do */
+    ENTRY_GONE,      /* final or removed since the list: nothing to do */
+    ENTRY_SKIPPED    /* another gateway identity's: not ours to count */
 } entry_end_t;
 
 /* The entry could not be claimed for a storage error: reported as an unresolved resolution (the
@@ -144,35 +125,72 @@ static void claim_failed(rsv_t *r, const todo_t *t, const aop_error_t *err, aop_
     if (fn) fn(&r->e, res, ctx);
 }
 
-/* Claims and works on one entry. */
+static rsv_claim_t claim(rsv_t *r, const todo_t *t, aop_error_t *err) {
+    int64_t now = aop_now_ms();
+    aop_status_t st = aop_journal_claim(r->j, t->id, r->owner, now, now + rsv_lease_ttl_ms(r), NULL, NULL, &r->e, err);
+    if (st == AOP_E_TAKEN_OVER) return RSV_CLAIM_HELD;
+    if (st == AOP_E_MISSING) return RSV_CLAIM_GONE;
+    if (st != AOP_OK) return RSV_CLAIM_FAILED;
+    rsv_adopt_entry(r);
+    return RSV_CLAIM_OK;
+}
+
+/* Claims and works on one entry, as the E rows of docs/resolver.md say. */
 static entry_end_t recover_one(aop_client_t *c, aop_journal_t *j, const aop_resolve_options_t *opts,
                                const todo_t *t, aop_recover_fn fn, void *ctx) {
+    rsv_start_facts_t f = {.recovery = true, .kind = t->kind, .ours = t->ours, .state = t->state,
+                           .watch_due = t->watch_due};
+    rsv_start_decision_t d;
+    rsv_decide_start(&f, &d);
+    if (d.action == RSV_START_SKIP) {
+        if (!t->watch_due) skipped(j, t, fn, ctx); /* listed, never touched */
+        return ENTRY_SKIPPED;
+    }
     rsv_t *r = malloc(sizeof *r);
     aop_error_t err;
     if (!r || rsv_init(r, c, j, opts, &err) != AOP_OK) {
         free(r);
         return ENTRY_UNCLAIMED;
     }
-    int64_t now = aop_now_ms();
-    aop_status_t st = aop_journal_claim(j, t->id, r->owner, now, now + rsv_lease_ttl_ms(r), NULL, NULL, &r->e, &err);
-    entry_end_t end;
-    if (st == AOP_E_TAKEN_OVER) {
-        skipped(j, t, fn, ctx); /* a live owner is working on it: theirs to finish */
+    while (d.action == RSV_START_CLAIM) {
+        f.claim = claim(r, t, &err);
+        if (f.claim == RSV_CLAIM_OK) {
+            f.state = r->e.state; /* as the claim found it: another process may have moved it */
+            f.watch_due = aop_entry_state_final(r->e.state) && rsv_watch_due(&r->e);
+        }
+        rsv_decide_start(&f, &d);
+    }
+    snprintf(r->res->row, sizeof r->res->row, "%s", d.row);
+    r->res->kind = t->kind;
+    entry_end_t end = ENTRY_OPEN;
+    switch (d.action) {
+    case RSV_START_HELD:
+        skipped(j, t, fn, ctx);
         end = ENTRY_HELD;
-    } else if (st == AOP_E_MISSING) {
-        end = ENTRY_GONE; /* removed after the list */
-    } else if (st != AOP_OK) {
+        break;
+    case RSV_START_UNCLAIMED:
         claim_failed(r, t, &err, fn, ctx);
         end = ENTRY_UNCLAIMED;
-    } else if (finished_meanwhile(r)) {
-        rsv_release(r); /* another process finished it after the list: nothing to do */
+        break;
+    case RSV_START_NOTHING:
+        if (f.claim == RSV_CLAIM_OK) rsv_release(r); /* another process finished it after the list */
         end = ENTRY_GONE;
-    } else {
-        rsv_adopt_entry(r);
-        r->res->kind = r->e.kind;
-        work(r, t);
+        break;
+    case RSV_START_LEAVE: /* a person decides: no call could settle a contradiction */
+        rsv_finish(r, AOP_OUTCOME_NEEDS_ATTENTION, NULL, "%s", r->e.note[0] ? r->e.note : "needs attention");
+        if (fn) fn(&r->e, r->res, ctx);
+        break;
+    case RSV_START_RUN:
+        r->ever_sent = true; /* a crash may have come after the request left */
+        rsv_progress(r, rsv_phase_of_step(d.step));
+        if (d.step == RSV_REFUND)
+            run_refund(r);
+        else
+            rsv_run(r, d.step);
         end = !aop_entry_state_final(r->e.state) || r->journal_lost ? ENTRY_OPEN : ENTRY_SETTLED;
         if (fn) fn(&r->e, r->res, ctx);
+        break;
+    default: assert(!"a recovery's start decides none of the caller's actions"); break;
     }
     aop_resolution_free(r->res);
     free(r);
@@ -219,12 +237,7 @@ aop_status_t aop_recover_ex(aop_client_t *c, aop_journal_t *j, const aop_resolve
     }
     for (size_t i = 0; i < l.n; i++) {
         const todo_t *t = &l.items[i];
-        if (!t->ours) {
-            /* another gateway's entries are listed, never touched, and do not count */
-            if (!t->watch_due) skipped(j, t, fn, ctx);
-            continue;
-        }
-        if (checked.stop_flag && *checked.stop_flag) {
+        if (t->ours && checked.stop_flag && *checked.stop_flag) {
             sum.open_left += !t->watch_due;
             continue;
         }
@@ -233,7 +246,8 @@ aop_status_t aop_recover_ex(aop_client_t *c, aop_journal_t *j, const aop_resolve
         case ENTRY_OPEN: sum.worked++, sum.open_left++; break;
         case ENTRY_SETTLED: sum.worked++; break;
         case ENTRY_UNCLAIMED: sum.open_left++; break;
-        case ENTRY_GONE: break;
+        case ENTRY_GONE:
+        case ENTRY_SKIPPED: break;
         }
     }
     free(l.items);

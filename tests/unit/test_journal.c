@@ -474,7 +474,7 @@ Test(journal, transition_compares_state_epoch_and_lease_and_a_failure_changes_no
 
     aop_journal_entry_t *before = find_ok(j, e);
     aop_journal_entry_t w = mine;
-    w.state = AOP_STATE_PAY_SENT;
+    w.state = AOP_STATE_POLLING;
     snprintf(w.note, sizeof w.note, "changed");
     cr_expect_eq(aop_journal_transition(j, &w, AOP_STATE_POLLING, &err), AOP_E_TAKEN_OVER, "wrong state");
     cr_expect(strstr(err.msg, "took it over") != NULL, "%s", err.msg);
@@ -489,7 +489,7 @@ Test(journal, transition_compares_state_epoch_and_lease_and_a_failure_changes_no
 
     /* The right (state, epoch, owner): every member is written and the epoch moves on. */
     w = mine;
-    w.state = AOP_STATE_PAY_SENT;
+    w.state = AOP_STATE_POLLING;
     w.attempts = 4;
     snprintf(w.acquirement_id, sizeof w.acquirement_id, "ACQ-2");
     w.request_len = (size_t)snprintf(w.request, sizeof w.request, "{}");
@@ -503,11 +503,11 @@ Test(journal, transition_compares_state_epoch_and_lease_and_a_failure_changes_no
     cr_expect_eq(aop_journal_transition(j, &mine, AOP_STATE_NEW, &err), AOP_E_TAKEN_OVER);
     /* Release: a transition with expiry 0 frees the lease for anyone. */
     w.lease_expires_ms = 0;
-    cr_assert_eq(aop_journal_transition(j, &w, AOP_STATE_PAY_SENT, &err), AOP_OK, "%s", err.msg);
+    cr_assert_eq(aop_journal_transition(j, &w, AOP_STATE_POLLING, &err), AOP_OK, "%s", err.msg);
     cr_expect_eq(claim_as(j, e->id, "next/3/3", &mine, &err), AOP_OK, "%s", err.msg);
     /* No such entry. */
     w.id = 12345;
-    cr_expect_eq(aop_journal_transition(j, &w, AOP_STATE_PAY_SENT, &err), AOP_E_MISSING);
+    cr_expect_eq(aop_journal_transition(j, &w, AOP_STATE_POLLING, &err), AOP_E_MISSING);
     free(e), free(before), free(after);
     aop_journal_close(j);
 }
@@ -803,10 +803,10 @@ Test(journal, insert_syncs_and_claim_transition_find_list_do_not) {
     aop_journal_entry_t out;
     aop_error_t err;
     cr_assert_eq(claim_as(j, e->id, "me/1/1", &out, &err), AOP_OK, "%s", err.msg);
-    out.state = AOP_STATE_PAY_SENT;
-    cr_assert_eq(aop_journal_transition(j, &out, AOP_STATE_NEW, &err), AOP_OK, "%s", err.msg);
     out.state = AOP_STATE_POLLING;
-    cr_assert_eq(aop_journal_transition(j, &out, AOP_STATE_PAY_SENT, &err), AOP_OK, "%s", err.msg);
+    cr_assert_eq(aop_journal_transition(j, &out, AOP_STATE_NEW, &err), AOP_OK, "%s", err.msg);
+    out.state = AOP_STATE_CANCELLING;
+    cr_assert_eq(aop_journal_transition(j, &out, AOP_STATE_POLLING, &err), AOP_OK, "%s", err.msg);
     free(find_ok(j, e));
     collect_t c = {0};
     cr_assert_eq(aop_journal_list(j, true, collect, &c, &err), AOP_OK);
@@ -821,7 +821,7 @@ Test(journal, insert_syncs_and_claim_transition_find_list_do_not) {
     aop_journal_entry_t *dup = new_entry(AOP_ENTRY_PAYMENT, "T-2");
     cr_expect_eq(aop_journal_insert(j, dup, &err), AOP_E_TAKEN_OVER);
     atomic_store(&syncs, 0);
-    f->state = AOP_STATE_PAY_SENT;
+    f->state = AOP_STATE_POLLING;
     cr_assert_eq(aop_journal_transition(j, f, AOP_STATE_NEW, &err), AOP_OK, "%s", err.msg);
     cr_expect_eq(atomic_load(&syncs), 0);
     free(e), free(f), free(dup);
@@ -938,7 +938,7 @@ Test(journal, a_custom_store_is_dispatched_to_and_closed) {
 
 Test(journal, state_names_round_trip_and_finality) {
     int final = 0;
-    for (int s = AOP_STATE_NEW; s <= AOP_STATE_REFUNDED; s++) {
+    for (int s = AOP_STATE_NEW; s <= AOP_STATE_LAST_CHECK; s++) {
         const char *name = aop_entry_state_name((aop_entry_state_t)s);
         cr_expect_str_neq(name, "?");
         cr_expect_eq(aop_entry_state_from_name(name), s, "%s", name);
@@ -947,7 +947,8 @@ Test(journal, state_names_round_trip_and_finality) {
     cr_expect_eq(final, 4);
     cr_expect_str_eq(aop_entry_state_name(AOP_STATE_NEEDS_ATTENTION), "NEEDS_ATTENTION");
     cr_expect_str_eq(aop_entry_state_name((aop_entry_state_t)0), "?");
-    cr_expect_str_eq(aop_entry_state_name((aop_entry_state_t)12), "?");
+    cr_expect_str_eq(aop_entry_state_name(AOP_STATE_LAST_CHECK), "LAST_CHECK");
+    cr_expect_str_eq(aop_entry_state_name((aop_entry_state_t)13), "?");
     cr_expect_eq(aop_entry_state_from_name("paid"), 0);
     cr_expect_eq(aop_entry_state_from_name(NULL), 0);
     cr_expect_not(aop_entry_state_final(AOP_STATE_UNRESOLVED));
@@ -974,4 +975,113 @@ Test(journal, gateway_identity_fits_the_longest_fingerprint_and_client_id) {
     cr_expect(strncmp(out, "digest:SHA256:", 14) == 0, "%s", out);
     cr_expect_str_neq(out, out2);
     cr_expect_eq(strlen(out), 14 + 64);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * The one table of moves (docs/resolver.md, "States") */
+
+Test(journal, moves_outside_the_table_are_refused_and_change_nothing) {
+    aop_journal_t *j = open_db();
+    aop_journal_entry_t *e = new_entry(AOP_ENTRY_PAYMENT, "M-1");
+    insert_ok(j, e);
+    aop_journal_entry_t mine;
+    aop_error_t err;
+    cr_assert_eq(claim_as(j, e->id, "me/1/1", &mine, &err), AOP_OK);
+    aop_journal_entry_t *before = find_ok(j, e);
+    static const aop_entry_state_t refused[] = {AOP_STATE_PAY_SENT, AOP_STATE_LAST_CHECK, AOP_STATE_SENT,
+                                                AOP_STATE_REFUNDED};
+    for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
+        aop_journal_entry_t w = mine;
+        w.state = refused[i];
+        cr_expect_eq(aop_journal_transition(j, &w, AOP_STATE_NEW, &err), AOP_E_INVALID_ARG, "NEW -> %s",
+                     aop_entry_state_name(refused[i]));
+        cr_expect(strstr(err.msg, "does not go from NEW to") != NULL, "%s", err.msg);
+    }
+    aop_journal_entry_t *after = find_ok(j, e);
+    expect_same(after, before);
+    free(after);
+    /* decided: only the watch's moves are left */
+    aop_journal_entry_t w = mine;
+    w.state = AOP_STATE_FAILED;
+    cr_assert_eq(aop_journal_transition(j, &w, AOP_STATE_NEW, &err), AOP_OK, "%s", err.msg);
+    aop_journal_entry_t back = w;
+    back.state = AOP_STATE_POLLING;
+    cr_expect_eq(aop_journal_transition(j, &back, AOP_STATE_FAILED, &err), AOP_E_INVALID_ARG);
+    w.state = AOP_STATE_PAID; /* the late PAID */
+    cr_expect_eq(aop_journal_transition(j, &w, AOP_STATE_FAILED, &err), AOP_OK, "%s", err.msg);
+    free(e), free(before);
+    aop_journal_close(j);
+}
+
+Test(journal, the_table_of_moves) {
+    const aop_entry_kind_t P = AOP_ENTRY_PAYMENT, R = AOP_ENTRY_REFUND;
+    const aop_mover_t by = AOP_MOVER_RESOLVER, hand = AOP_MOVER_HAND;
+    /* every state may renew or release its lease, but PAY_SENT, which is never written */
+    for (int s = AOP_STATE_NEW; s <= AOP_STATE_LAST_CHECK; s++)
+        cr_expect_eq(aop_entry_move_allowed(P, (aop_entry_state_t)s, (aop_entry_state_t)s, by),
+                     s != AOP_STATE_PAY_SENT && s != AOP_STATE_SENT && s != AOP_STATE_REFUNDED, "%s",
+                     aop_entry_state_name((aop_entry_state_t)s));
+    cr_expect(aop_entry_move_allowed(P, AOP_STATE_PAY_SENT, AOP_STATE_POLLING, by), "older entries go on");
+    cr_expect(aop_entry_move_allowed(P, AOP_STATE_CANCELLING, AOP_STATE_LAST_CHECK, by));
+    cr_expect_not(aop_entry_move_allowed(P, AOP_STATE_POLLING, AOP_STATE_LAST_CHECK, by), "only after a cancel");
+    cr_expect(aop_entry_move_allowed(P, AOP_STATE_CANCELLED, AOP_STATE_PAID, by), "the late PAID");
+    cr_expect_not(aop_entry_move_allowed(P, AOP_STATE_PAID, AOP_STATE_FAILED, by));
+    cr_expect_not(aop_entry_move_allowed(P, AOP_STATE_NEEDS_ATTENTION, AOP_STATE_PAID, by), "a person decides");
+    cr_expect(aop_entry_move_allowed(P, AOP_STATE_NEEDS_ATTENTION, AOP_STATE_PAID, hand));
+    cr_expect(aop_entry_move_allowed(P, AOP_STATE_UNRESOLVED, AOP_STATE_CANCELLED, hand));
+    cr_expect_not(aop_entry_move_allowed(P, AOP_STATE_POLLING, AOP_STATE_PAID, hand), "only what was left to people");
+    cr_expect_not(aop_entry_move_allowed(P, AOP_STATE_UNRESOLVED, AOP_STATE_REFUNDED, hand));
+    cr_expect(aop_entry_move_allowed(R, AOP_STATE_UNRESOLVED, AOP_STATE_REFUNDED, hand));
+    cr_expect_not(aop_entry_move_allowed(R, AOP_STATE_SENT, AOP_STATE_FAILED, by), "a sent refund never FAILED");
+    cr_expect(aop_entry_move_allowed(R, AOP_STATE_NEW, AOP_STATE_FAILED, by), "not sent");
+    cr_expect_not(aop_entry_move_allowed(R, AOP_STATE_NEW, AOP_STATE_POLLING, by));
+    cr_expect_not(aop_entry_move_allowed((aop_entry_kind_t)3, AOP_STATE_NEW, AOP_STATE_NEW, by));
+    cr_expect_not(aop_entry_move_allowed(P, (aop_entry_state_t)13, AOP_STATE_NEW, by));
+}
+
+/* A file of version 1 (the first release's table, written here as it was) is migrated when
+ * opened: its rows keep every member, have no boot stamps, and the new state can be stored. */
+Test(journal, a_version_1_file_is_migrated) {
+    sqlite3 *db = NULL;
+    cr_assert_eq(sqlite3_open(db_path, &db), SQLITE_OK);
+    static const char v1[] =
+        "CREATE TABLE entries (id INTEGER PRIMARY KEY, kind INTEGER NOT NULL CHECK (kind IN (1, 2)),"
+        " function TEXT NOT NULL, merchant_id TEXT NOT NULL, key TEXT NOT NULL, payment_acquirement_id TEXT NOT NULL,"
+        " amount TEXT NOT NULL, currency TEXT NOT NULL, gateway TEXT NOT NULL, client_id TEXT NOT NULL,"
+        " state INTEGER NOT NULL CHECK (state BETWEEN 1 AND 11), last_status TEXT NOT NULL, last_code TEXT NOT NULL,"
+        " acquirement_id TEXT NOT NULL, created_ms INTEGER NOT NULL, last_attempt_ms INTEGER NOT NULL,"
+        " updated_ms INTEGER NOT NULL, pay_started_ms INTEGER NOT NULL, pay_deadline_ms INTEGER NOT NULL,"
+        " attempts INTEGER NOT NULL, acknowledged INTEGER NOT NULL, watch INTEGER NOT NULL,"
+        " watch_due_ms INTEGER NOT NULL, lease_owner TEXT NOT NULL, lease_expires_ms INTEGER NOT NULL,"
+        " epoch INTEGER NOT NULL, note TEXT NOT NULL, request TEXT NOT NULL, UNIQUE (kind, gateway, merchant_id, key));"
+        "CREATE INDEX entries_open ON entries (id) WHERE state NOT IN (8, 9, 10, 11);"
+        "INSERT INTO entries VALUES (7, 1, 'alipay.intl.acquiring.offline.pay', 'M', 'OLD-1', '', '100', 'USD',"
+        " 'SHA256:x/C', 'C', 4, 'U PAYMENT_IN_PROCESS', 'PAYMENT_IN_PROCESS', 'A1', 1, 2, 3, 1700000000000, 15000,"
+        " 2, 1, 0, 0, '', 0, 5, 'note', '{\"a\":1}');"
+        "PRAGMA user_version=1;";
+    cr_assert_eq(sqlite3_exec(db, v1, NULL, NULL, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
+    sqlite3_close(db);
+    aop_journal_t *j = open_db();
+    aop_journal_entry_t *e = calloc(1, sizeof *e);
+    aop_error_t err;
+    cr_assert_eq(aop_journal_find(j, AOP_ENTRY_PAYMENT, "SHA256:x/C", "M", "OLD-1", e, &err), AOP_OK, "%s", err.msg);
+    cr_expect_eq(e->id, 7);
+    cr_expect_eq(e->state, AOP_STATE_CANCELLING);
+    cr_expect_eq(e->pay_started_ms, 1700000000000);
+    cr_expect_str_eq(e->acquirement_id, "A1");
+    cr_expect_str_eq(e->request, "{\"a\":1}");
+    cr_expect_str_eq(e->boot_id, "", "no boot stamps: measured by the wall clock");
+    aop_journal_entry_t mine;
+    cr_assert_eq(claim_as(j, e->id, "me/1/1", &mine, &err), AOP_OK, "%s", err.msg);
+    mine.state = AOP_STATE_LAST_CHECK;
+    cr_expect_eq(aop_journal_transition(j, &mine, AOP_STATE_CANCELLING, &err), AOP_OK, "%s", err.msg);
+    free(e);
+    aop_journal_close(j);
+    cr_assert_eq(sqlite3_open(db_path, &db), SQLITE_OK);
+    sqlite3_stmt *q = NULL;
+    cr_assert_eq(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, NULL), SQLITE_OK);
+    cr_assert_eq(sqlite3_step(q), SQLITE_ROW);
+    cr_expect_eq(sqlite3_column_int(q, 0), 2);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
 }

@@ -49,10 +49,12 @@ typedef enum {
     AOP_ENTRY_REFUND = 2   /**< a refund, resolved by re-sending it identically */
 } aop_entry_kind_t;
 
-/** The state of an entry. The numbers are stored: they never change. */
+/** The state of an entry (docs/resolver.md, "States"). The numbers are stored: they never change.
+ * No open state means "certainly not sent": writes after the insert are not synced, so a power
+ * loss may undo them, and resume and recovery treat every open entry as possibly sent. */
 typedef enum {
-    AOP_STATE_NEW = 1,              /**< committed; the request may or may not have left */
-    AOP_STATE_PAY_SENT = 2,         /**< payment: the pay was sent (maybe) */
+    AOP_STATE_NEW = 1,              /**< committed; the request (a pay: a re-send too) may or may not have left */
+    AOP_STATE_PAY_SENT = 2,         /**< no longer written (read as NEW): entries of older versions */
     AOP_STATE_POLLING = 3,          /**< payment: querying */
     AOP_STATE_CANCELLING = 4,       /**< payment: cancelling */
     AOP_STATE_SENT = 5,             /**< refund: sent (maybe), re-sent while undecided */
@@ -61,11 +63,26 @@ typedef enum {
     AOP_STATE_PAID = 8,             /**< final: the payment stands */
     AOP_STATE_FAILED = 9,           /**< final: nothing was taken (or the refund was refused) */
     AOP_STATE_CANCELLED = 10,       /**< final: closed or reversed by our cancel */
-    AOP_STATE_REFUNDED = 11         /**< final: the refund is done */
+    AOP_STATE_REFUNDED = 11,        /**< final: the refund is done */
+    AOP_STATE_LAST_CHECK = 12       /**< payment: the cancel did not succeed; one last query decides */
 } aop_entry_state_t;
 
+/** Whether s is a state's number. */
+AOP_API bool aop_entry_state_valid(aop_entry_state_t s);
 /** Whether s is final (PAID, FAILED, CANCELLED, REFUNDED). */
 AOP_API bool aop_entry_state_final(aop_entry_state_t s);
+
+/** Who moves an entry from one state to another. */
+typedef enum {
+    AOP_MOVER_RESOLVER = 1, /**< the resolver or recovery */
+    AOP_MOVER_HAND = 2      /**< a person closing an UNRESOLVED or NEEDS_ATTENTION entry */
+} aop_mover_t;
+
+/** Whether an entry of kind may go from state from to state to, moved by by: the one table of
+ * docs/resolver.md ("States"). aop_journal_transition() refuses any other write, whatever the
+ * store. A transition to the same state renews or releases the lease. */
+AOP_API bool aop_entry_move_allowed(aop_entry_kind_t kind, aop_entry_state_t from, aop_entry_state_t to,
+                                    aop_mover_t by);
 /** "NEW", "PAY_SENT", ...; "?" for a number that is no state. */
 AOP_API const char *aop_entry_state_name(aop_entry_state_t s);
 /** The state named name (exact), or 0. */
@@ -183,7 +200,8 @@ AOP_API AOP_NODISCARD aop_status_t aop_journal_claim(aop_journal_t *j, int64_t i
                                                      int64_t now_ms, int64_t expires_ms,
                                                      bool (*owner_dead)(const char *lease_owner, void *ctx),
                                                      void *ctx, aop_journal_entry_t *out, aop_error_t *err);
-/** See aop_journal_ops_t::transition. */
+/** See aop_journal_ops_t::transition. AOP_E_INVALID_ARG, and nothing written, for a move that
+ * aop_entry_move_allowed() does not allow the resolver. */
 AOP_API AOP_NODISCARD aop_status_t aop_journal_transition(aop_journal_t *j, aop_journal_entry_t *e,
                                                           aop_entry_state_t expect_state, aop_error_t *err);
 /** See aop_journal_ops_t::list. */

@@ -130,6 +130,9 @@ typedef struct {
     aop_step_t *steps;                        /**< in order */
     aop_entry_kind_t kind;                    /**< payment or refund: says whether key is a
                                                    merchantTransId or a merchantRefundId */
+    /* Appended after the members above, whose layout does not change. */
+    char row[8];                              /**< the row of docs/resolver.md that ended it
+                                                   ("P8", "Q8", ...), or "" */
 } aop_resolution_t;
 
 /** Frees r (NULL is fine). */
