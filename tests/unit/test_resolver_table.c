@@ -1,0 +1,235 @@
+/* The resolver's table, one line per row of docs/resolver.md: the facts that choose the row, and
+ * what it decides. The rows are pure (runtime/src/resolver_rows.c): no gateway, no journal, no
+ * clock, so the whole table runs in milliseconds. The HTTP suites (test_resolver*.c) check the
+ * same rows end to end; tests/unit/check_resolver_rows.py checks that this file, the code and the
+ * document name the same rows. */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "resolver_rows.h"
+
+#define PAID AOP_OUTCOME_PAID
+#define FAILED AOP_OUTCOME_FAILED
+#define CANCELLED AOP_OUTCOME_CANCELLED
+#define REFUNDED AOP_OUTCOME_REFUNDED
+#define UNRESOLVED AOP_OUTCOME_UNRESOLVED
+#define NEEDS_ATTENTION AOP_OUTCOME_NEEDS_ATTENTION
+
+typedef struct {
+    const char *row;
+    bool before;           /* checked before the step's call */
+    rsv_facts_t f;
+    rsv_step_t next;       /* RSV_DONE: outcome */
+    aop_outcome_t outcome;
+    rsv_wait_t wait;
+} row_t;
+
+/* ROW(id, facts, next, outcome-or-0, wait): a row of the answer; BEFORE(...): a row checked
+ * before the call. */
+#define ROW(id, facts, next, outcome, wait) {id, false, facts, next, outcome, wait}
+#define BEFORE(id, facts, next, outcome, wait) {id, true, facts, next, outcome, wait}
+#define FACTS(...) ((rsv_facts_t){__VA_ARGS__})
+#define S_ .sent = true, .decided = true, .status = 'S'
+#define F_ .sent = true, .decided = true, .status = 'F'
+#define U_ .sent = true, .decided = false, .status = 'U'
+#define NONE RSV_WAIT_NONE
+#define BACKOFF RSV_WAIT_BACKOFF
+#define POLL RSV_WAIT_POLL
+#define FIRST RSV_WAIT_FIRST_POLL
+#define MOMENT RSV_WAIT_CANCEL_MOMENT
+
+static const row_t rows[] = {
+    /* P: the pay */
+    BEFORE("P1", FACTS(.step = RSV_PAY, .aborted = true, .again = true), RSV_DONE, FAILED, NONE),
+    ROW("P2", FACTS(.step = RSV_PAY, .aborted = true, U_), RSV_CANCEL, 0, MOMENT),
+    ROW("P3", FACTS(.step = RSV_PAY, .earlier_left = true, .single_call = true), RSV_DONE, UNRESOLVED, NONE),
+    ROW("P4", FACTS(.step = RSV_PAY, .earlier_left = true), RSV_QUERY, 0, FIRST),
+    ROW("P5", FACTS(.step = RSV_PAY, .aborted = true), RSV_DONE, FAILED, NONE),
+    ROW("P6", FACTS(.step = RSV_PAY, .resend_in_window = false), RSV_DONE, FAILED, NONE),
+    ROW("P7", FACTS(.step = RSV_PAY, .resend_in_window = true), RSV_PAY, 0, BACKOFF),
+    ROW("P8", FACTS(.step = RSV_PAY, S_), RSV_DONE, PAID, NONE),
+    ROW("P9", FACTS(.step = RSV_PAY, F_, .earlier_left = true, .single_call = true), RSV_DONE, UNRESOLVED, NONE),
+    ROW("P10", FACTS(.step = RSV_PAY, F_, .earlier_left = true), RSV_QUERY, 0, NONE),
+    ROW("P11", FACTS(.step = RSV_PAY, F_), RSV_DONE, FAILED, NONE),
+    ROW("P12", FACTS(.step = RSV_PAY, U_, .single_call = true), RSV_DONE, UNRESOLVED, NONE),
+    ROW("P13", FACTS(.step = RSV_PAY, U_), RSV_QUERY, 0, FIRST),
+    /* Q: the queries */
+    BEFORE("Q1", FACTS(.step = RSV_QUERY, .earlier_left = true, .aborted = true), RSV_CANCEL, 0, MOMENT),
+    BEFORE("Q2", FACTS(.step = RSV_QUERY, .earlier_left = true, .budget_spent = true, .cancel_moment_passed = true,
+                       .again = true), RSV_CANCEL, 0, MOMENT),
+    ROW("Q3", FACTS(.step = RSV_QUERY, .earlier_left = true, U_), RSV_QUERY, 0, BACKOFF),
+    ROW("Q4", FACTS(.step = RSV_QUERY, .earlier_left = true, F_, .credential = true), RSV_DONE, UNRESOLVED, NONE),
+    ROW("Q5", FACTS(.step = RSV_QUERY, .earlier_left = true, F_, .order_not_exist = true), RSV_QUERY, 0, POLL),
+    ROW("Q6", FACTS(.step = RSV_QUERY, .earlier_left = true, F_), RSV_QUERY, 0, BACKOFF),
+    ROW("Q7", FACTS(.step = RSV_QUERY, .earlier_left = true, S_, .shows = PAID, .other_amount = true), RSV_DONE,
+        NEEDS_ATTENTION, NONE),
+    ROW("Q8", FACTS(.step = RSV_QUERY, .earlier_left = true, S_, .shows = FAILED), RSV_DONE, FAILED, NONE),
+    ROW("Q9", FACTS(.step = RSV_QUERY, .earlier_left = true, S_), RSV_QUERY, 0, POLL),
+    /* C: the cancels */
+    BEFORE("C1", FACTS(.step = RSV_CANCEL, .earlier_left = true, .budget_spent = true), RSV_DONE, UNRESOLVED, NONE),
+    ROW("C2", FACTS(.step = RSV_CANCEL, .earlier_left = true, U_), RSV_CANCEL, 0, BACKOFF),
+    ROW("C3", FACTS(.step = RSV_CANCEL, .earlier_left = true, S_), RSV_DONE, CANCELLED, NONE),
+    ROW("C4", FACTS(.step = RSV_CANCEL, .earlier_left = true, F_, .throttled = true), RSV_CANCEL, 0, BACKOFF),
+    ROW("C5", FACTS(.step = RSV_CANCEL, .earlier_left = true, F_, .credential = true), RSV_DONE, UNRESOLVED, NONE),
+    ROW("C6", FACTS(.step = RSV_CANCEL, .earlier_left = true, F_, .order_not_exist = true), RSV_LAST_QUERY, 0, NONE),
+    ROW("C7", FACTS(.step = RSV_CANCEL, .earlier_left = true, F_), RSV_LAST_QUERY, 0, NONE),
+    /* L: the last query */
+    ROW("L1", FACTS(.step = RSV_LAST_QUERY, .earlier_left = true, S_, .shows = PAID, .other_amount = true), RSV_DONE,
+        NEEDS_ATTENTION, NONE),
+    ROW("L2", FACTS(.step = RSV_LAST_QUERY, .earlier_left = true, S_, .shows = PAID), RSV_DONE, PAID, NONE),
+    ROW("L3", FACTS(.step = RSV_LAST_QUERY, .earlier_left = true, S_), RSV_DONE, NEEDS_ATTENTION, NONE),
+    ROW("L4", FACTS(.step = RSV_LAST_QUERY, .earlier_left = true, F_, .order_not_exist = true, .cancel_not_exist = true),
+        RSV_DONE, FAILED, NONE),
+    ROW("L5", FACTS(.step = RSV_LAST_QUERY, .earlier_left = true, F_, .order_not_exist = true, .acknowledged = true),
+        RSV_DONE, NEEDS_ATTENTION, NONE),
+    ROW("L6", FACTS(.step = RSV_LAST_QUERY, .earlier_left = true, F_, .order_not_exist = true), RSV_DONE, UNRESOLVED,
+        NONE),
+    /* W: the watch */
+    ROW("W1", FACTS(.step = RSV_WATCH, .earlier_left = true, .watched = FAILED, S_, .shows = PAID, .other_amount = true),
+        RSV_DONE, NEEDS_ATTENTION, NONE),
+    ROW("W2", FACTS(.step = RSV_WATCH, .earlier_left = true, .watched = CANCELLED, S_, .shows = PAID), RSV_DONE, PAID,
+        NONE),
+    ROW("W3", FACTS(.step = RSV_WATCH, .earlier_left = true, .watched = CANCELLED, F_, .order_not_exist = true),
+        RSV_DONE, CANCELLED, NONE),
+    ROW("W4", FACTS(.step = RSV_WATCH, .earlier_left = true, .watched = FAILED, U_), RSV_DONE, FAILED, NONE),
+    /* R: the refund */
+    BEFORE("R1", FACTS(.step = RSV_REFUND, .budget_spent = true, .earlier_left = true), RSV_DONE, UNRESOLVED, NONE),
+    BEFORE("R2", FACTS(.step = RSV_REFUND, .budget_spent = true), RSV_DONE, FAILED, NONE),
+    ROW("R3", FACTS(.step = RSV_REFUND, .earlier_left = true, S_), RSV_DONE, REFUNDED, NONE),
+    ROW("R4", FACTS(.step = RSV_REFUND, .earlier_left = true, F_), RSV_DONE, UNRESOLVED, NONE),
+    ROW("R5", FACTS(.step = RSV_REFUND, F_), RSV_DONE, FAILED, NONE),
+    ROW("R6", FACTS(.step = RSV_REFUND, .single_call = true, F_, .throttled = true), RSV_DONE, FAILED, NONE),
+    ROW("R7", FACTS(.step = RSV_REFUND, .single_call = true, U_), RSV_DONE, UNRESOLVED, NONE),
+    ROW("R8", FACTS(.step = RSV_REFUND, .single_call = true), RSV_DONE, FAILED, NONE),
+    ROW("R9", FACTS(.step = RSV_REFUND, F_, .throttled = true), RSV_REFUND, 0, BACKOFF),
+};
+
+static const char *step_name(rsv_step_t s) {
+    static const char *const names[] = {"PAY", "QUERY", "CANCEL", "LAST_QUERY", "WATCH", "REFUND", "DONE"};
+    return (unsigned)s <= RSV_DONE ? names[s] : "?";
+}
+
+Test(resolver_table, every_row_decides_as_the_table_says) {
+    for (size_t i = 0; i < sizeof rows / sizeof *rows; i++) {
+        const row_t *t = &rows[i];
+        rsv_decision_t d;
+        memset(&d, 0, sizeof d);
+        bool before = rsv_decide_before(&t->f, &d);
+        cr_expect_eq(before, t->before, "%s: %s checked before the call", t->row, before ? "is" : "is not");
+        if (!before) rsv_decide(&t->f, &d);
+        cr_expect_str_eq(d.row, t->row, "facts of %s choose %s", t->row, d.row ? d.row : "(none)");
+        cr_expect_eq(d.next, t->next, "%s: next step %s, want %s", t->row, step_name(d.next), step_name(t->next));
+        if (t->next == RSV_DONE) {
+            cr_expect_eq(d.outcome, t->outcome, "%s: %s, want %s", t->row, aop_outcome_name(d.outcome),
+                         aop_outcome_name(t->outcome));
+            cr_expect_eq(d.phase, AOP_PHASE_DONE, "%s", t->row);
+        } else {
+            cr_expect_eq(d.wait, t->wait, "%s: wait %d, want %d", t->row, (int)d.wait, (int)t->wait);
+        }
+    }
+}
+
+/* What a row decides beyond its step and outcome: the reasons the cashier reads, the watch. */
+Test(resolver_table, rows_say_why) {
+    rsv_decision_t d;
+    rsv_facts_t refused = FACTS(.step = RSV_REFUND, .earlier_left = true, F_, .code = "PROCESS_FAIL");
+    rsv_decide(&refused, &d);
+    cr_expect_str_eq(d.row, "R4");
+    cr_expect_not_null(strstr(d.reason, "PROCESS_FAIL"), "%s", d.reason);
+    cr_expect_not_null(strstr(d.reason, "an earlier attempt may have refunded; check before refunding again"), "%s",
+                       d.reason);
+    rsv_facts_t other = FACTS(.step = RSV_PAY, F_, .repeat_inconsistent = true, .code = "REPEAT_REQ_INCONSISTENT");
+    rsv_decide(&other, &d);
+    cr_expect_str_eq(d.row, "P11");
+    cr_expect(d.no_watch, "the answer names another payment: nothing to watch");
+    cr_expect(d.by_call);
+    rsv_facts_t late = FACTS(.step = RSV_WATCH, .earlier_left = true, .watched = FAILED, S_, .shows = PAID);
+    rsv_decide(&late, &d);
+    cr_expect(d.late_paid && !d.keep_watch);
+    rsv_facts_t unknown = FACTS(.step = RSV_WATCH, .earlier_left = true, .watched = FAILED, U_);
+    rsv_decide(&unknown, &d);
+    cr_expect(d.keep_watch && !d.by_call);
+    rsv_facts_t waiting = FACTS(.step = RSV_PAY, .sent = true, .decided = true, .status = 'U', .in_process = true);
+    rsv_decide(&waiting, &d);
+    cr_expect_eq(d.phase, AOP_PHASE_WAITING_CUSTOMER);
+}
+
+/* ---- E: where an entry starts ---------------------------------------------------------------------- */
+
+typedef struct {
+    const char *row;
+    rsv_start_facts_t f;
+    rsv_start_t action;
+    rsv_step_t step;
+} start_t;
+
+#define START(id, facts, action, step) {id, facts, action, step}
+#define SF(...) ((rsv_start_facts_t){__VA_ARGS__})
+#define PAYMENT .kind = AOP_ENTRY_PAYMENT
+#define REFUND .kind = AOP_ENTRY_REFUND
+#define OPEN(st) .found = true, .same_request = true, .state = st
+#define CLAIMED .claim = RSV_CLAIM_OK
+#define RECOVERED .recovery = true, .ours = true
+
+static const start_t starts[] = {
+    START("E1", SF(PAYMENT), RSV_START_SEND, RSV_PAY),
+    START("E2", SF(PAYMENT, .found = true, .state = AOP_STATE_POLLING), RSV_START_UNJOURNALED, RSV_DONE),
+    START("E3", SF(PAYMENT, OPEN(AOP_STATE_NEEDS_ATTENTION)), RSV_START_REPORT, RSV_DONE),
+    START("E4", SF(PAYMENT, OPEN(AOP_STATE_POLLING)), RSV_START_CLAIM, RSV_DONE),
+    START("E5", SF(PAYMENT, OPEN(AOP_STATE_POLLING), .claim = RSV_CLAIM_HELD), RSV_START_TAKEN_OVER, RSV_DONE),
+    START("E6", SF(PAYMENT, OPEN(AOP_STATE_POLLING), .claim = RSV_CLAIM_FAILED), RSV_START_CLAIM_ERROR, RSV_DONE),
+    START("E7", SF(PAYMENT, OPEN(AOP_STATE_CANCELLING), CLAIMED, .single_call = true), RSV_START_RUN, RSV_PAY),
+    START("E8", SF(REFUND, OPEN(AOP_STATE_SENT), CLAIMED), RSV_START_RUN, RSV_REFUND),
+    START("E9", SF(PAYMENT, OPEN(AOP_STATE_CANCELLING), CLAIMED), RSV_START_RUN, RSV_CANCEL),
+    START("E10", SF(PAYMENT, OPEN(AOP_STATE_LAST_CHECK), CLAIMED), RSV_START_RUN, RSV_LAST_QUERY),
+    START("E11", SF(PAYMENT, OPEN(AOP_STATE_UNRESOLVED), CLAIMED), RSV_START_RUN, RSV_QUERY),
+    START("E12", SF(PAYMENT, OPEN(AOP_STATE_PAY_SENT), CLAIMED), RSV_START_RUN, RSV_PAY),
+    START("E13", SF(PAYMENT, .recovery = true, .state = AOP_STATE_POLLING), RSV_START_SKIP, RSV_DONE),
+    START("E14", SF(PAYMENT, RECOVERED, .state = AOP_STATE_POLLING), RSV_START_CLAIM, RSV_DONE),
+    START("E15", SF(PAYMENT, RECOVERED, .claim = RSV_CLAIM_HELD), RSV_START_HELD, RSV_DONE),
+    START("E16", SF(PAYMENT, RECOVERED, .claim = RSV_CLAIM_GONE), RSV_START_NOTHING, RSV_DONE),
+    START("E17", SF(PAYMENT, RECOVERED, .claim = RSV_CLAIM_FAILED), RSV_START_UNCLAIMED, RSV_DONE),
+    START("E18", SF(PAYMENT, RECOVERED, CLAIMED, .state = AOP_STATE_FAILED, .watch_due = true), RSV_START_RUN,
+          RSV_WATCH),
+    START("E19", SF(PAYMENT, RECOVERED, CLAIMED, .state = AOP_STATE_PAID), RSV_START_NOTHING, RSV_DONE),
+    START("E20", SF(PAYMENT, RECOVERED, CLAIMED, .state = AOP_STATE_NEEDS_ATTENTION), RSV_START_LEAVE, RSV_DONE),
+    START("E21", SF(REFUND, RECOVERED, CLAIMED, .state = AOP_STATE_UNRESOLVED), RSV_START_RUN, RSV_REFUND),
+    START("E22", SF(PAYMENT, RECOVERED, CLAIMED, .state = AOP_STATE_CANCELLING), RSV_START_RUN, RSV_CANCEL),
+    START("E23", SF(PAYMENT, RECOVERED, CLAIMED, .state = AOP_STATE_LAST_CHECK), RSV_START_RUN, RSV_LAST_QUERY),
+    START("E24", SF(PAYMENT, RECOVERED, CLAIMED, .state = AOP_STATE_NEW), RSV_START_RUN, RSV_QUERY),
+};
+
+Test(resolver_table, every_start_row_decides_as_the_table_says) {
+    for (size_t i = 0; i < sizeof starts / sizeof *starts; i++) {
+        const start_t *t = &starts[i];
+        rsv_start_decision_t d;
+        rsv_decide_start(&t->f, &d);
+        cr_expect_str_eq(d.row, t->row, "facts of %s choose %s", t->row, d.row ? d.row : "(none)");
+        cr_expect_eq(d.action, t->action, "%s: action %d, want %d", t->row, (int)d.action, (int)t->action);
+        cr_expect_eq(d.step, t->step, "%s: step %s, want %s", t->row, step_name(d.step), step_name(t->step));
+    }
+}
+
+/* ---- the one mapping ------------------------------------------------------------------------------ */
+
+Test(resolver_table, steps_states_and_outcomes_map_one_way_each) {
+    cr_expect_eq(rsv_state_of_step(RSV_PAY, true), AOP_STATE_NEW, "no state means certainly not sent");
+    cr_expect_eq(rsv_state_of_step(RSV_QUERY, true), AOP_STATE_POLLING);
+    cr_expect_eq(rsv_state_of_step(RSV_CANCEL, true), AOP_STATE_CANCELLING);
+    cr_expect_eq(rsv_state_of_step(RSV_LAST_QUERY, true), AOP_STATE_LAST_CHECK);
+    cr_expect_eq(rsv_state_of_step(RSV_REFUND, true), AOP_STATE_SENT);
+    cr_expect_eq(rsv_state_of_step(RSV_REFUND, false), AOP_STATE_NEW);
+    static const aop_outcome_t outcomes[] = {PAID, FAILED, CANCELLED, REFUNDED, UNRESOLVED, NEEDS_ATTENTION};
+    for (size_t i = 0; i < sizeof outcomes / sizeof *outcomes; i++) {
+        aop_entry_state_t s = rsv_state_of_outcome(outcomes[i]);
+        cr_expect_eq(rsv_outcome_of_state(s), outcomes[i], "%s", aop_outcome_name(outcomes[i]));
+        cr_expect_eq(aop_entry_state_final(s), aop_outcome_known(outcomes[i]), "%s", aop_outcome_name(outcomes[i]));
+    }
+    /* every step's state is one the journal lets the resolver write from NEW or from itself */
+    for (rsv_step_t st = RSV_PAY; st < RSV_STEP_COUNT; st++) {
+        if (st == RSV_WATCH) continue;
+        aop_entry_kind_t kind = st == RSV_REFUND ? AOP_ENTRY_REFUND : AOP_ENTRY_PAYMENT;
+        aop_entry_state_t s = rsv_state_of_step(st, true);
+        cr_expect(aop_entry_move_allowed(kind, s, s, AOP_MOVER_RESOLVER), "%s", step_name(st));
+    }
+}
