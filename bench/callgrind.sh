@@ -1,6 +1,6 @@
 #!/bin/sh
-# Instructions per operation of every aop-bench op under callgrind, and the two target ratios of
-# issue 3: (aop decode+validate of the pay response) / (cJSON typed decode) <= 0.6 and
+# Instructions per operation of every aop-bench op under callgrind, and the two target ratios:
+# (aop decode+validate of the pay response) / (cJSON typed decode) <= 0.6 and
 # (aop encode+validate of the pay request) / (cJSON typed encode) <= 0.25.
 #
 #   bench/callgrind.sh BUILD_DIR [ITERATIONS]     (ITERATIONS defaults to 2000)

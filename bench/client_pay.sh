@@ -1,6 +1,6 @@
 #!/bin/sh
 # Instructions per client pay (aop_call against an in-process fake transport: no network), split
-# into the parts issue 8 asks about. Use a gcc build: valgrind 3.19 cannot read clang's DWARF 5.
+# into its parts (listed below). Use a gcc build: valgrind 3.19 cannot read clang's DWARF 5.
 #
 #   bench/client_pay.sh BUILD_DIR [ITERATIONS]      (ITERATIONS defaults to 200)
 #

@@ -1,5 +1,5 @@
 /* aop-bench-e2e: whole pays per second through real HTTP against the aop-sandbox binary, set
- * against the RSA bound of this machine measured in the same run (issue 9, section 4).
+ * against the RSA bound of this machine measured in the same run (bench/README.md, "End to end").
  *
  *   aop-bench-e2e [--sandbox PATH] [--seconds S] [--threads N,N,...] [--memory] [--sandbox-log]
  *

@@ -20,8 +20,9 @@ static aop_warnings_t resp_warnings;
 static aop_error_t resp_err;
 
 /* One received body: copied into a writable buffer (strings are unescaped in place), the
- * envelope read (whole grammar of SPEC.md section 3, duplicate keys, exact payload span), then
- * the typed decode, which validates the response leniently (SPEC.md section 7). */
+ * envelope read (whole grammar of docs/protocol.md section 3, duplicate keys, exact payload
+ * span), then the typed decode, which validates the response leniently (docs/protocol.md
+ * section 7). */
 __attribute__((noinline)) int op_aop_decode_pay_response(void) {
     memcpy(resp_buf, bench_pay_response_json, bench_pay_response_json_len);
     aop_json_ws_t ws = {resp_tok, resp_scratch, WS_TOKENS};

@@ -56,7 +56,8 @@ typedef struct {
     unsigned times;           /* the first `times` calls of the payment are faulted, 0 = all */
 } sbx_call_fault_t;
 
-/* What a resolving `aop pay` (issue 10's resolver, default policy and switches) ends with. */
+/* What a resolving `aop pay` (the resolver of docs/resolver.md, under its default policy and the
+ * sandbox's default switches) ends with. */
 typedef enum {
     SBX_OUTCOME_PAID,
     SBX_OUTCOME_FAILED,
@@ -92,7 +93,7 @@ sbx_scenario_t sbx_scenario_without_faults(const sbx_scenario_t *sc);
 /* True when the row faults later queries or cancels. */
 bool sbx_call_fault_active(const sbx_call_fault_t *f);
 /* What a resolving `aop pay` ends with, and its exit code (0 PAID, 1 FAILED or CANCELLED,
- * 2 UNRESOLVED or NEEDS_ATTENTION: issue 10's CLI exit codes). */
+ * 2 UNRESOLVED or NEEDS_ATTENTION: the CLI's exit codes, apps/common/aop_apps.h). */
 sbx_outcome_t sbx_scenario_outcome(const sbx_scenario_t *sc);
 const char *sbx_outcome_name(sbx_outcome_t o);
 int sbx_outcome_exit_code(sbx_outcome_t o);

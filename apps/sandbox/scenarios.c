@@ -222,7 +222,7 @@ static int state_after_pay(const sbx_scenario_t *sc) {
     }
 }
 
-/* Issue 10's resolver, row by row of its table, under its default policy. */
+/* The resolver's decision table (docs/resolver.md), row by row, under its default policy. */
 sbx_outcome_t sbx_scenario_outcome(const sbx_scenario_t *sc) {
     char status = sbx_scenario_status(sc);
     if (status == 'S') return SBX_OUTCOME_PAID;

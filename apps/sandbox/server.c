@@ -1,8 +1,8 @@
-/* The HTTP side of the sandbox: libmicrohttpd on 127.0.0.1 only, the HTTP checks in the order of
- * the issue (method 405, path 404, content type 415, size 413), then sbx_handle, then the
+/* The HTTP side of the sandbox: libmicrohttpd on 127.0.0.1 only, the HTTP checks in
+ * that order (method 405, path 404, content type 415, size 413), then sbx_handle, then the
  * transport faults of the scenario (delay, drop, HTTP 500, truncated body).
  *
- * Threading model (issue 9): a pool of pool_threads() workers, each with its own epoll
+ * Threading model: a pool of pool_threads() workers, each with its own epoll
  * set, serves every connection; the gateway's work (RSA, SQLite) runs on the worker that read the
  * request, so the CPU-bound part uses every core. No connection owns a thread: a held ("delayed")
  * answer suspends its connection (MHD_suspend_connection) and the watchdog thread resumes it when

@@ -103,8 +103,9 @@ static aop_status_t check_known_host(const char *url, aop_error_t *err) {
     return AOP_OK;
 }
 
-/* head.signType follows head.version (SPEC notes, issue 8): the seed's 2.0.0 profile has no
- * such field; from 2.0.2 on "RSA2" is sent, and those versions know no other value. */
+/* head.signType follows head.version (docs/protocol.md section 1, "Request head"): the 2.0.0
+ * profile of the vendor's pay page has no such field; from 2.0.2 on "RSA2" is sent, and those
+ * versions know no other value. */
 static aop_status_t sign_type_for_version(aop_client_t *c, aop_error_t *err) {
     unsigned major, minor, patch;
     char tail;

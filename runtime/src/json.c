@@ -1,11 +1,11 @@
-/* Strict JSON (SPEC.md section 3) in one pass, producing aop_json_tok_t tokens (layout: see
- * aop/json.h).
+/* Strict JSON (docs/protocol.md section 3) in one pass, producing aop_json_tok_t tokens (layout:
+ * see aop/json.h).
  *
  * Why this file does not use jsmn_parse: jsmn 1.1.0 without JSMN_PARENT_LINKS finds the enclosing
  * container by scanning the token array backwards, at every ',' that follows an object member and
  * at every closing bracket. That is quadratic: a valid 1 MiB body such as [{},{},...] takes about
  * a minute and a flat 1 MiB object about ten seconds, which anyone who can send us a body could use
- * to stall a client or the local gateway. jsmn also accepts much that is not JSON (DESIGN.md
+ * to stall a client or the local gateway. jsmn also accepts much that is not JSON (docs/design.md
  * convention 7), so every byte had to be checked a second time anyway. The scanner below checks the
  * whole grammar and emits the tokens in the same pass, in linear time, with no allocation.
  *

@@ -1,5 +1,5 @@
 /* aop_json_tokens_needed: how many tokens a body needs, so the workspace reserved for an answer
- * follows what was received rather than the worst case for its length (issue 8).
+ * follows what was received rather than the worst case for its length.
  *
  * Every token but the first is introduced by the byte before it (whitespace aside): a key by '{'
  * or ',', a member's value by ':', an element by '[' or ','. Each such byte outside strings

@@ -1,4 +1,4 @@
-/* RSA keys for signing (SPEC.md section 2): loading with errors that name what was found,
+/* RSA keys for signing (docs/protocol.md section 2): loading with errors that name what was found,
  * fingerprints, the key pair check, and key generation. OpenSSL 3 EVP/decoder APIs only. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* memmem, mkostemp, GNU strerror_r */

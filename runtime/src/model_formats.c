@@ -1,4 +1,4 @@
-/* The value formats of SPEC.md section 3, enum and result-code lookups. */
+/* The value formats of docs/protocol.md section 3, enum and result-code lookups. */
 #include <stdint.h>
 #include <string.h>
 

@@ -1,6 +1,6 @@
-/* RSASSA-PKCS1-v1_5 signing and verification of envelopes (SPEC.md section 2). The keys are in
- * keys.c. A signer/verifier (aop/signer.h) holds the EVP contexts of one client; the keys are
- * only read, so one loaded key serves many clients in many threads. */
+/* RSASSA-PKCS1-v1_5 signing and verification of envelopes (docs/protocol.md section 2). The keys
+ * are in keys.c. A signer/verifier (aop/signer.h) holds the EVP contexts of one client; the keys
+ * are only read, so one loaded key serves many clients in many threads. */
 #include "aop/sign.h"
 #include "aop/signer.h"
 #include "sign_internal.h"

@@ -1,7 +1,7 @@
 """Fault injection end to end: the real `aop` binary resolves payments against the real sandbox
-over HTTP, for every fault of issue 10 section 4. For each: the outcome, the sandbox's final state
-of the payment, exactly one merchantTransId across all pays (the sandbox's request log), and
-nothing open in the journal after `aop recover`.
+over HTTP, for every fault of the README's table "Faults, end to end". For each: the outcome,
+the sandbox's final state of the payment, exactly one merchantTransId across all pays (the
+sandbox's request log), and nothing open in the journal after `aop recover`.
 
 Run by CTest: test_faults.py BIN_DIR DATA_DIR CLASS: Faults always; Crashes (the crash switch
 AOP_TEST_CRASH_AT) only when the build has the test hooks, so that no test is ever a passing

@@ -982,7 +982,7 @@ Test(client, truncated_body_is_unknown) {
     aop_client_free(c);
 }
 
-/* ---- SPEC.md section 7: informational deviations are warnings ------------------------------ */
+/* ---- docs/protocol.md section 7: informational deviations are warnings --------------------- */
 
 Test(client, wrong_type_informational_field_is_a_warning) {
     start_gateway();

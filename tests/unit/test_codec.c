@@ -1,5 +1,6 @@
 /* The generated codecs on real samples: the vendor's and the signed vectors decode, validate and
- * re-encode; SPEC.md section 7 sorts every deviation of a response into fail or warning. */
+ * re-encode; docs/protocol.md section 7 sorts every deviation of a response into fail or
+ * warning. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,7 +1,8 @@
-/* Strict JSON (SPEC.md section 3, DESIGN.md convention 7): one malformed case for every grammar
- * rule with its exact status and offset, the inputs jsmn alone accepts, valid documents of every
- * form, duplicate keys, limits, truncation, mutation smoke tests, the token layout (checked token
- * for token against jsmn 1.1.0 itself), the walking helpers, unescaping and the envelope reader. */
+/* Strict JSON (docs/protocol.md section 3, docs/design.md convention 7): one malformed case for
+ * every grammar rule with its exact status and offset, the inputs jsmn alone accepts, valid
+ * documents of every form, duplicate keys, limits, truncation, mutation smoke tests, the token
+ * layout (checked token for token against jsmn 1.1.0 itself), the walking helpers, unescaping and
+ * the envelope reader. */
 #include <criterion/criterion.h>
 
 #include <stdarg.h>
@@ -589,7 +590,7 @@ Test(json_grammar, string_bytes_at_every_position) {
     }
 }
 
-/* Everything DESIGN.md convention 7 lists: jsmn 1.1.0 (strict) takes it, we refuse it. */
+/* Everything docs/design.md convention 7 lists: jsmn 1.1.0 (strict) takes it, we refuse it. */
 Test(json_grammar, jsmn_traps) {
     static const bad_t cases[] = {
         BAD("{\"a\" \"b\"}", AOP_E_JSON_SYNTAX, 5),

@@ -1,8 +1,8 @@
 /* aop-sandbox driven in-process by the real client over real HTTP on 127.0.0.1: the order of the
- * gateway's checks, every row of the scenario table, the idempotency and state rules of SPEC.md
- * section 6, concurrency, durability across restarts (also of the aop-sandbox binary killed with
- * SIGKILL) and the command line. Criterion runs every test in its own process; each test starts
- * its own sandbox(es). */
+ * gateway's checks, every row of the scenario table, the idempotency and state rules of
+ * docs/protocol.md section 6, concurrency, durability across restarts (also of the aop-sandbox
+ * binary killed with SIGKILL) and the command line. Criterion runs every test in its own process;
+ * each test starts its own sandbox(es). */
 #include <criterion/criterion.h>
 
 #include <curl/curl.h>
@@ -514,7 +514,7 @@ Test(sandbox, scenario_table_is_complete_and_consistent) {
         cr_assert(strchr("SFU", rows[i].status));
         cr_assert_eq(rows[i].exit_code, rows[i].status == 'S' ? 0 : rows[i].status == 'F' ? 1 : 2);
         cr_assert(strlen(rows[i].behaviour) > 20);
-        /* issue 10's exit codes of a resolved pay */
+        /* the CLI's exit codes of a resolved pay (apps/common/aop_apps.h) */
         static const struct { const char *outcome; int exit_code; } resolved[] = {
             {"PAID", 0}, {"FAILED", 1}, {"CANCELLED", 1}, {"UNRESOLVED", 2}, {"NEEDS_ATTENTION", 2}};
         bool known = false;
@@ -1679,7 +1679,7 @@ Test(sandbox, binary_killed_with_sigkill_keeps_its_state) {
     free(dir);
 }
 
-/* ---- issue 9: cancel semantics, later-call faults, switches, state v2, request log ---------------- */
+/* ---- cancel semantics, later-call faults, switches, state v2, request log ------------------- */
 
 #define CODE_STAYS_PAYING "281000000000003001"
 #define CODE_QUERY_BAD_SIG "281000000000003002"
@@ -1947,7 +1947,7 @@ Test(sandbox, no_faults_restart_finishes_what_a_fault_left_open) {
     free(dir);
 }
 
-/* Version 1 of the state, as the sandbox before issue 9 created it. */
+/* Version 1 of the state, as sandboxes created it before version 2. */
 static const char v1_schema[] =
     "CREATE TABLE payments (row INTEGER PRIMARY KEY, merchant_id TEXT NOT NULL, merchant_trans_id TEXT "
     "NOT NULL, acquirement_id TEXT NOT NULL UNIQUE, code_hash TEXT NOT NULL, currency TEXT NOT NULL, amount "

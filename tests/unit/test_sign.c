@@ -1,5 +1,5 @@
-/* Signing, verification and keys (SPEC.md section 2): byte-for-byte agreement with the vectors
- * in tests/data, cross-checks with the openssl command line, and every refusal. */
+/* Signing, verification and keys (docs/protocol.md section 2): byte-for-byte agreement with the
+ * vectors in tests/data, cross-checks with the openssl command line, and every refusal. */
 #include <criterion/criterion.h>
 
 #include <ctype.h>

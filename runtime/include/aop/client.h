@@ -102,7 +102,8 @@ AOP_API void aop_call_options_init(aop_call_options_t *o);
 typedef struct {
     const aop_function_desc_t *function; /**< the function that was called */
     char status;                  /**< 'S', 'F' or 'U'; 'U' whenever !outcome_known */
-    bool outcome_known;           /**< S or F decided by a response that passed SPEC.md section 7 */
+    bool outcome_known;           /**< S or F decided by a response that passed docs/protocol.md
+                                       section 7 */
     bool maybe_sent;              /**< false only when the request certainly never left */
     bool verified;                /**< the response signature verified */
     aop_status_t error;           /**< why the outcome is unknown (AOP_OK otherwise) */
@@ -115,7 +116,8 @@ typedef struct {
     long http_status;             /**< 0 when no HTTP answer */
     long latency_ms;              /**< of the HTTP exchange */
     char req_msg_id[AOP_REQ_MSG_ID_SIZE]; /**< the head.reqMsgId this attempt sent */
-    aop_warnings_t warnings;      /**< SPEC.md section 7 deviations that did not fail the response */
+    aop_warnings_t warnings;      /**< deviations that did not fail the response (docs/protocol.md
+                                       section 7) */
     /** The decoded response struct of the function (e.g. aop_offline_pay_response_t), or NULL
      * when nothing could be decoded. Read it only as information unless outcome_known. */
     const void *response;

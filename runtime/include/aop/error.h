@@ -13,7 +13,7 @@ extern "C" {
 
 /** The X-macro list of every status: X(name, number, text).
  *
- * One list makes the enum and its names (DESIGN.md convention 5). Every number is written out
+ * One list makes the enum and its names (docs/design.md convention 5). Every number is written out
  * and never changes (tests/unit/test_status.c pins them): a program or a log that stored a
  * number keeps its meaning across versions. Groups leave room: 1-99 schema rules, 100-199 JSON,
  * 200-299 encoding, 300-399 signing and keys, 400-499 transport, 500-599 API use, 600-699 the journal and the resolver. */
@@ -36,7 +36,7 @@ extern "C" {
     X(AOP_E_NULL_MANDATORY, 14, "mandatory field is null")                            \
     X(AOP_E_CONTROL_CHAR, 15, "text contains a control character (U+0001-U+001F, U+007F-U+009F)") \
     X(AOP_E_AMOUNT_ZERO, 16, "a request amount must be at least 1 minor unit")       \
-    /* JSON grammar and limits (SPEC.md section 3) */                             \
+    /* JSON grammar and limits (docs/protocol.md section 3) */                    \
     X(AOP_E_JSON_SYNTAX, 100, "body is not valid JSON")                                \
     X(AOP_E_JSON_STRING, 101, "invalid JSON string (control character, escape or surrogate)") \
     X(AOP_E_JSON_UTF8, 102, "invalid UTF-8 in JSON text")                              \
@@ -116,7 +116,8 @@ AOP_API aop_status_t aop_error_setp(aop_error_t *err, aop_status_t code, const c
 
 /** At most this many warnings are kept per response (the others are counted as dropped). */
 #define AOP_MAX_WARNINGS 16
-/** A deviation in a received response that SPEC.md section 7 does not let overturn the outcome. */
+/** A deviation in a received response that docs/protocol.md section 7 does not let overturn the
+ * outcome. */
 typedef struct {
     aop_status_t code;             /**< what deviates (e.g. AOP_E_UNKNOWN_MEMBER) */
     char path[AOP_ERROR_PATH_MAX]; /**< JSON path of the member */

@@ -1,6 +1,6 @@
 /** @file
- * Strict JSON: the whole grammar and limits of SPEC.md section 3, checked before any value is
- * used, plus the envelope reader that finds the signed bytes. The tokens are our own type: no
+ * Strict JSON: the whole grammar and limits of docs/protocol.md section 3, checked before any value
+ * is used, plus the envelope reader that finds the signed bytes. The tokens are our own type: no
  * third-party header is included here, and no option a user builds with (JSMN_PARENT_LINKS,
  * -fshort-enums) changes the token layout the library was compiled with. */
 #ifndef AOP_JSON_H
@@ -76,8 +76,8 @@ AOP_API unsigned aop_json_tokens_bound(size_t len);
  * reports the real error, never AOP_E_JSON_TOKENS. At least 1, at most aop_json_tokens_bound(len). */
 AOP_API unsigned aop_json_tokens_needed(const char *buf, size_t len);
 
-/** Tokenises buf and checks all of SPEC.md section 3's grammar and limits: one top-level value
- * with only whitespace after it, every separator in place, literals and numbers per RFC 8259,
+/** Tokenises buf and checks all of docs/protocol.md section 3's grammar and limits: one top-level
+ * value with only whitespace after it, every separator in place, literals and numbers per RFC 8259,
  * strings (escapes, control characters, surrogate pairs, UTF-8, no NUL, no \\u0000), duplicate
  * keys at every level (compared after unescaping), depth <= 32, len <= 1 MiB.
  * On error: err->offset is the byte offset of the problem. */
@@ -102,8 +102,8 @@ typedef struct {
     aop_str_t payload;       /**< the raw bytes the signature covers */
     aop_str_t signature;     /**< the signature's raw (escaped) contents; ptr NULL when absent */
     unsigned payload_tok;    /**< token index of the payload object */
-    unsigned extra_members; /**< other top-level members: a warning for a response (SPEC.md
-                               section 7), refused in a request by the gateway */
+    unsigned extra_members; /**< other top-level members: a warning for a response
+                               (docs/protocol.md section 7), refused in a request by the gateway */
     long extra_offset;      /**< byte offset of the first of them, or -1 */
 } aop_envelope_t;
 

@@ -85,7 +85,7 @@ typedef struct {
     const aop_enum_desc_t *enm;  /**< AOP_KIND_ENUM */
     aop_cond_fn when;            /**< AOP_FLAG_C: required when it returns true */
     aop_cond_fn outcome;         /**< non-NULL: a missing or wrongly typed value fails a response
-                                    when it returns true (SPEC.md section 7) */
+                                    when it returns true (docs/protocol.md section 7) */
 } aop_field_desc_t;
 
 /** A group of fields of which at least one is required. */
@@ -122,7 +122,7 @@ typedef struct {
     const aop_msg_desc_t *sub; /**< AOP_KIND_OBJECT: its descriptor */
 } aop_field_ref_t;
 
-/** A response field that must carry back what the request sent (SPEC.md section 1). */
+/** A response field that must carry back what the request sent (docs/protocol.md section 1). */
 typedef struct {
     aop_field_ref_t request;  /**< the field sent */
     aop_field_ref_t response; /**< the field that must carry it back */
@@ -170,7 +170,7 @@ typedef struct {
 AOP_API aop_status_t aop_validate(const aop_msg_desc_t *d, const void *msg, const char *root,
                           aop_error_t *err);
 
-/** Lenient validation of a received response (SPEC.md section 7): deviations that may not
+/** Lenient validation of a received response (docs/protocol.md section 7): deviations that may not
  * overturn the outcome go to warnings; an outcome-deciding violation is returned (AOP_OK when
  * none). */
 AOP_API aop_status_t aop_validate_response(const aop_msg_desc_t *d, const void *msg, const char *root,
@@ -190,7 +190,7 @@ AOP_API aop_status_t aop_encode(const aop_msg_desc_t *d, const void *msg, const 
 /** Decodes the object at token tok of a checked document (aop_json_parse) into msg, which is
  * zeroed first. Strings are unescaped in place in buf (the document's bytes, which must be
  * writable), and msg's views point into buf: they stay valid while buf is unchanged and alive.
- * strict (requests): any deviation is an error. Otherwise (responses): SPEC.md section 7;
+ * strict (requests): any deviation is an error. Otherwise (responses): docs/protocol.md section 7;
  * deviations become warnings and only outcome-deciding ones fail. Validation is included.
  * No heap allocation. */
 AOP_API aop_status_t aop_decode(const aop_msg_desc_t *d, const aop_json_doc_t *doc, unsigned tok,
@@ -224,7 +224,7 @@ AOP_API size_t aop_utf16_len(const char *s, size_t n);
  * code units into *units. */
 AOP_API bool aop_utf8_units(const char *s, size_t n, size_t *units);
 
-/** Format checks of SPEC.md section 3's table. */
+/** Format checks of docs/protocol.md section 3's table. */
 AOP_API bool aop_is_datetime(const char *s, size_t n);      /**< as we write: 'T' and 'Z' upper case */
 AOP_API bool aop_is_datetime_read(const char *s, size_t n); /**< as we read: either case */
 AOP_API bool aop_is_amount(const char *s, size_t n);   /**< minor units: digits, no sign, no leading zero, at most 16 */

@@ -1,5 +1,5 @@
 /** @file
- * RSA signing and verification of envelopes (SPEC.md section 2) and the keys they use. */
+ * RSA signing and verification of envelopes (docs/protocol.md section 2) and the keys they use. */
 #ifndef AOP_SIGN_H
 #define AOP_SIGN_H
 

@@ -1,5 +1,5 @@
 /* Signed envelopes: {"request"|"response": <payload>, "signature": "<base64>"}. The payload is
- * serialised once and the signature covers exactly those bytes (SPEC.md section 2). */
+ * serialised once and the signature covers exactly those bytes (docs/protocol.md section 2). */
 #ifndef AOP_ENVELOPE_H
 #define AOP_ENVELOPE_H
 
