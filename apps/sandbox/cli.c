@@ -92,7 +92,7 @@ static void print_scenarios_text(FILE *out) {
         const sbx_scenario_t *sc = &sbx_scenarios[i];
         const char *code = sbx_scenario_shown_code(sc);
         fprintf(out, "%-20s %-6c %-30s %-15s %s\n", sc->identity_code, sbx_scenario_status(sc), code ? code : "-",
-                sbx_outcome_name(sbx_scenario_outcome(sc)), sc->behaviour);
+                sbx_outcome_name(sc->outcome), sc->behaviour);
     }
 }
 

@@ -59,6 +59,7 @@ typedef struct {
 /* What a resolving `aop pay` (the resolver of docs/resolver.md, under its default policy and the
  * sandbox's default switches) ends with. */
 typedef enum {
+    SBX_OUTCOME_UNDECLARED = 0, /* a row that forgot its outcome: the sandbox's tests fail on it */
     SBX_OUTCOME_PAID,
     SBX_OUTCOME_FAILED,
     SBX_OUTCOME_CANCELLED,
@@ -79,6 +80,9 @@ typedef struct {
     sbx_call_fault_t query, cancel;
     const char *repeat_code;  /* an identical repeat of the pay answers this F code, changing
                                  nothing (NULL = the payment's current state) */
+    /* What a resolving `aop pay` ends with, declared: the resolver's tests run every row and
+     * check it (tests/unit/test_resolver.c), so the table is never a second copy of the rules. */
+    sbx_outcome_t outcome;
 } sbx_scenario_t;
 
 extern const sbx_scenario_t sbx_scenarios[];
@@ -92,9 +96,8 @@ const sbx_scenario_t *sbx_scenario_by_tag(const char *tag);
 sbx_scenario_t sbx_scenario_without_faults(const sbx_scenario_t *sc);
 /* True when the row faults later queries or cancels. */
 bool sbx_call_fault_active(const sbx_call_fault_t *f);
-/* What a resolving `aop pay` ends with, and its exit code (0 PAID, 1 FAILED or CANCELLED,
- * 2 UNRESOLVED or NEEDS_ATTENTION: the CLI's exit codes, apps/common/aop_apps.h). */
-sbx_outcome_t sbx_scenario_outcome(const sbx_scenario_t *sc);
+/* An outcome's name, and its exit code (0 PAID, 1 FAILED or CANCELLED, 2 UNRESOLVED or
+ * NEEDS_ATTENTION: the CLI's exit codes, apps/common/aop_apps.h). */
 const char *sbx_outcome_name(sbx_outcome_t o);
 int sbx_outcome_exit_code(sbx_outcome_t o);
 /* The status `aop pay` reports for a row: 'S', 'F' or 'U'. */

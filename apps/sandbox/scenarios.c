@@ -22,22 +22,23 @@
 #define ST_CLOSED AOP_ACQUIREMENT_STATUS_ENUM_CLOSED
 
 #define DECLINE(code_, rc_, what_)                                                              \
-    {.identity_code = code_, .result_code = rc_, .action = SBX_ACT_DECLINE,                     \
+    {.identity_code = code_, .result_code = rc_, .action = SBX_ACT_DECLINE, .outcome = SBX_OUTCOME_FAILED, \
      .behaviour =                                                                                \
      "declined (" what_ "); recorded as CLOSED: an identical repeat gets the same answer, "      \
      "payQuery reports CLOSED"}
 #define REJECT(code_, rc_, what_)                                                               \
-    {.identity_code = code_, .result_code = rc_, .action = SBX_ACT_REJECT,                      \
+    {.identity_code = code_, .result_code = rc_, .action = SBX_ACT_REJECT, .outcome = SBX_OUTCOME_FAILED, \
      .behaviour =                                                                                \
      "refused by the gateway before the payment (" what_ "); nothing recorded: payQuery reports " \
      "ORDER_NOT_EXIST"}
-#define FAULT(code_, action_, fault_, what_) \
-    {.identity_code = code_, .result_code = AOP_RC_SUCCESS, .action = action_, .fault = fault_, .behaviour = what_}
+#define FAULT(code_, action_, fault_, outcome_, what_)                                                    \
+    {.identity_code = code_, .result_code = AOP_RC_SUCCESS, .action = action_, .fault = fault_,              \
+     .outcome = SBX_OUTCOME_##outcome_, .behaviour = what_}
 /* A fault before anything is recorded: the answer the fault replaces says so (a pay S needs an
  * acquirementId, which such a row does not have). */
 #define REJECTED_BY_FAULT(code_, fault_, what_)                                                 \
     {.identity_code = code_, .result_code = AOP_RC_UNKNOWN_EXCEPTION, .action = SBX_ACT_REJECT, \
-     .fault = fault_, .behaviour = what_}
+     .fault = fault_, .outcome = SBX_OUTCOME_CANCELLED, .behaviour = what_}
 /* A payment that stays PAYING until a cancel (no timer), whose later calls may be faulted. */
 #define PAYING_ROW(code_, what_) \
     .identity_code = code_, .result_code = AOP_RC_PAYMENT_IN_PROCESS, .action = SBX_ACT_IN_PROCESS, \
@@ -45,11 +46,11 @@
 #define HELD_ANSWER "held for the delay (--delay-seconds, default 20 s), past the client's deadline"
 
 const sbx_scenario_t sbx_scenarios[] = {
-    {.identity_code = "28763443825664394", .result_code = AOP_RC_SUCCESS, .action = SBX_ACT_PAY, .settle_to = 0, .fault = SBX_FAULT_NONE,
+    {.identity_code = "28763443825664394", .outcome = SBX_OUTCOME_PAID, .result_code = AOP_RC_SUCCESS, .action = SBX_ACT_PAY, .settle_to = 0, .fault = SBX_FAULT_NONE,
      .behaviour = "pays: SUCCESS with acquirementId, payAmount and createTime, recorded as SUCCESS (the demo "
      "code; any code of 16 to 24 digits that is not in this table does the same)"},
     /* The pay-specific codes of the seed, in its order. */
-    {.identity_code = "281000000000001001", .result_code = AOP_RC_REPEAT_REQ_INCONSISTENT, .action = SBX_ACT_REJECT, .settle_to = 0, .fault = SBX_FAULT_NONE,
+    {.identity_code = "281000000000001001", .outcome = SBX_OUTCOME_FAILED, .result_code = AOP_RC_REPEAT_REQ_INCONSISTENT, .action = SBX_ACT_REJECT, .settle_to = 0, .fault = SBX_FAULT_NONE,
      .behaviour = "answers REPEAT_REQ_INCONSISTENT directly, nothing recorded; the gateway gives the same answer "
      "to any pay that reuses a merchantTransId with another amount, currency or identityCode"},
     DECLINE("281000000000001002", AOP_RC_RISK_REJECT, "risk control"),
@@ -64,7 +65,7 @@ const sbx_scenario_t sbx_scenarios[] = {
     DECLINE("281000000000001011", AOP_RC_IDENTITY_CODE_INVALID,
             "invalid code; also the answer to any code that is not 16 to 24 digits"),
     DECLINE("281000000000001012", AOP_RC_IDENTITY_CODE_NOT_SUPPORT, "unsupported wallet"),
-    {.identity_code = "281000000000001013", .result_code = AOP_RC_PAYMENT_IN_PROCESS, .action = SBX_ACT_IN_PROCESS, .settle_to = ST_SUCCESS, .fault = SBX_FAULT_NONE,
+    {.identity_code = "281000000000001013", .outcome = SBX_OUTCOME_PAID, .result_code = AOP_RC_PAYMENT_IN_PROCESS, .action = SBX_ACT_IN_PROCESS, .settle_to = ST_SUCCESS, .fault = SBX_FAULT_NONE,
      .behaviour = "PAYMENT_IN_PROCESS with acquirementId (the customer confirms on the phone): PAYING for 3 s, "
      "then SUCCESS (the timer is a wall-clock time in the state, so it survives a restart); "
      "payQuery and an identical repeat report the current state"},
@@ -74,13 +75,13 @@ const sbx_scenario_t sbx_scenarios[] = {
     DECLINE("281000000000001017", AOP_RC_USER_REALNAME_STATUS_INVALID, "real-name validation"),
     DECLINE("281000000000001018", AOP_RC_USER_NO_PAYMENT_INSTRUMENT, "no payment instrument"),
     DECLINE("281000000000001019", AOP_RC_USER_BALANCE_PAY_OFF, "payment capability off"),
-    {.identity_code = "281000000000001020", .result_code = AOP_RC_PAYMENT_IN_PROCESS, .action = SBX_ACT_IN_PROCESS, .settle_to = ST_CLOSED, .fault = SBX_FAULT_NONE,
+    {.identity_code = "281000000000001020", .outcome = SBX_OUTCOME_FAILED, .result_code = AOP_RC_PAYMENT_IN_PROCESS, .action = SBX_ACT_IN_PROCESS, .settle_to = ST_CLOSED, .fault = SBX_FAULT_NONE,
      .behaviour = "PAYMENT_IN_PROCESS with acquirementId: PAYING for 3 s, then CLOSED (the customer never "
      "confirmed); payQuery then reports CLOSED and an identical repeat ORDER_IS_CLOSED"},
     /* Common codes a gateway produces on its own (the gateway also produces PARAM_ILLEGAL,
      * INVALID_SIGNATURE, UNKNOWN_CLIENT and REPEAT_REQ_INCONSISTENT from real checks). */
     DECLINE("281000000000002001", AOP_RC_PROCESS_FAIL, "general business failure"),
-    {.identity_code = "281000000000002002", .result_code = AOP_RC_UNKNOWN_EXCEPTION, .action = SBX_ACT_EXCEPTION, .settle_to = 0, .fault = SBX_FAULT_NONE,
+    {.identity_code = "281000000000002002", .outcome = SBX_OUTCOME_FAILED, .result_code = AOP_RC_UNKNOWN_EXCEPTION, .action = SBX_ACT_EXCEPTION, .settle_to = 0, .fault = SBX_FAULT_NONE,
      .behaviour = "UNKNOWN_EXCEPTION (outcome unknown to the client); the payment did not happen: recorded as "
      "CLOSED, so payQuery reports CLOSED and an identical repeat ORDER_IS_CLOSED"},
     REJECT("281000000000002003", AOP_RC_REQUEST_TRAFFIC_EXCEED_LIMIT, "throttled"),
@@ -95,59 +96,59 @@ const sbx_scenario_t sbx_scenarios[] = {
     REJECT("281000000000002012", AOP_RC_UNKNOWN_CLIENT, "as if the clientId were unknown"),
     REJECT("281000000000002013", AOP_RC_INVALID_CLIENT_STATUS, "client status"),
     /* The unknown-outcome flow: payments that stay PAYING, and faults of later calls. */
-    {PAYING_ROW("281000000000003001", "payQuery reports PAYING, payCancel closes it (CLOSED)")},
-    {PAYING_ROW("281000000000003002", "every payQuery answer's signature does not verify"),
+    {.outcome = SBX_OUTCOME_CANCELLED, PAYING_ROW("281000000000003001", "payQuery reports PAYING, payCancel closes it (CLOSED)")},
+    {.outcome = SBX_OUTCOME_CANCELLED, PAYING_ROW("281000000000003002", "every payQuery answer's signature does not verify"),
      .tag = "query-bad-signature", .query = {.fault = SBX_FAULT_BAD_SIGNATURE}},
-    {PAYING_ROW("281000000000003003", "every payQuery answer echoes another id (merchantTransId, or "
+    {.outcome = SBX_OUTCOME_CANCELLED, PAYING_ROW("281000000000003003", "every payQuery answer echoes another id (merchantTransId, or "
                 "acquirementId when the query names the payment by it)"),
      .tag = "query-echo-mismatch", .query = {.fault = SBX_FAULT_ECHO_MISMATCH}},
-    {.identity_code = "281000000000003004", .result_code = AOP_RC_SUCCESS, .action = SBX_ACT_PAY,
+    {.identity_code = "281000000000003004", .outcome = SBX_OUTCOME_NEEDS_ATTENTION, .result_code = AOP_RC_SUCCESS, .action = SBX_ACT_PAY,
      .fault = SBX_FAULT_DROP, .tag = "query-other-amount", .query = {.other_amount = true},
      .behaviour = "pays (committed as SUCCESS), then closes the connection without an answer; every "
                   "payQuery reports SUCCESS with an orderAmount one minor unit above the paid one"},
-    {PAYING_ROW("281000000000003005", "every payQuery answers F KEY_NO_FOUND (a credential code)"),
+    {.outcome = SBX_OUTCOME_UNRESOLVED, PAYING_ROW("281000000000003005", "every payQuery answers F KEY_NO_FOUND (a credential code)"),
      .tag = "query-key-no-found", .query = {.result_code = AOP_RC_KEY_NO_FOUND}},
-    {PAYING_ROW("281000000000003006", "the first two payCancels close it but their answers are "
+    {.outcome = SBX_OUTCOME_CANCELLED, PAYING_ROW("281000000000003006", "the first two payCancels close it but their answers are "
                 HELD_ANSWER "; the third answers at once"),
      .tag = "cancel-held-twice", .cancel = {.fault = SBX_FAULT_DELAY, .times = 2}},
-    {PAYING_ROW("281000000000003007", "every payCancel answers HTTP 500 and changes nothing"),
+    {.outcome = SBX_OUTCOME_UNRESOLVED, PAYING_ROW("281000000000003007", "every payCancel answers HTTP 500 and changes nothing"),
      .tag = "cancel-http-500", .cancel = {.fault = SBX_FAULT_HTTP_500}},
-    {PAYING_ROW("281000000000003008", "every payCancel answers F ORDER_NOT_EXIST and changes nothing"),
+    {.outcome = SBX_OUTCOME_NEEDS_ATTENTION, PAYING_ROW("281000000000003008", "every payCancel answers F ORDER_NOT_EXIST and changes nothing"),
      .tag = "cancel-order-not-exist", .cancel = {.result_code = AOP_RC_ORDER_NOT_EXIST}},
-    {.identity_code = "281000000000003009", .result_code = AOP_RC_PAYMENT_IN_PROCESS, .action = SBX_ACT_IN_PROCESS,
+    {.identity_code = "281000000000003009", .outcome = SBX_OUTCOME_PAID, .result_code = AOP_RC_PAYMENT_IN_PROCESS, .action = SBX_ACT_IN_PROCESS,
      .settle_to = ST_SUCCESS, .repeat_code = AOP_RC_PROCESS_FAIL,
      .behaviour = "PAYMENT_IN_PROCESS with acquirementId: PAYING for 3 s, then SUCCESS (as 1013); every "
                   "identical repeat of the pay is refused with F PROCESS_FAIL and changes nothing, as a "
                   "gateway that refuses re-sends: the refusal says nothing of the payment"},
     /* Faults of the pay: the outcome is unknown to the client (except 9008). */
-    FAULT("281000000000009001", SBX_ACT_PAY, SBX_FAULT_DELAY,
+    FAULT("281000000000009001", SBX_ACT_PAY, SBX_FAULT_DELAY, PAID,
           "pays (committed as SUCCESS), then holds the signed answer for 20 s, past the pay "
           "deadline of 15 s: the client times out; payQuery reports SUCCESS"),
-    FAULT("281000000000009002", SBX_ACT_PAY, SBX_FAULT_DROP,
+    FAULT("281000000000009002", SBX_ACT_PAY, SBX_FAULT_DROP, PAID,
           "pays (committed as SUCCESS), then closes the connection without an answer (the reply is "
           "lost after the commit); payQuery "
           "reports SUCCESS"),
-    FAULT("281000000000009003", SBX_ACT_PAY, SBX_FAULT_BAD_SIGNATURE,
+    FAULT("281000000000009003", SBX_ACT_PAY, SBX_FAULT_BAD_SIGNATURE, PAID,
           "pays (committed as SUCCESS); the SUCCESS answer's signature has one base64 character "
           "flipped, so it does not verify; payQuery reports SUCCESS"),
     REJECTED_BY_FAULT("281000000000009004", SBX_FAULT_HTTP_500,
                       "HTTP 500 with a plain-text body; nothing recorded: payQuery reports ORDER_NOT_EXIST"),
-    FAULT("281000000000009005", SBX_ACT_PAY, SBX_FAULT_TRUNCATE,
+    FAULT("281000000000009005", SBX_ACT_PAY, SBX_FAULT_TRUNCATE, PAID,
           "pays (committed as SUCCESS); the answer announces its full Content-Length but only "
           "half of it is sent; payQuery reports SUCCESS"),
-    FAULT("281000000000009006", SBX_ACT_PAY, SBX_FAULT_UNSIGNED,
+    FAULT("281000000000009006", SBX_ACT_PAY, SBX_FAULT_UNSIGNED, PAID,
           "pays (committed as SUCCESS); the SUCCESS answer carries no signature; payQuery "
           "reports SUCCESS"),
-    FAULT("281000000000009007", SBX_ACT_PAY, SBX_FAULT_ECHO_MISMATCH,
+    FAULT("281000000000009007", SBX_ACT_PAY, SBX_FAULT_ECHO_MISMATCH, PAID,
           "pays (committed as SUCCESS); the signed SUCCESS answer echoes another merchantTransId; "
           "payQuery reports SUCCESS"),
-    FAULT("281000000000009008", SBX_ACT_PAY, SBX_FAULT_UNKNOWN_MEMBER,
+    FAULT("281000000000009008", SBX_ACT_PAY, SBX_FAULT_UNKNOWN_MEMBER, PAID,
           "pays: a correctly signed SUCCESS answer with an extra member the schema does not know "
           "(response.body.sandboxNote): the outcome stands, with one warning"),
     REJECTED_BY_FAULT("281000000000009009", SBX_FAULT_DROP,
           "closes the connection before anything is recorded: payQuery reports ORDER_NOT_EXIST, and "
           "a payCancel by merchantTransId closes the id"),
-    {.identity_code = "281000000000009010", .result_code = AOP_RC_SUCCESS, .action = SBX_ACT_PAY,
+    {.identity_code = "281000000000009010", .outcome = SBX_OUTCOME_PAID, .result_code = AOP_RC_SUCCESS, .action = SBX_ACT_PAY,
      .fault = SBX_FAULT_DELAY, .late = true,
      .behaviour = "a late pay: the payment is recorded (SUCCESS) only when its answer, " HELD_ANSWER
                   ", is sent; until then payQuery reports ORDER_NOT_EXIST and a payCancel by "
@@ -211,43 +212,9 @@ sbx_scenario_t sbx_scenario_without_faults(const sbx_scenario_t *sc) {
     return r;
 }
 
-/* The payment's state once its timer ran (0 = nothing recorded). A late pay appears after the
- * delay (20 s), well within the resolver's query budget (15 s pay deadline + 60 s). */
-static int state_after_pay(const sbx_scenario_t *sc) {
-    switch (sc->action) {
-    case SBX_ACT_PAY: return AOP_ACQUIREMENT_STATUS_ENUM_SUCCESS;
-    case SBX_ACT_IN_PROCESS: return sc->settle_to ? sc->settle_to : AOP_ACQUIREMENT_STATUS_ENUM_PAYING;
-    case SBX_ACT_REJECT: return 0;
-    default: return AOP_ACQUIREMENT_STATUS_ENUM_CLOSED;
-    }
-}
-
-/* The resolver's decision table (docs/resolver.md), row by row, under its default policy. */
-sbx_outcome_t sbx_scenario_outcome(const sbx_scenario_t *sc) {
-    char status = sbx_scenario_status(sc);
-    if (status == 'S') return SBX_OUTCOME_PAID;
-    if (status == 'F') return SBX_OUTCOME_FAILED; /* decided F on a new entry: no query */
-    /* U or undecided: payQuery by merchantTransId */
-    if (sc->query.result_code) return SBX_OUTCOME_UNRESOLVED; /* the table's only query code is a credential code */
-    int state = state_after_pay(sc);
-    if (sc->query.fault == SBX_FAULT_NONE) {
-        if (state == AOP_ACQUIREMENT_STATUS_ENUM_SUCCESS)
-            return sc->query.other_amount ? SBX_OUTCOME_NEEDS_ATTENTION : SBX_OUTCOME_PAID;
-        if (state == AOP_ACQUIREMENT_STATUS_ENUM_CLOSED) return SBX_OUTCOME_FAILED;
-    }
-    /* the query budget is spent on PAYING, ORDER_NOT_EXIST or undecided answers: payCancel */
-    if (sc->cancel.result_code) /* ORDER_NOT_EXIST; one more query: still PAYING, or nothing */
-        return state ? SBX_OUTCOME_NEEDS_ATTENTION : SBX_OUTCOME_FAILED;
-    if (sc->cancel.fault == SBX_FAULT_HTTP_500 && sc->cancel.times == 0)
-        return SBX_OUTCOME_UNRESOLVED; /* the cancel budget runs out */
-    /* a cancel answers S: it closes the PAYING payment, or the id never recorded; two held
-     * cancels (10 s deadline each) fit in the 60 s cancel budget */
-    return SBX_OUTCOME_CANCELLED;
-}
-
 const char *sbx_outcome_name(sbx_outcome_t o) {
-    static const char *const names[] = {"PAID", "FAILED", "CANCELLED", "UNRESOLVED", "NEEDS_ATTENTION"};
-    return (unsigned)o < sizeof names / sizeof *names ? names[o] : "UNRESOLVED";
+    static const char *const names[] = {"UNDECLARED", "PAID", "FAILED", "CANCELLED", "UNRESOLVED", "NEEDS_ATTENTION"};
+    return (unsigned)o < sizeof names / sizeof *names ? names[o] : "UNDECLARED";
 }
 
 int sbx_outcome_exit_code(sbx_outcome_t o) {
@@ -268,7 +235,7 @@ int aop_sandbox_print_scenarios_json(FILE *out) {
         char status = sbx_scenario_status(sc);
         const char *code = sbx_scenario_shown_code(sc);
         int exit_code = aop_exit_for_status(status); /* what the CLI's one call exits with */
-        sbx_outcome_t outcome = sbx_scenario_outcome(sc);
+        sbx_outcome_t outcome = sc->outcome;
         bad |= fputs("  {\"identityCode\": ", out) == EOF;
         bad |= put_json_string(out, sc->identity_code) != 0;
         bad |= fprintf(out, ", \"status\": \"%c\", \"resultCode\": ", status) < 0;

@@ -239,7 +239,7 @@ static RS_UNUSED aop_resolution_t *rs_pay(aop_client_t *c, aop_journal_t *j, con
 static RS_UNUSED const char *rs_row_outcome(const char *code) {
     const sbx_scenario_t *sc = sbx_scenario_find(code, strlen(code));
     cr_assert_not_null(sc, "no row %s", code);
-    return sbx_outcome_name(sbx_scenario_outcome(sc));
+    return sbx_outcome_name(sc->outcome);
 }
 
 static RS_UNUSED void rs_dump(const aop_resolution_t *r) {

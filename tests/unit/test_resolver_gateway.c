@@ -1,6 +1,6 @@
 /* The resolver's rows that the sandbox's scenario table cannot reach, against the programmable
- * gateway of tests/plain/mini_gateway.c and a SQLite journal in a temporary directory (issue 10
- * section 1: the decision table and "Refunds"):
+ * gateway of tests/plain/mini_gateway.c and a SQLite journal in a temporary directory (the rows of
+ * docs/resolver.md):
  *   - an undecided refund is re-sent identically and never becomes a payCancel;
  *   - a refund's outcomes: F on the first send, the conflict codes on a re-send, throttling, the
  *     refund budget;

@@ -1,6 +1,6 @@
 /** @file
- * The resolver: carries a payment (or a refund) to a known outcome through the loop of
- * SPEC.md section 6 (pay; on an unknown outcome query, then cancel), journaling every step
+ * The resolver: carries a payment (or a refund) to a known outcome through the rows of
+ * docs/resolver.md (pay; on an unknown outcome query, then cancel), journaling every step
  * first (aop/journal.h), so that a terminal killed at any moment leaves an entry that
  * aop_recover() finishes. A payment whose outcome is unknown is never reported as failed.
  *
@@ -74,7 +74,7 @@ AOP_API const char *aop_phase_text(aop_phase_t p);
 typedef struct {
     const aop_function_desc_t *function; /**< pay, payQuery, payCancel or refund */
     char status;                          /**< 'S', 'F' or 'U' as the client judged the call */
-    bool decided;                         /**< the answer passed SPEC.md section 7 */
+    bool decided;                         /**< the answer passed verification (docs/protocol.md section 7) */
     aop_status_t error;                   /**< why it was undecided, or AOP_OK */
     char result_code[AOP_JOURNAL_ID_SIZE];           /**< as claimed, or "" */
     char acquirement_status[AOP_JOURNAL_STATUS_SIZE]; /**< payQuery: the raw status text, or "" */
