@@ -20,7 +20,7 @@ extern "C" {
 /** The descriptor format this engine reads. The generator writes the version it generated for
  * into aop/protocol.h, which refuses to compile (\#error) when the two differ: bump it whenever
  * a descriptor type below changes shape or meaning, together with codegen/aopgen (FORMAT_VERSION). */
-#define AOP_MODEL_FORMAT_VERSION 2
+#define AOP_MODEL_FORMAT_VERSION 3
 
 /** At most this many fields per message: the decoder tracks the members it has seen in a
  * uint64_t (the generator refuses more, and the generated tables static_assert it). */
@@ -135,6 +135,9 @@ typedef struct {
     const char *id;      /**< NULL when the vendor publishes none */
     char status;         /**< 'S', 'F' or 'U' */
     const char *meaning; /**< what it means, for a person */
+    unsigned classes;    /**< the result-code classes it belongs to (schema/result_codes.yaml,
+                            code_classes): AOP_RC_CLASS_ bits of aop/protocol.h; test with
+                            aop_result_code_in() */
 } aop_result_code_t;
 
 /** The result codes of a function, indexed two ways. */
@@ -209,6 +212,9 @@ AOP_API const char *aop_enum_text(const aop_enum_desc_t *e, int v); /**< NULL wh
 AOP_API const aop_result_code_t *aop_result_code_find(const aop_result_table_t *t, const char *code, size_t n);
 /** Result code lookup by resultCodeId; NULL when not in the table. */
 AOP_API const aop_result_code_t *aop_result_code_find_id(const aop_result_table_t *t, const char *id, size_t n);
+/** Whether rc belongs to at least one of the classes cls (AOP_RC_CLASS_ bits of aop/protocol.h,
+ * or'ed); false for a NULL rc (a code no table knows belongs to no class) or cls 0. */
+AOP_API bool aop_result_code_in(const aop_result_code_t *rc, unsigned cls);
 
 /** Access to a field addressed from a root struct. */
 static inline const aop_str_t *aop_ref_str(const aop_field_ref_t *r, const void *root) {
