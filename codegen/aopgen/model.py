@@ -111,6 +111,8 @@ class Field:
         self.nonempty = False  # type id: a string that is never "" (even when optional)
         # role amount: the Money's amount is at least 1 in what we send
         self.positive = "amount" in self.roles
+        # role sensitive: aop_encode_ex can leave the member out of what it writes
+        self.sensitive = "sensitive" in self.roles
 
     @property
     def mandatory(self):

@@ -455,7 +455,7 @@ typedef struct {
     aop_enum_val_t product_code; /**< JSON "productCode", enum ProductCodeEnum (aop_product_code_enum_t). Mandatory. */
     aop_str_t merchant_trans_id; /**< The payment's idempotency key. JSON "merchantTransId", id: text of 1 to 64 UTF-16 units, never empty, no control character. Mandatory. Echoed by the response. Idempotency key: reuse it to retry the same operation. A view; ptr NULL = absent. */
     aop_enum_val_t code_type; /**< JSON "codeType", enum OfflineCodeTypeEnum (aop_offline_code_type_enum_t). Mandatory. */
-    aop_str_t identity_code; /**< The scanned wallet code, a live credential. JSON "identityCode", text of at most 65535 UTF-16 units, no control character when sent. Mandatory. SENSITIVE: a credential, masked in logs and events. A view; ptr NULL = absent. */
+    aop_str_t identity_code; /**< The scanned wallet code, a live credential. JSON "identityCode", text of at most 65535 UTF-16 units, no control character when sent. Mandatory. SENSITIVE: a credential, masked in logs and events, and left out by aop_encode_ex() with AOP_ENCODE_OMIT_SENSITIVE. A view; ptr NULL = absent. */
     aop_order_t order; /**< JSON "order", object Order (aop_order_t). Mandatory. */
     aop_str_t settle_contract_id; /**< JSON "settleContractId", id: text of 1 to 64 UTF-16 units, never empty, no control character. Optional. A view; ptr NULL = absent. */
     bool has_env_info; /**< Whether env_info ("envInfo") is present. */

@@ -81,6 +81,8 @@ typedef struct {
     bool nonempty;       /**< an id (schema type id): never "", even when optional */
     bool positive;       /**< an object with the role amount: its AOP_KIND_AMOUNT values are at
                             least 1 in what we send (strict); 0 stays valid when read */
+    bool sensitive;      /**< the role sensitive (a credential): aop_encode_ex() with
+                            AOP_ENCODE_OMIT_SENSITIVE validates it but does not write it */
     const aop_msg_desc_t *sub;   /**< AOP_KIND_OBJECT */
     const aop_enum_desc_t *enm;  /**< AOP_KIND_ENUM */
     aop_cond_fn when;            /**< AOP_FLAG_C: required when it returns true */
@@ -189,6 +191,18 @@ AOP_API aop_status_t aop_check_echo(const aop_function_desc_t *fn, const void *r
  * ever silently truncated; out holds no usable JSON then). No heap allocation. */
 AOP_API aop_status_t aop_encode(const aop_msg_desc_t *d, const void *msg, const char *root, char *out,
                         size_t cap, size_t *len, aop_error_t *err);
+
+/** aop_encode_ex() flag: members whose field has the role sensitive (the pay's identityCode) are
+ * validated like the others but left out of the output, so the request can be kept (journaled)
+ * without the credential. */
+#define AOP_ENCODE_OMIT_SENSITIVE 0x1u
+
+/** aop_encode() with flags (AOP_ENCODE_ flags or'ed, 0 for none: then the output is aop_encode()'s,
+ * byte for byte). A left-out member changes only what is written, never what is checked; the
+ * contract is aop_encode()'s (the size needed on AOP_E_BUFFER_TOO_SMALL, no truncation, no heap).
+ * An unknown flag is AOP_E_INVALID_ARG. */
+AOP_API aop_status_t aop_encode_ex(const aop_msg_desc_t *d, const void *msg, const char *root, unsigned flags,
+                                   char *out, size_t cap, size_t *len, aop_error_t *err);
 
 /** Decodes the object at token tok of a checked document (aop_json_parse) into msg, which is
  * zeroed first. Strings are unescaped in place in buf (the document's bytes, which must be
