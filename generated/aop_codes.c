@@ -8,210 +8,245 @@ static const aop_result_code_t rc_access_denied = {
     .id = "00000021",
     .status = 'F',
     .meaning = "Access denied",
+    .classes = AOP_RC_CLASS_CREDENTIAL,
 };
 static const aop_result_code_t rc_amount_exceed_limit = {
     .code = "AMOUNT_EXCEED_LIMIT",
     .id = "12005104",
     .status = 'F',
     .meaning = "The amount exceeds the limit.",
+    .classes = 0,
 };
 static const aop_result_code_t rc_api_is_invalid = {
     .code = "API_IS_INVALID",
     .id = "00000014",
     .status = 'F',
     .meaning = "API is invalid or not active.",
+    .classes = AOP_RC_CLASS_CREDENTIAL,
 };
 static const aop_result_code_t rc_client_forbidden_access_api = {
     .code = "CLIENT_FORBIDDEN_ACCESS_API",
     .id = "12014152",
     .status = 'F',
     .meaning = "The client is not authorized to use this API.",
+    .classes = AOP_RC_CLASS_CREDENTIAL,
 };
 static const aop_result_code_t rc_contract_status_invalid = {
     .code = "CONTRACT_STATUS_INVALID",
     .id = NULL,
     .status = 'F',
     .meaning = "The status of the contract is invalid.",
+    .classes = 0,
 };
 static const aop_result_code_t rc_count_exceed_limit = {
     .code = "COUNT_EXCEED_LIMIT",
     .id = "12005128",
     .status = 'F',
     .meaning = "Count exceeds the limit.",
+    .classes = 0,
 };
 static const aop_result_code_t rc_currency_not_support = {
     .code = "CURRENCY_NOT_SUPPORT",
     .id = "12005001",
     .status = 'F',
     .meaning = "Transaction currency is invalid.",
+    .classes = 0,
 };
 static const aop_result_code_t rc_identity_code_invalid = {
     .code = "IDENTITY_CODE_INVALID",
     .id = "12005131",
     .status = 'F',
     .meaning = "The identity code is invalid.",
+    .classes = 0,
 };
 static const aop_result_code_t rc_identity_code_not_support = {
     .code = "IDENTITY_CODE_NOT_SUPPORT",
     .id = "12005132",
     .status = 'F',
     .meaning = "The format of identity code is NOT supported, e.g. the identity code is from an unsupported wallet.",
+    .classes = 0,
 };
 static const aop_result_code_t rc_invalid_client_status = {
     .code = "INVALID_CLIENT_STATUS",
     .id = "12014156",
     .status = 'F',
     .meaning = "Invalid client status",
+    .classes = AOP_RC_CLASS_CREDENTIAL,
 };
 static const aop_result_code_t rc_invalid_signature = {
     .code = "INVALID_SIGNATURE",
     .id = "00000007",
     .status = 'F',
     .meaning = "The signature is invalid.",
+    .classes = AOP_RC_CLASS_CREDENTIAL,
 };
 static const aop_result_code_t rc_key_no_found = {
     .code = "KEY_NO_FOUND",
     .id = "00000008",
     .status = 'F',
     .meaning = "The key is not found.",
+    .classes = AOP_RC_CLASS_CREDENTIAL,
 };
 static const aop_result_code_t rc_no_interface_def = {
     .code = "NO_INTERFACE_DEF",
     .id = "00000013",
     .status = 'F',
     .meaning = "API is not defined.",
+    .classes = AOP_RC_CLASS_CREDENTIAL,
 };
 static const aop_result_code_t rc_oauth_failed = {
     .code = "OAUTH_FAILED",
     .id = "00000016",
     .status = 'F',
     .meaning = "oAuth authentication failed.",
+    .classes = AOP_RC_CLASS_CREDENTIAL,
 };
 static const aop_result_code_t rc_order_is_closed = {
     .code = "ORDER_IS_CLOSED",
     .id = "12005100",
     .status = 'F',
     .meaning = "The order status is closed.",
+    .classes = 0,
 };
 static const aop_result_code_t rc_order_not_exist = {
     .code = "ORDER_NOT_EXIST",
     .id = NULL,
     .status = 'F',
     .meaning = "The order does not exist.",
+    .classes = 0,
 };
 static const aop_result_code_t rc_order_status_invalid = {
     .code = "ORDER_STATUS_INVALID",
     .id = "12005003",
     .status = 'F',
     .meaning = "The order status is invalid.",
+    .classes = 0,
 };
 static const aop_result_code_t rc_param_illegal = {
     .code = "PARAM_ILLEGAL",
     .id = "00000004",
     .status = 'F',
     .meaning = "Illegal parameters. For example, non-numeric input, invalid date.",
+    .classes = AOP_RC_CLASS_CREDENTIAL,
 };
 static const aop_result_code_t rc_payment_in_process = {
     .code = "PAYMENT_IN_PROCESS",
     .id = "12005124",
     .status = 'U',
     .meaning = "The payment is still under process.",
+    .classes = 0,
 };
 static const aop_result_code_t rc_process_fail = {
     .code = "PROCESS_FAIL",
     .id = "00000019",
     .status = 'F',
     .meaning = "General business failure. No retry.",
+    .classes = 0,
 };
 static const aop_result_code_t rc_query_contract_value_null = {
     .code = "QUERY_CONTRACT_VALUE_NULL",
     .id = NULL,
     .status = 'F',
     .meaning = "The query contract value is null.",
+    .classes = 0,
 };
 static const aop_result_code_t rc_refund_amount_exceed = {
     .code = "REFUND_AMOUNT_EXCEED",
     .id = NULL,
     .status = 'F',
     .meaning = "The total refund amount exceeds the paid amount.",
+    .classes = 0,
 };
 static const aop_result_code_t rc_repeat_req_inconsistent = {
     .code = "REPEAT_REQ_INCONSISTENT",
     .id = "00000025",
     .status = 'F',
     .meaning = "Repeated submit, and requests are inconsistent.",
+    .classes = 0,
 };
 static const aop_result_code_t rc_request_traffic_exceed_limit = {
     .code = "REQUEST_TRAFFIC_EXCEED_LIMIT",
     .id = "00000024",
     .status = 'F',
     .meaning = "Request traffic exceeds the limit.",
+    .classes = AOP_RC_CLASS_THROTTLED,
 };
 static const aop_result_code_t rc_risk_reject = {
     .code = "RISK_REJECT",
     .id = "00000011",
     .status = 'F',
     .meaning = "Payment is declined by risk control.",
+    .classes = 0,
 };
 static const aop_result_code_t rc_success = {
     .code = "SUCCESS",
     .id = "00000000",
     .status = 'S',
     .meaning = "Success",
+    .classes = 0,
 };
 static const aop_result_code_t rc_unknown_client = {
     .code = "UNKNOWN_CLIENT",
     .id = "12014155",
     .status = 'F',
     .meaning = "Unknown client",
+    .classes = AOP_RC_CLASS_CREDENTIAL,
 };
 static const aop_result_code_t rc_unknown_exception = {
     .code = "UNKNOWN_EXCEPTION",
     .id = "00000901",
     .status = 'U',
     .meaning = "API failed due to unknown reasons.",
+    .classes = 0,
 };
 static const aop_result_code_t rc_user_amount_exceed_limit = {
     .code = "USER_AMOUNT_EXCEED_LIMIT",
     .id = "12002046",
     .status = 'F',
     .meaning = "User amount exceeds the limit.",
+    .classes = 0,
 };
 static const aop_result_code_t rc_user_balance_not_enough = {
     .code = "USER_BALANCE_NOT_ENOUGH",
     .id = "12006004",
     .status = 'F',
     .meaning = "User balance is not enough.",
+    .classes = 0,
 };
 static const aop_result_code_t rc_user_balance_pay_off = {
     .code = "USER_BALANCE_PAY_OFF",
     .id = "12002003",
     .status = 'F',
     .meaning = "This user turns the basic payment capability off.",
+    .classes = 0,
 };
 static const aop_result_code_t rc_user_not_exist = {
     .code = "USER_NOT_EXIST",
     .id = "12002005",
     .status = 'F',
     .meaning = "User does not exist",
+    .classes = 0,
 };
 static const aop_result_code_t rc_user_no_payment_instrument = {
     .code = "USER_NO_PAYMENT_INSTRUMENT",
     .id = "12002010",
     .status = 'F',
     .meaning = "This user has no payment instrument.",
+    .classes = 0,
 };
 static const aop_result_code_t rc_user_realname_status_invalid = {
     .code = "USER_REALNAME_STATUS_INVALID",
     .id = "12002004",
     .status = 'F',
     .meaning = "This user needs to complete real name validation.",
+    .classes = 0,
 };
 static const aop_result_code_t rc_user_status_abnormal = {
     .code = "USER_STATUS_ABNORMAL",
     .id = "12002006",
     .status = 'F',
     .meaning = "User status is not normal.",
+    .classes = 0,
 };
 
 /* Every code of the schema. */

@@ -1139,6 +1139,7 @@ static const aop_field_desc_t offline_pay_request_body_fields[9] = {
         .offset = offsetof(aop_offline_pay_request_body_t, identity_code),
         .has_offset = -1,
         .max_len = 65535,
+        .sensitive = true,
     },
     {
         .name = "order",

@@ -73,7 +73,8 @@ def field_doc(f):
     if f.alias:
         parts.append(f"Also read as \"{escape(f.alias)}\".")
     roles = {
-        "sensitive": "SENSITIVE: a credential, masked in logs and events.",
+        "sensitive": "SENSITIVE: a credential, masked in logs and events, and left out by aop_encode_ex() "
+                     "with AOP_ENCODE_OMIT_SENSITIVE.",
         "idempotency_key": "Idempotency key: reuse it to retry the same operation.",
         "amount": "Request amount: its value is at least 1 minor unit.",
         "merchant": "Filled with the client's default merchantId when not set.",

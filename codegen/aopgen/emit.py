@@ -9,8 +9,9 @@ from .model import Cond, c_string, json_key, snake
 
 # The descriptor format the templates write; runtime/include/aop/model.h's
 # AOP_MODEL_FORMAT_VERSION must equal it (the generated header #errors otherwise). Bump both
-# when aop_field_desc_t, aop_msg_desc_t, aop_function_desc_t or their meaning changes.
-FORMAT_VERSION = 2
+# when aop_field_desc_t, aop_msg_desc_t, aop_function_desc_t, aop_result_code_t or their meaning
+# changes.
+FORMAT_VERSION = 3
 
 TEMPLATES = os.path.join(os.path.dirname(__file__), "templates")
 OUTPUTS = [
@@ -96,6 +97,11 @@ class Ref:
         self.chain = chain
 
 
+def classes_expr(code):
+    """The initializer of a code's aop_result_code_t.classes: its classes' bits, or 0."""
+    return " | ".join(c.macro for c in code.classes) or "0"
+
+
 def cond_expr(cond, var="m"):
     """C expression testing a resolved Cond on a root message pointer."""
     guards, parts = [], []
@@ -165,6 +171,8 @@ def _context(schema):
         "cond_name": cond_name,
         "cond_expr": cond_expr,
         "codes": codes_sorted,
+        "classes": schema.classes,
+        "classes_expr": classes_expr,
         "codes_by_id": ids_sorted,
         "functions": functions,
         "bounds": bounds,

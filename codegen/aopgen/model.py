@@ -3,6 +3,7 @@ import os
 import re
 from urllib.parse import urlsplit
 
+from .code_classes import read_code_classes
 from .loader import LList, LMap, SchemaError, load
 
 PRIMITIVES = {"string", "id", "datetime", "amount", "currency", "decimal"}
@@ -17,9 +18,10 @@ union unsigned void volatile while _Alignas _Alignof _Atomic _Bool _Complex _Gen
 _Noreturn _Static_assert _Thread_local bool true false NULL""".split())
 
 KEYS = {
-    "file": {"enums", "result_codes", "code_groups", "types", "function", "hosts"},
+    "file": {"enums", "result_codes", "code_groups", "code_classes", "types", "function", "hosts"},
     "enum": {"doc", "values", "guess"},
     "code": {"id", "status", "meaning", "guess"},
+    "code_class": {"meaning", "reason", "codes"},
     "type": {"doc", "fields", "guess"},
     "field": {"type", "max", "flag", "when", "outcome", "echo", "roles", "sample", "doc", "guess", "alias"},
     "cond": {"field", "equals"},
@@ -75,6 +77,7 @@ class Enum:
 class ResultCode:
     def __init__(self, code, id_, status, meaning):
         self.code, self.id, self.status, self.meaning = code, id_, status, meaning
+        self.classes = []  # CodeClass, in bit order
 
 
 class Cond:
@@ -108,6 +111,8 @@ class Field:
         self.nonempty = False  # type id: a string that is never "" (even when optional)
         # role amount: the Money's amount is at least 1 in what we send
         self.positive = "amount" in self.roles
+        # role sensitive: aop_encode_ex can leave the member out of what it writes
+        self.sensitive = "sensitive" in self.roles
 
     @property
     def mandatory(self):
@@ -196,6 +201,7 @@ class Schema:
         self.enums = {}
         self.codes = {}
         self.groups = {}
+        self.classes = []  # CodeClass, in bit order
         self.types = {}
         self.functions = []
         self.hosts = []
@@ -248,6 +254,7 @@ def load_schema(directory, display_dir=None):
         _read_enums(s, doc)
         _read_codes(s, doc)
         _read_hosts(s, doc)
+    read_code_classes(s, docs)
     for doc in docs:
         _read_types(s, doc)
     for doc in docs:

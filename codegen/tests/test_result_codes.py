@@ -56,13 +56,14 @@ RC_LINE = re.compile(r'^static const aop_result_code_t rc_(\w+) = \{\n'
                      r'    \.id = (NULL|"(\d{8})"),\n'
                      r'    \.status = \'([SFU])\',\n'
                      r'    \.meaning = "(.*)",\n'
+                     r'    \.classes = (0|AOP_RC_CLASS_\w+(?: \| AOP_RC_CLASS_\w+)*),\n'
                      r'\};$', re.M)
 
 
 def parse_codes_c(text, fn_c, fn_name):
     """(every rc_ definition, the function's by_code list, its by_id list, its table line)."""
     rcs = {}
-    for var, code, _, id_, status, _meaning in RC_LINE.findall(text):
+    for var, code, _, id_, status, _meaning, _classes in RC_LINE.findall(text):
         assert var == code.lower(), (var, code)
         rcs[code] = (id_ or None, status)
     start = text.index(f"/* {fn_name} */\n")

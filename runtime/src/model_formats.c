@@ -207,3 +207,7 @@ const aop_result_code_t *aop_result_code_find_id(const aop_result_table_t *t, co
     }
     return NULL;
 }
+
+bool aop_result_code_in(const aop_result_code_t *rc, unsigned cls) {
+    return rc != NULL && (rc->classes & cls) != 0;
+}

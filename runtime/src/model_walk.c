@@ -22,6 +22,7 @@ typedef struct {
     aop_error_t *err;
     sink_t *out;          /* NULL: validate only */
     bool positive;        /* inside an object whose amounts must be at least 1 (strict only) */
+    bool omit_sensitive;  /* AOP_ENCODE_OMIT_SENSITIVE */
 } walk_t;
 
 /* memcpy, inline for the short runs an encoding is made of (keys, most values): a call to
@@ -278,8 +279,25 @@ static aop_status_t walk_msg(walk_t *k, const aop_msg_desc_t *d, const void *msg
                              const aop_path_t *p);
 
 static aop_status_t walk_field(walk_t *k, const aop_field_desc_t *f, const char *base,
+                               const aop_path_t *p, bool *first);
+
+/* A member left out of the output is still checked, as if validating only: the flag may change
+ * what is written, never what is accepted. It leaves *first alone, so the commas of the members
+ * written around it come out right. */
+static aop_status_t walk_unwritten(walk_t *k, const aop_field_desc_t *f, const char *base,
+                                   const aop_path_t *p) {
+    sink_t *out = k->out;
+    bool unused = true;
+    k->out = NULL;
+    aop_status_t st = walk_field(k, f, base, p, &unused);
+    k->out = out;
+    return st;
+}
+
+static aop_status_t walk_field(walk_t *k, const aop_field_desc_t *f, const char *base,
                                const aop_path_t *p, bool *first) {
     const void *at = base + f->offset;
+    if (f->sensitive && k->omit_sensitive && k->out) return walk_unwritten(k, f, base, p);
     if (!present(f, base)) {
         bool required = f->flag == AOP_FLAG_M || (f->flag == AOP_FLAG_C && f->when && f->when(k->root));
         if (required) return report(k, p, f, AOP_E_MISSING, outcome_holds(k, f), NULL);
@@ -365,7 +383,7 @@ static aop_status_t walk_msg(walk_t *k, const aop_msg_desc_t *d, const void *msg
 aop_status_t aop_validate(const aop_msg_desc_t *d, const void *msg, const char *root,
                           aop_error_t *err) {
     aop_error_clear(err);
-    walk_t k = {msg, true, NULL, err, NULL, false};
+    walk_t k = {msg, true, NULL, err, NULL, false, false};
     aop_path_t p = {NULL, root, strlen(root)};
     return walk_msg(&k, d, msg, &p);
 }
@@ -373,16 +391,25 @@ aop_status_t aop_validate(const aop_msg_desc_t *d, const void *msg, const char *
 aop_status_t aop_validate_response(const aop_msg_desc_t *d, const void *msg, const char *root,
                                    aop_warnings_t *warnings, aop_error_t *err) {
     aop_error_clear(err);
-    walk_t k = {msg, false, warnings, err, NULL, false};
+    walk_t k = {msg, false, warnings, err, NULL, false, false};
     aop_path_t p = {NULL, root, strlen(root)};
     return walk_msg(&k, d, msg, &p);
 }
 
 aop_status_t aop_encode(const aop_msg_desc_t *d, const void *msg, const char *root, char *out,
                         size_t cap, size_t *len, aop_error_t *err) {
+    return aop_encode_ex(d, msg, root, 0, out, cap, len, err);
+}
+
+aop_status_t aop_encode_ex(const aop_msg_desc_t *d, const void *msg, const char *root, unsigned flags,
+                           char *out, size_t cap, size_t *len, aop_error_t *err) {
     aop_error_clear(err);
+    if (len) *len = 0;
+    if (flags & ~AOP_ENCODE_OMIT_SENSITIVE)
+        return aop_error_set(err, AOP_E_INVALID_ARG, root, -1, "unknown aop_encode_ex flags 0x%x",
+                             flags & ~AOP_ENCODE_OMIT_SENSITIVE);
     sink_t s = {out, out ? cap : 0, 0};
-    walk_t k = {msg, true, NULL, err, &s, false};
+    walk_t k = {msg, true, NULL, err, &s, false, (flags & AOP_ENCODE_OMIT_SENSITIVE) != 0};
     aop_path_t p = {NULL, root, strlen(root)};
     aop_status_t st = walk_msg(&k, d, msg, &p);
     if (len) *len = st == AOP_OK ? s.len : 0; /* the size needed when the buffer is too small */

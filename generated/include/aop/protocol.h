@@ -44,7 +44,7 @@
 #include "aop/model.h"
 
 /** The descriptor format (AOP_MODEL_FORMAT_VERSION of aop/model.h) these tables were generated for. */
-#define AOP_PROTOCOL_FORMAT_VERSION 2
+#define AOP_PROTOCOL_FORMAT_VERSION 3
 #if !defined(AOP_MODEL_FORMAT_VERSION) || AOP_MODEL_FORMAT_VERSION != AOP_PROTOCOL_FORMAT_VERSION
 #error "aop/protocol.h was generated for another descriptor format than aop/model.h expects: regenerate it (cmake --build build --target codegen, or PYTHONPATH=codegen python3 -m aopgen --schema schema --out generated)"
 #endif
@@ -455,7 +455,7 @@ typedef struct {
     aop_enum_val_t product_code; /**< JSON "productCode", enum ProductCodeEnum (aop_product_code_enum_t). Mandatory. */
     aop_str_t merchant_trans_id; /**< The payment's idempotency key. JSON "merchantTransId", id: text of 1 to 64 UTF-16 units, never empty, no control character. Mandatory. Echoed by the response. Idempotency key: reuse it to retry the same operation. A view; ptr NULL = absent. */
     aop_enum_val_t code_type; /**< JSON "codeType", enum OfflineCodeTypeEnum (aop_offline_code_type_enum_t). Mandatory. */
-    aop_str_t identity_code; /**< The scanned wallet code, a live credential. JSON "identityCode", text of at most 65535 UTF-16 units, no control character when sent. Mandatory. SENSITIVE: a credential, masked in logs and events. A view; ptr NULL = absent. */
+    aop_str_t identity_code; /**< The scanned wallet code, a live credential. JSON "identityCode", text of at most 65535 UTF-16 units, no control character when sent. Mandatory. SENSITIVE: a credential, masked in logs and events, and left out by aop_encode_ex() with AOP_ENCODE_OMIT_SENSITIVE. A view; ptr NULL = absent. */
     aop_order_t order; /**< JSON "order", object Order (aop_order_t). Mandatory. */
     aop_str_t settle_contract_id; /**< JSON "settleContractId", id: text of 1 to 64 UTF-16 units, never empty, no control character. Optional. A view; ptr NULL = absent. */
     bool has_env_info; /**< Whether env_info ("envInfo") is present. */
@@ -657,14 +657,20 @@ static inline aop_status_t aop_offline_pay_query_response_decode(const aop_json_
     return aop_decode(&aop_offline_pay_query_response_desc, doc, tok, buf, m, "response", false, warnings, err);
 }
 
+/* ---- result-code classes (bits of aop_result_code_t.classes; see aop_result_code_in) ---- */
+/** Result-code class credential (bit 0): The call was refused for the caller's credentials or configuration (signature, key, client, access to the API, parameters). Calling again with the same credentials and configuration meets the same refusal, and the refusal says nothing of the payment: a series that meets one stops unresolved, for a person to fix the configuration and then recover. Codes: INVALID_SIGNATURE, KEY_NO_FOUND, UNKNOWN_CLIENT, ACCESS_DENIED, CLIENT_FORBIDDEN_ACCESS_API, INVALID_CLIENT_STATUS, OAUTH_FAILED, NO_INTERFACE_DEF, API_IS_INVALID, PARAM_ILLEGAL. */
+#define AOP_RC_CLASS_CREDENTIAL (1u << 0)
+/** Result-code class throttled (bit 1): The call was refused for load; the same call may be answered later. The one refusal a cancel series retries within its budget: a payCancel is retried until it answers S or F, so any verified F other than throttling ends the cancel series (one last query follows). PROCESS_FAIL is not in this class: its meaning is "No retry". Codes: REQUEST_TRAFFIC_EXCEED_LIMIT. */
+#define AOP_RC_CLASS_THROTTLED (1u << 1)
+
 /* ---- result codes ---- */
-/** ACCESS_DENIED: status F, id 00000021. Access denied. */
+/** ACCESS_DENIED: status F, id 00000021. Access denied. Class: AOP_RC_CLASS_CREDENTIAL. */
 #define AOP_RC_ACCESS_DENIED "ACCESS_DENIED"
 /** AMOUNT_EXCEED_LIMIT: status F, id 12005104. The amount exceeds the limit. */
 #define AOP_RC_AMOUNT_EXCEED_LIMIT "AMOUNT_EXCEED_LIMIT"
-/** API_IS_INVALID: status F, id 00000014. API is invalid or not active. */
+/** API_IS_INVALID: status F, id 00000014. API is invalid or not active. Class: AOP_RC_CLASS_CREDENTIAL. */
 #define AOP_RC_API_IS_INVALID "API_IS_INVALID"
-/** CLIENT_FORBIDDEN_ACCESS_API: status F, id 12014152. The client is not authorized to use this API. */
+/** CLIENT_FORBIDDEN_ACCESS_API: status F, id 12014152. The client is not authorized to use this API. Class: AOP_RC_CLASS_CREDENTIAL. */
 #define AOP_RC_CLIENT_FORBIDDEN_ACCESS_API "CLIENT_FORBIDDEN_ACCESS_API"
 /** CONTRACT_STATUS_INVALID: status F. The status of the contract is invalid. */
 #define AOP_RC_CONTRACT_STATUS_INVALID "CONTRACT_STATUS_INVALID"
@@ -676,15 +682,15 @@ static inline aop_status_t aop_offline_pay_query_response_decode(const aop_json_
 #define AOP_RC_IDENTITY_CODE_INVALID "IDENTITY_CODE_INVALID"
 /** IDENTITY_CODE_NOT_SUPPORT: status F, id 12005132. The format of identity code is NOT supported, e.g. the identity code is from an unsupported wallet. */
 #define AOP_RC_IDENTITY_CODE_NOT_SUPPORT "IDENTITY_CODE_NOT_SUPPORT"
-/** INVALID_CLIENT_STATUS: status F, id 12014156. Invalid client status. */
+/** INVALID_CLIENT_STATUS: status F, id 12014156. Invalid client status. Class: AOP_RC_CLASS_CREDENTIAL. */
 #define AOP_RC_INVALID_CLIENT_STATUS "INVALID_CLIENT_STATUS"
-/** INVALID_SIGNATURE: status F, id 00000007. The signature is invalid. */
+/** INVALID_SIGNATURE: status F, id 00000007. The signature is invalid. Class: AOP_RC_CLASS_CREDENTIAL. */
 #define AOP_RC_INVALID_SIGNATURE "INVALID_SIGNATURE"
-/** KEY_NO_FOUND: status F, id 00000008. The key is not found. */
+/** KEY_NO_FOUND: status F, id 00000008. The key is not found. Class: AOP_RC_CLASS_CREDENTIAL. */
 #define AOP_RC_KEY_NO_FOUND "KEY_NO_FOUND"
-/** NO_INTERFACE_DEF: status F, id 00000013. API is not defined. */
+/** NO_INTERFACE_DEF: status F, id 00000013. API is not defined. Class: AOP_RC_CLASS_CREDENTIAL. */
 #define AOP_RC_NO_INTERFACE_DEF "NO_INTERFACE_DEF"
-/** OAUTH_FAILED: status F, id 00000016. oAuth authentication failed. */
+/** OAUTH_FAILED: status F, id 00000016. oAuth authentication failed. Class: AOP_RC_CLASS_CREDENTIAL. */
 #define AOP_RC_OAUTH_FAILED "OAUTH_FAILED"
 /** ORDER_IS_CLOSED: status F, id 12005100. The order status is closed. */
 #define AOP_RC_ORDER_IS_CLOSED "ORDER_IS_CLOSED"
@@ -692,7 +698,7 @@ static inline aop_status_t aop_offline_pay_query_response_decode(const aop_json_
 #define AOP_RC_ORDER_NOT_EXIST "ORDER_NOT_EXIST"
 /** ORDER_STATUS_INVALID: status F, id 12005003. The order status is invalid. */
 #define AOP_RC_ORDER_STATUS_INVALID "ORDER_STATUS_INVALID"
-/** PARAM_ILLEGAL: status F, id 00000004. Illegal parameters. For example, non-numeric input, invalid date. */
+/** PARAM_ILLEGAL: status F, id 00000004. Illegal parameters. For example, non-numeric input, invalid date. Class: AOP_RC_CLASS_CREDENTIAL. */
 #define AOP_RC_PARAM_ILLEGAL "PARAM_ILLEGAL"
 /** PAYMENT_IN_PROCESS: status U, id 12005124. The payment is still under process. */
 #define AOP_RC_PAYMENT_IN_PROCESS "PAYMENT_IN_PROCESS"
@@ -704,13 +710,13 @@ static inline aop_status_t aop_offline_pay_query_response_decode(const aop_json_
 #define AOP_RC_REFUND_AMOUNT_EXCEED "REFUND_AMOUNT_EXCEED"
 /** REPEAT_REQ_INCONSISTENT: status F, id 00000025. Repeated submit, and requests are inconsistent. */
 #define AOP_RC_REPEAT_REQ_INCONSISTENT "REPEAT_REQ_INCONSISTENT"
-/** REQUEST_TRAFFIC_EXCEED_LIMIT: status F, id 00000024. Request traffic exceeds the limit. */
+/** REQUEST_TRAFFIC_EXCEED_LIMIT: status F, id 00000024. Request traffic exceeds the limit. Class: AOP_RC_CLASS_THROTTLED. */
 #define AOP_RC_REQUEST_TRAFFIC_EXCEED_LIMIT "REQUEST_TRAFFIC_EXCEED_LIMIT"
 /** RISK_REJECT: status F, id 00000011. Payment is declined by risk control. */
 #define AOP_RC_RISK_REJECT "RISK_REJECT"
 /** SUCCESS: status S, id 00000000. Success. */
 #define AOP_RC_SUCCESS "SUCCESS"
-/** UNKNOWN_CLIENT: status F, id 12014155. Unknown client. */
+/** UNKNOWN_CLIENT: status F, id 12014155. Unknown client. Class: AOP_RC_CLASS_CREDENTIAL. */
 #define AOP_RC_UNKNOWN_CLIENT "UNKNOWN_CLIENT"
 /** UNKNOWN_EXCEPTION: status U, id 00000901. API failed due to unknown reasons. */
 #define AOP_RC_UNKNOWN_EXCEPTION "UNKNOWN_EXCEPTION"

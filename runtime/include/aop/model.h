@@ -20,7 +20,7 @@ extern "C" {
 /** The descriptor format this engine reads. The generator writes the version it generated for
  * into aop/protocol.h, which refuses to compile (\#error) when the two differ: bump it whenever
  * a descriptor type below changes shape or meaning, together with codegen/aopgen (FORMAT_VERSION). */
-#define AOP_MODEL_FORMAT_VERSION 2
+#define AOP_MODEL_FORMAT_VERSION 3
 
 /** At most this many fields per message: the decoder tracks the members it has seen in a
  * uint64_t (the generator refuses more, and the generated tables static_assert it). */
@@ -81,6 +81,8 @@ typedef struct {
     bool nonempty;       /**< an id (schema type id): never "", even when optional */
     bool positive;       /**< an object with the role amount: its AOP_KIND_AMOUNT values are at
                             least 1 in what we send (strict); 0 stays valid when read */
+    bool sensitive;      /**< the role sensitive (a credential): aop_encode_ex() with
+                            AOP_ENCODE_OMIT_SENSITIVE validates it but does not write it */
     const aop_msg_desc_t *sub;   /**< AOP_KIND_OBJECT */
     const aop_enum_desc_t *enm;  /**< AOP_KIND_ENUM */
     aop_cond_fn when;            /**< AOP_FLAG_C: required when it returns true */
@@ -135,6 +137,9 @@ typedef struct {
     const char *id;      /**< NULL when the vendor publishes none */
     char status;         /**< 'S', 'F' or 'U' */
     const char *meaning; /**< what it means, for a person */
+    unsigned classes;    /**< the result-code classes it belongs to (schema/result_codes.yaml,
+                            code_classes): AOP_RC_CLASS_ bits of aop/protocol.h; test with
+                            aop_result_code_in() */
 } aop_result_code_t;
 
 /** The result codes of a function, indexed two ways. */
@@ -187,6 +192,18 @@ AOP_API aop_status_t aop_check_echo(const aop_function_desc_t *fn, const void *r
 AOP_API aop_status_t aop_encode(const aop_msg_desc_t *d, const void *msg, const char *root, char *out,
                         size_t cap, size_t *len, aop_error_t *err);
 
+/** aop_encode_ex() flag: members whose field has the role sensitive (the pay's identityCode) are
+ * validated like the others but left out of the output, so the request can be kept (journaled)
+ * without the credential. */
+#define AOP_ENCODE_OMIT_SENSITIVE 0x1u
+
+/** aop_encode() with flags (AOP_ENCODE_ flags or'ed, 0 for none: then the output is aop_encode()'s,
+ * byte for byte). A left-out member changes only what is written, never what is checked; the
+ * contract is aop_encode()'s (the size needed on AOP_E_BUFFER_TOO_SMALL, no truncation, no heap).
+ * An unknown flag is AOP_E_INVALID_ARG. */
+AOP_API aop_status_t aop_encode_ex(const aop_msg_desc_t *d, const void *msg, const char *root, unsigned flags,
+                                   char *out, size_t cap, size_t *len, aop_error_t *err);
+
 /** Decodes the object at token tok of a checked document (aop_json_parse) into msg, which is
  * zeroed first. Strings are unescaped in place in buf (the document's bytes, which must be
  * writable), and msg's views point into buf: they stay valid while buf is unchanged and alive.
@@ -209,6 +226,9 @@ AOP_API const char *aop_enum_text(const aop_enum_desc_t *e, int v); /**< NULL wh
 AOP_API const aop_result_code_t *aop_result_code_find(const aop_result_table_t *t, const char *code, size_t n);
 /** Result code lookup by resultCodeId; NULL when not in the table. */
 AOP_API const aop_result_code_t *aop_result_code_find_id(const aop_result_table_t *t, const char *id, size_t n);
+/** Whether rc belongs to at least one of the classes cls (AOP_RC_CLASS_ bits of aop/protocol.h,
+ * or'ed); false for a NULL rc (a code no table knows belongs to no class) or cls 0. */
+AOP_API bool aop_result_code_in(const aop_result_code_t *rc, unsigned cls);
 
 /** Access to a field addressed from a root struct. */
 static inline const aop_str_t *aop_ref_str(const aop_field_ref_t *r, const void *root) {
