@@ -2,7 +2,7 @@
 
 Each case starts from a valid sample request/response pair (echoes made consistent), changes one
 thing, and states what validation must report: the status, the JSON path, and for responses
-whether it fails the response (SPEC.md section 7) or is a warning."""
+whether it fails the response (docs/protocol.md section 7) or is a warning."""
 from .model import Cond, c_string
 
 BAD_DATETIMES = ["2001-07-04 12:08:56+05:30", "2001-07-04T12:08:56", "2001-13-04T12:08:56Z",

@@ -10,7 +10,7 @@ from . import support  # noqa: E402
 
 PAY = "alipay.intl.acquiring.offline.pay"
 
-# code: (id or None, status), as the seed (seed/offline-pay-api.txt, SPEC.md section 5) lists them.
+# code: (id or None, status), as the seed (the vendor's page for the pay function; docs/protocol.md section 5) lists them.
 COMMON = {
     "SUCCESS": ("00000000", "S"),
     "PROCESS_FAIL": ("00000019", "F"),

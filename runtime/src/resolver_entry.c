@@ -12,29 +12,16 @@
 #include "client_internal.h"
 #include "resolver_internal.h"
 
-/* Stands in for the identityCode while encoding, then its member is cut out of the JSON. Inside a
- * JSON string every '"' is escaped, so the exact member text below cannot occur in a value. */
-#define CODE_PLACEHOLDER "identity-code-removed"
-#define CODE_MEMBER "\"identityCode\":\"" CODE_PLACEHOLDER "\""
-
+/* The request body as the journal keeps it: without the members of the sensitive role (the
+ * identityCode, a live credential that recovery does not need). */
 static aop_status_t encode_body(const aop_msg_desc_t *d, const void *body, aop_journal_entry_t *e, aop_error_t *err) {
-    aop_status_t st = aop_encode(d, body, "request.body", e->request, sizeof e->request - 1, &e->request_len, err);
+    aop_status_t st = aop_encode_ex(d, body, "request.body", AOP_ENCODE_OMIT_SENSITIVE, e->request,
+                                    sizeof e->request - 1, &e->request_len, err);
     if (st == AOP_E_BUFFER_TOO_SMALL)
         return aop_error_set(err, st, "request", -1, "the request is too large for the journal (%d bytes at most)",
                              AOP_JOURNAL_REQUEST_MAX - 1);
     if (st == AOP_OK) e->request[e->request_len] = '\0';
     return st;
-}
-
-/* Removes the placeholder's member and one comma next to it. */
-static void cut_code(aop_journal_entry_t *e) {
-    char *m = strstr(e->request, CODE_MEMBER);
-    if (!m) return;
-    size_t n = strlen(CODE_MEMBER);
-    if (m[n] == ',') n++;
-    else if (m > e->request && m[-1] == ',') m--, n++;
-    memmove(m, m + n, strlen(m + n) + 1);
-    e->request_len = strlen(e->request);
 }
 
 static void entry_common(rsv_t *r, aop_entry_kind_t kind, const aop_function_desc_t *fn, aop_str_t merchant) {
@@ -67,11 +54,7 @@ static aop_status_t pay_entry(rsv_t *r, const aop_offline_pay_request_t *rq, aop
     rsv_copy(r->e.key, sizeof r->e.key, *aop_ref_str(aop_fn_offline_pay.idempotency_key, rq));
     rsv_copy(r->e.amount, sizeof r->e.amount, b->order.order_amount.value);
     rsv_copy(r->e.currency, sizeof r->e.currency, b->order.order_amount.currency);
-    aop_offline_pay_request_body_t copy = *b;
-    copy.identity_code = aop_str(CODE_PLACEHOLDER); /* a live credential: never journaled */
-    aop_status_t st = encode_body(&aop_offline_pay_request_body_desc, &copy, &r->e, err);
-    if (st == AOP_OK) cut_code(&r->e);
-    return st;
+    return encode_body(&aop_offline_pay_request_body_desc, b, &r->e, err);
 }
 
 static aop_status_t refund_entry(rsv_t *r, const aop_refund_request_t *rq, aop_error_t *err) {

@@ -60,10 +60,6 @@ void rsv_schedule(rsv_t *r, rsv_wait_t w);
 rsv_wake_t rsv_sleep_until(rsv_t *r, int64_t t_ms, bool watch_abort);
 bool rsv_stop_requested(const rsv_t *r);
 bool rsv_abort_requested(const rsv_t *r);
-/* Whether a code is of the credential class (calling again will not help) or the throttled
- * class (the same call may be answered later): docs/resolver.md, "Result-code classes". */
-bool rsv_credential_code(aop_str_t code);
-bool rsv_throttled_code(aop_str_t code);
 /* AOP_TEST_CRASH_AT=point kills the process there, for the crash tests. Only in builds with the
  * CMake option AOP_TEST_HOOKS: otherwise neither the code nor the variable's name is in the
  * library. */

@@ -150,18 +150,6 @@ rsv_wake_t rsv_sleep_until(rsv_t *r, int64_t t_ms, bool watch_abort) {
     }
 }
 
-bool rsv_throttled_code(aop_str_t code) { return aop_str_eq_cstr(code, AOP_RC_REQUEST_TRAFFIC_EXCEED_LIMIT); }
-
-bool rsv_credential_code(aop_str_t code) {
-    static const char *const codes[] = {
-        AOP_RC_INVALID_SIGNATURE, AOP_RC_KEY_NO_FOUND, AOP_RC_UNKNOWN_CLIENT, AOP_RC_ACCESS_DENIED,
-        AOP_RC_CLIENT_FORBIDDEN_ACCESS_API, AOP_RC_INVALID_CLIENT_STATUS, AOP_RC_OAUTH_FAILED,
-        AOP_RC_NO_INTERFACE_DEF, AOP_RC_API_IS_INVALID, AOP_RC_PARAM_ILLEGAL,
-    };
-    for (size_t i = 0; i < sizeof codes / sizeof *codes; i++)
-        if (aop_str_eq_cstr(code, codes[i])) return true;
-    return false;
-}
 
 #ifdef AOP_TEST_HOOKS
 void rsv_crash_point(const char *point) {

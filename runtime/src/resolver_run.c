@@ -104,8 +104,9 @@ static void facts_of_answer(const rsv_t *r, const aop_result_t *res, answer_text
     f->sent = res->maybe_sent;
     f->decided = rsv_decided(res);
     f->status = res->status;
-    f->credential = rsv_credential_code(res->result_code);
-    f->throttled = rsv_throttled_code(res->result_code);
+    /* the classes of schema/result_codes.yaml (docs/resolver.md, "Result-code classes") */
+    f->credential = aop_result_code_in(res->code, AOP_RC_CLASS_CREDENTIAL);
+    f->throttled = aop_result_code_in(res->code, AOP_RC_CLASS_THROTTLED);
     f->order_not_exist = rsv_code_is(res, AOP_RC_ORDER_NOT_EXIST);
     f->repeat_inconsistent = rsv_code_is(res, AOP_RC_REPEAT_REQ_INCONSISTENT);
     f->in_process = rsv_code_is(res, AOP_RC_PAYMENT_IN_PROCESS);

@@ -13,7 +13,7 @@
  * Decoded views point into the caller's buffer (unescaped in place): they are valid while that
  * buffer is alive and unchanged. Nothing here allocates.
  *
- * Reconstructed items of the schema ([guess] in SPEC.md), one place each:
+ * Reconstructed items of the schema ([guess] in docs/protocol.md), one place each:
  * - schema/enums.yaml:19 enum TerminalTypeEnum: the values are reconstructed from the seed's sample and sibling APIs
  * - schema/enums.yaml:23 enum OsTypeEnum: the values are reconstructed from the seed's sample and sibling APIs
  * - schema/enums.yaml:27 enum AcquirementStatusEnum: the payQuery response was not readable; values reconstructed from the vendor's docs
@@ -567,7 +567,7 @@ static inline aop_status_t aop_pay_cancel_response_validate(const aop_pay_cancel
 static inline aop_status_t aop_pay_cancel_response_encode(const aop_pay_cancel_response_t *m, char *out, size_t cap, size_t *len, aop_error_t *err) {
     return aop_encode(&aop_pay_cancel_response_desc, m, "response", out, cap, len, err);
 }
-/** Decodes the alipay.intl.acquiring.common.payCancel response object at token tok (leniently: SPEC.md section 7); views point into buf (see the top of this file). */
+/** Decodes the alipay.intl.acquiring.common.payCancel response object at token tok (leniently: docs/protocol.md section 7); views point into buf (see the top of this file). */
 static inline aop_status_t aop_pay_cancel_response_decode(const aop_json_doc_t *doc, unsigned tok, char *buf, aop_pay_cancel_response_t *m,
                                           aop_warnings_t *warnings, aop_error_t *err) {
     return aop_decode(&aop_pay_cancel_response_desc, doc, tok, buf, m, "response", false, warnings, err);
@@ -595,7 +595,7 @@ static inline aop_status_t aop_refund_response_validate(const aop_refund_respons
 static inline aop_status_t aop_refund_response_encode(const aop_refund_response_t *m, char *out, size_t cap, size_t *len, aop_error_t *err) {
     return aop_encode(&aop_refund_response_desc, m, "response", out, cap, len, err);
 }
-/** Decodes the alipay.intl.acquiring.common.refund response object at token tok (leniently: SPEC.md section 7); views point into buf (see the top of this file). */
+/** Decodes the alipay.intl.acquiring.common.refund response object at token tok (leniently: docs/protocol.md section 7); views point into buf (see the top of this file). */
 static inline aop_status_t aop_refund_response_decode(const aop_json_doc_t *doc, unsigned tok, char *buf, aop_refund_response_t *m,
                                           aop_warnings_t *warnings, aop_error_t *err) {
     return aop_decode(&aop_refund_response_desc, doc, tok, buf, m, "response", false, warnings, err);
@@ -623,7 +623,7 @@ static inline aop_status_t aop_offline_pay_response_validate(const aop_offline_p
 static inline aop_status_t aop_offline_pay_response_encode(const aop_offline_pay_response_t *m, char *out, size_t cap, size_t *len, aop_error_t *err) {
     return aop_encode(&aop_offline_pay_response_desc, m, "response", out, cap, len, err);
 }
-/** Decodes the alipay.intl.acquiring.offline.pay response object at token tok (leniently: SPEC.md section 7); views point into buf (see the top of this file). */
+/** Decodes the alipay.intl.acquiring.offline.pay response object at token tok (leniently: docs/protocol.md section 7); views point into buf (see the top of this file). */
 static inline aop_status_t aop_offline_pay_response_decode(const aop_json_doc_t *doc, unsigned tok, char *buf, aop_offline_pay_response_t *m,
                                           aop_warnings_t *warnings, aop_error_t *err) {
     return aop_decode(&aop_offline_pay_response_desc, doc, tok, buf, m, "response", false, warnings, err);
@@ -651,7 +651,7 @@ static inline aop_status_t aop_offline_pay_query_response_validate(const aop_off
 static inline aop_status_t aop_offline_pay_query_response_encode(const aop_offline_pay_query_response_t *m, char *out, size_t cap, size_t *len, aop_error_t *err) {
     return aop_encode(&aop_offline_pay_query_response_desc, m, "response", out, cap, len, err);
 }
-/** Decodes the alipay.intl.acquiring.offline.payQuery response object at token tok (leniently: SPEC.md section 7); views point into buf (see the top of this file). */
+/** Decodes the alipay.intl.acquiring.offline.payQuery response object at token tok (leniently: docs/protocol.md section 7); views point into buf (see the top of this file). */
 static inline aop_status_t aop_offline_pay_query_response_decode(const aop_json_doc_t *doc, unsigned tok, char *buf, aop_offline_pay_query_response_t *m,
                                           aop_warnings_t *warnings, aop_error_t *err) {
     return aop_decode(&aop_offline_pay_query_response_desc, doc, tok, buf, m, "response", false, warnings, err);
