@@ -31,16 +31,14 @@ struct aop_journal {
     pthread_mutex_t lock;
 };
 
+/* Only a misuse (a handle used after aop_journal_close) makes these fail: never go on unlocked,
+ * in any build. */
 static void lock(aop_journal_t *j) {
-    int rc = pthread_mutex_lock(&j->lock);
-    assert(rc == 0); /* only a misuse (a destroyed mutex) fails: never go on unlocked */
-    (void)rc;
+    if (pthread_mutex_lock(&j->lock) != 0) abort();
 }
 
 static void unlock(aop_journal_t *j) {
-    int rc = pthread_mutex_unlock(&j->lock);
-    assert(rc == 0);
-    (void)rc;
+    if (pthread_mutex_unlock(&j->lock) != 0) abort();
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -140,6 +138,7 @@ aop_status_t aop_journal_insert(aop_journal_t *j, aop_journal_entry_t *e, aop_er
     lock(j);
     st = j->ops->insert(j->store, e, err);
     unlock(j);
+    assert(st != AOP_OK || e->id > 0); /* the store's contract: an inserted entry has its id */
     return st;
 }
 
@@ -196,9 +195,12 @@ aop_status_t aop_journal_transition(aop_journal_t *j, aop_journal_entry_t *e, ao
                              e->kind == AOP_ENTRY_PAYMENT ? "payment" : "refund", aop_entry_state_name(expect_state),
                              aop_entry_state_name(e->state));
     e->request[e->request_len] = '\0';
+    int64_t epoch = e->epoch;
     lock(j);
     st = j->ops->transition(j->store, e, expect_state, err);
     unlock(j);
+    assert(e->epoch == (st == AOP_OK ? epoch + 1 : epoch)); /* the compare-and-set moves the epoch on success only */
+    (void)epoch;
     return st;
 }
 

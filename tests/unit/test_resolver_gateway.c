@@ -561,6 +561,46 @@ Test(resolver_gateway, new_pay_conflict_codes_fail_without_query) {
     }
 }
 
+/* Recovery's query budget runs from the journaled pay's start (row Q2): an entry an hour old is
+ * queried once, then cancelled, not polled for a fresh budget. */
+Test(resolver_gateway, recovery_of_an_old_entry_queries_once_then_cancels) {
+    const char *mtid = rs_mtid("old");
+    SCRIPT(CODE(AOP_RC_PAYMENT_IN_PROCESS));
+    S.stop_at = 1;
+    aop_resolve_options_t o = opts();
+    aop_resolution_t *r = pay(mtid, &o);
+    cr_assert(r->interrupted, "%s", r->reason);
+    aop_resolution_free(r);
+    /* the pay left an hour ago (on another boot: only the wall clock tells) */
+    aop_journal_entry_t *e = entry(mtid), mine;
+    aop_error_t err;
+    int64_t now = aop_now_ms();
+    cr_assert_eq(aop_journal_claim(J, e->id, "test/1/1", now, now + 60000, NULL, NULL, &mine, &err), AOP_OK, "%s",
+                 err.msg);
+    mine.pay_started_ms = now - 3600 * 1000;
+    mine.boot_id[0] = '\0';
+    mine.lease_expires_ms = 0;
+    cr_assert_eq(aop_journal_transition(J, &mine, mine.state, &err), AOP_OK, "%s", err.msg);
+    free(e);
+    SCRIPT((gw_behaviour_t){.edit = query_paying});
+    S.reversing = OK;
+    S.has_reversing = true;
+    o = opts();
+    o.policy.query_budget_s = 30; /* long since spent */
+    unsigned left = 99;
+    int64_t t0 = aop_mono_ms();
+    cr_assert_eq(aop_recover(C, J, &o, NULL, NULL, &left, &err), AOP_OK, "%s", err.msg);
+    int64_t took = aop_mono_ms() - t0;
+    sync_gateway();
+    cr_expect_eq(left, 0);
+    cr_assert(!S.missed);
+    cr_assert_eq(S.n_seen, 2, "one query, one cancel: %u requests", S.n_seen);
+    cr_expect_eq(S.seen[0].fn, QUERY_);
+    cr_expect_eq(S.seen[1].fn, CANCEL_);
+    cr_expect_lt(took, 2000, "%lld ms", (long long)took);
+    expect_state(mtid, AOP_STATE_CANCELLED);
+}
+
 /* ---- 4. query ORDER_NOT_EXIST ----------------------------------------------------------------- */
 
 Test(resolver_gateway, query_order_not_exist_before_ack_queries_again) {
