@@ -394,7 +394,8 @@ aop_status_t aop_call(aop_client_t *c, const aop_function_desc_t *fn, const void
         free(req);
         return st;
     }
-    aop_http_request_t hreq = {url, impl->body.data, impl->body.len, opts.deadline_ms ? opts.deadline_ms : fn->deadline_ms};
+    aop_http_request_t hreq = {url, impl->body.data, impl->body.len, opts.deadline_ms ? opts.deadline_ms : fn->deadline_ms,
+                               opts.stop_flag};
     /* maybe_sent starts true: a transport that never says the request did not leave must not make
      * an unknown outcome look like "certainly not sent" (which ends a payment FAILED). */
     aop_http_response_t hresp = {0};

@@ -73,6 +73,7 @@ const aop_result_t *rsv_call(rsv_t *r, const aop_function_desc_t *fn, const void
     aop_call_options_t co;
     aop_call_options_init(&co);
     co.deadline_ms = rsv_deadline_ms(r, fn);
+    co.stop_flag = r->o.stop_flag; /* a stop abandons the call in flight too */
     int64_t at = aop_now_ms();
     /* A pay starts now, not when it was journaled: the cancel moment counts from here (the
      * journaled start may be up to PAY_START_SLACK_MS earlier; recovery adds that slack). */

@@ -227,6 +227,7 @@ static rsv_step_t run_step(rsv_t *r, rsv_step_t step) {
     if (!res) return call_failed(r);
     r->calls[step]++;
     rsv_note_call(r, res);
+    if (res->error == AOP_E_STOPPED) return rsv_interrupt(r); /* the stop modifier, mid-call */
     answer_text_t t;
     facts_of_answer(r, res, &t, &f);
     rsv_decide(&f, &d);

@@ -155,6 +155,7 @@ bool aop_url_allowed(const char *url) {
 typedef struct {
     aop_transport_t base; /* first: base.ctx points back to this struct */
     CURL *curl;
+    CURLM *multi;         /* runs curl, so that a stop flag is looked at while a post waits */
     CURLU *url;
     struct curl_slist *headers;
     long connect_timeout_ms;
@@ -201,6 +202,42 @@ static int on_prereq(void *ud, char *primary_ip, char *local_ip, int primary_por
     (void)local_port;
     ((curl_transport_t *)ud)->request_started = true;
     return CURL_PREREQFUNC_OK;
+}
+
+/* How often a post in flight looks at its stop flag. */
+#define STOP_POLL_MS 100
+
+/* curl_easy_perform() of the transport's handle, through its multi handle, which keeps the
+ * connection for the next post: the wait for the network is cut into STOP_POLL_MS slices, and a
+ * stop flag set meanwhile abandons the transfer (*stopped). */
+static CURLcode perform(curl_transport_t *ct, const volatile int *stop, bool *stopped) {
+    *stopped = stop && *stop;
+    if (*stopped) return CURLE_ABORTED_BY_CALLBACK;
+    if (curl_multi_add_handle(ct->multi, ct->curl) != CURLM_OK) return CURLE_OUT_OF_MEMORY;
+    CURLcode rc = CURLE_OK;
+    int running = 1;
+    for (;;) {
+        if (curl_multi_perform(ct->multi, &running) != CURLM_OK) {
+            rc = CURLE_RECV_ERROR;
+            break;
+        }
+        if (!running) break;
+        if (stop && *stop) {
+            *stopped = true;
+            rc = CURLE_ABORTED_BY_CALLBACK;
+            break;
+        }
+        if (curl_multi_poll(ct->multi, NULL, 0, STOP_POLL_MS, NULL) != CURLM_OK) {
+            rc = CURLE_RECV_ERROR;
+            break;
+        }
+    }
+    CURLMsg *m;
+    int left;
+    while ((m = curl_multi_info_read(ct->multi, &left)) != NULL)
+        if (!*stopped && m->msg == CURLMSG_DONE && m->easy_handle == ct->curl) rc = m->data.result;
+    curl_multi_remove_handle(ct->multi, ct->curl);
+    return rc;
 }
 
 static aop_status_t curl_post(aop_transport_t *t, const aop_http_request_t *req,
@@ -258,7 +295,8 @@ static aop_status_t curl_post(aop_transport_t *t, const aop_http_request_t *req,
     ct->request_started = false;
     ct->errbuf[0] = '\0';
 
-    CURLcode rc = curl_easy_perform(c);
+    bool stopped = false;
+    CURLcode rc = perform(ct, req->stop_flag, &stopped);
 
     ct->sink = NULL;
     resp->elapsed_ms = (long)aop_mono_ms() - start;
@@ -275,6 +313,9 @@ static aop_status_t curl_post(aop_transport_t *t, const aop_http_request_t *req,
     if (resp->body.data && resp->body.cap) resp->body.data[0] = '\0';
 
     const char *why = ct->errbuf[0] ? ct->errbuf : curl_easy_strerror(rc);
+    if (stopped)
+        return aop_error_set(err, AOP_E_STOPPED, NULL, -1, "stopped after %ld ms, %s (host %s)", resp->elapsed_ms,
+                             ct->request_started ? "the request may have left" : "before the request left", host);
     if (ct->too_large || rc == CURLE_FILESIZE_EXCEEDED)
         return aop_error_set(err, AOP_E_BODY_TOO_LARGE, NULL, -1,
                              "response body larger than %zu bytes (host %s)", ct->max_body, host);
@@ -298,6 +339,7 @@ static void curl_destroy(aop_transport_t *t) {
     if (!t) return;
     curl_transport_t *ct = t->ctx;
     if (!ct) return;
+    if (ct->multi) curl_multi_cleanup(ct->multi);
     if (ct->curl) curl_easy_cleanup(ct->curl);
     if (ct->url) curl_url_cleanup(ct->url);
     free(ct->last_url);
@@ -365,8 +407,9 @@ aop_status_t aop_curl_transport_new(const aop_curl_options_t *opt, aop_transport
     ct->max_body = o.max_body ? o.max_body : AOP_HTTP_MAX_BODY;
 
     ct->curl = curl_easy_init();
+    ct->multi = curl_multi_init();
     ct->url = curl_url();
-    if (!ct->curl || !ct->url) goto nomem;
+    if (!ct->curl || !ct->multi || !ct->url) goto nomem;
     struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json; charset=UTF-8");
     if (!h) goto nomem;
     ct->headers = h;

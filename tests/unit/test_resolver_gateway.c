@@ -17,6 +17,7 @@
 #define _GNU_SOURCE
 #include "../plain/mini_gateway.c"
 
+#include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -599,6 +600,40 @@ Test(resolver_gateway, recovery_of_an_old_entry_queries_once_then_cancels) {
     cr_expect_eq(S.seen[1].fn, CANCEL_);
     cr_expect_lt(took, 2000, "%lld ms", (long long)took);
     expect_state(mtid, AOP_STATE_CANCELLED);
+}
+
+/* A stop (Ctrl-C, SIGTERM) abandons the call in flight within 0.5 s: the pay may have left, so
+ * the entry stays open (NEW) for recovery, with its lease released. */
+static void *stop_in_300_ms(void *arg) {
+    (void)arg;
+    struct timespec ts = {0, 300 * 1000000L};
+    nanosleep(&ts, NULL);
+    S.stop_flag = 1;
+    return NULL;
+}
+
+Test(resolver_gateway, a_stop_abandons_the_pay_in_flight) {
+    const char *mtid = rs_mtid("stopf");
+    SCRIPT((gw_behaviour_t){.sleep_ms = 8000});
+    aop_resolve_options_t o = opts();
+    o.policy.deadline_ms = 10000;
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, stop_in_300_ms, NULL), 0);
+    int64_t t0 = aop_mono_ms();
+    aop_resolution_t *r = rs_pay(C, J, mtid, AMOUNT, DEMO_CODE, &o);
+    int64_t took = aop_mono_ms() - t0;
+    pthread_join(th, NULL);
+    cr_expect(r->interrupted, "%s: %s", aop_outcome_name(r->outcome), r->reason);
+    cr_expect_eq(r->outcome, AOP_OUTCOME_UNRESOLVED);
+    cr_assert_eq(r->n_steps, 1);
+    cr_expect_eq(r->steps[0].error, AOP_E_STOPPED, "%s", aop_status_name(r->steps[0].error));
+    cr_expect_leq(took, 300 + 500 + 1000, "returned %lld ms after the stop (0.5 s asked, 1 s slack)",
+                  (long long)(took - 300));
+    aop_journal_entry_t *e = entry(mtid);
+    cr_expect(!aop_entry_state_final(e->state), "left open: %s", aop_entry_state_name(e->state));
+    cr_expect_leq(e->lease_expires_ms, aop_now_ms(), "the lease is released");
+    free(e);
+    aop_resolution_free(r);
 }
 
 /* ---- 4. query ORDER_NOT_EXIST ----------------------------------------------------------------- */

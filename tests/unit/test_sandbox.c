@@ -1089,7 +1089,7 @@ static void expect_refusal(aop_sandbox_t *s, const char *request_json, const cha
     cr_assert_eq(aop_curl_transport_new(&opt, &t, &err), AOP_OK);
     char url[256];
     snprintf(url, sizeof url, "http://127.0.0.1:%u%s", (unsigned)aop_sandbox_port(s), pay_path());
-    aop_http_request_t hr = {url, body, strlen(body), 5000};
+    aop_http_request_t hr = {.url = url, .body = body, .body_len = strlen(body), .deadline_ms = 5000};
     aop_http_response_t resp;
     memset(&resp, 0, sizeof resp);
     cr_assert_eq(t->post(t, &hr, &resp, &err), AOP_OK, "%s", err.msg);

@@ -472,6 +472,55 @@ Test(transport, slow_server_times_out_within_deadline) {
     t->destroy(t);
 }
 
+/* A stop flag set while a post waits for its answer abandons it within 0.5 s: AOP_E_STOPPED,
+ * maybe sent. The transport stays usable (the next post opens a new connection). */
+typedef struct {
+    volatile int *flag;
+    long after_ms;
+} stop_later_t;
+
+static void *stop_later(void *arg) {
+    stop_later_t *s = arg;
+    struct timespec ts = {s->after_ms / 1000, (s->after_ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+    *s->flag = 1;
+    return NULL;
+}
+
+Test(transport, a_stop_flag_abandons_a_post_in_flight) {
+    server_start();
+    aop_transport_t *t = new_transport(NULL);
+    aop_http_response_t resp = {0};
+    aop_error_t err;
+    volatile int stop = 0;
+    aop_http_request_t req = {.url = srv_url("/slow"), .body = "{}", .body_len = 2, .deadline_ms = 10000,
+                              .stop_flag = &stop};
+    stop_later_t later = {&stop, 200};
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, stop_later, &later), 0);
+    long start = now_ms();
+    aop_status_t st = t->post(t, &req, &resp, &err);
+    long took = now_ms() - start;
+    pthread_join(th, NULL);
+    cr_assert_eq(st, AOP_E_STOPPED, "%s: %s", aop_status_name(st), err.msg);
+    cr_expect(resp.maybe_sent, "the request had left");
+    cr_expect_geq(took, 200);
+    cr_expect_leq(took, 200 + 500 + 1000, "stopped %ld ms after the flag (0.5 s asked, 1 s slack)", took - 200);
+    cr_expect_not_null(strstr(err.msg, "may have left"), "%s", err.msg);
+    /* a flag already set: nothing leaves */
+    int requests = atomic_load(&g_srv.requests);
+    req.url = srv_url("/echo");
+    cr_expect_eq(t->post(t, &req, &resp, &err), AOP_E_STOPPED);
+    cr_expect_not(resp.maybe_sent);
+    cr_expect_eq(atomic_load(&g_srv.requests), requests);
+    /* and the next post goes as usual */
+    stop = 0;
+    cr_expect_eq(t->post(t, &req, &resp, &err), AOP_OK, "%s", err.msg);
+    cr_expect_eq(resp.status, 200);
+    aop_buf_free(&resp.body);
+    t->destroy(t);
+}
+
 Test(transport, connection_refused_is_connect_not_sent) {
     unsigned port;
     int fd = refused_port(&port);

@@ -89,6 +89,11 @@ AOP_API void aop_client_free(aop_client_t *c);
 typedef struct {
     size_t struct_size; /**< set by aop_call_options_init(); do not change */
     long deadline_ms;   /**< whole-call deadline; 0 = the function's default (fn->deadline_ms) */
+    /* Appended after the members above, whose layout does not change. */
+    /** When set to non-zero (e.g. from a SIGINT or SIGTERM handler) while the call is in flight,
+     * the transport abandons it within 0.5 s: the result is 'U' with AOP_E_STOPPED, maybe sent.
+     * NULL: the call runs to its answer or its deadline. */
+    const volatile int *stop_flag;
 } aop_call_options_t;
 
 /** Sets every member of o to its default (and struct_size). */

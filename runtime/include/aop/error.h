@@ -66,6 +66,7 @@ extern "C" {
     X(AOP_E_HTTP_STATUS, 403, "HTTP status is not 200")                                \
     X(AOP_E_BODY_TOO_LARGE, 404, "response body larger than the limit")                \
     X(AOP_E_INSECURE_URL, 405, "plain http is allowed only for loopback hosts")        \
+    X(AOP_E_STOPPED, 406, "the call was stopped before its answer (an interrupt)")     \
     /* API use */                                                                 \
     X(AOP_E_INVALID_ARG, 500, "invalid argument")                                      \
     X(AOP_E_CONFIG, 501, "invalid configuration")                                      \

@@ -95,8 +95,9 @@ typedef struct {
     /** Set to non-zero (e.g. from a signal handler) when the cashier aborts: the payment goes to
      * cancel at the earliest allowed moment (never before the cancel margin). */
     const volatile int *abort_flag;
-    /** Set to non-zero to stop at once (SIGINT): the entry stays open, its lease is released,
-     * and the outcome is UNRESOLVED with `interrupted`. */
+    /** Set to non-zero to stop at once (SIGINT, SIGTERM): a call in flight is abandoned within
+     * 0.5 s (it may have left), the entry stays open, its lease is released, and the outcome is
+     * UNRESOLVED with `interrupted`. */
     const volatile int *stop_flag;
     /** One call only (`aop pay --no-resolve`, `aop refund --no-resolve`): journaled as usual;
      * the entry is closed when the call decides and stays open (for aop_recover) when it does not. */

@@ -36,6 +36,11 @@ typedef struct {
     const char *body;    /**< JSON body */
     size_t body_len;     /**< bytes of body */
     long deadline_ms;    /**< whole call, connect included */
+    /* Appended after the members above, whose layout does not change. */
+    /** Non-zero once the call is to be abandoned (within 0.5 s: AOP_E_STOPPED, with maybe_sent
+     * telling whether the request may have left); NULL for none. A transport that cannot stop
+     * may ignore it and run to the deadline. */
+    const volatile int *stop_flag;
 } aop_http_request_t;
 
 /** What a POST received. */
@@ -52,7 +57,7 @@ typedef struct aop_transport aop_transport_t;
 /** A transport: its operations and its state. */
 struct aop_transport {
     /** Sends one POST. Returns AOP_OK when an HTTP response was received (any status), or
-     * AOP_E_TIMEOUT / AOP_E_CONNECT / AOP_E_TRANSPORT / AOP_E_BODY_TOO_LARGE. */
+     * AOP_E_TIMEOUT / AOP_E_CONNECT / AOP_E_TRANSPORT / AOP_E_BODY_TOO_LARGE / AOP_E_STOPPED. */
     aop_status_t (*post)(aop_transport_t *t, const aop_http_request_t *req,
                          aop_http_response_t *resp, aop_error_t *err);
     void (*destroy)(aop_transport_t *t); /**< frees the transport and its state */
