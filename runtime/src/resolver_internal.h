@@ -7,6 +7,9 @@
 /* How much earlier than the pay's real start the journaled start may be: the start is journaled
  * again only when it moved by more (a NORMAL write), so recovery adds this to the cancel moment. */
 #define PAY_START_SLACK_MS 500
+/* The cancel's budget once a mistake of configuration is recognised (row Q3): long enough for
+ * the cancel to work if only our verification is wrong, short enough not to hold the till. */
+#define MISTAKE_CANCEL_BUDGET_S 15.0
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -43,6 +46,12 @@ typedef struct {
     unsigned calls[RSV_STEP_COUNT]; /* this run's calls of each step */
     char cancel_code[AOP_JOURNAL_ID_SIZE]; /* the cancel's resultCode that led to the last query */
     bool no_watch;                  /* no late query: the answer named another payment, or the watch agreed */
+    /* how the last pay's answer failed, when it looked like a mistake of configuration */
+    aop_mistake_t pay_failure;
+    aop_status_t pay_failure_error;
+    long pay_failure_http;
+    aop_mistake_t mistake;          /* recognised: the cancel's budget is short, the reason names it */
+    char mistake_detail[96];
     bool journal_lost;              /* a transition failed: stop (taken over or storage) */
 } rsv_t;
 

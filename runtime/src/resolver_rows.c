@@ -70,13 +70,20 @@ static void pay_rows(const rsv_facts_t *f, rsv_decision_t *d) {
                        "the gateway refused the repeat (%s); an earlier attempt may have paid: aop recover finishes it",
                        text(f->code));
         if (f->earlier_left) return go(d, "P10", RSV_QUERY, RSV_WAIT_NONE);
-        end(d, "P11", AOP_OUTCOME_FAILED, true, "declined: %s", text(f->code));
+        /* refused for who we are, not for the customer's wallet */
+        if (f->credential) {
+            end(d, "P11", AOP_OUTCOME_FAILED, true, "refused for the configuration (%s): check the clientId and the "
+                "keys", text(f->code));
+            d->mistake = AOP_MISTAKE_CREDENTIAL;
+            return;
+        }
+        end(d, "P12", AOP_OUTCOME_FAILED, true, "declined: %s", text(f->code));
         d->no_watch = f->repeat_inconsistent; /* the gateway's payment of that id is another one */
         return;
     }
     if (f->single_call)
-        return end(d, "P12", AOP_OUTCOME_UNRESOLVED, false, "the outcome is unknown; aop recover finishes it");
-    go(d, "P13", RSV_QUERY, RSV_WAIT_FIRST_POLL);
+        return end(d, "P13", AOP_OUTCOME_UNRESOLVED, false, "the outcome is unknown; aop recover finishes it");
+    go(d, "P14", RSV_QUERY, RSV_WAIT_FIRST_POLL);
     if (f->decided && f->in_process) d->phase = AOP_PHASE_WAITING_CUSTOMER;
 }
 
@@ -96,34 +103,48 @@ static bool query_before(const rsv_facts_t *f, rsv_decision_t *d) {
 }
 
 static void query_rows(const rsv_facts_t *f, rsv_decision_t *d) {
-    if (!f->decided || f->status == 'U') return go(d, "Q3", RSV_QUERY, RSV_WAIT_BACKOFF);
+    /* a mistake of configuration makes every answer fail alike: querying on cannot help, but
+     * the cancel may still work (when only our verification of the answers is wrong) */
+    if ((!f->decided || f->status == 'U') && f->fails_as_pay) {
+        go(d, "Q3", RSV_CANCEL, RSV_WAIT_CANCEL_MOMENT);
+        d->mistake = f->mistake;
+        return;
+    }
+    if (!f->decided || f->status == 'U') return go(d, "Q4", RSV_QUERY, RSV_WAIT_BACKOFF);
     if (f->status == 'F') {
         if (f->credential)
-            return end(d, "Q4", AOP_OUTCOME_UNRESOLVED, false,
+            return end(d, "Q5", AOP_OUTCOME_UNRESOLVED, false,
                        "payQuery answered %s: check the credentials and configuration, then run aop recover",
                        text(f->code));
         /* "not known yet": the pay may still be on its way */
-        if (f->order_not_exist && !f->acknowledged) return go(d, "Q5", RSV_QUERY, RSV_WAIT_POLL);
-        return go(d, "Q6", RSV_QUERY, RSV_WAIT_BACKOFF); /* that call failed, not the payment */
+        if (f->order_not_exist && !f->acknowledged) return go(d, "Q6", RSV_QUERY, RSV_WAIT_POLL);
+        return go(d, "Q7", RSV_QUERY, RSV_WAIT_BACKOFF); /* that call failed, not the payment */
     }
     if (f->shows == AOP_OUTCOME_PAID && f->other_amount)
-        return end(d, "Q7", AOP_OUTCOME_NEEDS_ATTENTION, true,
+        return end(d, "Q8", AOP_OUTCOME_NEEDS_ATTENTION, true,
                    "payQuery reports SUCCESS with an orderAmount other than the journal's %s %s", text(f->amount),
                    text(f->currency));
-    if (f->shows) return end(d, "Q8", f->shows, true, "%s", "");
-    go(d, "Q9", RSV_QUERY, RSV_WAIT_POLL);
+    if (f->shows) return end(d, "Q9", f->shows, true, "%s", "");
+    go(d, "Q10", RSV_QUERY, RSV_WAIT_POLL);
     d->phase = AOP_PHASE_WAITING_CUSTOMER;
 }
 
 /* ---- C: the cancels --------------------------------------------------------------------------- */
 
 static bool cancel_before(const rsv_facts_t *f, rsv_decision_t *d) {
-    if (f->budget_spent) {
-        end(d, "C1", AOP_OUTCOME_UNRESOLVED, false,
-            "the cancel budget is spent without an answer (%s); aop recover finishes it", text(f->last_status));
-        return true;
-    }
-    return false;
+    if (!f->budget_spent) return false;
+    char why[AOP_ERROR_MSG_MAX];
+    if (f->mistake == AOP_MISTAKE_UNVERIFIED)
+        snprintf(why, sizeof why, "the answers fail verification the same way (%s): check the sign type and "
+                 "Alipay's public key; the cancel did not succeed either", text(f->mistake_detail));
+    else if (f->mistake == AOP_MISTAKE_PATH)
+        snprintf(why, sizeof why, "the gateway answers %s: check the gateway URL's path; the cancel did not "
+                 "succeed either", text(f->mistake_detail));
+    else
+        snprintf(why, sizeof why, "the cancel budget is spent without an answer (%s)", text(f->last_status));
+    end(d, "C1", AOP_OUTCOME_UNRESOLVED, false, "%s; aop recover finishes it", why);
+    d->mistake = f->mistake;
+    return true;
 }
 
 static void cancel_rows(const rsv_facts_t *f, rsv_decision_t *d) {

@@ -54,6 +54,9 @@ typedef struct {
     bool order_not_exist;    /* ORDER_NOT_EXIST */
     bool repeat_inconsistent; /* REPEAT_REQ_INCONSISTENT: the id names another payment */
     bool in_process;         /* PAYMENT_IN_PROCESS: the customer is confirming */
+    bool fails_as_pay;       /* query: undecided the same way as the pay's answer was, a mistake of
+                                configuration (the same error on HTTP 200, or HTTP 404/405 on both) */
+    aop_mistake_t mistake;   /* the loop: the configuration mistake recognised so far */
     aop_outcome_t shows;     /* a query's S: the outcome its acquirementStatus shows (0: still open) */
     bool other_amount;       /* a query's SUCCESS names another orderAmount or currency */
     /* text for the reasons only */
@@ -64,6 +67,7 @@ typedef struct {
     const char *cancel_code; /* last query: the cancel's resultCode */
     const char *amount, *currency; /* the journal's */
     const char *last_status; /* the entry's last raw status */
+    const char *mistake_detail; /* the mistake's error and HTTP status ("AOP_E_SIGNATURE_INVALID on HTTP 200") */
 } rsv_facts_t;
 
 /* What a row decides. */
@@ -77,6 +81,7 @@ typedef struct {
     bool no_watch;          /* no late query: the answer named another payment, or the watch agreed */
     bool late_paid;         /* the watch found a FAILED or CANCELLED payment paid */
     bool keep_watch;        /* the watch did not decide: it stays, due again a window later */
+    aop_mistake_t mistake;  /* a configuration mistake the row recognised */
     char reason[AOP_ERROR_MSG_MAX];
 } rsv_decision_t;
 

@@ -50,6 +50,8 @@ static void facts_before(const rsv_t *r, rsv_step_t step, bool aborted, rsv_fact
     f->cancel_not_exist = strcmp(r->cancel_code, AOP_RC_ORDER_NOT_EXIST) == 0;
     f->watched = rsv_outcome_of_state(r->e.state);
     f->cancel_code = r->cancel_code;
+    f->mistake = r->mistake;
+    f->mistake_detail = r->mistake_detail;
     f->amount = r->e.amount;
     f->currency = r->e.currency;
     f->last_status = r->e.last_status;
@@ -89,6 +91,23 @@ static bool other_amount(const rsv_t *r, const aop_result_t *res) {
             !aop_str_eq_cstr(q->body.order_amount.currency, r->e.currency));
 }
 
+/* Whether an undecided answer looks like a mistake of configuration rather than of the network:
+ * HTTP 404 or 405 (the gateway URL's path), or an error on an HTTP 200 answer that is no
+ * transport's (it came back, and did not verify). Timeouts and connection errors never count. */
+static aop_mistake_t failure_kind(const aop_result_t *res) {
+    if (res->http_status == 404 || res->http_status == 405) return AOP_MISTAKE_PATH;
+    if (res->http_status != 200 || res->error == AOP_OK) return AOP_MISTAKE_NONE;
+    switch (res->error) {
+    case AOP_E_TIMEOUT:
+    case AOP_E_CONNECT:
+    case AOP_E_TRANSPORT:
+    case AOP_E_BODY_TOO_LARGE:
+    case AOP_E_STOPPED:
+    case AOP_E_NOMEM: return AOP_MISTAKE_NONE;
+    default: return AOP_MISTAKE_UNVERIFIED;
+    }
+}
+
 /* Texts the facts point at while a decision is made. */
 typedef struct {
     char code[AOP_JOURNAL_ID_SIZE];
@@ -116,11 +135,34 @@ static void facts_of_answer(const rsv_t *r, const aop_result_t *res, answer_text
     f->acq_status = t->acq_status;
     f->why = aop_status_name(res->error);
     f->detail = res->detail.msg;
+    aop_mistake_t kind = rsv_decided(res) ? AOP_MISTAKE_NONE : failure_kind(res);
+    f->fails_as_pay = f->step == RSV_QUERY && kind != AOP_MISTAKE_NONE && kind == r->pay_failure &&
+                      (kind == AOP_MISTAKE_PATH || (res->error == r->pay_failure_error && res->http_status == r->pay_failure_http));
+    if (f->fails_as_pay) f->mistake = kind;
     /* the call took its time: is there still room for a re-send after the next back-off? */
     if (f->step == RSV_PAY) f->resend_in_window = aop_mono_ms() + ms_of(r->backoff_s) < r->pay_give_up_ms;
 }
 
 /* ---- applying a decision ------------------------------------------------------------------------ */
+
+/* Remembers how a pay's answer failed, and what a row recognised as a mistake of configuration. */
+static void note_mistakes(rsv_t *r, rsv_step_t step, const aop_result_t *res, const rsv_decision_t *d) {
+    if (step == RSV_PAY && res) {
+        r->pay_failure = rsv_decided(res) ? AOP_MISTAKE_NONE : failure_kind(res);
+        r->pay_failure_error = res->error;
+        r->pay_failure_http = res->http_status;
+    }
+    if (d->mistake == AOP_MISTAKE_NONE || r->mistake != AOP_MISTAKE_NONE) return;
+    r->mistake = d->mistake;
+    r->res->mistake = d->mistake;
+    r->res->mistake_http_status = res ? res->http_status : 0;
+    r->res->mistake_error = res ? res->error : AOP_OK;
+    if (!res) return;
+    if (res->error != AOP_OK && res->http_status == 200)
+        snprintf(r->mistake_detail, sizeof r->mistake_detail, "%s on HTTP 200", aop_status_name(res->error));
+    else
+        snprintf(r->mistake_detail, sizeof r->mistake_detail, "HTTP %ld", res->http_status);
+}
 
 static rsv_step_t apply(rsv_t *r, rsv_step_t step, const rsv_decision_t *d, const answer_text_t *t) {
     snprintf(r->res->row, sizeof r->res->row, "%s", d->row);
@@ -184,7 +226,11 @@ static const aop_result_t *call(rsv_t *r, rsv_step_t step) {
     switch (step) {
     case RSV_PAY: return send_pay(r);
     case RSV_CANCEL:
-        if (!r->cancel_until_ms) r->cancel_until_ms = now + ms_of(r->o.policy.cancel_budget_s);
+        if (!r->cancel_until_ms) {
+            double budget = r->o.policy.cancel_budget_s;
+            if (r->mistake != AOP_MISTAKE_NONE && budget > MISTAKE_CANCEL_BUDGET_S) budget = MISTAKE_CANCEL_BUDGET_S;
+            r->cancel_until_ms = now + ms_of(budget);
+        }
         return send_by_ids(r, step);
     case RSV_REFUND:
         if (!r->refund_until_ms) r->refund_until_ms = now + ms_of(r->o.policy.refund_budget_s);
@@ -222,7 +268,10 @@ static rsv_step_t run_step(rsv_t *r, rsv_step_t step) {
     rsv_facts_t f;
     facts_before(r, step, w == RSV_ABORTED, &f);
     rsv_decision_t d;
-    if (rsv_decide_before(&f, &d)) return apply(r, step, &d, NULL);
+    if (rsv_decide_before(&f, &d)) {
+        note_mistakes(r, step, NULL, &d);
+        return apply(r, step, &d, NULL);
+    }
     const aop_result_t *res = call(r, step);
     if (!res) return call_failed(r);
     r->calls[step]++;
@@ -231,6 +280,7 @@ static rsv_step_t run_step(rsv_t *r, rsv_step_t step) {
     answer_text_t t;
     facts_of_answer(r, res, &t, &f);
     rsv_decide(&f, &d);
+    note_mistakes(r, step, res, &d);
     return apply(r, step, &d, &t);
 }
 

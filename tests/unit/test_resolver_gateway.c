@@ -636,6 +636,48 @@ Test(resolver_gateway, a_stop_abandons_the_pay_in_flight) {
     aop_resolution_free(r);
 }
 
+/* A mistake of configuration makes every answer fail alike: after the pay and one query, the
+ * resolver stops querying, still tries the cancel (briefly), and names the setting to check
+ * (rows Q3, C1). */
+static void mistake_stops_the_queries(gw_behaviour_t fault, aop_mistake_t want, const char *advice) {
+    const char *mtid = rs_mtid("mist");
+    SCRIPT(fault);
+    aop_resolve_options_t o = opts();
+    aop_resolution_t *r = pay(mtid, &o);
+    expect_outcome(r, AOP_OUTCOME_UNRESOLVED, NULL);
+    cr_assert_geq(r->n_steps, 3);
+    cr_expect_eq(r->steps[0].function, PAY_);
+    cr_expect_eq(r->steps[1].function, QUERY_);
+    for (unsigned i = 2; i < r->n_steps; i++) cr_expect_eq(r->steps[i].function, CANCEL_, "step %u: no more queries", i);
+    cr_expect_eq(r->mistake, want);
+    cr_expect_not_null(strstr(r->reason, advice), "%s", r->reason);
+    cr_expect_str_eq(r->row, "C1");
+    expect_state(mtid, AOP_STATE_UNRESOLVED);
+    aop_resolution_free(r);
+}
+
+Test(resolver_gateway, answers_that_never_verify_name_the_sign_type_and_key) {
+    mistake_stops_the_queries((gw_behaviour_t){.key = GW_KEY_OTHER}, AOP_MISTAKE_UNVERIFIED,
+                              "check the sign type and Alipay's public key");
+}
+
+Test(resolver_gateway, a_wrong_path_names_the_gateway_url) {
+    mistake_stops_the_queries((gw_behaviour_t){.http_status = 404}, AOP_MISTAKE_PATH, "HTTP 404: check the gateway URL's path");
+}
+
+Test(resolver_gateway, a_credential_refusal_is_named_not_declined) {
+    const char *mtid = rs_mtid("cred1");
+    SCRIPT(CODE(AOP_RC_UNKNOWN_CLIENT));
+    aop_resolve_options_t o = opts();
+    aop_resolution_t *r = pay(mtid, &o);
+    expect_outcome(r, AOP_OUTCOME_FAILED, PAY_);
+    CALLS(r, PAY_);
+    cr_expect_eq(r->mistake, AOP_MISTAKE_CREDENTIAL);
+    cr_expect_str_eq(r->row, "P11");
+    cr_expect_null(strstr(r->reason, "declined"), "%s", r->reason);
+    aop_resolution_free(r);
+}
+
 /* ---- 4. query ORDER_NOT_EXIST ----------------------------------------------------------------- */
 
 Test(resolver_gateway, query_order_not_exist_before_ack_queries_again) {

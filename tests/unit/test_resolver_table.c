@@ -50,21 +50,24 @@ static const row_t rows[] = {
     ROW("P8", FACTS(.step = RSV_PAY, S_), RSV_DONE, PAID, NONE),
     ROW("P9", FACTS(.step = RSV_PAY, F_, .earlier_left = true, .single_call = true), RSV_DONE, UNRESOLVED, NONE),
     ROW("P10", FACTS(.step = RSV_PAY, F_, .earlier_left = true), RSV_QUERY, 0, NONE),
-    ROW("P11", FACTS(.step = RSV_PAY, F_), RSV_DONE, FAILED, NONE),
-    ROW("P12", FACTS(.step = RSV_PAY, U_, .single_call = true), RSV_DONE, UNRESOLVED, NONE),
-    ROW("P13", FACTS(.step = RSV_PAY, U_), RSV_QUERY, 0, FIRST),
+    ROW("P11", FACTS(.step = RSV_PAY, F_, .credential = true), RSV_DONE, FAILED, NONE),
+    ROW("P12", FACTS(.step = RSV_PAY, F_), RSV_DONE, FAILED, NONE),
+    ROW("P13", FACTS(.step = RSV_PAY, U_, .single_call = true), RSV_DONE, UNRESOLVED, NONE),
+    ROW("P14", FACTS(.step = RSV_PAY, U_), RSV_QUERY, 0, FIRST),
     /* Q: the queries */
     BEFORE("Q1", FACTS(.step = RSV_QUERY, .earlier_left = true, .aborted = true), RSV_CANCEL, 0, MOMENT),
     BEFORE("Q2", FACTS(.step = RSV_QUERY, .earlier_left = true, .budget_spent = true, .cancel_moment_passed = true,
                        .again = true), RSV_CANCEL, 0, MOMENT),
-    ROW("Q3", FACTS(.step = RSV_QUERY, .earlier_left = true, U_), RSV_QUERY, 0, BACKOFF),
-    ROW("Q4", FACTS(.step = RSV_QUERY, .earlier_left = true, F_, .credential = true), RSV_DONE, UNRESOLVED, NONE),
-    ROW("Q5", FACTS(.step = RSV_QUERY, .earlier_left = true, F_, .order_not_exist = true), RSV_QUERY, 0, POLL),
-    ROW("Q6", FACTS(.step = RSV_QUERY, .earlier_left = true, F_), RSV_QUERY, 0, BACKOFF),
-    ROW("Q7", FACTS(.step = RSV_QUERY, .earlier_left = true, S_, .shows = PAID, .other_amount = true), RSV_DONE,
+    ROW("Q3", FACTS(.step = RSV_QUERY, .earlier_left = true, U_, .fails_as_pay = true,
+                    .mistake = AOP_MISTAKE_UNVERIFIED), RSV_CANCEL, 0, MOMENT),
+    ROW("Q4", FACTS(.step = RSV_QUERY, .earlier_left = true, U_), RSV_QUERY, 0, BACKOFF),
+    ROW("Q5", FACTS(.step = RSV_QUERY, .earlier_left = true, F_, .credential = true), RSV_DONE, UNRESOLVED, NONE),
+    ROW("Q6", FACTS(.step = RSV_QUERY, .earlier_left = true, F_, .order_not_exist = true), RSV_QUERY, 0, POLL),
+    ROW("Q7", FACTS(.step = RSV_QUERY, .earlier_left = true, F_), RSV_QUERY, 0, BACKOFF),
+    ROW("Q8", FACTS(.step = RSV_QUERY, .earlier_left = true, S_, .shows = PAID, .other_amount = true), RSV_DONE,
         NEEDS_ATTENTION, NONE),
-    ROW("Q8", FACTS(.step = RSV_QUERY, .earlier_left = true, S_, .shows = FAILED), RSV_DONE, FAILED, NONE),
-    ROW("Q9", FACTS(.step = RSV_QUERY, .earlier_left = true, S_), RSV_QUERY, 0, POLL),
+    ROW("Q9", FACTS(.step = RSV_QUERY, .earlier_left = true, S_, .shows = FAILED), RSV_DONE, FAILED, NONE),
+    ROW("Q10", FACTS(.step = RSV_QUERY, .earlier_left = true, S_), RSV_QUERY, 0, POLL),
     /* C: the cancels */
     BEFORE("C1", FACTS(.step = RSV_CANCEL, .earlier_left = true, .budget_spent = true), RSV_DONE, UNRESOLVED, NONE),
     ROW("C2", FACTS(.step = RSV_CANCEL, .earlier_left = true, U_), RSV_CANCEL, 0, BACKOFF),
@@ -140,7 +143,7 @@ Test(resolver_table, rows_say_why) {
                        d.reason);
     rsv_facts_t other = FACTS(.step = RSV_PAY, F_, .repeat_inconsistent = true, .code = "REPEAT_REQ_INCONSISTENT");
     rsv_decide(&other, &d);
-    cr_expect_str_eq(d.row, "P11");
+    cr_expect_str_eq(d.row, "P12");
     cr_expect(d.no_watch, "the answer names another payment: nothing to watch");
     cr_expect(d.by_call);
     rsv_facts_t late = FACTS(.step = RSV_WATCH, .earlier_left = true, .watched = FAILED, S_, .shows = PAID);
@@ -152,6 +155,21 @@ Test(resolver_table, rows_say_why) {
     rsv_facts_t waiting = FACTS(.step = RSV_PAY, .sent = true, .decided = true, .status = 'U', .in_process = true);
     rsv_decide(&waiting, &d);
     cr_expect_eq(d.phase, AOP_PHASE_WAITING_CUSTOMER);
+    /* configuration mistakes are named, not "declined" or "unknown" */
+    rsv_facts_t config = FACTS(.step = RSV_PAY, F_, .credential = true, .code = "UNKNOWN_CLIENT");
+    rsv_decide(&config, &d);
+    cr_expect_eq(d.mistake, AOP_MISTAKE_CREDENTIAL);
+    cr_expect_not_null(strstr(d.reason, "configuration (UNKNOWN_CLIENT)"), "%s", d.reason);
+    cr_expect_null(strstr(d.reason, "declined"), "%s", d.reason);
+    rsv_facts_t path = FACTS(.step = RSV_CANCEL, .earlier_left = true, .budget_spent = true,
+                             .mistake = AOP_MISTAKE_PATH, .mistake_detail = "HTTP 404");
+    cr_expect(rsv_decide_before(&path, &d));
+    cr_expect_str_eq(d.row, "C1");
+    cr_expect_not_null(strstr(d.reason, "HTTP 404: check the gateway URL's path"), "%s", d.reason);
+    rsv_facts_t sig = FACTS(.step = RSV_CANCEL, .earlier_left = true, .budget_spent = true,
+                            .mistake = AOP_MISTAKE_UNVERIFIED, .mistake_detail = "AOP_E_SIGNATURE_INVALID on HTTP 200");
+    cr_expect(rsv_decide_before(&sig, &d));
+    cr_expect_not_null(strstr(d.reason, "check the sign type and Alipay's public key"), "%s", d.reason);
 }
 
 /* ---- E: where an entry starts ---------------------------------------------------------------------- */

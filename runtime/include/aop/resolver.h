@@ -107,6 +107,17 @@ typedef struct {
 /** Sets the defaults (and struct_size). */
 AOP_API void aop_resolve_options_init(aop_resolve_options_t *o);
 
+/** A configuration mistake the resolver recognised in the answers (docs/resolver.md, rows P11,
+ * Q3, C1): the outcome stays what the rows say, and the reason names the setting to check. */
+typedef enum {
+    AOP_MISTAKE_NONE = 0,
+    AOP_MISTAKE_UNVERIFIED = 1, /**< the pay's and a query's answers fail verification the same way
+                                     (HTTP 200): the sign type or Alipay's public key */
+    AOP_MISTAKE_PATH = 2,       /**< the pay and a query got HTTP 404 or 405: the gateway URL's path */
+    AOP_MISTAKE_CREDENTIAL = 3  /**< a verified refusal of the credential class (UNKNOWN_CLIENT,
+                                     KEY_NO_FOUND...): the clientId or the keys */
+} aop_mistake_t;
+
 /** The outcome of a payment or a refund and how it was reached. Owns its memory. */
 typedef struct {
     aop_outcome_t outcome;                 /**< how it ended */
@@ -134,6 +145,9 @@ typedef struct {
     /* Appended after the members above, whose layout does not change. */
     char row[8];                              /**< the row of docs/resolver.md that ended it
                                                    ("P8", "Q8", ...), or "" */
+    aop_mistake_t mistake;                    /**< a configuration mistake the answers show, or NONE */
+    long mistake_http_status;                 /**< its HTTP status (200, 404, 405), or 0 */
+    aop_status_t mistake_error;               /**< its verification error (AOP_E_SIGNATURE_INVALID...) */
 } aop_resolution_t;
 
 /** Frees r (NULL is fine). */
