@@ -8,6 +8,7 @@
 #include "aop/error.h"
 #include "aop/journal.h"
 #include "aop/json.h"
+#include "aop/json_quote.h"
 #include "aop/model.h"
 #include "aop/protocol.h"
 #include "aop/resolver.h"
