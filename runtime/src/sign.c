@@ -349,11 +349,13 @@ aop_status_t aop_verifier_verify(aop_verifier_t *v, const char *data, size_t len
     if (EVP_MD_CTX_copy_ex(v->work, v->tmpl) != 1)
         st = aop_error_set(err, AOP_E_SIGNATURE_INVALID, NULL, -1,
                            "verify: cannot set up %s verification", aop_sign_type_name(v->type));
-    else if (EVP_DigestVerify(v->work, raw, raw_len, (const unsigned char *)(data ? data : ""), len) != 1)
+    else if (EVP_DigestVerify(v->work, raw, raw_len, (const unsigned char *)(data ? data : ""), len) != 1) {
+        char fp[AOP_FINGERPRINT_MAX];
+        aop_public_key_fingerprint(v->key, fp);
         st = aop_error_set(err, AOP_E_SIGNATURE_INVALID, NULL, -1,
                            "signature does not verify (%s, %s) with public key %s",
-                           aop_sign_type_name(v->type), v->type == AOP_SIGN_RSA2 ? "SHA-256" : "SHA-1",
-                           v->key->fingerprint);
+                           aop_sign_type_name(v->type), v->type == AOP_SIGN_RSA2 ? "SHA-256" : "SHA-1", fp);
+    }
     ERR_clear_error();
     return st;
 }

@@ -58,9 +58,11 @@ AOP_API aop_status_t aop_private_key_public(const aop_private_key_t *key, aop_pu
  * the merchant's own public key as Alipay's is a common mistake the client refuses. */
 AOP_API bool aop_keys_pair(const aop_private_key_t *priv, const aop_public_key_t *pub);
 
-/** The fingerprint of the key's public half: "SHA256:" and 64 hex digits. */
+/** The fingerprint of the key's public half: "SHA256:" and the 64 hex digits of the SHA-256 of its
+ * DER SubjectPublicKeyInfo (computed on the first call, safely from any thread; "" only when out
+ * of memory). */
 AOP_API void aop_private_key_fingerprint(const aop_private_key_t *key, char out[AOP_FINGERPRINT_MAX]);
-/** The key's fingerprint: "SHA256:" and 64 hex digits. */
+/** The key's fingerprint, as aop_private_key_fingerprint() gives it for the private half. */
 AOP_API void aop_public_key_fingerprint(const aop_public_key_t *key, char out[AOP_FINGERPRINT_MAX]);
 /** The key's modulus size in bits. */
 AOP_API unsigned aop_private_key_bits(const aop_private_key_t *key);
