@@ -11,6 +11,7 @@
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <openssl/rsa.h> /* RSA_PKCS1_PADDING only: no RSA_* functions are used */
 
 const char *aop_sign_type_name(aop_sign_type_t t) {
@@ -375,4 +376,10 @@ aop_status_t aop_verify(const aop_public_key_t *key, aop_sign_type_t type, const
     if (st == AOP_OK) st = aop_verifier_verify(v, data, len, sig, sig_len, err);
     aop_verifier_free(v);
     return st;
+}
+
+aop_status_t aop_sign_use_hash_drbg(void) {
+    int ok = RAND_set_DRBG_type(NULL, "HASH-DRBG", NULL, NULL, "SHA256");
+    ERR_clear_error();
+    return ok == 1 ? AOP_OK : AOP_E_CRYPTO;
 }

@@ -15,6 +15,7 @@
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 
 #include "aop/sign.h"
 #include "aop/signer.h"
@@ -1433,5 +1434,34 @@ Test(signer, arguments_and_buffer_size) {
     aop_signer_free(NULL);
     aop_verifier_free(NULL);
     aop_public_key_free(g);
+    aop_private_key_free(k);
+}
+
+/* aop_sign_use_hash_drbg: the process's generators become Hash_DRBGs when it comes first, and
+ * signatures still verify; once they exist, nothing changes (Criterion runs each test in a
+ * process of its own). */
+
+Test(drbg, hash_drbg_when_first) {
+    cr_assert_eq(aop_sign_use_hash_drbg(), AOP_OK);
+    aop_private_key_t *k = priv("merchant.pkcs8.pem", NULL);
+    aop_public_key_t *p = pub("merchant.spki.pem");
+    char sig[AOP_SIG_B64_MAX];
+    size_t n = 0;
+    aop_error_t e;
+    cr_assert_eq(aop_sign(k, AOP_SIGN_RSA2, "abc", 3, sig, sizeof sig, &n, &e), AOP_OK, "%s", e.msg);
+    cr_assert_eq(aop_verify(p, AOP_SIGN_RSA2, "abc", 3, sig, n, &e), AOP_OK, "%s", e.msg);
+    cr_assert_str_eq(EVP_RAND_get0_name(EVP_RAND_CTX_get0_rand(RAND_get0_primary(NULL))), "HASH-DRBG");
+    cr_assert_eq(aop_sign_use_hash_drbg(), AOP_E_CRYPTO, "the generators exist: no change");
+    aop_public_key_free(p);
+    aop_private_key_free(k);
+}
+
+Test(drbg, default_generators_untouched_without_it) {
+    aop_private_key_t *k = priv("merchant.pkcs8.pem", NULL);
+    char sig[AOP_SIG_B64_MAX];
+    size_t n = 0;
+    aop_error_t e;
+    cr_assert_eq(aop_sign(k, AOP_SIGN_RSA2, "abc", 3, sig, sizeof sig, &n, &e), AOP_OK, "%s", e.msg);
+    cr_assert_str_neq(EVP_RAND_get0_name(EVP_RAND_CTX_get0_rand(RAND_get0_primary(NULL))), "HASH-DRBG");
     aop_private_key_free(k);
 }

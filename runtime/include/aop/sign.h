@@ -83,6 +83,19 @@ AOP_API aop_status_t aop_verify(const aop_public_key_t *key, aop_sign_type_t typ
 AOP_API aop_status_t aop_keygen_files(const char *private_path, const char *public_path, unsigned bits,
                               aop_error_t *err);
 
+/** Makes the random generators of OpenSSL's default library context SHA-256 Hash_DRBGs (NIST SP
+ * 800-90A, 256-bit security strength) instead of its default AES-256 CTR-DRBGs. Every signature
+ * needs them (RSA blinding); a CTR-DRBG's first use sets up OpenSSL's whole cipher table, which a
+ * process that signs over plain HTTP (a local gateway) never needs otherwise, and which costs it
+ * about as much as the signature; the Hash_DRBG uses the digest a signature sets up anyway. Over
+ * HTTPS the cipher table is set up by TLS, so the choice neither costs nor saves.
+ *
+ * For a program that owns its process (a command-line tool), before its first use of OpenSSL: it
+ * changes the whole process's generators. A `[random]` section of the OpenSSL configuration
+ * still wins. Returns AOP_OK, or AOP_E_CRYPTO when the generators already exist (nothing
+ * changes). */
+AOP_API aop_status_t aop_sign_use_hash_drbg(void);
+
 #ifdef __cplusplus
 }
 #endif
