@@ -30,7 +30,8 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 ldconfig -p | grep -q 'libaop.so.0 ' || fail "ldconfig does not know libaop.so.0"
 pkg-config --modversion aop
 aop --version
-ldd /usr/bin/aop | grep -q "libaop.so.0 => /usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH)/libaop.so.0" ||
+# /lib is /usr/lib on Debian 12 (merged /usr): the linker's cache may name either.
+ldd /usr/bin/aop | grep -qE "libaop.so.0 => (/usr)?/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH)/libaop.so.0" ||
   fail "aop does not load the system's libaop.so.0"
 ! ldd /usr/bin/aop | grep -q microhttpd || fail "aop loads libmicrohttpd"
 sh tests/install/check_hardening.sh readelf /usr aop aop-sandbox

@@ -69,7 +69,8 @@ if [ -x "$prefix/bin/aop" ]; then
     out=$(HOME="$tmp/home" LD_LIBRARY_PATH="$libdir" "$prefix/bin/aop" pay --amount 100 --currency USD \
           --code 28763443825664394 2>"$tmp/aop.err") || { cat "$tmp/aop.err"; fail "zero-configuration aop pay exited $?"; }
     case "$out" in "PAID (local sandbox: not real money)"*) ;; *) fail "aop pay printed: $out" ;; esac
-    echo "   links $want_lib, no libmicrohttpd; zero-configuration pay through $prefix/bin/aop-sandbox: PAID"
+    echo "   loads $(printf '%s\n' "$deps" | sed -n 's/.*libaop\.so\.0 => \([^ ]*\).*/\1/p'), no libmicrohttpd;" \
+         "zero-configuration pay through $prefix/bin/aop-sandbox: PAID"
 fi
 
 echo "== read_unknown_member against $prefix/bin/aop-sandbox"
