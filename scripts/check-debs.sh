@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # For a person, on a clean Debian 12 machine (a VM or a throwaway container), as root: installs
 # the packages for real and checks them from /usr. Never run by CI (scripts/test.sh checks the
 # same packages with dpkg-deb only).
 #   scripts/check-debs.sh [DEB_DIR]   (default: build-release/debs, made by scripts/package.sh)
 #  - apt-get install ./libaop0 ./libaop-dev ./aop-tools (their Depends resolve from the archive);
 #  - ldconfig finds libaop.so.0; man finds aop(1) and aop-sandbox(1) when the packages hold them;
+#  - /usr/bin/aop loads /usr/lib/<multiarch>/libaop.so.0 and not libmicrohttpd, and is hardened;
 #  - the examples build with pkg-config and find_package(aop) from /usr and run against
 #    /usr/bin/aop-sandbox;
 #  - apt-get remove leaves no libaop behind.
@@ -28,12 +30,18 @@ apt-get install -y -qq --no-install-recommends gcc cmake pkg-config >/dev/null
 fail() { echo "FAIL: $*" >&2; exit 1; }
 ldconfig -p | grep -q 'libaop.so.0 ' || fail "ldconfig does not know libaop.so.0"
 pkg-config --modversion aop
-aop --help >/dev/null 2>&1 || aop --version >/dev/null 2>&1 || true
+aop --version
+# /lib is /usr/lib on Debian 12 (merged /usr): the linker's cache may name either.
+ldd /usr/bin/aop | grep -qE "libaop.so.0 => (/usr)?/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH)/libaop.so.0" ||
+  fail "aop does not load the system's libaop.so.0"
+! ldd /usr/bin/aop | grep -q microhttpd || fail "aop loads libmicrohttpd"
+sh tests/install/check_hardening.sh readelf /usr aop aop-sandbox
 for m in aop aop-sandbox; do
-  if dpkg -L aop-tools | grep -q "/man1/$m.1"; then man -w "$m" >/dev/null || fail "man $m"; fi
+  if dpkg -L aop-tools | grep -q "/man1/$m.1.gz"; then man -w "$m" >/dev/null || fail "man $m"; fi
 done
 AOP_CHECK_SYSTEM=1 sh tests/install/check_consumer.sh /usr "$PWD" "$(command -v cc)" "$(command -v cmake)"
 
 apt-get remove -y -qq aop-tools libaop-dev libaop0 >/dev/null
-[ ! -e /usr/lib/libaop.so.0 ] && [ ! -e /usr/include/aop/aop.h ] || fail "files left after apt-get remove"
+[ ! -e "/usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH)/libaop.so.0" ] && [ ! -e /usr/include/aop/aop.h ] ||
+  fail "files left after apt-get remove"
 echo "check-debs: ok"

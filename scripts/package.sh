@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The Debian packages, built and checked without installing them (CI; scripts/check-debs.sh does
 # the real dpkg -i on a clean machine):
 #  - a build with the test hooks (BUILD_DIR, default build/) refuses to be packaged;
-#  - a release build (build-release/, no test hooks, no tests, no bench) makes libaop0,
-#    libaop-dev and aop-tools with cpack -G DEB;
-#  - dpkg-deb --info/--contents: what each holds and declares;
-#  - the examples build from the dpkg-deb -x tree (find_package and pkg-config --define-prefix)
-#    and run against its aop-sandbox.
+#  - a Release build (build-release/: no test hooks; the tests and the benchmarks compiled with
+#    -Werror, so a warning only the optimizer of a Release build sees fails CI) makes libaop0,
+#    libaop-dev, aop-tools and their -dbgsym packages with cpack -G DEB and nothing else;
+#  - that build's release checks: the installed tree's hardening, its exports and SONAME, the
+#    examples against its installed tree (the whole suite runs in the RelWithDebInfo and
+#    sanitizer builds of scripts/test.sh: the same code, not worth a third run);
+#  - dpkg-deb --info/--contents: what each package holds and declares;
+#  - lintian: no error and no warning;
+#  - the dpkg-deb -x tree: hardened, aop links libaop.so.0 and not libmicrohttpd, and the examples
+#    build against it and run against its aop-sandbox.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 HOOKS_BUILD=${BUILD_DIR:-build}
@@ -20,15 +26,19 @@ if [ -f "$HOOKS_BUILD/CPackConfig.cmake" ] && grep -q '^AOP_TEST_HOOKS:BOOL=ON' 
   rm -rf "$HOOKS_BUILD/refused-debs"
 fi
 
-echo "== release build ($REL) and cpack -G DEB"
-cmake -S . -B "$REL" -DCMAKE_BUILD_TYPE=Release -DAOP_TESTS=OFF -DAOP_BENCH=OFF -DAOP_APPS=ON \
+echo "== Release build ($REL, tests and benchmarks with -Werror) and cpack -G DEB"
+cmake -S . -B "$REL" -DCMAKE_BUILD_TYPE=Release -DAOP_TESTS=ON -DAOP_BENCH=ON -DAOP_APPS=ON -DAOP_WERROR=ON \
       -DAOP_TEST_HOOKS=OFF -DPython3_EXECUTABLE=/usr/bin/python3 >/dev/null
-cmake --build "$REL" -j"$(nproc)" >/dev/null
+cmake --build "$REL" -j"$(nproc)" >"$REL/build.log" 2>&1 || { grep -B2 -A8 -E 'error|warning' "$REL/build.log" | head -80; fail "Release build"; }
 rm -rf "$REL/debs"
 (cd "$REL" && cpack -G DEB -B "$PWD/debs" >cpack.log 2>&1) || { cat "$REL/cpack.log"; fail "cpack -G DEB"; }
 ver=$(sed -n 's/^CMAKE_PROJECT_VERSION:STATIC=//p' "$REL/CMakeCache.txt")
-[ -n "$ver" ] || ver=$(grep -m1 'CPACK_PACKAGE_VERSION ' "$REL/CPackConfig.cmake" | sed 's/.*"\(.*\)".*/\1/')
+libdir=$(sed -n 's/^CMAKE_INSTALL_LIBDIR:PATH=//p' "$REL/CMakeCache.txt")
+[ -n "$ver" ] && [ -n "$libdir" ] || fail "no version or libdir in $REL/CMakeCache.txt"
 lib=$(ls "$REL"/debs/libaop0_*.deb) dev=$(ls "$REL"/debs/libaop-dev_*.deb) tools=$(ls "$REL"/debs/aop-tools_*.deb)
+
+echo "== the Release build's own checks (hardening, exports, installed tree)"
+(cd "$REL" && ctest --output-on-failure -j2 -R '^(hardening_|api_|install_tree_)')
 
 field() { dpkg-deb --field "$2" "$1"; }
 paths() { # the paths a package holds, as ./usr/..., without a link's target
@@ -41,33 +51,60 @@ echo "== dpkg-deb --info/--contents"
 dpkg-deb --info "$lib" >/dev/null && dpkg-deb --info "$dev" >/dev/null && dpkg-deb --info "$tools" >/dev/null
 [ "$(field Package "$lib")" = libaop0 ] && [ "$(field Package "$dev")" = libaop-dev ] &&
   [ "$(field Package "$tools")" = aop-tools ] || fail "package names"
+for d in "$lib" "$dev" "$tools"; do
+  p=$(field Package "$d")
+  has "$d" "usr/share/doc/$p/copyright"
+  has "$d" "usr/share/doc/$p/changelog.gz"
+  m=$(field Maintainer "$d")
+  ! grep -q localhost <<<"$m" || fail "$p: maintainer $m"
+done
 dep=$(field Depends "$lib")
 grep -q 'libcurl4' <<<"$dep" || fail "libaop0 does not depend on libcurl: $dep"
 grep -qE 'libssl3|libcrypto' <<<"$dep" || fail "libaop0 does not depend on OpenSSL: $dep"
 grep -q 'libsqlite3-0' <<<"$dep" || fail "libaop0 does not depend on SQLite: $dep"
-has "$lib" "usr/lib/libaop.so.0"
-has "$lib" "usr/lib/libaop.so.$ver"
+# A journal store with a client library of its own (PostgreSQL) ships in a package of its own.
+! grep -qE 'libpq|libmicrohttpd' <<<"$dep" || fail "libaop0 depends on a store's or the sandbox's library: $dep"
+has "$lib" "usr/$libdir/libaop.so.0"
+has "$lib" "usr/$libdir/libaop.so.$ver"
 lacks "$lib" "/include/"
 dpkg-deb --info "$lib" shlibs | grep -qx "libaop 0 libaop0 (>= $ver)" || fail "libaop0: no shlibs entry"
+dpkg-deb --info "$lib" triggers | grep -qx "activate-noawait ldconfig" || fail "libaop0: no ldconfig trigger"
+! dpkg-deb --info "$lib" postinst >/dev/null 2>&1 || fail "libaop0 has a postinst (the trigger runs ldconfig)"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 dpkg-deb -x "$lib" "$tmp/lib"
-readelf -d "$tmp/lib/usr/lib/libaop.so.$ver" | grep -q '(SONAME).*\[libaop.so.0\]' || fail "libaop0: no SONAME libaop.so.0"
+readelf -d "$tmp/lib/usr/$libdir/libaop.so.$ver" | grep -q '(SONAME).*\[libaop.so.0\]' || fail "libaop0: no SONAME libaop.so.0"
 grep -q "libaop0 (= $ver)" <<<"$(field Depends "$dev")" || fail "libaop-dev does not depend on libaop0 (= $ver)"
-for h in aop.h protocol.h calls.h version.h client.h; do has "$dev" "usr/include/aop/$h"; done
+for h in aop.h protocol.h calls.h version.h client.h json_quote.h; do has "$dev" "usr/include/aop/$h"; done
 for h in runtime/internal/aop/*.h; do lacks "$dev" "/include/aop/${h##*/}\$"; done
 for f in libaop.so libaop.a pkgconfig/aop.pc cmake/aop/aopConfig.cmake cmake/aop/aopConfigVersion.cmake \
-         cmake/aop/aopTargets.cmake; do has "$dev" "usr/lib/$f"; done
+         cmake/aop/aopTargets.cmake; do has "$dev" "usr/$libdir/$f"; done
 lacks "$dev" "libaop\\.so\\."
 has "$tools" "usr/bin/aop"
 has "$tools" "usr/bin/aop-sandbox"
+grep -q "libaop0 (= $ver)" <<<"$(field Depends "$tools")" || fail "aop-tools does not depend on libaop0 (= $ver)"
 for m in aop.1 aop-sandbox.1; do
-  [ ! -f "docs/man/$m" ] || has "$tools" "usr/share/man/man1/$m"
+  [ ! -f "docs/man/$m" ] || has "$tools" "usr/share/man/man1/$m.gz"
+done
+lacks "$tools" "/man1/.*\\.1\$"
+for p in libaop0 aop-tools; do
+  dbg=$(ls "$REL"/debs/${p}-dbgsym_*.ddeb) || fail "no $p-dbgsym package"
+  grep -q '/usr/lib/debug/\.build-id/.*\.debug$' <(paths "$dbg") || fail "$p-dbgsym holds no .debug file"
 done
 for d in "$lib" "$dev" "$tools"; do echo "   $(basename "$d"): Depends: $(field Depends "$d")"; done
 
-echo "== the examples against the dpkg-deb -x tree"
+echo "== lintian (fails on any error or warning)"
+rc=0
+out=$(lintian --fail-on error,warning --display-info "$REL"/debs/*.deb "$REL"/debs/*.ddeb 2>&1) || rc=$?
+grep -v 'running with root privileges' <<<"$out" || true
+[ "$rc" -eq 0 ] || fail "lintian (exit $rc)"
+
+echo "== the dpkg-deb -x tree: stripped, hardened, and the examples against it"
 for d in "$lib" "$dev" "$tools"; do dpkg-deb -x "$d" "$tmp/root"; done
+for f in "$tmp/root/usr/bin/aop" "$tmp/root/usr/bin/aop-sandbox" "$tmp/root/usr/$libdir/libaop.so.$ver"; do
+  file "$f" | grep -q ', stripped' || fail "not stripped: $f"
+done
+sh tests/install/check_hardening.sh readelf "$tmp/root/usr"
 sh tests/install/check_consumer.sh "$tmp/root/usr" "$PWD" "$(command -v cc)" "$(command -v cmake)"
 echo "packages ok: $REL/debs"
 
@@ -76,7 +113,7 @@ echo "packages ok: $REL/debs"
 MIN=${MINIMAL_DIR:-build-minimal}
 echo "== the library alone ($MIN: AOP_APPS/TESTS/BENCH/JOURNAL_SQLITE=OFF)"
 cmake -S . -B "$MIN" -DAOP_APPS=OFF -DAOP_TESTS=OFF -DAOP_BENCH=OFF -DAOP_JOURNAL_SQLITE=OFF \
-      -DAOP_TEST_HOOKS=OFF -DCMAKE_BUILD_TYPE=Release >/dev/null
+      -DAOP_TEST_HOOKS=OFF -DCMAKE_BUILD_TYPE=Release -DAOP_WERROR=ON >/dev/null
 looked=$(grep -iE '^_?(CRITERION|SBX_MHD|MHD|CJSON|JANSSON|JSMN|SQLite3|Python3)_[A-Z_]*(DIR|LIBRARY|INCLUDE|EXECUTABLE)' \
          "$MIN/CMakeCache.txt" || true)
 [ -z "$looked" ] || fail "the library alone looked up more than OpenSSL and libcurl: $looked"

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The whole test suite: the normal build, then the ASan+UBSan build, then the leak checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,7 +19,7 @@ BUILD_DIR=build-asan bash scripts/build.sh -DAOP_SANITIZE=ON -DCMAKE_BUILD_TYPE=
    ctest -j2 --timeout 900)
 
 echo "== generated/ and the tree are clean after the builds"
-if [ -d .git ] && [ -n "$(git status --porcelain -- generated codegen schema)" ]; then
+if git rev-parse --git-dir >/dev/null 2>&1 && [ -n "$(git status --porcelain -- generated codegen schema)" ]; then
   git status --porcelain -- generated codegen schema
   echo "FAIL: building changed tracked files (is generated/ stale?)" >&2
   exit 1

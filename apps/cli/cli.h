@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The aop command line: shared declarations of its parts. */
 #ifndef AOP_CLI_H
 #define AOP_CLI_H
@@ -23,20 +24,32 @@ typedef struct {
     /* The resolver's policy in seconds; 0 = the default (aop_policy_init). */
     double first_poll_s, poll_interval_s, query_budget_s, cancel_margin_s, cancel_budget_s, watch_window_s,
         refund_budget_s;
-    bool json, help, force, no_resolve, all;
+    bool json, help, version, force, no_resolve, all;
 } cli_opts_t;
 
 /* Parses argv of one subcommand into o; prints the problem and returns EXIT_USAGE on error. */
 int cli_parse(const char *cmd, int argc, char **argv, cli_opts_t *o);
 void cli_usage(FILE *out, const char *cmd);
 
-/* A client ready for one command: either against --gateway, or zero-config against an
- * in-process sandbox on a free loopback port with keys and state in ~/.aop/. */
+/* A client ready for one command: either against --gateway, or zero-config against a local
+ * sandbox (the aop-sandbox program, a child process) on a free loopback port with keys and
+ * state in ~/.aop/. */
 typedef struct cli_env cli_env_t;
 int cli_env_open(const cli_opts_t *o, cli_env_t **out, aop_client_t **client);
 void cli_env_close(cli_env_t *env);
 /* Whether the env talks to the local sandbox (zero-configuration mode): not real money. */
 bool cli_env_is_sandbox(const cli_env_t *env);
+
+/* The aop-sandbox child of the zero-configuration mode: started on a free port (*port), stopped
+ * (SIGTERM, then waited for) by cli_sandbox_stop; it also ends when aop ends, however aop ends. */
+typedef struct cli_sandbox cli_sandbox_t;
+typedef struct {
+    const char *state, *key, *merchant_public_key, *client_id, *sign_type;
+} cli_sandbox_args_t;
+int cli_sandbox_start(const cli_sandbox_args_t *a, cli_sandbox_t **out, unsigned short *port);
+void cli_sandbox_stop(cli_sandbox_t *s);
+/* `aop sandbox ARGS`: runs aop-sandbox ARGS in place of aop (returns only when it cannot). */
+int cli_exec_sandbox(int argc, char **argv);
 
 /* The journal of --journal, or ~/.aop/journal.db (also with --gateway). */
 int cli_journal_open(const cli_opts_t *o, aop_journal_t **out);

@@ -1,5 +1,6 @@
-/* Where a command sends its call: --gateway, or (zero configuration) an in-process sandbox on a
- * free loopback port, with demo keys and durable state in ~/.aop/. */
+/* SPDX-License-Identifier: MIT */
+/* Where a command sends its call: --gateway, or (zero configuration) a local sandbox (aop-sandbox,
+ * a child process) on a free loopback port, with demo keys and durable state in ~/.aop/. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -9,11 +10,10 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "sandbox.h"
 
 struct cli_env {
     aop_client_t *client;
-    aop_sandbox_t *sandbox;
+    cli_sandbox_t *sandbox;
 };
 
 int cli_home(char *dir, size_t cap) {
@@ -79,6 +79,8 @@ int cli_demo_keys(const char *dir) {
 int cli_env_open(const cli_opts_t *o, cli_env_t **out, aop_client_t **client) {
     *out = NULL;
     *client = NULL;
+    /* aop owns its process and signs once: the cheaper generator to set up (aop/sign.h). */
+    (void)aop_sign_use_hash_drbg();
     cli_env_t *env = calloc(1, sizeof *env);
     if (!env) return AOP_EXIT_CONFIG;
     aop_client_config_t cfg;
@@ -113,22 +115,13 @@ int cli_env_open(const cli_opts_t *o, cli_env_t **out, aop_client_t **client) {
         snprintf(gkey, sizeof gkey, "%s/gateway.pem", dir);
         snprintf(gpub, sizeof gpub, "%s/gateway.pub.pem", dir);
         snprintf(state, sizeof state, "%s/sandbox.db", dir);
-        const char *ids[1] = {cfg.client_id};
-        aop_sandbox_config_t sc = {0};
-        sc.port = 0;
-        sc.state_path = state;
-        sc.key_file = gkey;
-        sc.merchant_public_key_file = mpub;
-        sc.client_ids = ids;
-        sc.n_client_ids = 1;
-        sc.sign_type = cfg.sign_type;
-        aop_error_t err;
-        if (aop_sandbox_start(&sc, &env->sandbox, &err) != AOP_OK) {
-            fprintf(stderr, "aop: cannot start the local sandbox: %s\n", err.msg);
+        cli_sandbox_args_t sa = {state, gkey, mpub, cfg.client_id, aop_sign_type_name(cfg.sign_type)};
+        unsigned short port = 0;
+        if ((rc = cli_sandbox_start(&sa, &env->sandbox, &port)) != 0) {
             free(env);
-            return AOP_EXIT_CONFIG;
+            return rc;
         }
-        snprintf(url, sizeof url, "http://127.0.0.1:%u", (unsigned)aop_sandbox_port(env->sandbox));
+        snprintf(url, sizeof url, "http://127.0.0.1:%u", (unsigned)port);
         cfg.gateway_url = url;
         cfg.private_key_file = mkey;
         cfg.alipay_public_key_file = gpub;
@@ -151,6 +144,6 @@ bool cli_env_is_sandbox(const cli_env_t *env) { return env && env->sandbox; }
 void cli_env_close(cli_env_t *env) {
     if (!env) return;
     aop_client_free(env->client);
-    if (env->sandbox) aop_sandbox_stop(env->sandbox);
+    cli_sandbox_stop(env->sandbox);
     free(env);
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* keygen and keycheck. */
 #include <string.h>
 #include <unistd.h>
@@ -28,6 +29,7 @@ int cmd_keygen(const cli_opts_t *o) {
         return AOP_EXIT_CONFIG;
     }
     aop_error_t err;
+    (void)aop_sign_use_hash_drbg(); /* as cli_env_open */
     if (aop_keygen_files(priv, pub, 2048, &err) != AOP_OK) {
         fprintf(stderr, "aop keygen: %s\n", err.msg);
         return AOP_EXIT_CONFIG;
@@ -51,6 +53,7 @@ int cmd_keycheck(const cli_opts_t *o) {
     aop_private_key_t *k = NULL;
     aop_public_key_t *mine = NULL, *alipay = NULL;
     int rc = AOP_EXIT_CONFIG;
+    (void)aop_sign_use_hash_drbg(); /* as cli_env_open */
     if (aop_private_key_load_file(o->private_key, NULL, &k, &err) != AOP_OK) {
         fprintf(stderr, "aop keycheck: %s\n", err.msg);
         return AOP_EXIT_CONFIG;

@@ -1,17 +1,19 @@
+/* SPDX-License-Identifier: MIT */
 /* aop: the command line of the SDK. */
 #include <string.h>
 
+#include "aop/version.h"
 #include "cli.h"
-#include "sandbox.h"
 
 int main(int argc, char **argv) {
-    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         cli_usage(argc < 2 ? stderr : stdout, NULL);
         return argc < 2 ? AOP_EXIT_USAGE : AOP_EXIT_S;
     }
-    const char *cmd = argv[1];
-    if (!strcmp(cmd, "sandbox")) return aop_sandbox_main(argc - 1, argv + 1);
-    int skip = 1; /* argv[skip] is the (last) command word */
+    /* An option first (aop --help, aop --version) is parsed as the options of no command. */
+    const char *cmd = argv[1][0] == '-' ? "" : argv[1];
+    if (!strcmp(cmd, "sandbox")) return cli_exec_sandbox(argc - 1, argv + 1);
+    int skip = *cmd ? 1 : 0; /* argv[skip] is the (last) command word, or the program's name */
     if (!strcmp(cmd, "journal") && argc > 2 && !strcmp(argv[2], "close")) {
         cmd = "journal close";
         skip = 2;
@@ -22,6 +24,14 @@ int main(int argc, char **argv) {
     if (o.help) {
         cli_usage(stdout, cmd);
         return AOP_EXIT_S;
+    }
+    if (o.version) {
+        printf("aop %s\n", aop_version());
+        return AOP_EXIT_S;
+    }
+    if (!*cmd) {
+        cli_usage(stderr, NULL);
+        return AOP_EXIT_USAGE;
     }
     if (!strcmp(cmd, "keygen")) return cmd_keygen(&o);
     if (!strcmp(cmd, "keycheck")) return cmd_keycheck(&o);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Option parsing and help texts. */
 #include <getopt.h>
 #include <stdlib.h>
@@ -9,7 +10,7 @@ enum {
     O_GATEWAY = 256, O_CLIENT_ID, O_MERCHANT_ID, O_PRIVATE_KEY, O_ALIPAY_KEY, O_SIGN_TYPE, O_CA_FILE,
     O_TIMEOUT, O_AMOUNT, O_CURRENCY, O_CODE, O_TITLE, O_MTID, O_ACQ, O_MRID, O_JSON, O_REASON,
     O_OUT, O_PUBLIC_KEY, O_FORCE, O_HELP, O_FIRST_POLL, O_POLL_INTERVAL, O_QUERY_BUDGET, O_CANCEL_MARGIN,
-    O_CANCEL_BUDGET, O_WATCH_WINDOW, O_REFUND_BUDGET, O_JOURNAL, O_NO_RESOLVE, O_ALL, O_AS, O_NOTE
+    O_CANCEL_BUDGET, O_WATCH_WINDOW, O_REFUND_BUDGET, O_JOURNAL, O_NO_RESOLVE, O_ALL, O_AS, O_NOTE, O_VERSION
 };
 
 static const struct option all_options[] = {
@@ -46,15 +47,17 @@ static const struct option all_options[] = {
     {"all", no_argument, NULL, O_ALL},
     {"as", required_argument, NULL, O_AS},
     {"note", required_argument, NULL, O_NOTE},
+    {"version", no_argument, NULL, O_VERSION},
     {NULL, 0, NULL, 0},
 };
 
-/* Which options each subcommand takes. */
+/* Which options each subcommand takes; "" is `aop` without a command (aop --version). */
 static const struct {
     const char *cmd;
     const char *synopsis;
     const int *opts;
 } commands[] = {
+    {"", "--help | --version", (const int[]){O_VERSION, 0}},
     {"pay",
      "--amount MINOR_UNITS --currency CODE --code IDENTITYCODE|- [--title TEXT] [--merchant-trans-id ID]\n"
      "       [--no-resolve] [--first-poll S] [--poll-interval S] [--query-budget S] [--cancel-margin S]\n"
@@ -95,8 +98,8 @@ static bool is_call(const char *cmd) {
 }
 
 void cli_usage(FILE *out, const char *cmd) {
-    if (!cmd) {
-        fputs("usage: aop COMMAND [OPTIONS]\n\n"
+    if (!cmd || !*cmd) {
+        fputs("usage: aop COMMAND [OPTIONS]\n       aop --version\n\n"
               "A client for Alipay's international offline (barcode) payments.\n\n"
               "commands:\n"
               "  pay       make a payment and carry it to a known outcome (query, then cancel)\n"
@@ -170,6 +173,7 @@ int cli_parse(const char *cmd, int argc, char **argv, cli_opts_t *o) {
         fprintf(stderr, "aop: unknown command '%s' (see aop --help)\n", cmd);
         return AOP_EXIT_USAGE;
     }
+    const char *sep = *cmd ? " " : ""; /* "aop pay: ...", "aop: ..." */
     memset(o, 0, sizeof *o);
     optind = 1;
     opterr = 0;
@@ -178,7 +182,7 @@ int cli_parse(const char *cmd, int argc, char **argv, cli_opts_t *o) {
         int c = getopt_long(argc, argv, "", all_options, &idx);
         if (c == -1) break;
         if (c == '?' || c == ':') {
-            fprintf(stderr, "aop %s: unknown option or missing value: %s\n", cmd, argv[optind - 1]);
+            fprintf(stderr, "aop%s%s: unknown option or missing value: %s\n", sep, cmd, argv[optind - 1]);
             return AOP_EXIT_USAGE;
         }
         if (c == O_HELP) {
@@ -186,7 +190,8 @@ int cli_parse(const char *cmd, int argc, char **argv, cli_opts_t *o) {
             continue;
         }
         if (!in(allowed, c) && !(is_call(cmd) && in(call_options, c))) {
-            fprintf(stderr, "aop %s: option --%s does not apply to this command\n", cmd, all_options[idx].name);
+            fprintf(stderr, "aop%s%s: option --%s does not apply %s\n", sep, cmd, all_options[idx].name,
+                    *cmd ? "to this command" : "without a command");
             return AOP_EXIT_USAGE;
         }
         switch (c) {
@@ -214,6 +219,7 @@ int cli_parse(const char *cmd, int argc, char **argv, cli_opts_t *o) {
         case O_ALL: o->all = true; break;
         case O_AS: o->as = optarg; break;
         case O_NOTE: o->note = optarg; break;
+        case O_VERSION: o->version = true; break;
         case O_TIMEOUT:
         case O_FIRST_POLL:
         case O_POLL_INTERVAL:
@@ -242,7 +248,7 @@ int cli_parse(const char *cmd, int argc, char **argv, cli_opts_t *o) {
     }
     if (!strcmp(cmd, "journal close") && optind < argc) o->entry_id = argv[optind++]; /* the entry's id */
     if (optind < argc) {
-        fprintf(stderr, "aop %s: unexpected argument '%s'\n", cmd, argv[optind]);
+        fprintf(stderr, "aop%s%s: unexpected argument '%s'\n", sep, cmd, argv[optind]);
         return AOP_EXIT_USAGE;
     }
     return 0;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The aop-sandbox command line (also `aop sandbox`). */
 #include <errno.h>
 #include <getopt.h>
@@ -7,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "aop/version.h"
 #include "sbx_internal.h"
 
 #define MAX_CLIENT_IDS 64
@@ -72,6 +74,7 @@ static const char usage_text[] =
     "                            1 FAILED or CANCELLED, 2 UNRESOLVED or NEEDS_ATTENTION)\n"
     "  --quiet                   no log lines on standard error\n"
     "  --help                    this help\n"
+    "  --version                 print the version of the library it is built with\n"
     "\n"
     "Log lines (standard error) never show an identityCode unmasked, a key or a signature.\n"
     "Exit status: 0 after SIGINT/SIGTERM or --help/--scenarios; 64 invalid usage;\n"
@@ -145,7 +148,7 @@ static char *default_file(const char *prog, const char *name, const char *flag) 
 enum {
     O_HELP = 'h',
     O_PORT = 256, O_STATE, O_KEY, O_MERCHANT_KEY, O_CLIENT_ID, O_SIGN_TYPE, O_IN_PROCESS, O_DELAY,
-    O_CLOCK_OFFSET, O_REQUEST_LOG, O_NO_FAULTS, O_SCENARIOS, O_JSON, O_QUIET
+    O_CLOCK_OFFSET, O_REQUEST_LOG, O_NO_FAULTS, O_SCENARIOS, O_JSON, O_QUIET, O_VERSION
 };
 
 static const struct option options[] = {
@@ -164,6 +167,7 @@ static const struct option options[] = {
     {"json", no_argument, NULL, O_JSON},
     {"quiet", no_argument, NULL, O_QUIET},
     {"help", no_argument, NULL, O_HELP},
+    {"version", no_argument, NULL, O_VERSION},
     {NULL, 0, NULL, 0},
 };
 
@@ -171,7 +175,7 @@ static const struct option options[] = {
 typedef struct {
     aop_sandbox_config_t cfg;
     const char *client_ids[MAX_CLIENT_IDS];
-    bool help, scenarios, json, quiet;
+    bool help, version, scenarios, json, quiet;
 } args_t;
 
 static int take_port(const char *prog, const char *v, args_t *a) {
@@ -198,6 +202,7 @@ static int take_option(const char *prog, int opt, const char *v, args_t *a) {
     aop_sandbox_config_t *cfg = &a->cfg;
     switch (opt) {
     case O_HELP: a->help = true; return 0;
+    case O_VERSION: a->version = true; return 0;
     case O_SCENARIOS: a->scenarios = true; return 0;
     case O_JSON: a->json = true; return 0;
     case O_QUIET: a->quiet = true; return 0;
@@ -241,12 +246,12 @@ static void bad_option(char **argv, char *text, size_t cap) {
 
 /* Parses argv into a: 0, or AOP_EXIT_USAGE after the message. Options stop at the first other
  * argument ('+'), which is an error, so the first problem on the line is the one reported;
- * --help ends the parsing where it stands. */
+ * --help and --version end the parsing where they stand. */
 static int parse_args(const char *prog, int argc, char **argv, args_t *a) {
     memset(a, 0, sizeof *a);
     optind = 1; /* `aop sandbox` may parse more than one command line in a process */
     opterr = 0;
-    for (int opt; !a->help && (opt = getopt_long(argc, argv, "+:h", options, NULL)) != -1;) {
+    for (int opt; !a->help && !a->version && (opt = getopt_long(argc, argv, "+:h", options, NULL)) != -1;) {
         char text[128];
         if (opt == ':' || opt == '?') bad_option(argv, text, sizeof text);
         if (opt == ':') return usage_error(prog, "option %s needs a value", text);
@@ -254,7 +259,7 @@ static int parse_args(const char *prog, int argc, char **argv, args_t *a) {
         int rc = take_option(prog, opt, optarg, a);
         if (rc) return rc;
     }
-    if (a->help) return 0;
+    if (a->help || a->version) return 0;
     if (optind < argc) return usage_error(prog, "unexpected argument %s", argv[optind]);
     if (a->json && !a->scenarios) return usage_error(prog, "--json goes with --scenarios%s", "");
     a->cfg.client_ids = a->client_ids;
@@ -318,6 +323,10 @@ int aop_sandbox_main(int argc, char **argv) {
     if (rc) return rc;
     if (a.help) {
         usage(stdout, prog);
+        return EXIT_SUCCESS;
+    }
+    if (a.version) {
+        printf("%s %s\n", prog, aop_version());
         return EXIT_SUCCESS;
     }
     if (a.scenarios) return print_scenarios(a.json);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The boot clock and the boot's id (boot_clock.h). */
 #include "boot_clock.h"
 

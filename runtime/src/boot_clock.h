@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Time that processes of one host can compare: CLOCK_BOOTTIME stamps with the boot's id, beside
  * the wall time a journal entry also keeps. The boot clock is never stepped (an NTP step or a
  * hand-set clock moves only the wall clock), so a resume or a recovery on the same boot measures

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The states of a journal entry and the one table of the moves between them (docs/resolver.md,
  * "States"). The journal refuses any write that is not a move of this table (journal.c), so the
  * resolver, recovery and a close by hand all go through it. */

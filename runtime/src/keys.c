@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* RSA keys for signing (docs/protocol.md section 2): loading with errors that name what was found,
  * fingerprints, the key pair check, and key generation. OpenSSL 3 EVP/decoder APIs only. */
 #ifndef _GNU_SOURCE
@@ -11,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,15 +56,89 @@ static bool all_ws(const char *s, size_t n) {
     return true;
 }
 
+/* ---------------------------------------------------------------------------------------------
+ * Fingerprints: SHA-256 of the key's DER SubjectPublicKeyInfo. The DER is written here from n and
+ * e (rsaEncryption with NULL parameters: check_rsa lets no other key in) rather than by
+ * i2d_PUBKEY, whose encoder framework (OpenSSL 3.0) costs a process more to set up than loading
+ * both keys; DER has one encoding, so the bytes are the same. */
+
+/* The DER length octets of n into out (NULL: only counted); returns how many. */
+static size_t der_length(unsigned char *out, size_t n) {
+    if (n < 0x80) {
+        if (out) out[0] = (unsigned char)n;
+        return 1;
+    }
+    size_t k = 0;
+    for (size_t v = n; v; v >>= 8) k++;
+    if (out) {
+        out[0] = (unsigned char)(0x80 | k);
+        for (size_t i = 0; i < k; i++) out[1 + i] = (unsigned char)(n >> (8 * (k - 1 - i)));
+    }
+    return 1 + k;
+}
+
+/* tag, length, then the content's first byte (NULL: none) and len more bytes at at (NULL: not
+ * written, counted). Returns the bytes of the whole element. */
+static size_t der_put(unsigned char *out, unsigned char tag, size_t len, const unsigned char *lead) {
+    size_t h = 1 + der_length(NULL, len + (lead ? 1 : 0));
+    if (out) {
+        out[0] = tag;
+        der_length(out + 1, len + (lead ? 1 : 0));
+        if (lead) out[h] = *lead;
+    }
+    return h + (lead ? 1 : 0);
+}
+
+/* A non-negative INTEGER: its magnitude, with a 0x00 in front when the top bit is set. */
+static size_t der_int(unsigned char *out, const BIGNUM *v) {
+    size_t n = (size_t)BN_num_bytes(v);
+    bool pad = n == 0 || BN_num_bits(v) % 8 == 0;
+    static const unsigned char zero = 0;
+    size_t h = der_put(out, 0x02, n, pad ? &zero : NULL);
+    if (out && n) BN_bn2bin(v, out + h);
+    return h + n;
+}
+
+/* The SubjectPublicKeyInfo of (n, e) into out (NULL: only counted); returns its length. */
+static size_t der_spki(unsigned char *out, const BIGNUM *n, const BIGNUM *e) {
+    static const unsigned char alg[] = {0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7,
+                                        0x0d, 0x01, 0x01, 0x01, 0x05, 0x00}; /* rsaEncryption, NULL */
+    static const unsigned char unused_bits = 0;
+    size_t ints = der_int(NULL, n) + der_int(NULL, e);
+    size_t rsa = der_put(NULL, 0x30, ints, NULL) + ints;
+    size_t bits = der_put(NULL, 0x03, rsa, &unused_bits) + rsa;
+    size_t body = sizeof alg + bits;
+    size_t total = der_put(NULL, 0x30, body, NULL) + body;
+    if (!out) return total;
+    unsigned char *p = out;
+    p += der_put(p, 0x30, body, NULL);
+    memcpy(p, alg, sizeof alg);
+    p += sizeof alg;
+    p += der_put(p, 0x03, rsa, &unused_bits);
+    p += der_put(p, 0x30, ints, NULL);
+    p += der_int(p, n);
+    der_int(p, e);
+    return total;
+}
+
 static aop_status_t fingerprint_of(EVP_PKEY *pkey, char out[AOP_FINGERPRINT_MAX]) {
+    BIGNUM *n = NULL, *e = NULL;
     unsigned char *der = NULL;
-    int n = i2d_PUBKEY(pkey, &der);
-    if (n <= 0) return AOP_E_CRYPTO;
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned mdlen = 0;
-    int ok = EVP_Digest(der, (size_t)n, md, &mdlen, EVP_sha256(), NULL);
-    OPENSSL_free(der);
-    if (ok != 1 || mdlen != 32) return AOP_E_CRYPTO;
+    aop_status_t st = AOP_E_CRYPTO;
+    if (EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_N, &n) == 1 &&
+        EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_E, &e) == 1) {
+        size_t len = der_spki(NULL, n, e);
+        if ((der = malloc(len)) != NULL && der_spki(der, n, e) == len &&
+            EVP_Digest(der, len, md, &mdlen, EVP_sha256(), NULL) == 1 && mdlen == 32)
+            st = AOP_OK;
+    }
+    free(der);
+    BN_free(n);
+    BN_free(e);
+    ERR_clear_error();
+    if (st != AOP_OK) return st;
     static const char hex[] = "0123456789abcdef";
     memcpy(out, "SHA256:", 7);
     for (unsigned i = 0; i < mdlen; i++) {
@@ -71,6 +147,21 @@ static aop_status_t fingerprint_of(EVP_PKEY *pkey, char out[AOP_FINGERPRINT_MAX]
     }
     out[7 + 2 * mdlen] = '\0';
     return AOP_OK;
+}
+
+/* fp's text, computed on first use; "" when it could not be (out of memory), and then tried
+ * again on the next call. */
+static const char *key_fingerprint(EVP_PKEY *pkey, aop_fingerprint_t *fp) {
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    if (!atomic_load_explicit(&fp->ready, memory_order_acquire)) {
+        pthread_mutex_lock(&lock);
+        if (!atomic_load_explicit(&fp->ready, memory_order_relaxed)) {
+            if (fingerprint_of(pkey, fp->text) == AOP_OK) atomic_store_explicit(&fp->ready, true, memory_order_release);
+            else fp->text[0] = '\0'; /* asked again next time */
+        }
+        pthread_mutex_unlock(&lock);
+    }
+    return fp->text;
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -187,6 +278,24 @@ static bool is_private_label(const pem_block_t *b) {
 
 static bool is_public_label(const pem_block_t *b) {
     return label_is(b, "PUBLIC KEY") || label_is(b, "RSA PUBLIC KEY");
+}
+
+/* The PEM block's key. The usual labels are decoded as RSA in their one structure first: the
+ * decoder then builds a chain of a few decoders instead of one per key type and format, the
+ * largest part of loading a key. Anything else, or a key that does not decode so (another key
+ * type, for the error that names it), goes through every decoder. */
+static EVP_PKEY *decode_hinted(const pem_block_t *b, int selection, pw_t *pw) {
+    size_t len = (size_t)(b->end - b->begin);
+    const char *structure = label_is(b, "PRIVATE KEY")     ? "PrivateKeyInfo"
+                            : label_is(b, "RSA PRIVATE KEY") && !b->legacy_encrypted ? "type-specific"
+                            : label_is(b, "PUBLIC KEY")    ? "SubjectPublicKeyInfo"
+                                                           : NULL;
+    EVP_PKEY *pkey = structure ? decode_key(b->begin, len, "PEM", structure, "RSA", selection, pw) : NULL;
+    if (!pkey) {
+        ERR_clear_error();
+        pkey = decode_key(b->begin, len, "PEM", NULL, NULL, selection, pw);
+    }
+    return pkey;
 }
 
 /* What a bare (unarmored) base64 text decodes to, for messages and for public keys. */
@@ -369,8 +478,7 @@ static aop_status_t load_private(const char *text, size_t len, const char *passp
 
     pw_t pw = {passphrase, false};
     ERR_clear_error();
-    EVP_PKEY *pkey = decode_key(pick->begin, (size_t)(pick->end - pick->begin), "PEM", NULL, NULL,
-                                EVP_PKEY_KEYPAIR, &pw);
+    EVP_PKEY *pkey = decode_hinted(pick, EVP_PKEY_KEYPAIR, &pw);
     if (!pkey) {
         if (pw.asked && !have_pass)
             return aop_error_set(err, AOP_E_KEY_ENCRYPTED, NULL, -1,
@@ -404,11 +512,6 @@ static aop_status_t wrap_private(EVP_PKEY *pkey, aop_private_key_t **out, aop_er
     }
     k->pkey = pkey;
     k->bits = (unsigned)EVP_PKEY_get_bits(pkey);
-    if (fingerprint_of(pkey, k->fingerprint) != AOP_OK) {
-        aop_private_key_free(k);
-        return aop_error_set(err, AOP_E_CRYPTO, NULL, -1,
-                             "private key: could not encode its public key");
-    }
     *out = k;
     return AOP_OK;
 }
@@ -509,8 +612,7 @@ static aop_status_t load_public(const char *text, size_t len, EVP_PKEY **out, ao
                              "%s: found PEM '%.*s' but no matching '-----END %.*s-----' line "
                              "(truncated?)", W, sl, pick->label, sl, pick->label);
     ERR_clear_error();
-    EVP_PKEY *pkey = decode_key(pick->begin, (size_t)(pick->end - pick->begin), "PEM", NULL, NULL,
-                                EVP_PKEY_PUBLIC_KEY, NULL);
+    EVP_PKEY *pkey = decode_hinted(pick, EVP_PKEY_PUBLIC_KEY, NULL);
     if (!pkey)
         return aop_error_set(err, AOP_E_KEY_FORMAT, NULL, -1,
                              "%s: found PEM '%.*s' but could not decode it (corrupted?)%s", W, sl,
@@ -535,10 +637,6 @@ static aop_status_t wrap_public(EVP_PKEY *pkey, aop_public_key_t **out, aop_erro
     }
     k->pkey = pkey;
     k->bits = (unsigned)EVP_PKEY_get_bits(pkey);
-    if (fingerprint_of(pkey, k->fingerprint) != AOP_OK) {
-        aop_public_key_free(k);
-        return aop_error_set(err, AOP_E_CRYPTO, NULL, -1, "public key: could not encode it");
-    }
     *out = k;
     return AOP_OK;
 }
@@ -601,14 +699,17 @@ bool aop_keys_pair(const aop_private_key_t *priv, const aop_public_key_t *pub) {
     return same;
 }
 
+/* The key is const to its users; its fingerprint is filled in on first use (thread-safe). */
 void aop_private_key_fingerprint(const aop_private_key_t *key, char out[AOP_FINGERPRINT_MAX]) {
     if (!out) return;
-    snprintf(out, AOP_FINGERPRINT_MAX, "%s", key ? key->fingerprint : "");
+    aop_private_key_t *k = (aop_private_key_t *)key;
+    snprintf(out, AOP_FINGERPRINT_MAX, "%s", k ? key_fingerprint(k->pkey, &k->fingerprint) : "");
 }
 
 void aop_public_key_fingerprint(const aop_public_key_t *key, char out[AOP_FINGERPRINT_MAX]) {
     if (!out) return;
-    snprintf(out, AOP_FINGERPRINT_MAX, "%s", key ? key->fingerprint : "");
+    aop_public_key_t *k = (aop_public_key_t *)key;
+    snprintf(out, AOP_FINGERPRINT_MAX, "%s", k ? key_fingerprint(k->pkey, &k->fingerprint) : "");
 }
 
 unsigned aop_private_key_bits(const aop_private_key_t *key) { return key ? key->bits : 0; }

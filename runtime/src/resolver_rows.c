@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The rows of docs/resolver.md, in the order the document lists them and the code checks them.
  * Each returns at its row: the ID in the decision is the document's. Pure: facts in, a decision
  * out (resolver_rows.h). */

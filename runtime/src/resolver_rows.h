@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The resolver's rows as pure decisions (docs/resolver.md): facts in, a decision out, each
  * decision named by its row's ID. No call, no journal, no clock, no global state: the executor
  * (resolver_run.c) gathers the facts, asks, and applies the decision; the table test

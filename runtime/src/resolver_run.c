@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The executor of the rows (docs/resolver.md): each step waits for its moment, asks the rows
  * checked before its call, makes its one call, notes the answer in the entry, asks the rows what
  * the answer means (resolver_rows.c), and applies the decision: the journal write (the state of

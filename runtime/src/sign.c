@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* RSASSA-PKCS1-v1_5 signing and verification of envelopes (docs/protocol.md section 2). The keys
  * are in keys.c. A signer/verifier (aop/signer.h) holds the EVP contexts of one client; the keys
  * are only read, so one loaded key serves many clients in many threads. */
@@ -11,6 +12,7 @@
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <openssl/rsa.h> /* RSA_PKCS1_PADDING only: no RSA_* functions are used */
 
 const char *aop_sign_type_name(aop_sign_type_t t) {
@@ -349,11 +351,13 @@ aop_status_t aop_verifier_verify(aop_verifier_t *v, const char *data, size_t len
     if (EVP_MD_CTX_copy_ex(v->work, v->tmpl) != 1)
         st = aop_error_set(err, AOP_E_SIGNATURE_INVALID, NULL, -1,
                            "verify: cannot set up %s verification", aop_sign_type_name(v->type));
-    else if (EVP_DigestVerify(v->work, raw, raw_len, (const unsigned char *)(data ? data : ""), len) != 1)
+    else if (EVP_DigestVerify(v->work, raw, raw_len, (const unsigned char *)(data ? data : ""), len) != 1) {
+        char fp[AOP_FINGERPRINT_MAX];
+        aop_public_key_fingerprint(v->key, fp);
         st = aop_error_set(err, AOP_E_SIGNATURE_INVALID, NULL, -1,
                            "signature does not verify (%s, %s) with public key %s",
-                           aop_sign_type_name(v->type), v->type == AOP_SIGN_RSA2 ? "SHA-256" : "SHA-1",
-                           v->key->fingerprint);
+                           aop_sign_type_name(v->type), v->type == AOP_SIGN_RSA2 ? "SHA-256" : "SHA-1", fp);
+    }
     ERR_clear_error();
     return st;
 }
@@ -373,4 +377,10 @@ aop_status_t aop_verify(const aop_public_key_t *key, aop_sign_type_t type, const
     if (st == AOP_OK) st = aop_verifier_verify(v, data, len, sig, sig_len, err);
     aop_verifier_free(v);
     return st;
+}
+
+aop_status_t aop_sign_use_hash_drbg(void) {
+    int ok = RAND_set_DRBG_type(NULL, "HASH-DRBG", NULL, NULL, "SHA256");
+    ERR_clear_error();
+    return ok == 1 ? AOP_OK : AOP_E_CRYPTO;
 }

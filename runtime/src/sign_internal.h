@@ -1,7 +1,9 @@
+/* SPDX-License-Identifier: MIT */
 /* Private to runtime/src/sign.c and runtime/src/keys.c: the key structures and strict base64. */
 #ifndef AOP_SIGN_INTERNAL_H
 #define AOP_SIGN_INTERNAL_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <openssl/evp.h>
@@ -11,17 +13,25 @@
 #define AOP_RSA_MAX_BITS 8192u
 #define AOP_SIG_MAX_BYTES (AOP_RSA_MAX_BITS / 8u)
 
-/* Immutable after loading: sign and verify only read them, so one key serves many threads. */
+/* The fingerprint of a key, computed when it is first asked for (most processes never ask for
+ * the merchant key's): written once under a lock, then read without one once ready is set. */
+typedef struct {
+    atomic_bool ready;
+    char text[AOP_FINGERPRINT_MAX];
+} aop_fingerprint_t;
+
+/* Immutable after loading but for the fingerprint (set once, see above): sign and verify only
+ * read them, so one key serves many threads. */
 struct aop_private_key {
     EVP_PKEY *pkey;
     unsigned bits;
-    char fingerprint[AOP_FINGERPRINT_MAX];
+    aop_fingerprint_t fingerprint;
 };
 
 struct aop_public_key {
     EVP_PKEY *pkey;
     unsigned bits;
-    char fingerprint[AOP_FINGERPRINT_MAX];
+    aop_fingerprint_t fingerprint;
 };
 
 /* Strict decoding of standard, padded base64: only A-Z a-z 0-9 + /, '=' only as the final one or

@@ -1,15 +1,32 @@
+/* SPDX-License-Identifier: MIT */
 /* Small helpers: request ids, timestamps, masking and terminal-safe text. */
-#include <openssl/rand.h>
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include "aop/util.h"
 
+/* Ids need unpredictable, unique bytes, not a DRBG of their own: the kernel's generator gives
+ * them without setting up OpenSSL's (which the first signature sets up when it needs it). */
+static aop_status_t random_bytes(unsigned char *buf, size_t n) {
+    while (n) {
+        ssize_t got = getrandom(buf, n, 0);
+        if (got < 0) {
+            if (errno == EINTR) continue;
+            return AOP_E_CRYPTO;
+        }
+        buf += got;
+        n -= (size_t)got;
+    }
+    return AOP_OK;
+}
+
 aop_status_t aop_uuid(char out[37]) {
     unsigned char b[16];
-    if (RAND_bytes(b, sizeof b) != 1) return AOP_E_CRYPTO;
+    if (random_bytes(b, sizeof b) != AOP_OK) return AOP_E_CRYPTO;
     b[6] = (unsigned char)((b[6] & 0x0F) | 0x40);
     b[8] = (unsigned char)((b[8] & 0x3F) | 0x80);
     snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
@@ -28,7 +45,7 @@ aop_status_t aop_random_chars(char *out, size_t n, const char *alphabet) {
     size_t have = 0, used = 0;
     for (size_t i = 0; i < n;) {
         if (used == have) {
-            if (RAND_bytes(buf, sizeof buf) != 1) return AOP_E_CRYPTO;
+            if (random_bytes(buf, sizeof buf) != AOP_OK) return AOP_E_CRYPTO;
             have = sizeof buf;
             used = 0;
         }

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # A fifth function needs no hand-written edit: copies the tracked sources (git ls-files of the
 # folders the library and apps need) into WORK, adds fifth_function/demo_query.yaml to the
 # copy's schema/, configures and builds it (the build regenerates generated/), then compiles
@@ -32,7 +33,7 @@ function(run what)
 endfunction()
 
 run("configure" ${CMAKE_COMMAND} -S ${copy} -B ${build} -DAOP_TESTS=OFF -DAOP_BENCH=OFF -DAOP_CODEGEN=ON
-    -DCMAKE_BUILD_TYPE=Release -DPython3_EXECUTABLE=${PYTHON})
+    -DCMAKE_BUILD_TYPE=Release -DAOP_WERROR=ON -DPython3_EXECUTABLE=${PYTHON})
 run("build" ${CMAKE_COMMAND} --build ${build} -j2)
 file(READ ${copy}/generated/include/aop/protocol.h header)
 if(NOT header MATCHES "aop_fn_offline_demo_query")

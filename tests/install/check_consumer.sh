@@ -1,7 +1,11 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Builds examples/*.c against an installed aop tree (PREFIX: a cmake --install prefix, or the usr/
-# of dpkg-deb -x'd packages) twice, with find_package(aop) and with pkg-config --define-prefix,
-# then runs read_unknown_member from both against PREFIX/bin/aop-sandbox.
+# of dpkg-deb -x'd packages) twice, with find_package(aop) and with pkg-config (aop.pc finds its
+# prefix from its own place), then runs read_unknown_member from both against
+# PREFIX/bin/aop-sandbox. The library is looked for under PREFIX/lib (lib/ itself, or Debian's
+# multiarch lib/x86_64-linux-gnu/). PREFIX/bin/aop, when there, must load that libaop.so.0 and
+# not libmicrohttpd, and pay in its zero-configuration mode.
 #   check_consumer.sh PREFIX SOURCE_DIR CC CMAKE
 # AOP_CHECK_SYSTEM=1: PREFIX is /usr with the packages installed (scripts/check-debs.sh): other
 # software's headers live there too, and the dynamic linker finds libaop.so.0 by its cache.
@@ -9,6 +13,9 @@ set -eu
 system=${AOP_CHECK_SYSTEM:-0}
 prefix=$(cd "$1" && pwd) src=$2 cc=$3 cmake=$4
 data=$src/tests/data
+so=$(find "$prefix/lib" -name libaop.so.0 2>/dev/null | head -1)
+[ -n "$so" ] || { echo "FAIL: no libaop.so.0 under $prefix/lib" >&2; exit 1; }
+libdir=$(dirname "$so")
 tmp=$(mktemp -d)
 sbx=
 cleanup() { [ -z "$sbx" ] || kill "$sbx" 2>/dev/null || true; rm -rf "$tmp"; }
@@ -29,9 +36,9 @@ echo "== find_package(aop)"
     { cat "$tmp/cm.log"; fail "configuring against find_package(aop)"; }
 "$cmake" --build "$tmp/cm" -j2 >"$tmp/cmb.log" 2>&1 || { cat "$tmp/cmb.log"; fail "building with find_package(aop)"; }
 
-echo "== pkg-config --define-prefix --cflags --libs aop"
-export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
-flags=$(pkg-config --define-prefix --cflags --libs aop) || fail "pkg-config aop"
+echo "== pkg-config --cflags --libs aop"
+export PKG_CONFIG_PATH="$libdir/pkgconfig"
+flags=$(pkg-config --cflags --libs aop) || fail "pkg-config aop"
 echo "   $flags"
 mkdir "$tmp/pc"
 n=0
@@ -44,12 +51,28 @@ done
 echo "   $n examples built both ways"
 
 # The programs use the installed libaop.so.0.
-want_lib="$prefix/lib/libaop.so.0"
+want_lib="$libdir/libaop.so.0"
 [ "$system" = 0 ] || want_lib="/"
-LD_LIBRARY_PATH="$prefix/lib" ldd "$tmp/pc/read_unknown_member" | grep -q "libaop.so.0 => $want_lib" ||
-    fail "pkg-config build does not load $prefix/lib/libaop.so.0"
-LD_LIBRARY_PATH="$prefix/lib" ldd "$tmp/cm/read_unknown_member" | grep -q "libaop.so.0 => $want_lib" ||
-    fail "find_package build does not load $prefix/lib/libaop.so.0"
+LD_LIBRARY_PATH="$libdir" ldd "$tmp/pc/read_unknown_member" | grep -q "libaop.so.0 => $want_lib" ||
+    fail "pkg-config build does not load $libdir/libaop.so.0"
+LD_LIBRARY_PATH="$libdir" ldd "$tmp/cm/read_unknown_member" | grep -q "libaop.so.0 => $want_lib" ||
+    fail "find_package build does not load $libdir/libaop.so.0"
+
+# The installed aop links the installed libaop.so.0 and never libmicrohttpd (the sandbox is the
+# aop-sandbox program beside it, which its zero-configuration mode runs).
+if [ -x "$prefix/bin/aop" ]; then
+    echo "== $prefix/bin/aop"
+    deps=$(LD_LIBRARY_PATH="$libdir" ldd "$prefix/bin/aop")
+    printf '%s\n' "$deps" | grep -q "libaop.so.0 => $want_lib" || fail "aop does not load $want_lib: $deps"
+    ! printf '%s\n' "$deps" | grep -q microhttpd || fail "aop loads libmicrohttpd: $deps"
+    LD_LIBRARY_PATH="$libdir" "$prefix/bin/aop" --version
+    mkdir "$tmp/home"
+    out=$(HOME="$tmp/home" LD_LIBRARY_PATH="$libdir" "$prefix/bin/aop" pay --amount 100 --currency USD \
+          --code 28763443825664394 2>"$tmp/aop.err") || { cat "$tmp/aop.err"; fail "zero-configuration aop pay exited $?"; }
+    case "$out" in "PAID (local sandbox: not real money)"*) ;; *) fail "aop pay printed: $out" ;; esac
+    echo "   loads $(printf '%s\n' "$deps" | sed -n 's/.*libaop\.so\.0 => \([^ ]*\).*/\1/p'), no libmicrohttpd;" \
+         "zero-configuration pay through $prefix/bin/aop-sandbox: PAID"
+fi
 
 echo "== read_unknown_member against $prefix/bin/aop-sandbox"
 for k in merchant.pkcs8.pem gateway.pkcs8.pem; do cp "$data/$k" "$tmp/$k"; chmod 600 "$tmp/$k"; done
@@ -68,7 +91,7 @@ done
 [ -n "$port" ] || fail "aop-sandbox did not say its port"
 want="body.sandboxNote (string) = a member the schema does not define"
 for ex in "$tmp/cm/read_unknown_member" "$tmp/cm/read_unknown_member_static" "$tmp/pc/read_unknown_member"; do
-    out=$(LD_LIBRARY_PATH="$prefix/lib" "$ex" "http://127.0.0.1:$port" "$tmp/merchant.pkcs8.pem" "$data/gateway.spki.pem") ||
+    out=$(LD_LIBRARY_PATH="$libdir" "$ex" "http://127.0.0.1:$port" "$tmp/merchant.pkcs8.pem" "$data/gateway.spki.pem") ||
         fail "$ex exited $?"
     [ "$out" = "$want" ] || fail "$ex printed: $out"
 done
@@ -77,12 +100,12 @@ done
 if [ -x "$tmp/pc/pos_pay" ] && [ -x "$tmp/cm/refund" ]; then
     keys="$tmp/merchant.pkcs8.pem $data/gateway.spki.pem"
     # shellcheck disable=SC2086
-    out=$(LD_LIBRARY_PATH="$prefix/lib" "$tmp/pc/pos_pay" "http://127.0.0.1:$port" $keys "$tmp/journal.db" 100 USD \
+    out=$(LD_LIBRARY_PATH="$libdir" "$tmp/pc/pos_pay" "http://127.0.0.1:$port" $keys "$tmp/journal.db" 100 USD \
           28763443825664394 2>"$tmp/pos_pay.err") || { cat "$tmp/pos_pay.err"; fail "pos_pay exited $?: $out"; }
     acq=$(printf '%s\n' "$out" | sed -n 's/^PAID .*acquirementId=\([^ ]*\).*/\1/p')
     [ -n "$acq" ] || fail "pos_pay printed: $out"
     # shellcheck disable=SC2086
-    out=$(LD_LIBRARY_PATH="$prefix/lib" "$tmp/cm/refund" "http://127.0.0.1:$port" $keys "$tmp/journal.db" "$acq" 100 USD \
+    out=$(LD_LIBRARY_PATH="$libdir" "$tmp/cm/refund" "http://127.0.0.1:$port" $keys "$tmp/journal.db" "$acq" 100 USD \
           2>"$tmp/refund.err") || { cat "$tmp/refund.err"; fail "refund exited $?: $out"; }
     case "$out" in REFUNDED*"acquirementId=$acq"*) ;; *) fail "refund printed: $out" ;; esac
     echo "   pos_pay PAID and refund REFUNDED ($acq)"

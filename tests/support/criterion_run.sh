@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Runs one Criterion executable for CTest: its own exit status when a test fails; 77 (the tests'
 # SKIP_RETURN_CODE) when none failed but one skipped itself, so that CTest reports the run as
 # skipped, never as passed (Criterion itself exits 0 on a skip). Tests left out by --filter are

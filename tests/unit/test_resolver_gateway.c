@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The resolver's rows that the sandbox's scenario table cannot reach, against the programmable
  * gateway of tests/plain/mini_gateway.c and a SQLite journal in a temporary directory (the rows of
  * docs/resolver.md):

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The resolver's table, one line per row of docs/resolver.md: the facts that choose the row, and
  * what it decides. The rows are pure (runtime/src/resolver_rows.c): no gateway, no journal, no
  * clock, so the whole table runs in milliseconds. The HTTP suites (test_resolver*.c) check the

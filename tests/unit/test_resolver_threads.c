@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* One journal handle shared by threads (aop/journal.h, "Threads"): the handle's mutex keeps
  * every operation whole, so resolutions on several threads, each with its own client, and a list
  * running while another thread writes, leave every entry intact in an SQLite file that passes

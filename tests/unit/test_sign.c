@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Signing, verification and keys (docs/protocol.md section 2): byte-for-byte agreement with the
  * vectors in tests/data, cross-checks with the openssl command line, and every refusal. */
 #include <criterion/criterion.h>
@@ -15,6 +16,7 @@
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 
 #include "aop/sign.h"
 #include "aop/signer.h"
@@ -377,6 +379,29 @@ Test(openssl_cli, fingerprint_is_sha256_of_der_spki) {
     cr_assert_str_eq(fp2, want);
     aop_private_key_free(pk);
     aop_public_key_free(k);
+    free(hex);
+}
+
+/* The fingerprint's DER is written by the library from n and e: the same bytes as OpenSSL's
+ * encoder for another size (3072 bits: other length octets) and the usual exponent. */
+Test(openssl_cli, fingerprint_of_a_generated_3072_bit_key) {
+    char p_priv[512], p_pub[512], p_out[512];
+    tpath(p_priv, "k3072.pem");
+    tpath(p_pub, "k3072.pub.pem");
+    tpath(p_out, "fp3072.txt");
+    aop_error_t e;
+    cr_assert_eq(aop_keygen_files(p_priv, p_pub, 3072, &e), AOP_OK, "%s", e.msg);
+    cr_assert_eq(sh("openssl pkey -pubin -in '%s' -outform DER | openssl dgst -sha256 -r | cut -d' ' -f1 > '%s'",
+                    p_pub, p_out), 0);
+    char *hex = aop_test_read_path(p_out, NULL);
+    hex[strcspn(hex, "\r\n")] = '\0';
+    char want[AOP_FINGERPRINT_MAX + 8], fp[AOP_FINGERPRINT_MAX];
+    snprintf(want, sizeof want, "SHA256:%s", hex);
+    aop_private_key_t *k = NULL;
+    cr_assert_eq(aop_private_key_load_file(p_priv, NULL, &k, &e), AOP_OK, "%s", e.msg);
+    aop_private_key_fingerprint(k, fp);
+    cr_assert_str_eq(fp, want);
+    aop_private_key_free(k);
     free(hex);
 }
 
@@ -1304,6 +1329,35 @@ static void run_threads(int n, void *(*fn)(void *)) {
 
 Test(threads, shared_keys_sign_and_verify_concurrently) { run_threads(8, thread_main); }
 
+/* The fingerprint is computed on first use: threads asking at once all get the same text. */
+typedef struct {
+    const aop_public_key_t *key;
+    char fp[AOP_FINGERPRINT_MAX];
+} fp_job_t;
+
+static void *fingerprint_job(void *arg) {
+    fp_job_t *j = arg;
+    aop_public_key_fingerprint(j->key, j->fp);
+    return NULL;
+}
+
+Test(threads, first_fingerprint_from_many_threads) {
+    aop_public_key_t *g = pub("gateway.spki.pem");
+    enum { N = 8 };
+    fp_job_t jobs[N];
+    pthread_t th[N];
+    for (int i = 0; i < N; i++) {
+        jobs[i].key = g;
+        cr_assert_eq(pthread_create(&th[i], NULL, fingerprint_job, &jobs[i]), 0);
+    }
+    for (int i = 0; i < N; i++) {
+        pthread_join(th[i], NULL);
+        cr_assert_eq(strncmp(jobs[i].fp, "SHA256:", 7), 0, "%s", jobs[i].fp);
+        cr_assert_str_eq(jobs[i].fp, jobs[0].fp);
+    }
+    aop_public_key_free(g);
+}
+
 /* The client's way: keys loaded once and shared, one signer and one verifier per thread (per
  * client), each reused for many operations. Every signature must equal the vectors. */
 static void *signer_thread_main(void *arg) {
@@ -1381,5 +1435,34 @@ Test(signer, arguments_and_buffer_size) {
     aop_signer_free(NULL);
     aop_verifier_free(NULL);
     aop_public_key_free(g);
+    aop_private_key_free(k);
+}
+
+/* aop_sign_use_hash_drbg: the process's generators become Hash_DRBGs when it comes first, and
+ * signatures still verify; once they exist, nothing changes (Criterion runs each test in a
+ * process of its own). */
+
+Test(drbg, hash_drbg_when_first) {
+    cr_assert_eq(aop_sign_use_hash_drbg(), AOP_OK);
+    aop_private_key_t *k = priv("merchant.pkcs8.pem", NULL);
+    aop_public_key_t *p = pub("merchant.spki.pem");
+    char sig[AOP_SIG_B64_MAX];
+    size_t n = 0;
+    aop_error_t e;
+    cr_assert_eq(aop_sign(k, AOP_SIGN_RSA2, "abc", 3, sig, sizeof sig, &n, &e), AOP_OK, "%s", e.msg);
+    cr_assert_eq(aop_verify(p, AOP_SIGN_RSA2, "abc", 3, sig, n, &e), AOP_OK, "%s", e.msg);
+    cr_assert_str_eq(EVP_RAND_get0_name(EVP_RAND_CTX_get0_rand(RAND_get0_primary(NULL))), "HASH-DRBG");
+    cr_assert_eq(aop_sign_use_hash_drbg(), AOP_E_CRYPTO, "the generators exist: no change");
+    aop_public_key_free(p);
+    aop_private_key_free(k);
+}
+
+Test(drbg, default_generators_untouched_without_it) {
+    aop_private_key_t *k = priv("merchant.pkcs8.pem", NULL);
+    char sig[AOP_SIG_B64_MAX];
+    size_t n = 0;
+    aop_error_t e;
+    cr_assert_eq(aop_sign(k, AOP_SIGN_RSA2, "abc", 3, sig, sizeof sig, &n, &e), AOP_OK, "%s", e.msg);
+    cr_assert_str_neq(EVP_RAND_get0_name(EVP_RAND_CTX_get0_rand(RAND_get0_primary(NULL))), "HASH-DRBG");
     aop_private_key_free(k);
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* aop_terminal_safe: gateway text made safe for a terminal. */
 #include <criterion/criterion.h>
 #include <string.h>
@@ -58,7 +59,7 @@ Test(terminal_safe, truncation_never_cuts_a_character) {
     cr_assert_eq(aop_terminal_safe("abc", 3, NULL, 8), 0u);
 }
 
-/* aop_random_chars: the one random-id source (OpenSSL's RNG). */
+/* aop_random_chars: the one random-id source (the kernel's generator). */
 Test(random_chars, only_the_alphabet_every_character_and_no_repeats) {
     enum { N = 4000 };
     static char a[N + 1], b[N + 1];

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /** @file
  * The whole public API of libaop in one include. */
 #ifndef AOP_AOP_H
@@ -8,6 +9,7 @@
 #include "aop/error.h"
 #include "aop/journal.h"
 #include "aop/json.h"
+#include "aop/json_quote.h"
 #include "aop/model.h"
 #include "aop/protocol.h"
 #include "aop/resolver.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /** @file
  * The resolver: carries a payment (or a refund) to a known outcome through the rows of
  * docs/resolver.md (pay; on an unknown outcome query, then cancel), journaling every step

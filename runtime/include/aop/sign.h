@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /** @file
  * RSA signing and verification of envelopes (docs/protocol.md section 2) and the keys they use. */
 #ifndef AOP_SIGN_H
@@ -58,9 +59,11 @@ AOP_API aop_status_t aop_private_key_public(const aop_private_key_t *key, aop_pu
  * the merchant's own public key as Alipay's is a common mistake the client refuses. */
 AOP_API bool aop_keys_pair(const aop_private_key_t *priv, const aop_public_key_t *pub);
 
-/** The fingerprint of the key's public half: "SHA256:" and 64 hex digits. */
+/** The fingerprint of the key's public half: "SHA256:" and the 64 hex digits of the SHA-256 of its
+ * DER SubjectPublicKeyInfo (computed on the first call, safely from any thread; "" only when out
+ * of memory). */
 AOP_API void aop_private_key_fingerprint(const aop_private_key_t *key, char out[AOP_FINGERPRINT_MAX]);
-/** The key's fingerprint: "SHA256:" and 64 hex digits. */
+/** The key's fingerprint, as aop_private_key_fingerprint() gives it for the private half. */
 AOP_API void aop_public_key_fingerprint(const aop_public_key_t *key, char out[AOP_FINGERPRINT_MAX]);
 /** The key's modulus size in bits. */
 AOP_API unsigned aop_private_key_bits(const aop_private_key_t *key);
@@ -80,6 +83,19 @@ AOP_API aop_status_t aop_verify(const aop_public_key_t *key, aop_sign_type_t typ
  * written to a temporary name and renamed) and public key as PEM SPKI. bits >= 2048. */
 AOP_API aop_status_t aop_keygen_files(const char *private_path, const char *public_path, unsigned bits,
                               aop_error_t *err);
+
+/** Makes the random generators of OpenSSL's default library context SHA-256 Hash_DRBGs (NIST SP
+ * 800-90A, 256-bit security strength) instead of its default AES-256 CTR-DRBGs. Every signature
+ * needs them (RSA blinding); a CTR-DRBG's first use sets up OpenSSL's whole cipher table, which a
+ * process that signs over plain HTTP (a local gateway) never needs otherwise, and which costs it
+ * about as much as the signature; the Hash_DRBG uses the digest a signature sets up anyway. Over
+ * HTTPS the cipher table is set up by TLS, so the choice neither costs nor saves.
+ *
+ * For a program that owns its process (a command-line tool), before its first use of OpenSSL: it
+ * changes the whole process's generators. A `[random]` section of the OpenSSL configuration
+ * still wins. Returns AOP_OK, or AOP_E_CRYPTO when the generators already exist (nothing
+ * changes). */
+AOP_API aop_status_t aop_sign_use_hash_drbg(void);
 
 #ifdef __cplusplus
 }

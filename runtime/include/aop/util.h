@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /** @file
  * Small helpers of the runtime that the apps use too: request ids, timestamps, masking of
  * secrets and terminal-safe text. They depend on nothing above them. */
@@ -22,8 +23,9 @@ extern "C" {
 /** A fresh random UUID (version 4) in lower-case hex; AOP_E_CRYPTO when no random bytes. */
 AOP_API AOP_NODISCARD aop_status_t aop_uuid(char out[AOP_UUID_SIZE]);
 /** Fills out[0..n) with n characters drawn uniformly from alphabet (1 to 255 characters) with
- * OpenSSL's RNG, and NUL-terminates it (out holds n + 1 bytes). Ids built from it never fall back
- * to a weaker generator: AOP_E_CRYPTO when the RNG fails, AOP_E_INVALID_ARG for a bad alphabet. */
+ * the kernel's random generator (getrandom), and NUL-terminates it (out holds n + 1 bytes). Ids
+ * built from it never fall back to a weaker generator: AOP_E_CRYPTO when the generator fails,
+ * AOP_E_INVALID_ARG for a bad alphabet. */
 AOP_API AOP_NODISCARD aop_status_t aop_random_chars(char *out, size_t n, const char *alphabet);
 /** Now as Unix time in milliseconds (CLOCK_REALTIME): for stamps a person reads, never for
  * waits or deadlines (an NTP step moves it). */
