@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Counts heap allocations by interposing the allocator in the executable: the dynamic linker
  * binds every malloc/calloc/realloc/free of the process (libcjson, libjansson, libc, our code)
  * to these definitions, which count and forward to glibc's own entry points. Compiled with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* aop-bench: shared declarations. Every operation is one full typed decode or encode of the
  * benchmark message; ops return 0 on success so the runner can count failures cheaply. */
 #ifndef AOP_BENCH_H

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Instructions per operation of every aop-bench op under callgrind, and the two target ratios of
 # issue 3: (aop decode+validate of the pay response) / (cJSON typed decode) <= 0.6 and
 # (aop encode+validate of the pay request) / (cJSON typed encode) <= 0.25.

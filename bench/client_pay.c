@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* aop-bench-client: N whole client pays (aop_call: head, encode+validate, sign, post, envelope
  * read, verify, decode, echo check) against an in-process fake transport, for callgrind.
  *

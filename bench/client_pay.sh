@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Instructions per client pay (aop_call against an in-process fake transport: no network), split
 # into the parts issue 8 asks about. Use a gcc build: valgrind 3.19 cannot read clang's DWARF 5.
 #

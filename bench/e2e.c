@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* aop-bench-e2e: whole pays per second through real HTTP against the aop-sandbox binary, set
  * against the RSA bound of this machine measured in the same run (issue 9, section 4).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* aop-bench: our generated codec against the same typed decode/encode with cJSON and jansson.
  *
  *   aop-bench                 every op: median ns/op, MB/s, heap allocations/op, instructions/op

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Our side: the generated typed decode (+ lenient validation) of the pay response and the
  * generated typed encode (+ strict validation) of the pay request. */
 #include <stdio.h>

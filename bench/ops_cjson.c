@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Baseline: the same typed work with cJSON, written as a competent cJSON user would. cJSON
  * checks the JSON syntax and nothing else (no schema rules, no duplicate keys): expected. */
 #include <cJSON.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Baseline: the same typed work with jansson, written as a competent jansson user would.
  * jansson checks the JSON syntax and UTF-8, nothing of the schema. */
 #include <jansson.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* aop-bench-resolve: what the journal and the resolver add to a payment decided at once.
  *
  *   aop-bench-resolve [N]      (default 300)

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Start-up cost of the aop programs beside curl's and openssl's, in one run.
 
     bench/startup.py BIN_DIR [--runs N] [--data DIR]

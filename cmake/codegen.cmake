@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Regenerates generated/ from schema/ when any YAML, template or generator file changes
 # (a stamp file records the last run, so an unchanged build never reruns the generator).
 # AOP_CODEGEN (default: with the tests) looks Python up; without it the committed generated/ is used

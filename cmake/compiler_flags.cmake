@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Warnings, -Werror, sanitizers and Debian's hardening flags, for every target of the project.
 
 # Warnings are errors where this project builds (scripts/build.sh, CI), not by default: a user's

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # cmake --install: headers (include/aop/ only: runtime/internal is never installed), libaop.so.0
 # and libaop.a, the CMake package (aop::aop), aop.pc, the programs and their man pages.
 # Components: runtime (libaop0), dev (libaop-dev), tools (aop-tools).

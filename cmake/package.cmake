@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Debian packages: cpack -G DEB makes, from any build configured with -DCMAKE_BUILD_TYPE=Release,
 #   libaop0      libaop.so.0 (shlibs, the ldconfig trigger)
 #   libaop-dev   headers, libaop.so, libaop.a, the CMake package aop::aop and aop.pc

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Checks the man pages: `lint PAGE...` formats each with mandoc -T lint (when installed) or
 groff -mdoc -ww -z and fails on any warning; `options PAGE SOURCE` fails unless every long option
 of SOURCE's getopt_long table ({"name", ..._argument, ...}) appears in PAGE as --name."""

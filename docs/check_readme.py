@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Compiles the README's shortest complete program (the first C block of "## Use the library")
 with warnings as errors, so the program the README shows stays one that builds.
 Usage: check_readme.py README CC INCLUDE_DIR..."""

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A minimal POS payment through the resolver: the payment is journaled before it leaves, queried
  * while its outcome is unknown and cancelled when the query budget is spent, so it always ends
  * known (PAID, FAILED, CANCELLED) or is left open for aop_recover() (UNRESOLVED,

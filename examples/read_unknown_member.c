@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Reads a member of a verified response that the schema does not know.
  *
  * Three of the four response bodies are reconstructions, so a real gateway will send members

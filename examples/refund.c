@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A refund through the resolver: journaled before it leaves; an undecided refund is re-sent
  * identically (same merchantRefundId) within the refund budget, never cancelled. When it stays
  * unknown the journal entry is left open for aop_recover(): it is never reported as failed.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Configures and builds into BUILD_DIR (default build/) with Debian's Python for the generator.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # For a person, on a clean Debian 12 machine (a VM or a throwaway container), as root: installs
 # the packages for real and checks them from /usr. Never run by CI (scripts/test.sh checks the
 # same packages with dpkg-deb only).

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The main job: install, build, and make one signed payment through the local sandbox gateway.
 set -euo pipefail
 cd "$(dirname "$0")/.."

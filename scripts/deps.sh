@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Installs the Debian 12 packages the project needs (only those missing). Run as root.
 set -euo pipefail
 # dpkg-dev and file: cpack -G DEB's dependency list (dpkg-shlibdeps). doxygen: the API reference;

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The Debian packages, built and checked without installing them (CI; scripts/check-debs.sh does
 # the real dpkg -i on a clean machine):
 #  - a build with the test hooks (BUILD_DIR, default build/) refuses to be packaged;

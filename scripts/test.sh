@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The whole test suite: the normal build, then the ASan+UBSan build, then the leak checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The aop command line: shared declarations of its parts. */
 #ifndef AOP_CLI_H
 #define AOP_CLI_H

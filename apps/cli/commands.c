@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* pay, query, cancel and refund: build the request from the options, call, report. */
 #include <assert.h>
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Where a command sends its call: --gateway, or (zero configuration) a local sandbox (aop-sandbox,
  * a child process) on a free loopback port, with demo keys and durable state in ~/.aop/. */
 #include <errno.h>

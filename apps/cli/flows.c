@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* pay and refund through the resolver, and `aop recover`: the journal is opened, the policy
  * taken from the options, progress printed to stderr one line per step, SIGINT turned into a
  * clean stop (the entry stays open for aop recover), and the resolution reported. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* aop journal [--json] [--all], and aop journal close ID --as STATE --note TEXT. */
 #include <stdio.h>
 #include <stdlib.h>

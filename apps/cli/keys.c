@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* keygen and keycheck. */
 #include <string.h>
 #include <unistd.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* aop: the command line of the SDK. */
 #include <string.h>
 

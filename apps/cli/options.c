@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Option parsing and help texts. */
 #include <getopt.h>
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Reporting a result: one JSON object (--json) or a short human summary. */
 #include <stdlib.h>
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The local sandbox as a child process: the aop-sandbox program installed beside aop. Keeping it
  * out of aop's own process keeps libmicrohttpd and the gateway's code out of every command that
  * talks to a real gateway (they are loaded only by aop-sandbox). */

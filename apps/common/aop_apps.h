@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Constants the two apps (the aop CLI and aop-sandbox) share, each defined here once: the demo
  * clientId, the exit statuses and the mapping of a result status to an exit status. The
  * sandbox's table shows the CLI's exit statuses, so they must never drift apart. */

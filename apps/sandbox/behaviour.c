@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The behaviour switches of a sandbox (clock offset, --no-faults) and its request log: JSON lines
  * a test reads to see what the gateway received and answered. */
 #include <errno.h>

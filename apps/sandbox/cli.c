@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The aop-sandbox command line (also `aop sandbox`). */
 #include <errno.h>
 #include <getopt.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Reused signers and verifiers. A signer or verifier holds the EVP contexts set up for the
  * sandbox's key (runtime/internal/aop/signer.h) and belongs to one thread at a time: making one
  * per request repeated that set-up on every request. Here each is made on first need and kept:

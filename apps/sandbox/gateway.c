@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The gateway proper: one request body in, one signed response envelope out.
  *
  * Order of checks (after the HTTP ones in server.c): the JSON envelope; the clientId

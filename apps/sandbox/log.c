@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The sandbox's log lines (human-readable, on the FILE the configuration names). */
 #include <stdarg.h>
 #include <string.h>

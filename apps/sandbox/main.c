@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* aop-sandbox: see sandbox.h and `aop-sandbox --help`. */
 #include "sandbox.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* aop-sandbox: a local gateway on 127.0.0.1 that behaves like the vendor's, built from the same
  * generated model as the client (paths, codecs, echo tables, result codes). It decodes and
  * validates requests strictly, verifies their signatures, keeps per-merchantTransId state in

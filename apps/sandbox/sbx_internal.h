@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Internal parts of aop-sandbox: the scenario table, the state store, the gateway logic (JSON in,
  * signed JSON out) and the HTTP server around it. */
 #ifndef AOP_SBX_INTERNAL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The scenario table: the identityCode of a pay request picks what the gateway does. One table,
  * printed by `aop-sandbox --scenarios --json` and used by the gateway.
  *

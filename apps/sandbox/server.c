@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The HTTP side of the sandbox: libmicrohttpd on 127.0.0.1 only, the HTTP checks in the order of
  * the issue (method 405, path 404, content type 415, size 413), then sbx_handle, then the
  * transport faults of the scenario (delay, drop, HTTP 500, truncated body).

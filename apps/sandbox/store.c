@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The gateway's durable state: SQLite, one connection per sandbox, WAL so that several sandbox
  * processes can share one file, BEGIN IMMEDIATE around every read-modify-write (so two
  * identical pays, in this process or in another, serialise and create one transaction), and

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Command line: python3 -m aopgen --schema DIR --out DIR [--check]."""
 import argparse
 import sys

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Conformance cases derived from the schema: one per rule of every field of every message.
 
 Each case starts from a valid sample request/response pair (echoes made consistent), changes one

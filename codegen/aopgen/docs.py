@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Doxygen comments of the generated header, built from the schema (doc, JSON name, type, flag,
 condition, length, roles, echo, guess)."""
 import re

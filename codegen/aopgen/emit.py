@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Renders the model into generated/ (files rewritten only when their content changes)."""
 import os
 

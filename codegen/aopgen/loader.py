@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """YAML loading that keeps line numbers and refuses duplicate keys (PyYAML keeps the last)."""
 import yaml
 

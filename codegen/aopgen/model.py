@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The schema model: reads schema/*.yaml, checks every rule, and resolves names and paths."""
 import os
 import re

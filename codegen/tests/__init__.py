@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Tests of the aopgen generator (stdlib unittest).
 
 Run from codegen/:  PYTHONDONTWRITEBYTECODE=1 python3 -m unittest discover -s tests -t .

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Shared helpers: temp copies of the real schema/, line-based edits, running the generator."""
 import os
 import re

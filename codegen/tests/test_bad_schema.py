@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Bad schemas are refused with `schema/FILE:LINE: message`, both in-process and by the command line.
 
 Each test copies the real schema/, breaks one line of one file, and asserts the file name and the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The real schema loads and generates; generation is deterministic and rewrites nothing unchanged."""
 import os
 import shutil

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The request rules of the schema (type id, role amount, hosts and their path prefix, control
 characters) reach the model, the descriptors, the conformance cases and the header's docs; bad
 values are refused with `schema/FILE:LINE: message`."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The pay function's result-code table matches the seed: 14 common + 19 pay-specific codes."""
 import os
 import re

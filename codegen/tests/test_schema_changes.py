@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Edits of the schema show up in the generated header, model and conformance cases."""
 import re
 import sys

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* aop_buf_t: a growable byte buffer (runtime/include/aop/transport.h).
  *
  * Growth doubles the capacity (at least 64 bytes) with every size computation checked for

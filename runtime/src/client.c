@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The client: fills the head, signs, sends, verifies, decodes and judges one call. It knows
  * kinds and roles from the generated tables, never a field name of a function. */
 #include "aop/client.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What a result holds behind its public part: shared by client.c and result_member.c. */
 #ifndef AOP_CLIENT_INTERNAL_H
 #define AOP_CLIENT_INTERNAL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "aop/envelope.h"
 
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "aop/error.h"
 
 #include <stdarg.h>

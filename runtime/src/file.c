@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Opening files named in the configuration (runtime/src/file_internal.h). */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* GNU strerror_r */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Private to the runtime: opening files named in the configuration (keys, CA bundles) safely. */
 #ifndef AOP_FILE_INTERNAL_H
 #define AOP_FILE_INTERNAL_H

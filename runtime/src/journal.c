@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The store-independent part of the journal: the handle, argument checks in front of every store
  * (so a custom store never sees a malformed entry), closing by hand, state names, and lease owners
  * ("host/pid/start-time") with the test of whether one is still running. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The embedded journal store: SQLite in WAL mode, one table with a column per entry member.
  *
  * Durability: the insert that precedes a pay commits with synchronous=FULL (the WAL is fsynced

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Strict JSON (SPEC.md section 3) in one pass, producing aop_json_tok_t tokens (layout: see
  * aop/json.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* aop_json_tokens_needed: how many tokens a body needs, so the workspace reserved for an answer
  * follows what was received rather than the worst case for its length (issue 8).
  *

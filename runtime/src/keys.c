@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* RSA keys for signing (SPEC.md section 2): loading with errors that name what was found,
  * fingerprints, the key pair check, and key generation. OpenSSL 3 EVP/decoder APIs only. */
 #ifndef _GNU_SOURCE

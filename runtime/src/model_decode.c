@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Decoding of any message from its descriptor over a checked JSON document: zero-copy views
  * unescaped in place, then the same validation walk as encoding (strict or lenient). */
 #include <assert.h>

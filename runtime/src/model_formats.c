@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The value formats of SPEC.md section 3, enum and result-code lookups. */
 #include <stdint.h>
 #include <string.h>

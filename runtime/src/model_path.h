@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* JSON paths built only when a violation is reported: a chain of names on the stack. */
 #ifndef AOP_MODEL_PATH_H
 #define AOP_MODEL_PATH_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Validation and encoding of any message from its descriptor: one walk that checks every rule
  * and, when given a sink, writes compact JSON in the same pass. */
 #include <stdint.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What every resolution shares: the resolution object and its steps, one call at a time, and the
  * journal's compare-and-set with the lease renewed on every write. */
 #include <stdarg.h>

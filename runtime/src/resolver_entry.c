@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The entry points aop_pay_resolve() and aop_refund_resolve(): check the request, build the
  * journal entry (never with the identityCode), commit it before anything leaves, and run the
  * loop; or carry on an open entry of the same key; or, for a key already journaled with other

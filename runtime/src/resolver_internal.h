@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Private to the resolver (resolver_*.c): one resolution's context and the helpers the payment,
  * refund and recovery loops share (calls and steps, the journal's compare-and-set, waiting,
  * back-off, progress, the crash hook). No SQL here: the journal is reached through aop/journal.h. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The payment's loop (SPEC.md section 6; issue 10 section 1's table): pay, then query, then
  * cancel, then one last query. Each step waits for its moment, makes one call, notes it in the
  * entry, and hands the answer to its row function (on_pay, on_query, ...), which picks the next

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The resolver's policy and options, its names, and its sense of time: waits that an abort or a
  * stop can cut short, back-off, deadlines and the lease's lifetime. */
 #define _GNU_SOURCE

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* aop_recover(): finishes every open entry of the client's gateway identity (payments by query
  * then cancel, never by pay: the identityCode is not journaled and a new pay could charge twice;
  * refunds by an identical re-send of the journaled request), and runs the due watch queries. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The refund's loop: an undecided refund is re-sent identically (same merchantRefundId, the
  * journaled request) within the refund budget. Never a payCancel: that would reverse the whole
  * payment. */

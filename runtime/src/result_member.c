@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Members of a verified response that the schema does not know, read by path. The copy of the
  * payload kept by the client is parsed again on each lookup: lookups are rare, and a result
  * that nobody reads this way pays nothing. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* RSASSA-PKCS1-v1_5 signing and verification of envelopes (SPEC.md section 2). The keys are in
  * keys.c. A signer/verifier (aop/signer.h) holds the EVP contexts of one client; the keys are
  * only read, so one loaded key serves many clients in many threads. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Private to runtime/src/sign.c and runtime/src/keys.c: the key structures and strict base64. */
 #ifndef AOP_SIGN_INTERNAL_H
 #define AOP_SIGN_INTERNAL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The libcurl transport (runtime/include/aop/transport.h).
  *
  * One easy handle per transport, never reset, so libcurl's connection cache keeps the gateway

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Small helpers: request ids, timestamps, masking and terminal-safe text. */
 #include <errno.h>
 #include <stdbool.h>

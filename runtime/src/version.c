@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* aop_version(): the version the library was built as (aop/version.h). */
 #include "aop/version.h"
 

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # The library exports its documented API and nothing else: every global symbol of default
 # visibility in the archive starts with aop_ and is declared in a public header; everything else
 # is hidden (the shared library exports exactly this set).

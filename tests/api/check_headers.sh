@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Every public header compiles alone, and all of them together, as C99, C11 and C++17 with
 # -Wall -Wextra -pedantic -Werror: a user includes any one of them first, from C or C++.
 #   check_headers.sh CC CXX INCLUDE_DIR...

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # libaop.so.0 and libaop.a as a user gets them:
 #  - readelf -d shows the SONAME libaop.so.0 (libaop.so.MAJOR);
 #  - nm -D --defined-only lists only aop_ symbols, among them aop_version;

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # cmake -DAOP_CODEGEN_OK=ON|OFF -DPYTHON=<python3> [-DWHAT=<test>] -P codegen_available.cmake
 # Fails unless the build regenerates generated/ from schema/ (AOP_CODEGEN_OK ON) and the Python it
 # found can still import jinja2 and yaml.

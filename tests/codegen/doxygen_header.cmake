@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Doxygen over the generated aop/protocol.h with warnings as errors: every public symbol of the
 # header is documented and no comment holds a broken Doxygen command.
 # Run as: cmake -DDOXYGEN=... -DHEADER=... -DWORK=... -P doxygen_header.cmake

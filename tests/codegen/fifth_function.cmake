@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # A fifth function needs no hand-written edit: copies the tracked sources (git ls-files of the
 # folders the library and apps need) into WORK, adds fifth_function/demo_query.yaml to the
 # copy's schema/, configures and builds it (the build regenerates generated/), then compiles

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # The generated aop/protocol.h compiles as C99 and C++17 (pedantic, warnings as errors), and
 # refuses to compile (#error asking to regenerate) when aop/model.h expects another descriptor
 # format (AOP_MODEL_FORMAT_VERSION != AOP_PROTOCOL_FORMAT_VERSION).

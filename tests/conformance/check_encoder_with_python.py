@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Parses every sample the C encoder writes with Python's json module and compares the values
 with what the schema's samples say they must be (an independent check of our escaping)."""
 import json

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """End-to-end tests: the real `aop` binary against the real sandbox gateway over HTTP.
 
 Run by CTest: test_cli.py BIN_DIR DATA_DIR. Each test gets a fresh HOME, so zero-configuration

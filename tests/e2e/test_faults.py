@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Fault injection end to end: the real `aop` binary resolves payments against the real sandbox
 over HTTP, for every fault of issue 10 section 4. For each: the outcome, the sandbox's final state
 of the payment, exactly one merchantTransId across all pays (the sandbox's request log), and

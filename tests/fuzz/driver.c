@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Replays files (or every file of directories) through LLVMFuzzerTestOneInput, for CTest and
  * for compilers without libFuzzer. */
 #include <dirent.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer target for one message (chosen at compile time: FUZZ_FN = index in aop_functions,
  * FUZZ_RESPONSE = 0 request / 1 response). decode -> on success encode -> decode again ->
  * the values must be equal; any mismatch aborts. Also replayed over the corpus by a plain

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Writes the seed corpus: every generated sample message (plain and hard-to-escape) wrapped in
 its envelope, the vendor samples and signed vectors, and a few malformed bodies.
 Usage: make_seed_corpus.py EMIT_SAMPLES_BINARY REPO_ROOT"""

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Builds examples/*.c against an installed aop tree (PREFIX: a cmake --install prefix, or the usr/
 # of dpkg-deb -x'd packages) twice, with find_package(aop) and with pkg-config (aop.pc finds its
 # prefix from its own place), then runs read_unknown_member from both against

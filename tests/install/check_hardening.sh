@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # The installed programs and library carry Debian's hardening, read back with readelf:
 #  - BIND_NOW (-z now) and a GNU_RELRO segment (-z relro): the GOT is read-only once started;
 #  - a GNU_STACK segment that is not executable;

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Proves check_hardening.sh can fail: a program built without the hardening flags, beside the
 # hardened libaop.so, must fail it for each missing protection.
 #   hardening_canary.sh CC READELF CHECK_SCRIPT WORK LIBAOP

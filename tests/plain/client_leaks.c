@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Creates, uses and destroys clients against the in-process mini gateway, then exits: run under
  * valgrind (or LeakSanitizer) to prove the client frees everything, on every path: success for
  * every function and both sign types, a tampered response, a timeout, a refused connection, a

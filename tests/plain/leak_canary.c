@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A deliberate leak: proves that the leak check of client_leaks (valgrind, or LeakSanitizer in
  * the sanitizer build) fails a program that loses memory. Registered with WILL_FAIL. */
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The minimal gateway of mini_gateway.h. */
 #define _GNU_SOURCE
 #include "mini_gateway.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A minimal in-process gateway for the client tests (libmicrohttpd on 127.0.0.1, a random
  * port): it reads the request envelope, verifies its signature with the merchant's public key,
  * decodes it strictly with the generated descriptors, answers the function's generated sample

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Small helpers shared by the test suites. */
 #ifndef AOP_TEST_SUPPORT_H
 #define AOP_TEST_SUPPORT_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Shared by the resolver's suites (tests/unit/test_resolver*.c): an in-memory journal store in
  * shared memory (so that a forked child killed mid-payment leaves its entries to the parent's
  * recovery), the in-process sandbox with fast switches, a client, and a fast policy. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* apps/cli/output.c: what the aop command prints of a result. */
 #include <criterion/criterion.h>
 #include <criterion/redirect.h>

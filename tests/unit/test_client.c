@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The client API end to end against a minimal gateway on 127.0.0.1 (libmicrohttpd, inside the
  * test: tests/plain/mini_gateway.c). The gateway verifies what the client signs, decodes it
  * strictly with the generated descriptors and answers the generated sample response with every

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The generated codecs on real samples: the vendor's and the signed vectors decode, validate and
  * re-encode; SPEC.md section 7 sorts every deviation of a response into fail or warning. */
 #include <criterion/criterion.h>

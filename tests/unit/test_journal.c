@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The payment journal (aop/journal.h): the SQLite store's round trip, uniqueness, leases and
  * their owners, compare-and-set, racing handles, closing by hand, file modes, migrations,
  * durability of the insert (fsyncs counted by a VFS of the test's), and a custom store. */

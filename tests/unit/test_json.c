@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Strict JSON (SPEC.md section 3, DESIGN.md convention 7): one malformed case for every grammar
  * rule with its exact status and offset, the inputs jsmn alone accepts, valid documents of every
  * form, duplicate keys, limits, truncation, mutation smoke tests, the token layout (checked token

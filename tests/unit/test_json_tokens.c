@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The public token type and the workspace that holds the tokens (issue 8): no public header
  * depends on jsmn, the token layout is fixed, aop_json_tokens_needed counts exactly what a body
  * needs (strings full of brackets, commas and escaped quotes do not fool it), and the workspace

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The resolver against the in-process sandbox, one test per class of rows of the sandbox's
  * scenario table: every row ends as its `outcome` column says (issue 10 section 1). The policy is
  * in fractions of a second (resolver_support.h), the sandbox's timers likewise. */

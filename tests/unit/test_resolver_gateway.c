@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The resolver's rows that the sandbox's scenario table cannot reach, against the programmable
  * gateway of tests/plain/mini_gateway.c and a SQLite journal in a temporary directory (issue 10
  * section 1: the decision table and "Refunds"):

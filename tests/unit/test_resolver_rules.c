@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The resolver's rules beyond the table's rows: the cancel margin, the ids rule, resuming an open
  * entry, a reused merchantTransId, the journal (commit first, never the identityCode, taken over,
  * interrupted), refunds (never a cancel), and recovery after a crash (a dead owner's entry, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* aop-sandbox driven in-process by the real client over real HTTP on 127.0.0.1: the order of the
  * gateway's checks, every row of the scenario table, the idempotency and state rules of SPEC.md
  * section 6, concurrency, durability across restarts (also of the aop-sandbox binary killed with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* aop-sandbox against hostile local clients (issue 9, section 3): connections that trickle their
  * headers a byte a second must not lock a normal client out, and values a client chooses must
  * not forge log lines. The sandbox runs in-process, the normal client is the real aop client. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Signing, verification and keys (SPEC.md section 2): byte-for-byte agreement with the vectors
  * in tests/data, cross-checks with the openssl command line, and every refusal. */
 #include <criterion/criterion.h>

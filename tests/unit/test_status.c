@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The status numbers are part of the ABI and of stored logs: each is pinned here, written out. */
 #include <criterion/criterion.h>
 #include <string.h>

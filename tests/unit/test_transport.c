@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The libcurl transport against a real HTTP(S) server on 127.0.0.1 (libmicrohttpd), started
  * inside each test. Criterion runs every test in its own process, so each test owns one
  * server (g_srv) and the suite's fini stops it. */

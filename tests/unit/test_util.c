@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* aop_terminal_safe: gateway text made safe for a terminal. */
 #include <criterion/criterion.h>
 #include <string.h>

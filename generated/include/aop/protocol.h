@@ -15,27 +15,27 @@
  * buffer is alive and unchanged. Nothing here allocates.
  *
  * Reconstructed items of the schema ([guess] in SPEC.md), one place each:
- * - schema/enums.yaml:19 enum TerminalTypeEnum: the values are reconstructed from the seed's sample and sibling APIs
- * - schema/enums.yaml:23 enum OsTypeEnum: the values are reconstructed from the seed's sample and sibling APIs
- * - schema/enums.yaml:27 enum AcquirementStatusEnum: the payQuery response was not readable; values reconstructed from the vendor's docs
- * - schema/hosts.yaml:8 host sandbox: the vendor sandbox host
- * - schema/pay_cancel.yaml:8 function alipay.intl.acquiring.common.payCancel: a cancel of a merchantTransId the gateway never saw answers S and closes that id, so a later pay with it gets F ORDER_IS_CLOSED; a sibling product documents it
- * - schema/pay_cancel.yaml:16 alipay.intl.acquiring.common.payCancel response: the response fields and their flags are reconstructed; only resultInfo is known
- * - schema/pay_cancel.yaml:23 alipay.intl.acquiring.common.payCancel result codes: the function's result table was not readable; the common codes plus the ones below
- * - schema/pay_query.yaml:15 alipay.intl.acquiring.offline.payQuery response: the response fields and their flags are reconstructed; only resultInfo is known
- * - schema/pay_query.yaml:27 alipay.intl.acquiring.offline.payQuery result codes: the function's result table was not readable; the common codes plus the ones below
- * - schema/refund.yaml:18 alipay.intl.acquiring.common.refund response: the response fields and their flags are reconstructed; only resultInfo is known
- * - schema/refund.yaml:29 alipay.intl.acquiring.common.refund result codes: the function's result table was not readable; the common codes plus the ones below
- * - schema/result_codes.yaml:39 result code ORDER_NOT_EXIST: code and status reconstructed; the id is unknown
- * - schema/result_codes.yaml:40 result code REFUND_AMOUNT_EXCEED: code and status reconstructed; the id is unknown
- * - schema/types.yaml:32 field Money.value: at most 16 digits
- * - schema/types.yaml:39 field Order.orderTitle: max length 256
- * - schema/types.yaml:42 field Order.orderDetail: max length 2048
- * - schema/types.yaml:46 type EnvInfo: all fields optional, reconstructed from the seed's sample and sibling APIs
- * - schema/types.yaml:66 field ResultInfo.resultCodeId: max length 16
- * - schema/types.yaml:67 field ResultInfo.resultCode: max length 64
- * - schema/types.yaml:68 field ResultInfo.resultMsg: max length 256
- * - schema/types.yaml:72 type ExchangeRate: the seed's sample is cut off; the fields and their lengths are reconstructed, and every member is optional until the vendor's table is read
+ * - schema/enums.yaml:20 enum TerminalTypeEnum: the values are reconstructed from the seed's sample and sibling APIs
+ * - schema/enums.yaml:24 enum OsTypeEnum: the values are reconstructed from the seed's sample and sibling APIs
+ * - schema/enums.yaml:28 enum AcquirementStatusEnum: the payQuery response was not readable; values reconstructed from the vendor's docs
+ * - schema/hosts.yaml:9 host sandbox: the vendor sandbox host
+ * - schema/pay_cancel.yaml:9 function alipay.intl.acquiring.common.payCancel: a cancel of a merchantTransId the gateway never saw answers S and closes that id, so a later pay with it gets F ORDER_IS_CLOSED; a sibling product documents it
+ * - schema/pay_cancel.yaml:17 alipay.intl.acquiring.common.payCancel response: the response fields and their flags are reconstructed; only resultInfo is known
+ * - schema/pay_cancel.yaml:24 alipay.intl.acquiring.common.payCancel result codes: the function's result table was not readable; the common codes plus the ones below
+ * - schema/pay_query.yaml:16 alipay.intl.acquiring.offline.payQuery response: the response fields and their flags are reconstructed; only resultInfo is known
+ * - schema/pay_query.yaml:28 alipay.intl.acquiring.offline.payQuery result codes: the function's result table was not readable; the common codes plus the ones below
+ * - schema/refund.yaml:19 alipay.intl.acquiring.common.refund response: the response fields and their flags are reconstructed; only resultInfo is known
+ * - schema/refund.yaml:30 alipay.intl.acquiring.common.refund result codes: the function's result table was not readable; the common codes plus the ones below
+ * - schema/result_codes.yaml:40 result code ORDER_NOT_EXIST: code and status reconstructed; the id is unknown
+ * - schema/result_codes.yaml:41 result code REFUND_AMOUNT_EXCEED: code and status reconstructed; the id is unknown
+ * - schema/types.yaml:33 field Money.value: at most 16 digits
+ * - schema/types.yaml:40 field Order.orderTitle: max length 256
+ * - schema/types.yaml:43 field Order.orderDetail: max length 2048
+ * - schema/types.yaml:47 type EnvInfo: all fields optional, reconstructed from the seed's sample and sibling APIs
+ * - schema/types.yaml:67 field ResultInfo.resultCodeId: max length 16
+ * - schema/types.yaml:68 field ResultInfo.resultCode: max length 64
+ * - schema/types.yaml:69 field ResultInfo.resultMsg: max length 256
+ * - schema/types.yaml:73 type ExchangeRate: the seed's sample is cut off; the fields and their lengths are reconstructed, and every member is optional until the vendor's table is read
  */
 #ifndef AOP_PROTOCOL_H
 #define AOP_PROTOCOL_H

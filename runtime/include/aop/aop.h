@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /** @file
  * The whole public API of libaop in one include. */
 #ifndef AOP_AOP_H

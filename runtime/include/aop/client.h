@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /** @file
  * The client: one signed HTTPS call per function, and a verified, decoded, checked answer.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /** @file
  * Status codes, errors and warnings shared by the generated model and the runtime. */
 #ifndef AOP_ERROR_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /** @file
  * Symbol visibility and attributes of the public API. The library is built with hidden
  * visibility: only declarations marked AOP_API are exported from the shared object. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /** @file
  * The payment journal: every payment and refund is committed here before its request leaves,
  * and every later step is a compare-and-set on (state, epoch), so a payment survives the

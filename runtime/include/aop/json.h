@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /** @file
  * Strict JSON: the whole grammar and limits of SPEC.md section 3, checked before any value is
  * used, plus the envelope reader that finds the signed bytes. The tokens are our own type: no

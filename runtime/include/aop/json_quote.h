@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /** @file
  * Writing a JSON string: the one escaper of the library (the model's encoder uses it), for a
  * program that writes JSON of its own beside the model's, such as a report or a log line. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /** @file
  * The descriptor types the generator fills in (generated/aop_model.c, declared in aop/protocol.h) and the engine that
  * validates, encodes and decodes any message from them (runtime/src/model_*.c). The runtime

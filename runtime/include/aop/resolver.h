@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /** @file
  * The resolver: carries a payment (or a refund) to a known outcome through the loop of
  * SPEC.md section 6 (pay; on an unknown outcome query, then cancel), journaling every step

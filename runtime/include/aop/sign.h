@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /** @file
  * RSA signing and verification of envelopes (SPEC.md section 2) and the keys they use. */
 #ifndef AOP_SIGN_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /** @file
  * The HTTP transport behind the client: libcurl by default, replaceable by tests and by
  * terminals with their own network stack. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /** @file
  * Basic types of the model: length-delimited string views. */
 #ifndef AOP_TYPES_H

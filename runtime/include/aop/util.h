@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /** @file
  * Small helpers of the runtime that the apps use too: request ids, timestamps, masking of
  * secrets and terminal-safe text. They depend on nothing above them. */

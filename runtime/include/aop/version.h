@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /** @file
  * The library's version. The build reads the project version from this header (the single
  * source of truth); aop_version() returns the version of the library actually linked, which a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Signed envelopes: {"request"|"response": <payload>, "signature": "<base64>"}. The payload is
  * serialised once and the signature covers exactly those bytes (SPEC.md section 2). */
 #ifndef AOP_ENVELOPE_H

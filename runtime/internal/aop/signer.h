@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Per-client signing and verification contexts (internal: the client, the sandbox, tests).
  *
  * Keys are loaded once and shared read-only by many clients in many threads; what is set up

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Built by the fifth_function test against the library built from a schema copy with
  * demo_query.yaml added: the new function is in aop_functions[] and its sample encodes. */
 #include <stdio.h>

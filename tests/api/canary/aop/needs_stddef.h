@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Canary of check_headers.sh: not self-contained (size_t without <stddef.h>), so the check must
  * fail on it. */
 #ifndef AOP_NEEDS_STDDEF_H
