@@ -137,8 +137,9 @@ static rsv_claim_t claim(rsv_t *r, const todo_t *t, aop_error_t *err) {
 }
 
 /* Claims and works on one entry, as the E rows of docs/resolver.md say. */
+/* index / total: the entry's place among this identity's listed entries, for on_entry. */
 static entry_end_t recover_one(aop_client_t *c, aop_journal_t *j, const aop_resolve_options_t *opts,
-                               const todo_t *t, aop_recover_fn fn, void *ctx) {
+                               const todo_t *t, unsigned index, unsigned total, aop_recover_fn fn, void *ctx) {
     rsv_start_facts_t f = {.recovery = true, .kind = t->kind, .ours = t->ours, .state = t->state,
                            .watch_due = t->watch_due};
     rsv_start_decision_t d;
@@ -163,6 +164,8 @@ static entry_end_t recover_one(aop_client_t *c, aop_journal_t *j, const aop_reso
     }
     snprintf(r->res->row, sizeof r->res->row, "%s", d.row);
     r->res->kind = t->kind;
+    if (opts->on_entry && (d.action == RSV_START_RUN || d.action == RSV_START_LEAVE))
+        opts->on_entry(&r->e, index, total, opts->progress_ctx);
     entry_end_t end = ENTRY_OPEN;
     switch (d.action) {
     case RSV_START_HELD:
@@ -236,13 +239,16 @@ aop_status_t aop_recover_ex(aop_client_t *c, aop_journal_t *j, const aop_resolve
         return l.nomem ? aop_error_set(err, AOP_E_NOMEM, NULL, -1, "out of memory")
                        : aop_error_set(err, AOP_E_JOURNAL, NULL, -1, "journal: %s", lerr.msg);
     }
+    unsigned total = 0, index = 0;
+    for (size_t i = 0; i < l.n; i++) total += l.items[i].ours;
     for (size_t i = 0; i < l.n; i++) {
         const todo_t *t = &l.items[i];
+        index += t->ours;
         if (t->ours && checked.stop_flag && *checked.stop_flag) {
             sum.open_left += !t->watch_due;
             continue;
         }
-        switch (recover_one(c, j, &checked, t, fn, ctx)) {
+        switch (recover_one(c, j, &checked, t, index, total, fn, ctx)) {
         case ENTRY_HELD: sum.held++; break;
         case ENTRY_OPEN: sum.worked++, sum.open_left++; break;
         case ENTRY_SETTLED: sum.worked++; break;

@@ -103,6 +103,10 @@ typedef struct {
     /** One call only (`aop pay --no-resolve`, `aop refund --no-resolve`): journaled as usual;
      * the entry is closed when the call decides and stays open (for aop_recover) when it does not. */
     bool single_call;
+    /* Appended after the members above, whose layout does not change. */
+    /** Optional: called by aop_recover() when it starts on an entry (claimed, before any call), with
+     * the entry's place among the entries it listed (index from 1 to total) and progress_ctx. */
+    void (*on_entry)(const aop_journal_entry_t *e, unsigned index, unsigned total, void *ctx);
 } aop_resolve_options_t;
 
 /** Sets the defaults (and struct_size). */
