@@ -142,9 +142,11 @@ void cli_outcome_human(FILE *out, const aop_resolution_t *r, const cli_sale_t *s
     const aop_result_t *d = r->result;
     if (d) {
         /* the deciding call only when a call decided; otherwise what the last one said */
-        fprintf(out, "  %s          ", r->decided_by ? "deciding call:" : "last call:    ");
+        fprintf(out, "  %s    ", r->decided_by ? "deciding call:" : "last call:    ");
         fprintf(out, "%s %c ", cli_short_name(d->function), d->outcome_known ? d->status : 'U');
         cli_put_safe(out, d->result_code.len ? d->result_code : aop_str(aop_status_name(d->error)));
+        if (r->decided_by && r->acquirement_status[0]) /* what the deciding query read: CLOSED, SUCCESS... */
+            fputs(", the payment is ", out), cli_put_safe(out, aop_str(r->acquirement_status));
         fprintf(out, " (%s)\n", d->verified ? "verified" : "NOT verified");
     }
     mistake_line(out, r);
