@@ -82,7 +82,7 @@ static int check_amount(const cli_opts_t *o) {
 static void warn_on_code_shape(aop_str_t code) {
     bool digits = code.len >= 16 && code.len <= 24;
     for (size_t i = 0; digits && i < code.len; i++) digits = code.ptr[i] >= '0' && code.ptr[i] <= '9';
-    if (!digits)
+    if (!digits && code.len) /* an empty one is refused as invalid input */
         fprintf(stderr, "aop pay: warning: the code (%zu characters) is not shaped like an Alipay wallet code (16 to "
                         "24 digits); it is sent as given\n", code.len);
 }

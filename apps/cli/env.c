@@ -77,6 +77,25 @@ static bool holds_a_public_key(const char *path) {
     return strstr(head, "-----BEGIN PUBLIC KEY-----") || strstr(head, "-----BEGIN RSA PUBLIC KEY-----");
 }
 
+/* The option a configuration error is about, as the person typed it: the library names its own
+ * settings (private_key_file...) or only the file. */
+static const char *option_at_fault(const aop_client_config_t *cfg, const aop_error_t *err) {
+    static const struct {
+        const char *setting, *option;
+    } names[] = {{"private_key", "--private-key"}, {"alipay_public_key", "--alipay-public-key"},
+                 {"ca_file", "--ca-file"}, {"gateway_url", "--gateway"}, {"client_id", "--client-id"},
+                 {"merchant_id", "--merchant-id"}};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (!strncmp(err->path, names[i].setting, strlen(names[i].setting))) return names[i].option;
+    const struct {
+        const char *file, *option;
+    } files[] = {{cfg->private_key_file, "--private-key"}, {cfg->alipay_public_key_file, "--alipay-public-key"},
+                 {cfg->ca_file, "--ca-file"}};
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++)
+        if (files[i].file && *files[i].file && strstr(err->msg, files[i].file)) return files[i].option;
+    return NULL;
+}
+
 /* A --gateway mistake that the library's URL rules would word for another one. */
 static int check_gateway(const char *url) {
     if (strstr(url, "://")) return 0;
@@ -143,9 +162,9 @@ int cli_env_open(const cli_opts_t *o, cli_env_t **out, aop_client_t **client) {
     aop_error_t err;
     if (aop_client_new(&cfg, &env->client, &err) != AOP_OK) {
         cli_env_close(env);
-        /* the path first, unless the message already starts with it */
-        bool named = !err.path[0] || strncmp(err.msg, err.path, strlen(err.path)) == 0;
-        return cli_fail(AOP_EXIT_CONFIG, err.code, err.path, "%s%s%s", named ? "" : err.path, named ? "" : ": ", err.msg);
+        const char *option = option_at_fault(&cfg, &err);
+        return cli_fail(AOP_EXIT_CONFIG, err.code, option ? option : err.path, "%s%s%s", option ? option : "",
+                        option ? ": " : "", err.msg);
     }
     *out = env;
     *client = env->client;

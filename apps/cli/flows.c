@@ -22,8 +22,9 @@ int cli_journal_open(const cli_opts_t *o, aop_journal_t **out) {
         snprintf(path, sizeof path, "%s/journal.db", dir);
     }
     aop_error_t err;
-    if (aop_journal_open_sqlite(path, out, &err) != AOP_OK)
-        return cli_fail(AOP_EXIT_CONFIG, err.code, "--journal", "journal %s: %s", path, err.msg);
+    if (aop_journal_open_sqlite(path, out, &err) != AOP_OK) /* the store's messages name the file */
+        return cli_fail(AOP_EXIT_CONFIG, err.code, "--journal", "%s%s%s", strstr(err.msg, path) ? "" : path,
+                        strstr(err.msg, path) ? "" : ": ", err.msg);
     return 0;
 }
 

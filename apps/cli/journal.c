@@ -38,7 +38,7 @@ static void json_entry(FILE *out, const aop_journal_entry_t *e) {
     fprintf(out, ",\"attempts\":%u,\"watch\":%s,\"createdMs\":%lld,\"updatedMs\":%lld,\"leaseOwner\":", e->attempts,
             e->watch ? "true" : "false", (long long)e->created_ms, (long long)e->updated_ms);
     cli_json_str(out, e->lease_owner[0] ? aop_str(e->lease_owner) : AOP_STR_NULL);
-    fputs(",\"note\":", out);
+    fprintf(out, ",\"leaseExpiresMs\":%lld,\"note\":", (long long)e->lease_expires_ms);
     cli_json_str(out, e->note[0] ? aop_str(e->note) : AOP_STR_NULL);
     fputc('}', out);
 }

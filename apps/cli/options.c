@@ -214,6 +214,10 @@ int cli_parse(const char *cmd, int argc, char **argv, cli_opts_t *o) {
         int c = getopt_long(argc, argv, "", longopts, &idx);
         if (c == -1) break;
         const char *typed = argv[optind - 1];
+        /* a short option ("-amount" read as -a -m ...): getopt is still inside that word, or
+         * has just left it */
+        if (c == '?' && optopt > 0 && optopt < 128 && optind < argc && argv[optind][0] == '-' && argv[optind][1] != '-')
+            typed = argv[optind];
         if (c == '?' || c == ':') {
             /* getopt names the option whose value is missing in optopt, an unknown one as 0 */
             if (optopt >= O_GATEWAY && optopt < O_LAST)
