@@ -148,25 +148,6 @@ static const aop_result_info_t *result_of(const ctx_t *c) {
     return (const aop_result_info_t *)(const void *)((const char *)c->resp + c->fn->result_info->offset);
 }
 
-/* Copies every echo pair from src (a request struct) into the response. */
-static void echo_copy(ctx_t *c, const void *src) {
-    for (unsigned i = 0; i < c->fn->n_echo; i++) {
-        const aop_echo_desc_t *e = &c->fn->echo[i];
-        if (!aop_ref_present(&e->request, src)) continue;
-        const char *from = (const char *)src + e->request.offset;
-        char *to = (char *)c->resp + e->response.offset;
-        if (e->request.kind == AOP_KIND_OBJECT) {
-            if (!e->request.sub || e->request.sub != e->response.sub) continue;
-            memcpy(to, from, e->request.sub->size);
-        } else if (e->request.kind == AOP_KIND_ENUM) {
-            memcpy(to, from, sizeof(aop_enum_val_t));
-        } else {
-            memcpy(to, from, sizeof(aop_str_t));
-        }
-        if (e->response.has_offset >= 0) *(bool *)(void *)((char *)c->resp + e->response.has_offset) = true;
-    }
-}
-
 /* The response head: the request's values where they could be read and are valid, otherwise
  * placeholders (the response encoder needs non-empty mandatory head fields). */
 static void fill_head(ctx_t *c) {
@@ -278,8 +259,8 @@ static void mismatch_echo(ctx_t *c) {
 /* Encodes the answer; when it breaks a rule (a value read from a malformed request that cannot
  * be echoed), falls back to fewer members, then to placeholders. */
 static void finish(ctx_t *c, sbx_reply_t *reply) {
-    if (c->req) echo_copy(c, c->req);
-    else if (c->loose && c->echo_from_loose) echo_copy(c, c->loose);
+    if (c->req) aop_fill_echo(c->fn, c->req, c->resp);
+    else if (c->loose && c->echo_from_loose) aop_fill_echo(c->fn, c->loose, c->resp);
     fill_head(c);
     if (c->fault == SBX_FAULT_ECHO_MISMATCH && c->req) mismatch_echo(c);
     aop_error_t err;
