@@ -78,11 +78,15 @@ static bool new_id(char *out, size_t cap, const char *kind) {
     return true;
 }
 
-/* A text that passes the response head's rules (present, non-empty, valid, short enough). */
+/* A head text that can be read (present, non-empty, valid, short enough). */
 static bool head_text_ok(aop_str_t v, size_t max) {
     size_t units;
     return v.ptr && v.len > 0 && aop_utf8_units(v.ptr, v.len, &units) && units <= max;
 }
+
+/* One that may also be echoed: the answer is text the gateway sends, which holds no control
+ * character; a value with one is answered with a placeholder, so the answer is still signed. */
+static bool head_echo_ok(aop_str_t v, size_t max) { return head_text_ok(v, max) && !aop_has_control(v.ptr, v.len); }
 
 /* Cuts s to at most max bytes on a UTF-8 character boundary (bytes >= UTF-16 units). */
 static void utf8_cut(char *s, size_t max) {
@@ -157,10 +161,10 @@ static void fill_head(ctx_t *c) {
     aop_str_t version = rq ? rq->version : none, function = rq ? rq->function : none;
     aop_str_t client = rq ? rq->client_id : none, msg_id = rq ? rq->req_msg_id : none;
     aop_str_t sign_type = rq ? rq->sign_type : none;
-    h->version = head_text_ok(version, AOP_RESPONSE_HEAD_VERSION_MAX) ? version : aop_str("unknown");
-    h->function = head_text_ok(function, AOP_RESPONSE_HEAD_FUNCTION_MAX) ? function : aop_str(c->fn->name);
-    h->client_id = head_text_ok(client, AOP_RESPONSE_HEAD_CLIENT_ID_MAX) ? client : aop_str("unknown");
-    h->req_msg_id = head_text_ok(msg_id, AOP_RESPONSE_HEAD_REQ_MSG_ID_MAX) ? msg_id : aop_str("unknown");
+    h->version = head_echo_ok(version, AOP_RESPONSE_HEAD_VERSION_MAX) ? version : aop_str("unknown");
+    h->function = head_echo_ok(function, AOP_RESPONSE_HEAD_FUNCTION_MAX) ? function : aop_str(c->fn->name);
+    h->client_id = head_echo_ok(client, AOP_RESPONSE_HEAD_CLIENT_ID_MAX) ? client : aop_str("unknown");
+    h->req_msg_id = head_echo_ok(msg_id, AOP_RESPONSE_HEAD_REQ_MSG_ID_MAX) ? msg_id : aop_str("unknown");
     h->resp_time = aop_str(c->resp_time);
     h->sign_type = sign_type.ptr ? aop_str(aop_sign_type_name(c->s->sign_type)) : AOP_STR_NULL;
     h->reserve = AOP_STR_NULL;
@@ -1004,8 +1008,9 @@ static bool check_client(ctx_t *c, const aop_json_doc_t *doc, const aop_envelope
         return false;
     }
     if (client_known(c->s, lh->client_id)) return true;
+    /* the resultMsg is text the gateway sends: the unknown id's control characters become '?' */
     char id[AOP_REQUEST_HEAD_CLIENT_ID_MAX * 4 + 1];
-    cstr(lh->client_id, id, sizeof id);
+    aop_terminal_safe(lh->client_id.ptr, lh->client_id.len, id, sizeof id);
     set_result(c, AOP_RC_UNKNOWN_CLIENT, "clientId %s is not known to this gateway", id);
     return false;
 }

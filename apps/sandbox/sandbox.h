@@ -50,6 +50,10 @@ typedef struct {
     bool no_faults;
     /* JSON lines, one per answered request, appended (created 0600); NULL = none. */
     const char *request_log;
+    /* Connections kept at once (0 = 1,000, lowered under the descriptor limit); beyond it a new
+     * connection evicts the one longest without a request (apps/common/http_guard.h). Tests
+     * scale a reconnect storm down with it. */
+    unsigned max_connections;
 } aop_sandbox_config_t;
 
 typedef struct aop_sandbox aop_sandbox_t;

@@ -18,6 +18,7 @@
 #include "aop/transport.h"
 #include "aop/protocol.h"
 #include "aop/signer.h"
+#include "http_guard.h"
 #include "sandbox.h"
 
 #define SBX_DEFAULT_SETTLE_MS 3000u
@@ -243,6 +244,9 @@ void sbx_reqlog_write(aop_sandbox_t *s, const sbx_reqlog_entry_t *e);
  * one call; control characters and invalid UTF-8 of the formatted text become '?'
  * (aop_terminal_safe), so no logged value can start a line of its own. */
 void sbx_log(aop_sandbox_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The HTTP server's guard counters (server.c): connections accepted, cut late, evicted, refused. */
+void sbx_server_stats(aop_sandbox_t *s, hguard_stats_t *out);
 
 /* Helpers. */
 int64_t sbx_now_ms(void);
