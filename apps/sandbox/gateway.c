@@ -214,6 +214,14 @@ static aop_status_t sign_answer(ctx_t *c, aop_signer_t *signer, aop_buf_t *out, 
     return st;
 }
 
+void sbx_spoil_signature(aop_buf_t *envelope, const aop_envelope_layout_t *lay) {
+    if (lay->sig_len <= 16) return;
+    /* one base64 character well inside the signature (clear of any '=' padding), so the text
+     * stays base64 and decodes to a signature that does not verify */
+    char *ch = &envelope->data[lay->sig_off + 10];
+    *ch = *ch == 'A' ? 'B' : 'A';
+}
+
 /* Writes the signed envelope, with the scenario's protocol fault if any. */
 static aop_status_t write_envelope(ctx_t *c, aop_buf_t *out, aop_error_t *err) {
     aop_envelope_layout_t lay;
@@ -221,11 +229,8 @@ static aop_status_t write_envelope(ctx_t *c, aop_buf_t *out, aop_error_t *err) {
     aop_status_t st = signer ? sign_answer(c, signer, out, &lay, err) : err->code;
     sbx_signer_give(c->s, signer);
     if (st != AOP_OK) return st;
-    if (c->fault == SBX_FAULT_BAD_SIGNATURE && lay.sig_len > 16) {
-        /* one base64 character well inside the signature (clear of any '=' padding), so the
-         * text stays base64 and decodes to a signature that does not verify */
-        char *ch = &out->data[lay.sig_off + 10];
-        *ch = *ch == 'A' ? 'B' : 'A';
+    if (c->fault == SBX_FAULT_BAD_SIGNATURE) {
+        sbx_spoil_signature(out, &lay);
     } else if (c->fault == SBX_FAULT_UNSIGNED) {
         out->len = lay.payload_off + lay.payload_len; /* the signature member cut off */
         return aop_buf_append(out, "}", 1);
@@ -299,8 +304,7 @@ static const char *status_name(int st) {
     return s ? s : "UNKNOWN";
 }
 
-/* Applies a due timer (wall clock, so a restart does not lose it). True when t changed. */
-static bool settle(sbx_txn_t *t, int64_t now_ms) {
+bool sbx_settle(sbx_txn_t *t, int64_t now_ms) {
     if (t->status != AOP_ACQUIREMENT_STATUS_ENUM_PAYING || t->settle_at_ms == 0 || now_ms < t->settle_at_ms)
         return false;
     t->status = t->settle_to;
@@ -315,8 +319,7 @@ static bool settle(sbx_txn_t *t, int64_t now_ms) {
     return true;
 }
 
-/* A late pay has not arrived yet: nobody but a repeat of the pay may see it. */
-static bool hidden(const sbx_txn_t *t, int64_t now_ms) { return t->visible_at_ms && now_ms < t->visible_at_ms; }
+bool sbx_hidden(const sbx_txn_t *t, int64_t now_ms) { return t->visible_at_ms && now_ms < t->visible_at_ms; }
 
 static void store_failed(ctx_t *c, const char *what) {
     sbx_log(c->s, "%s: state store error while %s: %s", c->fn->name, what, sbx_store_errmsg(&c->s->store));
@@ -430,7 +433,7 @@ static void pay_repeat(ctx_t *c, const sbx_txn_t *t, sbx_txn_t *old, const sbx_s
         return set_result(c, sc->repeat_code, "the identical repeat of merchantTransId %s is refused",
                           t->merchant_trans_id);
     }
-    if (settle(old, sbx_clock_ms(s)) && sbx_txn_update(&s->store, old) != 0) {
+    if (sbx_settle(old, sbx_clock_ms(s)) && sbx_txn_update(&s->store, old) != 0) {
         sbx_store_rollback(&s->store);
         return store_failed(c, "settling the payment");
     }
@@ -498,6 +501,7 @@ static void pay_new(ctx_t *c, sbx_txn_t *t, aop_str_t identity_code, const sbx_s
         return r == NO_ID ? no_id(c, "payment") : store_failed(c, "recording the payment");
     }
     if (!commit_or_fail(c, "committing the payment")) return;
+    sbx_notify_payment(s, t, ((const aop_request_head_t *)c->req)->client_id);
     snprintf(c->log_note, sizeof c->log_note, "new %s (%s%s)", t->acquirement_id, status_name(t->status),
              t->visible_at_ms ? ", late" : "");
     if (action == SBX_ACT_PAY || action == SBX_ACT_IN_PROCESS) pay_answer(c, t);
@@ -570,7 +574,7 @@ static int find_payment(ctx_t *c, aop_str_t merchant_v, aop_str_t acq_v, aop_str
         return store_failed(c, "reading the payment"), -1;
     }
     int64_t now = sbx_clock_ms(s);
-    if (found && hidden(t, now)) found = 0;
+    if (found && sbx_hidden(t, now)) found = 0;
     else if (!found) t->row = 0;
     if (!found && !acq_v.ptr && why == FIND_CANCEL) return 2;
     if (found && acq_v.ptr && mtid_v.ptr && strcmp(t->merchant_trans_id, mtid) != 0) {
@@ -582,7 +586,7 @@ static int find_payment(ctx_t *c, aop_str_t merchant_v, aop_str_t acq_v, aop_str
         sbx_store_rollback(&s->store);
         return not_found(c, merchant, acq, mtid), 0;
     }
-    bool changed = settle(t, now);
+    bool changed = sbx_settle(t, now);
     c->call_fault = count_call(c, t, why);
     changed |= t->scenario[0] != '\0';
     if (changed && sbx_txn_update(&s->store, t) != 0) {
@@ -715,6 +719,8 @@ static void do_cancel(ctx_t *c) {
         return;
     }
     if (!commit_or_fail(c, "committing the cancel")) return;
+    if (before != t->status && t->status == AOP_ACQUIREMENT_STATUS_ENUM_CLOSED)
+        sbx_notify_payment(c->s, t, ((const aop_request_head_t *)c->req)->client_id);
     c->fault = c->call_fault ? c->call_fault->fault : SBX_FAULT_NONE;
     set_result(c, AOP_RC_SUCCESS, "success");
     rs->body.acquirement_id = aop_str(t->acquirement_id);
@@ -828,14 +834,14 @@ static void do_refund(ctx_t *c) {
     sbx_txn_t *t = &c->txn;
     found = sbx_txn_by_acq_id(&s->store, r.merchant_id, r.acquirement_id, t);
     int64_t now = sbx_clock_ms(s);
-    if (found > 0 && hidden(t, now)) found = 0;
+    if (found > 0 && sbx_hidden(t, now)) found = 0;
     if (found <= 0) {
         sbx_store_rollback(&s->store);
         if (found < 0) return store_failed(c, "reading the payment");
         return set_result(c, AOP_RC_ORDER_NOT_EXIST, "merchant %s has no payment with acquirementId %s",
                           r.merchant_id, r.acquirement_id);
     }
-    if (refund_allowed(c, t, &r, settle(t, now))) refund_record(c, t, &r, now);
+    if (refund_allowed(c, t, &r, sbx_settle(t, now))) refund_record(c, t, &r, now);
 }
 
 /* ---- the pipeline ---------------------------------------------------------------------------- */

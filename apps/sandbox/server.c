@@ -386,6 +386,7 @@ static void server_free(aop_sandbox_t *s) {
 
 static void sandbox_free(aop_sandbox_t *s) {
     if (!s) return;
+    sbx_notifier_stop(s); /* it uses the store and the crypto pool */
     server_free(s);
     sbx_crypto_pool_free(s);
     if (s->store_open) sbx_store_close(&s->store);
@@ -460,6 +461,7 @@ aop_status_t aop_sandbox_start(const aop_sandbox_config_t *cfg, aop_sandbox_t **
     }
     if (st == AOP_OK && (sbx_crypto_pool_new(s) != AOP_OK || server_new(s, cfg->max_connections) != AOP_OK))
         st = aop_error_set(err, AOP_E_NOMEM, NULL, -1, "out of memory (or no thread for the server)");
+    if (st == AOP_OK) st = sbx_notifier_start(s, cfg, err);
     if (st != AOP_OK) {
         sandbox_free(s);
         return st;

@@ -506,7 +506,7 @@ static unsigned read_table(row_t *rows, unsigned cap) {
 Test(sandbox, scenario_table_is_complete_and_consistent) {
     row_t rows[64];
     unsigned n = read_table(rows, 64);
-    cr_assert_eq(n, sbx_n_scenarios);
+    cr_assert_eq(n, sbx_n_scenarios + sbx_n_notify_scenarios, "the pay's rows, then the notifications'");
     cr_assert_str_eq(rows[0].code, DEMO_CODE);
     cr_assert_eq(rows[0].status, 'S');
     for (unsigned i = 0; i < n; i++) {
@@ -1532,6 +1532,13 @@ Test(sandbox, command_line_by_getopt_long) {
         {{"--state=", NULL}, 64, "--state needs a file name"},
         {{"--json", NULL}, 64, "--json goes with --scenarios"},
         {{"--sign-type=MD5", "--bogus", NULL}, 64, "invalid --sign-type MD5"},
+        {{"--notify-url", "http://merchant.example/n", NULL}, 64, "invalid --notify-url http://merchant.example/n (https, or http to a loopback host)"},
+        {{"--notify-url=http://127.0.0.1:1/", "--notify-schedule", "2,,5", NULL}, 64, "invalid --notify-schedule 2,,5"},
+        {{"--notify-url=http://127.0.0.1:1/", "--notify-schedule", "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17", NULL}, 64,
+         "invalid --notify-schedule"},
+        {{"--notify-schedule=2,10", NULL}, 64, "--notify-schedule and --notify-late-seconds go with --notify-url"},
+        {{"--notify-url=https://merchant.example/n", "--notify-late-seconds=-1", NULL}, 64,
+         "invalid --notify-late-seconds -1"},
     };
     char err[1024];
     for (unsigned i = 0; i < sizeof cases / sizeof *cases; i++) {
