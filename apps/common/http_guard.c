@@ -12,6 +12,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "aop/util.h"
+#include "monotonic.h"
+
 /* Descriptors left for everything else (state file, log, keys, the client side of a test). */
 #define FD_RESERVE 64
 
@@ -37,12 +40,6 @@ struct hguard {
     hguard_stats_t stats; /* stats.live: the connections started, not closed and not cut */
 };
 
-static int64_t mono_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void unlink_slot(hguard_t *g, slot_t *sl) {
     if (!sl->armed) return;
     if (sl->prev) sl->prev->next = sl->next;
@@ -57,7 +54,7 @@ static void unlink_slot(hguard_t *g, slot_t *sl) {
  * needs no signal. */
 static void arm(hguard_t *g, slot_t *sl) {
     unlink_slot(g, sl);
-    sl->deadline_ms = mono_ms() + g->deadline_ms;
+    sl->deadline_ms = aop_mono_ms() + g->deadline_ms;
     sl->armed = true;
     sl->prev = g->armed_tail;
     if (g->armed_tail) g->armed_tail->next = sl;
@@ -79,11 +76,11 @@ static void *watchdog_main(void *arg) {
     hguard_t *g = arg;
     pthread_mutex_lock(&g->mu);
     while (!g->stopping) {
-        int64_t now = mono_ms();
+        int64_t now = aop_mono_ms();
         while (g->armed_head && g->armed_head->deadline_ms <= now) cut(g, g->armed_head, &g->stats.late);
         int64_t next = now + g->deadline_ms;
         if (g->armed_head && g->armed_head->deadline_ms < next) next = g->armed_head->deadline_ms;
-        struct timespec until = {(time_t)(next / 1000), (long)(next % 1000) * 1000000L};
+        struct timespec until = apps_mono_timespec(next);
         pthread_cond_timedwait(&g->cv, &g->mu, &until);
     }
     pthread_mutex_unlock(&g->mu);
@@ -193,11 +190,7 @@ hguard_t *hguard_new(const hguard_config_t *cfg) {
     g->deadline_ms = cfg && cfg->request_deadline_ms ? cfg->request_deadline_ms : HGUARD_REQUEST_DEADLINE_MS;
     limits(cfg && cfg->max_connections ? cfg->max_connections : HGUARD_MAX_CONNECTIONS, &g->limit, &g->mhd_limit);
     pthread_mutex_init(&g->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&g->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    apps_cond_init_monotonic(&g->cv);
     if (pthread_create(&g->watchdog, NULL, watchdog_main, g) != 0) {
         hguard_free(g);
         return NULL;

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "monotonic.h"
 #include "sbx_internal.h"
 
 #define DEFAULT_LATE_MS 90000u /* past the default query budget of a pay (60 s after its answer) */
@@ -48,12 +49,6 @@ struct sbx_notifier {
     aop_transport_t *transport; /* the notifier thread's alone */
 };
 
-static int64_t mono_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void copy_text(char *out, size_t cap, aop_str_t v) {
     size_t n = v.ptr ? (v.len < cap ? v.len : cap - 1) : 0;
     if (n) memcpy(out, v.ptr, n);
@@ -83,7 +78,7 @@ static void requeue(aop_sandbox_t *s, notice_t *n, int64_t due_mono) {
 
 static int64_t mono_at(const aop_sandbox_t *s, int64_t clock_ms) {
     int64_t wait = clock_ms - sbx_clock_ms(s);
-    return mono_ms() + (wait > 0 ? wait : 0);
+    return aop_mono_ms() + (wait > 0 ? wait : 0);
 }
 
 void sbx_notify_payment(aop_sandbox_t *s, const sbx_txn_t *t, aop_str_t client_id) {
@@ -265,8 +260,10 @@ static void process(aop_sandbox_t *s, notice_t *n) {
     struct sbx_notifier *v = s->notifier;
     sbx_txn_t t;
     if (!read_payment(s, n, &t)) {
-        free(n); /* gone (a cancel closed the id of a late pay), or the store failed */
-        return;
+        sbx_log(s, "notify.pay of %s: not sent: the payment is gone (a payCancel closed the id of a late pay) "
+                   "or the state store failed",
+                n->merchant_trans_id);
+        return free(n);
     }
     const sbx_scenario_t *row = s->no_faults ? NULL : sbx_scenario_by_tag(t.scenario);
     sbx_notify_t kind = row ? row->notify : SBX_NOTIFY_NORMAL;
@@ -284,14 +281,14 @@ static void process(aop_sandbox_t *s, notice_t *n) {
     if (v->stop || redelivery) return free(n);
     if (ok && kind == SBX_NOTIFY_TWICE) {
         n->answered = true; /* the same fact once more, after the first wait */
-        return requeue(s, n, mono_ms() + (v->n_schedule ? v->schedule_ms[0] : 0));
+        return requeue(s, n, aop_mono_ms() + (v->n_schedule ? v->schedule_ms[0] : 0));
     }
     if (ok) return free(n);
     if (n->sent > v->n_schedule) {
         sbx_log(s, "notify.pay of %s: no S / SUCCESS after %u sends; given up", n->merchant_trans_id, n->sent);
         return free(n);
     }
-    requeue(s, n, mono_ms() + v->schedule_ms[n->sent - 1]);
+    requeue(s, n, aop_mono_ms() + v->schedule_ms[n->sent - 1]);
 }
 
 static void *notifier_main(void *arg) {
@@ -300,7 +297,7 @@ static void *notifier_main(void *arg) {
     pthread_mutex_lock(&v->mu);
     while (!v->stop) {
         notice_t *n = v->head;
-        if (n && n->due_ms <= mono_ms()) {
+        if (n && n->due_ms <= aop_mono_ms()) {
             v->head = n->next;
             v->count--;
             pthread_mutex_unlock(&v->mu);
@@ -312,7 +309,7 @@ static void *notifier_main(void *arg) {
             pthread_cond_wait(&v->cv, &v->mu);
             continue;
         }
-        struct timespec until = {(time_t)(n->due_ms / 1000), (long)(n->due_ms % 1000) * 1000000L};
+        struct timespec until = apps_mono_timespec(n->due_ms);
         pthread_cond_timedwait(&v->cv, &v->mu, &until);
     }
     pthread_mutex_unlock(&v->mu);
@@ -346,11 +343,7 @@ aop_status_t sbx_notifier_start(aop_sandbox_t *s, const aop_sandbox_config_t *cf
     memcpy(v->schedule_ms, sched, v->n_schedule * sizeof *sched);
     v->late_ms = cfg->notify_late_ms ? cfg->notify_late_ms : DEFAULT_LATE_MS;
     pthread_mutex_init(&v->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&v->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    apps_cond_init_monotonic(&v->cv);
     s->notifier = v;
     aop_curl_options_t opt = {0};
     aop_status_t st = aop_curl_transport_new(&opt, &v->transport, err);

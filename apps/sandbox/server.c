@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "http_guard.h"
+#include "monotonic.h"
 #include "sbx_internal.h"
 
 typedef struct conn conn_t;
@@ -56,12 +57,6 @@ struct conn {
     conn_t *held_next;
 };
 
-static int64_t mono_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ---- held answers ------------------------------------------------------------------------------ */
 
 static void resume_due(struct sbx_server *v, int64_t until, bool drop);
@@ -71,7 +66,7 @@ static void *holder_main(void *arg) {
     struct sbx_server *v = s->server;
     pthread_mutex_lock(&v->mu);
     while (!v->stopping) {
-        int64_t now = mono_ms();
+        int64_t now = aop_mono_ms();
         if (v->held_head && v->held_head->due_ms <= now) {
             resume_due(v, now, false);
             continue;
@@ -81,7 +76,7 @@ static void *holder_main(void *arg) {
             continue;
         }
         int64_t next = v->held_head->due_ms;
-        struct timespec until = {(time_t)(next / 1000), (long)(next % 1000) * 1000000L};
+        struct timespec until = apps_mono_timespec(next);
         pthread_cond_timedwait(&v->cv, &v->mu, &until);
     }
     pthread_mutex_unlock(&v->mu);
@@ -95,7 +90,7 @@ static void *holder_main(void *arg) {
 static bool hold(aop_sandbox_t *s, struct MHD_Connection *conn, conn_t *r, unsigned ms) {
     struct sbx_server *v = s->server;
     r->conn = conn;
-    r->due_ms = mono_ms() + ms;
+    r->due_ms = aop_mono_ms() + ms;
     pthread_mutex_lock(&v->mu);
     if (v->stopping) {
         pthread_mutex_unlock(&v->mu);
@@ -344,11 +339,7 @@ static aop_status_t server_new(aop_sandbox_t *s, unsigned max_connections) {
     struct sbx_server *v = calloc(1, sizeof *v);
     if (!v) return AOP_E_NOMEM;
     pthread_mutex_init(&v->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&v->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    apps_cond_init_monotonic(&v->cv);
     s->server = v;
     hguard_config_t gc = {0, max_connections};
     if (!(v->guard = hguard_new(&gc))) return AOP_E_NOMEM;
@@ -423,11 +414,7 @@ aop_status_t aop_sandbox_start(const aop_sandbox_config_t *cfg, aop_sandbox_t **
     if (!s) return aop_error_set(err, AOP_E_NOMEM, NULL, -1, "out of memory");
     pthread_mutex_init(&s->log_mu, NULL);
     pthread_mutex_init(&s->stop_mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&s->stop_cv, &ca);
-    pthread_condattr_destroy(&ca);
+    apps_cond_init_monotonic(&s->stop_cv);
     s->log = cfg->log;
     s->sign_type = cfg->sign_type;
     s->settle_ms = cfg->settle_ms ? cfg->settle_ms : SBX_DEFAULT_SETTLE_MS;

@@ -169,28 +169,24 @@ Test(notify, a_signed_success_is_received_with_its_exact_bytes) {
     free(b);
 }
 
-Test(notify, a_failure_needs_no_acquirement_id) {
-    char *p = payload("{\"resultInfo\":{\"resultStatus\":\"F\",\"resultCode\":\"USER_BALANCE_NOT_ENOUGH\"},"
-                      "\"merchantTransId\":\"m-notify-2\"}");
-    char *b = seal(p);
-    aop_notification_t *n = receive_ok(b);
-    cr_assert_eq(n->status, 'F');
-    cr_assert_null(n->request->body.acquirement_id.ptr);
-    cr_assert(!n->request->body.has_order_amount);
-    aop_notification_free(n);
-    free(p);
-    free(b);
-}
-
-Test(notify, an_unknown_outcome_is_received_and_decides_nothing) {
-    char *p = payload("{\"resultInfo\":{\"resultStatus\":\"U\",\"resultCode\":\"UNKNOWN_EXCEPTION\"},"
-                      "\"merchantTransId\":\"m-notify-3\"}");
-    char *b = seal(p);
-    aop_notification_t *n = receive_ok(b);
-    cr_assert_eq(n->status, 'U');
-    aop_notification_free(n);
-    free(p);
-    free(b);
+Test(notify, a_failure_needs_no_acquirement_id_and_unknown_decides_nothing) {
+    static const struct {
+        const char *body;
+        char status;
+    } cases[] = {
+        {"{\"resultInfo\":{\"resultStatus\":\"F\",\"resultCode\":\"USER_BALANCE_NOT_ENOUGH\"},\"merchantTransId\":\"m-2\"}", 'F'},
+        {"{\"resultInfo\":{\"resultStatus\":\"U\",\"resultCode\":\"UNKNOWN_EXCEPTION\"},\"merchantTransId\":\"m-3\"}", 'U'},
+    };
+    for (unsigned i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *p = payload(cases[i].body), *b = seal(p);
+        aop_notification_t *n = receive_ok(b);
+        cr_expect_eq(n->status, cases[i].status);
+        cr_expect_null(n->request->body.acquirement_id.ptr);
+        cr_expect(!n->request->body.has_order_amount);
+        aop_notification_free(n);
+        free(p);
+        free(b);
+    }
 }
 
 /* ---- the signature: exact bytes, forged, unsigned ------------------------------------------------ */

@@ -26,19 +26,8 @@
 #include "support.h"
 
 #define DATA AOP_TEST_DATA
-#define MERCHANT_ID "218820000000000000023"
 #define DEMO_CODE "28763443825664394"
 
-static long now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
-static void sleep_ms(long ms) {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
-}
 
 static aop_sandbox_t *start_with(FILE *log, unsigned max_connections) {
     aop_sandbox_config_t cfg;
@@ -96,43 +85,21 @@ typedef struct {
 
 static void *normal_pay(void *arg) {
     pay_t *p = arg;
-    char url[64];
-    snprintf(url, sizeof url, "http://127.0.0.1:%u", (unsigned)p->port);
-    aop_client_config_t cfg;
-    aop_client_config_init(&cfg);
-    cfg.gateway_url = url;
-    cfg.client_id = AOP_SANDBOX_DEFAULT_CLIENT_ID;
-    cfg.merchant_id = MERCHANT_ID;
-    cfg.private_key_file = aop_test_private_key("merchant.pkcs8.pem");
-    cfg.alipay_public_key_file = DATA "/gateway.spki.pem";
-    cfg.sign_type = AOP_SIGN_RSA2;
-    aop_client_t *c = NULL;
+    aop_client_t *c = aop_test_client(p->port);
+    aop_offline_pay_request_t rq =
+        aop_test_pay_request(p->merchant_trans_id ? p->merchant_trans_id : "m-among-tricklers", "100", DEMO_CODE);
+    aop_call_options_t opts;
+    aop_call_options_init(&opts);
+    opts.deadline_ms = 10000;
+    aop_result_t *r = NULL;
     aop_error_t err;
-    aop_status_t st = aop_client_new(&cfg, &c, &err);
-    if (st == AOP_OK) {
-        aop_offline_pay_request_t rq;
-        memset(&rq, 0, sizeof rq);
-        rq.body.product_code.value = AOP_PRODUCT_CODE_ENUM_OFFLINE_PAY;
-        rq.body.code_type.value = AOP_OFFLINE_CODE_TYPE_ENUM_BARCODE;
-        rq.body.merchant_trans_id = aop_str(p->merchant_trans_id ? p->merchant_trans_id : "m-among-tricklers");
-        rq.body.identity_code = aop_str(DEMO_CODE);
-        rq.body.order.order_amount.currency = aop_str("USD");
-        rq.body.order.order_amount.value = aop_str("100");
-        rq.body.order.order_title = aop_str("trickle test");
-        aop_call_options_t opts;
-        aop_call_options_init(&opts);
-        opts.deadline_ms = 10000;
-        aop_result_t *r = NULL;
-        long t0 = now_ms();
-        st = aop_offline_pay(c, &rq, &opts, &r, &err);
-        p->took_ms = now_ms() - t0;
-        p->status = r ? r->status : 0;
-        p->error = st != AOP_OK ? st : r->error;
-        aop_result_free(r);
-        aop_client_free(c);
-    } else {
-        p->error = st;
-    }
+    long t0 = aop_test_mono_ms();
+    aop_status_t st = aop_offline_pay(c, &rq, &opts, &r, &err);
+    p->took_ms = aop_test_mono_ms() - t0;
+    p->status = r ? r->status : 0;
+    p->error = st != AOP_OK ? st : r->error;
+    aop_result_free(r);
+    aop_client_free(c);
     p->done = 1;
     return NULL;
 }
@@ -154,13 +121,13 @@ Test(sandbox_hostile, trickling_connections_do_not_lock_out_a_pay, .timeout = 30
     for (unsigned i = 0; i < TRICKLERS; i++) fds[i] = connect_to(port, true);
     /* one byte each, then one more every second: never a whole header, never a reconnect */
     size_t sent = 0;
-    long t_start = now_ms(), next_byte = t_start;
+    long t_start = aop_test_mono_ms(), next_byte = t_start;
     pay_t p = {port, 0, 0, AOP_OK, 0, NULL};
     pthread_t th;
     bool pay_started = false;
     unsigned closed = 0;
-    while (!p.done && now_ms() - t_start < 14000) {
-        if (now_ms() >= next_byte) {
+    while (!p.done && aop_test_mono_ms() - t_start < 14000) {
+        if (aop_test_mono_ms() >= next_byte) {
             char b = head[sent % (sizeof head - 1)];
             for (unsigned i = 0; i < TRICKLERS; i++)
                 if (fds[i] >= 0 && send(fds[i], &b, 1, MSG_NOSIGNAL) < 0 && errno != EAGAIN) {
@@ -171,12 +138,12 @@ Test(sandbox_hostile, trickling_connections_do_not_lock_out_a_pay, .timeout = 30
             sent++;
             next_byte += 1000;
         }
-        if (!pay_started && now_ms() - t_start >= 300) {
+        if (!pay_started && aop_test_mono_ms() - t_start >= 300) {
             /* every trickler has connected and sent its first byte; now a normal client comes */
             cr_assert_eq(pthread_create(&th, NULL, normal_pay, &p), 0);
             pay_started = true;
         }
-        sleep_ms(20);
+        aop_test_sleep_ms(20);
     }
     cr_assert(pay_started);
     pthread_join(th, NULL);
@@ -299,12 +266,12 @@ Test(sandbox_hostile, a_reconnect_storm_does_not_lock_out_a_pay, .timeout = 90) 
     cr_assert_eq(pthread_create(&th, NULL, storm_main, &st), 0);
     /* the storm holds every slot before the normal client comes */
     hguard_stats_t g;
-    long t0 = now_ms();
+    long t0 = aop_test_mono_ms();
     do {
-        sleep_ms(50);
+        aop_test_sleep_ms(50);
         sbx_server_stats(s, &g);
-    } while (g.evicted == 0 && now_ms() - t0 < 20000); /* evictions start at the limit */
-    long filled_ms = now_ms() - t0;
+    } while (g.evicted == 0 && aop_test_mono_ms() - t0 < 20000); /* evictions start at the limit */
+    long filled_ms = aop_test_mono_ms() - t0;
     long took[STORM_PAYS], worst = 0;
     pay_t pays[STORM_PAYS];
     for (int i = 0; i < STORM_PAYS; i++) {
@@ -317,7 +284,7 @@ Test(sandbox_hostile, a_reconnect_storm_does_not_lock_out_a_pay, .timeout = 90) 
     }
     hguard_stats_t before_stop;
     sbx_server_stats(s, &before_stop);
-    long storm_ms = now_ms() - t0;
+    long storm_ms = aop_test_mono_ms() - t0;
     st.stop = 1;
     pthread_join(th, NULL);
     aop_sandbox_stop(s);

@@ -33,16 +33,6 @@
 static const unsigned schedule[] = {200, 300, 400};
 #define SENDS 4u
 
-static long mono_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
-static void sleep_ms(long ms) {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
-}
 
 /* ---- the merchant's receiver ---------------------------------------------------------------------- */
 
@@ -104,7 +94,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     aop_status_t st = aop_notify_receive(rv->rx, u->body.data ? u->body.data : "", u->body.len, 0, &n, &err);
     pthread_mutex_lock(&rv->mu);
     answer_mode_t mode = rv->mode;
-    if (rv->n < MAX_DELIVERIES) rv->d_[rv->n++] = (delivery_t){mono_ms(), st, n};
+    if (rv->n < MAX_DELIVERIES) rv->d_[rv->n++] = (delivery_t){aop_test_mono_ms(), st, n};
     else aop_notification_free(n);
     pthread_mutex_unlock(&rv->mu);
     aop_buf_t out = {0};
@@ -193,22 +183,28 @@ static unsigned deliveries_of(receiver_t *rv, const char *mtid, delivery_t *out,
 /* Waits until mtid has want deliveries (or the bound passes); their number. */
 static unsigned wait_for(receiver_t *rv, const char *mtid, unsigned want, long bound_ms) {
     delivery_t d[MAX_DELIVERIES];
-    long t0 = mono_ms();
+    long t0 = aop_test_mono_ms();
     unsigned k;
-    while ((k = deliveries_of(rv, mtid, d, MAX_DELIVERIES)) < want && mono_ms() - t0 < bound_ms) sleep_ms(10);
+    while ((k = deliveries_of(rv, mtid, d, MAX_DELIVERIES)) < want && aop_test_mono_ms() - t0 < bound_ms) aop_test_sleep_ms(10);
     return k;
 }
 
 /* ---- the sandbox and its client ------------------------------------------------------------------- */
 
-static aop_sandbox_t *sandbox(const receiver_t *rv, const char *request_log) {
-    static char url[64];
-    snprintf(url, sizeof url, "http://127.0.0.1:%u/notify", (unsigned)rv->port);
+/* The sandbox's keys and in-process time, without notifications. */
+static aop_sandbox_config_t base_config(void) {
     aop_sandbox_config_t cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.key_file = aop_test_private_key("gateway.pkcs8.pem");
     cfg.merchant_public_key_file = DATA "/merchant.spki.pem";
     cfg.settle_ms = SETTLE_MS;
+    return cfg;
+}
+
+static aop_sandbox_t *sandbox(const receiver_t *rv, const char *request_log) {
+    static char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/notify", (unsigned)rv->port);
+    aop_sandbox_config_t cfg = base_config();
     cfg.notify_url = url;
     cfg.notify_schedule_ms = schedule;
     cfg.n_notify_schedule = sizeof schedule / sizeof schedule[0];
@@ -220,33 +216,10 @@ static aop_sandbox_t *sandbox(const receiver_t *rv, const char *request_log) {
     return s;
 }
 
-static aop_client_t *client(aop_sandbox_t *s) {
-    char url[64];
-    snprintf(url, sizeof url, "http://127.0.0.1:%u", (unsigned)aop_sandbox_port(s));
-    aop_client_config_t cfg;
-    aop_client_config_init(&cfg);
-    cfg.gateway_url = url;
-    cfg.client_id = CLIENT;
-    cfg.merchant_id = MERCHANT;
-    cfg.private_key_file = aop_test_private_key("merchant.pkcs8.pem");
-    cfg.alipay_public_key_file = DATA "/gateway.spki.pem";
-    aop_client_t *c = NULL;
-    aop_error_t err;
-    cr_assert_eq(aop_client_new(&cfg, &c, &err), AOP_OK, "%s", err.msg);
-    return c;
-}
+static aop_client_t *client(aop_sandbox_t *s) { return aop_test_client(aop_sandbox_port(s)); }
 
 static aop_offline_pay_request_t pay_request(const char *mtid, const char *code) {
-    aop_offline_pay_request_t rq;
-    memset(&rq, 0, sizeof rq);
-    rq.body.product_code.value = AOP_PRODUCT_CODE_ENUM_OFFLINE_PAY;
-    rq.body.code_type.value = AOP_OFFLINE_CODE_TYPE_ENUM_BARCODE;
-    rq.body.merchant_trans_id = aop_str(mtid);
-    rq.body.identity_code = aop_str(code);
-    rq.body.order.order_amount.currency = aop_str("USD");
-    rq.body.order.order_amount.value = aop_str("1250");
-    rq.body.order.order_title = aop_str("notification test");
-    return rq;
+    return aop_test_pay_request(mtid, "1250", code);
 }
 
 /* One pay call; its answer's status, and its acquirementId into acq (when given). */
@@ -292,10 +265,10 @@ Test(sandbox_notify, a_paid_payment_is_notified_once_when_answered_success) {
     aop_sandbox_t *s = sandbox(rv, NULL);
     aop_client_t *c = client(s);
     char acq[80];
-    long t0 = mono_ms();
+    long t0 = aop_test_mono_ms();
     cr_assert_eq(pay(c, "n-paid", DEMO_CODE, acq, sizeof acq), 'S');
     cr_assert_eq(wait_for(rv, "n-paid", 1, 3000), 1);
-    sleep_ms(1200); /* past every wait of the schedule: no re-send of an answered notification */
+    aop_test_sleep_ms(1200); /* past every wait of the schedule: no re-send of an answered notification */
     delivery_t d[MAX_DELIVERIES];
     cr_assert_eq(deliveries_of(rv, "n-paid", d, MAX_DELIVERIES), 1, "sent once");
     const aop_notify_pay_request_body_t *b = body_of(&d[0]);
@@ -335,7 +308,7 @@ Test(sandbox_notify, an_in_process_payment_is_notified_when_its_timer_settles_it
     receiver_t *rv = receiver_start(ANSWER_RECORDED);
     aop_sandbox_t *s = sandbox(rv, NULL);
     aop_client_t *c = client(s);
-    long t0 = mono_ms();
+    long t0 = aop_test_mono_ms();
     cr_assert_eq(pay(c, "n-in-process", "281000000000001013", NULL, 0), 'U');
     cr_assert_eq(wait_for(rv, "n-in-process", 1, 3000), 1, "without any query");
     delivery_t d[4];
@@ -352,7 +325,7 @@ Test(sandbox_notify, a_payment_paying_until_cancelled_is_notified_by_the_cancel)
     aop_sandbox_t *s = sandbox(rv, NULL);
     aop_client_t *c = client(s);
     cr_assert_eq(pay(c, "n-cancelled", "281000000000003001", NULL, 0), 'U');
-    sleep_ms(600);
+    aop_test_sleep_ms(600);
     cr_assert_eq(wait_for(rv, "n-cancelled", 1, 0), 0, "PAYING: nothing to notify");
     aop_pay_cancel_request_t rq;
     memset(&rq, 0, sizeof rq);
@@ -382,7 +355,7 @@ static void whole_schedule(answer_mode_t mode, const char *mtid) {
     aop_client_t *c = client(s);
     cr_assert_eq(pay(c, mtid, DEMO_CODE, NULL, 0), 'S');
     cr_assert_eq(wait_for(rv, mtid, SENDS, 5000), SENDS, "the whole schedule");
-    sleep_ms(800);
+    aop_test_sleep_ms(800);
     delivery_t d[MAX_DELIVERIES];
     cr_assert_eq(deliveries_of(rv, mtid, d, MAX_DELIVERIES), SENDS, "then no more");
     for (unsigned i = 1; i < SENDS; i++) {
@@ -417,7 +390,7 @@ Test(sandbox_notify, a_later_success_answer_ends_the_re_sends) {
     cr_assert_eq(wait_for(rv, "n-second", 1, 3000), 1);
     set_mode(rv, ANSWER_RECORDED); /* recorded at the second send */
     cr_assert_eq(wait_for(rv, "n-second", 2, 3000), 2);
-    sleep_ms(1000);
+    aop_test_sleep_ms(1000);
     cr_assert_eq(wait_for(rv, "n-second", 3, 0), 2, "no third send");
     aop_client_free(c);
     aop_sandbox_stop(s);
@@ -440,7 +413,7 @@ Test(sandbox_notify, row_sent_twice) {
     aop_client_t *c = client(s);
     cr_assert_eq(pay(c, "n-twice", "281000000000004001", NULL, 0), 'S');
     cr_assert_eq(wait_for(rv, "n-twice", 2, 3000), 2);
-    sleep_ms(800);
+    aop_test_sleep_ms(800);
     delivery_t d[4];
     cr_assert_eq(deliveries_of(rv, "n-twice", d, 4), 2, "twice, no more");
     cr_assert(aop_notification_same_fact(d[0].n, d[1].n), "the same fact");
@@ -455,9 +428,9 @@ Test(sandbox_notify, row_sent_late) {
     receiver_t *rv = receiver_start(ANSWER_RECORDED);
     aop_sandbox_t *s = sandbox(rv, NULL);
     aop_client_t *c = client(s);
-    long t0 = mono_ms();
+    long t0 = aop_test_mono_ms();
     cr_assert_eq(pay(c, "n-late", "281000000000004002", NULL, 0), 'U');
-    sleep_ms(SETTLE_MS + 400);
+    aop_test_sleep_ms(SETTLE_MS + 400);
     cr_assert_eq(query_status(c, "n-late"), AOP_ACQUIREMENT_STATUS_ENUM_SUCCESS, "paid long before");
     cr_assert_eq(wait_for(rv, "n-late", 1, 0), 0, "not yet notified");
     cr_assert_eq(wait_for(rv, "n-late", 1, 4000), 1);
@@ -477,7 +450,7 @@ Test(sandbox_notify, row_never_sent) {
     cr_assert_eq(pay(c, "n-never", "281000000000004003", NULL, 0), 'U');
     cr_assert_eq(pay(c, "n-never-control", "281000000000001013", NULL, 0), 'U'); /* the same payment, a normal row */
     cr_assert_eq(wait_for(rv, "n-never-control", 1, 3000), 1);
-    sleep_ms(800);
+    aop_test_sleep_ms(800);
     cr_assert_eq(query_status(c, "n-never"), AOP_ACQUIREMENT_STATUS_ENUM_SUCCESS);
     cr_assert_eq(wait_for(rv, "n-never", 1, 0), 0, "never");
     aop_client_free(c);
@@ -492,7 +465,7 @@ Test(sandbox_notify, row_sent_with_a_bad_signature) {
     cr_assert_eq(pay(c, "n-bad-sig", "281000000000004004", NULL, 0), 'U');
     /* refused deliveries have no decoded body: they are the only ones of this test */
     cr_assert_eq(wait_for(rv, NULL, SENDS, 5000), SENDS, "refused, so sent on the whole schedule");
-    sleep_ms(800);
+    aop_test_sleep_ms(800);
     delivery_t d[MAX_DELIVERIES];
     cr_assert_eq(deliveries_of(rv, NULL, d, MAX_DELIVERIES), SENDS);
     for (unsigned i = 0; i < SENDS; i++) cr_expect_eq(d[i].st, AOP_E_SIGNATURE_INVALID, "send %u", i);
@@ -529,11 +502,7 @@ Test(sandbox_notify, rows_contradicting_the_payment) {
  * sandbox's default switches: no notifications), as tests/unit/test_resolver.c checks the pay's
  * rows. */
 Test(sandbox_notify, every_notification_row_ends_as_declared) {
-    aop_sandbox_config_t cfg;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.key_file = aop_test_private_key("gateway.pkcs8.pem");
-    cfg.merchant_public_key_file = DATA "/merchant.spki.pem";
-    cfg.settle_ms = SETTLE_MS;
+    aop_sandbox_config_t cfg = base_config();
     aop_sandbox_t *s = NULL;
     aop_error_t err;
     cr_assert_eq(aop_sandbox_start(&cfg, &s, &err), AOP_OK, "%s", err.msg);
@@ -553,17 +522,11 @@ Test(sandbox_notify, every_notification_row_ends_as_declared) {
         char mtid[48];
         snprintf(mtid, sizeof mtid, "n-row-%s", sc->identity_code + 14);
         aop_offline_pay_request_t rq = pay_request(mtid, sc->identity_code);
+        /* the rows settle within the in-process time: queried soon and often enough */
         aop_resolve_options_t o;
         aop_resolve_options_init(&o);
         o.policy.first_poll_s = 0.05;
         o.policy.poll_interval_s = 0.1;
-        o.policy.query_budget_s = 1.0;
-        o.policy.cancel_margin_s = 0.1;
-        o.policy.cancel_budget_s = 1.5;
-        o.policy.backoff_min_s = 0.05;
-        o.policy.backoff_max_s = 0.2;
-        o.policy.watch_window_s = 0.2;
-        o.policy.deadline_ms = 1000;
         aop_resolution_t *r = NULL;
         cr_assert_eq(aop_pay_resolve(c, j, &rq, &o, &r, &err), AOP_OK, "%s", err.msg);
         cr_expect_str_eq(aop_outcome_name(r->outcome), sbx_outcome_name(sc->outcome), "row %s (%s)", sc->identity_code,
@@ -599,20 +562,17 @@ Test(sandbox_notify, stop_is_prompt_while_a_send_waits_for_its_answer) {
     aop_sandbox_t *s = sandbox(&fake, NULL);
     aop_client_t *c = client(s);
     cr_assert_eq(pay(c, "n-hang", DEMO_CODE, NULL, 0), 'S');
-    sleep_ms(300); /* the send is waiting for its answer now */
-    long t0 = mono_ms();
+    aop_test_sleep_ms(300); /* the send is waiting for its answer now */
+    long t0 = aop_test_mono_ms();
     aop_sandbox_stop(s);
-    long took = mono_ms() - t0;
+    long took = aop_test_mono_ms() - t0;
     cr_assert_lt(took, 2000, "stop took %ld ms", took);
     aop_client_free(c);
     close(lfd);
 }
 
 Test(sandbox_notify, the_notify_settings_are_checked) {
-    aop_sandbox_config_t cfg;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.key_file = aop_test_private_key("gateway.pkcs8.pem");
-    cfg.merchant_public_key_file = DATA "/merchant.spki.pem";
+    aop_sandbox_config_t cfg = base_config();
     aop_sandbox_t *s = NULL;
     aop_error_t err;
     cfg.notify_url = "http://merchant.example/notify";
