@@ -21,7 +21,8 @@ static const char usage_text[] =
     "A local Alipay offline-payment gateway on 127.0.0.1, built from the same generated code\n"
     "as the client. It serves the four functions (pay, payQuery, payCancel, refund) on their\n"
     "vendor paths, verifies request signatures, validates requests strictly, keeps the\n"
-    "payments in SQLite and signs every answer. The request's identityCode picks a scenario\n"
+    "payments in SQLite and signs every answer; with --notify-url it also sends the\n"
+    "payments' notifications. The request's identityCode picks a scenario\n"
     "(see --scenarios); any other code of 16 to 24 digits pays. A pay fault applies to\n"
     "every pay with its code, repeats included; the rows of the unknown-outcome flow also\n"
     "fault the payment's later payQuery or payCancel calls (the payment remembers its row\n"
@@ -63,6 +64,19 @@ static const char usage_text[] =
     "                            resultStatus, resultCode (null when no JSON answer was\n"
     "                            sent); written after the state change commits, before the\n"
     "                            answer is sent; never an identityCode\n"
+    "  --notify-url URL          send Alipay's payment notifications (notify.pay) to URL\n"
+    "                            (https, or http to a loopback host): once a payment is\n"
+    "                            SUCCESS or CLOSED, a notification signed with --key is\n"
+    "                            POSTed, and sent again on the schedule until the merchant\n"
+    "                            answers S / SUCCESS, signed with the key --merchant-public-key\n"
+    "                            verifies; the rows 4001-4006 of --scenarios change how.\n"
+    "                            Notifications pending at exit are not sent\n"
+    "  --notify-schedule SECONDS,...\n"
+    "                            the waits between sends (1 to 16; fractions allowed;\n"
+    "                            default 2,10,10,60,120,360,900: the vendor's 8 sends over\n"
+    "                            about 25 hours, divided by 60)\n"
+    "  --notify-late-seconds N   when row 4002 sends its first notification, after the pay\n"
+    "                            (default 90: past the client's query budget)\n"
     "  --scenarios               print the scenario table and exit; with --json as a JSON\n"
     "                            array of {identityCode, status, resultCode, exitCode,\n"
     "                            outcome, resolvedExitCode, behaviour}. status, resultCode\n"
@@ -91,8 +105,8 @@ static int usage_error(const char *prog, const char *fmt, const char *arg) {
 
 static void print_scenarios_text(FILE *out) {
     fprintf(out, "%-20s %-6s %-30s %-15s %s\n", "identityCode", "status", "resultCode", "outcome", "behaviour");
-    for (unsigned i = 0; i < sbx_n_scenarios; i++) {
-        const sbx_scenario_t *sc = &sbx_scenarios[i];
+    for (unsigned i = 0; i < sbx_n_scenarios + sbx_n_notify_scenarios; i++) {
+        const sbx_scenario_t *sc = sbx_scenario_row(i);
         const char *code = sbx_scenario_shown_code(sc);
         fprintf(out, "%-20s %-6c %-30s %-15s %s\n", sc->identity_code, sbx_scenario_status(sc), code ? code : "-",
                 sbx_outcome_name(sc->outcome), sc->behaviour);
@@ -148,7 +162,8 @@ static char *default_file(const char *prog, const char *name, const char *flag) 
 enum {
     O_HELP = 'h',
     O_PORT = 256, O_STATE, O_KEY, O_MERCHANT_KEY, O_CLIENT_ID, O_SIGN_TYPE, O_IN_PROCESS, O_DELAY,
-    O_CLOCK_OFFSET, O_REQUEST_LOG, O_NO_FAULTS, O_SCENARIOS, O_JSON, O_QUIET, O_VERSION
+    O_CLOCK_OFFSET, O_REQUEST_LOG, O_NO_FAULTS, O_SCENARIOS, O_JSON, O_QUIET, O_VERSION, O_NOTIFY_URL,
+    O_NOTIFY_SCHEDULE, O_NOTIFY_LATE
 };
 
 static const struct option options[] = {
@@ -162,6 +177,9 @@ static const struct option options[] = {
     {"delay-seconds", required_argument, NULL, O_DELAY},
     {"clock-offset", required_argument, NULL, O_CLOCK_OFFSET},
     {"request-log", required_argument, NULL, O_REQUEST_LOG},
+    {"notify-url", required_argument, NULL, O_NOTIFY_URL},
+    {"notify-schedule", required_argument, NULL, O_NOTIFY_SCHEDULE},
+    {"notify-late-seconds", required_argument, NULL, O_NOTIFY_LATE},
     {"no-faults", no_argument, NULL, O_NO_FAULTS},
     {"scenarios", no_argument, NULL, O_SCENARIOS},
     {"json", no_argument, NULL, O_JSON},
@@ -175,6 +193,7 @@ static const struct option options[] = {
 typedef struct {
     aop_sandbox_config_t cfg;
     const char *client_ids[MAX_CLIENT_IDS];
+    unsigned notify_schedule_ms[SBX_NOTIFY_SCHEDULE_MAX];
     bool help, version, scenarios, json, quiet;
 } args_t;
 
@@ -194,6 +213,25 @@ static int take_client_id(const char *prog, const char *v, args_t *a) {
         return usage_error(prog, "invalid --client-id %s (1 to 32 characters)", v);
     if (a->cfg.n_client_ids >= MAX_CLIENT_IDS) return usage_error(prog, "too many --client-id options%s", "");
     a->client_ids[a->cfg.n_client_ids++] = v;
+    return 0;
+}
+
+/* SECONDS,... : 1 to SBX_NOTIFY_SCHEDULE_MAX waits, each as --in-process-seconds takes it. */
+static int take_schedule(const char *prog, const char *v, args_t *a) {
+    char copy[512];
+    if (!*v || strlen(v) >= sizeof copy)
+        return usage_error(prog, "invalid --notify-schedule %s (SECONDS,... : 1 to 16 waits)", v);
+    snprintf(copy, sizeof copy, "%s", v);
+    unsigned n = 0;
+    for (char *p = copy, *end; p; p = end ? end + 1 : NULL) {
+        end = strchr(p, ',');
+        if (end) *end = '\0';
+        if (n == SBX_NOTIFY_SCHEDULE_MAX || !parse_seconds_ms(p, &a->notify_schedule_ms[n]))
+            return usage_error(prog, "invalid --notify-schedule %s (SECONDS,... : 1 to 16 positive waits)", v);
+        n++;
+    }
+    a->cfg.notify_schedule_ms = a->notify_schedule_ms;
+    a->cfg.n_notify_schedule = n;
     return 0;
 }
 
@@ -219,6 +257,16 @@ static int take_option(const char *prog, int opt, const char *v, args_t *a) {
         if (!*v) return usage_error(prog, "--request-log needs a file name%s", "");
         cfg->request_log = v;
         return 0;
+    case O_NOTIFY_URL:
+        if (!aop_url_allowed(v))
+            return usage_error(prog, "invalid --notify-url %s (https, or http to a loopback host)", v);
+        cfg->notify_url = v;
+        return 0;
+    case O_NOTIFY_SCHEDULE: return take_schedule(prog, v, a);
+    case O_NOTIFY_LATE:
+        return parse_seconds_ms(v, &cfg->notify_late_ms)
+                   ? 0
+                   : usage_error(prog, "invalid --notify-late-seconds %s (a positive number of seconds)", v);
     case O_SIGN_TYPE:
         return aop_sign_type_parse(v, &cfg->sign_type) ? 0
                                                        : usage_error(prog, "invalid --sign-type %s (RSA2 or RSA)", v);
@@ -262,6 +310,8 @@ static int parse_args(const char *prog, int argc, char **argv, args_t *a) {
     if (a->help || a->version) return 0;
     if (optind < argc) return usage_error(prog, "unexpected argument %s", argv[optind]);
     if (a->json && !a->scenarios) return usage_error(prog, "--json goes with --scenarios%s", "");
+    if ((a->cfg.n_notify_schedule || a->cfg.notify_late_ms) && !a->cfg.notify_url)
+        return usage_error(prog, "--notify-schedule and --notify-late-seconds go with --notify-url%s", "");
     a->cfg.client_ids = a->client_ids;
     a->cfg.log = a->quiet ? NULL : stderr;
     return 0;

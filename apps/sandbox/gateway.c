@@ -78,11 +78,15 @@ static bool new_id(char *out, size_t cap, const char *kind) {
     return true;
 }
 
-/* A text that passes the response head's rules (present, non-empty, valid, short enough). */
+/* A head text that can be read (present, non-empty, valid, short enough). */
 static bool head_text_ok(aop_str_t v, size_t max) {
     size_t units;
     return v.ptr && v.len > 0 && aop_utf8_units(v.ptr, v.len, &units) && units <= max;
 }
+
+/* One that may also be echoed: the answer is text the gateway sends, which holds no control
+ * character; a value with one is answered with a placeholder, so the answer is still signed. */
+static bool head_echo_ok(aop_str_t v, size_t max) { return head_text_ok(v, max) && !aop_has_control(v.ptr, v.len); }
 
 /* Cuts s to at most max bytes on a UTF-8 character boundary (bytes >= UTF-16 units). */
 static void utf8_cut(char *s, size_t max) {
@@ -148,25 +152,6 @@ static const aop_result_info_t *result_of(const ctx_t *c) {
     return (const aop_result_info_t *)(const void *)((const char *)c->resp + c->fn->result_info->offset);
 }
 
-/* Copies every echo pair from src (a request struct) into the response. */
-static void echo_copy(ctx_t *c, const void *src) {
-    for (unsigned i = 0; i < c->fn->n_echo; i++) {
-        const aop_echo_desc_t *e = &c->fn->echo[i];
-        if (!aop_ref_present(&e->request, src)) continue;
-        const char *from = (const char *)src + e->request.offset;
-        char *to = (char *)c->resp + e->response.offset;
-        if (e->request.kind == AOP_KIND_OBJECT) {
-            if (!e->request.sub || e->request.sub != e->response.sub) continue;
-            memcpy(to, from, e->request.sub->size);
-        } else if (e->request.kind == AOP_KIND_ENUM) {
-            memcpy(to, from, sizeof(aop_enum_val_t));
-        } else {
-            memcpy(to, from, sizeof(aop_str_t));
-        }
-        if (e->response.has_offset >= 0) *(bool *)(void *)((char *)c->resp + e->response.has_offset) = true;
-    }
-}
-
 /* The response head: the request's values where they could be read and are valid, otherwise
  * placeholders (the response encoder needs non-empty mandatory head fields). */
 static void fill_head(ctx_t *c) {
@@ -176,10 +161,10 @@ static void fill_head(ctx_t *c) {
     aop_str_t version = rq ? rq->version : none, function = rq ? rq->function : none;
     aop_str_t client = rq ? rq->client_id : none, msg_id = rq ? rq->req_msg_id : none;
     aop_str_t sign_type = rq ? rq->sign_type : none;
-    h->version = head_text_ok(version, AOP_RESPONSE_HEAD_VERSION_MAX) ? version : aop_str("unknown");
-    h->function = head_text_ok(function, AOP_RESPONSE_HEAD_FUNCTION_MAX) ? function : aop_str(c->fn->name);
-    h->client_id = head_text_ok(client, AOP_RESPONSE_HEAD_CLIENT_ID_MAX) ? client : aop_str("unknown");
-    h->req_msg_id = head_text_ok(msg_id, AOP_RESPONSE_HEAD_REQ_MSG_ID_MAX) ? msg_id : aop_str("unknown");
+    h->version = head_echo_ok(version, AOP_RESPONSE_HEAD_VERSION_MAX) ? version : aop_str("unknown");
+    h->function = head_echo_ok(function, AOP_RESPONSE_HEAD_FUNCTION_MAX) ? function : aop_str(c->fn->name);
+    h->client_id = head_echo_ok(client, AOP_RESPONSE_HEAD_CLIENT_ID_MAX) ? client : aop_str("unknown");
+    h->req_msg_id = head_echo_ok(msg_id, AOP_RESPONSE_HEAD_REQ_MSG_ID_MAX) ? msg_id : aop_str("unknown");
     h->resp_time = aop_str(c->resp_time);
     h->sign_type = sign_type.ptr ? aop_str(aop_sign_type_name(c->s->sign_type)) : AOP_STR_NULL;
     h->reserve = AOP_STR_NULL;
@@ -229,6 +214,14 @@ static aop_status_t sign_answer(ctx_t *c, aop_signer_t *signer, aop_buf_t *out, 
     return st;
 }
 
+void sbx_spoil_signature(aop_buf_t *envelope, const aop_envelope_layout_t *lay) {
+    if (lay->sig_len <= 16) return;
+    /* one base64 character well inside the signature (clear of any '=' padding), so the text
+     * stays base64 and decodes to a signature that does not verify */
+    char *ch = &envelope->data[lay->sig_off + 10];
+    *ch = *ch == 'A' ? 'B' : 'A';
+}
+
 /* Writes the signed envelope, with the scenario's protocol fault if any. */
 static aop_status_t write_envelope(ctx_t *c, aop_buf_t *out, aop_error_t *err) {
     aop_envelope_layout_t lay;
@@ -236,11 +229,8 @@ static aop_status_t write_envelope(ctx_t *c, aop_buf_t *out, aop_error_t *err) {
     aop_status_t st = signer ? sign_answer(c, signer, out, &lay, err) : err->code;
     sbx_signer_give(c->s, signer);
     if (st != AOP_OK) return st;
-    if (c->fault == SBX_FAULT_BAD_SIGNATURE && lay.sig_len > 16) {
-        /* one base64 character well inside the signature (clear of any '=' padding), so the
-         * text stays base64 and decodes to a signature that does not verify */
-        char *ch = &out->data[lay.sig_off + 10];
-        *ch = *ch == 'A' ? 'B' : 'A';
+    if (c->fault == SBX_FAULT_BAD_SIGNATURE) {
+        sbx_spoil_signature(out, &lay);
     } else if (c->fault == SBX_FAULT_UNSIGNED) {
         out->len = lay.payload_off + lay.payload_len; /* the signature member cut off */
         return aop_buf_append(out, "}", 1);
@@ -278,8 +268,8 @@ static void mismatch_echo(ctx_t *c) {
 /* Encodes the answer; when it breaks a rule (a value read from a malformed request that cannot
  * be echoed), falls back to fewer members, then to placeholders. */
 static void finish(ctx_t *c, sbx_reply_t *reply) {
-    if (c->req) echo_copy(c, c->req);
-    else if (c->loose && c->echo_from_loose) echo_copy(c, c->loose);
+    if (c->req) aop_fill_echo(c->fn, c->req, c->resp);
+    else if (c->loose && c->echo_from_loose) aop_fill_echo(c->fn, c->loose, c->resp);
     fill_head(c);
     if (c->fault == SBX_FAULT_ECHO_MISMATCH && c->req) mismatch_echo(c);
     aop_error_t err;
@@ -314,8 +304,7 @@ static const char *status_name(int st) {
     return s ? s : "UNKNOWN";
 }
 
-/* Applies a due timer (wall clock, so a restart does not lose it). True when t changed. */
-static bool settle(sbx_txn_t *t, int64_t now_ms) {
+bool sbx_settle(sbx_txn_t *t, int64_t now_ms) {
     if (t->status != AOP_ACQUIREMENT_STATUS_ENUM_PAYING || t->settle_at_ms == 0 || now_ms < t->settle_at_ms)
         return false;
     t->status = t->settle_to;
@@ -330,8 +319,7 @@ static bool settle(sbx_txn_t *t, int64_t now_ms) {
     return true;
 }
 
-/* A late pay has not arrived yet: nobody but a repeat of the pay may see it. */
-static bool hidden(const sbx_txn_t *t, int64_t now_ms) { return t->visible_at_ms && now_ms < t->visible_at_ms; }
+bool sbx_hidden(const sbx_txn_t *t, int64_t now_ms) { return t->visible_at_ms && now_ms < t->visible_at_ms; }
 
 static void store_failed(ctx_t *c, const char *what) {
     sbx_log(c->s, "%s: state store error while %s: %s", c->fn->name, what, sbx_store_errmsg(&c->s->store));
@@ -445,7 +433,7 @@ static void pay_repeat(ctx_t *c, const sbx_txn_t *t, sbx_txn_t *old, const sbx_s
         return set_result(c, sc->repeat_code, "the identical repeat of merchantTransId %s is refused",
                           t->merchant_trans_id);
     }
-    if (settle(old, sbx_clock_ms(s)) && sbx_txn_update(&s->store, old) != 0) {
+    if (sbx_settle(old, sbx_clock_ms(s)) && sbx_txn_update(&s->store, old) != 0) {
         sbx_store_rollback(&s->store);
         return store_failed(c, "settling the payment");
     }
@@ -513,6 +501,7 @@ static void pay_new(ctx_t *c, sbx_txn_t *t, aop_str_t identity_code, const sbx_s
         return r == NO_ID ? no_id(c, "payment") : store_failed(c, "recording the payment");
     }
     if (!commit_or_fail(c, "committing the payment")) return;
+    sbx_notify_payment(s, t, ((const aop_request_head_t *)c->req)->client_id);
     snprintf(c->log_note, sizeof c->log_note, "new %s (%s%s)", t->acquirement_id, status_name(t->status),
              t->visible_at_ms ? ", late" : "");
     if (action == SBX_ACT_PAY || action == SBX_ACT_IN_PROCESS) pay_answer(c, t);
@@ -585,7 +574,7 @@ static int find_payment(ctx_t *c, aop_str_t merchant_v, aop_str_t acq_v, aop_str
         return store_failed(c, "reading the payment"), -1;
     }
     int64_t now = sbx_clock_ms(s);
-    if (found && hidden(t, now)) found = 0;
+    if (found && sbx_hidden(t, now)) found = 0;
     else if (!found) t->row = 0;
     if (!found && !acq_v.ptr && why == FIND_CANCEL) return 2;
     if (found && acq_v.ptr && mtid_v.ptr && strcmp(t->merchant_trans_id, mtid) != 0) {
@@ -597,7 +586,7 @@ static int find_payment(ctx_t *c, aop_str_t merchant_v, aop_str_t acq_v, aop_str
         sbx_store_rollback(&s->store);
         return not_found(c, merchant, acq, mtid), 0;
     }
-    bool changed = settle(t, now);
+    bool changed = sbx_settle(t, now);
     c->call_fault = count_call(c, t, why);
     changed |= t->scenario[0] != '\0';
     if (changed && sbx_txn_update(&s->store, t) != 0) {
@@ -730,6 +719,8 @@ static void do_cancel(ctx_t *c) {
         return;
     }
     if (!commit_or_fail(c, "committing the cancel")) return;
+    if (before != t->status && t->status == AOP_ACQUIREMENT_STATUS_ENUM_CLOSED)
+        sbx_notify_payment(c->s, t, ((const aop_request_head_t *)c->req)->client_id);
     c->fault = c->call_fault ? c->call_fault->fault : SBX_FAULT_NONE;
     set_result(c, AOP_RC_SUCCESS, "success");
     rs->body.acquirement_id = aop_str(t->acquirement_id);
@@ -843,14 +834,14 @@ static void do_refund(ctx_t *c) {
     sbx_txn_t *t = &c->txn;
     found = sbx_txn_by_acq_id(&s->store, r.merchant_id, r.acquirement_id, t);
     int64_t now = sbx_clock_ms(s);
-    if (found > 0 && hidden(t, now)) found = 0;
+    if (found > 0 && sbx_hidden(t, now)) found = 0;
     if (found <= 0) {
         sbx_store_rollback(&s->store);
         if (found < 0) return store_failed(c, "reading the payment");
         return set_result(c, AOP_RC_ORDER_NOT_EXIST, "merchant %s has no payment with acquirementId %s",
                           r.merchant_id, r.acquirement_id);
     }
-    if (refund_allowed(c, t, &r, settle(t, now))) refund_record(c, t, &r, now);
+    if (refund_allowed(c, t, &r, sbx_settle(t, now))) refund_record(c, t, &r, now);
 }
 
 /* ---- the pipeline ---------------------------------------------------------------------------- */
@@ -1023,8 +1014,9 @@ static bool check_client(ctx_t *c, const aop_json_doc_t *doc, const aop_envelope
         return false;
     }
     if (client_known(c->s, lh->client_id)) return true;
+    /* the resultMsg is text the gateway sends: the unknown id's control characters become '?' */
     char id[AOP_REQUEST_HEAD_CLIENT_ID_MAX * 4 + 1];
-    cstr(lh->client_id, id, sizeof id);
+    aop_terminal_safe(lh->client_id.ptr, lh->client_id.len, id, sizeof id);
     set_result(c, AOP_RC_UNKNOWN_CLIENT, "clientId %s is not known to this gateway", id);
     return false;
 }

@@ -50,7 +50,22 @@ typedef struct {
     bool no_faults;
     /* JSON lines, one per answered request, appended (created 0600); NULL = none. */
     const char *request_log;
+    /* Alipay's notifications (docs/protocol.md section 8): once a payment reaches SUCCESS or
+     * CLOSED, a signed notify.pay is POSTed to notify_url (https, or http to a loopback host) and
+     * sent again after each wait of the schedule until the merchant's signed S / SUCCESS answer
+     * (--notify-url, --notify-schedule, --notify-late-seconds). NULL = none. */
+    const char *notify_url;
+    const unsigned *notify_schedule_ms; /* the waits between sends, ms; none = the vendor's / 60 */
+    unsigned n_notify_schedule;         /* at most SBX_NOTIFY_SCHEDULE_MAX */
+    unsigned notify_late_ms;            /* the late row's first send after the pay; 0 = 90 s */
+    /* Connections kept at once (0 = 1,000, lowered under the descriptor limit); beyond it a new
+     * connection evicts the one longest without a request (apps/common/http_guard.h). Tests
+     * scale a reconnect storm down with it. */
+    unsigned max_connections;
 } aop_sandbox_config_t;
+
+/* The most waits a notification schedule has (the vendor's has 7: 8 sends). */
+#define SBX_NOTIFY_SCHEDULE_MAX 16
 
 typedef struct aop_sandbox aop_sandbox_t;
 

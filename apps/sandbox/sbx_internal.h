@@ -18,6 +18,7 @@
 #include "aop/transport.h"
 #include "aop/protocol.h"
 #include "aop/signer.h"
+#include "http_guard.h"
 #include "sandbox.h"
 
 #define SBX_DEFAULT_SETTLE_MS 3000u
@@ -57,6 +58,18 @@ typedef struct {
     unsigned times;           /* the first `times` calls of the payment are faulted, 0 = all */
 } sbx_call_fault_t;
 
+/* What the notifier does with the payment's notification (with --notify-url; docs/protocol.md
+ * section 8): after the payment reaches SUCCESS or CLOSED it sends a signed notify.pay, again on
+ * the schedule until a signed S / SUCCESS answer, unless the row says otherwise. */
+typedef enum {
+    SBX_NOTIFY_NORMAL,        /* the payment's fact, sent until answered S / SUCCESS */
+    SBX_NOTIFY_TWICE,         /* ...and once more after that answer: a re-delivery */
+    SBX_NOTIFY_LATE,          /* the first send not before notify_late_ms after the pay */
+    SBX_NOTIFY_NEVER,         /* none */
+    SBX_NOTIFY_BAD_SIGNATURE, /* every send's signature spoilt (one base64 character flipped) */
+    SBX_NOTIFY_CONTRADICT,    /* the opposite of the payment's state: S SUCCESS for CLOSED, F for SUCCESS */
+} sbx_notify_t;
+
 /* What a resolving `aop pay` (the resolver of docs/resolver.md, under its default policy and the
  * sandbox's default switches) ends with. */
 typedef enum {
@@ -82,14 +95,21 @@ typedef struct {
     const char *repeat_code;  /* an identical repeat of the pay answers this F code, changing
                                  nothing (NULL = the payment's current state) */
     /* What a resolving `aop pay` ends with, declared: the resolver's tests run every row and
-     * check it (tests/unit/test_resolver.c), so the table is never a second copy of the rules. */
+     * check it (tests/unit/test_resolver.c; the notification rows tests/unit/test_sandbox_notify.c),
+     * so the table is never a second copy of the rules. */
     sbx_outcome_t outcome;
+    sbx_notify_t notify;      /* its notification (a row that sets it has a tag: the payment keeps it) */
 } sbx_scenario_t;
 
+/* The rows of the pay and of its later calls, and (4nnn) the rows of the notifications. */
 extern const sbx_scenario_t sbx_scenarios[];
 extern const unsigned sbx_n_scenarios;
-/* The row of this identityCode, or NULL (the code pays when it is well-formed). */
+extern const sbx_scenario_t sbx_notify_scenarios[];
+extern const unsigned sbx_n_notify_scenarios;
+/* The row of this identityCode in either table, or NULL (the code pays when it is well-formed). */
 const sbx_scenario_t *sbx_scenario_find(const char *code, size_t len);
+/* Row i of both tables, the pay's first (NULL past the end): the order --scenarios prints. */
+const sbx_scenario_t *sbx_scenario_row(unsigned i);
 /* The row whose tag a payment stored, or NULL. */
 const sbx_scenario_t *sbx_scenario_by_tag(const char *tag);
 /* The row as it plays under --no-faults: the pay's faults (and late recording) are gone, a row
@@ -201,6 +221,7 @@ struct aop_sandbox {
     bool stopping;
     struct sbx_server *server;       /* server.c: connection watchdog and held answers */
     struct sbx_crypto_pool *crypto;  /* crypto_pool.c: reused signers and verifiers */
+    struct sbx_notifier *notifier;   /* notifier.c: the notifications, NULL without --notify-url */
 };
 
 typedef struct {
@@ -243,6 +264,25 @@ void sbx_reqlog_write(aop_sandbox_t *s, const sbx_reqlog_entry_t *e);
  * one call; control characters and invalid UTF-8 of the formatted text become '?'
  * (aop_terminal_safe), so no logged value can start a line of its own. */
 void sbx_log(aop_sandbox_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The notifications (notifier.c; docs/protocol.md section 8). start: NULL notify_url starts
+ * nothing; a bad URL or schedule is AOP_E_CONFIG. notify_payment: t was committed by a request of
+ * client_id; its notification is queued when t is final (SUCCESS, CLOSED) or has a timer that
+ * will make it so (a pending one is not queued twice). stop: prompt, even during a send. */
+aop_status_t sbx_notifier_start(aop_sandbox_t *s, const aop_sandbox_config_t *cfg, aop_error_t *err);
+void sbx_notify_payment(aop_sandbox_t *s, const sbx_txn_t *t, aop_str_t client_id);
+void sbx_notifier_stop(aop_sandbox_t *s);
+
+/* The HTTP server's guard counters (server.c): connections accepted, cut late, evicted, refused. */
+void sbx_server_stats(aop_sandbox_t *s, hguard_stats_t *out);
+
+/* The payment's rules the gateway and the notifier share (gateway.c): a due timer applied (wall
+ * clock, so a restart does not lose it; true when t changed), and whether a late pay is still
+ * hidden (nobody but a repeat of the pay may see it before its time). */
+bool sbx_settle(sbx_txn_t *t, int64_t now_ms);
+bool sbx_hidden(const sbx_txn_t *t, int64_t now_ms);
+/* Flips one base64 character of the signature of a written envelope (the bad-signature faults). */
+void sbx_spoil_signature(aop_buf_t *envelope, const aop_envelope_layout_t *lay);
 
 /* Helpers. */
 int64_t sbx_now_ms(void);

@@ -6,8 +6,9 @@
  * group: 1nnn the pay-specific codes of the seed (nnn = their order in the seed, 020 = the
  * in-process payment that closes), 2nnn the common codes a gateway produces on its own, 3nnn the
  * unknown-outcome flow (payments that stay PAYING, and faults of their later queries and
- * cancels), 9nnn transport and protocol faults of the pay. Any other code of 16 to 24 digits
- * pays; anything else is IDENTITY_CODE_INVALID. A pay fault applies to every pay with its code,
+ * cancels), 9nnn transport and protocol faults of the pay, 4nnn (a table of their own) the
+ * notifications the sandbox sends with --notify-url. Any other code of 16 to 24 digits pays;
+ * anything else is IDENTITY_CODE_INVALID. A pay fault applies to every pay with its code,
  * identical repeats included (they answer the payment's current state through the same fault).
  * A query or cancel fault applies to the calls that find a payment made with its code (the
  * payment keeps the row's tag and counts its calls, since those requests carry no
@@ -157,12 +158,52 @@ const sbx_scenario_t sbx_scenarios[] = {
 };
 const unsigned sbx_n_scenarios = sizeof sbx_scenarios / sizeof sbx_scenarios[0];
 
-const sbx_scenario_t *sbx_scenario_find(const char *code, size_t len) {
-    for (unsigned i = 0; i < sbx_n_scenarios; i++) {
-        const char *c = sbx_scenarios[i].identity_code;
-        if (strlen(c) == len && memcmp(c, code, len) == 0) return &sbx_scenarios[i];
+/* The notifications (with --notify-url; docs/protocol.md section 8). Every payment is notified
+ * once it reaches SUCCESS or CLOSED; these rows change how. Their payments behave as rows of the
+ * table above do (pays at once, or PAYING for the in-process time then SUCCESS or CLOSED), so a
+ * resolving `aop pay` without notifications ends as those do. */
+#define NOTIFY_ROW(code_, tag_, notify_, what_) \
+    .identity_code = code_, .tag = tag_, .notify = notify_, .behaviour = what_
+#define IN_PROCESS_TO(settle_) .result_code = AOP_RC_PAYMENT_IN_PROCESS, .action = SBX_ACT_IN_PROCESS, .settle_to = settle_
+#define SETTLES "PAYMENT_IN_PROCESS with acquirementId, PAYING for the in-process time, then "
+const sbx_scenario_t sbx_notify_scenarios[] = {
+    {NOTIFY_ROW("281000000000004001", "notify-twice", SBX_NOTIFY_TWICE,
+                "pays at once (SUCCESS); its notification is sent twice: once more after the first signed "
+                "S / SUCCESS answer, a re-delivery of the same fact"),
+     .result_code = AOP_RC_SUCCESS, .action = SBX_ACT_PAY, .outcome = SBX_OUTCOME_PAID},
+    {NOTIFY_ROW("281000000000004002", "notify-late", SBX_NOTIFY_LATE,
+                SETTLES "SUCCESS; its notification is sent late: not before --notify-late-seconds (default "
+                "90 s) after the pay, past the client's query budget"),
+     IN_PROCESS_TO(ST_SUCCESS), .outcome = SBX_OUTCOME_PAID},
+    {NOTIFY_ROW("281000000000004003", "notify-never", SBX_NOTIFY_NEVER,
+                SETTLES "SUCCESS; its notification is never sent"),
+     IN_PROCESS_TO(ST_SUCCESS), .outcome = SBX_OUTCOME_PAID},
+    {NOTIFY_ROW("281000000000004004", "notify-bad-signature", SBX_NOTIFY_BAD_SIGNATURE,
+                SETTLES "SUCCESS; every send of its notification has one base64 character of the signature "
+                "flipped, so it is sent again on the whole schedule"),
+     IN_PROCESS_TO(ST_SUCCESS), .outcome = SBX_OUTCOME_PAID},
+    {NOTIFY_ROW("281000000000004005", "notify-contradicts-closed", SBX_NOTIFY_CONTRADICT,
+                SETTLES "CLOSED; its notification contradicts that: S SUCCESS with its acquirementId and "
+                "amount, while payQuery reports CLOSED"),
+     IN_PROCESS_TO(ST_CLOSED), .outcome = SBX_OUTCOME_FAILED},
+    {NOTIFY_ROW("281000000000004006", "notify-contradicts-success", SBX_NOTIFY_CONTRADICT,
+                SETTLES "SUCCESS; its notification contradicts that: F ORDER_IS_CLOSED, while payQuery "
+                "reports SUCCESS"),
+     IN_PROCESS_TO(ST_SUCCESS), .outcome = SBX_OUTCOME_PAID},
+};
+const unsigned sbx_n_notify_scenarios = sizeof sbx_notify_scenarios / sizeof sbx_notify_scenarios[0];
+
+static const sbx_scenario_t *find_in(const sbx_scenario_t *rows, unsigned n, const char *code, size_t len) {
+    for (unsigned i = 0; i < n; i++) {
+        const char *c = rows[i].identity_code;
+        if (strlen(c) == len && memcmp(c, code, len) == 0) return &rows[i];
     }
     return NULL;
+}
+
+const sbx_scenario_t *sbx_scenario_find(const char *code, size_t len) {
+    const sbx_scenario_t *sc = find_in(sbx_scenarios, sbx_n_scenarios, code, len);
+    return sc ? sc : find_in(sbx_notify_scenarios, sbx_n_notify_scenarios, code, len);
 }
 
 bool sbx_code_well_formed(const char *code, size_t len) {
@@ -188,8 +229,10 @@ const char *sbx_scenario_shown_code(const sbx_scenario_t *sc) {
 }
 
 const sbx_scenario_t *sbx_scenario_by_tag(const char *tag) {
-    for (unsigned i = 0; tag && *tag && i < sbx_n_scenarios; i++)
-        if (sbx_scenarios[i].tag && strcmp(sbx_scenarios[i].tag, tag) == 0) return &sbx_scenarios[i];
+    for (unsigned i = 0; tag && *tag && i < sbx_n_scenarios + sbx_n_notify_scenarios; i++) {
+        const sbx_scenario_t *sc = i < sbx_n_scenarios ? &sbx_scenarios[i] : &sbx_notify_scenarios[i - sbx_n_scenarios];
+        if (sc->tag && strcmp(sc->tag, tag) == 0) return sc;
+    }
     return NULL;
 }
 
@@ -205,6 +248,7 @@ sbx_scenario_t sbx_scenario_without_faults(const sbx_scenario_t *sc) {
         r.result_code = AOP_RC_SUCCESS;
     }
     r.fault = SBX_FAULT_NONE;
+    r.notify = SBX_NOTIFY_NORMAL;
     r.late = false;
     r.tag = NULL;
     r.repeat_code = NULL;
@@ -229,10 +273,17 @@ int sbx_outcome_exit_code(sbx_outcome_t o) {
 
 static int put_json_string(FILE *out, const char *s) { return aop_json_fquote(out, s, s ? strlen(s) : 0); }
 
+const sbx_scenario_t *sbx_scenario_row(unsigned i) {
+    return i < sbx_n_scenarios ? &sbx_scenarios[i]
+           : i < sbx_n_scenarios + sbx_n_notify_scenarios ? &sbx_notify_scenarios[i - sbx_n_scenarios]
+                                                          : NULL;
+}
+
 int aop_sandbox_print_scenarios_json(FILE *out) {
     int bad = fputs("[\n", out) == EOF;
-    for (unsigned i = 0; i < sbx_n_scenarios && !bad; i++) {
-        const sbx_scenario_t *sc = &sbx_scenarios[i];
+    const unsigned n = sbx_n_scenarios + sbx_n_notify_scenarios;
+    for (unsigned i = 0; i < n && !bad; i++) {
+        const sbx_scenario_t *sc = sbx_scenario_row(i);
         char status = sbx_scenario_status(sc);
         const char *code = sbx_scenario_shown_code(sc);
         int exit_code = aop_exit_for_status(status); /* what the CLI's one call exits with */
@@ -244,7 +295,7 @@ int aop_sandbox_print_scenarios_json(FILE *out) {
         bad |= fprintf(out, ", \"exitCode\": %d, \"outcome\": \"%s\", \"resolvedExitCode\": %d, \"behaviour\": ",
                        exit_code, sbx_outcome_name(outcome), sbx_outcome_exit_code(outcome)) < 0;
         bad |= put_json_string(out, sc->behaviour) != 0;
-        bad |= fputs(i + 1 < sbx_n_scenarios ? "},\n" : "}\n", out) == EOF;
+        bad |= fputs(i + 1 < n ? "},\n" : "}\n", out) == EOF;
     }
     bad |= fputs("]\n", out) == EOF;
     bad |= fflush(out) != 0;

@@ -3,21 +3,15 @@
  * that order (method 405, path 404, content type 415, size 413), then sbx_handle, then the
  * transport faults of the scenario (delay, drop, HTTP 500, truncated body).
  *
- * Threading model: a pool of pool_threads() workers, each with its own epoll
- * set, serves every connection; the gateway's work (RSA, SQLite) runs on the worker that read the
- * request, so the CPU-bound part uses every core. No connection owns a thread: a held ("delayed")
- * answer suspends its connection (MHD_suspend_connection) and the watchdog thread resumes it when
- * the hold is over. The thread-per-connection model it replaces let 1,020 trickling connections
- * take every thread and descriptor.
+ * Threading model: a pool of worker threads, each with its own epoll set, serves every
+ * connection; the gateway's work (RSA, SQLite) runs on the worker that read the request, so the
+ * CPU-bound part uses every core. No connection owns a thread: a held ("delayed") answer suspends
+ * its connection (MHD_suspend_connection) and the holder thread resumes it when the hold is over.
+ * The thread-per-connection model it replaces let 1,020 trickling connections take every thread
+ * and descriptor.
  *
- * Hostile local clients: at most max_connections connections at once (more wait in the listen
- * backlog), and each must deliver its whole request (headers and body) within
- * SBX_REQUEST_DEADLINE_MS of being accepted or of its previous answer. libmicrohttpd has only an
- * idle timeout, which every byte resets, and calls nothing while headers trickle in; so the
- * watchdog keeps the deadlines itself and shuts the socket of a connection past its deadline
- * (shutdown(2) on the descriptor: libmicrohttpd then sees the end of the stream and closes it).
- * The deadline stops once the request is read: the gateway's own time and a held answer are
- * never cut. */
+ * Hostile local clients (request deadlines, the connection limit, eviction under a reconnect
+ * storm) are handled by the apps' shared guard, apps/common/http_guard.h. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <microhttpd.h>
@@ -26,46 +20,23 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "http_guard.h"
+#include "monotonic.h"
 #include "sbx_internal.h"
-
-/* Beyond this the upload is not even drained: the connection is closed. */
-#define DRAIN_MAX (64u * 1024u * 1024u)
-
-/* The whole request within this, from the connection's accept or its previous answer: a request
- * on 127.0.0.1 takes well under a millisecond, and a keep-alive connection idle this long is
- * closed (a client reconnects). */
-#define SBX_REQUEST_DEADLINE_MS 5000
-/* Connections at once. Each costs a descriptor and up to 32 KiB of libmicrohttpd's buffers; the
- * limit is also kept under the process's descriptor limit (RLIMIT_NOFILE). */
-#define SBX_MAX_CONNECTIONS 1000
-/* Descriptors left for everything else (state file, log, keys, the client side of a test). */
-#define SBX_FD_RESERVE 64
-
-/* One accepted connection, from libmicrohttpd's "started" notice to its "closed" one. While its
- * deadline runs it is in the server's armed list, oldest deadline first (every deadline is the
- * same length from its start, so appending keeps the order). */
-typedef struct slot {
-    struct slot *prev, *next;
-    int fd;
-    int64_t deadline_ms; /* monotonic */
-    bool armed;
-    bool expired;        /* the watchdog shut it down: its request is not served */
-} slot_t;
 
 typedef struct conn conn_t;
 
 struct sbx_server {
     pthread_mutex_t mu;
-    pthread_cond_t cv;      /* the watchdog's wake-up: a new earliest time, or stop */
-    pthread_t watchdog;
-    bool watchdog_running, stopping;
-    slot_t *armed_head, *armed_tail;
+    pthread_cond_t cv;      /* the holder's wake-up: a new earliest time, or stop */
+    pthread_t holder;
+    bool holder_running, stopping;
     conn_t *held_head, *held_tail; /* suspended connections, due first */
+    hguard_t *guard;        /* deadlines, the connection limit, eviction (apps/common) */
 };
 
 struct conn {
@@ -86,121 +57,40 @@ struct conn {
     conn_t *held_next;
 };
 
-static int64_t mono_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* ---- the watchdog ------------------------------------------------------------------------------ */
-
-static void armed_unlink(struct sbx_server *v, slot_t *sl) {
-    if (!sl->armed) return;
-    if (sl->prev) sl->prev->next = sl->next;
-    else v->armed_head = sl->next;
-    if (sl->next) sl->next->prev = sl->prev;
-    else v->armed_tail = sl->prev;
-    sl->prev = sl->next = NULL;
-    sl->armed = false;
-}
-
-/* Starts sl's deadline (caller holds v->mu). */
-static void arm(struct sbx_server *v, slot_t *sl) {
-    armed_unlink(v, sl);
-    sl->deadline_ms = mono_ms() + SBX_REQUEST_DEADLINE_MS;
-    sl->armed = true;
-    sl->prev = v->armed_tail;
-    if (v->armed_tail) v->armed_tail->next = sl;
-    else v->armed_head = sl;
-    v->armed_tail = sl;
-    /* the watchdog always wakes within SBX_REQUEST_DEADLINE_MS: no signal needed */
-}
-
-static slot_t *slot_of(struct MHD_Connection *conn) {
-    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-    return ci ? ci->socket_context : NULL;
-}
+/* ---- held answers ------------------------------------------------------------------------------ */
 
 static void resume_due(struct sbx_server *v, int64_t until, bool drop);
 
-static void *watchdog_main(void *arg) {
+static void *holder_main(void *arg) {
     aop_sandbox_t *s = arg;
     struct sbx_server *v = s->server;
     pthread_mutex_lock(&v->mu);
     while (!v->stopping) {
-        int64_t now = mono_ms();
-        while (v->armed_head && v->armed_head->deadline_ms <= now) {
-            slot_t *sl = v->armed_head;
-            armed_unlink(v, sl);
-            sl->expired = true;
-            /* The descriptor is still open: libmicrohttpd reports "closed" (which takes v->mu)
-             * before it closes the socket. */
-            shutdown(sl->fd, SHUT_RDWR);
-        }
+        int64_t now = aop_mono_ms();
         if (v->held_head && v->held_head->due_ms <= now) {
             resume_due(v, now, false);
             continue;
         }
-        int64_t next = now + SBX_REQUEST_DEADLINE_MS;
-        if (v->armed_head && v->armed_head->deadline_ms < next) next = v->armed_head->deadline_ms;
-        if (v->held_head && v->held_head->due_ms < next) next = v->held_head->due_ms;
-        struct timespec until = {(time_t)(next / 1000), (long)(next % 1000) * 1000000L};
+        if (!v->held_head) {
+            pthread_cond_wait(&v->cv, &v->mu);
+            continue;
+        }
+        int64_t next = v->held_head->due_ms;
+        struct timespec until = apps_mono_timespec(next);
         pthread_cond_timedwait(&v->cv, &v->mu, &until);
     }
     pthread_mutex_unlock(&v->mu);
     return NULL;
 }
 
-static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
-                          enum MHD_ConnectionNotificationCode toe) {
-    aop_sandbox_t *s = cls;
-    struct sbx_server *v = s->server;
-    slot_t *sl = *socket_context;
-    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
-        sl = calloc(1, sizeof *sl);
-        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-        if (!sl || !ci) {
-            /* cannot watch it: refuse it at once rather than leave it unbounded */
-            free(sl);
-            if (ci) shutdown(ci->connect_fd, SHUT_RDWR);
-            return;
-        }
-        sl->fd = ci->connect_fd;
-        *socket_context = sl;
-        pthread_mutex_lock(&v->mu);
-        arm(v, sl);
-        pthread_mutex_unlock(&v->mu);
-        return;
-    }
-    if (!sl) return;
-    pthread_mutex_lock(&v->mu);
-    armed_unlink(v, sl);
-    pthread_mutex_unlock(&v->mu);
-    free(sl);
-    *socket_context = NULL;
-}
-
-/* The request is read: its deadline stops. False when the watchdog got there first (the
- * connection is being closed; the request must not be served). */
-static bool request_read(aop_sandbox_t *s, struct MHD_Connection *conn) {
-    slot_t *sl = slot_of(conn);
-    if (!sl) return true;
-    struct sbx_server *v = s->server;
-    pthread_mutex_lock(&v->mu);
-    bool ok = !sl->expired;
-    armed_unlink(v, sl);
-    pthread_mutex_unlock(&v->mu);
-    return ok;
-}
-
-/* Suspends the connection until the hold is over (the watchdog resumes it); false when the
+/* Suspends the connection until the hold is over (the holder resumes it); false when the
  * sandbox is stopping (the answer is dropped). libmicrohttpd is never called under v->mu (it
  * takes locks of its own, and calls us back with them): the connection is listed first, then
  * suspended, and a resume wanted in between is done here. */
 static bool hold(aop_sandbox_t *s, struct MHD_Connection *conn, conn_t *r, unsigned ms) {
     struct sbx_server *v = s->server;
     r->conn = conn;
-    r->due_ms = mono_ms() + ms;
+    r->due_ms = aop_mono_ms() + ms;
     pthread_mutex_lock(&v->mu);
     if (v->stopping) {
         pthread_mutex_unlock(&v->mu);
@@ -259,48 +149,6 @@ static const aop_function_desc_t *fn_by_path(const char *url) {
     for (unsigned i = 0; i < AOP_FUNCTION_COUNT; i++)
         if (strcmp(aop_functions[i]->path, url) == 0) return aop_functions[i];
     return NULL;
-}
-
-static const char *skip_ws(const char *p) {
-    while (*p == ' ' || *p == '\t') p++;
-    return p;
-}
-
-/* application/json, with parameters allowed; a charset parameter must name UTF-8. */
-static bool content_type_ok(const char *ct) {
-    static const char json[] = "application/json";
-    if (!ct) return false;
-    ct = skip_ws(ct);
-    if (strncasecmp(ct, json, sizeof json - 1) != 0) return false;
-    const char *p = skip_ws(ct + sizeof json - 1);
-    while (*p) {
-        if (*p != ';') return false;
-        p = skip_ws(p + 1);
-        const char *name = p;
-        while (*p && *p != '=' && *p != ';' && *p != ' ' && *p != '\t') p++;
-        size_t name_len = (size_t)(p - name);
-        p = skip_ws(p);
-        const char *value = "";
-        size_t value_len = 0;
-        if (*p == '=') {
-            p = skip_ws(p + 1);
-            bool quoted = *p == '"';
-            if (quoted) p++;
-            value = p;
-            while (*p && (quoted ? *p != '"' : (*p != ';' && *p != ' ' && *p != '\t'))) p++;
-            value_len = (size_t)(p - value);
-            if (quoted) {
-                if (*p != '"') return false;
-                p++;
-            }
-            p = skip_ws(p);
-        }
-        if (name_len == 7 && strncasecmp(name, "charset", 7) == 0 &&
-            !((value_len == 5 && strncasecmp(value, "utf-8", 5) == 0) ||
-              (value_len == 4 && strncasecmp(value, "utf8", 4) == 0)))
-            return false;
-    }
-    return true;
 }
 
 static enum MHD_Result queue_buffer(struct MHD_Connection *conn, unsigned status, const char *type,
@@ -414,8 +262,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             r->error = MHD_HTTP_METHOD_NOT_ALLOWED;
         } else if (!(r->fn = fn_by_path(url))) {
             r->error = MHD_HTTP_NOT_FOUND;
-        } else if (!content_type_ok(MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                                 MHD_HTTP_HEADER_CONTENT_TYPE))) {
+        } else if (!hguard_content_type_json(MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                                         MHD_HTTP_HEADER_CONTENT_TYPE))) {
             r->error = MHD_HTTP_UNSUPPORTED_MEDIA_TYPE;
         } else {
             const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -436,22 +284,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (*upload_size) {
         size_t n = *upload_size;
         *upload_size = 0;
-        r->received += n;
         if (r->answered) return MHD_YES;
-        if (r->received > DRAIN_MAX) return MHD_NO;
-        if (!r->error) {
-            if (r->body.len + n > SBX_MAX_BODY) {
-                r->error = MHD_HTTP_CONTENT_TOO_LARGE;
-                aop_buf_free(&r->body);
-                sbx_log(s, "HTTP 413 for %s %s (more than %u bytes)", method, url, SBX_MAX_BODY);
-            } else if (aop_buf_append(&r->body, upload, n) != AOP_OK) {
-                return MHD_NO;
-            }
+        switch (hguard_upload(&r->body, &r->received, r->error != 0, SBX_MAX_BODY, upload, n)) {
+        case HGUARD_UPLOAD_DROP: return MHD_NO;
+        case HGUARD_UPLOAD_TOO_LARGE:
+            r->error = MHD_HTTP_CONTENT_TOO_LARGE;
+            sbx_log(s, "HTTP 413 for %s %s (more than %u bytes)", method, url, SBX_MAX_BODY);
+            break;
+        default: break;
         }
         return MHD_YES;
     }
     if (r->holding) {
-        if (!r->held_done) return MHD_YES; /* not resumed by the watchdog: nothing to do yet */
+        if (!r->held_done) return MHD_YES; /* not resumed by the holder: nothing to do yet */
         r->holding = false;
         if (r->drop) return MHD_NO; /* stopping: the held answer is dropped */
         enum MHD_Result ret = queue_buffer(conn, r->reply.http_status,
@@ -463,7 +308,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (r->answered) return MHD_YES;
     r->answered = true;
-    if (!request_read(s, conn)) return MHD_NO;
+    if (!hguard_request_read(s->server->guard, conn)) return MHD_NO;
     if (r->error) return queue_http_error(conn, r->error);
     return answer(s, conn, r);
 }
@@ -472,15 +317,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                          enum MHD_RequestTerminationCode toe) {
     aop_sandbox_t *s = cls;
     conn_t *r = *req_cls;
-    if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK) {
-        /* answered; a kept-alive connection has the same time again for its next request */
-        slot_t *sl = slot_of(conn);
-        if (sl) {
-            pthread_mutex_lock(&s->server->mu);
-            if (!sl->expired) arm(s->server, sl);
-            pthread_mutex_unlock(&s->server->mu);
-        }
-    }
+    hguard_request_done(s->server->guard, conn, toe);
     if (!r) return;
     aop_buf_free(&r->body);
     sbx_reply_free(&r->reply);
@@ -498,44 +335,20 @@ static void mhd_logger(void *cls, const char *fmt, va_list ap) {
     sbx_log(s, "libmicrohttpd: %s", line);
 }
 
-/* The server's threads: the gateway's work runs on them, so there must be at least one per core;
- * twice that keeps every core busy when one of them waits on the store (the state file's lock
- * may be held by another process) or while the kernel hands connections to them unevenly. */
-static unsigned pool_threads(void) {
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    if (n < 1) n = 1;
-    n *= 2;
-    return n < 4 ? 4u : n > 16 ? 16u : (unsigned)n;
-}
-
-/* SBX_MAX_CONNECTIONS, or fewer when the descriptor limit would run out first (accept would
- * fail with EMFILE and libmicrohttpd would spin on the waiting connection). */
-static unsigned max_connections(void) {
-    struct rlimit rl;
-    unsigned n = SBX_MAX_CONNECTIONS;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
-        rlim_t room = rl.rlim_cur > 2 * SBX_FD_RESERVE ? rl.rlim_cur - SBX_FD_RESERVE : SBX_FD_RESERVE;
-        if (room < n) n = (unsigned)room;
-    }
-    return n;
-}
-
-static aop_status_t server_new(aop_sandbox_t *s) {
+static aop_status_t server_new(aop_sandbox_t *s, unsigned max_connections) {
     struct sbx_server *v = calloc(1, sizeof *v);
     if (!v) return AOP_E_NOMEM;
     pthread_mutex_init(&v->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&v->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    apps_cond_init_monotonic(&v->cv);
     s->server = v;
-    if (pthread_create(&v->watchdog, NULL, watchdog_main, s) != 0) return AOP_E_NOMEM;
-    v->watchdog_running = true;
+    hguard_config_t gc = {0, max_connections};
+    if (!(v->guard = hguard_new(&gc))) return AOP_E_NOMEM;
+    if (pthread_create(&v->holder, NULL, holder_main, s) != 0) return AOP_E_NOMEM;
+    v->holder_running = true;
     return AOP_OK;
 }
 
-/* No new hold from now on; the watchdog ends; every held connection is resumed to be dropped
+/* No new hold from now on; the holder ends; every held connection is resumed to be dropped
  * (libmicrohttpd panics at MHD_stop_daemon on a connection still suspended). */
 static void server_stop(aop_sandbox_t *s) {
     struct sbx_server *v = s->server;
@@ -544,8 +357,8 @@ static void server_stop(aop_sandbox_t *s) {
     v->stopping = true;
     pthread_cond_broadcast(&v->cv);
     pthread_mutex_unlock(&v->mu);
-    if (v->watchdog_running) pthread_join(v->watchdog, NULL);
-    v->watchdog_running = false;
+    if (v->holder_running) pthread_join(v->holder, NULL);
+    v->holder_running = false;
     pthread_mutex_lock(&v->mu);
     resume_due(v, INT64_MAX, true);
     pthread_mutex_unlock(&v->mu);
@@ -555,6 +368,7 @@ static void server_free(aop_sandbox_t *s) {
     struct sbx_server *v = s->server;
     if (!v) return;
     server_stop(s);
+    hguard_free(v->guard); /* after MHD_stop_daemon: no callback runs any more */
     pthread_mutex_destroy(&v->mu);
     pthread_cond_destroy(&v->cv);
     free(v);
@@ -563,6 +377,7 @@ static void server_free(aop_sandbox_t *s) {
 
 static void sandbox_free(aop_sandbox_t *s) {
     if (!s) return;
+    sbx_notifier_stop(s); /* it uses the store and the crypto pool */
     server_free(s);
     sbx_crypto_pool_free(s);
     if (s->store_open) sbx_store_close(&s->store);
@@ -599,11 +414,7 @@ aop_status_t aop_sandbox_start(const aop_sandbox_config_t *cfg, aop_sandbox_t **
     if (!s) return aop_error_set(err, AOP_E_NOMEM, NULL, -1, "out of memory");
     pthread_mutex_init(&s->log_mu, NULL);
     pthread_mutex_init(&s->stop_mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&s->stop_cv, &ca);
-    pthread_condattr_destroy(&ca);
+    apps_cond_init_monotonic(&s->stop_cv);
     s->log = cfg->log;
     s->sign_type = cfg->sign_type;
     s->settle_ms = cfg->settle_ms ? cfg->settle_ms : SBX_DEFAULT_SETTLE_MS;
@@ -635,8 +446,9 @@ aop_status_t aop_sandbox_start(const aop_sandbox_config_t *cfg, aop_sandbox_t **
         st = sbx_store_open(&s->store, cfg->state_path, err);
         s->store_open = st == AOP_OK;
     }
-    if (st == AOP_OK && (sbx_crypto_pool_new(s) != AOP_OK || server_new(s) != AOP_OK))
-        st = aop_error_set(err, AOP_E_NOMEM, NULL, -1, "out of memory (or no thread for the watchdog)");
+    if (st == AOP_OK && (sbx_crypto_pool_new(s) != AOP_OK || server_new(s, cfg->max_connections) != AOP_OK))
+        st = aop_error_set(err, AOP_E_NOMEM, NULL, -1, "out of memory (or no thread for the server)");
+    if (st == AOP_OK) st = sbx_notifier_start(s, cfg, err);
     if (st != AOP_OK) {
         sandbox_free(s);
         return st;
@@ -654,9 +466,9 @@ aop_status_t aop_sandbox_start(const aop_sandbox_config_t *cfg, aop_sandbox_t **
                                  MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, s,
                                  MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-                                 MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
-                                 MHD_OPTION_THREAD_POOL_SIZE, pool_threads(),
-                                 MHD_OPTION_CONNECTION_LIMIT, max_connections(),
+                                 MHD_OPTION_NOTIFY_CONNECTION, hguard_on_connection, s->server->guard,
+                                 MHD_OPTION_THREAD_POOL_SIZE, hguard_pool_threads(),
+                                 MHD_OPTION_CONNECTION_LIMIT, hguard_mhd_connection_limit(s->server->guard),
                                  /* an answer being sent to a client that does not read (the
                                   * request deadline covers everything before) */
                                  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
@@ -680,6 +492,8 @@ aop_status_t aop_sandbox_start(const aop_sandbox_config_t *cfg, aop_sandbox_t **
 }
 
 unsigned short aop_sandbox_port(const aop_sandbox_t *s) { return s ? s->port : 0; }
+
+void sbx_server_stats(aop_sandbox_t *s, hguard_stats_t *out) { hguard_stats(s->server->guard, out); }
 
 void aop_sandbox_stop(aop_sandbox_t *s) {
     if (!s) return;

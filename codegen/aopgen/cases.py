@@ -128,11 +128,19 @@ def _value_rules(f, positive=False):
     return rules
 
 
+def _decisive(chain):
+    """Whether every rule of the field fails a received message: a field marked `decides`, or a
+    mandatory member of a decisive object."""
+    f = chain[-1]
+    return f.decides or (len(chain) > 1 and f.mandatory and _decisive(chain[:-1]))
+
+
 def build_cases(schema, _ref=None):
     cases = []
     for fi, fn in enumerate(schema.functions):
         for direction in ("request", "response"):
             root = getattr(fn, direction)
+            received = root.received
             var = "rq" if direction == "request" else "rs"
             cases.append(Case(fi, direction, f"{fn.c}_{direction}_valid", [], "AOP_OK", "", "ok"))
             for chain in _walk(root):
@@ -142,6 +150,7 @@ def build_cases(schema, _ref=None):
                 path = ".".join([direction] + [x.name for x in chain])
                 label = f"{fn.c}_{direction}_" + "_".join(x.c for x in chain)
                 outcome = _holds(root, f.outcome)
+                decisive = received and _decisive(chain)
                 mirror = _mirror(fn, chain) if direction == "response" else None
 
                 def add(rule, stmts, expect, severity, echo_ok=True):
@@ -152,28 +161,34 @@ def build_cases(schema, _ref=None):
                     cases.append(Case(fi, direction, f"{label}_{rule}", stmts, expect, path, severity))
 
                 def judged(expect, fatal_when_outcome):
-                    if direction == "request":
+                    if not received:
                         return "error"
-                    return "fatal" if (outcome and fatal_when_outcome) else "warning"
+                    return "fatal" if (outcome and fatal_when_outcome) or decisive else "warning"
 
                 required = f.mandatory or (f.conditional and f.when is not None and _holds(root, f.when))
                 if required and (f.kind != "object" or f.has_flag):
                     stmts = _clear(var, chain, f)
-                    if direction == "response" and f.echo_path and f.flag == "ME":
-                        add("missing", stmts, "AOP_E_ECHO_MISMATCH", "fatal", echo_ok=False)
+                    if direction == "response" and f.echo_path and f.flag == "ME" and received:
+                        add("missing", stmts, "AOP_E_ECHO_MISMATCH", "fatal" if received else "error",
+                            echo_ok=False)
                     else:
                         # below an echoed object the request loses the value too, so only the
-                        # missing value is judged, not the echo
-                        add("missing", stmts, "AOP_E_MISSING", judged("AOP_E_MISSING", True),
+                        # missing value is judged, not the echo; a decisive field that is absent
+                        # fails only by its outcome condition (a mandatory member of a present
+                        # decisive object fails always)
+                        missing_fatal = outcome or (received and f.mandatory and len(chain) > 2
+                                                    and _decisive(chain[:-1]))
+                        add("missing", stmts, "AOP_E_MISSING",
+                            "error" if not received else "fatal" if missing_fatal else "warning",
                             echo_ok=f.echo_path is None)
                 if f.kind == "object":
                     continue
                 if (f.mandatory or f.nonempty) and f.kind != "enum":
                     # an id (type id) is never empty, even when optional
                     add("empty", _set(var, chain, "aop_strn(\"\", 0)", f), "AOP_E_EMPTY", judged(None, False))
-                positive = direction == "request" and any(x.positive for x in chain[:-1])
+                positive = not received and any(x.positive for x in chain[:-1])
                 for rule, expr, expect, read_ok in _value_rules(f, positive):
-                    if expect == "AOP_OK" or (direction == "response" and read_ok):
+                    if expect == "AOP_OK" or (received and read_ok):
                         add(rule, _set(var, chain, expr, f), "AOP_OK", "ok")
                     else:
                         fatal = expect == "AOP_E_BAD_ENUM"
@@ -186,16 +201,20 @@ def build_cases(schema, _ref=None):
                         stmts += _clear("rq", (_root_body(fn), f), f)
                     path = f"request.body.{group[0].name}"
                     name = f"{fn.c}_request_one_of_" + "_".join(f.c for f in group)
-                    cases.append(Case(fi, "request", name, stmts, "AOP_E_ONE_OF_REQUIRED", path, "error"))
+                    cases.append(Case(fi, "request", name, stmts, "AOP_E_ONE_OF_REQUIRED", path,
+                                      "warning" if received else "error"))
         for rs, rq, _ in fn.echo:
             last = rs[-1]
             path = ".".join(["response"] + [x.name for x in rs])
             if last.kind == "object":
                 stmts = [f"{_acc('rs', rs)}.value = aop_str(\"987654321\");"]
             else:
-                stmts = [f"{_acc('rs', rs)} = aop_str(\"echo-changed\");"]
+                # what the merchant sends is validated first: a changed value that fits every field
+                changed = "echo-changed" if fn.response.received else "changed"
+                stmts = [f"{_acc('rs', rs)} = aop_str(\"{changed}\");"]
             name = f"{fn.c}_response_echo_" + "_".join(x.c for x in rs)
-            cases.append(Case(fi, "response", name, stmts, "AOP_E_ECHO_MISMATCH", path, "fatal"))
+            cases.append(Case(fi, "response", name, stmts, "AOP_E_ECHO_MISMATCH", path,
+                              "fatal" if fn.response.received else "error"))
     return cases
 
 

@@ -62,11 +62,20 @@ def field_doc(f):
         parts.append(sentence(f.doc))
     parts.append(f"JSON \"{f.name}\", {escape(type_text(f))}.")
     parts.append(flag_text(f))
-    if f.outcome == "always":
-        parts.append("Decides the outcome: a missing or wrongly typed value fails the response.")
+    m = f.msg
+    judged = "the notification" if m.function is not None and m.function.inbound and m.direction == "request" \
+        else "the response"
+    sent = m.function is not None and not m.received  # judged strictly: no outcome of its own
+    if sent:
+        pass
+    elif f.outcome == "always":
+        parts.append(f"Decides the outcome: a missing or wrongly typed value fails {judged}.")
     elif f.outcome is not None:
         parts.append("Decides the outcome when " + escape(cond_text(f.outcome))
-                     + ": a missing or wrongly typed value then fails the response.")
+                     + f": a missing or wrongly typed value then fails {judged}.")
+    if f.decides:
+        parts.append(f"A deciding member: when present, a value breaking any rule (its mandatory members' "
+                     f"included) fails {judged} instead of being a warning.")
     if f.echo_path:
         parts.append(f"Echo: must equal the request's {escape(f.echo_path)}.")
     elif f.flag in ("ME", "CE"):
@@ -93,6 +102,8 @@ def field_doc(f):
 def message_doc(m):
     parts = []
     if m.root:
+        if m.function.inbound:
+            parts.append(f"Inbound: {'Alipay sends this request to the merchant' if m.root == 'request' else 'the merchant sends this response to Alipay'}.")
         parts.append(f"The whole {m.root} of {m.function.name}: head, then body"
                      + (" (the JSON object under \"response\")." if m.root == "response" else
                         " (the JSON object under \"request\")."))

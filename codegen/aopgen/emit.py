@@ -12,7 +12,7 @@ from .model import Cond, c_string, json_key, snake
 # AOP_MODEL_FORMAT_VERSION must equal it (the generated header #errors otherwise). Bump both
 # when aop_field_desc_t, aop_msg_desc_t, aop_function_desc_t, aop_result_code_t or their meaning
 # changes.
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 
 TEMPLATES = os.path.join(os.path.dirname(__file__), "templates")
 OUTPUTS = [
@@ -176,6 +176,10 @@ def _context(schema):
         "classes_expr": classes_expr,
         "codes_by_id": ids_sorted,
         "functions": functions,
+        # aop_functions[]: what aop_call() calls; an inbound function (Alipay calls the merchant)
+        # has its own table
+        "api_functions": [item for item in functions if not item["fn"].inbound],
+        "inbound_functions": [item for item in functions if item["fn"].inbound],
         "bounds": bounds,
         "guesses": sorted(schema.guesses, key=lambda g: (g.file, g.line)),
         "cases": cases,

@@ -12,6 +12,9 @@ NEEDS_MAX = {"string", "id", "amount", "decimal"}
 FLAGS = {"M", "O", "C", "ME", "CE"}
 ROLES = {"sensitive", "idempotency_key", "amount", "merchant"}
 STATUSES = {"S", "F", "U"}
+# Who sends the request: the merchant to Alipay's gateway (an API call), or Alipay to the
+# merchant's notify URL (an SPI, a notification), which reverses every role of the two messages.
+DIRECTIONS = {"outbound", "inbound"}
 
 C_KEYWORDS = set("""auto break case char const continue default do double else enum extern float for
 goto if inline int long register restrict return short signed sizeof static struct switch typedef
@@ -24,9 +27,10 @@ KEYS = {
     "code": {"id", "status", "meaning", "guess"},
     "code_class": {"meaning", "reason", "codes"},
     "type": {"doc", "fields", "guess"},
-    "field": {"type", "max", "flag", "when", "outcome", "echo", "roles", "sample", "doc", "guess", "alias"},
+    "field": {"type", "max", "flag", "when", "outcome", "echo", "roles", "sample", "doc", "guess", "alias", "decides"},
     "cond": {"field", "equals"},
-    "function": {"name", "c_name", "path", "deadline_ms", "doc", "request", "response", "result_codes", "guess"},
+    "function": {"name", "c_name", "direction", "path", "deadline_ms", "doc", "request", "response", "result_codes",
+                 "guess"},
     "message": {"fields", "one_of", "guess", "doc"},
     "fn_codes": {"groups", "codes", "guess"},
     "host": {"url", "guess"},
@@ -114,6 +118,11 @@ class Field:
         self.positive = "amount" in self.roles
         # role sensitive: aop_encode_ex can leave the member out of what it writes
         self.sensitive = "sensitive" in self.roles
+        # a deciding member of a received request (an inbound function's): every rule of it, and
+        # of its mandatory members, fails the message instead of being a warning
+        self.decides = spec.get("decides") is True
+        self.decides_given = "decides" in spec and spec.get("decides") is not None
+        self.decides_line = spec.line_of("decides") if "decides" in spec else line
 
     @property
     def mandatory(self):
@@ -155,6 +164,7 @@ class Message:
         self.root = None   # "request" / "response" for whole messages
         self.function = None
         self.direction = None  # "request" or "response" for bodies and roots
+        self.received = False  # a body or root the merchant receives (a response, or an inbound request)
         self.conds = []    # Cond objects needing generated functions (root messages only)
         self.guess_text = None
 
@@ -182,6 +192,8 @@ class Function:
         self.spec, self.file, self.line = spec, file, line
         self.name = spec.get("name")
         self.c = spec.get("c_name")
+        self.direction = spec.get("direction", "outbound")
+        self.inbound = self.direction == "inbound"
         self.path = spec.get("path")
         self.deadline_ms = spec.get("deadline_ms")
         self.doc = spec.get("doc")
@@ -437,6 +449,10 @@ def _read_types(s, doc):
             if f.when is not None or isinstance(f.outcome, Cond) or f.echo_path is not None and name != "ResponseHead":
                 s.err(f.file, f.line, f"field {name}.{f.name}: a shared type's field may not have a `when`, "
                       "an outcome condition or (outside ResponseHead) an echo: their paths depend on the message")
+            if f.decides_given:
+                s.err(f.file, f.decides_line, f"field {name}.{f.name}: a shared type's field may not have "
+                      "`decides`: put it on the field of the request that holds the type (its mandatory "
+                      "members decide with it)")
         s.types[name] = m
         s.guess(spec, f"type {name}")
 
@@ -445,21 +461,25 @@ def _read_function(s, spec, file, line):
     if not s.check_keys(spec, "function", "function"):
         return
     fn = Function(spec, file, line)
-    for key in ("name", "c_name", "path"):
+    if fn.direction not in DIRECTIONS:
+        s.err(file, spec.line_of("direction"), f"function direction must be outbound (the merchant calls "
+              f"Alipay's gateway, the default) or inbound (Alipay sends the request to the merchant), "
+              f"not {fn.direction!r}")
+    for key in ("name", "c_name") + (() if fn.inbound else ("path",)):
         if not isinstance(spec.get(key), str) or not spec.get(key):
             s.err(file, spec.line_of(key), f"function: {key} is required")
     if fn.c and not re.match(r"^[a-z][a-z0-9_]*$", fn.c):
         s.err(file, spec.line_of("c_name"), f"function c_name '{fn.c}' must be snake_case")
-    if fn.path and not re.match(r"^(/[A-Za-z0-9._~-]+)+$", str(fn.path)):
-        s.err(file, spec.line_of("path"), "function path must be /segment/... (letters, digits, . _ ~ -)")
-    for h in s.hosts:
-        if h.prefix and isinstance(fn.path, str) and (fn.path + "/").startswith(h.prefix + "/"):
-            s.err(file, spec.line_of("path"), f"function path starts with '{h.prefix}', the path prefix of "
-                  f"host {h.name} ({h.file}:{h.line}); the prefix belongs to the host's url only")
-    if not isinstance(fn.deadline_ms, int) or fn.deadline_ms <= 0:
-        s.err(file, spec.line_of("deadline_ms"), "function deadline_ms must be a positive integer")
+    if fn.inbound:
+        # the merchant's notify URL and how long Alipay waits are the merchant's and Alipay's
+        for key in ("path", "deadline_ms"):
+            if key in spec:
+                s.err(file, spec.line_of(key), f"an inbound function has no {key}: Alipay sends its request "
+                      "to the notify URL the merchant gave with the contract")
+    else:
+        _check_outbound_path(s, fn, spec, file)
     for other in s.functions:
-        if other.name == fn.name or other.c == fn.c or other.path == fn.path:
+        if other.name == fn.name or other.c == fn.c or (fn.path is not None and other.path == fn.path):
             s.err(file, line, f"function {fn.name} repeats the name, c_name or path of {other.name}")
     for direction in ("request", "response"):
         m = spec.get(direction)
@@ -467,6 +487,7 @@ def _read_function(s, spec, file, line):
             return
         body = Message(f"{fn.name} {direction} body", f"{fn.c}_{direction}_body", m.get("doc"), file, m.line)
         body.direction = direction
+        body.received = (direction == "response") != fn.inbound
         body.guess_text = m.get("guess") if isinstance(m.get("guess"), str) else None
         _read_fields(s, body, m.get("fields"), file, m.line, f"{direction}.body")
         s.guess(m, f"{fn.name} {direction}")
@@ -483,6 +504,7 @@ def _read_function(s, spec, file, line):
             body.one_of.append(chosen)
         root = Message(f"{fn.name} {direction}", f"{fn.c}_{direction}", fn.doc, file, m.line)
         root.root = root.direction = direction
+        root.received = body.received
         root.function = body.function = fn
         setattr(fn, f"{direction}_body", body)
         setattr(fn, direction, root)
@@ -507,6 +529,17 @@ def _read_function(s, spec, file, line):
         s.guess(codes, f"{fn.name} result codes")
     s.guess(spec, f"function {fn.name}")
     s.functions.append(fn)
+
+
+def _check_outbound_path(s, fn, spec, file):
+    if fn.path and not re.match(r"^(/[A-Za-z0-9._~-]+)+$", str(fn.path)):
+        s.err(file, spec.line_of("path"), "function path must be /segment/... (letters, digits, . _ ~ -)")
+    for h in s.hosts:
+        if h.prefix and isinstance(fn.path, str) and (fn.path + "/").startswith(h.prefix + "/"):
+            s.err(file, spec.line_of("path"), f"function path starts with '{h.prefix}', the path prefix of "
+                  f"host {h.name} ({h.file}:{h.line}); the prefix belongs to the host's url only")
+    if not isinstance(fn.deadline_ms, int) or fn.deadline_ms <= 0:
+        s.err(file, spec.line_of("deadline_ms"), "function deadline_ms must be a positive integer")
 
 
 def _resolve_type(s, f, where):
@@ -614,9 +647,20 @@ def _resolve(s):
                 if (f.conditional and f.when is None and f.echo_path is None
                         and not any(f in g for g in f.msg.one_of)):
                     s.err(f.file, f.line, f"{where}: a C/CE field needs `when` or a one_of group")
+                if f.outcome is not None and f.msg is getattr(fn, f"{direction}_body") and not root.received:
+                    s.err(f.file, f.line, f"{where}: `outcome` judges what the merchant receives; this "
+                          f"{direction} is sent (validated strictly, every rule decides)")
+                if f.decides_given and not (f.decides and root.received and direction == "request"):
+                    s.err(f.file, f.decides_line, f"{where}: `decides: true` marks a deciding member of a "
+                          "received request (a function with direction: inbound); a response keeps "
+                          "docs/protocol.md section 7's rules")
                 if direction == "request":
                     if f.echo_path is not None:
                         s.err(f.file, f.line, f"{where}: echo belongs on the response field")
+                    if fn.inbound and f.roles:
+                        s.err(f.file, f.line, f"{where}: roles concern what the merchant sends; the request "
+                              "of an inbound function is received")
+                        continue
                     for r in f.roles:
                         _add_role(s, fn, r, chain, where)
                     continue

@@ -76,8 +76,8 @@ void aop_call_options_init(aop_call_options_t *o) {
 
 /* A caller built against an older, smaller struct passes its size: the members it knows are
  * copied over the defaults. A size of 0 means the init function was never called. */
-static aop_status_t adopt(const void *given, size_t given_size, void *full, size_t full_size,
-                          const char *what, aop_error_t *err) {
+aop_status_t aop_internal_adopt(const void *given, size_t given_size, void *full, size_t full_size,
+                                const char *what, aop_error_t *err) {
     if (given_size == 0 || given_size > full_size)
         return aop_error_set(err, AOP_E_CONFIG, what, -1,
                              "struct_size is %zu: initialise the struct with its _init function first",
@@ -129,7 +129,7 @@ aop_status_t aop_client_new(const aop_client_config_t *given, aop_client_t **out
     if (!given) return aop_error_set(err, AOP_E_CONFIG, NULL, -1, "no configuration");
     aop_client_config_t cfg_full;
     aop_client_config_init(&cfg_full);
-    aop_status_t st = adopt(given, given->struct_size, &cfg_full, sizeof cfg_full, "struct_size", err);
+    aop_status_t st = aop_internal_adopt(given, given->struct_size, &cfg_full, sizeof cfg_full, "struct_size", err);
     if (st != AOP_OK) return st;
     const aop_client_config_t *cfg = &cfg_full;
     if (!cfg->gateway_url || !*cfg->gateway_url)
@@ -354,9 +354,12 @@ aop_status_t aop_call(aop_client_t *c, const aop_function_desc_t *fn, const void
     if (!out) return aop_error_set(err, AOP_E_INVALID_ARG, NULL, -1, "NULL argument");
     *out = NULL;
     if (!c || !fn || !request) return aop_error_set(err, AOP_E_INVALID_ARG, NULL, -1, "NULL argument");
+    if (fn->inbound)
+        return aop_error_set(err, AOP_E_INVALID_ARG, "function", -1,
+                             "%s is sent by Alipay to the merchant: receive it with aop_notify_receive()", fn->name);
     aop_call_options_t opts;
     aop_call_options_init(&opts);
-    if (given && adopt(given, given->struct_size, &opts, sizeof opts, "options.struct_size", err) != AOP_OK)
+    if (given && aop_internal_adopt(given, given->struct_size, &opts, sizeof opts, "options.struct_size", err) != AOP_OK)
         return err ? err->code : AOP_E_CONFIG;
     if (opts.deadline_ms < 0)
         return aop_error_set(err, AOP_E_INVALID_ARG, "options.deadline_ms", -1, "a deadline cannot be negative");

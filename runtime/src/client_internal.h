@@ -27,4 +27,11 @@ void aop_internal_client_fill_merchant(const aop_client_t *c, const aop_function
 const char *aop_internal_client_id(const aop_client_t *c);
 void aop_internal_client_alipay_fingerprint(const aop_client_t *c, char out[AOP_FINGERPRINT_MAX]);
 
+/* The struct_size convention of the configuration and option structs: a caller built against an
+ * older, smaller struct passes its size, and the members it knows are copied over full (already
+ * holding the defaults). AOP_E_CONFIG naming `what` when the size is 0 (the _init function was
+ * never called) or larger than this library's struct. */
+aop_status_t aop_internal_adopt(const void *given, size_t given_size, void *full, size_t full_size,
+                                const char *what, aop_error_t *err);
+
 #endif

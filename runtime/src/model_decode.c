@@ -16,9 +16,16 @@ typedef struct {
     char *buf;
     const void *root;
     bool strict;
+    bool deciding; /* inside a deciding member (aop_field_desc_t::decides) of a received message */
     aop_warnings_t *w;
     aop_error_t *err;
 } dec_t;
+
+/* A member whose every deviation fails the received message: a deciding one, or a mandatory
+ * member of one (docs/protocol.md section 8). */
+static bool decisive(const dec_t *k, const aop_field_desc_t *f) {
+    return f->decides || (k->deciding && f->flag == AOP_FLAG_M);
+}
 
 /* A violation found while decoding; lenient mode only fails for outcome-deciding fields, and
  * their conditions are judged after the whole message is decoded (by the validation walk,
@@ -130,11 +137,16 @@ static aop_status_t decode_value(dec_t *k, const aop_field_desc_t *f, unsigned v
                                  const aop_path_t *p, unsigned *next) {
     const aop_json_tok_t *t = &k->doc->tok[v];
     void *at = base + f->offset;
+    const bool deciding = decisive(k, f);
     if (f->kind == AOP_KIND_OBJECT) {
-        if (t->type != AOP_JSON_OBJECT) return bad(k, p, f->name, f->name_len, AOP_E_WRONG_TYPE, v, false);
+        if (t->type != AOP_JSON_OBJECT) return bad(k, p, f->name, f->name_len, AOP_E_WRONG_TYPE, v, deciding);
         if (f->has_offset >= 0) *(bool *)(void *)(base + f->has_offset) = true;
         aop_path_t sub = {p, f->name, f->name_len};
-        return decode_obj(k, f->sub, v, at, &sub, next);
+        bool outer = k->deciding;
+        k->deciding = deciding;
+        aop_status_t st = decode_obj(k, f->sub, v, at, &sub, next);
+        k->deciding = outer;
+        return st;
     }
     if (t->type == AOP_JSON_STRING) {
         aop_str_t s = string_view(k, v);
@@ -151,7 +163,7 @@ static aop_status_t decode_value(dec_t *k, const aop_field_desc_t *f, unsigned v
         *(aop_str_t *)at = aop_strn(k->buf + t->start, (size_t)(t->end - t->start));
         return AOP_OK;
     }
-    return bad(k, p, f->name, f->name_len, AOP_E_WRONG_TYPE, v, false);
+    return bad(k, p, f->name, f->name_len, AOP_E_WRONG_TYPE, v, deciding);
 }
 
 /* *next: the token after the object's subtree (what aop_json_skip(doc, obj) gives), set when the
@@ -177,11 +189,12 @@ static aop_status_t decode_obj(dec_t *k, const aop_msg_desc_t *d, unsigned obj, 
             st = bad(k, p, name, n, AOP_E_UNKNOWN_MEMBER, key, false);
         } else if (seen >> idx & 1) {
             /* the same field under its name and its alias */
-            st = bad(k, p, f->name, f->name_len, AOP_E_JSON_DUPLICATE_KEY, key, false);
+            st = bad(k, p, f->name, f->name_len, AOP_E_JSON_DUPLICATE_KEY, key, decisive(k, f));
         } else {
             seen |= (uint64_t)1 << idx;
             if (is_null(k, v)) {
-                if (f->flag == AOP_FLAG_M) st = bad(k, p, f->name, f->name_len, AOP_E_NULL_MANDATORY, v, false);
+                if (f->flag == AOP_FLAG_M)
+                    st = bad(k, p, f->name, f->name_len, AOP_E_NULL_MANDATORY, v, decisive(k, f));
             } else {
                 st = decode_value(k, f, v, base, p, &after);
                 if (st == AOP_OK && tok[v].type == AOP_JSON_OBJECT) got |= (uint64_t)1 << idx;
@@ -201,7 +214,7 @@ static aop_status_t decode_obj(dec_t *k, const aop_msg_desc_t *d, unsigned obj, 
     for (unsigned i = 0; i < d->nfields; i++) {
         const aop_field_desc_t *f = &d->fields[i];
         if (f->kind == AOP_KIND_OBJECT && f->has_offset < 0 && !(got >> i & 1)) {
-            bool fatal = !k->strict && f->outcome && f->outcome(k->root);
+            bool fatal = !k->strict && ((f->outcome && f->outcome(k->root)) || k->deciding);
             aop_status_t st = aop_violation(k->strict || fatal, k->w, k->err, p, f->name,
                                             f->name_len, AOP_E_MISSING, (long)tok[obj].start, NULL);
             if (st != AOP_OK) return st;
@@ -219,7 +232,7 @@ aop_status_t aop_decode(const aop_msg_desc_t *d, const aop_json_doc_t *doc, unsi
     if (tok >= doc->count || doc->tok[tok].type != AOP_JSON_OBJECT)
         return aop_error_set(err, AOP_E_WRONG_TYPE, root, tok < doc->count ? (long)doc->tok[tok].start : -1L,
                              "%s is not a JSON object", root);
-    dec_t k = {doc, buf, msg, strict, warnings, err};
+    dec_t k = {doc, buf, msg, strict, false, warnings, err};
     unsigned next;
     aop_status_t st = decode_obj(&k, d, tok, msg, &p, &next);
     if (st != AOP_OK) return st;

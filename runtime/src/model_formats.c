@@ -52,6 +52,38 @@ static bool datetime(const char *s, size_t n, bool any_case) {
 bool aop_is_datetime(const char *s, size_t n) { return datetime(s, n, false); }
 bool aop_is_datetime_read(const char *s, size_t n) { return datetime(s, n, true); }
 
+/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar (the civil-from-days
+ * inverse: years counted from March, so the leap day ends a year). */
+static int64_t days_from_civil(int64_t y, int m, int d) {
+    y -= m <= 2;
+    const int64_t era = (y >= 0 ? y : y - 399) / 400;
+    const int64_t yoe = y - era * 400;
+    const int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+bool aop_datetime_ms(const char *s, size_t n, int64_t *out) {
+    if (!s || !datetime(s, n, true)) return false;
+    int64_t year = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + two(s + 2);
+    /* a leap second (":60") reads as the last millisecond of its minute: the order of times stays */
+    int sec = two(s + 17);
+    int64_t ms = ((days_from_civil(year, two(s + 5), two(s + 8)) * 24 + two(s + 11)) * 60 + two(s + 14)) * 60000 +
+                 (sec > 59 ? 59999 : (int64_t)sec * 1000);
+    size_t i = 19;
+    if (s[i] == '.') {
+        int64_t frac = 0, scale = 100;
+        for (i++; i < n && digit(s[i]); i++, scale /= 10) frac += (s[i] - '0') * scale;
+        if (sec <= 59) ms += frac;
+    }
+    if (s[i] == '+' || s[i] == '-') {
+        int64_t offset = ((int64_t)two(s + i + 1) * 60 + two(s + i + 4)) * 60000;
+        ms += s[i] == '+' ? -offset : offset;
+    }
+    *out = ms;
+    return true;
+}
+
 bool aop_is_amount(const char *s, size_t n) {
     return n > 0 && all_digits(s, n) && (n == 1 || s[0] != '0');
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Validation and encoding of any message from its descriptor: one walk that checks every rule
  * and, when given a sink, writes compact JSON in the same pass. */
+#include <assert.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,7 @@ typedef struct {
     aop_error_t *err;
     sink_t *out;          /* NULL: validate only */
     bool positive;        /* inside an object whose amounts must be at least 1 (strict only) */
+    bool deciding;        /* inside a deciding member of a received message (lenient only) */
     bool omit_sensitive;  /* AOP_ENCODE_OMIT_SENSITIVE */
 } walk_t;
 
@@ -267,6 +269,12 @@ static bool outcome_holds(const walk_t *k, const aop_field_desc_t *f) {
     return !k->strict && f->outcome && f->outcome(k->root);
 }
 
+/* A received field whose every rule fails the message: a deciding member, or a mandatory member
+ * of one (docs/protocol.md section 8). */
+static bool decisive(const walk_t *k, const aop_field_desc_t *f) {
+    return !k->strict && (f->decides || (k->deciding && f->flag == AOP_FLAG_M));
+}
+
 static aop_status_t report(walk_t *k, const aop_path_t *p, const aop_field_desc_t *f,
                            aop_status_t code, bool fatal, const char *detail) {
     return aop_violation(k->strict || fatal, k->w, k->err, p, f->name, f->name_len, code, -1,
@@ -351,9 +359,13 @@ static aop_status_t walk_field(walk_t *k, const aop_field_desc_t *f, const char 
     if (f->sensitive && k->omit_sensitive && k->out) return walk_unwritten(k, f, base, p);
     if (!present(f, base)) {
         bool required = f->flag == AOP_FLAG_M || (f->flag == AOP_FLAG_C && f->when && f->when(k->root));
-        if (required) return report(k, p, f, AOP_E_MISSING, outcome_holds(k, f), NULL);
+        /* a deciding member itself may be absent unless its outcome says otherwise; a mandatory
+         * member of a present one may not */
+        bool fatal = outcome_holds(k, f) || (!k->strict && k->deciding && f->flag == AOP_FLAG_M);
+        if (required) return report(k, p, f, AOP_E_MISSING, fatal, NULL);
         return AOP_OK;
     }
+    const bool deciding = decisive(k, f);
     if (k->out) {
         if (!*first) put1(k->out, ',');
         put(k->out, f->key, f->key_len);
@@ -361,10 +373,12 @@ static aop_status_t walk_field(walk_t *k, const aop_field_desc_t *f, const char 
     *first = false;
     if (f->kind == AOP_KIND_OBJECT) {
         aop_path_t sub = {p, f->name, f->name_len};
-        bool outer = k->positive;
+        bool outer = k->positive, outer_deciding = k->deciding;
         k->positive = outer || f->positive;
+        k->deciding = deciding;
         aop_status_t st = walk_msg(k, f->sub, at, &sub);
         k->positive = outer;
+        k->deciding = outer_deciding;
         return st;
     }
     aop_str_t v;
@@ -377,7 +391,7 @@ static aop_status_t walk_field(walk_t *k, const aop_field_desc_t *f, const char 
         } else if (e->value == 0 && aop_enum_from_text(f->enm, e->text.ptr, e->text.len)) {
             v = e->text;
         } else {
-            aop_status_t st = report(k, p, f, AOP_E_BAD_ENUM, outcome_holds(k, f), NULL);
+            aop_status_t st = report(k, p, f, AOP_E_BAD_ENUM, outcome_holds(k, f) || deciding, NULL);
             if (st != AOP_OK || !k->out) return st;
             v = e->text;
         }
@@ -390,7 +404,7 @@ static aop_status_t walk_field(walk_t *k, const aop_field_desc_t *f, const char 
         detail[0] = '\0';
         aop_status_t bad = check_text(k, f, v, plain, detail, sizeof detail);
         if (bad != AOP_OK) {
-            aop_status_t st = report(k, p, f, bad, false, detail[0] ? detail : NULL);
+            aop_status_t st = report(k, p, f, bad, deciding, detail[0] ? detail : NULL);
             if (st != AOP_OK) return st;
         }
     }
@@ -434,7 +448,7 @@ static aop_status_t walk_msg(walk_t *k, const aop_msg_desc_t *d, const void *msg
 aop_status_t aop_validate(const aop_msg_desc_t *d, const void *msg, const char *root,
                           aop_error_t *err) {
     aop_error_clear(err);
-    walk_t k = {msg, true, NULL, err, NULL, false, false};
+    walk_t k = {msg, true, NULL, err, NULL, false, false, false};
     aop_path_t p = {NULL, root, strlen(root)};
     return walk_msg(&k, d, msg, &p);
 }
@@ -442,7 +456,7 @@ aop_status_t aop_validate(const aop_msg_desc_t *d, const void *msg, const char *
 aop_status_t aop_validate_response(const aop_msg_desc_t *d, const void *msg, const char *root,
                                    aop_warnings_t *warnings, aop_error_t *err) {
     aop_error_clear(err);
-    walk_t k = {msg, false, warnings, err, NULL, false, false};
+    walk_t k = {msg, false, warnings, err, NULL, false, false, false};
     aop_path_t p = {NULL, root, strlen(root)};
     return walk_msg(&k, d, msg, &p);
 }
@@ -460,7 +474,7 @@ aop_status_t aop_encode_ex(const aop_msg_desc_t *d, const void *msg, const char 
         return aop_error_set(err, AOP_E_INVALID_ARG, root, -1, "unknown aop_encode_ex flags 0x%x",
                              flags & ~AOP_ENCODE_OMIT_SENSITIVE);
     sink_t s = {out, out ? cap : 0, 0};
-    walk_t k = {msg, true, NULL, err, &s, false, (flags & AOP_ENCODE_OMIT_SENSITIVE) != 0};
+    walk_t k = {msg, true, NULL, err, &s, false, false, (flags & AOP_ENCODE_OMIT_SENSITIVE) != 0};
     aop_path_t p = {NULL, root, strlen(root)};
     aop_status_t st = walk_msg(&k, d, msg, &p);
     if (len) *len = st == AOP_OK ? s.len : 0; /* the size needed when the buffer is too small */
@@ -517,4 +531,23 @@ aop_status_t aop_check_echo(const aop_function_desc_t *fn, const void *request,
                                  "%s differs from %s", e->response.path, e->request.path);
     }
     return AOP_OK;
+}
+
+void aop_fill_echo(const aop_function_desc_t *fn, const void *request, void *response) {
+    for (unsigned i = 0; i < fn->n_echo; i++) {
+        const aop_echo_desc_t *e = &fn->echo[i];
+        if (!aop_ref_present(&e->request, request)) continue;
+        const char *from = (const char *)request + e->request.offset;
+        char *to = (char *)response + e->response.offset;
+        if (e->request.kind == AOP_KIND_OBJECT) {
+            /* the generator pairs fields of the same type only */
+            assert(e->request.sub && e->request.sub == e->response.sub);
+            memcpy(to, from, e->request.sub->size);
+        } else if (e->request.kind == AOP_KIND_ENUM) {
+            memcpy(to, from, sizeof(aop_enum_val_t));
+        } else {
+            memcpy(to, from, sizeof(aop_str_t));
+        }
+        if (e->response.has_offset >= 0) *(bool *)(void *)((char *)response + e->response.has_offset) = true;
+    }
 }

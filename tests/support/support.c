@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 char *aop_test_read_path(const char *path, size_t *len) {
@@ -70,4 +71,48 @@ const char *aop_test_private_key(const char *name) {
     const char *p = private_key_locked(name);
     pthread_mutex_unlock(&key_lock);
     return p;
+}
+
+long aop_test_mono_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long)ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+void aop_test_sleep_ms(long ms) {
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
+}
+
+aop_offline_pay_request_t aop_test_pay_request(const char *merchant_trans_id, const char *amount, const char *code) {
+    aop_offline_pay_request_t rq;
+    memset(&rq, 0, sizeof rq);
+    rq.body.product_code.value = AOP_PRODUCT_CODE_ENUM_OFFLINE_PAY;
+    rq.body.code_type.value = AOP_OFFLINE_CODE_TYPE_ENUM_BARCODE;
+    rq.body.merchant_trans_id = aop_str(merchant_trans_id);
+    rq.body.identity_code = aop_str(code);
+    rq.body.order.order_amount.currency = aop_str("USD");
+    rq.body.order.order_amount.value = aop_str(amount);
+    rq.body.order.order_title = aop_str("test");
+    return rq;
+}
+
+aop_client_t *aop_test_client(unsigned short port) {
+    char url[64], alipay[600];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u", (unsigned)port);
+    snprintf(alipay, sizeof alipay, "%s/gateway.spki.pem", AOP_TEST_DATA);
+    aop_client_config_t cfg;
+    aop_client_config_init(&cfg);
+    cfg.gateway_url = url;
+    cfg.client_id = "211020000000000000044";
+    cfg.merchant_id = "218820000000000000023";
+    cfg.private_key_file = aop_test_private_key("merchant.pkcs8.pem");
+    cfg.alipay_public_key_file = alipay;
+    aop_client_t *c = NULL;
+    aop_error_t err;
+    if (aop_client_new(&cfg, &c, &err) != AOP_OK) {
+        fprintf(stderr, "aop_test_client: %s\n", err.msg);
+        abort();
+    }
+    return c;
 }

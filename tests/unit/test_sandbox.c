@@ -44,16 +44,6 @@ extern char **environ;
 
 /* ---- helpers ------------------------------------------------------------------------------- */
 
-static long now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
-static void sleep_ms(long ms) {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
-}
 
 static const char *data_path(const char *name) {
     static __thread char paths[8][512];
@@ -133,15 +123,8 @@ static aop_client_t *client(const aop_sandbox_t *s) { return client_with(aop_san
 /* A pay with a deadline (0 = the function's default). */
 static aop_result_t *pay_within(aop_client_t *c, long deadline_ms, const char *mtid, const char *amount,
                                 const char *currency, const char *code) {
-    aop_offline_pay_request_t rq;
-    memset(&rq, 0, sizeof rq);
-    rq.body.product_code.value = AOP_PRODUCT_CODE_ENUM_OFFLINE_PAY;
-    rq.body.code_type.value = AOP_OFFLINE_CODE_TYPE_ENUM_BARCODE;
-    rq.body.merchant_trans_id = aop_str(mtid);
-    rq.body.identity_code = aop_str(code);
+    aop_offline_pay_request_t rq = aop_test_pay_request(mtid, amount, code);
     rq.body.order.order_amount.currency = aop_str(currency);
-    rq.body.order.order_amount.value = aop_str(amount);
-    rq.body.order.order_title = aop_str("sandbox test");
     aop_call_options_t opts;
     aop_call_options_init(&opts);
     opts.deadline_ms = deadline_ms;
@@ -506,7 +489,7 @@ static unsigned read_table(row_t *rows, unsigned cap) {
 Test(sandbox, scenario_table_is_complete_and_consistent) {
     row_t rows[64];
     unsigned n = read_table(rows, 64);
-    cr_assert_eq(n, sbx_n_scenarios);
+    cr_assert_eq(n, sbx_n_scenarios + sbx_n_notify_scenarios, "the pay's rows, then the notifications'");
     cr_assert_str_eq(rows[0].code, DEMO_CODE);
     cr_assert_eq(rows[0].status, 'S');
     for (unsigned i = 0; i < n; i++) {
@@ -612,9 +595,9 @@ Test(sandbox, every_scenario_row_gives_its_status) {
         aop_result_free(r);
     }
     aop_client_free(c);
-    long t0 = now_ms();
+    long t0 = aop_test_mono_ms();
     aop_sandbox_stop(s); /* while the delayed answer is still held */
-    cr_assert_lt(now_ms() - t0, 2000, "stop took %ld ms", now_ms() - t0);
+    cr_assert_lt(aop_test_mono_ms() - t0, 2000, "stop took %ld ms", aop_test_mono_ms() - t0);
 }
 
 Test(sandbox, declines_are_recorded_and_repeat) {
@@ -814,7 +797,7 @@ Test(sandbox, in_process_payment_settles_after_its_timer) {
     r = pay(c, "m-wait-closes", "300", "USD", CODE_IN_PROCESS_CLOSES);
     cr_assert(code_is(r, AOP_RC_PAYMENT_IN_PROCESS));
     aop_result_free(r);
-    sleep_ms(800);
+    aop_test_sleep_ms(800);
     r = query(c, acq, "m-wait"); /* both ids: by acquirementId */
     expect(r, 'S', AOP_RC_SUCCESS);
     cr_assert_eq(query_resp(r)->body.acquirement_status.value, AOP_ACQUIREMENT_STATUS_ENUM_SUCCESS);
@@ -839,7 +822,7 @@ Test(sandbox, in_process_payment_settles_after_its_timer) {
     r = cancel(c, NULL, "m-wait-cancel");
     expect(r, 'S', AOP_RC_SUCCESS);
     aop_result_free(r);
-    sleep_ms(800);
+    aop_test_sleep_ms(800);
     r = query(c, NULL, "m-wait-cancel"); /* a cancel closes a payment that was not paid */
     cr_assert_eq(query_resp(r)->body.acquirement_status.value, AOP_ACQUIREMENT_STATUS_ENUM_CLOSED);
     aop_result_free(r);
@@ -1327,8 +1310,8 @@ Test(sandbox, stop_is_prompt_while_an_answer_is_held) {
     pthread_t th;
     pthread_create(&th, NULL, delayed_pay, &d);
     /* wait until the payment is committed (the answer is then being held) */
-    long t0 = now_ms();
-    while (sbx_store_count(&s->store, "payments") < 1 && now_ms() - t0 < 5000) sleep_ms(10);
+    long t0 = aop_test_mono_ms();
+    while (sbx_store_count(&s->store, "payments") < 1 && aop_test_mono_ms() - t0 < 5000) aop_test_sleep_ms(10);
     cr_assert_eq(sbx_store_count(&s->store, "payments"), 1);
     /* another client is served meanwhile */
     aop_client_t *c = client(s);
@@ -1336,9 +1319,9 @@ Test(sandbox, stop_is_prompt_while_an_answer_is_held) {
     expect(r, 'S', AOP_RC_SUCCESS);
     aop_result_free(r);
     aop_client_free(c);
-    t0 = now_ms();
+    t0 = aop_test_mono_ms();
     aop_sandbox_stop(s);
-    long took = now_ms() - t0;
+    long took = aop_test_mono_ms() - t0;
     pthread_join(th, NULL);
     cr_assert_lt(took, 2000, "stop took %ld ms", took);
     cr_assert_eq(d.status, 'U');
@@ -1365,7 +1348,7 @@ Test(sandbox, state_survives_a_restart) {
     aop_result_free(r);
     aop_client_free(c);
     aop_sandbox_stop(s);
-    sleep_ms(700); /* the timer expires while nobody runs */
+    aop_test_sleep_ms(700); /* the timer expires while nobody runs */
 
     s = start_with(&o);
     c = client(s);
@@ -1532,6 +1515,13 @@ Test(sandbox, command_line_by_getopt_long) {
         {{"--state=", NULL}, 64, "--state needs a file name"},
         {{"--json", NULL}, 64, "--json goes with --scenarios"},
         {{"--sign-type=MD5", "--bogus", NULL}, 64, "invalid --sign-type MD5"},
+        {{"--notify-url", "http://merchant.example/n", NULL}, 64, "invalid --notify-url http://merchant.example/n (https, or http to a loopback host)"},
+        {{"--notify-url=http://127.0.0.1:1/", "--notify-schedule", "2,,5", NULL}, 64, "invalid --notify-schedule 2,,5"},
+        {{"--notify-url=http://127.0.0.1:1/", "--notify-schedule", "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17", NULL}, 64,
+         "invalid --notify-schedule"},
+        {{"--notify-schedule=2,10", NULL}, 64, "--notify-schedule and --notify-late-seconds go with --notify-url"},
+        {{"--notify-url=https://merchant.example/n", "--notify-late-seconds=-1", NULL}, 64,
+         "invalid --notify-late-seconds -1"},
     };
     char err[1024];
     for (unsigned i = 0; i < sizeof cases / sizeof *cases; i++) {
@@ -1725,7 +1715,7 @@ Test(sandbox, paying_row_stays_paying_until_cancelled) {
     aop_sandbox_t *s = start_fast();
     aop_client_t *c = client(s);
     char *acq = pay_paying(c, "m-stays", CODE_STAYS_PAYING);
-    sleep_ms(400); /* longer than the in-process timer: there is none */
+    aop_test_sleep_ms(400); /* longer than the in-process timer: there is none */
     expect_state(c, "m-stays", AOP_ACQUIREMENT_STATUS_ENUM_PAYING);
     aop_result_t *r = cancel(c, acq, "m-stays");
     expect(r, 'S', AOP_RC_SUCCESS);
@@ -1793,11 +1783,11 @@ Test(sandbox, cancel_fault_rows) {
         cr_assert_eq(r->error, AOP_E_TIMEOUT, "cancel %d: %s", i + 1, aop_status_name(r->error));
         aop_result_free(r);
     }
-    long t0 = now_ms();
+    long t0 = aop_test_mono_ms();
     aop_result_t *r = cancel_within(c, SHORT_DEADLINE, NULL, "m-c-held");
     expect(r, 'S', AOP_RC_SUCCESS);
     cr_assert(aop_str_eq_cstr(((const aop_pay_cancel_response_t *)r->response)->body.acquirement_id, acq));
-    cr_assert_lt(now_ms() - t0, SHORT_DEADLINE);
+    cr_assert_lt(aop_test_mono_ms() - t0, SHORT_DEADLINE);
     aop_result_free(r);
     expect_state(c, "m-c-held", AOP_ACQUIREMENT_STATUS_ENUM_CLOSED);
     free(acq);
@@ -1837,7 +1827,7 @@ Test(sandbox, dropped_and_late_pays) {
     r = pay_within(c, SHORT_DEADLINE, "m-late", "500", "USD", CODE_LATE);
     cr_assert_eq(r->error, AOP_E_TIMEOUT, "%s", aop_status_name(r->error));
     aop_result_free(r);
-    long paid_at = now_ms();
+    long paid_at = aop_test_mono_ms();
     r = query(c, NULL, "m-late");
     expect(r, 'F', AOP_RC_ORDER_NOT_EXIST);
     aop_result_free(r);
@@ -1848,7 +1838,7 @@ Test(sandbox, dropped_and_late_pays) {
     r = cancel(c, NULL, "m-late-cancelled");
     expect(r, 'S', AOP_RC_SUCCESS);
     aop_result_free(r);
-    sleep_ms((long)FAST_DELAY_MS + 100 - (now_ms() - paid_at));
+    aop_test_sleep_ms((long)FAST_DELAY_MS + 100 - (aop_test_mono_ms() - paid_at));
     expect_state(c, "m-late", AOP_ACQUIREMENT_STATUS_ENUM_SUCCESS);
     r = query(c, NULL, "m-late-cancelled");
     expect(r, 'F', AOP_RC_ORDER_NOT_EXIST);

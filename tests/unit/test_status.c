@@ -64,6 +64,8 @@ static const pinned_t pinned[] = {
     {AOP_E_JOURNAL, 600, "AOP_E_JOURNAL"},
     {AOP_E_TAKEN_OVER, 601, "AOP_E_TAKEN_OVER"},
     {AOP_E_ENTRY_OPEN, 602, "AOP_E_ENTRY_OPEN"},
+    {AOP_E_MISADDRESSED, 700, "AOP_E_MISADDRESSED"},
+    {AOP_E_OUT_OF_WINDOW, 701, "AOP_E_OUT_OF_WINDOW"},
 };
 
 Test(status, numbers_are_pinned) {

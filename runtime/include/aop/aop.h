@@ -11,6 +11,7 @@
 #include "aop/json.h"
 #include "aop/json_quote.h"
 #include "aop/model.h"
+#include "aop/notify.h"
 #include "aop/protocol.h"
 #include "aop/resolver.h"
 #include "aop/sign.h"

@@ -17,7 +17,8 @@ extern "C" {
  * One list makes the enum and its names (docs/design.md convention 5). Every number is written out
  * and never changes (tests/unit/test_status.c pins them): a program or a log that stored a
  * number keeps its meaning across versions. Groups leave room: 1-99 schema rules, 100-199 JSON,
- * 200-299 encoding, 300-399 signing and keys, 400-499 transport, 500-599 API use, 600-699 the journal and the resolver. */
+ * 200-299 encoding, 300-399 signing and keys, 400-499 transport, 500-599 API use, 600-699 the journal and the resolver,
+ * 700-799 notifications. */
 #define AOP_STATUS_LIST(X)                                                        \
     X(AOP_OK, 0, "ok")                                                               \
     /* schema rules */                                                            \
@@ -77,7 +78,10 @@ extern "C" {
     /* the journal and the resolver */                                             \
     X(AOP_E_JOURNAL, 600, "the payment journal could not be read or written")         \
     X(AOP_E_TAKEN_OVER, 601, "another process took the journal entry over")           \
-    X(AOP_E_ENTRY_OPEN, 602, "the payment's journal entry is still open")
+    X(AOP_E_ENTRY_OPEN, 602, "the payment's journal entry is still open")           \
+    /* notifications (docs/protocol.md section 8) */                              \
+    X(AOP_E_MISADDRESSED, 700, "the notification names another function or clientId") \
+    X(AOP_E_OUT_OF_WINDOW, 701, "the notification's reqTime is outside the accepted window")
 
 /** The outcome of a library call: AOP_OK, or why it failed. */
 typedef enum {

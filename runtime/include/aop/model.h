@@ -21,7 +21,7 @@ extern "C" {
 /** The descriptor format this engine reads. The generator writes the version it generated for
  * into aop/protocol.h, which refuses to compile (\#error) when the two differ: bump it whenever
  * a descriptor type below changes shape or meaning, together with codegen/aopgen (FORMAT_VERSION). */
-#define AOP_MODEL_FORMAT_VERSION 3
+#define AOP_MODEL_FORMAT_VERSION 4
 
 /** At most this many fields per message: the decoder tracks the members it has seen in a
  * uint64_t (the generator refuses more, and the generated tables static_assert it). */
@@ -84,6 +84,10 @@ typedef struct {
                             least 1 in what we send (strict); 0 stays valid when read */
     bool sensitive;      /**< the role sensitive (a credential): aop_encode_ex() with
                             AOP_ENCODE_OMIT_SENSITIVE validates it but does not write it */
+    bool decides;        /**< a deciding member of a received request (an inbound function's,
+                            docs/protocol.md section 8): when present, a value breaking any rule,
+                            or a mandatory member of it breaking one, fails the message instead of
+                            being a warning; its absence fails only by `outcome` */
     const aop_msg_desc_t *sub;   /**< AOP_KIND_OBJECT */
     const aop_enum_desc_t *enm;  /**< AOP_KIND_ENUM */
     aop_cond_fn when;            /**< AOP_FLAG_C: required when it returns true */
@@ -151,11 +155,17 @@ typedef struct {
     const aop_result_code_t *const *by_id;   /**< the codes that have an id, sorted by id */
 } aop_result_table_t;
 
-/** The descriptor of a function of the API (aop_fn_pay, ...): what aop_call() needs. */
+/** The descriptor of a function of the API (aop_fn_offline_pay, ...): what aop_call() needs; or
+ * of an inbound function (aop_fn_notify_pay), which Alipay calls and the merchant answers. */
 typedef struct {
     const char *name;           /**< alipay.intl.acquiring.offline.pay */
-    const char *path;           /**< /alipay/intl/acquiring/offline/pay.htm (after the host's base URL) */
-    long deadline_ms;               /**< the default deadline of one call */
+    /** Alipay sends the request to the merchant and the merchant answers (a notification): the
+     * request is received (judged by docs/protocol.md section 7) and the response sent (strict).
+     * Such a function has no path and no deadline, and aop_call() refuses it. */
+    bool inbound;
+    const char *path;           /**< /alipay/intl/acquiring/offline/pay.htm (after the host's base URL);
+                                   NULL for an inbound function */
+    long deadline_ms;               /**< the default deadline of one call (0 for an inbound function) */
     const aop_msg_desc_t *request;  /**< the request's root descriptor */
     const aop_msg_desc_t *response; /**< the response's root descriptor */
     unsigned n_echo;                /**< entries of echo */
@@ -176,9 +186,10 @@ typedef struct {
 AOP_API aop_status_t aop_validate(const aop_msg_desc_t *d, const void *msg, const char *root,
                           aop_error_t *err);
 
-/** Lenient validation of a received response (docs/protocol.md section 7): deviations that may not
- * overturn the outcome go to warnings; an outcome-deciding violation is returned (AOP_OK when
- * none). */
+/** Lenient validation of a received message, a response or an inbound request (docs/protocol.md
+ * section 7): deviations that may not overturn the outcome go to warnings; an outcome-deciding
+ * violation (and any violation of a deciding member, aop_field_desc_t::decides) is returned
+ * (AOP_OK when none). */
 AOP_API aop_status_t aop_validate_response(const aop_msg_desc_t *d, const void *msg, const char *root,
                                    aop_warnings_t *warnings, aop_error_t *err);
 
@@ -186,6 +197,12 @@ AOP_API aop_status_t aop_validate_response(const aop_msg_desc_t *d, const void *
  * does not hold. */
 AOP_API aop_status_t aop_check_echo(const aop_function_desc_t *fn, const void *request,
                             const void *response, aop_error_t *err);
+
+/** Copies into response every value of request that an echo pair of fn names (the head's
+ * version, function, clientId and reqMsgId, and the body's echoes), as the side that answers
+ * does; a value the request lacks is left as it is in response. The views are copied, not the
+ * bytes: they point where request's do. */
+AOP_API void aop_fill_echo(const aop_function_desc_t *fn, const void *request, void *response);
 
 /** Encodes msg compactly into out[0..cap), validating it strictly in the same pass. *len gets
  * the size written, or the size needed when AOP_E_BUFFER_TOO_SMALL is returned (nothing is
@@ -208,8 +225,10 @@ AOP_API aop_status_t aop_encode_ex(const aop_msg_desc_t *d, const void *msg, con
 /** Decodes the object at token tok of a checked document (aop_json_parse) into msg, which is
  * zeroed first. Strings are unescaped in place in buf (the document's bytes, which must be
  * writable), and msg's views point into buf: they stay valid while buf is unchanged and alive.
- * strict (requests): any deviation is an error. Otherwise (responses): docs/protocol.md section 7;
- * deviations become warnings and only outcome-deciding ones fail. Validation is included.
+ * strict (what the merchant sends: an outbound request, an inbound response): any deviation is an
+ * error. Otherwise (what it receives: a response, an inbound request): docs/protocol.md section 7;
+ * deviations become warnings and only outcome-deciding ones, and those of deciding members, fail.
+ * Validation is included.
  * No heap allocation. */
 AOP_API aop_status_t aop_decode(const aop_msg_desc_t *d, const aop_json_doc_t *doc, unsigned tok,
                         char *buf, void *msg, const char *root, bool strict,
@@ -248,6 +267,11 @@ AOP_API bool aop_utf8_units(const char *s, size_t n, size_t *units);
 /** Format checks of docs/protocol.md section 3's table. */
 AOP_API bool aop_is_datetime(const char *s, size_t n);      /**< as we write: 'T' and 'Z' upper case */
 AOP_API bool aop_is_datetime_read(const char *s, size_t n); /**< as we read: either case */
+/** The instant of an RFC 3339 date-time (read as aop_is_datetime_read() accepts it) as Unix time
+ * in milliseconds into *out: the offset applied, a fraction's first three digits kept, a leap
+ * second read as the last millisecond of its minute. False (and *out unchanged) when s is no
+ * date-time. */
+AOP_API bool aop_datetime_ms(const char *s, size_t n, int64_t *out);
 AOP_API bool aop_is_amount(const char *s, size_t n);   /**< minor units: digits, no sign, no leading zero, at most 16 */
 AOP_API bool aop_is_currency(const char *s, size_t n); /**< three upper-case ASCII letters */
 AOP_API bool aop_is_decimal(const char *s, size_t n);  /**< digits[.digits] */
