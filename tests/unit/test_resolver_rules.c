@@ -136,7 +136,8 @@ Test(resolver_rules, invalid_request_journals_and_sends_nothing) {
 Test(resolver_rules, journal_failure_sends_nothing) {
     seen_t seen = {0};
     fx_t f = fx(see, &seen);
-    f.m->fail_insert = true;
+    f.m->fail_insert = AOP_E_JOURNAL;
+    snprintf(f.m->fail_msg, sizeof f.m->fail_msg, "disk full (test)");
     aop_offline_pay_request_t rq = rs_pay_req(rs_mtid("full"), "1000", DEMO_CODE);
     aop_resolution_t *r = (aop_resolution_t *)1;
     aop_error_t err;
@@ -501,10 +502,9 @@ Test(resolver_rules, recover_finishes_a_dead_owners_entry) {
     cr_assert(!aop_entry_state_final(f.m->e[0].state));
     aop_resolution_free(r);
     /* as if the process holding it had been killed: a live-looking lease of a dead pid */
-    char host[64] = "localhost";
-    gethostname(host, sizeof host - 1);
-    snprintf(f.m->e[0].lease_owner, sizeof f.m->e[0].lease_owner, "%s/%d/1", host, 0x3ffffff);
-    f.m->e[0].lease_expires_ms = aop_now_ms() + 3600000;
+    char dead[AOP_JOURNAL_OWNER_SIZE];
+    rs_dead_owner(dead);
+    mem_set_lease(f.m, 0, dead, 3600000);
     /* and one entry of another gateway, which is only listed */
     f.m->e[1] = f.m->e[0];
     f.m->e[1].id = 77;
@@ -535,8 +535,7 @@ Test(resolver_rules, recover_skips_a_live_lease) {
     o.single_call = true;
     aop_resolution_t *r = rs_pay(f.c, f.j, rs_mtid("live"), "1000", CODE_IN_PROCESS, &o);
     aop_resolution_free(r);
-    snprintf(f.m->e[0].lease_owner, sizeof f.m->e[0].lease_owner, "elsewhere.example/1/1");
-    f.m->e[0].lease_expires_ms = aop_now_ms() + 3600000;
+    mem_set_lease(f.m, 0, "elsewhere.example/1/1", 3600000);
     aop_recover_summary_t s = recover_summary(&f);
     cr_expect_eq(s.held, 1);
     cr_expect_eq(s.open_left, 0, "held by a live worker: not open for this recovery");
@@ -584,9 +583,7 @@ Test(resolver_rules, insert_race_loser_finds_the_winners_entry) {
     aop_resolution_free(rs_pay(f.c, f.j, mtid, "1000", CODE_IN_PROCESS, &o));
     cr_assert_eq(f.m->n, 1);
     /* the winner is at work on it: a live lease */
-    snprintf(f.m->e[0].lease_owner, sizeof f.m->e[0].lease_owner, "elsewhere.example/1/1");
-    f.m->e[0].lease_expires_ms = aop_now_ms() + 3600000;
-    f.m->hide_finds = 1; /* its insert lands between our find and our insert */
+    mem_set_lease(f.m, 0, "elsewhere.example/1/1", 3600000);
     unsigned calls = seen.calls;
     o = rs_fast();
     aop_resolution_t *r = rs_pay(f.c, f.j, mtid, "1000", DEMO_CODE, &o);
@@ -598,7 +595,6 @@ Test(resolver_rules, insert_race_loser_finds_the_winners_entry) {
     aop_resolution_free(r);
     /* the winner has finished: the loser reports its outcome */
     f.m->e[0].state = AOP_STATE_PAID;
-    f.m->hide_finds = 1;
     r = rs_pay(f.c, f.j, mtid, "1000", DEMO_CODE, &o);
     cr_expect_eq(r->outcome, AOP_OUTCOME_PAID, "%s", r->reason);
     cr_expect_eq(seen.calls, calls, "nothing sent");
@@ -612,8 +608,8 @@ Test(resolver_rules, journal_error_message_is_kept_whole) {
     fx_t f = fx(NULL, NULL);
     static const aop_status_t codes[] = {AOP_E_JOURNAL, AOP_E_NOMEM};
     for (size_t i = 0; i < 2; i++) {
-        f.m->fail_find = codes[i];
-        snprintf(f.m->fail_find_msg, sizeof f.m->fail_find_msg, "/var/lib/aop/journal.db: disk I/O error");
+        f.m->fail_insert = codes[i];
+        snprintf(f.m->fail_msg, sizeof f.m->fail_msg, "/var/lib/aop/journal.db: disk I/O error");
         aop_offline_pay_request_t rq = rs_pay_req(rs_mtid("ioerr"), "1000", DEMO_CODE);
         aop_resolve_options_t o = rs_fast();
         aop_resolution_t *r = NULL;
@@ -688,10 +684,10 @@ Test(resolver_rules, watch_query_finds_a_late_payment) {
     aop_resolution_free(r);
     aop_journal_entry_t *e = &f.m->e[1];
     e->state = AOP_STATE_FAILED;
-    e->watch = true;
     e->acknowledged = false;
     e->acquirement_id[0] = '\0';
-    e->watch_due_ms = aop_now_ms() - 1;
+    rs_reseal(e);
+    mem_set_watch(f.m, 1, -1);
     cr_expect_eq(recover(&f), 0);
     cr_expect_eq(e->state, AOP_STATE_PAID);
     cr_expect(!e->watch);

@@ -159,7 +159,6 @@ static void entry_for(aop_journal_entry_t *e, unsigned i) {
     snprintf(e->currency, sizeof e->currency, "USD");
     snprintf(e->gateway, sizeof e->gateway, "SHA256:test/%s", CLIENT_ID);
     aop_journal_self_owner(e->lease_owner);
-    e->lease_expires_ms = aop_now_ms() + 60000;
     snprintf(e->request, sizeof e->request, "{\"n\":%u}", i);
     e->request_len = strlen(e->request);
 }
@@ -170,12 +169,11 @@ static void *write_entries(void *arg) {
     for (unsigned i = 0; e && i < WRITES; i++) {
         entry_for(e, i);
         aop_error_t err;
-        aop_status_t st = aop_journal_insert(w->j, e, &err);
+        aop_status_t st = aop_journal_insert(w->j, e, 60000, NULL, &err);
         if (st == AOP_OK) { /* and one transition, as a resolver makes */
-            aop_entry_state_t was = e->state;
+            aop_journal_write_t wr = {.expect_state = e->state, .columns = AOP_WRITE_CALL | AOP_WRITE_NOTE};
             e->state = AOP_STATE_PAID;
-            e->lease_expires_ms = 0;
-            st = aop_journal_transition(w->j, e, was, &err);
+            st = aop_journal_transition(w->j, e, &wr, &err);
         }
         if (st != AOP_OK && !w->errors++) snprintf(w->first_error, sizeof w->first_error, "%s", err.msg);
     }

@@ -103,6 +103,10 @@ typedef struct {
     /** One call only (`aop pay --no-resolve`, `aop refund --no-resolve`): journaled as usual;
      * the entry is closed when the call decides and stays open (for aop_recover) when it does not. */
     bool single_call;
+    /** Recovery takes only the entries whose next attempt is due (docs/resolver.md, rows D): an
+     * entry left UNRESOLVED is asked again 1 min later, then 2, 4... up to 1 h. For a recovery
+     * worker that runs often; false (the default) takes every open entry at once. */
+    bool due_only;
 } aop_resolve_options_t;
 
 /** Sets the defaults (and struct_size). */

@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: MIT */
+/* Group commit of the SQLite store's inserts. Every insert must be durable before its request
+ * leaves, and a sync takes milliseconds: the threads of a process that insert at the same time
+ * are committed together, one transaction and one sync per batch. An insert joins the queue; the
+ * first thread to find no leader becomes it, takes the whole queue, commits it with
+ * synchronous=FULL and wakes every waiter of the batch once the commit returned; meanwhile the
+ * next inserts queue up for the next batch. One UNIQUE conflict fails only its own insert
+ * (insert-or-get); any other failure, or a commit whose outcome is unknown, fails the whole batch,
+ * and every waiter is told nothing was written, so nothing is sent. */
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "journal_columns.h"
+#include "journal_sqlite.h"
+#include "journal_time.h"
+
+struct sq_insert {
+    aop_journal_entry_t *e;
+    int64_t ttl;
+    aop_journal_entry_t *existing;
+    aop_status_t st;
+    aop_error_t err;
+    bool done;
+    sq_insert_t *next;
+};
+
+/* Inserts one entry of the batch inside the open transaction: AOP_OK, AOP_E_TAKEN_OVER (the key
+ * is taken: the existing entry read), or a failure that fails the batch (*fatal). */
+static void insert_one(sq_t *s, sq_insert_t *r, const aop_journal_now_t *now, bool *fatal) {
+    aop_journal_entry_t *e = r->e;
+    aop_internal_journal_stamp_insert(e, now, r->ttl);
+    sqlite3_stmt *q = sq_stmt(s, SQ_INSERT);
+    sq_bind_all(q, e);
+    int rc = sqlite3_step(q);
+    sqlite3_reset(q);
+    sqlite3_clear_bindings(q);
+    if (rc == SQLITE_DONE) {
+        e->id = sqlite3_last_insert_rowid(s->db);
+        r->st = AOP_OK;
+        return;
+    }
+    if (rc != SQLITE_CONSTRAINT_UNIQUE) {
+        r->st = sq_error(s, rc, &r->err, "insert");
+        *fatal = true;
+        return;
+    }
+    r->st = aop_error_set(&r->err, AOP_E_TAKEN_OVER, "journal", -1,
+                          "journal %s: there is an entry for %s %s of merchant %s at gateway %s already", s->path,
+                          e->kind == AOP_ENTRY_PAYMENT ? "payment" : "refund", e->key, e->merchant_id, e->gateway);
+    if (!r->existing) return;
+    q = sq_stmt(s, SQ_FIND);
+    sqlite3_bind_int(q, 1, (int)e->kind);
+    sqlite3_bind_text(q, 2, e->gateway, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 3, e->merchant_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 4, e->key, -1, SQLITE_STATIC);
+    aop_error_t ferr;
+    aop_status_t st = sq_select_one(s, q, r->existing, true, "read the existing entry", &ferr);
+    sqlite3_clear_bindings(q);
+    if (st == AOP_OK) return;
+    r->st = aop_error_set(&r->err, st == AOP_E_MISSING ? AOP_E_JOURNAL : st, "journal", -1, "%s",
+                          st == AOP_E_MISSING ? "the insert found the key taken, yet no entry holds it" : ferr.msg);
+    /* an unreadable row fails its own insert only (nothing of it was written); SQLite failing
+     * fails the batch */
+    if (st != AOP_E_JOURNAL || !r->existing->unreadable) *fatal = true;
+}
+
+/* Commits one batch: every request of it gets its status. */
+static void commit_batch(sq_t *s, sq_insert_t *batch) {
+    aop_journal_now_t now;
+    aop_internal_journal_boot_now(&now);
+    aop_error_t err;
+    aop_status_t st = AOP_OK;
+    if (pthread_mutex_lock(&s->mu) != 0) abort();
+    if (sqlite3_exec(s->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL) != SQLITE_OK)
+        st = sq_error(s, sqlite3_extended_errcode(s->db), &err, "synchronous=FULL");
+    if (st == AOP_OK) st = sq_begin(s, &err);
+    bool fatal = false;
+    for (sq_insert_t *r = batch; st == AOP_OK && !fatal && r; r = r->next) {
+        insert_one(s, r, &now, &fatal);
+        if (fatal) st = r->st, err = r->err;
+    }
+    st = sq_commit(s, st, &err);
+    /* Back to NORMAL for everything else; a failure here leaves FULL, which is only slower. */
+    (void)sqlite3_exec(s->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
+    s->batches++;
+    for (sq_insert_t *r = batch; r; r = r->next) s->batched++;
+    if (pthread_mutex_unlock(&s->mu) != 0) abort();
+    if (st == AOP_OK) return;
+    /* The batch failed, or its commit may or may not be on disk: nobody sends (recovery sorts an
+     * entry that is there after all). */
+    for (sq_insert_t *r = batch; r; r = r->next) {
+        r->st = st;
+        r->err = err;
+        r->e->id = 0;
+    }
+}
+
+aop_status_t sq_insert(void *store, aop_journal_entry_t *e, int64_t lease_ttl_ms, aop_journal_entry_t *existing,
+                       aop_error_t *err) {
+    sq_t *s = store;
+    sq_insert_t me = {e, lease_ttl_ms, existing, AOP_OK, {0}, false, NULL};
+    aop_error_clear(&me.err);
+    if (pthread_mutex_lock(&s->qmu) != 0) abort();
+    *s->tail = &me;
+    s->tail = &me.next;
+    while (!me.done) {
+        if (s->leader) {
+            pthread_cond_wait(&s->qcv, &s->qmu);
+            continue;
+        }
+        s->leader = true;
+        sq_insert_t *batch = s->head;
+        s->head = NULL;
+        s->tail = &s->head;
+        if (pthread_mutex_unlock(&s->qmu) != 0) abort();
+        commit_batch(s, batch);
+        if (pthread_mutex_lock(&s->qmu) != 0) abort();
+        for (sq_insert_t *r = batch, *next; r; r = next) {
+            next = r->next; /* a waiter may return (and its node go) once done is set */
+            r->done = true;
+        }
+        s->leader = false;
+        pthread_cond_broadcast(&s->qcv);
+    }
+    if (pthread_mutex_unlock(&s->qmu) != 0) abort();
+    assert(me.st != AOP_OK || e->id > 0);
+    if (me.st != AOP_OK && err) *err = me.err;
+    return me.st;
+}
