@@ -3,6 +3,7 @@
 #ifndef AOP_CLI_H
 #define AOP_CLI_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -24,7 +25,7 @@ typedef struct {
     /* The resolver's policy in seconds; 0 = the default (aop_policy_init). */
     double first_poll_s, poll_interval_s, query_budget_s, cancel_margin_s, cancel_budget_s, watch_window_s,
         refund_budget_s;
-    bool json, help, version, force, no_resolve, all;
+    bool json, help, version, force, no_resolve, all, allow_unknown_currency;
 } cli_opts_t;
 
 /* Parses argv of one subcommand into o; prints the problem and returns EXIT_USAGE on error. */
@@ -54,7 +55,24 @@ int cli_exec_sandbox(int argc, char **argv);
 /* The journal of --journal, or ~/.aop/journal.db (also with --gateway). */
 int cli_journal_open(const cli_opts_t *o, aop_journal_t **out);
 
-/* A JSON string (null for an absent view), escaped by the runtime's one escaper. */
+/* The version of every --json object's shape (its "formatVersion" member): raised when a member
+ * changes meaning or goes away, not when one is added. */
+#define CLI_JSON_FORMAT_VERSION 1
+
+/* The command being run ("pay", "journal close", "" for none) and whether it reports in JSON:
+ * set once by cli_parse, so that every error says which command and comes as JSON with --json. */
+void cli_report_setup(const char *cmd, bool json);
+/* Reports an error on standard error ("aop CMD: message", through the terminal filter), and with
+ * --json also as one object on standard output: {"formatVersion", "error", "code" (a status
+ * name), "path" (or null), "exitCode"}. Exit statuses 64 and 78 say "nothing was sent". Returns
+ * exit_code. */
+int cli_fail(int exit_code, aop_status_t code, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Starts a --json object: "{" and its formatVersion member (the caller writes the others, each
+ * with a leading ','). */
+void cli_json_begin(FILE *out);
+/* A JSON string (null for an absent view) for a reader: C1 controls escaped, never invalid
+ * UTF-8 (aop_json_fquote). */
 void cli_json_str(FILE *out, aop_str_t s);
 /* s made safe for a terminal (control characters become '?'). */
 void cli_put_safe(FILE *out, aop_str_t s);
@@ -70,10 +88,33 @@ typedef struct {
 int cli_report(const cli_opts_t *o, const aop_function_desc_t *fn, const aop_result_t *r, const cli_ids_t *ids,
                bool sandbox);
 
+/* SIGINT and SIGTERM stop the calls in flight (the resolver's stop flag, a call's stop_flag):
+ * cli_stop is non-zero once one came; cli_interrupted_exit() is 130 (SIGINT) or 143 (SIGTERM). */
+extern volatile sig_atomic_t cli_stop;
+void cli_catch_stop_signals(void);
+int cli_interrupted_exit(void);
+const char *cli_interrupt_name(void);
+
+/* What the till is told beside a resolution: the sale's amount, the sandbox, the watch. */
+typedef struct {
+    const char *amount, *currency; /* minor units and ISO 4217 code, as sent */
+    bool sandbox;                   /* the local sandbox: not real money */
+    double watch_window_s;          /* when a late check runs after a FAILED */
+} cli_sale_t;
+/* A resolution in the cashier's words (outcome.c), or as one JSON object. */
+void cli_outcome_human(FILE *out, const aop_resolution_t *r, const cli_sale_t *s, const cli_opts_t *o);
+void cli_outcome_json(FILE *out, const aop_resolution_t *r, const cli_sale_t *s, unsigned open_entries);
+/* The `aop recover` command that finishes what this command left open (the same journal and keys). */
+void cli_recover_hint(FILE *out, const cli_opts_t *o);
+/* "payQuery" of "alipay.intl.acquiring.offline.payQuery". */
+const char *cli_short_name(const aop_function_desc_t *fn);
+
 int cmd_call(const char *cmd, const cli_opts_t *o);
-/* pay and refund through the resolver and the journal (cmd_call builds and checks the request). */
+/* pay and refund through the resolver and the journal (cmd_call builds and checks the request);
+ * generated_key: the merchantTransId or merchantRefundId this command made up, printed once the
+ * journal is open (NULL when the caller gave it). */
 int cli_resolve(const cli_opts_t *o, cli_env_t *env, aop_client_t *client, const aop_function_desc_t *fn,
-                const void *request);
+                const void *request, const cli_sale_t *sale, const char *generated_key);
 int cmd_recover(const cli_opts_t *o);
 int cmd_journal(const cli_opts_t *o);
 int cmd_journal_close(const cli_opts_t *o);

@@ -18,31 +18,21 @@ struct cli_env {
 
 int cli_home(char *dir, size_t cap) {
     const char *home = getenv("HOME");
-    if (!home || !*home) {
-        fprintf(stderr, "aop: HOME is not set: cannot find ~/.aop for the demo keys and sandbox state "
-                        "(set HOME, or pass --gateway with your keys)\n");
-        return AOP_EXIT_CONFIG;
-    }
-    if ((size_t)snprintf(dir, cap, "%s/.aop", home) >= cap) {
-        fprintf(stderr, "aop: HOME is too long\n");
-        return AOP_EXIT_CONFIG;
-    }
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-        fprintf(stderr, "aop: cannot create %s: %s\n", dir, strerror(errno));
-        return AOP_EXIT_CONFIG;
-    }
+    if (!home || !*home)
+        return cli_fail(AOP_EXIT_CONFIG, AOP_E_CONFIG, "HOME", "HOME is not set: cannot find ~/.aop for the demo keys, "
+                        "the sandbox state and the journal (set HOME, or pass --gateway with your keys and --journal)");
+    if ((size_t)snprintf(dir, cap, "%s/.aop", home) >= cap)
+        return cli_fail(AOP_EXIT_CONFIG, AOP_E_CONFIG, "HOME", "HOME is too long");
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        return cli_fail(AOP_EXIT_CONFIG, AOP_E_IO, "HOME", "cannot create %s: %s", dir, strerror(errno));
     struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        fprintf(stderr, "aop: %s is not a directory\n", dir);
-        return AOP_EXIT_CONFIG;
-    }
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return cli_fail(AOP_EXIT_CONFIG, AOP_E_CONFIG, "HOME", "%s is not a directory", dir);
     /* It holds the demo private keys and the sandbox state: like ~/.ssh, only its owner may
      * read, write or enter it (an existing one may have been made by hand). */
-    if (st.st_mode & 077) {
-        fprintf(stderr, "aop: %s has mode %04o, which lets group or others access the demo keys in it; "
-                        "fix it with: chmod 700 '%s'\n", dir, (unsigned)(st.st_mode & 07777), dir);
-        return AOP_EXIT_CONFIG;
-    }
+    if (st.st_mode & 077)
+        return cli_fail(AOP_EXIT_CONFIG, AOP_E_CONFIG, "HOME", "%s has mode %04o, which lets group or others access "
+                        "the demo keys in it; fix it with: chmod 700 '%s'", dir, (unsigned)(st.st_mode & 07777), dir);
     return 0;
 }
 
@@ -55,9 +45,9 @@ int cli_demo_keys(const char *dir) {
     snprintf(lock, sizeof lock, "%s/.lock", dir);
     int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0 || flock(fd, LOCK_EX) != 0) {
-        fprintf(stderr, "aop: cannot lock %s: %s\n", lock, strerror(errno));
+        int e = errno;
         if (fd >= 0) close(fd);
-        return AOP_EXIT_CONFIG;
+        return cli_fail(AOP_EXIT_CONFIG, AOP_E_IO, NULL, "cannot lock %s: %s", lock, strerror(e));
     }
     int rc = 0;
     static const char *const pairs[2] = {"merchant", "gateway"};
@@ -66,14 +56,51 @@ int cli_demo_keys(const char *dir) {
         snprintf(pub, sizeof pub, "%s/%s.pub.pem", dir, pairs[i]);
         if (exists(priv) && exists(pub)) continue;
         aop_error_t err;
-        if (aop_keygen_files(priv, pub, 2048, &err) != AOP_OK) {
-            fprintf(stderr, "aop: cannot create demo keys in %s: %s\n", dir, err.msg);
-            rc = AOP_EXIT_CONFIG;
-        }
+        if (aop_keygen_files(priv, pub, 2048, &err) != AOP_OK)
+            rc = cli_fail(AOP_EXIT_CONFIG, err.code, NULL, "cannot create demo keys in %s: %s", dir, err.msg);
     }
     flock(fd, LOCK_UN);
     close(fd);
     return rc;
+}
+
+/* Whether path holds a public key (PEM), which a person may give where the private key goes. */
+static bool holds_a_public_key(const char *path) {
+    struct stat st;
+    if (!path || stat(path, &st) != 0 || !S_ISREG(st.st_mode)) return false; /* a FIFO would block: the client says */
+    FILE *f = fopen(path, "re");
+    if (!f) return false;
+    char head[4096];
+    size_t n = fread(head, 1, sizeof head - 1, f);
+    fclose(f);
+    head[n] = '\0';
+    return strstr(head, "-----BEGIN PUBLIC KEY-----") || strstr(head, "-----BEGIN RSA PUBLIC KEY-----");
+}
+
+/* The option a configuration error is about, as the person typed it: the library names its own
+ * settings (private_key_file...) or only the file. */
+static const char *option_at_fault(const aop_client_config_t *cfg, const aop_error_t *err) {
+    static const struct {
+        const char *setting, *option;
+    } names[] = {{"private_key", "--private-key"}, {"alipay_public_key", "--alipay-public-key"},
+                 {"ca_file", "--ca-file"}, {"gateway_url", "--gateway"}, {"client_id", "--client-id"},
+                 {"merchant_id", "--merchant-id"}};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (!strncmp(err->path, names[i].setting, strlen(names[i].setting))) return names[i].option;
+    const struct {
+        const char *file, *option;
+    } files[] = {{cfg->private_key_file, "--private-key"}, {cfg->alipay_public_key_file, "--alipay-public-key"},
+                 {cfg->ca_file, "--ca-file"}};
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++)
+        if (files[i].file && *files[i].file && strstr(err->msg, files[i].file)) return files[i].option;
+    return NULL;
+}
+
+/* A --gateway mistake that the library's URL rules would word for another one. */
+static int check_gateway(const char *url) {
+    if (strstr(url, "://")) return 0;
+    return cli_fail(AOP_EXIT_USAGE, AOP_E_INVALID_ARG, "--gateway", "--gateway %s has no scheme: write https://%s, or "
+                    "http://%s for a gateway on this machine (plain http is for loopback hosts only)", url, url, url);
 }
 
 int cli_env_open(const cli_opts_t *o, cli_env_t **out, aop_client_t **client) {
@@ -89,16 +116,22 @@ int cli_env_open(const cli_opts_t *o, cli_env_t **out, aop_client_t **client) {
     cfg.merchant_id = o->merchant_id ? o->merchant_id : CLI_DEFAULT_MERCHANT_ID;
     cfg.ca_file = o->ca_file;
     if (o->sign_type && !aop_sign_type_parse(o->sign_type, &cfg.sign_type)) {
-        fprintf(stderr, "aop: --sign-type must be RSA2 or RSA, not '%s'\n", o->sign_type);
         free(env);
-        return AOP_EXIT_USAGE;
+        return cli_fail(AOP_EXIT_USAGE, AOP_E_BAD_ENUM, "--sign-type", "--sign-type must be RSA2 or RSA, not '%s'",
+                        o->sign_type);
     }
     char dir[4096], url[64], mkey[4200], gkey[4200], gpub[4200], mpub[4200], state[4200];
     if (o->gateway) {
-        if (!o->private_key || !o->alipay_public_key) {
-            fprintf(stderr, "aop: with --gateway, give --private-key (yours) and --alipay-public-key (Alipay's)\n");
+        int rc = check_gateway(o->gateway);
+        if (!rc && (!o->private_key || !o->alipay_public_key))
+            rc = cli_fail(AOP_EXIT_CONFIG, AOP_E_CONFIG, o->private_key ? "--alipay-public-key" : "--private-key",
+                          "with --gateway, give --private-key (yours) and --alipay-public-key (Alipay's)");
+        if (!rc && holds_a_public_key(o->private_key))
+            rc = cli_fail(AOP_EXIT_CONFIG, AOP_E_KEY_FORMAT, "--private-key", "--private-key %s is a public key: give "
+                          "your merchant private key (its public half is the one Alipay holds)", o->private_key);
+        if (rc) {
             free(env);
-            return AOP_EXIT_CONFIG;
+            return rc;
         }
         cfg.gateway_url = o->gateway;
         cfg.private_key_file = o->private_key;
@@ -128,11 +161,10 @@ int cli_env_open(const cli_opts_t *o, cli_env_t **out, aop_client_t **client) {
     }
     aop_error_t err;
     if (aop_client_new(&cfg, &env->client, &err) != AOP_OK) {
-        /* the path first, unless the message already starts with it */
-        bool named = !err.path[0] || strncmp(err.msg, err.path, strlen(err.path)) == 0;
-        fprintf(stderr, "aop: %s%s%s\n", named ? "" : err.path, named ? "" : ": ", err.msg);
         cli_env_close(env);
-        return AOP_EXIT_CONFIG;
+        const char *option = option_at_fault(&cfg, &err);
+        return cli_fail(AOP_EXIT_CONFIG, err.code, option ? option : err.path, "%s%s%s", option ? option : "",
+                        option ? ": " : "", err.msg);
     }
     *out = env;
     *client = env->client;

@@ -1,29 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /* pay and refund through the resolver, and `aop recover`: the journal is opened, the policy
- * taken from the options, progress printed to stderr one line per step, SIGINT turned into a
- * clean stop (the entry stays open for aop recover), and the resolution reported. */
-#include <signal.h>
+ * taken from the options, progress printed to stderr one line per step, SIGINT and SIGTERM turned
+ * into a clean stop (the call in flight abandoned, the entry left open for aop recover), and the
+ * resolution reported in the cashier's words (outcome.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
-
-static volatile sig_atomic_t stop_requested;
-
-static void on_sigint(int sig) {
-    (void)sig;
-    stop_requested = 1;
-}
-
-/* SIGINT stops the resolver between steps instead of killing the process mid-write. */
-static void catch_sigint(void) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigint;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-}
+#include "currency.h"
 
 int cli_journal_open(const cli_opts_t *o, aop_journal_t **out) {
     char path[4200];
@@ -36,10 +22,9 @@ int cli_journal_open(const cli_opts_t *o, aop_journal_t **out) {
         snprintf(path, sizeof path, "%s/journal.db", dir);
     }
     aop_error_t err;
-    if (aop_journal_open_sqlite(path, out, &err) != AOP_OK) {
-        fprintf(stderr, "aop: journal %s: %s\n", path, err.msg);
-        return AOP_EXIT_CONFIG;
-    }
+    if (aop_journal_open_sqlite(path, out, &err) != AOP_OK) /* the store's messages name the file */
+        return cli_fail(AOP_EXIT_CONFIG, err.code, "--journal", "%s%s%s", strstr(err.msg, path) ? "" : path,
+                        strstr(err.msg, path) ? "" : ": ", err.msg);
     return 0;
 }
 
@@ -55,17 +40,25 @@ static void policy_from(const cli_opts_t *o, aop_policy_t *p) {
     if (o->timeout_s > 0) p->deadline_ms = (long)(o->timeout_s * 1000.0 + 0.5);
 }
 
-/* "payQuery" of "alipay.intl.acquiring.offline.payQuery". */
-static const char *short_name(const aop_function_desc_t *fn) {
-    const char *dot = fn ? strrchr(fn->name, '.') : NULL;
-    return dot ? dot + 1 : fn ? fn->name : "?";
+/* What progress lines need beyond the step: whether a refund runs (its words are not a pay's),
+ * and the age of the sale recovery works on (nobody is confirming a sale hours old). */
+typedef struct {
+    bool refund;
+    int64_t sale_ms;          /* when the entry was made (0: this very command's sale) */
+    double customer_window_s; /* a sale older than this has no customer at the till any more */
+} progress_ctx_t;
+
+static const char *phase_words(aop_phase_t next, const progress_ctx_t *p) {
+    if (p->refund && next == AOP_PHASE_SENDING) return "sending the refund";
+    bool old = p->sale_ms && aop_now_ms() - p->sale_ms > (int64_t)(p->customer_window_s * 1000.0);
+    if (old && next == AOP_PHASE_WAITING_CUSTOMER) return "checking the payment";
+    return aop_phase_text(next);
 }
 
 static void on_progress(const aop_step_t *step, aop_phase_t next, void *ctx) {
-    (void)ctx;
     fputs("aop: ", stderr);
     if (step) {
-        fprintf(stderr, "%s %c ", short_name(step->function), step->status);
+        fprintf(stderr, "%s %c ", cli_short_name(step->function), step->status);
         cli_put_safe(stderr, aop_str(step->result_code[0] ? step->result_code : aop_status_name(step->error)));
         if (step->acquirement_status[0]) {
             fputs(" (", stderr);
@@ -74,50 +67,45 @@ static void on_progress(const aop_step_t *step, aop_phase_t next, void *ctx) {
         }
         fprintf(stderr, " %ld ms; ", step->latency_ms);
     }
-    fprintf(stderr, "%s\n", aop_phase_text(next));
+    fprintf(stderr, "%s\n", phase_words(next, ctx));
 }
 
-static void options_from(const cli_opts_t *o, aop_resolve_options_t *ro) {
+static void options_from(const cli_opts_t *o, progress_ctx_t *p, aop_resolve_options_t *ro) {
     aop_resolve_options_init(ro);
     policy_from(o, &ro->policy);
+    p->customer_window_s = ro->policy.watch_window_s; /* the wallet codes' lifetime */
     ro->on_progress = on_progress;
-    ro->stop_flag = &stop_requested;
+    ro->progress_ctx = p;
+    ro->stop_flag = (const volatile int *)&cli_stop;
     ro->single_call = o->no_resolve;
 }
 
-/* The journal's open entries, and those nobody is working on (what `aop recover` would take). */
+/* The journal's open entries that nobody works on (what `aop recover` would take), but the one
+ * this command made, and the oldest of them. */
 typedef struct {
+    int64_t self, now_ms;
     unsigned open, idle;
-    int64_t now_ms;
+    int64_t oldest_id, oldest_ms;
 } open_count_t;
 
 static bool count_open(const aop_journal_entry_t *e, void *ctx) {
     open_count_t *c = ctx;
+    if (e->id == c->self) return true;
     c->open++;
-    if (!aop_journal_lease_held(e, c->now_ms)) c->idle++;
+    if (aop_journal_lease_held(e, c->now_ms)) return true;
+    if (!c->idle++ || e->created_ms < c->oldest_ms) c->oldest_id = e->id, c->oldest_ms = e->created_ms;
     return true;
 }
 
-static open_count_t open_entries(aop_journal_t *j) {
-    open_count_t c = {0, 0, aop_now_ms()};
+static open_count_t other_open_entries(aop_journal_t *j, int64_t self) {
+    open_count_t c = {self, aop_now_ms(), 0, 0, 0, 0};
     aop_error_t err;
     if (aop_journal_list(j, true, count_open, &c, &err) != AOP_OK) c.open = c.idle = 0;
     return c;
 }
 
-/* The recover command that finishes what this command left open: the same journal and gateway. */
-static void recover_hint(FILE *out, const cli_opts_t *o) {
-    fputs("aop recover", out);
-    if (o->journal) fputs(" --journal ", out), cli_put_safe(out, aop_str(o->journal));
-    if (o->gateway) {
-        fputs(" --gateway ", out), cli_put_safe(out, aop_str(o->gateway));
-        if (o->private_key) fputs(" --private-key ", out), cli_put_safe(out, aop_str(o->private_key));
-        if (o->alipay_public_key) fputs(" --alipay-public-key ", out), cli_put_safe(out, aop_str(o->alipay_public_key));
-    }
-}
-
 static int exit_for(const aop_resolution_t *r) {
-    if (r->interrupted) return AOP_EXIT_INTERRUPTED;
+    if (r->interrupted) return cli_interrupted_exit();
     if (r->taken_over) return AOP_EXIT_U;
     switch (r->outcome) {
     case AOP_OUTCOME_PAID:
@@ -130,146 +118,72 @@ static int exit_for(const aop_resolution_t *r) {
     return AOP_EXIT_U;
 }
 
-static char status_letter(const aop_resolution_t *r) {
-    if (r->taken_over || r->interrupted) return 'U';
-    switch (r->outcome) {
-    case AOP_OUTCOME_PAID:
-    case AOP_OUTCOME_REFUNDED: return 'S';
-    case AOP_OUTCOME_FAILED:
-    case AOP_OUTCOME_CANCELLED: return 'F';
-    case AOP_OUTCOME_UNRESOLVED:
-    case AOP_OUTCOME_NEEDS_ATTENTION: break;
-    }
-    return 'U';
-}
-
-static const char *outcome_text(const aop_resolution_t *r) {
-    return r->taken_over ? "TAKEN_OVER" : aop_outcome_name(r->outcome);
-}
-
-static aop_str_t or_null(const char *s) { return s && *s ? aop_str(s) : AOP_STR_NULL; }
-
-static void json_resolution(FILE *out, const aop_resolution_t *r, bool sandbox, unsigned open_entries) {
-    const aop_result_t *d = r->result;
-    fputs("{\"outcome\":", out);
-    cli_json_str(out, aop_str(outcome_text(r)));
-    if (r->entry_id) fprintf(out, ",\"id\":%lld", (long long)r->entry_id);
-    fprintf(out, ",\"status\":\"%c\",\"outcomeKnown\":%s", status_letter(r),
-            !r->taken_over && aop_outcome_known(r->outcome) ? "true" : "false");
-    fputs(",\"decidedBy\":", out);
-    cli_json_str(out, r->decided_by ? aop_str(r->decided_by->name) : AOP_STR_NULL);
-    fputs(",\"resultCode\":", out);
-    cli_json_str(out, d ? d->result_code : AOP_STR_NULL);
-    fputs(",\"resultCodeId\":", out);
-    cli_json_str(out, d ? d->result_code_id : AOP_STR_NULL);
-    fputs(",\"resultMsg\":", out);
-    cli_json_str(out, d ? d->result_msg : AOP_STR_NULL);
-    fprintf(out, ",\"verified\":%s,\"httpStatus\":%ld,\"reqMsgId\":", d && d->verified ? "true" : "false",
-            d ? d->http_status : 0L);
-    cli_json_str(out, d ? aop_str(d->req_msg_id) : AOP_STR_NULL);
-    fputs(",\"error\":", out);
-    cli_json_str(out, or_null(r->reason[0] ? r->reason : d && d->error != AOP_OK ? d->detail.msg : NULL));
-    fputs(",\"acquirementStatus\":", out);
-    cli_json_str(out, or_null(r->acquirement_status));
-    fputs(r->kind == AOP_ENTRY_REFUND ? ",\"merchantRefundId\":" : ",\"merchantTransId\":", out);
-    cli_json_str(out, or_null(r->key));
-    fputs(",\"acquirementId\":", out);
-    cli_json_str(out, or_null(r->acquirement_id));
-    fputs(",\"steps\":[", out);
-    for (unsigned i = 0; i < r->n_steps; i++) {
-        const aop_step_t *s = &r->steps[i];
-        fprintf(out, "%s{\"function\":", i ? "," : "");
-        cli_json_str(out, aop_str(s->function->name));
-        fprintf(out, ",\"status\":\"%c\",\"resultCode\":", s->status);
-        cli_json_str(out, or_null(s->result_code));
-        fprintf(out, ",\"latencyMs\":%ld}", s->latency_ms);
-    }
-    fprintf(out, "],\"openEntries\":%u,\"sandbox\":%s,\"latePaid\":%s,\"warnings\":[", open_entries,
-            sandbox ? "true" : "false", r->late_paid ? "true" : "false");
-    for (unsigned i = 0; d && i < d->warnings.count; i++) {
-        char w[AOP_ERROR_PATH_MAX + 128];
-        snprintf(w, sizeof w, "%s: %s", d->warnings.items[i].path, aop_status_text(d->warnings.items[i].code));
-        if (i) fputc(',', out);
-        cli_json_str(out, aop_str(w));
-    }
-    fputs("]}", out);
-}
-
-static void human_resolution(FILE *out, const aop_resolution_t *r, bool sandbox) {
-    const aop_result_t *d = r->result;
-    fprintf(out, "%s%s\n", outcome_text(r), sandbox ? " (local sandbox: not real money)" : "");
-    if (d) {
-        fprintf(out, "  result:           %c ", d->outcome_known ? d->status : 'U');
-        cli_put_safe(out, d->result_code);
-        fprintf(out, " (%s)", d->verified ? "verified" : "NOT verified");
-        if (r->decided_by) fprintf(out, " by %s", short_name(r->decided_by));
-        fputc('\n', out);
-    }
-    const char *key_label = r->kind == AOP_ENTRY_REFUND ? "  merchantRefundId: " : "  merchantTransId:  ";
-    if (r->key[0]) fprintf(out, "%s", key_label), cli_put_safe(out, aop_str(r->key)), fputc('\n', out);
-    if (r->acquirement_id[0]) fputs("  acquirementId:    ", out), cli_put_safe(out, aop_str(r->acquirement_id)), fputc('\n', out);
-    if (r->reason[0]) fputs("  note:             ", out), cli_put_safe(out, aop_str(r->reason)), fputc('\n', out);
-    fprintf(out, "  steps:            %u\n", r->n_steps);
-    if (r->late_paid) fputs("  late PAID:        refund it if the sale was not completed\n", out);
-}
-
-static void report(const cli_opts_t *o, const aop_resolution_t *r, bool sandbox, open_count_t open) {
+static void report(const cli_opts_t *o, const aop_resolution_t *r, const cli_sale_t *sale, open_count_t other) {
     if (o->json) {
-        json_resolution(stdout, r, sandbox, open.open);
+        cli_outcome_json(stdout, r, sale, other.open);
         fputc('\n', stdout);
+        /* what to run next, for the person beside the script (the human report says it inline) */
+        if (r->interrupted || (!r->taken_over && r->outcome == AOP_OUTCOME_UNRESOLVED)) {
+            fprintf(stderr, "aop: %s: the entry stays open; finish it with: ",
+                    r->interrupted ? cli_interrupt_name() : "not known yet");
+            cli_recover_hint(stderr, o);
+            fputc('\n', stderr);
+        } else if (r->outcome == AOP_OUTCOME_NEEDS_ATTENTION) {
+            fprintf(stderr, "aop: the gateway's answers contradict each other: a person decides, then runs aop journal "
+                            "close %lld --as ... --note ...\n", (long long)r->entry_id);
+        }
     } else {
-        human_resolution(stdout, r, sandbox);
+        cli_outcome_human(stdout, r, sale, o);
     }
     fflush(stdout);
-    if (open.idle) {
-        fprintf(stderr, "aop: %u %s unresolved: run ", open.idle, open.idle == 1 ? "entry is" : "entries are");
-        recover_hint(stderr, o);
+    if (other.idle) {
+        char when[AOP_RFC3339_SIZE];
+        aop_rfc3339((time_t)(other.oldest_ms / 1000), when);
+        fprintf(stderr, "aop: %u other, older %s of this journal %s unresolved (the oldest: entry %lld of %s): run ",
+                other.idle, other.idle == 1 ? "entry" : "entries", other.idle == 1 ? "is" : "are",
+                (long long)other.oldest_id, when);
+        cli_recover_hint(stderr, o);
         fputc('\n', stderr);
-    }
-    if (r->interrupted) {
-        fputs("aop: interrupted: the entry stays open; finish it with: ", stderr);
-        recover_hint(stderr, o);
-        fputc('\n', stderr);
-    } else if (r->taken_over) {
-        fputs("aop: another process took the entry over: see aop journal\n", stderr);
-    } else if (r->outcome == AOP_OUTCOME_UNRESOLVED) {
-        fputs("aop: the outcome is not known yet: run ", stderr);
-        recover_hint(stderr, o);
-        fputs(" (never pay again with a new id)\n", stderr);
-    } else if (r->outcome == AOP_OUTCOME_NEEDS_ATTENTION) {
-        fputs("aop: the gateway's answers contradict each other: a person decides (aop journal; then aop journal "
-              "close ID --as ... --note ...)\n", stderr);
     }
 }
 
 int cli_resolve(const cli_opts_t *o, cli_env_t *env, aop_client_t *client, const aop_function_desc_t *fn,
-                const void *request) {
+                const void *request, const cli_sale_t *sale_in, const char *generated_key) {
     aop_journal_t *j = NULL;
     int rc = cli_journal_open(o, &j);
     if (rc) return rc;
+    progress_ctx_t progress = {fn == &aop_fn_refund, 0, 0};
     aop_resolve_options_t ro;
-    options_from(o, &ro);
-    catch_sigint();
+    options_from(o, &progress, &ro);
+    cli_sale_t sale = *sale_in;
+    sale.sandbox = cli_env_is_sandbox(env);
+    sale.watch_window_s = ro.policy.watch_window_s;
+    /* the request is valid and the journal open: the generated key is worth keeping now */
+    if (generated_key)
+        fprintf(stderr, "aop: %s %s (reuse it with --%s to retry, query or refund)\n",
+                fn == &aop_fn_refund ? "merchantRefundId" : "merchantTransId", generated_key,
+                fn == &aop_fn_refund ? "merchant-refund-id" : "merchant-trans-id");
+    cli_catch_stop_signals();
     aop_resolution_t *r = NULL;
     aop_error_t err;
     aop_status_t st = fn == &aop_fn_refund ? aop_refund_resolve(client, j, request, &ro, &r, &err)
                                            : aop_pay_resolve(client, j, request, &ro, &r, &err);
     if (st != AOP_OK) {
-        fprintf(stderr, "aop: nothing was sent: %s%s%s\n", err.path, err.path[0] ? ": " : "", err.msg);
         aop_journal_close(j);
-        return st == AOP_E_JOURNAL || st == AOP_E_CONFIG ? AOP_EXIT_CONFIG
-               : st == AOP_E_ENTRY_OPEN                   ? AOP_EXIT_U
-                                                          : AOP_EXIT_USAGE;
+        int code = st == AOP_E_JOURNAL || st == AOP_E_CONFIG ? AOP_EXIT_CONFIG
+                   : st == AOP_E_ENTRY_OPEN                   ? AOP_EXIT_U
+                                                              : AOP_EXIT_USAGE;
+        if (code == AOP_EXIT_U) /* refused before sending, but the payment's state is what is open */
+            return cli_fail(code, st, err.path, "%s; nothing was sent: run aop recover first", err.msg);
+        return cli_fail(code, st, err.path, "%s", err.msg);
     }
-    bool sandbox = cli_env_is_sandbox(env);
     /* one call's report only when exactly one call of this function was made */
     if (o->no_resolve && r->n_steps == 1 && r->result && r->result->function == fn && !r->taken_over &&
         !r->interrupted) {
-        /* one call: the output and exit status of one call, as before the resolver */
         cli_ids_t ids = {fn == &aop_fn_refund ? NULL : r->key, fn == &aop_fn_refund ? r->key : NULL};
-        rc = cli_report(o, fn, r->result, &ids, sandbox);
+        rc = cli_report(o, fn, r->result, &ids, sale.sandbox);
     } else {
-        report(o, r, sandbox, open_entries(j));
+        report(o, r, &sale, other_open_entries(j, r->entry_id));
         rc = exit_for(r);
     }
     aop_resolution_free(r);
@@ -281,17 +195,59 @@ int cli_resolve(const cli_opts_t *o, cli_env_t *env, aop_client_t *client, const
 
 typedef struct {
     const cli_opts_t *o;
+    progress_ctx_t *progress;
     bool sandbox, first;
+    double watch_window_s;
 } recover_ctx_t;
 
 /* An entry another live process holds: its own object in --json, apart from the resolutions. */
 static void json_held(FILE *out, const aop_journal_entry_t *e) {
-    fprintf(out, "{\"id\":%lld,\"held\":true,\"state\":\"%s\",", (long long)e->id, aop_entry_state_name(e->state));
+    cli_json_begin(out);
+    fprintf(out, ",\"id\":%lld,\"held\":true,\"state\":\"%s\",", (long long)e->id, aop_entry_state_name(e->state));
     fputs(e->kind == AOP_ENTRY_REFUND ? "\"merchantRefundId\":" : "\"merchantTransId\":", out);
     cli_json_str(out, aop_str(e->key));
     fputs(",\"leaseOwner\":", out);
     cli_json_str(out, aop_str(e->lease_owner));
     fprintf(out, ",\"leaseExpiresMs\":%lld}", (long long)e->lease_expires_ms);
+}
+
+/* "held by process 4242 on host till-3, until 14:07:31" from the lease owner
+ * "host/boot-id/pid-namespace/pid/start#nonce" (the pid split from the right; the host is what
+ * comes before the first '/', which a host name never holds). */
+static void held_by(FILE *out, const aop_journal_entry_t *e) {
+    char owner[AOP_JOURNAL_OWNER_SIZE], until[16];
+    snprintf(owner, sizeof owner, "%s", e->lease_owner);
+    char *hash = strrchr(owner, '#');
+    if (hash) *hash = '\0';
+    char *start = strrchr(owner, '/');
+    if (start) *start = '\0';
+    char *pid = start ? strrchr(owner, '/') : NULL;
+    if (pid) *pid++ = '\0';
+    char *boot = pid ? strchr(owner, '/') : NULL;
+    if (boot) *boot = '\0';
+    time_t t = (time_t)(e->lease_expires_ms / 1000);
+    struct tm tm;
+    strftime(until, sizeof until, "%H:%M:%S", localtime_r(&t, &tm));
+    fputs("held by process ", out);
+    cli_put_safe(out, aop_str(pid ? pid : "?"));
+    fputs(" on host ", out);
+    cli_put_safe(out, aop_str(pid ? owner : e->lease_owner));
+    fprintf(out, ", until %s: it is finishing it", until);
+}
+
+static void on_entry(const aop_journal_entry_t *e, unsigned index, unsigned total, void *ctx) {
+    progress_ctx_t *p = ctx;
+    p->refund = e->kind == AOP_ENTRY_REFUND;
+    p->sale_ms = e->created_ms;
+    char amount[64], when[16];
+    cli_amount_text(e->amount, e->currency, amount, sizeof amount);
+    time_t t = (time_t)(e->created_ms / 1000);
+    struct tm tm;
+    strftime(when, sizeof when, "%H:%M", localtime_r(&t, &tm));
+    fprintf(stderr, "aop recover: entry %u of %u (id %lld): ", index, total, (long long)e->id);
+    cli_put_safe(stderr, aop_str(amount));
+    fprintf(stderr, ", %s of %s, %s\n", p->refund ? "refund" : "sale", when,
+            e->state == AOP_STATE_NEEDS_ATTENTION ? "left to a person" : "checking");
 }
 
 static void on_recovered(const aop_journal_entry_t *e, const aop_resolution_t *r, void *ctx) {
@@ -300,25 +256,27 @@ static void on_recovered(const aop_journal_entry_t *e, const aop_resolution_t *r
     if (!r && !(held && c->o->json)) {
         fprintf(stderr, "aop recover: skipped entry %lld (%s ", (long long)e->id, aop_entry_state_name(e->state));
         cli_put_safe(stderr, aop_str(e->key));
+        fputs("): ", stderr);
         if (held) {
-            fputs(": another live process holds it: ", stderr);
-            cli_put_safe(stderr, aop_str(e->lease_owner));
+            held_by(stderr, e);
         } else {
-            fputs(": another gateway identity, ", stderr);
+            fputs("it belongs to another gateway identity (", stderr);
             cli_put_safe(stderr, aop_str(e->gateway));
+            fputs("): run aop recover with that gateway's keys", stderr);
         }
-        fputs(")\n", stderr);
+        fputc('\n', stderr);
         return;
     }
+    cli_sale_t sale = {e->amount, e->currency, c->sandbox, c->watch_window_s};
     if (c->o->json) {
         fputs(c->first ? "\n" : ",\n", stdout);
         if (held)
             json_held(stdout, e);
         else
-            json_resolution(stdout, r, c->sandbox, 0); /* the count after recovery is printed at the end */
+            cli_outcome_json(stdout, r, &sale, 0); /* the count after recovery is printed at the end */
     } else {
         fprintf(stdout, "entry %lld: ", (long long)e->id);
-        human_resolution(stdout, r, c->sandbox);
+        cli_outcome_human(stdout, r, &sale, c->o);
     }
     c->first = false;
     fflush(stdout);
@@ -334,11 +292,13 @@ int cmd_recover(const cli_opts_t *o) {
         cli_env_close(env);
         return rc;
     }
+    progress_ctx_t progress = {false, 0, 0};
     aop_resolve_options_t ro;
-    options_from(o, &ro);
+    options_from(o, &progress, &ro);
     ro.single_call = false;
-    catch_sigint();
-    recover_ctx_t ctx = {o, cli_env_is_sandbox(env), true};
+    ro.on_entry = on_entry;
+    cli_catch_stop_signals();
+    recover_ctx_t ctx = {o, &progress, cli_env_is_sandbox(env), true, ro.policy.watch_window_s};
     if (o->json) fputc('[', stdout);
     aop_recover_summary_t sum;
     aop_recover_summary_init(&sum);
@@ -346,8 +306,7 @@ int cmd_recover(const cli_opts_t *o) {
     aop_status_t st = aop_recover_ex(client, j, &ro, on_recovered, &ctx, &sum, &err);
     if (o->json) fputs(ctx.first ? "]\n" : "\n]\n", stdout);
     if (st != AOP_OK) {
-        fprintf(stderr, "aop recover: %s\n", err.msg);
-        rc = st == AOP_E_JOURNAL ? AOP_EXIT_CONFIG : AOP_EXIT_U;
+        rc = cli_fail(st == AOP_E_JOURNAL ? AOP_EXIT_CONFIG : AOP_EXIT_U, st, NULL, "%s", err.msg);
     } else {
         if (!o->json) {
             printf("%u %s of this gateway still open", sum.open_left, sum.open_left == 1 ? "entry" : "entries");
@@ -355,7 +314,13 @@ int cmd_recover(const cli_opts_t *o) {
             putchar('\n');
         }
         /* entries live workers hold are theirs: only what nobody works on makes the exit non-zero */
-        rc = stop_requested ? AOP_EXIT_INTERRUPTED : sum.open_left ? AOP_EXIT_U : AOP_EXIT_S;
+        rc = cli_stop ? cli_interrupted_exit() : sum.open_left ? AOP_EXIT_U : AOP_EXIT_S;
+        if (cli_stop) {
+            fprintf(stderr, "aop recover: stopped by %s; the entries left open stay for the next run: ",
+                    cli_interrupt_name());
+            cli_recover_hint(stderr, o);
+            fputc('\n', stderr);
+        }
     }
     aop_journal_close(j);
     cli_env_close(env);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Option parsing and help texts. */
+/* Option parsing and help texts: one table of options with their help, the options each command
+ * takes, and the mistakes a person makes typing them (a repeated option, a near-miss name). */
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,81 +11,94 @@ enum {
     O_GATEWAY = 256, O_CLIENT_ID, O_MERCHANT_ID, O_PRIVATE_KEY, O_ALIPAY_KEY, O_SIGN_TYPE, O_CA_FILE,
     O_TIMEOUT, O_AMOUNT, O_CURRENCY, O_CODE, O_TITLE, O_MTID, O_ACQ, O_MRID, O_JSON, O_REASON,
     O_OUT, O_PUBLIC_KEY, O_FORCE, O_HELP, O_FIRST_POLL, O_POLL_INTERVAL, O_QUERY_BUDGET, O_CANCEL_MARGIN,
-    O_CANCEL_BUDGET, O_WATCH_WINDOW, O_REFUND_BUDGET, O_JOURNAL, O_NO_RESOLVE, O_ALL, O_AS, O_NOTE, O_VERSION
+    O_CANCEL_BUDGET, O_WATCH_WINDOW, O_REFUND_BUDGET, O_JOURNAL, O_NO_RESOLVE, O_ALL, O_AS, O_NOTE, O_VERSION,
+    O_ALLOW_UNKNOWN_CURRENCY, O_LAST
 };
 
-static const struct option all_options[] = {
-    {"gateway", required_argument, NULL, O_GATEWAY},
-    {"client-id", required_argument, NULL, O_CLIENT_ID},
-    {"merchant-id", required_argument, NULL, O_MERCHANT_ID},
-    {"private-key", required_argument, NULL, O_PRIVATE_KEY},
-    {"alipay-public-key", required_argument, NULL, O_ALIPAY_KEY},
-    {"sign-type", required_argument, NULL, O_SIGN_TYPE},
-    {"ca-file", required_argument, NULL, O_CA_FILE},
-    {"timeout", required_argument, NULL, O_TIMEOUT},
-    {"amount", required_argument, NULL, O_AMOUNT},
-    {"currency", required_argument, NULL, O_CURRENCY},
-    {"code", required_argument, NULL, O_CODE},
-    {"title", required_argument, NULL, O_TITLE},
-    {"merchant-trans-id", required_argument, NULL, O_MTID},
-    {"acquirement-id", required_argument, NULL, O_ACQ},
-    {"merchant-refund-id", required_argument, NULL, O_MRID},
-    {"reason", required_argument, NULL, O_REASON},
-    {"json", no_argument, NULL, O_JSON},
-    {"out", required_argument, NULL, O_OUT},
-    {"public-key", required_argument, NULL, O_PUBLIC_KEY},
-    {"force", no_argument, NULL, O_FORCE},
-    {"help", no_argument, NULL, O_HELP},
-    {"first-poll", required_argument, NULL, O_FIRST_POLL},
-    {"poll-interval", required_argument, NULL, O_POLL_INTERVAL},
-    {"query-budget", required_argument, NULL, O_QUERY_BUDGET},
-    {"cancel-margin", required_argument, NULL, O_CANCEL_MARGIN},
-    {"cancel-budget", required_argument, NULL, O_CANCEL_BUDGET},
-    {"watch-window", required_argument, NULL, O_WATCH_WINDOW},
-    {"refund-budget", required_argument, NULL, O_REFUND_BUDGET},
-    {"journal", required_argument, NULL, O_JOURNAL},
-    {"no-resolve", no_argument, NULL, O_NO_RESOLVE},
-    {"all", no_argument, NULL, O_ALL},
-    {"as", required_argument, NULL, O_AS},
-    {"note", required_argument, NULL, O_NOTE},
-    {"version", no_argument, NULL, O_VERSION},
-    {NULL, 0, NULL, 0},
+/* Every option: its getopt entry, its argument's name and its help line. */
+static const struct {
+    struct option o;
+    const char *arg, *help;
+} table[] = {
+    {{"gateway", required_argument, NULL, O_GATEWAY}, "URL",
+     "gateway base URL with its scheme (https; http only for loopback). Without it, a local sandbox is used, "
+     "with demo keys and state in ~/.aop/"},
+    {{"private-key", required_argument, NULL, O_PRIVATE_KEY}, "FILE", "your merchant private key, PEM PKCS#1 or PKCS#8"},
+    {{"alipay-public-key", required_argument, NULL, O_ALIPAY_KEY}, "FILE", "Alipay's public key, PEM or bare base64 SPKI"},
+    {{"client-id", required_argument, NULL, O_CLIENT_ID}, "ID", "the clientId; default " AOP_APPS_DEFAULT_CLIENT_ID},
+    {{"merchant-id", required_argument, NULL, O_MERCHANT_ID}, "ID", "the merchantId; default " CLI_DEFAULT_MERCHANT_ID},
+    {{"sign-type", required_argument, NULL, O_SIGN_TYPE}, "RSA2|RSA", "SHA256withRSA (default) or SHA1withRSA"},
+    {{"ca-file", required_argument, NULL, O_CA_FILE}, "FILE", "CA bundle for TLS verification"},
+    {{"timeout", required_argument, NULL, O_TIMEOUT}, "SECONDS",
+     "whole-call deadline (default: pay 15, query 8, cancel and refund 10)"},
+    {{"json", no_argument, NULL, O_JSON}, NULL, "one JSON object on standard output (errors too)"},
+    {{"amount", required_argument, NULL, O_AMOUNT}, "MINOR_UNITS", "the amount in minor units: 100 is USD 1.00"},
+    {{"currency", required_argument, NULL, O_CURRENCY}, "CODE", "an ISO 4217 currency code: USD, EUR, JPY..."},
+    {{"allow-unknown-currency", no_argument, NULL, O_ALLOW_UNKNOWN_CURRENCY}, NULL,
+     "send a --currency that is not in this aop's ISO 4217 table"},
+    {{"code", required_argument, NULL, O_CODE}, "IDENTITYCODE", "the scanned wallet code; '-' reads it from standard input"},
+    {{"title", required_argument, NULL, O_TITLE}, "TEXT", "the order's title (default \"" CLI_DEFAULT_TITLE "\")"},
+    {{"merchant-trans-id", required_argument, NULL, O_MTID}, "ID",
+     "the payment's idempotency key (pay: generated when absent, and printed once the payment is journaled: reuse "
+     "it to retry)"},
+    {{"acquirement-id", required_argument, NULL, O_ACQ}, "ID", "Alipay's id of the payment"},
+    {{"merchant-refund-id", required_argument, NULL, O_MRID}, "ID",
+     "the refund's idempotency key (generated when absent; reuse it to retry)"},
+    {{"reason", required_argument, NULL, O_REASON}, "TEXT", "the refund's reason"},
+    {{"no-resolve", no_argument, NULL, O_NO_RESOLVE}, NULL, "one call, without queries or cancels (still journaled)"},
+    {{"first-poll", required_argument, NULL, O_FIRST_POLL}, "S", "before the first query (default 3)"},
+    {{"poll-interval", required_argument, NULL, O_POLL_INTERVAL}, "S", "between queries (default 5)"},
+    {{"query-budget", required_argument, NULL, O_QUERY_BUDGET}, "S", "querying stops this long after the pay (default 60)"},
+    {{"cancel-margin", required_argument, NULL, O_CANCEL_MARGIN}, "S",
+     "no cancel before the pay's start + its deadline + this (default 10)"},
+    {{"cancel-budget", required_argument, NULL, O_CANCEL_BUDGET}, "S", "cancelling stops this long after it began (default 60)"},
+    {{"watch-window", required_argument, NULL, O_WATCH_WINDOW}, "S",
+     "a failed payment the gateway never acknowledged is checked again after this (default 180)"},
+    {{"refund-budget", required_argument, NULL, O_REFUND_BUDGET}, "S", "an unknown refund is re-sent within this (default 60)"},
+    {{"journal", required_argument, NULL, O_JOURNAL}, "FILE", "the payment journal (default ~/.aop/journal.db)"},
+    {{"all", no_argument, NULL, O_ALL}, NULL, "every entry, not only the open ones"},
+    {{"as", required_argument, NULL, O_AS}, "STATE", "PAID, FAILED or CANCELLED (a payment), REFUNDED or FAILED (a refund)"},
+    {{"note", required_argument, NULL, O_NOTE}, "TEXT", "who established the outcome, and how"},
+    {{"out", required_argument, NULL, O_OUT}, "DIR", "write private.pem and public.pem there"},
+    {{"public-key", required_argument, NULL, O_PUBLIC_KEY}, "FILE", "where the public key goes"},
+    {{"force", no_argument, NULL, O_FORCE}, NULL, "replace existing key files"},
+    {{"help", no_argument, NULL, O_HELP}, NULL, "this text"},
+    {{"version", no_argument, NULL, O_VERSION}, NULL, "the version of aop and libaop"},
 };
+#define N_OPTIONS (sizeof table / sizeof *table)
 
-/* Which options each subcommand takes; "" is `aop` without a command (aop --version). */
+#define CALL O_GATEWAY, O_PRIVATE_KEY, O_ALIPAY_KEY, O_CLIENT_ID, O_MERCHANT_ID, O_SIGN_TYPE, O_CA_FILE, O_TIMEOUT, O_JSON
+#define POLICY O_FIRST_POLL, O_POLL_INTERVAL, O_QUERY_BUDGET, O_CANCEL_MARGIN, O_CANCEL_BUDGET, O_WATCH_WINDOW
+
+/* Which options each command takes, in the order its help lists them; "" is `aop` without a
+ * command (aop --version). None may be given twice. */
 static const struct {
     const char *cmd;
     const char *synopsis;
     const int *opts;
 } commands[] = {
-    {"", "--help | --version", (const int[]){O_VERSION, 0}},
-    {"pay",
-     "--amount MINOR_UNITS --currency CODE --code IDENTITYCODE|- [--title TEXT] [--merchant-trans-id ID]\n"
-     "       [--no-resolve] [--first-poll S] [--poll-interval S] [--query-budget S] [--cancel-margin S]\n"
-     "       [--cancel-budget S] [--watch-window S] [--journal FILE]",
-     (const int[]){O_AMOUNT, O_CURRENCY, O_CODE, O_TITLE, O_MTID, O_NO_RESOLVE, O_FIRST_POLL, O_POLL_INTERVAL,
-                   O_QUERY_BUDGET, O_CANCEL_MARGIN, O_CANCEL_BUDGET, O_WATCH_WINDOW, O_JOURNAL, 0}},
-    {"query", "--merchant-trans-id ID | --acquirement-id ID", (const int[]){O_MTID, O_ACQ, 0}},
-    {"cancel", "--merchant-trans-id ID | --acquirement-id ID", (const int[]){O_MTID, O_ACQ, 0}},
-    {"refund",
-     "--acquirement-id ID --amount MINOR_UNITS --currency CODE [--merchant-refund-id ID] [--reason TEXT]\n"
-     "       [--no-resolve] [--refund-budget S] [--journal FILE]",
-     (const int[]){O_ACQ, O_AMOUNT, O_CURRENCY, O_MRID, O_REASON, O_NO_RESOLVE, O_REFUND_BUDGET, O_JOURNAL, 0}},
-    {"recover",
-     "[--journal FILE] [--first-poll S] [--poll-interval S] [--query-budget S] [--cancel-margin S]\n"
-     "       [--cancel-budget S] [--watch-window S] [--refund-budget S]",
-     (const int[]){O_JOURNAL, O_FIRST_POLL, O_POLL_INTERVAL, O_QUERY_BUDGET, O_CANCEL_MARGIN, O_CANCEL_BUDGET,
-                   O_WATCH_WINDOW, O_REFUND_BUDGET, 0}},
-    {"journal", "[--all] [--json] [--journal FILE]", (const int[]){O_ALL, O_JSON, O_JOURNAL, 0}},
-    {"journal close", "ID --as PAID|FAILED|CANCELLED|REFUNDED --note TEXT [--journal FILE]",
-     (const int[]){O_AS, O_NOTE, O_JOURNAL, 0}},
+    {"", "--help | --version", (const int[]){O_VERSION, O_HELP, 0}},
+    {"pay", "--amount MINOR_UNITS --currency CODE --code IDENTITYCODE|- [OPTIONS]",
+     (const int[]){O_AMOUNT, O_CURRENCY, O_CODE, O_TITLE, O_MTID, O_ALLOW_UNKNOWN_CURRENCY, O_NO_RESOLVE, POLICY,
+                   O_JOURNAL, CALL, O_HELP, 0}},
+    {"query", "--merchant-trans-id ID | --acquirement-id ID [OPTIONS]", (const int[]){O_MTID, O_ACQ, CALL, O_HELP, 0}},
+    {"cancel", "--merchant-trans-id ID | --acquirement-id ID [OPTIONS]", (const int[]){O_MTID, O_ACQ, CALL, O_HELP, 0}},
+    {"refund", "--acquirement-id ID --amount MINOR_UNITS --currency CODE [OPTIONS]",
+     (const int[]){O_ACQ, O_AMOUNT, O_CURRENCY, O_MRID, O_REASON, O_ALLOW_UNKNOWN_CURRENCY, O_NO_RESOLVE,
+                   O_REFUND_BUDGET, O_JOURNAL, CALL, O_HELP, 0}},
+    {"recover", "[OPTIONS]", (const int[]){O_JOURNAL, POLICY, O_REFUND_BUDGET, CALL, O_HELP, 0}},
+    {"journal", "[--all] [--json] [--journal FILE]", (const int[]){O_ALL, O_JSON, O_JOURNAL, O_HELP, 0}},
+    {"journal close", "ID --as STATE --note TEXT [--journal FILE] [--json]",
+     (const int[]){O_AS, O_NOTE, O_JOURNAL, O_JSON, O_HELP, 0}},
     {"keygen", "--out DIR | --private-key FILE --public-key FILE [--force]",
-     (const int[]){O_OUT, O_PRIVATE_KEY, O_PUBLIC_KEY, O_FORCE, 0}},
-    {"keycheck", "--private-key FILE [--alipay-public-key FILE]", (const int[]){O_PRIVATE_KEY, O_ALIPAY_KEY, 0}},
+     (const int[]){O_OUT, O_PRIVATE_KEY, O_PUBLIC_KEY, O_FORCE, O_JSON, O_HELP, 0}},
+    {"keycheck", "--private-key FILE [--alipay-public-key FILE]", (const int[]){O_PRIVATE_KEY, O_ALIPAY_KEY, O_JSON, O_HELP, 0}},
 };
 
-static const int call_options[] = {O_GATEWAY, O_CLIENT_ID, O_MERCHANT_ID, O_PRIVATE_KEY, O_ALIPAY_KEY,
-                                   O_SIGN_TYPE, O_CA_FILE, O_TIMEOUT, O_JSON, 0};
+static const char *const exit_help =
+    "exit status: 0 PAID or REFUNDED (one call: S), 1 FAILED or CANCELLED (F), 2 not known yet or a person must\n"
+    "decide (U), 64 invalid usage or input and 78 configuration, key or journal error (nothing was sent in\n"
+    "either case), 130 interrupted by SIGINT and 143 by SIGTERM (the entry stays open: aop recover finishes it)\n";
 
 static bool in(const int *list, int v) {
     for (; *list; list++)
@@ -92,9 +106,16 @@ static bool in(const int *list, int v) {
     return false;
 }
 
-static bool is_call(const char *cmd) {
-    return !strcmp(cmd, "pay") || !strcmp(cmd, "query") || !strcmp(cmd, "cancel") || !strcmp(cmd, "refund") ||
-           !strcmp(cmd, "recover");
+static const int *options_of(const char *cmd) {
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(commands[i].cmd, cmd)) return commands[i].opts;
+    return NULL;
+}
+
+static size_t row_of(int id) {
+    for (size_t i = 0; i < N_OPTIONS; i++)
+        if (table[i].o.val == id) return i;
+    return N_OPTIONS;
 }
 
 void cli_usage(FILE *out, const char *cmd) {
@@ -112,47 +133,24 @@ void cli_usage(FILE *out, const char *cmd) {
               "  keycheck  check a key pair and print fingerprints\n"
               "  sandbox   run the local gateway in the foreground (aop sandbox --help)\n\n"
               "Without --gateway, pay/query/cancel/refund talk to a local sandbox gateway with demo keys\n"
-              "and state kept in ~/.aop/. Run 'aop COMMAND --help' for a command's options.\n\n"
-              "exit status: 0 PAID/REFUNDED (S), 1 FAILED/CANCELLED (F), 2 UNRESOLVED/NEEDS_ATTENTION or unknown\n"
-              "(U), 64 invalid usage or input, 78 configuration, key or journal error (in the last two cases\n"
-              "nothing was sent), 130 interrupted (the entry stays open: aop recover finishes it)\n",
+              "and state kept in ~/.aop/ (not real money). Run 'aop COMMAND --help' for a command's options.\n\n",
               out);
+        fputs(exit_help, out);
         return;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         if (strcmp(commands[i].cmd, cmd) != 0) continue;
-        fprintf(out, "usage: aop %s %s\n", cmd, commands[i].synopsis);
-        if (is_call(cmd))
-            fputs("       [--gateway URL --private-key FILE --alipay-public-key FILE] [--client-id ID]\n"
-                  "       [--merchant-id ID] [--sign-type RSA2|RSA] [--ca-file FILE] [--timeout SECONDS] [--json]\n\n"
-                  "  --gateway URL            gateway base URL (https; http only for loopback). Without it, a\n"
-                  "                           local sandbox is used, with demo keys and state in ~/.aop/\n"
-                  "  --private-key FILE       merchant private key, PEM PKCS#1 or PKCS#8\n"
-                  "  --alipay-public-key FILE Alipay's public key, PEM or bare base64 SPKI\n"
-                  "  --client-id ID           default " AOP_APPS_DEFAULT_CLIENT_ID "\n"
-                  "  --merchant-id ID         default " CLI_DEFAULT_MERCHANT_ID "\n"
-                  "  --sign-type RSA2|RSA     SHA256withRSA (default) or SHA1withRSA\n"
-                  "  --ca-file FILE           CA bundle for TLS verification\n"
-                  "  --timeout SECONDS        whole-call deadline (default: pay 15, query 8, cancel/refund 10)\n"
-                  "  --json                   one JSON object on standard output\n"
-                  "  --amount MINOR_UNITS     amount in minor units: 100 is $1.00\n"
-                  "  --code IDENTITYCODE      the scanned wallet code; '-' reads it from standard input\n"
-                  "  --merchant-trans-id ID   the payment's idempotency key (generated for pay when absent,\n"
-                  "                           printed to standard error before sending: reuse it to retry)\n"
-                  "  --no-resolve             one call, as before the resolver (still journaled)\n"
-                  "  --first-poll S           before the first query (default 3)\n"
-                  "  --poll-interval S        between queries (default 5)\n"
-                  "  --query-budget S         querying stops this long after the pay (default 60)\n"
-                  "  --cancel-margin S        no cancel before the pay's start + deadline + this (default 10)\n"
-                  "  --cancel-budget S        cancelling stops this long after it began (default 60)\n"
-                  "  --watch-window S         a failed payment never acknowledged is checked again after\n"
-                  "                           this (default 180)\n"
-                  "  --refund-budget S        an unknown refund is re-sent within this (default 60)\n"
-                  "  --journal FILE           the payment journal (default ~/.aop/journal.db)\n",
-                  out);
-        fputs("\nexit status: 0 PAID/REFUNDED (S), 1 FAILED/CANCELLED (F), 2 unresolved or unknown (U), 64 usage or\n"
-              "input error, 78 configuration/key/journal error, 130 interrupted (entry left open)\n",
-              out);
+        fprintf(out, "usage: aop %s %s\n\noptions:\n", cmd, commands[i].synopsis);
+        for (const int *id = commands[i].opts; *id; id++) {
+            size_t r = row_of(*id);
+            if (r == N_OPTIONS) continue;
+            char name[48];
+            snprintf(name, sizeof name, "--%s%s%s", table[r].o.name, table[r].arg ? " " : "",
+                     table[r].arg ? table[r].arg : "");
+            fprintf(out, "  %-28s %s\n", name, table[r].help);
+        }
+        fputc('\n', out);
+        fputs(exit_help, out);
         return;
     }
 }
@@ -165,36 +163,81 @@ static bool parse_seconds(const char *s, double *out) {
     return true;
 }
 
-int cli_parse(const char *cmd, int argc, char **argv, cli_opts_t *o) {
-    const int *allowed = NULL;
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (!strcmp(commands[i].cmd, cmd)) allowed = commands[i].opts;
-    if (!allowed) {
-        fprintf(stderr, "aop: unknown command '%s' (see aop --help)\n", cmd);
-        return AOP_EXIT_USAGE;
+/* Edit distance of two short names (insertions, deletions, substitutions). */
+static size_t distance(const char *a, const char *b) {
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 40 || lb > 40) return 99;
+    size_t d[41][41];
+    for (size_t i = 0; i <= la; i++) d[i][0] = i;
+    for (size_t j = 0; j <= lb; j++) d[0][j] = j;
+    for (size_t i = 1; i <= la; i++)
+        for (size_t j = 1; j <= lb; j++) {
+            size_t sub = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            size_t del = d[i - 1][j] + 1, ins = d[i][j - 1] + 1;
+            d[i][j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+        }
+    return d[la][lb];
+}
+
+/* The command's option nearest to what was typed ("--amout", "-amount", "--amount=5"), or NULL. */
+static const char *near_miss(const int *allowed, const char *typed) {
+    char name[64];
+    while (*typed == '-') typed++;
+    snprintf(name, sizeof name, "%.*s", (int)strcspn(typed, "="), typed);
+    const char *best = NULL;
+    size_t best_d = 3; /* at most two edits away */
+    for (const int *id = allowed; *id; id++) {
+        size_t r = row_of(*id);
+        if (r == N_OPTIONS) continue;
+        size_t d = distance(name, table[r].o.name);
+        if (d < best_d) best_d = d, best = table[r].o.name;
     }
-    const char *sep = *cmd ? " " : ""; /* "aop pay: ...", "aop: ..." */
+    return best;
+}
+
+int cli_parse(const char *cmd, int argc, char **argv, cli_opts_t *o) {
     memset(o, 0, sizeof *o);
+    /* --json is looked for first, so that even the first error comes as JSON */
+    for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+        if (!strcmp(argv[i], "--json")) o->json = true;
+    cli_report_setup(cmd, o->json);
+    const int *allowed = options_of(cmd);
+    if (!allowed) return cli_fail(AOP_EXIT_USAGE, AOP_E_INVALID_ARG, NULL, "unknown command '%s' (see aop --help)", cmd);
+    struct option longopts[N_OPTIONS + 1];
+    for (size_t i = 0; i < N_OPTIONS; i++) longopts[i] = table[i].o;
+    memset(&longopts[N_OPTIONS], 0, sizeof longopts[N_OPTIONS]);
+    bool seen[O_LAST - O_GATEWAY] = {false};
     optind = 1;
     opterr = 0;
     for (;;) {
-        int idx = 0;
-        int c = getopt_long(argc, argv, "", all_options, &idx);
+        int idx = -1;
+        int c = getopt_long(argc, argv, "", longopts, &idx);
         if (c == -1) break;
+        const char *typed = argv[optind - 1];
+        /* a short option ("-amount" read as -a -m ...): getopt is still inside that word, or
+         * has just left it */
+        if (c == '?' && optopt > 0 && optopt < 128 && optind < argc && argv[optind][0] == '-' && argv[optind][1] != '-')
+            typed = argv[optind];
         if (c == '?' || c == ':') {
-            fprintf(stderr, "aop%s%s: unknown option or missing value: %s\n", sep, cmd, argv[optind - 1]);
-            return AOP_EXIT_USAGE;
+            /* getopt names the option whose value is missing in optopt, an unknown one as 0 */
+            if (optopt >= O_GATEWAY && optopt < O_LAST)
+                return cli_fail(AOP_EXIT_USAGE, AOP_E_MISSING, typed, "%s needs a value", typed);
+            const char *near = near_miss(allowed, typed);
+            if (near)
+                return cli_fail(AOP_EXIT_USAGE, AOP_E_INVALID_ARG, typed, "unknown option %s: did you mean --%s?", typed,
+                                near);
+            return cli_fail(AOP_EXIT_USAGE, AOP_E_INVALID_ARG, typed, "unknown option %s (see aop %s%s--help)", typed,
+                            cmd, *cmd ? " " : "");
         }
-        if (c == O_HELP) {
-            o->help = true;
-            continue;
-        }
-        if (!in(allowed, c) && !(is_call(cmd) && in(call_options, c))) {
-            fprintf(stderr, "aop%s%s: option --%s does not apply %s\n", sep, cmd, all_options[idx].name,
-                    *cmd ? "to this command" : "without a command");
-            return AOP_EXIT_USAGE;
-        }
+        const char *name = table[idx].o.name;
+        if (!in(allowed, c))
+            return cli_fail(AOP_EXIT_USAGE, AOP_E_INVALID_ARG, typed, "option --%s does not apply %s", name,
+                            *cmd ? "to this command" : "without a command");
+        if (seen[c - O_GATEWAY])
+            return cli_fail(AOP_EXIT_USAGE, AOP_E_INVALID_ARG, typed, "--%s is given twice: give it once", name);
+        seen[c - O_GATEWAY] = true;
         switch (c) {
+        case O_HELP: o->help = true; break;
         case O_GATEWAY: o->gateway = optarg; break;
         case O_CLIENT_ID: o->client_id = optarg; break;
         case O_MERCHANT_ID: o->merchant_id = optarg; break;
@@ -204,6 +247,7 @@ int cli_parse(const char *cmd, int argc, char **argv, cli_opts_t *o) {
         case O_CA_FILE: o->ca_file = optarg; break;
         case O_AMOUNT: o->amount = optarg; break;
         case O_CURRENCY: o->currency = optarg; break;
+        case O_ALLOW_UNKNOWN_CURRENCY: o->allow_unknown_currency = true; break;
         case O_CODE: o->code = optarg; break;
         case O_TITLE: o->title = optarg; break;
         case O_MTID: o->merchant_trans_id = optarg; break;
@@ -236,20 +280,16 @@ int cli_parse(const char *cmd, int argc, char **argv, cli_opts_t *o) {
                          : c == O_CANCEL_BUDGET ? &o->cancel_budget_s
                          : c == O_WATCH_WINDOW  ? &o->watch_window_s
                                                 : &o->refund_budget_s;
-            if (!parse_seconds(optarg, to)) {
-                fprintf(stderr, "aop %s: --%s must be a number of seconds > 0, not '%s'\n", cmd,
-                        all_options[idx].name, optarg);
-                return AOP_EXIT_USAGE;
-            }
+            if (!parse_seconds(optarg, to))
+                return cli_fail(AOP_EXIT_USAGE, AOP_E_INVALID_ARG, typed,
+                                "--%s must be a number of seconds above 0 and up to 86400, not '%s'", name, optarg);
             break;
         }
         default: break;
         }
     }
     if (!strcmp(cmd, "journal close") && optind < argc) o->entry_id = argv[optind++]; /* the entry's id */
-    if (optind < argc) {
-        fprintf(stderr, "aop%s%s: unexpected argument '%s'\n", sep, cmd, argv[optind]);
-        return AOP_EXIT_USAGE;
-    }
+    if (optind < argc)
+        return cli_fail(AOP_EXIT_USAGE, AOP_E_INVALID_ARG, NULL, "unexpected argument '%s'", argv[optind]);
     return 0;
 }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Reporting a result: one JSON object (--json) or a short human summary. */
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -7,8 +8,46 @@
 #include "aop/util.h"
 #include "cli.h"
 
-/* The runtime's escaper, which also escapes DEL: a JSON report may be read on a terminal. */
+/* The runtime's writer for a reader: DEL and the C1 controls escaped, never invalid UTF-8, so a
+ * JSON report is safe on a terminal and valid for any parser. */
 void cli_json_str(FILE *out, aop_str_t s) { aop_json_fquote(out, s.ptr, s.len); }
+
+void cli_json_begin(FILE *out) { fprintf(out, "{\"formatVersion\":%d", CLI_JSON_FORMAT_VERSION); }
+
+static struct {
+    const char *cmd;
+    bool json;
+} reporting = {"", false};
+
+void cli_report_setup(const char *cmd, bool json) {
+    reporting.cmd = cmd ? cmd : "";
+    reporting.json = json;
+}
+
+int cli_fail(int exit_code, aop_status_t code, const char *path, const char *fmt, ...) {
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    bool unsent = exit_code == AOP_EXIT_USAGE || exit_code == AOP_EXIT_CONFIG;
+    if (unsent && strlen(msg) + 20 < sizeof msg) strcat(msg, " (nothing was sent)");
+    fprintf(stderr, "aop%s%s: ", *reporting.cmd ? " " : "", reporting.cmd);
+    cli_put_safe(stderr, aop_str(msg)); /* library messages may quote journal or gateway text */
+    fputc('\n', stderr);
+    if (reporting.json) {
+        cli_json_begin(stdout);
+        fputs(",\"error\":", stdout);
+        cli_json_str(stdout, aop_str(msg));
+        fputs(",\"code\":", stdout);
+        cli_json_str(stdout, aop_str(aop_status_name(code)));
+        fputs(",\"path\":", stdout);
+        cli_json_str(stdout, path && *path ? aop_str(path) : AOP_STR_NULL);
+        fprintf(stdout, ",\"exitCode\":%d}\n", exit_code);
+        fflush(stdout);
+    }
+    return exit_code;
+}
 
 static void json_field(FILE *out, const char *name, aop_str_t v) {
     fprintf(out, ",\"%s\":", name);
@@ -71,7 +110,8 @@ int cli_report(const cli_opts_t *o, const aop_function_desc_t *fn, const aop_res
     extracted_t x = extract(fn, r);
     FILE *out = stdout;
     if (o->json) {
-        fprintf(out, "{\"status\":\"%c\"", status);
+        cli_json_begin(out);
+        fprintf(out, ",\"status\":\"%c\"", status);
         json_field(out, "resultCode", r->result_code);
         json_field(out, "resultCodeId", r->result_code_id);
         json_field(out, "resultMsg", r->result_msg);
@@ -96,6 +136,13 @@ int cli_report(const cli_opts_t *o, const aop_function_desc_t *fn, const aop_res
         }
         fputs("]}\n", out);
     } else {
+        /* A cancel's answer in the cashier's words first: it never tells whether the payment had
+         * been paid, so "closed or reversed", never "reverses it". */
+        if (fn == &aop_fn_pay_cancel && status == 'S')
+            fputs("CANCELLED: the payment is closed or reversed; if the customer was charged, the money goes back\n",
+                  out);
+        else if (fn == &aop_fn_pay_cancel && status == 'F')
+            fputs("NOT CANCELLED: the gateway refused the cancel; the payment is as it was (aop query tells)\n", out);
         /* Everything but fixed text may come from the gateway (or hold what it sent): made safe
          * for the terminal, so a response cannot put escape sequences on the cashier's screen. */
         fprintf(out, "%c ", status);

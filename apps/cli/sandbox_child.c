@@ -101,10 +101,8 @@ int cli_sandbox_start(const cli_sandbox_args_t *a, cli_sandbox_t **out, unsigned
     int failed_len = snprintf(failed, sizeof failed, "aop: cannot run %s (it is installed beside aop)\n",
                               path[0] ? path : SANDBOX_PROGRAM);
     int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0) {
-        fprintf(stderr, "aop: cannot start the local sandbox: %s\n", strerror(errno));
-        return AOP_EXIT_CONFIG;
-    }
+    if (pipe2(fds, O_CLOEXEC) != 0)
+        return cli_fail(AOP_EXIT_CONFIG, AOP_E_IO, NULL, "cannot start the local sandbox: %s", strerror(errno));
     pid_t parent = getpid();
     pid_t pid = fork();
     if (pid == 0) {
@@ -120,9 +118,9 @@ int cli_sandbox_start(const cli_sandbox_args_t *a, cli_sandbox_t **out, unsigned
     }
     close(fds[1]);
     if (pid < 0) {
+        int e = errno;
         close(fds[0]);
-        fprintf(stderr, "aop: cannot start the local sandbox: %s\n", strerror(errno));
-        return AOP_EXIT_CONFIG;
+        return cli_fail(AOP_EXIT_CONFIG, AOP_E_IO, NULL, "cannot start the local sandbox: %s", strerror(e));
     }
     cli_sandbox_t *s = malloc(sizeof *s);
     if (!s) {
@@ -136,9 +134,9 @@ int cli_sandbox_start(const cli_sandbox_args_t *a, cli_sandbox_t **out, unsigned
     *port = read_port(s->out);
     if (*port == 0) {
         /* Its own message (a bad key, a locked state file) is already on standard error. */
-        fprintf(stderr, "aop: the local sandbox (%s) did not start\n", path[0] ? path : SANDBOX_PROGRAM);
         cli_sandbox_stop(s);
-        return AOP_EXIT_CONFIG;
+        return cli_fail(AOP_EXIT_CONFIG, AOP_E_CONFIG, NULL, "the local sandbox (%s) did not start",
+                        path[0] ? path : SANDBOX_PROGRAM);
     }
     *out = s;
     return 0;

@@ -538,7 +538,8 @@ aop_status_t aop_journal_close_entry(aop_journal_t *j, int64_t id, aop_entry_sta
     if (!e) return aop_error_set(err, AOP_E_NOMEM, NULL, -1, "out of memory for a journal entry");
     st = aop_journal_get(j, id, false, e, err);
     if (st == AOP_E_MISSING)
-        st = aop_error_set(err, AOP_E_MISSING, "id", -1, "no journal entry %lld", (long long)id);
+        st = aop_error_set(err, AOP_E_MISSING, "id", -1, "no open journal entry %lld (there is no such entry)",
+                           (long long)id);
     if (st == AOP_OK && e->state != AOP_STATE_UNRESOLVED && e->state != AOP_STATE_NEEDS_ATTENTION)
         st = aop_error_set(err, AOP_E_INVALID_ARG, "id", -1,
                            "entry %lld is %s: only UNRESOLVED or NEEDS_ATTENTION entries are closed by hand",

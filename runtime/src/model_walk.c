@@ -8,6 +8,7 @@
 
 #include "aop/model.h"
 #include "model_path.h"
+#include "utf8_internal.h"
 #include "aop/json_quote.h"
 
 typedef struct {
@@ -143,8 +144,57 @@ size_t aop_json_quote(const char *s, size_t n, char *out, size_t cap) {
     return sink.len;
 }
 
+/* Writes s quoted for a reader (a report, a log): every character aop_json_quote() escapes, and
+ * also the C1 controls (U+0080-U+009F, which a terminal obeys), escaped; a byte that is no valid
+ * UTF-8 becomes U+FFFD. A character at a time: slower, and only for text that needs it. */
+static int fquote_for_a_reader(FILE *f, const char *s, size_t n) {
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *p = (const unsigned char *)s;
+    int bad = fputc('"', f) == EOF;
+    for (size_t i = 0; i < n && !bad;) {
+        unsigned long cp = 0;
+        size_t len = aop_internal_utf8_char(p + i, n - i, &cp);
+        if (!len) {
+            bad = fputs("\\ufffd", f) == EOF;
+            i++;
+            continue;
+        }
+        if (cp >= 0x80 && cp <= 0x9F) {
+            char e[7] = {'\\', 'u', '0', '0', hex[cp >> 4], hex[cp & 15], 0};
+            bad = fputs(e, f) == EOF;
+        } else if (cp < 0x80) {
+            char q[8];
+            size_t qn = aop_json_quote((const char *)p + i, 1, q, sizeof q); /* its escapes, quoted */
+            bad = fwrite(q + 1, 1, qn - 2, f) != qn - 2;
+        } else {
+            bad = fwrite(p + i, 1, len, f) != len;
+        }
+        i += len;
+    }
+    if (!bad) bad = fputc('"', f) == EOF;
+    return bad ? -1 : 0;
+}
+
+/* Whether s holds only characters aop_json_quote() writes safely for a reader: valid UTF-8
+ * without C1 controls. */
+static bool readable_as_is(const char *s, size_t n) {
+    const unsigned char *p = (const unsigned char *)s;
+    for (size_t i = 0; i < n;) {
+        if (p[i] < 0x80) {
+            i++;
+            continue;
+        }
+        unsigned long cp;
+        size_t len = aop_internal_utf8_char(p + i, n - i, &cp);
+        if (!len || cp <= 0x9F) return false;
+        i += len;
+    }
+    return true;
+}
+
 int aop_json_fquote(FILE *f, const char *s, size_t n) {
     if (!s) return fputs("null", f) == EOF ? -1 : 0;
+    if (!readable_as_is(s, n)) return fquote_for_a_reader(f, s, n);
     char local[1024];
     size_t need = aop_json_quote(s, n, local, sizeof local);
     char *buf = need <= sizeof local ? local : malloc(need); /* the first pass sized it */

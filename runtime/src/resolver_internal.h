@@ -49,7 +49,6 @@ typedef struct {
     int64_t stamp_write_mono;       /* when the write whose store stamped the pay's start began */
     int64_t next_at_ms;             /* the next call not before this */
     int64_t pay_give_up_ms;         /* unsent pays are re-sent until this */
-    int64_t query_until_ms;         /* 0 = querying has not started */
     int64_t cancel_until_ms;        /* 0 = cancelling has not started */
     int64_t refund_until_ms;        /* 0 = this run has not sent the refund yet */
     double backoff_s;               /* the next back-off */

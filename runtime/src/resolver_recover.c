@@ -31,7 +31,7 @@ typedef struct {
     aop_recover_fn fn;
     void *ctx;
     todo_t *items;
-    size_t n, cap;
+    size_t n, cap, later; /* later: entries claimed that the list had not seen */
     bool nomem;
     aop_recover_summary_t *sum;
     aop_journal_t *j;
@@ -127,9 +127,18 @@ static void run_refund(rsv_t *r) {
     free(buf);
 }
 
-static void mark_worked(todo_list_t *l, int64_t id) {
+/* Marks id taken up, and tells on_entry its place among our listed entries (one listed since
+ * comes after them). */
+static void taken_up(todo_list_t *l, const aop_journal_entry_t *e) {
+    size_t index = 0;
     for (size_t i = 0; i < l->n; i++)
-        if (l->items[i].id == id) l->items[i].worked = true;
+        if (l->items[i].id == e->id) {
+            l->items[i].worked = true;
+            index = i + 1;
+        }
+    if (!index) index = ++l->later;
+    if (l->opts->on_entry) l->opts->on_entry(e, (unsigned)index, (unsigned)(l->n > index ? l->n : index),
+                                             l->opts->progress_ctx);
 }
 
 /* Works on the entry claim_next gave r, as the E rows of docs/resolver.md say. */
@@ -147,6 +156,7 @@ static void work(todo_list_t *l, rsv_t *r) {
         return;
     }
     l->sum->worked++;
+    taken_up(l, &r->e);
     switch (d.action) {
     case RSV_START_ALTERED: rsv_altered(r); break;
     case RSV_START_RUN:
@@ -178,7 +188,6 @@ static bool claim_all(todo_list_t *l, aop_error_t *err) {
                                                  rsv_lease_ttl_ms(r), &r->e, err);
         if (st == AOP_OK) {
             after = r->e.id;
-            mark_worked(l, r->e.id);
             work(l, r);
         }
         aop_resolution_free(r->res);
@@ -223,6 +232,7 @@ static void account(todo_list_t *l, const aop_error_t *claim_err) {
             l->sum->open_left++;
             break;
         case RSV_START_LEAVE: /* a person decides: no call could settle a contradiction */
+            if (l->opts->on_entry) l->opts->on_entry(e, (unsigned)i + 1, (unsigned)l->n, l->opts->progress_ctx);
             report(l, e, d.row, AOP_OUTCOME_NEEDS_ATTENTION, e->note[0] ? e->note : "needs attention");
             l->sum->open_left++;
             break;
@@ -271,7 +281,7 @@ aop_status_t aop_recover_ex(aop_client_t *c, aop_journal_t *j, const aop_resolve
     st = aop_journal_seal_legacy(j, gateway, &key, NULL, &lerr);
     OPENSSL_cleanse(&key, sizeof key);
     if (st != AOP_OK) return aop_error_set(err, AOP_E_JOURNAL, NULL, -1, "journal: %s", lerr.msg);
-    todo_list_t l = {gateway, fn, ctx, NULL, 0, 0, false, &sum, j, &checked, c};
+    todo_list_t l = {gateway, fn, ctx, NULL, 0, 0, 0, false, &sum, j, &checked, c};
     aop_journal_filter_t f;
     aop_journal_filter_init(&f);
     f.which = AOP_LIST_OPEN_OR_WATCH_DUE;

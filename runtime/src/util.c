@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "aop/util.h"
+#include "utf8_internal.h"
 
 /* Ids need unpredictable, unique bytes, not a DRBG of their own: the kernel's generator gives
  * them without setting up OpenSSL's (which the first signature sets up when it needs it). */
@@ -113,9 +114,7 @@ void aop_mask(const char *s, size_t n, char *out, size_t cap) {
     out[head + stars + tail_len] = '\0';
 }
 
-/* Length of the valid UTF-8 sequence at s[0..n) (1 to 4) and its code point, or 0 when the
- * bytes there are not one: overlong forms, surrogates and code points above U+10FFFF are not. */
-static size_t utf8_char(const unsigned char *s, size_t n, unsigned long *cp) {
+size_t aop_internal_utf8_char(const unsigned char *s, size_t n, unsigned long *cp) {
     unsigned char c = s[0];
     size_t len;
     unsigned long v, min;
@@ -146,7 +145,7 @@ size_t aop_terminal_safe(const char *s, size_t n, char *out, size_t cap) {
     size_t o = 0;
     for (size_t i = 0; i < n;) {
         unsigned long cp = 0;
-        size_t len = utf8_char(p + i, n - i, &cp);
+        size_t len = aop_internal_utf8_char(p + i, n - i, &cp);
         bool control = len && (cp < 0x20 || (cp >= 0x7F && cp <= 0x9F));
         size_t emit = len && !control ? len : 1;
         if (o + emit > cap - 1) break; /* a character is copied whole or not at all */

@@ -19,6 +19,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -436,6 +437,114 @@ class ClockSteps(FaultCase):
         self.assertEqual(rec.returncode, 0, out + err)
         self.assertEqual([x["outcome"] for x in json.loads(out)], ["CANCELLED"])
         self.assertGreaterEqual(t_cancel - t_pay, 8.5 - 0.05, f"the cancel came {t_cancel - t_pay:.2f} s after the pay")
+
+
+class BlackHole:
+    """A loopback server that accepts connections and never answers: every call to it is in flight
+    until the caller gives up."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.conns = []
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns.append(conn)
+
+    def close(self):
+        self.sock.close()
+        for c in self.conns:
+            c.close()
+
+
+class Interrupts(FaultCase):
+    """SIGINT and SIGTERM stop a call in flight within 0.5 s in every command that makes calls:
+    the entry stays open and possibly sent, its lease is released, the command says what to run
+    next and exits 130 or 143."""
+
+    def setUp(self):
+        super().setUp()
+        self.hole = BlackHole()
+
+    def tearDown(self):
+        self.hole.close()
+        super().tearDown()
+
+    def interrupt(self, args, sig, after=0.6):
+        p = subprocess.Popen([os.path.join(BIN, "aop"), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, env=self.env)
+        time.sleep(after)
+        self.assertIsNone(p.poll(), "the command ended before the signal")
+        t0 = time.monotonic()
+        p.send_signal(sig)
+        out, err = p.communicate(timeout=20)
+        took = time.monotonic() - t0
+        return p.returncode, out, err, took
+
+    def expect_stopped(self, rc, err, took, sig):
+        self.assertEqual(rc, 130 if sig == signal.SIGINT else 143, err)
+        # within 0.5 s, with 1 s of slack for a loaded machine
+        self.assertLess(took, 0.5 + 1.0, f"stopped {took:.2f} s after the signal")
+
+    def expect_open_and_released(self, key):
+        entries = [e for e in self.journal_open() if key in (e.get("merchantTransId"), e.get("merchantRefundId"))]
+        self.assertEqual(len(entries), 1, "the entry stays open")
+        self.assertLessEqual(entries[0]["leaseExpiresMs"], time.time() * 1000, "its lease is released")
+
+    def hole_gw(self):
+        return self.gw(self.hole.port)
+
+    def test_pay_in_flight(self):
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with self.subTest(sig=sig):
+                mtid = f"f-int-pay-{int(sig)}"
+                rc, out, err, took = self.interrupt(
+                    ["pay", "--amount", "500", "--currency", "USD", "--code", CODE, "--merchant-trans-id", mtid,
+                     "--json", "--timeout", "15", *self.hole_gw()], sig)
+                self.expect_stopped(rc, err, took, sig)
+                self.assertTrue(json.loads(out)["interrupted"])
+                self.assertIn("aop recover", err)
+                self.expect_open_and_released(mtid)
+
+    def test_refund_in_flight(self):
+        rc, out, err, took = self.interrupt(
+            ["refund", "--acquirement-id", "2026120711000000000000000001", "--amount", "50", "--currency", "USD",
+             "--merchant-refund-id", "f-int-refund", "--timeout", "15", *self.hole_gw()], signal.SIGTERM)
+        self.expect_stopped(rc, err, took, signal.SIGTERM)
+        self.assertIn("INTERRUPTED", out)
+        self.assertIn("aop recover", out)
+        self.expect_open_and_released("f-int-refund")
+
+    def test_query_and_cancel_in_flight(self):
+        for cmd in ("query", "cancel"):
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                with self.subTest(cmd=cmd, sig=sig):
+                    rc, out, err, took = self.interrupt(
+                        [cmd, "--merchant-trans-id", "f-int-q", "--timeout", "15", *self.hole_gw()], sig)
+                    self.expect_stopped(rc, err, took, sig)
+                    self.assertIn("stopped by", err)
+
+    def test_recover_in_flight(self):
+        # an open entry (the pay answered PAYMENT_IN_PROCESS, one call only), recovered against
+        # a gateway that never answers, with the same keys (the same gateway identity)
+        self.start()
+        p = self.aop("pay", "--amount", "500", "--currency", "USD", "--code", "281000000000003001",
+                     "--merchant-trans-id", "f-int-rec", "--no-resolve", *FAST, *self.gw())
+        self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+        rc, out, err, took = self.interrupt(["recover", *FAST[2:], "--timeout", "15", *self.hole_gw()],
+                                            signal.SIGTERM, after=1.0)
+        self.expect_stopped(rc, err, took, signal.SIGTERM)
+        self.assertIn("aop recover", out + err)
+        self.expect_open_and_released("f-int-rec")
 
 
 if __name__ == "__main__":

@@ -389,3 +389,30 @@ Test(codec, json_fquote_writes_null_and_long_strings) {
     cr_assert_eq(memcmp(text + 4 + 1 + 1500, "\\u007f", 6), 0);
     free(text);
 }
+
+/* For a reader, every output is valid JSON a terminal cannot be steered by: C1 controls escaped,
+ * bytes that are no UTF-8 replaced; valid text (accents included) is kept as it is. */
+Test(codec, json_fquote_escapes_c1_and_replaces_invalid_utf8) {
+    static const struct {
+        const char *in;
+        size_t n;
+        const char *want;
+    } cases[] = {
+        {"a\xc2\x9b" "31mb", 7, "\"a\\u009b31mb\""},          /* U+009B, the C1 CSI */
+        {"\xc2\x85", 2, "\"\\u0085\""},                       /* U+0085 NEL */
+        {"caf\xc3\xa9 \xe2\x82\xac", 9, "\"caf\xc3\xa9 \xe2\x82\xac\""}, /* kept */
+        {"x\xff" "y", 3, "\"x\\ufffdy\""},                   /* not UTF-8 */
+        {"\xc0\xaf", 2, "\"\\ufffd\\ufffd\""},                /* overlong '/' */
+        {"\xed\xa0\x80", 3, "\"\\ufffd\\ufffd\\ufffd\""},    /* a surrogate */
+        {"q\"\x1b\xc2\xa0", 5, "\"q\\\"\\u001b\xc2\xa0\""},   /* ESC escaped; NBSP kept */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char *text = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&text, &len);
+        cr_assert_eq(aop_json_fquote(f, cases[i].in, cases[i].n), 0);
+        fclose(f);
+        cr_expect_str_eq(text, cases[i].want, "case %zu", i);
+        free(text);
+    }
+}

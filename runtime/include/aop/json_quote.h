@@ -20,8 +20,11 @@ extern "C" {
  * other bytes are copied as they are, so s must be valid UTF-8 for the result to be valid JSON. */
 AOP_API size_t aop_json_quote(const char *s, size_t n, char *out, size_t cap);
 
-/** Writes s[0..n) to f quoted as aop_json_quote() does, or the literal null when s is NULL.
- * Returns 0, or -1 when out of memory or when writing failed. */
+/** Writes s[0..n) to f as a quoted JSON string for a reader (a report, a log line), or the
+ * literal null when s is NULL: escaped as aop_json_quote() does, and also the C1 controls
+ * (U+0080-U+009F, which terminals obey) as `\\u0080` to `\\u009f`, and every byte that is not
+ * valid UTF-8 written as `\\ufffd`, so the output is always valid JSON whatever s holds. Returns 0, or -1
+ * when out of memory or when writing failed. */
 AOP_API int aop_json_fquote(FILE *f, const char *s, size_t n);
 
 #ifdef __cplusplus

@@ -103,6 +103,11 @@ typedef struct {
     /** One call only (`aop pay --no-resolve`, `aop refund --no-resolve`): journaled as usual;
      * the entry is closed when the call decides and stays open (for aop_recover) when it does not. */
     bool single_call;
+    /* Appended after the members above, whose layout does not change. */
+    /** Optional: called by aop_recover() when it takes up an entry (before any call), with the
+     * entry's place among the entries of its gateway identity it listed (index from 1 to total)
+     * and progress_ctx. */
+    void (*on_entry)(const aop_journal_entry_t *e, unsigned index, unsigned total, void *ctx);
     /** Recovery takes only the entries whose next attempt is due (docs/resolver.md, rows D): an
      * entry left UNRESOLVED is asked again 1 min later, then 2, 4... up to 1 h. For a recovery
      * worker that runs often; false (the default) takes every open entry at once. */
