@@ -6,6 +6,7 @@
 #include "aop/journal.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,20 +87,38 @@ static void pid_namespace(char *out, size_t cap) {
         snprintf(out, cap, "%.*s", (int)(close - open - 1), open + 1);
 }
 
+/* This process's part of its owner texts, "host/boot/ns/pid/start": read once per process (a
+ * fork's child reads its own), since every resolution names a new owner. */
+static pthread_mutex_t self_lock = PTHREAD_MUTEX_INITIALIZER;
+static pid_t self_pid;
+static char self_part[AOP_JOURNAL_OWNER_SIZE - NONCE_LEN - 1];
+
+static void self_process(char *out, size_t cap) {
+    pthread_mutex_lock(&self_lock);
+    if (self_pid != getpid()) {
+        char host[HOST_CAP], ns[24];
+        host_name(host, sizeof host);
+        pid_namespace(ns, sizeof ns);
+        unsigned long long start = 0;
+        bool zombie = false;
+        if (!proc_start((long)getpid(), &start, &zombie)) start = 0; /* no /proc: the pid alone tells */
+        snprintf(self_part, sizeof self_part, "%s/%s/%s/%ld/%llu", host, aop_internal_boot_id(), ns, (long)getpid(),
+                 start);
+        self_pid = getpid();
+    }
+    snprintf(out, cap, "%s", self_part);
+    pthread_mutex_unlock(&self_lock);
+}
+
 void aop_journal_self_owner(char out[AOP_JOURNAL_OWNER_SIZE]) {
-    char host[HOST_CAP], ns[24];
-    host_name(host, sizeof host);
-    pid_namespace(ns, sizeof ns);
-    unsigned long long start = 0;
-    bool zombie = false;
-    if (!proc_start((long)getpid(), &start, &zombie)) start = 0; /* no /proc: the pid alone tells */
+    char process[sizeof self_part];
+    self_process(process, sizeof process);
     /* The nonce tells apart the threads of one process, each with its own resolutions: a lease
      * is never "held by ourselves" for another thread's entry. */
     char nonce[NONCE_LEN + 1];
     if (aop_random_chars(nonce, NONCE_LEN, "0123456789abcdef") != AOP_OK)
         snprintf(nonce, sizeof nonce, "%012llx", (unsigned long long)aop_now_ms()); /* unique enough per process */
-    snprintf(out, AOP_JOURNAL_OWNER_SIZE, "%s/%s/%s/%ld/%llu#%s", host, aop_internal_boot_id(), ns, (long)getpid(),
-             start, nonce);
+    snprintf(out, AOP_JOURNAL_OWNER_SIZE, "%s#%s", process, nonce);
 }
 
 /* Splits "host/boot/ns/pid/start[#nonce]" from the right into its five parts (in place). */

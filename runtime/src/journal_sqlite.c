@@ -3,10 +3,11 @@
  * table (journal_columns.c). This file holds the statements and the operations but the insert
  * (journal_sqlite_batch.c, group commit) and the file (journal_sqlite_open.c).
  *
- * Durability: inserts commit with synchronous=FULL (the WAL is synced before the pay may leave);
- * every later change commits with NORMAL (in the WAL, which survives the process being killed; a
- * power loss may lose the last of them, and recovery then finds the entry a step earlier, which
- * it resolves the same way).
+ * Durability: the connection runs with synchronous=NORMAL; an insert's batch is committed and the
+ * write-ahead log synced before the insert returns (journal_sqlite_batch.c: the pay may leave only
+ * after that); every later change is only committed (in the WAL, which survives the process being
+ * killed; a power loss may lose the last of them, and recovery then finds the entry a step
+ * earlier, which it resolves the same way).
  *
  * Concurrency: the store serialises its own operations on its one connection (a mutex), so one
  * handle serves many threads; claims and compare-and-sets are short BEGIN IMMEDIATE transactions
@@ -381,25 +382,24 @@ static aop_status_t explain_cas(sq_t *s, const aop_journal_entry_t *e, aop_entry
 }
 
 /* A write of e's stamps and columns, as a compare-and-set; on success e takes the new image. The
- * image is built in a copy (the request is never written by a transition, so it is left out). */
+ * image is built in the store's scratch entry (the request is never written by a transition, so
+ * it is left out): no allocation of an entry's size on the path of every write. */
 static aop_status_t cas_write(sq_t *s, aop_journal_entry_t *e, unsigned mask, aop_entry_state_t expect, bool bump,
                               const aop_journal_write_t *w, int64_t lease_ttl_ms, aop_error_t *err) {
-    aop_journal_entry_t *img = malloc(sizeof *img);
-    if (!img) return aop_error_set(err, AOP_E_NOMEM, NULL, -1, "out of memory for a journal entry");
-    memcpy(img, e, offsetof(aop_journal_entry_t, request));
     aop_journal_now_t now;
     aop_internal_journal_boot_now(&now);
+    lock(s);
+    aop_journal_entry_t *img = s->scratch;
+    memcpy(img, e, offsetof(aop_journal_entry_t, request));
     if (w)
         aop_internal_journal_stamp_write(img, &now, w);
     else
         aop_internal_journal_stamp_lease(img, &now, lease_ttl_ms);
     if (bump) img->epoch++;
-    lock(s);
     aop_status_t st = update(s, img, mask, SQ_WHERE_CAS, e->epoch, expect, err);
     if (st == AOP_E_TAKEN_OVER) st = explain_cas(s, e, expect, img, err);
-    unlock(s);
     if (st == AOP_OK) memcpy(e, img, offsetof(aop_journal_entry_t, request));
-    free(img);
+    unlock(s);
     return st;
 }
 

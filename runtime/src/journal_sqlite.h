@@ -50,6 +50,7 @@ typedef struct {
     int64_t legacy_upto; /* entries without a MAC up to this id predate MACs (0: none) */
     char sealed[4][AOP_JOURNAL_GATEWAY_SIZE]; /* the gateways whose legacy entries are sealed */
     unsigned nsealed;
+    aop_journal_entry_t *scratch; /* an entry's room for the writes, used under mu */
     char path[256]; /* for messages */
 } sq_t;
 

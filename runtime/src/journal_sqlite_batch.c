@@ -2,9 +2,11 @@
 /* Group commit of the SQLite store's inserts. Every insert must be durable before its request
  * leaves, and a sync takes milliseconds: the threads of a process that insert at the same time
  * are committed together, one transaction and one sync per batch. An insert joins the queue; the
- * first thread to find no leader becomes it, takes the whole queue, commits it with
- * synchronous=FULL and wakes every waiter of the batch once the commit returned; meanwhile the
- * next inserts queue up for the next batch. One UNIQUE conflict fails only its own insert
+ * first thread to find no leader becomes it, takes the whole queue, commits it, syncs the log and
+ * wakes every waiter of the batch once the sync returned; meanwhile the next inserts queue up for
+ * the next batch. The commit does not hold the connection through its
+ * sync: the log is synced after the connection is let go, so a sync costs the other threads'
+ * writes (their transitions, NORMAL) no wait. One UNIQUE conflict fails only its own insert
  * (insert-or-get); any other failure, or a commit whose outcome is unknown, fails the whole batch,
  * and every waiter is told nothing was written, so nothing is sent. */
 #include <assert.h>
@@ -65,27 +67,42 @@ static void insert_one(sq_t *s, sq_insert_t *r, const aop_journal_now_t *now, bo
     if (st != AOP_E_JOURNAL || !r->existing->unreadable) *fatal = true;
 }
 
-/* Commits one batch: every request of it gets its status. */
+/* Syncs the write-ahead log, which holds the batch's commit: through SQLite's own file (its VFS),
+ * without the connection's lock, so that other writes of the handle go on meanwhile. */
+static aop_status_t sync_log(sq_t *s, aop_error_t *err) {
+    sqlite3_file *wal = NULL;
+    if (pthread_mutex_lock(&s->mu) != 0) abort();
+    int rc = sqlite3_file_control(s->db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal);
+    if (pthread_mutex_unlock(&s->mu) != 0) abort();
+    if (rc != SQLITE_OK || !wal || !wal->pMethods)
+        return aop_error_set(err, AOP_E_JOURNAL_UNKNOWN, "journal", -1,
+                             "journal %s: no write-ahead log to sync: the commit may not be on disk", s->path);
+    rc = wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL);
+    if (rc == SQLITE_OK) return AOP_OK;
+    return aop_error_set(err, AOP_E_JOURNAL_UNKNOWN, "journal", -1,
+                         "journal %s: sync: %s: the commit may or may not be on disk", s->path, sqlite3_errstr(rc));
+}
+
+/* Commits one batch: every request of it gets its status. The commit itself is NORMAL (no sync
+ * while the connection is held); the log is synced after, and only then is any insert of the
+ * batch reported durable. A checkpoint still syncs as NORMAL does (the log before it, the
+ * database after it), so nothing the log held is lost when it is reused. */
 static void commit_batch(sq_t *s, sq_insert_t *batch) {
     aop_journal_now_t now;
     aop_internal_journal_boot_now(&now);
     aop_error_t err;
-    aop_status_t st = AOP_OK;
     if (pthread_mutex_lock(&s->mu) != 0) abort();
-    if (sqlite3_exec(s->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL) != SQLITE_OK)
-        st = sq_error(s, sqlite3_extended_errcode(s->db), &err, "synchronous=FULL");
-    if (st == AOP_OK) st = sq_begin(s, &err);
+    aop_status_t st = sq_begin(s, &err);
     bool fatal = false;
     for (sq_insert_t *r = batch; st == AOP_OK && !fatal && r; r = r->next) {
         insert_one(s, r, &now, &fatal);
         if (fatal) st = r->st, err = r->err;
     }
     st = sq_commit(s, st, &err);
-    /* Back to NORMAL for everything else; a failure here leaves FULL, which is only slower. */
-    (void)sqlite3_exec(s->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
     s->batches++;
     for (sq_insert_t *r = batch; r; r = r->next) s->batched++;
     if (pthread_mutex_unlock(&s->mu) != 0) abort();
+    if (st == AOP_OK) st = sync_log(s, &err);
     if (st == AOP_OK) return;
     /* The batch failed, or its commit may or may not be on disk: nobody sends (recovery sorts an
      * entry that is there after all). */

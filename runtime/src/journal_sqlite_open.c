@@ -262,6 +262,7 @@ void sq_free(sq_t *s) {
     pthread_cond_destroy(&s->qcv);
     pthread_mutex_destroy(&s->qmu);
     pthread_mutex_destroy(&s->mu);
+    free(s->scratch);
     free(s);
 }
 
@@ -274,7 +275,11 @@ aop_status_t aop_journal_open_sqlite(const char *path, aop_journal_t **out, aop_
     aop_status_t st = prepare_file(path, err);
     if (st != AOP_OK) return st;
     sq_t *s = calloc(1, sizeof *s);
-    if (!s) return aop_error_set(err, AOP_E_NOMEM, NULL, -1, "out of memory for the journal");
+    if (s) s->scratch = malloc(sizeof *s->scratch);
+    if (!s || !s->scratch) {
+        free(s);
+        return aop_error_set(err, AOP_E_NOMEM, NULL, -1, "out of memory for the journal");
+    }
     pthread_mutex_init(&s->mu, NULL);
     pthread_mutex_init(&s->qmu, NULL);
     pthread_cond_init(&s->qcv, NULL);

@@ -133,11 +133,11 @@ static aop_status_t journal_error(aop_status_t st, aop_error_t *err) {
 }
 
 /* Commits the new entry: nothing may leave before it is durable (insert-or-get). AOP_E_TAKEN_OVER
- * with the existing entry in *old when the key is journaled already. */
-static aop_status_t commit(rsv_t *r, aop_journal_entry_t *old, aop_error_t *err) {
+ * when the key is journaled already. */
+static aop_status_t commit(rsv_t *r, aop_error_t *err) {
     /* the store stamps the pay's start during this write: it began no earlier than now */
     r->stamp_write_mono = aop_mono_ms();
-    aop_status_t st = aop_journal_insert(r->j, &r->e, rsv_lease_ttl_ms(r), old, err);
+    aop_status_t st = aop_journal_insert(r->j, &r->e, rsv_lease_ttl_ms(r), NULL, err);
     if (st == AOP_OK) {
         r->res->entry_id = r->e.id;
         snprintf(r->res->key, sizeof r->res->key, "%s", r->e.key);
@@ -158,16 +158,25 @@ static aop_status_t begin(rsv_t *r, aop_client_t *c, aop_journal_t *j, const voi
 }
 
 /* The new entry committed, durably, before anything is sent; or, when the journal has the key
- * already, that entry (*found, a copy in *old, the caller frees it). */
+ * already, that entry (*found, a copy in *old, the caller frees it). The copy is read only then:
+ * a new key, the usual case, allocates no second entry. */
 static aop_status_t find_or_commit(rsv_t *r, aop_journal_entry_t **old, bool *found, aop_error_t *err) {
-    *old = malloc(sizeof **old);
-    if (!*old) return aop_error_set(err, AOP_E_NOMEM, NULL, -1, "out of memory");
+    *old = NULL;
+    *found = false;
     /* entries of a journal older than MACs become verifiable by this key's holder first */
     aop_status_t st = aop_journal_seal_legacy(r->j, r->e.gateway, &r->key, NULL, err);
-    if (st != AOP_OK) st = journal_error(st, err);
-    if (st == AOP_OK) st = commit(r, *old, err);
-    *found = st == AOP_E_TAKEN_OVER;
-    if (*found) st = AOP_OK;
+    if (st != AOP_OK) return journal_error(st, err);
+    st = commit(r, err);
+    if (st != AOP_E_TAKEN_OVER) return st;
+    *old = malloc(sizeof **old);
+    if (!*old) return aop_error_set(err, AOP_E_NOMEM, NULL, -1, "out of memory");
+    st = aop_journal_find(r->j, r->e.kind, r->e.gateway, r->e.merchant_id, r->e.key, *old, err);
+    *found = st == AOP_OK;
+    if (st == AOP_E_MISSING) /* taken, then gone: only a prune of a final entry does that */
+        st = aop_error_set(err, AOP_E_JOURNAL, NULL, -1, "journal: the insert found the key taken, yet no entry "
+                           "holds it");
+    else if (st != AOP_OK)
+        st = journal_error(st, err);
     if (st != AOP_OK) {
         free(*old);
         *old = NULL;
