@@ -51,7 +51,8 @@ typedef struct {
     char sealed[4][AOP_JOURNAL_GATEWAY_SIZE]; /* the gateways whose legacy entries are sealed */
     unsigned nsealed;
     aop_journal_entry_t *scratch; /* an entry's room for the writes, used under mu */
-    char path[256]; /* for messages */
+    int wal_fd;                   /* the write-ahead log, for the batches' syncs (-1: not open yet) */
+    char path[4096]; /* the file (its log is PATH-wal) */
 } sq_t;
 
 /* The status of a failed statement: AOP_E_JOURNAL_BUSY for a lock, else AOP_E_JOURNAL; the

@@ -10,8 +10,12 @@
  * (insert-or-get); any other failure, or a commit whose outcome is unknown, fails the whole batch,
  * and every waiter is told nothing was written, so nothing is sent. */
 #include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "journal_columns.h"
 #include "journal_sqlite.h"
@@ -67,20 +71,28 @@ static void insert_one(sq_t *s, sq_insert_t *r, const aop_journal_now_t *now, bo
     if (st != AOP_E_JOURNAL || !r->existing->unreadable) *fatal = true;
 }
 
-/* Syncs the write-ahead log, which holds the batch's commit: through SQLite's own file (its VFS),
- * without the connection's lock, so that other writes of the handle go on meanwhile. */
+/* Syncs the write-ahead log, which holds the batch's commit, without the connection's lock, so
+ * that other writes of the handle go on meanwhile. Through a descriptor of our own (fdatasync
+ * flushes the file, whichever descriptor wrote it): SQLite's own sync of a log it opened would
+ * also sync the directory once per process, a second sync for a process that pays once. While
+ * our connection is open no other connection removes the log (only the last one to close may),
+ * so the descriptor names the log SQLite writes. Only the batch's leader calls this. */
 static aop_status_t sync_log(sq_t *s, aop_error_t *err) {
-    sqlite3_file *wal = NULL;
-    if (pthread_mutex_lock(&s->mu) != 0) abort();
-    int rc = sqlite3_file_control(s->db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal);
-    if (pthread_mutex_unlock(&s->mu) != 0) abort();
-    if (rc != SQLITE_OK || !wal || !wal->pMethods)
-        return aop_error_set(err, AOP_E_JOURNAL_UNKNOWN, "journal", -1,
-                             "journal %s: no write-ahead log to sync: the commit may not be on disk", s->path);
-    rc = wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL);
-    if (rc == SQLITE_OK) return AOP_OK;
+    if (s->wal_fd < 0) {
+        char wal[sizeof s->path + 8];
+        snprintf(wal, sizeof wal, "%s-wal", s->path);
+        s->wal_fd = open(wal, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (s->wal_fd < 0)
+            return aop_error_set(err, AOP_E_JOURNAL_UNKNOWN, "journal", -1,
+                                 "journal %s: cannot open its write-ahead log to sync it (%s): the commit may not be "
+                                 "on disk", s->path, strerror(errno));
+    }
+    int rc;
+    while ((rc = fdatasync(s->wal_fd)) != 0 && errno == EINTR) {
+    }
+    if (rc == 0) return AOP_OK;
     return aop_error_set(err, AOP_E_JOURNAL_UNKNOWN, "journal", -1,
-                         "journal %s: sync: %s: the commit may or may not be on disk", s->path, sqlite3_errstr(rc));
+                         "journal %s: sync: %s: the commit may or may not be on disk", s->path, strerror(errno));
 }
 
 /* Commits one batch: every request of it gets its status. The commit itself is NORMAL (no sync

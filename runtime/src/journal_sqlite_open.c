@@ -262,6 +262,7 @@ void sq_free(sq_t *s) {
     pthread_cond_destroy(&s->qcv);
     pthread_mutex_destroy(&s->qmu);
     pthread_mutex_destroy(&s->mu);
+    if (s->wal_fd >= 0) close(s->wal_fd);
     free(s->scratch);
     free(s);
 }
@@ -272,6 +273,9 @@ aop_status_t aop_journal_open_sqlite(const char *path, aop_journal_t **out, aop_
     *out = NULL;
     if (!path || !*path)
         return aop_error_set(err, AOP_E_INVALID_ARG, "path", -1, "the journal path is %s", path ? "empty" : "NULL");
+    if (strlen(path) >= sizeof((sq_t *)0)->path)
+        return aop_error_set(err, AOP_E_INVALID_ARG, "path", -1, "the journal path is longer than %zu bytes",
+                             sizeof((sq_t *)0)->path - 1);
     aop_status_t st = prepare_file(path, err);
     if (st != AOP_OK) return st;
     sq_t *s = calloc(1, sizeof *s);
@@ -280,6 +284,7 @@ aop_status_t aop_journal_open_sqlite(const char *path, aop_journal_t **out, aop_
         free(s);
         return aop_error_set(err, AOP_E_NOMEM, NULL, -1, "out of memory for the journal");
     }
+    s->wal_fd = -1;
     pthread_mutex_init(&s->mu, NULL);
     pthread_mutex_init(&s->qmu, NULL);
     pthread_cond_init(&s->qcv, NULL);

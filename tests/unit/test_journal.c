@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* The journal beyond the store contract (test_journal_conformance.c runs that against every
  * store): the SQLite file (modes, unsafe files refused, migrations and the legacy entries' MACs,
- * the same table whichever way it was made), durability (syncs counted by a VFS of the test's:
- * one per insert batch, none for later writes, none to open and close), group commit and a
+ * the same table whichever way it was made), durability (the process's syncs counted: one per
+ * insert batch, none for later writes, none to open and close), group commit and a
  * batch that cannot be committed, racing handles, a custom store's operations and versions, the
  * entries' MACs, lease owners, names and the gateway identity, and the table of moves. */
 #include <errno.h>
@@ -16,7 +16,7 @@
 #include "aop/sign.h"
 #include "journal_fixture.h"
 #include "support.h"
-#include "sync_vfs.h"
+#include "sync_count.h"
 
 static char dir[64];
 static char db_path[128];
@@ -299,16 +299,15 @@ Test(journal, a_version_2_file_keeps_its_boot_stamps_as_the_stores_clock) {
  * Durability: the syncs SQLite asks for */
 
 Test(journal, one_sync_per_insert_none_for_later_writes_nor_to_open_and_close) {
-    sync_vfs_install();
     aop_journal_close(open_db()); /* a journal that exists, as a till's does */
-    atomic_store(&sync_vfs_syncs, 0);
+    atomic_store(&sync_count, 0);
     aop_journal_t *j = open_db();
-    cr_expect_eq(atomic_load(&sync_vfs_syncs), 0, "opening syncs nothing");
+    cr_expect_eq(atomic_load(&sync_count), 0, "opening syncs nothing");
     aop_journal_entry_t *e = new_entry(AOP_ENTRY_PAYMENT, "T-1");
     insert_ok(j, e);
-    cr_expect_eq(atomic_load(&sync_vfs_syncs), 1, "the insert commits with synchronous=FULL: %d syncs",
-                 atomic_load(&sync_vfs_syncs));
-    atomic_store(&sync_vfs_syncs, 0);
+    cr_expect_eq(atomic_load(&sync_count), 1, "the insert commits with synchronous=FULL: %d syncs",
+                 atomic_load(&sync_count));
+    atomic_store(&sync_count, 0);
     aop_journal_entry_t *out = calloc(1, sizeof *out);
     aop_error_t err;
     cr_assert_eq(move(j, e, AOP_STATE_POLLING, AOP_WRITE_CALL, &err), AOP_OK, "%s", err.msg);
@@ -318,18 +317,17 @@ Test(journal, one_sync_per_insert_none_for_later_writes_nor_to_open_and_close) {
     free(find_ok(j, e));
     collect_t c = {0};
     cr_assert_eq(aop_journal_list(j, true, collect, &c, &err), AOP_OK);
-    cr_expect_eq(atomic_load(&sync_vfs_syncs), 0, "later changes commit with NORMAL: %d syncs",
-                 atomic_load(&sync_vfs_syncs));
+    cr_expect_eq(atomic_load(&sync_count), 0, "later changes commit with NORMAL: %d syncs",
+                 atomic_load(&sync_count));
     /* A refused insert (the key exists) leaves NORMAL behind as well. */
     aop_journal_entry_t *dup = new_entry(AOP_ENTRY_PAYMENT, "T-1");
     cr_expect_eq(aop_journal_insert(j, dup, 1000, NULL, &err), AOP_E_TAKEN_OVER);
-    atomic_store(&sync_vfs_syncs, 0);
+    atomic_store(&sync_count, 0);
     cr_assert_eq(move(j, out, AOP_STATE_LAST_CHECK, 0, &err), AOP_OK, "%s", err.msg);
-    cr_expect_eq(atomic_load(&sync_vfs_syncs), 0);
+    cr_expect_eq(atomic_load(&sync_count), 0);
     aop_journal_close(j);
-    cr_expect_eq(atomic_load(&sync_vfs_syncs), 0, "no checkpoint on close");
+    cr_expect_eq(atomic_load(&sync_count), 0, "no checkpoint on close");
     free(e), free(out), free(dup);
-    sync_vfs_uninstall();
 }
 
 /* Threads inserting on one handle: committed together, one sync per batch, every entry there. */
@@ -365,14 +363,13 @@ static void insert_from_threads(aop_journal_t *j, inserter_t *t) {
 }
 
 Test(journal, concurrent_inserts_on_one_handle_share_their_syncs) {
-    sync_vfs_install();
     aop_journal_t *j = open_db();
-    atomic_store(&sync_vfs_delay_ms, 20); /* a slow disk: the others queue up meanwhile */
-    atomic_store(&sync_vfs_syncs, 0);
+    atomic_store(&sync_delay_ms, 20); /* a slow disk: the others queue up meanwhile */
+    atomic_store(&sync_count, 0);
     inserter_t t[INSERTERS];
     insert_from_threads(j, t);
-    atomic_store(&sync_vfs_delay_ms, 0);
-    int syncs = atomic_load(&sync_vfs_syncs);
+    atomic_store(&sync_delay_ms, 0);
+    int syncs = atomic_load(&sync_count);
     for (int k = 0; k < INSERTERS; k++)
         for (int i = 0; i < EACH; i++) cr_expect_eq(t[k].st[i], AOP_OK, "%d/%d: %s", k, i, t[k].msg);
     cr_expect_lt(syncs, INSERTERS * EACH / 2, "%d syncs for %d inserts", syncs, INSERTERS * EACH);
@@ -383,18 +380,16 @@ Test(journal, concurrent_inserts_on_one_handle_share_their_syncs) {
     cr_expect_eq(c.n, INSERTERS * EACH);
     aop_journal_close(j);
     cr_expect_eq(sql_int(db_path, "SELECT count(*) FROM entries"), INSERTERS * EACH);
-    sync_vfs_uninstall();
 }
 
 Test(journal, a_batch_that_cannot_be_synced_fails_every_insert_in_it) {
-    sync_vfs_install();
     aop_journal_t *j = open_db();
-    atomic_store(&sync_vfs_delay_ms, 5);
-    atomic_store(&sync_vfs_fail, 1);
+    atomic_store(&sync_delay_ms, 5);
+    atomic_store(&sync_fail, 1);
     inserter_t t[INSERTERS];
     insert_from_threads(j, t);
-    atomic_store(&sync_vfs_fail, 0);
-    atomic_store(&sync_vfs_delay_ms, 0);
+    atomic_store(&sync_fail, 0);
+    atomic_store(&sync_delay_ms, 0);
     for (int k = 0; k < INSERTERS; k++)
         for (int i = 0; i < EACH; i++)
             cr_expect(t[k].st[i] == AOP_E_JOURNAL_UNKNOWN || t[k].st[i] == AOP_E_JOURNAL, "%d/%d: %s (%s)", k, i,
@@ -405,7 +400,6 @@ Test(journal, a_batch_that_cannot_be_synced_fails_every_insert_in_it) {
     insert_ok(j, e);
     free(e);
     aop_journal_close(j);
-    sync_vfs_uninstall();
 }
 
 /* ---------------------------------------------------------------------------------------------
