@@ -477,6 +477,65 @@ Test(resolver_rules, refund_refused_while_the_payment_is_open) {
     fx_free(&f);
 }
 
+/* A refund entry left open (SENT, as a crash after the send leaves it) whose request was edited
+ * by hand from 30 to 70, and one inserted by hand: recovery sends neither (row E26), ends both
+ * NEEDS_ATTENTION, and goes on with the one nobody altered, which it re-sends identically. */
+typedef struct {
+    unsigned refunds;
+    char amounts[4][16];
+} refunds_seen_t;
+
+static void see_refunds(const aop_event_t *ev, void *ctx) {
+    refunds_seen_t *s = ctx;
+    if (strcmp(ev->function, aop_fn_refund.name)) return;
+    const char *v = strstr(ev->masked_request, "\"refundAmount\":{");
+    v = v ? strstr(v, "\"value\":\"") : NULL;
+    if (s->refunds < 4 && v) snprintf(s->amounts[s->refunds], sizeof s->amounts[0], "%.*s", (int)strcspn(v + 9, "\""), v + 9);
+    s->refunds++;
+}
+
+Test(resolver_rules, a_refund_edited_by_hand_is_never_sent) {
+    refunds_seen_t seen = {0};
+    fx_t f = fx(see_refunds, &seen);
+    aop_resolve_options_t o = rs_fast();
+    aop_resolution_t *p = rs_pay(f.c, f.j, rs_mtid("forge"), "1000", DEMO_CODE, &o);
+    cr_assert_str_eq(aop_outcome_name(p->outcome), "PAID");
+    char acq[AOP_JOURNAL_ID_SIZE];
+    snprintf(acq, sizeof acq, "%s", p->acquirement_id);
+    aop_resolution_free(p);
+    const char *edited = rs_mtid("edited"), *honest = rs_mtid("honest");
+    aop_resolution_free(refund(&f, acq, edited, "30", AOP_OK));
+    aop_resolution_free(refund(&f, acq, honest, "30", AOP_OK));
+    cr_assert_eq(seen.refunds, 2);
+    cr_assert_eq(f.m->n, 3);
+    aop_journal_entry_t *e = &f.m->e[1], *h = &f.m->e[2];
+    e->state = h->state = AOP_STATE_SENT; /* as if the process had died after sending */
+    char *v = strstr(e->request, "\"value\":\"30\"");
+    cr_assert_not_null(v, "%s", e->request);
+    memcpy(v + 9, "70", 2);
+    snprintf(e->amount, sizeof e->amount, "70");
+    /* and a refund of the rest written by hand, with no MAC */
+    f.m->e[3] = *h;
+    f.m->e[3].id = 99;
+    snprintf(f.m->e[3].key, sizeof f.m->e[3].key, "forged-by-hand");
+    f.m->e[3].mac[0] = '\0';
+    f.m->n = 4;
+    seen = (refunds_seen_t){0};
+    aop_recover_summary_t sum;
+    aop_recover_summary_init(&sum);
+    aop_error_t err;
+    cr_assert_eq(aop_recover_ex(f.c, f.j, &o, NULL, NULL, &sum, &err), AOP_OK, "%s", err.msg);
+    cr_expect_eq(seen.refunds, 1, "only the refund nobody altered is re-sent: %u refunds", seen.refunds);
+    cr_expect_str_eq(seen.amounts[0], "30");
+    cr_expect_eq(h->state, AOP_STATE_REFUNDED);
+    cr_expect_eq(e->state, AOP_STATE_NEEDS_ATTENTION, "%s", aop_entry_state_name(e->state));
+    cr_expect_not_null(strstr(e->note, "the journal entry was altered"), "%s", e->note);
+    cr_expect_eq(f.m->e[3].state, AOP_STATE_NEEDS_ATTENTION);
+    cr_expect_not_null(strstr(f.m->e[3].note, "MAC is missing"), "%s", f.m->e[3].note);
+    cr_expect_eq(sum.open_left, 2, "a person decides those two");
+    fx_free(&f);
+}
+
 /* ---- recovery ---- */
 
 static unsigned recovered;
