@@ -35,7 +35,7 @@
  *   between processes and checkpointed when it passes 1000 pages (about 4 MiB), not on close, so
  *   a process that pays once syncs once; keep free space on the file system: a write that finds
  *   the disk full fails, and an insert that fails sends nothing;
- * - an entry takes about 1 KiB plus its request (docs/design.md, "The journal's contract");
+ * - an entry takes about 450 bytes plus its request (docs/design.md, "The journal's contract");
  *   aop_journal_prune() removes old final entries and aop_journal_backup() copies the journal;
  * - deleting the file (or its `-wal`) while a payment runs loses that payment's entry. */
 #ifndef AOP_JOURNAL_H

@@ -183,8 +183,9 @@ AOP_API AOP_NODISCARD aop_status_t aop_refund_resolve(aop_client_t *c, aop_journ
 
 /** Called by aop_recover() for each open entry: r is NULL when the entry was skipped (another
  * gateway identity, or leased by a live owner: aop_journal_lease_held() tells which). An entry
- * that could not be claimed for a storage error comes with an UNRESOLVED resolution whose reason
- * says why. */
+ * that could not be claimed for a storage error, and a row that cannot be read (e->unreadable,
+ * only its id known), come with an UNRESOLVED resolution whose reason says why; an entry whose MAC
+ * does not verify ends NEEDS_ATTENTION without a call. */
 typedef void (*aop_recover_fn)(const aop_journal_entry_t *e, const aop_resolution_t *r, void *ctx);
 
 /** What one recovery found (aop_recover_ex()). */
