@@ -313,18 +313,24 @@ static aop_status_t op_get(void *store, int64_t id, bool with_request, aop_journ
     return st;
 }
 
-static aop_status_t op_find(void *store, aop_entry_kind_t kind, const char *gateway, const char *merchant_id,
-                            const char *key, aop_journal_entry_t *out, aop_error_t *err) {
-    sq_t *s = store;
+/* The one entry statement which selects: its number (when not 0) as ?1, then the texts. */
+static aop_status_t select_by(sq_t *s, int which, int number, const char *const *texts, int n, bool with_request,
+                              const char *what, aop_journal_entry_t *out, aop_error_t *err) {
     lock(s);
-    sqlite3_stmt *q = sq_stmt(s, SQ_FIND);
-    sqlite3_bind_int(q, 1, (int)kind);
-    sqlite3_bind_text(q, 2, gateway, -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 3, merchant_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 4, key, -1, SQLITE_STATIC);
-    aop_status_t st = sq_select_one(s, q, out, true, "find", err);
+    sqlite3_stmt *q = sq_stmt(s, which);
+    int i = 1;
+    if (number) sqlite3_bind_int(q, i++, number);
+    for (int k = 0; k < n; k++) sqlite3_bind_text(q, i++, texts[k], -1, SQLITE_STATIC);
+    aop_status_t st = sq_select_one(s, q, out, with_request, what, err);
     sqlite3_clear_bindings(q);
     unlock(s);
+    return st;
+}
+
+static aop_status_t op_find(void *store, aop_entry_kind_t kind, const char *gateway, const char *merchant_id,
+                            const char *key, aop_journal_entry_t *out, aop_error_t *err) {
+    const char *texts[] = {gateway, merchant_id, key};
+    aop_status_t st = select_by(store, SQ_FIND, (int)kind, texts, 3, true, "find", out, err);
     if (st == AOP_E_MISSING)
         aop_error_set(err, AOP_E_MISSING, "journal", -1, "no journal entry for %s %s of merchant %s at gateway %s",
                       kind == AOP_ENTRY_PAYMENT ? "payment" : "refund", key, merchant_id, gateway);
@@ -493,15 +499,8 @@ static aop_status_t op_claim_next(void *store, const char *gateway, int64_t afte
 
 static aop_status_t op_open_payment(void *store, const char *gateway, const char *merchant_id,
                                     const char *acquirement_id, aop_journal_entry_t *out, aop_error_t *err) {
-    sq_t *s = store;
-    lock(s);
-    sqlite3_stmt *q = sq_stmt(s, SQ_OPEN_PAYMENT);
-    sqlite3_bind_text(q, 1, gateway, -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 2, merchant_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 3, acquirement_id, -1, SQLITE_STATIC);
-    aop_status_t st = sq_select_one(s, q, out, false, "open payment", err);
-    sqlite3_clear_bindings(q);
-    unlock(s);
+    const char *texts[] = {gateway, merchant_id, acquirement_id};
+    aop_status_t st = select_by(store, SQ_OPEN_PAYMENT, 0, texts, 3, false, "open payment", out, err);
     if (st == AOP_E_MISSING)
         aop_error_set(err, AOP_E_MISSING, "acquirement_id", -1, "no open payment with acquirementId %s", acquirement_id);
     return st;

@@ -122,31 +122,33 @@ static aop_status_t cas(mem_store_t *m, const aop_journal_entry_t *e, aop_entry_
     return AOP_OK;
 }
 
-static aop_status_t m_renew(void *store, aop_journal_entry_t *e, int64_t ttl, aop_error_t *err) {
-    mem_store_t *m = store;
+/* A renewal (w NULL: the lease only, for ttl) or a transition (w), as a compare-and-set. */
+static aop_status_t write_entry(mem_store_t *m, aop_journal_entry_t *e, const aop_journal_write_t *w, int64_t ttl,
+                                aop_error_t *err) {
     aop_journal_entry_t *s;
-    aop_status_t st = cas(m, e, e->state, &s, err);
+    aop_status_t st = cas(m, e, w ? w->expect_state : e->state, &s, err);
     if (st != AOP_OK) return st;
     aop_journal_now_t now;
     clock_now(m, &now);
-    aop_internal_journal_stamp_lease(e, &now, ttl);
-    aop_internal_journal_copy(s, e, AOP_COLW_RENEW);
-    m->renewals++;
-    return AOP_OK;
-}
-
-static aop_status_t m_transition(void *store, aop_journal_entry_t *e, const aop_journal_write_t *w, aop_error_t *err) {
-    mem_store_t *m = store;
-    aop_journal_entry_t *s;
-    aop_status_t st = cas(m, e, w->expect_state, &s, err);
-    if (st != AOP_OK) return st;
-    aop_journal_now_t now;
-    clock_now(m, &now);
+    if (!w) {
+        aop_internal_journal_stamp_lease(e, &now, ttl);
+        aop_internal_journal_copy(s, e, AOP_COLW_RENEW);
+        m->renewals++;
+        return AOP_OK;
+    }
     aop_internal_journal_stamp_write(e, &now, w);
     e->epoch++;
     aop_internal_journal_copy(s, e, AOP_COLW_TRANSITION | w->columns);
     m->transitions++;
     return AOP_OK;
+}
+
+static aop_status_t m_renew(void *store, aop_journal_entry_t *e, int64_t ttl, aop_error_t *err) {
+    return write_entry(store, e, NULL, ttl, err);
+}
+
+static aop_status_t m_transition(void *store, aop_journal_entry_t *e, const aop_journal_write_t *w, aop_error_t *err) {
+    return write_entry(store, e, w, 0, err);
 }
 
 static aop_status_t m_list(void *store, const aop_journal_filter_t *f, int64_t after_id, aop_journal_entry_t *page,

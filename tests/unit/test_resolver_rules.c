@@ -434,16 +434,21 @@ static aop_resolution_t *refund(fx_t *f, const char *acq, const char *mrid, cons
     return refund_with(f, acq, mrid, amount, false, want);
 }
 
+/* A payment of 1000 PAID: its acquirementId in acq. */
+static void paid(fx_t *f, const char *tag, char acq[AOP_JOURNAL_ID_SIZE]) {
+    aop_resolve_options_t o = rs_fast();
+    aop_resolution_t *p = rs_pay(f->c, f->j, rs_mtid(tag), "1000", DEMO_CODE, &o);
+    cr_assert_str_eq(aop_outcome_name(p->outcome), "PAID");
+    snprintf(acq, AOP_JOURNAL_ID_SIZE, "%s", p->acquirement_id);
+    cr_assert_neq(acq[0], '\0');
+    aop_resolution_free(p);
+}
+
 Test(resolver_rules, refunds_resolve_and_never_cancel) {
     seen_t seen = {0};
     fx_t f = fx(see, &seen);
-    aop_resolve_options_t o = rs_fast();
-    aop_resolution_t *p = rs_pay(f.c, f.j, rs_mtid("refd"), "1000", DEMO_CODE, &o);
-    cr_assert_str_eq(aop_outcome_name(p->outcome), "PAID");
     char acq[AOP_JOURNAL_ID_SIZE];
-    snprintf(acq, sizeof acq, "%s", p->acquirement_id);
-    cr_assert_neq(acq[0], '\0');
-    aop_resolution_free(p);
+    paid(&f, "refd", acq);
     seen = (seen_t){0};
     aop_resolution_t *r = refund(&f, acq, rs_mtid("rf"), "400", AOP_OK);
     cr_expect_str_eq(aop_outcome_name(r->outcome), "REFUNDED", "%s", r->reason);
@@ -497,12 +502,9 @@ static void see_refunds(const aop_event_t *ev, void *ctx) {
 Test(resolver_rules, a_refund_edited_by_hand_is_never_sent) {
     refunds_seen_t seen = {0};
     fx_t f = fx(see_refunds, &seen);
-    aop_resolve_options_t o = rs_fast();
-    aop_resolution_t *p = rs_pay(f.c, f.j, rs_mtid("forge"), "1000", DEMO_CODE, &o);
-    cr_assert_str_eq(aop_outcome_name(p->outcome), "PAID");
     char acq[AOP_JOURNAL_ID_SIZE];
-    snprintf(acq, sizeof acq, "%s", p->acquirement_id);
-    aop_resolution_free(p);
+    paid(&f, "forge", acq);
+    aop_resolve_options_t o = rs_fast();
     const char *edited = rs_mtid("edited"), *honest = rs_mtid("honest");
     aop_resolution_free(refund(&f, acq, edited, "30", AOP_OK));
     aop_resolution_free(refund(&f, acq, honest, "30", AOP_OK));
