@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
-# cmake --install: headers (include/aop/ only: runtime/internal is never installed), libaop.so.0
+# cmake --install: headers (include/aop/ only: runtime/internal is never installed), libaop.so.1
 # and libaop.a, the CMake package (aop::aop), aop.pc, the programs and their man pages.
-# Components: runtime (libaop0), dev (libaop-dev), tools (aop-tools).
+# Components: runtime (libaop1), dev (libaop-dev), tools (aop-tools).
 include(CMakePackageConfigHelpers)
 set(AOP_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/aop)
 

@@ -1,15 +1,15 @@
 # SPDX-License-Identifier: MIT
 # Debian packages: cpack -G DEB makes, from any build configured with -DCMAKE_BUILD_TYPE=Release,
-#   libaop0      libaop.so.0 (shlibs, the ldconfig trigger)
+#   libaop1      libaop.so.1 (shlibs, the ldconfig trigger): libaopN for libaop.so.N, N the major version
 #   libaop-dev   headers, libaop.so, libaop.a, the CMake package aop::aop and aop.pc
-#   aop-tools    aop, aop-sandbox (and aop-notify when built), their man pages; depends on libaop0
+#   aop-tools    aop, aop-sandbox (and aop-notify when built), their man pages; depends on libaop1
 #   *-dbgsym     the debug symbols split out of the stripped binaries (.ddeb)
 # each with /usr/share/doc/PACKAGE/copyright (debian/copyright) and changelog.gz
 # (debian/changelog), ready for lintian with no script around cpack. Run-time dependencies
 # come from dpkg-shlibdeps (dpkg-dev).
 #
 # A journal store built as its own module (the PostgreSQL one of a later issue) is packaged
-# apart, so that libaop0 never depends on its client library: the module's CMake installs its
+# apart, so that libaop1 never depends on its client library: the module's CMake installs its
 # shared object with COMPONENT journal-STORE and appends STORE to AOP_PACKAGE_JOURNAL_STORES
 # before this file is included; it becomes libaop-journal-STORE0.
 
@@ -38,16 +38,18 @@ endif()
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION libs)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-# aop links libaop.so.0 of this build, which no installed package provides yet: dpkg-shlibdeps
-# finds it here, and aop-tools names libaop0 itself (below).
+# aop links libaop.so.1 of this build, which no installed package provides yet: dpkg-shlibdeps
+# finds it here, and aop-tools names libaop1 itself (below).
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS_PRIVATE_DIRS ${PROJECT_BINARY_DIR})
 # The ELF files are stripped (objcopy --strip-unneeded) into PACKAGE-dbgsym .ddeb files, keyed by
 # build id, as Debian ships debug symbols.
 set(CPACK_DEBIAN_DEBUGINFO_PACKAGE ON)
 
-set(CPACK_DEBIAN_RUNTIME_PACKAGE_NAME libaop0)
+# The library's package is named for its SONAME (Debian's policy): libaop.so.1 is libaop1.
+set(AOP_LIB_PACKAGE libaop${PROJECT_VERSION_MAJOR})
+set(CPACK_DEBIAN_RUNTIME_PACKAGE_NAME ${AOP_LIB_PACKAGE})
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_SECTION libs)
-set(CPACK_DEBIAN_RUNTIME_DESCRIPTION "Alipay+ international offline payments client library\nThe shared library libaop.so.0: a client for Alipay's international offline\n(barcode) payments that carries every payment to a known outcome.")
+set(CPACK_DEBIAN_RUNTIME_DESCRIPTION "Alipay+ international offline payments client library\nThe shared library libaop.so.${PROJECT_VERSION_MAJOR}: a client for Alipay's international offline\n(barcode) payments that carries every payment to a known outcome.")
 set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS ON)
 set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS_POLICY ">=")
 # The ldconfig trigger, as dh_makeshlibs writes it. CPack also writes a postinst and a postrm
@@ -61,7 +63,7 @@ set(CPACK_DEBIAN_DEV_PACKAGE_SECTION libdevel)
 set(CPACK_DEBIAN_DEV_DESCRIPTION "Alipay+ international offline payments client library (development)\nHeaders, libaop.so, libaop.a, the CMake package aop::aop and aop.pc for\nprograms that use libaop.")
 # What libaop.a and aop.pc (Requires.private) need at link time.
 set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS
-    "libaop0 (= ${PROJECT_VERSION}), libssl-dev (>= 3), libcurl4-openssl-dev | libcurl-dev")
+    "${AOP_LIB_PACKAGE} (= ${PROJECT_VERSION}), libssl-dev (>= 3), libcurl4-openssl-dev | libcurl-dev")
 if(AOP_JOURNAL_SQLITE)
   string(APPEND CPACK_DEBIAN_DEV_PACKAGE_DEPENDS ", libsqlite3-dev")
 endif()
@@ -70,9 +72,9 @@ set(CPACK_DEBIAN_TOOLS_PACKAGE_NAME aop-tools)
 set(CPACK_DEBIAN_TOOLS_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_TOOLS_DESCRIPTION "Alipay+ international offline payments: aop and aop-sandbox\nThe command line client (aop), which links libaop0, and the local sandbox\ngateway (aop-sandbox) it runs when no gateway is configured.")
 # The programs of this build need the library of this build.
-set(CPACK_DEBIAN_TOOLS_PACKAGE_DEPENDS "libaop0 (= ${PROJECT_VERSION})")
+set(CPACK_DEBIAN_TOOLS_PACKAGE_DEPENDS "${AOP_LIB_PACKAGE} (= ${PROJECT_VERSION})")
 
-set(_aop_packages runtime:libaop0 dev:libaop-dev)
+set(_aop_packages runtime:${AOP_LIB_PACKAGE} dev:libaop-dev)
 if(AOP_TOOL_TARGETS)
   list(APPEND _aop_packages tools:aop-tools)
 endif()
@@ -82,7 +84,7 @@ foreach(_store IN LISTS AOP_PACKAGE_JOURNAL_STORES)
   list(APPEND _aop_packages journal-${_store}:libaop-journal-${_store}0)
   set(CPACK_DEBIAN_${_c}_PACKAGE_NAME libaop-journal-${_store}0)
   set(CPACK_DEBIAN_${_c}_PACKAGE_SECTION libs)
-  set(CPACK_DEBIAN_${_c}_PACKAGE_DEPENDS "libaop0 (= ${PROJECT_VERSION})")
+  set(CPACK_DEBIAN_${_c}_PACKAGE_DEPENDS "${AOP_LIB_PACKAGE} (= ${PROJECT_VERSION})")
   set(CPACK_DEBIAN_${_c}_DESCRIPTION "Alipay+ international offline payments: the ${_store} journal store\nThe payment journal of libaop kept in ${_store}, as a module of its own.")
 endforeach()
 
@@ -114,7 +116,7 @@ else()
 endif()
 configure_file(${PROJECT_SOURCE_DIR}/cmake/package-check.cmake.in ${PROJECT_BINARY_DIR}/aop-package-check.cmake @ONLY)
 set(CPACK_PROJECT_CONFIG_FILE ${PROJECT_BINARY_DIR}/aop-package-check.cmake)
-# libaop.a stripped as dh_strip strips a static library; libaop0's ldconfig scripts dropped.
+# libaop.a stripped as dh_strip strips a static library; the library package's ldconfig scripts dropped.
 configure_file(${PROJECT_SOURCE_DIR}/cmake/deb-pre-build.cmake.in ${PROJECT_BINARY_DIR}/aop-deb-pre-build.cmake @ONLY)
 configure_file(${PROJECT_SOURCE_DIR}/cmake/deb-post-build.cmake.in ${PROJECT_BINARY_DIR}/aop-deb-post-build.cmake @ONLY)
 set(CPACK_PRE_BUILD_SCRIPTS ${PROJECT_BINARY_DIR}/aop-deb-pre-build.cmake)

@@ -6,14 +6,15 @@ set -euo pipefail
 # groff-base: the man pages' lint (without it the man_lint test is not registered). lintian: the
 # packages' check (scripts/package.sh fails on any error or warning). curl: the baseline of the
 # start-up benchmark (bench/startup.py compares aop with curl --version). faketime: the tests that
-# step the wall clock under the CLI.
+# step the wall clock under the CLI. strace: the test that counts the syncs of one `aop pay`
+# (tests/e2e/test_journal.py).
 PACKAGES=(build-essential cmake pkg-config clang libclang-rt-14-dev valgrind openssl git dpkg-dev file
           python3 python3-jinja2 python3-yaml
           libcurl4-openssl-dev libssl-dev libjsmn-dev
           libmicrohttpd-dev libsqlite3-dev
           libcriterion-dev
           libcjson-dev libjansson-dev
-          doxygen groff-base lintian curl faketime)
+          doxygen groff-base lintian curl faketime strace)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -4,14 +4,14 @@
 # the real dpkg -i on a clean machine):
 #  - a build with the test hooks (BUILD_DIR, default build/) refuses to be packaged;
 #  - a Release build (build-release/: no test hooks; the tests and the benchmarks compiled with
-#    -Werror, so a warning only the optimizer of a Release build sees fails CI) makes libaop0,
+#    -Werror, so a warning only the optimizer of a Release build sees fails CI) makes libaop1 (libaopN for libaop.so.N),
 #    libaop-dev, aop-tools and their -dbgsym packages with cpack -G DEB and nothing else;
 #  - that build's release checks: the installed tree's hardening, its exports and SONAME, the
 #    examples against its installed tree (the whole suite runs in the RelWithDebInfo and
 #    sanitizer builds of scripts/test.sh: the same code, not worth a third run);
 #  - dpkg-deb --info/--contents: what each package holds and declares;
 #  - lintian: no error and no warning;
-#  - the dpkg-deb -x tree: hardened, aop links libaop.so.0 and not libmicrohttpd, and the examples
+#  - the dpkg-deb -x tree: hardened, aop links libaop.so.N and not libmicrohttpd, and the examples
 #    build against it and run against its aop-sandbox.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,7 +35,9 @@ rm -rf "$REL/debs"
 ver=$(sed -n 's/^CMAKE_PROJECT_VERSION:STATIC=//p' "$REL/CMakeCache.txt")
 libdir=$(sed -n 's/^CMAKE_INSTALL_LIBDIR:PATH=//p' "$REL/CMakeCache.txt")
 [ -n "$ver" ] && [ -n "$libdir" ] || fail "no version or libdir in $REL/CMakeCache.txt"
-lib=$(ls "$REL"/debs/libaop0_*.deb) dev=$(ls "$REL"/debs/libaop-dev_*.deb) tools=$(ls "$REL"/debs/aop-tools_*.deb)
+major=${ver%%.*} # the SONAME's number: libaop.so.$major, package libaop$major
+libpkg=libaop$major
+lib=$(ls "$REL"/debs/${libpkg}_*.deb) dev=$(ls "$REL"/debs/libaop-dev_*.deb) tools=$(ls "$REL"/debs/aop-tools_*.deb)
 
 echo "== the Release build's own checks (hardening, exports, installed tree)"
 (cd "$REL" && ctest --output-on-failure -j2 -R '^(hardening_|api_|install_tree_)')
@@ -49,7 +51,7 @@ lacks() { ! grep -qE "$2" <(paths "$1") || fail "$(basename "$1") holds $2"; }
 
 echo "== dpkg-deb --info/--contents"
 dpkg-deb --info "$lib" >/dev/null && dpkg-deb --info "$dev" >/dev/null && dpkg-deb --info "$tools" >/dev/null
-[ "$(field Package "$lib")" = libaop0 ] && [ "$(field Package "$dev")" = libaop-dev ] &&
+[ "$(field Package "$lib")" = "$libpkg" ] && [ "$(field Package "$dev")" = libaop-dev ] &&
   [ "$(field Package "$tools")" = aop-tools ] || fail "package names"
 for d in "$lib" "$dev" "$tools"; do
   p=$(field Package "$d")
@@ -59,22 +61,22 @@ for d in "$lib" "$dev" "$tools"; do
   ! grep -q localhost <<<"$m" || fail "$p: maintainer $m"
 done
 dep=$(field Depends "$lib")
-grep -q 'libcurl4' <<<"$dep" || fail "libaop0 does not depend on libcurl: $dep"
-grep -qE 'libssl3|libcrypto' <<<"$dep" || fail "libaop0 does not depend on OpenSSL: $dep"
-grep -q 'libsqlite3-0' <<<"$dep" || fail "libaop0 does not depend on SQLite: $dep"
+grep -q 'libcurl4' <<<"$dep" || fail "$libpkg does not depend on libcurl: $dep"
+grep -qE 'libssl3|libcrypto' <<<"$dep" || fail "$libpkg does not depend on OpenSSL: $dep"
+grep -q 'libsqlite3-0' <<<"$dep" || fail "$libpkg does not depend on SQLite: $dep"
 # A journal store with a client library of its own (PostgreSQL) ships in a package of its own.
-! grep -qE 'libpq|libmicrohttpd' <<<"$dep" || fail "libaop0 depends on a store's or the sandbox's library: $dep"
-has "$lib" "usr/$libdir/libaop.so.0"
+! grep -qE 'libpq|libmicrohttpd' <<<"$dep" || fail "$libpkg depends on a store's or the sandbox's library: $dep"
+has "$lib" "usr/$libdir/libaop.so.$major"
 has "$lib" "usr/$libdir/libaop.so.$ver"
 lacks "$lib" "/include/"
-dpkg-deb --info "$lib" shlibs | grep -qx "libaop 0 libaop0 (>= $ver)" || fail "libaop0: no shlibs entry"
-dpkg-deb --info "$lib" triggers | grep -qx "activate-noawait ldconfig" || fail "libaop0: no ldconfig trigger"
-! dpkg-deb --info "$lib" postinst >/dev/null 2>&1 || fail "libaop0 has a postinst (the trigger runs ldconfig)"
+dpkg-deb --info "$lib" shlibs | grep -qx "libaop $major $libpkg (>= $ver)" || fail "$libpkg: no shlibs entry"
+dpkg-deb --info "$lib" triggers | grep -qx "activate-noawait ldconfig" || fail "$libpkg: no ldconfig trigger"
+! dpkg-deb --info "$lib" postinst >/dev/null 2>&1 || fail "$libpkg has a postinst (the trigger runs ldconfig)"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 dpkg-deb -x "$lib" "$tmp/lib"
-readelf -d "$tmp/lib/usr/$libdir/libaop.so.$ver" | grep -q '(SONAME).*\[libaop.so.0\]' || fail "libaop0: no SONAME libaop.so.0"
-grep -q "libaop0 (= $ver)" <<<"$(field Depends "$dev")" || fail "libaop-dev does not depend on libaop0 (= $ver)"
+readelf -d "$tmp/lib/usr/$libdir/libaop.so.$ver" | grep -q "(SONAME).*\\[libaop.so.$major\\]" || fail "$libpkg: no SONAME libaop.so.$major"
+grep -q "$libpkg (= $ver)" <<<"$(field Depends "$dev")" || fail "libaop-dev does not depend on $libpkg (= $ver)"
 for h in aop.h protocol.h calls.h version.h client.h json_quote.h; do has "$dev" "usr/include/aop/$h"; done
 for h in runtime/internal/aop/*.h; do lacks "$dev" "/include/aop/${h##*/}\$"; done
 for f in libaop.so libaop.a pkgconfig/aop.pc cmake/aop/aopConfig.cmake cmake/aop/aopConfigVersion.cmake \
@@ -82,12 +84,12 @@ for f in libaop.so libaop.a pkgconfig/aop.pc cmake/aop/aopConfig.cmake cmake/aop
 lacks "$dev" "libaop\\.so\\."
 has "$tools" "usr/bin/aop"
 has "$tools" "usr/bin/aop-sandbox"
-grep -q "libaop0 (= $ver)" <<<"$(field Depends "$tools")" || fail "aop-tools does not depend on libaop0 (= $ver)"
+grep -q "$libpkg (= $ver)" <<<"$(field Depends "$tools")" || fail "aop-tools does not depend on $libpkg (= $ver)"
 for m in aop.1 aop-sandbox.1; do
   [ ! -f "docs/man/$m" ] || has "$tools" "usr/share/man/man1/$m.gz"
 done
 lacks "$tools" "/man1/.*\\.1\$"
-for p in libaop0 aop-tools; do
+for p in "$libpkg" aop-tools; do
   dbg=$(ls "$REL"/debs/${p}-dbgsym_*.ddeb) || fail "no $p-dbgsym package"
   grep -q '/usr/lib/debug/\.build-id/.*\.debug$' <(paths "$dbg") || fail "$p-dbgsym holds no .debug file"
 done
@@ -109,7 +111,7 @@ sh tests/install/check_consumer.sh "$tmp/root/usr" "$PWD" "$(command -v cc)" "$(
 echo "packages ok: $REL/debs"
 
 # The library alone (no apps, tests, bench; no SQLite store): nothing but the C compiler, OpenSSL
-# and libcurl is looked up, and libaop.so.0 keeps the same exports.
+# and libcurl is looked up, and libaop.so.$major keeps the same exports.
 MIN=${MINIMAL_DIR:-build-minimal}
 echo "== the library alone ($MIN: AOP_APPS/TESTS/BENCH/JOURNAL_SQLITE=OFF)"
 cmake -S . -B "$MIN" -DAOP_APPS=OFF -DAOP_TESTS=OFF -DAOP_BENCH=OFF -DAOP_JOURNAL_SQLITE=OFF \

@@ -21,6 +21,7 @@ typedef struct {
     const char *sign_type, *amount, *currency, *code, *title, *merchant_trans_id, *acquirement_id;
     const char *merchant_refund_id, *reason, *out_dir, *public_key;
     const char *journal, *as, *note, *entry_id; /* journal commands */
+    const char *before, *file;                  /* journal prune, journal backup */
     double timeout_s; /* 0 = the function's default */
     /* The resolver's policy in seconds; 0 = the default (aop_policy_init). */
     double first_poll_s, poll_interval_s, query_budget_s, cancel_margin_s, cancel_budget_s, watch_window_s,
@@ -118,6 +119,8 @@ int cli_resolve(const cli_opts_t *o, cli_env_t *env, aop_client_t *client, const
 int cmd_recover(const cli_opts_t *o);
 int cmd_journal(const cli_opts_t *o);
 int cmd_journal_close(const cli_opts_t *o);
+int cmd_journal_prune(const cli_opts_t *o);
+int cmd_journal_backup(const cli_opts_t *o);
 int cmd_keygen(const cli_opts_t *o);
 int cmd_keycheck(const cli_opts_t *o);
 

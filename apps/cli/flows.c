@@ -212,7 +212,8 @@ static void json_held(FILE *out, const aop_journal_entry_t *e) {
 }
 
 /* "held by process 4242 on host till-3, until 14:07:31" from the lease owner
- * "host/pid/start#nonce" (split from the right: a host name may hold a '/'). */
+ * "host/boot-id/pid-namespace/pid/start#nonce" (the pid split from the right; the host is what
+ * comes before the first '/', which a host name never holds). */
 static void held_by(FILE *out, const aop_journal_entry_t *e) {
     char owner[AOP_JOURNAL_OWNER_SIZE], until[16];
     snprintf(owner, sizeof owner, "%s", e->lease_owner);
@@ -222,6 +223,8 @@ static void held_by(FILE *out, const aop_journal_entry_t *e) {
     if (start) *start = '\0';
     char *pid = start ? strrchr(owner, '/') : NULL;
     if (pid) *pid++ = '\0';
+    char *boot = pid ? strchr(owner, '/') : NULL;
+    if (boot) *boot = '\0';
     time_t t = (time_t)(e->lease_expires_ms / 1000);
     struct tm tm;
     strftime(until, sizeof until, "%H:%M:%S", localtime_r(&t, &tm));

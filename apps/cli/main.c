@@ -14,10 +14,12 @@ int main(int argc, char **argv) {
     const char *cmd = argv[1][0] == '-' ? "" : argv[1];
     if (!strcmp(cmd, "sandbox")) return cli_exec_sandbox(argc - 1, argv + 1);
     int skip = *cmd ? 1 : 0; /* argv[skip] is the (last) command word, or the program's name */
-    if (!strcmp(cmd, "journal") && argc > 2 && !strcmp(argv[2], "close")) {
-        cmd = "journal close";
-        skip = 2;
-    }
+    static const char *const journal_cmds[] = {"journal close", "journal prune", "journal backup"};
+    for (size_t i = 0; i < sizeof journal_cmds / sizeof *journal_cmds; i++)
+        if (!strcmp(cmd, "journal") && argc > 2 && !strcmp(argv[2], journal_cmds[i] + 8)) {
+            cmd = journal_cmds[i];
+            skip = 2;
+        }
     cli_opts_t o;
     int rc = cli_parse(cmd, argc - skip, argv + skip, &o);
     if (rc) return rc;
@@ -38,5 +40,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "recover")) return cmd_recover(&o);
     if (!strcmp(cmd, "journal")) return cmd_journal(&o);
     if (!strcmp(cmd, "journal close")) return cmd_journal_close(&o);
+    if (!strcmp(cmd, "journal prune")) return cmd_journal_prune(&o);
+    if (!strcmp(cmd, "journal backup")) return cmd_journal_backup(&o);
     return cmd_call(cmd, &o);
 }

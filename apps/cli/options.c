@@ -12,7 +12,7 @@ enum {
     O_TIMEOUT, O_AMOUNT, O_CURRENCY, O_CODE, O_TITLE, O_MTID, O_ACQ, O_MRID, O_JSON, O_REASON,
     O_OUT, O_PUBLIC_KEY, O_FORCE, O_HELP, O_FIRST_POLL, O_POLL_INTERVAL, O_QUERY_BUDGET, O_CANCEL_MARGIN,
     O_CANCEL_BUDGET, O_WATCH_WINDOW, O_REFUND_BUDGET, O_JOURNAL, O_NO_RESOLVE, O_ALL, O_AS, O_NOTE, O_VERSION,
-    O_ALLOW_UNKNOWN_CURRENCY, O_LAST
+    O_ALLOW_UNKNOWN_CURRENCY, O_BEFORE, O_LAST
 };
 
 /* Every option: its getopt entry, its argument's name and its help line. */
@@ -57,6 +57,8 @@ static const struct {
     {{"refund-budget", required_argument, NULL, O_REFUND_BUDGET}, "S", "an unknown refund is re-sent within this (default 60)"},
     {{"journal", required_argument, NULL, O_JOURNAL}, "FILE", "the payment journal (default ~/.aop/journal.db)"},
     {{"all", no_argument, NULL, O_ALL}, NULL, "every entry, not only the open ones"},
+    {{"before", required_argument, NULL, O_BEFORE}, "DATE",
+     "remove the final entries last changed before DATE (YYYY-MM-DD, UTC, or YYYY-MM-DDTHH:MM:SSZ)"},
     {{"as", required_argument, NULL, O_AS}, "STATE", "PAID, FAILED or CANCELLED (a payment), REFUNDED or FAILED (a refund)"},
     {{"note", required_argument, NULL, O_NOTE}, "TEXT", "who established the outcome, and how"},
     {{"out", required_argument, NULL, O_OUT}, "DIR", "write private.pem and public.pem there"},
@@ -87,7 +89,10 @@ static const struct {
      (const int[]){O_ACQ, O_AMOUNT, O_CURRENCY, O_MRID, O_REASON, O_ALLOW_UNKNOWN_CURRENCY, O_NO_RESOLVE,
                    O_REFUND_BUDGET, O_JOURNAL, CALL, O_HELP, 0}},
     {"recover", "[OPTIONS]", (const int[]){O_JOURNAL, POLICY, O_REFUND_BUDGET, CALL, O_HELP, 0}},
-    {"journal", "[--all] [--json] [--journal FILE]", (const int[]){O_ALL, O_JSON, O_JOURNAL, O_HELP, 0}},
+    {"journal", "[--all] [--json] [--journal FILE] [--private-key FILE]",
+     (const int[]){O_ALL, O_JSON, O_JOURNAL, O_PRIVATE_KEY, O_HELP, 0}},
+    {"journal prune", "--before DATE [--journal FILE] [--json]", (const int[]){O_BEFORE, O_JOURNAL, O_JSON, O_HELP, 0}},
+    {"journal backup", "FILE [--journal FILE] [--json]", (const int[]){O_JOURNAL, O_JSON, O_HELP, 0}},
     {"journal close", "ID --as STATE --note TEXT [--journal FILE] [--json]",
      (const int[]){O_AS, O_NOTE, O_JOURNAL, O_JSON, O_HELP, 0}},
     {"keygen", "--out DIR | --private-key FILE --public-key FILE [--force]",
@@ -128,7 +133,8 @@ void cli_usage(FILE *out, const char *cmd) {
               "  cancel    close or reverse a payment (payCancel)\n"
               "  refund    refund part or all of a paid payment (re-sent identically while unknown)\n"
               "  recover   finish every open payment and refund of the journal\n"
-              "  journal   list the journal's open entries (--all: every entry); 'journal close ID'\n"
+              "  journal   list the journal's open entries (--all: every entry); 'journal close ID',\n"
+              "            'journal prune --before DATE', 'journal backup FILE'\n"
               "  keygen    create an RSA key pair\n"
               "  keycheck  check a key pair and print fingerprints\n"
               "  sandbox   run the local gateway in the foreground (aop sandbox --help)\n\n"
@@ -263,6 +269,7 @@ int cli_parse(const char *cmd, int argc, char **argv, cli_opts_t *o) {
         case O_ALL: o->all = true; break;
         case O_AS: o->as = optarg; break;
         case O_NOTE: o->note = optarg; break;
+        case O_BEFORE: o->before = optarg; break;
         case O_VERSION: o->version = true; break;
         case O_TIMEOUT:
         case O_FIRST_POLL:
@@ -289,6 +296,7 @@ int cli_parse(const char *cmd, int argc, char **argv, cli_opts_t *o) {
         }
     }
     if (!strcmp(cmd, "journal close") && optind < argc) o->entry_id = argv[optind++]; /* the entry's id */
+    if (!strcmp(cmd, "journal backup") && optind < argc) o->file = argv[optind++];    /* the copy's path */
     if (optind < argc)
         return cli_fail(AOP_EXIT_USAGE, AOP_E_INVALID_ARG, NULL, "unexpected argument '%s'", argv[optind]);
     return 0;

@@ -36,17 +36,3 @@ int64_t aop_internal_boot_ms(void) {
     clock_gettime(CLOCK_BOOTTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
-
-static bool this_boot(const char *id) {
-    const char *self = aop_internal_boot_id();
-    return id && self[0] && strcmp(id, self) == 0;
-}
-
-int64_t aop_internal_since_ms(const char *id, int64_t wall_ms, int64_t boot_ms) {
-    if (this_boot(id)) return aop_internal_boot_ms() - boot_ms;
-    return aop_now_ms() - wall_ms;
-}
-
-int64_t aop_internal_boot_ms_of(const char *id, int64_t wall_ms, int64_t boot_ms) {
-    return aop_internal_boot_ms() - aop_internal_since_ms(id, wall_ms, boot_ms);
-}

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* Time that processes of one host can compare: CLOCK_BOOTTIME stamps with the boot's id, beside
- * the wall time a journal entry also keeps. The boot clock is never stepped (an NTP step or a
+/* Time that processes of one host can compare: CLOCK_BOOTTIME with the boot's id, the clock of
+ * the SQLite journal store (journal_time.c). The boot clock is never stepped (an NTP step or a
  * hand-set clock moves only the wall clock), so a resume or a recovery on the same boot measures
- * how long ago a pay left by it; across boots (or hosts) only the wall clock is left. */
+ * how long ago a pay left by it; across boots (or hosts) only the wall clock is left. Also the
+ * boot id of a lease owner's text (journal_owner.c). */
 #ifndef AOP_BOOT_CLOCK_H
 #define AOP_BOOT_CLOCK_H
 
@@ -13,12 +14,4 @@
 const char *aop_internal_boot_id(void);
 /* CLOCK_BOOTTIME in ms (counts suspended time; shared by every process of the boot). */
 int64_t aop_internal_boot_ms(void);
-/* How long ago (ms; negative when it is still to come) the instant stamped wall_ms (Unix time)
- * and boot_ms (CLOCK_BOOTTIME of boot boot_id) was: by the boot clock when boot_id is this boot,
- * by the wall clock otherwise. */
-int64_t aop_internal_since_ms(const char *boot_id, int64_t wall_ms, int64_t boot_ms);
-/* The boot-clock reading of the instant stamped wall_ms on another boot (or with no boot stamp):
- * its distance from now by the wall clock, carried over to this boot's clock. */
-int64_t aop_internal_boot_ms_of(const char *boot_id, int64_t wall_ms, int64_t boot_ms);
-
 #endif

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/crypto.h>
+
 #include "aop/envelope.h"
 #include "aop/util.h"
 #include "client_internal.h"
@@ -27,6 +29,10 @@ struct aop_client {
     bool owns_transport;
     aop_event_fn on_event;
     void *event_ctx;
+    /* The journal's MAC key, derived from the merchant key when first needed (a client is used by
+     * one thread at a time). */
+    bool journal_key_ready;
+    aop_journal_key_t journal_key;
 };
 
 static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
@@ -190,6 +196,7 @@ void aop_client_free(aop_client_t *c) {
     free(c->client_id);
     free(c->merchant_id);
     free(c->version);
+    OPENSSL_cleanse(&c->journal_key, sizeof c->journal_key);
     free(c);
 }
 
@@ -208,6 +215,16 @@ const char *aop_internal_client_id(const aop_client_t *c) { return c->client_id;
 
 void aop_internal_client_alipay_fingerprint(const aop_client_t *c, char out[AOP_FINGERPRINT_MAX]) {
     aop_public_key_fingerprint(c->alipay, out);
+}
+
+aop_status_t aop_internal_client_journal_key(aop_client_t *c, aop_journal_key_t *out, aop_error_t *err) {
+    if (!c->journal_key_ready) {
+        aop_status_t st = aop_journal_key_derive(c->priv, &c->journal_key, err);
+        if (st != AOP_OK) return st;
+        c->journal_key_ready = true;
+    }
+    *out = c->journal_key;
+    return AOP_OK;
 }
 
 void aop_result_free(aop_result_t *r) {

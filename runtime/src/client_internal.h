@@ -4,6 +4,7 @@
 #define AOP_CLIENT_INTERNAL_H
 
 #include "aop/client.h"
+#include "aop/journal.h"
 
 /* Texts that aop_result_member() unescaped: they live as long as the result. */
 typedef struct member_text {
@@ -26,6 +27,8 @@ void aop_internal_client_fill_merchant(const aop_client_t *c, const aop_function
  * identity (resolver*.c). */
 const char *aop_internal_client_id(const aop_client_t *c);
 void aop_internal_client_alipay_fingerprint(const aop_client_t *c, char out[AOP_FINGERPRINT_MAX]);
+/* The journal's MAC key, derived from the client's merchant key on first use (aop/journal.h). */
+aop_status_t aop_internal_client_journal_key(aop_client_t *c, aop_journal_key_t *out, aop_error_t *err);
 
 /* The struct_size convention of the configuration and option structs: a caller built against an
  * older, smaller struct passes its size, and the members it knows are copied over full (already

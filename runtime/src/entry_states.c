@@ -56,9 +56,10 @@ static const unsigned pay_moves[STATE_LAST + 1] = {
     [AOP_STATE_NEW] = PAY_ON,
     [AOP_STATE_PAY_SENT] = PAY_ON,
     [AOP_STATE_POLLING] = PAY_ON,
-    /* a cancel under way: again, its last query, or its outcome; a single call re-sends the pay */
+    /* a cancel under way: again, its last query, or its outcome; a single call re-sends the pay;
+     * NEEDS_ATTENTION when the entry was altered */
     [AOP_STATE_CANCELLING] = B(AOP_STATE_NEW) | B(AOP_STATE_CANCELLING) | B(AOP_STATE_LAST_CHECK) |
-                             B(AOP_STATE_UNRESOLVED) | B(AOP_STATE_CANCELLED),
+                             B(AOP_STATE_UNRESOLVED) | B(AOP_STATE_NEEDS_ATTENTION) | B(AOP_STATE_CANCELLED),
     [AOP_STATE_LAST_CHECK] = B(AOP_STATE_NEW) | B(AOP_STATE_LAST_CHECK) | B(AOP_STATE_UNRESOLVED) |
                              B(AOP_STATE_NEEDS_ATTENTION) | B(AOP_STATE_PAID) | B(AOP_STATE_FAILED) |
                              B(AOP_STATE_CANCELLED),
@@ -71,12 +72,15 @@ static const unsigned pay_moves[STATE_LAST + 1] = {
     [AOP_STATE_FAILED] = B(AOP_STATE_FAILED) | B(AOP_STATE_PAID) | B(AOP_STATE_NEEDS_ATTENTION),
     [AOP_STATE_CANCELLED] = B(AOP_STATE_CANCELLED) | B(AOP_STATE_PAID) | B(AOP_STATE_NEEDS_ATTENTION),
 };
-/* Refunds: re-sent identically until decided; FAILED only while nothing has left (NEW). */
+/* Refunds: re-sent identically until decided; FAILED only while nothing has left (NEW);
+ * NEEDS_ATTENTION only when the entry was altered (its MAC does not verify: nothing is sent). */
 static const unsigned refund_moves[STATE_LAST + 1] = {
     [AOP_STATE_NEW] = B(AOP_STATE_NEW) | B(AOP_STATE_SENT) | B(AOP_STATE_UNRESOLVED) | B(AOP_STATE_REFUNDED) |
-                      B(AOP_STATE_FAILED),
-    [AOP_STATE_SENT] = B(AOP_STATE_SENT) | B(AOP_STATE_UNRESOLVED) | B(AOP_STATE_REFUNDED),
-    [AOP_STATE_UNRESOLVED] = B(AOP_STATE_SENT) | B(AOP_STATE_UNRESOLVED) | B(AOP_STATE_REFUNDED),
+                      B(AOP_STATE_FAILED) | B(AOP_STATE_NEEDS_ATTENTION),
+    [AOP_STATE_SENT] = B(AOP_STATE_SENT) | B(AOP_STATE_UNRESOLVED) | B(AOP_STATE_REFUNDED) |
+                       B(AOP_STATE_NEEDS_ATTENTION),
+    [AOP_STATE_UNRESOLVED] = B(AOP_STATE_SENT) | B(AOP_STATE_UNRESOLVED) | B(AOP_STATE_REFUNDED) |
+                             B(AOP_STATE_NEEDS_ATTENTION),
     [AOP_STATE_NEEDS_ATTENTION] = B(AOP_STATE_NEEDS_ATTENTION),
     [AOP_STATE_REFUNDED] = B(AOP_STATE_REFUNDED),
     [AOP_STATE_FAILED] = B(AOP_STATE_FAILED),

@@ -1,49 +1,45 @@
 /* SPDX-License-Identifier: MIT */
 /* The store-independent part of the journal: the handle, argument checks in front of every store
- * (so a custom store never sees a malformed entry), closing by hand, state names, and lease owners
- * ("host/pid/start-time") with the test of whether one is still running. */
+ * (so a store never sees a malformed entry), the table of moves enforced whatever the store, the
+ * fallbacks of the optional operations, and closing by hand. Lease owners are in
+ * journal_owner.c, time in journal_time.c, MACs in journal_mac.c. */
 #include "aop/journal.h"
 
 #include <assert.h>
-#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/types.h>
-#include <signal.h>
-#include <unistd.h>
 
-#include <openssl/evp.h>
-
-#include "aop/sign.h"
 #include "aop/util.h"
+#include "journal_time.h"
+#include "resolver_rows.h"
 
-/* The identity holds the longest fingerprint aop/sign.h makes and the longest clientId (an id of
- * the schema) without truncation. */
-_Static_assert(AOP_JOURNAL_GATEWAY_SIZE >= (AOP_FINGERPRINT_MAX - 1) + 1 + (AOP_JOURNAL_ID_SIZE - 1) + 1,
-               "AOP_JOURNAL_GATEWAY_SIZE cannot hold a fingerprint, '/' and a clientId");
-
-/* The mutex makes a shared handle safe whatever the store: one operation at a time, from its
- * first statement to its commit (aop/journal.h, "Threads"). */
+/* The mutex makes a shared handle safe for a store that does not serialise itself: one operation
+ * at a time, from its first statement to its commit (aop/journal.h, "Threads"). */
 struct aop_journal {
     const aop_journal_ops_t *ops;
     void *store;
+    bool own_lock; /* the store is not AOP_JOURNAL_STORE_THREAD_SAFE: journal.c locks around it */
     pthread_mutex_t lock;
 };
 
 /* Only a misuse (a handle used after aop_journal_close) makes these fail: never go on unlocked,
  * in any build. */
 static void lock(aop_journal_t *j) {
-    if (pthread_mutex_lock(&j->lock) != 0) abort();
+    if (j->own_lock && pthread_mutex_lock(&j->lock) != 0) abort();
 }
 
 static void unlock(aop_journal_t *j) {
-    if (pthread_mutex_unlock(&j->lock) != 0) abort();
+    if (j->own_lock && pthread_mutex_unlock(&j->lock) != 0) abort();
 }
 
+/* An optional operation: present when the store's struct reaches it and sets it. */
+#define HAS(ops, member)                                                                          \
+    ((ops)->struct_size >= offsetof(aop_journal_ops_t, member) + sizeof((ops)->member) && (ops)->member)
+
 /* ---------------------------------------------------------------------------------------------
- * The handle and the checks in front of the store */
+ * The handle */
 
 aop_status_t aop_journal_open_custom(const aop_journal_ops_t *ops, void *store, aop_journal_t **out,
                                      aop_error_t *err) {
@@ -51,8 +47,18 @@ aop_status_t aop_journal_open_custom(const aop_journal_ops_t *ops, void *store, 
     if (!out) return aop_error_set(err, AOP_E_INVALID_ARG, "out", -1, "out is NULL");
     *out = NULL;
     if (!ops) return aop_error_set(err, AOP_E_INVALID_ARG, "ops", -1, "the store's operations are NULL");
-    static const char *const names[] = {"insert", "find", "claim", "transition", "list", "close"};
-    const bool present[] = {ops->insert, ops->find, ops->claim, ops->transition, ops->list, ops->close};
+    if (ops->version != AOP_JOURNAL_OPS_VERSION)
+        return aop_error_set(err, AOP_E_INVALID_ARG, "ops.version", -1,
+                             "the store implements operations version %u; this library calls version %d",
+                             ops->version, AOP_JOURNAL_OPS_VERSION);
+    size_t required = offsetof(aop_journal_ops_t, close) + sizeof ops->close;
+    if (ops->struct_size < required)
+        return aop_error_set(err, AOP_E_INVALID_ARG, "ops.struct_size", -1,
+                             "ops.struct_size is %zu: the required operations end at %zu", ops->struct_size, required);
+    static const char *const names[] = {"now", "insert", "get", "find", "claim", "renew", "transition", "list", "close"};
+    const bool present[] = {ops->now, ops->insert, ops->get, ops->find, ops->claim, ops->renew,
+                            ops->transition, ops->list, ops->close};
+    _Static_assert(sizeof names / sizeof *names == sizeof present / sizeof *present, "a name per operation");
     for (size_t i = 0; i < sizeof present / sizeof present[0]; i++)
         if (!present[i])
             return aop_error_setp(err, AOP_E_INVALID_ARG, "ops", names[i], -1, "the store has no %s operation",
@@ -65,6 +71,7 @@ aop_status_t aop_journal_open_custom(const aop_journal_ops_t *ops, void *store, 
     }
     j->ops = ops;
     j->store = store;
+    j->own_lock = !(ops->flags & AOP_JOURNAL_STORE_THREAD_SAFE);
     *out = j;
     return AOP_OK;
 }
@@ -75,6 +82,16 @@ void aop_journal_close(aop_journal_t *j) {
     pthread_mutex_destroy(&j->lock);
     free(j);
 }
+
+void aop_journal_filter_init(aop_journal_filter_t *f) {
+    if (!f) return;
+    memset(f, 0, sizeof *f);
+    f->struct_size = sizeof *f;
+    f->which = AOP_LIST_ALL;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Checks in front of the store */
 
 /* A text member must end within its array: a store reads it as a C string. */
 static aop_status_t check_text(const char *s, size_t cap, const char *name, bool required, aop_error_t *err) {
@@ -111,7 +128,9 @@ static aop_status_t check_entry(const aop_journal_entry_t *e, aop_error_t *err) 
     CHECK_TEXT(e, acquirement_id, false);
     CHECK_TEXT(e, lease_owner, false);
     CHECK_TEXT(e, note, false);
-    CHECK_TEXT(e, boot_id, false);
+    CHECK_TEXT(e, clock_id, false);
+    CHECK_TEXT(e, key_id, false);
+    CHECK_TEXT(e, mac, false);
     if (e->request_len >= AOP_JOURNAL_REQUEST_MAX)
         return aop_error_set(err, AOP_E_TOO_LONG, "entry.request", -1,
                              "the request is %zu bytes; the journal keeps at most %d", e->request_len,
@@ -128,19 +147,79 @@ static aop_status_t check_handle(aop_journal_t *j, const void *arg, const char *
     return AOP_OK;
 }
 
-aop_status_t aop_journal_insert(aop_journal_t *j, aop_journal_entry_t *e, aop_error_t *err) {
+static aop_status_t check_owner(const char *owner, aop_error_t *err) {
+    if (!owner || !*owner || strlen(owner) >= AOP_JOURNAL_OWNER_SIZE)
+        return aop_error_set(err, AOP_E_INVALID_ARG, "owner", -1, "the lease owner is %s",
+                             !owner ? "NULL" : !*owner ? "empty" : "longer than AOP_JOURNAL_OWNER_SIZE - 1");
+    return AOP_OK;
+}
+
+static aop_status_t check_ttl(int64_t ttl, bool zero_ok, aop_error_t *err) {
+    if (ttl < 0 || (!zero_ok && ttl == 0) || ttl > 86400000LL * 7)
+        return aop_error_set(err, AOP_E_INVALID_ARG, "lease_ttl_ms", -1,
+                             "a lease lasts %s up to a week, not %lld ms", zero_ok ? "from 0" : "from 1 ms",
+                             (long long)ttl);
+    return AOP_OK;
+}
+
+static aop_status_t now_locked(aop_journal_t *j, aop_journal_now_t *now, aop_error_t *err) {
+    memset(now, 0, sizeof *now);
+    return j->ops->now(j->store, now, err);
+}
+
+/* Whether a live owner holds e now, by the store's clock (a read's lease_held). */
+static aop_status_t mark_held(aop_journal_t *j, aop_journal_entry_t *e, size_t n, aop_error_t *err) {
+    aop_journal_now_t now;
+    aop_error_t ignored;
+    lock(j);
+    aop_status_t st = now_locked(j, &now, err ? err : &ignored);
+    unlock(j);
+    for (size_t i = 0; st == AOP_OK && i < n; i++)
+        e[i].lease_held = !e[i].unreadable && aop_internal_journal_lease_live(&e[i], &now);
+    return st;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * The operations */
+
+aop_status_t aop_journal_now(aop_journal_t *j, aop_journal_now_t *out, aop_error_t *err) {
+    aop_status_t st = check_handle(j, out, "out", err);
+    if (st != AOP_OK) return st;
+    lock(j);
+    st = now_locked(j, out, err);
+    unlock(j);
+    return st;
+}
+
+aop_status_t aop_journal_insert(aop_journal_t *j, aop_journal_entry_t *e, int64_t lease_ttl_ms,
+                                aop_journal_entry_t *existing, aop_error_t *err) {
     aop_status_t st = check_handle(j, e, "entry", err);
     if (st != AOP_OK) return st;
     /* Every entry starts the same way whatever the caller left in these members. */
     e->state = AOP_STATE_NEW;
     e->epoch = 1;
-    if ((st = check_entry(e, err)) != AOP_OK) return st;
+    if ((st = check_entry(e, err)) != AOP_OK || (st = check_owner(e->lease_owner, err)) != AOP_OK ||
+        (st = check_ttl(lease_ttl_ms, false, err)) != AOP_OK)
+        return st;
     e->request[e->request_len] = '\0';
+    e->has_request = true;
     lock(j);
-    st = j->ops->insert(j->store, e, err);
+    st = j->ops->insert(j->store, e, lease_ttl_ms, existing, err);
     unlock(j);
     assert(st != AOP_OK || e->id > 0); /* the store's contract: an inserted entry has its id */
+    if (st == AOP_OK) e->lease_held = true;
+    if (st == AOP_E_TAKEN_OVER && existing) (void)mark_held(j, existing, 1, NULL);
     return st;
+}
+
+aop_status_t aop_journal_get(aop_journal_t *j, int64_t id, bool with_request, aop_journal_entry_t *out,
+                             aop_error_t *err) {
+    aop_status_t st = check_handle(j, out, "out", err);
+    if (st != AOP_OK) return st;
+    lock(j);
+    st = j->ops->get(j->store, id, with_request, out, err);
+    unlock(j);
+    return st == AOP_OK ? mark_held(j, out, 1, err) : st;
 }
 
 aop_status_t aop_journal_find(aop_journal_t *j, aop_entry_kind_t kind, const char *gateway,
@@ -160,96 +239,270 @@ aop_status_t aop_journal_find(aop_journal_t *j, aop_entry_kind_t kind, const cha
     lock(j);
     st = j->ops->find(j->store, kind, gateway, merchant_id, key, out, err);
     unlock(j);
-    return st;
+    return st == AOP_OK ? mark_held(j, out, 1, err) : st;
 }
 
-aop_status_t aop_journal_claim(aop_journal_t *j, int64_t id, const char *owner, int64_t now_ms, int64_t expires_ms,
-                               bool (*owner_dead)(const char *lease_owner, void *ctx), void *ctx,
+aop_status_t aop_journal_claim(aop_journal_t *j, int64_t id, const char *owner, int64_t lease_ttl_ms,
                                aop_journal_entry_t *out, aop_error_t *err) {
     aop_status_t st = check_handle(j, out, "out", err);
     if (st != AOP_OK) return st;
-    if (!owner || !*owner || strlen(owner) >= AOP_JOURNAL_OWNER_SIZE)
-        return aop_error_set(err, AOP_E_INVALID_ARG, "owner", -1, "the lease owner is %s",
-                             !owner ? "NULL" : !*owner ? "empty" : "longer than AOP_JOURNAL_OWNER_SIZE - 1");
-    if (expires_ms <= now_ms)
-        return aop_error_set(err, AOP_E_INVALID_ARG, "expires_ms", -1,
-                             "the lease would expire (%lld) no later than now (%lld)", (long long)expires_ms,
-                             (long long)now_ms);
+    if ((st = check_owner(owner, err)) != AOP_OK || (st = check_ttl(lease_ttl_ms, false, err)) != AOP_OK) return st;
     lock(j);
-    st = j->ops->claim(j->store, id, owner, now_ms, expires_ms, owner_dead ? owner_dead : aop_journal_owner_dead,
-                       owner_dead ? ctx : NULL, out, err);
+    st = j->ops->claim(j->store, id, owner, lease_ttl_ms, out, err);
     unlock(j);
+    if (st == AOP_OK) {
+        assert(strcmp(out->lease_owner, owner) == 0); /* the claim's contract: the lease is the claimant's */
+        out->lease_held = true;
+    }
     return st;
 }
 
-aop_status_t aop_journal_transition(aop_journal_t *j, aop_journal_entry_t *e, aop_entry_state_t expect_state,
+aop_status_t aop_journal_renew(aop_journal_t *j, aop_journal_entry_t *e, int64_t lease_ttl_ms, aop_error_t *err) {
+    aop_status_t st = check_handle(j, e, "entry", err);
+    if (st != AOP_OK) return st;
+    if ((st = check_owner(e->lease_owner, err)) != AOP_OK || (st = check_ttl(lease_ttl_ms, true, err)) != AOP_OK)
+        return st;
+    int64_t epoch = e->epoch;
+    lock(j);
+    st = j->ops->renew(j->store, e, lease_ttl_ms, err);
+    unlock(j);
+    assert(e->epoch == epoch); /* a renewal writes only the lease */
+    (void)epoch;
+    if (st == AOP_OK) e->lease_held = lease_ttl_ms > 0;
+    return st;
+}
+
+aop_status_t aop_journal_transition(aop_journal_t *j, aop_journal_entry_t *e, const aop_journal_write_t *w,
                                     aop_error_t *err) {
     aop_status_t st = check_handle(j, e, "entry", err);
     if (st != AOP_OK) return st;
-    if (!aop_entry_state_valid(expect_state))
-        return aop_error_set(err, AOP_E_BAD_ENUM, "expect_state", -1, "state %d is no entry state",
-                             (int)expect_state);
-    if ((st = check_entry(e, err)) != AOP_OK) return st;
-    if (!aop_entry_move_allowed(e->kind, expect_state, e->state, AOP_MOVER_RESOLVER) &&
-        !aop_entry_move_allowed(e->kind, expect_state, e->state, AOP_MOVER_HAND))
+    if (!w) return aop_error_set(err, AOP_E_INVALID_ARG, "write", -1, "the write is NULL");
+    if (!aop_entry_state_valid(w->expect_state))
+        return aop_error_set(err, AOP_E_BAD_ENUM, "write.expect_state", -1, "state %d is no entry state",
+                             (int)w->expect_state);
+    if (w->columns & ~AOP_WRITE_ALL)
+        return aop_error_set(err, AOP_E_INVALID_ARG, "write.columns", -1, "columns 0x%x name no AOP_WRITE_* group",
+                             w->columns & ~AOP_WRITE_ALL);
+    if ((st = check_entry(e, err)) != AOP_OK || (st = check_ttl(w->lease_ttl_ms, true, err)) != AOP_OK) return st;
+    if (w->watch_in_ms < 0 || w->next_attempt_in_ms < 0)
+        return aop_error_set(err, AOP_E_INVALID_ARG, "write", -1, "a due time is never in the past");
+    if (!aop_entry_move_allowed(e->kind, w->expect_state, e->state, AOP_MOVER_RESOLVER) &&
+        !aop_entry_move_allowed(e->kind, w->expect_state, e->state, AOP_MOVER_HAND))
         return aop_error_set(err, AOP_E_INVALID_ARG, "entry.state", -1, "a %s entry does not go from %s to %s",
-                             e->kind == AOP_ENTRY_PAYMENT ? "payment" : "refund", aop_entry_state_name(expect_state),
-                             aop_entry_state_name(e->state));
-    e->request[e->request_len] = '\0';
+                             e->kind == AOP_ENTRY_PAYMENT ? "payment" : "refund",
+                             aop_entry_state_name(w->expect_state), aop_entry_state_name(e->state));
     int64_t epoch = e->epoch;
     lock(j);
-    st = j->ops->transition(j->store, e, expect_state, err);
+    st = j->ops->transition(j->store, e, w, err);
     unlock(j);
     assert(e->epoch == (st == AOP_OK ? epoch + 1 : epoch)); /* the compare-and-set moves the epoch on success only */
     (void)epoch;
+    if (st == AOP_OK) e->lease_held = w->lease_ttl_ms > 0;
     return st;
 }
 
-/* The store's list runs under the lock; the caller's callback runs without it, so that it may
- * call the journal (and other threads get their turn between rows). */
-typedef struct {
-    aop_journal_t *j;
-    aop_journal_each_fn fn;
-    void *ctx;
-} list_ctx_t;
+/* ---------------------------------------------------------------------------------------------
+ * Lists: page by page, the callback with no lock held and no statement active */
 
-static bool unlocked_callback(const aop_journal_entry_t *e, void *ctx) {
-    list_ctx_t *l = ctx;
-    unlock(l->j);
-    bool more = l->fn(e, l->ctx);
-    lock(l->j);
-    return more;
-}
+#define PAGE 16
 
-aop_status_t aop_journal_list(aop_journal_t *j, bool open_only, aop_journal_each_fn fn, void *ctx,
-                              aop_error_t *err) {
+aop_status_t aop_journal_list_ex(aop_journal_t *j, const aop_journal_filter_t *f, aop_journal_each_fn fn, void *ctx,
+                                 aop_error_t *err) {
     aop_status_t st = check_handle(j, (const void *)fn, "fn", err);
     if (st != AOP_OK) return st;
-    list_ctx_t l = {j, fn, ctx};
+    aop_journal_filter_t all;
+    aop_journal_filter_init(&all);
+    if (f && (f->struct_size == 0 || f->struct_size > sizeof all))
+        return aop_error_set(err, AOP_E_INVALID_ARG, "filter.struct_size", -1,
+                             "fill the filter with aop_journal_filter_init()");
+    if (f) memcpy(&all, f, f->struct_size);
+    all.struct_size = sizeof all;
+    if (all.which != AOP_LIST_ALL && all.which != AOP_LIST_OPEN && all.which != AOP_LIST_OPEN_OR_WATCH_DUE)
+        return aop_error_set(err, AOP_E_BAD_ENUM, "filter.which", -1, "which %d is no aop_list_which_t",
+                             (int)all.which);
+    aop_journal_entry_t *page = malloc(PAGE * sizeof *page);
+    if (!page) return aop_error_set(err, AOP_E_NOMEM, NULL, -1, "out of memory for a page of journal entries");
+    int64_t after = 0;
+    for (bool more = true; more && st == AOP_OK;) {
+        size_t n = 0;
+        lock(j);
+        st = j->ops->list(j->store, &all, after, page, PAGE, &n, err);
+        unlock(j);
+        if (st == AOP_OK) st = mark_held(j, page, n, err);
+        assert(st != AOP_OK || n <= PAGE);
+        for (size_t i = 0; st == AOP_OK && more && i < n; i++) {
+            assert(page[i].id > after); /* a page is in id order, after the last one */
+            after = page[i].id;
+            more = fn(&page[i], ctx);
+        }
+        if (n < PAGE) more = false;
+    }
+    free(page);
+    return st;
+}
+
+aop_status_t aop_journal_list(aop_journal_t *j, bool open_only, aop_journal_each_fn fn, void *ctx, aop_error_t *err) {
+    aop_journal_filter_t f;
+    aop_journal_filter_init(&f);
+    f.which = open_only ? AOP_LIST_OPEN : AOP_LIST_ALL;
+    return aop_journal_list_ex(j, &f, fn, ctx, err);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * The optional operations and their fallbacks */
+
+/* The fallback of claim_next: the due entries by the rows D of docs/resolver.md, claimed in id
+ * order until one claim succeeds. */
+typedef struct {
+    aop_journal_t *j;
+    const char *owner;
+    int64_t after_id;
+    bool due_only;
+    int64_t ttl;
+    aop_journal_entry_t *out;
+    aop_journal_now_t now;
+    aop_status_t st;
+    aop_error_t *err;
+} next_t;
+
+static bool try_claim(const aop_journal_entry_t *e, void *ctx) {
+    next_t *x = ctx;
+    if (e->unreadable || e->id <= x->after_id) return true;
+    rsv_due_facts_t f = {.state = e->state,
+                         .watch_due = aop_internal_journal_watch_due(e, &x->now),
+                         .held = !aop_internal_journal_claimable(e, x->owner, &x->now),
+                         .due_only = x->due_only,
+                         .waiting = aop_journal_elapsed_ms(&x->now, e->clock_id, e->next_attempt_ms,
+                                                           e->next_attempt_clock_ms) < 0};
+    rsv_due_decision_t d;
+    rsv_decide_due(&f, &d);
+    if (!d.due) return true;
+    x->st = aop_journal_claim(x->j, e->id, x->owner, x->ttl, x->out, x->err);
+    /* another worker took it (or it went) between the page and the claim: the next one */
+    if (x->st == AOP_E_TAKEN_OVER || x->st == AOP_E_MISSING) return true;
+    return false;
+}
+
+aop_status_t aop_journal_claim_next(aop_journal_t *j, const char *gateway, int64_t after_id, bool due_only,
+                                    const char *owner, int64_t lease_ttl_ms, aop_journal_entry_t *out,
+                                    aop_error_t *err) {
+    aop_status_t st = check_handle(j, out, "out", err);
+    if (st != AOP_OK) return st;
+    if (!gateway || !*gateway) return aop_error_set(err, AOP_E_INVALID_ARG, "gateway", -1, "the gateway is empty");
+    if ((st = check_owner(owner, err)) != AOP_OK || (st = check_ttl(lease_ttl_ms, false, err)) != AOP_OK) return st;
+    if (HAS(j->ops, claim_next)) {
+        lock(j);
+        st = j->ops->claim_next(j->store, gateway, after_id, due_only, owner, lease_ttl_ms, out, err);
+        unlock(j);
+        if (st == AOP_OK) out->lease_held = true;
+        return st;
+    }
+    next_t x = {j, owner, after_id, due_only, lease_ttl_ms, out, {0}, AOP_E_MISSING, err};
     lock(j);
-    st = j->ops->list(j->store, open_only, unlocked_callback, &l, err);
+    st = now_locked(j, &x.now, err);
+    unlock(j);
+    if (st != AOP_OK) return st;
+    aop_journal_filter_t f;
+    aop_journal_filter_init(&f);
+    f.which = AOP_LIST_OPEN_OR_WATCH_DUE;
+    f.gateway = gateway;
+    st = aop_journal_list_ex(j, &f, try_claim, &x, err);
+    if (st != AOP_OK) return st;
+    if (x.st == AOP_E_MISSING || x.st == AOP_E_TAKEN_OVER)
+        return aop_error_set(err, AOP_E_MISSING, "gateway", -1, "no entry of this gateway is due");
+    return x.st;
+}
+
+/* The fallback of open_payment: the open payments of the gateway, read without their requests. */
+typedef struct {
+    const char *merchant_id, *acquirement_id;
+    aop_journal_entry_t *out;
+    bool found;
+} open_pay_t;
+
+static bool match_open_payment(const aop_journal_entry_t *e, void *ctx) {
+    open_pay_t *p = ctx;
+    if (e->unreadable || e->kind != AOP_ENTRY_PAYMENT || strcmp(e->merchant_id, p->merchant_id) != 0 ||
+        strcmp(e->acquirement_id, p->acquirement_id) != 0)
+        return true;
+    *p->out = *e;
+    p->found = true;
+    return false;
+}
+
+aop_status_t aop_journal_open_payment(aop_journal_t *j, const char *gateway, const char *merchant_id,
+                                      const char *acquirement_id, aop_journal_entry_t *out, aop_error_t *err) {
+    aop_status_t st = check_handle(j, out, "out", err);
+    if (st != AOP_OK) return st;
+    const char *args[] = {gateway, merchant_id, acquirement_id};
+    static const char *const names[] = {"gateway", "merchant_id", "acquirement_id"};
+    for (int i = 0; i < 3; i++)
+        if (!args[i] || !*args[i])
+            return aop_error_set(err, AOP_E_INVALID_ARG, names[i], -1, "%s is %s", names[i],
+                                 args[i] ? "empty" : "NULL");
+    if (HAS(j->ops, open_payment)) {
+        lock(j);
+        st = j->ops->open_payment(j->store, gateway, merchant_id, acquirement_id, out, err);
+        unlock(j);
+        return st == AOP_OK ? mark_held(j, out, 1, err) : st;
+    }
+    aop_journal_filter_t f;
+    aop_journal_filter_init(&f);
+    f.which = AOP_LIST_OPEN;
+    f.gateway = gateway;
+    open_pay_t p = {merchant_id, acquirement_id, out, false};
+    st = aop_journal_list_ex(j, &f, match_open_payment, &p, err);
+    if (st == AOP_OK && !p.found)
+        st = aop_error_set(err, AOP_E_MISSING, "acquirement_id", -1, "no open payment with acquirementId %s",
+                           acquirement_id);
+    return st;
+}
+
+static void seal_with_key(aop_journal_entry_t *e, void *ctx) { aop_journal_entry_seal(ctx, e); }
+
+aop_status_t aop_journal_seal_legacy(aop_journal_t *j, const char *gateway, const aop_journal_key_t *k,
+                                     unsigned *sealed, aop_error_t *err) {
+    aop_status_t st = check_handle(j, k, "key", err);
+    if (st != AOP_OK) return st;
+    if (sealed) *sealed = 0;
+    if (!gateway || !*gateway) return aop_error_set(err, AOP_E_INVALID_ARG, "gateway", -1, "the gateway is empty");
+    if (!HAS(j->ops, seal_legacy)) return AOP_OK; /* a store that never had entries without MACs */
+    unsigned n = 0;
+    lock(j);
+    st = j->ops->seal_legacy(j->store, gateway, seal_with_key, (void *)k, &n, err);
+    unlock(j);
+    if (sealed) *sealed = n;
+    return st;
+}
+
+aop_status_t aop_journal_prune(aop_journal_t *j, int64_t before_ms, unsigned *removed, aop_error_t *err) {
+    aop_status_t st = check_handle(j, j, "journal", err);
+    if (st != AOP_OK) return st;
+    if (removed) *removed = 0;
+    if (!HAS(j->ops, prune))
+        return aop_error_set(err, AOP_E_JOURNAL_UNSUPPORTED, "journal", -1, "this journal's store cannot prune");
+    unsigned n = 0;
+    lock(j);
+    st = j->ops->prune(j->store, before_ms, &n, err);
+    unlock(j);
+    if (removed) *removed = n;
+    return st;
+}
+
+aop_status_t aop_journal_backup(aop_journal_t *j, const char *path, aop_error_t *err) {
+    aop_status_t st = check_handle(j, path, "path", err);
+    if (st != AOP_OK) return st;
+    if (!*path) return aop_error_set(err, AOP_E_INVALID_ARG, "path", -1, "the backup's path is empty");
+    if (!HAS(j->ops, backup))
+        return aop_error_set(err, AOP_E_JOURNAL_UNSUPPORTED, "journal", -1, "this journal's store cannot back up");
+    lock(j);
+    st = j->ops->backup(j->store, path, err);
     unlock(j);
     return st;
 }
 
 /* ---------------------------------------------------------------------------------------------
  * Closing by hand */
-
-/* Finds entry id among the open ones (closing by hand only concerns those; the operations have no
- * lookup by id, and a scan of the open entries is short). */
-typedef struct {
-    int64_t id;
-    aop_journal_entry_t *out;
-    bool found;
-} find_open_t;
-
-static bool find_open_cb(const aop_journal_entry_t *e, void *ctx) {
-    find_open_t *f = ctx;
-    if (e->id != f->id) return true;
-    *f->out = *e;
-    f->found = true;
-    return false;
-}
 
 static aop_status_t check_person_text(const char *s, const char *name, aop_error_t *err) {
     if (!s || !*s) return aop_error_set(err, AOP_E_EMPTY, name, -1, "%s is %s", name, s ? "empty" : "NULL");
@@ -260,10 +513,9 @@ static aop_status_t check_person_text(const char *s, const char *name, aop_error
 }
 
 /* Releases the lease a refused close took, leaving the entry as it was otherwise. */
-static void give_back(aop_journal_t *j, aop_journal_entry_t *e, aop_entry_state_t was) {
-    e->lease_expires_ms = 0;
+static void give_back(aop_journal_t *j, aop_journal_entry_t *e) {
     aop_error_t ignored;
-    if (aop_journal_transition(j, e, was, &ignored) != AOP_OK) {
+    if (aop_journal_renew(j, e, 0, &ignored) != AOP_OK) {
         /* Nothing more to do: the lease expires by itself within CLOSE_LEASE_MS. */
     }
 }
@@ -284,10 +536,9 @@ aop_status_t aop_journal_close_entry(aop_journal_t *j, int64_t id, aop_entry_sta
 
     aop_journal_entry_t *e = malloc(sizeof *e);
     if (!e) return aop_error_set(err, AOP_E_NOMEM, NULL, -1, "out of memory for a journal entry");
-    find_open_t f = {id, e, false};
-    st = aop_journal_list(j, true, find_open_cb, &f, err);
-    if (st == AOP_OK && !f.found)
-        st = aop_error_set(err, AOP_E_MISSING, "id", -1, "no open journal entry %lld (it is final or does not exist)",
+    st = aop_journal_get(j, id, false, e, err);
+    if (st == AOP_E_MISSING)
+        st = aop_error_set(err, AOP_E_MISSING, "id", -1, "no open journal entry %lld (there is no such entry)",
                            (long long)id);
     if (st == AOP_OK && e->state != AOP_STATE_UNRESOLVED && e->state != AOP_STATE_NEEDS_ATTENTION)
         st = aop_error_set(err, AOP_E_INVALID_ARG, "id", -1,
@@ -298,167 +549,31 @@ aop_status_t aop_journal_close_entry(aop_journal_t *j, int64_t id, aop_entry_sta
                            e->kind == AOP_ENTRY_PAYMENT ? "payment" : "refund", aop_entry_state_name(as));
     char self[AOP_JOURNAL_OWNER_SIZE];
     aop_journal_self_owner(self);
-    int64_t now = aop_now_ms();
     /* The claim refuses a live owner's lease (a resolver still working on it). */
-    if (st == AOP_OK) st = aop_journal_claim(j, id, self, now, now + CLOSE_LEASE_MS, NULL, NULL, e, err);
+    if (st == AOP_OK) st = aop_journal_claim(j, id, self, CLOSE_LEASE_MS, e, err);
     if (st == AOP_OK) {
         aop_entry_state_t was = e->state;
+        char when[AOP_RFC3339_SIZE];
+        aop_now_rfc3339(when);
+        int n = snprintf(e->note, sizeof e->note, "closed by hand as %s by %s at %s: %s", aop_entry_state_name(as),
+                         who, when, note);
         if (was != AOP_STATE_UNRESOLVED && was != AOP_STATE_NEEDS_ATTENTION) {
-            /* It moved between the scan and the claim: give the lease back and refuse. */
-            give_back(j, e, was);
+            /* It moved between the read and the claim: give the lease back and refuse. */
+            give_back(j, e);
             st = aop_error_set(err, AOP_E_TAKEN_OVER, "id", -1, "entry %lld became %s meanwhile", (long long)id,
                                aop_entry_state_name(was));
+        } else if (n < 0 || (size_t)n >= sizeof e->note) {
+            give_back(j, e);
+            st = aop_error_set(err, AOP_E_TOO_LONG, "note", -1,
+                               "who and note are too long together: the record takes %d bytes of %d", n,
+                               AOP_JOURNAL_NOTE_SIZE - 1);
         } else {
-            char when[AOP_RFC3339_SIZE];
-            aop_rfc3339((time_t)(now / 1000), when);
-            int n = snprintf(e->note, sizeof e->note, "closed by hand as %s by %s at %s: %s",
-                             aop_entry_state_name(as), who, when, note);
-            if (n < 0 || (size_t)n >= sizeof e->note) {
-                give_back(j, e, was);
-                st = aop_error_set(err, AOP_E_TOO_LONG, "note", -1,
-                                   "who and note are too long together: the record takes %d bytes of %d", n,
-                                   AOP_JOURNAL_NOTE_SIZE - 1);
-            } else {
-                e->state = as;
-                e->watch = false; /* a person decided: no late query */
-                e->updated_ms = now;
-                e->lease_expires_ms = 0;
-                st = aop_journal_transition(j, e, was, err);
-            }
+            e->state = as;
+            e->watch = false; /* a person decided: no late query */
+            aop_journal_write_t w = {.expect_state = was, .columns = AOP_WRITE_NOTE | AOP_WRITE_WATCH};
+            st = aop_journal_transition(j, e, &w, err);
         }
     }
     free(e);
     return st;
-}
-
-/* ---------------------------------------------------------------------------------------------
- * Lease owners */
-
-/* The start time of process pid (field 22 of /proc/PID/stat, in clock ticks since boot) and
- * whether it is a zombie; false when there is no such process (or no /proc). The command name
- * (field 2) may hold spaces and parentheses, so the fields are counted after its last ')'. */
-static bool proc_start(long pid, unsigned long long *start, bool *zombie) {
-    char path[64];
-    if (pid <= 0) return false;
-    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-    FILE *f = fopen(path, "re");
-    if (!f) return false;
-    char buf[1024];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    char *p = strrchr(buf, ')');
-    if (!p) return false;
-    p++;
-    char state = 0;
-    /* After ')': field 3 (state) and so on up to 22. */
-    for (int field = 3; field <= 22; field++) {
-        while (*p == ' ') p++;
-        if (!*p) return false;
-        if (field == 3) state = *p;
-        if (field == 22) {
-            char *end;
-            errno = 0;
-            *start = strtoull(p, &end, 10);
-            if (errno || end == p) return false;
-            *zombie = state == 'Z' || state == 'X';
-            return true;
-        }
-        while (*p && *p != ' ') p++;
-    }
-    return false;
-}
-
-static void host_name(char *out, size_t cap) {
-    if (gethostname(out, cap) != 0 || !*out) snprintf(out, cap, "localhost");
-    out[cap - 1] = '\0';
-}
-
-/* The host part may be long (HOST_NAME_MAX is 64 on Linux); pid, start time and the nonce take
- * at most 48. */
-#define HOST_CAP (AOP_JOURNAL_OWNER_SIZE - 48)
-#define NONCE_LEN 12
-
-void aop_journal_self_owner(char out[AOP_JOURNAL_OWNER_SIZE]) {
-    char host[HOST_CAP];
-    host_name(host, sizeof host);
-    unsigned long long start = 0;
-    bool zombie = false;
-    if (!proc_start((long)getpid(), &start, &zombie)) start = 0; /* no /proc: the pid alone tells */
-    /* The nonce tells apart the threads of one process, each with its own resolutions: a lease
-     * is never "held by ourselves" for another thread's entry. */
-    char nonce[NONCE_LEN + 1];
-    if (aop_random_chars(nonce, NONCE_LEN, "0123456789abcdef") != AOP_OK)
-        snprintf(nonce, sizeof nonce, "%012llx", (unsigned long long)aop_now_ms()); /* unique enough per process */
-    snprintf(out, AOP_JOURNAL_OWNER_SIZE, "%s/%ld/%llu#%s", host, (long)getpid(), start, nonce);
-}
-
-bool aop_journal_owner_dead(const char *lease_owner_text, void *ctx) {
-    (void)ctx;
-    if (!lease_owner_text || strlen(lease_owner_text) >= AOP_JOURNAL_OWNER_SIZE) return false;
-    /* "host/pid/start#nonce": the process is what lives or dies; the nonce names a resolution. */
-    char lease_owner[AOP_JOURNAL_OWNER_SIZE];
-    snprintf(lease_owner, sizeof lease_owner, "%s", lease_owner_text);
-    char *hash = strrchr(lease_owner, '#');
-    if (hash) *hash = '\0';
-    /* Split from the right: the host may hold a '/'. Anything unparsable is not known dead. */
-    const char *s2 = strrchr(lease_owner, '/');
-    if (!s2 || s2 == lease_owner) return false;
-    const char *s1 = s2 - 1;
-    while (s1 > lease_owner && *s1 != '/') s1--;
-    if (*s1 != '/' || s1 == lease_owner) return false;
-    char *end;
-    errno = 0;
-    long pid = strtol(s1 + 1, &end, 10);
-    if (errno || end != s2 || pid <= 0) return false;
-    unsigned long long start = strtoull(s2 + 1, &end, 10);
-    if (errno || end == s2 + 1 || *end) return false;
-
-    char host[HOST_CAP];
-    host_name(host, sizeof host);
-    size_t host_len = (size_t)(s1 - lease_owner);
-    if (host_len != strlen(host) || memcmp(host, lease_owner, host_len) != 0) return false; /* another host */
-
-    unsigned long long now_start = 0;
-    bool zombie = false;
-    if (proc_start(pid, &now_start, &zombie)) return zombie || (start != 0 && now_start != start);
-    /* No /proc entry: gone, unless there is no /proc at all, where kill(pid, 0) tells. */
-    if (access("/proc/self/stat", R_OK) == 0) return true;
-    return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
-}
-
-bool aop_journal_lease_held(const aop_journal_entry_t *e, int64_t now_ms) {
-    return e && e->lease_owner[0] && e->lease_expires_ms > now_ms && !aop_journal_owner_dead(e->lease_owner, NULL);
-}
-
-/* ---------------------------------------------------------------------------------------------
- * Gateway identity */
-
-void aop_journal_gateway_identity(const char *alipay_key_fingerprint, const char *client_id,
-                                  char out[AOP_JOURNAL_GATEWAY_SIZE]) {
-    const char *fp = alipay_key_fingerprint ? alipay_key_fingerprint : "";
-    const char *id = client_id ? client_id : "";
-    int n = snprintf(out, AOP_JOURNAL_GATEWAY_SIZE, "%s/%s", fp, id);
-    if (n >= 0 && n < AOP_JOURNAL_GATEWAY_SIZE) return;
-    /* Longer than any fingerprint of aop/sign.h and clientId of the schema (the static assertion
-     * above): never truncated, which could merge two gateways, but replaced by a digest of the
-     * whole text, which stays stable and distinct. */
-    unsigned char md[32];
-    unsigned mdlen = 0;
-    EVP_MD_CTX *c = EVP_MD_CTX_new();
-    bool ok = c && EVP_DigestInit_ex(c, EVP_sha256(), NULL) == 1 &&
-              EVP_DigestUpdate(c, fp, strlen(fp)) == 1 && EVP_DigestUpdate(c, "/", 1) == 1 &&
-              EVP_DigestUpdate(c, id, strlen(id)) == 1 && EVP_DigestFinal_ex(c, md, &mdlen) == 1 && mdlen == 32;
-    EVP_MD_CTX_free(c);
-    if (!ok) {
-        out[0] = '\0'; /* no digest: an empty identity, which insert and find refuse */
-        return;
-    }
-    static const char hex[] = "0123456789abcdef";
-    memcpy(out, "digest:SHA256:", 14);
-    for (unsigned i = 0; i < 32; i++) {
-        out[14 + 2 * i] = hex[md[i] >> 4];
-        out[15 + 2 * i] = hex[md[i] & 15];
-    }
-    out[14 + 64] = '\0';
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* A library built with AOP_JOURNAL_SQLITE=OFF (no SQLite): aop_journal_open_sqlite() stays in the
- * ABI, so libaop.so.0 exports the same symbols whatever the build's options, and says the store
+ * ABI, so libaop.so exports the same symbols whatever the build's options, and says the store
  * was left out. Compiled only in such a build (CMakeLists.txt). */
 #include "aop/error.h"
 #include "aop/journal.h"

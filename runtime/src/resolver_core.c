@@ -8,7 +8,8 @@
 #include <string.h>
 
 #include "aop/util.h"
-#include "boot_clock.h"
+#include "client_internal.h"
+#include "journal_time.h"
 #include "resolver_internal.h"
 
 aop_resolution_t *rsv_resolution_new(void) {
@@ -33,6 +34,8 @@ aop_status_t rsv_init(rsv_t *r, aop_client_t *c, aop_journal_t *j, const aop_res
     if (st != AOP_OK) return st;
     aop_journal_self_owner(r->owner);
     r->backoff_s = r->o.policy.backoff_min_s;
+    /* only the holder of the merchant key writes a valid entry, and checks one before sending */
+    if ((st = aop_internal_client_journal_key(c, &r->key, err)) != AOP_OK) return st;
     r->res = rsv_resolution_new();
     return r->res ? AOP_OK : aop_error_set(err, AOP_E_NOMEM, NULL, -1, "out of memory");
 }
@@ -137,8 +140,8 @@ void rsv_note_call(rsv_t *r, const aop_result_t *res) {
     int64_t now = aop_now_ms();
     e->attempts++;
     e->last_attempt_ms = r->res->n_steps ? r->res->steps[r->res->n_steps - 1].at_ms : now;
-    e->updated_ms = now;
     raw_status(res, e->last_status, sizeof e->last_status);
+    r->dirty |= AOP_WRITE_CALL;
     if (!rsv_decided(res)) return; /* an undecided answer teaches nothing: its claims may be forged */
     rsv_copy(e->last_code, sizeof e->last_code, res->result_code);
     bool echo_equal = false;
@@ -148,33 +151,42 @@ void rsv_note_call(rsv_t *r, const aop_result_t *res) {
     bool has_state = q && res->status == 'S' && q->body.acquirement_status.text.ptr &&
                      q->body.acquirement_status.text.len > 0;
     if ((acq.ptr && acq.len > 0) || has_state) e->acknowledged = true;
-    if (acq.ptr && acq.len > 0 && acq.len < sizeof e->acquirement_id && echo_equal)
+    if (acq.ptr && acq.len > 0 && acq.len < sizeof e->acquirement_id && echo_equal && !aop_str_eq_cstr(acq, e->acquirement_id)) {
         rsv_copy(e->acquirement_id, sizeof e->acquirement_id, acq);
+        /* queries and cancels go by it: the trusted id is MACed with the rest */
+        aop_journal_entry_seal(&r->key, e);
+        r->dirty |= AOP_WRITE_ACQUIREMENT;
+    }
 }
 
 void rsv_stamp_pay_start(rsv_t *r) {
-    r->e.pay_started_ms = aop_now_ms();
-    r->e.pay_started_boot_ms = aop_internal_boot_ms();
     r->pay_start_mono = aop_mono_ms();
     r->pay_start_exact = true;
 }
 
 void rsv_adopt_entry(rsv_t *r) {
     aop_journal_entry_t *e = &r->e;
-    int64_t since = aop_internal_since_ms(e->boot_id, e->pay_started_ms, e->pay_started_boot_ms);
+    aop_journal_now_t now;
+    aop_error_t ignored;
+    /* Without the store's now, the pay counts as just started: the cancel moment comes later,
+     * never earlier. */
+    int64_t since = aop_journal_now(r->j, &now, &ignored) == AOP_OK
+                        ? aop_journal_elapsed_ms(&now, e->clock_id, e->pay_started_ms, e->pay_started_clock_ms)
+                        : 0;
     if (since < 0) since = 0;
-    if (e->watch) e->watch_due_boot_ms = aop_internal_boot_ms_of(e->boot_id, e->watch_due_ms, e->watch_due_boot_ms);
-    e->pay_started_boot_ms = aop_internal_boot_ms() - since;
-    snprintf(e->boot_id, sizeof e->boot_id, "%s", aop_internal_boot_id());
     /* a last query under way goes by the cancel's answer, the last one noted before it */
     if (e->state == AOP_STATE_LAST_CHECK) snprintf(r->cancel_code, sizeof r->cancel_code, "%s", e->last_code);
     r->pay_start_mono = aop_mono_ms() - since;
     r->pay_start_exact = false;
 }
 
-bool rsv_watch_due(const aop_journal_entry_t *e) {
-    return e->watch && aop_internal_since_ms(e->boot_id, e->watch_due_ms, e->watch_due_boot_ms) >= 0;
+bool rsv_watch_due(rsv_t *r) {
+    aop_journal_now_t now;
+    aop_error_t ignored;
+    return aop_journal_now(r->j, &now, &ignored) == AOP_OK && aop_internal_journal_watch_due(&r->e, &now);
 }
+
+bool rsv_mac_ok(const rsv_t *r) { return aop_journal_entry_check(&r->key, &r->e) == AOP_MAC_OK; }
 
 void rsv_ids(const rsv_t *r, aop_str_t *merchant_id, aop_str_t *acq, aop_str_t *mtid) {
     *merchant_id = aop_str(r->e.merchant_id);
@@ -214,28 +226,40 @@ static bool journal_failed(rsv_t *r, aop_status_t st, const aop_error_t *err) {
     return false;
 }
 
-static bool write_entry(rsv_t *r, aop_entry_state_t s, int64_t lease_expires_ms) {
-    /* the entry's boot stamps are this boot's since it was inserted or adopted, and the lease
-     * written is ours (the compare-and-set compares the owner it writes) */
-    assert(strcmp(r->e.boot_id, aop_internal_boot_id()) == 0);
+/* Writes the entry in state s with the groups of r->dirty, its lease for ttl_ms (0: released). */
+static bool write_entry(rsv_t *r, aop_entry_state_t s, int64_t ttl_ms) {
+    /* the lease written is ours (the compare-and-set compares the owner) */
     assert(strcmp(r->e.lease_owner, r->owner) == 0);
-    aop_entry_state_t was = r->e.state;
+    aop_journal_write_t w = {.expect_state = r->e.state,
+                             .columns = r->dirty,
+                             .lease_ttl_ms = ttl_ms,
+                             .watch_in_ms = r->watch_in_ms,
+                             .next_attempt_in_ms = r->next_in_ms};
     r->e.state = s;
-    r->e.lease_expires_ms = lease_expires_ms;
-    r->e.updated_ms = aop_now_ms();
     aop_error_t err;
-    aop_status_t st = aop_journal_transition(r->j, &r->e, was, &err);
-    if (st != AOP_OK) return journal_failed(r, st, &err);
+    aop_status_t st = aop_journal_transition(r->j, &r->e, &w, &err);
+    if (st != AOP_OK) {
+        r->e.state = w.expect_state;
+        return journal_failed(r, st, &err);
+    }
+    r->dirty = 0;
     sync_resolution(r);
     return true;
 }
 
-bool rsv_save(rsv_t *r, aop_entry_state_t s) { return write_entry(r, s, aop_now_ms() + rsv_lease_ttl_ms(r)); }
+bool rsv_save(rsv_t *r, aop_entry_state_t s) { return write_entry(r, s, rsv_lease_ttl_ms(r)); }
 
-/* Released = our lease with an expiry in the past: anyone may claim it at once. (The owner stays
- * ours because the compare-and-set checks it.) */
+/* Released = our lease ending now: anyone may claim it at once. (The owner stays ours because the
+ * compare-and-set checks it.) Only the lease is written unless something else changed. */
 void rsv_release(rsv_t *r) {
-    if (!r->journal_lost) write_entry(r, r->e.state, 0);
+    if (r->journal_lost) return;
+    if (r->dirty) {
+        write_entry(r, r->e.state, 0);
+        return;
+    }
+    aop_error_t err;
+    aop_status_t st = aop_journal_renew(r->j, &r->e, 0, &err);
+    if (st != AOP_OK) journal_failed(r, st, &err);
 }
 
 rsv_step_t rsv_finish(rsv_t *r, aop_outcome_t o, const aop_function_desc_t *decided_by, const char *fmt, ...) {
@@ -251,12 +275,17 @@ rsv_step_t rsv_finish(rsv_t *r, aop_outcome_t o, const aop_function_desc_t *deci
      * by a late pay: one query after the wallet code's lifetime must agree */
     if (e->kind == AOP_ENTRY_PAYMENT && (o == AOP_OUTCOME_FAILED || o == AOP_OUTCOME_CANCELLED) &&
         !e->acknowledged && !r->no_watch) {
-        int64_t window = (int64_t)(r->o.policy.watch_window_s * 1000.0);
         e->watch = true;
-        e->watch_due_ms = aop_now_ms() + window;
-        e->watch_due_boot_ms = aop_internal_boot_ms() + window;
+        r->watch_in_ms = (int64_t)(r->o.policy.watch_window_s * 1000.0);
     }
+    if (o == AOP_OUTCOME_NEEDS_ATTENTION) e->watch = false; /* a person decides: no late query */
     snprintf(e->note, sizeof e->note, "%s", reason);
+    /* when recovery may take it up again (rows D7, D8) */
+    rsv_retry_decision_t retry;
+    rsv_decide_retry(o, e->backoff_ms, &retry);
+    e->backoff_ms = retry.backoff_ms;
+    r->next_in_ms = retry.in_ms;
+    r->dirty |= AOP_WRITE_WATCH | AOP_WRITE_NOTE | AOP_WRITE_NEXT_ATTEMPT;
     if (!write_entry(r, rsv_state_of_outcome(o), 0)) return RSV_DONE;
     aop_resolution_t *res = r->res;
     res->outcome = o;
@@ -274,4 +303,13 @@ rsv_step_t rsv_interrupt(rsv_t *r) {
     snprintf(r->res->reason, sizeof r->res->reason, "interrupted: entry %lld is open (%s); aop recover finishes it",
              (long long)r->e.id, aop_entry_state_name(r->e.state));
     return RSV_DONE;
+}
+
+void rsv_altered(rsv_t *r) {
+    aop_mac_check_t c = aop_journal_entry_check(&r->key, &r->e);
+    rsv_finish(r, AOP_OUTCOME_NEEDS_ATTENTION, NULL,
+               "the journal entry was altered: its MAC %s; nothing was sent (a person checks it)",
+               c == AOP_MAC_NONE        ? "is missing"
+               : c == AOP_MAC_OTHER_KEY ? "was made with another merchant key"
+                                        : "does not verify");
 }

@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "aop/util.h"
-#include "boot_clock.h"
 #include "client_internal.h"
 #include "resolver_internal.h"
 
@@ -21,7 +20,10 @@ static aop_status_t encode_body(const aop_msg_desc_t *d, const void *body, aop_j
     if (st == AOP_E_BUFFER_TOO_SMALL)
         return aop_error_set(err, st, "request", -1, "the request is too large for the journal (%d bytes at most)",
                              AOP_JOURNAL_REQUEST_MAX - 1);
-    if (st == AOP_OK) e->request[e->request_len] = '\0';
+    if (st == AOP_OK) {
+        e->request[e->request_len] = '\0';
+        e->has_request = true;
+    }
     return st;
 }
 
@@ -37,16 +39,11 @@ static void entry_common(rsv_t *r, aop_entry_kind_t kind, const aop_function_des
     snprintf(e->client_id, sizeof e->client_id, "%s", aop_internal_client_id(r->c));
     aop_journal_gateway_identity(fp, e->client_id, e->gateway);
     e->state = AOP_STATE_NEW;
-    int64_t now = aop_now_ms();
-    e->created_ms = e->updated_ms = e->last_attempt_ms = now;
-    /* a first estimate: step_pay stamps the real start just before the pay leaves */
-    snprintf(e->boot_id, sizeof e->boot_id, "%s", aop_internal_boot_id());
-    rsv_stamp_pay_start(r);
-    r->pay_start_exact = false;
+    e->last_attempt_ms = aop_now_ms();
+    /* the store stamps the pay's start (and created, updated, the lease) when it inserts */
     e->pay_deadline_ms = rsv_deadline_ms(r, fn);
     e->epoch = 1;
     snprintf(e->lease_owner, sizeof e->lease_owner, "%s", r->owner);
-    e->lease_expires_ms = now + rsv_lease_ttl_ms(r);
 }
 
 static aop_status_t pay_entry(rsv_t *r, const aop_offline_pay_request_t *rq, aop_error_t *err) {
@@ -55,7 +52,9 @@ static aop_status_t pay_entry(rsv_t *r, const aop_offline_pay_request_t *rq, aop
     rsv_copy(r->e.key, sizeof r->e.key, *aop_ref_str(aop_fn_offline_pay.idempotency_key, rq));
     rsv_copy(r->e.amount, sizeof r->e.amount, b->order.order_amount.value);
     rsv_copy(r->e.currency, sizeof r->e.currency, b->order.order_amount.currency);
-    return encode_body(&aop_offline_pay_request_body_desc, b, &r->e, err);
+    aop_status_t st = encode_body(&aop_offline_pay_request_body_desc, b, &r->e, err);
+    if (st == AOP_OK) aop_journal_entry_seal(&r->key, &r->e);
+    return st;
 }
 
 static aop_status_t refund_entry(rsv_t *r, const aop_refund_request_t *rq, aop_error_t *err) {
@@ -65,7 +64,9 @@ static aop_status_t refund_entry(rsv_t *r, const aop_refund_request_t *rq, aop_e
     rsv_copy(r->e.payment_acquirement_id, sizeof r->e.payment_acquirement_id, b->acquirement_id);
     rsv_copy(r->e.amount, sizeof r->e.amount, b->refund_amount.value);
     rsv_copy(r->e.currency, sizeof r->e.currency, b->refund_amount.currency);
-    return encode_body(&aop_refund_request_body_desc, b, &r->e, err);
+    aop_status_t st = encode_body(&aop_refund_request_body_desc, b, &r->e, err);
+    if (st == AOP_OK) aop_journal_entry_seal(&r->key, &r->e);
+    return st;
 }
 
 /* A final or NEEDS_ATTENTION entry of the same request: reported as the journal has it, nothing
@@ -106,8 +107,7 @@ static void send_unjournaled(rsv_t *r, const aop_function_desc_t *fn, const void
 
 /* Takes the open entry over from a dead or expired owner (or ourselves); a live owner keeps it. */
 static rsv_claim_t claim_entry(rsv_t *r, int64_t id, aop_error_t *err) {
-    int64_t now = aop_now_ms();
-    aop_status_t st = aop_journal_claim(r->j, id, r->owner, now, now + rsv_lease_ttl_ms(r), NULL, NULL, &r->e, err);
+    aop_status_t st = aop_journal_claim(r->j, id, r->owner, rsv_lease_ttl_ms(r), &r->e, err);
     if (st == AOP_OK) {
         rsv_adopt_entry(r);
         return RSV_CLAIM_OK;
@@ -132,10 +132,12 @@ static aop_status_t journal_error(aop_status_t st, aop_error_t *err) {
     return aop_error_set(err, AOP_E_JOURNAL, NULL, -1, "journal: %s", msg);
 }
 
-/* Commits the new entry: nothing may leave before it is durable. AOP_E_TAKEN_OVER when another
- * process inserted the key first. */
+/* Commits the new entry: nothing may leave before it is durable (insert-or-get). AOP_E_TAKEN_OVER
+ * when the key is journaled already. */
 static aop_status_t commit(rsv_t *r, aop_error_t *err) {
-    aop_status_t st = aop_journal_insert(r->j, &r->e, err);
+    /* the store stamps the pay's start during this write: it began no earlier than now */
+    r->stamp_write_mono = aop_mono_ms();
+    aop_status_t st = aop_journal_insert(r->j, &r->e, rsv_lease_ttl_ms(r), NULL, err);
     if (st == AOP_OK) {
         r->res->entry_id = r->e.id;
         snprintf(r->res->key, sizeof r->res->key, "%s", r->e.key);
@@ -143,14 +145,6 @@ static aop_status_t commit(rsv_t *r, aop_error_t *err) {
         return AOP_OK;
     }
     return st == AOP_E_TAKEN_OVER ? st : journal_error(st, err);
-}
-
-/* Looks the key up: AOP_OK with *found, or a journal error. */
-static aop_status_t lookup(rsv_t *r, aop_journal_entry_t *old, bool *found, aop_error_t *err) {
-    aop_status_t st = aop_journal_find(r->j, r->e.kind, r->e.gateway, r->e.merchant_id, r->e.key, old, err);
-    *found = st == AOP_OK;
-    if (st == AOP_OK || st == AOP_E_MISSING) return AOP_OK;
-    return journal_error(st, err);
 }
 
 static aop_status_t begin(rsv_t *r, aop_client_t *c, aop_journal_t *j, const void *req,
@@ -163,21 +157,26 @@ static aop_status_t begin(rsv_t *r, aop_client_t *c, aop_journal_t *j, const voi
     return rsv_init(r, c, j, opts, err);
 }
 
-/* The entry of this key when the journal has one (*found, a copy in *old, the caller frees it);
- * otherwise the new entry committed, durably, before anything is sent. */
+/* The new entry committed, durably, before anything is sent; or, when the journal has the key
+ * already, that entry (*found, a copy in *old, the caller frees it). The copy is read only then:
+ * a new key, the usual case, allocates no second entry. */
 static aop_status_t find_or_commit(rsv_t *r, aop_journal_entry_t **old, bool *found, aop_error_t *err) {
+    *old = NULL;
+    *found = false;
+    /* entries of a journal older than MACs become verifiable by this key's holder first */
+    aop_status_t st = aop_journal_seal_legacy(r->j, r->e.gateway, &r->key, NULL, err);
+    if (st != AOP_OK) return journal_error(st, err);
+    st = commit(r, err);
+    if (st != AOP_E_TAKEN_OVER) return st;
     *old = malloc(sizeof **old);
     if (!*old) return aop_error_set(err, AOP_E_NOMEM, NULL, -1, "out of memory");
-    aop_status_t st = lookup(r, *old, found, err);
-    if (st == AOP_OK && !*found) st = commit(r, err);
-    if (st == AOP_E_TAKEN_OVER) {
-        /* Another process inserted this key between the lookup and the insert: its entry is the
-         * one, found as if it had been there first (insert-or-get). */
-        st = lookup(r, *old, found, err);
-        if (st == AOP_OK && !*found)
-            st = aop_error_set(err, AOP_E_JOURNAL, NULL, -1, "journal: the insert found the key taken, yet no "
-                               "entry holds it");
-    }
+    st = aop_journal_find(r->j, r->e.kind, r->e.gateway, r->e.merchant_id, r->e.key, *old, err);
+    *found = st == AOP_OK;
+    if (st == AOP_E_MISSING) /* taken, then gone: only a prune of a final entry does that */
+        st = aop_error_set(err, AOP_E_JOURNAL, NULL, -1, "journal: the insert found the key taken, yet no entry "
+                           "holds it");
+    else if (st != AOP_OK)
+        st = journal_error(st, err);
     if (st != AOP_OK) {
         free(*old);
         *old = NULL;
@@ -206,7 +205,10 @@ static aop_status_t start(rsv_t *r, const aop_function_desc_t *fn, const void *r
     rsv_start_decision_t d;
     for (rsv_decide_start(&f, &d); d.action == RSV_START_CLAIM; rsv_decide_start(&f, &d)) {
         f.claim = claim_entry(r, old->id, err);
-        if (f.claim == RSV_CLAIM_OK) f.state = r->e.state;
+        if (f.claim == RSV_CLAIM_OK) {
+            f.state = r->e.state;
+            f.mac_ok = rsv_mac_ok(r);
+        }
     }
     snprintf(r->res->row, sizeof r->res->row, "%s", d.row);
     switch (d.action) {
@@ -228,6 +230,7 @@ static aop_status_t start(rsv_t *r, const aop_function_desc_t *fn, const void *r
                            (long long)old->id, msg);
         break;
     }
+    case RSV_START_ALTERED: rsv_altered(r); break;
     case RSV_START_RUN:
         r->resume = true;
         r->ever_sent = true; /* the earlier process may have sent it */
@@ -259,28 +262,18 @@ aop_status_t aop_pay_resolve(aop_client_t *c, aop_journal_t *j, const aop_offlin
 }
 
 /* Whether the payment this refund refunds has an open entry (its acquirementId is trusted). */
-typedef struct {
-    const aop_journal_entry_t *refund;
-    bool open;
-} open_payment_t;
-
-static bool find_open_payment(const aop_journal_entry_t *e, void *ctx) {
-    open_payment_t *p = ctx;
-    if (e->kind == AOP_ENTRY_PAYMENT && !aop_entry_state_final(e->state) && e->acquirement_id[0] &&
-        strcmp(e->acquirement_id, p->refund->payment_acquirement_id) == 0 &&
-        strcmp(e->gateway, p->refund->gateway) == 0 && strcmp(e->merchant_id, p->refund->merchant_id) == 0)
-        p->open = true;
-    return !p->open;
-}
-
 static aop_status_t payment_open(rsv_t *r, aop_error_t *err) {
-    open_payment_t p = {&r->e, false};
-    aop_status_t st = aop_journal_list(r->j, true, find_open_payment, &p, err);
+    aop_journal_entry_t *p = malloc(sizeof *p);
+    if (!p) return aop_error_set(err, AOP_E_NOMEM, NULL, -1, "out of memory");
+    aop_status_t st = aop_journal_open_payment(r->j, r->e.gateway, r->e.merchant_id, r->e.payment_acquirement_id, p, err);
+    free(p);
+    if (st == AOP_E_MISSING) {
+        aop_error_clear(err);
+        return AOP_OK;
+    }
     if (st != AOP_OK) return journal_error(st, err);
-    if (p.open)
-        return aop_error_set(err, AOP_E_ENTRY_OPEN, "request.body.acquirementId", -1,
-                             "the payment's journal entry is open: resolve it (aop recover) before refunding");
-    return AOP_OK;
+    return aop_error_set(err, AOP_E_ENTRY_OPEN, "request.body.acquirementId", -1,
+                         "the payment's journal entry is open: resolve it (aop recover) before refunding");
 }
 
 aop_status_t aop_refund_resolve(aop_client_t *c, aop_journal_t *j, const aop_refund_request_t *req,

@@ -5,9 +5,13 @@
 #ifndef AOP_RESOLVER_INTERNAL_H
 #define AOP_RESOLVER_INTERNAL_H
 
-/* How much earlier than the pay's real start the journaled start may be: the start is journaled
- * again only when it moved by more (a NORMAL write), so recovery adds this to the cancel moment. */
+/* How much earlier than the pay's real start the journaled start may be: the pay leaves within
+ * this (on the monotonic clock) of the start of the write whose store stamped it, or the start
+ * is stamped again first (a NORMAL write); recovery adds this to the cancel moment. A
+ * group-commit wait can therefore never move the cancel moment early. */
 #define PAY_START_SLACK_MS 500
+/* How many times the start is stamped again before the journal is judged too slow to send. */
+#define PAY_START_RESTAMPS 5
 /* The cancel's budget once a mistake of configuration is recognised (row Q3): long enough for
  * the cancel to work if only our verification is wrong, short enough not to hold the till. */
 #define MISTAKE_CANCEL_BUDGET_S 15.0
@@ -30,6 +34,10 @@ typedef struct {
     aop_resolution_t *res;
     aop_journal_entry_t e;          /* our copy of the entry: its epoch is the compare-and-set's */
     char owner[AOP_JOURNAL_OWNER_SIZE];
+    aop_journal_key_t key;          /* the client's journal MAC key */
+    unsigned dirty;                 /* AOP_WRITE_* groups of e changed since the last write */
+    int64_t watch_in_ms;            /* with AOP_WRITE_WATCH: the watch is due this long after the write */
+    int64_t next_in_ms;             /* with AOP_WRITE_NEXT_ATTEMPT: the next attempt's delay */
     const aop_offline_pay_request_t *pay; /* the caller's pay; NULL in recovery (never re-paid) */
     const aop_refund_request_t *refund;   /* the refund to (re-)send */
     bool resume;                    /* an existing open entry is being carried on */
@@ -38,6 +46,7 @@ typedef struct {
     /* In-process instants, all on the monotonic clock (aop_mono_ms): a step of the wall clock
      * moves no wait, budget or cancel moment. */
     int64_t pay_start_mono;         /* the last pay's start (from the journal when resumed) */
+    int64_t stamp_write_mono;       /* when the write whose store stamped the pay's start began */
     int64_t next_at_ms;             /* the next call not before this */
     int64_t pay_give_up_ms;         /* unsent pays are re-sent until this */
     int64_t cancel_until_ms;        /* 0 = cancelling has not started */
@@ -96,8 +105,9 @@ bool rsv_code_is(const aop_result_t *res, const char *code);
 void rsv_progress(rsv_t *r, aop_phase_t next);
 /* Notes the last call in the entry (attempts, times, raw status, code, trusted ids). */
 void rsv_note_call(rsv_t *r, const aop_result_t *res);
-/* Writes the entry in state s with a renewed lease (compare-and-set). False when it failed:
- * taken over (res->taken_over) or a storage error (reason); the loop must stop. */
+/* Writes the entry in state s with a renewed lease and the groups of r->dirty (compare-and-set).
+ * False when it failed: taken over (res->taken_over) or a storage error (reason); the loop must
+ * stop. */
 bool rsv_save(rsv_t *r, aop_entry_state_t s);
 /* Ends the resolution with outcome o (the entry's state follows it; the lease is released). */
 rsv_step_t rsv_finish(rsv_t *r, aop_outcome_t o, const aop_function_desc_t *decided_by, const char *fmt, ...)
@@ -108,14 +118,18 @@ rsv_step_t rsv_interrupt(rsv_t *r);
 void rsv_release(rsv_t *r);
 /* Copies s into a fixed buffer (cut to fit), NUL-terminated. */
 void rsv_copy(char *dst, size_t cap, aop_str_t s);
-/* Stamps the pay's start as now: wall and boot clock in the entry, monotonic in r. */
+/* The pay leaves now: its start on the monotonic clock, exact (the cancel moment counts from it). */
 void rsv_stamp_pay_start(rsv_t *r);
-/* Carries an entry read from the journal (a resume, a recovery) over to this process: its boot
- * stamps to this boot, the pay's start to the monotonic clock (a start later than now counts as
- * now). Called once the entry is claimed. */
+/* Carries an entry read from the journal (a resume, a recovery) over to this process: the time
+ * since the pay's start, by the store's clock, onto the monotonic clock (a start later than now
+ * counts as now). Called once the entry is claimed. */
 void rsv_adopt_entry(rsv_t *r);
-/* Whether e's watch query is due (by the boot clock on the same boot, else the wall clock). */
-bool rsv_watch_due(const aop_journal_entry_t *e);
+/* Whether the claimed entry's watch query is due, by the store's clock. */
+bool rsv_watch_due(rsv_t *r);
+/* Whether the claimed entry's MAC verifies with the client's key. */
+bool rsv_mac_ok(const rsv_t *r);
+/* Ends a claimed entry whose MAC does not verify: NEEDS_ATTENTION, nothing sent. */
+void rsv_altered(rsv_t *r);
 /* Fills the query/cancel ids: merchantTransId always, acquirementId only when trusted. */
 void rsv_ids(const rsv_t *r, aop_str_t *merchant_id, aop_str_t *acq, aop_str_t *mtid);
 

@@ -1,39 +1,86 @@
 /* SPDX-License-Identifier: MIT */
-/* aop_recover(): finishes every open entry of the client's gateway identity (payments by query
+/* aop_recover(): finishes every due entry of the client's gateway identity (payments by query
  * then cancel, never by pay: the identityCode is not journaled and a new pay could charge twice;
- * refunds by an identical re-send of the journaled request), and runs the due watch queries. */
+ * refunds by an identical re-send of the journaled request), and runs the due watch queries.
+ *
+ * It reads the open entries and the due watches once (every gateway's, without their requests)
+ * to report the others' and count what it cannot take; then it takes the due entries one by one
+ * with claim_next, which leases each to it, skipping those other workers hold; and last it tells
+ * apart the entries of its gateway it did not take (held by a live owner, left to a person, not
+ * due yet, gone). */
 #include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/crypto.h>
 
 #include "aop/json.h"
 #include "aop/util.h"
 #include "client_internal.h"
 #include "resolver_internal.h"
 
-/* What the list tells about an entry, enough to decide whether to work on it. */
+/* What the list tells about one of our entries, enough to account for it afterwards. */
 typedef struct {
     int64_t id;
-    aop_entry_kind_t kind;
-    aop_entry_state_t state;
-    bool ours;      /* of the client's gateway identity */
-    bool watch_due;
-    char merchant_id[AOP_JOURNAL_ID_SIZE], key[AOP_JOURNAL_ID_SIZE], gateway[AOP_JOURNAL_GATEWAY_SIZE];
+    bool worked; /* claimed by this run */
 } todo_t;
 
 typedef struct {
     const char *gateway;
+    aop_recover_fn fn;
+    void *ctx;
     todo_t *items;
-    size_t n, cap;
+    size_t n, cap, later; /* later: entries claimed that the list had not seen */
     bool nomem;
+    aop_recover_summary_t *sum;
+    aop_journal_t *j;
+    const aop_resolve_options_t *opts;
+    aop_client_t *c;
 } todo_list_t;
 
+/* Reports an entry nobody works on here with an unresolved resolution saying why (r may be NULL
+ * for "skipped": another gateway identity, or a live owner's lease). */
+static void report(todo_list_t *l, const aop_journal_entry_t *e, const char *row, aop_outcome_t o, const char *why) {
+    if (!l->fn) return;
+    if (!row) {
+        l->fn(e, NULL, l->ctx);
+        return;
+    }
+    aop_resolution_t *res = rsv_resolution_new();
+    if (!res) return;
+    res->outcome = o;
+    res->kind = e->kind;
+    res->entry_id = e->id;
+    res->watch = e->watch;
+    snprintf(res->row, sizeof res->row, "%s", row);
+    snprintf(res->key, sizeof res->key, "%s", e->key);
+    snprintf(res->acquirement_id, sizeof res->acquirement_id, "%s",
+             e->kind == AOP_ENTRY_REFUND ? e->payment_acquirement_id : e->acquirement_id);
+    snprintf(res->reason, sizeof res->reason, "%s", why);
+    l->fn(e, res, l->ctx);
+    aop_resolution_free(res);
+}
+
+/* The list's pass: another identity's entries and unreadable rows are reported at once (rows E13,
+ * E28); ours are noted, to account for those no claim takes. */
 static bool collect(const aop_journal_entry_t *e, void *ctx) {
     todo_list_t *l = ctx;
-    bool open = !aop_entry_state_final(e->state);
-    bool due = !open && rsv_watch_due(e);
-    if (!open && !due) return true;
+    rsv_start_facts_t f = {.recovery = true, .kind = e->kind, .state = e->state, .unreadable = e->unreadable,
+                           .ours = !e->unreadable && strcmp(e->gateway, l->gateway) == 0};
+    rsv_start_decision_t d;
+    rsv_decide_start(&f, &d);
+    if (d.action == RSV_START_UNREADABLE) {
+        char why[AOP_ERROR_MSG_MAX];
+        snprintf(why, sizeof why, "entry %lld cannot be read: %.150s", (long long)e->id, e->note);
+        report(l, e, d.row, AOP_OUTCOME_UNRESOLVED, why);
+        l->sum->open_left++;
+        return true;
+    }
+    if (d.action == RSV_START_SKIP) {
+        if (!aop_entry_state_final(e->state)) report(l, e, NULL, 0, NULL); /* listed, never touched */
+        return true;
+    }
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 16;
         todo_t *items = realloc(l->items, cap * sizeof *items);
@@ -41,26 +88,8 @@ static bool collect(const aop_journal_entry_t *e, void *ctx) {
         l->items = items;
         l->cap = cap;
     }
-    todo_t *t = &l->items[l->n++];
-    memset(t, 0, sizeof *t);
-    t->id = e->id;
-    t->kind = e->kind;
-    t->state = e->state;
-    t->ours = strcmp(e->gateway, l->gateway) == 0;
-    t->watch_due = due;
-    snprintf(t->merchant_id, sizeof t->merchant_id, "%s", e->merchant_id);
-    snprintf(t->key, sizeof t->key, "%s", e->key);
-    snprintf(t->gateway, sizeof t->gateway, "%s", e->gateway);
+    l->items[l->n++] = (todo_t){e->id, false};
     return true;
-}
-
-/* Reports an entry that is not worked on (another identity, or a live owner's lease). */
-static void skipped(aop_journal_t *j, const todo_t *t, aop_recover_fn fn, void *ctx) {
-    if (!fn) return;
-    aop_journal_entry_t *e = malloc(sizeof *e);
-    aop_error_t err;
-    if (e && aop_journal_find(j, t->kind, t->gateway, t->merchant_id, t->key, e, &err) == AOP_OK) fn(e, NULL, ctx);
-    free(e);
 }
 
 /* The journaled refund request, decoded again (its views point into buf). */
@@ -98,92 +127,38 @@ static void run_refund(rsv_t *r) {
     free(buf);
 }
 
-/* How one entry ended up. */
-typedef enum {
-    ENTRY_SETTLED,   /* worked on, final now */
-    ENTRY_OPEN,      /* worked on, still open */
-    ENTRY_HELD,      /* a live owner's lease: theirs */
-    ENTRY_UNCLAIMED, /* a storage error (or memory) kept us from it: open, and nobody works on it */
-    ENTRY_GONE,      /* final or removed since the list: nothing to do */
-    ENTRY_SKIPPED    /* another gateway identity's: not ours to count */
-} entry_end_t;
-
-/* The entry could not be claimed for a storage error: reported as an unresolved resolution (the
- * entry as listed), and counted as open, since nobody works on it. */
-static void claim_failed(rsv_t *r, const todo_t *t, const aop_error_t *err, aop_recover_fn fn, void *ctx) {
-    memset(&r->e, 0, sizeof r->e);
-    r->e.id = t->id;
-    r->e.kind = t->kind;
-    r->e.state = t->state;
-    snprintf(r->e.merchant_id, sizeof r->e.merchant_id, "%s", t->merchant_id);
-    snprintf(r->e.key, sizeof r->e.key, "%s", t->key);
-    snprintf(r->e.gateway, sizeof r->e.gateway, "%s", t->gateway);
-    aop_resolution_t *res = r->res;
-    res->kind = t->kind;
-    res->entry_id = t->id;
-    snprintf(res->key, sizeof res->key, "%s", t->key);
-    snprintf(res->reason, sizeof res->reason, "entry %lld could not be claimed: %.150s", (long long)t->id, err->msg);
-    if (fn) fn(&r->e, res, ctx);
+/* Marks id taken up, and tells on_entry its place among our listed entries (one listed since
+ * comes after them). */
+static void taken_up(todo_list_t *l, const aop_journal_entry_t *e) {
+    size_t index = 0;
+    for (size_t i = 0; i < l->n; i++)
+        if (l->items[i].id == e->id) {
+            l->items[i].worked = true;
+            index = i + 1;
+        }
+    if (!index) index = ++l->later;
+    if (l->opts->on_entry) l->opts->on_entry(e, (unsigned)index, (unsigned)(l->n > index ? l->n : index),
+                                             l->opts->progress_ctx);
 }
 
-static rsv_claim_t claim(rsv_t *r, const todo_t *t, aop_error_t *err) {
-    int64_t now = aop_now_ms();
-    aop_status_t st = aop_journal_claim(r->j, t->id, r->owner, now, now + rsv_lease_ttl_ms(r), NULL, NULL, &r->e, err);
-    if (st == AOP_E_TAKEN_OVER) return RSV_CLAIM_HELD;
-    if (st == AOP_E_MISSING) return RSV_CLAIM_GONE;
-    if (st != AOP_OK) return RSV_CLAIM_FAILED;
+/* Works on the entry claim_next gave r, as the E rows of docs/resolver.md say. */
+static void work(todo_list_t *l, rsv_t *r) {
     rsv_adopt_entry(r);
-    return RSV_CLAIM_OK;
-}
-
-/* Claims and works on one entry, as the E rows of docs/resolver.md say. */
-/* index / total: the entry's place among this identity's listed entries, for on_entry. */
-static entry_end_t recover_one(aop_client_t *c, aop_journal_t *j, const aop_resolve_options_t *opts,
-                               const todo_t *t, unsigned index, unsigned total, aop_recover_fn fn, void *ctx) {
-    rsv_start_facts_t f = {.recovery = true, .kind = t->kind, .ours = t->ours, .state = t->state,
-                           .watch_due = t->watch_due};
+    bool final = aop_entry_state_final(r->e.state);
+    rsv_start_facts_t f = {.recovery = true, .kind = r->e.kind, .ours = true, .state = r->e.state,
+                           .claim = RSV_CLAIM_OK, .watch_due = final && rsv_watch_due(r), .mac_ok = rsv_mac_ok(r)};
     rsv_start_decision_t d;
     rsv_decide_start(&f, &d);
-    if (d.action == RSV_START_SKIP) {
-        if (!t->watch_due) skipped(j, t, fn, ctx); /* listed, never touched */
-        return ENTRY_SKIPPED;
-    }
-    rsv_t *r = malloc(sizeof *r);
-    aop_error_t err;
-    if (!r || rsv_init(r, c, j, opts, &err) != AOP_OK) {
-        free(r);
-        return ENTRY_UNCLAIMED;
-    }
-    while (d.action == RSV_START_CLAIM) {
-        f.claim = claim(r, t, &err);
-        if (f.claim == RSV_CLAIM_OK) {
-            f.state = r->e.state; /* as the claim found it: another process may have moved it */
-            f.watch_due = aop_entry_state_final(r->e.state) && rsv_watch_due(&r->e);
-        }
-        rsv_decide_start(&f, &d);
-    }
     snprintf(r->res->row, sizeof r->res->row, "%s", d.row);
-    r->res->kind = t->kind;
-    if (opts->on_entry && (d.action == RSV_START_RUN || d.action == RSV_START_LEAVE))
-        opts->on_entry(&r->e, index, total, opts->progress_ctx);
-    entry_end_t end = ENTRY_OPEN;
+    r->res->kind = r->e.kind;
+    if (d.action == RSV_START_NOTHING || d.action == RSV_START_LEAVE) {
+        rsv_release(r); /* it changed between the claim's check and now: not ours to work on */
+        return;
+    }
+    l->sum->worked++;
+    taken_up(l, &r->e);
     switch (d.action) {
-    case RSV_START_HELD:
-        skipped(j, t, fn, ctx);
-        end = ENTRY_HELD;
-        break;
-    case RSV_START_UNCLAIMED:
-        claim_failed(r, t, &err, fn, ctx);
-        end = ENTRY_UNCLAIMED;
-        break;
-    case RSV_START_NOTHING:
-        if (f.claim == RSV_CLAIM_OK) rsv_release(r); /* another process finished it after the list */
-        end = ENTRY_GONE;
-        break;
-    case RSV_START_LEAVE: /* a person decides: no call could settle a contradiction */
-        rsv_finish(r, AOP_OUTCOME_NEEDS_ATTENTION, NULL, "%s", r->e.note[0] ? r->e.note : "needs attention");
-        if (fn) fn(&r->e, r->res, ctx);
-        break;
+    case RSV_START_ALTERED: rsv_altered(r); break;
     case RSV_START_RUN:
         r->ever_sent = true; /* a crash may have come after the request left */
         rsv_progress(r, rsv_phase_of_step(d.step));
@@ -191,14 +166,81 @@ static entry_end_t recover_one(aop_client_t *c, aop_journal_t *j, const aop_reso
             run_refund(r);
         else
             rsv_run(r, d.step);
-        end = !aop_entry_state_final(r->e.state) || r->journal_lost ? ENTRY_OPEN : ENTRY_SETTLED;
-        if (fn) fn(&r->e, r->res, ctx);
         break;
-    default: assert(!"a recovery's start decides none of the caller's actions"); break;
+    default: assert(!"a claimed entry starts no other way"); break;
     }
-    aop_resolution_free(r->res);
-    free(r);
-    return end;
+    if (!aop_entry_state_final(r->e.state) || r->journal_lost) l->sum->open_left++;
+    if (l->fn) l->fn(&r->e, r->res, l->ctx);
+}
+
+/* The claims' pass: claim_next until nothing of ours is due. false on a storage error (*err). */
+static bool claim_all(todo_list_t *l, aop_error_t *err) {
+    int64_t after = 0;
+    for (;;) {
+        if (l->opts->stop_flag && *l->opts->stop_flag) return true;
+        rsv_t *r = malloc(sizeof *r);
+        if (!r || rsv_init(r, l->c, l->j, l->opts, err) != AOP_OK) {
+            free(r);
+            if (!r) aop_error_set(err, AOP_E_NOMEM, NULL, -1, "out of memory");
+            return false;
+        }
+        aop_status_t st = aop_journal_claim_next(l->j, l->gateway, after, l->opts->due_only, r->owner,
+                                                 rsv_lease_ttl_ms(r), &r->e, err);
+        if (st == AOP_OK) {
+            after = r->e.id;
+            work(l, r);
+        }
+        aop_resolution_free(r->res);
+        free(r);
+        if (st == AOP_E_MISSING) return true;
+        if (st != AOP_OK) return false;
+    }
+}
+
+/* The last pass: our listed entries no claim took (rows E15, E16, E17, E19, E20, E27). */
+static void account(todo_list_t *l, const aop_error_t *claim_err) {
+    aop_journal_entry_t *e = malloc(sizeof *e);
+    if (!e) {
+        l->nomem = true;
+        return;
+    }
+    for (size_t i = 0; i < l->n; i++) {
+        if (l->items[i].worked) continue;
+        aop_error_t err;
+        aop_status_t st = aop_journal_get(l->j, l->items[i].id, false, e, &err);
+        rsv_start_facts_t f = {.recovery = true, .ours = true, .kind = e->kind, .state = e->state,
+                               .claim = st == AOP_E_MISSING ? RSV_CLAIM_GONE
+                                        : st != AOP_OK || claim_err ? RSV_CLAIM_FAILED
+                                        : e->lease_held ? RSV_CLAIM_HELD
+                                                        : RSV_CLAIM_NOT_DUE};
+        rsv_start_decision_t d;
+        rsv_decide_start(&f, &d);
+        char why[AOP_ERROR_MSG_MAX];
+        switch (d.action) {
+        case RSV_START_HELD:
+            report(l, e, NULL, 0, NULL);
+            l->sum->held++;
+            break;
+        case RSV_START_UNCLAIMED:
+            if (st != AOP_OK) { /* not even read: what the list said of it is gone with the page */
+                memset(e, 0, sizeof *e);
+                e->id = l->items[i].id;
+            }
+            snprintf(why, sizeof why, "entry %lld could not be claimed: %.150s", (long long)l->items[i].id,
+                     st != AOP_OK ? err.msg : claim_err->msg);
+            report(l, e, d.row, AOP_OUTCOME_UNRESOLVED, why);
+            l->sum->open_left++;
+            break;
+        case RSV_START_LEAVE: /* a person decides: no call could settle a contradiction */
+            if (l->opts->on_entry) l->opts->on_entry(e, (unsigned)i + 1, (unsigned)l->n, l->opts->progress_ctx);
+            report(l, e, d.row, AOP_OUTCOME_NEEDS_ATTENTION, e->note[0] ? e->note : "needs attention");
+            l->sum->open_left++;
+            break;
+        case RSV_START_LATER: l->sum->open_left++; break; /* its back-off: a later run takes it */
+        default: break;                                   /* gone, or final since the list */
+        }
+    }
+    free(e);
 }
 
 void aop_recover_summary_init(aop_recover_summary_t *s) {
@@ -231,33 +273,26 @@ aop_status_t aop_recover_ex(aop_client_t *c, aop_journal_t *j, const aop_resolve
     char fp[AOP_FINGERPRINT_MAX], gateway[AOP_JOURNAL_GATEWAY_SIZE];
     aop_internal_client_alipay_fingerprint(c, fp);
     aop_journal_gateway_identity(fp, aop_internal_client_id(c), gateway);
-    todo_list_t l = {gateway, NULL, 0, 0, false};
+    aop_journal_key_t key;
     aop_error_t lerr;
-    st = aop_journal_list(j, false, collect, &l, &lerr);
-    if (st != AOP_OK || l.nomem) {
-        free(l.items);
-        return l.nomem ? aop_error_set(err, AOP_E_NOMEM, NULL, -1, "out of memory")
-                       : aop_error_set(err, AOP_E_JOURNAL, NULL, -1, "journal: %s", lerr.msg);
-    }
-    unsigned total = 0, index = 0;
-    for (size_t i = 0; i < l.n; i++) total += l.items[i].ours;
-    for (size_t i = 0; i < l.n; i++) {
-        const todo_t *t = &l.items[i];
-        index += t->ours;
-        if (t->ours && checked.stop_flag && *checked.stop_flag) {
-            sum.open_left += !t->watch_due;
-            continue;
-        }
-        switch (recover_one(c, j, &checked, t, index, total, fn, ctx)) {
-        case ENTRY_HELD: sum.held++; break;
-        case ENTRY_OPEN: sum.worked++, sum.open_left++; break;
-        case ENTRY_SETTLED: sum.worked++; break;
-        case ENTRY_UNCLAIMED: sum.open_left++; break;
-        case ENTRY_GONE:
-        case ENTRY_SKIPPED: break;
-        }
-    }
+    aop_error_clear(&lerr);
+    /* entries of a journal older than MACs become verifiable by this key's holder first */
+    if ((st = aop_internal_client_journal_key(c, &key, err)) != AOP_OK) return st;
+    st = aop_journal_seal_legacy(j, gateway, &key, NULL, &lerr);
+    OPENSSL_cleanse(&key, sizeof key);
+    if (st != AOP_OK) return aop_error_set(err, AOP_E_JOURNAL, NULL, -1, "journal: %s", lerr.msg);
+    todo_list_t l = {gateway, fn, ctx, NULL, 0, 0, 0, false, &sum, j, &checked, c};
+    aop_journal_filter_t f;
+    aop_journal_filter_init(&f);
+    f.which = AOP_LIST_OPEN_OR_WATCH_DUE;
+    st = aop_journal_list_ex(j, &f, collect, &l, &lerr);
+    aop_error_t cerr;
+    aop_error_clear(&cerr);
+    bool claims_ok = st == AOP_OK && !l.nomem && claim_all(&l, &cerr);
+    if (st == AOP_OK && !l.nomem) account(&l, claims_ok ? NULL : &cerr);
     free(l.items);
+    if (l.nomem) return aop_error_set(err, AOP_E_NOMEM, NULL, -1, "out of memory");
+    if (st != AOP_OK) return aop_error_set(err, AOP_E_JOURNAL, NULL, -1, "journal: %s", lerr.msg);
     if (summary) { /* an older caller's smaller struct gets the members it knows */
         size_t given = summary->struct_size;
         memcpy(summary, &sum, given);

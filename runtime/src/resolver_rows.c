@@ -294,7 +294,10 @@ static void caller_start(const rsv_start_facts_t *f, rsv_start_decision_t *d) {
     case RSV_CLAIM_GONE:
     case RSV_CLAIM_FAILED: return start(d, "E6", RSV_START_CLAIM_ERROR, RSV_DONE);
     case RSV_CLAIM_OK: break;
+    case RSV_CLAIM_NOT_DUE: assert(!"a caller's claim is never a recovery's"); break;
     }
+    /* nothing of an entry someone else wrote may leave */
+    if (!f->mac_ok) return start(d, "E25", RSV_START_ALTERED, RSV_DONE);
     /* resumed: some earlier attempt may have left */
     if (f->single_call) return start(d, "E7", RSV_START_RUN, payment ? RSV_PAY : RSV_REFUND);
     if (!payment) return start(d, "E8", RSV_START_RUN, RSV_REFUND);
@@ -305,17 +308,25 @@ static void caller_start(const rsv_start_facts_t *f, rsv_start_decision_t *d) {
 }
 
 static void recovery_start(const rsv_start_facts_t *f, rsv_start_decision_t *d) {
+    if (f->unreadable) return start(d, "E28", RSV_START_UNREADABLE, RSV_DONE); /* whose it is is unknown */
     if (!f->ours) return start(d, "E13", RSV_START_SKIP, RSV_DONE);
     switch (f->claim) {
     case RSV_CLAIM_NOT_YET: return start(d, "E14", RSV_START_CLAIM, RSV_DONE);
     case RSV_CLAIM_HELD: return start(d, "E15", RSV_START_HELD, RSV_DONE);
     case RSV_CLAIM_GONE: return start(d, "E16", RSV_START_NOTHING, RSV_DONE);
     case RSV_CLAIM_FAILED: return start(d, "E17", RSV_START_UNCLAIMED, RSV_DONE);
-    case RSV_CLAIM_OK: break;
+    case RSV_CLAIM_OK:
+    case RSV_CLAIM_NOT_DUE: break;
     }
-    if (f->watch_due) return start(d, "E18", RSV_START_RUN, RSV_WATCH);
-    if (aop_entry_state_final(f->state)) return start(d, "E19", RSV_START_NOTHING, RSV_DONE); /* finished meanwhile */
+    bool claimed = f->claim == RSV_CLAIM_OK;
+    bool final = aop_entry_state_final(f->state);
+    /* nothing of an entry someone else wrote may leave: checked whenever a call would follow */
+    if (claimed && (f->watch_due || (!final && f->state != AOP_STATE_NEEDS_ATTENTION)) && !f->mac_ok)
+        return start(d, "E26", RSV_START_ALTERED, RSV_DONE);
+    if (claimed && f->watch_due) return start(d, "E18", RSV_START_RUN, RSV_WATCH);
+    if (final) return start(d, "E19", RSV_START_NOTHING, RSV_DONE); /* finished meanwhile */
     if (f->state == AOP_STATE_NEEDS_ATTENTION) return start(d, "E20", RSV_START_LEAVE, RSV_DONE);
+    if (!claimed) return start(d, "E27", RSV_START_LATER, RSV_DONE); /* its back-off: a later run takes it */
     if (f->kind == AOP_ENTRY_REFUND) return start(d, "E21", RSV_START_RUN, RSV_REFUND);
     /* never a pay: the identityCode is not journaled, and a new pay could charge twice */
     if (f->state == AOP_STATE_CANCELLING) return start(d, "E22", RSV_START_RUN, RSV_CANCEL);
@@ -329,6 +340,40 @@ void rsv_decide_start(const rsv_start_facts_t *f, rsv_start_decision_t *d) {
         recovery_start(f, d);
     else
         caller_start(f, d);
+}
+
+/* ---- D: when an entry is due, and the back-off ----------------------------------------------------- */
+
+static void due(rsv_due_decision_t *d, const char *row, bool is_due) {
+    d->row = row;
+    d->due = is_due;
+}
+
+void rsv_decide_due(const rsv_due_facts_t *f, rsv_due_decision_t *d) {
+    if (f->state == AOP_STATE_NEEDS_ATTENTION) return due(d, "D1", false); /* a person decides */
+    if (f->held) return due(d, "D2", false);                              /* theirs to finish */
+    if (aop_entry_state_final(f->state)) {
+        if (f->watch_due) return due(d, "D3", true);
+        return due(d, "D4", false);
+    }
+    if (f->due_only && f->waiting) return due(d, "D5", false);
+    due(d, "D6", true);
+}
+
+static void retry(rsv_retry_decision_t *d, const char *row, int64_t in_ms) {
+    d->row = row;
+    d->in_ms = in_ms;
+    d->backoff_ms = in_ms;
+}
+
+void rsv_decide_retry(aop_outcome_t o, int64_t last_backoff_ms, rsv_retry_decision_t *d) {
+    /* an outcome nobody knows yet: asked again later, less often each time it stays unknown */
+    if (o == AOP_OUTCOME_UNRESOLVED) {
+        int64_t next = last_backoff_ms > 0 ? last_backoff_ms * 2 : RSV_RETRY_FIRST_MS;
+        if (next < RSV_RETRY_FIRST_MS) next = RSV_RETRY_FIRST_MS;
+        return retry(d, "D7", next > RSV_RETRY_MAX_MS ? RSV_RETRY_MAX_MS : next);
+    }
+    retry(d, "D8", 0);
 }
 
 /* ---- the one mapping ---------------------------------------------------------------------------- */

@@ -7,6 +7,7 @@
 #define AOP_RESOLVER_ROWS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "aop/journal.h"
 #include "aop/resolver.h"
@@ -106,10 +107,17 @@ typedef enum {
     RSV_START_HELD,        /* recovery: a live owner holds it: theirs to finish */
     RSV_START_UNCLAIMED,   /* recovery: a storage error kept us from it: open, reported */
     RSV_START_NOTHING,     /* recovery: removed, or final since the list with no watch due */
-    RSV_START_LEAVE        /* recovery: NEEDS_ATTENTION, left to a person */
+    RSV_START_LEAVE,       /* recovery: NEEDS_ATTENTION, left to a person */
+    RSV_START_ALTERED,     /* the entry's MAC does not verify: NEEDS_ATTENTION, nothing sent */
+    RSV_START_LATER,       /* recovery: not due yet (its back-off): left open for a later run */
+    RSV_START_UNREADABLE   /* recovery: the row cannot be read: reported with its id, untouched */
 } rsv_start_t;
 
-typedef enum { RSV_CLAIM_NOT_YET = 0, RSV_CLAIM_OK, RSV_CLAIM_HELD, RSV_CLAIM_GONE, RSV_CLAIM_FAILED } rsv_claim_t;
+/* How claiming an entry went; NOT_DUE: recovery's claim_next did not take it (never due, held by
+ * nobody, or backed off). */
+typedef enum {
+    RSV_CLAIM_NOT_YET = 0, RSV_CLAIM_OK, RSV_CLAIM_HELD, RSV_CLAIM_GONE, RSV_CLAIM_FAILED, RSV_CLAIM_NOT_DUE
+} rsv_claim_t;
 
 typedef struct {
     bool recovery;           /* aop_recover() picks it up; otherwise a caller's pay or refund */
@@ -121,6 +129,8 @@ typedef struct {
     bool watch_due;          /* recovery: its watch query is due */
     rsv_claim_t claim;
     bool single_call;
+    bool mac_ok;             /* once claimed: the entry's MAC verifies with the client's key */
+    bool unreadable;         /* recovery: the store could not read the row */
 } rsv_start_facts_t;
 
 typedef struct {
@@ -130,6 +140,35 @@ typedef struct {
 } rsv_start_decision_t;
 
 void rsv_decide_start(const rsv_start_facts_t *f, rsv_start_decision_t *d);
+
+/* ---- D: when an entry is due for recovery (claim_next), and the back-off of UNRESOLVED ---- */
+
+typedef struct {
+    aop_entry_state_t state;
+    bool watch_due; /* final: its watch query is due by the store's clock */
+    bool held;      /* a live owner other than the claimant holds the lease */
+    bool due_only;  /* the claimant honours the back-off (a recovery worker) */
+    bool waiting;   /* its next attempt is still to come by the store's clock */
+} rsv_due_facts_t;
+
+typedef struct {
+    const char *row;
+    bool due;
+} rsv_due_decision_t;
+
+void rsv_decide_due(const rsv_due_facts_t *f, rsv_due_decision_t *d);
+
+/* The back-off an outcome leaves: the next attempt in in_ms, the back-off to double next time. */
+typedef struct {
+    const char *row;
+    int64_t in_ms;
+    int64_t backoff_ms;
+} rsv_retry_decision_t;
+
+#define RSV_RETRY_FIRST_MS 60000LL   /* one minute */
+#define RSV_RETRY_MAX_MS 3600000LL   /* one hour */
+
+void rsv_decide_retry(aop_outcome_t o, int64_t last_backoff_ms, rsv_retry_decision_t *d);
 
 /* ---- the one mapping of steps, states and outcomes ---- */
 

@@ -188,19 +188,30 @@ static rsv_step_t apply(rsv_t *r, rsv_step_t step, const rsv_decision_t *d, cons
 
 /* ---- the calls ------------------------------------------------------------------------------------ */
 
-/* Stamps the pay's start just before it leaves: the cancel moment (start + deadline + margin)
- * must not come early because of a slow journal write or progress callback. A drift of more than
- * PAY_START_SLACK_MS is journaled too (a NORMAL write), so that recovery waits long enough. */
+/* The pay leaves within PAY_START_SLACK_MS (monotonic) of the start of the write whose store
+ * stamped its start, or that start is stamped again first: a slow journal write, a group
+ * commit's wait or a progress callback never makes the journaled start (hence a recovery's cancel
+ * moment) early by more than the slack recovery adds. */
 static bool stamp_pay_start(rsv_t *r) {
-    int64_t was = r->pay_start_mono;
-    rsv_stamp_pay_start(r);
-    return r->pay_start_mono - was <= PAY_START_SLACK_MS || rsv_save(r, r->e.state);
+    for (int i = 0; aop_mono_ms() - r->stamp_write_mono > PAY_START_SLACK_MS; i++) {
+        if (i == PAY_START_RESTAMPS) {
+            /* the journal cannot keep up: nothing leaves; recovery finishes the open entry */
+            snprintf(r->res->reason, sizeof r->res->reason, "not sent: the journal took more than %d ms to stamp "
+                     "the pay's start %d times", PAY_START_SLACK_MS, PAY_START_RESTAMPS);
+            return false;
+        }
+        r->stamp_write_mono = aop_mono_ms();
+        r->dirty |= AOP_WRITE_PAY_START;
+        if (!rsv_save(r, r->e.state)) return false;
+    }
+    return true;
 }
 
 static const aop_result_t *send_pay(rsv_t *r) {
     if (r->calls[RSV_PAY] > 0 || r->resume) { /* a re-send: its start and deadline bound the cancel */
-        rsv_stamp_pay_start(r);
         r->e.pay_deadline_ms = rsv_deadline_ms(r, fn_of(RSV_PAY));
+        r->stamp_write_mono = aop_mono_ms();
+        r->dirty |= AOP_WRITE_PAY_START;
         if (!rsv_save(r, rsv_state_of_step(RSV_PAY, r->ever_sent))) return NULL;
     }
     if (!stamp_pay_start(r)) return NULL;

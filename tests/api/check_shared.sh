@@ -1,7 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# libaop.so.0 and libaop.a as a user gets them:
-#  - readelf -d shows the SONAME libaop.so.0 (libaop.so.MAJOR);
+# libaop.so.MAJOR and libaop.a as a user gets them:
+#  - readelf -d shows the SONAME libaop.so.MAJOR (libaop.so.1 now);
 #  - nm -D --defined-only lists only aop_ symbols, among them aop_version;
 #  - libaop.a is PIC: all of it (--whole-archive) links into a shared object.
 #   check_shared.sh CC READELF NM SHARED_LIB STATIC_LIB SONAME LINK_FLAGS...

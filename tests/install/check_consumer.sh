@@ -4,17 +4,20 @@
 # of dpkg-deb -x'd packages) twice, with find_package(aop) and with pkg-config (aop.pc finds its
 # prefix from its own place), then runs read_unknown_member from both against
 # PREFIX/bin/aop-sandbox. The library is looked for under PREFIX/lib (lib/ itself, or Debian's
-# multiarch lib/x86_64-linux-gnu/). PREFIX/bin/aop, when there, must load that libaop.so.0 and
+# multiarch lib/x86_64-linux-gnu/). PREFIX/bin/aop, when there, must load that libaop.so.N (N the
+# major version, libaop.so.1 now) and
 # not libmicrohttpd, and pay in its zero-configuration mode.
 #   check_consumer.sh PREFIX SOURCE_DIR CC CMAKE
 # AOP_CHECK_SYSTEM=1: PREFIX is /usr with the packages installed (scripts/check-debs.sh): other
-# software's headers live there too, and the dynamic linker finds libaop.so.0 by its cache.
+# software's headers live there too, and the dynamic linker finds libaop.so.N by its cache.
 set -eu
 system=${AOP_CHECK_SYSTEM:-0}
 prefix=$(cd "$1" && pwd) src=$2 cc=$3 cmake=$4
 data=$src/tests/data
-so=$(find "$prefix/lib" -name libaop.so.0 2>/dev/null | head -1)
-[ -n "$so" ] || { echo "FAIL: no libaop.so.0 under $prefix/lib" >&2; exit 1; }
+major=$(sed -n 's/^#define AOP_VERSION_MAJOR \([0-9]*\)$/\1/p' "$src/runtime/include/aop/version.h")
+soname=libaop.so.$major
+so=$(find "$prefix/lib" -name "$soname" 2>/dev/null | head -1)
+[ -n "$so" ] || { echo "FAIL: no $soname under $prefix/lib" >&2; exit 1; }
 libdir=$(dirname "$so")
 tmp=$(mktemp -d)
 sbx=
@@ -50,20 +53,20 @@ for c in "$src"/examples/*.c; do
 done
 echo "   $n examples built both ways"
 
-# The programs use the installed libaop.so.0.
-want_lib="$libdir/libaop.so.0"
+# The programs use the installed libaop.so.N.
+want_lib="$libdir/$soname"
 [ "$system" = 0 ] || want_lib="/"
-LD_LIBRARY_PATH="$libdir" ldd "$tmp/pc/read_unknown_member" | grep -q "libaop.so.0 => $want_lib" ||
-    fail "pkg-config build does not load $libdir/libaop.so.0"
-LD_LIBRARY_PATH="$libdir" ldd "$tmp/cm/read_unknown_member" | grep -q "libaop.so.0 => $want_lib" ||
-    fail "find_package build does not load $libdir/libaop.so.0"
+LD_LIBRARY_PATH="$libdir" ldd "$tmp/pc/read_unknown_member" | grep -q "$soname => $want_lib" ||
+    fail "pkg-config build does not load $want_lib"
+LD_LIBRARY_PATH="$libdir" ldd "$tmp/cm/read_unknown_member" | grep -q "$soname => $want_lib" ||
+    fail "find_package build does not load $want_lib"
 
-# The installed aop links the installed libaop.so.0 and never libmicrohttpd (the sandbox is the
+# The installed aop links the installed libaop.so.N and never libmicrohttpd (the sandbox is the
 # aop-sandbox program beside it, which its zero-configuration mode runs).
 if [ -x "$prefix/bin/aop" ]; then
     echo "== $prefix/bin/aop"
     deps=$(LD_LIBRARY_PATH="$libdir" ldd "$prefix/bin/aop")
-    printf '%s\n' "$deps" | grep -q "libaop.so.0 => $want_lib" || fail "aop does not load $want_lib: $deps"
+    printf '%s\n' "$deps" | grep -q "$soname => $want_lib" || fail "aop does not load $want_lib: $deps"
     ! printf '%s\n' "$deps" | grep -q microhttpd || fail "aop loads libmicrohttpd: $deps"
     LD_LIBRARY_PATH="$libdir" "$prefix/bin/aop" --version
     mkdir "$tmp/home"

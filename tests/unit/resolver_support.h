@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Shared by the resolver's suites (tests/unit/test_resolver*.c): an in-memory journal store in
- * shared memory (so that a forked child killed mid-payment leaves its entries to the parent's
- * recovery), the in-process sandbox with fast switches, a client, and a fast policy. */
+/* Shared by the resolver's suites (tests/unit/test_resolver*.c): the in-memory journal store
+ * (tests/support/mem_store.h), the in-process sandbox with fast switches, a client, and a fast
+ * policy. */
 #ifndef AOP_RESOLVER_SUPPORT_H
 #define AOP_RESOLVER_SUPPORT_H
 
@@ -10,11 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #define RS_UNUSED __attribute__((unused))
 
 #include "aop/aop.h"
+#include "mem_store.h"
 #include "sandbox.h"
 #include "sbx_internal.h"
 #include "support.h"
@@ -23,112 +23,30 @@
 #define MERCHANT_ID "218820000000000000023"
 #define DEMO_CODE "28763443825664394"
 
-/* ---- the in-memory store ---------------------------------------------------------------------- */
+/* ---- the journal's entries -------------------------------------------------------------------- */
 
-#define MEM_MAX 32
-typedef struct {
-    unsigned n;
-    int64_t next_id;
-    unsigned inserts, transitions, claims;
-    bool fail_insert;   /* the next inserts fail (AOP_E_JOURNAL) */
-    bool fail_claim;    /* claims fail with a storage error (AOP_E_JOURNAL) */
-    unsigned hide_finds; /* the next finds miss (another process inserts between find and insert) */
-    aop_status_t fail_find; /* finds fail with this status (and fail_find_msg) */
-    char fail_find_msg[128];
-    aop_journal_entry_t e[MEM_MAX];
-} mem_store_t;
-
-static RS_UNUSED aop_journal_entry_t *mem_get(mem_store_t *m, int64_t id) {
-    for (unsigned i = 0; i < m->n; i++)
-        if (m->e[i].id == id) return &m->e[i];
-    return NULL;
+/* The owner text of a process of this host, boot and PID namespace that is gone (a pid no
+ * kernel hands out): what a killed resolver leaves behind. */
+static RS_UNUSED void rs_dead_owner(char out[AOP_JOURNAL_OWNER_SIZE]) {
+    char self[AOP_JOURNAL_OWNER_SIZE];
+    aop_journal_self_owner(self);
+    /* host/boot/ns/pid/start#nonce: keep the first three */
+    char *p = self;
+    for (int i = 0; i < 3; i++) p = strchr(p, '/') + 1;
+    snprintf(p, (size_t)(self + sizeof self - p), "%d/1#dead", 0x3ffffff);
+    memcpy(out, self, AOP_JOURNAL_OWNER_SIZE);
 }
 
-static RS_UNUSED aop_status_t mem_insert(void *store, aop_journal_entry_t *e, aop_error_t *err) {
-    mem_store_t *m = store;
-    if (m->fail_insert || m->n == MEM_MAX) return aop_error_set(err, AOP_E_JOURNAL, NULL, -1, "disk full (test)");
-    for (unsigned i = 0; i < m->n; i++)
-        if (m->e[i].kind == e->kind && !strcmp(m->e[i].gateway, e->gateway) &&
-            !strcmp(m->e[i].merchant_id, e->merchant_id) && !strcmp(m->e[i].key, e->key))
-            return aop_error_set(err, AOP_E_TAKEN_OVER, NULL, -1, "duplicate key (test)");
-    e->id = ++m->next_id;
-    e->state = AOP_STATE_NEW;
-    e->epoch = 1;
-    m->e[m->n++] = *e;
-    m->inserts++;
-    return AOP_OK;
-}
-
-static aop_status_t mem_find(void *store, aop_entry_kind_t kind, const char *gateway, const char *merchant_id,
-                             const char *key, aop_journal_entry_t *out, aop_error_t *err) {
-    mem_store_t *m = store;
-    if (m->fail_find) return aop_error_set(err, m->fail_find, "journal", -1, "%s", m->fail_find_msg);
-    if (m->hide_finds) {
-        m->hide_finds--;
-        return aop_error_set(err, AOP_E_MISSING, NULL, -1, "no such entry (hidden)");
-    }
-    for (unsigned i = 0; i < m->n; i++)
-        if (m->e[i].kind == kind && !strcmp(m->e[i].gateway, gateway) && !strcmp(m->e[i].merchant_id, merchant_id) &&
-            !strcmp(m->e[i].key, key)) {
-            *out = m->e[i];
-            return AOP_OK;
-        }
-    return aop_error_set(err, AOP_E_MISSING, NULL, -1, "no such entry");
-}
-
-static aop_status_t mem_claim(void *store, int64_t id, const char *owner, int64_t now_ms, int64_t expires_ms,
-                              bool (*owner_dead)(const char *, void *), void *ctx, aop_journal_entry_t *out,
-                              aop_error_t *err) {
-    mem_store_t *m = store;
-    if (m->fail_claim) return aop_error_set(err, AOP_E_JOURNAL, NULL, -1, "/tmp/journal.db: disk I/O error (test)");
-    aop_journal_entry_t *e = mem_get(m, id);
-    if (!e) return aop_error_set(err, AOP_E_MISSING, NULL, -1, "no such entry");
-    bool free_ = !e->lease_owner[0] || e->lease_expires_ms <= now_ms || !strcmp(e->lease_owner, owner) ||
-                 (owner_dead && owner_dead(e->lease_owner, ctx));
-    if (!free_) return aop_error_set(err, AOP_E_TAKEN_OVER, NULL, -1, "leased by %s", e->lease_owner);
-    snprintf(e->lease_owner, sizeof e->lease_owner, "%s", owner);
-    e->lease_expires_ms = expires_ms;
-    e->epoch++;
-    m->claims++;
-    *out = *e;
-    return AOP_OK;
-}
-
-static RS_UNUSED aop_status_t mem_transition(void *store, aop_journal_entry_t *e, aop_entry_state_t expect, aop_error_t *err) {
-    mem_store_t *m = store;
-    aop_journal_entry_t *s = mem_get(m, e->id);
-    if (!s) return aop_error_set(err, AOP_E_MISSING, NULL, -1, "no such entry");
-    if (s->state != expect || s->epoch != e->epoch || strcmp(s->lease_owner, e->lease_owner) != 0)
-        return aop_error_set(err, AOP_E_TAKEN_OVER, NULL, -1, "compare-and-set failed");
-    e->epoch++;
-    *s = *e;
-    m->transitions++;
-    return AOP_OK;
-}
-
-static RS_UNUSED aop_status_t mem_list(void *store, bool open_only, aop_journal_each_fn fn, void *ctx, aop_error_t *err) {
-    (void)err;
-    mem_store_t *m = store;
-    for (unsigned i = 0; i < m->n; i++)
-        if (!open_only || !aop_entry_state_final(m->e[i].state))
-            if (!fn(&m->e[i], ctx)) break;
-    return AOP_OK;
-}
-
-static void mem_close(void *store) { munmap(store, sizeof(mem_store_t)); }
-
-static const aop_journal_ops_t mem_ops = {mem_insert, mem_find, mem_claim, mem_transition, mem_list, mem_close};
-
-/* A journal over a fresh store in shared memory; *store (may be NULL) gets the store. */
-static RS_UNUSED aop_journal_t *mem_journal(mem_store_t **store) {
-    mem_store_t *m = mmap(NULL, sizeof *m, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    cr_assert_neq(m, MAP_FAILED);
-    memset(m, 0, sizeof *m);
-    aop_journal_t *j = NULL;
+/* Makes e's MAC again with the test merchant key's (an entry edited by a test as a real process
+ * would have written it). */
+static RS_UNUSED void rs_reseal(aop_journal_entry_t *e) {
+    aop_private_key_t *k = NULL;
     aop_error_t err;
-    cr_assert_eq(aop_journal_open_custom(&mem_ops, m, &j, &err), AOP_OK, "%s", err.msg);
-    if (store) *store = m;
-    return j;
+    cr_assert_eq(aop_private_key_load_file(aop_test_private_key("merchant.pkcs8.pem"), NULL, &k, &err), AOP_OK);
+    aop_journal_key_t key;
+    cr_assert_eq(aop_journal_key_derive(k, &key, &err), AOP_OK, "%s", err.msg);
+    aop_private_key_free(k);
+    aop_journal_entry_seal(&key, e);
 }
 
 /* ---- the sandbox, the client and the policy -------------------------------------------------- */

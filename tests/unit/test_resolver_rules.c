@@ -136,7 +136,8 @@ Test(resolver_rules, invalid_request_journals_and_sends_nothing) {
 Test(resolver_rules, journal_failure_sends_nothing) {
     seen_t seen = {0};
     fx_t f = fx(see, &seen);
-    f.m->fail_insert = true;
+    f.m->fail_insert = AOP_E_JOURNAL;
+    snprintf(f.m->fail_msg, sizeof f.m->fail_msg, "disk full (test)");
     aop_offline_pay_request_t rq = rs_pay_req(rs_mtid("full"), "1000", DEMO_CODE);
     aop_resolution_t *r = (aop_resolution_t *)1;
     aop_error_t err;
@@ -433,16 +434,21 @@ static aop_resolution_t *refund(fx_t *f, const char *acq, const char *mrid, cons
     return refund_with(f, acq, mrid, amount, false, want);
 }
 
+/* A payment of 1000 PAID: its acquirementId in acq. */
+static void paid(fx_t *f, const char *tag, char acq[AOP_JOURNAL_ID_SIZE]) {
+    aop_resolve_options_t o = rs_fast();
+    aop_resolution_t *p = rs_pay(f->c, f->j, rs_mtid(tag), "1000", DEMO_CODE, &o);
+    cr_assert_str_eq(aop_outcome_name(p->outcome), "PAID");
+    snprintf(acq, AOP_JOURNAL_ID_SIZE, "%s", p->acquirement_id);
+    cr_assert_neq(acq[0], '\0');
+    aop_resolution_free(p);
+}
+
 Test(resolver_rules, refunds_resolve_and_never_cancel) {
     seen_t seen = {0};
     fx_t f = fx(see, &seen);
-    aop_resolve_options_t o = rs_fast();
-    aop_resolution_t *p = rs_pay(f.c, f.j, rs_mtid("refd"), "1000", DEMO_CODE, &o);
-    cr_assert_str_eq(aop_outcome_name(p->outcome), "PAID");
     char acq[AOP_JOURNAL_ID_SIZE];
-    snprintf(acq, sizeof acq, "%s", p->acquirement_id);
-    cr_assert_neq(acq[0], '\0');
-    aop_resolution_free(p);
+    paid(&f, "refd", acq);
     seen = (seen_t){0};
     aop_resolution_t *r = refund(&f, acq, rs_mtid("rf"), "400", AOP_OK);
     cr_expect_str_eq(aop_outcome_name(r->outcome), "REFUNDED", "%s", r->reason);
@@ -476,6 +482,62 @@ Test(resolver_rules, refund_refused_while_the_payment_is_open) {
     fx_free(&f);
 }
 
+/* A refund entry left open (SENT, as a crash after the send leaves it) whose request was edited
+ * by hand from 30 to 70, and one inserted by hand: recovery sends neither (row E26), ends both
+ * NEEDS_ATTENTION, and goes on with the one nobody altered, which it re-sends identically. */
+typedef struct {
+    unsigned refunds;
+    char amounts[4][16];
+} refunds_seen_t;
+
+static void see_refunds(const aop_event_t *ev, void *ctx) {
+    refunds_seen_t *s = ctx;
+    if (strcmp(ev->function, aop_fn_refund.name)) return;
+    const char *v = strstr(ev->masked_request, "\"refundAmount\":{");
+    v = v ? strstr(v, "\"value\":\"") : NULL;
+    if (s->refunds < 4 && v) snprintf(s->amounts[s->refunds], sizeof s->amounts[0], "%.*s", (int)strcspn(v + 9, "\""), v + 9);
+    s->refunds++;
+}
+
+Test(resolver_rules, a_refund_edited_by_hand_is_never_sent) {
+    refunds_seen_t seen = {0};
+    fx_t f = fx(see_refunds, &seen);
+    char acq[AOP_JOURNAL_ID_SIZE];
+    paid(&f, "forge", acq);
+    aop_resolve_options_t o = rs_fast();
+    const char *edited = rs_mtid("edited"), *honest = rs_mtid("honest");
+    aop_resolution_free(refund(&f, acq, edited, "30", AOP_OK));
+    aop_resolution_free(refund(&f, acq, honest, "30", AOP_OK));
+    cr_assert_eq(seen.refunds, 2);
+    cr_assert_eq(f.m->n, 3);
+    aop_journal_entry_t *e = &f.m->e[1], *h = &f.m->e[2];
+    e->state = h->state = AOP_STATE_SENT; /* as if the process had died after sending */
+    char *v = strstr(e->request, "\"value\":\"30\"");
+    cr_assert_not_null(v, "%s", e->request);
+    memcpy(v + 9, "70", 2);
+    snprintf(e->amount, sizeof e->amount, "70");
+    /* and a refund of the rest written by hand, with no MAC */
+    f.m->e[3] = *h;
+    f.m->e[3].id = 99;
+    snprintf(f.m->e[3].key, sizeof f.m->e[3].key, "forged-by-hand");
+    f.m->e[3].mac[0] = '\0';
+    f.m->n = 4;
+    seen = (refunds_seen_t){0};
+    aop_recover_summary_t sum;
+    aop_recover_summary_init(&sum);
+    aop_error_t err;
+    cr_assert_eq(aop_recover_ex(f.c, f.j, &o, NULL, NULL, &sum, &err), AOP_OK, "%s", err.msg);
+    cr_expect_eq(seen.refunds, 1, "only the refund nobody altered is re-sent: %u refunds", seen.refunds);
+    cr_expect_str_eq(seen.amounts[0], "30");
+    cr_expect_eq(h->state, AOP_STATE_REFUNDED);
+    cr_expect_eq(e->state, AOP_STATE_NEEDS_ATTENTION, "%s", aop_entry_state_name(e->state));
+    cr_expect_not_null(strstr(e->note, "the journal entry was altered"), "%s", e->note);
+    cr_expect_eq(f.m->e[3].state, AOP_STATE_NEEDS_ATTENTION);
+    cr_expect_not_null(strstr(f.m->e[3].note, "MAC is missing"), "%s", f.m->e[3].note);
+    cr_expect_eq(sum.open_left, 2, "a person decides those two");
+    fx_free(&f);
+}
+
 /* ---- recovery ---- */
 
 static unsigned recovered;
@@ -501,10 +563,9 @@ Test(resolver_rules, recover_finishes_a_dead_owners_entry) {
     cr_assert(!aop_entry_state_final(f.m->e[0].state));
     aop_resolution_free(r);
     /* as if the process holding it had been killed: a live-looking lease of a dead pid */
-    char host[64] = "localhost";
-    gethostname(host, sizeof host - 1);
-    snprintf(f.m->e[0].lease_owner, sizeof f.m->e[0].lease_owner, "%s/%d/1", host, 0x3ffffff);
-    f.m->e[0].lease_expires_ms = aop_now_ms() + 3600000;
+    char dead[AOP_JOURNAL_OWNER_SIZE];
+    rs_dead_owner(dead);
+    mem_set_lease(f.m, 0, dead, 3600000);
     /* and one entry of another gateway, which is only listed */
     f.m->e[1] = f.m->e[0];
     f.m->e[1].id = 77;
@@ -535,8 +596,7 @@ Test(resolver_rules, recover_skips_a_live_lease) {
     o.single_call = true;
     aop_resolution_t *r = rs_pay(f.c, f.j, rs_mtid("live"), "1000", CODE_IN_PROCESS, &o);
     aop_resolution_free(r);
-    snprintf(f.m->e[0].lease_owner, sizeof f.m->e[0].lease_owner, "elsewhere.example/1/1");
-    f.m->e[0].lease_expires_ms = aop_now_ms() + 3600000;
+    mem_set_lease(f.m, 0, "elsewhere.example/1/1", 3600000);
     aop_recover_summary_t s = recover_summary(&f);
     cr_expect_eq(s.held, 1);
     cr_expect_eq(s.open_left, 0, "held by a live worker: not open for this recovery");
@@ -584,9 +644,7 @@ Test(resolver_rules, insert_race_loser_finds_the_winners_entry) {
     aop_resolution_free(rs_pay(f.c, f.j, mtid, "1000", CODE_IN_PROCESS, &o));
     cr_assert_eq(f.m->n, 1);
     /* the winner is at work on it: a live lease */
-    snprintf(f.m->e[0].lease_owner, sizeof f.m->e[0].lease_owner, "elsewhere.example/1/1");
-    f.m->e[0].lease_expires_ms = aop_now_ms() + 3600000;
-    f.m->hide_finds = 1; /* its insert lands between our find and our insert */
+    mem_set_lease(f.m, 0, "elsewhere.example/1/1", 3600000);
     unsigned calls = seen.calls;
     o = rs_fast();
     aop_resolution_t *r = rs_pay(f.c, f.j, mtid, "1000", DEMO_CODE, &o);
@@ -598,7 +656,6 @@ Test(resolver_rules, insert_race_loser_finds_the_winners_entry) {
     aop_resolution_free(r);
     /* the winner has finished: the loser reports its outcome */
     f.m->e[0].state = AOP_STATE_PAID;
-    f.m->hide_finds = 1;
     r = rs_pay(f.c, f.j, mtid, "1000", DEMO_CODE, &o);
     cr_expect_eq(r->outcome, AOP_OUTCOME_PAID, "%s", r->reason);
     cr_expect_eq(seen.calls, calls, "nothing sent");
@@ -612,8 +669,8 @@ Test(resolver_rules, journal_error_message_is_kept_whole) {
     fx_t f = fx(NULL, NULL);
     static const aop_status_t codes[] = {AOP_E_JOURNAL, AOP_E_NOMEM};
     for (size_t i = 0; i < 2; i++) {
-        f.m->fail_find = codes[i];
-        snprintf(f.m->fail_find_msg, sizeof f.m->fail_find_msg, "/var/lib/aop/journal.db: disk I/O error");
+        f.m->fail_insert = codes[i];
+        snprintf(f.m->fail_msg, sizeof f.m->fail_msg, "/var/lib/aop/journal.db: disk I/O error");
         aop_offline_pay_request_t rq = rs_pay_req(rs_mtid("ioerr"), "1000", DEMO_CODE);
         aop_resolve_options_t o = rs_fast();
         aop_resolution_t *r = NULL;
@@ -688,10 +745,10 @@ Test(resolver_rules, watch_query_finds_a_late_payment) {
     aop_resolution_free(r);
     aop_journal_entry_t *e = &f.m->e[1];
     e->state = AOP_STATE_FAILED;
-    e->watch = true;
     e->acknowledged = false;
     e->acquirement_id[0] = '\0';
-    e->watch_due_ms = aop_now_ms() - 1;
+    rs_reseal(e);
+    mem_set_watch(f.m, 1, -1);
     cr_expect_eq(recover(&f), 0);
     cr_expect_eq(e->state, AOP_STATE_PAID);
     cr_expect(!e->watch);

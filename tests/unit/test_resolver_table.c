@@ -187,7 +187,7 @@ typedef struct {
 #define PAYMENT .kind = AOP_ENTRY_PAYMENT
 #define REFUND .kind = AOP_ENTRY_REFUND
 #define OPEN(st) .found = true, .same_request = true, .state = st
-#define CLAIMED .claim = RSV_CLAIM_OK
+#define CLAIMED .claim = RSV_CLAIM_OK, .mac_ok = true
 #define RECOVERED .recovery = true, .ours = true
 
 static const start_t starts[] = {
@@ -197,21 +197,29 @@ static const start_t starts[] = {
     START("E4", SF(PAYMENT, OPEN(AOP_STATE_POLLING)), RSV_START_CLAIM, RSV_DONE),
     START("E5", SF(PAYMENT, OPEN(AOP_STATE_POLLING), .claim = RSV_CLAIM_HELD), RSV_START_TAKEN_OVER, RSV_DONE),
     START("E6", SF(PAYMENT, OPEN(AOP_STATE_POLLING), .claim = RSV_CLAIM_FAILED), RSV_START_CLAIM_ERROR, RSV_DONE),
+    START("E25", SF(PAYMENT, OPEN(AOP_STATE_POLLING), .claim = RSV_CLAIM_OK, .mac_ok = false), RSV_START_ALTERED,
+          RSV_DONE),
     START("E7", SF(PAYMENT, OPEN(AOP_STATE_CANCELLING), CLAIMED, .single_call = true), RSV_START_RUN, RSV_PAY),
     START("E8", SF(REFUND, OPEN(AOP_STATE_SENT), CLAIMED), RSV_START_RUN, RSV_REFUND),
     START("E9", SF(PAYMENT, OPEN(AOP_STATE_CANCELLING), CLAIMED), RSV_START_RUN, RSV_CANCEL),
     START("E10", SF(PAYMENT, OPEN(AOP_STATE_LAST_CHECK), CLAIMED), RSV_START_RUN, RSV_LAST_QUERY),
     START("E11", SF(PAYMENT, OPEN(AOP_STATE_UNRESOLVED), CLAIMED), RSV_START_RUN, RSV_QUERY),
     START("E12", SF(PAYMENT, OPEN(AOP_STATE_PAY_SENT), CLAIMED), RSV_START_RUN, RSV_PAY),
+    START("E28", SF(PAYMENT, RECOVERED, .unreadable = true), RSV_START_UNREADABLE, RSV_DONE),
     START("E13", SF(PAYMENT, .recovery = true, .state = AOP_STATE_POLLING), RSV_START_SKIP, RSV_DONE),
     START("E14", SF(PAYMENT, RECOVERED, .state = AOP_STATE_POLLING), RSV_START_CLAIM, RSV_DONE),
     START("E15", SF(PAYMENT, RECOVERED, .claim = RSV_CLAIM_HELD), RSV_START_HELD, RSV_DONE),
     START("E16", SF(PAYMENT, RECOVERED, .claim = RSV_CLAIM_GONE), RSV_START_NOTHING, RSV_DONE),
     START("E17", SF(PAYMENT, RECOVERED, .claim = RSV_CLAIM_FAILED), RSV_START_UNCLAIMED, RSV_DONE),
+    START("E26", SF(PAYMENT, RECOVERED, .claim = RSV_CLAIM_OK, .state = AOP_STATE_CANCELLED, .watch_due = true),
+          RSV_START_ALTERED, RSV_DONE),
     START("E18", SF(PAYMENT, RECOVERED, CLAIMED, .state = AOP_STATE_FAILED, .watch_due = true), RSV_START_RUN,
           RSV_WATCH),
     START("E19", SF(PAYMENT, RECOVERED, CLAIMED, .state = AOP_STATE_PAID), RSV_START_NOTHING, RSV_DONE),
-    START("E20", SF(PAYMENT, RECOVERED, CLAIMED, .state = AOP_STATE_NEEDS_ATTENTION), RSV_START_LEAVE, RSV_DONE),
+    START("E20", SF(PAYMENT, RECOVERED, .claim = RSV_CLAIM_NOT_DUE, .state = AOP_STATE_NEEDS_ATTENTION),
+          RSV_START_LEAVE, RSV_DONE),
+    START("E27", SF(PAYMENT, RECOVERED, .claim = RSV_CLAIM_NOT_DUE, .state = AOP_STATE_UNRESOLVED), RSV_START_LATER,
+          RSV_DONE),
     START("E21", SF(REFUND, RECOVERED, CLAIMED, .state = AOP_STATE_UNRESOLVED), RSV_START_RUN, RSV_REFUND),
     START("E22", SF(PAYMENT, RECOVERED, CLAIMED, .state = AOP_STATE_CANCELLING), RSV_START_RUN, RSV_CANCEL),
     START("E23", SF(PAYMENT, RECOVERED, CLAIMED, .state = AOP_STATE_LAST_CHECK), RSV_START_RUN, RSV_LAST_QUERY),
@@ -227,6 +235,92 @@ Test(resolver_table, every_start_row_decides_as_the_table_says) {
         cr_expect_eq(d.action, t->action, "%s: action %d, want %d", t->row, (int)d.action, (int)t->action);
         cr_expect_eq(d.step, t->step, "%s: step %s, want %s", t->row, step_name(d.step), step_name(t->step));
     }
+}
+
+/* Nothing of an altered entry leaves, whatever its state: the MAC is checked before any step. */
+Test(resolver_table, an_entry_whose_mac_fails_is_never_worked_on) {
+    static const aop_entry_state_t open[] = {AOP_STATE_NEW, AOP_STATE_POLLING, AOP_STATE_CANCELLING,
+                                             AOP_STATE_LAST_CHECK, AOP_STATE_UNRESOLVED, AOP_STATE_SENT};
+    for (size_t i = 0; i < sizeof open / sizeof *open; i++) {
+        aop_entry_kind_t kind = open[i] == AOP_STATE_SENT ? AOP_ENTRY_REFUND : AOP_ENTRY_PAYMENT;
+        rsv_start_decision_t d;
+        rsv_decide_start(&SF(.kind = kind, OPEN(open[i]), .claim = RSV_CLAIM_OK), &d);
+        cr_expect_eq(d.action, RSV_START_ALTERED, "resumed %s: %s", aop_entry_state_name(open[i]), d.row);
+        rsv_decide_start(&SF(.kind = kind, RECOVERED, .claim = RSV_CLAIM_OK, .state = open[i]), &d);
+        cr_expect_eq(d.action, RSV_START_ALTERED, "recovered %s: %s", aop_entry_state_name(open[i]), d.row);
+        rsv_decide_start(&SF(.kind = kind, OPEN(open[i]), .claim = RSV_CLAIM_OK, .single_call = true), &d);
+        cr_expect_eq(d.action, RSV_START_ALTERED, "single call %s: %s", aop_entry_state_name(open[i]), d.row);
+    }
+    /* nothing would be sent for these: no MAC is needed to leave them alone */
+    rsv_start_decision_t d;
+    rsv_decide_start(&SF(PAYMENT, RECOVERED, .claim = RSV_CLAIM_OK, .state = AOP_STATE_PAID), &d);
+    cr_expect_str_eq(d.row, "E19");
+    rsv_decide_start(&SF(PAYMENT, OPEN(AOP_STATE_PAID)), &d);
+    cr_expect_str_eq(d.row, "E3");
+}
+
+/* ---- D: when an entry is due, and the back-off ------------------------------------------------------ */
+
+typedef struct {
+    const char *row;
+    rsv_due_facts_t f;
+    bool due;
+} due_t;
+
+#define DUE(id, facts, is_due) {id, facts, is_due}
+#define DF(...) ((rsv_due_facts_t){__VA_ARGS__})
+
+static const due_t dues[] = {
+    DUE("D1", DF(.state = AOP_STATE_NEEDS_ATTENTION, .watch_due = true), false),
+    DUE("D2", DF(.state = AOP_STATE_POLLING, .held = true), false),
+    DUE("D3", DF(.state = AOP_STATE_FAILED, .watch_due = true, .due_only = true, .waiting = true), true),
+    DUE("D4", DF(.state = AOP_STATE_PAID), false),
+    DUE("D5", DF(.state = AOP_STATE_UNRESOLVED, .due_only = true, .waiting = true), false),
+    DUE("D6", DF(.state = AOP_STATE_UNRESOLVED, .waiting = true), true),
+};
+
+Test(resolver_table, every_due_row_decides_as_the_table_says) {
+    for (size_t i = 0; i < sizeof dues / sizeof *dues; i++) {
+        rsv_due_decision_t d;
+        rsv_decide_due(&dues[i].f, &d);
+        cr_expect_str_eq(d.row, dues[i].row, "facts of %s choose %s", dues[i].row, d.row);
+        cr_expect_eq(d.due, dues[i].due, "%s", dues[i].row);
+    }
+}
+
+typedef struct {
+    const char *row;
+    aop_outcome_t outcome;
+    int64_t last, next;
+} retry_t;
+
+#define RETRY(id, outcome, last, next) {id, outcome, last, next}
+
+static const retry_t retries[] = {
+    RETRY("D7", UNRESOLVED, 0, 60000),
+    RETRY("D8", PAID, 120000, 0),
+};
+
+Test(resolver_table, every_retry_row_decides_as_the_table_says) {
+    for (size_t i = 0; i < sizeof retries / sizeof *retries; i++) {
+        rsv_retry_decision_t d;
+        rsv_decide_retry(retries[i].outcome, retries[i].last, &d);
+        cr_expect_str_eq(d.row, retries[i].row);
+        cr_expect_eq(d.in_ms, retries[i].next, "%s: %lld", d.row, (long long)d.in_ms);
+        cr_expect_eq(d.backoff_ms, retries[i].next);
+    }
+    /* 1 min doubling to 1 h, each time the entry is left UNRESOLVED again */
+    int64_t last = 0;
+    static const int64_t want[] = {60000, 120000, 240000, 480000, 960000, 1920000, 3600000, 3600000};
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
+        rsv_retry_decision_t d;
+        rsv_decide_retry(UNRESOLVED, last, &d);
+        cr_expect_eq(d.in_ms, want[i], "%zu: %lld", i, (long long)d.in_ms);
+        last = d.backoff_ms;
+    }
+    rsv_retry_decision_t d;
+    rsv_decide_retry(NEEDS_ATTENTION, 3600000, &d);
+    cr_expect_eq(d.in_ms, 0, "the back-off starts over");
 }
 
 /* ---- the one mapping ------------------------------------------------------------------------------ */

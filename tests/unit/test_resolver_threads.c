@@ -5,10 +5,12 @@
  * its integrity check. Runs in the normal and the sanitizer builds. The worker threads use no
  * Criterion assertion (those belong to the test's thread): they count, the test asserts. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sqlite3.h>
 #include <unistd.h>
 
 #include "resolver_support.h"
+#include "sync_count.h"
 
 #define PAYS_MAX 64
 
@@ -138,6 +140,56 @@ Test(journal_threads, two_threads_twenty_resolved_pays_each_on_one_handle) { pay
 
 Test(journal_threads, eight_threads_on_one_handle) { pays_on_shared_handle(8, 5); }
 
+/* ---- a group commit that cannot be synced: nothing leaves ------------------------------------ */
+
+static atomic_uint calls_made;
+static void count_call(const aop_event_t *ev, void *ctx) {
+    (void)ev, (void)ctx;
+    atomic_fetch_add(&calls_made, 1);
+}
+
+typedef struct {
+    aop_client_t *c;
+    aop_journal_t *j;
+    aop_status_t st;
+    char msg[AOP_ERROR_MSG_MAX];
+} failing_t;
+
+static void *pay_once(void *arg) {
+    failing_t *p = arg;
+    aop_resolve_options_t o = rs_fast();
+    aop_offline_pay_request_t rq = rs_pay_req(rs_mtid("nosync"), "1000", DEMO_CODE);
+    aop_resolution_t *r = NULL;
+    aop_error_t err;
+    p->st = aop_pay_resolve(p->c, p->j, &rq, &o, &r, &err);
+    if (p->st != AOP_OK) snprintf(p->msg, sizeof p->msg, "%s", err.msg);
+    aop_resolution_free(r);
+    return NULL;
+}
+
+Test(journal_threads, a_batch_that_cannot_be_synced_sends_nothing) {
+    aop_sandbox_t *s = rs_sandbox(true, 0);
+    aop_journal_t *j = open_journal();
+    enum { N = 6 };
+    failing_t p[N];
+    pthread_t t[N];
+    for (unsigned k = 0; k < N; k++) p[k] = (failing_t){.c = rs_client(aop_sandbox_port(s), count_call, NULL), .j = j};
+    atomic_store(&sync_delay_ms, 20);
+    atomic_store(&sync_fail, 1);
+    for (unsigned k = 0; k < N; k++) cr_assert_eq(pthread_create(&t[k], NULL, pay_once, &p[k]), 0);
+    for (unsigned k = 0; k < N; k++) pthread_join(t[k], NULL);
+    atomic_store(&sync_fail, 0);
+    atomic_store(&sync_delay_ms, 0);
+    for (unsigned k = 0; k < N; k++) {
+        cr_expect_eq(p[k].st, AOP_E_JOURNAL, "%u: %s", k, aop_status_name(p[k].st));
+        cr_expect_not_null(strstr(p[k].msg, "may or may not be on disk"), "%u: %s", k, p[k].msg);
+        aop_client_free(p[k].c);
+    }
+    cr_expect_eq(atomic_load(&calls_made), 0, "nothing leaves before its entry is durable");
+    aop_journal_close(j);
+    aop_sandbox_stop(s);
+}
+
 /* ---- a list while another thread writes ----------------------------------------------------- */
 
 #define WRITES 150
@@ -159,7 +211,6 @@ static void entry_for(aop_journal_entry_t *e, unsigned i) {
     snprintf(e->currency, sizeof e->currency, "USD");
     snprintf(e->gateway, sizeof e->gateway, "SHA256:test/%s", CLIENT_ID);
     aop_journal_self_owner(e->lease_owner);
-    e->lease_expires_ms = aop_now_ms() + 60000;
     snprintf(e->request, sizeof e->request, "{\"n\":%u}", i);
     e->request_len = strlen(e->request);
 }
@@ -170,12 +221,11 @@ static void *write_entries(void *arg) {
     for (unsigned i = 0; e && i < WRITES; i++) {
         entry_for(e, i);
         aop_error_t err;
-        aop_status_t st = aop_journal_insert(w->j, e, &err);
+        aop_status_t st = aop_journal_insert(w->j, e, 60000, NULL, &err);
         if (st == AOP_OK) { /* and one transition, as a resolver makes */
-            aop_entry_state_t was = e->state;
+            aop_journal_write_t wr = {.expect_state = e->state, .columns = AOP_WRITE_CALL | AOP_WRITE_NOTE};
             e->state = AOP_STATE_PAID;
-            e->lease_expires_ms = 0;
-            st = aop_journal_transition(w->j, e, was, &err);
+            st = aop_journal_transition(w->j, e, &wr, &err);
         }
         if (st != AOP_OK && !w->errors++) snprintf(w->first_error, sizeof w->first_error, "%s", err.msg);
     }

@@ -78,7 +78,11 @@ extern "C" {
     /* the journal and the resolver */                                             \
     X(AOP_E_JOURNAL, 600, "the payment journal could not be read or written")         \
     X(AOP_E_TAKEN_OVER, 601, "another process took the journal entry over")           \
-    X(AOP_E_ENTRY_OPEN, 602, "the payment's journal entry is still open")           \
+    X(AOP_E_ENTRY_OPEN, 602, "the payment's journal entry is still open")            \
+    X(AOP_E_JOURNAL_BUSY, 603, "the journal is busy: nothing was written, try again") \
+    X(AOP_E_JOURNAL_UNKNOWN, 604, "the journal write may or may not have been committed") \
+    X(AOP_E_JOURNAL_UNSUPPORTED, 605, "the journal's store does not support this operation") \
+    X(AOP_E_ENTRY_ALTERED, 606, "the journal entry's MAC does not verify") \
     /* notifications (docs/protocol.md section 8) */                              \
     X(AOP_E_MISADDRESSED, 700, "the notification names another function or clientId") \
     X(AOP_E_OUT_OF_WINDOW, 701, "the notification's reqTime is outside the accepted window")

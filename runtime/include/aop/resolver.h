@@ -104,9 +104,14 @@ typedef struct {
      * the entry is closed when the call decides and stays open (for aop_recover) when it does not. */
     bool single_call;
     /* Appended after the members above, whose layout does not change. */
-    /** Optional: called by aop_recover() when it starts on an entry (claimed, before any call), with
-     * the entry's place among the entries it listed (index from 1 to total) and progress_ctx. */
+    /** Optional: called by aop_recover() when it takes up an entry (before any call), with the
+     * entry's place among the entries of its gateway identity it listed (index from 1 to total)
+     * and progress_ctx. */
     void (*on_entry)(const aop_journal_entry_t *e, unsigned index, unsigned total, void *ctx);
+    /** Recovery takes only the entries whose next attempt is due (docs/resolver.md, rows D): an
+     * entry left UNRESOLVED is asked again 1 min later, then 2, 4... up to 1 h. For a recovery
+     * worker that runs often; false (the default) takes every open entry at once. */
+    bool due_only;
 } aop_resolve_options_t;
 
 /** Sets the defaults (and struct_size). */
@@ -178,8 +183,9 @@ AOP_API AOP_NODISCARD aop_status_t aop_refund_resolve(aop_client_t *c, aop_journ
 
 /** Called by aop_recover() for each open entry: r is NULL when the entry was skipped (another
  * gateway identity, or leased by a live owner: aop_journal_lease_held() tells which). An entry
- * that could not be claimed for a storage error comes with an UNRESOLVED resolution whose reason
- * says why. */
+ * that could not be claimed for a storage error, and a row that cannot be read (e->unreadable,
+ * only its id known), come with an UNRESOLVED resolution whose reason says why; an entry whose MAC
+ * does not verify ends NEEDS_ATTENTION without a call. */
 typedef void (*aop_recover_fn)(const aop_journal_entry_t *e, const aop_resolution_t *r, void *ctx);
 
 /** What one recovery found (aop_recover_ex()). */

@@ -2,16 +2,16 @@
 /** @file
  * The library's version. The build reads the project version from this header (the single
  * source of truth); aop_version() returns the version of the library actually linked, which a
- * program compares with AOP_VERSION_MAJOR when it loads libaop.so.0 at run time. */
+ * program compares with AOP_VERSION_MAJOR when it loads libaop.so.MAJOR at run time. */
 #ifndef AOP_VERSION_H
 #define AOP_VERSION_H
 
 #include "aop/export.h"
 
 /** The major version: an incompatible ABI change bumps it (and the SONAME, libaop.so.N). */
-#define AOP_VERSION_MAJOR 0
+#define AOP_VERSION_MAJOR 1
 /** The minor version: additions that keep the ABI. */
-#define AOP_VERSION_MINOR 1
+#define AOP_VERSION_MINOR 0
 /** The patch version: fixes only. */
 #define AOP_VERSION_PATCH 0
 
