@@ -232,6 +232,7 @@ typedef struct {
     aop_notice_fn fn;
     void *ctx;
     unsigned pending;
+    bool queries; /* make the queries rows N5, N8, N10 ask for, or leave them due now */
     char gateway[AOP_JOURNAL_GATEWAY_SIZE];
 } apply_t;
 
@@ -259,6 +260,14 @@ static void apply_claimed(apply_t *a, rsv_t *r, aop_journal_notice_t *n, const a
         rsv_finish(r, AOP_OUTCOME_NEEDS_ATTENTION, NULL, "%s", d.reason);
         break;
     case RSV_NOTICE_QUERY_NOW:
+        if (!a->queries) { /* recovery's next run takes it at once (row D6) */
+            mark(a->j, n, &d, r->e.id, "its next attempt is due now");
+            r->e.next_attempt_ms = 0;
+            r->next_in_ms = 0;
+            r->dirty |= AOP_WRITE_NEXT_ATTEMPT;
+            rsv_release(r);
+            break;
+        }
         mark(a->j, n, &d, r->e.id, "queried now by the receiver");
         /* as recovery would (rows E22-E24): never a pay, the identityCode is not journaled */
         rsv_run(r, r->e.state == AOP_STATE_CANCELLING  ? RSV_CANCEL
@@ -266,8 +275,15 @@ static void apply_claimed(apply_t *a, rsv_t *r, aop_journal_notice_t *n, const a
                                                         : RSV_QUERY);
         break;
     case RSV_NOTICE_WATCH_NOW:
-        mark(a->j, n, &d, r->e.id, "its watch query made now by the receiver");
         r->e.watch = true;
+        if (!a->queries) { /* recovery's next run makes the watch query (row D3) */
+            mark(a->j, n, &d, r->e.id, "its watch query is due now");
+            r->watch_in_ms = 0;
+            r->dirty |= AOP_WRITE_WATCH;
+            rsv_release(r);
+            break;
+        }
+        mark(a->j, n, &d, r->e.id, "its watch query made now by the receiver");
         rsv_run(r, RSV_WATCH);
         break;
     default:
@@ -325,8 +341,9 @@ out:
     aop_notification_free(v);
 }
 
-aop_status_t aop_notices_apply(aop_client_t *c, aop_journal_t *j, const char *key, const aop_resolve_options_t *opts,
-                               aop_notice_fn fn, void *ctx, unsigned *pending, aop_error_t *err) {
+aop_status_t aop_notices_apply(aop_client_t *c, aop_journal_t *j, const char *key, bool make_queries,
+                               const aop_resolve_options_t *opts, aop_notice_fn fn, void *ctx, unsigned *pending,
+                               aop_error_t *err) {
     aop_error_clear(err);
     if (pending) *pending = 0;
     if (!c || !j) return aop_error_set(err, AOP_E_INVALID_ARG, NULL, -1, "NULL argument");
@@ -334,7 +351,7 @@ aop_status_t aop_notices_apply(aop_client_t *c, aop_journal_t *j, const char *ke
     if (st != AOP_OK) return st;
     aop_resolve_options_t checked;
     if ((st = rsv_adopt_options(opts, &checked, err)) != AOP_OK) return st;
-    apply_t a = {.c = c, .j = j, .opts = &checked, .fn = fn, .ctx = ctx};
+    apply_t a = {.c = c, .j = j, .opts = &checked, .fn = fn, .ctx = ctx, .queries = make_queries};
     gateway_of(c, a.gateway);
     /* a page at a time, each row marked before the next page is read: a row left PENDING (held
      * by another process) is passed by id */

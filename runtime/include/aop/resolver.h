@@ -240,10 +240,12 @@ typedef void (*aop_notice_fn)(const aop_journal_notice_t *n, const char *row, co
  * receipt time first. A notification whose entry a live process leases is left PENDING: that
  * process applies it (an aop_pay_resolve() waiting for its next query checks every 250 ms). An
  * entry nobody holds is claimed and decided here; when the row makes a query due (N5, N8, N10),
- * that query is made here, with opts' policy, and its rows decide. *pending (may be NULL) gets
+ * that query is made here with make_queries (opts' policy, and its rows decide), else the entry
+ * is left due now (its next attempt, or its watch) for aop_recover(). *pending (may be NULL) gets
  * how many were left PENDING for their lease holders. */
 AOP_API AOP_NODISCARD aop_status_t aop_notices_apply(aop_client_t *c, aop_journal_t *j, const char *key,
-                                                     const aop_resolve_options_t *opts, aop_notice_fn fn,
+                                                     bool make_queries, const aop_resolve_options_t *opts,
+                                                     aop_notice_fn fn,
                                                      void *ctx, unsigned *pending, aop_error_t *err);
 
 #ifdef __cplusplus
