@@ -17,6 +17,7 @@
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,6 +170,10 @@ static enum MHD_Result handle(notify_t *s, struct MHD_Connection *conn, conn_t *
     aop_error_t rerr;
     aop_status_t rec = row ? aop_notice_record(s->client, s->j, n, row, &inserted, &rerr)
                            : aop_error_set(&rerr, AOP_E_NOMEM, NULL, -1, "out of memory");
+#ifdef AOP_TEST_HOOKS
+    /* the crash test: killed after the record and before the answer, as `kill -9` would */
+    if (rec == AOP_OK && getenv("AOP_NOTIFY_TEST_KILL_BEFORE_ANSWER")) raise(SIGKILL);
+#endif
     aop_notify_verdict_t verdict = rec == AOP_OK ? AOP_NOTIFY_RECORDED : AOP_NOTIFY_NOT_RECORDED;
     st = aop_notify_answer(s->rcv, n, verdict, &out, &err);
     const aop_notify_pay_request_body_t *b = &n->request->body;
