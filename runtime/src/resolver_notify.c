@@ -196,15 +196,17 @@ bool rsv_check_notices(rsv_t *r) {
         rsv_notice_decision_t d;
         judge(v, &r->e, &d);
         switch (d.action) {
+        /* the entry first, then the mark: a mark lost in between leaves the row PENDING, and
+         * applying it again to the final entry decides nothing more (row N6) */
         case RSV_NOTICE_PAID:
-            mark(r->j, n, &d, r->e.id, NULL);
             decide_paid(r, v, &d);
+            if (!r->journal_lost) mark(r->j, n, &d, r->e.id, NULL);
             r->notice_decided = wake = true;
             break;
         case RSV_NOTICE_ATTENTION:
-            mark(r->j, n, &d, r->e.id, NULL);
             snprintf(r->res->row, sizeof r->res->row, "%s", d.row);
             rsv_finish(r, AOP_OUTCOME_NEEDS_ATTENTION, NULL, "%s", d.reason);
+            if (!r->journal_lost) mark(r->j, n, &d, r->e.id, NULL);
             r->notice_decided = wake = true;
             break;
         case RSV_NOTICE_QUERY_NOW:
@@ -251,13 +253,13 @@ static void apply_claimed(apply_t *a, rsv_t *r, aop_journal_notice_t *n, const a
     snprintf(r->res->row, sizeof r->res->row, "%s", d.row);
     r->ever_sent = true; /* a journaled payment may have left */
     switch (d.action) {
-    case RSV_NOTICE_PAID:
-        mark(a->j, n, &d, r->e.id, NULL);
+    case RSV_NOTICE_PAID: /* the entry first, then the mark (as the lease holder does) */
         decide_paid(r, v, &d);
+        if (!r->journal_lost) mark(a->j, n, &d, r->e.id, NULL);
         break;
     case RSV_NOTICE_ATTENTION:
-        mark(a->j, n, &d, r->e.id, NULL);
         rsv_finish(r, AOP_OUTCOME_NEEDS_ATTENTION, NULL, "%s", d.reason);
+        if (!r->journal_lost) mark(a->j, n, &d, r->e.id, NULL);
         break;
     case RSV_NOTICE_QUERY_NOW:
         if (!a->queries) { /* recovery's next run takes it at once (row D6) */
@@ -355,7 +357,8 @@ aop_status_t aop_notices_apply(aop_client_t *c, aop_journal_t *j, const char *ke
     gateway_of(c, a.gateway);
     /* a page at a time, each row marked before the next page is read: a row left PENDING (held
      * by another process) is passed by id */
-    for (;;) {
+    /* at most 64 pages a call: a row a storage error keeps PENDING comes back at the next call */
+    for (int pass = 0; pass < 64; pass++) {
         size_t count = 0;
         aop_journal_notice_t *rows = pending_of(j, a.gateway, key, 8, &count);
         if (!rows) break;

@@ -287,6 +287,16 @@ class Notify(unittest.TestCase):
         self.assertLess(elapsed, 5.0, "the holder looks every 250 ms, not at its next query (5 s)")
         self.assertEqual(self.entry(mtid)[1], 7)
 
+    def test_a_cancel_is_noted_durably_before_it_leaves(self):
+        rc, res, _, err = self.w.pay(PAYING, "--first-poll", "0.1", "--poll-interval", "0.2", "--query-budget", "1",
+                                     "--cancel-margin", "0.2", "--timeout", "1")
+        self.assertEqual(rc, 1, err)
+        self.assertEqual(res["outcome"], "CANCELLED")
+        self.assertEqual(self.w.rows("SELECT cancel_sent FROM entries WHERE key = ?", res["merchantTransId"]), [(1,)])
+        # a paid payment never had one
+        rc, res, _, err = self.w.pay(PAYS)
+        self.assertEqual(self.w.rows("SELECT cancel_sent FROM entries WHERE key = ?", res["merchantTransId"]), [(0,)])
+
     def test_a_receiver_killed_while_answering_loses_nothing(self):
         self.w.stop_notify()
         self.w.start_notify(env={"AOP_NOTIFY_TEST_KILL_BEFORE_ANSWER": "1"})

@@ -291,8 +291,13 @@ Test(journal, a_version_2_file_keeps_its_boot_stamps_as_the_stores_clock) {
     cr_expect_str_eq(e->clock_id, "b00710");
     cr_expect_eq(e->pay_started_clock_ms, 12345);
     cr_expect_eq(e->next_attempt_ms, 0, "due at once");
+    /* version 4: an entry open when migrated may have sent a cancel; a final one is left alone */
+    cr_expect(e->cancel_sent, "open when migrated: a cancel may have left");
+    cr_assert_eq(aop_journal_get(j, 8, false, e, &err), AOP_OK, "%s", err.msg);
+    cr_expect(e->cancel_sent, "open too (SENT)");
     free(e);
     aop_journal_close(j);
+    cr_expect_eq(sql_int(db_path, "SELECT count(*) FROM notices"), 0, "and the notification table, empty");
 }
 
 /* ---------------------------------------------------------------------------------------------
