@@ -22,6 +22,7 @@ import os
 import re
 import shutil
 import signal
+import ssl
 import sqlite3
 import subprocess
 import sys
@@ -318,6 +319,63 @@ class Notify(unittest.TestCase):
                  "applied")
         self.assertEqual(self.entry(mtid)[1], 8, "PAID (by its pay's answer; the notification agrees: N6)")
         self.assertEqual(self.w.stop_notify(), 0, "a graceful stop on SIGTERM")
+
+
+class Door(unittest.TestCase):
+    """What reaches aop-notify before any notification is judged: TLS off loopback, the path, the
+    method, the size."""
+
+    def setUp(self):
+        self.home = tempfile.mkdtemp(prefix="aop-notify-door-")
+        self.key = os.path.join(self.home, "merchant.pem")
+        shutil.copyfile(os.path.join(DATA, "merchant.pkcs8.pem"), self.key)
+        os.chmod(self.key, 0o600)
+        self.argv = [os.path.join(BIN, "aop-notify"), "--journal", os.path.join(self.home, "j.db"), "--private-key",
+                     self.key, "--alipay-public-key", os.path.join(DATA, "gateway.spki.pem")]
+        self.env = dict(os.environ, HOME=self.home)
+
+    def tearDown(self):
+        shutil.rmtree(self.home, ignore_errors=True)
+
+    def test_tls_is_required_off_loopback_and_served_with_it(self):
+        p = subprocess.run([*self.argv, "--listen", "0.0.0.0:0"], capture_output=True, text=True, env=self.env,
+                           timeout=30)
+        self.assertEqual(p.returncode, 64, p.stderr)
+        self.assertIn("--tls-cert", p.stderr)
+        cert, tkey = os.path.join(self.home, "cert.pem"), os.path.join(self.home, "tls.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", tkey, "-out", cert,
+                        "-days", "1", "-subj", "/CN=127.0.0.1"], check=True, capture_output=True)
+        log = open(os.path.join(self.home, "notify.log"), "w+")
+        d = subprocess.Popen([*self.argv, "--listen", "127.0.0.1:0", "--path", "/n", "--tls-cert", cert, "--tls-key",
+                              tkey], stderr=log, env=self.env)
+        try:
+            def port():
+                log.flush()
+                with open(log.name) as f:
+                    m = re.search(r"\(port (\d+)\), path /n, TLS", f.read())
+                return m and int(m.group(1))
+            n = wait_for(port, 10, "aop-notify to listen")
+            ctx = ssl.create_default_context(cafile=cert)
+            ctx.check_hostname = False
+
+            def call(path, method="POST", body=b"{}"):
+                req = urllib.request.Request(f"https://127.0.0.1:{n}{path}", data=body if method == "POST" else None,
+                                             method=method, headers={"Content-Type": "application/json"})
+                try:
+                    with urllib.request.urlopen(req, timeout=10, context=ctx) as r:
+                        return r.status
+                except urllib.error.HTTPError as e:
+                    return e.code
+            self.assertEqual(call("/n"), 400, "served over TLS; an unsigned body is refused")
+            self.assertEqual(call("/other"), 404)
+            self.assertEqual(call("/n", "GET"), 405)
+            self.assertEqual(call("/n", body=b"x" * 20000), 413)
+            with self.assertRaises(Exception):  # plain HTTP gets no answer from a TLS server
+                urllib.request.urlopen(f"http://127.0.0.1:{n}/n", data=b"{}", timeout=5)
+        finally:
+            d.send_signal(signal.SIGTERM)
+            self.assertEqual(d.wait(timeout=20), 0)
+            log.close()
 
 
 if __name__ == "__main__":
