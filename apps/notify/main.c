@@ -78,11 +78,17 @@ static void log_line(const char *fmt, ...) {
 
 /* ---- the applier ---------------------------------------------------------------------------- */
 
+/* "notification 3 (KEY F ORDER_IS_CLOSED): N10, APPLIED; entry 12 FAILED (row Q9)": the row that
+ * applied it (its note's first word), and when it worked the entry, the row that ended that. */
 static void on_applied(const aop_journal_notice_t *n, const char *row, const aop_resolution_t *r, void *ctx) {
     (void)ctx;
-    log_line("notification %lld (%s %s %s): %s, %s%s%s", (long long)n->id, n->key, n->result_status, n->result_code,
-             row ? row : "?", aop_notice_state_name(n->state), r ? "; entry " : "",
-             r ? aop_outcome_name(r->outcome) : "");
+    int own = (int)strcspn(n->note, ":");
+    char entry[96] = "";
+    if (r)
+        snprintf(entry, sizeof entry, "; entry %lld %s (row %s)", (long long)r->entry_id, aop_outcome_name(r->outcome),
+                 row && *row ? row : "?");
+    log_line("notification %lld (%s %s %s): %.*s, %s%s", (long long)n->id, n->key, n->result_status, n->result_code,
+             own, n->note, aop_notice_state_name(n->state), entry);
 }
 
 static void *applier_main(void *arg) {

@@ -39,6 +39,7 @@ IN_PROCESS = "281000000000001013"  # PAYMENT_IN_PROCESS, PAYING for --in-process
 PAYING = "281000000000003001"      # PAYING until a cancel closes it
 DECLINED = "281000000000001010"    # F USER_BALANCE_NOT_ENOUGH: FAILED, never acknowledged (watched)
 PAYS = "281000000000000001"        # any other code pays at once
+CLOSES = "281000000000001020"      # PAYMENT_IN_PROCESS, PAYING for --in-process-seconds, then CLOSED
 CLIENT_ID = "211020000000000000044"
 
 
@@ -268,7 +269,7 @@ class Notify(unittest.TestCase):
         self.assertTrue(note.startswith("N5"), note)
         # the decline made no query (row P12): this one is the watch's
         self.assertEqual(len(self.w.sandbox_lines(r"offline\.payQuery ")), 1, "the watch query was made")
-        self.assertIn("W3", self.w.read_notify_log())
+        self.assertRegex(self.w.read_notify_log(), r"S SUCCESS\): N5, APPLIED; entry \d+ FAILED \(row W3\)")
 
     def test_an_amount_mismatch_ends_needs_attention(self):
         # a resolving pay holds the lease: it applies the notification itself, within 250 ms
@@ -287,6 +288,22 @@ class Notify(unittest.TestCase):
         self.assertEqual(res["row"], "N7")
         self.assertLess(elapsed, 5.0, "the holder looks every 250 ms, not at its next query (5 s)")
         self.assertEqual(self.entry(mtid)[1], 7)
+
+    def test_a_failure_notification_makes_the_query_due_now_and_the_query_decides(self):
+        # the receiver makes the queries itself (--gateway); the entry is open and nobody holds it
+        self.w.stop_notify()
+        self.w.start_notify(gateway=self.w.url)
+        rc, res, _, err = self.w.pay(CLOSES, "--no-resolve")
+        self.assertEqual(rc, 2, err)
+        mtid = res["merchantTransId"]
+        self.assertEqual(self.entry(mtid)[1], 6, "UNRESOLVED: one call only")
+        # the sandbox closes it 0.3 s later and sends F ORDER_IS_CLOSED: row N10, then the
+        # receiver's query finds it CLOSED (row Q9): FAILED, decided by the query, not the notification
+        wait_for(lambda: self.entry(mtid)[1] == 9, 15, "FAILED")
+        note = self.w.rows("SELECT note FROM notices WHERE key = ?", mtid)[0][0]
+        self.assertTrue(note.startswith("N10"), note)
+        self.assertEqual(len(self.w.sandbox_lines(r"offline\.payQuery ")), 1)
+        self.assertRegex(self.w.read_notify_log(), r"F ORDER_IS_CLOSED\): N10, APPLIED; entry \d+ FAILED \(row Q9\)")
 
     def test_a_cancel_is_noted_durably_before_it_leaves(self):
         rc, res, _, err = self.w.pay(PAYING, "--first-poll", "0.1", "--poll-interval", "0.2", "--query-budget", "1",
