@@ -270,6 +270,9 @@ aop_status_t aop_journal_transition(aop_journal_t *j, aop_journal_entry_t *e, co
     if ((st = check_entry(e, err)) != AOP_OK || (st = check_ttl(w->lease_ttl_ms, true, err)) != AOP_OK) return st;
     if (w->watch_in_ms < 0 || w->next_attempt_in_ms < 0)
         return aop_error_set(err, AOP_E_INVALID_ARG, "write", -1, "a due time is never in the past");
+    /* a cancel that may have left stays so: a SUCCESS notification would otherwise decide PAID */
+    if ((w->columns & AOP_WRITE_CANCEL) && !e->cancel_sent)
+        return aop_error_set(err, AOP_E_INVALID_ARG, "entry.cancel_sent", -1, "cancel_sent is never cleared");
     if (!aop_entry_move_allowed(e->kind, w->expect_state, e->state, AOP_MOVER_RESOLVER) &&
         !aop_entry_move_allowed(e->kind, w->expect_state, e->state, AOP_MOVER_HAND))
         return aop_error_set(err, AOP_E_INVALID_ARG, "entry.state", -1, "a %s entry does not go from %s to %s",

@@ -924,3 +924,28 @@ Test(conformance_memory, a_store_without_the_notification_operations_keeps_none)
     free(n), free(stored);
     aop_journal_close(j);
 }
+
+CONFORMANCE(cancel_sent_is_written_by_its_group_only_and_never_cleared) {
+    aop_journal_t *j = f->open();
+    aop_journal_entry_t *e = new_entry(AOP_ENTRY_PAYMENT, "T-c");
+    e->cancel_sent = true; /* an insert starts every entry without it */
+    insert_ok(j, e);
+    cr_expect_not(e->cancel_sent);
+    aop_error_t err;
+    e->cancel_sent = true;
+    cr_assert_eq(move(j, e, AOP_STATE_CANCELLING, 0, &err), AOP_OK, "%s", err.msg);
+    aop_journal_entry_t *got = find_ok(j, e);
+    cr_expect_not(got->cancel_sent, "not written without AOP_WRITE_CANCEL");
+    cr_assert_eq(move(j, e, AOP_STATE_CANCELLING, AOP_WRITE_CANCEL, &err), AOP_OK, "%s", err.msg);
+    free(got);
+    got = find_ok(j, e);
+    cr_expect(got->cancel_sent);
+    e->cancel_sent = false;
+    cr_expect_eq(move(j, e, AOP_STATE_CANCELLING, AOP_WRITE_CANCEL, &err), AOP_E_INVALID_ARG);
+    cr_expect_str_eq(err.path, "entry.cancel_sent");
+    free(got);
+    got = find_ok(j, e);
+    cr_expect(got->cancel_sent, "still set");
+    free(got), free(e);
+    aop_journal_close(j);
+}

@@ -195,7 +195,7 @@ enum {
     AOP_WRITE_WATCH = 1u << 3,       /**< watch; watch_due := the store's now + watch_in_ms */
     AOP_WRITE_NOTE = 1u << 4,        /**< note */
     AOP_WRITE_NEXT_ATTEMPT = 1u << 5, /**< next_attempt := the store's now + next_attempt_in_ms; backoff_ms */
-    AOP_WRITE_CANCEL = 1u << 6        /**< cancel_sent */
+    AOP_WRITE_CANCEL = 1u << 6        /**< cancel_sent := true (it is never cleared: AOP_E_INVALID_ARG) */
 };
 /** Every AOP_WRITE_* bit. */
 #define AOP_WRITE_ALL 0x7fu
