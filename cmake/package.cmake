@@ -70,7 +70,7 @@ endif()
 
 set(CPACK_DEBIAN_TOOLS_PACKAGE_NAME aop-tools)
 set(CPACK_DEBIAN_TOOLS_PACKAGE_SECTION net)
-set(CPACK_DEBIAN_TOOLS_DESCRIPTION "Alipay+ international offline payments: aop and aop-sandbox\nThe command line client (aop), which links libaop0, and the local sandbox\ngateway (aop-sandbox) it runs when no gateway is configured.")
+set(CPACK_DEBIAN_TOOLS_DESCRIPTION "Alipay+ international offline payments: aop, aop-sandbox, aop-notify\nThe command line client (aop), which links libaop1, the local sandbox\ngateway (aop-sandbox) it runs when no gateway is configured, and the\nreceiver of Alipay's payment notifications (aop-notify).")
 # The programs of this build need the library of this build.
 set(CPACK_DEBIAN_TOOLS_PACKAGE_DEPENDS "${AOP_LIB_PACKAGE} (= ${PROJECT_VERSION})")
 

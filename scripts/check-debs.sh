@@ -37,8 +37,8 @@ aop --version
 ldd /usr/bin/aop | grep -qE "$soname => (/usr)?/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH)/$soname" ||
   fail "aop does not load the system's $soname"
 ! ldd /usr/bin/aop | grep -q microhttpd || fail "aop loads libmicrohttpd"
-sh tests/install/check_hardening.sh readelf /usr aop aop-sandbox
-for m in aop aop-sandbox; do
+sh tests/install/check_hardening.sh readelf /usr aop aop-sandbox aop-notify
+for m in aop aop-sandbox aop-notify; do
   if dpkg -L aop-tools | grep -q "/man1/$m.1.gz"; then man -w "$m" >/dev/null || fail "man $m"; fi
 done
 AOP_CHECK_SYSTEM=1 sh tests/install/check_consumer.sh /usr "$PWD" "$(command -v cc)" "$(command -v cmake)"

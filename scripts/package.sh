@@ -84,8 +84,9 @@ for f in libaop.so libaop.a pkgconfig/aop.pc cmake/aop/aopConfig.cmake cmake/aop
 lacks "$dev" "libaop\\.so\\."
 has "$tools" "usr/bin/aop"
 has "$tools" "usr/bin/aop-sandbox"
+has "$tools" "usr/bin/aop-notify"
 grep -q "$libpkg (= $ver)" <<<"$(field Depends "$tools")" || fail "aop-tools does not depend on $libpkg (= $ver)"
-for m in aop.1 aop-sandbox.1; do
+for m in aop.1 aop-sandbox.1 aop-notify.1; do
   [ ! -f "docs/man/$m" ] || has "$tools" "usr/share/man/man1/$m.gz"
 done
 lacks "$tools" "/man1/.*\\.1\$"
@@ -103,7 +104,7 @@ grep -v 'running with root privileges' <<<"$out" || true
 
 echo "== the dpkg-deb -x tree: stripped, hardened, and the examples against it"
 for d in "$lib" "$dev" "$tools"; do dpkg-deb -x "$d" "$tmp/root"; done
-for f in "$tmp/root/usr/bin/aop" "$tmp/root/usr/bin/aop-sandbox" "$tmp/root/usr/$libdir/libaop.so.$ver"; do
+for f in "$tmp/root/usr/bin/aop" "$tmp/root/usr/bin/aop-sandbox" "$tmp/root/usr/bin/aop-notify" "$tmp/root/usr/$libdir/libaop.so.$ver"; do
   file "$f" | grep -q ', stripped' || fail "not stripped: $f"
 done
 sh tests/install/check_hardening.sh readelf "$tmp/root/usr"

@@ -22,6 +22,7 @@ typedef struct {
     const char *merchant_refund_id, *reason, *out_dir, *public_key;
     const char *journal, *as, *note, *entry_id; /* journal commands */
     const char *before, *file;                  /* journal prune, journal backup */
+    const char *listen, *path, *tls_cert, *tls_key; /* aop-notify (apps/notify) */
     double timeout_s; /* 0 = the function's default */
     /* The resolver's policy in seconds; 0 = the default (aop_policy_init). */
     double first_poll_s, poll_interval_s, query_budget_s, cancel_margin_s, cancel_budget_s, watch_window_s,

@@ -12,7 +12,7 @@ enum {
     O_TIMEOUT, O_AMOUNT, O_CURRENCY, O_CODE, O_TITLE, O_MTID, O_ACQ, O_MRID, O_JSON, O_REASON,
     O_OUT, O_PUBLIC_KEY, O_FORCE, O_HELP, O_FIRST_POLL, O_POLL_INTERVAL, O_QUERY_BUDGET, O_CANCEL_MARGIN,
     O_CANCEL_BUDGET, O_WATCH_WINDOW, O_REFUND_BUDGET, O_JOURNAL, O_NO_RESOLVE, O_ALL, O_AS, O_NOTE, O_VERSION,
-    O_ALLOW_UNKNOWN_CURRENCY, O_BEFORE, O_LAST
+    O_ALLOW_UNKNOWN_CURRENCY, O_BEFORE, O_LISTEN, O_PATH, O_TLS_CERT, O_TLS_KEY, O_LAST
 };
 
 /* Every option: its getopt entry, its argument's name and its help line. */
@@ -64,6 +64,12 @@ static const struct {
     {{"out", required_argument, NULL, O_OUT}, "DIR", "write private.pem and public.pem there"},
     {{"public-key", required_argument, NULL, O_PUBLIC_KEY}, "FILE", "where the public key goes"},
     {{"force", no_argument, NULL, O_FORCE}, NULL, "replace existing key files"},
+    {{"listen", required_argument, NULL, O_LISTEN}, "ADDRESS:PORT",
+     "where aop-notify listens for Alipay's notifications (127.0.0.1:8080, [::1]:8080, 0.0.0.0:443)"},
+    {{"path", required_argument, NULL, O_PATH}, "PATH", "the notify URL's path (default /)"},
+    {{"tls-cert", required_argument, NULL, O_TLS_CERT}, "FILE", "the server's certificate chain, PEM (required "
+     "on any address but loopback)"},
+    {{"tls-key", required_argument, NULL, O_TLS_KEY}, "FILE", "the server's TLS private key, PEM"},
     {{"help", no_argument, NULL, O_HELP}, NULL, "this text"},
     {{"version", no_argument, NULL, O_VERSION}, NULL, "the version of aop and libaop"},
 };
@@ -98,6 +104,10 @@ static const struct {
     {"keygen", "--out DIR | --private-key FILE --public-key FILE [--force]",
      (const int[]){O_OUT, O_PRIVATE_KEY, O_PUBLIC_KEY, O_FORCE, O_JSON, O_HELP, 0}},
     {"keycheck", "--private-key FILE [--alipay-public-key FILE]", (const int[]){O_PRIVATE_KEY, O_ALIPAY_KEY, O_JSON, O_HELP, 0}},
+    /* aop-notify's (apps/notify): not a command of aop, which has no "notify" */
+    {"notify", "--listen ADDRESS:PORT [--path PATH] --private-key FILE --alipay-public-key FILE [OPTIONS]",
+     (const int[]){O_LISTEN, O_PATH, O_JOURNAL, O_PRIVATE_KEY, O_ALIPAY_KEY, O_CLIENT_ID, O_MERCHANT_ID, O_SIGN_TYPE,
+                   O_TLS_CERT, O_TLS_KEY, O_GATEWAY, O_CA_FILE, O_TIMEOUT, POLICY, O_HELP, O_VERSION, 0}},
 };
 
 static const char *const exit_help =
@@ -146,7 +156,11 @@ void cli_usage(FILE *out, const char *cmd) {
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         if (strcmp(commands[i].cmd, cmd) != 0) continue;
-        fprintf(out, "usage: aop %s %s\n\noptions:\n", cmd, commands[i].synopsis);
+        if (!strcmp(cmd, "notify"))
+            fprintf(out, "usage: aop-notify %s\n\nReceives Alipay's payment notifications, records them in the "
+                    "journal and applies them\n(docs/resolver.md, rows N).\n\noptions:\n", commands[i].synopsis);
+        else
+            fprintf(out, "usage: aop %s %s\n\noptions:\n", cmd, commands[i].synopsis);
         for (const int *id = commands[i].opts; *id; id++) {
             size_t r = row_of(*id);
             if (r == N_OPTIONS) continue;
@@ -156,7 +170,9 @@ void cli_usage(FILE *out, const char *cmd) {
             fprintf(out, "  %-28s %s\n", name, table[r].help);
         }
         fputc('\n', out);
-        fputs(exit_help, out);
+        if (strcmp(cmd, "notify")) fputs(exit_help, out);
+        else fputs("exit status: 0 stopped by SIGTERM or SIGINT, 64 invalid usage, 78 configuration, key or journal "
+                   "error\n", out);
         return;
     }
 }
@@ -270,6 +286,10 @@ int cli_parse(const char *cmd, int argc, char **argv, cli_opts_t *o) {
         case O_AS: o->as = optarg; break;
         case O_NOTE: o->note = optarg; break;
         case O_BEFORE: o->before = optarg; break;
+        case O_LISTEN: o->listen = optarg; break;
+        case O_PATH: o->path = optarg; break;
+        case O_TLS_CERT: o->tls_cert = optarg; break;
+        case O_TLS_KEY: o->tls_key = optarg; break;
         case O_VERSION: o->version = true; break;
         case O_TIMEOUT:
         case O_FIRST_POLL:

@@ -32,7 +32,10 @@ int cli_fail(int exit_code, aop_status_t code, const char *path, const char *fmt
     va_end(ap);
     bool unsent = exit_code == AOP_EXIT_USAGE || exit_code == AOP_EXIT_CONFIG;
     if (unsent && strlen(msg) + 20 < sizeof msg) strcat(msg, " (nothing was sent)");
-    fprintf(stderr, "aop%s%s: ", *reporting.cmd ? " " : "", reporting.cmd);
+    if (!strcmp(reporting.cmd, "notify")) /* aop-notify's own name */
+        fputs("aop-notify: ", stderr);
+    else
+        fprintf(stderr, "aop%s%s: ", *reporting.cmd ? " " : "", reporting.cmd);
     cli_put_safe(stderr, aop_str(msg)); /* library messages may quote journal or gateway text */
     fputc('\n', stderr);
     if (reporting.json) {

@@ -213,6 +213,16 @@ void aop_internal_client_fill_merchant(const aop_client_t *c, const aop_function
 
 const char *aop_internal_client_id(const aop_client_t *c) { return c->client_id; }
 
+const char *aop_internal_client_merchant_id(const aop_client_t *c) { return c->merchant_id ? c->merchant_id : ""; }
+
+void aop_internal_client_notify_config(const aop_client_t *c, aop_notify_config_t *cfg) {
+    aop_notify_config_init(cfg);
+    cfg->client_id = c->client_id;
+    cfg->alipay_key = c->alipay;
+    cfg->merchant_key = c->priv;
+    cfg->sign_type = c->sign_type;
+}
+
 void aop_internal_client_alipay_fingerprint(const aop_client_t *c, char out[AOP_FINGERPRINT_MAX]) {
     aop_public_key_fingerprint(c->alipay, out);
 }

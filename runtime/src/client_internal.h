@@ -27,6 +27,11 @@ void aop_internal_client_fill_merchant(const aop_client_t *c, const aop_function
  * identity (resolver*.c). */
 const char *aop_internal_client_id(const aop_client_t *c);
 void aop_internal_client_alipay_fingerprint(const aop_client_t *c, char out[AOP_FINGERPRINT_MAX]);
+/* A notification receiver's configuration of the client's keys, clientId and sign type
+ * (borrowed: valid as long as the client), and the client's default merchantId ("" for none). */
+#include "aop/notify.h"
+void aop_internal_client_notify_config(const aop_client_t *c, aop_notify_config_t *cfg);
+const char *aop_internal_client_merchant_id(const aop_client_t *c);
 /* The journal's MAC key, derived from the client's merchant key on first use (aop/journal.h). */
 aop_status_t aop_internal_client_journal_key(aop_client_t *c, aop_journal_key_t *out, aop_error_t *err);
 

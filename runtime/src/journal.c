@@ -12,31 +12,13 @@
 #include <string.h>
 
 #include "aop/util.h"
+#include "journal_internal.h"
 #include "journal_time.h"
 #include "resolver_rows.h"
 
-/* The mutex makes a shared handle safe for a store that does not serialise itself: one operation
- * at a time, from its first statement to its commit (aop/journal.h, "Threads"). */
-struct aop_journal {
-    const aop_journal_ops_t *ops;
-    void *store;
-    bool own_lock; /* the store is not AOP_JOURNAL_STORE_THREAD_SAFE: journal.c locks around it */
-    pthread_mutex_t lock;
-};
-
-/* Only a misuse (a handle used after aop_journal_close) makes these fail: never go on unlocked,
- * in any build. */
-static void lock(aop_journal_t *j) {
-    if (j->own_lock && pthread_mutex_lock(&j->lock) != 0) abort();
-}
-
-static void unlock(aop_journal_t *j) {
-    if (j->own_lock && pthread_mutex_unlock(&j->lock) != 0) abort();
-}
-
-/* An optional operation: present when the store's struct reaches it and sets it. */
-#define HAS(ops, member)                                                                          \
-    ((ops)->struct_size >= offsetof(aop_journal_ops_t, member) + sizeof((ops)->member) && (ops)->member)
+#define lock aop_internal_journal_lock
+#define unlock aop_internal_journal_unlock
+#define HAS AOP_JOURNAL_HAS
 
 /* ---------------------------------------------------------------------------------------------
  * The handle */
@@ -65,7 +47,7 @@ aop_status_t aop_journal_open_custom(const aop_journal_ops_t *ops, void *store, 
                                   names[i]);
     aop_journal_t *j = calloc(1, sizeof *j);
     if (!j) return aop_error_set(err, AOP_E_NOMEM, NULL, -1, "out of memory for the journal");
-    if (pthread_mutex_init(&j->lock, NULL) != 0) {
+    if (pthread_mutex_init(&j->mutex, NULL) != 0) {
         free(j);
         return aop_error_set(err, AOP_E_NOMEM, NULL, -1, "no mutex for the journal");
     }
@@ -79,7 +61,7 @@ aop_status_t aop_journal_open_custom(const aop_journal_ops_t *ops, void *store, 
 void aop_journal_close(aop_journal_t *j) {
     if (!j) return;
     j->ops->close(j->store);
-    pthread_mutex_destroy(&j->lock);
+    pthread_mutex_destroy(&j->mutex);
     free(j);
 }
 
@@ -195,9 +177,11 @@ aop_status_t aop_journal_insert(aop_journal_t *j, aop_journal_entry_t *e, int64_
                                 aop_journal_entry_t *existing, aop_error_t *err) {
     aop_status_t st = check_handle(j, e, "entry", err);
     if (st != AOP_OK) return st;
-    /* Every entry starts the same way whatever the caller left in these members. */
+    /* Every entry starts the same way whatever the caller left in these members (cancel_sent
+     * sits in what was padding for a caller built against libaop 1.0.0). */
     e->state = AOP_STATE_NEW;
     e->epoch = 1;
+    e->cancel_sent = false;
     if ((st = check_entry(e, err)) != AOP_OK || (st = check_owner(e->lease_owner, err)) != AOP_OK ||
         (st = check_ttl(lease_ttl_ms, false, err)) != AOP_OK)
         return st;
@@ -286,6 +270,9 @@ aop_status_t aop_journal_transition(aop_journal_t *j, aop_journal_entry_t *e, co
     if ((st = check_entry(e, err)) != AOP_OK || (st = check_ttl(w->lease_ttl_ms, true, err)) != AOP_OK) return st;
     if (w->watch_in_ms < 0 || w->next_attempt_in_ms < 0)
         return aop_error_set(err, AOP_E_INVALID_ARG, "write", -1, "a due time is never in the past");
+    /* a cancel that may have left stays so: a SUCCESS notification would otherwise decide PAID */
+    if ((w->columns & AOP_WRITE_CANCEL) && !e->cancel_sent)
+        return aop_error_set(err, AOP_E_INVALID_ARG, "entry.cancel_sent", -1, "cancel_sent is never cleared");
     if (!aop_entry_move_allowed(e->kind, w->expect_state, e->state, AOP_MOVER_RESOLVER) &&
         !aop_entry_move_allowed(e->kind, w->expect_state, e->state, AOP_MOVER_HAND))
         return aop_error_set(err, AOP_E_INVALID_ARG, "entry.state", -1, "a %s entry does not go from %s to %s",

@@ -11,7 +11,7 @@
 #define W(member) sizeof(((aop_journal_entry_t *)0)->member)
 #define TEXT(name, writes, mac, since) {#name, AOP_COL_TEXT, M(name), W(name), writes, mac, since, NULL}
 #define INT(name, writes, since) {#name, AOP_COL_INT, M(name), W(name), writes, false, since, NULL}
-#define BOOL(name, writes) {#name, AOP_COL_BOOL, M(name), W(name), writes, false, 1, NULL}
+#define BOOL(name, writes, since) {#name, AOP_COL_BOOL, M(name), W(name), writes, false, since, NULL}
 
 /* The SQL names states and kinds by their numbers, which are the enums' and never change. */
 _Static_assert(AOP_STATE_NEW == 1 && AOP_STATE_LAST_CHECK == 12, "the state CHECK names 1 to 12");
@@ -37,8 +37,8 @@ const aop_journal_column_t aop_internal_journal_columns[] = {
     INT(pay_started_ms, AOP_WRITE_PAY_START, 1),
     INT(pay_deadline_ms, AOP_WRITE_PAY_START, 1),
     INT(attempts, AOP_WRITE_CALL, 1),
-    BOOL(acknowledged, AOP_WRITE_CALL),
-    BOOL(watch, AOP_WRITE_WATCH),
+    BOOL(acknowledged, AOP_WRITE_CALL, 1),
+    BOOL(watch, AOP_WRITE_WATCH, 1),
     INT(watch_due_ms, AOP_WRITE_WATCH, 1),
     TEXT(lease_owner, AOP_COLW_OWNER, false, 1),
     INT(lease_expires_ms, AOP_COLW_LEASE, 1),
@@ -56,12 +56,14 @@ const aop_journal_column_t aop_internal_journal_columns[] = {
     INT(backoff_ms, AOP_WRITE_NEXT_ATTEMPT, 3),
     TEXT(key_id, AOP_WRITE_ACQUIREMENT, true, 3),
     TEXT(mac, AOP_WRITE_ACQUIREMENT, false, 3),
+    /* version 4 */
+    BOOL(cancel_sent, AOP_WRITE_CANCEL, 4),
 };
 const size_t aop_internal_journal_ncolumns = sizeof aop_internal_journal_columns / sizeof *aop_internal_journal_columns;
 
 /* Every member of an entry but id and the read-time flags (lease_held, unreadable, has_request,
  * request_len, which goes with request) is a column: a member added without its column fails here. */
-_Static_assert(sizeof aop_internal_journal_columns / sizeof *aop_internal_journal_columns == 36,
+_Static_assert(sizeof aop_internal_journal_columns / sizeof *aop_internal_journal_columns == 37,
                "an entry member without its column (or a column without its member)");
 
 long long aop_internal_journal_get_int(const aop_journal_entry_t *e, const aop_journal_column_t *c) {

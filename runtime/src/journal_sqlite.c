@@ -594,4 +594,8 @@ const aop_journal_ops_t aop_internal_sqlite_ops = {
     .seal_legacy = op_seal_legacy,
     .prune = op_prune,
     .backup = sq_backup,
+    .sync = sq_sync,
+    .notice_record = sq_notice_record,
+    .notice_list = sq_notice_list,
+    .notice_mark = sq_notice_mark,
 };

@@ -11,7 +11,7 @@
 
 #include "aop/journal.h"
 
-#define SQ_SCHEMA_VERSION 3
+#define SQ_SCHEMA_VERSION 4
 #define SQ_BUSY_TIMEOUT_MS 10000
 /* The SQL names the final states by their numbers, which are the enum's and never change. */
 #define SQ_FINAL_STATES "8, 9, 10, 11"
@@ -88,6 +88,18 @@ aop_status_t sq_prepare(sq_t *s, aop_error_t *err);
 aop_status_t sq_insert(void *store, aop_journal_entry_t *e, int64_t lease_ttl_ms, aop_journal_entry_t *existing,
                        aop_error_t *err);
 aop_status_t sq_backup(void *store, const char *path, aop_error_t *err);
+/* Syncs the write-ahead log through *fd (opened on it when -1): every commit before is durable. */
+aop_status_t sq_sync_log(sq_t *s, int *fd, aop_error_t *err);
+/* The notification table and sync (journal_sqlite_notify.c). */
+aop_status_t sq_sync(void *store, aop_error_t *err);
+aop_status_t sq_notice_record(void *store, const aop_journal_notice_t *n, aop_journal_notice_t *stored, bool *inserted,
+                              aop_error_t *err);
+aop_status_t sq_notice_list(void *store, const aop_journal_notice_filter_t *f, int64_t after_id,
+                            aop_journal_notice_t *page, size_t cap, size_t *n, aop_error_t *err);
+aop_status_t sq_notice_mark(void *store, int64_t id, aop_notice_state_t expect, aop_notice_state_t state,
+                            int64_t entry_id, const char *note, aop_error_t *err);
+/* The notification table's DDL, as a new journal creates it and version 4's migration adds it. */
+extern const char sq_notices_ddl[];
 extern const aop_journal_ops_t aop_internal_sqlite_ops;
 void sq_free(sq_t *s);
 

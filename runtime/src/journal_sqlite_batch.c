@@ -76,19 +76,20 @@ static void insert_one(sq_t *s, sq_insert_t *r, const aop_journal_now_t *now, bo
  * flushes the file, whichever descriptor wrote it): SQLite's own sync of a log it opened would
  * also sync the directory once per process, a second sync for a process that pays once. While
  * our connection is open no other connection removes the log (only the last one to close may),
- * so the descriptor names the log SQLite writes. Only the batch's leader calls this. */
-static aop_status_t sync_log(sq_t *s, aop_error_t *err) {
-    if (s->wal_fd < 0) {
+ * so the descriptor names the log SQLite writes. The batch's leader syncs through s->wal_fd; the
+ * notification table's writes through a descriptor of their own (*fd opened when -1). */
+aop_status_t sq_sync_log(sq_t *s, int *fd, aop_error_t *err) {
+    if (*fd < 0) {
         char wal[sizeof s->path + 8];
         snprintf(wal, sizeof wal, "%s-wal", s->path);
-        s->wal_fd = open(wal, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-        if (s->wal_fd < 0)
+        *fd = open(wal, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (*fd < 0)
             return aop_error_set(err, AOP_E_JOURNAL_UNKNOWN, "journal", -1,
                                  "journal %s: cannot open its write-ahead log to sync it (%s): the commit may not be "
                                  "on disk", s->path, strerror(errno));
     }
     int rc;
-    while ((rc = fdatasync(s->wal_fd)) != 0 && errno == EINTR) {
+    while ((rc = fdatasync(*fd)) != 0 && errno == EINTR) {
     }
     if (rc == 0) return AOP_OK;
     return aop_error_set(err, AOP_E_JOURNAL_UNKNOWN, "journal", -1,
@@ -114,7 +115,7 @@ static void commit_batch(sq_t *s, sq_insert_t *batch) {
     s->batches++;
     for (sq_insert_t *r = batch; r; r = r->next) s->batched++;
     if (pthread_mutex_unlock(&s->mu) != 0) abort();
-    if (st == AOP_OK) st = sync_log(s, &err);
+    if (st == AOP_OK) st = sq_sync_log(s, &s->wal_fd, &err);
     if (st == AOP_OK) return;
     /* The batch failed, or its commit may or may not be on disk: nobody sends (recovery sorts an
      * entry that is there after all). */

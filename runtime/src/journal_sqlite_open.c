@@ -113,7 +113,7 @@ static aop_status_t create_current(sq_t *s, aop_error_t *err) {
     }
     n += (size_t)snprintf(sql + n, sizeof sql - n,
                           ", UNIQUE (kind, gateway, merchant_id, key));" OPEN_INDEX WATCH_INDEX META
-                          "INSERT INTO journal_meta VALUES ('legacy_upto', 0);");
+                          "INSERT INTO journal_meta VALUES ('legacy_upto', 0);%s", sq_notices_ddl);
     if (n >= sizeof sql) return aop_error_set(err, AOP_E_INTERNAL, "journal", -1, "the schema is too long");
     int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
     return rc == SQLITE_OK ? AOP_OK : sq_error(s, rc, err, "create the table");
@@ -139,6 +139,25 @@ static aop_status_t v2_to_v3(sq_t *s, aop_error_t *err) {
     if (n >= sizeof sql) return aop_error_set(err, AOP_E_INTERNAL, "journal", -1, "the migration is too long");
     int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
     return rc == SQLITE_OK ? AOP_OK : sq_error(s, rc, err, "migrate to version 3");
+}
+
+/* Version 4: cancel_sent (from the column table), set on every open entry, since an entry
+ * written before it existed may have sent a cancel already; and the notification table. */
+static aop_status_t v3_to_v4(sq_t *s, aop_error_t *err) {
+    char sql[4096];
+    size_t n = 0;
+    for (size_t i = 0; i < aop_internal_journal_ncolumns; i++) {
+        if (aop_internal_journal_columns[i].since != 4) continue;
+        n += (size_t)snprintf(sql + n, sizeof sql - n, "ALTER TABLE entries ADD COLUMN ");
+        n += column_ddl(sql + n, sizeof sql - n, &aop_internal_journal_columns[i]);
+        n += (size_t)snprintf(sql + n, sizeof sql - n, ";");
+    }
+    n += (size_t)snprintf(sql + n, sizeof sql - n,
+                          "UPDATE entries SET cancel_sent = 1 WHERE state NOT IN (" SQ_FINAL_STATES ");%s",
+                          sq_notices_ddl);
+    if (n >= sizeof sql) return aop_error_set(err, AOP_E_INTERNAL, "journal", -1, "the migration is too long");
+    int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+    return rc == SQLITE_OK ? AOP_OK : sq_error(s, rc, err, "migrate to version 4");
 }
 
 static int read_int(sqlite3 *db, const char *sql, int64_t *out) {
@@ -194,6 +213,7 @@ aop_status_t sq_migrate(sq_t *s, aop_error_t *err) {
     if (st == AOP_OK && version == 1 && (rc = sqlite3_exec(s->db, v1_to_v2, NULL, NULL, NULL)) != SQLITE_OK)
         st = sq_error(s, rc, err, "migrate to version 2");
     if (st == AOP_OK && version >= 1 && version <= 2) st = v2_to_v3(s, err);
+    if (st == AOP_OK && version >= 1 && version <= 3) st = v3_to_v4(s, err);
     if (st == AOP_OK && version < SQ_SCHEMA_VERSION) {
         char sql[64];
         snprintf(sql, sizeof sql, "PRAGMA user_version=%d", SQ_SCHEMA_VERSION);

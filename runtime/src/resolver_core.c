@@ -36,6 +36,8 @@ aop_status_t rsv_init(rsv_t *r, aop_client_t *c, aop_journal_t *j, const aop_res
     r->backoff_s = r->o.policy.backoff_min_s;
     /* only the holder of the merchant key writes a valid entry, and checks one before sending */
     if ((st = aop_internal_client_journal_key(c, &r->key, err)) != AOP_OK) return st;
+    aop_error_t ignored;
+    r->notices = aop_journal_notices_supported(j, &ignored) == AOP_OK;
     r->res = rsv_resolution_new();
     return r->res ? AOP_OK : aop_error_set(err, AOP_E_NOMEM, NULL, -1, "out of memory");
 }

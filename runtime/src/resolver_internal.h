@@ -24,8 +24,8 @@
 #include "aop/resolver.h"
 #include "resolver_rows.h"
 
-/* What a wait ended with. */
-typedef enum { RSV_WOKE = 0, RSV_ABORTED, RSV_STOPPED } rsv_wake_t;
+/* What a wait ended with (RSV_NOTICE: a notification decided the resolution). */
+typedef enum { RSV_WOKE = 0, RSV_ABORTED, RSV_STOPPED, RSV_NOTICE } rsv_wake_t;
 
 typedef struct {
     aop_client_t *c;
@@ -62,7 +62,16 @@ typedef struct {
     aop_mistake_t mistake;          /* recognised: the cancel's budget is short, the reason names it */
     char mistake_detail[96];
     bool journal_lost;              /* a transition failed: stop (taken over or storage) */
+    /* Notifications (rows N): the lease holder checks its key's while it waits. */
+    bool notices;                   /* the journal keeps them (aop_journal_notices_supported) */
+    int64_t notices_checked_ms;     /* when it last looked (monotonic) */
+    rsv_step_t waiting_for;         /* the step whose moment the loop waits for */
+    bool notice_decided;            /* a notification ended the resolution (or the journal was lost) */
+    bool cancel_synced;             /* this run made cancel_sent durable before its first cancel */
 } rsv_t;
+
+/* How often, at most, the lease holder looks for its key's notifications while it waits. */
+#define NOTICE_CHECK_MS 250
 
 /* ---- resolver_policy.c: options, names, timing ---- */
 
@@ -132,6 +141,13 @@ bool rsv_mac_ok(const rsv_t *r);
 void rsv_altered(rsv_t *r);
 /* Fills the query/cancel ids: merchantTransId always, acquirementId only when trusted. */
 void rsv_ids(const rsv_t *r, aop_str_t *merchant_id, aop_str_t *acq, aop_str_t *mtid);
+
+/* ---- resolver_notify.c: notifications (rows N) ---- */
+
+/* The lease holder's check while it waits: applies the PENDING notifications of its key. True
+ * when the wait should end now: the resolution is decided (r->notice_decided), or a row made the
+ * next query (or watch query) due now and the loop waits for one. */
+bool rsv_check_notices(rsv_t *r);
 
 /* ---- resolver_run.c: the executor of the rows ---- */
 

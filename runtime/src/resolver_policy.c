@@ -141,8 +141,17 @@ rsv_wake_t rsv_sleep_until(rsv_t *r, int64_t t_ms, bool watch_abort) {
         /* the flags are read at least every 20 ms: a cashier's abort or ^C feels immediate */
         if (rsv_stop_requested(r)) return RSV_STOPPED;
         if (watch_abort && rsv_abort_requested(r)) return RSV_ABORTED;
-        int64_t left = t_ms - aop_mono_ms();
+        int64_t now = aop_mono_ms();
+        int64_t left = t_ms - now;
         if (left <= 0) return RSV_WOKE;
+        /* the lease holder applies its key's notifications: nobody else may write the entry */
+        if (r->notices && now - r->notices_checked_ms >= NOTICE_CHECK_MS) {
+            r->notices_checked_ms = now;
+            if (rsv_check_notices(r)) return r->notice_decided ? RSV_NOTICE : RSV_WOKE;
+            continue; /* the check took its time: look at the clock again */
+        }
+        if (r->notices && left > NOTICE_CHECK_MS - (now - r->notices_checked_ms))
+            left = NOTICE_CHECK_MS - (now - r->notices_checked_ms);
         if (left > 20) left = 20;
         struct timespec ts = {0, (long)left * 1000000L};
         while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {

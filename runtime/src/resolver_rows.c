@@ -376,6 +376,45 @@ void rsv_decide_retry(aop_outcome_t o, int64_t last_backoff_ms, rsv_retry_decisi
     retry(d, "D8", 0);
 }
 
+/* ---- N: a payment notification applied to its entry ---------------------------------------------- */
+
+static void notice(rsv_notice_decision_t *d, const char *row, rsv_notice_action_t action, const char *why) {
+    d->row = row;
+    d->action = action;
+    snprintf(d->reason, sizeof d->reason, "%s", why);
+}
+
+void rsv_decide_notice(const rsv_notice_facts_t *f, rsv_notice_decision_t *d) {
+    memset(d, 0, sizeof *d);
+    /* a row written by hand, or bytes altered since, decide nothing: only Alipay's key signs */
+    if (!f->verified) return notice(d, "N1", RSV_NOTICE_REFUSE, "its signed bytes do not verify again");
+    if (!f->found) return notice(d, "N2", RSV_NOTICE_NO_ENTRY, "the journal has no payment of its merchantTransId");
+    if (f->status != 'S' && f->status != 'F')
+        return notice(d, "N3", RSV_NOTICE_NOTHING, "resultStatus U states no outcome");
+    if (f->state == AOP_STATE_NEEDS_ATTENTION) return notice(d, "N4", RSV_NOTICE_NOTHING, "a person decides this entry");
+    if (aop_entry_state_final(f->state)) {
+        /* the same fact must give the same answer by either road: the watch query's row decides */
+        bool contradicts = f->status == 'S' ? f->state != AOP_STATE_PAID : f->state == AOP_STATE_PAID;
+        if (contradicts)
+            return notice(d, "N5", RSV_NOTICE_WATCH_NOW,
+                          "it contradicts the final entry: the watch query is due now and decides");
+        return notice(d, "N6", RSV_NOTICE_NOTHING, "it agrees with the final entry");
+    }
+    if (f->status == 'S') {
+        if ((f->has_amount && f->other_amount) || f->other_acquirement)
+            return notice(d, "N7", RSV_NOTICE_ATTENTION,
+                          f->other_acquirement ? "a SUCCESS notification names another acquirementId"
+                                               : "a SUCCESS notification names another orderAmount or currency");
+        /* a cancel that may have left can reverse the payment the notification reports */
+        if (!f->has_amount || f->cancel_sent)
+            return notice(d, "N8", RSV_NOTICE_QUERY_NOW,
+                          f->cancel_sent ? "a SUCCESS notification after a cancel may have left: a query decides"
+                                         : "a SUCCESS notification without orderAmount: a query decides");
+        return notice(d, "N9", RSV_NOTICE_PAID, "paid, by Alipay's notification");
+    }
+    notice(d, "N10", RSV_NOTICE_QUERY_NOW, "a failure notification: a query confirms before anything is closed");
+}
+
 /* ---- the one mapping ---------------------------------------------------------------------------- */
 
 aop_entry_state_t rsv_state_of_step(rsv_step_t step, bool earlier_left) {

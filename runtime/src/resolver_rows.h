@@ -170,6 +170,37 @@ typedef struct {
 
 void rsv_decide_retry(aop_outcome_t o, int64_t last_backoff_ms, rsv_retry_decision_t *d);
 
+/* ---- N: a payment notification applied to its entry ---- */
+
+typedef enum {
+    RSV_NOTICE_REFUSE = 1, /* its stored body does not verify again: it decides nothing */
+    RSV_NOTICE_NO_ENTRY,   /* no payment of its merchantTransId: recorded as such, listed */
+    RSV_NOTICE_NOTHING,    /* applied; the entry is left as it is */
+    RSV_NOTICE_PAID,       /* the entry PAID, decided by the notify function, its acquirementId trusted */
+    RSV_NOTICE_ATTENTION,  /* the entry NEEDS_ATTENTION */
+    RSV_NOTICE_QUERY_NOW,  /* the entry's next query is due now; the query rows decide */
+    RSV_NOTICE_WATCH_NOW   /* the final entry's watch query is due now; the watch rows decide */
+} rsv_notice_action_t;
+
+typedef struct {
+    bool verified;          /* the stored body verifies again (signature, function, clientId, window) */
+    bool found;             /* a payment entry of its merchantTransId (and merchantId) in its gateway identity */
+    char status;            /* 'S' (SUCCESS), 'F' or 'U' */
+    aop_entry_state_t state; /* the entry's */
+    bool cancel_sent;       /* a payCancel of the entry may have left */
+    bool has_amount;        /* orderAmount is present */
+    bool other_amount;      /* its value or currency is not the entry's */
+    bool other_acquirement; /* the entry has a trusted acquirementId and the notification's is another */
+} rsv_notice_facts_t;
+
+typedef struct {
+    const char *row;
+    rsv_notice_action_t action;
+    char reason[AOP_ERROR_MSG_MAX];
+} rsv_notice_decision_t;
+
+void rsv_decide_notice(const rsv_notice_facts_t *f, rsv_notice_decision_t *d);
+
 /* ---- the one mapping of steps, states and outcomes ---- */
 
 /* The state an entry is written in when its loop goes on with step (refund: SENT once something

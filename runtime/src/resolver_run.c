@@ -231,6 +231,28 @@ static const aop_result_t *send_by_ids(rsv_t *r, rsv_step_t step) {
     return rsv_call(r, fn_of(step), &q);
 }
 
+/* Before a cancel leaves, the entry says that one may have (cancel_sent), durably: a SUCCESS
+ * notification decides PAID only for an entry no cancel may have reversed (rows N8, N9). Synced
+ * once per run: a flag read back from the journal may not be on disk yet. */
+static bool note_cancel(rsv_t *r) {
+    if (r->cancel_synced) return true;
+    if (!r->e.cancel_sent) {
+        r->e.cancel_sent = true;
+        r->dirty |= AOP_WRITE_CANCEL;
+        if (!rsv_save(r, r->e.state)) return false;
+    }
+    aop_error_t err;
+    aop_status_t st = aop_journal_sync(r->j, &err);
+    /* a store without sync keeps no notifications: nothing reads the flag but a person */
+    if (st != AOP_OK && st != AOP_E_JOURNAL_UNSUPPORTED) {
+        snprintf(r->res->reason, sizeof r->res->reason, "not sent: the journal could not make the cancel's note "
+                 "durable: %.120s", err.msg);
+        return false;
+    }
+    r->cancel_synced = true;
+    return true;
+}
+
 /* The step's one call; NULL when it could not be made (the reason is in the resolution) or the
  * journal write before it failed (journal_lost). */
 static const aop_result_t *call(rsv_t *r, rsv_step_t step) {
@@ -243,6 +265,7 @@ static const aop_result_t *call(rsv_t *r, rsv_step_t step) {
             if (r->mistake != AOP_MISTAKE_NONE && budget > MISTAKE_CANCEL_BUDGET_S) budget = MISTAKE_CANCEL_BUDGET_S;
             r->cancel_until_ms = now + ms_of(budget);
         }
+        if (!note_cancel(r)) return NULL;
         return send_by_ids(r, step);
     case RSV_REFUND:
         if (!r->refund_until_ms) r->refund_until_ms = now + ms_of(r->o.policy.refund_budget_s);
@@ -275,8 +298,10 @@ static rsv_step_t run_step(rsv_t *r, rsv_step_t step) {
     assert(step >= RSV_PAY && step < RSV_STEP_COUNT);
     assert(step != RSV_PAY || r->pay);
     assert(step != RSV_REFUND || r->refund);
+    r->waiting_for = step;
     rsv_wake_t w = rsv_sleep_until(r, moment(r, step), abort_wakes(r, step));
     if (w == RSV_STOPPED) return rsv_interrupt(r);
+    if (w == RSV_NOTICE) return RSV_DONE; /* a notification decided it (rows N), and wrote it */
     rsv_facts_t f;
     facts_before(r, step, w == RSV_ABORTED, &f);
     rsv_decision_t d;

@@ -197,7 +197,92 @@ void mem_set_watch(mem_store_t *m, unsigned i, int64_t in_ms) {
     m->e[i].watch_due_clock_ms = now.clock_ms + in_ms;
 }
 
+/* ---- the notification table: one struct per row, the contract of aop_journal_ops_t ---- */
+
+static aop_status_t m_sync(void *store, aop_error_t *err) {
+    (void)err;
+    ((mem_store_t *)store)->syncs++; /* shared memory: every write is as durable as it gets */
+    return AOP_OK;
+}
+
+static bool same_key(const aop_journal_notice_t *a, const aop_journal_notice_t *b) {
+    return !strcmp(a->gateway, b->gateway) && !strcmp(a->merchant_id, b->merchant_id) && !strcmp(a->key, b->key) &&
+           !strcmp(a->result_status, b->result_status) && !strcmp(a->result_code, b->result_code);
+}
+
+static aop_status_t m_notice_record(void *store, const aop_journal_notice_t *n, aop_journal_notice_t *stored,
+                                    bool *inserted, aop_error_t *err) {
+    mem_store_t *m = store;
+    if (m->fail_insert) return aop_error_set(err, m->fail_insert, "journal", -1, "%s", m->fail_msg);
+    for (unsigned i = 0; i < m->nn; i++) {
+        aop_journal_notice_t *s = &m->notices[i];
+        if (!same_key(s, n)) continue;
+        s->deliveries++;
+        s->last_received_ms = n->received_ms;
+        *stored = *s;
+        *inserted = false;
+        return AOP_OK;
+    }
+    if (m->nn == MEM_NOTICES) return aop_error_set(err, AOP_E_JOURNAL, NULL, -1, "notification table full (test)");
+    aop_journal_notice_t *s = &m->notices[m->nn++];
+    *s = *n;
+    s->id = m->nn;
+    s->deliveries = 1;
+    s->last_received_ms = n->received_ms;
+    s->body[s->body_len] = '\0';
+    *stored = *s;
+    *inserted = true;
+    return AOP_OK;
+}
+
+static aop_status_t m_notice_list(void *store, const aop_journal_notice_filter_t *f, int64_t after_id,
+                                  aop_journal_notice_t *page, size_t cap, size_t *n, aop_error_t *err) {
+    (void)err;
+    mem_store_t *m = store;
+    *n = 0;
+    for (unsigned i = 0; i < m->nn && *n < cap; i++) {
+        const aop_journal_notice_t *s = &m->notices[i];
+        if (s->id <= after_id || (f->gateway && strcmp(s->gateway, f->gateway)) || (f->key && strcmp(s->key, f->key)) ||
+            (f->state && s->state != f->state))
+            continue;
+        aop_journal_notice_t *out = &page[(*n)++];
+        memcpy(out, s, offsetof(aop_journal_notice_t, body));
+        out->body_len = f->with_body ? s->body_len : 0;
+        memcpy(out->body, s->body, out->body_len);
+        out->body[out->body_len] = '\0';
+        memcpy((char *)out + offsetof(aop_journal_notice_t, deliveries), (const char *)s + offsetof(aop_journal_notice_t, deliveries),
+               sizeof *s - offsetof(aop_journal_notice_t, deliveries));
+    }
+    return AOP_OK;
+}
+
+static aop_status_t m_notice_mark(void *store, int64_t id, aop_notice_state_t expect, aop_notice_state_t state,
+                                  int64_t entry_id, const char *note, aop_error_t *err) {
+    mem_store_t *m = store;
+    if (id < 1 || id > (int64_t)m->nn) return aop_error_set(err, AOP_E_MISSING, "id", -1, "no notification %lld", (long long)id);
+    aop_journal_notice_t *s = &m->notices[id - 1];
+    if (s->state != expect) return aop_error_set(err, AOP_E_TAKEN_OVER, "id", -1, "notification moved on (test)");
+    s->state = state;
+    s->entry_id = entry_id;
+    snprintf(s->note, sizeof s->note, "%s", note);
+    return AOP_OK;
+}
+
 static void m_close(void *store) { munmap(store, sizeof(mem_store_t)); }
+
+static const aop_journal_ops_t mem_ops_plain = {
+    .struct_size = offsetof(aop_journal_ops_t, close) + sizeof(void (*)(void *)),
+    .version = AOP_JOURNAL_OPS_VERSION,
+    .now = m_now,
+    .insert = m_insert,
+    .get = m_get,
+    .find = m_find,
+    .claim = m_claim,
+    .renew = m_renew,
+    .transition = m_transition,
+    .list = m_list,
+    .close = m_close,
+};
 
 static const aop_journal_ops_t mem_ops = {
     .struct_size = sizeof(aop_journal_ops_t),
@@ -211,13 +296,22 @@ static const aop_journal_ops_t mem_ops = {
     .transition = m_transition,
     .list = m_list,
     .close = m_close,
+    .sync = m_sync,
+    .notice_record = m_notice_record,
+    .notice_list = m_notice_list,
+    .notice_mark = m_notice_mark,
 };
 
 aop_status_t mem_store_open(mem_store_t **store, aop_journal_t **j, aop_error_t *err) {
+    return mem_store_open_ex(store, j, true, err);
+}
+
+aop_status_t mem_store_open_ex(mem_store_t **store, aop_journal_t **j, bool notices, aop_error_t *err) {
     mem_store_t *m = mmap(NULL, sizeof *m, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (m == MAP_FAILED) return aop_error_set(err, AOP_E_NOMEM, NULL, -1, "mmap failed");
     memset(m, 0, sizeof *m);
-    aop_status_t st = aop_journal_open_custom(&mem_ops, m, j, err);
+    /* the plain store ends at close, as one built against an older header would */
+    aop_status_t st = aop_journal_open_custom(notices ? &mem_ops : &mem_ops_plain, m, j, err);
     if (st != AOP_OK) {
         munmap(m, sizeof *m);
         return st;

@@ -9,15 +9,15 @@ import re
 import sys
 
 ROOT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
-ID = r"[PQCLWRED][0-9]+"
+ID = r"[PQCLWREDN][0-9]+"
 SOURCES = {
     # the first cell of a table row
     "docs/resolver.md": re.compile(r"^\| (" + ID + r") \|", re.M),
     # the row a decision names: go(d, "P2", ...), end(d, "P1", ...), start(d, "E1", ...), due(d, "D1", ...),
-    # retry(d, "D7", ...)
-    "runtime/src/resolver_rows.c": re.compile(r"\b(?:go|end|start|due|retry)\(d, \"(" + ID + r")\""),
-    # ROW("P2", ...), BEFORE("P1", ...), START("E1", ...), DUE("D1", ...), RETRY("D7", ...)
-    "tests/unit/test_resolver_table.c": re.compile(r"\b(?:ROW|BEFORE|START|DUE|RETRY)\(\"(" + ID + r")\""),
+    # retry(d, "D7", ...), notice(d, "N1", ...)
+    "runtime/src/resolver_rows.c": re.compile(r"\b(?:go|end|start|due|retry|notice)\(d, \"(" + ID + r")\""),
+    # ROW("P2", ...), BEFORE("P1", ...), START("E1", ...), DUE("D1", ...), RETRY("D7", ...), NOTICE("N1", ...)
+    "tests/unit/test_resolver_table.c": re.compile(r"\b(?:ROW|BEFORE|START|DUE|RETRY|NOTICE)\(\"(" + ID + r")\""),
 }
 
 

@@ -144,12 +144,12 @@ Test(journal, reopening_keeps_the_entries) {
 
 Test(journal, a_newer_schema_version_and_a_non_database_are_refused) {
     aop_journal_close(open_db());
-    sql(db_path, "PRAGMA user_version=4");
+    sql(db_path, "PRAGMA user_version=5");
     aop_journal_t *j = (aop_journal_t *)1;
     aop_error_t err;
     cr_expect_eq(aop_journal_open_sqlite(db_path, &j, &err), AOP_E_JOURNAL);
     cr_expect_null(j);
-    cr_expect(strstr(err.msg, "schema version 4") != NULL, "%s", err.msg);
+    cr_expect(strstr(err.msg, "schema version 5") != NULL, "%s", err.msg);
 
     char junk[160];
     snprintf(junk, sizeof junk, "%s/junk.db", dir);
@@ -229,7 +229,7 @@ Test(journal, a_version_1_file_is_migrated_and_its_entries_are_sealed_by_the_key
     cr_expect_str_neq(mine->clock_id, "", "claimed: its stamps on the store's clock");
     cr_expect_eq(move(j, mine, AOP_STATE_LAST_CHECK, 0, &err), AOP_OK, "%s", err.msg);
     aop_journal_close(j);
-    cr_expect_eq(sql_int(db_path, "PRAGMA user_version"), 3);
+    cr_expect_eq(sql_int(db_path, "PRAGMA user_version"), 4);
     /* a later process finds them sealed */
     j = open_db();
     cr_assert_eq(aop_journal_find(j, AOP_ENTRY_PAYMENT, "SHA256:x/C", "M", "OLD-1", e, &err), AOP_OK);
@@ -291,8 +291,13 @@ Test(journal, a_version_2_file_keeps_its_boot_stamps_as_the_stores_clock) {
     cr_expect_str_eq(e->clock_id, "b00710");
     cr_expect_eq(e->pay_started_clock_ms, 12345);
     cr_expect_eq(e->next_attempt_ms, 0, "due at once");
+    /* version 4: an entry open when migrated may have sent a cancel; a final one is left alone */
+    cr_expect(e->cancel_sent, "open when migrated: a cancel may have left");
+    cr_assert_eq(aop_journal_get(j, 8, false, e, &err), AOP_OK, "%s", err.msg);
+    cr_expect(e->cancel_sent, "open too (SENT)");
     free(e);
     aop_journal_close(j);
+    cr_expect_eq(sql_int(db_path, "SELECT count(*) FROM notices"), 0, "and the notification table, empty");
 }
 
 /* ---------------------------------------------------------------------------------------------

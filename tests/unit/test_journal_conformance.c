@@ -789,3 +789,163 @@ CONFORMANCE(the_stores_clock_moves_and_stamps_compare_on_it) {
     cr_expect_lt(aop_journal_elapsed_ms(&b, "", b.wall_ms + 5000, 0), 0, "still to come");
     aop_journal_close(j);
 }
+
+/* ---------------------------------------------------------------------------------------------
+ * The notification table (optional operations, all or none: aop/journal.h) */
+
+static aop_journal_notice_t *new_notice(const char *key, const char *status, const char *code, const char *body) {
+    aop_journal_notice_t *n = calloc(1, sizeof *n);
+    cr_assert_not_null(n);
+    snprintf(n->gateway, sizeof n->gateway, "SHA256:abcd/2110");
+    snprintf(n->merchant_id, sizeof n->merchant_id, "M");
+    snprintf(n->key, sizeof n->key, "%s", key);
+    snprintf(n->result_status, sizeof n->result_status, "%s", status);
+    snprintf(n->result_code, sizeof n->result_code, "%s", code);
+    n->received_ms = 1700000000000;
+    n->body_len = strlen(body);
+    memcpy(n->body, body, n->body_len);
+    n->state = AOP_NOTICE_PENDING;
+    return n;
+}
+
+typedef struct {
+    aop_journal_notice_t rows[8];
+    size_t n;
+} notices_t;
+
+static bool collect_notice(const aop_journal_notice_t *n, void *ctx) {
+    notices_t *c = ctx;
+    if (c->n < 8) c->rows[c->n++] = *n;
+    return true;
+}
+
+CONFORMANCE(a_notification_is_recorded_once_per_fact_with_its_bytes_and_deliveries_counted) {
+    aop_journal_t *j = f->open();
+    aop_error_t err;
+    cr_assert_eq(aop_journal_notices_supported(j, &err), AOP_OK, "%s", err.msg);
+    /* a body of 16 KiB - 1 with every byte value but NUL is kept byte for byte */
+    char *big = malloc(AOP_JOURNAL_NOTICE_BODY_MAX);
+    for (size_t i = 0; i < AOP_JOURNAL_NOTICE_BODY_MAX - 1; i++) big[i] = (char)(1 + i % 127);
+    big[AOP_JOURNAL_NOTICE_BODY_MAX - 1] = '\0';
+    aop_journal_notice_t *a = new_notice("T-1", "S", "SUCCESS", big);
+    aop_journal_notice_t *stored = calloc(1, sizeof *stored);
+    bool inserted = false;
+    cr_assert_eq(aop_journal_notice_record(j, a, stored, &inserted, &err), AOP_OK, "%s", err.msg);
+    cr_expect(inserted);
+    cr_expect_gt(stored->id, 0);
+    cr_expect_eq(stored->deliveries, 1);
+    cr_expect_eq(stored->body_len, a->body_len);
+    cr_expect_eq(memcmp(stored->body, big, a->body_len), 0, "the bytes as received");
+    cr_expect_eq(stored->last_received_ms, a->received_ms);
+    /* a re-delivery, another body (a new reqMsgId) later: a bump, the first body kept */
+    aop_journal_notice_t *again = new_notice("T-1", "S", "SUCCESS", "{\"second\":1}");
+    again->received_ms = a->received_ms + 120000;
+    cr_assert_eq(aop_journal_notice_record(j, again, stored, &inserted, &err), AOP_OK, "%s", err.msg);
+    cr_expect_not(inserted);
+    cr_expect_eq(stored->deliveries, 2);
+    cr_expect_eq(stored->received_ms, a->received_ms, "the first delivery's time: its window was judged then");
+    cr_expect_eq(stored->last_received_ms, again->received_ms);
+    cr_expect_eq(memcmp(stored->body, big, a->body_len), 0, "the first body stays");
+    int64_t first = stored->id;
+    /* each member of the key makes another fact */
+    const char *variants[][3] = {{"T-1", "F", "ORDER_IS_CLOSED"}, {"T-2", "S", "SUCCESS"}};
+    for (size_t i = 0; i < 2; i++) {
+        aop_journal_notice_t *o = new_notice(variants[i][0], variants[i][1], variants[i][2], "{}");
+        cr_assert_eq(aop_journal_notice_record(j, o, stored, &inserted, &err), AOP_OK, "%s", err.msg);
+        cr_expect(inserted, "%s %s", variants[i][0], variants[i][1]);
+        cr_expect_neq(stored->id, first);
+        free(o);
+    }
+    aop_journal_notice_t *other_gw = new_notice("T-1", "S", "SUCCESS", "{}");
+    snprintf(other_gw->gateway, sizeof other_gw->gateway, "SHA256:ffff/2110");
+    cr_assert_eq(aop_journal_notice_record(j, other_gw, stored, &inserted, &err), AOP_OK);
+    cr_expect(inserted, "another gateway identity's");
+    aop_journal_notice_t *other_m = new_notice("T-1", "S", "SUCCESS", "{}");
+    other_m->merchant_id[0] = '\0';
+    cr_assert_eq(aop_journal_notice_record(j, other_m, stored, &inserted, &err), AOP_OK);
+    cr_expect(inserted, "without a merchantId: another key");
+    /* the list: in id order, filtered, bodies only when asked */
+    notices_t c = {0};
+    cr_assert_eq(aop_journal_notice_list(j, NULL, collect_notice, &c, &err), AOP_OK, "%s", err.msg);
+    cr_expect_eq(c.n, 5);
+    for (size_t i = 1; i < c.n; i++) cr_expect_gt(c.rows[i].id, c.rows[i - 1].id);
+    cr_expect_eq(c.rows[0].body_len, 0, "no body unless asked");
+    aop_journal_notice_filter_t nf;
+    aop_journal_notice_filter_init(&nf);
+    nf.gateway = "SHA256:abcd/2110";
+    nf.key = "T-1";
+    nf.with_body = true;
+    memset(&c, 0, sizeof c);
+    cr_assert_eq(aop_journal_notice_list(j, &nf, collect_notice, &c, &err), AOP_OK);
+    cr_expect_eq(c.n, 3, "S and F of T-1, and the one without merchantId");
+    cr_expect_eq(c.rows[0].body_len, AOP_JOURNAL_NOTICE_BODY_MAX - 1);
+    /* the mark: a compare-and-set on the state */
+    cr_expect_eq(aop_journal_notice_mark(j, first, AOP_NOTICE_PENDING, AOP_NOTICE_APPLIED, 7, "N9: paid", &err), AOP_OK,
+                 "%s", err.msg);
+    cr_expect_eq(aop_journal_notice_mark(j, first, AOP_NOTICE_PENDING, AOP_NOTICE_REFUSED, 0, "", &err),
+                 AOP_E_TAKEN_OVER, "another applier got there first");
+    cr_expect_eq(aop_journal_notice_mark(j, 9999, AOP_NOTICE_PENDING, AOP_NOTICE_APPLIED, 0, "", &err), AOP_E_MISSING);
+    nf.key = NULL;
+    nf.state = AOP_NOTICE_APPLIED;
+    memset(&c, 0, sizeof c);
+    cr_assert_eq(aop_journal_notice_list(j, &nf, collect_notice, &c, &err), AOP_OK);
+    cr_assert_eq(c.n, 1);
+    cr_expect_eq(c.rows[0].id, first);
+    cr_expect_eq(c.rows[0].entry_id, 7);
+    cr_expect_str_eq(c.rows[0].note, "N9: paid");
+    cr_expect_eq(c.rows[0].deliveries, 2);
+    /* a re-delivery after the mark leaves the mark */
+    cr_assert_eq(aop_journal_notice_record(j, again, stored, &inserted, &err), AOP_OK);
+    cr_expect_eq(stored->state, AOP_NOTICE_APPLIED);
+    cr_expect_eq(stored->deliveries, 3);
+    /* malformed rows never reach the store */
+    aop_journal_notice_t *bad = new_notice("T-3", "X", "SUCCESS", "{}");
+    cr_expect_eq(aop_journal_notice_record(j, bad, stored, NULL, &err), AOP_E_BAD_ENUM);
+    snprintf(bad->result_status, sizeof bad->result_status, "S");
+    bad->key[0] = '\0';
+    cr_expect_eq(aop_journal_notice_record(j, bad, stored, NULL, &err), AOP_E_EMPTY);
+    cr_expect_str_eq(err.path, "notice.key");
+    cr_expect_eq(aop_journal_sync(j, &err), AOP_OK, "%s", err.msg);
+    free(big), free(a), free(again), free(stored), free(other_gw), free(other_m), free(bad);
+    aop_journal_close(j);
+}
+
+Test(conformance_memory, a_store_without_the_notification_operations_keeps_none) {
+    mem_store_t *m = NULL;
+    aop_journal_t *j = NULL;
+    aop_error_t err;
+    cr_assert_eq(mem_store_open_ex(&m, &j, false, &err), AOP_OK, "%s", err.msg);
+    cr_expect_eq(aop_journal_notices_supported(j, &err), AOP_E_JOURNAL_UNSUPPORTED);
+    cr_expect(strstr(err.msg, "keeps no notifications") != NULL, "%s", err.msg);
+    cr_expect_eq(aop_journal_sync(j, &err), AOP_E_JOURNAL_UNSUPPORTED);
+    aop_journal_notice_t *n = new_notice("T-1", "S", "SUCCESS", "{}");
+    aop_journal_notice_t *stored = calloc(1, sizeof *stored);
+    cr_expect_eq(aop_journal_notice_record(j, n, stored, NULL, &err), AOP_E_JOURNAL_UNSUPPORTED);
+    free(n), free(stored);
+    aop_journal_close(j);
+}
+
+CONFORMANCE(cancel_sent_is_written_by_its_group_only_and_never_cleared) {
+    aop_journal_t *j = f->open();
+    aop_journal_entry_t *e = new_entry(AOP_ENTRY_PAYMENT, "T-c");
+    e->cancel_sent = true; /* an insert starts every entry without it */
+    insert_ok(j, e);
+    cr_expect_not(e->cancel_sent);
+    aop_error_t err;
+    e->cancel_sent = true;
+    cr_assert_eq(move(j, e, AOP_STATE_CANCELLING, 0, &err), AOP_OK, "%s", err.msg);
+    aop_journal_entry_t *got = find_ok(j, e);
+    cr_expect_not(got->cancel_sent, "not written without AOP_WRITE_CANCEL");
+    cr_assert_eq(move(j, e, AOP_STATE_CANCELLING, AOP_WRITE_CANCEL, &err), AOP_OK, "%s", err.msg);
+    free(got);
+    got = find_ok(j, e);
+    cr_expect(got->cancel_sent);
+    e->cancel_sent = false;
+    cr_expect_eq(move(j, e, AOP_STATE_CANCELLING, AOP_WRITE_CANCEL, &err), AOP_E_INVALID_ARG);
+    cr_expect_str_eq(err.path, "entry.cancel_sent");
+    free(got);
+    got = find_ok(j, e);
+    cr_expect(got->cancel_sent, "still set");
+    free(got), free(e);
+    aop_journal_close(j);
+}

@@ -323,7 +323,73 @@ Test(resolver_table, every_retry_row_decides_as_the_table_says) {
     cr_expect_eq(d.in_ms, 0, "the back-off starts over");
 }
 
-/* ---- the one mapping ------------------------------------------------------------------------------ */
+/* ---- N: a payment notification applied to its entry ------------------------------------------- */
+
+typedef struct {
+    const char *row;
+    rsv_notice_facts_t f;
+    rsv_notice_action_t action;
+} notice_t;
+
+#define NOTICE(id, facts, action) {id, facts, action}
+#define NF(...) ((rsv_notice_facts_t){__VA_ARGS__})
+#define KNOWN .verified = true, .found = true
+/* a SUCCESS naming the entry's amount, for an open entry no cancel left */
+#define PAID_BY_NOTICE .status = 'S', .has_amount = true
+
+static const notice_t notices[] = {
+    NOTICE("N1", NF(.found = true, PAID_BY_NOTICE, .state = AOP_STATE_POLLING), RSV_NOTICE_REFUSE),
+    NOTICE("N2", NF(.verified = true, PAID_BY_NOTICE, .state = AOP_STATE_POLLING), RSV_NOTICE_NO_ENTRY),
+    NOTICE("N3", NF(KNOWN, .status = 'U', .state = AOP_STATE_POLLING), RSV_NOTICE_NOTHING),
+    NOTICE("N4", NF(KNOWN, PAID_BY_NOTICE, .state = AOP_STATE_NEEDS_ATTENTION), RSV_NOTICE_NOTHING),
+    NOTICE("N5", NF(KNOWN, PAID_BY_NOTICE, .state = AOP_STATE_FAILED), RSV_NOTICE_WATCH_NOW),
+    NOTICE("N6", NF(KNOWN, PAID_BY_NOTICE, .state = AOP_STATE_PAID), RSV_NOTICE_NOTHING),
+    NOTICE("N7", NF(KNOWN, PAID_BY_NOTICE, .state = AOP_STATE_POLLING, .other_amount = true), RSV_NOTICE_ATTENTION),
+    NOTICE("N8", NF(KNOWN, PAID_BY_NOTICE, .state = AOP_STATE_POLLING, .cancel_sent = true), RSV_NOTICE_QUERY_NOW),
+    NOTICE("N9", NF(KNOWN, PAID_BY_NOTICE, .state = AOP_STATE_POLLING), RSV_NOTICE_PAID),
+    NOTICE("N10", NF(KNOWN, .status = 'F', .state = AOP_STATE_POLLING, .has_amount = true), RSV_NOTICE_QUERY_NOW),
+};
+
+Test(resolver_table, every_notice_row_decides_as_the_table_says) {
+    for (size_t i = 0; i < sizeof notices / sizeof *notices; i++) {
+        rsv_notice_decision_t d;
+        rsv_decide_notice(&notices[i].f, &d);
+        cr_expect_str_eq(d.row, notices[i].row, "facts of %s choose %s", notices[i].row, d.row);
+        cr_expect_eq(d.action, notices[i].action, "%s: action %d", notices[i].row, (int)d.action);
+        cr_expect_neq(d.reason[0], '\0', "%s says why", notices[i].row);
+    }
+}
+
+Test(resolver_table, a_notification_decides_paid_only_when_everything_agrees) {
+    rsv_notice_decision_t d;
+    /* every open state, with and without a cancel that may have left */
+    static const aop_entry_state_t open[] = {AOP_STATE_NEW, AOP_STATE_POLLING, AOP_STATE_UNRESOLVED,
+                                             AOP_STATE_CANCELLING, AOP_STATE_LAST_CHECK};
+    for (size_t i = 0; i < sizeof open / sizeof *open; i++)
+        for (int cancel = 0; cancel < 2; cancel++)
+            for (int amount = 0; amount < 4; amount++) { /* absent, equal, other, other acquirementId */
+                rsv_notice_facts_t f = NF(KNOWN, .status = 'S', .state = open[i], .cancel_sent = cancel,
+                                          .has_amount = amount != 0, .other_amount = amount == 2,
+                                          .other_acquirement = amount == 3);
+                rsv_decide_notice(&f, &d);
+                bool paid = !cancel && amount == 1;
+                cr_expect_eq(d.action == RSV_NOTICE_PAID, paid, "state %d cancel %d amount %d: %s", (int)open[i],
+                             cancel, amount, d.row);
+                if (amount >= 2) cr_expect_eq(d.action, RSV_NOTICE_ATTENTION, "%s", d.row);
+            }
+    /* a failure never closes anything by itself; a final entry is never written by a notification */
+    static const aop_entry_state_t all[] = {AOP_STATE_NEW, AOP_STATE_POLLING, AOP_STATE_PAID, AOP_STATE_FAILED,
+                                            AOP_STATE_CANCELLED, AOP_STATE_NEEDS_ATTENTION};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) {
+        rsv_decide_notice(&NF(KNOWN, .status = 'F', .state = all[i], .has_amount = true), &d);
+        cr_expect(d.action == RSV_NOTICE_QUERY_NOW || d.action == RSV_NOTICE_WATCH_NOW ||
+                      d.action == RSV_NOTICE_NOTHING, "%s", d.row);
+        rsv_decide_notice(&NF(KNOWN, .status = 'S', .state = all[i], .has_amount = true), &d);
+        if (aop_entry_state_final(all[i])) cr_expect_neq(d.action, RSV_NOTICE_PAID, "%s", d.row);
+    }
+}
+
+/* ---- the one mapping ----------------------------------------------------------------------------- */
 
 Test(resolver_table, steps_states_and_outcomes_map_one_way_each) {
     cr_expect_eq(rsv_state_of_step(RSV_PAY, true), AOP_STATE_NEW, "no state means certainly not sent");

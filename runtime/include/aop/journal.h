@@ -139,7 +139,13 @@ typedef struct {
                                                      no cancel before start + deadline + margin */
     unsigned attempts;                          /**< requests sent (or tried) for this entry */
     bool acknowledged;                          /**< a decided answer showed the gateway knows it */
-    bool watch;                                 /**< FAILED/CANCELLED never acknowledged: one late query due */
+    bool watch;                                 /**< FAILED/CANCELLED never acknowledged (or a final entry a
+                                                     notification contradicted): one late query due */
+    /** A payCancel of this payment may have left: set, and made durable (aop_journal_sync()), before
+     * the first cancel is sent, and never cleared. A SUCCESS notification decides only an entry
+     * without it (docs/resolver.md, rows N). It sits in the padding after watch, so the layout of
+     * libaop 1.0.0's entries is unchanged; aop_journal_insert() clears it. */
+    bool cancel_sent;
     int64_t watch_due_ms;                       /**< when that query is due */
     char lease_owner[AOP_JOURNAL_OWNER_SIZE];   /**< "" when nobody holds it */
     int64_t lease_expires_ms;                   /**< when the lease ends */
@@ -188,10 +194,11 @@ enum {
     AOP_WRITE_PAY_START = 1u << 2,   /**< pay_started := the store's now; pay_deadline_ms */
     AOP_WRITE_WATCH = 1u << 3,       /**< watch; watch_due := the store's now + watch_in_ms */
     AOP_WRITE_NOTE = 1u << 4,        /**< note */
-    AOP_WRITE_NEXT_ATTEMPT = 1u << 5 /**< next_attempt := the store's now + next_attempt_in_ms; backoff_ms */
+    AOP_WRITE_NEXT_ATTEMPT = 1u << 5, /**< next_attempt := the store's now + next_attempt_in_ms; backoff_ms */
+    AOP_WRITE_CANCEL = 1u << 6        /**< cancel_sent := true (it is never cleared: AOP_E_INVALID_ARG) */
 };
 /** Every AOP_WRITE_* bit. */
-#define AOP_WRITE_ALL 0x3fu
+#define AOP_WRITE_ALL 0x7fu
 
 /** One transition: a compare-and-set on (expect_state, e->epoch, e->lease_owner). */
 typedef struct {
@@ -228,6 +235,64 @@ AOP_API void aop_journal_filter_init(aop_journal_filter_t *f);
 /** Makes the MAC of a legacy entry (aop_journal_ops_t::seal_legacy): sets e->key_id and e->mac. */
 typedef void (*aop_journal_seal_fn)(aop_journal_entry_t *e, void *ctx);
 
+/** The notification table (docs/resolver.md, rows N): Alipay's payment notifications as received.
+ * A notification is a fact, not a decision: it is recorded durably before it is answered, with
+ * the HTTP body exactly as received, and whoever applies it verifies that body's signature again
+ * (aop_notify_receive() at received_ms), so a row written by hand decides nothing. Its rows carry
+ * no MAC for that reason: the signature is the stronger seal, and only Alipay's key makes one. */
+
+/** The largest body a notification row keeps (and its NUL): a receiver refuses larger requests. */
+#define AOP_JOURNAL_NOTICE_BODY_MAX 16384
+/** resultStatus and its NUL. */
+#define AOP_JOURNAL_NOTICE_STATUS_SIZE 2
+
+/** Where a notification stands. The numbers are stored: they never change. */
+typedef enum {
+    AOP_NOTICE_PENDING = 1,  /**< recorded; not applied to its entry yet */
+    AOP_NOTICE_APPLIED = 2,  /**< a row of docs/resolver.md applied it (note says which, and what it did) */
+    AOP_NOTICE_NO_ENTRY = 3, /**< the journal has no payment of its merchantTransId: listed by `aop journal` */
+    AOP_NOTICE_REFUSED = 4   /**< its stored body did not verify again: it decided nothing */
+} aop_notice_state_t;
+
+/** "PENDING", "APPLIED", "NO_ENTRY", "REFUSED"; "?" for a number that is no state. */
+AOP_API const char *aop_notice_state_name(aop_notice_state_t s);
+
+/** One notification row. Plain data: copy it freely (it is about 17 KiB). */
+typedef struct {
+    int64_t id;                                   /**< assigned by record */
+    /* The deduplication key: one row per fact, however often Alipay sends it. */
+    char gateway[AOP_JOURNAL_GATEWAY_SIZE];       /**< the receiver's gateway identity (aop_journal_gateway_identity) */
+    char merchant_id[AOP_JOURNAL_ID_SIZE];        /**< body.merchantId, "" when absent (the 2.0.0 body) */
+    char key[AOP_JOURNAL_ID_SIZE];                /**< body.merchantTransId */
+    char result_status[AOP_JOURNAL_NOTICE_STATUS_SIZE]; /**< "S", "F" or "U" */
+    char result_code[AOP_JOURNAL_ID_SIZE];        /**< body.resultInfo.resultCode */
+    /* Kept from the first delivery: the bytes and the time they verify at. */
+    int64_t received_ms;                          /**< when the first delivery was received (Unix ms, the
+                                                       receiver's: its reqTime window was judged at it) */
+    size_t body_len;                              /**< below AOP_JOURNAL_NOTICE_BODY_MAX */
+    char body[AOP_JOURNAL_NOTICE_BODY_MAX];       /**< the HTTP body exactly as received, NUL-terminated */
+    /* Written by the store and by whoever applies it. */
+    unsigned deliveries;                          /**< how often it was received (a re-delivery bumps it) */
+    int64_t last_received_ms;                     /**< when it was last received (Unix ms) */
+    aop_notice_state_t state;                     /**< PENDING until a row applies it */
+    int64_t entry_id;                             /**< the entry it was applied to (0: none) */
+    char note[AOP_JOURNAL_NOTE_SIZE];             /**< the row that applied it and what it did */
+} aop_journal_notice_t;
+
+/** Which notifications aop_journal_notice_list() hands over. */
+typedef struct {
+    size_t struct_size;          /**< set by aop_journal_notice_filter_init(); do not change */
+    const char *gateway;         /**< only this gateway identity's; NULL: every gateway */
+    const char *key;             /**< only this merchantTransId's; NULL: every one */
+    aop_notice_state_t state;    /**< only those in this state; 0: every state */
+    bool with_body;              /**< read each body too (up to 16 KiB) */
+} aop_journal_notice_filter_t;
+
+/** Sets the defaults (and struct_size). */
+AOP_API void aop_journal_notice_filter_init(aop_journal_notice_filter_t *f);
+/** Called once per notification by aop_journal_notice_list(); return false to stop. */
+typedef bool (*aop_journal_notice_fn)(const aop_journal_notice_t *n, void *ctx);
+
 /** The storage operations, version 2. The contract (every store, the conformance suite checks it):
  *
  * - Statuses: AOP_OK; AOP_E_MISSING (no such entry); AOP_E_TAKEN_OVER (a compare-and-set found
@@ -249,7 +314,13 @@ typedef void (*aop_journal_seal_fn)(aop_journal_entry_t *e, void *ctx);
  *
  * Members after close are optional: NULL, or beyond struct_size (a store built against an older
  * header), means journal.c's fallback (claim_next and open_payment by list; seal_legacy: nothing
- * to seal; prune and backup: AOP_E_JOURNAL_UNSUPPORTED). */
+ * to seal; prune, backup, sync and the notification operations: AOP_E_JOURNAL_UNSUPPORTED).
+ *
+ * The notification operations (notice_record, notice_list, notice_mark) and sync come together: a
+ * receiver of notifications refuses to start on a store that lacks any of them. They keep the
+ * notification table: plain rows (aop_journal_notice_t) in and out, deduplicated by (gateway,
+ * merchant_id, key, result_status, result_code). The conformance suite holds every store to the
+ * contract written at each of them. */
 typedef struct {
     size_t struct_size; /**< sizeof(aop_journal_ops_t) as the store was built */
     unsigned version;   /**< AOP_JOURNAL_OPS_VERSION the store implements (2) */
@@ -307,6 +378,32 @@ typedef struct {
     aop_status_t (*prune)(void *store, int64_t before_ms, unsigned *removed, aop_error_t *err);
     /** Writes a consistent copy of the journal to path (a new file). */
     aop_status_t (*backup)(void *store, const char *path, aop_error_t *err);
+    /** Makes durable every write this store's handle committed before the call (SQLite: syncs
+     * the write-ahead log; a server database whose commits are durable already: nothing). The
+     * resolver calls it after writing cancel_sent and before the first cancel leaves. On failure
+     * AOP_E_JOURNAL_UNKNOWN: those writes may or may not survive a power loss. */
+    aop_status_t (*sync)(void *store, aop_error_t *err);
+    /** Insert-or-bump, durable before it returns (the notification is answered S / SUCCESS only
+     * then). When no row has n's key (gateway, merchant_id, key, result_status, result_code):
+     * inserts n as given (its body, received_ms, state, entry_id and note) with deliveries 1 and
+     * last_received_ms = n->received_ms; *inserted = true. When one has: leaves its body,
+     * received_ms, state, entry_id and note as they are, adds 1 to deliveries and sets
+     * last_received_ms = n->received_ms (a later re-delivery's time); *inserted = false. Either
+     * way *stored gets the row as it is now, body included (stored may not be n). An ambiguous
+     * commit is AOP_E_JOURNAL_UNKNOWN: the caller answers F and Alipay sends it again, which the
+     * key makes a bump. */
+    aop_status_t (*notice_record)(void *store, const aop_journal_notice_t *n, aop_journal_notice_t *stored,
+                                  bool *inserted, aop_error_t *err);
+    /** One page: up to cap notifications of filter f with an id above after_id, in id order,
+     * into page[0..*n); bodies only with f->with_body (else body_len 0, body ""). */
+    aop_status_t (*notice_list)(void *store, const aop_journal_notice_filter_t *f, int64_t after_id,
+                                aop_journal_notice_t *page, size_t cap, size_t *n, aop_error_t *err);
+    /** A compare-and-set on the notification's state: when row id is in state expect, writes
+     * state, entry_id and note (nothing else). AOP_E_TAKEN_OVER when it is in another state (an
+     * applier got there first), AOP_E_MISSING when there is no row id. Not synced: a mark lost to
+     * a power loss leaves the row PENDING, and applying it again decides the same. */
+    aop_status_t (*notice_mark)(void *store, int64_t id, aop_notice_state_t expect, aop_notice_state_t state,
+                                int64_t entry_id, const char *note, aop_error_t *err);
 } aop_journal_ops_t;
 
 /** A journal: a store and its operations. */
@@ -368,6 +465,26 @@ AOP_API AOP_NODISCARD aop_status_t aop_journal_prune(aop_journal_t *j, int64_t b
 /** Writes a consistent copy of the journal to path, a file that must not exist yet (created 0600),
  * and checks the copy before returning AOP_OK. */
 AOP_API AOP_NODISCARD aop_status_t aop_journal_backup(aop_journal_t *j, const char *path, aop_error_t *err);
+/** See aop_journal_ops_t::sync; AOP_E_JOURNAL_UNSUPPORTED when the store has no sync. */
+AOP_API AOP_NODISCARD aop_status_t aop_journal_sync(aop_journal_t *j, aop_error_t *err);
+/** Whether the store keeps notifications: AOP_OK when it has every notification operation and
+ * sync, else AOP_E_JOURNAL_UNSUPPORTED naming what it lacks (a receiver refuses to start then). */
+AOP_API AOP_NODISCARD aop_status_t aop_journal_notices_supported(aop_journal_t *j, aop_error_t *err);
+/** See aop_journal_ops_t::notice_record. n is checked first (every text NUL-terminated within its
+ * array, gateway, key and result_status set, result_status "S", "F" or "U", a body of body_len
+ * bytes without NUL, state a notice state, deliveries ignored): AOP_E_INVALID_ARG or the text's
+ * status, naming the member, and nothing written. inserted may be NULL. */
+AOP_API AOP_NODISCARD aop_status_t aop_journal_notice_record(aop_journal_t *j, const aop_journal_notice_t *n,
+                                                             aop_journal_notice_t *stored, bool *inserted,
+                                                             aop_error_t *err);
+/** The notifications of filter f (NULL: all, without bodies), oldest first, read page by page;
+ * fn is called with no lock held, so it may call the journal. */
+AOP_API AOP_NODISCARD aop_status_t aop_journal_notice_list(aop_journal_t *j, const aop_journal_notice_filter_t *f,
+                                                           aop_journal_notice_fn fn, void *ctx, aop_error_t *err);
+/** See aop_journal_ops_t::notice_mark (note: NULL is ""; it must fit AOP_JOURNAL_NOTE_SIZE). */
+AOP_API AOP_NODISCARD aop_status_t aop_journal_notice_mark(aop_journal_t *j, int64_t id, aop_notice_state_t expect,
+                                                           aop_notice_state_t state, int64_t entry_id,
+                                                           const char *note, aop_error_t *err);
 /** Closes an UNRESOLVED or NEEDS_ATTENTION entry by hand as PAID, FAILED, CANCELLED or
  * REFUNDED, recording who (the owner text), when and note. Refuses final entries and entries
  * leased by a live owner. */

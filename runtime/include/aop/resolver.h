@@ -20,6 +20,7 @@
 #include "aop/client.h"
 #include "aop/export.h"
 #include "aop/journal.h"
+#include "aop/notify.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -215,6 +216,37 @@ AOP_API AOP_NODISCARD aop_status_t aop_recover(aop_client_t *c, aop_journal_t *j
 AOP_API AOP_NODISCARD aop_status_t aop_recover_ex(aop_client_t *c, aop_journal_t *j,
                                                   const aop_resolve_options_t *opts, aop_recover_fn fn,
                                                   void *ctx, aop_recover_summary_t *summary, aop_error_t *err);
+
+/* ---- Alipay's payment notifications in the journal (docs/resolver.md, rows N) ---- */
+
+/** Records a verified notification (aop_notify_receive() with a receiver of this client's keys
+ * and clientId) in j's notification table under the client's gateway identity, durably (synced)
+ * before it returns: answer S / SUCCESS only on AOP_OK. A re-delivery of the same fact bumps its
+ * row's deliveries (*inserted false). stored (may be NULL) gets the row, without its body. A body
+ * larger than AOP_JOURNAL_NOTICE_BODY_MAX - 1 is AOP_E_TOO_LONG; a store without the
+ * notification operations AOP_E_JOURNAL_UNSUPPORTED. */
+AOP_API AOP_NODISCARD aop_status_t aop_notice_record(aop_client_t *c, aop_journal_t *j, const aop_notification_t *n,
+                                                     aop_journal_notice_t *stored, bool *inserted,
+                                                     aop_error_t *err);
+
+/** Called by aop_notices_apply() for each notification it applied, refused or found no entry
+ * for (n as marked: its state, entry_id and note), with the row of docs/resolver.md that decided
+ * and, when it wrote or worked the entry, the resolution (else NULL). */
+typedef void (*aop_notice_fn)(const aop_journal_notice_t *n, const char *row, const aop_resolution_t *r,
+                              void *ctx);
+
+/** Applies the PENDING notifications of the client's gateway identity (only key's when key is not
+ * NULL) as rows N say. Each stored body is verified again with the client's Alipay key at its
+ * receipt time first. A notification whose entry a live process leases is left PENDING: that
+ * process applies it (an aop_pay_resolve() waiting for its next query checks every 250 ms). An
+ * entry nobody holds is claimed and decided here; when the row makes a query due (N5, N8, N10),
+ * that query is made here with make_queries (opts' policy, and its rows decide), else the entry
+ * is left due now (its next attempt, or its watch) for aop_recover(). *pending (may be NULL) gets
+ * how many were left PENDING for their lease holders. */
+AOP_API AOP_NODISCARD aop_status_t aop_notices_apply(aop_client_t *c, aop_journal_t *j, const char *key,
+                                                     bool make_queries, const aop_resolve_options_t *opts,
+                                                     aop_notice_fn fn,
+                                                     void *ctx, unsigned *pending, aop_error_t *err);
 
 #ifdef __cplusplus
 }
