@@ -163,11 +163,21 @@ static aop_status_t exec(pg_t *s, pg_conn_t *c, const char *sql, const char *wha
     return st;
 }
 
-/* The schema version the journal has (0: none yet), read without taking any lock. */
+/* The schema version the journal has (0: none yet), read without taking any lock. Two
+ * statements: one naming a table that does not exist fails when it is parsed, whatever a CASE
+ * around it says. */
 static aop_status_t read_version(pg_t *s, pg_conn_t *c, long long *version, aop_error_t *err) {
-    PGresult *res = PQexec(c->c, "SELECT CASE WHEN to_regclass('aop_journal_meta') IS NULL THEN 0 ELSE "
-                                 "(SELECT coalesce(max(value), 0) FROM aop_journal_meta WHERE name = 'schema_version') END");
+    *version = 0;
+    PGresult *res = PQexec(c->c, "SELECT to_regclass('aop_journal_meta') IS NOT NULL");
     aop_status_t st = AOP_OK;
+    bool exists = false;
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+        exists = PQgetvalue(res, 0, 0)[0] == 't';
+    else
+        st = pg_error(s, c, res, false, "read the schema version", err);
+    PQclear(res);
+    if (st != AOP_OK || !exists) return st;
+    res = PQexec(c->c, "SELECT coalesce(max(value), 0) FROM aop_journal_meta WHERE name = 'schema_version'");
     if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
         *version = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
     else

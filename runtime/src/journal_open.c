@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "aop/version.h"
 #include "journal_module.h"
@@ -109,15 +110,24 @@ static aop_journal_module_open_fn pg_open;
 static aop_journal_host_t pg_host;
 
 /* The directory of the object that holds this function (libaop.so.1, or a program linked with
- * libaop.a), with its trailing '/'; "" when unknown. */
+ * libaop.a), with its trailing '/'; "" when unknown. For the main program dladdr may give the
+ * name it was started by (no directory at all): the kernel's link to it is the sure answer. */
 static void own_directory(char *dir, size_t cap) {
     Dl_info info;
+    char exe[4096];
     dir[0] = '\0';
-    if (!dladdr((void *)own_directory, &info) || !info.dli_fname) return;
-    const char *slash = strrchr(info.dli_fname, '/');
-    if (!slash || (size_t)(slash - info.dli_fname) + 2 > cap) return;
-    memcpy(dir, info.dli_fname, (size_t)(slash - info.dli_fname) + 1);
-    dir[slash - info.dli_fname + 1] = '\0';
+    const char *name = NULL;
+    if (dladdr((void *)own_directory, &info) && info.dli_fname && strchr(info.dli_fname, '/')) name = info.dli_fname;
+    if (!name) {
+        ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+        if (n <= 0) return;
+        exe[n] = '\0';
+        name = exe;
+    }
+    const char *slash = strrchr(name, '/');
+    if (!slash || (size_t)(slash - name) + 2 > cap) return;
+    memcpy(dir, name, (size_t)(slash - name) + 1);
+    dir[slash - name + 1] = '\0';
 }
 
 static aop_status_t load_pg(aop_error_t *err) {
