@@ -376,7 +376,6 @@ typedef struct {
     workers_t *all;
     unsigned n;              /* the worker's number, from 1 */
     aop_client_t *client;
-    unsigned open_left;
     bool failed;
 } worker_t;
 
@@ -539,7 +538,11 @@ static void *worker_main(void *arg) {
                 emit(w->all, stderr, line, (size_t)n);
             }
             reported = false;
-            w->open_left = sum.open_left;
+            /* what the last worker to finish saw is what is left: an earlier one counted entries
+             * that others were still working on */
+            if (pthread_mutex_lock(&w->all->out) != 0) abort();
+            w->all->open_left = sum.open_left;
+            if (pthread_mutex_unlock(&w->all->out) != 0) abort();
             if (!o->follow) break;
             if (!sum.worked) worker_pause(1000); /* nothing was due: look again in a second */
         }
@@ -594,7 +597,6 @@ static int recover_workers(const cli_opts_t *o) {
     for (unsigned i = 0; i < started; i++) {
         pthread_join(t[i], NULL);
         if (w[i].failed) all.failed++;
-        if (w[i].open_left > all.open_left) all.open_left = w[i].open_left; /* each counted them all */
     }
     if (started && o->json) fputs(all.first ? "]\n" : "\n]\n", stdout);
     if (!rc) {

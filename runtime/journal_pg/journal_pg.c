@@ -389,20 +389,57 @@ static aop_status_t op_claim(void *store, int64_t id, const char *owner, int64_t
     return H->error_set(err, AOP_E_TAKEN_OVER, "id", -1, "journal entry %lld is being claimed by others", (long long)id);
 }
 
-/* The candidates of claim_next, a few at a time, locked and skipping those another transaction
- * holds: open and not left to a person, or final with a due watch; a lease that may be free (no
- * owner, ours, expired, or an owner on this host whose death the library can tell); with
- * due_only, its next attempt passed. The library's rows D decide among them. */
-#define NEXT_BATCH 4
+/* The candidates of claim_next, read a few at a time without a lock: open and not left to a
+ * person, or final with a due watch; a lease that may be free (no owner, ours, expired, or an
+ * owner on this host, whose death the library can tell); with due_only, its next attempt passed.
+ * The library's rows D decide among them; the one they take is then locked, skipping it when
+ * another transaction holds it (FOR UPDATE SKIP LOCKED: another worker claiming it), read again,
+ * judged again and claimed by an UPDATE conditional on its epoch. Only that row is locked: a scan
+ * that locked its candidates would hold the rows other workers are resolving (their owners on
+ * this host pass the filter) and stall their writes behind it. */
+#define NEXT_BATCH 16
 
 static void next_sql(char *sql, size_t cap, bool due_only) {
     snprintf(sql, cap,
              SELECT_NOW "SELECT %s, n.ms FROM aop_journal t, n WHERE t.gateway = $1::text AND t.id > $2::bigint AND "
              "t.state <> 7 AND (t.state NOT IN (" PG_FINAL_STATES ") OR (t.watch AND " STAMP("watch_due") " <= n.ms)) "
              "AND (t.lease_owner = '' OR t.lease_owner = $3::text OR starts_with(t.lease_owner, $4::text) OR "
-             STAMP("lease_expires") " <= n.ms)%s ORDER BY t.id LIMIT %d FOR UPDATE OF t SKIP LOCKED",
+             STAMP("lease_expires") " <= n.ms)%s ORDER BY t.id LIMIT %d",
              pg_select_list(true),
              due_only ? " AND (t.state IN (" PG_FINAL_STATES ") OR " STAMP("next_attempt") " <= n.ms)" : "", NEXT_BATCH);
+}
+
+/* Whether the rows D take entry e (read at now) for owner. */
+static bool due_for(const aop_journal_entry_t *e, const char *owner, const aop_journal_now_t *now, bool due_only) {
+    rsv_due_facts_t facts = {.state = e->state,
+                             .watch_due = H->watch_due(e, now),
+                             .held = !H->claimable(e, owner, now),
+                             .due_only = due_only,
+                             .waiting = H->elapsed_ms(now, e->clock_id, e->next_attempt_ms, e->next_attempt_clock_ms) < 0};
+    rsv_due_decision_t d;
+    H->decide_due(&facts, &d);
+    return d.due;
+}
+
+/* Locks candidate id (none when another transaction holds it), reads it again into out with the
+ * server's now: *got says whether it is there and still due. */
+static aop_status_t lock_candidate(pg_t *s, pg_conn_t *c, int64_t id, const char *owner, bool due_only,
+                                   aop_journal_entry_t *out, aop_journal_now_t *now, bool *got, aop_error_t *err) {
+    char sql[4096], idt[24];
+    snprintf(sql, sizeof sql, SELECT_NOW "SELECT %s, n.ms FROM aop_journal t, n WHERE t.id = $1::bigint FOR UPDATE OF t "
+             "SKIP LOCKED", pg_select_list(true));
+    snprintf(idt, sizeof idt, "%lld", (long long)id);
+    pg_params_t p = {{idt}, 1};
+    PGresult *res = pg_run(s, c, KEY(PG_Q_NEXT, 2), sql, &p, PGRES_TUPLES_OK, false, "lock the next entry", err);
+    if (!res) return err ? err->code : AOP_E_JOURNAL;
+    *got = false;
+    if (PQntuples(res) == 1) {
+        pg_read(res, 0, 0, out, true);
+        set_now(now, number(res, 0, 1 + (int)H->ncolumns));
+        *got = !out->unreadable && due_for(out, owner, now, due_only);
+    }
+    PQclear(res);
+    return AOP_OK;
 }
 
 static aop_status_t op_claim_next(void *store, const char *gateway, int64_t after_id, bool due_only, const char *owner,
@@ -427,22 +464,15 @@ static aop_status_t op_claim_next(void *store, const char *gateway, int64_t afte
         }
         int n = PQntuples(res);
         more = n == NEXT_BATCH;
-        for (int i = 0; i < n && !found; i++) {
+        for (int i = 0; i < n && !found && st == AOP_OK; i++) {
             pg_read(res, i, 0, out, true);
             after_id = out->id;
             if (out->unreadable) continue;
             aop_journal_now_t now;
             set_now(&now, number(res, i, 1 + (int)H->ncolumns));
-            rsv_due_facts_t facts = {.state = out->state,
-                                     .watch_due = H->watch_due(out, &now),
-                                     .held = !H->claimable(out, owner, &now),
-                                     .due_only = due_only,
-                                     .waiting = H->elapsed_ms(&now, out->clock_id, out->next_attempt_ms,
-                                                              out->next_attempt_clock_ms) < 0};
-            rsv_due_decision_t d;
-            H->decide_due(&facts, &d);
-            if (!d.due) continue;
-            found = true;
+            if (!due_for(out, owner, &now, due_only)) continue;
+            st = lock_candidate(s, c, after_id, owner, due_only, out, &now, &found, err);
+            if (st != AOP_OK || !found) continue;
             bool raced = false;
             st = claim_read(s, c, owner, lease_ttl_ms, &now, out, &raced, err);
             if (st == AOP_E_TAKEN_OVER) /* the row is locked by us: nothing else can have moved it */
