@@ -319,7 +319,7 @@ AOP_API AOP_NODISCARD aop_status_t aop_journal_open_sqlite(const char *path, aop
                                                            aop_error_t *err);
 /** Opens the journal uri names: a file path or `sqlite:PATH` (aop_journal_open_sqlite), or a libpq
  * URI `postgresql://...` / `postgres://...` (the PostgreSQL store: many processes on many
- * machines share it; docs/design.md, "Many terminals, one back end"). The PostgreSQL store is a
+ * machines share it; README.md, "Many terminals, one back end"). The PostgreSQL store is a
  * module of its own, libaop-journal-pg.so.0 (package libaop-journal-pg0), loaded only here and
  * only for such a URI, from beside libaop or the library search path; without it the open fails
  * with AOP_E_CONFIG saying so. Messages never show the URI's password (aop_journal_uri_redact). */
