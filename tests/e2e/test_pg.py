@@ -280,6 +280,37 @@ class Clocks(Case):
                                         f"{r['merchantTransId']} cancelled before its moment")
 
 
+class Uris(Case):
+    def aop(self, *argv, env=None):
+        p = subprocess.run([os.path.join(BIN, "aop"), *argv], capture_output=True, text=True,
+                           env=dict(self.w.env, **(env or {})), timeout=60)
+        return p.returncode, p.stdout, p.stderr
+
+    def test_journal_then_aop_journal_then_the_default_and_no_password_on_the_command_line(self):
+        self.w.seed(1, "u", lease_ms=600000)
+        listed = lambda out: [e["merchantTransId"] for e in json.loads(out)]
+        rc, out, err = self.aop("journal", "--json")  # AOP_JOURNAL: the schema with the entry
+        self.assertEqual((rc, listed(out)), (0, ["seedu000000"]), err)
+        rc, out, err = self.aop("journal", "--json", "--journal", os.path.join(self.w.home, "j.db"))
+        self.assertEqual((rc, listed(out)), (0, []), err)  # --journal comes first
+        rc, out, err = self.aop("journal", "--json", env={"AOP_JOURNAL": ""})
+        self.assertEqual((rc, listed(out)), (0, []), err)  # then ~/.aop/journal.db
+        self.assertTrue(os.path.exists(os.path.join(self.w.home, ".aop", "journal.db")))
+        secret = self.w.uri.replace("postgresql://aop@", "postgresql://aop:s3cret@")
+        rc, out, err = self.aop("journal", "--journal", secret)
+        self.assertEqual(rc, 64, err)
+        self.assertNotIn("s3cret", out + err)
+        self.assertIn("AOP_JOURNAL", err)
+        # from the environment it is accepted (trust authentication ignores it), and never shown
+        rc, out, err = self.aop("journal", "--json", env={"AOP_JOURNAL": secret})
+        self.assertEqual((rc, listed(out)), (0, ["seedu000000"]), err)
+        bad = "postgresql://aop:s3cret@127.0.0.1:1/aop?connect_timeout=2"
+        rc, out, err = self.aop("recover", "--workers", "2", env={"AOP_JOURNAL": bad})
+        self.assertEqual(rc, 78, err)
+        self.assertNotIn("s3cret", out + err)
+        self.assertIn("postgresql://aop@127.0.0.1:1/aop", err)
+
+
 if __name__ == "__main__":
     BIN, DATA, STATE = sys.argv[1], sys.argv[2], sys.argv[3]
     unittest.main(argv=[sys.argv[0], "-v", *sys.argv[4:]])
