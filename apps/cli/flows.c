@@ -551,6 +551,35 @@ static void *worker_main(void *arg) {
     return NULL;
 }
 
+static bool count_unheld(const aop_journal_entry_t *e, void *ctx) {
+    if (e->unreadable || !e->lease_held) ++*(unsigned *)ctx;
+    return true;
+}
+
+/* The open entries of the client's gateway that no live process holds; a second look after a
+ * moment when there are some (claims of other processes commit within it). */
+static unsigned open_nobody_holds(aop_client_t *c, aop_journal_t *j, const cli_opts_t *o) {
+    char merchant[AOP_FINGERPRINT_MAX], alipay[AOP_FINGERPRINT_MAX], gateway[AOP_JOURNAL_GATEWAY_SIZE];
+    aop_client_fingerprints(c, merchant, alipay);
+    aop_journal_gateway_identity(alipay, o->client_id ? o->client_id : AOP_APPS_DEFAULT_CLIENT_ID, gateway);
+    aop_journal_filter_t f;
+    aop_journal_filter_init(&f);
+    f.which = AOP_LIST_OPEN;
+    f.gateway = gateway;
+    unsigned n = 0;
+    for (int look = 0; look < 2; look++) {
+        if (look) {
+            struct timespec ts = {0, 200 * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+        aop_error_t err;
+        n = 0;
+        if (aop_journal_list_ex(j, &f, count_unheld, &n, &err) != AOP_OK) return 1; /* unknown: not "all done" */
+        if (!n) break;
+    }
+    return n;
+}
+
 static int recover_workers(const cli_opts_t *o) {
     unsigned n = o->workers ? o->workers : 1;
     cli_env_t *env;
@@ -611,6 +640,10 @@ static int recover_workers(const cli_opts_t *o) {
         } else if (all.failed) {
             rc = cli_fail(AOP_EXIT_CONFIG, AOP_E_JOURNAL, NULL, "%u of %u workers stopped on a journal error", all.failed, n);
         } else {
+            /* Counted again once every worker is done: a worker's own count is a moment of a
+             * journal others still work on (an entry another process is claiming that instant
+             * shows no lease until its claim commits). */
+            if (all.open_left) all.open_left = open_nobody_holds(first, j, o);
             if (!o->json) printf("%u %s of this gateway still open\n", all.open_left, all.open_left == 1 ? "entry" : "entries");
             rc = all.open_left ? AOP_EXIT_U : AOP_EXIT_S;
         }

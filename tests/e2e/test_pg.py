@@ -48,6 +48,31 @@ def psql_bin():
     return found[-1] if found else "psql"
 
 
+class Run:
+    """A process whose standard output and error go to files; communicate() as Popen's."""
+
+    def __init__(self, home, n, argv, env):
+        self.out = open(os.path.join(home, f"run{n}.out"), "w+")
+        self.err = open(os.path.join(home, f"run{n}.err"), "w+")
+        self.proc = subprocess.Popen(argv, stdout=self.out, stderr=self.err, text=True, env=env)
+
+    @property
+    def returncode(self):
+        return self.proc.returncode
+
+    def send_signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def communicate(self, timeout=None):
+        self.proc.wait(timeout=timeout)
+        texts = []
+        for f in (self.out, self.err):
+            f.seek(0)
+            texts.append(f.read())
+            f.close()
+        return texts[0], texts[1]
+
+
 class World:
     """A HOME with the test keys, a sandbox gateway logging every request, and a journal in a
     schema of its own on the tests' PostgreSQL."""
@@ -96,12 +121,13 @@ class World:
         return p.stdout.split()
 
     def recover(self, *argv, prefix=(), env=None):
-        """A recovery process (not waited for)."""
-        return subprocess.Popen([*prefix, os.path.join(BIN, "aop"), "recover", "--gateway", self.url,
-                                 "--private-key", self.key, "--alipay-public-key",
-                                 os.path.join(DATA, "gateway.spki.pem"), *FAST, *argv],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                env=dict(self.env, **(env or {})))
+        """A recovery process (not waited for), its output into files: several of them write far
+        more to standard error than a pipe holds, and one blocked on a full pipe would stall."""
+        self.runs = getattr(self, "runs", 0) + 1
+        return Run(self.home, self.runs,
+                   [*prefix, os.path.join(BIN, "aop"), "recover", "--gateway", self.url, "--private-key", self.key,
+                    "--alipay-public-key", os.path.join(DATA, "gateway.spki.pem"), *FAST, *argv],
+                   dict(self.env, **(env or {})))
 
     def requests(self):
         if not os.path.exists(self.reqlog):
@@ -182,8 +208,9 @@ class Takeover(Case):
         # the worker runs as another host (a UTS namespace of its own): from here its death cannot
         # be seen, only its leases' expiry frees its entries. A margin of 20 s keeps it waiting for
         # the cancel moment, its lease held.
+        unshare = ("unshare", "--uts") if os.getuid() == 0 else ("unshare", "--map-root-user", "--uts")
         a = self.w.recover("--workers", "2", "--cancel-margin", "20",
-                           prefix=("unshare", "--uts", "sh", "-c", 'hostname other-host && exec "$0" "$@"'))
+                           prefix=(*unshare, "sh", "-c", 'hostname other-host && exec "$0" "$@"'))
         deadline = time.monotonic() + 30
         held = 0
         while time.monotonic() < deadline and held < 2:
