@@ -338,7 +338,9 @@ static void *recover_one(void *arg) {
     /* one query, then the cancel at once: the entries' pays are past their deadline */
     o.policy.first_poll_s = 0.001;
     o.policy.query_budget_s = 0.001;
+    o.policy.poll_interval_s = 0.001;
     o.policy.cancel_margin_s = 0.001;
+    o.policy.deadline_ms = 100; /* the seeded pays' deadline: their cancel moment is past */
     aop_recover_summary_t sum;
     aop_recover_summary_init(&sum);
     aop_error_t err;
