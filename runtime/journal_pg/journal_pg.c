@@ -198,9 +198,10 @@ static uint64_t relative_columns(const aop_journal_entry_t *e, unsigned mask, st
     return rel;
 }
 
-/* Two entries without their requests (the stamps at two moments), in one allocation. */
-static aop_journal_entry_t *two_heads(void) { return malloc(2 * offsetof(aop_journal_entry_t, request) + 64); }
-#define SECOND(img) ((aop_journal_entry_t *)(void *)((char *)(img) + ((offsetof(aop_journal_entry_t, request) + 15) & ~(size_t)15)))
+/* Two entries (the stamps at two moments; their requests are not used), in one allocation of
+ * whole entries: a shorter one, cut before the request, is what an optimizer rightly warns of. */
+static aop_journal_entry_t *two_heads(void) { return malloc(2 * sizeof(aop_journal_entry_t)); }
+#define SECOND(img) ((img) + 1)
 
 typedef struct {
     const aop_journal_write_t *w;
