@@ -318,6 +318,44 @@ class Clocks(Case):
                                         f"{r['merchantTransId']} cancelled before its moment")
 
 
+class Signals(Case):
+    def follow_waiting(self):
+        """A follow service whose 2 workers hold an entry each, waiting for its cancel moment."""
+        self.w.seed(2, "s")
+        p = self.w.recover("--workers", "2", "--follow", "--json", "--cancel-margin", "30")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and int(self.w.sql(
+                f"SELECT count(*) FROM {self.w.schema}.aop_journal WHERE lease_owner NOT LIKE 'seed-host/%' AND "
+                "lease_expires_clock_ms > floor(extract(epoch FROM clock_timestamp()) * 1000)")) < 2:
+            time.sleep(0.1)
+        return p
+
+    def released(self):
+        return int(self.w.sql(f"SELECT count(*) FROM {self.w.schema}.aop_journal WHERE lease_expires_clock_ms <= "
+                              "floor(extract(epoch FROM clock_timestamp()) * 1000)"))
+
+    def test_the_first_sigterm_finishes_and_releases_the_leases_and_exits_0(self):
+        p = self.follow_waiting()
+        t0 = time.monotonic()
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=30)
+        self.assertEqual(p.returncode, 0, err[-1500:])
+        self.assertLess(time.monotonic() - t0, 5, "it waited for the cancel moment")
+        self.assertIn("every lease was released", err)
+        self.assertEqual(self.released(), 2, "a lease is still held")
+        self.assertEqual(json.loads(out)[0]["interrupted"], True)
+
+    def test_a_second_signal_stops_at_once(self):
+        p = self.follow_waiting()
+        # two signals at once (two of one kind may merge while pending): the second stops
+        p.send_signal(signal.SIGTERM)
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=30)
+        self.assertIn(p.returncode, (130, 143), err[-1500:])
+        self.assertIn("abandoned", err)
+        json.loads(out)  # the array is whole
+
+
 class Uris(Case):
     def aop(self, *argv, env=None):
         p = subprocess.run([os.path.join(BIN, "aop"), *argv], capture_output=True, text=True,
