@@ -2,7 +2,8 @@
 /* aop-bench-resolve: what the journal and the resolver add to a payment decided at once.
  *
  *   aop-bench-resolve [N]      (default 300)
- *   aop-bench-resolve --threads 1,2,4,8,16 [--seconds S] [--runs R]
+ *   aop-bench-resolve --threads 1,2,4,8,16 [--seconds S] [--runs R] [--pg URI]
+ *   aop-bench-resolve --recovery 1,2,3,4 --pg URI [--entries N]
  *
  * Against one in-process sandbox (state in memory, so only the journal syncs).
  *
@@ -15,7 +16,14 @@
  * resolved pays, interleaved (bare, resolved, bare, ...) so that both see the same machine; each
  * thread has its own client, and every resolved pay goes through one journal handle that all the
  * threads share (group commit). Prints pays/s (the median of the runs), the ratio of resolved to
- * bare, the resolved pays' p50 and p99 latency over all runs, and syncs per resolved pay.
+ * bare, the resolved pays' p50 and p99 latency over all runs, and syncs per resolved pay. With
+ * --pg URI, a third kind runs in each round: resolved pays on the PostgreSQL journal at URI (its
+ * server on this machine, sharing its cores), each thread on its own connection of the store.
+ *
+ * The third: recovery throughput on the PostgreSQL journal: N open entries (default 1000, made
+ * at once as a terminal that died before sending them leaves them), recovered by W workers
+ * (threads with a client each, on one handle, aop_recover_ex: claim_next) for each W; prints
+ * entries per second. Each entry takes a query and a cancel.
  *
  * fsync and fdatasync are interposed here (SQLite calls them through the dynamic linker), so the
  * counts are the real ones. Nothing is judged: the numbers are printed (bench/README.md). */
@@ -203,24 +211,34 @@ static double median(double *v, unsigned n) {
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-static int threaded(aop_client_t **clients, aop_journal_t *j, const unsigned *counts, unsigned n_counts, long ms,
-                    unsigned runs) {
+/* The p50 and p99 of lat[0..n) in ms (sorted here). */
+static void percentiles(long *lat, size_t n, double *p50, double *p99) {
+    qsort(lat, n, sizeof *lat, cmp_long);
+    *p50 = n ? lat[n / 2] / 1000.0 : 0;
+    *p99 = n ? lat[(size_t)(n * 0.99)] / 1000.0 : 0;
+}
+
+static int threaded(aop_client_t **clients, aop_journal_t *j, aop_journal_t *pg, const unsigned *counts,
+                    unsigned n_counts, long ms, unsigned runs) {
     printf("%u interleaved runs of %.1f s per thread count; one client per thread; resolved pays share one journal "
-           "handle\n",
-           runs, ms / 1000.0);
+           "handle%s\n",
+           runs, ms / 1000.0, pg ? " (SQLite, then PostgreSQL)" : "");
     printf("threads  bare pays/s  resolved pays/s  resolved/bare  resolved p50 ms  resolved p99 ms  syncs/pay"
-           "  CPU us/pay bare  resolved\n");
+           "  CPU us/pay bare  resolved");
+    if (pg) printf("  | PG pays/s  PG/bare  PG p50 ms  PG p99 ms  bare p50 ms  bare p99 ms");
+    putchar('\n');
     long *warm = NULL;
     size_t n_warm = 0;
     (void)run(clients, counts[n_counts - 1], j, 300, &warm, &n_warm); /* connections up, pages cached */
+    if (pg) (void)run(clients, counts[n_counts - 1], pg, 300, &warm, &n_warm);
     free(warm);
     for (unsigned i = 0; i < n_counts; i++) {
-        double bare[32], resolved[32], cpu_bare[32], cpu_resolved[32];
-        long *lat = NULL, *ignored = NULL;
-        size_t n_lat = 0, n_ignored = 0;
+        double bare[32], resolved[32], cpu_bare[32], cpu_resolved[32], on_pg[32], pg_ratio[32];
+        long *lat = NULL, *lat_bare = NULL, *lat_pg = NULL;
+        size_t n_lat = 0, n_bare = 0, n_pg = 0;
         unsigned pays = 0, sync_count = 0, failed = 0;
         for (unsigned r = 0; r < runs; r++) {
-            run_t b = run(clients, counts[i], NULL, ms, &ignored, &n_ignored);
+            run_t b = run(clients, counts[i], NULL, ms, &lat_bare, &n_bare);
             run_t x = run(clients, counts[i], j, ms, &lat, &n_lat);
             bare[r] = b.rate;
             resolved[r] = x.rate;
@@ -229,17 +247,135 @@ static int threaded(aop_client_t **clients, aop_journal_t *j, const unsigned *co
             pays += x.pays;
             sync_count += x.syncs;
             failed += b.failed + x.failed;
+            if (pg) {
+                run_t y = run(clients, counts[i], pg, ms, &lat_pg, &n_pg);
+                on_pg[r] = y.rate;
+                pg_ratio[r] = b.rate > 0 ? y.rate / b.rate : 0; /* its neighbour bare run's */
+                failed += y.failed;
+            }
         }
-        free(ignored);
-        qsort(lat, n_lat, sizeof *lat, cmp_long);
+        double p50, p99, b50, b99, g50 = 0, g99 = 0;
+        percentiles(lat, n_lat, &p50, &p99);
+        percentiles(lat_bare, n_bare, &b50, &b99);
+        if (pg) percentiles(lat_pg, n_pg, &g50, &g99);
         double mb = median(bare, runs), mr = median(resolved, runs);
-        printf("%7u  %11.0f  %15.0f  %13.2f  %15.2f  %15.2f  %9.2f  %15.0f  %8.0f\n", counts[i], mb, mr, mr / mb,
-               n_lat ? lat[n_lat / 2] / 1000.0 : 0, n_lat ? lat[(size_t)(n_lat * 0.99)] / 1000.0 : 0,
-               pays ? (double)sync_count / pays : 0, median(cpu_bare, runs), median(cpu_resolved, runs));
+        printf("%7u  %11.0f  %15.0f  %13.2f  %15.2f  %15.2f  %9.2f  %15.0f  %8.0f", counts[i], mb, mr, mr / mb, p50,
+               p99, pays ? (double)sync_count / pays : 0, median(cpu_bare, runs), median(cpu_resolved, runs));
+        /* PG/bare: the median of the ratios of interleaved neighbours (a machine shared with
+         * others drifts between runs) */
+        if (pg) printf("  | %9.0f  %7.2f  %9.2f  %9.2f  %11.2f  %11.2f", median(on_pg, runs), median(pg_ratio, runs), g50,
+                       g99, b50, b99);
+        putchar('\n');
         fflush(stdout);
         free(lat);
+        free(lat_bare);
+        free(lat_pg);
         if (failed) {
             fprintf(stderr, "%u pays were not S SUCCESS / PAID\n", failed);
+            return 3;
+        }
+    }
+    return 0;
+}
+
+/* ---- recovery throughput ------------------------------------------------------------------------ */
+
+/* n open payments, as a terminal that journaled them and died before sending leaves them (a
+ * lease of another host's that has expired), MACed with the merchant key. */
+static int seed(aop_journal_t *j, const char *mkey, const char *gpub, unsigned n, unsigned round) {
+    aop_error_t err;
+    aop_private_key_t *priv = NULL;
+    aop_public_key_t *pub = NULL;
+    aop_journal_key_t key;
+    if (aop_private_key_load_file(mkey, NULL, &priv, &err) != AOP_OK || aop_journal_key_derive(priv, &key, &err) != AOP_OK ||
+        aop_public_key_load_file(gpub, &pub, &err) != AOP_OK) {
+        fprintf(stderr, "seed: %s\n", err.msg);
+        return 2;
+    }
+    char fp[AOP_FINGERPRINT_MAX], gateway[AOP_JOURNAL_GATEWAY_SIZE];
+    aop_public_key_fingerprint(pub, fp);
+    aop_journal_gateway_identity(fp, AOP_SANDBOX_DEFAULT_CLIENT_ID, gateway);
+    aop_public_key_free(pub);
+    aop_private_key_free(priv);
+    aop_journal_entry_t *e = malloc(sizeof *e);
+    if (!e) return 2;
+    for (unsigned i = 0; i < n; i++) {
+        memset(e, 0, sizeof *e);
+        e->kind = AOP_ENTRY_PAYMENT;
+        snprintf(e->function, sizeof e->function, "alipay.intl.acquiring.offline.pay");
+        snprintf(e->merchant_id, sizeof e->merchant_id, "218820000000000000023");
+        snprintf(e->key, sizeof e->key, "bench%ld-%u-%u", (long)getpid(), round, i);
+        snprintf(e->amount, sizeof e->amount, "100");
+        snprintf(e->currency, sizeof e->currency, "USD");
+        snprintf(e->gateway, sizeof e->gateway, "%s", gateway);
+        snprintf(e->client_id, sizeof e->client_id, "%s", AOP_SANDBOX_DEFAULT_CLIENT_ID);
+        e->pay_deadline_ms = 100;
+        snprintf(e->lease_owner, sizeof e->lease_owner, "bench-host/00000000-0000-0000-0000-000000000000/1/1/1#x");
+        e->request_len = (size_t)snprintf(e->request, sizeof e->request, "{\"merchantTransId\":\"%s\"}", e->key);
+        e->has_request = true;
+        aop_journal_entry_seal(&key, e);
+        if (aop_journal_insert(j, e, 1, NULL, &err) != AOP_OK) {
+            fprintf(stderr, "seed: %s\n", err.msg);
+            free(e);
+            return 2;
+        }
+    }
+    free(e);
+    return 0;
+}
+
+typedef struct {
+    aop_client_t *c;
+    aop_journal_t *j;
+    unsigned worked;
+    aop_status_t st;
+} recoverer_t;
+
+static void *recover_one(void *arg) {
+    recoverer_t *r = arg;
+    aop_resolve_options_t o;
+    aop_resolve_options_init(&o);
+    /* one query, then the cancel at once: the entries' pays are past their deadline */
+    o.policy.first_poll_s = 0.001;
+    o.policy.query_budget_s = 0.001;
+    o.policy.poll_interval_s = 0.001;
+    o.policy.cancel_margin_s = 0.001;
+    o.policy.deadline_ms = 100; /* the seeded pays' deadline: their cancel moment is past */
+    aop_recover_summary_t sum;
+    aop_recover_summary_init(&sum);
+    aop_error_t err;
+    r->st = aop_recover_ex(r->c, r->j, &o, NULL, NULL, &sum, &err);
+    if (r->st != AOP_OK) fprintf(stderr, "recovery: %s\n", err.msg);
+    r->worked = sum.worked;
+    return NULL;
+}
+
+static int recovery(aop_client_t **clients, aop_journal_t *pg, const char *mkey, const char *gpub, const unsigned *counts,
+                    unsigned n_counts, unsigned entries) {
+    printf("recovery on PostgreSQL: %u open payments per run (a query and a cancel each), one client per worker, one "
+           "journal handle\nworkers  entries/s  seconds\n", entries);
+    for (unsigned i = 0; i < n_counts; i++) {
+        if (seed(pg, mkey, gpub, entries, i)) return 2;
+        struct timespec pause = {0, 300 * 1000000L}; /* past the seeded pays' deadline and lease */
+        nanosleep(&pause, NULL);
+        recoverer_t r[MAX_THREADS];
+        pthread_t t[MAX_THREADS];
+        long t0 = now_us();
+        for (unsigned k = 0; k < counts[i]; k++) {
+            r[k] = (recoverer_t){clients[k], pg, 0, AOP_OK};
+            if (pthread_create(&t[k], NULL, recover_one, &r[k]) != 0) abort();
+        }
+        unsigned worked = 0, failed = 0;
+        for (unsigned k = 0; k < counts[i]; k++) {
+            pthread_join(t[k], NULL);
+            worked += r[k].worked;
+            failed += r[k].st != AOP_OK;
+        }
+        double secs = (now_us() - t0) / 1e6;
+        printf("%7u  %9.0f  %7.2f\n", counts[i], worked / secs, secs);
+        fflush(stdout);
+        if (failed || worked != entries) {
+            fprintf(stderr, "%u of %u entries recovered, %u workers failed\n", worked, entries, failed);
             return 3;
         }
     }
@@ -261,11 +397,19 @@ static bool parse_counts(const char *s, unsigned *counts, unsigned *n) {
 }
 
 int main(int argc, char **argv) {
-    unsigned n = 300, counts[16], n_counts = 0, runs = 3;
+    unsigned n = 300, counts[16], n_counts = 0, runs = 3, workers[16], n_workers = 0, entries = 1000;
     long ms = 2000;
+    const char *pg_uri = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
             if (!parse_counts(argv[++i], counts, &n_counts)) return 64;
+        } else if (!strcmp(argv[i], "--recovery") && i + 1 < argc) {
+            if (!parse_counts(argv[++i], workers, &n_workers)) return 64;
+        } else if (!strcmp(argv[i], "--pg") && i + 1 < argc) {
+            pg_uri = argv[++i];
+        } else if (!strcmp(argv[i], "--entries") && i + 1 < argc) {
+            entries = (unsigned)strtoul(argv[++i], NULL, 10);
+            if (entries < 1) return 64;
         } else if (!strcmp(argv[i], "--seconds") && i + 1 < argc) {
             ms = (long)(strtod(argv[++i], NULL) * 1000);
             if (ms < 100) return 64;
@@ -311,15 +455,27 @@ int main(int argc, char **argv) {
         fprintf(stderr, "setup: %s\n", err.msg);
         return 2;
     }
-    if (n_counts) {
+    if (n_workers && !pg_uri) {
+        fprintf(stderr, "--recovery needs --pg URI\n");
+        return 64;
+    }
+    if (n_counts || n_workers) {
         aop_client_t *clients[MAX_THREADS] = {NULL};
         unsigned most = 0;
         for (unsigned i = 0; i < n_counts; i++) most = counts[i] > most ? counts[i] : most;
+        for (unsigned i = 0; i < n_workers; i++) most = workers[i] > most ? workers[i] : most;
         int rc = 0;
         for (unsigned k = 0; k < most && !rc; k++)
             if (aop_client_new(&cfg, &clients[k], &err) != AOP_OK) rc = 2;
-        if (!rc) rc = threaded(clients, j, counts, n_counts, ms, runs);
+        aop_journal_t *pg = NULL;
+        if (!rc && pg_uri && aop_journal_open(pg_uri, &pg, &err) != AOP_OK) {
+            fprintf(stderr, "--pg: %s\n", err.msg);
+            rc = 2;
+        }
+        if (!rc && n_counts) rc = threaded(clients, j, pg, counts, n_counts, ms, runs);
+        if (!rc && n_workers) rc = recovery(clients, pg, mkey, gpub, workers, n_workers, entries);
         for (unsigned k = 0; k < most; k++) aop_client_free(clients[k]);
+        aop_journal_close(pg);
         aop_journal_close(j);
         aop_client_free(c);
         aop_sandbox_stop(sb);

@@ -86,6 +86,8 @@ foreach(_store IN LISTS AOP_PACKAGE_JOURNAL_STORES)
   set(CPACK_DEBIAN_${_c}_PACKAGE_SECTION libs)
   set(CPACK_DEBIAN_${_c}_PACKAGE_DEPENDS "${AOP_LIB_PACKAGE} (= ${PROJECT_VERSION})")
   set(CPACK_DEBIAN_${_c}_DESCRIPTION "Alipay+ international offline payments: the ${_store} journal store\nThe payment journal of libaop kept in ${_store}, as a module of its own.")
+  # a shared object in the library directory, found by its SONAME: the same trigger as libaop1's
+  set(CPACK_DEBIAN_${_c}_PACKAGE_CONTROL_EXTRA ${PROJECT_BINARY_DIR}/deb/runtime/triggers)
 endforeach()
 
 # Every package's /usr/share/doc/PACKAGE: the machine-readable copyright and the changelog,

@@ -7,11 +7,12 @@ set -euo pipefail
 # packages' check (scripts/package.sh fails on any error or warning). curl: the baseline of the
 # start-up benchmark (bench/startup.py compares aop with curl --version). faketime: the tests that
 # step the wall clock under the CLI. strace: the test that counts the syncs of one `aop pay`
-# (tests/e2e/test_journal.py).
+# (tests/e2e/test_journal.py). libpq-dev: the PostgreSQL journal store (runtime/journal_pg);
+# postgresql: the real server its tests start (tests/support/postgres.sh; Debian 12 ships 15).
 PACKAGES=(build-essential cmake pkg-config clang libclang-rt-14-dev valgrind openssl git dpkg-dev file
           python3 python3-jinja2 python3-yaml
           libcurl4-openssl-dev libssl-dev libjsmn-dev
-          libmicrohttpd-dev libsqlite3-dev
+          libmicrohttpd-dev libsqlite3-dev libpq-dev postgresql
           libcriterion-dev
           libcjson-dev libjansson-dev
           doxygen groff-base lintian curl faketime strace)

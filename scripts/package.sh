@@ -94,7 +94,14 @@ for p in "$libpkg" aop-tools; do
   dbg=$(ls "$REL"/debs/${p}-dbgsym_*.ddeb) || fail "no $p-dbgsym package"
   grep -q '/usr/lib/debug/\.build-id/.*\.debug$' <(paths "$dbg") || fail "$p-dbgsym holds no .debug file"
 done
-for d in "$lib" "$dev" "$tools"; do echo "   $(basename "$d"): Depends: $(field Depends "$d")"; done
+# The PostgreSQL store: a package of its own, the only one that depends on libpq.
+pg=$(ls "$REL"/debs/libaop-journal-pg0_*.deb) || fail "no libaop-journal-pg0 package (is libpq-dev installed?)"
+has "$pg" "usr/$libdir/libaop-journal-pg.so.0"
+lacks "$pg" "libaop-journal-pg\\.so\$"
+grep -q 'libpq5' <<<"$(field Depends "$pg")" || fail "libaop-journal-pg0 does not depend on libpq5"
+grep -q "$libpkg (= $ver)" <<<"$(field Depends "$pg")" || fail "libaop-journal-pg0 does not depend on $libpkg (= $ver)"
+has "$pg" "usr/share/doc/libaop-journal-pg0/copyright"
+for d in "$lib" "$dev" "$tools" "$pg"; do echo "   $(basename "$d"): Depends: $(field Depends "$d")"; done
 
 echo "== lintian (fails on any error or warning)"
 rc=0

@@ -28,6 +28,8 @@ typedef struct {
     double first_poll_s, poll_interval_s, query_budget_s, cancel_margin_s, cancel_budget_s, watch_window_s,
         refund_budget_s;
     bool json, help, version, force, no_resolve, all, allow_unknown_currency;
+    unsigned workers; /* aop recover --workers N (0: one, the plain recovery) */
+    bool follow;      /* aop recover --follow: a service */
 } cli_opts_t;
 
 /* Parses argv of one subcommand into o; prints the problem and returns EXIT_USAGE on error. */
@@ -42,6 +44,8 @@ int cli_env_open(const cli_opts_t *o, cli_env_t **out, aop_client_t **client);
 void cli_env_close(cli_env_t *env);
 /* Whether the env talks to the local sandbox (zero-configuration mode): not real money. */
 bool cli_env_is_sandbox(const cli_env_t *env);
+/* Another client of env's gateway and keys (a recovery worker's: a client is one thread's). */
+int cli_env_new_client(const cli_env_t *env, aop_client_t **client);
 
 /* The aop-sandbox child of the zero-configuration mode: started on a free port (*port), stopped
  * (SIGTERM, then waited for) by cli_sandbox_stop; it also ends when aop ends, however aop ends. */
@@ -54,8 +58,12 @@ void cli_sandbox_stop(cli_sandbox_t *s);
 /* `aop sandbox ARGS`: runs aop-sandbox ARGS in place of aop (returns only when it cannot). */
 int cli_exec_sandbox(int argc, char **argv);
 
-/* The journal of --journal, or ~/.aop/journal.db (also with --gateway). */
+/* The journal of --journal, else of the environment's AOP_JOURNAL, else ~/.aop/journal.db (also
+ * with --gateway): a file, sqlite:PATH or a postgresql:// URI. */
 int cli_journal_open(const cli_opts_t *o, aop_journal_t **out);
+/* The journal's name as every message shows it: --journal or AOP_JOURNAL without a password
+ * (aop_journal_uri_redact), or NULL for the default file. */
+const char *cli_journal_shown(const cli_opts_t *o);
 
 /* The version of every --json object's shape (its "formatVersion" member): raised when a member
  * changes meaning or goes away, not when one is added. */
@@ -94,6 +102,10 @@ int cli_report(const cli_opts_t *o, const aop_function_desc_t *fn, const aop_res
  * cli_stop is non-zero once one came; cli_interrupted_exit() is 130 (SIGINT) or 143 (SIGTERM). */
 extern volatile sig_atomic_t cli_stop;
 void cli_catch_stop_signals(void);
+/* A service's signals (aop recover --follow): the first SIGINT or SIGTERM sets cli_finish (the
+ * calls in flight finish, nothing new starts), a second one cli_stop. */
+extern volatile sig_atomic_t cli_finish;
+void cli_catch_stop_signals_two_step(void);
 int cli_interrupted_exit(void);
 const char *cli_interrupt_name(void);
 

@@ -14,6 +14,10 @@
 struct cli_env {
     aop_client_t *client;
     cli_sandbox_t *sandbox;
+    /* the configuration of its clients, with the texts it points to: more clients for recovery
+     * workers (cli_env_new_client), one per thread */
+    aop_client_config_t cfg;
+    char url[64], mkey[4200], gpub[4200];
 };
 
 int cli_home(char *dir, size_t cap) {
@@ -120,7 +124,8 @@ int cli_env_open(const cli_opts_t *o, cli_env_t **out, aop_client_t **client) {
         return cli_fail(AOP_EXIT_USAGE, AOP_E_BAD_ENUM, "--sign-type", "--sign-type must be RSA2 or RSA, not '%s'",
                         o->sign_type);
     }
-    char dir[4096], url[64], mkey[4200], gkey[4200], gpub[4200], mpub[4200], state[4200];
+    char dir[4096], gkey[4200], mpub[4200], state[4200];
+    char *url = env->url, *mkey = env->mkey, *gpub = env->gpub;
     if (o->gateway) {
         int rc = check_gateway(o->gateway);
         if (!rc && (!o->private_key || !o->alipay_public_key))
@@ -143,10 +148,10 @@ int cli_env_open(const cli_opts_t *o, cli_env_t **out, aop_client_t **client) {
             free(env);
             return rc;
         }
-        snprintf(mkey, sizeof mkey, "%s/merchant.pem", dir);
+        snprintf(mkey, sizeof env->mkey, "%s/merchant.pem", dir);
         snprintf(mpub, sizeof mpub, "%s/merchant.pub.pem", dir);
         snprintf(gkey, sizeof gkey, "%s/gateway.pem", dir);
-        snprintf(gpub, sizeof gpub, "%s/gateway.pub.pem", dir);
+        snprintf(gpub, sizeof env->gpub, "%s/gateway.pub.pem", dir);
         snprintf(state, sizeof state, "%s/sandbox.db", dir);
         cli_sandbox_args_t sa = {state, gkey, mpub, cfg.client_id, aop_sign_type_name(cfg.sign_type)};
         unsigned short port = 0;
@@ -154,11 +159,12 @@ int cli_env_open(const cli_opts_t *o, cli_env_t **out, aop_client_t **client) {
             free(env);
             return rc;
         }
-        snprintf(url, sizeof url, "http://127.0.0.1:%u", (unsigned)port);
+        snprintf(url, sizeof env->url, "http://127.0.0.1:%u", (unsigned)port);
         cfg.gateway_url = url;
         cfg.private_key_file = mkey;
         cfg.alipay_public_key_file = gpub;
     }
+    env->cfg = cfg; /* its texts: the options' (argv), or env's own buffers */
     aop_error_t err;
     if (aop_client_new(&cfg, &env->client, &err) != AOP_OK) {
         cli_env_close(env);
@@ -168,6 +174,13 @@ int cli_env_open(const cli_opts_t *o, cli_env_t **out, aop_client_t **client) {
     }
     *out = env;
     *client = env->client;
+    return 0;
+}
+
+int cli_env_new_client(const cli_env_t *env, aop_client_t **client) {
+    aop_error_t err;
+    if (aop_client_new(&env->cfg, client, &err) != AOP_OK)
+        return cli_fail(AOP_EXIT_CONFIG, err.code, err.path, "another client: %s", err.msg);
     return 0;
 }
 

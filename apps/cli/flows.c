@@ -3,6 +3,8 @@
  * taken from the options, progress printed to stderr one line per step, SIGINT and SIGTERM turned
  * into a clean stop (the call in flight abandoned, the entry left open for aop recover), and the
  * resolution reported in the cashier's words (outcome.c). */
+#include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,10 +13,27 @@
 #include "cli.h"
 #include "currency.h"
 
+/* Where the journal is: --journal, then AOP_JOURNAL (the one place for a URI with a password),
+ * then NULL for ~/.aop/journal.db. */
+static const char *journal_given(const cli_opts_t *o) {
+    if (o->journal) return o->journal;
+    const char *env = getenv("AOP_JOURNAL");
+    return env && *env ? env : NULL;
+}
+
+const char *cli_journal_shown(const cli_opts_t *o) {
+    static char shown[1024];
+    const char *given = journal_given(o);
+    if (!given) return NULL;
+    aop_journal_uri_redact(given, shown, sizeof shown);
+    return shown;
+}
+
 int cli_journal_open(const cli_opts_t *o, aop_journal_t **out) {
     char path[4200];
-    if (o->journal) {
-        snprintf(path, sizeof path, "%s", o->journal);
+    const char *given = journal_given(o);
+    if (given) {
+        snprintf(path, sizeof path, "%s", given);
     } else {
         char dir[4096];
         int rc = cli_home(dir, sizeof dir);
@@ -22,9 +41,13 @@ int cli_journal_open(const cli_opts_t *o, aop_journal_t **out) {
         snprintf(path, sizeof path, "%s/journal.db", dir);
     }
     aop_error_t err;
-    if (aop_journal_open_sqlite(path, out, &err) != AOP_OK) /* the store's messages name the file */
-        return cli_fail(AOP_EXIT_CONFIG, err.code, "--journal", "%s%s%s", strstr(err.msg, path) ? "" : path,
-                        strstr(err.msg, path) ? "" : ": ", err.msg);
+    if (aop_journal_open(path, out, &err) != AOP_OK) { /* the stores' messages name it, password left out */
+        char shown[1024];
+        aop_journal_uri_redact(path, shown, sizeof shown);
+        const char *option = o->journal ? "--journal" : given ? "AOP_JOURNAL" : "--journal";
+        return cli_fail(AOP_EXIT_CONFIG, err.code, option, "%s%s%s", strstr(err.msg, shown) ? "" : shown,
+                        strstr(err.msg, shown) ? "" : ": ", err.msg);
+    }
     return 0;
 }
 
@@ -282,7 +305,10 @@ static void on_recovered(const aop_journal_entry_t *e, const aop_resolution_t *r
     fflush(stdout);
 }
 
+static int recover_workers(const cli_opts_t *o);
+
 int cmd_recover(const cli_opts_t *o) {
+    if (o->workers || o->follow) return recover_workers(o);
     cli_env_t *env;
     aop_client_t *client;
     int rc = cli_env_open(o, &env, &client);
@@ -322,6 +348,309 @@ int cmd_recover(const cli_opts_t *o) {
             fputc('\n', stderr);
         }
     }
+    aop_journal_close(j);
+    cli_env_close(env);
+    return rc;
+}
+
+/* ---- aop recover --workers N, --follow ---- */
+
+/* N workers (threads), each with its own client, on one journal handle: each runs the library's
+ * recovery, which takes entries one at a time with claim_next (a lease each, so no two workers,
+ * here or in another process, work on one entry). Their lines are written whole, one at a time,
+ * each with its worker's number. --follow repeats the due entries' recovery until a signal: the
+ * first lets each worker finish its call in flight and release its lease (exit 0), a second
+ * abandons the calls (130 or 143). */
+typedef struct {
+    const cli_opts_t *o;
+    aop_journal_t *j;
+    bool sandbox, first;
+    double watch_window_s;
+    pthread_mutex_t out; /* one whole line (or JSON object) at a time */
+    unsigned failed;     /* workers whose recovery failed */
+    unsigned open_left;
+} workers_t;
+
+typedef struct {
+    progress_ctx_t progress; /* first: the resolver's progress_ctx is the worker */
+    workers_t *all;
+    unsigned n;              /* the worker's number, from 1 */
+    aop_client_t *client;
+    bool failed;
+} worker_t;
+
+/* Writes text (whole lines) to out under the workers' lock. */
+static void emit(workers_t *w, FILE *out, const char *text, size_t len) {
+    if (pthread_mutex_lock(&w->out) != 0) abort();
+    fwrite(text, 1, len, out);
+    fflush(out);
+    if (pthread_mutex_unlock(&w->out) != 0) abort();
+}
+
+static void worker_progress(const aop_step_t *step, aop_phase_t next, void *ctx) {
+    worker_t *w = ctx;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    if (!m) return;
+    fprintf(m, "aop: worker %u: ", w->n);
+    if (step) {
+        fprintf(m, "%s %c ", cli_short_name(step->function), step->status);
+        cli_put_safe(m, aop_str(step->result_code[0] ? step->result_code : aop_status_name(step->error)));
+        if (step->acquirement_status[0]) fputs(" (", m), cli_put_safe(m, aop_str(step->acquirement_status)), fputc(')', m);
+        fprintf(m, " %ld ms; ", step->latency_ms);
+    }
+    fprintf(m, "%s\n", phase_words(next, &w->progress));
+    fclose(m);
+    emit(w->all, stderr, buf, len);
+    free(buf);
+}
+
+/* The line of `aop recover` for an entry taken up, without "of N" (a worker does not know how
+ * many the others take), with the worker's number. */
+static void worker_entry(const aop_journal_entry_t *e, unsigned index, unsigned total, void *ctx) {
+    (void)index, (void)total;
+    worker_t *w = ctx;
+    w->progress.refund = e->kind == AOP_ENTRY_REFUND;
+    w->progress.sale_ms = e->created_ms;
+    char amount[64], when[16];
+    cli_amount_text(e->amount, e->currency, amount, sizeof amount);
+    time_t t = (time_t)(e->created_ms / 1000);
+    struct tm tm;
+    strftime(when, sizeof when, "%H:%M", localtime_r(&t, &tm));
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    if (!m) return;
+    fprintf(m, "aop recover: worker %u: entry id %lld: ", w->n, (long long)e->id);
+    cli_put_safe(m, aop_str(amount));
+    fprintf(m, ", %s of %s, %s\n", w->progress.refund ? "refund" : "sale", when,
+            e->state == AOP_STATE_NEEDS_ATTENTION ? "left to a person" : "checking");
+    fclose(m);
+    emit(w->all, stderr, buf, len);
+    free(buf);
+}
+
+static void worker_recovered(const aop_journal_entry_t *e, const aop_resolution_t *r, void *ctx) {
+    worker_t *w = ctx;
+    workers_t *all = w->all;
+    /* entries the others hold (workers here or elsewhere) are theirs to report, and another
+     * gateway's are reported by the plain `aop recover` */
+    if (!r) return;
+    cli_sale_t sale = {e->amount, e->currency, all->sandbox, all->watch_window_s};
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    if (!m) return;
+    if (all->o->json) {
+        char *obj = NULL;
+        size_t olen = 0;
+        FILE *jm = open_memstream(&obj, &olen);
+        if (!jm) {
+            fclose(m);
+            free(buf);
+            return;
+        }
+        cli_outcome_json(jm, r, &sale, 0);
+        fclose(jm);
+        /* the object with the worker's number as its first member */
+        size_t brace = obj && obj[0] == '{' ? 1 : 0;
+        fwrite(obj, 1, brace, m);
+        if (brace) fprintf(m, "\"worker\":%u,", w->n);
+        fwrite(obj + brace, 1, olen - brace, m);
+        free(obj);
+    } else {
+        /* one line: the outcome's first line, then the key and the calls */
+        char *block = NULL;
+        size_t blen = 0;
+        FILE *bm = open_memstream(&block, &blen);
+        if (!bm) {
+            fclose(m);
+            free(buf);
+            return;
+        }
+        cli_outcome_human(bm, r, &sale, all->o);
+        fclose(bm);
+        size_t first = block ? strcspn(block, "\n") : 0;
+        fprintf(m, "worker %u: entry %lld: %.*s; ", w->n, (long long)e->id, (int)first, block ? block : "");
+        fputs(r->kind == AOP_ENTRY_REFUND ? "merchantRefundId " : "merchantTransId ", m);
+        cli_put_safe(m, aop_str(r->key));
+        fprintf(m, "; calls: %u\n", r->n_steps);
+        free(block);
+    }
+    fclose(m);
+    if (pthread_mutex_lock(&all->out) != 0) abort();
+    if (all->o->json) fputs(all->first ? "\n" : ",\n", stdout);
+    all->first = false;
+    fwrite(buf, 1, len, stdout);
+    fflush(stdout);
+    if (pthread_mutex_unlock(&all->out) != 0) abort();
+    free(buf);
+}
+
+/* Sleeps ms on the monotonic clock, waking at once for a signal. */
+static void worker_pause(int64_t ms) {
+    int64_t until = aop_mono_ms() + ms;
+    while (!cli_stop && !cli_finish && aop_mono_ms() < until) {
+        struct timespec ts = {0, 20 * 1000000L};
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+        }
+    }
+}
+
+static void *worker_main(void *arg) {
+    worker_t *w = arg;
+    const cli_opts_t *o = w->all->o;
+    aop_resolve_options_t ro;
+    options_from(o, &w->progress, &ro);
+    ro.single_call = false;
+    ro.on_progress = worker_progress;
+    ro.progress_ctx = w;
+    ro.on_entry = worker_entry;
+    /* a service takes entries as they fall due; a plain run takes every open one at once */
+    ro.due_only = o->follow;
+    if (o->follow) ro.finish_flag = (const volatile int *)&cli_finish;
+    bool reported = false;
+    for (;;) {
+        aop_recover_summary_t sum;
+        aop_recover_summary_init(&sum);
+        aop_error_t err;
+        aop_status_t st = aop_recover_ex(w->client, w->all->j, &ro, worker_recovered, w, &sum, &err);
+        if (st != AOP_OK) {
+            /* the journal's server gone, a lost connection: said once, then the service retries
+             * (the store reconnects by itself); a plain run ends with the error */
+            if (!reported || !o->follow) {
+                char line[AOP_ERROR_MSG_MAX + 96];
+                int n = snprintf(line, sizeof line, "aop recover: worker %u: %s%s\n", w->n, err.msg,
+                                 o->follow ? "; trying again every second" : "");
+                emit(w->all, stderr, line, n < 0 ? 0 : (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+            }
+            reported = true;
+            if (!o->follow) {
+                w->failed = true;
+                break;
+            }
+            worker_pause(1000);
+        } else {
+            if (reported && o->follow) {
+                char line[96];
+                int n = snprintf(line, sizeof line, "aop recover: worker %u: the journal answers again\n", w->n);
+                emit(w->all, stderr, line, (size_t)n);
+            }
+            reported = false;
+            /* what the last worker to finish saw is what is left: an earlier one counted entries
+             * that others were still working on */
+            if (pthread_mutex_lock(&w->all->out) != 0) abort();
+            w->all->open_left = sum.open_left;
+            if (pthread_mutex_unlock(&w->all->out) != 0) abort();
+            if (!o->follow) break;
+            if (!sum.worked) worker_pause(1000); /* nothing was due: look again in a second */
+        }
+        if (cli_stop || cli_finish) break;
+    }
+    return NULL;
+}
+
+static bool count_unheld(const aop_journal_entry_t *e, void *ctx) {
+    if (e->unreadable || !e->lease_held) ++*(unsigned *)ctx;
+    return true;
+}
+
+/* The open entries of the client's gateway that no live process holds; a second look after a
+ * moment when there are some (claims of other processes commit within it). */
+static unsigned open_nobody_holds(aop_client_t *c, aop_journal_t *j, const cli_opts_t *o) {
+    char merchant[AOP_FINGERPRINT_MAX], alipay[AOP_FINGERPRINT_MAX], gateway[AOP_JOURNAL_GATEWAY_SIZE];
+    aop_client_fingerprints(c, merchant, alipay);
+    aop_journal_gateway_identity(alipay, o->client_id ? o->client_id : AOP_APPS_DEFAULT_CLIENT_ID, gateway);
+    aop_journal_filter_t f;
+    aop_journal_filter_init(&f);
+    f.which = AOP_LIST_OPEN;
+    f.gateway = gateway;
+    unsigned n = 0;
+    for (int look = 0; look < 2; look++) {
+        if (look) {
+            struct timespec ts = {0, 200 * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+        aop_error_t err;
+        n = 0;
+        if (aop_journal_list_ex(j, &f, count_unheld, &n, &err) != AOP_OK) return 1; /* unknown: not "all done" */
+        if (!n) break;
+    }
+    return n;
+}
+
+static int recover_workers(const cli_opts_t *o) {
+    unsigned n = o->workers ? o->workers : 1;
+    cli_env_t *env;
+    aop_client_t *first;
+    int rc = cli_env_open(o, &env, &first);
+    if (rc) return rc;
+    aop_journal_t *j = NULL;
+    if ((rc = cli_journal_open(o, &j)) != 0) {
+        cli_env_close(env);
+        return rc;
+    }
+    worker_t *w = calloc(n, sizeof *w);
+    pthread_t *t = calloc(n, sizeof *t);
+    workers_t all = {o, j, cli_env_is_sandbox(env), true, 0, PTHREAD_MUTEX_INITIALIZER, 0, 0};
+    aop_policy_t p;
+    aop_policy_init(&p);
+    all.watch_window_s = o->watch_window_s > 0 ? o->watch_window_s : p.watch_window_s;
+    if (!w || !t) rc = cli_fail(AOP_EXIT_CONFIG, AOP_E_NOMEM, NULL, "out of memory");
+    for (unsigned i = 0; !rc && i < n; i++) {
+        w[i].all = &all;
+        w[i].n = i + 1;
+        w[i].client = first;
+        if (i) rc = cli_env_new_client(env, &w[i].client); /* a client is one thread's */
+    }
+    if (o->follow)
+        cli_catch_stop_signals_two_step();
+    else
+        cli_catch_stop_signals();
+    unsigned started = 0;
+    if (!rc && o->json) fputc('[', stdout);
+    for (; !rc && started < n; started++)
+        if (pthread_create(&t[started], NULL, worker_main, &w[started]) != 0) {
+            rc = cli_fail(AOP_EXIT_CONFIG, AOP_E_INTERNAL, NULL, "cannot start worker %u", started + 1);
+            cli_stop = 1; /* the workers already started stop */
+            break;
+        }
+    if (o->follow && !rc) {
+        char line[200];
+        const char *shown = cli_journal_shown(o);
+        int len = snprintf(line, sizeof line, "aop recover: %u worker%s following %s\n", n, n == 1 ? "" : "s",
+                           shown ? shown : "~/.aop/journal.db");
+        emit(&all, stderr, line, len < 0 ? 0 : (size_t)len < sizeof line ? (size_t)len : sizeof line - 1);
+    }
+    for (unsigned i = 0; i < started; i++) {
+        pthread_join(t[i], NULL);
+        if (w[i].failed) all.failed++;
+    }
+    if (started && o->json) fputs(all.first ? "]\n" : "\n]\n", stdout);
+    if (!rc) {
+        if (cli_stop) {
+            fprintf(stderr, "aop recover: stopped by %s; the calls in flight were abandoned and their entries stay "
+                            "open for the next run\n", cli_interrupt_name());
+            rc = cli_interrupted_exit();
+        } else if (cli_finish) {
+            fprintf(stderr, "aop recover: %s: the calls in flight finished and every lease was released\n",
+                    cli_interrupt_name());
+            rc = AOP_EXIT_S;
+        } else if (all.failed) {
+            rc = cli_fail(AOP_EXIT_CONFIG, AOP_E_JOURNAL, NULL, "%u of %u workers stopped on a journal error", all.failed, n);
+        } else {
+            /* Counted again once every worker is done: a worker's own count is a moment of a
+             * journal others still work on (an entry another process is claiming that instant
+             * shows no lease until its claim commits). */
+            if (all.open_left) all.open_left = open_nobody_holds(first, j, o);
+            if (!o->json) printf("%u %s of this gateway still open\n", all.open_left, all.open_left == 1 ? "entry" : "entries");
+            rc = all.open_left ? AOP_EXIT_U : AOP_EXIT_S;
+        }
+    }
+    for (unsigned i = 1; w && i < n; i++) aop_client_free(w[i].client);
+    free(w);
+    free(t);
     aop_journal_close(j);
     cli_env_close(env);
     return rc;

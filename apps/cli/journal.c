@@ -108,7 +108,7 @@ static int journal_key(const cli_opts_t *o, aop_journal_key_t *key, bool *have) 
         snprintf(path, sizeof path, "%s", o->private_key);
     } else {
         char dir[4096];
-        if (o->journal || cli_home(dir, sizeof dir) != 0) return 0;
+        if (cli_journal_shown(o) || cli_home(dir, sizeof dir) != 0) return 0; /* another journal: no demo key */
         snprintf(path, sizeof path, "%s/merchant.pem", dir);
         if (access(path, F_OK) != 0) return 0;
     }

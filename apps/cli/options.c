@@ -12,7 +12,7 @@ enum {
     O_TIMEOUT, O_AMOUNT, O_CURRENCY, O_CODE, O_TITLE, O_MTID, O_ACQ, O_MRID, O_JSON, O_REASON,
     O_OUT, O_PUBLIC_KEY, O_FORCE, O_HELP, O_FIRST_POLL, O_POLL_INTERVAL, O_QUERY_BUDGET, O_CANCEL_MARGIN,
     O_CANCEL_BUDGET, O_WATCH_WINDOW, O_REFUND_BUDGET, O_JOURNAL, O_NO_RESOLVE, O_ALL, O_AS, O_NOTE, O_VERSION,
-    O_ALLOW_UNKNOWN_CURRENCY, O_BEFORE, O_LISTEN, O_PATH, O_TLS_CERT, O_TLS_KEY, O_LAST
+    O_ALLOW_UNKNOWN_CURRENCY, O_BEFORE, O_LISTEN, O_PATH, O_TLS_CERT, O_TLS_KEY, O_WORKERS, O_FOLLOW, O_LAST
 };
 
 /* Every option: its getopt entry, its argument's name and its help line. */
@@ -55,7 +55,13 @@ static const struct {
     {{"watch-window", required_argument, NULL, O_WATCH_WINDOW}, "S",
      "a failed payment the gateway never acknowledged is checked again after this (default 180)"},
     {{"refund-budget", required_argument, NULL, O_REFUND_BUDGET}, "S", "an unknown refund is re-sent within this (default 60)"},
-    {{"journal", required_argument, NULL, O_JOURNAL}, "FILE", "the payment journal (default ~/.aop/journal.db)"},
+    {{"journal", required_argument, NULL, O_JOURNAL}, "FILE|URI",
+     "the payment journal: a file, sqlite:PATH or postgresql://... without a password (default: $AOP_JOURNAL, "
+     "else ~/.aop/journal.db)"},
+    {{"workers", required_argument, NULL, O_WORKERS}, "N",
+     "recover with N workers (threads, 1 to 64), each with its own client, taking entries one by one"},
+    {{"follow", no_argument, NULL, O_FOLLOW}, NULL,
+     "a service: take entries as they fall due until SIGTERM or SIGINT (the first lets calls in flight finish)"},
     {{"all", no_argument, NULL, O_ALL}, NULL, "every entry, not only the open ones"},
     {{"before", required_argument, NULL, O_BEFORE}, "DATE",
      "remove the final entries last changed before DATE (YYYY-MM-DD, UTC, or YYYY-MM-DDTHH:MM:SSZ)"},
@@ -94,7 +100,8 @@ static const struct {
     {"refund", "--acquirement-id ID --amount MINOR_UNITS --currency CODE [OPTIONS]",
      (const int[]){O_ACQ, O_AMOUNT, O_CURRENCY, O_MRID, O_REASON, O_ALLOW_UNKNOWN_CURRENCY, O_NO_RESOLVE,
                    O_REFUND_BUDGET, O_JOURNAL, CALL, O_HELP, 0}},
-    {"recover", "[OPTIONS]", (const int[]){O_JOURNAL, POLICY, O_REFUND_BUDGET, CALL, O_HELP, 0}},
+    {"recover", "[--workers N] [--follow] [OPTIONS]",
+     (const int[]){O_WORKERS, O_FOLLOW, O_JOURNAL, POLICY, O_REFUND_BUDGET, CALL, O_HELP, 0}},
     {"journal", "[--all] [--json] [--journal FILE] [--private-key FILE]",
      (const int[]){O_ALL, O_JSON, O_JOURNAL, O_PRIVATE_KEY, O_HELP, 0}},
     {"journal prune", "--before DATE [--journal FILE] [--json]", (const int[]){O_BEFORE, O_JOURNAL, O_JSON, O_HELP, 0}},
@@ -280,7 +287,27 @@ int cli_parse(const char *cmd, int argc, char **argv, cli_opts_t *o) {
         case O_PUBLIC_KEY: o->public_key = optarg; break;
         case O_FORCE: o->force = true; break;
         case O_JSON: o->json = true; break;
-        case O_JOURNAL: o->journal = optarg; break;
+        case O_JOURNAL: {
+            /* a password on the command line is in every user's ps and in the shell's history */
+            char shown[1024];
+            if (aop_journal_uri_redact(optarg, shown, sizeof shown))
+                return cli_fail(AOP_EXIT_USAGE, AOP_E_INVALID_ARG, "--journal",
+                                "--journal %s: a password is refused on the command line (ps shows it to every "
+                                "user): give the URI in the environment's AOP_JOURNAL, or the password in a "
+                                "password file (PGPASSFILE, ~/.pgpass) or a service (PGSERVICE)", shown);
+            o->journal = optarg;
+            break;
+        }
+        case O_FOLLOW: o->follow = true; break;
+        case O_WORKERS: {
+            char *end;
+            long n = strtol(optarg, &end, 10);
+            if (end == optarg || *end || n < 1 || n > 64)
+                return cli_fail(AOP_EXIT_USAGE, AOP_E_INVALID_ARG, typed, "--workers must be from 1 to 64, not '%s'",
+                                optarg);
+            o->workers = (unsigned)n;
+            break;
+        }
         case O_NO_RESOLVE: o->no_resolve = true; break;
         case O_ALL: o->all = true; break;
         case O_AS: o->as = optarg; break;

@@ -18,7 +18,8 @@ const char *cli_short_name(const aop_function_desc_t *fn) {
 
 void cli_recover_hint(FILE *out, const cli_opts_t *o) {
     fputs("aop recover", out);
-    if (o->journal) fputs(" --journal ", out), cli_put_safe(out, aop_str(o->journal));
+    /* the journal the user named: a URI without its password (AOP_JOURNAL's is not repeated) */
+    if (o->journal) fputs(" --journal ", out), cli_put_safe(out, aop_str(cli_journal_shown(o)));
     if (o->gateway) {
         fputs(" --gateway ", out), cli_put_safe(out, aop_str(o->gateway));
         if (o->private_key) fputs(" --private-key ", out), cli_put_safe(out, aop_str(o->private_key));

@@ -7,13 +7,22 @@
 #include "cli.h"
 
 volatile sig_atomic_t cli_stop;
-static volatile sig_atomic_t stop_signal;
+volatile sig_atomic_t cli_finish;
+static volatile sig_atomic_t stop_signal, two_step;
 
 _Static_assert(sizeof(sig_atomic_t) == sizeof(int), "the stop flag is read as an int by the library");
 
 static void on_signal(int sig) {
     stop_signal = sig;
-    cli_stop = 1;
+    if (two_step && !cli_finish) /* a service's first signal: finish what is in flight */
+        cli_finish = 1;
+    else
+        cli_stop = 1;
+}
+
+void cli_catch_stop_signals_two_step(void) {
+    two_step = 1;
+    cli_catch_stop_signals();
 }
 
 void cli_catch_stop_signals(void) {

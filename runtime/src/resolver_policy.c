@@ -132,7 +132,11 @@ void rsv_schedule(rsv_t *r, rsv_wait_t w) {
     r->next_at_ms = aop_mono_ms() + ms(s);
 }
 
-bool rsv_stop_requested(const rsv_t *r) { return r->o.stop_flag && *r->o.stop_flag; }
+/* finish_flag stops as stop_flag does, but only here, between calls: the transport watches
+ * stop_flag alone (resolver_core.c), so the call in flight runs to its end. */
+bool rsv_stop_requested(const rsv_t *r) {
+    return (r->o.stop_flag && *r->o.stop_flag) || (r->o.finish_flag && *r->o.finish_flag);
+}
 
 bool rsv_abort_requested(const rsv_t *r) { return r->o.abort_flag && *r->o.abort_flag; }
 

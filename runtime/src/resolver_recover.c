@@ -177,7 +177,8 @@ static void work(todo_list_t *l, rsv_t *r) {
 static bool claim_all(todo_list_t *l, aop_error_t *err) {
     int64_t after = 0;
     for (;;) {
-        if (l->opts->stop_flag && *l->opts->stop_flag) return true;
+        if ((l->opts->stop_flag && *l->opts->stop_flag) || (l->opts->finish_flag && *l->opts->finish_flag))
+            return true;
         rsv_t *r = malloc(sizeof *r);
         if (!r || rsv_init(r, l->c, l->j, l->opts, err) != AOP_OK) {
             free(r);

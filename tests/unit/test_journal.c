@@ -733,3 +733,55 @@ Test(journal, the_table_of_moves) {
     cr_expect_not(aop_entry_move_allowed((aop_entry_kind_t)3, AOP_STATE_NEW, AOP_STATE_NEW, by));
     cr_expect_not(aop_entry_move_allowed(P, (aop_entry_state_t)13, AOP_STATE_NEW, by));
 }
+
+/* ---- aop_journal_open: a journal by its URI, and URIs shown without their password ---- */
+
+Test(journal_uri, the_password_is_taken_out_of_the_user_info_and_the_query) {
+    char out[256];
+    cr_expect(aop_journal_uri_redact("postgresql://aop:s3cret@db.example:5432/aop", out, sizeof out));
+    cr_expect_str_eq(out, "postgresql://aop@db.example:5432/aop");
+    cr_expect(aop_journal_uri_redact("postgres://u@h/db?sslmode=require&password=s3cret&application_name=x", out,
+                                     sizeof out));
+    cr_expect_str_eq(out, "postgres://u@h/db?sslmode=require&application_name=x");
+    cr_expect(aop_journal_uri_redact("postgresql://u:p%40ss@h/db?password=x", out, sizeof out));
+    cr_expect_str_eq(out, "postgresql://u@h/db");
+    cr_expect(strstr(out, "p%40ss") == NULL && strstr(out, "s3cret") == NULL);
+    cr_expect_not(aop_journal_uri_redact("postgresql:///aop?host=/tmp/x&port=5433", out, sizeof out));
+    cr_expect_str_eq(out, "postgresql:///aop?host=/tmp/x&port=5433");
+    cr_expect_not(aop_journal_uri_redact("/var/lib/aop/journal.db", out, sizeof out));
+    cr_expect_str_eq(out, "/var/lib/aop/journal.db");
+    cr_expect(aop_journal_uri_redact("postgresql://u:verylongpassword@h/db", out, 12), "cut short, still found");
+    cr_expect_eq(strlen(out), 11);
+    cr_expect(strstr(out, "very") == NULL);
+}
+
+Test(journal_uri, a_path_and_sqlite_open_the_file_an_unknown_scheme_is_refused) {
+    char dir[] = "/tmp/aop-uri-XXXXXX", uri[128];
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(uri, sizeof uri, "sqlite:%s/j.db", dir);
+    aop_journal_t *j = NULL;
+    aop_error_t err;
+    cr_assert_eq(aop_journal_open(uri, &j, &err), AOP_OK, "%s", err.msg);
+    aop_journal_close(j);
+    snprintf(uri, sizeof uri, "%s/j.db", dir);
+    cr_assert_eq(aop_journal_open(uri, &j, &err), AOP_OK, "%s", err.msg);
+    aop_journal_close(j);
+    cr_expect_eq(aop_journal_open("mysql://u:pw@h/db", &j, &err), AOP_E_CONFIG);
+    cr_expect_null(j);
+    cr_expect(strstr(err.msg, "pw") == NULL, "%s", err.msg);
+    cr_expect(strstr(err.msg, "mysql") != NULL, "%s", err.msg);
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_expect_eq(system(cmd), 0);
+}
+
+Test(journal_uri, a_server_that_does_not_answer_is_a_journal_error_without_the_password) {
+    aop_journal_t *j = NULL;
+    aop_error_t err;
+    /* port 1 on loopback: refused at once */
+    cr_expect_eq(aop_journal_open("postgresql://aop:s3cret@127.0.0.1:1/aop?connect_timeout=2", &j, &err),
+                 AOP_E_JOURNAL);
+    cr_expect_null(j);
+    cr_expect(strstr(err.msg, "s3cret") == NULL, "%s", err.msg);
+    cr_expect(strstr(err.msg, "postgresql://aop@127.0.0.1:1/aop") != NULL, "%s", err.msg);
+}

@@ -2,9 +2,11 @@
 /* The journal store conformance suite: every test of the contract of aop/journal.h (version 2 of
  * aop_journal_ops_t) runs against each store factory: the SQLite store, and the in-memory store of
  * the tests (which implements only the required operations, so journal.c's fallbacks of the
- * optional ones run too). A new store (PostgreSQL) adds its factory and one line to CONFORMANCE. */
+ * optional ones run too), and the PostgreSQL store (libaop-journal-pg.so.0) against the real server
+ * the tests start (tests/support/postgres.sh, a CTest fixture), each test in a schema of its own. */
 #include <signal.h>
 #include <sqlite3.h>
+#include <libpq-fe.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,7 +22,8 @@ typedef struct {
     aop_journal_t *(*open)(void);           /* a new, empty journal */
     void (*corrupt)(int64_t id);            /* makes row id unreadable, as a hand-edited file may */
     void (*teardown)(void);
-    bool retention;                         /* prune and backup are supported */
+    bool prune;                             /* prune is supported */
+    bool backup;                            /* backup is supported */
 } store_factory_t;
 
 static char dir[64], path[128];
@@ -64,13 +67,71 @@ static void memory_corrupt(int64_t id) {
 
 static void memory_teardown(void) {}
 
-static const store_factory_t sqlite_factory = {"sqlite", sqlite_open, sqlite_corrupt, sqlite_teardown, true};
-static const store_factory_t memory_factory = {"memory", memory_open, memory_corrupt, memory_teardown, false};
+/* The server of tests/support/postgres.sh (started by the CTest fixture postgres): its URI is in
+ * AOP_PG_STATE/uri. Each test works in a schema of its own (search_path in the URI's options), so
+ * Criterion's parallel tests never see each other's entries, and drops it at the end. */
+static char pg_schema[64], pg_base[512];
+
+static PGconn *pg_admin(void) {
+    FILE *f = fopen(AOP_PG_STATE "/uri", "r");
+    cr_assert_not_null(f, "no PostgreSQL: %s/uri is missing, so the fixture postgres_start did not start the "
+                          "server (its output says why)", AOP_PG_STATE);
+    cr_assert_not_null(fgets(pg_base, sizeof pg_base, f));
+    fclose(f);
+    pg_base[strcspn(pg_base, "\n")] = '\0';
+    PGconn *c = PQconnectdb(pg_base);
+    cr_assert_eq(PQstatus(c), CONNECTION_OK, "PostgreSQL at %s: %s", pg_base, PQerrorMessage(c));
+    return c;
+}
+
+static void pg_exec(const char *sql) {
+    PGconn *c = pg_admin();
+    PGresult *r = PQexec(c, "SET client_min_messages = warning"); /* no NOTICE of the cascade */
+    PQclear(r);
+    r = PQexec(c, sql);
+    cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK, "%s: %s", sql, PQerrorMessage(c));
+    PQclear(r);
+    PQfinish(c);
+}
+
+static aop_journal_t *pg_open(void) {
+    static unsigned n;
+    snprintf(pg_schema, sizeof pg_schema, "conf_%d_%u", (int)getpid(), n++);
+    char sql[200], uri[700];
+    snprintf(sql, sizeof sql, "CREATE SCHEMA %s", pg_schema);
+    pg_exec(sql);
+    snprintf(uri, sizeof uri, "%s&options=-csearch_path%%3D%s", pg_base, pg_schema);
+    aop_journal_t *j = NULL;
+    aop_error_t err;
+    cr_assert_eq(aop_journal_open(uri, &j, &err), AOP_OK, "%s", err.msg);
+    return j;
+}
+
+static void pg_corrupt(int64_t id) {
+    char sql[200];
+    /* 400 characters: longer than any note an entry holds */
+    snprintf(sql, sizeof sql, "UPDATE %s.aop_journal SET note = repeat('x', 400) WHERE id = %lld", pg_schema,
+             (long long)id);
+    pg_exec(sql);
+}
+
+static void pg_teardown(void) {
+    if (!pg_schema[0]) return;
+    char sql[200];
+    snprintf(sql, sizeof sql, "DROP SCHEMA %s CASCADE", pg_schema);
+    pg_exec(sql);
+}
+
+static const store_factory_t sqlite_factory = {"sqlite", sqlite_open, sqlite_corrupt, sqlite_teardown, true, true};
+static const store_factory_t memory_factory = {"memory", memory_open, memory_corrupt, memory_teardown, false, false};
+/* backup: a server's journal is copied with the server's own tools (pg_dump), not by the store */
+static const store_factory_t pg_factory = {"postgresql", pg_open, pg_corrupt, pg_teardown, true, false};
 
 #define CONFORMANCE(name)                                                                            \
     static void name(const store_factory_t *f);                                                      \
     Test(conformance_sqlite, name, .fini = sqlite_teardown) { name(&sqlite_factory); }               \
     Test(conformance_memory, name) { name(&memory_factory); }                                        \
+    Test(conformance_pg, name, .fini = pg_teardown) { name(&pg_factory); }                           \
     static void name(const store_factory_t *f)
 
 /* ---------------------------------------------------------------------------------------------
@@ -727,7 +788,7 @@ CONFORMANCE(prune_removes_old_final_unwatched_entries_only) {
     cr_assert_eq(aop_journal_transition(j, watched, &w, &err), AOP_OK, "%s", err.msg); /* due at once */
     unsigned removed = 99;
     aop_status_t st = aop_journal_prune(j, aop_now_ms() + 1000, &removed, &err);
-    if (!f->retention) {
+    if (!f->prune) {
         cr_expect_eq(st, AOP_E_JOURNAL_UNSUPPORTED, "%s", err.msg);
         cr_expect_eq(removed, 0);
     } else {
@@ -751,7 +812,7 @@ CONFORMANCE(backup_writes_a_checked_copy_to_a_new_file) {
     unlink(copy);
     aop_error_t err;
     aop_status_t st = aop_journal_backup(j, copy, &err);
-    if (!f->retention) {
+    if (!f->backup) {
         cr_expect_eq(st, AOP_E_JOURNAL_UNSUPPORTED);
     } else {
         cr_assert_eq(st, AOP_OK, "%s", err.msg);
@@ -823,7 +884,7 @@ CONFORMANCE(a_notification_is_recorded_once_per_fact_with_its_bytes_and_deliveri
     aop_journal_t *j = f->open();
     aop_error_t err;
     cr_assert_eq(aop_journal_notices_supported(j, &err), AOP_OK, "%s", err.msg);
-    /* a body of 16 KiB - 1 with every byte value but NUL is kept byte for byte */
+    /* a body of 16 KiB - 1 with every ASCII byte but NUL is kept byte for byte (a body that verified is UTF-8) */
     char *big = malloc(AOP_JOURNAL_NOTICE_BODY_MAX);
     for (size_t i = 0; i < AOP_JOURNAL_NOTICE_BODY_MAX - 1; i++) big[i] = (char)(1 + i % 127);
     big[AOP_JOURNAL_NOTICE_BODY_MAX - 1] = '\0';

@@ -414,6 +414,17 @@ typedef struct aop_journal aop_journal_t;
  * NORMAL. A file of a newer version, and an unsafe file (see the top of this page), are refused. */
 AOP_API AOP_NODISCARD aop_status_t aop_journal_open_sqlite(const char *path, aop_journal_t **out,
                                                            aop_error_t *err);
+/** Opens the journal uri names: a file path or `sqlite:PATH` (aop_journal_open_sqlite), or a libpq
+ * URI `postgresql://...` / `postgres://...` (the PostgreSQL store: many processes on many
+ * machines share it; README.md, "Many terminals, one back end"). The PostgreSQL store is a
+ * module of its own, libaop-journal-pg.so.0 (package libaop-journal-pg0), loaded only here and
+ * only for such a URI, from beside libaop or the library search path; without it the open fails
+ * with AOP_E_CONFIG saying so. Messages never show the URI's password (aop_journal_uri_redact). */
+AOP_API AOP_NODISCARD aop_status_t aop_journal_open(const char *uri, aop_journal_t **out, aop_error_t *err);
+/** Copies uri into out (cap bytes, always terminated when cap > 0) without its password: the
+ * `:password` of its user info and every `password=` query parameter. Returns whether it held
+ * one. The one way a journal URI is shown, by the library and its programs. */
+AOP_API bool aop_journal_uri_redact(const char *uri, char *out, size_t cap);
 /** A journal over another store (borrowed ops; store is closed by aop_journal_close). Refuses
  * operations of another version or missing a required member. */
 AOP_API AOP_NODISCARD aop_status_t aop_journal_open_custom(const aop_journal_ops_t *ops, void *store,

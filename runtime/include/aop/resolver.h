@@ -113,6 +113,10 @@ typedef struct {
      * entry left UNRESOLVED is asked again 1 min later, then 2, 4... up to 1 h. For a recovery
      * worker that runs often; false (the default) takes every open entry at once. */
     bool due_only;
+    /** Set to non-zero to stop between calls (a service's first SIGTERM): the call in flight
+     * finishes within its deadline, no other call starts, the entry stays open with its lease
+     * released (UNRESOLVED with `interrupted`), and aop_recover() claims nothing more. */
+    const volatile int *finish_flag;
 } aop_resolve_options_t;
 
 /** Sets the defaults (and struct_size). */
