@@ -6,6 +6,8 @@
   cancel and no more queries than the policy allows;
 - a worker SIGKILLed while it holds leases (run under another host name, so its death cannot be
   seen from here): another takes its entries, and only once their leases have expired;
+- a receiver of notifications on another HOME finishes a payer's payment through the shared
+  journal (row N9);
 - the server restarted (pg_ctl restart -m fast) during recovery: the workers say so, reconnect,
   and every entry ends decided once;
 - two processes whose wall clocks are 30 s ahead and 30 s behind (libfaketime): leases hold and
@@ -173,6 +175,11 @@ class Case(unittest.TestCase):
 
     def tearDown(self):
         self.w.close()
+
+    def aop(self, *argv, env=None):
+        p = subprocess.run([os.path.join(BIN, "aop"), *argv], capture_output=True, text=True,
+                           env=dict(self.w.env, **(env or {})), timeout=60)
+        return p.returncode, p.stdout, p.stderr
 
     def decided_once(self, keys, results):
         """Every key decided (a known outcome) exactly once across results, and cancelled once."""
@@ -357,11 +364,6 @@ class Signals(Case):
 
 
 class Uris(Case):
-    def aop(self, *argv, env=None):
-        p = subprocess.run([os.path.join(BIN, "aop"), *argv], capture_output=True, text=True,
-                           env=dict(self.w.env, **(env or {})), timeout=60)
-        return p.returncode, p.stdout, p.stderr
-
     def test_journal_then_aop_journal_then_the_default_and_no_password_on_the_command_line(self):
         self.w.seed(1, "u", lease_ms=600000)
         listed = lambda out: [e["merchantTransId"] for e in json.loads(out)]
@@ -385,6 +387,56 @@ class Uris(Case):
         self.assertEqual(rc, 78, err)
         self.assertNotIn("s3cret", out + err)
         self.assertIn("postgresql://aop@127.0.0.1:1/aop", err)
+
+
+class Notifications(Case):
+    """aop-notify on another HOME (another machine) than the payer, sharing only the PostgreSQL
+    journal: the payer's PAYMENT_IN_PROCESS payment is finished by its notification (row N9)."""
+
+    def test_a_receiver_elsewhere_finishes_the_payers_payment_through_the_shared_journal(self):
+        w = self.w
+        gw = os.path.join(DATA, "gateway.spki.pem")
+        receiver_home = tempfile.mkdtemp(prefix="aop-pg-notify-", dir=w.home)
+        log = open(os.path.join(w.home, "notify.log"), "w+")
+        notify = subprocess.Popen([os.path.join(BIN, "aop-notify"), "--listen", "127.0.0.1:0", "--path", "/notify",
+                                   "--private-key", w.key, "--alipay-public-key", gw],
+                                  stderr=log, env=dict(w.env, HOME=receiver_home))
+        sandbox = None
+        try:
+            port = None
+            until = time.monotonic() + 10
+            while port is None and time.monotonic() < until:
+                log.seek(0)
+                m = re.search(r"listening on .* \(port (\d+)\)", log.read())
+                port = int(m.group(1)) if m else time.sleep(0.05)
+            self.assertIsNotNone(port, "aop-notify did not listen")
+            sandbox = subprocess.Popen(
+                [os.path.join(BIN, "aop-sandbox"), "--port", "0", "--key", w.gwkey, "--merchant-public-key",
+                 os.path.join(DATA, "merchant.spki.pem"), "--in-process-seconds", "0.3", "--notify-url",
+                 f"http://127.0.0.1:{port}/notify", "--notify-schedule", "0.5,0.5,0.5"],
+                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            m = re.search(r"127\.0\.0\.1:(\d+)", sandbox.stdout.readline())
+            self.assertIsNotNone(m, "the sandbox did not start")
+            t0 = time.monotonic()
+            # PAYMENT_IN_PROCESS, PAYING for 0.3 s, then SUCCESS: the first query would come at 3 s
+            rc, out, err = self.aop("pay", "--amount", "300", "--currency", "USD", "--code", "281000000000001013",
+                                    "--json", "--gateway", f"http://127.0.0.1:{m.group(1)}", "--private-key", w.key,
+                                    "--alipay-public-key", gw)
+            took = time.monotonic() - t0
+            self.assertEqual(rc, 0, err)
+            res = json.loads(out)
+            self.assertEqual((res["outcome"], res["row"]), ("PAID", "N9"), out)
+            self.assertLess(took, 3.0, "decided before the first query")
+            state = w.sql(f"SELECT state FROM {w.schema}.aop_journal_notices WHERE key = '{res['merchantTransId']}'")
+            self.assertEqual(state, "2", "the notification is APPLIED")
+        finally:
+            notify.send_signal(signal.SIGTERM)
+            self.assertEqual(notify.wait(timeout=20), 0)
+            log.close()
+            if sandbox:
+                sandbox.kill()
+                sandbox.wait()
+                sandbox.stdout.close()
 
 
 if __name__ == "__main__":
