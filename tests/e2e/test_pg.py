@@ -356,6 +356,21 @@ class Signals(Case):
         json.loads(out)  # the array is whole
 
 
+class Altered(Case):
+    def test_a_row_a_database_administrator_edits_is_never_sent(self):
+        keys = self.w.seed(2, "a")
+        self.w.sql(f"UPDATE {self.w.schema}.aop_journal SET amount = '99999' WHERE key = '{keys[0]}'")
+        time.sleep(1.5)  # past the seeded pays' cancel moment
+        p = self.w.recover("--json")
+        out, err = p.communicate(timeout=120)
+        by_key = {r["merchantTransId"]: r for r in outcomes(out)}
+        self.assertEqual(by_key[keys[0]]["outcome"], "NEEDS_ATTENTION", err[-1500:])
+        self.assertIn("altered", by_key[keys[0]]["error"])
+        self.assertTrue(by_key[keys[1]]["outcomeKnown"], "the other entry is recovered")
+        self.assertEqual([r for r in self.w.requests() if r["merchantTransId"] == keys[0]], [], "the edited row was sent")
+        self.assertEqual(p.returncode, 2)  # one entry is left to a person
+
+
 class Uris(Case):
     def aop(self, *argv, env=None):
         p = subprocess.run([os.path.join(BIN, "aop"), *argv], capture_output=True, text=True,
