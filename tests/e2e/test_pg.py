@@ -124,16 +124,19 @@ class World:
         """A recovery process (not waited for), its output into files: several of them write far
         more to standard error than a pipe holds, and one blocked on a full pipe would stall."""
         self.runs = getattr(self, "runs", 0) + 1
+        self.procs = getattr(self, "procs", [])
         policy = list(FAST)
         for i in range(0, len(policy), 2):  # an option of argv replaces FAST's (none may be given twice)
             if policy[i] in argv:
                 j = argv.index(policy[i])
                 policy[i + 1] = argv[j + 1]
                 argv = argv[:j] + argv[j + 2:]
-        return Run(self.home, self.runs,
+        run = Run(self.home, self.runs,
                    [*prefix, os.path.join(BIN, "aop"), "recover", "--gateway", self.url, "--private-key", self.key,
                     "--alipay-public-key", os.path.join(DATA, "gateway.spki.pem"), *policy, *argv],
                    dict(self.env, **(env or {})))
+        self.procs.append(run.proc)
+        return run
 
     def requests(self):
         if not os.path.exists(self.reqlog):
@@ -152,6 +155,10 @@ class World:
         return int(self.sql(f"SELECT count(*) FROM {self.schema}.aop_journal WHERE state NOT IN (8, 9, 10, 11)"))
 
     def close(self):
+        for p in getattr(self, "procs", []):  # a test that failed half-way leaves no service running
+            if p.poll() is None:
+                p.kill()
+                p.wait()
         self.sandbox.send_signal(signal.SIGKILL)
         self.sandbox.wait()
         self.sandbox.stdout.close()
