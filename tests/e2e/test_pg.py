@@ -126,16 +126,19 @@ class World:
         """A recovery process (not waited for), its output into files: several of them write far
         more to standard error than a pipe holds, and one blocked on a full pipe would stall."""
         self.runs = getattr(self, "runs", 0) + 1
+        self.procs = getattr(self, "procs", [])
         policy = list(FAST)
         for i in range(0, len(policy), 2):  # an option of argv replaces FAST's (none may be given twice)
             if policy[i] in argv:
                 j = argv.index(policy[i])
                 policy[i + 1] = argv[j + 1]
                 argv = argv[:j] + argv[j + 2:]
-        return Run(self.home, self.runs,
+        run = Run(self.home, self.runs,
                    [*prefix, os.path.join(BIN, "aop"), "recover", "--gateway", self.url, "--private-key", self.key,
                     "--alipay-public-key", os.path.join(DATA, "gateway.spki.pem"), *policy, *argv],
                    dict(self.env, **(env or {})))
+        self.procs.append(run.proc)
+        return run
 
     def requests(self):
         if not os.path.exists(self.reqlog):
@@ -154,6 +157,10 @@ class World:
         return int(self.sql(f"SELECT count(*) FROM {self.schema}.aop_journal WHERE state NOT IN (8, 9, 10, 11)"))
 
     def close(self):
+        for p in getattr(self, "procs", []):  # a test that failed half-way leaves no service running
+            if p.poll() is None:
+                p.kill()
+                p.wait()
         self.sandbox.send_signal(signal.SIGKILL)
         self.sandbox.wait()
         self.sandbox.stdout.close()
@@ -361,6 +368,21 @@ class Signals(Case):
         self.assertIn(p.returncode, (130, 143), err[-1500:])
         self.assertIn("abandoned", err)
         json.loads(out)  # the array is whole
+
+
+class Altered(Case):
+    def test_a_row_a_database_administrator_edits_is_never_sent(self):
+        keys = self.w.seed(2, "a")
+        self.w.sql(f"UPDATE {self.w.schema}.aop_journal SET amount = '99999' WHERE key = '{keys[0]}'")
+        time.sleep(1.5)  # past the seeded pays' cancel moment
+        p = self.w.recover("--json")
+        out, err = p.communicate(timeout=120)
+        by_key = {r["merchantTransId"]: r for r in outcomes(out)}
+        self.assertEqual(by_key[keys[0]]["outcome"], "NEEDS_ATTENTION", err[-1500:])
+        self.assertIn("altered", by_key[keys[0]]["error"])
+        self.assertTrue(by_key[keys[1]]["outcomeKnown"], "the other entry is recovered")
+        self.assertEqual([r for r in self.w.requests() if r["merchantTransId"] == keys[0]], [], "the edited row was sent")
+        self.assertEqual(p.returncode, 2)  # one entry is left to a person
 
 
 class Uris(Case):
