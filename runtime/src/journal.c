@@ -75,21 +75,17 @@ void aop_journal_filter_init(aop_journal_filter_t *f) {
 /* ---------------------------------------------------------------------------------------------
  * Checks in front of the store */
 
-/* A text member must end within its array: a store reads it as a C string. */
-static aop_status_t check_text(const char *s, size_t cap, const char *name, bool required, aop_error_t *err) {
+aop_status_t aop_internal_journal_check_text(const char *s, size_t cap, const char *what, const char *name,
+                                             bool required, aop_error_t *err) {
     const char *nul = memchr(s, '\0', cap);
     if (!nul)
-        return aop_error_setp(err, AOP_E_TOO_LONG, "entry", name, -1, "%s is not NUL-terminated within %zu bytes",
-                              name, cap);
-    if (required && nul == s) return aop_error_setp(err, AOP_E_EMPTY, "entry", name, -1, "%s is empty", name);
+        return aop_error_setp(err, AOP_E_TOO_LONG, what, name, -1, "%s is not NUL-terminated within %zu bytes", name,
+                              cap);
+    if (required && nul == s) return aop_error_setp(err, AOP_E_EMPTY, what, name, -1, "%s is empty", name);
     return AOP_OK;
 }
 
-#define CHECK_TEXT(e, m, req)                                                             \
-    do {                                                                                  \
-        aop_status_t st_ = check_text((e)->m, sizeof (e)->m, #m, (req), err);             \
-        if (st_ != AOP_OK) return st_;                                                    \
-    } while (0)
+#define CHECK_TEXT(e, m, req) AOP_JOURNAL_CHECK_TEXT("entry", e, m, req)
 
 static aop_status_t check_entry(const aop_journal_entry_t *e, aop_error_t *err) {
     if (e->kind != AOP_ENTRY_PAYMENT && e->kind != AOP_ENTRY_REFUND)

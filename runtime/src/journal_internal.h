@@ -34,4 +34,15 @@ static inline void aop_internal_journal_unlock(aop_journal_t *j) {
 #define AOP_JOURNAL_HAS(ops, member)                                                                  \
     ((ops)->struct_size >= offsetof(aop_journal_ops_t, member) + sizeof((ops)->member) && (ops)->member)
 
+/* A text member must end within its array (a store reads it as a C string), and a required one
+ * must not be empty: AOP_E_TOO_LONG or AOP_E_EMPTY naming what.name. */
+aop_status_t aop_internal_journal_check_text(const char *s, size_t cap, const char *what, const char *name,
+                                             bool required, aop_error_t *err);
+/* Returns from the calling check (whose error is err) when member m of x fails. */
+#define AOP_JOURNAL_CHECK_TEXT(what, x, m, req)                                                         \
+    do {                                                                                                \
+        aop_status_t st_ = aop_internal_journal_check_text((x)->m, sizeof (x)->m, what, #m, (req), err); \
+        if (st_ != AOP_OK) return st_;                                                                  \
+    } while (0)
+
 #endif

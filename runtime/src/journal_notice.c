@@ -53,21 +53,7 @@ aop_status_t aop_journal_notices_supported(aop_journal_t *j, aop_error_t *err) {
     return AOP_OK;
 }
 
-/* A text member must end within its array: a store reads it as a C string. */
-static aop_status_t check_text(const char *s, size_t cap, const char *name, bool required, aop_error_t *err) {
-    const char *nul = memchr(s, '\0', cap);
-    if (!nul)
-        return aop_error_setp(err, AOP_E_TOO_LONG, "notice", name, -1, "%s is not NUL-terminated within %zu bytes",
-                              name, cap);
-    if (required && nul == s) return aop_error_setp(err, AOP_E_EMPTY, "notice", name, -1, "%s is empty", name);
-    return AOP_OK;
-}
-
-#define CHECK_TEXT(n, m, req)                                                 \
-    do {                                                                      \
-        aop_status_t st_ = check_text((n)->m, sizeof (n)->m, #m, (req), err); \
-        if (st_ != AOP_OK) return st_;                                        \
-    } while (0)
+#define CHECK_TEXT(n, m, req) AOP_JOURNAL_CHECK_TEXT("notice", n, m, req)
 
 static aop_status_t check_notice(const aop_journal_notice_t *n, aop_error_t *err) {
     CHECK_TEXT(n, gateway, true);

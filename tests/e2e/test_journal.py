@@ -18,6 +18,7 @@ import time
 import unittest
 
 sys.dont_write_bytecode = True
+from e2e_world import copy_key, kill_sandbox, start_sandbox  # noqa: E402
 BIN = DATA = None
 PAYING = "281000000000003001"  # PAYMENT_IN_PROCESS, PAYING until a cancel closes it
 FAST = ["--first-poll", "0.1", "--poll-interval", "0.2", "--query-budget", "1", "--cancel-margin", "0.2",
@@ -34,19 +35,11 @@ class World:
         self.gwkey = self.copy("gateway.pkcs8.pem")
         self.journal = os.path.join(self.home, "journal.db")
         self.log = open(os.path.join(self.home, "sandbox.log"), "w+")
-        self.sandbox = subprocess.Popen(
-            [os.path.join(BIN, "aop-sandbox"), "--port", "0", "--key", self.gwkey, "--merchant-public-key",
-             os.path.join(DATA, "merchant.spki.pem"), "--in-process-seconds", "0.3", "--delay-seconds", "2"],
-            stdout=subprocess.PIPE, stderr=self.log, text=True)
-        m = re.search(r"127\.0\.0\.1:(\d+)", self.sandbox.stdout.readline())
-        assert m, "the sandbox did not start"
-        self.url = f"http://127.0.0.1:{m.group(1)}"
+        self.sandbox, self.url = start_sandbox(BIN, DATA, self.gwkey, self.log, "--in-process-seconds", "0.3",
+                                               "--delay-seconds", "2")
 
     def copy(self, name):
-        path = os.path.join(self.home, name)
-        shutil.copyfile(os.path.join(DATA, name), path)
-        os.chmod(path, 0o600)
-        return path
+        return copy_key(self.home, DATA, name)
 
     def gw(self):
         return ["--gateway", self.url, "--private-key", self.key, "--alipay-public-key",
@@ -70,9 +63,7 @@ class World:
         db.close()
 
     def close(self):
-        self.sandbox.send_signal(signal.SIGKILL)
-        self.sandbox.wait()
-        self.sandbox.stdout.close()
+        kill_sandbox(self.sandbox)
         self.log.close()
         shutil.rmtree(self.home, ignore_errors=True)
 

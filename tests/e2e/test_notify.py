@@ -34,6 +34,7 @@ import urllib.request
 import uuid
 
 sys.dont_write_bytecode = True
+from e2e_world import copy_key, kill_sandbox, start_sandbox  # noqa: E402
 BIN = DATA = None
 IN_PROCESS = "281000000000001013"  # PAYMENT_IN_PROCESS, PAYING for --in-process-seconds, then SUCCESS
 PAYING = "281000000000003001"      # PAYING until a cancel closes it
@@ -68,20 +69,12 @@ class World:
         self.port = 0
         self.start_notify()
         self.log = open(os.path.join(self.home, "sandbox.log"), "w+")
-        argv = [os.path.join(BIN, "aop-sandbox"), "--port", "0", "--key", self.gwkey, "--merchant-public-key",
-                os.path.join(DATA, "merchant.spki.pem"), "--in-process-seconds", "0.3"]
-        if notify_url:
-            argv += ["--notify-url", f"http://127.0.0.1:{self.port}/notify", "--notify-schedule", schedule]
-        self.sandbox = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self.log, text=True)
-        m = re.search(r"127\.0\.0\.1:(\d+)", self.sandbox.stdout.readline())
-        assert m, "the sandbox did not start"
-        self.url = f"http://127.0.0.1:{m.group(1)}"
+        notify = ["--notify-url", f"http://127.0.0.1:{self.port}/notify", "--notify-schedule", schedule]
+        self.sandbox, self.url = start_sandbox(BIN, DATA, self.gwkey, self.log, "--in-process-seconds", "0.3",
+                                               *(notify if notify_url else []))
 
     def copy(self, name):
-        path = os.path.join(self.home, name)
-        shutil.copyfile(os.path.join(DATA, name), path)
-        os.chmod(path, 0o600)
-        return path
+        return copy_key(self.home, DATA, name)
 
     def start_notify(self, env=None, gateway=None):
         """aop-notify on self.port (a free one the first time); returns once it listens."""
@@ -172,9 +165,7 @@ class World:
             self.notify.send_signal(signal.SIGKILL)
             self.notify.wait()
         self.notify_out.close()
-        self.sandbox.send_signal(signal.SIGKILL)
-        self.sandbox.wait()
-        self.sandbox.stdout.close()
+        kill_sandbox(self.sandbox)
         self.log.close()
         shutil.rmtree(self.home, ignore_errors=True)
 

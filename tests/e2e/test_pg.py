@@ -32,6 +32,7 @@ import time
 import unittest
 
 sys.dont_write_bytecode = True
+from e2e_world import copy_key, kill_sandbox, start_sandbox  # noqa: E402
 BIN = DATA = STATE = None
 CLIENT_ID = "211020000000000000044"
 MERCHANT_ID = "218820000000000000023"
@@ -95,19 +96,10 @@ class World:
         self.gwkey = self.copy("gateway.pkcs8.pem")
         self.reqlog = os.path.join(self.home, "requests.jsonl")
         self.log = open(os.path.join(self.home, "sandbox.log"), "w+")
-        self.sandbox = subprocess.Popen(
-            [os.path.join(BIN, "aop-sandbox"), "--port", "0", "--key", self.gwkey, "--merchant-public-key",
-             os.path.join(DATA, "merchant.spki.pem"), "--request-log", self.reqlog],
-            stdout=subprocess.PIPE, stderr=self.log, text=True)
-        m = re.search(r"127\.0\.0\.1:(\d+)", self.sandbox.stdout.readline())
-        assert m, "the sandbox did not start"
-        self.url = f"http://127.0.0.1:{m.group(1)}"
+        self.sandbox, self.url = start_sandbox(BIN, DATA, self.gwkey, self.log, "--request-log", self.reqlog)
 
     def copy(self, name):
-        path = os.path.join(self.home, name)
-        shutil.copyfile(os.path.join(DATA, name), path)
-        os.chmod(path, 0o600)
-        return path
+        return copy_key(self.home, DATA, name)
 
     def sql(self, statement):
         p = subprocess.run([psql_bin(), "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-d", self.base, "-c",
@@ -161,9 +153,7 @@ class World:
             if p.poll() is None:
                 p.kill()
                 p.wait()
-        self.sandbox.send_signal(signal.SIGKILL)
-        self.sandbox.wait()
-        self.sandbox.stdout.close()
+        kill_sandbox(self.sandbox)
         self.log.close()
         try:
             self.sql(f"DROP SCHEMA {self.schema} CASCADE")
@@ -432,17 +422,13 @@ class Notifications(Case):
                 m = re.search(r"listening on .* \(port (\d+)\)", log.read())
                 port = int(m.group(1)) if m else time.sleep(0.05)
             self.assertIsNotNone(port, "aop-notify did not listen")
-            sandbox = subprocess.Popen(
-                [os.path.join(BIN, "aop-sandbox"), "--port", "0", "--key", w.gwkey, "--merchant-public-key",
-                 os.path.join(DATA, "merchant.spki.pem"), "--in-process-seconds", "0.3", "--notify-url",
-                 f"http://127.0.0.1:{port}/notify", "--notify-schedule", "0.5,0.5,0.5"],
-                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-            m = re.search(r"127\.0\.0\.1:(\d+)", sandbox.stdout.readline())
-            self.assertIsNotNone(m, "the sandbox did not start")
-            t0 = time.monotonic()
             # PAYMENT_IN_PROCESS, PAYING for 0.3 s, then SUCCESS: the first query would come at 3 s
+            sandbox, url = start_sandbox(BIN, DATA, w.gwkey, subprocess.DEVNULL, "--in-process-seconds", "0.3",
+                                         "--notify-url", f"http://127.0.0.1:{port}/notify", "--notify-schedule",
+                                         "0.5,0.5,0.5")
+            t0 = time.monotonic()
             rc, out, err = self.aop("pay", "--amount", "300", "--currency", "USD", "--code", "281000000000001013",
-                                    "--json", "--gateway", f"http://127.0.0.1:{m.group(1)}", "--private-key", w.key,
+                                    "--json", "--gateway", url, "--private-key", w.key,
                                     "--alipay-public-key", gw)
             took = time.monotonic() - t0
             self.assertEqual(rc, 0, err)
@@ -456,9 +442,7 @@ class Notifications(Case):
             self.assertEqual(notify.wait(timeout=20), 0)
             log.close()
             if sandbox:
-                sandbox.kill()
-                sandbox.wait()
-                sandbox.stdout.close()
+                kill_sandbox(sandbox)
 
 
 if __name__ == "__main__":
