@@ -4,6 +4,7 @@
  * the tests (which implements only the required operations, so journal.c's fallbacks of the
  * optional ones run too), and the PostgreSQL store (libaop-journal-pg.so.0) against the real server
  * the tests start (tests/support/postgres.sh, a CTest fixture), each test in a schema of its own. */
+#include <pthread.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <libpq-fe.h>
@@ -968,6 +969,63 @@ CONFORMANCE(a_notification_is_recorded_once_per_fact_with_its_bytes_and_deliveri
     cr_expect_str_eq(err.path, "notice.key");
     cr_expect_eq(aop_journal_sync(j, &err), AOP_OK, "%s", err.msg);
     free(big), free(a), free(again), free(stored), free(other_gw), free(other_m), free(bad);
+    aop_journal_close(j);
+}
+
+/* ---- PostgreSQL: an insert whose connection is lost before its answer ---------------------- */
+
+typedef struct {
+    aop_journal_t *j;
+    aop_journal_entry_t *e;
+    aop_status_t st;
+    aop_error_t err;
+} insert_call_t;
+
+static void *insert_in_thread(void *arg) {
+    insert_call_t *c = arg;
+    c->st = aop_journal_insert(c->j, c->e, 1000, NULL, &c->err);
+    return NULL;
+}
+
+/* The server backend is terminated while the insert waits inside its statement (a trigger that
+ * sleeps): the client cannot know whether it committed, so the insert is "unknown" (nothing may
+ * be sent; recovery finds the entry or nothing), and the handle works on with a new connection. */
+Test(conformance_pg, an_insert_whose_connection_is_lost_is_unknown_and_the_handle_goes_on, .fini = pg_teardown) {
+    aop_journal_t *j = pg_open();
+    char sql[600];
+    snprintf(sql, sizeof sql,
+             "CREATE FUNCTION %1$s.slow() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN PERFORM pg_sleep(30); "
+             "RETURN NEW; END$$; CREATE TRIGGER slow BEFORE INSERT ON %1$s.aop_journal FOR EACH ROW EXECUTE "
+             "FUNCTION %1$s.slow()", pg_schema);
+    pg_exec(sql);
+    insert_call_t call = {j, new_entry(AOP_ENTRY_PAYMENT, "T-lost"), AOP_OK, {0}};
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, insert_in_thread, &call), 0);
+    PGconn *admin = pg_admin();
+    int terminated = 0;
+    for (int i = 0; i < 200 && !terminated; i++) { /* up to 10 s for the insert to reach its sleep */
+        PGresult *r = PQexec(admin, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE "
+                                    "wait_event = 'PgSleep' AND datname = current_database()");
+        cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "%s", PQerrorMessage(admin));
+        terminated = atoi(PQgetvalue(r, 0, 0));
+        PQclear(r);
+        if (!terminated) usleep(50 * 1000);
+    }
+    PQfinish(admin);
+    pthread_join(t, NULL);
+    cr_assert_eq(terminated, 1, "the insert never reached the trigger's sleep");
+    cr_expect_eq(call.st, AOP_E_JOURNAL_UNKNOWN, "%s: %s", aop_status_name(call.st), call.err.msg);
+    cr_expect_eq(call.e->id, 0, "no id for an insert whose outcome is unknown");
+    snprintf(sql, sizeof sql, "DROP TRIGGER slow ON %s.aop_journal", pg_schema);
+    pg_exec(sql);
+    aop_journal_entry_t *got = calloc(1, sizeof *got);
+    aop_error_t err;
+    /* here the backend died before its commit: the entry is not there, and the handle goes on */
+    cr_expect_eq(aop_journal_find(j, AOP_ENTRY_PAYMENT, call.e->gateway, call.e->merchant_id, "T-lost", got, &err),
+                 AOP_E_MISSING, "%s", err.msg);
+    aop_journal_entry_t *next = new_entry(AOP_ENTRY_PAYMENT, "T-after");
+    insert_ok(j, next);
+    free(call.e), free(got), free(next);
     aop_journal_close(j);
 }
 
