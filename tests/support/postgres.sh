@@ -28,7 +28,7 @@ start)
   if [ "$(id -u)" = 0 ]; then chown postgres: "$dir"; fi
   chmod 700 "$dir"
   port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  if ! as_server "$bindir/initdb" -D "$dir/data" -U aop --auth=trust -E UTF8 --no-instructions >"$state/initdb.log" 2>&1; then
+  if ! as_server "$bindir/initdb" -D "$dir/data" -U aop --auth=trust -E UTF8 --no-locale --no-instructions >"$state/initdb.log" 2>&1; then
     echo "postgres.sh: initdb failed:" >&2
     cat "$state/initdb.log" >&2
     exit 1
