@@ -26,6 +26,10 @@
 #include "journal_time.h"
 #include "resolver_rows.h"
 
+static_assert(AOP_STATE_PAID == 8 && AOP_STATE_FAILED == 9 && AOP_STATE_CANCELLED == 10 && AOP_STATE_REFUNDED == 11 &&
+                  AOP_STATE_NEEDS_ATTENTION == 7 && AOP_STATE_LAST_CHECK == 12,
+              "SQ_FINAL and SQ_OPEN name the final states as the range 8..11");
+
 aop_status_t sq_error(sq_t *s, int rc, aop_error_t *err, const char *what) {
     int base = rc & 0xff;
     aop_status_t st = base == SQLITE_BUSY || base == SQLITE_LOCKED ? AOP_E_JOURNAL_BUSY : AOP_E_JOURNAL;
@@ -202,12 +206,11 @@ static aop_status_t list_stmt(sq_t *s, const aop_journal_filter_t *f, sqlite3_st
             snprintf(sql, sizeof sql, "SELECT %s FROM entries WHERE id > :after%s ORDER BY id LIMIT :cap", cols, gw);
         else if (f->which == AOP_LIST_OPEN)
             snprintf(sql, sizeof sql,
-                     "SELECT %s FROM entries WHERE id > :after AND state NOT IN (" SQ_FINAL_STATES
-                     ")%s ORDER BY id LIMIT :cap", cols, gw);
+                     "SELECT %s FROM entries WHERE id > :after AND " SQ_OPEN "%s ORDER BY id LIMIT :cap", cols, gw);
         else
             snprintf(sql, sizeof sql,
-                     "SELECT %s FROM entries WHERE id > :after AND state NOT IN (" SQ_FINAL_STATES ")%s UNION ALL "
-                     "SELECT %s FROM entries WHERE id > :after AND watch = 1 AND state IN (" SQ_FINAL_STATES ")%s AND "
+                     "SELECT %s FROM entries WHERE id > :after AND " SQ_OPEN "%s UNION ALL "
+                     "SELECT %s FROM entries WHERE id > :after AND watch = 1 AND " SQ_FINAL "%s AND "
                      DUE("watch_due") " ORDER BY 1 LIMIT :cap", cols, gw, cols, gw);
         int rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->list[k], NULL);
         if (rc != SQLITE_OK) return sq_error(s, rc, err, "prepare a list");

@@ -11,10 +11,12 @@
 
 #include "aop/journal.h"
 
-#define SQ_SCHEMA_VERSION 4
+#define SQ_SCHEMA_VERSION 5
 #define SQ_BUSY_TIMEOUT_MS 10000
-/* The SQL names the final states by their numbers, which are the enum's and never change. */
-#define SQ_FINAL_STATES "8, 9, 10, 11"
+/* The SQL names the final states by their numbers, which are the enum's and never change, as a
+ * range: a list of more than two values costs SQLite an ephemeral table per row it checks. */
+#define SQ_FINAL "state BETWEEN 8 AND 11"
+#define SQ_OPEN "state NOT BETWEEN 8 AND 11"
 
 /* Statements prepared once per store, reset after each use. Not the synchronous pragmas: SQLite
  * applies those when it prepares them, so a cached one would switch nothing (the fsync count

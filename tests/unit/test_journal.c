@@ -144,12 +144,12 @@ Test(journal, reopening_keeps_the_entries) {
 
 Test(journal, a_newer_schema_version_and_a_non_database_are_refused) {
     aop_journal_close(open_db());
-    sql(db_path, "PRAGMA user_version=5");
+    sql(db_path, "PRAGMA user_version=6");
     aop_journal_t *j = (aop_journal_t *)1;
     aop_error_t err;
     cr_expect_eq(aop_journal_open_sqlite(db_path, &j, &err), AOP_E_JOURNAL);
     cr_expect_null(j);
-    cr_expect(strstr(err.msg, "schema version 5") != NULL, "%s", err.msg);
+    cr_expect(strstr(err.msg, "schema version 6") != NULL, "%s", err.msg);
 
     char junk[160];
     snprintf(junk, sizeof junk, "%s/junk.db", dir);
@@ -229,7 +229,7 @@ Test(journal, a_version_1_file_is_migrated_and_its_entries_are_sealed_by_the_key
     cr_expect_str_neq(mine->clock_id, "", "claimed: its stamps on the store's clock");
     cr_expect_eq(move(j, mine, AOP_STATE_LAST_CHECK, 0, &err), AOP_OK, "%s", err.msg);
     aop_journal_close(j);
-    cr_expect_eq(sql_int(db_path, "PRAGMA user_version"), 4);
+    cr_expect_eq(sql_int(db_path, "PRAGMA user_version"), 5);
     /* a later process finds them sealed */
     j = open_db();
     cr_assert_eq(aop_journal_find(j, AOP_ENTRY_PAYMENT, "SHA256:x/C", "M", "OLD-1", e, &err), AOP_OK);
@@ -274,6 +274,36 @@ Test(journal, a_migrated_table_and_a_new_one_are_the_same_table) {
     cr_expect_eq(sql_int(fresh, "SELECT value FROM journal_meta WHERE name = 'legacy_upto'"), 0);
     cr_expect_eq(sql_int(db_path, "SELECT value FROM journal_meta WHERE name = 'legacy_upto'"), 8);
     cr_expect_eq(sql_int(fresh, "SELECT count(*) FROM sqlite_master WHERE name IN ('entries_open', 'entries_watch')"), 2);
+}
+
+/* How many ephemeral tables SQLite opens to run text on the file at path. */
+static int ephemeral_tables(const char *path, const char *text) {
+    sqlite3 *db = NULL;
+    sqlite3_stmt *q = NULL;
+    char explain[512];
+    snprintf(explain, sizeof explain, "EXPLAIN %s", text);
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    cr_assert_eq(sqlite3_prepare_v2(db, explain, -1, &q, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
+    int n = 0;
+    while (sqlite3_step(q) == SQLITE_ROW) n += strcmp((const char *)sqlite3_column_text(q, 1), "OpenEphemeral") == 0;
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    return n;
+}
+
+#define WRITE_STATE "UPDATE entries SET state = 8 WHERE id = 1"
+
+Test(journal, a_version_4_file_gets_an_open_index_whose_upkeep_needs_no_ephemeral_table) {
+    aop_journal_close(open_db());
+    cr_expect_eq(ephemeral_tables(db_path, WRITE_STATE), 0, "a new journal");
+    sql(db_path, "DROP INDEX entries_open;"
+                 "CREATE INDEX entries_open ON entries (id) WHERE state NOT IN (8, 9, 10, 11);"
+                 "PRAGMA user_version=4;");
+    cr_expect_gt(ephemeral_tables(db_path, WRITE_STATE), 0, "version 4's predicate, an IN list");
+    aop_journal_close(open_db());
+    cr_expect_eq(sql_int(db_path, "PRAGMA user_version"), 5);
+    cr_expect_eq(ephemeral_tables(db_path, WRITE_STATE), 0, "migrated");
+    cr_expect_eq(sql_int(db_path, "SELECT count(*) FROM sqlite_master WHERE name = 'entries_open'"), 1);
 }
 
 Test(journal, a_version_2_file_keeps_its_boot_stamps_as_the_stores_clock) {
