@@ -123,9 +123,29 @@ static int journal_key(const cli_opts_t *o, aop_journal_key_t *key, bool *have) 
 }
 
 /* A notification for a merchantTransId this journal has no payment of (docs/resolver.md, row
- * N2): Alipay says something happened that nobody here asked for, and a person looks. */
+ * N2): Alipay says something happened that nobody here asked for, and a person looks. In JSON,
+ * an element of the entries' array whose kind is "notification". */
 static bool print_unknown(const aop_journal_notice_t *n, void *ctx) {
-    unsigned *count = ctx;
+    list_ctx_t *c = ctx;
+    if (c->o->json) {
+        fputs(c->n ? ",\n" : "\n", stdout);
+        cli_json_begin(stdout);
+        fprintf(stdout, ",\"id\":%lld,\"kind\":\"notification\",\"state\":\"%s\",\"merchantTransId\":",
+                (long long)n->id, aop_notice_state_name(n->state));
+        cli_json_str(stdout, aop_str(n->key));
+        fputs(",\"merchantId\":", stdout);
+        cli_json_str(stdout, n->merchant_id[0] ? aop_str(n->merchant_id) : AOP_STR_NULL);
+        fputs(",\"resultStatus\":", stdout);
+        cli_json_str(stdout, aop_str(n->result_status));
+        fputs(",\"resultCode\":", stdout);
+        cli_json_str(stdout, aop_str(n->result_code));
+        fputs(",\"gateway\":", stdout);
+        cli_json_str(stdout, aop_str(n->gateway));
+        fprintf(stdout, ",\"receivedMs\":%lld,\"lastReceivedMs\":%lld,\"deliveries\":%u}", (long long)n->received_ms,
+                (long long)n->last_received_ms, n->deliveries);
+        c->n++;
+        return true;
+    }
     char when[32];
     time_t t = (time_t)(n->received_ms / 1000);
     struct tm tm;
@@ -137,18 +157,18 @@ static bool print_unknown(const aop_journal_notice_t *n, void *ctx) {
     cli_put_safe(stdout, aop_str(n->result_code));
     printf("  received %s, %u deliver%s: no payment of this merchantTransId in the journal\n", when, n->deliveries,
            n->deliveries == 1 ? "y" : "ies");
-    ++*count;
+    c->n++;
     return true;
 }
 
-static void list_unknown_notices(aop_journal_t *j, unsigned *count) {
-    aop_error_t err;
-    if (aop_journal_notices_supported(j, &err) != AOP_OK) return; /* a store without the table has none */
+/* The NO_ENTRY notifications after the entries; false when the store failed to list them (err
+ * says why). A store without the notification table has none. */
+static bool list_unknown_notices(aop_journal_t *j, list_ctx_t *c, aop_error_t *err) {
+    if (aop_journal_notices_supported(j, err) != AOP_OK) return true;
     aop_journal_notice_filter_t f;
     aop_journal_notice_filter_init(&f);
     f.state = AOP_NOTICE_NO_ENTRY;
-    if (aop_journal_notice_list(j, &f, print_unknown, count, &err) != AOP_OK)
-        fprintf(stderr, "aop journal: the notifications cannot be listed: %s\n", err.msg);
+    return aop_journal_notice_list(j, &f, print_unknown, c, err) == AOP_OK;
 }
 
 int cmd_journal(const cli_opts_t *o) {
@@ -167,12 +187,12 @@ int cmd_journal(const cli_opts_t *o) {
     f.with_request = have_key; /* the MAC covers the request */
     aop_status_t st = aop_journal_list_ex(j, &f, print_entry, &ctx, &err);
     memset(&key, 0, sizeof key);
+    bool notices = st == AOP_OK && list_unknown_notices(j, &ctx, &err);
     if (o->json) fputs(ctx.n ? "\n]\n" : "]\n", stdout);
-    unsigned unknown = 0;
-    if (st == AOP_OK && !o->json) list_unknown_notices(j, &unknown);
     aop_journal_close(j);
     if (st != AOP_OK) return cli_fail(AOP_EXIT_CONFIG, st, "--journal", "%s", err.msg);
-    if (!o->json && !ctx.n && !unknown) printf("no %sentries\n", o->all ? "" : "open ");
+    if (!notices) fprintf(stderr, "aop journal: the notifications cannot be listed: %s\n", err.msg);
+    if (!o->json && !ctx.n) printf("no %sentries\n", o->all ? "" : "open ");
     return AOP_EXIT_S;
 }
 

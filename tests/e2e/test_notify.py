@@ -208,6 +208,11 @@ class Notify(unittest.TestCase):
                  10, "the other payment's notification recorded as NO_ENTRY")
         rc, out, err = self.w.aop("journal", "--journal", self.w.journal)
         self.assertIn(f"NO_ENTRY  {res2['merchantTransId']}  S SUCCESS", out)
+        rc, out, err = self.w.aop("journal", "--json", "--journal", self.w.journal)
+        self.assertEqual(rc, 0, err)
+        unknown = [x for x in json.loads(out) if x["kind"] == "notification"]
+        self.assertEqual([(x["state"], x["merchantTransId"], x["resultStatus"], x["resultCode"], x["deliveries"])
+                          for x in unknown], [("NO_ENTRY", res2["merchantTransId"], "S", "SUCCESS", 1)], out)
 
     def test_a_forged_notification_changes_nothing(self):
         # an open payment, its lease released (one call only), so the receiver would decide it
