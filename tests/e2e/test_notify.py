@@ -7,7 +7,8 @@
 - a forged notification changes nothing (refused at the door; a row written by hand is refused
   when applied);
 - a late SUCCESS notification for a FAILED entry never acknowledged ends as the watch row says;
-- a SUCCESS notification naming another amount ends the payment NEEDS_ATTENTION;
+- a SUCCESS notification naming another amount ends the payment NEEDS_ATTENTION; one without its
+  amount makes the query due now, and the query decides;
 - a receiver killed (SIGKILL) after recording and before answering loses nothing: the sandbox
   sends again, and the second delivery is recorded once.
 
@@ -137,14 +138,17 @@ class World:
 
     def notification(self, mtid, amount="300", status="S", code="SUCCESS", acq="20261207115546634230100000001",
                      key=None):
-        """A notify.pay body as Alipay sends it, signed with key (default: the gateway's)."""
+        """A notify.pay body as Alipay sends it, signed with key (default: the gateway's); amount None:
+        without orderAmount."""
         now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
         body = {"resultInfo": {"resultStatus": status, "resultCodeId": "00000000", "resultCode": code,
                                "resultMsg": code.lower()},
                 "merchantTransId": mtid}
         if status == "S":
-            body.update({"acquirementId": acq, "orderAmount": {"currency": "USD", "value": amount},
-                         "payAmount": {"currency": "USD", "value": amount}, "paymentTime": now})
+            body.update({"acquirementId": acq, "paymentTime": now})
+            if amount is not None:
+                body.update({"orderAmount": {"currency": "USD", "value": amount},
+                             "payAmount": {"currency": "USD", "value": amount}})
         request = json.dumps({"head": {"version": "2.0.0", "function": "alipay.intl.acquiring.offline.notify.pay",
                                        "clientId": CLIENT_ID, "reqTime": now, "reqMsgId": str(uuid.uuid4())},
                               "body": body}, separators=(",", ":")).encode()
@@ -300,6 +304,28 @@ class Notify(unittest.TestCase):
         self.assertTrue(note.startswith("N10"), note)
         self.assertEqual(len(self.w.sandbox_lines(r"offline\.payQuery ")), 1)
         self.assertRegex(self.w.read_notify_log(), r"F ORDER_IS_CLOSED\): N10, APPLIED; entry \d+ FAILED \(row Q9\)")
+
+    def test_a_success_without_its_amount_makes_the_query_due_now_and_the_query_decides(self):
+        # no notification of the sandbox's own: the one posted here is the only one
+        self.w.close()
+        self.w = World(notify_url=False)
+        self.w.stop_notify()
+        self.w.start_notify(gateway=self.w.url)
+        rc, res, _, err = self.w.pay(IN_PROCESS, "--no-resolve")
+        self.assertEqual(rc, 2, err)
+        mtid = res["merchantTransId"]
+        _, state, _, _, acq = self.entry(mtid)
+        self.assertEqual((state, bool(acq)), (6, True), "UNRESOLVED (one call only), its acquirementId trusted")
+        time.sleep(0.4)  # the sandbox's payment is SUCCESS from 0.3 s on
+        # SUCCESS, but without orderAmount: nothing to check the amount by, so it decides nothing
+        # itself (row N8); the receiver's query finds the payment paid
+        status, _ = self.w.post(self.w.notification(mtid, amount=None, acq=acq))
+        self.assertEqual(status, 200)
+        wait_for(lambda: self.entry(mtid)[1] == 8, 15, "PAID")
+        note = self.w.rows("SELECT note FROM notices WHERE key = ?", mtid)[0][0]
+        self.assertTrue(note.startswith("N8"), note)
+        self.assertEqual(len(self.w.sandbox_lines(r"offline\.payQuery ")), 1, "the query decided")
+        self.assertRegex(self.w.read_notify_log(), r"S SUCCESS\): N8, APPLIED; entry \d+ PAID \(row Q\d+\)")
 
     def test_a_cancel_is_noted_durably_before_it_leaves(self):
         rc, res, _, err = self.w.pay(PAYING, "--first-poll", "0.1", "--poll-interval", "0.2", "--query-budget", "1",
