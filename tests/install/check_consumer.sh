@@ -73,8 +73,14 @@ if [ -x "$prefix/bin/aop" ]; then
     out=$(HOME="$tmp/home" LD_LIBRARY_PATH="$libdir" "$prefix/bin/aop" pay --amount 100 --currency USD \
           --code 28763443825664394 2>"$tmp/aop.err") || { cat "$tmp/aop.err"; fail "zero-configuration aop pay exited $?"; }
     case "$out" in "PAID (local sandbox: not real money)"*) ;; *) fail "aop pay printed: $out" ;; esac
-    echo "   loads $(printf '%s\n' "$deps" | sed -n 's/.*libaop\.so\.0 => \([^ ]*\).*/\1/p'), no libmicrohttpd;" \
+    echo "   loads $(printf '%s\n' "$deps" | sed -n "s/.*$soname => \\([^ ]*\\).*/\\1/p"), no libmicrohttpd;" \
          "zero-configuration pay through $prefix/bin/aop-sandbox: PAID"
+fi
+# aop-notify too: a fix to the installed library reaches it.
+if [ -x "$prefix/bin/aop-notify" ]; then
+    LD_LIBRARY_PATH="$libdir" ldd "$prefix/bin/aop-notify" | grep -q "$soname => $want_lib" ||
+        fail "aop-notify does not load $want_lib"
+    echo "== $prefix/bin/aop-notify loads $want_lib"
 fi
 
 echo "== read_unknown_member against $prefix/bin/aop-sandbox"
