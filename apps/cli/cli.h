@@ -84,6 +84,8 @@ void cli_json_begin(FILE *out);
 /* A JSON string (null for an absent view) for a reader: C1 controls escaped, never invalid
  * UTF-8 (aop_json_fquote). */
 void cli_json_str(FILE *out, aop_str_t s);
+/* ,"name": and v as cli_json_str writes it: one more member of an object begun. */
+void cli_json_field(FILE *out, const char *name, aop_str_t v);
 /* s made safe for a terminal (control characters become '?'). */
 void cli_put_safe(FILE *out, aop_str_t s);
 

@@ -21,30 +21,22 @@ typedef struct {
  * file edited by hand must not reach a terminal or a JSON reader raw. */
 static void json_entry(FILE *out, const aop_journal_entry_t *e) {
     cli_json_begin(out);
-    fprintf(out, ",\"id\":%lld,\"kind\":\"%s\",\"state\":\"%s\",\"function\":", (long long)e->id,
+    fprintf(out, ",\"id\":%lld,\"kind\":\"%s\",\"state\":\"%s\"", (long long)e->id,
             e->kind == AOP_ENTRY_REFUND ? "refund" : "payment", aop_entry_state_name(e->state));
-    cli_json_str(out, aop_str(e->function));
-    fputs(e->kind == AOP_ENTRY_REFUND ? ",\"merchantRefundId\":" : ",\"merchantTransId\":", out);
-    cli_json_str(out, aop_str(e->key));
-    fputs(",\"merchantId\":", out);
-    cli_json_str(out, aop_str(e->merchant_id));
-    fputs(",\"amount\":", out);
-    cli_json_str(out, aop_str(e->amount));
-    fputs(",\"currency\":", out);
-    cli_json_str(out, aop_str(e->currency));
-    fputs(",\"acquirementId\":", out);
-    cli_json_str(out, e->acquirement_id[0] ? aop_str(e->acquirement_id) : AOP_STR_NULL);
-    fputs(",\"gateway\":", out);
-    cli_json_str(out, aop_str(e->gateway));
-    fputs(",\"lastStatus\":", out);
-    cli_json_str(out, e->last_status[0] ? aop_str(e->last_status) : AOP_STR_NULL);
-    fputs(",\"lastCode\":", out);
-    cli_json_str(out, e->last_code[0] ? aop_str(e->last_code) : AOP_STR_NULL);
-    fprintf(out, ",\"attempts\":%u,\"watch\":%s,\"createdMs\":%lld,\"updatedMs\":%lld,\"leaseOwner\":", e->attempts,
+    cli_json_field(out, "function", aop_str(e->function));
+    cli_json_field(out, e->kind == AOP_ENTRY_REFUND ? "merchantRefundId" : "merchantTransId", aop_str(e->key));
+    cli_json_field(out, "merchantId", aop_str(e->merchant_id));
+    cli_json_field(out, "amount", aop_str(e->amount));
+    cli_json_field(out, "currency", aop_str(e->currency));
+    cli_json_field(out, "acquirementId", e->acquirement_id[0] ? aop_str(e->acquirement_id) : AOP_STR_NULL);
+    cli_json_field(out, "gateway", aop_str(e->gateway));
+    cli_json_field(out, "lastStatus", e->last_status[0] ? aop_str(e->last_status) : AOP_STR_NULL);
+    cli_json_field(out, "lastCode", e->last_code[0] ? aop_str(e->last_code) : AOP_STR_NULL);
+    fprintf(out, ",\"attempts\":%u,\"watch\":%s,\"createdMs\":%lld,\"updatedMs\":%lld", e->attempts,
             e->watch ? "true" : "false", (long long)e->created_ms, (long long)e->updated_ms);
-    cli_json_str(out, e->lease_owner[0] ? aop_str(e->lease_owner) : AOP_STR_NULL);
-    fprintf(out, ",\"leaseExpiresMs\":%lld,\"note\":", (long long)e->lease_expires_ms);
-    cli_json_str(out, e->note[0] ? aop_str(e->note) : AOP_STR_NULL);
+    cli_json_field(out, "leaseOwner", e->lease_owner[0] ? aop_str(e->lease_owner) : AOP_STR_NULL);
+    fprintf(out, ",\"leaseExpiresMs\":%lld", (long long)e->lease_expires_ms);
+    cli_json_field(out, "note", e->note[0] ? aop_str(e->note) : AOP_STR_NULL);
 }
 
 /* An entry the store could not read: its id and why, nothing else is known of it. */
@@ -130,17 +122,13 @@ static bool print_unknown(const aop_journal_notice_t *n, void *ctx) {
     if (c->o->json) {
         fputs(c->n ? ",\n" : "\n", stdout);
         cli_json_begin(stdout);
-        fprintf(stdout, ",\"id\":%lld,\"kind\":\"notification\",\"state\":\"%s\",\"merchantTransId\":",
-                (long long)n->id, aop_notice_state_name(n->state));
-        cli_json_str(stdout, aop_str(n->key));
-        fputs(",\"merchantId\":", stdout);
-        cli_json_str(stdout, n->merchant_id[0] ? aop_str(n->merchant_id) : AOP_STR_NULL);
-        fputs(",\"resultStatus\":", stdout);
-        cli_json_str(stdout, aop_str(n->result_status));
-        fputs(",\"resultCode\":", stdout);
-        cli_json_str(stdout, aop_str(n->result_code));
-        fputs(",\"gateway\":", stdout);
-        cli_json_str(stdout, aop_str(n->gateway));
+        fprintf(stdout, ",\"id\":%lld,\"kind\":\"notification\",\"state\":\"%s\"", (long long)n->id,
+                aop_notice_state_name(n->state));
+        cli_json_field(stdout, "merchantTransId", aop_str(n->key));
+        cli_json_field(stdout, "merchantId", n->merchant_id[0] ? aop_str(n->merchant_id) : AOP_STR_NULL);
+        cli_json_field(stdout, "resultStatus", aop_str(n->result_status));
+        cli_json_field(stdout, "resultCode", aop_str(n->result_code));
+        cli_json_field(stdout, "gateway", aop_str(n->gateway));
         fprintf(stdout, ",\"receivedMs\":%lld,\"lastReceivedMs\":%lld,\"deliveries\":%u}", (long long)n->received_ms,
                 (long long)n->last_received_ms, n->deliveries);
         c->n++;

@@ -52,7 +52,7 @@ int cli_fail(int exit_code, aop_status_t code, const char *path, const char *fmt
     return exit_code;
 }
 
-static void json_field(FILE *out, const char *name, aop_str_t v) {
+void cli_json_field(FILE *out, const char *name, aop_str_t v) {
     fprintf(out, ",\"%s\":", name);
     cli_json_str(out, v);
 }
@@ -115,20 +115,20 @@ int cli_report(const cli_opts_t *o, const aop_function_desc_t *fn, const aop_res
     if (o->json) {
         cli_json_begin(out);
         fprintf(out, ",\"status\":\"%c\"", status);
-        json_field(out, "resultCode", r->result_code);
-        json_field(out, "resultCodeId", r->result_code_id);
-        json_field(out, "resultMsg", r->result_msg);
-        json_field(out, "acquirementId", x.acquirement_id);
-        json_field(out, "merchantTransId", ids->merchant_trans_id ? aop_str(ids->merchant_trans_id) : AOP_STR_NULL);
+        cli_json_field(out, "resultCode", r->result_code);
+        cli_json_field(out, "resultCodeId", r->result_code_id);
+        cli_json_field(out, "resultMsg", r->result_msg);
+        cli_json_field(out, "acquirementId", x.acquirement_id);
+        cli_json_field(out, "merchantTransId", ids->merchant_trans_id ? aop_str(ids->merchant_trans_id) : AOP_STR_NULL);
         if (fn == &aop_fn_refund) {
-            json_field(out, "merchantRefundId", aop_str(ids->merchant_refund_id));
-            json_field(out, "refundId", x.refund_id);
+            cli_json_field(out, "merchantRefundId", aop_str(ids->merchant_refund_id));
+            cli_json_field(out, "refundId", x.refund_id);
         }
-        if (fn == &aop_fn_offline_pay_query) json_field(out, "acquirementStatus", x.acquirement_status);
+        if (fn == &aop_fn_offline_pay_query) cli_json_field(out, "acquirementStatus", x.acquirement_status);
         fprintf(out, ",\"verified\":%s,\"outcomeKnown\":%s", r->verified ? "true" : "false",
                 r->outcome_known ? "true" : "false");
         const char *why = reason(r);
-        json_field(out, "error", why ? aop_str(why) : AOP_STR_NULL);
+        cli_json_field(out, "error", why ? aop_str(why) : AOP_STR_NULL);
         fprintf(out, ",\"httpStatus\":%ld,\"reqMsgId\":\"%s\",\"sandbox\":%s,\"warnings\":[", r->http_status,
                 r->req_msg_id, sandbox ? "true" : "false");
         for (unsigned i = 0; i < r->warnings.count; i++) {
