@@ -119,6 +119,19 @@ static aop_status_t create_current(sq_t *s, aop_error_t *err) {
     return rc == SQLITE_OK ? AOP_OK : sq_error(s, rc, err, "create the table");
 }
 
+/* "ALTER TABLE entries ADD COLUMN ...;" for every column the column table says version since
+ * added, appended at sql + n; returns the new length, which is cap or more when it did not fit
+ * (nothing is written past cap). */
+static size_t add_columns(char *sql, size_t cap, size_t n, unsigned since) {
+    for (size_t i = 0; i < aop_internal_journal_ncolumns && n < cap; i++) {
+        if (aop_internal_journal_columns[i].since != since) continue;
+        n += (size_t)snprintf(sql + n, cap - n, "ALTER TABLE entries ADD COLUMN ");
+        if (n < cap) n += column_ddl(sql + n, cap - n, &aop_internal_journal_columns[i]);
+        if (n < cap) n += (size_t)snprintf(sql + n, cap - n, ";");
+    }
+    return n;
+}
+
 /* Version 3: the clock stamps renamed (they belong to the store's clock), the columns it added
  * (from the column table), the watch index, and the legacy bound. */
 static aop_status_t v2_to_v3(sq_t *s, aop_error_t *err) {
@@ -127,15 +140,11 @@ static aop_status_t v2_to_v3(sq_t *s, aop_error_t *err) {
                                 "ALTER TABLE entries RENAME COLUMN boot_id TO clock_id;"
                                 "ALTER TABLE entries RENAME COLUMN pay_started_boot_ms TO pay_started_clock_ms;"
                                 "ALTER TABLE entries RENAME COLUMN watch_due_boot_ms TO watch_due_clock_ms;");
-    for (size_t i = 0; i < aop_internal_journal_ncolumns; i++) {
-        if (aop_internal_journal_columns[i].since != 3) continue;
-        n += (size_t)snprintf(sql + n, sizeof sql - n, "ALTER TABLE entries ADD COLUMN ");
-        n += column_ddl(sql + n, sizeof sql - n, &aop_internal_journal_columns[i]);
-        n += (size_t)snprintf(sql + n, sizeof sql - n, ";");
-    }
-    n += (size_t)snprintf(sql + n, sizeof sql - n,
-                          WATCH_INDEX META
-                          "INSERT INTO journal_meta VALUES ('legacy_upto', (SELECT coalesce(max(id), 0) FROM entries));");
+    n = add_columns(sql, sizeof sql, n, 3);
+    if (n < sizeof sql)
+        n += (size_t)snprintf(sql + n, sizeof sql - n,
+                              WATCH_INDEX META "INSERT INTO journal_meta VALUES ('legacy_upto', "
+                                               "(SELECT coalesce(max(id), 0) FROM entries));");
     if (n >= sizeof sql) return aop_error_set(err, AOP_E_INTERNAL, "journal", -1, "the migration is too long");
     int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
     return rc == SQLITE_OK ? AOP_OK : sq_error(s, rc, err, "migrate to version 3");
@@ -145,16 +154,10 @@ static aop_status_t v2_to_v3(sq_t *s, aop_error_t *err) {
  * written before it existed may have sent a cancel already; and the notification table. */
 static aop_status_t v3_to_v4(sq_t *s, aop_error_t *err) {
     char sql[4096];
-    size_t n = 0;
-    for (size_t i = 0; i < aop_internal_journal_ncolumns; i++) {
-        if (aop_internal_journal_columns[i].since != 4) continue;
-        n += (size_t)snprintf(sql + n, sizeof sql - n, "ALTER TABLE entries ADD COLUMN ");
-        n += column_ddl(sql + n, sizeof sql - n, &aop_internal_journal_columns[i]);
-        n += (size_t)snprintf(sql + n, sizeof sql - n, ";");
-    }
-    n += (size_t)snprintf(sql + n, sizeof sql - n,
-                          "UPDATE entries SET cancel_sent = 1 WHERE " SQ_OPEN ";%s",
-                          sq_notices_ddl);
+    size_t n = add_columns(sql, sizeof sql, 0, 4);
+    if (n < sizeof sql)
+        n += (size_t)snprintf(sql + n, sizeof sql - n, "UPDATE entries SET cancel_sent = 1 WHERE " SQ_OPEN ";%s",
+                              sq_notices_ddl);
     if (n >= sizeof sql) return aop_error_set(err, AOP_E_INTERNAL, "journal", -1, "the migration is too long");
     int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
     return rc == SQLITE_OK ? AOP_OK : sq_error(s, rc, err, "migrate to version 4");

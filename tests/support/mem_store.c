@@ -270,32 +270,20 @@ static aop_status_t m_notice_mark(void *store, int64_t id, aop_notice_state_t ex
 
 static void m_close(void *store) { munmap(store, sizeof(mem_store_t)); }
 
+/* The operations of every version; mem_ops_plain stops there (a store written before the
+ * optional ones existed, for the fallback tests), mem_ops has them all. */
+#define MEM_OPS_REQUIRED                                                                                                \
+    .version = AOP_JOURNAL_OPS_VERSION, .now = m_now, .insert = m_insert, .get = m_get, .find = m_find,              \
+    .claim = m_claim, .renew = m_renew, .transition = m_transition, .list = m_list, .close = m_close
+
 static const aop_journal_ops_t mem_ops_plain = {
     .struct_size = offsetof(aop_journal_ops_t, close) + sizeof(void (*)(void *)),
-    .version = AOP_JOURNAL_OPS_VERSION,
-    .now = m_now,
-    .insert = m_insert,
-    .get = m_get,
-    .find = m_find,
-    .claim = m_claim,
-    .renew = m_renew,
-    .transition = m_transition,
-    .list = m_list,
-    .close = m_close,
+    MEM_OPS_REQUIRED,
 };
 
 static const aop_journal_ops_t mem_ops = {
     .struct_size = sizeof(aop_journal_ops_t),
-    .version = AOP_JOURNAL_OPS_VERSION,
-    .now = m_now,
-    .insert = m_insert,
-    .get = m_get,
-    .find = m_find,
-    .claim = m_claim,
-    .renew = m_renew,
-    .transition = m_transition,
-    .list = m_list,
-    .close = m_close,
+    MEM_OPS_REQUIRED,
     .sync = m_sync,
     .notice_record = m_notice_record,
     .notice_list = m_notice_list,

@@ -117,20 +117,6 @@ static RS_UNUSED aop_resolve_options_t rs_fast(void) {
     return o;
 }
 
-/* A pay request; its views point at the arguments and static text. */
-static RS_UNUSED aop_offline_pay_request_t rs_pay_req(const char *mtid, const char *amount, const char *code) {
-    aop_offline_pay_request_t rq;
-    memset(&rq, 0, sizeof rq);
-    rq.body.product_code.value = AOP_PRODUCT_CODE_ENUM_OFFLINE_PAY;
-    rq.body.code_type.value = AOP_OFFLINE_CODE_TYPE_ENUM_BARCODE;
-    rq.body.merchant_trans_id = aop_str(mtid);
-    rq.body.identity_code = aop_str(code);
-    rq.body.order.order_amount.currency = aop_str("USD");
-    rq.body.order.order_amount.value = aop_str(amount);
-    rq.body.order.order_title = aop_str("resolver test");
-    return rq;
-}
-
 /* A fresh merchantTransId (the sandbox keeps state per id). */
 static RS_UNUSED const char *rs_mtid(const char *tag) {
     static char ids[8][65];
@@ -145,7 +131,7 @@ static RS_UNUSED const char *rs_mtid(const char *tag) {
 /* Pays and resolves; asserts the call itself worked. */
 static RS_UNUSED aop_resolution_t *rs_pay(aop_client_t *c, aop_journal_t *j, const char *mtid, const char *amount,
                                 const char *code, const aop_resolve_options_t *o) {
-    aop_offline_pay_request_t rq = rs_pay_req(mtid, amount, code);
+    aop_offline_pay_request_t rq = aop_test_pay_request(mtid, amount, code);
     aop_resolution_t *res = NULL;
     aop_error_t err;
     aop_status_t st = aop_pay_resolve(c, j, &rq, o, &res, &err);

@@ -123,7 +123,7 @@ Test(resolver_rules, identity_code_is_never_journaled) {
 Test(resolver_rules, invalid_request_journals_and_sends_nothing) {
     seen_t seen = {0};
     fx_t f = fx(see, &seen);
-    aop_offline_pay_request_t rq = rs_pay_req(rs_mtid("bad"), "01", DEMO_CODE); /* leading zero */
+    aop_offline_pay_request_t rq = aop_test_pay_request(rs_mtid("bad"), "01", DEMO_CODE); /* leading zero */
     aop_resolution_t *r = (aop_resolution_t *)1;
     aop_error_t err;
     cr_expect_eq(aop_pay_resolve(f.c, f.j, &rq, NULL, &r, &err), AOP_E_BAD_AMOUNT);
@@ -138,7 +138,7 @@ Test(resolver_rules, journal_failure_sends_nothing) {
     fx_t f = fx(see, &seen);
     f.m->fail_insert = AOP_E_JOURNAL;
     snprintf(f.m->fail_msg, sizeof f.m->fail_msg, "disk full (test)");
-    aop_offline_pay_request_t rq = rs_pay_req(rs_mtid("full"), "1000", DEMO_CODE);
+    aop_offline_pay_request_t rq = aop_test_pay_request(rs_mtid("full"), "1000", DEMO_CODE);
     aop_resolution_t *r = (aop_resolution_t *)1;
     aop_error_t err;
     cr_expect_eq(aop_pay_resolve(f.c, f.j, &rq, NULL, &r, &err), AOP_E_JOURNAL);
@@ -671,7 +671,7 @@ Test(resolver_rules, journal_error_message_is_kept_whole) {
     for (size_t i = 0; i < 2; i++) {
         f.m->fail_insert = codes[i];
         snprintf(f.m->fail_msg, sizeof f.m->fail_msg, "/var/lib/aop/journal.db: disk I/O error");
-        aop_offline_pay_request_t rq = rs_pay_req(rs_mtid("ioerr"), "1000", DEMO_CODE);
+        aop_offline_pay_request_t rq = aop_test_pay_request(rs_mtid("ioerr"), "1000", DEMO_CODE);
         aop_resolve_options_t o = rs_fast();
         aop_resolution_t *r = NULL;
         aop_error_t err;
@@ -770,7 +770,7 @@ static void crash_then_recover(const char *point, const char *code, aop_entry_st
         setenv("AOP_TEST_CRASH_AT", point, 1);
         aop_client_t *c = rs_client(aop_sandbox_port(f.s), NULL, NULL);
         aop_resolve_options_t o = rs_fast();
-        aop_offline_pay_request_t rq = rs_pay_req(mtid, "1000", code);
+        aop_offline_pay_request_t rq = aop_test_pay_request(mtid, "1000", code);
         aop_resolution_t *r = NULL;
         aop_error_t err;
         if (aop_pay_resolve(c, f.j, &rq, &o, &r, &err) == AOP_OK) aop_resolution_free(r);

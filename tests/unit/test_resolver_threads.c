@@ -80,7 +80,7 @@ static void *pay_all(void *arg) {
     payer_t *p = arg;
     aop_resolve_options_t o = rs_fast();
     for (unsigned i = 0; i < p->n; i++) {
-        aop_offline_pay_request_t rq = rs_pay_req(p->mtid[i], "1000", DEMO_CODE);
+        aop_offline_pay_request_t rq = aop_test_pay_request(p->mtid[i], "1000", DEMO_CODE);
         aop_resolution_t *r = NULL;
         aop_error_t err;
         aop_status_t st = aop_pay_resolve(p->c, p->j, &rq, &o, &r, &err);
@@ -211,7 +211,7 @@ typedef struct {
 static void *pay_once(void *arg) {
     failing_t *p = arg;
     aop_resolve_options_t o = rs_fast();
-    aop_offline_pay_request_t rq = rs_pay_req(rs_mtid("nosync"), "1000", DEMO_CODE);
+    aop_offline_pay_request_t rq = aop_test_pay_request(rs_mtid("nosync"), "1000", DEMO_CODE);
     aop_resolution_t *r = NULL;
     aop_error_t err;
     p->st = aop_pay_resolve(p->c, p->j, &rq, &o, &r, &err);
