@@ -46,6 +46,9 @@ void cli_env_close(cli_env_t *env);
 bool cli_env_is_sandbox(const cli_env_t *env);
 /* Another client of env's gateway and keys (a recovery worker's: a client is one thread's). */
 int cli_env_new_client(const cli_env_t *env, aop_client_t **client);
+/* The resolver's policy from the command line: the library's defaults, each option given
+ * overriding its own (--timeout: the deadline of every call). */
+void cli_policy_from(const cli_opts_t *o, aop_policy_t *p);
 
 /* The aop-sandbox child of the zero-configuration mode: started on a free port (*port), stopped
  * (SIGTERM, then waited for) by cli_sandbox_stop; it also ends when aop ends, however aop ends. */

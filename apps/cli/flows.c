@@ -51,7 +51,7 @@ int cli_journal_open(const cli_opts_t *o, aop_journal_t **out) {
     return 0;
 }
 
-static void policy_from(const cli_opts_t *o, aop_policy_t *p) {
+void cli_policy_from(const cli_opts_t *o, aop_policy_t *p) {
     aop_policy_init(p);
     if (o->first_poll_s > 0) p->first_poll_s = o->first_poll_s;
     if (o->poll_interval_s > 0) p->poll_interval_s = o->poll_interval_s;
@@ -95,7 +95,7 @@ static void on_progress(const aop_step_t *step, aop_phase_t next, void *ctx) {
 
 static void options_from(const cli_opts_t *o, progress_ctx_t *p, aop_resolve_options_t *ro) {
     aop_resolve_options_init(ro);
-    policy_from(o, &ro->policy);
+    cli_policy_from(o, &ro->policy);
     p->customer_window_s = ro->policy.watch_window_s; /* the wallet codes' lifetime */
     ro->on_progress = on_progress;
     ro->progress_ctx = p;

@@ -96,13 +96,7 @@ static void *applier_main(void *arg) {
     aop_resolve_options_t opts;
     aop_resolve_options_init(&opts);
     opts.stop_flag = (const volatile int *)&cli_stop;
-    const cli_opts_t *o = s->o;
-    if (o->first_poll_s) opts.policy.first_poll_s = o->first_poll_s;
-    if (o->poll_interval_s) opts.policy.poll_interval_s = o->poll_interval_s;
-    if (o->query_budget_s) opts.policy.query_budget_s = o->query_budget_s;
-    if (o->cancel_margin_s) opts.policy.cancel_margin_s = o->cancel_margin_s;
-    if (o->cancel_budget_s) opts.policy.cancel_budget_s = o->cancel_budget_s;
-    if (o->watch_window_s) opts.policy.watch_window_s = o->watch_window_s;
+    cli_policy_from(s->o, &opts.policy);
     pthread_mutex_lock(&s->amu);
     while (!s->stopping) {
         /* a notification left PENDING for its lease holder is tried again each second: the
@@ -316,14 +310,17 @@ static char *read_file(const char *path, const char *option, int *rc) {
     FILE *f = fopen(path, "re");
     char *buf = NULL;
     size_t n = 0;
+    bool whole = false;
     if (f) {
         buf = malloc(1 << 20);
         n = buf ? fread(buf, 1, (1 << 20) - 1, f) : 0;
+        whole = feof(f) && !ferror(f);
         fclose(f);
     }
-    if (!buf || !n) {
+    if (!buf || !n || !whole) {
         free(buf);
-        *rc = cli_fail(AOP_EXIT_CONFIG, AOP_E_IO, option, "%s %s cannot be read", option, path);
+        *rc = cli_fail(AOP_EXIT_CONFIG, AOP_E_IO, option, "%s %s cannot be read%s", option, path,
+                       f && n && !whole ? " whole (over 1 MiB, or a read error)" : "");
         return NULL;
     }
     buf[n] = '\0';
@@ -332,7 +329,7 @@ static char *read_file(const char *path, const char *option, int *rc) {
 
 /* ---- main ------------------------------------------------------------------------------------ */
 
-static int setup(notify_t *s, cli_opts_t *o, cli_env_t **env, cli_env_t **env2) {
+static int setup(notify_t *s, cli_opts_t *o, cli_env_t **env) {
     if (!o->listen) return cli_fail(AOP_EXIT_USAGE, AOP_E_MISSING, "--listen", "give --listen ADDRESS:PORT");
     if (!o->private_key || !o->alipay_public_key)
         return cli_fail(AOP_EXIT_CONFIG, AOP_E_CONFIG, o->private_key ? "--alipay-public-key" : "--private-key",
@@ -343,7 +340,7 @@ static int setup(notify_t *s, cli_opts_t *o, cli_env_t **env, cli_env_t **env2) 
     s->queries = o->gateway != NULL;
     if (!o->gateway) o->gateway = NO_GATEWAY;
     int rc = cli_env_open(o, env, &s->client);
-    if (!rc) rc = cli_env_open(o, env2, &s->apply_client);
+    if (!rc) rc = cli_env_new_client(*env, &s->apply_client); /* the applier thread's own */
     if (rc) return rc;
     if ((rc = cli_journal_open(o, &s->j)) != 0) return rc;
     aop_error_t err;
@@ -393,12 +390,12 @@ int main(int argc, char **argv) {
     pthread_mutex_init(&s.mu, NULL);
     pthread_mutex_init(&s.amu, NULL);
     apps_cond_init_monotonic(&s.acv);
-    cli_env_t *env = NULL, *env2 = NULL;
+    cli_env_t *env = NULL;
     char *cert = NULL, *key = NULL;
     struct MHD_Daemon *d = NULL;
     pthread_t applier;
     bool applier_running = false;
-    rc = setup(&s, &o, &env, &env2);
+    rc = setup(&s, &o, &env);
     if (!rc && o.tls_cert) {
         if (!MHD_is_feature_supported(MHD_FEATURE_TLS))
             rc = cli_fail(AOP_EXIT_CONFIG, AOP_E_CONFIG, "--tls-cert", "this libmicrohttpd has no TLS");
@@ -423,10 +420,17 @@ int main(int argc, char **argv) {
         if (!d) rc = cli_fail(AOP_EXIT_CONFIG, AOP_E_IO, "--listen", "cannot listen on %s: %s", o.listen, strerror(errno));
     }
     if (!rc) {
-        if (pthread_create(&applier, NULL, applier_main, &s) == 0) applier_running = true;
+        /* no notification is answered that nothing would apply */
+        if ((errno = pthread_create(&applier, NULL, applier_main, &s)) != 0)
+            rc = cli_fail(AOP_EXIT_CONFIG, AOP_E_NOMEM, NULL, "cannot start the applier thread: %s", strerror(errno));
+        else
+            applier_running = true;
+    }
+    if (!rc) {
         const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+        const char *journal = cli_journal_shown(&o);
         log_line("listening on %s (port %u), path %s%s; journal %s; notifications %s", o.listen,
-                 info ? (unsigned)info->port : 0u, s.path, cert ? ", TLS" : "", o.journal ? o.journal : "~/.aop/journal.db",
+                 info ? (unsigned)info->port : 0u, s.path, cert ? ", TLS" : "", journal ? journal : "~/.aop/journal.db",
                  s.queries ? "applied, with queries to --gateway" : "applied (queries left to aop recover)");
         wake_applier(&s); /* what an earlier run left PENDING */
         while (!cli_stop) {
@@ -449,8 +453,8 @@ int main(int argc, char **argv) {
     aop_private_key_free(s.merchant);
     aop_public_key_free(s.alipay);
     if (s.j) aop_journal_close(s.j);
+    aop_client_free(s.apply_client);
     cli_env_close(env);
-    cli_env_close(env2);
     free(cert);
     free(key);
     return rc;

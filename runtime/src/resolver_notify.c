@@ -68,7 +68,8 @@ aop_status_t aop_notice_record(aop_client_t *c, aop_journal_t *j, const aop_noti
 
 /* ---- judging ------------------------------------------------------------------------------------ */
 
-/* The stored body verified again at its receipt time; NULL when it does not verify (why in err). */
+/* The stored body verified again at its receipt time; NULL when it does not verify (why in err).
+ * Running out of memory on the way says nothing of the body: see undecided(). */
 static aop_notification_t *verify_again(aop_client_t *c, const aop_journal_notice_t *n, aop_error_t *err) {
     aop_notify_config_t cfg;
     aop_internal_client_notify_config(c, &cfg);
@@ -89,6 +90,12 @@ static aop_notification_t *verify_again(aop_client_t *c, const aop_journal_notic
     }
     aop_notify_receiver_free(rc);
     return v;
+}
+
+/* Whether verify_again() failed for a reason of this process, not of the body: the row stays
+ * PENDING (a later pass verifies it again), it is not refused for good. */
+static bool undecided(const aop_notification_t *v, const aop_error_t *err) {
+    return !v && (err->code == AOP_E_NOMEM || err->code == AOP_E_INTERNAL);
 }
 
 /* The facts of the notification v (NULL: it did not verify) for entry e (NULL: none). */
@@ -148,51 +155,56 @@ static void decide_paid(rsv_t *r, const aop_notification_t *v, const rsv_notice_
 typedef struct {
     aop_journal_notice_t *rows;
     size_t n, cap;
+    int64_t after;
 } pending_t;
 
 static bool collect(const aop_journal_notice_t *n, void *ctx) {
     pending_t *p = ctx;
-    if (p->n == p->cap) return false; /* the rest at the next check */
+    if (n->id <= p->after) return true; /* passed already (left PENDING for its holder) */
+    if (p->n == p->cap) return false;   /* the rest at the next page */
     p->rows[p->n++] = *n;
     return true;
 }
 
-/* Up to cap PENDING notifications of (gateway, key), with their bodies; NULL when none. */
-static aop_journal_notice_t *pending_of(aop_journal_t *j, const char *gateway, const char *key, size_t cap,
-                                        size_t *count) {
+/* Up to cap PENDING notifications of (gateway, key) after id after, with their bodies, in *out
+ * (*count of them; NULL when none). */
+static aop_status_t pending_of(aop_journal_t *j, const char *gateway, const char *key, int64_t after, size_t cap,
+                               aop_journal_notice_t **out, size_t *count, aop_error_t *err) {
+    *out = NULL;
     *count = 0;
-    pending_t p = {calloc(cap, sizeof(aop_journal_notice_t)), 0, cap};
-    if (!p.rows) return NULL;
+    pending_t p = {calloc(cap, sizeof(aop_journal_notice_t)), 0, cap, after};
+    if (!p.rows) return aop_error_set(err, AOP_E_NOMEM, NULL, -1, "out of memory for the pending notifications");
     aop_journal_notice_filter_t f;
     aop_journal_notice_filter_init(&f);
     f.gateway = gateway;
     f.key = key;
     f.state = AOP_NOTICE_PENDING;
     f.with_body = true;
-    aop_error_t err;
-    if (aop_journal_notice_list(j, &f, collect, &p, &err) != AOP_OK || p.n == 0) {
+    aop_status_t st = aop_journal_notice_list(j, &f, collect, &p, err);
+    if (st != AOP_OK || p.n == 0) {
         free(p.rows);
-        return NULL;
+        return st;
     }
+    *out = p.rows;
     *count = p.n;
-    return p.rows;
+    return AOP_OK;
 }
 
 bool rsv_check_notices(rsv_t *r) {
     if (r->e.kind != AOP_ENTRY_PAYMENT || r->e.id <= 0 || r->journal_lost) return false;
     size_t count = 0;
-    aop_journal_notice_t *rows = pending_of(r->j, r->e.gateway, r->e.key, 4, &count);
+    aop_journal_notice_t *rows = NULL;
+    aop_error_t err;
+    /* a failure to list is the next check's: this one is only sooner than the next query */
+    (void)pending_of(r->j, r->e.gateway, r->e.key, 0, 4, &rows, &count, &err);
     bool wake = false;
     for (size_t i = 0; i < count && !wake; i++) {
         aop_journal_notice_t *n = &rows[i];
-        aop_error_t err;
+        /* another merchantId's payment of the same merchantTransId is not this entry's (nor is
+         * its row this holder's to verify or refuse) */
+        if (strcmp(n->merchant_id, r->e.merchant_id) != 0) continue;
         aop_notification_t *v = verify_again(r->c, n, &err);
-        /* another merchantId's payment of the same merchantTransId is not this entry's */
-        bool ours = !v || strcmp(n->merchant_id, r->e.merchant_id) == 0;
-        if (!ours) {
-            aop_notification_free(v);
-            continue;
-        }
+        if (undecided(v, &err)) continue;
         rsv_notice_decision_t d;
         judge(v, &r->e, &d);
         switch (d.action) {
@@ -298,9 +310,10 @@ static void apply_claimed(apply_t *a, rsv_t *r, aop_journal_notice_t *n, const a
 static void apply_one(apply_t *a, aop_journal_notice_t *n) {
     aop_error_t err;
     aop_notification_t *v = verify_again(a->c, n, &err);
-    aop_journal_entry_t *e = calloc(1, sizeof *e);
-    if (!e) {
+    aop_journal_entry_t *e = undecided(v, &err) ? NULL : calloc(1, sizeof *e);
+    if (!e) { /* left PENDING for the next pass */
         aop_notification_free(v);
+        a->pending++;
         return;
     }
     aop_status_t st = v ? aop_journal_find(a->j, AOP_ENTRY_PAYMENT, n->gateway, n->merchant_id, n->key, e, &err)
@@ -355,19 +368,18 @@ aop_status_t aop_notices_apply(aop_client_t *c, aop_journal_t *j, const char *ke
     if ((st = rsv_adopt_options(opts, &checked, err)) != AOP_OK) return st;
     apply_t a = {.c = c, .j = j, .opts = &checked, .fn = fn, .ctx = ctx, .queries = make_queries};
     gateway_of(c, a.gateway);
-    /* a page at a time, each row marked before the next page is read: a row left PENDING (held
-     * by another process) is passed by id */
-    /* at most 64 pages a call: a row a storage error keeps PENDING comes back at the next call */
+    /* a page at a time, each row marked before the next page is read; a row left PENDING (held
+     * by another process) is passed by id, so the rows after it are reached. At most 64 pages a
+     * call: what is left comes back at the next call. */
+    int64_t after = 0;
     for (int pass = 0; pass < 64; pass++) {
         size_t count = 0;
-        aop_journal_notice_t *rows = pending_of(j, a.gateway, key, 8, &count);
-        if (!rows) break;
-        a.pending = 0;
+        aop_journal_notice_t *rows = NULL;
+        if ((st = pending_of(j, a.gateway, key, after, 8, &rows, &count, err)) != AOP_OK || !rows) break;
         for (size_t i = 0; i < count; i++) apply_one(&a, &rows[i]);
+        after = rows[count - 1].id;
         free(rows);
-        /* only rows left PENDING came back: the next page would be the same */
-        if (a.pending == count) break;
     }
     if (pending) *pending = a.pending;
-    return AOP_OK;
+    return st;
 }

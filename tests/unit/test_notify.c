@@ -13,6 +13,7 @@
 #include "aop/aop.h"
 #include "aop/envelope.h"
 #include "aop/signer.h"
+#include "mem_store.h"
 #include "support.h"
 
 #define DATA AOP_TEST_DATA
@@ -503,6 +504,68 @@ Test(notify, a_record_verifies_again_at_its_receipt_time) {
     free(edited);
     free(p);
     free(b);
+}
+
+/* ---- applying recorded notifications ------------------------------------------------------------ */
+
+/* An open payment entry of key, MACed with the merchant key, leased for ttl_ms to another host
+ * (live until then); its notification recorded PENDING. */
+static void open_entry_notified(aop_client_t *c, aop_journal_t *j, const char *key, int64_t ttl_ms) {
+    aop_error_t err;
+    char fp[AOP_FINGERPRINT_MAX];
+    aop_journal_key_t k;
+    cr_assert_eq(aop_journal_key_derive(merchant_priv, &k, &err), AOP_OK, "%s", err.msg);
+    aop_public_key_fingerprint(gateway_pub, fp);
+    aop_journal_entry_t *e = calloc(1, sizeof *e);
+    cr_assert_not_null(e);
+    e->kind = AOP_ENTRY_PAYMENT;
+    snprintf(e->function, sizeof e->function, "%s", aop_fn_offline_pay.name);
+    snprintf(e->merchant_id, sizeof e->merchant_id, "218820000000000000023"); /* aop_test_client's */
+    snprintf(e->key, sizeof e->key, "%s", key);
+    snprintf(e->amount, sizeof e->amount, "100");
+    snprintf(e->currency, sizeof e->currency, "USD");
+    aop_journal_gateway_identity(fp, CLIENT, e->gateway);
+    snprintf(e->client_id, sizeof e->client_id, CLIENT);
+    e->pay_deadline_ms = 100;
+    snprintf(e->lease_owner, sizeof e->lease_owner, "other-host/00000000-0000-0000-0000-000000000000/1/1/1#x");
+    e->request_len = (size_t)snprintf(e->request, sizeof e->request, "{\"merchantTransId\":\"%s\"}", key);
+    e->has_request = true;
+    aop_journal_entry_seal(&k, e);
+    cr_assert_eq(aop_journal_insert(j, e, ttl_ms, NULL, &err), AOP_OK, "%s", err.msg);
+    free(e);
+    char *body = success_with("m-notify-1", key), *p = payload(body), *b = seal(p);
+    aop_notification_t *n = receive_ok(b);
+    cr_assert_eq(aop_notice_record(c, j, n, NULL, NULL, &err), AOP_OK, "%s", err.msg);
+    aop_notification_free(n);
+    free(body);
+    free(p);
+    free(b);
+}
+
+Test(notify, rows_left_to_their_lease_holders_do_not_hide_the_rows_after_them) {
+    mem_store_t *m = NULL;
+    aop_journal_t *j = mem_journal(&m);
+    aop_client_t *c = aop_test_client(1); /* no query is made */
+    /* more held rows than a page of them, then one whose entry nobody holds */
+    char key[32];
+    for (unsigned i = 0; i < 9; i++) {
+        snprintf(key, sizeof key, "m-held-%u", i);
+        open_entry_notified(c, j, key, 600000);
+    }
+    open_entry_notified(c, j, "m-free", 1);
+    aop_test_sleep_ms(5); /* its lease expired */
+    unsigned pending = 0;
+    aop_error_t err;
+    cr_assert_eq(aop_notices_apply(c, j, NULL, false, NULL, NULL, NULL, &pending, &err), AOP_OK, "%s", err.msg);
+    cr_expect_eq(pending, 9u, "the held ones, left to their holders");
+    cr_assert_eq(m->n, 10u);
+    for (unsigned i = 0; i < m->n; i++) {
+        bool free_one = strcmp(m->e[i].key, "m-free") == 0;
+        cr_expect_eq(m->e[i].state == AOP_STATE_PAID, free_one, "%s is %s", m->e[i].key,
+                     aop_entry_state_name(m->e[i].state));
+    }
+    aop_client_free(c);
+    aop_journal_close(j);
 }
 
 /* ---- the answers ------------------------------------------------------------------------------------- */
