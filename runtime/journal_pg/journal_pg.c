@@ -70,7 +70,7 @@ static aop_status_t select_one(pg_t *s, pg_conn_t *c, void *ctx, aop_error_t *er
     char sql[4096];
     snprintf(sql, sizeof sql, "SELECT %s FROM aop_journal t WHERE %s", pg_select_list(o->with_request), o->where);
     PGresult *res = pg_run(s, c, PG_KEY(o->q, 0), sql, &o->p, PGRES_TUPLES_OK, false, o->what, err);
-    if (!res) return err ? err->code : AOP_E_JOURNAL;
+    if (!res) return err->code;
     aop_status_t st = AOP_E_MISSING;
     if (PQntuples(res) > 0) {
         pg_read(res, 0, 0, o->out, o->with_request);
@@ -124,7 +124,7 @@ static aop_status_t op_open_payment(void *store, const char *gateway, const char
 
 static aop_status_t read_now(pg_t *s, pg_conn_t *c, void *ctx, aop_error_t *err) {
     PGresult *res = pg_run(s, c, PG_KEY(PG_Q_NOW, 0), "SELECT " PG_NOW_SQL, NULL, PGRES_TUPLES_OK, false, "now", err);
-    if (!res) return err ? err->code : AOP_E_JOURNAL;
+    if (!res) return err->code;
     set_now(ctx, number(res, 0, 0));
     PQclear(res);
     return AOP_OK;
@@ -166,7 +166,7 @@ static aop_status_t update(pg_t *s, pg_conn_t *c, const aop_journal_entry_t *img
     pg_update_sql(sql, sizeof sql, mask, rel, where);
     uint64_t key = PG_KEY(PG_Q_UPDATE, ((uint64_t)where << 52) | ((uint64_t)(mask & 0xffff) << 36) | (rel & 0xfffffffffULL));
     PGresult *res = pg_run(s, c, key, sql, &p, PGRES_TUPLES_OK, true, "update", err);
-    if (!res) return err ? err->code : AOP_E_JOURNAL;
+    if (!res) return err->code;
     aop_status_t st = PQntuples(res) == 1 ? AOP_OK : AOP_E_TAKEN_OVER;
     if (st == AOP_OK) *ms = number(res, 0, 0);
     PQclear(res);
@@ -288,7 +288,7 @@ static aop_status_t op_insert(void *store, aop_journal_entry_t *e, int64_t lease
     if (st == AOP_OK) {
         res = pg_run(s, c, PG_KEY(PG_Q_INSERT, rel & 0xfffffffffULL), sql, &p, PGRES_TUPLES_OK, true, "insert", err);
         pg_release(s, c);
-        if (!res) st = err ? err->code : AOP_E_JOURNAL;
+        if (!res) st = err->code;
     }
     free(img);
     if (st != AOP_OK) {
@@ -356,7 +356,7 @@ static aop_status_t claim_once(pg_t *s, pg_conn_t *c, void *ctx, aop_error_t *er
     snprintf(idt, sizeof idt, "%lld", (long long)a->id);
     pg_params_t p = {{idt}, 1};
     PGresult *res = pg_run(s, c, PG_KEY(PG_Q_GET_REQUEST, 1), sql, &p, PGRES_TUPLES_OK, false, "claim", err);
-    if (!res) return err ? err->code : AOP_E_JOURNAL;
+    if (!res) return err->code;
     aop_status_t st = AOP_OK;
     if (PQntuples(res) == 0) {
         st = H->error_set(err, AOP_E_MISSING, "id", -1, "no journal entry %lld", (long long)a->id);
@@ -405,7 +405,7 @@ static void next_sql(char *sql, size_t cap, bool due_only) {
              "t.state <> 7 AND (t.state NOT IN (" PG_FINAL_STATES ") OR (t.watch AND " STAMP("watch_due") " <= n.ms)) "
              "AND (t.lease_owner = '' OR t.lease_owner = $3::text OR starts_with(t.lease_owner, $4::text) OR "
              STAMP("lease_expires") " <= n.ms)%s ORDER BY t.id LIMIT %d",
-             pg_select_list(true),
+             pg_select_list(false), /* lock_candidate reads the one taken with its request */
              due_only ? " AND (t.state IN (" PG_FINAL_STATES ") OR " STAMP("next_attempt") " <= n.ms)" : "", NEXT_BATCH);
 }
 
@@ -431,7 +431,7 @@ static aop_status_t lock_candidate(pg_t *s, pg_conn_t *c, int64_t id, const char
     snprintf(idt, sizeof idt, "%lld", (long long)id);
     pg_params_t p = {{idt}, 1};
     PGresult *res = pg_run(s, c, PG_KEY(PG_Q_NEXT, 2), sql, &p, PGRES_TUPLES_OK, false, "lock the next entry", err);
-    if (!res) return err ? err->code : AOP_E_JOURNAL;
+    if (!res) return err->code;
     *got = false;
     if (PQntuples(res) == 1) {
         pg_read(res, 0, 0, out, true);
@@ -459,13 +459,13 @@ static aop_status_t op_claim_next(void *store, const char *gateway, int64_t afte
         pg_params_t p = {{gateway, after, owner, s->local_prefix}, 4};
         res = pg_run(s, c, PG_KEY(PG_Q_NEXT, due_only), sql, &p, PGRES_TUPLES_OK, false, "claim the next entry", err);
         if (!res) {
-            st = err ? err->code : AOP_E_JOURNAL;
+            st = err->code;
             break;
         }
         int n = PQntuples(res);
         more = n == NEXT_BATCH;
         for (int i = 0; i < n && !found && st == AOP_OK; i++) {
-            pg_read(res, i, 0, out, true);
+            pg_read(res, i, 0, out, false);
             after_id = out->id;
             if (out->unreadable) continue;
             aop_journal_now_t now;
@@ -515,7 +515,7 @@ static aop_status_t list_page(pg_t *s, pg_conn_t *c, void *ctx, aop_error_t *err
     pg_params_t p = {{after, cap, f->gateway}, f->gateway ? 3 : 2};
     uint64_t key = PG_KEY(PG_Q_LIST, (uint64_t)f->which * 4 + (f->gateway ? 2 : 0) + (f->with_request ? 1 : 0));
     PGresult *res = pg_run(s, c, key, sql, &p, PGRES_TUPLES_OK, false, "list", err);
-    if (!res) return err ? err->code : AOP_E_JOURNAL;
+    if (!res) return err->code;
     size_t n = (size_t)PQntuples(res);
     for (size_t i = 0; i < n && i < l->cap; i++) pg_read(res, (int)i, 0, &l->page[i], f->with_request);
     *l->n = n < l->cap ? n : l->cap;
@@ -543,7 +543,7 @@ static aop_status_t op_prune(void *store, int64_t before_ms, unsigned *removed, 
                            "DELETE FROM aop_journal WHERE state IN (" PG_FINAL_STATES ") AND NOT watch AND updated_ms < "
                            "$1::bigint", &p, PGRES_COMMAND_OK, true, "prune", err);
     pg_release(s, c);
-    if (!res) return err ? err->code : AOP_E_JOURNAL;
+    if (!res) return err->code;
     *removed = (unsigned)strtoul(PQcmdTuples(res), NULL, 10);
     PQclear(res);
     return AOP_OK;

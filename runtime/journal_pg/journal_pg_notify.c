@@ -90,7 +90,7 @@ aop_status_t pg_sync(void *store, aop_error_t *err) {
     PGresult *res = run(store, PG_KEY(PG_Q_SYNC, 0),
                         "SELECT set_config('synchronous_commit', 'on', true), txid_current()", NULL, PGRES_TUPLES_OK,
                         true, "sync", err);
-    if (!res) return err ? err->code : AOP_E_JOURNAL;
+    if (!res) return err->code;
     PQclear(res);
     return AOP_OK;
 }
@@ -116,7 +116,7 @@ aop_status_t pg_notice_record(void *store, const aop_journal_notice_t *n, aop_jo
                         "deliveries = t.deliveries + 1, last_received_ms = EXCLUDED.last_received_ms "
                         "RETURNING " COLS("t.body") ", t.xmax = 0",
                         &p, PGRES_TUPLES_OK, true, "record a notification", err);
-    if (!res) return err ? err->code : AOP_E_JOURNAL;
+    if (!res) return err->code;
     aop_status_t st = AOP_OK;
     if (PQntuples(res) == 1) {
         read_row(res, 0, stored);
@@ -158,7 +158,7 @@ aop_status_t pg_notice_list(void *store, const aop_journal_notice_filter_t *f, i
     assert(k < sizeof sql);
     PGresult *res = run(store, PG_KEY(PG_Q_NOTICE_LIST, shape), sql, &p, PGRES_TUPLES_OK, false,
                         "list the notifications", err);
-    if (!res) return err ? err->code : AOP_E_JOURNAL;
+    if (!res) return err->code;
     for (int r = 0; r < PQntuples(res) && *n < cap; r++) read_row(res, r, &page[(*n)++]);
     PQclear(res);
     return AOP_OK;
@@ -179,7 +179,7 @@ aop_status_t pg_notice_mark(void *store, int64_t id, aop_notice_state_t expect, 
                         "note = $3::text WHERE id = $4::bigint AND state = $5::integer RETURNING 1) "
                         "SELECT (SELECT count(*) FROM u), (SELECT state FROM aop_journal_notices WHERE id = $4::bigint)",
                         &p, PGRES_TUPLES_OK, true, "mark a notification", err);
-    if (!res) return err ? err->code : AOP_E_JOURNAL;
+    if (!res) return err->code;
     bool changed = number(res, 0, 0) > 0, missing = PQgetisnull(res, 0, 1);
     long long now_state = missing ? 0 : number(res, 0, 1);
     PQclear(res);

@@ -161,6 +161,7 @@ static aop_status_t mark_held(aop_journal_t *j, aop_journal_entry_t *e, size_t n
  * The operations */
 
 aop_status_t aop_journal_now(aop_journal_t *j, aop_journal_now_t *out, aop_error_t *err) {
+    AOP_JOURNAL_ERR(err);
     aop_status_t st = check_handle(j, out, "out", err);
     if (st != AOP_OK) return st;
     lock(j);
@@ -171,6 +172,7 @@ aop_status_t aop_journal_now(aop_journal_t *j, aop_journal_now_t *out, aop_error
 
 aop_status_t aop_journal_insert(aop_journal_t *j, aop_journal_entry_t *e, int64_t lease_ttl_ms,
                                 aop_journal_entry_t *existing, aop_error_t *err) {
+    AOP_JOURNAL_ERR(err);
     aop_status_t st = check_handle(j, e, "entry", err);
     if (st != AOP_OK) return st;
     /* Every entry starts the same way whatever the caller left in these members (cancel_sent
@@ -194,6 +196,7 @@ aop_status_t aop_journal_insert(aop_journal_t *j, aop_journal_entry_t *e, int64_
 
 aop_status_t aop_journal_get(aop_journal_t *j, int64_t id, bool with_request, aop_journal_entry_t *out,
                              aop_error_t *err) {
+    AOP_JOURNAL_ERR(err);
     aop_status_t st = check_handle(j, out, "out", err);
     if (st != AOP_OK) return st;
     lock(j);
@@ -205,6 +208,7 @@ aop_status_t aop_journal_get(aop_journal_t *j, int64_t id, bool with_request, ao
 aop_status_t aop_journal_find(aop_journal_t *j, aop_entry_kind_t kind, const char *gateway,
                               const char *merchant_id, const char *key, aop_journal_entry_t *out,
                               aop_error_t *err) {
+    AOP_JOURNAL_ERR(err);
     aop_status_t st = check_handle(j, out, "out", err);
     if (st != AOP_OK) return st;
     if (kind != AOP_ENTRY_PAYMENT && kind != AOP_ENTRY_REFUND)
@@ -224,6 +228,7 @@ aop_status_t aop_journal_find(aop_journal_t *j, aop_entry_kind_t kind, const cha
 
 aop_status_t aop_journal_claim(aop_journal_t *j, int64_t id, const char *owner, int64_t lease_ttl_ms,
                                aop_journal_entry_t *out, aop_error_t *err) {
+    AOP_JOURNAL_ERR(err);
     aop_status_t st = check_handle(j, out, "out", err);
     if (st != AOP_OK) return st;
     if ((st = check_owner(owner, err)) != AOP_OK || (st = check_ttl(lease_ttl_ms, false, err)) != AOP_OK) return st;
@@ -238,6 +243,7 @@ aop_status_t aop_journal_claim(aop_journal_t *j, int64_t id, const char *owner, 
 }
 
 aop_status_t aop_journal_renew(aop_journal_t *j, aop_journal_entry_t *e, int64_t lease_ttl_ms, aop_error_t *err) {
+    AOP_JOURNAL_ERR(err);
     aop_status_t st = check_handle(j, e, "entry", err);
     if (st != AOP_OK) return st;
     if ((st = check_owner(e->lease_owner, err)) != AOP_OK || (st = check_ttl(lease_ttl_ms, true, err)) != AOP_OK)
@@ -254,6 +260,7 @@ aop_status_t aop_journal_renew(aop_journal_t *j, aop_journal_entry_t *e, int64_t
 
 aop_status_t aop_journal_transition(aop_journal_t *j, aop_journal_entry_t *e, const aop_journal_write_t *w,
                                     aop_error_t *err) {
+    AOP_JOURNAL_ERR(err);
     aop_status_t st = check_handle(j, e, "entry", err);
     if (st != AOP_OK) return st;
     if (!w) return aop_error_set(err, AOP_E_INVALID_ARG, "write", -1, "the write is NULL");
@@ -291,6 +298,7 @@ aop_status_t aop_journal_transition(aop_journal_t *j, aop_journal_entry_t *e, co
 
 aop_status_t aop_journal_list_ex(aop_journal_t *j, const aop_journal_filter_t *f, aop_journal_each_fn fn, void *ctx,
                                  aop_error_t *err) {
+    AOP_JOURNAL_ERR(err);
     aop_status_t st = check_handle(j, (const void *)fn, "fn", err);
     if (st != AOP_OK) return st;
     aop_journal_filter_t all;
@@ -369,6 +377,7 @@ static bool try_claim(const aop_journal_entry_t *e, void *ctx) {
 aop_status_t aop_journal_claim_next(aop_journal_t *j, const char *gateway, int64_t after_id, bool due_only,
                                     const char *owner, int64_t lease_ttl_ms, aop_journal_entry_t *out,
                                     aop_error_t *err) {
+    AOP_JOURNAL_ERR(err);
     aop_status_t st = check_handle(j, out, "out", err);
     if (st != AOP_OK) return st;
     if (!gateway || !*gateway) return aop_error_set(err, AOP_E_INVALID_ARG, "gateway", -1, "the gateway is empty");
@@ -415,6 +424,7 @@ static bool match_open_payment(const aop_journal_entry_t *e, void *ctx) {
 
 aop_status_t aop_journal_open_payment(aop_journal_t *j, const char *gateway, const char *merchant_id,
                                       const char *acquirement_id, aop_journal_entry_t *out, aop_error_t *err) {
+    AOP_JOURNAL_ERR(err);
     aop_status_t st = check_handle(j, out, "out", err);
     if (st != AOP_OK) return st;
     const char *args[] = {gateway, merchant_id, acquirement_id};
@@ -445,6 +455,7 @@ static void seal_with_key(aop_journal_entry_t *e, void *ctx) { aop_journal_entry
 
 aop_status_t aop_journal_seal_legacy(aop_journal_t *j, const char *gateway, const aop_journal_key_t *k,
                                      unsigned *sealed, aop_error_t *err) {
+    AOP_JOURNAL_ERR(err);
     aop_status_t st = check_handle(j, k, "key", err);
     if (st != AOP_OK) return st;
     if (sealed) *sealed = 0;
@@ -459,6 +470,7 @@ aop_status_t aop_journal_seal_legacy(aop_journal_t *j, const char *gateway, cons
 }
 
 aop_status_t aop_journal_prune(aop_journal_t *j, int64_t before_ms, unsigned *removed, aop_error_t *err) {
+    AOP_JOURNAL_ERR(err);
     aop_status_t st = check_handle(j, j, "journal", err);
     if (st != AOP_OK) return st;
     if (removed) *removed = 0;
@@ -473,6 +485,7 @@ aop_status_t aop_journal_prune(aop_journal_t *j, int64_t before_ms, unsigned *re
 }
 
 aop_status_t aop_journal_backup(aop_journal_t *j, const char *path, aop_error_t *err) {
+    AOP_JOURNAL_ERR(err);
     aop_status_t st = check_handle(j, path, "path", err);
     if (st != AOP_OK) return st;
     if (!*path) return aop_error_set(err, AOP_E_INVALID_ARG, "path", -1, "the backup's path is empty");
@@ -508,6 +521,7 @@ static void give_back(aop_journal_t *j, aop_journal_entry_t *e) {
 
 aop_status_t aop_journal_close_entry(aop_journal_t *j, int64_t id, aop_entry_state_t as, const char *who,
                                      const char *note, aop_error_t *err) {
+    AOP_JOURNAL_ERR(err);
     aop_status_t st = check_handle(j, j, "journal", err);
     if (st != AOP_OK) return st;
     if (!aop_entry_state_final(as))

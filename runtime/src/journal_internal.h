@@ -45,4 +45,10 @@ aop_status_t aop_internal_journal_check_text(const char *s, size_t cap, const ch
         if (st_ != AOP_OK) return st_;                                                                  \
     } while (0)
 
+/* Starts an operation of journal.c: a caller's NULL err becomes a local one, so that a store
+ * always has one to fill and read its code back from (the contract of aop_journal_ops_t). */
+#define AOP_JOURNAL_ERR(err)          \
+    aop_error_t err##_of_the_store_; \
+    if (!(err)) (err) = &err##_of_the_store_
+
 #endif

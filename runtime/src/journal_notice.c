@@ -34,6 +34,7 @@ static aop_status_t check_handle(aop_journal_t *j, aop_error_t *err) {
 }
 
 aop_status_t aop_journal_sync(aop_journal_t *j, aop_error_t *err) {
+    AOP_JOURNAL_ERR(err);
     aop_status_t st = check_handle(j, err);
     if (st != AOP_OK) return st;
     if (!AOP_JOURNAL_HAS(j->ops, sync)) return unsupported("sync", err);
@@ -44,6 +45,7 @@ aop_status_t aop_journal_sync(aop_journal_t *j, aop_error_t *err) {
 }
 
 aop_status_t aop_journal_notices_supported(aop_journal_t *j, aop_error_t *err) {
+    AOP_JOURNAL_ERR(err);
     aop_status_t st = check_handle(j, err);
     if (st != AOP_OK) return st;
     if (!AOP_JOURNAL_HAS(j->ops, sync)) return unsupported("sync", err);
@@ -79,6 +81,7 @@ static aop_status_t check_notice(const aop_journal_notice_t *n, aop_error_t *err
 
 aop_status_t aop_journal_notice_record(aop_journal_t *j, const aop_journal_notice_t *n, aop_journal_notice_t *stored,
                                        bool *inserted, aop_error_t *err) {
+    AOP_JOURNAL_ERR(err);
     aop_status_t st = check_handle(j, err);
     if (st != AOP_OK) return st;
     if (!n || !stored || n == stored)
@@ -100,6 +103,7 @@ aop_status_t aop_journal_notice_record(aop_journal_t *j, const aop_journal_notic
 
 aop_status_t aop_journal_notice_list(aop_journal_t *j, const aop_journal_notice_filter_t *f, aop_journal_notice_fn fn,
                                      void *ctx, aop_error_t *err) {
+    AOP_JOURNAL_ERR(err);
     aop_status_t st = check_handle(j, err);
     if (st != AOP_OK) return st;
     if (!fn) return aop_error_set(err, AOP_E_INVALID_ARG, "fn", -1, "fn is NULL");
@@ -136,6 +140,7 @@ aop_status_t aop_journal_notice_list(aop_journal_t *j, const aop_journal_notice_
 
 aop_status_t aop_journal_notice_mark(aop_journal_t *j, int64_t id, aop_notice_state_t expect,
                                      aop_notice_state_t state, int64_t entry_id, const char *note, aop_error_t *err) {
+    AOP_JOURNAL_ERR(err);
     aop_status_t st = check_handle(j, err);
     if (st != AOP_OK) return st;
     if (!AOP_JOURNAL_HAS(j->ops, notice_mark)) return unsupported("notice_mark", err);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "aop/version.h"
+#include "journal_internal.h"
 #include "journal_module.h"
 #include "journal_time.h"
 
@@ -144,6 +145,9 @@ static aop_status_t load_pg(aop_error_t *err) {
     if (!h) h = dlopen(AOP_JOURNAL_PG_MODULE, RTLD_NOW | RTLD_LOCAL);
     if (!h) {
         const char *why = dlerror();
+        if (first[0] && access(path, F_OK) == 0) /* there, but its own libraries (libpq) are not */
+            return aop_error_set(err, AOP_E_CONFIG, "journal", -1,
+                                 "the PostgreSQL store cannot be loaded: %s (is libpq5 installed?)", first);
         return aop_error_set(err, AOP_E_CONFIG, "journal", -1,
                              "a postgresql:// journal needs the PostgreSQL store, %s, which is not installed beside "
                              "libaop (%s) nor on the library search path (%s): install the package "
@@ -170,6 +174,7 @@ static size_t scheme_length(const char *uri) {
 }
 
 aop_status_t aop_journal_open(const char *uri, aop_journal_t **out, aop_error_t *err) {
+    AOP_JOURNAL_ERR(err); /* the module's open is a store's code too */
     aop_error_clear(err);
     if (!out) return aop_error_set(err, AOP_E_INVALID_ARG, "out", -1, "out is NULL");
     *out = NULL;

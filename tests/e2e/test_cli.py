@@ -3,6 +3,7 @@
 
 Run by CTest: test_cli.py BIN_DIR DATA_DIR. Each test gets a fresh HOME, so zero-configuration
 mode creates its own ~/.aop (demo keys, sandbox state)."""
+import glob
 import json
 import os
 import re
@@ -60,6 +61,25 @@ class CliCase(unittest.TestCase):
 
 
 class ZeroConfig(CliCase):
+    def test_a_postgresql_journal_without_its_store_is_a_configuration_error_that_says_why(self):
+        # libaop alone in a directory: the store's module is neither beside it nor on the path
+        lib = os.path.join(self.home.name, "lib")
+        os.mkdir(lib)
+        libaop = sorted(glob.glob(os.path.join(BIN, "..", "libaop.so.[0-9]")))
+        self.assertEqual(len(libaop), 1, libaop)
+        shutil.copy(libaop[0], lib)
+        env = dict(self.env, LD_LIBRARY_PATH=lib)
+        r = self.aop("journal", "--journal", "postgresql://aop@/aop", env=env)
+        self.assertEqual(r.rc, 78, r.err)
+        self.assertIn("not installed beside libaop", r.err)
+        # a module that is there but cannot be loaded (its own libraries missing) says so
+        with open(os.path.join(lib, "libaop-journal-pg.so.0"), "w") as f:
+            f.write("not a shared object")
+        r = self.aop("journal", "--journal", "postgresql://aop@/aop", env=env)
+        self.assertEqual(r.rc, 78, r.err)
+        self.assertIn("the PostgreSQL store cannot be loaded", r.err)
+        self.assertNotIn("not installed", r.err)
+
     def test_success_is_verified(self):
         r = self.pay()
         self.assertEqual(r.rc, 0, r.err)

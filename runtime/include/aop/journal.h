@@ -300,7 +300,8 @@ typedef bool (*aop_journal_notice_fn)(const aop_journal_notice_t *n, void *ctx);
  *   taken); AOP_E_JOURNAL_BUSY (retryable: busy, a serialisation failure, a deadlock; nothing was
  *   written); AOP_E_JOURNAL_UNKNOWN (the outcome of this write is unknown: it may or may not be
  *   committed); AOP_E_JOURNAL for any other storage failure (nothing was written). Messages name
- *   the store and the entry, never a secret.
+ *   the store and the entry, never a secret. err is never NULL: journal.c passes its own when
+ *   the caller gave none.
  * - Retrying is the store's job within its own timeout (SQLite: a 10 s busy timeout); past it the
  *   store reports AOP_E_JOURNAL_BUSY and the caller retries nothing: a failed insert means nothing
  *   is sent, a failed transition ends that resolution, and recovery finishes the entry.
