@@ -43,6 +43,9 @@
 #include "aop/aop.h"
 #include "sandbox.h"
 
+/* the test keys' merchant, whose payments seed() journals */
+#define BENCH_MERCHANT_ID "218820000000000000023"
+
 #ifndef AOP_BENCH_DATA
 #error "AOP_BENCH_DATA (the test key directory) must be defined"
 #endif
@@ -303,8 +306,8 @@ static int seed(aop_journal_t *j, const char *mkey, const char *gpub, unsigned n
     for (unsigned i = 0; i < n; i++) {
         memset(e, 0, sizeof *e);
         e->kind = AOP_ENTRY_PAYMENT;
-        snprintf(e->function, sizeof e->function, "alipay.intl.acquiring.offline.pay");
-        snprintf(e->merchant_id, sizeof e->merchant_id, "218820000000000000023");
+        snprintf(e->function, sizeof e->function, "%s", aop_fn_offline_pay.name);
+        snprintf(e->merchant_id, sizeof e->merchant_id, "%s", BENCH_MERCHANT_ID);
         snprintf(e->key, sizeof e->key, "bench%ld-%u-%u", (long)getpid(), round, i);
         snprintf(e->amount, sizeof e->amount, "100");
         snprintf(e->currency, sizeof e->currency, "USD");
@@ -456,7 +459,7 @@ int main(int argc, char **argv) {
     aop_client_config_init(&cfg);
     cfg.gateway_url = url;
     cfg.client_id = AOP_SANDBOX_DEFAULT_CLIENT_ID;
-    cfg.merchant_id = "218820000000000000023";
+    cfg.merchant_id = BENCH_MERCHANT_ID;
     cfg.private_key_file = mkey;
     cfg.alipay_public_key_file = gpub;
     aop_client_t *c = NULL;

@@ -162,7 +162,6 @@ unsigned hguard_pool_threads(void) {
     return n < 4 ? 4u : n > 16 ? 16u : (unsigned)n;
 }
 
-unsigned hguard_limit(const hguard_t *g) { return g->limit; }
 unsigned hguard_mhd_connection_limit(const hguard_t *g) { return g->mhd_limit; }
 
 /* The guard's limit and libmicrohttpd's: a connection cut by the guard counts for libmicrohttpd

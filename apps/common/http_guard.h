@@ -62,7 +62,6 @@ void hguard_free(hguard_t *g);
 /* For MHD_start_daemon: MHD_OPTION_CONNECTION_LIMIT (the guard's limit and the room above it),
  * MHD_OPTION_THREAD_POOL_SIZE, and MHD_OPTION_NOTIFY_CONNECTION with the guard as its cls. */
 unsigned hguard_mhd_connection_limit(const hguard_t *g);
-unsigned hguard_limit(const hguard_t *g); /* the connections the guard keeps */
 unsigned hguard_pool_threads(void);
 void hguard_on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
                           enum MHD_ConnectionNotificationCode toe);

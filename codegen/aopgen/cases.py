@@ -169,15 +169,13 @@ def build_cases(schema, _ref=None):
                 if required and (f.kind != "object" or f.has_flag):
                     stmts = _clear(var, chain, f)
                     if direction == "response" and f.echo_path and f.flag == "ME" and received:
-                        add("missing", stmts, "AOP_E_ECHO_MISMATCH", "fatal" if received else "error",
-                            echo_ok=False)
+                        add("missing", stmts, "AOP_E_ECHO_MISMATCH", "fatal", echo_ok=False)
                     else:
                         # below an echoed object the request loses the value too, so only the
                         # missing value is judged, not the echo; a decisive field that is absent
                         # fails only by its outcome condition (a mandatory member of a present
                         # decisive object fails always)
-                        missing_fatal = outcome or (received and f.mandatory and len(chain) > 2
-                                                    and _decisive(chain[:-1]))
+                        missing_fatal = outcome or (f.mandatory and len(chain) > 2 and _decisive(chain[:-1]))
                         add("missing", stmts, "AOP_E_MISSING",
                             "error" if not received else "fatal" if missing_fatal else "warning",
                             echo_ok=f.echo_path is None)

@@ -32,8 +32,6 @@ static void set_now(aop_journal_now_t *now, int64_t ms) {
     snprintf(now->clock_id, sizeof now->clock_id, "%s", PG_CLOCK_ID);
 }
 
-static int64_t number(const PGresult *res, int r, int f) { return strtoll(PQgetvalue(res, r, f), NULL, 10); }
-
 /* A read on a connection of the pool; a read that found its connection broken is tried once
  * more on a new one (it wrote nothing). */
 typedef aop_status_t (*read_fn)(pg_t *s, pg_conn_t *c, void *ctx, aop_error_t *err);
@@ -51,13 +49,10 @@ static aop_status_t with_read(pg_t *s, read_fn fn, void *ctx, aop_error_t *err) 
     return st;
 }
 
-static aop_status_t op_now(void *store, aop_journal_now_t *out, aop_error_t *err);
-
 /* ---------------------------------------------------------------------------------------------
  * Reads of one entry */
 
 typedef struct {
-    pg_query_t q;
     const char *where;
     pg_params_t p;
     bool with_request;
@@ -69,7 +64,7 @@ static aop_status_t select_one(pg_t *s, pg_conn_t *c, void *ctx, aop_error_t *er
     one_t *o = ctx;
     char sql[4096];
     snprintf(sql, sizeof sql, "SELECT %s FROM aop_journal t WHERE %s", pg_select_list(o->with_request), o->where);
-    PGresult *res = pg_run(s, c, PG_KEY(o->q, 0), sql, &o->p, PGRES_TUPLES_OK, false, o->what, err);
+    PGresult *res = pg_run(s, c, sql, &o->p, PGRES_TUPLES_OK, false, o->what, err);
     if (!res) return err->code;
     aop_status_t st = AOP_E_MISSING;
     if (PQntuples(res) > 0) {
@@ -86,7 +81,7 @@ static aop_status_t select_one(pg_t *s, pg_conn_t *c, void *ctx, aop_error_t *er
 static aop_status_t get_entry(pg_t *s, int64_t id, bool with_request, aop_journal_entry_t *out, aop_error_t *err) {
     char idt[24];
     snprintf(idt, sizeof idt, "%lld", (long long)id);
-    one_t o = {with_request ? PG_Q_GET_REQUEST : PG_Q_GET, "t.id = $1::bigint", {{idt}, 1}, with_request, "get", out};
+    one_t o = {"t.id = $1::bigint", {{idt}, 1}, with_request, "get", out};
     aop_status_t st = with_read(s, select_one, &o, err);
     if (st == AOP_E_MISSING) H->error_set(err, AOP_E_MISSING, "id", -1, "no journal entry %lld", (long long)id);
     return st;
@@ -100,7 +95,7 @@ static aop_status_t op_find(void *store, aop_entry_kind_t kind, const char *gate
                             const char *key, aop_journal_entry_t *out, aop_error_t *err) {
     char k[8];
     snprintf(k, sizeof k, "%d", (int)kind);
-    one_t o = {PG_Q_FIND,
+    one_t o = {
                "t.kind = $1::bigint AND t.gateway = $2::text AND t.merchant_id = $3::text AND t.key = $4::text",
                {{k, gateway, merchant_id, key}, 4}, true, "find", out};
     aop_status_t st = with_read(store, select_one, &o, err);
@@ -112,7 +107,7 @@ static aop_status_t op_find(void *store, aop_entry_kind_t kind, const char *gate
 
 static aop_status_t op_open_payment(void *store, const char *gateway, const char *merchant_id,
                                     const char *acquirement_id, aop_journal_entry_t *out, aop_error_t *err) {
-    one_t o = {PG_Q_OPEN_PAYMENT,
+    one_t o = {
                "t.state NOT IN (" PG_FINAL_STATES ") AND t.kind = 1 AND t.gateway = $1::text AND t.merchant_id = "
                "$2::text AND t.acquirement_id = $3::text ORDER BY t.id LIMIT 1",
                {{gateway, merchant_id, acquirement_id}, 3}, false, "open payment", out};
@@ -123,9 +118,9 @@ static aop_status_t op_open_payment(void *store, const char *gateway, const char
 }
 
 static aop_status_t read_now(pg_t *s, pg_conn_t *c, void *ctx, aop_error_t *err) {
-    PGresult *res = pg_run(s, c, PG_KEY(PG_Q_NOW, 0), "SELECT " PG_NOW_SQL, NULL, PGRES_TUPLES_OK, false, "now", err);
+    PGresult *res = pg_run(s, c, "SELECT " PG_NOW_SQL, NULL, PGRES_TUPLES_OK, false, "now", err);
     if (!res) return err->code;
-    set_now(ctx, number(res, 0, 0));
+    set_now(ctx, pg_number(res, 0, 0));
     PQclear(res);
     return AOP_OK;
 }
@@ -160,15 +155,13 @@ static aop_status_t update(pg_t *s, pg_conn_t *c, const aop_journal_entry_t *img
         p.v[p.n++] = owner;
     }
     assert(p.n <= (int)(sizeof p.v / sizeof *p.v));
-    static_assert(AOP_COLW_OWNER < (1u << 16), "a mask fits 16 bits of the statement's key");
     static_assert(sizeof(((aop_journal_column_t *)0)->writes) <= sizeof(unsigned), "masks are unsigned");
     char sql[6144];
     pg_update_sql(sql, sizeof sql, mask, rel, where);
-    uint64_t key = PG_KEY(PG_Q_UPDATE, ((uint64_t)where << 52) | ((uint64_t)(mask & 0xffff) << 36) | (rel & 0xfffffffffULL));
-    PGresult *res = pg_run(s, c, key, sql, &p, PGRES_TUPLES_OK, true, "update", err);
+    PGresult *res = pg_run(s, c, sql, &p, PGRES_TUPLES_OK, true, "update", err);
     if (!res) return err->code;
     aop_status_t st = PQntuples(res) == 1 ? AOP_OK : AOP_E_TAKEN_OVER;
-    if (st == AOP_OK) *ms = number(res, 0, 0);
+    if (st == AOP_OK) *ms = pg_number(res, 0, 0);
     PQclear(res);
     return st;
 }
@@ -179,7 +172,7 @@ typedef void (*stamp_fn)(aop_journal_entry_t *img, const aop_journal_now_t *now,
 
 static uint64_t relative_columns(const aop_journal_entry_t *e, unsigned mask, stamp_fn stamp, const void *arg,
                                  aop_journal_entry_t *img0, aop_journal_entry_t *img1) {
-    static_assert(sizeof(uint64_t) * 8 >= 36, "a bit per column");
+    assert(H->ncolumns <= 64); /* a bit per column */
     const size_t head = offsetof(aop_journal_entry_t, request);
     aop_journal_now_t at;
     memcpy(img0, e, head);
@@ -189,7 +182,7 @@ static uint64_t relative_columns(const aop_journal_entry_t *e, unsigned mask, st
     set_now(&at, 1LL << 40);
     stamp(img1, &at, arg);
     uint64_t rel = 0;
-    for (size_t i = 0; i < H->ncolumns && i < 64; i++) {
+    for (size_t i = 0; i < H->ncolumns; i++) {
         const aop_journal_column_t *col = &H->columns[i];
         if (col->type == AOP_COL_INT && pg_written(col, mask) && H->get_int(img0, col) != H->get_int(img1, col))
             rel |= 1ULL << i;
@@ -286,7 +279,7 @@ static aop_status_t op_insert(void *store, aop_journal_entry_t *e, int64_t lease
     aop_status_t st = pg_acquire(s, &c, err);
     PGresult *res = NULL;
     if (st == AOP_OK) {
-        res = pg_run(s, c, PG_KEY(PG_Q_INSERT, rel & 0xfffffffffULL), sql, &p, PGRES_TUPLES_OK, true, "insert", err);
+        res = pg_run(s, c, sql, &p, PGRES_TUPLES_OK, true, "insert", err);
         pg_release(s, c);
         if (!res) st = err->code;
     }
@@ -298,9 +291,9 @@ static aop_status_t op_insert(void *store, aop_journal_entry_t *e, int64_t lease
     bool inserted = PQntuples(res) == 1;
     if (inserted) {
         aop_journal_now_t now;
-        set_now(&now, number(res, 0, 1));
+        set_now(&now, pg_number(res, 0, 1));
         H->stamp_insert(e, &now, lease_ttl_ms);
-        e->id = number(res, 0, 0);
+        e->id = pg_number(res, 0, 0);
     }
     PQclear(res);
     if (inserted) return AOP_OK;
@@ -355,7 +348,7 @@ static aop_status_t claim_once(pg_t *s, pg_conn_t *c, void *ctx, aop_error_t *er
              pg_select_list(true));
     snprintf(idt, sizeof idt, "%lld", (long long)a->id);
     pg_params_t p = {{idt}, 1};
-    PGresult *res = pg_run(s, c, PG_KEY(PG_Q_GET_REQUEST, 1), sql, &p, PGRES_TUPLES_OK, false, "claim", err);
+    PGresult *res = pg_run(s, c, sql, &p, PGRES_TUPLES_OK, false, "claim", err);
     if (!res) return err->code;
     aop_status_t st = AOP_OK;
     if (PQntuples(res) == 0) {
@@ -363,7 +356,7 @@ static aop_status_t claim_once(pg_t *s, pg_conn_t *c, void *ctx, aop_error_t *er
     } else {
         pg_read(res, 0, 0, a->out, true);
         aop_journal_now_t now;
-        set_now(&now, number(res, 0, 1 + (int)H->ncolumns));
+        set_now(&now, pg_number(res, 0, 1 + (int)H->ncolumns));
         if (a->out->unreadable)
             st = H->error_set(err, AOP_E_JOURNAL, "journal", -1, "journal %s: entry %lld cannot be read: %s", s->shown,
                               (long long)a->id, a->out->note);
@@ -430,12 +423,12 @@ static aop_status_t lock_candidate(pg_t *s, pg_conn_t *c, int64_t id, const char
              "SKIP LOCKED", pg_select_list(true));
     snprintf(idt, sizeof idt, "%lld", (long long)id);
     pg_params_t p = {{idt}, 1};
-    PGresult *res = pg_run(s, c, PG_KEY(PG_Q_NEXT, 2), sql, &p, PGRES_TUPLES_OK, false, "lock the next entry", err);
+    PGresult *res = pg_run(s, c, sql, &p, PGRES_TUPLES_OK, false, "lock the next entry", err);
     if (!res) return err->code;
     *got = false;
     if (PQntuples(res) == 1) {
         pg_read(res, 0, 0, out, true);
-        set_now(now, number(res, 0, 1 + (int)H->ncolumns));
+        set_now(now, pg_number(res, 0, 1 + (int)H->ncolumns));
         *got = !out->unreadable && due_for(out, owner, now, due_only);
     }
     PQclear(res);
@@ -457,7 +450,7 @@ static aop_status_t op_claim_next(void *store, const char *gateway, int64_t afte
     while (st == AOP_OK && !found && more) {
         snprintf(after, sizeof after, "%lld", (long long)after_id);
         pg_params_t p = {{gateway, after, owner, s->local_prefix}, 4};
-        res = pg_run(s, c, PG_KEY(PG_Q_NEXT, due_only), sql, &p, PGRES_TUPLES_OK, false, "claim the next entry", err);
+        res = pg_run(s, c, sql, &p, PGRES_TUPLES_OK, false, "claim the next entry", err);
         if (!res) {
             st = err->code;
             break;
@@ -469,7 +462,7 @@ static aop_status_t op_claim_next(void *store, const char *gateway, int64_t afte
             after_id = out->id;
             if (out->unreadable) continue;
             aop_journal_now_t now;
-            set_now(&now, number(res, i, 1 + (int)H->ncolumns));
+            set_now(&now, pg_number(res, i, 1 + (int)H->ncolumns));
             if (!due_for(out, owner, &now, due_only)) continue;
             st = lock_candidate(s, c, after_id, owner, due_only, out, &now, &found, err);
             if (st != AOP_OK || !found) continue;
@@ -513,8 +506,7 @@ static aop_status_t list_page(pg_t *s, pg_conn_t *c, void *ctx, aop_error_t *err
     snprintf(after, sizeof after, "%lld", (long long)l->after);
     snprintf(cap, sizeof cap, "%zu", l->cap);
     pg_params_t p = {{after, cap, f->gateway}, f->gateway ? 3 : 2};
-    uint64_t key = PG_KEY(PG_Q_LIST, (uint64_t)f->which * 4 + (f->gateway ? 2 : 0) + (f->with_request ? 1 : 0));
-    PGresult *res = pg_run(s, c, key, sql, &p, PGRES_TUPLES_OK, false, "list", err);
+    PGresult *res = pg_run(s, c, sql, &p, PGRES_TUPLES_OK, false, "list", err);
     if (!res) return err->code;
     size_t n = (size_t)PQntuples(res);
     for (size_t i = 0; i < n && i < l->cap; i++) pg_read(res, (int)i, 0, &l->page[i], f->with_request);
@@ -539,7 +531,7 @@ static aop_status_t op_prune(void *store, int64_t before_ms, unsigned *removed, 
     snprintf(before, sizeof before, "%lld", (long long)before_ms);
     pg_params_t p = {{before}, 1};
     /* never an open entry, never a watch (due or not) */
-    PGresult *res = pg_run(s, c, PG_KEY(PG_Q_PRUNE, 0),
+    PGresult *res = pg_run(s, c,
                            "DELETE FROM aop_journal WHERE state IN (" PG_FINAL_STATES ") AND NOT watch AND updated_ms < "
                            "$1::bigint", &p, PGRES_COMMAND_OK, true, "prune", err);
     pg_release(s, c);

@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "journal_module.h"
 
@@ -49,7 +50,8 @@ typedef struct {
 } pg_t;
 
 /* A connection for one operation: an idle one still alive, or a new one (the pool's limit
- * waited for). AOP_E_JOURNAL (no server) or AOP_E_CONFIG (refused: role, database, password). */
+ * waited for). AOP_E_JOURNAL when none can be had (no server; refused: role, database,
+ * password), with libpq's reason. */
 aop_status_t pg_acquire(pg_t *s, pg_conn_t **out, aop_error_t *err);
 /* Gives it back; one whose connection broke is closed (the next operation opens a new one). */
 void pg_release(pg_t *s, pg_conn_t *c);
@@ -62,23 +64,21 @@ aop_status_t pg_migrate(pg_t *s, pg_conn_t *c, aop_error_t *err);
  * committed when the connection broke under it (AOP_E_JOURNAL_UNKNOWN then). */
 aop_status_t pg_error(pg_t *s, pg_conn_t *c, const PGresult *res, bool write, const char *what, aop_error_t *err);
 
-/* Statements (journal_pg_sql.c): each prepared once per connection, under a key. */
-typedef enum {
-    PG_Q_GET = 1, PG_Q_GET_REQUEST, PG_Q_FIND, PG_Q_OPEN_PAYMENT, PG_Q_NOW, PG_Q_PRUNE, PG_Q_INSERT,
-    PG_Q_LIST, PG_Q_NEXT, PG_Q_UPDATE, PG_Q_SYNC, PG_Q_NOTICE_RECORD, PG_Q_NOTICE_LIST, PG_Q_NOTICE_MARK
-} pg_query_t;
-/* A prepared statement's key: its query, and a of its shape (which columns, which filters). */
-#define PG_KEY(q, a) (((uint64_t)(q) << 56) | (uint64_t)(a))
 typedef enum { PG_WHERE_CAS = 0, PG_WHERE_EPOCH = 1 } pg_where_t;
 
-/* Runs statement key (its SQL made by build when not prepared on c yet) with n text parameters;
- * a NULL value is SQL NULL. The result, or NULL (then *err says why). */
+/* Runs sql on c with n text parameters (a NULL value is SQL NULL), prepared the first time c
+ * runs that text. The result, or NULL (then *err says why). */
 typedef struct {
     const char *v[48];
     int n;
 } pg_params_t;
-PGresult *pg_run(pg_t *s, pg_conn_t *c, uint64_t key, const char *sql, const pg_params_t *p, ExecStatusType want,
-                 bool write, const char *what, aop_error_t *err);
+PGresult *pg_run(pg_t *s, pg_conn_t *c, const char *sql, const pg_params_t *p, ExecStatusType want, bool write,
+                 const char *what, aop_error_t *err);
+
+/* Field f of row r of res as a number (the columns read so are bigint). */
+static inline int64_t pg_number(const PGresult *res, int r, int f) { return strtoll(PQgetvalue(res, r, f), NULL, 10); }
+/* libpq's message text into out, without its trailing newline. */
+void pg_message(char *out, size_t cap, const char *text);
 
 /* The SELECT list of an entry (id, then every column; '' for the request without it). */
 const char *pg_select_list(bool with_request);

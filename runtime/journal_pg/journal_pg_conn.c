@@ -27,11 +27,15 @@ static bool lost(const PGresult *res, PGconn *c) {
     return !strncmp(state, "08", 2) || !strcmp(state, "57P01") || !strcmp(state, "57P02") || !strcmp(state, "57P03");
 }
 
+void pg_message(char *out, size_t cap, const char *text) {
+    snprintf(out, cap, "%s", text);
+    for (size_t n = strlen(out); n && (out[n - 1] == '\n' || out[n - 1] == ' '); n--) out[n - 1] = '\0';
+}
+
 aop_status_t pg_error(pg_t *s, pg_conn_t *c, const PGresult *res, bool write, const char *what, aop_error_t *err) {
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     char msg[600];
-    snprintf(msg, sizeof msg, "%s", res && *PQresultErrorMessage(res) ? PQresultErrorMessage(res) : PQerrorMessage(c->c));
-    for (size_t n = strlen(msg); n && (msg[n - 1] == '\n' || msg[n - 1] == ' '); n--) msg[n - 1] = '\0';
+    pg_message(msg, sizeof msg, res && *PQresultErrorMessage(res) ? PQresultErrorMessage(res) : PQerrorMessage(c->c));
     if (lost(res, c->c))
         return H->error_set(err, write ? AOP_E_JOURNAL_UNKNOWN : AOP_E_JOURNAL, "journal", -1,
                             "journal %s: %s: the connection to the server was lost (%s)%s; the store reconnects on "
@@ -77,8 +81,7 @@ static aop_status_t connect_one(pg_t *s, pg_conn_t **out, aop_error_t *err) {
     }
     if (PQstatus(c->c) != CONNECTION_OK) {
         char msg[600];
-        snprintf(msg, sizeof msg, "%s", PQerrorMessage(c->c));
-        for (size_t n = strlen(msg); n && (msg[n - 1] == '\n' || msg[n - 1] == ' '); n--) msg[n - 1] = '\0';
+        pg_message(msg, sizeof msg, PQerrorMessage(c->c));
         close_conn(c);
         return H->error_set(err, AOP_E_JOURNAL, "journal", -1, "journal %s: cannot connect: %s", s->shown, msg);
     }

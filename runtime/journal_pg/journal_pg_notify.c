@@ -42,14 +42,12 @@ static bool read_text(const PGresult *res, int r, int f, char *dst, size_t cap) 
     return true;
 }
 
-static int64_t number(const PGresult *res, int r, int f) { return strtoll(PQgetvalue(res, r, f), NULL, 10); }
-
 /* Reads row r of COLS into n. A row that does not fit a notification decides nothing: it is
  * handed over REFUSED, its id and the reason in note. */
 static void read_row(const PGresult *res, int r, aop_journal_notice_t *n) {
     memset(n, 0, offsetof(aop_journal_notice_t, body));
     n->body[0] = '\0';
-    n->id = number(res, r, 0);
+    n->id = pg_number(res, r, 0);
     const char *bad = !read_text(res, r, 1, n->gateway, sizeof n->gateway)               ? "gateway"
                       : !read_text(res, r, 2, n->merchant_id, sizeof n->merchant_id)     ? "merchant_id"
                       : !read_text(res, r, 3, n->key, sizeof n->key)                     ? "key"
@@ -58,13 +56,13 @@ static void read_row(const PGresult *res, int r, aop_journal_notice_t *n) {
                       : !read_text(res, r, 7, n->body, sizeof n->body)                   ? "body"
                       : !read_text(res, r, 12, n->note, sizeof n->note)                  ? "note"
                                                                                          : NULL;
-    n->received_ms = number(res, r, 6);
+    n->received_ms = pg_number(res, r, 6);
     n->body_len = strlen(n->body);
-    long long deliveries = number(res, r, 8);
+    long long deliveries = pg_number(res, r, 8);
     n->deliveries = deliveries > 0 && deliveries < 0x7fffffff ? (unsigned)deliveries : 0;
-    n->last_received_ms = number(res, r, 9);
-    n->state = (aop_notice_state_t)number(res, r, 10);
-    n->entry_id = number(res, r, 11);
+    n->last_received_ms = pg_number(res, r, 9);
+    n->state = (aop_notice_state_t)pg_number(res, r, 10);
+    n->entry_id = pg_number(res, r, 11);
     if (!bad && (n->state < AOP_NOTICE_PENDING || n->state > AOP_NOTICE_REFUSED)) bad = "state";
     if (!bad) return;
     n->state = AOP_NOTICE_REFUSED;
@@ -75,11 +73,11 @@ static void read_row(const PGresult *res, int r, aop_journal_notice_t *n) {
 }
 
 /* Runs one statement on a connection of the pool. */
-static PGresult *run(pg_t *s, uint64_t key, const char *sql, const pg_params_t *p, ExecStatusType want, bool write,
+static PGresult *run(pg_t *s, const char *sql, const pg_params_t *p, ExecStatusType want, bool write,
                      const char *what, aop_error_t *err) {
     pg_conn_t *c = NULL;
     if (pg_acquire(s, &c, err) != AOP_OK) return NULL;
-    PGresult *res = pg_run(s, c, key, sql, p, want, write, what, err);
+    PGresult *res = pg_run(s, c, sql, p, want, write, what, err);
     pg_release(s, c);
     return res;
 }
@@ -87,8 +85,7 @@ static PGresult *run(pg_t *s, uint64_t key, const char *sql, const pg_params_t *
 aop_status_t pg_sync(void *store, aop_error_t *err) {
     /* A transaction that commits with synchronous_commit on waits until the log is flushed up to
      * its commit record, and so past every commit before it; txid_current() gives it one. */
-    PGresult *res = run(store, PG_KEY(PG_Q_SYNC, 0),
-                        "SELECT set_config('synchronous_commit', 'on', true), txid_current()", NULL, PGRES_TUPLES_OK,
+    PGresult *res = run(store, "SELECT set_config('synchronous_commit', 'on', true), txid_current()", NULL, PGRES_TUPLES_OK,
                         true, "sync", err);
     if (!res) return err->code;
     PQclear(res);
@@ -106,8 +103,7 @@ aop_status_t pg_notice_record(void *store, const aop_journal_notice_t *n, aop_jo
                       entry, n->note},
                      10};
     /* xmax is 0 on a row version this statement inserted, and set on one it updated */
-    PGresult *res = run(store, PG_KEY(PG_Q_NOTICE_RECORD, 0),
-                        "WITH n AS MATERIALIZED (SELECT set_config('synchronous_commit', 'on', true) AS sc) "
+    PGresult *res = run(store, "WITH n AS MATERIALIZED (SELECT set_config('synchronous_commit', 'on', true) AS sc) "
                         "INSERT INTO aop_journal_notices AS t (gateway, merchant_id, key, result_status, result_code, "
                         "received_ms, body, deliveries, last_received_ms, state, entry_id, note) "
                         "SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::bigint, $7::text, 1, "
@@ -140,8 +136,6 @@ aop_status_t pg_notice_list(void *store, const aop_journal_notice_filter_t *f, i
     char sql[1024];
     size_t k = (size_t)snprintf(sql, sizeof sql, "SELECT %s FROM aop_journal_notices t WHERE t.id > $1::bigint",
                                 f->with_body ? COLS("t.body") : COLS("''"));
-    /* one prepared statement per shape of the filter */
-    unsigned shape = (f->with_body ? 1u : 0u) | (f->gateway ? 2u : 0u) | (f->key ? 4u : 0u) | (f->state ? 8u : 0u);
     if (f->gateway) {
         p.v[p.n++] = f->gateway;
         k += (size_t)snprintf(sql + k, sizeof sql - k, " AND t.gateway = $%d::text", p.n);
@@ -156,7 +150,7 @@ aop_status_t pg_notice_list(void *store, const aop_journal_notice_filter_t *f, i
     }
     k += (size_t)snprintf(sql + k, sizeof sql - k, " ORDER BY t.id LIMIT $2::bigint");
     assert(k < sizeof sql);
-    PGresult *res = run(store, PG_KEY(PG_Q_NOTICE_LIST, shape), sql, &p, PGRES_TUPLES_OK, false,
+    PGresult *res = run(store, sql, &p, PGRES_TUPLES_OK, false,
                         "list the notifications", err);
     if (!res) return err->code;
     for (int r = 0; r < PQntuples(res) && *n < cap; r++) read_row(res, r, &page[(*n)++]);
@@ -174,14 +168,13 @@ aop_status_t pg_notice_mark(void *store, int64_t id, aop_notice_state_t expect, 
     pg_params_t p = {{to, entry, note ? note : "", idt, ex}, 5};
     /* the state read beside the update is the one before it: it tells a missing row from one
      * that moved on when the update matched nothing */
-    PGresult *res = run(store, PG_KEY(PG_Q_NOTICE_MARK, 0),
-                        "WITH u AS (UPDATE aop_journal_notices SET state = $1::integer, entry_id = $2::bigint, "
+    PGresult *res = run(store, "WITH u AS (UPDATE aop_journal_notices SET state = $1::integer, entry_id = $2::bigint, "
                         "note = $3::text WHERE id = $4::bigint AND state = $5::integer RETURNING 1) "
                         "SELECT (SELECT count(*) FROM u), (SELECT state FROM aop_journal_notices WHERE id = $4::bigint)",
                         &p, PGRES_TUPLES_OK, true, "mark a notification", err);
     if (!res) return err->code;
-    bool changed = number(res, 0, 0) > 0, missing = PQgetisnull(res, 0, 1);
-    long long now_state = missing ? 0 : number(res, 0, 1);
+    bool changed = pg_number(res, 0, 0) > 0, missing = PQgetisnull(res, 0, 1);
+    long long now_state = missing ? 0 : pg_number(res, 0, 1);
     PQclear(res);
     if (changed) return AOP_OK;
     if (missing) return H->error_set(err, AOP_E_MISSING, "id", -1, "no notification %lld", (long long)id);

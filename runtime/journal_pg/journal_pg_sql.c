@@ -12,8 +12,17 @@
 
 #include "journal_pg.h"
 
-PGresult *pg_run(pg_t *s, pg_conn_t *c, uint64_t key, const char *sql, const pg_params_t *p, ExecStatusType want,
-                 bool write, const char *what, aop_error_t *err) {
+/* A statement's name: FNV-1a of its text, so that two texts never share a prepared statement
+ * (64 bits among the few dozen a connection prepares). */
+static uint64_t sql_key(const char *sql) {
+    uint64_t h = 14695981039346656037ULL;
+    for (const unsigned char *p = (const unsigned char *)sql; *p; p++) h = (h ^ *p) * 1099511628211ULL;
+    return h;
+}
+
+PGresult *pg_run(pg_t *s, pg_conn_t *c, const char *sql, const pg_params_t *p, ExecStatusType want, bool write,
+                 const char *what, aop_error_t *err) {
+    uint64_t key = sql_key(sql);
     char name[32];
     snprintf(name, sizeof name, "aop_%016llx", (unsigned long long)key);
     bool prepared = false;

@@ -223,8 +223,10 @@ void aop_internal_client_notify_config(const aop_client_t *c, aop_notify_config_
     cfg->sign_type = c->sign_type;
 }
 
-void aop_internal_client_alipay_fingerprint(const aop_client_t *c, char out[AOP_FINGERPRINT_MAX]) {
-    aop_public_key_fingerprint(c->alipay, out);
+void aop_internal_client_gateway(const aop_client_t *c, char out[AOP_JOURNAL_GATEWAY_SIZE]) {
+    char fp[AOP_FINGERPRINT_MAX];
+    aop_public_key_fingerprint(c->alipay, fp);
+    aop_journal_gateway_identity(fp, c->client_id, out);
 }
 
 aop_status_t aop_internal_client_journal_key(aop_client_t *c, aop_journal_key_t *out, aop_error_t *err) {

@@ -23,10 +23,10 @@ typedef struct {
 /* Fills the request's merchant-role field (schema role `merchant`) with the client's default
  * merchantId when the caller left it absent: the one place both aop_call and the resolver use. */
 void aop_internal_client_fill_merchant(const aop_client_t *c, const aop_function_desc_t *fn, void *req);
-/* The clientId and the Alipay key's fingerprint, which together make the journal's gateway
- * identity (resolver*.c). */
+/* The clientId, and the journal's gateway identity it makes with the Alipay key's fingerprint
+ * (aop_journal_gateway_identity; resolver*.c). */
 const char *aop_internal_client_id(const aop_client_t *c);
-void aop_internal_client_alipay_fingerprint(const aop_client_t *c, char out[AOP_FINGERPRINT_MAX]);
+void aop_internal_client_gateway(const aop_client_t *c, char out[AOP_JOURNAL_GATEWAY_SIZE]);
 /* A notification receiver's configuration of the client's keys, clientId and sign type
  * (borrowed: valid as long as the client), and the client's default merchantId ("" for none). */
 #include "aop/notify.h"

@@ -285,14 +285,6 @@ static aop_status_t update(sq_t *s, const aop_journal_entry_t *e, unsigned mask,
 /* ---------------------------------------------------------------------------------------------
  * The operations */
 
-static void lock(sq_t *s) {
-    if (pthread_mutex_lock(&s->mu) != 0) abort();
-}
-
-static void unlock(sq_t *s) {
-    if (pthread_mutex_unlock(&s->mu) != 0) abort();
-}
-
 static aop_status_t op_now(void *store, aop_journal_now_t *out, aop_error_t *err) {
     (void)store;
     (void)err;
@@ -310,23 +302,23 @@ static aop_status_t get_locked(sq_t *s, int64_t id, bool with_request, aop_journ
 
 static aop_status_t op_get(void *store, int64_t id, bool with_request, aop_journal_entry_t *out, aop_error_t *err) {
     sq_t *s = store;
-    lock(s);
+    sq_lock(s);
     aop_status_t st = get_locked(s, id, with_request, out, err);
-    unlock(s);
+    sq_unlock(s);
     return st;
 }
 
 /* The one entry statement which selects: its number (when not 0) as ?1, then the texts. */
 static aop_status_t select_by(sq_t *s, int which, int number, const char *const *texts, int n, bool with_request,
                               const char *what, aop_journal_entry_t *out, aop_error_t *err) {
-    lock(s);
+    sq_lock(s);
     sqlite3_stmt *q = sq_stmt(s, which);
     int i = 1;
     if (number) sqlite3_bind_int(q, i++, number);
     for (int k = 0; k < n; k++) sqlite3_bind_text(q, i++, texts[k], -1, SQLITE_STATIC);
     aop_status_t st = sq_select_one(s, q, out, with_request, what, err);
     sqlite3_clear_bindings(q);
-    unlock(s);
+    sq_unlock(s);
     return st;
 }
 
@@ -368,12 +360,12 @@ static aop_status_t claim_locked(sq_t *s, int64_t id, const char *owner, int64_t
 static aop_status_t op_claim(void *store, int64_t id, const char *owner, int64_t lease_ttl_ms,
                              aop_journal_entry_t *out, aop_error_t *err) {
     sq_t *s = store;
-    lock(s);
+    sq_lock(s);
     aop_journal_now_t now;
     aop_internal_journal_boot_now(&now);
     aop_status_t st = sq_begin(s, err);
     if (st == AOP_OK) st = sq_commit(s, claim_locked(s, id, owner, lease_ttl_ms, &now, out, err), err);
-    unlock(s);
+    sq_unlock(s);
     return st;
 }
 
@@ -397,7 +389,7 @@ static aop_status_t cas_write(sq_t *s, aop_journal_entry_t *e, unsigned mask, ao
                               const aop_journal_write_t *w, int64_t lease_ttl_ms, aop_error_t *err) {
     aop_journal_now_t now;
     aop_internal_journal_boot_now(&now);
-    lock(s);
+    sq_lock(s);
     aop_journal_entry_t *img = s->scratch;
     memcpy(img, e, offsetof(aop_journal_entry_t, request));
     if (w)
@@ -408,7 +400,7 @@ static aop_status_t cas_write(sq_t *s, aop_journal_entry_t *e, unsigned mask, ao
     aop_status_t st = update(s, img, mask, SQ_WHERE_CAS, e->epoch, expect, err);
     if (st == AOP_E_TAKEN_OVER) st = explain_cas(s, e, expect, img, err);
     if (st == AOP_OK) memcpy(e, img, offsetof(aop_journal_entry_t, request));
-    unlock(s);
+    sq_unlock(s);
     return st;
 }
 
@@ -447,9 +439,9 @@ static aop_status_t op_list(void *store, const aop_journal_filter_t *f, int64_t 
     sq_t *s = store;
     aop_journal_now_t now;
     aop_internal_journal_boot_now(&now);
-    lock(s);
+    sq_lock(s);
     aop_status_t st = list_locked(s, f, after_id, &now, page, cap, n, err);
-    unlock(s);
+    sq_unlock(s);
     return st;
 }
 
@@ -468,7 +460,7 @@ static aop_status_t op_claim_next(void *store, const char *gateway, int64_t afte
     f.gateway = gateway;
     aop_journal_now_t now;
     aop_internal_journal_boot_now(&now);
-    lock(s);
+    sq_lock(s);
     aop_status_t st = sq_begin(s, err);
     int64_t found = 0;
     for (size_t n = NEXT_PAGE; st == AOP_OK && !found && n == NEXT_PAGE;) {
@@ -495,7 +487,7 @@ static aop_status_t op_claim_next(void *store, const char *gateway, int64_t afte
     } else {
         st = sq_commit(s, st, err);
     }
-    unlock(s);
+    sq_unlock(s);
     free(page);
     return st;
 }
@@ -521,9 +513,9 @@ static aop_status_t op_seal_legacy(void *store, const char *gateway, aop_journal
                                    unsigned *sealed, aop_error_t *err) {
     sq_t *s = store;
     *sealed = 0;
-    lock(s);
+    sq_lock(s);
     if (s->legacy_upto <= 0 || sealed_already(s, gateway)) {
-        unlock(s);
+        sq_unlock(s);
         return AOP_OK;
     }
     aop_journal_entry_t *e = malloc(sizeof *e);
@@ -559,7 +551,7 @@ static aop_status_t op_seal_legacy(void *store, const char *gateway, aop_journal
     if (st == AOP_OK && s->nsealed < sizeof s->sealed / sizeof *s->sealed)
         snprintf(s->sealed[s->nsealed++], sizeof *s->sealed, "%s", gateway);
     if (st != AOP_OK) *sealed = 0;
-    unlock(s);
+    sq_unlock(s);
     free(ids);
     free(e);
     return st;
@@ -567,13 +559,13 @@ static aop_status_t op_seal_legacy(void *store, const char *gateway, aop_journal
 
 static aop_status_t op_prune(void *store, int64_t before_ms, unsigned *removed, aop_error_t *err) {
     sq_t *s = store;
-    lock(s);
+    sq_lock(s);
     sqlite3_stmt *q = sq_stmt(s, SQ_PRUNE);
     sqlite3_bind_int64(q, 1, before_ms);
     int rc = sq_run(q);
     aop_status_t st = rc == SQLITE_OK ? AOP_OK : sq_error(s, rc, err, "prune");
     *removed = st == AOP_OK ? (unsigned)sqlite3_changes(s->db) : 0;
-    unlock(s);
+    sq_unlock(s);
     return st;
 }
 

@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdbool.h>
+#include <stdlib.h>
 
 #include "aop/journal.h"
 
@@ -104,5 +105,13 @@ aop_status_t sq_notice_mark(void *store, int64_t id, aop_notice_state_t expect, 
 extern const char sq_notices_ddl[];
 extern const aop_journal_ops_t aop_internal_sqlite_ops;
 void sq_free(sq_t *s);
+
+/* The connection's lock, which every operation of the store holds while it uses the connection. */
+static inline void sq_lock(sq_t *s) {
+    if (pthread_mutex_lock(&s->mu) != 0) abort();
+}
+static inline void sq_unlock(sq_t *s) {
+    if (pthread_mutex_unlock(&s->mu) != 0) abort();
+}
 
 #endif

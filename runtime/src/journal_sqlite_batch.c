@@ -104,7 +104,7 @@ static void commit_batch(sq_t *s, sq_insert_t *batch) {
     aop_journal_now_t now;
     aop_internal_journal_boot_now(&now);
     aop_error_t err;
-    if (pthread_mutex_lock(&s->mu) != 0) abort();
+    sq_lock(s);
     aop_status_t st = sq_begin(s, &err);
     bool fatal = false;
     for (sq_insert_t *r = batch; st == AOP_OK && !fatal && r; r = r->next) {
@@ -114,7 +114,7 @@ static void commit_batch(sq_t *s, sq_insert_t *batch) {
     st = sq_commit(s, st, &err);
     s->batches++;
     for (sq_insert_t *r = batch; r; r = r->next) s->batched++;
-    if (pthread_mutex_unlock(&s->mu) != 0) abort();
+    sq_unlock(s);
     if (st == AOP_OK) st = sq_sync_log(s, &s->wal_fd, &err);
     if (st == AOP_OK) return;
     /* The batch failed, or its commit may or may not be on disk: nobody sends (recovery sorts an

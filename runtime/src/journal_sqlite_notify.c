@@ -30,14 +30,6 @@ const char sq_notices_ddl[] =
     "last_received_ms, state, entry_id, note"
 #define KEY_WHERE "gateway = ?1 AND merchant_id = ?2 AND key = ?3 AND result_status = ?4 AND result_code = ?5"
 
-static void lock(sq_t *s) {
-    if (pthread_mutex_lock(&s->mu) != 0) abort();
-}
-
-static void unlock(sq_t *s) {
-    if (pthread_mutex_unlock(&s->mu) != 0) abort();
-}
-
 aop_status_t sq_sync(void *store, aop_error_t *err) {
     sq_t *s = store;
     int fd = -1;
@@ -126,7 +118,7 @@ aop_status_t sq_notice_record(void *store, const aop_journal_notice_t *n, aop_jo
                               aop_error_t *err) {
     sq_t *s = store;
     *inserted = false;
-    lock(s);
+    sq_lock(s);
     aop_status_t st = sq_begin(s, err);
     int changed = 0, rc = SQLITE_OK;
     if (st == AOP_OK) {
@@ -144,7 +136,7 @@ aop_status_t sq_notice_record(void *store, const aop_journal_notice_t *n, aop_jo
         if (rc != SQLITE_OK) st = sq_error(s, rc == SQLITE_NOTFOUND ? SQLITE_OK : rc, err, "record a notification");
     }
     st = sq_commit(s, st, err);
-    unlock(s);
+    sq_unlock(s);
     /* durable before the answer: the log holds the commit (and every one before it) */
     if (st == AOP_OK) st = sq_sync(s, err);
     if (st != AOP_OK) *inserted = false;
@@ -159,7 +151,7 @@ aop_status_t sq_notice_list(void *store, const aop_journal_notice_filter_t *f, i
     snprintf(sql, sizeof sql, "SELECT %s FROM notices WHERE id > :after%s%s%s ORDER BY id LIMIT :cap",
              f->with_body ? COLS("body") : COLS("''"), f->gateway ? " AND gateway = :gateway" : "",
              f->key ? " AND key = :key" : "", f->state ? " AND state = :state" : "");
-    lock(s);
+    sq_lock(s);
     sqlite3_stmt *q = NULL;
     int rc = sqlite3_prepare_v2(s->db, sql, -1, &q, NULL);
     if (rc == SQLITE_OK) {
@@ -173,14 +165,14 @@ aop_status_t sq_notice_list(void *store, const aop_journal_notice_filter_t *f, i
     }
     sqlite3_finalize(q);
     aop_status_t st = rc == SQLITE_OK ? AOP_OK : sq_error(s, rc, err, "list the notifications");
-    unlock(s);
+    sq_unlock(s);
     return st;
 }
 
 aop_status_t sq_notice_mark(void *store, int64_t id, aop_notice_state_t expect, aop_notice_state_t state,
                             int64_t entry_id, const char *note, aop_error_t *err) {
     sq_t *s = store;
-    lock(s);
+    sq_lock(s);
     sqlite3_stmt *q = NULL;
     int rc = sqlite3_prepare_v2(s->db, "UPDATE notices SET state = ?1, entry_id = ?2, note = ?3 WHERE id = ?4 AND "
                                        "state = ?5", -1, &q, NULL);
@@ -215,6 +207,6 @@ aop_status_t sq_notice_mark(void *store, int64_t id, aop_notice_state_t expect, 
     else if (changed == 0)
         st = aop_error_set(err, AOP_E_TAKEN_OVER, "id", -1, "notification %lld is %s, not %s", (long long)id,
                            aop_notice_state_name((aop_notice_state_t)now_state), aop_notice_state_name(expect));
-    unlock(s);
+    sq_unlock(s);
     return st;
 }

@@ -365,7 +365,7 @@ aop_status_t sq_backup(void *store, const char *path, aop_error_t *err) {
     aop_status_t st = AOP_OK;
     int rc = sqlite3_open_v2(path, &to, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW, NULL);
     int64_t have = -1, copied = -2;
-    if (pthread_mutex_lock(&s->mu) != 0) abort();
+    sq_lock(s);
     if (rc == SQLITE_OK) {
         sqlite3_backup *b = sqlite3_backup_init(to, "main", s->db, "main");
         if (!b) {
@@ -376,7 +376,7 @@ aop_status_t sq_backup(void *store, const char *path, aop_error_t *err) {
         }
         if (rc == SQLITE_OK) rc = read_int(s->db, "SELECT count(*) FROM entries", &have);
     }
-    if (pthread_mutex_unlock(&s->mu) != 0) abort();
+    sq_unlock(s);
     int64_t ok = 0;
     sqlite3_stmt *q = NULL;
     if (rc == SQLITE_OK && (rc = sqlite3_prepare_v2(to, "PRAGMA integrity_check", -1, &q, NULL)) == SQLITE_OK &&

@@ -34,10 +34,8 @@ static void entry_common(rsv_t *r, aop_entry_kind_t kind, const aop_function_des
     r->res->kind = kind; /* also for a key sent unjournaled or reported from the journal */
     snprintf(e->function, sizeof e->function, "%s", fn->name);
     rsv_copy(e->merchant_id, sizeof e->merchant_id, merchant);
-    char fp[AOP_FINGERPRINT_MAX];
-    aop_internal_client_alipay_fingerprint(r->c, fp);
     snprintf(e->client_id, sizeof e->client_id, "%s", aop_internal_client_id(r->c));
-    aop_journal_gateway_identity(fp, e->client_id, e->gateway);
+    aop_internal_client_gateway(r->c, e->gateway);
     e->state = AOP_STATE_NEW;
     e->last_attempt_ms = aop_now_ms();
     /* the store stamps the pay's start (and created, updated, the lease) when it inserts */

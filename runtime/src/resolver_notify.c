@@ -15,12 +15,6 @@
 
 /* ---- recording ---------------------------------------------------------------------------------- */
 
-static void gateway_of(const aop_client_t *c, char out[AOP_JOURNAL_GATEWAY_SIZE]) {
-    char fp[AOP_FINGERPRINT_MAX];
-    aop_internal_client_alipay_fingerprint(c, fp);
-    aop_journal_gateway_identity(fp, aop_internal_client_id(c), out);
-}
-
 /* The merchantId an entry of n was journaled with: the body's, or the client's default (the
  * 2.0.0 body has none, and the payer's client filled its own in). */
 static void merchant_of(const aop_client_t *c, const aop_notify_pay_request_body_t *b, char *out, size_t cap) {
@@ -42,7 +36,7 @@ aop_status_t aop_notice_record(aop_client_t *c, aop_journal_t *j, const aop_noti
     aop_journal_notice_t *row = calloc(2, sizeof *row);
     if (!row) return aop_error_set(err, AOP_E_NOMEM, NULL, -1, "out of memory");
     const aop_notify_pay_request_body_t *b = &n->request->body;
-    gateway_of(c, row->gateway);
+    aop_internal_client_gateway(c, row->gateway);
     merchant_of(c, b, row->merchant_id, sizeof row->merchant_id);
     rsv_copy(row->key, sizeof row->key, b->merchant_trans_id);
     row->result_status[0] = n->status;
@@ -367,7 +361,7 @@ aop_status_t aop_notices_apply(aop_client_t *c, aop_journal_t *j, const char *ke
     aop_resolve_options_t checked;
     if ((st = rsv_adopt_options(opts, &checked, err)) != AOP_OK) return st;
     apply_t a = {.c = c, .j = j, .opts = &checked, .fn = fn, .ctx = ctx, .queries = make_queries};
-    gateway_of(c, a.gateway);
+    aop_internal_client_gateway(c, a.gateway);
     /* a page at a time, each row marked before the next page is read; a row left PENDING (held
      * by another process) is passed by id, so the rows after it are reached. At most 64 pages a
      * call: what is left comes back at the next call. */

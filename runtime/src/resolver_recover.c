@@ -271,9 +271,8 @@ aop_status_t aop_recover_ex(aop_client_t *c, aop_journal_t *j, const aop_resolve
     aop_resolve_options_t checked;
     aop_status_t st = rsv_adopt_options(opts, &checked, err);
     if (st != AOP_OK) return st;
-    char fp[AOP_FINGERPRINT_MAX], gateway[AOP_JOURNAL_GATEWAY_SIZE];
-    aop_internal_client_alipay_fingerprint(c, fp);
-    aop_journal_gateway_identity(fp, aop_internal_client_id(c), gateway);
+    char gateway[AOP_JOURNAL_GATEWAY_SIZE];
+    aop_internal_client_gateway(c, gateway);
     aop_journal_key_t key;
     aop_error_t lerr;
     aop_error_clear(&lerr);

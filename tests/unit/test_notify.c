@@ -127,15 +127,22 @@ static void expect_refused(const char *body, aop_status_t want, const char *path
     free(b);
 }
 
-/* The success body with the first occurrence of old replaced by new. */
-static char *success_with(const char *old, const char *new_) {
-    const char *at = strstr(success_body, old);
+/* text with the first occurrence of old replaced by other (same length not required). */
+static char *swap_payload(const char *text, const char *old, const char *other) {
+    const char *at = strstr(text, old);
     cr_assert_not_null(at, "%s", old);
-    size_t n = strlen(success_body) - strlen(old) + strlen(new_) + 1;
+    size_t n = strlen(text) - strlen(old) + strlen(other) + 1;
     char *s = malloc(n);
-    snprintf(s, n, "%.*s%s%s", (int)(at - success_body), success_body, new_, at + strlen(old));
+    snprintf(s, n, "%.*s%s%s", (int)(at - text), text, other, at + strlen(old));
     return s;
 }
+
+/* The success body with the first occurrence of old replaced by new. */
+static char *success_with(const char *old, const char *new_) { return swap_payload(success_body, old, new_); }
+
+/* A reqMsgId longer than its 64 characters. */
+#define LONG_MSG_ID "rrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrr"
+_Static_assert(sizeof LONG_MSG_ID - 1 == 70, "past the schema's 64");
 
 static bool has_warning(const aop_notification_t *n, aop_status_t code, const char *path) {
     for (unsigned i = 0; i < n->warnings.count; i++)
@@ -191,16 +198,6 @@ Test(notify, a_failure_needs_no_acquirement_id_and_unknown_decides_nothing) {
 }
 
 /* ---- the signature: exact bytes, forged, unsigned ------------------------------------------------ */
-
-/* Replaces, in body, the signed request object by other (same length not required). */
-static char *swap_payload(const char *body, const char *old, const char *other) {
-    const char *at = strstr(body, old);
-    cr_assert_not_null(at);
-    size_t n = strlen(body) - strlen(old) + strlen(other) + 1;
-    char *s = malloc(n);
-    snprintf(s, n, "%.*s%s%s", (int)(at - body), body, other, at + strlen(old));
-    return s;
-}
 
 Test(notify, the_signature_covers_the_exact_bytes) {
     char *p = payload(success_body), *b = seal(p);
@@ -332,15 +329,12 @@ Test(notify, each_rule_of_a_deciding_member_refuses_it) {
 }
 
 Test(notify, cosmetic_deviations_are_warnings_with_the_record) {
-    char long_msg_id[80];
-    memset(long_msg_id, 'r', 70);
-    long_msg_id[70] = '\0';
     char *body = success_with("\"payAmount\":{\"currency\":\"USD\",\"value\":\"100\"}",
                               "\"payAmount\":{\"currency\":\"usd\",\"value\":\"ten\"},\"extendInfo\":\"a\\u0007b\","
                               "\"merchantId\":\"\",\"sandboxNote\":1");
     char *b2 = success_with("\"paymentTime\":\"2024-05-01T11:59:58+08:00\"", "\"paymentTime\":\"yesterday\"");
     char *b3 = success_with("\"resultMsg\":\"success\"", "\"resultMsg\":\"ok\\u009b2J\"");
-    char *p1 = payload_of(FN, CLIENT, REQ_TIME, long_msg_id, body), *s1 = seal(p1);
+    char *p1 = payload_of(FN, CLIENT, REQ_TIME, LONG_MSG_ID, body), *s1 = seal(p1);
     char *p2 = payload(b2), *s2 = seal(p2);
     char *p3 = payload(b3), *s3 = seal(p3);
     aop_notification_t *n = receive_ok(s1);
@@ -642,10 +636,7 @@ Test(notify, not_recorded_is_answered_f_with_the_schemas_code) {
 }
 
 Test(notify, an_echo_the_merchant_may_not_send_is_named) {
-    char long_msg_id[80];
-    memset(long_msg_id, 'r', 70);
-    long_msg_id[70] = '\0';
-    char *p = payload_of(FN, CLIENT, REQ_TIME, long_msg_id, success_body), *b = seal(p);
+    char *p = payload_of(FN, CLIENT, REQ_TIME, LONG_MSG_ID, success_body), *b = seal(p);
     aop_notification_t *n = receive_ok(b); /* received: a warning */
     aop_buf_t out = {0};
     aop_error_t err;
