@@ -5,6 +5,7 @@
  * resolution reported in the cashier's words (outcome.c). */
 #include <errno.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,19 +79,24 @@ static const char *phase_words(aop_phase_t next, const progress_ctx_t *p) {
     return aop_phase_text(next);
 }
 
+/* A progress line after its prefix: the step's answer (when there is one), then what comes next. */
+static void progress_text(FILE *out, const aop_step_t *step, aop_phase_t next, const progress_ctx_t *p) {
+    if (step) {
+        fprintf(out, "%s %c ", cli_short_name(step->function), step->status);
+        cli_put_safe(out, aop_str(step->result_code[0] ? step->result_code : aop_status_name(step->error)));
+        if (step->acquirement_status[0]) {
+            fputs(" (", out);
+            cli_put_safe(out, aop_str(step->acquirement_status));
+            fputc(')', out);
+        }
+        fprintf(out, " %ld ms; ", step->latency_ms);
+    }
+    fprintf(out, "%s\n", phase_words(next, p));
+}
+
 static void on_progress(const aop_step_t *step, aop_phase_t next, void *ctx) {
     fputs("aop: ", stderr);
-    if (step) {
-        fprintf(stderr, "%s %c ", cli_short_name(step->function), step->status);
-        cli_put_safe(stderr, aop_str(step->result_code[0] ? step->result_code : aop_status_name(step->error)));
-        if (step->acquirement_status[0]) {
-            fputs(" (", stderr);
-            cli_put_safe(stderr, aop_str(step->acquirement_status));
-            fputc(')', stderr);
-        }
-        fprintf(stderr, " %ld ms; ", step->latency_ms);
-    }
-    fprintf(stderr, "%s\n", phase_words(next, ctx));
+    progress_text(stderr, step, next, ctx);
 }
 
 static void options_from(const cli_opts_t *o, progress_ctx_t *p, aop_resolve_options_t *ro) {
@@ -258,8 +264,9 @@ static void held_by(FILE *out, const aop_journal_entry_t *e) {
     fprintf(out, ", until %s: it is finishing it", until);
 }
 
-static void on_entry(const aop_journal_entry_t *e, unsigned index, unsigned total, void *ctx) {
-    progress_ctx_t *p = ctx;
+/* An entry recovery takes up, after its line's prefix: its amount, what and when it was, and
+ * what recovery does; p learns the sale for the progress lines that follow. */
+static void entry_text(FILE *out, const aop_journal_entry_t *e, progress_ctx_t *p) {
     p->refund = e->kind == AOP_ENTRY_REFUND;
     p->sale_ms = e->created_ms;
     char amount[64], when[16];
@@ -267,10 +274,14 @@ static void on_entry(const aop_journal_entry_t *e, unsigned index, unsigned tota
     time_t t = (time_t)(e->created_ms / 1000);
     struct tm tm;
     strftime(when, sizeof when, "%H:%M", localtime_r(&t, &tm));
-    fprintf(stderr, "aop recover: entry %u of %u (id %lld): ", index, total, (long long)e->id);
-    cli_put_safe(stderr, aop_str(amount));
-    fprintf(stderr, ", %s of %s, %s\n", p->refund ? "refund" : "sale", when,
+    cli_put_safe(out, aop_str(amount));
+    fprintf(out, ", %s of %s, %s\n", p->refund ? "refund" : "sale", when,
             e->state == AOP_STATE_NEEDS_ATTENTION ? "left to a person" : "checking");
+}
+
+static void on_entry(const aop_journal_entry_t *e, unsigned index, unsigned total, void *ctx) {
+    fprintf(stderr, "aop recover: entry %u of %u (id %lld): ", index, total, (long long)e->id);
+    entry_text(stderr, e, ctx);
 }
 
 static void on_recovered(const aop_journal_entry_t *e, const aop_resolution_t *r, void *ctx) {
@@ -387,6 +398,22 @@ static void emit(workers_t *w, FILE *out, const char *text, size_t len) {
     if (pthread_mutex_unlock(&w->out) != 0) abort();
 }
 
+/* emit of a whole line made by printf (of any length: nothing is cut). */
+static void emitf(workers_t *w, FILE *out, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void emitf(workers_t *w, FILE *out, const char *fmt, ...) {
+    char *text = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&text, &len);
+    if (!m) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(m, fmt, ap);
+    va_end(ap);
+    fclose(m);
+    emit(w, out, text, len);
+    free(text);
+}
+
 static void worker_progress(const aop_step_t *step, aop_phase_t next, void *ctx) {
     worker_t *w = ctx;
     char *buf = NULL;
@@ -394,13 +421,7 @@ static void worker_progress(const aop_step_t *step, aop_phase_t next, void *ctx)
     FILE *m = open_memstream(&buf, &len);
     if (!m) return;
     fprintf(m, "aop: worker %u: ", w->n);
-    if (step) {
-        fprintf(m, "%s %c ", cli_short_name(step->function), step->status);
-        cli_put_safe(m, aop_str(step->result_code[0] ? step->result_code : aop_status_name(step->error)));
-        if (step->acquirement_status[0]) fputs(" (", m), cli_put_safe(m, aop_str(step->acquirement_status)), fputc(')', m);
-        fprintf(m, " %ld ms; ", step->latency_ms);
-    }
-    fprintf(m, "%s\n", phase_words(next, &w->progress));
+    progress_text(m, step, next, &w->progress);
     fclose(m);
     emit(w->all, stderr, buf, len);
     free(buf);
@@ -411,21 +432,12 @@ static void worker_progress(const aop_step_t *step, aop_phase_t next, void *ctx)
 static void worker_entry(const aop_journal_entry_t *e, unsigned index, unsigned total, void *ctx) {
     (void)index, (void)total;
     worker_t *w = ctx;
-    w->progress.refund = e->kind == AOP_ENTRY_REFUND;
-    w->progress.sale_ms = e->created_ms;
-    char amount[64], when[16];
-    cli_amount_text(e->amount, e->currency, amount, sizeof amount);
-    time_t t = (time_t)(e->created_ms / 1000);
-    struct tm tm;
-    strftime(when, sizeof when, "%H:%M", localtime_r(&t, &tm));
     char *buf = NULL;
     size_t len = 0;
     FILE *m = open_memstream(&buf, &len);
     if (!m) return;
     fprintf(m, "aop recover: worker %u: entry id %lld: ", w->n, (long long)e->id);
-    cli_put_safe(m, aop_str(amount));
-    fprintf(m, ", %s of %s, %s\n", w->progress.refund ? "refund" : "sale", when,
-            e->state == AOP_STATE_NEEDS_ATTENTION ? "left to a person" : "checking");
+    entry_text(m, e, &w->progress);
     fclose(m);
     emit(w->all, stderr, buf, len);
     free(buf);
@@ -520,10 +532,8 @@ static void *worker_main(void *arg) {
             /* the journal's server gone, a lost connection: said once, then the service retries
              * (the store reconnects by itself); a plain run ends with the error */
             if (!reported || !o->follow) {
-                char line[AOP_ERROR_MSG_MAX + 96];
-                int n = snprintf(line, sizeof line, "aop recover: worker %u: %s%s\n", w->n, err.msg,
-                                 o->follow ? "; trying again every second" : "");
-                emit(w->all, stderr, line, n < 0 ? 0 : (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+                emitf(w->all, stderr, "aop recover: worker %u: %s%s\n", w->n, err.msg,
+                      o->follow ? "; trying again every second" : "");
             }
             reported = true;
             if (!o->follow) {
@@ -533,9 +543,7 @@ static void *worker_main(void *arg) {
             worker_pause(1000);
         } else {
             if (reported && o->follow) {
-                char line[96];
-                int n = snprintf(line, sizeof line, "aop recover: worker %u: the journal answers again\n", w->n);
-                emit(w->all, stderr, line, (size_t)n);
+                emitf(w->all, stderr, "aop recover: worker %u: the journal answers again\n", w->n);
             }
             reported = false;
             /* what the last worker to finish saw is what is left: an earlier one counted entries
@@ -617,11 +625,9 @@ static int recover_workers(const cli_opts_t *o) {
             break;
         }
     if (o->follow && !rc) {
-        char line[200];
         const char *shown = cli_journal_shown(o);
-        int len = snprintf(line, sizeof line, "aop recover: %u worker%s following %s\n", n, n == 1 ? "" : "s",
-                           shown ? shown : "~/.aop/journal.db");
-        emit(&all, stderr, line, len < 0 ? 0 : (size_t)len < sizeof line ? (size_t)len : sizeof line - 1);
+        emitf(&all, stderr, "aop recover: %u worker%s following %s\n", n, n == 1 ? "" : "s",
+              shown ? shown : "~/.aop/journal.db");
     }
     for (unsigned i = 0; i < started; i++) {
         pthread_join(t[i], NULL);

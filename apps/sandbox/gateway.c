@@ -39,7 +39,7 @@ bool sbx_parse_amount(const char *s, size_t n, uint64_t *out) {
     return true;
 }
 
-static void cstr(aop_str_t v, char *out, size_t cap) {
+void sbx_cstr(aop_str_t v, char *out, size_t cap) {
     size_t n = v.ptr ? (v.len < cap ? v.len : cap - 1) : 0;
     if (n) memcpy(out, v.ptr, n);
     out[n] = '\0';
@@ -254,7 +254,7 @@ static void mismatch_echo(ctx_t *c) {
         if (!mismatch_target(c, e)) continue;
         aop_str_t *v = (aop_str_t *)(void *)((char *)c->resp + e->response.offset);
         if (!v->ptr || v->len == 0) continue;
-        cstr(*v, c->echo_alt, sizeof c->echo_alt);
+        sbx_cstr(*v, c->echo_alt, sizeof c->echo_alt);
         size_t n = strlen(c->echo_alt) - 1;
         while (n > 0 && ((unsigned char)c->echo_alt[n] & 0xC0) == 0x80) n--;
         char repl = c->echo_alt[n] == 'X' ? 'Y' : 'X';
@@ -344,6 +344,18 @@ static void no_id(ctx_t *c, const char *what) {
 
 static void money_text(ctx_t *c, uint64_t v) { snprintf(c->amount_text, sizeof c->amount_text, "%llu", (unsigned long long)v); }
 
+void sbx_paid_amounts(const sbx_txn_t *t, char amount[24], char pair[16], aop_money_t *order, aop_money_t *pay,
+                      aop_exchange_rate_t *rate) {
+    snprintf(amount, 24, "%llu", (unsigned long long)t->amount);
+    order->currency = aop_str(t->currency);
+    order->value = aop_str(amount);
+    *pay = *order;
+    snprintf(pair, 16, "%s/%s", t->currency, t->currency);
+    rate->currency_pair = aop_str(pair);
+    rate->rate = aop_str("1");
+    rate->conversion_time = aop_str(t->create_time);
+}
+
 /* The pay answer for a recorded transaction, as it stands now. */
 static void pay_answer(ctx_t *c, const sbx_txn_t *t) {
     aop_offline_pay_response_t *rs = c->resp;
@@ -354,17 +366,9 @@ static void pay_answer(ctx_t *c, const sbx_txn_t *t) {
         set_result(c, AOP_RC_SUCCESS, "success");
         rs->body.acquirement_id = aop_str(t->acquirement_id);
         rs->body.merchant_trans_id = aop_str(t->merchant_trans_id);
-        money_text(c, t->amount);
-        rs->body.has_order_amount = true;
-        rs->body.order_amount.currency = aop_str(t->currency);
-        rs->body.order_amount.value = aop_str(c->amount_text);
-        rs->body.has_pay_amount = true;
-        rs->body.pay_amount = rs->body.order_amount;
-        snprintf(c->pair, sizeof c->pair, "%s/%s", t->currency, t->currency);
-        rs->body.has_conversion_rate = true;
-        rs->body.conversion_rate.currency_pair = aop_str(c->pair);
-        rs->body.conversion_rate.rate = aop_str("1");
-        rs->body.conversion_rate.conversion_time = aop_str(t->create_time);
+        rs->body.has_order_amount = rs->body.has_pay_amount = rs->body.has_conversion_rate = true;
+        sbx_paid_amounts(t, c->amount_text, c->pair, &rs->body.order_amount, &rs->body.pay_amount,
+                         &rs->body.conversion_rate);
         rs->body.create_time = aop_str(t->create_time);
         rs->body.user_site.value = AOP_SITE_ENUM_ALIPAY_CN;
         rs->body.user_id = aop_str(t->user_id);
@@ -402,9 +406,9 @@ static bool pay_read(ctx_t *c, const aop_offline_pay_request_body_t *b, sbx_txn_
         return false;
     }
     memset(t, 0, sizeof *t);
-    cstr(b->merchant_id, t->merchant_id, sizeof t->merchant_id);
-    cstr(b->merchant_trans_id, t->merchant_trans_id, sizeof t->merchant_trans_id);
-    cstr(b->order.order_amount.currency, t->currency, sizeof t->currency);
+    sbx_cstr(b->merchant_id, t->merchant_id, sizeof t->merchant_id);
+    sbx_cstr(b->merchant_trans_id, t->merchant_trans_id, sizeof t->merchant_trans_id);
+    sbx_cstr(b->order.order_amount.currency, t->currency, sizeof t->currency);
     t->amount = amount;
     if (!code_hash(c->s->store.salt, b->identity_code.ptr, b->identity_code.len, t->code_hash)) {
         set_result(c, AOP_RC_UNKNOWN_EXCEPTION, "the gateway could not hash the identityCode");
@@ -563,9 +567,9 @@ static int find_payment(ctx_t *c, aop_str_t merchant_v, aop_str_t acq_v, aop_str
     aop_sandbox_t *s = c->s;
     sbx_txn_t *t = &c->txn;
     char merchant[SBX_ID_MAX], acq[SBX_ID_MAX], mtid[SBX_ID_MAX];
-    cstr(merchant_v, merchant, sizeof merchant);
-    cstr(acq_v, acq, sizeof acq);
-    cstr(mtid_v, mtid, sizeof mtid);
+    sbx_cstr(merchant_v, merchant, sizeof merchant);
+    sbx_cstr(acq_v, acq, sizeof acq);
+    sbx_cstr(mtid_v, mtid, sizeof mtid);
     if (sbx_store_begin(&s->store) != 0) return store_failed(c, "starting a transaction"), -1;
     int found = acq_v.ptr ? sbx_txn_by_acq_id(&s->store, merchant, acq, t)
                           : sbx_txn_by_trans_id(&s->store, merchant, mtid, t);
@@ -673,8 +677,8 @@ static void cancel_unseen(ctx_t *c, aop_str_t merchant_v, aop_str_t mtid_v) {
     aop_sandbox_t *s = c->s;
     aop_pay_cancel_response_t *rs = c->resp;
     char merchant[SBX_ID_MAX], mtid[SBX_ID_MAX];
-    cstr(merchant_v, merchant, sizeof merchant);
-    cstr(mtid_v, mtid, sizeof mtid);
+    sbx_cstr(merchant_v, merchant, sizeof merchant);
+    sbx_cstr(mtid_v, mtid, sizeof mtid);
     int64_t now = sbx_clock_ms(s);
     if ((c->txn.row && sbx_txn_delete(&s->store, c->txn.row) != 0) || sbx_closed_insert(&s->store, merchant, mtid, now) != 0) {
         sbx_store_rollback(&s->store);
@@ -753,10 +757,10 @@ static void refund_answer(ctx_t *c, const sbx_refund_t *r) {
 /* Reads the refund's key data into r. False when answered (PARAM_ILLEGAL). */
 static bool refund_read(ctx_t *c, const aop_refund_request_body_t *b, sbx_refund_t *r) {
     memset(r, 0, sizeof *r);
-    cstr(b->merchant_id, r->merchant_id, sizeof r->merchant_id);
-    cstr(b->merchant_refund_id, r->merchant_refund_id, sizeof r->merchant_refund_id);
-    cstr(b->acquirement_id, r->acquirement_id, sizeof r->acquirement_id);
-    cstr(b->refund_amount.currency, r->currency, sizeof r->currency);
+    sbx_cstr(b->merchant_id, r->merchant_id, sizeof r->merchant_id);
+    sbx_cstr(b->merchant_refund_id, r->merchant_refund_id, sizeof r->merchant_refund_id);
+    sbx_cstr(b->acquirement_id, r->acquirement_id, sizeof r->acquirement_id);
+    sbx_cstr(b->refund_amount.currency, r->currency, sizeof r->currency);
     if (sbx_parse_amount(b->refund_amount.value.ptr, b->refund_amount.value.len, &r->amount) && r->amount > 0)
         return true;
     set_result(c, AOP_RC_PARAM_ILLEGAL, "%s.value: the amount must be a positive number of minor units",
@@ -878,10 +882,10 @@ static void log_request(ctx_t *c, const sbx_reply_t *reply, long elapsed_ms) {
     char client[40] = "-", key[80] = "-", code[48] = "";
     if (src) {
         const aop_request_head_t *h = src;
-        if (head_text_ok(h->client_id, 32)) cstr(h->client_id, client, sizeof client);
+        if (head_text_ok(h->client_id, 32)) sbx_cstr(h->client_id, client, sizeof client);
         if (c->fn->idempotency_key) {
             aop_str_t k = *aop_ref_str(c->fn->idempotency_key, src);
-            if (k.ptr && k.len <= 64 && aop_is_utf8(k.ptr, k.len)) cstr(k, key, sizeof key);
+            if (k.ptr && k.len <= 64 && aop_is_utf8(k.ptr, k.len)) sbx_cstr(k, key, sizeof key);
         }
         for (unsigned i = 0; i < c->fn->n_sensitive; i++) {
             aop_str_t v = *aop_ref_str(&c->fn->sensitive[i], src);
@@ -897,7 +901,7 @@ static void log_request(ctx_t *c, const sbx_reply_t *reply, long elapsed_ms) {
                                               " fault=http-500", " fault=truncate", " fault=unsigned",
                                               " fault=echo-mismatch", " fault=unknown-member"};
     char rc[72];
-    cstr(ri->result_code, rc, sizeof rc);
+    sbx_cstr(ri->result_code, rc, sizeof rc);
     const char *status = aop_result_status_enum_to_string((aop_result_status_enum_t)ri->result_status.value);
     sbx_log(c->s, "%s clientId=%s key=%s%s -> HTTP %u %s %s%s%s%s (%ld ms)", c->fn->name, client, key, code,
             reply->http_status, status ? status : "?", rc[0] ? rc : "-", c->log_note[0] ? " " : "",
@@ -913,7 +917,7 @@ static void request_id(const ctx_t *c, const char *path, char *out, size_t cap) 
         const aop_echo_desc_t *e = &c->fn->echo[i];
         if (e->request.kind != AOP_KIND_STRING || strcmp(e->request.path, path) != 0) continue;
         aop_str_t v = *aop_ref_str(&e->request, src);
-        if (v.ptr && v.len < cap && aop_is_utf8(v.ptr, v.len)) cstr(v, out, cap);
+        if (v.ptr && v.len < cap && aop_is_utf8(v.ptr, v.len)) sbx_cstr(v, out, cap);
     }
 }
 
@@ -929,7 +933,7 @@ static void request_log(ctx_t *c, const sbx_reply_t *reply) {
     bool answered = reply->http_status == 200 && reply->fault != SBX_FAULT_HTTP_500 &&
                     reply->fault != SBX_FAULT_DROP && reply->fault != SBX_FAULT_TRUNCATE;
     const aop_result_info_t *ri = result_of(c);
-    cstr(ri->result_code, code, sizeof code);
+    sbx_cstr(ri->result_code, code, sizeof code);
     sbx_reqlog_entry_t e = {
         .function = c->fn->name,
         .merchant_trans_id = mtid[0] ? mtid : NULL,
@@ -1028,7 +1032,7 @@ static bool check_signature(ctx_t *c, const aop_envelope_t *env) {
     if (lh->sign_type.ptr) {
         aop_sign_type_t t;
         char name[16];
-        cstr(lh->sign_type, name, sizeof name);
+        sbx_cstr(lh->sign_type, name, sizeof name);
         if (lh->sign_type.len >= sizeof name || !aop_sign_type_parse(name, &t) || t != s->sign_type) {
             set_result(c, AOP_RC_INVALID_SIGNATURE, "request.head.signType: this client signs with %s",
                        aop_sign_type_name(s->sign_type));
@@ -1072,7 +1076,7 @@ static bool decode_strict(ctx_t *c, const aop_json_doc_t *doc, const aop_envelop
     const aop_request_head_t *h = c->req;
     if (aop_str_eq_cstr(h->function, fn->name)) return true;
     char name[AOP_REQUEST_HEAD_FUNCTION_MAX * 4 + 1];
-    cstr(h->function, name, sizeof name);
+    sbx_cstr(h->function, name, sizeof name);
     if (!aop_function_find(h->function.ptr, h->function.len))
         set_result(c, AOP_RC_NO_INTERFACE_DEF, "request.head.function: %s is not defined", name);
     else

@@ -49,12 +49,6 @@ struct sbx_notifier {
     aop_transport_t *transport; /* the notifier thread's alone */
 };
 
-static void copy_text(char *out, size_t cap, aop_str_t v) {
-    size_t n = v.ptr ? (v.len < cap ? v.len : cap - 1) : 0;
-    if (n) memcpy(out, v.ptr, n);
-    out[n] = '\0';
-}
-
 /* ---- the queue ------------------------------------------------------------------------------- */
 
 /* Inserts n by its due time (caller holds mu). */
@@ -108,7 +102,7 @@ void sbx_notify_payment(aop_sandbox_t *s, const sbx_txn_t *t, aop_str_t client_i
     if (n) {
         snprintf(n->merchant_id, sizeof n->merchant_id, "%s", t->merchant_id);
         snprintf(n->merchant_trans_id, sizeof n->merchant_trans_id, "%s", t->merchant_trans_id);
-        copy_text(n->client_id, sizeof n->client_id, client_id);
+        sbx_cstr(client_id, n->client_id, sizeof n->client_id);
         n->due_ms = due_mono;
         insert(v, n);
         queued = true;
@@ -146,11 +140,11 @@ static void build(const notice_t *n, const sbx_txn_t *t, bool contradict, texts_
     rq->head.req_msg_id = aop_str(x->msg_id);
     aop_notify_pay_request_body_t *b = &rq->body;
     bool success = (t->status == AOP_ACQUIREMENT_STATUS_ENUM_SUCCESS) != contradict;
-    snprintf(x->amount, sizeof x->amount, "%llu", (unsigned long long)t->amount);
     b->merchant_trans_id = aop_str(t->merchant_trans_id);
     b->has_order_amount = true;
-    b->order_amount.currency = aop_str(t->currency);
-    b->order_amount.value = aop_str(x->amount);
+    aop_money_t pay;
+    aop_exchange_rate_t rate;
+    sbx_paid_amounts(t, x->amount, x->pair, &b->order_amount, &pay, &rate);
     const char *code = success                                         ? AOP_RC_SUCCESS
                        : t->status == AOP_ACQUIREMENT_STATUS_ENUM_CLOSED && t->result_code[0] ? t->result_code
                                                                                               : AOP_RC_ORDER_IS_CLOSED;
@@ -161,20 +155,20 @@ static void build(const notice_t *n, const sbx_txn_t *t, bool contradict, texts_
     b->result_info.result_msg = aop_str(rc ? rc->meaning : code);
     if (!success) return;
     b->acquirement_id = aop_str(t->acquirement_id);
-    b->has_pay_amount = true;
-    b->pay_amount = b->order_amount;
-    snprintf(x->pair, sizeof x->pair, "%s/%s", t->currency, t->currency);
-    b->has_conversion_rate = true;
-    b->conversion_rate.currency_pair = aop_str(x->pair);
-    b->conversion_rate.rate = aop_str("1");
-    b->conversion_rate.conversion_time = aop_str(t->create_time);
+    b->has_pay_amount = b->has_conversion_rate = true;
+    b->pay_amount = pay;
+    b->conversion_rate = rate;
     b->payment_time = aop_str(t->paid_time[0] ? t->paid_time : t->create_time);
 }
+
+/* The answer's resultStatus and resultCode, as the log line shows them. */
+#define STATUS_SIZE 2
+#define CODE_SIZE 65
 
 /* Whether the merchant's answer is a signed S / SUCCESS that echoes the notification; what it
  * was, for the log, in why (and its result, when readable, in status and code). */
 static bool read_answer(aop_sandbox_t *s, const aop_notify_pay_request_t *rq, aop_http_response_t *http,
-                        char *why, size_t cap, char *status, char *code) {
+                        char *why, size_t cap, char status[STATUS_SIZE], char code[CODE_SIZE]) {
     aop_error_t err;
     aop_error_clear(&err);
     if (http->status != 200) {
@@ -202,8 +196,8 @@ static bool read_answer(aop_sandbox_t *s, const aop_notify_pay_request_t *rq, ao
     }
     const aop_result_info_t *ri = &rs.body.result_info;
     const char *st_text = aop_result_status_enum_to_string((aop_result_status_enum_t)ri->result_status.value);
-    snprintf(status, 2, "%s", st_text ? st_text : "");
-    copy_text(code, 65, ri->result_code);
+    snprintf(status, STATUS_SIZE, "%s", st_text ? st_text : "");
+    sbx_cstr(ri->result_code, code, CODE_SIZE);
     bool ok = ri->result_status.value == AOP_RESULT_STATUS_ENUM_S && aop_str_eq_cstr(ri->result_code, AOP_RC_SUCCESS);
     snprintf(why, cap, "%s %s (signed)", status, code);
     return ok;
@@ -229,7 +223,7 @@ static bool send_once(aop_sandbox_t *s, notice_t *n, const sbx_txn_t *t, const s
     aop_status_t st = signer ? aop_envelope_write("request", aop_fn_notify_pay.request, &rq, signer, &body, &lay, &err)
                              : err.code;
     sbx_signer_give(s, signer);
-    char why[AOP_ERROR_MSG_MAX + 32] = "", status[2] = "", code[65] = "";
+    char why[AOP_ERROR_MSG_MAX + 32] = "", status[STATUS_SIZE] = "", code[CODE_SIZE] = "";
     bool ok = false;
     n->sent++;
     if (st != AOP_OK) {

@@ -289,5 +289,10 @@ int64_t sbx_now_ms(void);
 int64_t sbx_clock_ms(const aop_sandbox_t *s); /* the gateway's clock: now + clock offset */
 void sbx_rfc3339(int64_t unix_ms, char out[32]); /* local offset, like aop_now_rfc3339 */
 bool sbx_parse_amount(const char *s, size_t n, uint64_t *out);
+void sbx_cstr(aop_str_t v, char *out, size_t cap); /* v as a C string, cut to cap - 1 bytes */
+/* What an answer and a notification of a paid transaction say of its amounts: order and pay
+ * amount, and a rate of 1 in its currency (texts in amount and pair, the caller's). */
+void sbx_paid_amounts(const sbx_txn_t *t, char amount[24], char pair[16], aop_money_t *order, aop_money_t *pay,
+                      aop_exchange_rate_t *rate);
 
 #endif
