@@ -152,9 +152,4 @@ static JF_UNUSED bool collect(const aop_journal_entry_t *e, void *ctx) {
     return c->stop_after == 0 || c->n < c->stop_after;
 }
 
-static JF_UNUSED void sleep_ms(long ms) {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 #endif

@@ -14,6 +14,8 @@
 #include "journal_fixture.h"
 #include "mem_store.h"
 #include "resolver_rows.h"
+#include "pg_support.h"
+#include "support.h"
 
 /* ---------------------------------------------------------------------------------------------
  * The factories */
@@ -71,57 +73,19 @@ static void memory_teardown(void) {}
 /* The server of tests/support/postgres.sh (started by the CTest fixture postgres): its URI is in
  * AOP_PG_STATE/uri. Each test works in a schema of its own (search_path in the URI's options), so
  * Criterion's parallel tests never see each other's entries, and drops it at the end. */
-static char pg_schema[64], pg_base[512];
+static char pg_schema[64];
 
-static PGconn *pg_admin(void) {
-    FILE *f = fopen(AOP_PG_STATE "/uri", "r");
-    cr_assert_not_null(f, "no PostgreSQL: %s/uri is missing, so the fixture postgres_start did not start the "
-                          "server (its output says why)", AOP_PG_STATE);
-    cr_assert_not_null(fgets(pg_base, sizeof pg_base, f));
-    fclose(f);
-    pg_base[strcspn(pg_base, "\n")] = '\0';
-    PGconn *c = PQconnectdb(pg_base);
-    cr_assert_eq(PQstatus(c), CONNECTION_OK, "PostgreSQL at %s: %s", pg_base, PQerrorMessage(c));
-    return c;
-}
-
-static void pg_exec(const char *sql) {
-    PGconn *c = pg_admin();
-    PGresult *r = PQexec(c, "SET client_min_messages = warning"); /* no NOTICE of the cascade */
-    PQclear(r);
-    r = PQexec(c, sql);
-    cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK, "%s: %s", sql, PQerrorMessage(c));
-    PQclear(r);
-    PQfinish(c);
-}
-
-static aop_journal_t *pg_open(void) {
-    static unsigned n;
-    snprintf(pg_schema, sizeof pg_schema, "conf_%d_%u", (int)getpid(), n++);
-    char sql[200], uri[700];
-    snprintf(sql, sizeof sql, "CREATE SCHEMA %s", pg_schema);
-    pg_exec(sql);
-    snprintf(uri, sizeof uri, "%s&options=-csearch_path%%3D%s", pg_base, pg_schema);
-    aop_journal_t *j = NULL;
-    aop_error_t err;
-    cr_assert_eq(aop_journal_open(uri, &j, &err), AOP_OK, "%s", err.msg);
-    return j;
-}
+static aop_journal_t *pg_open(void) { return aop_test_pg_journal("conf", pg_schema); }
 
 static void pg_corrupt(int64_t id) {
     char sql[200];
     /* 400 characters: longer than any note an entry holds */
     snprintf(sql, sizeof sql, "UPDATE %s.aop_journal SET note = repeat('x', 400) WHERE id = %lld", pg_schema,
              (long long)id);
-    pg_exec(sql);
+    aop_test_pg_exec(sql);
 }
 
-static void pg_teardown(void) {
-    if (!pg_schema[0]) return;
-    char sql[200];
-    snprintf(sql, sizeof sql, "DROP SCHEMA %s CASCADE", pg_schema);
-    pg_exec(sql);
-}
+static void pg_teardown(void) { aop_test_pg_drop(pg_schema); }
 
 static const store_factory_t sqlite_factory = {"sqlite", sqlite_open, sqlite_corrupt, sqlite_teardown, true, true};
 static const store_factory_t memory_factory = {"memory", memory_open, memory_corrupt, memory_teardown, false, false};
@@ -413,7 +377,7 @@ CONFORMANCE(claim_of_a_free_an_expired_and_an_own_lease_bumps_the_epoch) {
     aop_journal_entry_t *before = find_ok(j, e);
     cr_expect_str_eq(before->lease_owner, other_host_owner, "a refused claim changes nothing");
     cr_expect(before->lease_held);
-    sleep_ms(400);
+    aop_test_sleep_ms(400);
     cr_assert_eq(claim_as(j, e->id, self, out, &err), AOP_OK, "expired: %s", err.msg);
     cr_expect_eq(out->epoch, before->epoch + 1);
     cr_expect_eq(claim_as(j, 999, self, out, &err), AOP_E_MISSING);
@@ -841,7 +805,7 @@ CONFORMANCE(the_stores_clock_moves_and_stamps_compare_on_it) {
     aop_journal_now_t a, b;
     aop_error_t err;
     cr_assert_eq(aop_journal_now(j, &a, &err), AOP_OK);
-    sleep_ms(20);
+    aop_test_sleep_ms(20);
     cr_assert_eq(aop_journal_now(j, &b, &err), AOP_OK);
     cr_expect_geq(b.clock_ms - a.clock_ms, 20);
     cr_expect_str_eq(a.clock_id, b.clock_id);
@@ -997,11 +961,11 @@ Test(conformance_pg, an_insert_whose_connection_is_lost_is_unknown_and_the_handl
              "CREATE FUNCTION %1$s.slow() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN PERFORM pg_sleep(30); "
              "RETURN NEW; END$$; CREATE TRIGGER slow BEFORE INSERT ON %1$s.aop_journal FOR EACH ROW EXECUTE "
              "FUNCTION %1$s.slow()", pg_schema);
-    pg_exec(sql);
+    aop_test_pg_exec(sql);
     insert_call_t call = {j, new_entry(AOP_ENTRY_PAYMENT, "T-lost"), AOP_OK, {0}};
     pthread_t t;
     cr_assert_eq(pthread_create(&t, NULL, insert_in_thread, &call), 0);
-    PGconn *admin = pg_admin();
+    PGconn *admin = aop_test_pg_admin();
     int terminated = 0;
     for (int i = 0; i < 200 && !terminated; i++) { /* up to 10 s for the insert to reach its sleep */
         PGresult *r = PQexec(admin, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE "
@@ -1017,7 +981,7 @@ Test(conformance_pg, an_insert_whose_connection_is_lost_is_unknown_and_the_handl
     cr_expect_eq(call.st, AOP_E_JOURNAL_UNKNOWN, "%s: %s", aop_status_name(call.st), call.err.msg);
     cr_expect_eq(call.e->id, 0, "no id for an insert whose outcome is unknown");
     snprintf(sql, sizeof sql, "DROP TRIGGER slow ON %s.aop_journal", pg_schema);
-    pg_exec(sql);
+    aop_test_pg_exec(sql);
     aop_journal_entry_t *got = calloc(1, sizeof *got);
     aop_error_t err;
     /* here the backend died before its commit: the entry is not there, and the handle goes on */

@@ -4,12 +4,12 @@
  * running while another thread writes, leave every entry intact in an SQLite file that passes
  * its integrity check. Runs in the normal and the sanitizer builds. The worker threads use no
  * Criterion assertion (those belong to the test's thread): they count, the test asserts. */
-#include <libpq-fe.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include "pg_support.h"
 #include "resolver_support.h"
 #include "sync_count.h"
 
@@ -102,47 +102,14 @@ static void *pay_all(void *arg) {
  * thread instead of SQLite's group commit). */
 static char pg_schema[64];
 
-static void pg_sql(const char *sql, char *base, size_t cap) {
-    FILE *f = fopen(AOP_PG_STATE "/uri", "r");
-    cr_assert_not_null(f, "no PostgreSQL: %s/uri is missing (the fixture postgres_start says why)", AOP_PG_STATE);
-    cr_assert_not_null(fgets(base, (int)cap, f));
-    fclose(f);
-    base[strcspn(base, "\n")] = '\0';
-    PGconn *c = PQconnectdb(base);
-    cr_assert_eq(PQstatus(c), CONNECTION_OK, "%s", PQerrorMessage(c));
-    PGresult *r = PQexec(c, sql);
-    cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK, "%s: %s", sql, PQerrorMessage(c));
-    PQclear(r);
-    PQfinish(c);
-}
-
-static aop_journal_t *open_pg_journal(void) {
-    char base[512], sql[128], uri[700];
-    snprintf(pg_schema, sizeof pg_schema, "threads_%d", (int)getpid());
-    snprintf(sql, sizeof sql, "CREATE SCHEMA %s", pg_schema);
-    pg_sql(sql, base, sizeof base);
-    snprintf(uri, sizeof uri, "%s&options=-csearch_path%%3D%s", base, pg_schema);
-    aop_journal_t *j = NULL;
-    aop_error_t err;
-    cr_assert_eq(aop_journal_open(uri, &j, &err), AOP_OK, "%s", err.msg);
-    return j;
-}
-
-static void pg_teardown(void) {
-    if (!pg_schema[0]) return;
-    char base[512], sql[128];
-    snprintf(sql, sizeof sql, "SET client_min_messages = warning; DROP SCHEMA %s CASCADE", pg_schema);
-    pg_sql(sql, base, sizeof base);
-}
+static void pg_teardown(void) { aop_test_pg_drop(pg_schema); }
 
 TestSuite(journal_threads_pg, .fini = pg_teardown, .timeout = 120);
 
-static bool on_pg;
-
-static void pays_on_shared_handle(unsigned threads, unsigned per_thread) {
+static void pays_on_shared_handle(unsigned threads, unsigned per_thread, bool on_pg) {
     cr_assert_leq(per_thread, PAYS_MAX);
     aop_sandbox_t *s = rs_sandbox(true, 0);
-    aop_journal_t *j = on_pg ? open_pg_journal() : open_journal();
+    aop_journal_t *j = on_pg ? aop_test_pg_journal("threads", pg_schema) : open_journal();
     payer_t *p = calloc(threads, sizeof *p);
     pthread_t *t = calloc(threads, sizeof *t);
     cr_assert(p && t);
@@ -179,18 +146,16 @@ static void pays_on_shared_handle(unsigned threads, unsigned per_thread) {
     aop_sandbox_stop(s);
 }
 
-Test(journal_threads, two_threads_twenty_resolved_pays_each_on_one_handle) { pays_on_shared_handle(2, 20); }
+Test(journal_threads, two_threads_twenty_resolved_pays_each_on_one_handle) { pays_on_shared_handle(2, 20, false); }
 
-Test(journal_threads, eight_threads_on_one_handle) { pays_on_shared_handle(8, 5); }
+Test(journal_threads, eight_threads_on_one_handle) { pays_on_shared_handle(8, 5, false); }
 
 Test(journal_threads_pg, two_threads_twenty_resolved_pays_each_on_one_handle) {
-    on_pg = true;
-    pays_on_shared_handle(2, 20);
+    pays_on_shared_handle(2, 20, true);
 }
 
 Test(journal_threads_pg, eight_threads_on_one_handle) {
-    on_pg = true;
-    pays_on_shared_handle(8, 5);
+    pays_on_shared_handle(8, 5, true);
 }
 
 /* ---- a group commit that cannot be synced: nothing leaves ------------------------------------ */

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "aop/transport.h"
+#include "support.h"
 
 /* ---- test server ------------------------------------------------------------------------- */
 
@@ -50,12 +51,6 @@ static server_t g_srv;
 typedef struct {
     aop_buf_t body;
 } req_state_t;
-
-static long now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
 
 static void copy_hdr(struct MHD_Connection *c, const char *name, char *out, size_t cap,
                      bool *present) {
@@ -456,9 +451,9 @@ Test(transport, slow_server_times_out_within_deadline) {
     aop_transport_t *t = new_transport(NULL);
     aop_http_response_t resp = {0};
     aop_error_t err;
-    long start = now_ms();
+    long start = aop_test_mono_ms();
     aop_status_t st = post(t, srv_url("/slow"), "{}", 300, &resp, &err);
-    long took = now_ms() - start;
+    long took = aop_test_mono_ms() - start;
     cr_assert_eq(st, AOP_E_TIMEOUT, "%s: %s", aop_status_name(st), err.msg);
     cr_assert_eq(err.code, AOP_E_TIMEOUT);
     cr_assert(resp.maybe_sent);
@@ -499,9 +494,9 @@ Test(transport, a_stop_flag_abandons_a_post_in_flight) {
     stop_later_t later = {&stop, 200};
     pthread_t th;
     cr_assert_eq(pthread_create(&th, NULL, stop_later, &later), 0);
-    long start = now_ms();
+    long start = aop_test_mono_ms();
     aop_status_t st = t->post(t, &req, &resp, &err);
-    long took = now_ms() - start;
+    long took = aop_test_mono_ms() - start;
     pthread_join(th, NULL);
     cr_assert_eq(st, AOP_E_STOPPED, "%s: %s", aop_status_name(st), err.msg);
     cr_expect(resp.maybe_sent, "the request had left");
@@ -654,13 +649,13 @@ Test(transport, insecure_url_refused_before_sending) {
     aop_transport_t *t = new_transport(&opt);
     aop_http_response_t resp = {.maybe_sent = true, .status = 7};
     aop_error_t err;
-    long start = now_ms();
+    long start = aop_test_mono_ms();
     aop_status_t st = post(t, "http://open-sea.alipay.com/api/x.htm", "{}", 2000, &resp, &err);
     cr_assert_eq(st, AOP_E_INSECURE_URL, "%s: %s", aop_status_name(st), err.msg);
     cr_assert_eq(err.code, AOP_E_INSECURE_URL);
     cr_assert_not(resp.maybe_sent);
     cr_assert_eq(resp.status, 0);
-    cr_assert_lt(now_ms() - start, 200);
+    cr_assert_lt(aop_test_mono_ms() - start, 200);
     cr_assert_eq(post(t, "http://127.0.0.1@evil.example/x", "{}", 2000, &resp, &err),
                  AOP_E_INSECURE_URL);
     cr_assert_not(resp.maybe_sent);
