@@ -35,7 +35,7 @@ import urllib.request
 import uuid
 
 sys.dont_write_bytecode = True
-from e2e_world import copy_key, kill_sandbox, start_sandbox  # noqa: E402
+from e2e_world import copy_key, kill_sandbox, notify_listening, start_sandbox, wait_for  # noqa: E402
 BIN = DATA = None
 IN_PROCESS = "281000000000001013"  # PAYMENT_IN_PROCESS, PAYING for --in-process-seconds, then SUCCESS
 PAYING = "281000000000003001"      # PAYING until a cancel closes it
@@ -43,16 +43,6 @@ DECLINED = "281000000000001010"    # F USER_BALANCE_NOT_ENOUGH: FAILED, never ac
 PAYS = "281000000000000001"        # any other code pays at once
 CLOSES = "281000000000001020"      # PAYMENT_IN_PROCESS, PAYING for --in-process-seconds, then CLOSED
 CLIENT_ID = "211020000000000000044"
-
-
-def wait_for(predicate, seconds, what):
-    until = time.monotonic() + seconds
-    while time.monotonic() < until:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {seconds} s waiting for {what}")
 
 
 class World:
@@ -88,9 +78,7 @@ class World:
         before = self.read_notify_log()
         self.notify_out = open(self.notify_log, "a")
         self.notify = subprocess.Popen(argv, stderr=self.notify_out, env=dict(self.env, **(env or {})))
-        line = wait_for(lambda: re.search(r"listening on .* \(port (\d+)\)", self.read_notify_log()[len(before):]),
-                        10, "aop-notify to listen")
-        self.port = int(line.group(1))
+        self.port = int(notify_listening(self.notify_log, len(before)).group(1))
 
     def stop_notify(self, sig=signal.SIGTERM):
         self.notify.send_signal(sig)
@@ -366,9 +354,7 @@ class Door(unittest.TestCase):
 
     def setUp(self):
         self.home = tempfile.mkdtemp(prefix="aop-notify-door-")
-        self.key = os.path.join(self.home, "merchant.pem")
-        shutil.copyfile(os.path.join(DATA, "merchant.pkcs8.pem"), self.key)
-        os.chmod(self.key, 0o600)
+        self.key = copy_key(self.home, DATA, "merchant.pkcs8.pem")
         self.argv = [os.path.join(BIN, "aop-notify"), "--journal", os.path.join(self.home, "j.db"), "--private-key",
                      self.key, "--alipay-public-key", os.path.join(DATA, "gateway.spki.pem")]
         self.env = dict(os.environ, HOME=self.home)
@@ -388,12 +374,9 @@ class Door(unittest.TestCase):
         d = subprocess.Popen([*self.argv, "--listen", "127.0.0.1:0", "--path", "/n", "--tls-cert", cert, "--tls-key",
                               tkey], stderr=log, env=self.env)
         try:
-            def port():
-                log.flush()
-                with open(log.name) as f:
-                    m = re.search(r"\(port (\d+)\), path /n, TLS", f.read())
-                return m and int(m.group(1))
-            n = wait_for(port, 10, "aop-notify to listen")
+            line = notify_listening(log.name)
+            self.assertIn(", path /n, TLS", line.group(0))
+            n = int(line.group(1))
             ctx = ssl.create_default_context(cafile=cert)
             ctx.check_hostname = False
 

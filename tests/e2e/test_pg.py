@@ -22,7 +22,6 @@ import datetime
 import glob
 import json
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -32,7 +31,7 @@ import time
 import unittest
 
 sys.dont_write_bytecode = True
-from e2e_world import copy_key, kill_sandbox, start_sandbox  # noqa: E402
+from e2e_world import copy_key, kill_sandbox, notify_listening, start_sandbox  # noqa: E402
 BIN = DATA = STATE = None
 CLIENT_ID = "211020000000000000044"
 MERCHANT_ID = "218820000000000000023"
@@ -415,13 +414,7 @@ class Notifications(Case):
                                   stderr=log, env=dict(w.env, HOME=receiver_home))
         sandbox = None
         try:
-            port = None
-            until = time.monotonic() + 10
-            while port is None and time.monotonic() < until:
-                log.seek(0)
-                m = re.search(r"listening on .* \(port (\d+)\)", log.read())
-                port = int(m.group(1)) if m else time.sleep(0.05)
-            self.assertIsNotNone(port, "aop-notify did not listen")
+            port = int(notify_listening(log.name).group(1))
             # PAYMENT_IN_PROCESS, PAYING for 0.3 s, then SUCCESS: the first query would come at 3 s
             sandbox, url = start_sandbox(BIN, DATA, w.gwkey, subprocess.DEVNULL, "--in-process-seconds", "0.3",
                                          "--notify-url", f"http://127.0.0.1:{port}/notify", "--notify-schedule",
