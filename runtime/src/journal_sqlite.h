@@ -45,6 +45,9 @@ typedef struct {
     unsigned long batches, batched; /* commits and the inserts they held (for the benchmark) */
     sqlite3_stmt *stmt[SQ_COUNT];
     sqlite3_stmt *list[SQ_LISTS];
+    /* The notification lists, per shape of the filter (body, gateway, key, state): the lease
+     * holder of a waiting payment lists its notifications every 250 ms. */
+    sqlite3_stmt *notice_list[16];
     struct {
         unsigned mask;
         sq_where_t where;

@@ -147,13 +147,18 @@ aop_status_t sq_notice_list(void *store, const aop_journal_notice_filter_t *f, i
                             aop_journal_notice_t *page, size_t cap, size_t *n, aop_error_t *err) {
     sq_t *s = store;
     *n = 0;
-    char sql[512];
-    snprintf(sql, sizeof sql, "SELECT %s FROM notices WHERE id > :after%s%s%s ORDER BY id LIMIT :cap",
-             f->with_body ? COLS("body") : COLS("''"), f->gateway ? " AND gateway = :gateway" : "",
-             f->key ? " AND key = :key" : "", f->state ? " AND state = :state" : "");
+    unsigned shape = (f->with_body ? 1u : 0u) | (f->gateway ? 2u : 0u) | (f->key ? 4u : 0u) | (f->state ? 8u : 0u);
+    static_assert(sizeof s->notice_list / sizeof *s->notice_list == 16, "a statement per shape");
     sq_lock(s);
-    sqlite3_stmt *q = NULL;
-    int rc = sqlite3_prepare_v2(s->db, sql, -1, &q, NULL);
+    int rc = SQLITE_OK;
+    if (!s->notice_list[shape]) {
+        char sql[512];
+        snprintf(sql, sizeof sql, "SELECT %s FROM notices WHERE id > :after%s%s%s ORDER BY id LIMIT :cap",
+                 f->with_body ? COLS("body") : COLS("''"), f->gateway ? " AND gateway = :gateway" : "",
+                 f->key ? " AND key = :key" : "", f->state ? " AND state = :state" : "");
+        rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->notice_list[shape], NULL);
+    }
+    sqlite3_stmt *q = s->notice_list[shape];
     if (rc == SQLITE_OK) {
         sqlite3_bind_int64(q, sqlite3_bind_parameter_index(q, ":after"), after_id);
         sqlite3_bind_int64(q, sqlite3_bind_parameter_index(q, ":cap"), (int64_t)cap);
@@ -162,8 +167,9 @@ aop_status_t sq_notice_list(void *store, const aop_journal_notice_filter_t *f, i
         if (f->state) sqlite3_bind_int(q, sqlite3_bind_parameter_index(q, ":state"), (int)f->state);
         while (*n < cap && (rc = sqlite3_step(q)) == SQLITE_ROW) read_row(q, &page[(*n)++]);
         if (rc == SQLITE_DONE || *n == cap) rc = SQLITE_OK;
+        sqlite3_reset(q);
+        sqlite3_clear_bindings(q); /* the texts were bound SQLITE_STATIC */
     }
-    sqlite3_finalize(q);
     aop_status_t st = rc == SQLITE_OK ? AOP_OK : sq_error(s, rc, err, "list the notifications");
     sq_unlock(s);
     return st;

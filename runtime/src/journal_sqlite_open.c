@@ -288,6 +288,7 @@ void sq_free(sq_t *s) {
     if (!s) return;
     for (int i = 0; i < SQ_COUNT; i++) sqlite3_finalize(s->stmt[i]);
     for (int i = 0; i < SQ_LISTS; i++) sqlite3_finalize(s->list[i]);
+    for (size_t i = 0; i < sizeof s->notice_list / sizeof *s->notice_list; i++) sqlite3_finalize(s->notice_list[i]);
     for (int i = 0; i < SQ_UPDATES; i++) sqlite3_finalize(s->update[i].q);
     sqlite3_close(s->db);
     pthread_cond_destroy(&s->qcv);
