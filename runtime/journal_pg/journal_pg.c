@@ -601,7 +601,7 @@ aop_status_t aop_journal_module_pg_open(const aop_journal_host_t *host, const ch
         }
         return AOP_E_CONFIG;
     }
-    static_assert(sizeof(aop_journal_host_t) > offsetof(aop_journal_host_t, notice_state_name), "the table's last member");
+    static_assert(sizeof(aop_journal_host_t) > offsetof(aop_journal_host_t, notice_read), "the table's last member");
     H = host;
     *out = NULL;
     pg_t *s = calloc(1, sizeof *s);

@@ -26,50 +26,35 @@ const char pg_notices_ddl[] =
     "CREATE INDEX aop_journal_notices_key ON aop_journal_notices (gateway, key, state);"
     "CREATE INDEX aop_journal_notices_pending ON aop_journal_notices (id) WHERE state = 1;";
 
-#define COLS(body) \
-    "t.id, t.gateway, t.merchant_id, t.key, t.result_status, t.result_code, t.received_ms, " body ", t.deliveries, " \
-    "t.last_received_ms, t.state, t.entry_id, t.note"
+#define COLS(body) AOP_NOTICE_COLS("t.", body)
 
-/* Copies field f of row r into dst (cap bytes): false when it does not fit (a row edited by hand). */
-static bool read_text(const PGresult *res, int r, int f, char *dst, size_t cap) {
-    size_t n = (size_t)PQgetlength(res, r, f);
-    if (PQgetisnull(res, r, f) || n >= cap) {
+/* Row r of a result (aop_notice_row_t): texts that do not fit, a row edited by hand, are refused. */
+typedef struct {
+    const PGresult *res;
+    int r;
+} pg_row_t;
+
+static bool row_text(const void *row, int f, char *dst, size_t cap) {
+    const pg_row_t *p = row;
+    size_t n = (size_t)PQgetlength(p->res, p->r, f);
+    if (PQgetisnull(p->res, p->r, f) || n >= cap) {
         dst[0] = '\0';
         return false;
     }
-    memcpy(dst, PQgetvalue(res, r, f), n);
+    memcpy(dst, PQgetvalue(p->res, p->r, f), n);
     dst[n] = '\0';
     return true;
 }
 
-/* Reads row r of COLS into n. A row that does not fit a notification decides nothing: it is
- * handed over REFUSED, its id and the reason in note. */
+static int64_t row_number(const void *row, int f) {
+    const pg_row_t *p = row;
+    return pg_number(p->res, p->r, f);
+}
+
 static void read_row(const PGresult *res, int r, aop_journal_notice_t *n) {
-    memset(n, 0, offsetof(aop_journal_notice_t, body));
-    n->body[0] = '\0';
-    n->id = pg_number(res, r, 0);
-    const char *bad = !read_text(res, r, 1, n->gateway, sizeof n->gateway)               ? "gateway"
-                      : !read_text(res, r, 2, n->merchant_id, sizeof n->merchant_id)     ? "merchant_id"
-                      : !read_text(res, r, 3, n->key, sizeof n->key)                     ? "key"
-                      : !read_text(res, r, 4, n->result_status, sizeof n->result_status) ? "result_status"
-                      : !read_text(res, r, 5, n->result_code, sizeof n->result_code)     ? "result_code"
-                      : !read_text(res, r, 7, n->body, sizeof n->body)                   ? "body"
-                      : !read_text(res, r, 12, n->note, sizeof n->note)                  ? "note"
-                                                                                         : NULL;
-    n->received_ms = pg_number(res, r, 6);
-    n->body_len = strlen(n->body);
-    long long deliveries = pg_number(res, r, 8);
-    n->deliveries = deliveries > 0 && deliveries < 0x7fffffff ? (unsigned)deliveries : 0;
-    n->last_received_ms = pg_number(res, r, 9);
-    n->state = (aop_notice_state_t)pg_number(res, r, 10);
-    n->entry_id = pg_number(res, r, 11);
-    if (!bad && (n->state < AOP_NOTICE_PENDING || n->state > AOP_NOTICE_REFUSED)) bad = "state";
-    if (!bad) return;
-    n->state = AOP_NOTICE_REFUSED;
-    n->body_len = 0;
-    n->body[0] = '\0';
-    snprintf(n->note, sizeof n->note, "notification %lld cannot be read: its %s does not fit a notification",
-             (long long)n->id, bad);
+    static const aop_notice_row_t how = {row_text, row_number};
+    pg_row_t row = {res, r};
+    H->notice_read(n, &how, &row);
 }
 
 /* Runs one statement on a connection of the pool. */

@@ -5,6 +5,7 @@
 #include "journal_columns.h"
 
 #include <assert.h>
+#include <stdio.h>
 #include <string.h>
 
 #define M(member) offsetof(aop_journal_entry_t, member)
@@ -118,4 +119,33 @@ void aop_internal_journal_copy(aop_journal_entry_t *dst, const aop_journal_entry
             memcpy((char *)dst + c->offset, (const char *)src + c->offset, c->size);
         }
     }
+}
+
+void aop_internal_notice_read(aop_journal_notice_t *n, const aop_notice_row_t *how, const void *row) {
+    memset(n, 0, offsetof(aop_journal_notice_t, body));
+    n->body[0] = '\0';
+    n->id = how->number(row, 0);
+    const char *bad = !how->text(row, 1, n->gateway, sizeof n->gateway)               ? "gateway"
+                      : !how->text(row, 2, n->merchant_id, sizeof n->merchant_id)     ? "merchant_id"
+                      : !how->text(row, 3, n->key, sizeof n->key)                     ? "key"
+                      : !how->text(row, 4, n->result_status, sizeof n->result_status) ? "result_status"
+                      : !how->text(row, 5, n->result_code, sizeof n->result_code)     ? "result_code"
+                      : !how->text(row, 7, n->body, sizeof n->body)                   ? "body"
+                      : !how->text(row, 12, n->note, sizeof n->note)                  ? "note"
+                                                                                      : NULL;
+    n->received_ms = how->number(row, 6);
+    n->body_len = strlen(n->body);
+    int64_t deliveries = how->number(row, 8);
+    n->deliveries = deliveries > 0 && deliveries < 0x7fffffff ? (unsigned)deliveries : 0;
+    n->last_received_ms = how->number(row, 9);
+    int64_t state = how->number(row, 10);
+    n->entry_id = how->number(row, 11);
+    n->state = state >= AOP_NOTICE_PENDING && state <= AOP_NOTICE_REFUSED ? (aop_notice_state_t)state : 0;
+    if (!bad && !n->state) bad = "state";
+    if (!bad) return;
+    n->state = AOP_NOTICE_REFUSED;
+    n->body_len = 0;
+    n->body[0] = '\0';
+    snprintf(n->note, sizeof n->note, "notification %lld cannot be read: its %s does not fit a notification",
+             (long long)n->id, bad);
 }

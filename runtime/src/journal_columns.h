@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "aop/journal.h"
 
@@ -58,5 +59,23 @@ void aop_internal_journal_set_int(aop_journal_entry_t *e, const aop_journal_colu
 
 /* Whether the value v read for integer column c is one an entry may hold (a kind, a state). */
 bool aop_internal_journal_int_ok(const aop_journal_column_t *c, long long v);
+
+/* The notification table's columns as every store reads them, each name after prefix (a table
+ * alias, or ""), body standing for the body's (the body, or '' when not read). */
+#define AOP_NOTICE_COLS(prefix, body)                                                                         \
+    prefix "id, " prefix "gateway, " prefix "merchant_id, " prefix "key, " prefix "result_status, " prefix \
+           "result_code, " prefix "received_ms, " body ", " prefix "deliveries, " prefix "last_received_ms, "  \
+           prefix "state, " prefix "entry_id, " prefix "note"
+
+/* A store's row of AOP_NOTICE_COLS, by column index: a text copied into dst (false when it does
+ * not fit cap bytes, or is NULL), and a number. */
+typedef struct {
+    bool (*text)(const void *row, int col, char *dst, size_t cap);
+    int64_t (*number)(const void *row, int col);
+} aop_notice_row_t;
+
+/* Reads row into n. A row that does not fit a notification decides nothing: it is handed over
+ * REFUSED, its id and the reason in note. */
+void aop_internal_notice_read(aop_journal_notice_t *n, const aop_notice_row_t *how, const void *row);
 
 #endif

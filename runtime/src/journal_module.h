@@ -49,6 +49,8 @@ typedef struct {
     void (*self_owner)(char out[AOP_JOURNAL_OWNER_SIZE]);
     const char *(*state_name)(aop_entry_state_t s);
     const char *(*notice_state_name)(aop_notice_state_t s);
+    /* a row of the notification table (journal_columns.h) */
+    void (*notice_read)(aop_journal_notice_t *n, const aop_notice_row_t *how, const void *row);
 } aop_journal_host_t;
 
 /* What a module exports: opens the store of uri and wraps it with host->open_custom. */

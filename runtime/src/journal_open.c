@@ -103,6 +103,7 @@ static const aop_journal_host_t host = {
     .self_owner = aop_journal_self_owner,
     .state_name = aop_entry_state_name,
     .notice_state_name = aop_notice_state_name,
+    .notice_read = aop_internal_notice_read,
 };
 
 /* A module stays loaded for the life of the process once found (a journal it opened may be in

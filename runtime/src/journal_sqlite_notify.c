@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "journal_columns.h"
 #include "journal_sqlite.h"
 
 /* The state CHECK names the notice states by their numbers, which never change. */
@@ -25,9 +26,7 @@ const char sq_notices_ddl[] =
     "CREATE INDEX notices_key ON notices (gateway, key, state);"
     "CREATE INDEX notices_pending ON notices (id) WHERE state = 1;";
 
-#define COLS(body) \
-    "id, gateway, merchant_id, key, result_status, result_code, received_ms, " body ", deliveries, " \
-    "last_received_ms, state, entry_id, note"
+#define COLS(body) AOP_NOTICE_COLS("", body)
 #define KEY_WHERE "gateway = ?1 AND merchant_id = ?2 AND key = ?3 AND result_status = ?4 AND result_code = ?5"
 
 aop_status_t sq_sync(void *store, aop_error_t *err) {
@@ -38,48 +37,26 @@ aop_status_t sq_sync(void *store, aop_error_t *err) {
     return st;
 }
 
-/* Copies text column i into dst (cap bytes): false when it does not fit (a row edited by hand). */
-static bool read_text(sqlite3_stmt *q, int i, char *dst, size_t cap) {
+/* A notification row of a statement (aop_notice_row_t): texts that do not fit, a row edited by
+ * hand, are refused. */
+static bool row_text(const void *row, int i, char *dst, size_t cap) {
+    sqlite3_stmt *q = (sqlite3_stmt *)row;
     const unsigned char *t = sqlite3_column_text(q, i);
     size_t n = (size_t)sqlite3_column_bytes(q, i);
-    if (n >= cap) {
+    if (!t || n >= cap) {
         dst[0] = '\0';
         return false;
     }
-    if (n) memcpy(dst, t, n);
+    memcpy(dst, t, n);
     dst[n] = '\0';
     return true;
 }
 
-/* Reads a row of COLS into n. A row that does not fit a notification decides nothing: it is
- * handed over REFUSED, its id and the reason in note. */
-static void read_row(sqlite3_stmt *q, aop_journal_notice_t *n) {
-    memset(n, 0, offsetof(aop_journal_notice_t, body));
-    n->body[0] = '\0';
-    n->id = sqlite3_column_int64(q, 0);
-    const char *bad = !read_text(q, 1, n->gateway, sizeof n->gateway)           ? "gateway"
-                      : !read_text(q, 2, n->merchant_id, sizeof n->merchant_id) ? "merchant_id"
-                      : !read_text(q, 3, n->key, sizeof n->key)                 ? "key"
-                      : !read_text(q, 4, n->result_status, sizeof n->result_status) ? "result_status"
-                      : !read_text(q, 5, n->result_code, sizeof n->result_code) ? "result_code"
-                      : !read_text(q, 7, n->body, sizeof n->body)               ? "body"
-                      : !read_text(q, 12, n->note, sizeof n->note)              ? "note"
-                                                                                : NULL;
-    n->received_ms = sqlite3_column_int64(q, 6);
-    n->body_len = strlen(n->body);
-    long long deliveries = sqlite3_column_int64(q, 8);
-    n->deliveries = deliveries > 0 && deliveries < 0x7fffffff ? (unsigned)deliveries : 0;
-    n->last_received_ms = sqlite3_column_int64(q, 9);
-    n->state = (aop_notice_state_t)sqlite3_column_int(q, 10);
-    n->entry_id = sqlite3_column_int64(q, 11);
-    if (!bad && (n->state < AOP_NOTICE_PENDING || n->state > AOP_NOTICE_REFUSED)) bad = "state";
-    if (!bad) return;
-    n->state = AOP_NOTICE_REFUSED;
-    n->body_len = 0;
-    n->body[0] = '\0';
-    snprintf(n->note, sizeof n->note, "notification %lld cannot be read: its %s does not fit a notification",
-             (long long)n->id, bad);
-}
+static int64_t row_number(const void *row, int i) { return sqlite3_column_int64((sqlite3_stmt *)row, i); }
+
+static const aop_notice_row_t sq_row = {row_text, row_number};
+
+static void read_row(sqlite3_stmt *q, aop_journal_notice_t *n) { aop_internal_notice_read(n, &sq_row, q); }
 
 static void bind_key(sqlite3_stmt *q, const aop_journal_notice_t *n) {
     sqlite3_bind_text(q, 1, n->gateway, -1, SQLITE_STATIC);
