@@ -175,3 +175,13 @@ def mutate_body(cases_c, case_name):
     m = re.search(r"^static void mutate_\d+\(void \*rq_, void \*rs_\) \{ /\* " + re.escape(case_name)
                   + r" \*/\n(.*?)^\}$", cases_c, re.M | re.S)
     return m.group(1) if m else None
+
+
+def descriptor(model_c, msg_c, json_name):
+    """The designated initialiser of one field of one message descriptor in the generated model."""
+    block = re.search(r"^static const aop_field_desc_t " + msg_c + r"_fields\[\d+\] = \{\n(.*?)^\};",
+                      model_c, re.M | re.S)
+    assert block, msg_c
+    m = re.search(r"\{\n        \.name = \"" + json_name + r"\",\n(.*?)\n    \},", block.group(1), re.S)
+    assert m, (msg_c, json_name)
+    return m.group(1)

@@ -2,6 +2,7 @@
 """The direction of a function (`direction: inbound`, Alipay calls the merchant): the roles of its
 two messages are reversed in every output, `decides` marks the deciding members of the received
 request, and the checks that keep those keys where they mean something."""
+import os
 import re
 import sys
 import unittest
@@ -9,6 +10,7 @@ import unittest
 sys.dont_write_bytecode = True
 
 from . import support  # noqa: E402
+from . import test_bad_schema  # noqa: E402
 
 H, M, F, CASES, CALLS, SAMPLES = ("include/aop/protocol.h", "aop_model.c", "aop_functions.c",
                                   "tests/conformance_cases.c", "include/aop/calls.h", "tests/samples.h")
@@ -21,15 +23,6 @@ def case(cases_c, name):
         if row[0] == name:
             return row[4], row[5], row[6]
     raise AssertionError(f"no case {name}")
-
-
-def descriptor(model_c, table, field):
-    """The initializer of one field descriptor of a generated table."""
-    m = re.search(r"^static const aop_field_desc_t " + table + r"_fields\[\d+\] = \{\n(.*?)^\};$", model_c, re.M | re.S)
-    assert m, table
-    e = re.search(r'\{\n        \.name = "' + field + r'",\n(.*?)\n    \},', m.group(1), re.S)
-    assert e, f"{table}.{field}"
-    return e.group(1)
 
 
 class RealSchemaTest(unittest.TestCase):
@@ -80,9 +73,9 @@ class RealSchemaTest(unittest.TestCase):
     def test_deciding_members_reach_the_descriptors(self):
         model_c = self.out[M]
         for name in ("resultInfo", "acquirementId", "merchantTransId", "orderAmount"):
-            self.assertIn(".decides = true,", descriptor(model_c, "notify_pay_request_body", name), name)
+            self.assertIn(".decides = true,", support.descriptor(model_c, "notify_pay_request_body", name), name)
         for name in ("merchantId", "payAmount", "paymentTime", "extendInfo"):
-            self.assertNotIn(".decides", descriptor(model_c, "notify_pay_request_body", name), name)
+            self.assertNotIn(".decides", support.descriptor(model_c, "notify_pay_request_body", name), name)
         self.assertEqual(model_c.count(".decides = true,"), 4, "on the notification's deciding members only")
 
     def test_rules_of_a_deciding_member_fail_the_notification(self):
@@ -130,28 +123,27 @@ class RealSchemaTest(unittest.TestCase):
 
 
 class RefusedTest(unittest.TestCase):
-    def assert_refused(self, s, *fragments):
-        errors = [str(e) for e in s.errors()]
-        for frag in fragments:
-            self.assertTrue(any(frag in e for e in errors), f"{frag!r} not in {errors}")
+    """Refusals of the direction and of what a received message may carry (assertRefused: in-process
+    and CLI, file and line)."""
+    setUp = test_bad_schema.BadSchemaTest.setUp
+    assertRefused = test_bad_schema.BadSchemaTest.assertRefused
 
     def test_unknown_direction(self):
-        s = support.SchemaCopy(self)
-        s.sub_line(NOTIFY, r"^  direction: inbound$", "inbound", "sideways")
-        self.assert_refused(s, "function direction must be outbound")
+        n = self.s.sub_line(NOTIFY, r"^  direction: inbound$", "inbound", "sideways")
+        self.assertRefused(NOTIFY, n, "function direction must be outbound")
 
     def test_inbound_has_no_path_or_deadline(self):
-        s = support.SchemaCopy(self)
-        s.insert_after(NOTIFY, r"^  direction: inbound$", "  path: /notify.htm\n  deadline_ms: 1000")
-        self.assert_refused(s, "an inbound function has no path", "an inbound function has no deadline_ms")
+        n = self.s.insert_after(NOTIFY, r"^  direction: inbound$", "  path: /notify.htm\n  deadline_ms: 1000")
+        self.assertRefused(NOTIFY, n, "an inbound function has no path")
+        self.assertRefused(NOTIFY, n + 1, "an inbound function has no deadline_ms")
 
     def test_outbound_needs_its_path(self):
-        s = support.SchemaCopy(self)
-        s.remove_line("pay.yaml", r"^  path: ")
-        self.assert_refused(s, "function: path is required")
+        n = self.s.find_line("pay.yaml", r"^  name: ")
+        self.s.remove_line("pay.yaml", r"^  path: ")
+        self.assertRefused("pay.yaml", n, "function: path is required")
 
     def test_decides_only_on_a_received_request(self):
-        s = support.SchemaCopy(self)
+        s = self.s
         s.sub_line("pay.yaml", r"^      merchantTransId: \{", r"flag: ME,", "flag: ME, decides: true,",
                    after=r"^  request:")
         s.sub_line("pay.yaml", r"^      userId: \{", r"flag: O,", "flag: O, decides: true,", after=r"^  response:")
@@ -161,22 +153,20 @@ class RefusedTest(unittest.TestCase):
         self.assertEqual(sum("`decides: true` marks a deciding member" in e for e in errors), 3, errors)
 
     def test_decides_not_on_a_shared_type(self):
-        s = support.SchemaCopy(self)
-        s.sub_line("types.yaml", r"^      currency: \{", r"flag: M,", "flag: M, decides: true,", after=r"^  Money:")
-        self.assert_refused(s, "a shared type's field may not have `decides`")
+        n = self.s.sub_line("types.yaml", r"^      currency: \{", r"flag: M,", "flag: M, decides: true,",
+                            after=r"^  Money:")
+        self.assertRefused("types.yaml", n, "a shared type's field may not have `decides`")
 
     def test_decides_is_true_or_absent(self):
-        s = support.SchemaCopy(self)
-        s.sub_line(NOTIFY, r"^      merchantTransId: \{", r"decides: true", "decides: \"true\"")
-        self.assert_refused(s, "`decides: true` marks a deciding member")
+        n = self.s.sub_line(NOTIFY, r"^      merchantTransId: \{", r"decides: true", "decides: \"true\"")
+        self.assertRefused(NOTIFY, n, "`decides: true` marks a deciding member")
 
     def test_no_roles_on_a_received_request(self):
-        s = support.SchemaCopy(self)
-        s.sub_line(NOTIFY, r"^      merchantTransId: \{", r"flag: M,", "flag: M, roles: [idempotency_key],")
-        self.assert_refused(s, "roles concern what the merchant sends")
+        n = self.s.sub_line(NOTIFY, r"^      merchantTransId: \{", r"flag: M,", "flag: M, roles: [idempotency_key],")
+        self.assertRefused(NOTIFY, n, "roles concern what the merchant sends")
 
     def test_no_outcome_on_a_sent_message(self):
-        s = support.SchemaCopy(self)
+        s = self.s
         s.sub_line(NOTIFY, r"^      resultInfo: \{type: ResultInfo, flag: M\}", r"flag: M", "flag: M, outcome: always",
                    after=r"^  response:")
         s.sub_line("refund.yaml", r"^      refundReason: \{", r"flag: O,", "flag: O, outcome: always,")
@@ -184,7 +174,7 @@ class RefusedTest(unittest.TestCase):
         self.assertEqual(sum("`outcome` judges what the merchant receives" in e for e in errors), 2, errors)
 
     def test_a_second_inbound_function_without_a_path_is_no_clash(self):
-        s = support.SchemaCopy(self)
+        s = self.s
         text = s.read(NOTIFY).replace("name: alipay.intl.acquiring.offline.notify.pay",
                                       "name: alipay.intl.acquiring.offline.notify.refund")
         s.write("notify_refund.yaml", text.replace("c_name: notify_pay", "c_name: notify_refund"))
@@ -193,8 +183,7 @@ class RefusedTest(unittest.TestCase):
         self.assertIn("#define AOP_FUNCTION_COUNT 4\n", out[H])
 
     def test_no_inbound_function_makes_no_inbound_table(self):
-        s = support.SchemaCopy(self)
-        import os
+        s = self.s
         os.remove(s.path(NOTIFY))
         out = s.generate()
         self.assertIn("#define AOP_INBOUND_FUNCTION_COUNT 0\n", out[H])

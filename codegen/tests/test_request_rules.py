@@ -24,16 +24,6 @@ def rows_of(out):
     return {r[0]: r for r in support.case_rows(out[CASES])}
 
 
-def descriptor(model_c, msg_c, json_name):
-    """The designated initialiser of one field of one message descriptor."""
-    block = re.search(r"^static const aop_field_desc_t " + msg_c + r"_fields\[\d+\] = \{\n(.*?)^\};",
-                      model_c, re.M | re.S)
-    assert block, msg_c
-    m = re.search(r"\{\n        \.name = \"" + json_name + r"\",\n(.*?)\n    \},", block.group(1), re.S)
-    assert m, (msg_c, json_name)
-    return m.group(1)
-
-
 class BadRuleTest(unittest.TestCase):
     """Refusals of the new keys (assertRefused: in-process and CLI, file and line)."""
 
@@ -105,8 +95,8 @@ class RuleCasesTest(unittest.TestCase):
         self.assertEqual((rq[4], rq[6]), ("AOP_E_AMOUNT_ZERO", "ERROR"))
         rs = self.rows["refund_response_body_refund_amount_value_zero"]
         self.assertEqual((rs[4], rs[6]), ("AOP_OK", "OK"))
-        self.assertIn(".positive = true", descriptor(self.base[C], "refund_request_body", "refundAmount"))
-        self.assertNotIn(".positive", descriptor(self.base[C], "refund_response_body", "refundAmount"))
+        self.assertIn(".positive = true", support.descriptor(self.base[C], "refund_request_body", "refundAmount"))
+        self.assertNotIn(".positive", support.descriptor(self.base[C], "refund_response_body", "refundAmount"))
 
     def test_amount_role_removed(self):
         self.s.sub_line("refund.yaml", field("refundAmount"), r", roles: \[amount\]", "", after=REQUEST)
@@ -114,7 +104,7 @@ class RuleCasesTest(unittest.TestCase):
         self.assertEqual(support.expected_cases_macro(out[CASES]), self.base_count)
         rq = rows_of(out)["refund_request_body_refund_amount_value_zero"]
         self.assertEqual((rq[4], rq[6]), ("AOP_OK", "OK"))
-        self.assertNotIn(".positive", descriptor(out[C], "refund_request_body", "refundAmount"))
+        self.assertNotIn(".positive", support.descriptor(out[C], "refund_request_body", "refundAmount"))
 
     def test_id_adds_empty(self):
         self.assertNotIn("offline_pay_response_body_user_login_id_empty", self.rows)
@@ -123,7 +113,7 @@ class RuleCasesTest(unittest.TestCase):
         self.assertEqual(support.expected_cases_macro(out[CASES]), self.base_count + 1)
         rs = rows_of(out)["offline_pay_response_body_user_login_id_empty"]
         self.assertEqual((rs[4], rs[6]), ("AOP_E_EMPTY", "WARNING"))
-        d = descriptor(out[C], "offline_pay_response_body", "userLoginId")
+        d = support.descriptor(out[C], "offline_pay_response_body", "userLoginId")
         self.assertIn(".kind = AOP_KIND_STRING", d)
         self.assertIn(".nonempty = true", d)
         # an optional id of a request: "" is an error
