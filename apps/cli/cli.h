@@ -35,6 +35,8 @@ typedef struct {
 /* Parses argv of one subcommand into o; prints the problem and returns EXIT_USAGE on error. */
 int cli_parse(const char *cmd, int argc, char **argv, cli_opts_t *o);
 void cli_usage(FILE *out, const char *cmd);
+/* The program whose command cmd is when it is not aop's (aop-notify's "notify"), else NULL. */
+const char *cli_program(const char *cmd);
 
 /* A client ready for one command: either against --gateway, or zero-config against a local
  * sandbox (the aop-sandbox program, a child process) on a free loopback port with keys and
@@ -72,9 +74,10 @@ const char *cli_journal_shown(const cli_opts_t *o);
  * changes meaning or goes away, not when one is added. */
 #define CLI_JSON_FORMAT_VERSION 1
 
-/* The command being run ("pay", "journal close", "" for none) and whether it reports in JSON:
- * set once by cli_parse, so that every error says which command and comes as JSON with --json. */
-void cli_report_setup(const char *cmd, bool json);
+/* The command being run ("pay", "journal close", "" for none; of program when it is not aop's)
+ * and whether it reports in JSON: set once by cli_parse, so that every error says which command
+ * and comes as JSON with --json. */
+void cli_report_setup(const char *program, const char *cmd, bool json);
 /* Reports an error on standard error ("aop CMD: message", through the terminal filter), and with
  * --json also as one object on standard output: {"formatVersion", "error", "code" (a status
  * name), "path" (or null), "exitCode"}. Exit statuses 64 and 78 say "nothing was sent". Returns

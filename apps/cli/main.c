@@ -12,8 +12,10 @@ int main(int argc, char **argv) {
     }
     /* An option first (aop --help, aop --version) is parsed as the options of no command. */
     const char *cmd = argv[1][0] == '-' ? "" : argv[1];
-    /* "notify" is aop-notify's options, which share this parser: not a command of aop */
-    if (!strcmp(cmd, "notify")) cmd = "(notify)";
+    /* another program's options share this parser: not a command of aop */
+    if (cli_program(cmd))
+        return cli_fail(AOP_EXIT_USAGE, AOP_E_INVALID_ARG, NULL, "'%s' is not a command of aop: run %s", cmd,
+                        cli_program(cmd));
     if (!strcmp(cmd, "sandbox")) return cli_exec_sandbox(argc - 1, argv + 1);
     int skip = *cmd ? 1 : 0; /* argv[skip] is the (last) command word, or the program's name */
     static const char *const journal_cmds[] = {"journal close", "journal prune", "journal backup"};

@@ -111,11 +111,32 @@ static const struct {
     {"keygen", "--out DIR | --private-key FILE --public-key FILE [--force]",
      (const int[]){O_OUT, O_PRIVATE_KEY, O_PUBLIC_KEY, O_FORCE, O_JSON, O_HELP, 0}},
     {"keycheck", "--private-key FILE [--alipay-public-key FILE]", (const int[]){O_PRIVATE_KEY, O_ALIPAY_KEY, O_JSON, O_HELP, 0}},
-    /* aop-notify's (apps/notify): not a command of aop, which has no "notify" */
     {"notify", "--listen ADDRESS:PORT [--path PATH] --private-key FILE --alipay-public-key FILE [OPTIONS]",
      (const int[]){O_LISTEN, O_PATH, O_JOURNAL, O_PRIVATE_KEY, O_ALIPAY_KEY, O_CLIENT_ID, O_MERCHANT_ID, O_SIGN_TYPE,
                    O_TLS_CERT, O_TLS_KEY, O_GATEWAY, O_CA_FILE, O_TIMEOUT, POLICY, O_HELP, O_VERSION, 0}},
 };
+
+/* The commands above that are another program of aop-tools sharing this parser (aop has no such
+ * command): its name, what it does and its exit statuses. */
+static const struct {
+    const char *cmd, *program, *about, *exits;
+} programs[] = {
+    {"notify", "aop-notify",
+     "Receives Alipay's payment notifications, records them in the journal and applies them\n"
+     "(docs/resolver.md, rows N).\n",
+     "exit status: 0 stopped by SIGTERM or SIGINT, 64 invalid usage, 78 configuration, key or journal error\n"},
+};
+
+static size_t program_of(const char *cmd) {
+    size_t i = 0;
+    while (i < sizeof programs / sizeof *programs && (!cmd || strcmp(programs[i].cmd, cmd) != 0)) i++;
+    return i;
+}
+
+const char *cli_program(const char *cmd) {
+    size_t p = program_of(cmd);
+    return p < sizeof programs / sizeof *programs ? programs[p].program : NULL;
+}
 
 static const char *const exit_help =
     "exit status: 0 PAID or REFUNDED (one call: S), 1 FAILED or CANCELLED (F), 2 not known yet or a person must\n"
@@ -163,9 +184,10 @@ void cli_usage(FILE *out, const char *cmd) {
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         if (strcmp(commands[i].cmd, cmd) != 0) continue;
-        if (!strcmp(cmd, "notify"))
-            fprintf(out, "usage: aop-notify %s\n\nReceives Alipay's payment notifications, records them in the "
-                    "journal and applies them\n(docs/resolver.md, rows N).\n\noptions:\n", commands[i].synopsis);
+        size_t p = program_of(cmd);
+        bool other = p < sizeof programs / sizeof *programs;
+        if (other)
+            fprintf(out, "usage: %s %s\n\n%s\noptions:\n", programs[p].program, commands[i].synopsis, programs[p].about);
         else
             fprintf(out, "usage: aop %s %s\n\noptions:\n", cmd, commands[i].synopsis);
         for (const int *id = commands[i].opts; *id; id++) {
@@ -177,9 +199,7 @@ void cli_usage(FILE *out, const char *cmd) {
             fprintf(out, "  %-28s %s\n", name, table[r].help);
         }
         fputc('\n', out);
-        if (strcmp(cmd, "notify")) fputs(exit_help, out);
-        else fputs("exit status: 0 stopped by SIGTERM or SIGINT, 64 invalid usage, 78 configuration, key or journal "
-                   "error\n", out);
+        fputs(other ? programs[p].exits : exit_help, out);
         return;
     }
 }
@@ -229,7 +249,7 @@ int cli_parse(const char *cmd, int argc, char **argv, cli_opts_t *o) {
     /* --json is looked for first, so that even the first error comes as JSON */
     for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
         if (!strcmp(argv[i], "--json")) o->json = true;
-    cli_report_setup(cmd, o->json);
+    cli_report_setup(cli_program(cmd), cmd, o->json);
     const int *allowed = options_of(cmd);
     if (!allowed) return cli_fail(AOP_EXIT_USAGE, AOP_E_INVALID_ARG, NULL, "unknown command '%s' (see aop --help)", cmd);
     struct option longopts[N_OPTIONS + 1];

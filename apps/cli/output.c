@@ -15,11 +15,12 @@ void cli_json_str(FILE *out, aop_str_t s) { aop_json_fquote(out, s.ptr, s.len); 
 void cli_json_begin(FILE *out) { fprintf(out, "{\"formatVersion\":%d", CLI_JSON_FORMAT_VERSION); }
 
 static struct {
-    const char *cmd;
+    const char *program, *cmd;
     bool json;
-} reporting = {"", false};
+} reporting = {NULL, "", false};
 
-void cli_report_setup(const char *cmd, bool json) {
+void cli_report_setup(const char *program, const char *cmd, bool json) {
+    reporting.program = program;
     reporting.cmd = cmd ? cmd : "";
     reporting.json = json;
 }
@@ -32,8 +33,8 @@ int cli_fail(int exit_code, aop_status_t code, const char *path, const char *fmt
     va_end(ap);
     bool unsent = exit_code == AOP_EXIT_USAGE || exit_code == AOP_EXIT_CONFIG;
     if (unsent && strlen(msg) + 20 < sizeof msg) strcat(msg, " (nothing was sent)");
-    if (!strcmp(reporting.cmd, "notify")) /* aop-notify's own name */
-        fputs("aop-notify: ", stderr);
+    if (reporting.program)
+        fprintf(stderr, "%s: ", reporting.program);
     else
         fprintf(stderr, "aop%s%s: ", *reporting.cmd ? " " : "", reporting.cmd);
     cli_put_safe(stderr, aop_str(msg)); /* library messages may quote journal or gateway text */

@@ -456,6 +456,7 @@ int main(int argc, char **argv) {
     aop_client_free(s.apply_client);
     cli_env_close(env);
     free(cert);
+    if (key) explicit_bzero(key, strlen(key)); /* the TLS private key */
     free(key);
     return rc;
 }
