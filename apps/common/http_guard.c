@@ -215,6 +215,31 @@ static const char *skip_ws(const char *p) {
     return p;
 }
 
+unsigned hguard_request_status(struct MHD_Connection *conn, const char *method, bool path_ok, size_t max) {
+    if (strcmp(method, MHD_HTTP_METHOD_POST) != 0) return MHD_HTTP_METHOD_NOT_ALLOWED;
+    if (!path_ok) return MHD_HTTP_NOT_FOUND;
+    if (!hguard_content_type_json(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE)))
+        return MHD_HTTP_UNSUPPORTED_MEDIA_TYPE;
+    const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    return cl && strtoull(cl, NULL, 10) > max ? MHD_HTTP_CONTENT_TOO_LARGE : 0;
+}
+
+bool hguard_expects_continue(struct MHD_Connection *conn) {
+    const char *expect = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+    return expect && strcasecmp(expect, "100-continue") == 0;
+}
+
+enum MHD_Result hguard_queue(struct MHD_Connection *conn, unsigned status, const char *type, const void *data,
+                             size_t len) {
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
+    if (!r) return MHD_NO;
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    if (status == MHD_HTTP_METHOD_NOT_ALLOWED) MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "POST");
+    enum MHD_Result ret = MHD_queue_response(conn, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
 bool hguard_content_type_json(const char *ct) {
     static const char json[] = "application/json";
     if (!ct) return false;

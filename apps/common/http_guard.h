@@ -78,6 +78,16 @@ void hguard_stats(hguard_t *g, hguard_stats_t *out);
 /* application/json, with parameters allowed; a charset parameter must name UTF-8. */
 bool hguard_content_type_json(const char *ct);
 
+/* The first look at a request, as the apps' servers take them (a POST of JSON to a path they
+ * serve, no larger than max): 0, or the HTTP status that refuses it (405, 404, 415, 413). */
+unsigned hguard_request_status(struct MHD_Connection *conn, const char *method, bool path_ok, size_t max);
+/* Whether the client waits for "100 Continue": a refusal is then answered before it uploads
+ * anything (other uploads are drained first, so that the answer is not lost to a reset). */
+bool hguard_expects_continue(struct MHD_Connection *conn);
+/* Queues data as the response (Allow: POST with a 405). */
+enum MHD_Result hguard_queue(struct MHD_Connection *conn, unsigned status, const char *type, const void *data,
+                             size_t len);
+
 /* An upload read in pieces into body, up to max bytes. Beyond max the rest is drained, not kept,
  * so the refusal reaches a client still sending; beyond HGUARD_DRAIN_MAX the connection is
  * dropped. */

@@ -21,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -134,19 +133,8 @@ typedef struct {
     bool answered;
 } conn_t;
 
-static enum MHD_Result queue(struct MHD_Connection *conn, unsigned status, const char *type, const void *data,
-                             size_t len) {
-    struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
-    if (!r) return MHD_NO;
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-    if (status == MHD_HTTP_METHOD_NOT_ALLOWED) MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "POST");
-    enum MHD_Result ret = MHD_queue_response(conn, status, r);
-    MHD_destroy_response(r);
-    return ret;
-}
-
 static enum MHD_Result http_error(struct MHD_Connection *conn, unsigned status, const char *text) {
-    return queue(conn, status, "text/plain; charset=UTF-8", text, strlen(text));
+    return hguard_queue(conn, status, "text/plain; charset=UTF-8", text, strlen(text));
 }
 
 /* One notification: verified, recorded, answered. */
@@ -191,7 +179,7 @@ static enum MHD_Result handle(notify_t *s, struct MHD_Connection *conn, conn_t *
     free(row);
     aop_notification_free(n);
     if (st == AOP_OK)
-        ret = queue(conn, MHD_HTTP_OK, "application/json; charset=UTF-8", out.data, out.len);
+        ret = hguard_queue(conn, MHD_HTTP_OK, "application/json; charset=UTF-8", out.data, out.len);
     else
         ret = http_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "500 the answer could not be signed\n");
     aop_buf_free(&out);
@@ -207,19 +195,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (!c) {
         if (!(c = calloc(1, sizeof *c))) return MHD_NO;
         *req_cls = c;
-        if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)
-            c->error = MHD_HTTP_METHOD_NOT_ALLOWED;
-        else if (strcmp(url, s->path) != 0)
-            c->error = MHD_HTTP_NOT_FOUND;
-        else if (!hguard_content_type_json(MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                                       MHD_HTTP_HEADER_CONTENT_TYPE)))
-            c->error = MHD_HTTP_UNSUPPORTED_MEDIA_TYPE;
-        else {
-            const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-            if (cl && strtoull(cl, NULL, 10) > NOTIFY_MAX_BODY) c->error = MHD_HTTP_CONTENT_TOO_LARGE;
-        }
-        const char *expect = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
-        if (c->error && expect && strcasecmp(expect, "100-continue") == 0) {
+        c->error = hguard_request_status(conn, method, strcmp(url, s->path) == 0, NOTIFY_MAX_BODY);
+        if (c->error && hguard_expects_continue(conn)) {
             c->answered = true;
             return http_error(conn, c->error, "refused\n");
         }

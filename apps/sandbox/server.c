@@ -19,7 +19,6 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -151,17 +150,6 @@ static const aop_function_desc_t *fn_by_path(const char *url) {
     return NULL;
 }
 
-static enum MHD_Result queue_buffer(struct MHD_Connection *conn, unsigned status, const char *type,
-                                    const void *data, size_t len, const char *allow) {
-    struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
-    if (!r) return MHD_NO;
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-    if (allow) MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
-    enum MHD_Result ret = MHD_queue_response(conn, status, r);
-    MHD_destroy_response(r);
-    return ret;
-}
-
 static enum MHD_Result queue_http_error(struct MHD_Connection *conn, unsigned status) {
     const char *text;
     switch (status) {
@@ -171,8 +159,7 @@ static enum MHD_Result queue_http_error(struct MHD_Connection *conn, unsigned st
     case MHD_HTTP_CONTENT_TOO_LARGE: text = "413 content too large: the body is limited to 1 MiB\n"; break;
     default: text = "500 internal server error\n"; break;
     }
-    return queue_buffer(conn, status, "text/plain; charset=UTF-8", text, strlen(text),
-                        status == MHD_HTTP_METHOD_NOT_ALLOWED ? "POST" : NULL);
+    return hguard_queue(conn, status, "text/plain; charset=UTF-8", text, strlen(text));
 }
 
 /* Truncated body: the full length is announced, half of it is sent, then the connection is
@@ -209,8 +196,7 @@ static enum MHD_Result answer(aop_sandbox_t *s, struct MHD_Connection *conn, con
         break;
     case SBX_FAULT_HTTP_500: {
         static const char text[] = "500 internal server error (sandbox scenario)\n";
-        ret = queue_buffer(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain; charset=UTF-8", text,
-                           sizeof text - 1, NULL);
+        ret = hguard_queue(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain; charset=UTF-8", text, sizeof text - 1);
         break;
     }
     case SBX_FAULT_TRUNCATE: {
@@ -239,9 +225,8 @@ static enum MHD_Result answer(aop_sandbox_t *s, struct MHD_Connection *conn, con
         r->reply = reply;
         return hold(s, conn, r, s->delay_ms) ? MHD_YES : MHD_NO; /* r frees the reply */
     default:
-        ret = queue_buffer(conn, reply.http_status,
-                           reply.http_status == 200 ? json : "text/plain; charset=UTF-8", reply.body.data,
-                           reply.body.len, NULL);
+        ret = hguard_queue(conn, reply.http_status, reply.http_status == 200 ? json : "text/plain; charset=UTF-8",
+                           reply.body.data, reply.body.len);
         break;
     }
     sbx_reply_free(&reply);
@@ -258,23 +243,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r = calloc(1, sizeof *r);
         if (!r) return MHD_NO;
         *req_cls = r;
-        if (strcmp(method, MHD_HTTP_METHOD_POST) != 0) {
-            r->error = MHD_HTTP_METHOD_NOT_ALLOWED;
-        } else if (!(r->fn = fn_by_path(url))) {
-            r->error = MHD_HTTP_NOT_FOUND;
-        } else if (!hguard_content_type_json(MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                                         MHD_HTTP_HEADER_CONTENT_TYPE))) {
-            r->error = MHD_HTTP_UNSUPPORTED_MEDIA_TYPE;
-        } else {
-            const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-            if (cl && strtoull(cl, NULL, 10) > SBX_MAX_BODY) r->error = MHD_HTTP_CONTENT_TOO_LARGE;
-        }
+        r->fn = fn_by_path(url);
+        r->error = hguard_request_status(conn, method, r->fn != NULL, SBX_MAX_BODY);
         if (r->error) {
             sbx_log(s, "HTTP %u for %s %s", r->error, method, url);
-            /* A client waiting for "100 Continue" gets the refusal before it uploads anything;
-             * other uploads are drained first so the answer is not lost to a reset. */
-            const char *expect = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
-            if (expect && strcasecmp(expect, "100-continue") == 0) {
+            if (hguard_expects_continue(conn)) {
                 r->answered = true;
                 return queue_http_error(conn, r->error);
             }
@@ -299,10 +272,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (!r->held_done) return MHD_YES; /* not resumed by the holder: nothing to do yet */
         r->holding = false;
         if (r->drop) return MHD_NO; /* stopping: the held answer is dropped */
-        enum MHD_Result ret = queue_buffer(conn, r->reply.http_status,
+        enum MHD_Result ret = hguard_queue(conn, r->reply.http_status,
                                            r->reply.http_status == 200 ? "application/json; charset=UTF-8"
                                                                        : "text/plain; charset=UTF-8",
-                                           r->reply.body.data, r->reply.body.len, NULL);
+                                           r->reply.body.data, r->reply.body.len);
         sbx_reply_free(&r->reply);
         return ret;
     }
