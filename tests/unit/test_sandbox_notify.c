@@ -218,6 +218,28 @@ static aop_sandbox_t *sandbox(const receiver_t *rv, const char *request_log) {
 
 static aop_client_t *client(aop_sandbox_t *s) { return aop_test_client(aop_sandbox_port(s)); }
 
+/* A receiver answering as mode, a sandbox that notifies it (its log in request_log, or none) and a
+ * client of the sandbox: most tests' world. */
+typedef struct {
+    receiver_t *rv;
+    aop_sandbox_t *s;
+    aop_client_t *c;
+} world_t;
+
+static world_t world_start(answer_mode_t mode, const char *request_log) {
+    world_t w;
+    w.rv = receiver_start(mode);
+    w.s = sandbox(w.rv, request_log);
+    w.c = client(w.s);
+    return w;
+}
+
+static void world_stop(world_t *w) {
+    aop_client_free(w->c);
+    aop_sandbox_stop(w->s);
+    receiver_stop(w->rv);
+}
+
 static aop_offline_pay_request_t pay_request(const char *mtid, const char *code) {
     return aop_test_pay_request(mtid, "1250", code);
 }
@@ -261,16 +283,14 @@ static bool code_is(const aop_notify_pay_request_body_t *b, const char *code) {
 /* ---- what a payment is notified of ---------------------------------------------------------------- */
 
 Test(sandbox_notify, a_paid_payment_is_notified_once_when_answered_success) {
-    receiver_t *rv = receiver_start(ANSWER_RECORDED);
-    aop_sandbox_t *s = sandbox(rv, NULL);
-    aop_client_t *c = client(s);
+    world_t w = world_start(ANSWER_RECORDED, NULL);
     char acq[80];
     long t0 = aop_test_mono_ms();
-    cr_assert_eq(pay(c, "n-paid", DEMO_CODE, acq, sizeof acq), 'S');
-    cr_assert_eq(wait_for(rv, "n-paid", 1, 3000), 1);
+    cr_assert_eq(pay(w.c, "n-paid", DEMO_CODE, acq, sizeof acq), 'S');
+    cr_assert_eq(wait_for(w.rv, "n-paid", 1, 3000), 1);
     aop_test_sleep_ms(1200); /* past every wait of the schedule: no re-send of an answered notification */
     delivery_t d[MAX_DELIVERIES];
-    cr_assert_eq(deliveries_of(rv, "n-paid", d, MAX_DELIVERIES), 1, "sent once");
+    cr_assert_eq(deliveries_of(w.rv, "n-paid", d, MAX_DELIVERIES), 1, "sent once");
     const aop_notify_pay_request_body_t *b = body_of(&d[0]);
     cr_assert_eq(d[0].n->status, 'S');
     cr_assert(code_is(b, "SUCCESS"));
@@ -282,67 +302,53 @@ Test(sandbox_notify, a_paid_payment_is_notified_once_when_answered_success) {
     cr_assert_eq(d[0].n->warnings.count, 0, "a notification that breaks no rule (%s)",
                  d[0].n->warnings.count ? d[0].n->warnings.items[0].path : "");
     cr_assert_lt(d[0].at_ms - t0, 2000);
-    aop_client_free(c);
-    aop_sandbox_stop(s);
-    receiver_stop(rv);
+    world_stop(&w);
 }
 
 Test(sandbox_notify, a_declined_payment_is_notified_with_its_code) {
-    receiver_t *rv = receiver_start(ANSWER_RECORDED);
-    aop_sandbox_t *s = sandbox(rv, NULL);
-    aop_client_t *c = client(s);
-    cr_assert_eq(pay(c, "n-declined", "281000000000001002", NULL, 0), 'F'); /* RISK_REJECT */
-    cr_assert_eq(wait_for(rv, "n-declined", 1, 3000), 1);
+    world_t w = world_start(ANSWER_RECORDED, NULL);
+    cr_assert_eq(pay(w.c, "n-declined", "281000000000001002", NULL, 0), 'F'); /* RISK_REJECT */
+    cr_assert_eq(wait_for(w.rv, "n-declined", 1, 3000), 1);
     delivery_t d[4];
-    deliveries_of(rv, "n-declined", d, 4);
+    deliveries_of(w.rv, "n-declined", d, 4);
     const aop_notify_pay_request_body_t *b = body_of(&d[0]);
     cr_assert_eq(d[0].n->status, 'F');
     cr_assert(code_is(b, "RISK_REJECT"));
     cr_assert_null(b->acquirement_id.ptr);
-    aop_client_free(c);
-    aop_sandbox_stop(s);
-    receiver_stop(rv);
+    world_stop(&w);
 }
 
 Test(sandbox_notify, an_in_process_payment_is_notified_when_its_timer_settles_it) {
-    receiver_t *rv = receiver_start(ANSWER_RECORDED);
-    aop_sandbox_t *s = sandbox(rv, NULL);
-    aop_client_t *c = client(s);
+    world_t w = world_start(ANSWER_RECORDED, NULL);
     long t0 = aop_test_mono_ms();
-    cr_assert_eq(pay(c, "n-in-process", "281000000000001013", NULL, 0), 'U');
-    cr_assert_eq(wait_for(rv, "n-in-process", 1, 3000), 1, "without any query");
+    cr_assert_eq(pay(w.c, "n-in-process", "281000000000001013", NULL, 0), 'U');
+    cr_assert_eq(wait_for(w.rv, "n-in-process", 1, 3000), 1, "without any query");
     delivery_t d[4];
-    deliveries_of(rv, "n-in-process", d, 4);
+    deliveries_of(w.rv, "n-in-process", d, 4);
     cr_assert_eq(d[0].n->status, 'S');
     cr_assert_geq(d[0].at_ms - t0, (long)SETTLE_MS - 20, "not before the payment is paid");
-    aop_client_free(c);
-    aop_sandbox_stop(s);
-    receiver_stop(rv);
+    world_stop(&w);
 }
 
 Test(sandbox_notify, a_payment_paying_until_cancelled_is_notified_by_the_cancel) {
-    receiver_t *rv = receiver_start(ANSWER_RECORDED);
-    aop_sandbox_t *s = sandbox(rv, NULL);
-    aop_client_t *c = client(s);
-    cr_assert_eq(pay(c, "n-cancelled", "281000000000003001", NULL, 0), 'U');
+    world_t w = world_start(ANSWER_RECORDED, NULL);
+    cr_assert_eq(pay(w.c, "n-cancelled", "281000000000003001", NULL, 0), 'U');
     aop_test_sleep_ms(600);
-    cr_assert_eq(wait_for(rv, "n-cancelled", 1, 0), 0, "PAYING: nothing to notify");
+    cr_assert_eq(wait_for(w.rv, "n-cancelled", 1, 0), 0, "PAYING: nothing to notify");
     aop_pay_cancel_request_t rq;
     memset(&rq, 0, sizeof rq);
     rq.body.merchant_trans_id = aop_str("n-cancelled");
     aop_result_t *r = NULL;
     aop_error_t err;
-    cr_assert_eq(aop_pay_cancel(c, &rq, NULL, &r, &err), AOP_OK);
+    cr_assert_eq(aop_pay_cancel(w.c, &rq, NULL, &r, &err), AOP_OK);
     cr_assert_eq(r->status, 'S');
     aop_result_free(r);
-    cr_assert_eq(wait_for(rv, "n-cancelled", 1, 3000), 1);
+    cr_assert_eq(wait_for(w.rv, "n-cancelled", 1, 3000), 1);
     delivery_t d[4];
-    deliveries_of(rv, "n-cancelled", d, 4);
+    deliveries_of(w.rv, "n-cancelled", d, 4);
     cr_assert_eq(d[0].n->status, 'F');
     cr_assert(code_is(body_of(&d[0]), "ORDER_IS_CLOSED"));
-    aop_client_free(c);
-    aop_sandbox_stop(s);
-    receiver_stop(rv);
+    world_stop(&w);
 }
 
 /* ---- the schedule, and the answers the sandbox does not take --------------------------------------- */
@@ -350,14 +356,12 @@ Test(sandbox_notify, a_payment_paying_until_cancelled_is_notified_by_the_cancel)
 /* With mode, the notification of a paid payment is sent on the whole schedule, no more, every
  * send with the first one's reqTime and a fresh reqMsgId. */
 static void whole_schedule(answer_mode_t mode, const char *mtid) {
-    receiver_t *rv = receiver_start(mode);
-    aop_sandbox_t *s = sandbox(rv, NULL);
-    aop_client_t *c = client(s);
-    cr_assert_eq(pay(c, mtid, DEMO_CODE, NULL, 0), 'S');
-    cr_assert_eq(wait_for(rv, mtid, SENDS, 5000), SENDS, "the whole schedule");
+    world_t w = world_start(mode, NULL);
+    cr_assert_eq(pay(w.c, mtid, DEMO_CODE, NULL, 0), 'S');
+    cr_assert_eq(wait_for(w.rv, mtid, SENDS, 5000), SENDS, "the whole schedule");
     aop_test_sleep_ms(800);
     delivery_t d[MAX_DELIVERIES];
-    cr_assert_eq(deliveries_of(rv, mtid, d, MAX_DELIVERIES), SENDS, "then no more");
+    cr_assert_eq(deliveries_of(w.rv, mtid, d, MAX_DELIVERIES), SENDS, "then no more");
     for (unsigned i = 1; i < SENDS; i++) {
         long gap = d[i].at_ms - d[i - 1].at_ms;
         cr_expect_geq(gap, (long)schedule[i - 1] - 20, "wait %u: %ld ms", i, gap);
@@ -367,9 +371,7 @@ static void whole_schedule(answer_mode_t mode, const char *mtid) {
                   "a fresh reqMsgId");
         cr_expect(aop_notification_same_fact(d[i].n, d[0].n) && !aop_notification_same_delivery(d[i].n, d[0].n));
     }
-    aop_client_free(c);
-    aop_sandbox_stop(s);
-    receiver_stop(rv);
+    world_stop(&w);
 }
 
 Test(sandbox_notify, not_recorded_is_sent_again_on_the_schedule) { whole_schedule(ANSWER_NOT_RECORDED, "n-f"); }
@@ -379,22 +381,18 @@ Test(sandbox_notify, an_answer_whose_signature_does_not_verify_is_not_taken) {
 }
 
 Test(sandbox_notify, a_later_success_answer_ends_the_re_sends) {
-    receiver_t *rv = receiver_start(ANSWER_NOT_RECORDED);
     char log[] = "/tmp/aop-notify-log-XXXXXX";
     int fd = mkstemp(log);
     cr_assert_geq(fd, 0);
     close(fd);
-    aop_sandbox_t *s = sandbox(rv, log);
-    aop_client_t *c = client(s);
-    cr_assert_eq(pay(c, "n-second", DEMO_CODE, NULL, 0), 'S');
-    cr_assert_eq(wait_for(rv, "n-second", 1, 3000), 1);
-    set_mode(rv, ANSWER_RECORDED); /* recorded at the second send */
-    cr_assert_eq(wait_for(rv, "n-second", 2, 3000), 2);
+    world_t w = world_start(ANSWER_NOT_RECORDED, log);
+    cr_assert_eq(pay(w.c, "n-second", DEMO_CODE, NULL, 0), 'S');
+    cr_assert_eq(wait_for(w.rv, "n-second", 1, 3000), 1);
+    set_mode(w.rv, ANSWER_RECORDED); /* recorded at the second send */
+    cr_assert_eq(wait_for(w.rv, "n-second", 2, 3000), 2);
     aop_test_sleep_ms(1000);
-    cr_assert_eq(wait_for(rv, "n-second", 3, 0), 2, "no third send");
-    aop_client_free(c);
-    aop_sandbox_stop(s);
-    receiver_stop(rv);
+    cr_assert_eq(wait_for(w.rv, "n-second", 3, 0), 2, "no third send");
+    world_stop(&w);
     /* the request log has a line per send, with the merchant's answer */
     char *text = aop_test_read_path(log, NULL);
     unlink(log);
@@ -408,94 +406,74 @@ Test(sandbox_notify, a_later_success_answer_ends_the_re_sends) {
 /* ---- the notification rows of the scenario table ---------------------------------------------------- */
 
 Test(sandbox_notify, row_sent_twice) {
-    receiver_t *rv = receiver_start(ANSWER_RECORDED);
-    aop_sandbox_t *s = sandbox(rv, NULL);
-    aop_client_t *c = client(s);
-    cr_assert_eq(pay(c, "n-twice", "281000000000004001", NULL, 0), 'S');
-    cr_assert_eq(wait_for(rv, "n-twice", 2, 3000), 2);
+    world_t w = world_start(ANSWER_RECORDED, NULL);
+    cr_assert_eq(pay(w.c, "n-twice", "281000000000004001", NULL, 0), 'S');
+    cr_assert_eq(wait_for(w.rv, "n-twice", 2, 3000), 2);
     aop_test_sleep_ms(800);
     delivery_t d[4];
-    cr_assert_eq(deliveries_of(rv, "n-twice", d, 4), 2, "twice, no more");
+    cr_assert_eq(deliveries_of(w.rv, "n-twice", d, 4), 2, "twice, no more");
     cr_assert(aop_notification_same_fact(d[0].n, d[1].n), "the same fact");
     cr_assert(!aop_notification_same_delivery(d[0].n, d[1].n), "a second delivery");
     cr_assert_geq(d[1].at_ms - d[0].at_ms, (long)schedule[0] - 20);
-    aop_client_free(c);
-    aop_sandbox_stop(s);
-    receiver_stop(rv);
+    world_stop(&w);
 }
 
 Test(sandbox_notify, row_sent_late) {
-    receiver_t *rv = receiver_start(ANSWER_RECORDED);
-    aop_sandbox_t *s = sandbox(rv, NULL);
-    aop_client_t *c = client(s);
+    world_t w = world_start(ANSWER_RECORDED, NULL);
     long t0 = aop_test_mono_ms();
-    cr_assert_eq(pay(c, "n-late", "281000000000004002", NULL, 0), 'U');
+    cr_assert_eq(pay(w.c, "n-late", "281000000000004002", NULL, 0), 'U');
     aop_test_sleep_ms(SETTLE_MS + 400);
-    cr_assert_eq(query_status(c, "n-late"), AOP_ACQUIREMENT_STATUS_ENUM_SUCCESS, "paid long before");
-    cr_assert_eq(wait_for(rv, "n-late", 1, 0), 0, "not yet notified");
-    cr_assert_eq(wait_for(rv, "n-late", 1, 4000), 1);
+    cr_assert_eq(query_status(w.c, "n-late"), AOP_ACQUIREMENT_STATUS_ENUM_SUCCESS, "paid long before");
+    cr_assert_eq(wait_for(w.rv, "n-late", 1, 0), 0, "not yet notified");
+    cr_assert_eq(wait_for(w.rv, "n-late", 1, 4000), 1);
     delivery_t d[2];
-    deliveries_of(rv, "n-late", d, 2);
+    deliveries_of(w.rv, "n-late", d, 2);
     cr_assert_geq(d[0].at_ms - t0, (long)LATE_MS - 20, "sent after %ld ms", d[0].at_ms - t0);
     cr_assert_eq(d[0].n->status, 'S');
-    aop_client_free(c);
-    aop_sandbox_stop(s);
-    receiver_stop(rv);
+    world_stop(&w);
 }
 
 Test(sandbox_notify, row_never_sent) {
-    receiver_t *rv = receiver_start(ANSWER_RECORDED);
-    aop_sandbox_t *s = sandbox(rv, NULL);
-    aop_client_t *c = client(s);
-    cr_assert_eq(pay(c, "n-never", "281000000000004003", NULL, 0), 'U');
-    cr_assert_eq(pay(c, "n-never-control", "281000000000001013", NULL, 0), 'U'); /* the same payment, a normal row */
-    cr_assert_eq(wait_for(rv, "n-never-control", 1, 3000), 1);
+    world_t w = world_start(ANSWER_RECORDED, NULL);
+    cr_assert_eq(pay(w.c, "n-never", "281000000000004003", NULL, 0), 'U');
+    cr_assert_eq(pay(w.c, "n-never-control", "281000000000001013", NULL, 0), 'U'); /* the same payment, a normal row */
+    cr_assert_eq(wait_for(w.rv, "n-never-control", 1, 3000), 1);
     aop_test_sleep_ms(800);
-    cr_assert_eq(query_status(c, "n-never"), AOP_ACQUIREMENT_STATUS_ENUM_SUCCESS);
-    cr_assert_eq(wait_for(rv, "n-never", 1, 0), 0, "never");
-    aop_client_free(c);
-    aop_sandbox_stop(s);
-    receiver_stop(rv);
+    cr_assert_eq(query_status(w.c, "n-never"), AOP_ACQUIREMENT_STATUS_ENUM_SUCCESS);
+    cr_assert_eq(wait_for(w.rv, "n-never", 1, 0), 0, "never");
+    world_stop(&w);
 }
 
 Test(sandbox_notify, row_sent_with_a_bad_signature) {
-    receiver_t *rv = receiver_start(ANSWER_RECORDED);
-    aop_sandbox_t *s = sandbox(rv, NULL);
-    aop_client_t *c = client(s);
-    cr_assert_eq(pay(c, "n-bad-sig", "281000000000004004", NULL, 0), 'U');
+    world_t w = world_start(ANSWER_RECORDED, NULL);
+    cr_assert_eq(pay(w.c, "n-bad-sig", "281000000000004004", NULL, 0), 'U');
     /* refused deliveries have no decoded body: they are the only ones of this test */
-    cr_assert_eq(wait_for(rv, NULL, SENDS, 5000), SENDS, "refused, so sent on the whole schedule");
+    cr_assert_eq(wait_for(w.rv, NULL, SENDS, 5000), SENDS, "refused, so sent on the whole schedule");
     aop_test_sleep_ms(800);
     delivery_t d[MAX_DELIVERIES];
-    cr_assert_eq(deliveries_of(rv, NULL, d, MAX_DELIVERIES), SENDS);
+    cr_assert_eq(deliveries_of(w.rv, NULL, d, MAX_DELIVERIES), SENDS);
     for (unsigned i = 0; i < SENDS; i++) cr_expect_eq(d[i].st, AOP_E_SIGNATURE_INVALID, "send %u", i);
-    cr_assert_eq(query_status(c, "n-bad-sig"), AOP_ACQUIREMENT_STATUS_ENUM_SUCCESS, "the payment itself is paid");
-    aop_client_free(c);
-    aop_sandbox_stop(s);
-    receiver_stop(rv);
+    cr_assert_eq(query_status(w.c, "n-bad-sig"), AOP_ACQUIREMENT_STATUS_ENUM_SUCCESS, "the payment itself is paid");
+    world_stop(&w);
 }
 
 Test(sandbox_notify, rows_contradicting_the_payment) {
-    receiver_t *rv = receiver_start(ANSWER_RECORDED);
-    aop_sandbox_t *s = sandbox(rv, NULL);
-    aop_client_t *c = client(s);
+    world_t w = world_start(ANSWER_RECORDED, NULL);
     char acq[80];
-    cr_assert_eq(pay(c, "n-says-paid", "281000000000004005", acq, sizeof acq), 'U');
-    cr_assert_eq(pay(c, "n-says-closed", "281000000000004006", NULL, 0), 'U');
-    cr_assert_eq(wait_for(rv, "n-says-paid", 1, 3000), 1);
-    cr_assert_eq(wait_for(rv, "n-says-closed", 1, 3000), 1);
+    cr_assert_eq(pay(w.c, "n-says-paid", "281000000000004005", acq, sizeof acq), 'U');
+    cr_assert_eq(pay(w.c, "n-says-closed", "281000000000004006", NULL, 0), 'U');
+    cr_assert_eq(wait_for(w.rv, "n-says-paid", 1, 3000), 1);
+    cr_assert_eq(wait_for(w.rv, "n-says-closed", 1, 3000), 1);
     delivery_t d[2];
-    deliveries_of(rv, "n-says-paid", d, 2);
+    deliveries_of(w.rv, "n-says-paid", d, 2);
     cr_assert_eq(d[0].n->status, 'S', "a signed SUCCESS...");
     cr_assert(aop_str_eq_cstr(body_of(&d[0])->acquirement_id, acq));
-    cr_assert_eq(query_status(c, "n-says-paid"), AOP_ACQUIREMENT_STATUS_ENUM_CLOSED, "...for a closed payment");
-    deliveries_of(rv, "n-says-closed", d, 2);
+    cr_assert_eq(query_status(w.c, "n-says-paid"), AOP_ACQUIREMENT_STATUS_ENUM_CLOSED, "...for a closed payment");
+    deliveries_of(w.rv, "n-says-closed", d, 2);
     cr_assert_eq(d[0].n->status, 'F', "a signed failure...");
     cr_assert(code_is(body_of(&d[0]), "ORDER_IS_CLOSED"));
-    cr_assert_eq(query_status(c, "n-says-closed"), AOP_ACQUIREMENT_STATUS_ENUM_SUCCESS, "...for a paid one");
-    aop_client_free(c);
-    aop_sandbox_stop(s);
-    receiver_stop(rv);
+    cr_assert_eq(query_status(w.c, "n-says-closed"), AOP_ACQUIREMENT_STATUS_ENUM_SUCCESS, "...for a paid one");
+    world_stop(&w);
 }
 
 /* Every notification row ends as its outcome column says when `aop pay` resolves it (the
